@@ -1,0 +1,128 @@
+"""The ADR report intake system: `create_app` builds the Flask application."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, Response, render_template
+
+from adr.extensions import babel, csrf, db, limiter, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Create the app: defaults, `instance/config.py`, `ADR_*` variables, then `test_config`."""
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("ADR_INSTANCE_PATH") or None,
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+    )
+    app.config.from_object("adr.config")
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("ADR")
+    if test_config:
+        app.config.update(test_config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret_key(Path(app.instance_path))
+    app.config["SAFETY_INBOX"] = address_list(app.config["SAFETY_INBOX"])
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_pages(app)
+    return app
+
+
+def instance_secret_key(instance: Path) -> str:
+    """Return the deployment's secret key, made once and kept in the instance folder."""
+    path = instance / "secret_key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def address_list(value: str | list[str]) -> list[str]:
+    """Read one address, a JSON list, or addresses separated by commas."""
+    if isinstance(value, str):
+        value = json.loads(value) if value.strip().startswith("[") else value.split(",")
+    return [address.strip() for address in value if address.strip()]
+
+
+def register_extensions(app: Flask) -> None:
+    from adr import models
+    from adr.i18n import select_locale
+
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            models.configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    migrate.init_app(
+        app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True
+    )
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from adr.intake import bp as intake_bp
+
+    app.register_blueprint(intake_bp)
+
+
+def register_pages(app: Flask) -> None:
+    """Add what every page shares: language, security headers, health check and error pages."""
+    from flask_babel import gettext as _
+
+    from adr.i18n import html_lang, remember_language
+
+    app.jinja_env.globals.update(html_lang=html_lang)
+    app.after_request(remember_language)
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.vary.add("Cookie")
+        response.vary.add("Accept-Language")
+        return response
+
+    @app.get("/healthz")
+    def healthz() -> tuple[str, int, dict[str, str]]:
+        try:
+            db.session.execute(sa.select(1))
+        except sa.exc.SQLAlchemyError:
+            db.session.rollback()
+            return "database unavailable", 503, {"Content-Type": "text/plain"}
+        return "ok", 200, {"Content-Type": "text/plain"}
+
+    messages = {
+        400: lambda: _("The request could not be read. Go back and try again."),
+        404: lambda: _("There is no page at this address."),
+        405: lambda: _("There is no page at this address."),
+        413: lambda: _("What was sent is too large. Shorten the longest texts and try again."),
+        429: lambda: _("Too many requests from your connection. Wait a minute and try again."),
+        500: lambda: _("Something went wrong on our side. Please try again later, or call us."),
+    }
+    for status, message in messages.items():
+        app.register_error_handler(
+            status,
+            lambda error, status=status, message=message: (
+                render_template("error.html", message=message()),
+                status,
+            ),
+        )

@@ -1,0 +1,616 @@
+"""The public report form: the sections of the national form and their rules."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import phonenumbers
+import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.i18n import translations as wtforms_translations
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from adr import regulatory, vocab
+from adr.extensions import db
+from adr.i18n import lazy_term
+from adr.models import Drug, Report
+
+MAX_DRUGS = 20
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+BATCH_RE = re.compile(r"[A-Z0-9./-]{1,35}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
+EARLIEST_DATE = date(1900, 1, 1)
+
+
+def clean_text(value: Any) -> Any:
+    """Strip, turn CRLF into LF and drop C0 controls other than tab and LF; empty becomes None."""
+    if not isinstance(value, str):
+        return value
+    value = _CONTROL.sub("", value.replace("\r\n", "\n")).strip()
+    return value or None
+
+
+def label(name: str) -> Any:
+    return lazy_term(vocab.FIELDS[name])
+
+
+def options(codes: vocab.CodeList, blank: bool = False) -> list[SelectChoice]:
+    """Return the choices of a code list, labelled in the page language."""
+    choices = [SelectChoice(code, lazy_term(term)) for code, term in codes.items()]
+    return [SelectChoice("", _l("Choose…")), *choices] if blank else choices
+
+
+# Fields whose messages are ours, so they read in the page's language.
+
+
+class Text(StringField):
+    def __init__(
+        self, key: str, max_length: int, validators: Iterable[Any] = (), **kwargs: Any
+    ) -> None:
+        super().__init__(
+            label(key),
+            validators=[MaxLength(max_length), *validators],
+            filters=[clean_text],
+            **kwargs,
+        )
+
+
+class LongText(TextAreaField):
+    def __init__(
+        self, key: str, max_length: int, validators: Iterable[Any] = (), **kwargs: Any
+    ) -> None:
+        super().__init__(
+            label(key),
+            validators=[MaxLength(max_length), *validators],
+            filters=[clean_text],
+            **kwargs,
+        )
+
+
+class Date(DateField):
+    def __init__(self, key: str, **kwargs: Any) -> None:
+        super().__init__(label(key), validators=[PlausibleDate()], **kwargs)
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        if not valuelist or not str(valuelist[0]).strip():
+            self.data = None
+            return
+        try:
+            self.data = date.fromisoformat(str(valuelist[0]).strip())
+        except ValueError:
+            self.data = None
+            raise ValueError(
+                _l("Enter the date as year-month-day, for example 2026-11-20.")
+            ) from None
+
+
+class WholeNumber(IntegerField):
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        text = str(valuelist[0]).strip() if valuelist else ""
+        self.data = None
+        if text:
+            try:
+                self.data = int(text)
+            except ValueError:
+                raise ValueError(_l("Enter a whole number, for example 45.")) from None
+
+
+class Number(DecimalField):
+    """A decimal of at most 4 places, stored as a float."""
+
+    def __init__(self, key: str, low: Decimal, high: Decimal, **kwargs: Any) -> None:
+        super().__init__(label(key), places=None, **kwargs)
+        self.low, self.high = low, high
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        text = str(valuelist[0]).strip().replace(",", ".") if valuelist else ""
+        self.data = None
+        if not text:
+            return
+        try:
+            number = Decimal(text)
+        except (InvalidOperation, ValueError):
+            raise ValueError(_l("Enter a number, for example 0.5.")) from None
+        if not number.is_finite() or not self.low <= number <= self.high:
+            raise ValueError(
+                _l("Enter a number from %(low)s to %(high)s.", low=self.low, high=self.high)
+            )
+        if number.as_tuple().exponent < -4:  # type: ignore[operator]
+            raise ValueError(_l("Use at most 4 decimal places."))
+        self.data = number
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return str(self.raw_data[0])
+        return "" if self.data is None else format(Decimal(str(self.data)).normalize(), "f")
+
+
+class Choice(SelectField):
+    """A drop-down of one code list; an unknown code is refused with our message."""
+
+    def __init__(self, key: str, codes: vocab.CodeList, **kwargs: Any) -> None:
+        super().__init__(
+            label(key),
+            choices=options(codes, blank=True),
+            validators=[KnownCode(codes)],
+            validate_choice=False,
+            filters=[clean_text],
+            **kwargs,
+        )
+
+
+class Radio(RadioField):
+    def __init__(self, key: str, codes: vocab.CodeList, **kwargs: Any) -> None:
+        super().__init__(
+            label(key),
+            choices=options(codes),
+            validators=[KnownCode(codes)],
+            validate_choice=False,
+            filters=[clean_text],
+            **kwargs,
+        )
+
+
+class Checkboxes(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+    def __init__(self, key: str, codes: vocab.CodeList, **kwargs: Any) -> None:
+        super().__init__(
+            label(key),
+            choices=options(codes),
+            validators=[KnownCode(codes)],
+            validate_choice=False,
+            filters=[unique_codes],
+            **kwargs,
+        )
+
+
+def unique_codes(values: Any) -> list[str]:
+    """Return the ticked codes once each, in the order given."""
+    return list(dict.fromkeys(values or []))
+
+
+# Validators.
+
+
+class MaxLength:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+    def __call__(self, form: Form, field: Any) -> None:
+        if field.data and len(field.data) > self.limit:
+            raise ValidationError(
+                _l(
+                    "Shorten this to %(limit)s characters or fewer (now %(length)s).",
+                    limit=self.limit,
+                    length=len(field.data),
+                )
+            )
+
+
+class KnownCode:
+    def __init__(self, codes: vocab.CodeList) -> None:
+        self.codes = codes
+
+    def __call__(self, form: Form, field: Any) -> None:
+        values = field.data if isinstance(field.data, list) else [field.data]
+        if any(value and value not in self.codes for value in values):
+            raise ValidationError(_l("Choose one of the options shown."))
+
+
+class PlausibleDate:
+    def __call__(self, form: Form, field: Any) -> None:
+        if field.data is None:
+            return
+        if field.data > regulatory.china_today():
+            raise ValidationError(_l("This date is in the future: check the day, month and year."))
+        if field.data < EARLIEST_DATE:
+            raise ValidationError(_l("Check the year: it is before 1900."))
+
+
+def email_validator(form: Form, field: Any) -> None:
+    if not field.data:
+        return
+    try:
+        validate_email(field.data, check_deliverability=False)
+    except EmailNotValidError:
+        raise ValidationError(_l("Enter an e-mail address such as name@example.com.")) from None
+
+
+def phone_validator(form: Form, field: Any) -> None:
+    if field.data and phone_e164(field.data) is None:
+        raise ValidationError(
+            _l(
+                "Enter a phone number we can call, such as 139 1234 5678 or 0912-5647197; "
+                "add + and the country code for a number outside China."
+            )
+        )
+
+
+def phone_e164(text: str | None) -> str | None:
+    """Return the E.164 form of a valid phone number (China by default), else None."""
+    if not text:
+        return None
+    try:
+        number = phonenumbers.parse(text, "CN")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_batch(value: Any) -> Any:
+    """Read a batch number as printed: full-width characters folded, upper case, no outer spaces."""
+    if not isinstance(value, str):
+        return value
+    return unicodedata.normalize("NFKC", value).strip().upper() or None
+
+
+def batch_validator(form: Form, field: Any) -> None:
+    if field.data and not BATCH_RE.fullmatch(field.data):
+        raise ValidationError(
+            _l(
+                "Copy the batch number as printed on the box: up to 35 letters and digits, "
+                "with - / or . allowed, and no spaces."
+            )
+        )
+
+
+def require(field: Any, message: Any) -> None:
+    """Put `message` on `field` when it is empty."""
+    if field.data in (None, "", []) and not field.errors:
+        field.errors.append(message)
+
+
+# The sections.
+
+
+class Section(Form):
+    """A sub-form whose few built-in WTForms messages follow the page language."""
+
+    class Meta:
+        def get_translations(self, form: Form) -> Any:
+            return wtforms_translations
+
+
+class ReporterForm(Section):
+    kind = Radio("reporter-kind", vocab.REPORTER_KIND)
+    organization_type = Radio("reporter-organization_type", vocab.ORGANIZATION_TYPE)
+    organization = Text("reporter-organization", 60)
+    name = Text("reporter-name", 100)
+    phone = Text("reporter-phone", 30, validators=[phone_validator])
+    email = Text("reporter-email", 254, validators=[email_validator])
+    consent_contact = BooleanField(label("reporter-consent_contact"))
+    consent_privacy = BooleanField(label("reporter-consent_privacy"))
+
+
+class PatientForm(Section):
+    name = Text("patient-name", 60)
+    sex = Radio("patient-sex", vocab.SEX)
+    birth_date = Date("patient-birth_date")
+    age = WholeNumber(label("patient-age"))
+    age_unit = Choice("patient-age_unit", vocab.AGE_UNIT, default="year")
+    ethnicity = Text("patient-ethnicity", 20)
+    weight_kg = Number("patient-weight_kg", Decimal("0.3"), Decimal("500"))
+    phone = Text("patient-phone", 30, validators=[phone_validator])
+    disease = Text("patient-disease", 500)
+    hospital = Text("patient-hospital", 200)
+    record_number = Text("patient-record_number", 20)
+    past_adr = Radio("patient-past_adr", vocab.YES_NO_UNKNOWN)
+    past_adr_detail = Text("patient-past_adr_detail", 500)
+    family_adr = Radio("patient-family_adr", vocab.YES_NO_UNKNOWN)
+    family_adr_detail = Text("patient-family_adr_detail", 500)
+    history = Checkboxes("patient-history", vocab.HISTORY)
+    history_detail = Text("patient-history_detail", 500)
+
+
+class DrugForm(Section):
+    role = Choice("drug-role", vocab.DRUG_ROLE, default="concomitant")
+    approval_number = Text("drug-approval_number", 35)
+    brand_name = Text("drug-brand_name", 200)
+    generic_name = Text("drug-generic_name", 200)
+    manufacturer = Text("drug-manufacturer", 200)
+    batch_number = StringField(
+        label("drug-batch_number"), validators=[batch_validator], filters=[normalize_batch]
+    )
+    dose = Number("drug-dose", Decimal("0.0001"), Decimal("100000"))
+    dose_unit = Choice("drug-dose_unit", vocab.DOSE_UNIT)
+    route = Choice("drug-route", vocab.ROUTE)
+    frequency = Text("drug-frequency", 50)
+    start_date = Date("drug-start_date")
+    end_date = Date("drug-end_date")
+    indication = Text("drug-indication", 200)
+
+    def is_blank(self) -> bool:
+        """Tell whether nothing was typed in this row (its role aside)."""
+        return all(
+            not any(str(value).strip() for value in (field.raw_data or []))
+            for name, field in self._fields.items()
+            if name != "role"
+        )
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        if self.is_blank():
+            return valid
+        require(self.role, _l("Choose the drug's role."))
+        if not (self.brand_name.data or self.generic_name.data):
+            require(self.generic_name, _l("Enter the drug's generic name or its brand name."))
+        if self.dose.data is not None:
+            require(self.dose_unit, _l("Choose the unit of the dose."))
+        start, end = self.start_date.data, self.end_date.data
+        if start and end and end < start and not self.end_date.errors:
+            self.end_date.errors.append(_l("The drug cannot have stopped before it started."))
+        return valid and not self.errors
+
+
+class EventForm(Section):
+    name = Text("event-name", 250)
+    onset_date = Date("event-onset_date")
+    description = LongText("event-description", 5000)
+    outcome = Radio("event-outcome", vocab.OUTCOME)
+    sequelae_detail = Text("event-sequelae_detail", 500)
+    death_cause = Text("event-death_cause", 200)
+    death_date = Date("event-death_date")
+    dechallenge = Radio("event-dechallenge", vocab.DECHALLENGE)
+    rechallenge = Radio("event-rechallenge", vocab.RECHALLENGE)
+    disease_impact = Radio("event-disease_impact", vocab.DISEASE_IMPACT)
+    serious = Checkboxes("event-serious", vocab.SERIOUSNESS)
+    causality = Radio("event-causality", vocab.CAUSALITY)
+
+
+class ReportForm(FlaskForm):
+    """The whole report, as the national form asks for it."""
+
+    submission_token = HiddenField()
+    website = StringField()  # honeypot: hidden from people, filled by bots
+    follow_up_of = StringField(label("follow_up_of"), filters=[clean_text])
+    reporter = FormField(ReporterForm)
+    patient = FormField(PatientForm)
+    drugs = FieldList(FormField(DrugForm), min_entries=1)
+    event = FormField(EventForm)
+    remarks = LongText("remarks", 2000)
+
+    first_report_id: int | None = None
+
+    @classmethod
+    def blank(cls, drug_rows: int = 1, follow_up_of: str | None = None) -> ReportForm:
+        """Return an empty form with a fresh token, one suspect row and `drug_rows` rows in all."""
+        form = cls(
+            formdata=None,
+            data={
+                "submission_token": secrets.token_urlsafe(24),
+                "follow_up_of": follow_up_of,
+                "drugs": [{"role": "suspect"}],
+            },
+        )
+        while len(form.drugs) < min(max(drug_rows, 1), MAX_DRUGS):
+            form.drugs.append_entry()
+        return form
+
+    def add_drug_row(self) -> bool:
+        """Add an empty drug row unless the form has the most it may hold."""
+        if len(self.drugs) >= MAX_DRUGS:
+            return False
+        self.drugs.append_entry()
+        return True
+
+    def token(self) -> str:
+        """Return the submission token, or a fresh one in place of a missing or malformed one."""
+        token = self.submission_token.data or ""
+        if not TOKEN_RE.fullmatch(token):
+            token = secrets.token_urlsafe(24)
+            self.submission_token.data = token
+        return token
+
+    def filled_drugs(self) -> list[DrugForm]:
+        return [entry.form for entry in self.drugs if not entry.form.is_blank()]
+
+    def validate_follow_up_of(self, field: Any) -> None:
+        if not field.data:
+            return
+        reference = regulatory.normalize_reference(field.data)
+        first = reference and db.session.scalar(
+            sa.select(Report).where(Report.reference == reference)
+        )
+        if not first:
+            raise ValidationError(
+                _l(
+                    "We cannot find a report with this reference. Copy it from your "
+                    "confirmation (it looks like ADR-202611-7K3QD9), or leave this empty."
+                )
+            )
+        self.first_report_id = first.follow_up_of_id or first.id
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        self._check_reporter()
+        self._check_patient()
+        self._check_drugs()
+        self._check_event()
+        return valid and not self.errors
+
+    def _check_reporter(self) -> None:
+        reporter = self.reporter.form
+        require(reporter.kind, _l("Tell us who you are."))
+        if reporter.kind.data in vocab.HEALTH_PROFESSIONALS:
+            require(reporter.organization_type, _l("Choose where you work."))
+        require(reporter.name, _l("Enter your name."))
+        if not (reporter.phone.data or reporter.email.data):
+            require(
+                reporter.phone,
+                _l("Enter a phone number or an e-mail address, so we can reach you."),
+            )
+        if not reporter.consent_privacy.data:
+            reporter.consent_privacy.errors.append(
+                _l("Tick this box to agree to the privacy notice: we need it to keep health data.")
+            )
+
+    def _check_patient(self) -> None:
+        patient = self.patient.form
+        onset = self.event.form.onset_date.data
+        require(patient.name, _l("Enter the patient's name or initials."))
+        require(patient.sex, _l("Choose the patient's sex, or 'unknown'."))
+        if patient.age.data is None and not patient.birth_date.errors:
+            require(patient.birth_date, _l("Enter the date of birth or the age."))
+        birth = patient.birth_date.data
+        if birth and onset and birth > onset and not patient.birth_date.errors:
+            patient.birth_date.errors.append(
+                _l("The date of birth is after the reaction started: check both dates.")
+            )
+        if patient.age.data is not None and not patient.age.errors:
+            self._check_age(birth, onset)
+        if patient.past_adr.data == "yes":
+            require(patient.past_adr_detail, _l("Describe the earlier reactions."))
+        if patient.family_adr.data == "yes":
+            require(patient.family_adr_detail, _l("Describe the reactions in the family."))
+        history = patient.history.data or []
+        if "pregnancy" in history and patient.sex.data == "male" and not patient.history.errors:
+            patient.history.errors.append(
+                _l("Pregnancy cannot apply to a male patient: untick it or check the sex.")
+            )
+        if {"allergy", "other"} & set(history):
+            require(
+                patient.history_detail, _l("Describe the allergies or other history you ticked.")
+            )
+
+    def _check_age(self, birth: date | None, onset: date | None) -> None:
+        patient = self.patient.form
+        age, unit = patient.age.data, patient.age_unit.data or "year"
+        if unit not in regulatory.AGE_LIMITS:
+            return  # the unit's own error says what to fix
+        if not 0 <= age <= regulatory.AGE_LIMITS[unit]:
+            patient.age.errors.append(
+                _l("Enter an age from 0 to %(limit)s.", limit=regulatory.AGE_LIMITS[unit])
+            )
+        elif (
+            birth
+            and onset
+            and birth <= onset
+            and abs(regulatory.age_at(birth, onset, unit) - age) > 1
+        ):
+            patient.age.errors.append(
+                _l("This age does not match the date of birth: check both, or leave the age empty.")
+            )
+
+    def _check_drugs(self) -> None:
+        filled = self.filled_drugs()
+        if len(filled) > MAX_DRUGS:
+            self.form_errors.append(
+                _l(
+                    "A report can list at most %(limit)s drugs: empty the rows you do not need.",
+                    limit=MAX_DRUGS,
+                )
+            )
+        if not any(drug.role.data == "suspect" for drug in filled):
+            first_role = self.drugs[0].form.role
+            if not first_role.errors:
+                first_role.errors.append(
+                    _l("Name at least one suspected drug, with the role 'suspected drug'.")
+                )
+
+    def _check_event(self) -> None:
+        event = self.event.form
+        require(event.name, _l("Enter the reaction, for example 皮疹 or rash."))
+        require(event.onset_date, _l("Enter the date the reaction started."))
+        require(event.description, _l("Describe what happened, in at least 10 characters."))
+        if (
+            event.description.data
+            and len(event.description.data) < 10
+            and not event.description.errors
+        ):
+            event.description.errors.append(
+                _l("Describe what happened, in at least 10 characters.")
+            )
+        require(event.outcome, _l("Choose the outcome of the reaction."))
+        if event.outcome.data == "sequelae":
+            require(event.sequelae_detail, _l("Describe the lasting effects."))
+        if event.outcome.data == "death":
+            require(event.death_cause, _l("Enter the cause of death."))
+            require(event.death_date, _l("Enter the date of death."))
+        elif "death" in (event.serious.data or []) and not event.serious.errors:
+            event.serious.errors.append(
+                _l("'Lead to death' needs the outcome 'death': change the outcome or untick it.")
+            )
+        onset, death = event.onset_date.data, event.death_date.data
+        if onset and death and death < onset and not event.death_date.errors:
+            event.death_date.errors.append(
+                _l("The date of death is before the reaction started: check both dates.")
+            )
+
+    def to_report(self) -> Report:
+        """Return a new, unsaved report holding what was typed."""
+        report = Report(
+            follow_up_of_id=self.first_report_id,
+            remarks=self.remarks.data,
+            drugs=[
+                Drug(position=position, **_columns(drug, ""))
+                for position, drug in enumerate(self.filled_drugs())
+            ],
+        )
+        for section in ("reporter", "patient", "event"):
+            for column, value in _columns(getattr(self, section).form, f"{section}_").items():
+                setattr(report, column, value)
+        report.reporter_phone_e164 = phone_e164(report.reporter_phone)
+        report.patient_phone_e164 = phone_e164(report.patient_phone)
+        if report.event_outcome == "death" and "death" not in report.event_serious:
+            report.event_serious = ["death", *report.event_serious]
+        if report.patient_age is not None and not report.patient_age_unit:
+            report.patient_age_unit = "year"
+        if report.patient_age is None:
+            report.patient_age_unit = None
+        return report
+
+
+def _columns(section: Form, prefix: str) -> dict[str, Any]:
+    """Return a section's values keyed by column name, decimals as floats."""
+    return {
+        prefix + name: float(field.data) if isinstance(field.data, Decimal) else field.data
+        for name, field in section._fields.items()
+    }
+
+
+def fields_in_error(form: ReportForm) -> list[Any]:
+    """Return every input field that has an error, in page order."""
+    return [
+        field
+        for field in _walk(form)
+        if field.errors and not isinstance(field, (FormField, FieldList))
+    ]
+
+
+def _walk(form: Any) -> Iterable[Any]:
+    for field in form:
+        yield field
+        if isinstance(field, FormField):
+            yield from _walk(field.form)
+        elif isinstance(field, FieldList):
+            for entry in field:
+                yield from _walk(entry.form)

@@ -1,0 +1,133 @@
+"""Views of the public intake: parse the request, call the rules and the store, render."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_limiter.errors import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
+from werkzeug.wrappers import Response
+
+from adr import regulatory
+from adr.extensions import limiter
+from adr.i18n import current_language
+from adr.intake import bp
+from adr.intake.forms import MAX_DRUGS, ReportForm, fields_in_error
+from adr.reports import reference_for_token, store_report
+
+
+@bp.get("/")
+def index() -> str:
+    return render_template("intake/index.html")
+
+
+@bp.get("/privacy")
+def privacy() -> str:
+    return render_template("intake/privacy.html")
+
+
+@bp.app_template_global()
+def field_attrs(
+    field: Any, hint: object = None, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Return `extra` and the ARIA attributes that tie a field to its hint and error message."""
+    described_by = [f"{field.id}-error"] if field.errors else []
+    if hint:
+        described_by.append(f"{field.id}-hint")
+    attrs = dict(extra or {})
+    if described_by:
+        attrs["aria-describedby"] = " ".join(described_by)
+    if field.errors:
+        attrs["aria-invalid"] = "true"
+    return attrs
+
+
+@bp.app_template_global()
+def company_name() -> str:
+    key = "COMPANY_NAME_EN" if current_language() == "en" else "COMPANY_NAME"
+    return current_app.config[key]
+
+
+def render_form(form: ReportForm, status: int = 200, notice: str | None = None) -> tuple[str, int]:
+    return (
+        render_template(
+            "intake/report.html",
+            form=form,
+            errors=fields_in_error(form),
+            notice=notice,
+            max_drugs=MAX_DRUGS,
+        ),
+        status,
+    )
+
+
+def report_rate_limit() -> str:
+    return current_app.config["REPORT_RATE_LIMIT"]
+
+
+@bp.get("/report")
+def report_form() -> tuple[str, int]:
+    drug_rows = request.args.get("drugs", default=1, type=int)
+    follow_up_of = request.args.get("follow_up_of", type=regulatory.normalize_reference)
+    return render_form(ReportForm.blank(drug_rows, follow_up_of))
+
+
+@bp.post("/report")
+@limiter.limit(report_rate_limit)
+def submit_report() -> Response | tuple[str, int]:
+    form = ReportForm()
+    if form.website.data:  # a bot: look like success, keep nothing
+        fake = regulatory.new_reference(datetime.now(UTC))
+        return redirect(url_for("intake.submitted", reference=fake), 303)
+    if "add_drug" in request.form:
+        added = form.add_drug_row()
+        notice = None if added else _("A report can list at most %(limit)s drugs.", limit=MAX_DRUGS)
+        return render_form(form, notice=notice)
+    token = form.token()
+    stored = reference_for_token(token)
+    if stored:
+        return redirect(url_for("intake.submitted", reference=stored), 303)
+    if not form.validate():
+        return render_form(form, 422)
+    reference = store_report(form.to_report(), token, current_language())
+    return redirect(url_for("intake.submitted", reference=reference), 303)
+
+
+@bp.get("/report/submitted/<reference>")
+def submitted(reference: str) -> str:
+    if not regulatory.REFERENCE_RE.fullmatch(reference):
+        abort(404)
+    return render_template("intake/submitted.html", reference=reference)
+
+
+@bp.errorhandler(CSRFError)
+def csrf_refused(error: CSRFError) -> tuple[str, int]:
+    """Give the form back, values kept, when its token expired or the session was lost."""
+    if request.endpoint != "intake.submit_report":
+        return render_template(
+            "error.html", message=_("This page has expired. Go back, reload it and try again.")
+        ), 400
+    if "expired" in (error.description or ""):
+        notice = _(
+            "The form was open for a long time, so we could not accept it yet. "
+            "Nothing was lost: check it and send it again."
+        )
+    else:
+        notice = _(
+            "We could not confirm that this form came from our site. "
+            "Nothing was lost: check it and send it again."
+        )
+    return render_form(ReportForm(), 400, notice)
+
+
+@bp.errorhandler(RateLimitExceeded)
+def too_many_reports(error: RateLimitExceeded) -> tuple[str, int]:
+    """Give the form back, values kept, when one client sends too many reports."""
+    notice = _(
+        "Many reports have come from your connection in a short time. "
+        "Nothing was lost: wait a minute, then send it again."
+    )
+    return render_form(ReportForm(), 429, notice)

@@ -1,0 +1,184 @@
+"""The database: reports and the drugs they name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from adr.extensions import Base, db
+
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """An aware datetime, stored as naive UTC so both engines hold the same value."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: give a time zone")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def text(length: int) -> Mapped[str | None]:
+    """Return an optional text column of at most `length` characters."""
+    return mapped_column(sa.String(length))
+
+
+def code() -> Mapped[str | None]:
+    """Return an optional column holding a code of a `vocab` list."""
+    return mapped_column(sa.String(24))
+
+
+class Report(Model):
+    """One report of a suspected adverse reaction, as the national form holds it."""
+
+    __tablename__ = "report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(sa.String(17), unique=True)
+    submission_token: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    language: Mapped[str] = mapped_column(sa.String(5))
+    follow_up_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report.id"), index=True)
+    remarks: Mapped[str | None] = text(2000)
+
+    reporter_kind: Mapped[str] = mapped_column(sa.String(24))
+    reporter_organization_type: Mapped[str | None] = code()
+    reporter_organization: Mapped[str | None] = text(60)
+    reporter_name: Mapped[str | None] = text(100)
+    reporter_phone: Mapped[str | None] = text(30)
+    reporter_phone_e164: Mapped[str | None] = mapped_column(sa.String(16), index=True)
+    reporter_email: Mapped[str | None] = text(254)
+    reporter_consent_contact: Mapped[bool] = mapped_column(default=False)
+    reporter_consent_privacy: Mapped[bool] = mapped_column(default=False)
+
+    patient_name: Mapped[str | None] = text(60)
+    patient_sex: Mapped[str | None] = code()
+    patient_birth_date: Mapped[date | None]
+    patient_age: Mapped[int | None]
+    patient_age_unit: Mapped[str | None] = code()
+    patient_ethnicity: Mapped[str | None] = text(20)
+    patient_weight_kg: Mapped[float | None]
+    patient_phone: Mapped[str | None] = text(30)
+    patient_phone_e164: Mapped[str | None] = mapped_column(sa.String(16))
+    patient_disease: Mapped[str | None] = text(500)
+    patient_hospital: Mapped[str | None] = text(200)
+    patient_record_number: Mapped[str | None] = text(20)
+    patient_past_adr: Mapped[str | None] = code()
+    patient_past_adr_detail: Mapped[str | None] = text(500)
+    patient_family_adr: Mapped[str | None] = code()
+    patient_family_adr_detail: Mapped[str | None] = text(500)
+    patient_history: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    patient_history_detail: Mapped[str | None] = text(500)
+
+    event_name: Mapped[str | None] = text(250)
+    event_onset_date: Mapped[date | None]
+    event_description: Mapped[str | None] = text(5000)
+    event_outcome: Mapped[str | None] = code()
+    event_sequelae_detail: Mapped[str | None] = text(500)
+    event_death_cause: Mapped[str | None] = text(200)
+    event_death_date: Mapped[date | None]
+    event_dechallenge: Mapped[str | None] = code()
+    event_rechallenge: Mapped[str | None] = code()
+    event_disease_impact: Mapped[str | None] = code()
+    event_serious: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    event_causality: Mapped[str | None] = code()
+
+    # Derived at intake by `adr.regulatory`; staff assessment may change them later.
+    serious: Mapped[bool]
+    report_category: Mapped[str] = mapped_column(sa.String(12))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    valid_case: Mapped[bool]
+    completeness: Mapped[int]
+    status: Mapped[str] = mapped_column(sa.String(12), default="received", index=True)
+
+    drugs: Mapped[list[Drug]] = relationship(
+        back_populates="report", order_by="Drug.position", cascade="all, delete-orphan"
+    )
+    follow_up_of: Mapped[Report | None] = relationship(
+        remote_side=[id], back_populates="follow_ups"
+    )
+    follow_ups: Mapped[list[Report]] = relationship(
+        back_populates="follow_up_of", order_by="Report.received_at"
+    )
+
+
+class Drug(Model):
+    """A drug the patient took: suspected, concomitant or interacting."""
+
+    __tablename__ = "drug"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("report.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int]
+    role: Mapped[str] = mapped_column(sa.String(12))
+    approval_number: Mapped[str | None] = text(35)
+    brand_name: Mapped[str | None] = text(200)
+    generic_name: Mapped[str | None] = text(200)
+    manufacturer: Mapped[str | None] = text(200)
+    batch_number: Mapped[str | None] = mapped_column(sa.String(35), index=True)
+    dose: Mapped[float | None]
+    dose_unit: Mapped[str | None] = code()
+    route: Mapped[str | None] = code()
+    frequency: Mapped[str | None] = text(50)
+    start_date: Mapped[date | None]
+    end_date: Mapped[date | None]
+    indication: Mapped[str | None] = text(200)
+
+    report: Mapped[Report] = relationship(back_populates="drugs")
+
+
+@contextmanager
+def write_transaction() -> Iterator[Session]:
+    """Run the block in one write transaction and commit it.
+
+    On SQLite the transaction opens with BEGIN IMMEDIATE, so that two writers wait
+    for each other (busy timeout) instead of one failing with "database is locked".
+    """
+    session = db.session()
+    if session.in_transaction():
+        session.commit()  # ends the read transaction; the write needs its own BEGIN
+    session.connection(execution_options={"begin": "IMMEDIATE"})
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def configure_sqlite(engine: sa.Engine, busy_timeout_ms: int) -> None:
+    """Set SQLite's pragmas and let `write_transaction` choose the BEGIN it emits."""
+
+    @sa.event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN, not pysqlite
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def on_begin(connection: sa.Connection) -> None:
+        immediate = connection.get_execution_options().get("begin") == "IMMEDIATE"
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

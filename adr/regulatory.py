@@ -1,0 +1,213 @@
+"""Pure rules of the regulation: reference, seriousness, deadline, validity, completeness."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from adr.vocab import HEALTH_PROFESSIONALS
+
+CHINA = ZoneInfo("Asia/Shanghai")
+
+# Crockford base 32: no I, L, O or U, so a reference read aloud or copied by hand survives.
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+REFERENCE_RE = re.compile(r"ADR-(\d{4})(0[1-9]|1[0-2])-([0-9A-HJKMNP-TV-Z]{6})")
+_READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
+
+DAYS_TO_REPORT = {"death": 1, "serious": 15, "new": 15, "new_serious": 15, "general": 30}
+CLOSED_STATUSES = frozenset({"submitted", "closed"})
+AGE_LIMITS = {"year": 150, "month": 1800, "day": 3660}
+
+
+def china_date(moment: datetime) -> date:
+    """Return the calendar date in China of an aware moment."""
+    return moment.astimezone(CHINA).date()
+
+
+def china_today(now: datetime | None = None) -> date:
+    """Return today's date in China time."""
+    return china_date(now or datetime.now(UTC))
+
+
+def new_reference(received_at: datetime) -> str:
+    """Return a fresh random reference `ADR-YYYYMM-XXXXXX` for a report received then."""
+    month = received_at.astimezone(CHINA).strftime("%Y%m")
+    suffix = "".join(secrets.choice(CROCKFORD) for _ in range(6))
+    return f"ADR-{month}-{suffix}"
+
+
+def normalize_reference(text: str) -> str | None:
+    """Return the reference a person typed in canonical form, or None if it is not one.
+
+    Case does not matter, and O, I and L in the random part are read as 0, 1 and 1.
+    """
+    candidate = text.strip().upper()
+    head, _, suffix = candidate.rpartition("-")
+    candidate = f"{head}-{suffix.translate(_READ_AS)}"
+    return candidate if REFERENCE_RE.fullmatch(candidate) else None
+
+
+def is_serious(criteria: Iterable[str], outcome: str | None) -> bool:
+    """Tell whether a reaction is serious: any criterion ticked, or a death."""
+    return bool(list(criteria)) or outcome == "death"
+
+
+def report_category(serious: bool, new: bool = False) -> str:
+    """Return the 报告类型 code from seriousness and expectedness."""
+    if new:
+        return "new_serious" if serious else "new"
+    return "serious" if serious else "general"
+
+
+def due_at(received_at: datetime, category: str, death: bool) -> datetime:
+    """Return the deadline: the end of the China day N days after day 0, in UTC.
+
+    N is 1 for a death (立即报告), 15 for a serious or new reaction, 30 otherwise.
+    """
+    days = DAYS_TO_REPORT["death" if death else category]
+    last_day = china_date(received_at) + timedelta(days=days)
+    end = datetime.combine(last_day, time(23, 59, 59), tzinfo=CHINA)
+    return end.astimezone(UTC)
+
+
+def is_overdue(status: str, due: datetime, now: datetime) -> bool:
+    """Tell whether a report has not reached the regulator and its deadline has passed."""
+    return status not in CLOSED_STATUSES and now > due
+
+
+def age_at(birth: date, onset: date, unit: str) -> int:
+    """Return the whole years, months or days from birth to onset."""
+    if unit == "day":
+        return (onset - birth).days
+    months = (onset.year - birth.year) * 12 + onset.month - birth.month
+    if onset.day < birth.day:
+        months -= 1
+    return months // 12 if unit == "year" else months
+
+
+def natural_age(birth: date, onset: date) -> tuple[int, str]:
+    """Return the age at onset as clinicians write it: years; months under 1; days under 1 month."""
+    for unit in ("year", "month"):
+        age = age_at(birth, onset, unit)
+        if age >= 1:
+            return age, unit
+    return age_at(birth, onset, "day"), "day"
+
+
+class DrugFacts(Protocol):
+    role: str
+    brand_name: str | None
+    generic_name: str | None
+    approval_number: str | None
+    manufacturer: str | None
+    batch_number: str | None
+    dose: float | None
+    dose_unit: str | None
+    route: str | None
+    frequency: str | None
+    start_date: date | None
+    indication: str | None
+
+
+class CaseFacts(Protocol):
+    reporter_kind: str | None
+    reporter_name: str | None
+    reporter_phone: str | None
+    reporter_email: str | None
+    reporter_organization: str | None
+    patient_name: str | None
+    patient_sex: str | None
+    patient_birth_date: date | None
+    patient_age: int | None
+    patient_weight_kg: float | None
+    patient_disease: str | None
+    patient_past_adr: str | None
+    patient_family_adr: str | None
+    event_name: str | None
+    event_onset_date: date | None
+    event_description: str | None
+    event_outcome: str | None
+    event_dechallenge: str | None
+    event_rechallenge: str | None
+
+    @property
+    def drugs(self) -> Sequence[DrugFacts]: ...
+
+
+def suspect_drugs(case: CaseFacts) -> list[DrugFacts]:
+    """Return the drugs the reporter suspects."""
+    return [drug for drug in case.drugs if drug.role == "suspect"]
+
+
+def is_valid_case(case: CaseFacts) -> bool:
+    """Tell whether the four minimum elements of a valid case are present.
+
+    An identifiable patient, an identifiable reporter, a suspect drug and a reaction.
+    """
+    patient = bool(
+        case.patient_name
+        or case.patient_sex in ("male", "female")
+        or case.patient_age is not None
+        or case.patient_birth_date
+    )
+    reporter = bool(case.reporter_name or case.reporter_phone or case.reporter_email)
+    drug = any(d.brand_name or d.generic_name for d in suspect_drugs(case))
+    return patient and reporter and drug and bool(case.event_name)
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """How complete a report is: a score of 0–100 and the names of what is missing."""
+
+    score: int
+    missing: list[str]
+
+
+def completeness(case: CaseFacts) -> Completeness:
+    """Score the share of the national form's prompted items that the report fills."""
+    items: dict[str, object] = {
+        "reporter-kind": case.reporter_kind,
+        "reporter-name": case.reporter_name,
+        "reporter-phone": case.reporter_phone or case.reporter_email,
+    }
+    if case.reporter_kind in HEALTH_PROFESSIONALS:
+        items["reporter-organization"] = case.reporter_organization
+    items |= {
+        "patient-name": case.patient_name,
+        "patient-sex": case.patient_sex,
+        "patient-birth_date": case.patient_birth_date or case.patient_age is not None,
+        "patient-weight_kg": case.patient_weight_kg,
+        "patient-disease": case.patient_disease,
+        "patient-past_adr": case.patient_past_adr,
+        "patient-family_adr": case.patient_family_adr,
+    }
+    for index, drug in enumerate(case.drugs):
+        if drug.role != "suspect":
+            continue
+        prefix = f"drugs-{index}-"
+        items |= {
+            prefix + "generic_name": drug.generic_name or drug.brand_name,
+            prefix + "approval_number": drug.approval_number,
+            prefix + "manufacturer": drug.manufacturer,
+            prefix + "batch_number": drug.batch_number,
+            prefix + "dose": drug.dose is not None and drug.dose_unit,
+            prefix + "route": drug.route,
+            prefix + "frequency": drug.frequency,
+            prefix + "start_date": drug.start_date,
+            prefix + "indication": drug.indication,
+        }
+    items |= {
+        "event-name": case.event_name,
+        "event-onset_date": case.event_onset_date,
+        "event-description": case.event_description,
+        "event-outcome": case.event_outcome,
+        "event-dechallenge": case.event_dechallenge,
+        "event-rechallenge": case.event_rechallenge,
+    }
+    missing = [name for name, value in items.items() if not value]
+    return Completeness(round(100 * (len(items) - len(missing)) / len(items)), missing)

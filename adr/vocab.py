@@ -1,0 +1,271 @@
+"""Every code list and field label of the national report form, in Chinese and English.
+
+The one source for forms, templates, mails and exports: the regulator's workbook
+needs the Chinese term whatever language the reporter used.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Term(NamedTuple):
+    """A label in the national form's Chinese and in English."""
+
+    zh: str
+    en: str
+
+    def text(self, language: str) -> str:
+        """Return the label in `language` (`zh_CN`/`zh` or `en`)."""
+        return self.en if language.startswith("en") else self.zh
+
+
+CodeList = dict[str, Term]
+
+REPORTER_KIND: CodeList = {
+    "patient": Term("患者本人", "Patient"),
+    "relative": Term("患者亲友", "Relative or friend of the patient"),
+    "physician": Term("医生", "Doctor"),
+    "pharmacist": Term("药师", "Pharmacist"),
+    "nurse": Term("护士", "Nurse"),
+    "other_hcp": Term("其他医务人员", "Other health professional"),
+    "other": Term("其他", "Other"),
+}
+HEALTH_PROFESSIONALS = frozenset({"physician", "pharmacist", "nurse", "other_hcp"})
+
+ORGANIZATION_TYPE: CodeList = {
+    "hospital": Term("医疗机构", "Hospital or clinic"),
+    "pharmacy": Term("药品经营企业(药店)", "Pharmacy or drug distributor"),
+    "none": Term("无", "None"),
+}
+
+SEX: CodeList = {
+    "male": Term("男", "Male"),
+    "female": Term("女", "Female"),
+    "unknown": Term("不详", "Unknown"),
+}
+
+AGE_UNIT: CodeList = {
+    "year": Term("岁", "years"),
+    "month": Term("月", "months"),
+    "day": Term("天", "days"),
+}
+
+YES_NO_UNKNOWN: CodeList = {
+    "yes": Term("有", "Yes"),
+    "no": Term("无", "No"),
+    "unknown": Term("不详", "Unknown"),
+}
+
+HISTORY: CodeList = {
+    "smoking": Term("吸烟史", "Smoking"),
+    "alcohol": Term("饮酒史", "Drinking alcohol"),
+    "pregnancy": Term("妊娠期", "Pregnancy"),
+    "liver_disease": Term("肝病史", "Liver disease"),
+    "kidney_disease": Term("肾病史", "Kidney disease"),
+    "allergy": Term("过敏史", "Allergies"),
+    "other": Term("其他", "Other"),
+}
+
+DRUG_ROLE: CodeList = {
+    "suspect": Term("怀疑药品", "Suspected drug"),
+    "concomitant": Term("并用药品", "Other drug taken at the same time"),
+    "interacting": Term("相互作用药品", "Interacting drug"),
+}
+
+DOSE_UNIT: CodeList = {
+    "mg": Term("mg", "mg"),
+    "g": Term("g", "g"),
+    "ug": Term("微克", "µg"),
+    "ml": Term("ml", "ml"),
+    "iu": Term("国际单位", "IU"),
+    "tablet": Term("片", "tablet(s)"),
+    "capsule": Term("粒", "capsule(s)"),
+    "bag": Term("袋", "sachet(s)"),
+    "pill": Term("丸", "pill(s)"),
+    "drop": Term("滴", "drop(s)"),
+    "other": Term("其他", "other"),
+}
+
+ROUTE: CodeList = {
+    "oral": Term("口服", "By mouth"),
+    "iv": Term("静脉滴注/注射", "Into a vein (drip or injection)"),
+    "im": Term("肌内注射", "Into a muscle"),
+    "sc": Term("皮下注射", "Under the skin"),
+    "topical": Term("外用", "On the skin"),
+    "inhalation": Term("吸入", "Inhaled"),
+    "rectal": Term("直肠", "Rectal"),
+    "sublingual": Term("舌下", "Under the tongue"),
+    "other": Term("其他", "Other"),
+}
+
+OUTCOME: CodeList = {
+    "recovered": Term("痊愈", "Recovered"),
+    "improving": Term("好转", "Getting better"),
+    "not_recovered": Term("未好转", "Not better"),
+    "unknown": Term("不详", "Unknown"),
+    "sequelae": Term("有后遗症", "Recovered with lasting effects"),
+    "death": Term("死亡", "Death"),
+}
+
+DECHALLENGE: CodeList = {
+    "yes": Term("是", "Yes"),
+    "no": Term("否", "No"),
+    "unknown": Term("不明", "Not known"),
+    "not_applicable": Term("未停药或未减量", "The drug was not stopped or reduced"),
+}
+
+RECHALLENGE: CodeList = {
+    "yes": Term("是", "Yes"),
+    "no": Term("否", "No"),
+    "unknown": Term("不明", "Not known"),
+    "not_applicable": Term("未再使用", "The drug was not taken again"),
+}
+
+DISEASE_IMPACT: CodeList = {
+    "not_obvious": Term("不明显", "No clear effect"),
+    "prolonged": Term("病程延长", "It lasted longer"),
+    "aggravated": Term("病情加重", "It got worse"),
+    "sequelae": Term("导致后遗症", "It left lasting effects"),
+    "death": Term("导致死亡", "It led to death"),
+}
+
+SERIOUSNESS: CodeList = {
+    "death": Term("导致死亡", "Lead to death"),
+    "life_threatening": Term("危及生命", "Threaten life"),
+    "hospitalization": Term("导致住院或住院时间延长", "Need a hospital stay, or make one longer"),
+    "disability": Term(
+        "导致显著的或永久的人体伤残或器官功能损伤",
+        "Cause significant or lasting disability or organ damage",
+    ),
+    "congenital_anomaly": Term(
+        "致癌、致畸、致出生缺陷", "Cause cancer, malformation or a birth defect"
+    ),
+    "other_important": Term("其他重要医学事件", "Another important medical event"),
+}
+
+CAUSALITY: CodeList = {
+    "certain": Term("肯定", "Certain"),
+    "probable": Term("很可能", "Probable"),
+    "possible": Term("可能", "Possible"),
+    "unlikely": Term("可能无关", "Unlikely"),
+    "conditional": Term("待评价", "Conditional (more data needed)"),
+    "unassessable": Term("无法评价", "Cannot be assessed"),
+}
+
+REPORT_CATEGORY: CodeList = {
+    "general": Term("一般", "General"),
+    "serious": Term("严重", "Serious"),
+    "new": Term("新的", "New"),
+    "new_serious": Term("新的严重", "New and serious"),
+}
+
+STATUS: CodeList = {
+    "received": Term("已接收", "Received"),
+    "in_review": Term("审核中", "In review"),
+    "assessed": Term("已评价", "Assessed"),
+    "submitted": Term("已上报", "Submitted"),
+    "closed": Term("已关闭", "Closed"),
+    "invalid": Term("无效", "Invalid"),
+    "duplicate": Term("重复", "Duplicate"),
+}
+
+REPORT_KIND: CodeList = {
+    "initial": Term("首次报告", "Initial report"),
+    "follow_up": Term("跟踪报告", "Follow-up report"),
+}
+
+# 报告人职业 and 信息来源, derived for the regulator from what the reporter said.
+OCCUPATION: CodeList = {
+    "physician": Term("医生", "Doctor"),
+    "pharmacist": Term("药师", "Pharmacist"),
+    "nurse": Term("护士", "Nurse"),
+    "other": Term("其他", "Other"),
+}
+INFORMATION_SOURCE: CodeList = {
+    "hospital": Term("医疗机构", "Hospital"),
+    "pharmacy": Term("经营企业", "Distributor or pharmacy"),
+    "individual": Term("个人", "Individual"),
+}
+
+
+def occupation(reporter_kind: str | None) -> str:
+    """Return the 报告人职业 code for a reporter kind."""
+    return reporter_kind if reporter_kind in OCCUPATION else "other"
+
+
+def information_source(organization_type: str | None) -> str:
+    """Return the 信息来源 code for the reporter's organisation type."""
+    return {"hospital": "hospital", "pharmacy": "pharmacy"}.get(
+        organization_type or "", "individual"
+    )
+
+
+# Field labels, by HTML name (drug rows by their name within the row).
+FIELDS: dict[str, Term] = {
+    "follow_up_of": Term("首次报告编码(跟踪报告填写)", "Reference of your earlier report"),
+    "remarks": Term("备注", "Remarks"),
+    "reporter-kind": Term("报告人身份", "You are"),
+    "reporter-organization_type": Term("所在单位类型", "Where you work"),
+    "reporter-organization": Term("单位名称", "Organisation"),
+    "reporter-name": Term("报告人姓名", "Your name"),
+    "reporter-phone": Term("联系电话", "Phone"),
+    "reporter-email": Term("电子邮箱", "E-mail"),
+    "reporter-consent_contact": Term(
+        "同意我们就本报告联系您", "We may contact you about this report"
+    ),
+    "reporter-consent_privacy": Term(
+        "我已阅读并同意隐私声明", "I have read and agree to the privacy notice"
+    ),
+    "patient-name": Term("患者姓名(可填姓名缩写)", "Patient name or initials"),
+    "patient-sex": Term("性别", "Sex"),
+    "patient-birth_date": Term("出生日期", "Date of birth"),
+    "patient-age": Term("年龄", "Age"),
+    "patient-age_unit": Term("年龄单位", "Age unit"),
+    "patient-ethnicity": Term("民族", "Ethnic group"),
+    "patient-weight_kg": Term("体重(kg)", "Weight (kg)"),
+    "patient-phone": Term("患者联系方式", "Patient phone"),
+    "patient-disease": Term("原患疾病", "Condition being treated"),
+    "patient-hospital": Term("医院名称", "Hospital"),
+    "patient-record_number": Term("病历号/门诊号", "Medical record / outpatient no."),
+    "patient-past_adr": Term("既往药品不良反应/事件", "Earlier drug reactions"),
+    "patient-past_adr_detail": Term("既往不良反应情况", "Details"),
+    "patient-family_adr": Term("家族药品不良反应/事件", "Reactions in the family"),
+    "patient-family_adr_detail": Term("家族不良反应情况", "Details"),
+    "patient-history": Term("相关重要信息", "Relevant history"),
+    "patient-history_detail": Term("相关重要信息说明", "Details"),
+    "drug-role": Term("药品类别", "Role"),
+    "drug-approval_number": Term("批准文号", "Approval number"),
+    "drug-brand_name": Term("商品名称", "Brand name"),
+    "drug-generic_name": Term("通用名称(含剂型)", "Generic name (with dosage form)"),
+    "drug-manufacturer": Term("生产厂家", "Manufacturer"),
+    "drug-batch_number": Term("生产批号", "Batch / lot number"),
+    "drug-dose": Term("每次剂量", "Dose each time"),
+    "drug-dose_unit": Term("剂量单位", "Dose unit"),
+    "drug-route": Term("给药途径", "Route"),
+    "drug-frequency": Term("用药频次", "How often"),
+    "drug-start_date": Term("用药开始时间", "Started"),
+    "drug-end_date": Term("用药结束时间", "Stopped"),
+    "drug-indication": Term("用药原因", "Reason for use"),
+    "event-name": Term("不良反应/事件名称", "Reaction"),
+    "event-onset_date": Term("不良反应/事件发生时间", "Date it started"),
+    "event-description": Term(
+        "不良反应/事件过程描述(包括症状、体征、临床检验等)及处理情况",
+        "What happened, tests and treatment",
+    ),
+    "event-outcome": Term("不良反应/事件的结果", "Outcome"),
+    "event-sequelae_detail": Term("后遗症表现", "Lasting effects"),
+    "event-death_cause": Term("直接死因", "Cause of death"),
+    "event-death_date": Term("死亡时间", "Date of death"),
+    "event-dechallenge": Term(
+        "停药或减量后,反应/事件是否消失或减轻?",
+        "Did it stop or ease after the drug was stopped or reduced?",
+    ),
+    "event-rechallenge": Term(
+        "再次使用可疑药品后是否再次出现同样反应/事件?",
+        "Did it come back when the drug was taken again?",
+    ),
+    "event-disease_impact": Term("对原患疾病的影响", "Effect on the condition being treated"),
+    "event-serious": Term("严重程度相关情况", "Did the reaction…"),
+    "event-causality": Term("报告人关联性评价", "Your view of the link to the drug"),
+}

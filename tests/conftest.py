@@ -1,0 +1,153 @@
+"""Fixtures: a real app on a real SQLite file, and a helper that sends the form as a browser."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from adr import create_app
+from adr.extensions import db
+
+COMPANY = "陕西医药控股集团天宁制药有限责任公司"
+
+
+def app_config(tmp_path: Path, **overrides: object) -> dict[str, object]:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test secret",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'adr.sqlite3'}",
+        "RATELIMIT_ENABLED": False,
+        **overrides,
+    }
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
+    app = create_app(app_config(tmp_path))
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class Inputs(HTMLParser):
+    """Collect the inputs of a page as a browser would send them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[str, str] = {}
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "input" and attrs.get("type") == "hidden" and attrs.get("name"):
+            self.values[attrs["name"]] = attrs.get("value") or ""
+
+
+def hidden_inputs(html: str) -> dict[str, str]:
+    parser = Inputs()
+    parser.feed(html)
+    return parser.values
+
+
+def valid_report() -> dict[str, object]:
+    """Return a realistic, complete report as the form posts it (a pharmacist reporting a rash)."""
+    return {
+        "reporter-kind": "pharmacist",
+        "reporter-organization_type": "pharmacy",
+        "reporter-organization": "榆林市天宁大药房",
+        "reporter-name": "王丽",
+        "reporter-phone": "139 1234 5678",
+        "reporter-email": "wangli@example.com",
+        "reporter-consent_contact": "y",
+        "reporter-consent_privacy": "y",
+        "patient-name": "张某某",
+        "patient-sex": "female",
+        "patient-birth_date": "1958-03-14",
+        "patient-age": "68",
+        "patient-age_unit": "year",
+        "patient-ethnicity": "汉族",
+        "patient-weight_kg": "62.5",
+        "patient-phone": "0912-5647197",
+        "patient-disease": "急性支气管炎",
+        "patient-hospital": "绥德县医院",
+        "patient-record_number": "MZ20261120",
+        "patient-past_adr": "yes",
+        "patient-past_adr_detail": "青霉素皮疹",
+        "patient-family_adr": "no",
+        "patient-family_adr_detail": "",
+        "patient-history": ["smoking", "allergy"],
+        "patient-history_detail": "青霉素皮试阳性(2019年)",
+        "drugs-0-role": "suspect",
+        "drugs-0-approval_number": "国药准字H61020123",
+        "drugs-0-brand_name": "天宁",
+        "drugs-0-generic_name": "阿莫西林胶囊",
+        "drugs-0-manufacturer": COMPANY,
+        "drugs-0-batch_number": " 20260315a ",
+        "drugs-0-dose": "0.5",
+        "drugs-0-dose_unit": "g",
+        "drugs-0-route": "oral",
+        "drugs-0-frequency": "每日3次",
+        "drugs-0-start_date": "2026-11-20",
+        "drugs-0-end_date": "2026-11-22",
+        "drugs-0-indication": "急性支气管炎",
+        "drugs-1-role": "concomitant",
+        "drugs-1-generic_name": "盐酸氨溴索片",
+        "drugs-1-dose": "30",
+        "drugs-1-dose_unit": "mg",
+        "drugs-1-route": "oral",
+        "drugs-1-frequency": "每日2次",
+        "drugs-1-start_date": "2026-11-20",
+        "event-name": "皮疹、瘙痒",
+        "event-onset_date": "2026-11-21",
+        "event-description": "服药第二天躯干出现红色皮疹伴瘙痒,停药并口服氯雷他定后三天内消退。",
+        "event-outcome": "improving",
+        "event-dechallenge": "yes",
+        "event-rechallenge": "not_applicable",
+        "event-disease_impact": "not_obvious",
+        "event-causality": "probable",
+        "remarks": "患者自行停药后好转。",
+    }
+
+
+class ReportSender:
+    """Open the form as a browser would, then send it."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def open(self, path: str = "/report", **headers: str) -> dict[str, str]:
+        response = self.client.get(path, headers=headers)
+        assert response.status_code == 200
+        return hidden_inputs(response.get_data(as_text=True))
+
+    def send(self, fields: dict[str, object], path: str = "/report", **headers: str):
+        data = {**self.open(path, **headers), **fields}
+        return self.client.post("/report", data=data, headers=headers)
+
+
+@pytest.fixture
+def sender(client):
+    return ReportSender(client)
+
+
+def reference_of(response) -> str:
+    """Return the reference a confirmation redirect points at."""
+    assert response.status_code == 303, response.get_data(as_text=True)[:2000]
+    match = re.fullmatch(r".*/report/submitted/(ADR-\d{6}-[0-9A-Z]{6})", response.location)
+    assert match, response.location
+    return match.group(1)

@@ -1,0 +1,415 @@
+"""A reporter fills the public form: what is stored, and what they see."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from adr import regulatory
+from adr.extensions import db
+from adr.models import Drug, Report
+from tests.conftest import COMPANY, ReportSender, hidden_inputs, reference_of, valid_report
+
+
+def stored(app, reference: str) -> Report:
+    with app.app_context():
+        report = db.session.scalar(sa.select(Report).where(Report.reference == reference))
+        assert report is not None
+        report.drugs  # noqa: B018 - load the drugs before the session ends
+        return report
+
+
+def report_count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count()).select_from(Report))
+
+
+def test_landing_page_leads_to_the_form(client):
+    page = client.get("/").get_data(as_text=True)
+    assert 'href="/report"' in page
+    assert "tn@tianning.com.cn" in page
+    assert "400-840-1008" in page and "0912-5647197" in page
+    assert COMPANY in page and "陕西省榆林市绥德县天宁路" in page
+
+
+def test_a_full_chinese_report_is_stored_field_by_field(app, sender):
+    before = datetime.now(UTC)
+    response = sender.send(valid_report())
+    reference = reference_of(response)
+    assert regulatory.REFERENCE_RE.fullmatch(reference)
+
+    report = stored(app, reference)
+    assert before <= report.received_at <= datetime.now(UTC)
+    assert reference.startswith(
+        "ADR-" + report.received_at.astimezone(regulatory.CHINA).strftime("%Y%m")
+    )
+    assert report.language == "zh_CN"
+    assert report.reporter_kind == "pharmacist"
+    assert report.reporter_organization_type == "pharmacy"
+    assert report.reporter_organization == "榆林市天宁大药房"
+    assert report.reporter_name == "王丽"
+    assert report.reporter_phone == "139 1234 5678"
+    assert report.reporter_phone_e164 == "+8613912345678"
+    assert report.reporter_email == "wangli@example.com"
+    assert report.reporter_consent_contact is True
+    assert report.reporter_consent_privacy is True
+    assert report.patient_name == "张某某"
+    assert report.patient_sex == "female"
+    assert report.patient_birth_date == date(1958, 3, 14)
+    assert (report.patient_age, report.patient_age_unit) == (68, "year")
+    assert report.patient_ethnicity == "汉族"
+    assert report.patient_weight_kg == 62.5
+    assert report.patient_phone == "0912-5647197"
+    assert report.patient_phone_e164 == "+869125647197"
+    assert report.patient_disease == "急性支气管炎"
+    assert report.patient_hospital == "绥德县医院"
+    assert report.patient_record_number == "MZ20261120"
+    assert (report.patient_past_adr, report.patient_past_adr_detail) == ("yes", "青霉素皮疹")
+    assert (report.patient_family_adr, report.patient_family_adr_detail) == ("no", None)
+    assert report.patient_history == ["smoking", "allergy"]
+    assert report.patient_history_detail == "青霉素皮试阳性(2019年)"
+    assert report.event_name == "皮疹、瘙痒"
+    assert report.event_onset_date == date(2026, 11, 21)
+    assert report.event_description.startswith("服药第二天")
+    assert report.event_outcome == "improving"
+    assert report.event_dechallenge == "yes"
+    assert report.event_rechallenge == "not_applicable"
+    assert report.event_disease_impact == "not_obvious"
+    assert report.event_serious == []
+    assert report.event_causality == "probable"
+    assert report.remarks == "患者自行停药后好转。"
+
+    suspect, concomitant = report.drugs
+    assert (suspect.position, suspect.role) == (0, "suspect")
+    assert suspect.approval_number == "国药准字H61020123"
+    assert (suspect.brand_name, suspect.generic_name) == ("天宁", "阿莫西林胶囊")
+    assert suspect.manufacturer == COMPANY
+    assert suspect.batch_number == "20260315A"
+    assert (suspect.dose, suspect.dose_unit, suspect.route) == (0.5, "g", "oral")
+    assert suspect.frequency == "每日3次"
+    assert (suspect.start_date, suspect.end_date) == (date(2026, 11, 20), date(2026, 11, 22))
+    assert suspect.indication == "急性支气管炎"
+    assert (concomitant.position, concomitant.role) == (1, "concomitant")
+    assert concomitant.generic_name == "盐酸氨溴索片"
+    assert concomitant.end_date is None
+
+    assert report.serious is False
+    assert report.report_category == "general"
+    assert report.status == "received"
+    assert report.valid_case is True
+    assert report.completeness == 100
+    assert report.due_at == regulatory.due_at(report.received_at, "general", death=False)
+
+
+def test_the_confirmation_shows_the_reference_and_no_personal_data(client, sender):
+    reference = reference_of(sender.send(valid_report()))
+    page = client.get(f"/report/submitted/{reference}").get_data(as_text=True)
+    assert f'id="report-reference">{reference}<' in page
+    for personal in ("王丽", "张某某", "139 1234 5678", "wangli@example.com", "皮疹"):
+        assert personal not in page
+    assert f"/report?follow_up_of={reference}" in page
+
+
+@pytest.mark.parametrize(
+    "reference", ["ADR-202613-ABCDEF", "adr-202611-abcdef", "ADR-202611-ABCDEU", "x"]
+)
+def test_the_confirmation_of_a_malformed_reference_is_not_found(client, reference):
+    assert client.get(f"/report/submitted/{reference}").status_code == 404
+
+
+def test_a_death_is_serious_and_due_the_next_day(app, sender):
+    fields = valid_report() | {
+        "event-outcome": "death",
+        "event-death_cause": "过敏性休克",
+        "event-death_date": "2026-11-22",
+    }
+    report = stored(app, reference_of(sender.send(fields)))
+    assert report.serious is True
+    assert report.event_serious == ["death"]
+    assert report.report_category == "serious"
+    received_day = report.received_at.astimezone(regulatory.CHINA).date()
+    assert report.due_at.astimezone(regulatory.CHINA).date() == received_day + timedelta(days=1)
+
+
+def test_a_serious_reaction_is_due_in_15_days(app, sender):
+    fields = valid_report() | {"event-serious": ["hospitalization", "life_threatening"]}
+    report = stored(app, reference_of(sender.send(fields)))
+    assert report.serious is True
+    assert report.event_serious == ["hospitalization", "life_threatening"]
+    assert report.report_category == "serious"
+    received_day = report.received_at.astimezone(regulatory.CHINA).date()
+    assert report.due_at.astimezone(regulatory.CHINA).date() == received_day + timedelta(days=15)
+
+
+def test_the_least_a_patient_can_send_is_accepted(app, sender):
+    fields = {
+        "reporter-kind": "patient",
+        "reporter-name": "李",
+        "reporter-email": "li@example.com",
+        "reporter-consent_privacy": "y",
+        "patient-name": "LS",
+        "patient-sex": "unknown",
+        "patient-age": "8",
+        "patient-age_unit": "month",
+        "drugs-0-role": "suspect",
+        "drugs-0-brand_name": "天宁牌感冒颗粒",
+        "event-name": "呕吐",
+        "event-onset_date": "2026-11-01",
+        "event-description": "喝药后半小时呕吐两次。",
+        "event-outcome": "recovered",
+    }
+    report = stored(app, reference_of(sender.send(fields)))
+    assert (report.patient_age, report.patient_age_unit) == (8, "month")
+    assert report.reporter_phone is None and report.reporter_phone_e164 is None
+    assert [drug.brand_name for drug in report.drugs] == ["天宁牌感冒颗粒"]
+    assert report.valid_case is True
+    assert 0 < report.completeness < 100
+
+
+def test_text_is_kept_as_typed_apart_from_outer_space_line_ends_and_controls(app, sender):
+    fields = valid_report() | {
+        "event-description": "  第一行\r\n第二行\t制表\x00\x07 😀 <script>alert(1)</script>  ",
+        "patient-name": '=HYPERLINK("x")',
+        "remarks": "   ",
+    }
+    report = stored(app, reference_of(sender.send(fields)))
+    assert report.event_description == "第一行\n第二行\t制表 😀 <script>alert(1)</script>"
+    assert report.patient_name == '=HYPERLINK("x")'
+    assert report.remarks is None
+
+
+def test_an_english_report_remembers_its_language(app, sender):
+    response = sender.send(valid_report(), path="/report?lang=en")
+    assert stored(app, reference_of(response)).language == "en"
+
+
+def test_empty_drug_rows_are_ignored(app, sender):
+    fields = valid_report() | {
+        "drugs-2-role": "concomitant",
+        "drugs-2-generic_name": "  ",
+        "drugs-2-dose_unit": "",
+        "drugs-3-role": "interacting",
+        "drugs-3-generic_name": "华法林钠片",
+    }
+    report = stored(app, reference_of(sender.send(fields)))
+    assert [(d.position, d.role) for d in report.drugs] == [
+        (0, "suspect"),
+        (1, "concomitant"),
+        (2, "interacting"),
+    ]
+
+
+def test_a_suspect_drug_may_stand_in_any_row(app, sender):
+    fields = valid_report() | {"drugs-0-role": "concomitant", "drugs-1-role": "suspect"}
+    report = stored(app, reference_of(sender.send(fields)))
+    assert [d.role for d in report.drugs] == ["concomitant", "suspect"]
+
+
+# Once only: double clicks, resubmits, retries and races.
+
+
+def test_the_same_form_sent_twice_stores_one_report(app, client):
+    sender = ReportSender(client)
+    data = {**sender.open(), **valid_report()}
+    first = reference_of(client.post("/report", data=data))
+    second = reference_of(client.post("/report", data=data))
+    assert first == second
+    assert report_count(app) == 1
+
+
+def test_two_concurrent_posts_with_one_token_store_one_report(app):
+    client = app.test_client()
+    data = {**ReportSender(client).open(), **valid_report()}
+    cookie = client.get_cookie("session")
+    barrier = threading.Barrier(4)
+    references: list[str] = []
+
+    def post() -> None:
+        own = app.test_client()
+        own.set_cookie("session", cookie.value)
+        barrier.wait()
+        references.append(reference_of(own.post("/report", data=data)))
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(references) == 4 and len(set(references)) == 1
+    assert report_count(app) == 1
+
+
+@pytest.mark.parametrize(
+    "token", ["", "short", "x" * 65, "has space in it 1234", "<script>1234567890"]
+)
+def test_a_missing_or_malformed_token_is_replaced_and_the_report_accepted(app, sender, token):
+    reference = reference_of(sender.send(valid_report() | {"submission_token": token}))
+    report = stored(app, reference)
+    assert report.submission_token != token
+    assert 16 <= len(report.submission_token) <= 64
+
+
+def test_a_colliding_reference_is_drawn_again(app, sender, monkeypatch):
+    first = reference_of(sender.send(valid_report()))
+    draws = iter([first, first, "ADR-202611-NEW000"])
+    monkeypatch.setattr(regulatory, "new_reference", lambda received_at: next(draws))
+    assert reference_of(sender.send(valid_report())) == "ADR-202611-NEW000"
+    assert report_count(app) == 2
+
+
+def test_a_filled_honeypot_looks_like_success_and_stores_nothing(app, client, sender):
+    response = sender.send(valid_report() | {"website": "http://spam.example"})
+    reference = reference_of(response)
+    assert client.get(f"/report/submitted/{reference}").status_code == 200
+    assert report_count(app) == 0
+
+
+# CSRF.
+
+
+def test_a_post_without_a_csrf_token_is_refused_and_stores_nothing(app, client):
+    client.get("/report")
+    response = client.post("/report", data=valid_report())
+    assert response.status_code == 400
+    assert report_count(app) == 0
+
+
+def test_a_post_with_a_forged_csrf_token_gets_the_form_back_and_stores_nothing(app, sender):
+    response = sender.send(valid_report() | {"csrf_token": "forged"})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "王丽" in page and "阿莫西林胶囊" in page
+    assert report_count(app) == 0
+
+
+def test_an_expired_csrf_token_gets_the_form_back_with_every_value(app, client, monkeypatch):
+    sender = ReportSender(client)
+    data = {**sender.open(), **valid_report()}
+    real_time = time.time
+    monkeypatch.setattr("itsdangerous.timed.time.time", lambda: real_time() + 9 * 3600)
+    response = client.post("/report", data=data)  # nine hours later
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "表单打开时间过长" in page
+    for value in (
+        "王丽",
+        "139 1234 5678",
+        "阿莫西林胶囊",
+        "20260315A",
+        "皮疹、瘙痒",
+        "患者自行停药后好转。",
+    ):
+        assert value in page
+    assert 'value="y" checked' in page or "checked" in page
+    assert report_count(app) == 0
+    fresh = hidden_inputs(page)
+    assert reference_of(client.post("/report", data={**data, **fresh}))
+
+
+# Follow-ups.
+
+
+def test_a_follow_up_links_to_the_first_report_of_the_chain(app, sender):
+    first = reference_of(sender.send(valid_report()))
+    second = reference_of(sender.send(valid_report() | {"follow_up_of": first.lower()}))
+    third = reference_of(sender.send(valid_report() | {"follow_up_of": f"  {second} "}))
+    with app.app_context():
+        by_reference = {r.reference: r for r in db.session.scalars(sa.select(Report)).all()}
+        assert by_reference[second].follow_up_of.reference == first
+        assert by_reference[third].follow_up_of.reference == first
+        assert by_reference[first].follow_up_of is None
+
+
+def test_a_follow_up_reference_typed_with_o_for_zero_is_understood(app, sender, monkeypatch):
+    monkeypatch.setattr(regulatory, "new_reference", lambda received_at: "ADR-202611-10ABCD")
+    first = reference_of(sender.send(valid_report()))
+    monkeypatch.undo()
+    follow_up = reference_of(sender.send(valid_report() | {"follow_up_of": "adr-202611-loabcd"}))
+    assert stored(app, follow_up).follow_up_of_id == stored(app, first).id
+
+
+@pytest.mark.parametrize("typed", ["ADR-202611-ZZZZZZ", "not a reference", "ADR-2026-1"])
+def test_an_unknown_follow_up_reference_is_a_field_error(app, sender, typed):
+    response = sender.send(valid_report() | {"follow_up_of": typed})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'id="follow_up_of-error"' in page
+    assert typed in page
+    assert report_count(app) == 0
+
+
+def test_the_follow_up_link_fills_in_the_reference(client, sender):
+    reference = reference_of(sender.send(valid_report()))
+    page = client.get(f"/report?follow_up_of={reference}").get_data(as_text=True)
+    assert f'value="{reference}"' in page
+
+
+# Drug rows without JavaScript.
+
+
+def test_drugs_n_renders_that_many_rows(client):
+    page = client.get("/report?drugs=3").get_data(as_text=True)
+    assert 'name="drugs-2-role"' in page and 'name="drugs-3-role"' not in page
+    assert page.count('<option selected value="suspect">') == 1
+
+
+@pytest.mark.parametrize(("asked", "rows"), [("0", 1), ("-4", 1), ("abc", 1), ("99", 20)])
+def test_drugs_n_stays_within_1_to_20(client, asked, rows):
+    page = client.get(f"/report?drugs={asked}").get_data(as_text=True)
+    assert f'name="drugs-{rows - 1}-role"' in page and f'name="drugs-{rows}-role"' not in page
+
+
+def test_add_a_drug_keeps_everything_typed_and_shows_no_errors(app, sender):
+    fields = {"reporter-name": "王丽", "drugs-0-generic_name": "阿莫西林胶囊", "add_drug": "1"}
+    response = sender.send(fields)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert 'value="王丽"' in page and 'value="阿莫西林胶囊"' in page
+    assert 'name="drugs-1-role"' in page
+    assert 'role="alert"' not in page and "aria-invalid" not in page
+    assert report_count(app) == 0
+
+
+def test_a_twenty_first_drug_is_an_error_not_a_silent_drop(app, sender):
+    fields = valid_report()
+    for row in range(2, 21):
+        fields |= {f"drugs-{row}-role": "concomitant", f"drugs-{row}-generic_name": f"药品{row}"}
+    response = sender.send(fields)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "药品20" in page
+    assert "最多填写 20 种药品" in page
+    assert report_count(app) == 0
+
+
+def test_twenty_drugs_are_accepted(app, sender):
+    fields = valid_report()
+    for row in range(2, 20):
+        fields |= {f"drugs-{row}-role": "concomitant", f"drugs-{row}-generic_name": f"药品{row}"}
+    report = stored(app, reference_of(sender.send(fields)))
+    assert len(report.drugs) == 20
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Drug)) == 20
+
+
+def test_the_add_button_disappears_at_twenty_rows(client):
+    page = client.get("/report?drugs=20").get_data(as_text=True)
+    assert 'name="add_drug"' not in page
+
+
+def test_the_rate_limit_gives_the_form_back(app, tmp_path):
+    from adr import create_app
+    from tests.conftest import app_config
+
+    limited = create_app(
+        app_config(tmp_path, RATELIMIT_ENABLED=True, REPORT_RATE_LIMIT="2 per minute")
+    )
+    client = limited.test_client()
+    sender = ReportSender(client)
+    statuses = [sender.send({"reporter-name": "王丽"}).status_code for _ in range(3)]
+    assert statuses == [422, 422, 429]
+    assert "王丽" in sender.send({"reporter-name": "王丽"}).get_data(as_text=True)
