@@ -455,7 +455,8 @@ class ReportForm(FlaskForm):
         self._check_patient()
         self._check_drugs()
         self._check_event()
-        return valid and not self.errors
+        # Not `self.errors`: a FieldList keeps the errors it saw when its rows were validated.
+        return valid and not self.form_errors and not fields_in_error(self)
 
     def _check_reporter(self) -> None:
         reporter = self.reporter.form
