@@ -390,7 +390,7 @@ class ReportForm(FlaskForm):
     """The whole report, as the national form asks for it."""
 
     submission_token = HiddenField()
-    website = StringField()  # honeypot: hidden from people, filled by bots
+    website = StringField(filters=[clean_text])  # honeypot: hidden from people, filled by bots
     follow_up_of = StringField(label("follow_up_of"), filters=[clean_text])
     reporter = FormField(ReporterForm)
     patient = FormField(PatientForm)
