@@ -1,0 +1,6 @@
+"""Run every benchmark in turn."""
+
+from bench import intake
+
+if __name__ == "__main__":
+    intake.main()
