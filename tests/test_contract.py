@@ -1,4 +1,4 @@
-"""The form served over HTTP carries every name of the shared spec (../shared/tools/check-contract.py)."""
+"""The served form carries every name of the shared spec (../shared/tools/check-contract.py)."""
 
 from __future__ import annotations
 
