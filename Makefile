@@ -38,7 +38,7 @@ bench: setup
 # After changing interface text: collect it, then translate the new entries in the .po files.
 translations: $(INSTALLED)
 	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg -k _l -o adr/translations/messages.pot .
-	$(BIN)/pybabel update --no-fuzzy-matching -i adr/translations/messages.pot -d adr/translations
+	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -i adr/translations/messages.pot -d adr/translations
 
 clean:
 	rm -rf $(VENV) $(COMPILED)
