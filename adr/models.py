@@ -58,7 +58,7 @@ class Report(Model):
     follow_up_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report.id"), index=True)
     remarks: Mapped[str | None] = text(2000)
 
-    reporter_kind: Mapped[str] = mapped_column(sa.String(24))
+    reporter_kind: Mapped[str | None] = code()
     reporter_organization_type: Mapped[str | None] = code()
     reporter_organization: Mapped[str | None] = text(60)
     reporter_name: Mapped[str | None] = text(100)

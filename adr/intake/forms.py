@@ -29,11 +29,10 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
     StringField,
-    TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.widgets import CheckboxInput, ListWidget, TextArea
 
 from adr import regulatory, vocab
 from adr.extensions import db
@@ -80,16 +79,8 @@ class Text(StringField):
         )
 
 
-class LongText(TextAreaField):
-    def __init__(
-        self, key: str, max_length: int, validators: Iterable[Any] = (), **kwargs: Any
-    ) -> None:
-        super().__init__(
-            label(key),
-            validators=[MaxLength(max_length), *validators],
-            filters=[clean_text],
-            **kwargs,
-        )
+class LongText(Text):
+    widget = TextArea()
 
 
 class Date(DateField):

@@ -24,7 +24,7 @@ def upgrade():
     sa.Column('language', sa.String(length=5), nullable=False),
     sa.Column('follow_up_of_id', sa.Integer(), nullable=True),
     sa.Column('remarks', sa.String(length=2000), nullable=True),
-    sa.Column('reporter_kind', sa.String(length=24), nullable=False),
+    sa.Column('reporter_kind', sa.String(length=24), nullable=True),
     sa.Column('reporter_organization_type', sa.String(length=24), nullable=True),
     sa.Column('reporter_organization', sa.String(length=60), nullable=True),
     sa.Column('reporter_name', sa.String(length=100), nullable=True),
