@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, Response, render_template
 
-from adr.extensions import babel, csrf, db, limiter, migrate
+from adr.extensions import babel, csrf, db, limiter, mail, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,10 +34,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(Path(app.instance_path))
     app.config["SAFETY_INBOX"] = address_list(app.config["SAFETY_INBOX"])
+    app.config["MAIL_DEFAULT_SENDER"] = (
+        app.config["MAIL_DEFAULT_SENDER"] or app.config["SAFETY_INBOX"][0]
+    )
+    domain = app.config["MAIL_DEFAULT_SENDER"].rpartition("@")[2]
+    app.config["MAIL_MESSAGE_ID_DOMAIN"] = app.config["MAIL_MESSAGE_ID_DOMAIN"] or domain
 
     register_extensions(app)
     register_blueprints(app)
     register_pages(app)
+    register_commands(app)
     return app
 
 
@@ -58,7 +64,7 @@ def address_list(value: str | list[str]) -> list[str]:
 
 
 def register_extensions(app: Flask) -> None:
-    from adr import models
+    from adr import mailer, models
     from adr.i18n import select_locale
 
     db.init_app(app)
@@ -71,6 +77,8 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
+    mail.init_app(app)
+    mailer.init_background_sender(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -126,3 +134,9 @@ def register_pages(app: Flask) -> None:
                 status,
             ),
         )
+
+
+def register_commands(app: Flask) -> None:
+    from adr import cli
+
+    cli.register(app)

@@ -29,3 +29,23 @@ COMPANY_NAME_EN = "Shaanxi Pharmaceutical Holding Group Tianning Pharmaceutical 
 COMPANY_ADDRESS = "陕西省榆林市绥德县天宁路"
 COMPANY_PHONES = ["400-840-1008", "0912-5647197"]
 SAFETY_INBOX = "tn@tianning.com.cn"  # several: a JSON list, or addresses separated by commas
+
+# Mail (Flask-Mail's settings, and the outbox's own).
+MAIL_SERVER = "localhost"
+MAIL_PORT = 25
+MAIL_USE_TLS = False
+MAIL_USE_SSL = False
+MAIL_USERNAME = None
+MAIL_PASSWORD = None
+MAIL_DEFAULT_SENDER = None  # the first safety inbox address
+MAIL_TIMEOUT = 10  # seconds for each SMTP attempt
+MAIL_INCLUDE_PERSONAL_DATA = False  # names, phone numbers and addresses stay in the database
+MAIL_LANGUAGE = "zh_CN"  # of the safety-inbox mail; the reporter's follows their page
+MAIL_MESSAGE_ID_DOMAIN = None  # the safety inbox's domain
+MAIL_BACKGROUND = True  # each web process delivers from a thread of its own
+MAIL_POLL_SECONDS = 5
+MAIL_RETRY_BASE_SECONDS = 30  # doubled after each failed attempt…
+MAIL_RETRY_MAX_SECONDS = 3600  # …up to this
+MAIL_RETRY_WINDOW_HOURS = 72  # then the mail is marked failed
+MAIL_CLAIM_TIMEOUT_SECONDS = 300  # a claim older than this was left by a sender that died
+BASE_URL = "http://127.0.0.1:5000"  # the public address, for links in mails

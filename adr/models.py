@@ -1,4 +1,4 @@
-"""The database: reports and the drugs they name."""
+"""The database: reports, the drugs they name, and the mail outbox."""
 
 from __future__ import annotations
 
@@ -111,6 +111,9 @@ class Report(Model):
     drugs: Mapped[list[Drug]] = relationship(
         back_populates="report", order_by="Drug.position", cascade="all, delete-orphan"
     )
+    mails: Mapped[list[OutboxMail]] = relationship(
+        back_populates="report", order_by="OutboxMail.id"
+    )
     follow_up_of: Mapped[Report | None] = relationship(
         remote_side=[id], back_populates="follow_ups"
     )
@@ -144,6 +147,32 @@ class Drug(Model):
     indication: Mapped[str | None] = text(200)
 
     report: Mapped[Report] = relationship(back_populates="drugs")
+
+
+class OutboxMail(Model):
+    """A mail waiting to go out, or its delivery record: delivery reads and updates these rows."""
+
+    __tablename__ = "outbox_mail"
+    __table_args__ = (sa.Index("ix_outbox_mail_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))  # safety_inbox, acknowledgement
+    recipients: Mapped[list[str]] = mapped_column(sa.JSON)
+    subject: Mapped[str] = mapped_column(sa.String(250))
+    body_text: Mapped[str] = mapped_column(sa.Text)
+    body_html: Mapped[str] = mapped_column(sa.Text)
+    message_id: Mapped[str] = mapped_column(sa.String(250), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # pending → sending (claimed by one sender) → sent | pending again (retry) | failed
+    status: Mapped[str] = mapped_column(sa.String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(sa.String(1000))
+
+    report: Mapped[Report | None] = relationship(back_populates="mails")
 
 
 @contextmanager

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from adr import regulatory
+from adr import mailer, regulatory
 from adr.extensions import db
 from adr.models import Report, write_transaction
 
@@ -46,10 +46,11 @@ def store_report(report: Report, token: str, language: str) -> str:
         if stored:
             return stored
         report.reference = regulatory.new_reference(received_at)
+        mailer.attach_report_mails(report)  # rendered before the write lock is taken
         try:
             with write_transaction() as session:
-                session.add(report)
-                # The mail outbox rows and the first audit entry join this transaction.
+                session.add(report)  # with its drugs and mails: all or nothing
+            mailer.wake_sender()
             return report.reference
         except IntegrityError:
             continue  # the token won by a concurrent request, or a reference collision

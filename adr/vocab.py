@@ -269,3 +269,13 @@ FIELDS: dict[str, Term] = {
     "event-serious": Term("严重程度相关情况", "Did the reaction…"),
     "event-causality": Term("报告人关联性评价", "Your view of the link to the drug"),
 }
+
+DRUG = Term("药品", "Drug")
+
+
+def field_label(name: str, language: str) -> str:
+    """Return the label of a form field by its HTML name; a drug row's names the drug's number."""
+    if name.startswith("drugs-"):
+        _, index, key = name.split("-", 2)
+        return f"{DRUG.text(language)} {int(index) + 1} {FIELDS['drug-' + key].text(language)}"
+    return FIELDS[name].text(language)

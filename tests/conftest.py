@@ -20,6 +20,7 @@ def app_config(tmp_path: Path, **overrides: object) -> dict[str, object]:
         "SECRET_KEY": "test secret",
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'adr.sqlite3'}",
         "RATELIMIT_ENABLED": False,
+        "MAIL_BACKGROUND": False,
         **overrides,
     }
 

@@ -1,0 +1,378 @@
+"""The mail outbox: enqueue inside the caller's transaction; deliver later, once, with retries.
+
+A report and its mails commit together. Delivery claims one row at a time with a
+conditional UPDATE, so two senders (the background thread, `adr send-mail`, other
+processes) never send a row twice; a claim left by a sender that died mid-send is
+released after `MAIL_CLAIM_TIMEOUT_SECONDS` and retried with the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import make_msgid
+from typing import Any, cast
+
+import sqlalchemy as sa
+from flask import Flask, current_app, render_template
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_mail import BadHeaderError, Connection, Message
+
+from adr import regulatory, vocab
+from adr.extensions import db
+from adr.models import OutboxMail, Report, write_transaction
+
+log = logging.getLogger(__name__)
+EXTENSION = "adr_mail_sender"
+
+
+# Writing mails.
+
+
+def attach_report_mails(report: Report) -> None:
+    """Give a new report its mails, so that they commit with it.
+
+    The safety inbox always gets one; the reporter gets an acknowledgement, in the
+    language they used, when they gave an address.
+    """
+    config = current_app.config
+    report.mails = [_mail(report, "safety_inbox", config["SAFETY_INBOX"], config["MAIL_LANGUAGE"])]
+    if report.reporter_email:
+        report.mails.append(
+            _mail(report, "acknowledgement", [report.reporter_email], report.language)
+        )
+
+
+def _mail(report: Report, kind: str, recipients: list[str], language: str) -> OutboxMail:
+    now = datetime.now(UTC)
+    with force_locale(language):
+        context = mail_context(report, kind, "en" if language == "en" else "zh_CN")
+        body_text = render_template(f"mail/{kind}.txt", **context)
+        body_html = render_template(f"mail/{kind}.html", **context)
+    return OutboxMail(
+        kind=kind,
+        recipients=[one_line(address) for address in recipients],
+        subject=one_line(context["subject"]),
+        body_text=body_text,
+        body_html=body_html,
+        message_id=make_msgid("adr", domain=current_app.config["MAIL_MESSAGE_ID_DOMAIN"]),
+        created_at=now,
+        next_attempt_at=now,
+    )
+
+
+def one_line(text: str) -> str:
+    """Return text fit for a mail header: no line breaks, however it was typed."""
+    return " ".join(text.split())
+
+
+def mail_context(report: Report, kind: str, language: str) -> dict[str, Any]:
+    """Return what the mail templates show; interface text follows the forced locale."""
+    config = current_app.config
+
+    def term(codes: vocab.CodeList, code: str | None) -> str:
+        return codes[code].text(language) if code in codes else ""
+
+    def label(name: str) -> str:
+        return vocab.field_label(name, language)
+
+    colon = ": " if language == "en" else "："
+    death = report.event_outcome == "death"
+    due = report.due_at.astimezone(regulatory.CHINA).date().isoformat()
+    first = db.session.scalar(
+        sa.select(Report.reference).where(Report.id == report.follow_up_of_id)
+    )
+    facts: list[tuple[str, str | None]] = [
+        (_("Reference"), report.reference),
+        (
+            _("Report"),
+            f"{term(vocab.REPORT_KIND, 'follow_up' if first else 'initial')} {first or ''}",
+        ),
+        (
+            _("Received (China time)"),
+            f"{report.received_at.astimezone(regulatory.CHINA):%Y-%m-%d %H:%M}",
+        ),
+        (_("Category"), term(vocab.REPORT_CATEGORY, report.report_category)),
+        (
+            label("event-serious"),
+            "、".join(term(vocab.SERIOUSNESS, c) for c in report.event_serious),
+        ),
+        (_("Reporting deadline"), due),
+    ]
+    for drug in regulatory.suspect_drugs(report):
+        batch = (
+            f"{label('drug-batch_number')}{colon}{drug.batch_number}" if drug.batch_number else ""
+        )
+        brand = f"[{drug.brand_name}]" if drug.brand_name else ""
+        name = " ".join(part for part in (drug.generic_name or "", brand, batch) if part)
+        facts.append((term(vocab.DRUG_ROLE, "suspect"), name))
+    completeness = regulatory.completeness(report)
+    facts += [
+        (label("event-name"), report.event_name),
+        (label("event-onset_date"), f"{report.event_onset_date or ''}"),
+        (label("event-outcome"), term(vocab.OUTCOME, report.event_outcome)),
+        (label("reporter-kind"), term(vocab.REPORTER_KIND, report.reporter_kind)),
+        (_("Completeness"), f"{completeness.score}%"),
+        (_("Missing"), "、".join(label(name) for name in completeness.missing)),
+    ]
+    if config["MAIL_INCLUDE_PERSONAL_DATA"]:
+        for name in (
+            "reporter-name",
+            "reporter-phone",
+            "reporter-email",
+            "patient-name",
+            "patient-phone",
+        ):
+            facts.append((label(name), getattr(report, name.replace("-", "_"))))
+    markers = ([_("[Death]")] if death else []) + ([_("[Serious]")] if report.serious else [])
+    if kind == "safety_inbox":
+        subject = _(
+            "%(markers)s ADR report %(reference)s, due %(due)s",
+            markers="".join(markers),
+            reference=report.reference,
+            due=due,
+        )
+    else:
+        subject = _("We have received your report %(reference)s", reference=report.reference)
+    base = config["BASE_URL"].rstrip("/")
+    return {
+        "subject": subject,
+        "language": language,
+        "colon": colon,
+        "reference": report.reference,
+        "facts": [(name, value.strip()) for name, value in facts if value and value.strip()],
+        "death": death,
+        "serious": report.serious,
+        "case_url": f"{base}/staff/reports/{report.reference}",
+        "follow_up_url": f"{base}/report?follow_up_of={report.reference}",
+        "company": config["COMPANY_NAME_EN" if language == "en" else "COMPANY_NAME"],
+    }
+
+
+# Delivering mails.
+
+
+@dataclass
+class Delivery:
+    """What one pass over the outbox did."""
+
+    sent: list[OutboxMail] = field(default_factory=list)
+    retrying: list[OutboxMail] = field(default_factory=list)
+    failed: list[OutboxMail] = field(default_factory=list)
+
+
+class TimeoutConnection(Connection):
+    """Flask-Mail's connection, with a timeout on every socket operation of the attempt."""
+
+    def configure_host(self) -> smtplib.SMTP | smtplib.SMTP_SSL:
+        config = current_app.config
+        timeout = float(config["MAIL_TIMEOUT"])
+        smtp = smtplib.SMTP_SSL if self.mail.use_ssl else smtplib.SMTP
+        host = smtp(self.mail.server, self.mail.port, timeout=timeout)
+        if self.mail.use_tls:
+            host.starttls()
+        if self.mail.username and self.mail.password:
+            host.login(self.mail.username, self.mail.password)
+        return host
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.host is not None:
+            try:
+                self.host.quit()
+            except (smtplib.SMTPException, OSError):
+                self.host.close()
+
+
+def deliver_pending_mail(
+    *, ignore_backoff: bool = False, retry_failed: bool = False, now: datetime | None = None
+) -> Delivery:
+    """Try each mail that is due (or every undelivered one) once; return what happened."""
+    now = now or datetime.now(UTC)
+    delivery = Delivery()
+    smtp = SMTPSession()
+    try:
+        for mail_id in _candidates(now, ignore_backoff, retry_failed):
+            outbox_mail = _claim(mail_id, now, ignore_backoff, retry_failed)
+            if outbox_mail is None:
+                continue  # another sender has it
+            _record(outbox_mail, smtp.send(outbox_mail), delivery)
+    finally:
+        smtp.close()
+    return delivery
+
+
+def _claimable(now: datetime, ignore_backoff: bool, retry_failed: bool) -> sa.ColumnElement[bool]:
+    statuses = ["pending", "failed"] if retry_failed else ["pending"]
+    waiting: sa.ColumnElement[bool] = OutboxMail.status.in_(statuses)
+    if not ignore_backoff:
+        waiting = sa.and_(waiting, OutboxMail.next_attempt_at <= now)
+    stale = now - timedelta(seconds=current_app.config["MAIL_CLAIM_TIMEOUT_SECONDS"])
+    abandoned = sa.and_(OutboxMail.status == "sending", OutboxMail.claimed_at < stale)
+    return sa.or_(waiting, abandoned)
+
+
+def _candidates(now: datetime, ignore_backoff: bool, retry_failed: bool) -> list[int]:
+    query = sa.select(OutboxMail.id).where(_claimable(now, ignore_backoff, retry_failed))
+    ids = list(db.session.scalars(query.order_by(OutboxMail.id)))
+    db.session.rollback()  # end the read, so claims open their own write transactions
+    return ids
+
+
+def _claim(
+    mail_id: int, now: datetime, ignore_backoff: bool, retry_failed: bool
+) -> OutboxMail | None:
+    """Take one row for this sender, atomically; None when another sender took it first."""
+    claimed_at = datetime.now(UTC)
+    with write_transaction() as session:
+        claim = (
+            sa.update(OutboxMail)
+            .where(OutboxMail.id == mail_id, _claimable(now, ignore_backoff, retry_failed))
+            .values(status="sending", claimed_at=claimed_at, attempts=OutboxMail.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if cast(sa.CursorResult[Any], session.execute(claim)).rowcount != 1:
+            return None
+    outbox_mail = db.session.get(OutboxMail, mail_id, populate_existing=True)
+    if outbox_mail is not None:
+        db.session.expunge(outbox_mail)  # keep what was read once the transaction ends
+    db.session.rollback()
+    return outbox_mail
+
+
+class SMTPSession:
+    """One SMTP connection for a pass: opened when first needed, dropped after any error."""
+
+    def __init__(self) -> None:
+        self.connection: TimeoutConnection | None = None
+
+    def send(self, outbox_mail: OutboxMail) -> Exception | None:
+        """Send one mail; return the error, if any."""
+        message = Message(
+            subject=outbox_mail.subject,
+            recipients=list(outbox_mail.recipients),
+            body=outbox_mail.body_text,
+            html=outbox_mail.body_html,
+            sender=current_app.config["MAIL_DEFAULT_SENDER"],
+        )
+        message.msgId = outbox_mail.message_id
+        try:
+            if self.connection is None:
+                self.connection = TimeoutConnection(current_app.extensions["mail"]).__enter__()
+            self.connection.send(message)
+        except (smtplib.SMTPException, OSError, BadHeaderError) as error:
+            self.close()
+            return error
+        return None
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.__exit__(None, None, None)
+            self.connection = None
+
+
+def is_permanent(error: Exception) -> bool:
+    """Tell whether the server refused for good (5xx), rather than for now."""
+    if isinstance(error, BadHeaderError):
+        return True
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _reply in error.recipients.values())
+    if isinstance(error, smtplib.SMTPAuthenticationError):
+        return False  # the deployment's password, not the mail: retry once it is fixed
+    return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500
+
+
+def describe(error: Exception) -> str:
+    """Return the server's reply, or the kind of failure, as staff read it."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        replies = [
+            f"{code} {reply.decode(errors='replace')}" for code, reply in error.recipients.values()
+        ]
+        return "; ".join(replies)
+    if isinstance(error, smtplib.SMTPResponseException):
+        reply = error.smtp_error
+        text = reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+        return f"{error.smtp_code} {text}"
+    return f"{type(error).__name__}: {error}"[:1000]
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Return the wait before the next attempt: doubling from the base, up to the cap."""
+    config = current_app.config
+    seconds = config["MAIL_RETRY_BASE_SECONDS"] * 2 ** min(attempts - 1, 30)
+    return timedelta(seconds=min(seconds, config["MAIL_RETRY_MAX_SECONDS"]))
+
+
+def _record(outbox_mail: OutboxMail, error: Exception | None, delivery: Delivery) -> None:
+    now = datetime.now(UTC)
+    values: dict[str, Any] = {"claimed_at": None}
+    if error is None:
+        values |= {"status": "sent", "sent_at": now, "last_error": None}
+        delivery.sent.append(outbox_mail)
+    else:
+        window = timedelta(hours=current_app.config["MAIL_RETRY_WINDOW_HOURS"])
+        gave_up = now - outbox_mail.created_at > window
+        values["last_error"] = describe(error)
+        if is_permanent(error) or gave_up:
+            values["status"] = "failed"
+            delivery.failed.append(outbox_mail)
+        else:
+            values |= {
+                "status": "pending",
+                "next_attempt_at": now + retry_delay(outbox_mail.attempts),
+            }
+            delivery.retrying.append(outbox_mail)
+        log.warning("mail %s to the %s: %s", outbox_mail.id, outbox_mail.kind, values["last_error"])
+    with write_transaction() as session:
+        session.execute(
+            sa.update(OutboxMail)
+            .where(OutboxMail.id == outbox_mail.id, OutboxMail.claimed_at == outbox_mail.claimed_at)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    for name, value in values.items():
+        setattr(outbox_mail, name, value)
+
+
+# The background sender of a web process.
+
+
+class BackgroundSender:
+    """One thread per web process that delivers due mail, woken at once by a new report."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.wake_up = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def ensure_running(self) -> None:
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self.run, name="adr-mail", daemon=True)
+                self.thread.start()
+
+    def run(self) -> None:
+        while True:
+            try:
+                with self.app.app_context():
+                    deliver_pending_mail()
+            except Exception:
+                log.exception("mail delivery pass failed; trying again later")
+            self.wake_up.wait(self.app.config["MAIL_POLL_SECONDS"])
+            self.wake_up.clear()
+
+
+def init_background_sender(app: Flask) -> None:
+    """Start the sender lazily, on the web process's first request (never for CLI commands)."""
+    sender = app.extensions[EXTENSION] = BackgroundSender(app)
+    if app.config["MAIL_BACKGROUND"]:
+        app.before_request(sender.ensure_running)
+
+
+def wake_sender() -> None:
+    """Ask this process's background sender to look at the outbox now."""
+    current_app.extensions[EXTENSION].wake_up.set()

@@ -1,0 +1,391 @@
+"""Mail through the outbox, against a real SMTP server on 127.0.0.1: nothing mocked in between."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from adr import create_app, mailer
+from adr.extensions import db
+from adr.models import OutboxMail, Report
+from tests.conftest import ReportSender, app_config, reference_of, valid_report
+from tests.smtp import HangingServer, SMTPServer, body, free_port
+
+INBOX = ["safety@tianning.example", "qa@tianning.example"]
+PERSONAL = ["王丽", "张某某", "139 1234 5678", "0912-5647197", "wangli@example.com"]
+
+
+@pytest.fixture
+def smtp():
+    server = SMTPServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def make_app(tmp_path, monkeypatch, port: int, **settings):
+    monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
+    mail_settings = {
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": port,
+        "MAIL_SUPPRESS_SEND": False,  # Flask-Mail would suppress it under TESTING
+        "MAIL_TIMEOUT": 2,
+        "SAFETY_INBOX": INBOX,
+        "BASE_URL": "https://adr.tianning.example",
+    }
+    config = app_config(tmp_path, **(mail_settings | settings))
+    app = create_app(config)
+    with app.app_context():
+        db.create_all()
+    return app
+
+
+@pytest.fixture
+def mail_app(tmp_path, monkeypatch, smtp):
+    return make_app(tmp_path, monkeypatch, smtp.port)
+
+
+def submit(app, fields=None, path="/report") -> str:
+    client = app.test_client()
+    return reference_of(ReportSender(client).send(valid_report() | (fields or {}), path=path))
+
+
+def deliver(app, **options) -> mailer.Delivery:
+    with app.app_context():
+        return mailer.deliver_pending_mail(**options)
+
+
+def outbox(app) -> list[OutboxMail]:
+    with app.app_context():
+        mails = list(db.session.scalars(sa.select(OutboxMail).order_by(OutboxMail.id)))
+        db.session.expunge_all()
+        return mails
+
+
+def by_kind(smtp, app) -> dict[str, object]:
+    kinds = {mail.message_id: mail.kind for mail in outbox(app)}
+    return {kinds[message["Message-ID"]]: message for message in smtp.inbox.messages}
+
+
+def test_a_report_and_its_mails_commit_together(mail_app):
+    reference = submit(mail_app)
+    mails = outbox(mail_app)
+    assert [(m.kind, m.status, m.attempts) for m in mails] == [
+        ("safety_inbox", "pending", 0),
+        ("acknowledgement", "pending", 0),
+    ]
+    with mail_app.app_context():
+        report = db.session.scalar(sa.select(Report).where(Report.reference == reference))
+        assert {m.report_id for m in mails} == {report.id}
+    assert mails[0].recipients == INBOX
+    assert mails[1].recipients == ["wangli@example.com"]
+
+
+def test_no_acknowledgement_without_an_address(mail_app):
+    submit(mail_app, {"reporter-email": ""})
+    assert [m.kind for m in outbox(mail_app)] == ["safety_inbox"]
+
+
+def test_the_safety_inbox_gets_the_case_essentials_and_no_personal_data(mail_app, smtp):
+    reference = submit(mail_app, {"event-serious": ["hospitalization"]})
+    assert len(deliver(mail_app).sent) == 2
+    message = by_kind(smtp, mail_app)["safety_inbox"]
+    [recipients] = [r for r, m in smtp.inbox.received if m is message]
+    assert sorted(recipients) == sorted(INBOX)
+    assert message["From"] == "safety@tianning.example"
+    assert message["Subject"].startswith("【严重】药品不良反应报告 " + reference + "，报告时限 ")
+    text, html = body(message, "plain"), body(message, "html")
+    for part in (text, html):
+        assert reference in part
+        assert "阿莫西林胶囊" in part and "[天宁]" in part and "20260315A" in part
+        assert "皮疹、瘙痒" in part and "2026-11-21" in part and "好转" in part
+        assert "药师" in part and "导致住院或住院时间延长" in part
+        assert "完整度" in part and "100%" in part
+        assert f"https://adr.tianning.example/staff/reports/{reference}" in part
+        for personal in PERSONAL:
+            assert personal not in part
+    assert not any(p in str(v) for p in PERSONAL for _, v in message.items())
+
+
+def test_a_death_is_marked_in_the_subject_and_the_body(mail_app, smtp):
+    death = {
+        "event-outcome": "death",
+        "event-death_cause": "过敏性休克",
+        "event-death_date": "2026-11-22",
+    }
+    submit(mail_app, death)
+    deliver(mail_app)
+    message = by_kind(smtp, mail_app)["safety_inbox"]
+    assert message["Subject"].startswith("【死亡】【严重】")
+    assert "患者死亡" in body(message, "plain")
+
+
+def test_personal_data_is_included_when_the_deployment_asks(tmp_path, monkeypatch, smtp):
+    app = make_app(tmp_path, monkeypatch, smtp.port, MAIL_INCLUDE_PERSONAL_DATA=True)
+    submit(app)
+    deliver(app)
+    text = body(by_kind(smtp, app)["safety_inbox"], "plain")
+    for personal in PERSONAL:
+        assert personal in text
+
+
+def test_the_safety_mail_in_english(tmp_path, monkeypatch, smtp):
+    app = make_app(tmp_path, monkeypatch, smtp.port, MAIL_LANGUAGE="en")
+    reference = submit(app)
+    deliver(app)
+    message = by_kind(smtp, app)["safety_inbox"]
+    assert message["Subject"].startswith(f"ADR report {reference}, due ")
+    text = body(message, "plain")
+    assert "Outcome: Getting better" in text and "You are: Pharmacist" in text
+    assert "好转" not in text
+
+
+@pytest.mark.parametrize(
+    ("path", "subject", "thanks", "care"),
+    [
+        ("/report", "我们已收到您的报告", "感谢您的报告", "请立即就医"),
+        (
+            "/report?lang=en",
+            "We have received your report",
+            "Thank you for your report",
+            "seek medical care",
+        ),
+    ],
+)
+def test_the_reporter_is_thanked_in_their_language(mail_app, smtp, path, subject, thanks, care):
+    serious = submit(mail_app, {"event-serious": ["life_threatening"]}, path=path)
+    deliver(mail_app)
+    message = by_kind(smtp, mail_app)["acknowledgement"]
+    assert message["To"] == "wangli@example.com"
+    assert message["Subject"] == f"{subject} {serious}"
+    text, html = body(message, "plain"), body(message, "html")
+    for part in (text, html):
+        assert thanks in part and serious in part and care in part
+        assert f"https://adr.tianning.example/report?follow_up_of={serious}" in part
+        assert "400-840-1008" in part and "safety@tianning.example" in part
+        assert (
+            "阿莫西林" not in part and "皮疹" not in part
+        )  # no health data in the reporter's mail
+
+
+def test_a_general_report_does_not_send_the_reporter_to_a_doctor(mail_app, smtp):
+    submit(mail_app)
+    deliver(mail_app)
+    assert "请立即就医" not in body(by_kind(smtp, mail_app)["acknowledgement"], "plain")
+
+
+def test_each_mail_keeps_its_message_id(mail_app, smtp):
+    submit(mail_app)
+    deliver(mail_app)
+    assert sorted(m["Message-ID"] for m in smtp.inbox.messages) == sorted(
+        m.message_id for m in outbox(mail_app)
+    )
+
+
+def test_line_breaks_typed_by_a_reporter_never_reach_a_header(mail_app, smtp):
+    submit(
+        mail_app,
+        {"event-name": "皮疹\r\nBcc: victim@example.com", "reporter-name": "王\nX-Evil: 1"},
+    )
+    deliver(mail_app)
+    for recipients, message in smtp.inbox.received:
+        assert "victim@example.com" not in recipients
+        assert message["Bcc"] is None and message["X-Evil"] is None
+
+
+# When the mail server fails.
+
+
+def test_a_dead_mail_server_loses_nothing(tmp_path, monkeypatch):
+    port = free_port()  # nothing listens here yet
+    app = make_app(tmp_path, monkeypatch, port)
+    client = app.test_client()
+    response = ReportSender(client).send(valid_report())
+    reference = reference_of(response)
+    assert client.get(response.location).status_code == 200
+    delivery = deliver(app)
+    assert len(delivery.retrying) == 2 and not delivery.sent
+    assert all(
+        m.status == "pending" and m.attempts == 1 and "Connection" in m.last_error
+        for m in outbox(app)
+    )
+
+    server = SMTPServer()
+    server.port = port
+    server.start()
+    try:
+        assert deliver(app).sent == []  # still backing off
+        assert len(deliver(app, ignore_backoff=True).sent) == 2
+        assert deliver(app, ignore_backoff=True).sent == []
+        messages = server.inbox.messages
+        assert len(messages) == 2 and all(reference in m["Subject"] for m in messages)
+        assert {m.status for m in outbox(app)} == {"sent"}
+    finally:
+        server.stop()
+
+
+def test_a_temporary_refusal_is_retried_later(mail_app, smtp):
+    submit(mail_app, {"reporter-email": ""})
+    smtp.inbox.data_reply = "451 4.3.0 Try again later"
+    started = datetime.now(UTC)
+    assert len(deliver(mail_app).retrying) == 1
+    [mail] = outbox(mail_app)
+    assert (mail.status, mail.attempts, mail.last_error) == (
+        "pending",
+        1,
+        "451 4.3.0 Try again later",
+    )
+    assert mail.next_attempt_at >= started + timedelta(seconds=30)
+
+    smtp.inbox.data_reply = None
+    assert deliver(mail_app).sent == []  # not due yet
+    assert len(deliver(mail_app, now=mail.next_attempt_at + timedelta(seconds=1)).sent) == 1
+    [mail] = outbox(mail_app)
+    assert (mail.status, mail.attempts, mail.last_error) == ("sent", 2, None)
+    assert len(smtp.inbox.messages) == 1
+
+
+def test_a_permanent_refusal_fails_the_mail_with_the_reply_kept(mail_app, smtp):
+    submit(mail_app, {"reporter-email": ""})
+    smtp.inbox.data_reply = "550 5.7.1 Message rejected"
+    assert len(deliver(mail_app).failed) == 1
+    smtp.inbox.data_reply = None
+    assert deliver(mail_app, ignore_backoff=True).sent == []  # never retried on its own
+    [mail] = outbox(mail_app)
+    assert (mail.status, mail.attempts, mail.last_error) == (
+        "failed",
+        1,
+        "550 5.7.1 Message rejected",
+    )
+    assert len(deliver(mail_app, retry_failed=True).sent) == 1  # an operator's --retry-failed
+
+
+def test_a_mail_still_failing_after_the_retry_window_is_failed(mail_app):
+    submit(mail_app, {"reporter-email": ""})
+    with mail_app.app_context():
+        db.session.execute(
+            sa.update(OutboxMail).values(created_at=datetime.now(UTC) - timedelta(days=4))
+        )
+        db.session.commit()
+    mail_app.config["MAIL_PORT"] = free_port()
+    mail_app.extensions["mail"].port = mail_app.config["MAIL_PORT"]
+    assert len(deliver(mail_app).failed) == 1
+    assert outbox(mail_app)[0].status == "failed"
+
+
+@pytest.fixture
+def hanging():
+    server = HangingServer()
+    yield server
+    server.close()
+
+
+def test_an_attempt_on_a_hanging_server_times_out(tmp_path, monkeypatch, hanging):
+    app = make_app(tmp_path, monkeypatch, hanging.port, MAIL_TIMEOUT=1)
+    submit(app)
+    started = time.monotonic()
+    delivery = deliver(app, ignore_backoff=True)
+    assert time.monotonic() - started < 2 * 1 + 1.5  # two mails, one second each
+    assert len(delivery.retrying) == 2
+    assert all(m.last_error.endswith("timed out") for m in outbox(app))
+
+
+def test_a_hanging_server_never_blocks_the_web_request(tmp_path, monkeypatch, hanging):
+    app = make_app(tmp_path, monkeypatch, hanging.port, MAIL_TIMEOUT=1, MAIL_BACKGROUND=True)
+    client = app.test_client()
+    data = {**ReportSender(client).open(), **valid_report()}  # starts the background sender
+    started = time.monotonic()
+    assert client.post("/report", data=data).status_code == 303
+    assert time.monotonic() - started < 1
+    deadline = time.monotonic() + 6
+    while time.monotonic() < deadline and not all(m.last_error for m in outbox(app)):
+        time.sleep(0.1)
+    assert all(m.attempts >= 1 and m.last_error.endswith("timed out") for m in outbox(app))
+
+
+def test_two_senders_draining_one_outbox_send_each_mail_once(mail_app, smtp):
+    for _ in range(15):
+        submit(mail_app)  # 30 mails
+    barrier = threading.Barrier(2)
+    deliveries: list[mailer.Delivery] = []
+
+    def drain() -> None:
+        barrier.wait()
+        deliveries.append(deliver(mail_app, ignore_backoff=True))
+
+    threads = [threading.Thread(target=drain) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = [m["Message-ID"] for m in smtp.inbox.messages]
+    assert len(ids) == 30 and len(set(ids)) == 30
+    assert sum(len(d.sent) for d in deliveries) == 30
+    assert {m.status for m in outbox(mail_app)} == {"sent"}
+
+
+def test_a_claim_left_by_a_crashed_sender_is_released_and_sent_with_the_same_message_id(
+    mail_app, smtp
+):
+    submit(mail_app, {"reporter-email": ""})
+    with mail_app.app_context():
+        db.session.execute(
+            sa.update(OutboxMail).values(status="sending", claimed_at=datetime.now(UTC), attempts=1)
+        )
+        db.session.commit()
+    assert deliver(mail_app, ignore_backoff=True).sent == []  # a live claim is left alone
+    later = datetime.now(UTC) + timedelta(minutes=6)
+    assert len(deliver(mail_app, now=later).sent) == 1
+    [mail] = outbox(mail_app)
+    assert smtp.inbox.messages[0]["Message-ID"] == mail.message_id
+    assert (mail.status, mail.attempts) == ("sent", 2)
+
+
+def test_the_background_sender_delivers_within_seconds(tmp_path, monkeypatch, smtp):
+    app = make_app(tmp_path, monkeypatch, smtp.port, MAIL_BACKGROUND=True, MAIL_POLL_SECONDS=30)
+    reference = submit(app)
+    messages = smtp.inbox.wait_for(2, seconds=10)
+    assert len(messages) == 2 and all(reference in m["Subject"] for m in messages)
+
+
+def test_retry_delays_double_up_to_the_cap(mail_app):
+    with mail_app.app_context():
+        delays = [mailer.retry_delay(n).total_seconds() for n in range(1, 10)]
+    assert delays == [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]
+
+
+# adr send-mail.
+
+
+def test_send_mail_prints_what_it_sent_and_exits_0(mail_app, smtp):
+    reference = submit(mail_app)
+    result = mail_app.test_cli_runner().invoke(args=["send-mail"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("sent: mail") == 2 and reference in result.output
+    assert "2 sent, 0 to retry, 0 failed" in result.output
+
+
+def test_send_mail_exits_1_when_a_mail_fails_and_retries_failed_on_request(mail_app, smtp):
+    submit(mail_app, {"reporter-email": ""})
+    smtp.inbox.data_reply = "554 5.7.1 Relay access denied"
+    runner = mail_app.test_cli_runner()
+    result = runner.invoke(args=["send-mail"])
+    assert result.exit_code == 1
+    assert "failed: mail 1" in result.output and "554 5.7.1 Relay access denied" in result.output
+    smtp.inbox.data_reply = None
+    assert "0 sent" in runner.invoke(args=["send-mail"]).output
+    result = runner.invoke(args=["send-mail", "--retry-failed"])
+    assert result.exit_code == 0 and "1 sent" in result.output
+
+
+def test_a_follow_up_names_the_first_report_in_the_safety_mail(mail_app, smtp):
+    first = submit(mail_app, {"reporter-email": ""})
+    submit(mail_app, {"reporter-email": "", "follow_up_of": first})
+    deliver(mail_app)
+    texts = [body(m, "plain") for m in smtp.inbox.messages]
+    assert any("报告：首次报告" in text for text in texts)
+    assert any(f"报告：跟踪报告 {first}" in text for text in texts)
