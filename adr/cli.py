@@ -5,18 +5,73 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+import time
+from datetime import datetime
+from pathlib import Path
 from types import FrameType
 
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from adr import create_app, mailer
+from adr import create_app, demo, mailer, regulatory
+from adr.export import default_path, parse_month, write_workbook
 
 
 def register(app: Flask) -> None:
     """Add the project's commands to the app's CLI."""
-    app.cli.add_command(send_mail)
+    for command in (send_mail, export, demo_data):
+        app.cli.add_command(command)
+
+
+def month_or_exit(month: str) -> str:
+    """Return a well-formed `YYYY-MM`, or say what is wrong in one line and exit with status 2."""
+    try:
+        parse_month(month)
+    except ValueError as error:
+        click.echo(f"adr: {error}", err=True)
+        sys.exit(2)
+    return month
+
+
+@click.command()
+@click.argument("month")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where to write."
+)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@with_appcontext
+def export(month: str, output: Path | None, lang: str) -> None:
+    """Write the regulator's workbook for MONTH (YYYY-MM, China time)."""
+    month = month_or_exit(month)
+    path = output or default_path(Path(current_app.instance_path), month)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    summary = write_workbook(month, path, lang)
+    click.echo(f"{path}: {summary.reports} reports, {summary.drugs} drug rows")
+
+
+@click.command("demo-data")
+@click.option("--reports", "count", type=click.IntRange(1, 10_000_000), required=True)
+@click.option("--month", help="YYYY-MM in China time; this month by default.")
+@click.option("--seed", type=int, help="The same seed gives the same reports.")
+@click.option("--force", is_flag=True, help="Add them even to a database that holds real reports.")
+@with_appcontext
+def demo_data(count: int, month: str | None, seed: int | None, force: bool) -> None:
+    """Fill the database with realistic synthetic reports."""
+    month = month_or_exit(month or f"{datetime.now(regulatory.CHINA):%Y-%m}")
+    real = demo.real_report_count()
+    if real and not force:
+        click.echo(
+            f"adr: this database holds {real} real reports; add --force to mix demo data in",
+            err=True,
+        )
+        sys.exit(1)
+    started = time.perf_counter()
+    result = demo.make_demo_data(count, month, seed)
+    click.echo(
+        f"{result.reports} demo reports with {result.drugs} drugs for {month} "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
 
 
 @click.command("send-mail")

@@ -108,6 +108,11 @@ class Report(Model):
     completeness: Mapped[int]
     status: Mapped[str] = mapped_column(sa.String(12), default="received", index=True)
 
+    # The company's assessment and the case's way to the national system, kept by staff.
+    company_causality: Mapped[str | None] = code()
+    submitted_to_regulator_on: Mapped[date | None]
+    national_case_number: Mapped[str | None] = text(50)
+
     drugs: Mapped[list[Drug]] = relationship(
         back_populates="report", order_by="Drug.position", cascade="all, delete-orphan"
     )

@@ -1,0 +1,313 @@
+"""Realistic synthetic reports for demonstrations and benchmarks, inserted in bulk."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import sqlalchemy as sa
+
+from adr import regulatory, vocab
+from adr.export import parse_month
+from adr.extensions import db
+from adr.models import Report, write_transaction
+
+TOKEN_PREFIX = "demo-"
+CHUNK = 2000
+
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡"
+    "余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯"
+    "龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
+GIVEN = (
+    "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉兰飞红建国建华志强海燕小"
+    "红春梅文博子涵浩然欣怡梓轩雨桐"
+)
+ETHNIC = ["汉族"] * 18 + ["回族", "蒙古族", "满族", "藏族", "壮族"]
+# Generic name (with dosage form), brand, approval number, routine dose, unit, route, frequency.
+PRODUCTS = [
+    ("阿莫西林胶囊", "天宁", "国药准字H61020123", 0.5, "g", "oral", "每日3次"),
+    ("头孢克肟片", "天宁", "国药准字H20063015", 100, "mg", "oral", "每日2次"),
+    ("布洛芬缓释胶囊", "天宁", "国药准字H61022718", 0.3, "g", "oral", "每日2次"),
+    ("复方丹参片", "天宁", "国药准字Z61020432", 3, "tablet", "oral", "每日3次"),
+    ("板蓝根颗粒", "天宁", "国药准字Z61021234", 1, "bag", "oral", "每日3次"),
+    ("清开灵注射液", None, "国药准字Z61020988", 20, "ml", "iv", "每日1次"),
+    ("双黄连口服液", "天宁", "国药准字Z61020321", 20, "ml", "oral", "每日3次"),
+    ("盐酸左氧氟沙星片", None, "国药准字H61023456", 0.5, "g", "oral", "每日1次"),
+    ("甲硝唑片", None, "国药准字H61020777", 0.4, "g", "oral", "每日3次"),
+    ("阿奇霉素片", "天宁", "国药准字H61024567", 0.5, "g", "oral", "每日1次"),
+]
+OTHER_DRUGS = [
+    "盐酸氨溴索片",
+    "氯雷他定片",
+    "奥美拉唑肠溶胶囊",
+    "硝苯地平缓释片",
+    "二甲双胍片",
+    "阿司匹林肠溶片",
+    "华法林钠片",
+]
+WEIGHTS = {"day": (2.5, 5.0), "month": (4.0, 12.0), "year": (10.0, 95.0)}
+OTHER_DOSES = [
+    (10, "mg"),
+    (1, "tablet"),
+    (2, "capsule"),
+    (5, "drop"),
+    (1, "pill"),
+    (100, "iu"),
+    (50, "ug"),
+    (1, "other"),
+]
+MANUFACTURER = "陕西医药控股集团天宁制药有限责任公司"
+DISEASES = [
+    "急性支气管炎",
+    "上呼吸道感染",
+    "肺炎",
+    "尿路感染",
+    "高血压",
+    "冠心病",
+    "2型糖尿病",
+    "胃炎",
+    "牙周炎",
+    "感冒",
+]
+REACTIONS = [
+    "皮疹",
+    "瘙痒",
+    "恶心",
+    "呕吐",
+    "头晕",
+    "头痛",
+    "腹泻",
+    "心悸",
+    "胸闷",
+    "呼吸困难",
+    "肝功能异常",
+    "过敏性休克",
+    "寒战",
+    "发热",
+    "荨麻疹",
+]
+HOSTILE = [
+    '=HYPERLINK("http://example.com","点我")',
+    "+86 139 1234 5678",
+    "-20260101",
+    "@SUM(1,2)",
+    "\t缩进",
+    "#N/A",
+    "=1+1",
+]
+
+
+@dataclass
+class DemoResult:
+    reports: int = 0
+    drugs: int = 0
+
+
+def real_report_count() -> int:
+    """Return how many reports did not come from this generator."""
+    query = sa.select(sa.func.count()).where(~Report.submission_token.startswith(TOKEN_PREFIX))
+    return db.session.scalar(query) or 0
+
+
+def make_demo_data(count: int, month: str, seed: int | None = None) -> DemoResult:
+    """Insert `count` realistic reports received during `month` (China time)."""
+    rng = random.Random(seed)
+    start, end = parse_month(month)
+    end = min(end, datetime.now(UTC))
+    span = max((end - start).total_seconds(), 1)
+    times = sorted(start + timedelta(seconds=rng.random() * span) for _ in range(count))
+    references = set(db.session.scalars(sa.select(Report.reference)))
+    result = DemoResult()
+    ids: list[int] = []
+    for first in range(0, count, CHUNK):
+        reports = [_report(rng, at, references) for at in times[first : first + CHUNK]]
+        with write_transaction() as session:
+            session.execute(sa.insert(db.metadata.tables["report"]), [row for row, _ in reports])
+            inserted = sa.select(Report.reference, Report.id).where(
+                Report.reference.in_([row["reference"] for row, _ in reports])
+            )
+            id_of = {reference: report_id for reference, report_id in session.execute(inserted)}
+            chunk_ids = [id_of[row["reference"]] for row, _ in reports]
+            drug_rows = [
+                drug | {"report_id": report_id}
+                for report_id, (_, drugs) in zip(chunk_ids, reports, strict=True)
+                for drug in drugs
+            ]
+            session.execute(sa.insert(db.metadata.tables["drug"]), drug_rows)
+        ids.extend(chunk_ids)
+        result.reports += len(reports)
+        result.drugs += len(drug_rows)
+    _link_follow_ups(rng, ids)
+    return result
+
+
+def _link_follow_ups(rng: random.Random, ids: list[int]) -> None:
+    """Make about one report in twenty a follow-up of an earlier one (ids follow receipt order)."""
+    links = [
+        {"row_id": ids[index], "first_id": ids[rng.randrange(index)]}
+        for index in range(1, len(ids))
+        if rng.random() < 0.05
+    ]
+    if links:
+        with write_transaction() as session:
+            session.connection().execute(
+                sa.update(Report)
+                .where(Report.id == sa.bindparam("row_id"))
+                .values(follow_up_of_id=sa.bindparam("first_id")),
+                links,
+            )
+
+
+def _report(
+    rng: random.Random, received_at: datetime, references: set[str]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    choice = rng.choice
+    today = received_at.astimezone(regulatory.CHINA).date()
+    onset = today - timedelta(days=rng.randint(0, 20))
+    kind = choice(list(vocab.REPORTER_KIND))
+    professional = kind in vocab.HEALTH_PROFESSIONALS
+    sex = choice(["male", "female", "female", "male", "unknown"])
+    age_unit = choice(["year"] * 12 + ["month", "day"])
+    age = {"year": rng.randint(1, 95), "month": rng.randint(1, 11), "day": rng.randint(1, 28)}[
+        age_unit
+    ]
+    birth = None
+    if rng.random() < 0.5 and age_unit == "year":
+        birth = onset - timedelta(days=age * 365 + rng.randint(1, 300))
+    death = rng.random() < 0.01
+    serious_criteria = (
+        rng.sample(list(vocab.SERIOUSNESS)[1:], rng.randint(1, 2)) if rng.random() < 0.1 else []
+    )
+    outcome = "death" if death else choice([c for c in vocab.OUTCOME if c != "death"])
+    if death:
+        serious_criteria = ["death", *serious_criteria]
+    history = rng.sample(
+        [c for c in vocab.HISTORY if not (c == "pregnancy" and sex == "male")], rng.randint(0, 2)
+    )
+    reaction = "、".join(rng.sample(REACTIONS, rng.randint(1, 3)))
+    hostile = rng.random() < 0.005
+    name = choice(SURNAMES) + choice(GIVEN) + (choice(GIVEN) if rng.random() < 0.6 else "")
+    reference = regulatory.new_reference(received_at)
+    while reference in references:
+        reference = regulatory.new_reference(received_at)
+    references.add(reference)
+    row: dict[str, Any] = {
+        "reference": reference,
+        "submission_token": f"{TOKEN_PREFIX}{reference}",
+        "received_at": received_at,
+        "language": choice(["zh_CN"] * 9 + ["en"]),
+        "remarks": choice(HOSTILE)
+        if hostile
+        else (None if rng.random() < 0.8 else "患者家属电话补充说明。"),
+        "reporter_kind": kind,
+        "reporter_organization_type": choice(["hospital", "pharmacy"])
+        if professional
+        else choice([None, "none"]),
+        "reporter_organization": choice(
+            ["绥德县医院", "榆林市第一医院", "天宁大药房", "米脂县中医院"]
+        )
+        if professional
+        else None,
+        "reporter_name": name,
+        "reporter_phone": f"13{rng.randint(0, 9)}{rng.randint(10000000, 99999999)}"
+        if rng.random() < 0.8
+        else None,
+        "reporter_email": f"user{rng.randint(1, 99999)}@example.com"
+        if rng.random() < 0.4
+        else None,
+        "reporter_consent_contact": rng.random() < 0.7,
+        "reporter_consent_privacy": True,
+        "patient_name": choice(HOSTILE)
+        if hostile
+        else (name if kind == "patient" else choice(SURNAMES) + choice(GIVEN)),
+        "patient_sex": sex,
+        "patient_birth_date": birth,
+        "patient_age": age,
+        "patient_age_unit": age_unit,
+        "patient_ethnicity": choice(ETHNIC) if rng.random() < 0.5 else None,
+        "patient_weight_kg": round(rng.uniform(*WEIGHTS[age_unit]), 1)
+        if rng.random() < 0.6
+        else None,
+        "patient_disease": choice(DISEASES),
+        "patient_past_adr": choice(list(vocab.YES_NO_UNKNOWN)),
+        "patient_family_adr": choice(list(vocab.YES_NO_UNKNOWN)),
+        "patient_history": history,
+        "patient_history_detail": "青霉素过敏" if {"allergy", "other"} & set(history) else None,
+        "event_name": reaction,
+        "event_onset_date": onset,
+        "event_description": f"用药后出现{reaction},予停药及对症处理。",
+        "event_outcome": outcome,
+        "event_sequelae_detail": "左手麻木" if outcome == "sequelae" else None,
+        "event_death_cause": "过敏性休克" if death else None,
+        "event_death_date": min(onset + timedelta(days=1), today) if death else None,
+        "event_dechallenge": choice(list(vocab.DECHALLENGE)),
+        "event_rechallenge": choice(list(vocab.RECHALLENGE)),
+        "event_disease_impact": choice(list(vocab.DISEASE_IMPACT)),
+        "event_serious": serious_criteria,
+        "event_causality": choice(list(vocab.CAUSALITY)) if professional else None,
+        "status": choice(list(vocab.STATUS)),
+    }
+    sent = row["status"] in ("submitted", "closed")  # every row has the same keys: one batch
+    row["submitted_to_regulator_on"] = today + timedelta(days=rng.randint(0, 20)) if sent else None
+    row["national_case_number"] = f"{today:%Y}61{rng.randint(10**9, 10**10 - 1)}" if sent else None
+    row["company_causality"] = choice(list(vocab.CAUSALITY)) if sent else None
+    row["patient_past_adr_detail"] = "磺胺类药物皮疹" if row["patient_past_adr"] == "yes" else None
+    row["patient_family_adr_detail"] = (
+        "母亲青霉素过敏" if row["patient_family_adr"] == "yes" else None
+    )
+    drugs = [_drug(rng, onset, today, "suspect", hostile)]
+    while rng.random() < 0.4 and len(drugs) < 5:
+        role = choice(["concomitant", "concomitant", "interacting"])
+        drugs.append(_drug(rng, onset, today, role, False))
+    for position, drug in enumerate(drugs):
+        drug["position"] = position
+    _derive(row, drugs)
+    return row, drugs
+
+
+def _drug(rng: random.Random, onset: date, today: date, role: str, hostile: bool) -> dict[str, Any]:
+    start = onset - timedelta(days=rng.randint(0, 10))
+    if role == "suspect":
+        generic, brand, approval, dose, unit, route, frequency = rng.choice(PRODUCTS)
+        batch = (
+            "-20260101" if hostile else f"{start:%Y%m}{rng.randint(1, 40):02d}{rng.choice('AB')}"
+        )
+        manufacturer = MANUFACTURER
+    else:
+        generic, brand, approval = rng.choice(OTHER_DRUGS), None, None
+        dose, unit = rng.choice(OTHER_DOSES)
+        route, frequency = rng.choice(list(vocab.ROUTE)), "每日1次"
+        batch, manufacturer = None, None
+    return {
+        "role": role,
+        "approval_number": approval,
+        "brand_name": brand,
+        "generic_name": generic,
+        "manufacturer": manufacturer,
+        "batch_number": batch,
+        "dose": dose,
+        "dose_unit": unit,
+        "route": route,
+        "frequency": frequency,
+        "start_date": start,
+        "end_date": None
+        if rng.random() < 0.3
+        else min(start + timedelta(days=rng.randint(1, 7)), today),
+        "indication": "感染" if role == "suspect" else None,
+    }
+
+
+def _derive(row: dict[str, Any], drugs: list[dict[str, Any]]) -> None:
+    case = SimpleNamespace(**row, drugs=[SimpleNamespace(**drug) for drug in drugs])
+    row["serious"] = regulatory.is_serious(row["event_serious"], row["event_outcome"])
+    row["report_category"] = regulatory.report_category(row["serious"])
+    row["due_at"] = regulatory.due_at(
+        row["received_at"], row["report_category"], row["event_outcome"] == "death"
+    )
+    row["valid_case"] = regulatory.is_valid_case(case)
+    row["completeness"] = regulatory.completeness(case).score

@@ -1,0 +1,445 @@
+"""The monthly regulator workbook (spec/export.md), streamed from the database.
+
+openpyxl write-only sheets are fed by a query that yields reports in batches with
+their drugs loaded per batch, so memory stays flat however large the month.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import sqlalchemy as sa
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from sqlalchemy.orm import selectinload
+
+from adr import regulatory, vocab
+from adr.extensions import db
+from adr.models import Drug, Report
+from adr.vocab import Term
+
+MONTH_RE = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+BATCH_SIZE = 1000
+# Characters XML 1.0 forbids: most C0 controls, lone surrogates, U+FFFE and U+FFFF.
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Text starting with these could be read as a formula or an error value by a spreadsheet.
+_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "#")
+
+PHRASES = {
+    "initial": vocab.REPORT_KIND["initial"],
+    "follow_up": vocab.REPORT_KIND["follow_up"],
+    "yes": Term("是", "Yes"),
+    "no": Term("否", "No"),
+    "batch": Term("批号", "batch"),
+    "reason": Term("用药原因", "reason"),
+    "until": Term("至", " to "),
+    "ongoing": Term("今", "ongoing"),
+    "manifestation": Term("表现", "effects"),
+    "cause": Term("直接死因", "cause"),
+    "death_date": Term("死亡时间", "died"),
+    "list": Term("、", ", "),
+}
+SHEETS = (Term("个例报告", "Reports"), Term("药品", "Drugs"), Term("汇总", "Summary"))
+
+
+def parse_month(text: str) -> tuple[datetime, datetime]:
+    """Return the UTC bounds [start, end) of a `YYYY-MM` month in China time.
+
+    Raises ValueError, saying how to write it, when the month is malformed.
+    """
+    match = MONTH_RE.fullmatch(text)
+    if not match:
+        raise ValueError(f"not a month: {text!r}; write it as YYYY-MM, for example 2026-11")
+    year, month = int(match[1]), int(match[2])
+    start = datetime(year, month, 1, tzinfo=regulatory.CHINA)
+    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=regulatory.CHINA)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def clean(text: str) -> str:
+    """Remove what XML cannot hold; keep everything else exactly as typed."""
+    return _FORBIDDEN.sub("", text)
+
+
+@dataclass
+class Summary:
+    """The month's counts, gathered while the rows stream by."""
+
+    reports: int = 0
+    drugs: int = 0
+    serious: int = 0
+    deaths: int = 0
+    new: int = 0
+    follow_ups: int = 0
+    overdue: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    products: Counter[str] = field(default_factory=Counter)
+    batches: Counter[str] = field(default_factory=Counter)
+
+
+class Writer:
+    """Turns reports into the cells of the regulator's form, in one language."""
+
+    def __init__(self, language: str, now: datetime) -> None:
+        self.language = language
+        self.now = now
+        self.words = {key: term.text(language) for key, term in PHRASES.items()}
+        self.columns = report_columns(self)
+
+    def term(self, codes: vocab.CodeList, code: str | None) -> str | None:
+        return codes[code].text(self.language) if code in codes else None
+
+    def joined(self, codes: vocab.CodeList, chosen: list[str]) -> str:
+        return self.words["list"].join(self.term(codes, code) or code for code in chosen)
+
+    def with_detail(self, label: str | None, detail: str | None) -> str | None:
+        """Return `有:detail`, or the label alone, or the detail alone."""
+        return ":".join(part for part in (label, detail) if part) or None
+
+    def age(self, report: Report) -> str | None:
+        """Return `45岁`, `8月` or `12天`; from the birth date at onset when no age was given."""
+        age, unit = report.patient_age, report.patient_age_unit or "year"
+        birth, onset = report.patient_birth_date, report.event_onset_date
+        if age is None and birth and onset and birth <= onset:
+            age, unit = regulatory.natural_age(birth, onset)
+        return None if age is None else f"{age}{self.term(vocab.AGE_UNIT, unit)}"
+
+    def drug_line(self, drug: Drug) -> str:
+        """Return one drug as the form's cell reads it; empty parts left out with their label."""
+        name = (drug.generic_name or "") + (f"[{drug.brand_name}]" if drug.brand_name else "")
+        dose = None
+        if drug.dose is not None:
+            unit = self.term(vocab.DOSE_UNIT, drug.dose_unit) or ""
+            dose = f"{drug.dose:g}{unit}"
+        dates = None
+        if drug.start_date or drug.end_date:
+            end = drug.end_date.isoformat() if drug.end_date else self.words["ongoing"]
+            dates = f"{drug.start_date or ''}{self.words['until']}{end}"
+        parts = [
+            name,
+            drug.approval_number,
+            drug.manufacturer,
+            f"{self.words['batch']}:{drug.batch_number}" if drug.batch_number else None,
+            dose,
+            self.term(vocab.ROUTE, drug.route),
+            drug.frequency,
+            dates,
+            f"{self.words['reason']}:{drug.indication}" if drug.indication else None,
+        ]
+        return " ".join(part for part in parts if part)
+
+    def drugs(self, report: Report, suspect: bool) -> str | None:
+        lines = [self.drug_line(d) for d in report.drugs if (d.role == "suspect") == suspect]
+        return "\n".join(lines) or None
+
+    def outcome(self, report: Report) -> str | None:
+        label = self.term(vocab.OUTCOME, report.event_outcome)
+        w = self.words
+        if report.event_outcome == "sequelae" and report.event_sequelae_detail:
+            return f"{label}({w['manifestation']}:{report.event_sequelae_detail})"
+        if report.event_outcome == "death":
+            details = [
+                f"{w['cause']}:{report.event_death_cause}" if report.event_death_cause else None,
+                f"{w['death_date']}:{report.event_death_date}" if report.event_death_date else None,
+            ]
+            inside = ";".join(d for d in details if d)
+            return f"{label}({inside})" if inside else label
+        return label
+
+    def overdue(self, report: Report) -> bool:
+        due_day = regulatory.china_date(report.due_at)
+        if report.submitted_to_regulator_on:
+            return report.submitted_to_regulator_on > due_day
+        return regulatory.is_overdue(report.status, report.due_at, self.now)
+
+    def history(self, report: Report) -> str | None:
+        return self.with_detail(
+            self.joined(vocab.HISTORY, report.patient_history) or None,
+            report.patient_history_detail,
+        )
+
+
+Column = tuple[Term, Callable[[Report], Any]]
+
+
+def report_columns(w: Writer) -> list[Column]:
+    """Return the 42 columns of sheet 个例报告, in the national form's order."""
+    china_day = regulatory.china_date
+    return [
+        (Term("报告编码", "Reference"), lambda r: r.reference),
+        (
+            Term("首次/跟踪报告", "Initial or follow-up"),
+            lambda r: w.words["follow_up" if r.follow_up_of_id else "initial"],
+        ),
+        (
+            Term("原始报告编码", "Reference of the first report"),
+            lambda r: r.follow_up_of.reference if r.follow_up_of else None,
+        ),
+        (
+            Term("报告类型", "Report type"),
+            lambda r: w.term(vocab.REPORT_CATEGORY, r.report_category),
+        ),
+        (Term("接收日期", "Received"), lambda r: china_day(r.received_at)),
+        (Term("报告时限", "Due"), lambda r: china_day(r.due_at)),
+        (Term("是否逾期", "Overdue"), lambda r: w.words["yes" if w.overdue(r) else "no"]),
+        (
+            Term("报告人职业", "Reporter's occupation"),
+            lambda r: w.term(vocab.OCCUPATION, vocab.occupation(r.reporter_kind)),
+        ),
+        (
+            Term("信息来源", "Information source"),
+            lambda r: w.term(
+                vocab.INFORMATION_SOURCE, vocab.information_source(r.reporter_organization_type)
+            ),
+        ),
+        (Term("报告人姓名", "Reporter's name"), lambda r: r.reporter_name),
+        (Term("报告人联系电话", "Reporter's phone"), lambda r: r.reporter_phone),
+        (Term("报告人电子邮箱", "Reporter's e-mail"), lambda r: r.reporter_email),
+        (Term("报告人单位", "Reporter's organisation"), lambda r: r.reporter_organization),
+        (Term("患者姓名", "Patient"), lambda r: r.patient_name),
+        (Term("性别", "Sex"), lambda r: w.term(vocab.SEX, r.patient_sex)),
+        (Term("出生日期", "Date of birth"), lambda r: r.patient_birth_date),
+        (Term("年龄", "Age"), w.age),
+        (Term("民族", "Ethnic group"), lambda r: r.patient_ethnicity),
+        (Term("体重(kg)", "Weight (kg)"), lambda r: r.patient_weight_kg),
+        (Term("患者联系方式", "Patient's phone"), lambda r: r.patient_phone),
+        (Term("原患疾病", "Condition treated"), lambda r: r.patient_disease),
+        (Term("医院名称", "Hospital"), lambda r: r.patient_hospital),
+        (Term("病历号/门诊号", "Record number"), lambda r: r.patient_record_number),
+        (
+            Term("既往药品不良反应/事件", "Earlier drug reactions"),
+            lambda r: w.with_detail(
+                w.term(vocab.YES_NO_UNKNOWN, r.patient_past_adr), r.patient_past_adr_detail
+            ),
+        ),
+        (
+            Term("家族药品不良反应/事件", "Reactions in the family"),
+            lambda r: w.with_detail(
+                w.term(vocab.YES_NO_UNKNOWN, r.patient_family_adr), r.patient_family_adr_detail
+            ),
+        ),
+        (Term("相关重要信息", "Relevant history"), w.history),
+        (Term("怀疑药品", "Suspected drugs"), lambda r: w.drugs(r, suspect=True)),
+        (Term("并用药品", "Other drugs"), lambda r: w.drugs(r, suspect=False)),
+        (Term("不良反应/事件名称", "Reaction"), lambda r: r.event_name),
+        (Term("发生时间", "Onset"), lambda r: r.event_onset_date),
+        (Term("过程描述及处理情况", "Description and treatment"), lambda r: r.event_description),
+        (Term("结果", "Outcome"), w.outcome),
+        (
+            Term("停药或减量后反应是否消失或减轻", "Dechallenge"),
+            lambda r: w.term(vocab.DECHALLENGE, r.event_dechallenge),
+        ),
+        (
+            Term("再次使用后是否再次出现", "Rechallenge"),
+            lambda r: w.term(vocab.RECHALLENGE, r.event_rechallenge),
+        ),
+        (
+            Term("对原患疾病的影响", "Effect on the condition"),
+            lambda r: w.term(vocab.DISEASE_IMPACT, r.event_disease_impact),
+        ),
+        (
+            Term("严重性标准", "Seriousness criteria"),
+            lambda r: w.joined(vocab.SERIOUSNESS, r.event_serious) if r.serious else None,
+        ),
+        (
+            Term("报告人关联性评价", "Reporter's causality"),
+            lambda r: w.term(vocab.CAUSALITY, r.event_causality),
+        ),
+        (
+            Term("报告单位关联性评价", "Company's causality"),
+            lambda r: w.term(vocab.CAUSALITY, r.company_causality),
+        ),
+        (Term("处理状态", "Status"), lambda r: w.term(vocab.STATUS, r.status)),
+        (Term("上报日期", "Sent to the national system"), lambda r: r.submitted_to_regulator_on),
+        (Term("国家系统报告编号", "National case number"), lambda r: r.national_case_number),
+        (Term("备注", "Remarks"), lambda r: r.remarks),
+    ]
+
+
+def drug_columns(w: Writer) -> list[tuple[Term, Callable[[Report, Drug], Any]]]:
+    """Return the 14 columns of sheet 药品."""
+    fields = vocab.FIELDS
+    return [
+        (Term("报告编码", "Reference"), lambda r, d: r.reference),
+        (fields["drug-role"], lambda r, d: w.term(vocab.DRUG_ROLE, d.role)),
+        (fields["drug-approval_number"], lambda r, d: d.approval_number),
+        (fields["drug-brand_name"], lambda r, d: d.brand_name),
+        (fields["drug-generic_name"], lambda r, d: d.generic_name),
+        (fields["drug-manufacturer"], lambda r, d: d.manufacturer),
+        (fields["drug-batch_number"], lambda r, d: d.batch_number),
+        (fields["drug-dose"], lambda r, d: d.dose),
+        (fields["drug-dose_unit"], lambda r, d: w.term(vocab.DOSE_UNIT, d.dose_unit)),
+        (fields["drug-route"], lambda r, d: w.term(vocab.ROUTE, d.route)),
+        (fields["drug-frequency"], lambda r, d: d.frequency),
+        (fields["drug-start_date"], lambda r, d: d.start_date),
+        (fields["drug-end_date"], lambda r, d: d.end_date),
+        (fields["drug-indication"], lambda r, d: d.indication),
+    ]
+
+
+def reports_in(start: datetime, end: datetime) -> Iterator[Report]:
+    """Yield the month's reports oldest first, in batches, each batch's drugs loaded at once."""
+    query = (
+        sa.select(Report)
+        .where(Report.received_at >= start, Report.received_at < end)
+        .order_by(Report.received_at, Report.id)
+        .options(
+            selectinload(Report.drugs),
+            selectinload(Report.follow_up_of).load_only(Report.reference),
+        )
+        .execution_options(yield_per=BATCH_SIZE)
+    )
+    yield from db.session.scalars(query)
+
+
+def row_of(sheet: WriteOnlyWorksheet, values: list[Any]) -> list[Any]:
+    """Return a row for `append`: text that could be read as a formula forced to text cells."""
+    if any(_FORBIDDEN.search(v) for v in values if v.__class__ is str):
+        values = [clean(v) if isinstance(v, str) else v for v in values]
+    if not any(v.startswith(_TRIGGERS) for v in values if v.__class__ is str):
+        return values
+    cells = []
+    for value in values:  # openpyxl reuses a styled cell for the rest of the row: make each one
+        cell = WriteOnlyCell(sheet, value)
+        if isinstance(value, str):
+            cell.data_type = "s"
+            cell.quotePrefix = value.startswith(_TRIGGERS)
+        cells.append(cell)
+    return cells
+
+
+def start_sheet(sheet: WriteOnlyWorksheet, headers: list[str], widths: list[int]) -> None:
+    """Write the bold, frozen header row; widths and panes must come before any row."""
+    for index, width in enumerate(widths, 1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+    header_cells = []
+    for header in headers:
+        cell = WriteOnlyCell(sheet, header)
+        cell.font = bold
+        header_cells.append(cell)
+    sheet.append(header_cells)
+
+
+def width_for(header: str, wide: bool) -> int:
+    """Return a width that fits a Chinese header (two units a character), wider for long text."""
+    units = sum(2 if ord(char) > 0x2E7F else 1 for char in header) + 2
+    return max(units, 40 if wide else 12)
+
+
+WIDE = {
+    "怀疑药品",
+    "并用药品",
+    "过程描述及处理情况",
+    "结果",
+    "相关重要信息",
+    "备注",
+    "Description and treatment",
+}
+
+
+def write_workbook(month: str, target: str | Path | IO[bytes], language: str = "zh") -> Summary:
+    """Write the workbook of `month` (YYYY-MM, China time) to a path or binary stream."""
+    start, end = parse_month(month)
+    w = Writer("en" if language == "en" else "zh_CN", datetime.now(UTC))
+    columns, drug_cols = w.columns, drug_columns(w)
+    workbook = Workbook(write_only=True)
+    reports_sheet, drugs_sheet, summary_sheet = (
+        workbook.create_sheet(term.text(w.language)) for term in SHEETS
+    )
+    report_headers = [term.text(w.language) for term, _ in columns]
+    drug_headers = [term.text(w.language) for term, _ in drug_cols]
+    start_sheet(reports_sheet, report_headers, [width_for(h, h in WIDE) for h in report_headers])
+    start_sheet(drugs_sheet, drug_headers, [width_for(h, False) for h in drug_headers])
+
+    summary = Summary()
+    for report in reports_in(start, end):
+        reports_sheet.append(row_of(reports_sheet, [value(report) for _, value in columns]))
+        for drug in report.drugs:
+            drugs_sheet.append(row_of(drugs_sheet, [value(report, drug) for _, value in drug_cols]))
+        count(summary, report, w)
+    reports_sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{summary.reports + 1}"
+    drugs_sheet.auto_filter.ref = f"A1:{get_column_letter(len(drug_cols))}{summary.drugs + 1}"
+    write_summary(summary_sheet, summary, w, month)
+    workbook.save(target)
+    db.session.rollback()  # end the long read
+    return summary
+
+
+def count(summary: Summary, report: Report, w: Writer) -> None:
+    summary.reports += 1
+    summary.drugs += len(report.drugs)
+    summary.serious += report.serious
+    summary.deaths += report.event_outcome == "death"
+    summary.new += report.report_category in ("new", "new_serious")
+    summary.follow_ups += report.follow_up_of_id is not None
+    summary.overdue += w.overdue(report)
+    summary.outcomes[w.term(vocab.OUTCOME, report.event_outcome) or "—"] += 1
+    for drug in regulatory.suspect_drugs(report):
+        summary.products[clean(drug.generic_name or drug.brand_name or "—")] += 1
+        if drug.batch_number:
+            summary.batches[clean(drug.batch_number)] += 1
+
+
+SUMMARY_TITLES = {
+    "month": Term("月份", "Month"),
+    "totals": Term("本月报告", "Reports this month"),
+    "reports": Term("报告总数", "Reports"),
+    "serious": Term("严重", "Serious"),
+    "deaths": Term("死亡", "Deaths"),
+    "new": Term("新的", "New"),
+    "follow_ups": Term("跟踪报告", "Follow-ups"),
+    "overdue": Term("逾期", "Past their due date"),
+    "outcomes": Term("按结果", "By outcome"),
+    "products": Term("按产品(怀疑药品)", "By product (suspected drugs)"),
+    "batches": Term("按批号(怀疑药品)", "By batch (suspected drugs)"),
+    "item": Term("项目", "Item"),
+    "count": Term("数量", "Count"),
+}
+
+
+def write_summary(sheet: WriteOnlyWorksheet, summary: Summary, w: Writer, month: str) -> None:
+    """Write the month's counts as blocks of a title row and (item, count) rows."""
+    title = {key: term.text(w.language) for key, term in SUMMARY_TITLES.items()}
+    sheet.column_dimensions["A"].width = 40
+    sheet.column_dimensions["B"].width = 12
+    bold = Font(bold=True)
+
+    def heading(text: str) -> None:
+        cell = WriteOnlyCell(sheet, text)
+        cell.font = bold
+        sheet.append([cell])
+
+    sheet.append([title["month"], month])
+    blocks = [
+        (
+            "totals",
+            [
+                (title[key], getattr(summary, key))
+                for key in ("reports", "serious", "deaths", "new", "follow_ups", "overdue")
+            ],
+        ),
+        ("outcomes", sorted(summary.outcomes.items(), key=lambda kv: (-kv[1], kv[0]))),
+        ("products", sorted(summary.products.items(), key=lambda kv: (-kv[1], kv[0]))),
+        ("batches", sorted(summary.batches.items(), key=lambda kv: (-kv[1], kv[0]))),
+    ]
+    for key, rows in blocks:
+        sheet.append([])
+        heading(title[key])
+        sheet.append([title["item"], title["count"]])
+        for item, number in rows:
+            sheet.append(row_of(sheet, [item, number]))
+
+
+def default_path(instance: Path, month: str) -> Path:
+    return instance / "exports" / f"ADR-{month}.xlsx"

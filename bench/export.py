@@ -1,0 +1,73 @@
+"""Export: the monthly workbook of 10,000 and 100,000 demo reports, against the floor.
+
+The floor is plain openpyxl write-only writing the same cell values from a Python
+list, with no database. Export time and peak RSS are those of the whole
+`adr export` process. Run: `make bench` (or `.venv/bin/python -m bench.export`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from openpyxl import Workbook, load_workbook
+
+ADR = str(Path(sys.executable).with_name("adr"))
+MONTH = "2026-10"
+
+
+def run(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+    """Run a command; return its wall time, its peak RSS in MB and what it printed."""
+    started = time.perf_counter()
+    process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, text=True)  # noqa: S603
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    output = process.stdout.read() if process.stdout else ""
+    assert os.waitstatus_to_exitcode(status) == 0, output
+    return elapsed, usage.ru_maxrss // 1024, output.strip()
+
+
+def floor(path: Path) -> float:
+    """Time plain write-only openpyxl writing the workbook's own cell values from lists."""
+    source = load_workbook(path, read_only=True)
+    sheets = {ws.title: [list(row) for row in ws.iter_rows(values_only=True)] for ws in source}
+    source.close()
+    started = time.perf_counter()
+    workbook = Workbook(write_only=True)
+    for title, rows in sheets.items():
+        sheet = workbook.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    workbook.save(path.with_suffix(".floor.xlsx"))
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    args = parser.parse_args()
+    print("== export ==")
+    print("reports   drugs    export s  rows/s   peak RSS MB  floor s  export/floor")
+    for size in args.sizes:
+        with tempfile.TemporaryDirectory() as folder:
+            env = os.environ | {"ADR_INSTANCE_PATH": folder, "ADR_MAIL_BACKGROUND": "false"}
+            run([ADR, "db", "upgrade"], env)
+            run([ADR, "demo-data", "--reports", str(size), "--month", MONTH, "--seed", "7"], env)
+            path = Path(folder) / "export.xlsx"
+            elapsed, rss, output = run([ADR, "export", MONTH, "-o", str(path)], env)
+            drugs = int(output.split(", ")[1].split()[0])
+            base = floor(path)
+            rows = size + drugs
+            print(
+                f"{size:>7}  {drugs:>7}  {elapsed:>8.1f}  {rows / elapsed:>7.0f}  {rss:>11}"
+                f"  {base:>7.1f}  {elapsed / base:>12.2f}"
+            )
+
+
+if __name__ == "__main__":
+    main()

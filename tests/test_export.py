@@ -1,0 +1,447 @@
+"""The monthly regulator workbook, read back with openpyxl (and LibreOffice where installed)."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from openpyxl import load_workbook
+
+from adr import regulatory, vocab
+from adr.export import parse_month
+from adr.extensions import db
+from adr.models import Drug, Report
+from tests.conftest import ReportSender, reference_of, valid_report
+
+CHECKER = Path(__file__).resolve().parents[2] / "shared" / "tools" / "check-contract.py"
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def submit(app, fields=None, received_at: datetime | None = None) -> str:
+    reference = reference_of(ReportSender(app.test_client()).send(valid_report() | (fields or {})))
+    if received_at:  # as if it had come in then: day 0 moves, and the deadline with it
+        with app.app_context():
+            report = db.session.scalar(sa.select(Report).where(Report.reference == reference))
+            death = report.event_outcome == "death"
+            due = regulatory.due_at(received_at, report.report_category, death)
+        change(app, reference, received_at=received_at, due_at=due)
+    return reference
+
+
+def change(app, reference: str, **values) -> None:
+    """Edit a stored report directly, as a later workflow or a hostile database might."""
+    with app.app_context():
+        db.session.execute(sa.update(Report).where(Report.reference == reference).values(**values))
+        db.session.commit()
+
+
+def export(app, month: str, tmp_path: Path, *args: str):
+    path = tmp_path / f"{month}.xlsx"
+    result = app.test_cli_runner().invoke(args=["export", month, "-o", str(path), *args])
+    assert result.exit_code == 0, result.output
+    return load_workbook(path), result
+
+
+def rows(sheet) -> list[dict[str, object]]:
+    values = list(sheet.iter_rows(values_only=True))
+    return [dict(zip(values[0], row, strict=False)) for row in values[1:]]
+
+
+def cell(sheet, reference: str, header: str):
+    headers = [c.value for c in sheet[1]]
+    for row in sheet.iter_rows(min_row=2):
+        if row[0].value == reference:
+            return row[headers.index(header)]
+    raise KeyError(reference)
+
+
+NOV = datetime(2026, 11, 10, 2, 0, tzinfo=UTC)
+
+
+def test_the_workbook_has_the_spec_sheets_and_headers(app, tmp_path):
+    submit(app, received_at=NOV)
+    workbook, result = export(app, "2026-11", tmp_path)
+    assert workbook.sheetnames == ["个例报告", "药品", "汇总"]
+    reports = workbook["个例报告"]
+    headers = [c.value for c in reports[1]]
+    assert len(headers) == 42
+    assert headers[:7] == [
+        "报告编码",
+        "首次/跟踪报告",
+        "原始报告编码",
+        "报告类型",
+        "接收日期",
+        "报告时限",
+        "是否逾期",
+    ]
+    assert headers[-5:] == [
+        "报告单位关联性评价",
+        "处理状态",
+        "上报日期",
+        "国家系统报告编号",
+        "备注",
+    ]
+    assert [c.value for c in workbook["药品"][1]][:3] == ["报告编码", "药品类别", "批准文号"]
+    assert reports.freeze_panes == "A2" and workbook["药品"].freeze_panes == "A2"
+    assert reports.auto_filter.ref == "A1:AP2"
+    assert all(c.font.bold for c in reports[1])
+    assert reports.column_dimensions["AA"].width >= 40  # 怀疑药品
+    assert "1 reports, 2 drug rows" in result.output
+
+
+@pytest.mark.skipif(not CHECKER.exists(), reason=f"the shared contract checker is not at {CHECKER}")
+def test_the_shared_contract_checker_accepts_the_workbook(app, tmp_path):
+    submit(app, received_at=NOV)
+    export(app, "2026-11", tmp_path)
+    checked = subprocess.run(
+        [sys.executable, str(CHECKER), "workbook", str(tmp_path / "2026-11.xlsx")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_report_fills_its_row_with_labels_and_composite_cells(app, tmp_path):
+    reference = submit(app, received_at=NOV)
+    workbook, _ = export(app, "2026-11", tmp_path)
+    [row] = rows(workbook["个例报告"])
+    assert row["报告编码"] == reference
+    assert row["首次/跟踪报告"] == "首次报告" and row["原始报告编码"] is None
+    assert row["报告类型"] == "一般"
+    assert row["接收日期"].date() == date(2026, 11, 10)
+    assert row["报告时限"].date() == date(2026, 12, 10)
+    assert row["报告人职业"] == "药师" and row["信息来源"] == "经营企业"
+    assert row["性别"] == "女" and row["年龄"] == "68岁" and row["体重(kg)"] == 62.5
+    assert row["既往药品不良反应/事件"] == "有:青霉素皮疹"
+    assert row["家族药品不良反应/事件"] == "无"
+    assert row["相关重要信息"] == "吸烟史、过敏史:青霉素皮试阳性(2019年)"
+    assert row["怀疑药品"] == (
+        "阿莫西林胶囊[天宁] 国药准字H61020123 陕西医药控股集团天宁制药有限责任公司 "
+        "批号:20260315A 0.5g 口服 每日3次 2026-11-20至2026-11-22 用药原因:急性支气管炎"
+    )
+    assert row["并用药品"] == "盐酸氨溴索片 30mg 口服 每日2次 2026-11-20至今"
+    assert row["结果"] == "好转"
+    assert row["停药或减量后反应是否消失或减轻"] == "是"
+    assert row["再次使用后是否再次出现"] == "未再使用"
+    assert row["对原患疾病的影响"] == "不明显"
+    assert row["严重性标准"] is None
+    assert row["报告人关联性评价"] == "很可能"
+    assert row["处理状态"] == "已接收"
+    assert row["报告单位关联性评价"] is None and row["上报日期"] is None
+    drugs = rows(workbook["药品"])
+    assert [(d["报告编码"], d["药品类别"], d["生产批号"]) for d in drugs] == [
+        (reference, "怀疑药品", "20260315A"),
+        (reference, "并用药品", None),
+    ]
+    assert (
+        drugs[0]["每次剂量"] == 0.5
+        and drugs[0]["剂量单位"] == "g"
+        and drugs[0]["给药途径"] == "口服"
+    )
+
+
+def test_dates_are_real_excel_dates(app, tmp_path):
+    reference = submit(app, received_at=NOV)
+    workbook, _ = export(app, "2026-11", tmp_path)
+    for header in ("接收日期", "报告时限", "出生日期", "发生时间"):
+        found = cell(workbook["个例报告"], reference, header)
+        assert found.is_date and found.number_format == "yyyy-mm-dd", header
+
+
+def test_serious_and_fatal_outcomes_read_as_the_form_writes_them(app, tmp_path):
+    death = submit(
+        app,
+        {
+            "event-outcome": "death",
+            "event-death_cause": "过敏性休克",
+            "event-death_date": "2026-11-22",
+            "event-serious": ["life_threatening"],
+        },
+        received_at=NOV,
+    )
+    sequelae = submit(
+        app, {"event-outcome": "sequelae", "event-sequelae_detail": "左手麻木"}, received_at=NOV
+    )
+    workbook, _ = export(app, "2026-11", tmp_path)
+    sheet = workbook["个例报告"]
+    assert cell(sheet, death, "结果").value == "死亡(直接死因:过敏性休克;死亡时间:2026-11-22)"
+    assert cell(sheet, death, "严重性标准").value == "导致死亡、危及生命"
+    assert cell(sheet, death, "报告类型").value == "严重"
+    assert cell(sheet, sequelae, "结果").value == "有后遗症(表现:左手麻木)"
+
+
+def test_age_comes_from_the_birth_date_when_no_age_was_given(app, tmp_path):
+    infant = submit(
+        app,
+        {
+            "patient-age": "",
+            "patient-birth_date": "2026-03-20",
+            "event-onset_date": "2026-11-21",
+            "drugs-0-start_date": "2026-11-20",
+            "drugs-0-end_date": "",
+            "drugs-1-start_date": "",
+        },
+        received_at=NOV,
+    )
+    months = submit(
+        app,
+        {"patient-age": "8", "patient-age_unit": "month", "patient-birth_date": ""},
+        received_at=NOV,
+    )
+    workbook, _ = export(app, "2026-11", tmp_path)
+    assert cell(workbook["个例报告"], infant, "年龄").value == "8月"
+    assert cell(workbook["个例报告"], months, "年龄").value == "8月"
+
+
+def test_the_month_is_the_china_month(app, tmp_path):
+    november = submit(app, received_at=datetime(2025, 10, 31, 16, 30, tzinfo=UTC))  # 00:30 on 1 Nov
+    october = submit(app, received_at=datetime(2025, 10, 31, 15, 59, tzinfo=UTC))  # 23:59 on 31 Oct
+    nov, _ = export(app, "2025-11", tmp_path)
+    oct_, _ = export(app, "2025-10", tmp_path)
+    assert [r["报告编码"] for r in rows(nov["个例报告"])] == [november]
+    assert [r["报告编码"] for r in rows(oct_["个例报告"])] == [october]
+    assert parse_month("2025-11")[0] == datetime(2025, 10, 31, 16, 0, tzinfo=UTC)
+
+
+def test_follow_ups_name_their_first_report(app, tmp_path):
+    first = submit(app, received_at=NOV)
+    follow_up = submit(app, {"follow_up_of": first}, received_at=NOV + timedelta(days=2))
+    workbook, _ = export(app, "2026-11", tmp_path)
+    sheet = workbook["个例报告"]
+    assert cell(sheet, follow_up, "首次/跟踪报告").value == "跟踪报告"
+    assert cell(sheet, follow_up, "原始报告编码").value == first
+    assert cell(sheet, first, "首次/跟踪报告").value == "首次报告"
+
+
+HOSTILE = {
+    "patient_name": '=HYPERLINK("http://evil.example","点我")',
+    "reporter_name": "+1",
+    "reporter_phone": "-2+3",
+    "patient_disease": "@SUM(A1:A9)",
+    "patient_hospital": "\tTAB",
+    "patient_ethnicity": "\rCR",
+    "remarks": "#N/A",
+    "reporter_organization": "#DIV/0!",
+}
+
+
+def test_text_that_looks_like_a_formula_stays_text_exactly_as_typed(app, tmp_path):
+    reference = submit(app, received_at=NOV)
+    change(app, reference, **HOSTILE)
+    with app.app_context():
+        drug_id = db.session.scalar(sa.select(Drug.id).where(Drug.batch_number == "20260315A"))
+        db.session.execute(
+            sa.update(Drug).where(Drug.id == drug_id).values(batch_number="-20260101")
+        )
+        db.session.commit()
+    workbook, _ = export(app, "2026-11", tmp_path)
+    sheet = workbook["个例报告"]
+    headers = {
+        "patient_name": "患者姓名",
+        "reporter_name": "报告人姓名",
+        "reporter_phone": "报告人联系电话",
+        "patient_disease": "原患疾病",
+        "patient_hospital": "医院名称",
+        "patient_ethnicity": "民族",
+        "remarks": "备注",
+        "reporter_organization": "报告人单位",
+    }
+    for column, typed in HOSTILE.items():
+        found = cell(sheet, reference, headers[column])
+        assert (found.value, found.data_type, found.quotePrefix) == (typed, "s", True), column
+    assert cell(sheet, reference, "报告编码").quotePrefix is False  # the rest of the row is plain
+    batch = cell(workbook["药品"], reference, "生产批号")
+    assert (batch.value, batch.data_type, batch.quotePrefix) == ("-20260101", "s", True)
+    assert "批号:-20260101" in cell(sheet, reference, "怀疑药品").value
+
+
+def test_characters_xml_forbids_are_removed(app, tmp_path):
+    reference = submit(app, received_at=NOV)
+    change(
+        app, reference, event_description="过程\x01描述\x0b\ufffe完\uffff毕\x1f", remarks="=\x02x"
+    )
+    workbook, _ = export(app, "2026-11", tmp_path)
+    sheet = workbook["个例报告"]
+    assert cell(sheet, reference, "过程描述及处理情况").value == "过程描述完毕"
+    remarks = cell(sheet, reference, "备注")
+    assert (remarks.value, remarks.data_type) == ("=x", "s")
+
+
+def test_an_empty_month_gives_headers_and_a_zero_summary(app, tmp_path):
+    workbook, result = export(app, "2030-01", tmp_path)
+    assert workbook["个例报告"].max_row == 1 and workbook["药品"].max_row == 1
+    summary = dict(r for r in workbook["汇总"].iter_rows(values_only=True) if r and r[0])
+    assert summary["报告总数"] == 0 and summary["严重"] == 0 and summary["逾期"] == 0
+    assert "0 reports, 0 drug rows" in result.output
+
+
+@pytest.mark.parametrize("month", ["2026-13", "26-1", "abc", "2026-1", "2026-00", "2026-11-01"])
+def test_a_malformed_month_is_one_line_and_status_2(app, month):
+    result = app.test_cli_runner().invoke(args=["export", month])
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0 and "YYYY-MM" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_without_o_the_workbook_goes_to_instance_exports(app):
+    result = app.test_cli_runner().invoke(args=["export", "2026-11"])
+    path = Path(app.instance_path) / "exports" / "ADR-2026-11.xlsx"
+    assert result.exit_code == 0 and str(path) in result.output and path.exists()
+
+
+def test_overdue_means_late_to_the_regulator_or_not_sent_and_past_due(app, tmp_path):
+    late = submit(app, received_at=NOV)
+    change(
+        app,
+        late,
+        due_at=NOV + timedelta(days=1),
+        submitted_to_regulator_on=date(2026, 11, 20),
+        status="submitted",
+    )
+    on_time = submit(app, received_at=NOV)
+    change(
+        app,
+        on_time,
+        due_at=NOV + timedelta(days=30),
+        submitted_to_regulator_on=date(2026, 11, 12),
+        status="submitted",
+    )
+    waiting = submit(app, received_at=NOV)
+    change(app, waiting, due_at=NOV + timedelta(days=1))
+    workbook, _ = export(app, "2026-11", tmp_path)
+    sheet = workbook["个例报告"]
+    assert cell(sheet, late, "是否逾期").value == "是"
+    assert cell(sheet, on_time, "是否逾期").value == "否"
+    assert cell(sheet, on_time, "上报日期").value.date() == date(2026, 11, 12)
+    assert cell(sheet, waiting, "是否逾期").value == "是"
+
+
+def test_the_summary_counts_the_month(app, tmp_path):
+    first = submit(app, received_at=NOV)
+    submit(app, {"follow_up_of": first, "event-serious": ["hospitalization"]}, received_at=NOV)
+    submit(
+        app,
+        {
+            "event-outcome": "death",
+            "event-death_cause": "休克",
+            "event-death_date": "2026-11-22",
+            "drugs-0-batch_number": "B2",
+            "drugs-0-generic_name": "头孢克肟片",
+        },
+        received_at=NOV,
+    )
+    workbook, _ = export(app, "2026-11", tmp_path)
+    lines = [r for r in workbook["汇总"].iter_rows(values_only=True)]
+    counts = dict(r for r in lines if r and r[0] and isinstance(r[1], int))
+    assert counts["报告总数"] == 3 and counts["严重"] == 2 and counts["死亡"] == 1
+    assert counts["跟踪报告"] == 1 and counts["新的"] == 0
+    assert counts["好转"] == 2 and counts["死亡"] == 1
+    titles = [r[0] for r in lines if r and r[0] and r[1] is None]
+    assert titles == ["本月报告", "按结果", "按产品(怀疑药品)", "按批号(怀疑药品)"]
+    products = lines[[r[0] for r in lines].index("按产品(怀疑药品)") + 2 :]
+    assert products[:2] == [("阿莫西林胶囊", 2), ("头孢克肟片", 1)]
+    batches = lines[[r[0] for r in lines].index("按批号(怀疑药品)") + 2 :]
+    assert batches == [("20260315A", 2), ("B2", 1)]
+
+
+def test_english_sheets_headers_and_labels(app, tmp_path):
+    submit(app, received_at=NOV)
+    workbook, _ = export(app, "2026-11", tmp_path, "--lang", "en")
+    assert workbook.sheetnames == ["Reports", "Drugs", "Summary"]
+    [row] = rows(workbook["Reports"])
+    assert row["Reporter's occupation"] == "Pharmacist"
+    assert row["Outcome"] == vocab.OUTCOME["improving"].en
+    assert (
+        "batch:20260315A" in row["Suspected drugs"]
+        and "2026-11-20 to 2026-11-22" in row["Suspected drugs"]
+    )
+
+
+@pytest.mark.skipif(
+    not SOFFICE, reason="LibreOffice (Debian's libreoffice-calc-nogui) is not installed"
+)
+def test_libreoffice_opens_the_workbook_and_reads_the_text_as_typed(app, tmp_path):
+    reference = submit(app, received_at=NOV)
+    change(app, reference, **HOSTILE)
+    export(app, "2026-11", tmp_path)
+    converted = subprocess.run(
+        [
+            SOFFICE,
+            "--headless",
+            f"-env:UserInstallation=file://{tmp_path}/lo",
+            "--convert-to",
+            "csv:Text - txt - csv (StarCalc):44,34,76",
+            "--outdir",
+            str(tmp_path / "csv"),
+            str(tmp_path / "2026-11.xlsx"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert converted.returncode == 0, converted.stderr
+    with (tmp_path / "csv" / "2026-11.csv").open(encoding="utf-8") as handle:
+        table = list(csv.reader(handle))
+    header, row = table[0], table[1]
+    assert header[0] == "报告编码" and row[0] == reference
+    assert row[header.index("患者姓名")] == HOSTILE["patient_name"]
+    assert row[header.index("备注")] == "#N/A"
+    assert row[header.index("报告人联系电话")] == "-2+3"
+    assert row[header.index("报告人职业")] == "药师"
+    assert row[header.index("接收日期")] == "2026-11-10"
+
+
+# Demo data.
+
+
+def test_demo_data_fills_a_month_with_every_code_in_use(app, tmp_path):
+    result = app.test_cli_runner().invoke(
+        args=["demo-data", "--reports", "3000", "--month", "2026-09", "--seed", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        reports = db.session.scalars(sa.select(Report)).all()
+        assert len(reports) == 3000
+        for attribute, codes in [
+            ("reporter_kind", vocab.REPORTER_KIND),
+            ("patient_sex", vocab.SEX),
+            ("event_outcome", vocab.OUTCOME),
+            ("event_dechallenge", vocab.DECHALLENGE),
+            ("event_rechallenge", vocab.RECHALLENGE),
+            ("event_disease_impact", vocab.DISEASE_IMPACT),
+            ("event_causality", vocab.CAUSALITY),
+            ("status", vocab.STATUS),
+            ("patient_age_unit", vocab.AGE_UNIT),
+            ("patient_past_adr", vocab.YES_NO_UNKNOWN),
+        ]:
+            assert {getattr(r, attribute) for r in reports} >= set(codes), attribute
+        assert {c for r in reports for c in r.event_serious} == set(vocab.SERIOUSNESS)
+        assert {c for r in reports for c in r.patient_history} == set(vocab.HISTORY)
+        drugs = [d for r in reports for d in r.drugs]
+        assert {d.role for d in drugs} == set(vocab.DRUG_ROLE)
+        assert {d.route for d in drugs} == set(vocab.ROUTE) and {d.dose_unit for d in drugs} == set(
+            vocab.DOSE_UNIT
+        )
+        assert any(r.follow_up_of_id for r in reports) and any(
+            r.event_outcome == "death" for r in reports
+        )
+        assert any((r.patient_name or "").startswith("=") for r in reports)
+        assert all(r.reference.startswith("ADR-202609-") for r in reports)
+        assert all(r.valid_case for r in reports)
+    workbook, _ = export(app, "2026-09", tmp_path)
+    assert workbook["个例报告"].max_row == 3001
+
+
+def test_demo_data_refuses_a_database_with_real_reports_unless_forced(app, sender):
+    reference_of(sender.send(valid_report()))
+    runner = app.test_cli_runner()
+    refused = runner.invoke(args=["demo-data", "--reports", "5"])
+    assert refused.exit_code == 1 and "real reports" in refused.output
+    assert runner.invoke(args=["demo-data", "--reports", "5", "--force"]).exit_code == 0
