@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, Response, render_template
 
-from adr.extensions import babel, csrf, db, limiter, mail, migrate
+from adr.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,13 +78,18 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
     mail.init_app(app)
+    login_manager.init_app(app)
     mailer.init_background_sender(app)
 
 
 def register_blueprints(app: Flask) -> None:
+    from adr.auth import bp as auth_bp
     from adr.intake import bp as intake_bp
+    from adr.review import bp as review_bp
 
     app.register_blueprint(intake_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(review_bp)
 
 
 def register_pages(app: Flask) -> None:

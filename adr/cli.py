@@ -6,6 +6,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
@@ -14,14 +15,99 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from adr import create_app, demo, mailer, regulatory
+from adr import accounts, audit, create_app, demo, mailer, regulatory
 from adr.export import default_path, parse_month, write_workbook
+from adr.models import AuditEntry
 
 
 def register(app: Flask) -> None:
     """Add the project's commands to the app's CLI."""
-    for command in (send_mail, export, demo_data):
+    for command in (
+        send_mail,
+        export,
+        demo_data,
+        create_user,
+        set_password,
+        deactivate_user,
+        audit_group,
+    ):
         app.cli.add_command(command)
+
+
+def read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+def account_or_exit(action: Callable[[], object]) -> None:
+    try:
+        action()
+    except accounts.AccountError as error:
+        click.echo(f"adr: {error}", err=True)
+        sys.exit(1)
+
+
+@click.command("create-user")
+@click.argument("email")
+@click.option("--role", type=click.Choice(accounts.ROLES), required=True)
+@click.option("--name", default="", help="The person's name, as staff pages show it.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from one line of stdin.")
+@with_appcontext
+def create_user(email: str, role: str, name: str, password_stdin: bool) -> None:
+    """Add a staff account; the password is asked for twice."""
+    password = read_password(password_stdin)
+    account_or_exit(lambda: accounts.create_user(email, name, role, password, "adr create-user"))
+    click.echo(f"created {email.strip().lower()} ({role})")
+
+
+@click.command("set-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from one line of stdin.")
+@with_appcontext
+def set_password(email: str, password_stdin: bool) -> None:
+    """Set a staff account's password."""
+    password = read_password(password_stdin)
+    account_or_exit(lambda: accounts.set_password(email, password, "adr set-password"))
+    click.echo(f"password set for {email.strip().lower()}")
+
+
+@click.command("deactivate-user")
+@click.argument("email")
+@with_appcontext
+def deactivate_user(email: str) -> None:
+    """Stop an account from signing in (its audit trail stays)."""
+    account_or_exit(lambda: accounts.set_active(email, False, "adr deactivate-user"))
+    click.echo(f"deactivated {email.strip().lower()}")
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The audit trail."""
+
+
+@audit_group.command("verify")
+@with_appcontext
+def audit_verify() -> None:
+    """Walk the hash chain; report the first broken link (exit 1) or that it holds."""
+    from adr.extensions import db
+
+    count = 0
+
+    def counted() -> Iterator[AuditEntry]:
+        nonlocal count
+        for entry in audit.all_entries(db.session()):
+            count += 1
+            yield entry
+
+    broken = audit.first_broken_link(counted())
+    if broken:
+        entry, why = broken
+        click.echo(
+            f"audit entry {entry.id} ({entry.at:%Y-%m-%d %H:%M:%S} UTC, {entry.action}): {why}"
+        )
+        sys.exit(1)
+    click.echo(f"the audit trail holds: {count} entries, every link verified")
 
 
 def month_or_exit(month: str) -> str:

@@ -22,6 +22,8 @@ RATELIMIT_ENABLED = True
 RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_HEADERS_ENABLED = True
 REPORT_RATE_LIMIT = "10 per minute;60 per hour"
+LOGIN_RATE_LIMIT_CLIENT = "20 per 10 minutes"  # failed logins from one client address
+LOGIN_RATE_LIMIT_ADDRESS = "5 per 10 minutes"  # failed logins for one e-mail address
 
 # From the company's web site.
 COMPANY_NAME = "陕西医药控股集团天宁制药有限责任公司"

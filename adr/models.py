@@ -112,6 +112,12 @@ class Report(Model):
     company_causality: Mapped[str | None] = code()
     submitted_to_regulator_on: Mapped[date | None]
     national_case_number: Mapped[str | None] = text(50)
+    assessed_serious: Mapped[list[str] | None] = mapped_column(sa.JSON)  # None: not yet judged
+    expectedness: Mapped[str | None] = code()
+    naranjo_answers: Mapped[list[str] | None] = mapped_column(sa.JSON)
+    naranjo_score: Mapped[int | None]
+    status_reason: Mapped[str | None] = text(500)  # why it is invalid
+    duplicate_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report.id"))
 
     drugs: Mapped[list[Drug]] = relationship(
         back_populates="report", order_by="Drug.position", cascade="all, delete-orphan"
@@ -120,10 +126,16 @@ class Report(Model):
         back_populates="report", order_by="OutboxMail.id"
     )
     follow_up_of: Mapped[Report | None] = relationship(
-        remote_side=[id], back_populates="follow_ups"
+        remote_side=[id], back_populates="follow_ups", foreign_keys=[follow_up_of_id]
     )
+    duplicate_of: Mapped[Report | None] = relationship(
+        remote_side=[id], foreign_keys=[duplicate_of_id]
+    )
+    notes: Mapped[list[CaseNote]] = relationship(order_by="CaseNote.id")
     follow_ups: Mapped[list[Report]] = relationship(
-        back_populates="follow_up_of", order_by="Report.received_at"
+        back_populates="follow_up_of",
+        order_by="Report.received_at",
+        foreign_keys=[follow_up_of_id],
     )
 
 
@@ -178,6 +190,65 @@ class OutboxMail(Model):
     last_error: Mapped[str | None] = mapped_column(sa.String(1000))
 
     report: Mapped[Report | None] = relationship(back_populates="mails")
+
+
+class CaseNote(Model):
+    """A staff note on a case: the thread only grows."""
+
+    __tablename__ = "case_note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("report.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    author: Mapped[str] = mapped_column(sa.String(254))
+    text: Mapped[str] = mapped_column(sa.Text)
+
+
+class User(Model):
+    """A member of the drug safety staff."""
+
+    __tablename__ = "staff_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)  # stored lower-case
+    name: Mapped[str] = mapped_column(sa.String(100))
+    role: Mapped[str] = mapped_column(sa.String(10))  # reviewer, admin
+    active: Mapped[bool] = mapped_column(default=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    # Flask-Login's user interface.
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class AuditEntry(Model):
+    """One append-only line of the audit trail, chained to the line before by its hash."""
+
+    __tablename__ = "audit_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(sa.String(254))  # a staff e-mail, or "public form"
+    action: Mapped[str] = mapped_column(sa.String(40))
+    report_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report.id"), index=True)
+    field: Mapped[str | None] = mapped_column(sa.String(60))
+    old_value: Mapped[str | None] = mapped_column(sa.Text)
+    new_value: Mapped[str | None] = mapped_column(sa.Text)
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
 
 
 @contextmanager

@@ -211,3 +211,63 @@ def completeness(case: CaseFacts) -> Completeness:
     }
     missing = [name for name, value in items.items() if not value]
     return Completeness(round(100 * (len(items) - len(missing)) / len(items)), missing)
+
+
+# The staff workflow.
+
+TRANSITIONS = {
+    "received": {"in_review", "invalid", "duplicate"},
+    "in_review": {"assessed", "invalid", "duplicate"},
+    "assessed": {"in_review", "submitted", "invalid", "duplicate"},
+    "submitted": {"closed", "in_review"},
+    "closed": {"in_review"},
+    "invalid": {"in_review"},
+    "duplicate": {"in_review"},
+}
+
+
+def can_move(status: str, to: str) -> bool:
+    """Tell whether the workflow allows going from `status` to `to` (staying put is allowed)."""
+    return to == status or to in TRANSITIONS.get(status, set())
+
+
+# The Naranjo algorithm: ten answers, a score, a band, and the WHO-UMC level it suggests.
+
+NARANJO_SCORES = [
+    (1, 0, 0), (2, -1, 0), (1, 0, 0), (2, -1, 0), (-1, 2, 0),
+    (-1, 1, 0), (1, 0, 0), (1, 0, 0), (1, 0, 0), (1, 0, 0),
+]  # fmt: skip
+_ANSWER_INDEX = {"yes": 0, "no": 1, "unknown": 2}
+
+
+def naranjo_score(answers: Sequence[str]) -> int:
+    """Return the Naranjo score of ten answers (`yes`, `no`, `unknown`)."""
+    if len(answers) != len(NARANJO_SCORES):
+        raise ValueError("the Naranjo questionnaire has ten questions")
+    return sum(scores[_ANSWER_INDEX[a]] for scores, a in zip(NARANJO_SCORES, answers, strict=True))
+
+
+def naranjo_band(score: int) -> str:
+    """Return the published band: definite ≥ 9, probable 5–8, possible 1–4, doubtful ≤ 0."""
+    if score >= 9:
+        return "definite"
+    if score >= 5:
+        return "probable"
+    return "possible" if score >= 1 else "doubtful"
+
+
+SUGGESTED_CAUSALITY = {
+    "definite": "certain",
+    "probable": "probable",
+    "possible": "possible",
+    "doubtful": "unlikely",
+}
+
+
+def assessed_deadline(
+    received_at: datetime, criteria: Iterable[str], outcome: str | None, new: bool
+) -> tuple[bool, str, datetime]:
+    """Return seriousness, category and deadline after staff judged the case (day 0 unchanged)."""
+    serious = is_serious(criteria, outcome)
+    category = report_category(serious, new)
+    return serious, category, due_at(received_at, category, death=outcome == "death")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from adr import mailer, regulatory
+from adr import audit, mailer, regulatory
 from adr.extensions import db
 from adr.models import Report, write_transaction
 
@@ -50,6 +50,8 @@ def store_report(report: Report, token: str, language: str) -> str:
         try:
             with write_transaction() as session:
                 session.add(report)  # with its drugs and mails: all or nothing
+                session.flush()
+                audit.record(session, audit.PUBLIC_FORM, "report received", report.id)
             mailer.wake_sender()
             return report.reference
         except IntegrityError:

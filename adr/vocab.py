@@ -279,3 +279,64 @@ def field_label(name: str, language: str) -> str:
         _, index, key = name.split("-", 2)
         return f"{DRUG.text(language)} {int(index) + 1} {FIELDS['drug-' + key].text(language)}"
     return FIELDS[name].text(language)
+
+
+EXPECTEDNESS: CodeList = {
+    "listed": Term("已知(说明书已载明)", "Listed in the product label"),
+    "new": Term("新的(说明书未载明)", "New (not in the label)"),
+}
+
+# The Naranjo questionnaire's ten questions; their scores are in `regulatory.NARANJO_SCORES`.
+NARANJO: list[Term] = [
+    Term(
+        "该反应以前是否已有结论性报告?",
+        "Are there previous conclusive reports on this reaction?",
+    ),
+    Term(
+        "该反应是否在使用可疑药品后出现?",
+        "Did the reaction appear after the suspected drug was given?",
+    ),
+    Term(
+        "停药或使用特异性拮抗剂后反应是否改善?",
+        "Did it improve when the drug was stopped or an antagonist given?",
+    ),
+    Term(
+        "再次使用可疑药品后反应是否再现?",
+        "Did it reappear when the drug was given again?",
+    ),
+    Term(
+        "是否有其他原因可引起该反应?",
+        "Are there other causes that could on their own have caused it?",
+    ),
+    Term(
+        "给予安慰剂后反应是否再现?",
+        "Did it reappear when a placebo was given?",
+    ),
+    Term(
+        "血(或其他体液)中药物浓度是否达到中毒浓度?",
+        "Was the drug found in blood or other fluids in toxic concentrations?",
+    ),
+    Term(
+        "增加剂量反应加重或减少剂量反应减轻?",
+        "Was it worse with a higher dose, or milder with a lower one?",
+    ),
+    Term(
+        "患者以前用相同或类似药品是否有类似反应?",
+        "Did the patient react the same way to the same or similar drugs before?",
+    ),
+    Term(
+        "是否有客观证据证实该反应?",
+        "Was the reaction confirmed by objective evidence?",
+    ),
+]
+NARANJO_ANSWER: CodeList = {
+    "yes": Term("是", "Yes"),
+    "no": Term("否", "No"),
+    "unknown": Term("不知道", "Don't know"),
+}
+NARANJO_BAND: CodeList = {
+    "definite": Term("肯定(≥9分)", "Definite (9 or more)"),
+    "probable": Term("很可能(5–8分)", "Probable (5 to 8)"),
+    "possible": Term("可能(1–4分)", "Possible (1 to 4)"),
+    "doubtful": Term("可疑(≤0分)", "Doubtful (0 or less)"),
+}

@@ -1,0 +1,72 @@
+"""The staff assessment form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from adr import vocab
+from adr.i18n import lazy_term
+from adr.intake.forms import clean_text, options, unique_codes
+
+
+class AssessmentForm(FlaskForm):
+    status = SelectField(_l("Status"), choices=options(vocab.STATUS), validate_choice=True)
+    status_reason = StringField(
+        _l("Why it is invalid"), filters=[clean_text], validators=[Length(max=500)]
+    )
+    duplicate_of = StringField(_l("Reference of the original report"), filters=[clean_text])
+    assessed_serious = SelectMultipleField(
+        _l("Seriousness criteria, as staff confirm them"),
+        choices=options(vocab.SERIOUSNESS),
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        filters=[unique_codes],
+    )
+    expectedness = RadioField(
+        _l("Expectedness"), choices=options(vocab.EXPECTEDNESS), validators=[Optional()]
+    )
+    company_causality = RadioField(
+        _l("Company causality (WHO-UMC)"), choices=options(vocab.CAUSALITY), validators=[Optional()]
+    )
+    submitted_to_regulator_on = DateField(
+        _l("Date sent to the national system"), validators=[Optional()]
+    )
+    national_case_number = StringField(
+        _l("National case number"), filters=[clean_text], validators=[Length(max=50)]
+    )
+    note = TextAreaField(_l("Add a note"), filters=[clean_text], validators=[Length(max=5000)])
+
+
+NARANJO_CHOICES = [
+    SelectChoice(code, lazy_term(term)) for code, term in vocab.NARANJO_ANSWER.items()
+]
+for _index, _question in enumerate(vocab.NARANJO):
+    setattr(
+        AssessmentForm,
+        f"naranjo_{_index}",
+        RadioField(lazy_term(_question), choices=NARANJO_CHOICES, validators=[Optional()]),
+    )
+
+
+def naranjo_answers(form: AssessmentForm) -> list[str] | None:
+    """Return the ten answers when every question was answered, else None."""
+    answers = [getattr(form, f"naranjo_{index}").data for index in range(len(vocab.NARANJO))]
+    return answers if all(answers) else None
+
+
+def naranjo_questions(form: AssessmentForm) -> list[Any]:
+    return [getattr(form, f"naranjo_{index}") for index in range(len(vocab.NARANJO))]

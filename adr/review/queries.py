@@ -1,0 +1,115 @@
+"""The case list's filters and the dashboard's counts, as SQLAlchemy queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from adr import regulatory
+from adr.export import parse_month
+from adr.models import Drug, OutboxMail, Report
+
+PAGE_SIZE = 50
+OPEN = ~Report.status.in_(regulatory.CLOSED_STATUSES)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the list is narrowed to; every field comes from, and goes back to, the URL."""
+
+    q: str = ""
+    status: str = ""
+    serious: bool = False
+    overdue: bool = False
+    due_soon: bool = False
+    received_today: bool = False
+    deaths: bool = False
+    month: str = ""
+    batch: str = ""
+
+    def as_args(self) -> dict[str, str]:
+        return {k: ("1" if v is True else v) for k, v in vars(self).items() if v}
+
+
+def report_query(filters: Filters, now: datetime) -> sa.Select[Any]:
+    """Return the reports the filters select, newest first."""
+    query = sa.select(Report)
+    if filters.status:
+        query = query.where(Report.status == filters.status)
+    if filters.serious:
+        query = query.where(Report.serious.is_(True))
+    if filters.deaths:
+        query = query.where(Report.event_outcome == "death")
+    if filters.overdue:
+        query = query.where(OPEN, Report.due_at < now)
+    if filters.due_soon:
+        query = query.where(OPEN, Report.due_at >= now, Report.due_at < now + timedelta(days=3))
+    if filters.received_today:
+        start = datetime.combine(regulatory.china_today(now), time(), regulatory.CHINA)
+        query = query.where(Report.received_at >= start)
+    if filters.month:
+        try:
+            start, end = parse_month(filters.month)
+        except ValueError:
+            start, end = now, now  # a malformed month selects nothing
+        query = query.where(Report.received_at >= start, Report.received_at < end)
+    if filters.batch:
+        batch = filters.batch.strip().upper()
+        query = query.where(
+            Report.id.in_(sa.select(Drug.report_id).where(Drug.batch_number == batch))
+        )
+    if filters.q:
+        query = query.where(search(filters.q.strip()))
+    return query.order_by(Report.received_at.desc(), Report.id.desc())
+
+
+def search(text: str) -> sa.ColumnElement[bool]:
+    """Match a reference, a patient or reporter name, a drug, a batch or a reaction."""
+    reference = regulatory.normalize_reference(text)
+    if reference:
+        return Report.reference == reference
+    plain = text.replace("\\", "").replace("%", "").replace("_", "")
+    like = f"%{plain}%"
+    drugs = sa.select(Drug.report_id).where(
+        sa.or_(
+            Drug.generic_name.ilike(like),
+            Drug.brand_name.ilike(like),
+            Drug.batch_number == text.upper(),
+        )
+    )
+    return sa.or_(
+        Report.patient_name.ilike(like),
+        Report.reporter_name.ilike(like),
+        Report.event_name.ilike(like),
+        Report.id.in_(drugs),
+    )
+
+
+def dashboard_counts(now: datetime) -> dict[str, int]:
+    """Return the dashboard's numbers; each matches a filter of the list."""
+    from adr.extensions import db
+
+    month = f"{now.astimezone(regulatory.CHINA):%Y-%m}"
+
+    def count(filters: Filters) -> int:
+        query = report_query(filters, now).order_by(None)
+        return db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+
+    counts = {
+        "received_today": count(Filters(received_today=True)),
+        "due_soon": count(Filters(due_soon=True)),
+        "overdue": count(Filters(overdue=True)),
+        "serious": count(Filters(serious=True, month=month)),
+        "deaths": count(Filters(deaths=True, month=month)),
+    }
+    counts["mail_failures"] = (
+        db.session.scalar(sa.select(sa.func.count()).where(OutboxMail.status == "failed")) or 0
+    )
+    return counts
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,305 @@
+"""Views of the staff workspace: parse the request, call the queries and rules, render."""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Any
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy.orm import selectinload
+from werkzeug.wrappers import Response
+
+from adr import accounts, audit, regulatory, vocab
+from adr.assessment import Assessment, apply, problems
+from adr.auth.views import role_required
+from adr.export import parse_month, write_workbook
+from adr.extensions import db, login_manager
+from adr.models import AuditEntry, OutboxMail, Report, User, write_transaction
+from adr.review import bp
+from adr.review.forms import AssessmentForm, naranjo_answers, naranjo_questions
+from adr.review.queries import PAGE_SIZE, Filters, dashboard_counts, report_query, utcnow
+
+
+@bp.before_request
+def staff_only() -> Response | None:
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return None
+
+
+@bp.after_request
+def no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/")
+@role_required("reviewer", "admin")
+def dashboard() -> str:
+    return render_template("review/dashboard.html", counts=dashboard_counts(utcnow()))
+
+
+def filters_from_request() -> Filters:
+    args = request.args
+    return Filters(
+        q=args.get("q", "")[:100],
+        status=args.get("status", "") if args.get("status") in vocab.STATUS else "",
+        serious=args.get("serious") == "1",
+        overdue=args.get("overdue") == "1",
+        due_soon=args.get("due_soon") == "1",
+        received_today=args.get("received_today") == "1",
+        deaths=args.get("deaths") == "1",
+        month=args.get("month", "")[:7],
+        batch=args.get("batch", "")[:35],
+    )
+
+
+@bp.get("/reports")
+@role_required("reviewer", "admin")
+def reports() -> str:
+    filters = filters_from_request()
+    now = utcnow()
+    page = db.paginate(
+        report_query(filters, now).options(selectinload(Report.drugs)),
+        page=request.args.get("page", 1, type=int),
+        per_page=PAGE_SIZE,
+        max_per_page=PAGE_SIZE,
+        error_out=False,
+        count=True,
+    )
+    return render_template("review/list.html", page=page, filters=filters, now=now, view=case_view)
+
+
+def find_report(reference: str) -> Report:
+    normalized = regulatory.normalize_reference(reference)
+    report = normalized and db.session.scalar(
+        sa.select(Report).where(Report.reference == normalized)
+    )
+    if not report:
+        abort(404)
+    return report
+
+
+@bp.get("/reports/<reference>")
+@role_required("reviewer", "admin")
+def case(reference: str) -> str:
+    report = find_report(reference)
+    with write_transaction() as session:
+        audit.record(session, current_user.email, "case viewed", report.id)
+    report = find_report(reference)
+    form = AssessmentForm(formdata=None, obj=report, status=report.status)
+    form.assessed_serious.data = (
+        report.assessed_serious if report.assessed_serious is not None else report.event_serious
+    )
+    form.duplicate_of.data = report.duplicate_of.reference if report.duplicate_of else None
+    for question, answer in zip(
+        naranjo_questions(form), report.naranjo_answers or [], strict=False
+    ):
+        question.data = answer
+    return render_case(report, form)
+
+
+def render_case(report: Report, form: AssessmentForm, errors: dict[str, str] | None = None) -> str:
+    chain_root = report.follow_up_of or report
+    entries = db.session.scalars(
+        sa.select(AuditEntry).where(AuditEntry.report_id == report.id).order_by(AuditEntry.id)
+    ).all()
+    mails = db.session.scalars(sa.select(OutboxMail).where(OutboxMail.report_id == report.id)).all()
+    return render_template(
+        "review/case.html",
+        report=report,
+        view=case_view(report),
+        chain=[chain_root, *chain_root.follow_ups],
+        completeness=regulatory.completeness(report),
+        form=form,
+        naranjo=naranjo_questions(form),
+        errors=errors or {},
+        entries=entries,
+        mails=mails,
+    )
+
+
+@bp.post("/reports/<reference>/assessment")
+@role_required("reviewer", "admin")
+def assess(reference: str) -> Response | tuple[str, int]:
+    report = find_report(reference)
+    form = AssessmentForm()
+    if not form.validate():
+        return render_case(
+            report, form, {name: " ".join(map(str, e)) for name, e in form.errors.items()}
+        ), 422
+    typed = form.duplicate_of.data
+    original_reference = regulatory.normalize_reference(typed or "")
+    original = original_reference and db.session.scalar(
+        sa.select(Report).where(Report.reference == original_reference)
+    )
+    change = Assessment(
+        status=form.status.data or report.status,
+        status_reason=form.status_reason.data,
+        duplicate_of=original or None,
+        assessed_serious=form.assessed_serious.data or [],
+        expectedness=form.expectedness.data,
+        company_causality=form.company_causality.data,
+        naranjo_answers=naranjo_answers(form),
+        submitted_to_regulator_on=form.submitted_to_regulator_on.data,
+        national_case_number=form.national_case_number.data,
+        note=form.note.data,
+    )
+    found = problems(report, change, typed)
+    if found:
+        return render_case(report, form, found), 422
+    changed = apply(report, change, current_user.email)
+    flash(_("Saved.") if changed else _("Nothing changed."))
+    return redirect(url_for("review.case", reference=report.reference), 303)
+
+
+@bp.get("/exports/<month>.xlsx")
+@role_required("reviewer", "admin")
+def export_month(month: str) -> Response:
+    try:
+        parse_month(month)
+    except ValueError:
+        abort(404)
+    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - send_file closes it
+    write_workbook(month, spool)
+    spool.seek(0)
+    with write_transaction() as session:
+        audit.record(session, current_user.email, "export downloaded", field=month)
+    return send_file(
+        spool,
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        as_attachment=True,
+        download_name=f"ADR-{month}.xlsx",
+    )
+
+
+@bp.route("/users", methods=["GET", "POST"])
+@role_required("admin")
+def users() -> str | Response:
+    if request.method == "POST":
+        try:
+            if request.form.get("action") == "create":
+                accounts.create_user(
+                    request.form.get("email", ""),
+                    request.form.get("name", ""),
+                    request.form.get("role", ""),
+                    request.form.get("password", ""),
+                    current_user.email,
+                )
+            elif request.form.get("action") in ("deactivate", "reactivate"):
+                email = request.form.get("email", "")
+                if email.lower() == current_user.email:
+                    raise accounts.AccountError(_("You cannot deactivate your own account."))
+                accounts.set_active(
+                    email, request.form["action"] == "reactivate", current_user.email
+                )
+        except accounts.AccountError as error:
+            flash(str(error))
+        return redirect(url_for("review.users"), 303)
+    staff = db.session.scalars(sa.select(User).order_by(User.email)).all()
+    return render_template("review/users.html", staff=staff, roles=accounts.ROLES)
+
+
+def case_view(report: Report) -> dict[str, Any]:
+    """Return what the list and the case page show of a report, labelled in the page language."""
+    from adr.i18n import current_language
+
+    language = current_language()
+
+    def term(codes: vocab.CodeList, code: str | None) -> str:
+        return codes[code].text(language) if code in codes else ""
+
+    now = utcnow()
+    suspects = regulatory.suspect_drugs(report)
+    return {
+        "received": report.received_at.astimezone(regulatory.CHINA),
+        "due": report.due_at.astimezone(regulatory.CHINA),
+        "overdue": regulatory.is_overdue(report.status, report.due_at, now),
+        "due_soon": not regulatory.is_overdue(report.status, report.due_at, now)
+        and report.status not in regulatory.CLOSED_STATUSES
+        and (report.due_at - now).total_seconds() < 3 * 86400,
+        "category": term(vocab.REPORT_CATEGORY, report.report_category),
+        "status": term(vocab.STATUS, report.status),
+        "outcome": term(vocab.OUTCOME, report.event_outcome),
+        "product": " / ".join(d.generic_name or d.brand_name or "" for d in suspects),
+        "batch": " / ".join(d.batch_number or "" for d in suspects),
+        "term": term,
+        "language": language,
+        "sections": sections(report, term, language),
+    }
+
+
+CODES = {
+    "reporter-kind": vocab.REPORTER_KIND,
+    "reporter-organization_type": vocab.ORGANIZATION_TYPE,
+    "patient-sex": vocab.SEX,
+    "patient-age_unit": vocab.AGE_UNIT,
+    "patient-past_adr": vocab.YES_NO_UNKNOWN,
+    "patient-family_adr": vocab.YES_NO_UNKNOWN,
+    "patient-history": vocab.HISTORY,
+    "event-outcome": vocab.OUTCOME,
+    "event-dechallenge": vocab.DECHALLENGE,
+    "event-rechallenge": vocab.RECHALLENGE,
+    "event-disease_impact": vocab.DISEASE_IMPACT,
+    "event-serious": vocab.SERIOUSNESS,
+    "event-causality": vocab.CAUSALITY,
+    "drug-role": vocab.DRUG_ROLE,
+    "drug-dose_unit": vocab.DOSE_UNIT,
+    "drug-route": vocab.ROUTE,
+}
+
+
+def sections(report: Report, term: Any, language: str) -> list[tuple[str, list[tuple[str, Any]]]]:
+    """Return the report's fields by section, in the national form's order, labelled."""
+
+    def shown(name: str, value: Any) -> Any:
+        codes = CODES.get(name)
+        if codes is None or value is None:
+            return value
+        if isinstance(value, list):
+            return "、".join(term(codes, code) for code in value)
+        return term(codes, value)
+
+    result = []
+    for section in ("reporter", "patient", "event"):
+        rows = []
+        for name, label in vocab.FIELDS.items():
+            if name.startswith(section + "-"):
+                value = getattr(report, name.replace("-", "_"))
+                rows.append((label.text(language), shown(name, value)))
+        result.append((section, rows))
+    for drug in report.drugs:
+        rows = [
+            (label.text(language), shown(name, getattr(drug, name.split("-", 1)[1])))
+            for name, label in vocab.FIELDS.items()
+            if name.startswith("drug-")
+        ]
+        result.append(("drug", rows))
+    return result
+
+
+@bp.app_context_processor
+def staff_helpers() -> dict[str, Any]:
+    from flask_wtf.csrf import generate_csrf
+    from markupsafe import Markup
+
+    from adr.i18n import current_language
+
+    def csrf_token_field() -> Markup:
+        return Markup('<input type="hidden" name="csrf_token" value="{}">').format(generate_csrf())
+
+    def naranjo_band_label(score: int) -> str:
+        return vocab.NARANJO_BAND[regulatory.naranjo_band(score)].text(current_language())
+
+    return {
+        "csrf_token_field": csrf_token_field,
+        "month_now": lambda: f"{utcnow().astimezone(regulatory.CHINA):%Y-%m}",
+        "view_language": current_language,
+        "vocab": vocab,
+        "field_label": lambda name: vocab.field_label(name, current_language()),
+        "china_time": lambda moment: f"{moment.astimezone(regulatory.CHINA):%Y-%m-%d %H:%M}",
+        "naranjo_band_label": naranjo_band_label,
+    }

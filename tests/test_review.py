@@ -1,0 +1,585 @@
+"""The staff workspace: sign-in, access, the case list and page, assessment, audit trail."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from openpyxl import load_workbook
+
+from adr import accounts, regulatory
+from adr.extensions import db
+from adr.models import AuditEntry, Report, User
+from tests.conftest import ReportSender, hidden_inputs, reference_of, valid_report
+
+PASSWORD = "correct horse battery"
+REVIEWER, ADMIN, RETIRED = (
+    "reviewer@tianning.example",
+    "admin@tianning.example",
+    "old@tianning.example",
+)
+
+
+@pytest.fixture
+def staff(app):
+    with app.app_context():
+        accounts.create_user(REVIEWER, "审核员", "reviewer", PASSWORD, "test")
+        accounts.create_user(ADMIN, "管理员", "admin", PASSWORD, "test")
+        accounts.create_user(RETIRED, "离职", "reviewer", PASSWORD, "test")
+    return app
+
+
+def login(client, email: str, password: str = PASSWORD, next_path: str | None = None):
+    token = hidden_inputs(client.get("/login").get_data(as_text=True))["csrf_token"]
+    path = f"/login?next={next_path}" if next_path else "/login"
+    return client.post(path, data={"email": email, "password": password, "csrf_token": token})
+
+
+def signed_in(app, email: str):
+    client = app.test_client()
+    assert login(client, email).status_code == 302
+    return client
+
+
+def csrf(client) -> str:
+    return hidden_inputs(client.get("/login").get_data(as_text=True))["csrf_token"]
+
+
+def submit(app, fields=None) -> str:
+    return reference_of(ReportSender(app.test_client()).send(valid_report() | (fields or {})))
+
+
+def stored(app, reference: str) -> Report:
+    with app.app_context():
+        report = db.session.scalar(sa.select(Report).where(Report.reference == reference))
+        db.session.expunge(report)
+        return report
+
+
+def trail(app, reference: str | None = None) -> list[AuditEntry]:
+    with app.app_context():
+        query = sa.select(AuditEntry).order_by(AuditEntry.id)
+        if reference:
+            query = query.join(Report, Report.id == AuditEntry.report_id).where(
+                Report.reference == reference
+            )
+        entries = db.session.scalars(query).all()
+        db.session.expunge_all()
+        return list(entries)
+
+
+# Access.
+
+ROUTES = [
+    ("get", "/staff/", None),
+    ("get", "/staff/reports", None),
+    ("get", "/staff/reports/{ref}", None),
+    ("post", "/staff/reports/{ref}/assessment", {"status": "in_review"}),
+    ("get", "/staff/exports/2026-11.xlsx", None),
+    ("get", "/staff/users", None),
+    ("post", "/staff/users", {"action": "none"}),
+]
+EXPECTED = {  # who: status for each route above
+    "anonymous": [302] * 7,
+    "reviewer": [200, 200, 200, 303, 200, 403, 403],
+    "admin": [200, 200, 200, 303, 200, 200, 303],
+    "deactivated": [302] * 7,
+}
+
+
+@pytest.mark.parametrize("who", list(EXPECTED))
+def test_access_to_every_staff_route(staff, who):
+    reference = submit(staff)
+    client = staff.test_client()
+    if who in ("reviewer", "admin"):
+        login(client, REVIEWER if who == "reviewer" else ADMIN)
+    if who == "deactivated":
+        login(client, RETIRED)
+        with staff.app_context():
+            accounts.set_active(RETIRED, False, "test")
+    statuses = []
+    for method, path, data in ROUTES:
+        path = path.format(ref=reference)
+        if method == "post":
+            response = client.post(path, data={**data, "csrf_token": csrf(client)})
+        else:
+            response = client.get(path)
+        response.close()
+        statuses.append(response.status_code)
+        if response.status_code == 302:
+            assert response.location.startswith("/login?next=/staff"), response.location
+        if path.startswith("/staff") and response.status_code in (200, 303, 403):
+            assert response.headers["Cache-Control"] == "no-store"
+    assert statuses == EXPECTED[who]
+
+
+def test_a_login_leads_to_the_page_asked_for_and_renews_the_session(staff):
+    client = staff.test_client()
+    response = client.get("/staff/reports?status=received")
+    assert response.location == "/login?next=/staff/reports?status%3Dreceived"
+    client.get("/login")
+    before = client.get_cookie("session").value
+    response = login(client, REVIEWER, next_path="/staff/reports?status=received")
+    assert response.status_code == 302 and response.location == "/staff/reports?status=received"
+    assert client.get_cookie("session").value != before
+    assert client.get("/staff/reports").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/x", "//evil.example", "/\\evil.example", "javascript:alert(1)"]
+)
+def test_a_next_pointing_off_site_is_ignored(staff, target):
+    response = login(staff.test_client(), REVIEWER, next_path=target)
+    assert response.location == "/staff/"
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [(REVIEWER, "wrong password!"), ("nobody@tianning.example", PASSWORD), (RETIRED.upper(), "x")],
+)
+def test_every_failed_login_gets_the_same_answer(staff, email, password):
+    response = login(staff.test_client(), email, password)
+    assert response.status_code == 401
+    assert "电子邮箱或密码错误，或账户未启用。" in response.get_data(as_text=True)
+
+
+def test_a_deactivated_account_cannot_sign_in(staff):
+    with staff.app_context():
+        accounts.set_active(RETIRED, False, "test")
+    assert login(staff.test_client(), RETIRED).status_code == 401
+
+
+def test_failed_logins_are_limited_per_address_and_per_client(tmp_path, monkeypatch):
+    from adr import create_app
+    from tests.conftest import app_config
+
+    monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
+    app = create_app(
+        app_config(tmp_path, RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT_CLIENT="8 per minute")
+    )
+    with app.app_context():
+        db.create_all()
+        accounts.create_user(REVIEWER, "审核员", "reviewer", PASSWORD, "test")
+        accounts.create_user(ADMIN, "管理员", "admin", PASSWORD, "test")
+    client = app.test_client()
+    statuses = [login(client, REVIEWER, "wrong password!").status_code for _ in range(6)]
+    assert statuses == [401] * 5 + [429]
+    assert login(client, REVIEWER).status_code == 429  # even the right password, for now
+    assert login(client, ADMIN).status_code == 302  # another address still signs in
+    statuses = [login(client, f"u{n}@tianning.example", "x").status_code for n in range(4)]
+    assert statuses == [401, 401, 401, 429]  # the ninth failure from this client is refused
+
+
+def test_logout_ends_the_session(staff):
+    client = signed_in(staff, REVIEWER)
+    assert client.post("/logout", data={"csrf_token": csrf(client)}).status_code == 302
+    assert client.get("/staff/").status_code == 302
+
+
+def test_logins_and_failures_are_audited(staff):
+    signed_in(staff, REVIEWER)
+    login(staff.test_client(), REVIEWER, "wrong password!")
+    actions = [(e.actor, e.action) for e in trail(staff)]
+    assert (REVIEWER, "login") in actions and (REVIEWER, "login failed") in actions
+
+
+# Dashboard and list.
+
+
+def test_the_dashboard_counts_link_to_the_list(staff):
+    submit(staff)
+    serious = submit(staff, {"event-serious": ["hospitalization"]})
+    with staff.app_context():
+        db.session.execute(
+            sa.update(Report)
+            .where(Report.reference == serious)
+            .values(due_at=datetime.now(UTC) - timedelta(hours=1))
+        )
+        db.session.commit()
+    page = signed_in(staff, REVIEWER).get("/staff/").get_data(as_text=True)
+    assert "<strong>2</strong> 今日接收" in page
+    assert "<strong>1</strong> 逾期" in page
+    assert "/staff/reports?overdue=1" in page
+
+
+def test_the_list_filters_and_searches(staff):
+    first = submit(staff)
+    second = submit(
+        staff, {"drugs-0-batch_number": "B9", "patient-name": "李四", "event-name": "头痛"}
+    )
+    client = signed_in(staff, REVIEWER)
+
+    def listed(query: str) -> set[str]:
+        page = client.get(f"/staff/reports?{query}").get_data(as_text=True)
+        return {ref for ref in (first, second) if ref in page}
+
+    assert listed("") == {first, second}
+    assert listed("batch=b9") == {second}
+    assert listed("q=B9") == {second}
+    assert listed("q=李四") == {second}
+    assert listed("q=头痛") == {second}
+    assert listed("q=阿莫西林") == {first, second}
+    assert listed(f"q={first.lower()}") == {first}
+    assert listed("status=received") == {first, second}
+    assert listed("status=closed") == set()
+    assert listed("serious=1") == set()
+    month = f"{datetime.now(regulatory.CHINA):%Y-%m}"
+    assert listed(f"month={month}") == {first, second}
+    assert listed("month=2020-01") == set()
+    assert listed("month=bogus") == set()
+
+
+def test_the_list_pages_by_50(staff):
+    staff.test_cli_runner().invoke(args=["demo-data", "--reports", "120"])
+    client = signed_in(staff, REVIEWER)
+    page = client.get("/staff/reports").get_data(as_text=True)
+    assert page.count('href="/staff/reports/ADR-') == 50
+    assert "第 1 页，共 3 页" in page
+    assert (
+        client.get("/staff/reports?page=3")
+        .get_data(as_text=True)
+        .count('href="/staff/reports/ADR-')
+        == 20
+    )
+
+
+# The case page.
+
+
+def test_the_case_page_shows_the_report_escaped_and_audits_the_view(staff):
+    reference = submit(staff, {"event-description": "<script>alert('x')</script> 皮疹加重"})
+    page = signed_in(staff, REVIEWER).get(f"/staff/reports/{reference}").get_data(as_text=True)
+    assert "&lt;script&gt;alert(" in page and "<script>alert(" not in page
+    for shown in (
+        "王丽",
+        "阿莫西林胶囊",
+        "20260315A",
+        "好转",
+        "药师",
+        "吸烟史、过敏史",
+        "完整度" if False else "100%",
+    ):
+        assert shown in page
+    assert "有效病例" in page and "report received" in page
+    assert [e.action for e in trail(staff, reference)][-1] == "case viewed"
+
+
+def test_the_case_page_shows_the_chain_and_the_mails(staff):
+    first = submit(staff)
+    follow_up = submit(staff, {"follow_up_of": first})
+    page = signed_in(staff, REVIEWER).get(f"/staff/reports/{follow_up}").get_data(as_text=True)
+    assert f'href="/staff/reports/{first}"' in page and "首次报告及跟踪报告" in page
+    assert "pending" in page  # its mails, not yet sent
+
+
+def test_an_unknown_case_is_404(staff):
+    assert signed_in(staff, REVIEWER).get("/staff/reports/ADR-202611-ZZZZZZ").status_code == 404
+
+
+# Assessment.
+
+
+def assess(client, reference: str, **fields):
+    data = {
+        "status": fields.pop("status", None) or "received",
+        "csrf_token": csrf(client),
+        **fields,
+    }
+    return client.post(f"/staff/reports/{reference}/assessment", data=data)
+
+
+def test_the_workflow_moves_only_along_its_transitions(staff):
+    reference = submit(staff)
+    client = signed_in(staff, REVIEWER)
+    assert assess(client, reference, status="submitted").status_code == 422  # received → submitted
+    assert assess(client, reference, status="in_review").status_code == 303
+    assert assess(client, reference, status="assessed").status_code == 303
+    refused = assess(client, reference, status="submitted")
+    assert refused.status_code == 422 and "请填写上报国家系统的日期" in refused.get_data(
+        as_text=True
+    )
+    sent = assess(
+        client,
+        reference,
+        status="submitted",
+        submitted_to_regulator_on=date.today().isoformat(),
+        national_case_number="202661000123",
+    )
+    assert sent.status_code == 303
+    report = stored(staff, reference)
+    assert (report.status, report.national_case_number) == ("submitted", "202661000123")
+    assert (
+        assess(
+            client,
+            reference,
+            status="closed",
+            national_case_number="202661000123",
+            submitted_to_regulator_on=date.today().isoformat(),
+        ).status_code
+        == 303
+    )
+    assert assess(client, reference, status="assessed").status_code == 422  # closed → assessed
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "allowed"),
+    [
+        ("received", "in_review", True),
+        ("received", "assessed", False),
+        ("in_review", "assessed", True),
+        ("assessed", "submitted", True),
+        ("submitted", "closed", True),
+        ("closed", "received", False),
+        ("invalid", "in_review", True),
+        ("duplicate", "submitted", False),
+        ("received", "received", True),
+    ],
+)
+def test_transitions(old, new, allowed):
+    assert regulatory.can_move(old, new) is allowed
+
+
+def test_invalid_needs_a_reason_and_duplicate_an_original(staff):
+    first = submit(staff)
+    second = submit(staff)
+    client = signed_in(staff, REVIEWER)
+    assert "请说明报告无效的原因" in assess(client, second, status="invalid").get_data(as_text=True)
+    assert (
+        assess(client, second, status="duplicate", duplicate_of="ADR-202611-ZZZZZZ").status_code
+        == 422
+    )
+    assert assess(client, second, status="duplicate", duplicate_of=second).status_code == 422
+    assert assess(client, second, status="duplicate", duplicate_of=first.lower()).status_code == 303
+    assert stored(staff, second).duplicate_of_id == stored(staff, first).id
+
+
+def test_expectedness_and_seriousness_recompute_the_deadline_from_day_0(staff):
+    reference = submit(staff)
+    received = stored(staff, reference).received_at
+    client = signed_in(staff, REVIEWER)
+
+    def day(report: Report) -> timedelta:
+        return regulatory.china_date(report.due_at) - regulatory.china_date(received)
+
+    assert day(stored(staff, reference)) == timedelta(days=30)
+    assess(client, reference, expectedness="new")
+    report = stored(staff, reference)
+    assert (report.report_category, day(report)) == ("new", timedelta(days=15))
+    assess(client, reference, expectedness="new", assessed_serious=["hospitalization"])
+    report = stored(staff, reference)
+    assert (report.report_category, report.serious, day(report)) == (
+        "new_serious",
+        True,
+        timedelta(days=15),
+    )
+    assess(client, reference, expectedness="listed")
+    report = stored(staff, reference)
+    assert (report.report_category, report.serious, day(report)) == (
+        "general",
+        False,
+        timedelta(days=30),
+    )
+    assert report.received_at == received
+
+
+def test_a_death_stays_due_at_once(staff):
+    reference = submit(
+        staff,
+        {"event-outcome": "death", "event-death_cause": "休克", "event-death_date": "2026-11-22"},
+    )
+    client = signed_in(staff, REVIEWER)
+    assess(client, reference, expectedness="listed")
+    report = stored(staff, reference)
+    assert report.due_at.astimezone(regulatory.CHINA).date() - report.received_at.astimezone(
+        regulatory.CHINA
+    ).date() == timedelta(days=1)
+
+
+def test_causality_naranjo_and_notes_are_kept_and_audited(staff):
+    reference = submit(staff)
+    client = signed_in(staff, REVIEWER)
+    answers = {
+        f"naranjo_{i}": a
+        for i, a in enumerate(
+            ["yes", "yes", "yes", "unknown", "no", "unknown", "unknown", "unknown", "no", "yes"]
+        )
+    }
+    assert (
+        assess(
+            client, reference, company_causality="probable", note="已电话联系报告人。", **answers
+        ).status_code
+        == 303
+    )
+    assess(client, reference, company_causality="probable", note="第二条备注", **answers)
+    report = stored(staff, reference)
+    assert report.company_causality == "probable"
+    assert report.naranjo_score == 1 + 2 + 1 + 0 + 2 + 0 + 0 + 0 + 0 + 1
+    entries = [
+        (e.actor, e.action, e.field, e.old_value, e.new_value) for e in trail(staff, reference)
+    ]
+    assert (REVIEWER, "assessment", "company_causality", None, "probable") in entries
+    assert (REVIEWER, "assessment", "naranjo_score", None, "7") in entries
+    assert [e[4] for e in entries if e[1] == "note added"] == ["已电话联系报告人。", "第二条备注"]
+    page = client.get(f"/staff/reports/{reference}").get_data(as_text=True)
+    assert "7 — 很可能(5–8分)" in page and "已电话联系报告人。" in page and "第二条备注" in page
+
+
+@pytest.mark.parametrize(
+    ("score", "band", "level"),
+    [
+        (9, "definite", "certain"),
+        (13, "definite", "certain"),
+        (5, "probable", "probable"),
+        (8, "probable", "probable"),
+        (1, "possible", "possible"),
+        (4, "possible", "possible"),
+        (0, "doubtful", "unlikely"),
+        (-4, "doubtful", "unlikely"),
+    ],
+)
+def test_naranjo_bands(score, band, level):
+    assert regulatory.naranjo_band(score) == band
+    assert regulatory.SUGGESTED_CAUSALITY[band] == level
+
+
+def test_naranjo_scores_each_answer():
+    assert regulatory.naranjo_score(["yes"] * 10) == 8
+    assert regulatory.naranjo_score(["no"] * 10) == -1 + -1 + 2 + 1
+    assert regulatory.naranjo_score(["unknown"] * 10) == 0
+    with pytest.raises(ValueError):
+        regulatory.naranjo_score(["yes"] * 9)
+
+
+# The audit trail.
+
+
+def test_adr_audit_verify_finds_an_edited_or_removed_row(staff):
+    reference = submit(staff)
+    client = signed_in(staff, REVIEWER)
+    assess(client, reference, status="in_review")
+    runner = staff.test_cli_runner()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 0 and "the audit trail holds" in result.output
+    entries = trail(staff)
+    victim = entries[len(entries) // 2]
+    with staff.app_context():
+        db.session.execute(
+            sa.update(AuditEntry).where(AuditEntry.id == victim.id).values(actor="someone else")
+        )
+        db.session.commit()
+    result = runner.invoke(args=["audit", "verify"])
+    assert (
+        result.exit_code == 1
+        and f"audit entry {victim.id}" in result.output
+        and "edited" in result.output
+    )
+    with staff.app_context():
+        db.session.execute(
+            sa.update(AuditEntry).where(AuditEntry.id == victim.id).values(actor=victim.actor)
+        )
+        db.session.execute(sa.delete(AuditEntry).where(AuditEntry.id == entries[2].id))
+        db.session.commit()
+    result = runner.invoke(args=["audit", "verify"])
+    assert (
+        result.exit_code == 1
+        and f"audit entry {entries[3].id}" in result.output
+        and "removed" in result.output
+    )
+
+
+# Export download and accounts.
+
+
+def test_the_month_workbook_downloads_and_is_audited(staff):
+    submit(staff)
+    month = f"{datetime.now(regulatory.CHINA):%Y-%m}"
+    with signed_in(staff, REVIEWER).get(f"/staff/exports/{month}.xlsx") as response:
+        assert response.status_code == 200
+        content = response.data
+    assert response.headers["Content-Disposition"].endswith(f"ADR-{month}.xlsx")
+    workbook = load_workbook(io.BytesIO(content))
+    assert workbook["个例报告"].max_row == 2
+    assert any(e.action == "export downloaded" and e.field == month for e in trail(staff))
+    assert signed_in(staff, REVIEWER).get("/staff/exports/2026-13.xlsx").status_code == 404
+
+
+def test_admins_add_and_deactivate_accounts(staff):
+    client = signed_in(staff, ADMIN)
+    token = csrf(client)
+    client.post(
+        "/staff/users",
+        data={
+            "action": "create",
+            "email": "New@Tianning.example",
+            "name": "新人",
+            "role": "reviewer",
+            "password": "long enough password",
+            "csrf_token": token,
+        },
+    )
+    client.post(
+        "/staff/users",
+        data={
+            "action": "create",
+            "email": "short@tianning.example",
+            "name": "x",
+            "role": "reviewer",
+            "password": "short",
+            "csrf_token": token,
+        },
+    )
+    client.post(
+        "/staff/users", data={"action": "deactivate", "email": REVIEWER, "csrf_token": token}
+    )
+    with staff.app_context():
+        users = {u.email: u.active for u in db.session.scalars(sa.select(User))}
+    assert users["new@tianning.example"] is True and "short@tianning.example" not in users
+    assert users[REVIEWER] is False
+    assert (
+        login(staff.test_client(), "new@tianning.example", "long enough password").status_code
+        == 302
+    )
+
+
+def test_adr_create_user_set_password_and_deactivate(app):
+    runner = app.test_cli_runner()
+    created = runner.invoke(
+        args=["create-user", "Ops@Tianning.example", "--role", "admin", "--password-stdin"],
+        input="a very long password\n",
+    )
+    assert created.exit_code == 0, created.output
+    assert (
+        runner.invoke(
+            args=["create-user", "x@tianning.example", "--role", "reviewer", "--password-stdin"],
+            input="short\n",
+        ).exit_code
+        == 1
+    )
+    assert (
+        runner.invoke(
+            args=["create-user", "ops@tianning.example", "--role", "admin", "--password-stdin"],
+            input="a very long password\n",
+        ).exit_code
+        == 1
+    )
+    assert (
+        runner.invoke(
+            args=["set-password", "ops@tianning.example", "--password-stdin"],
+            input="another long password\n",
+        ).exit_code
+        == 0
+    )
+    assert (
+        login(app.test_client(), "ops@tianning.example", "another long password").status_code == 302
+    )
+    assert runner.invoke(args=["deactivate-user", "ops@tianning.example"]).exit_code == 0
+    assert (
+        login(app.test_client(), "ops@tianning.example", "another long password").status_code == 401
+    )
+    prompted = runner.invoke(
+        args=["create-user", "p@tianning.example", "--role", "reviewer"],
+        input="a very long password\na very long password\n",
+    )
+    assert prompted.exit_code == 0, prompted.output
