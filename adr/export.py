@@ -20,11 +20,10 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-from sqlalchemy.orm import selectinload
+from sqlalchemy.engine import Row
 
 from adr import regulatory, vocab
 from adr.extensions import db
-from adr.models import Drug, Report
 from adr.vocab import Term
 
 MONTH_RE = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
@@ -48,6 +47,8 @@ PHRASES = {
     "death_date": Term("死亡时间", "died"),
     "list": Term("、", ", "),
 }
+# A report or drug as the export reads it: a database row, its columns as attributes.
+Record = Any
 SHEETS = (Term("个例报告", "Reports"), Term("药品", "Drugs"), Term("汇总", "Summary"))
 
 
@@ -94,6 +95,7 @@ class Writer:
         self.now = now
         self.words = {key: term.text(language) for key, term in PHRASES.items()}
         self.columns = report_columns(self)
+        self.drugs_of_report: list[Record] = []  # the drugs of the report being written
 
     def term(self, codes: vocab.CodeList, code: str | None) -> str | None:
         return codes[code].text(self.language) if code in codes else None
@@ -105,7 +107,7 @@ class Writer:
         """Return `有:detail`, or the label alone, or the detail alone."""
         return ":".join(part for part in (label, detail) if part) or None
 
-    def age(self, report: Report) -> str | None:
+    def age(self, report: Record) -> str | None:
         """Return `45岁`, `8月` or `12天`; from the birth date at onset when no age was given."""
         age, unit = report.patient_age, report.patient_age_unit or "year"
         birth, onset = report.patient_birth_date, report.event_onset_date
@@ -113,7 +115,7 @@ class Writer:
             age, unit = regulatory.natural_age(birth, onset)
         return None if age is None else f"{age}{self.term(vocab.AGE_UNIT, unit)}"
 
-    def drug_line(self, drug: Drug) -> str:
+    def drug_line(self, drug: Record) -> str:
         """Return one drug as the form's cell reads it; empty parts left out with their label."""
         name = (drug.generic_name or "") + (f"[{drug.brand_name}]" if drug.brand_name else "")
         dose = None
@@ -137,11 +139,12 @@ class Writer:
         ]
         return " ".join(part for part in parts if part)
 
-    def drugs(self, report: Report, suspect: bool) -> str | None:
-        lines = [self.drug_line(d) for d in report.drugs if (d.role == "suspect") == suspect]
+    def drugs(self, report: Record, suspect: bool) -> str | None:
+        drugs = self.drugs_of_report
+        lines = [self.drug_line(d) for d in drugs if (d.role == "suspect") == suspect]
         return "\n".join(lines) or None
 
-    def outcome(self, report: Report) -> str | None:
+    def outcome(self, report: Record) -> str | None:
         label = self.term(vocab.OUTCOME, report.event_outcome)
         w = self.words
         if report.event_outcome == "sequelae" and report.event_sequelae_detail:
@@ -155,20 +158,20 @@ class Writer:
             return f"{label}({inside})" if inside else label
         return label
 
-    def overdue(self, report: Report) -> bool:
+    def overdue(self, report: Record) -> bool:
         due_day = regulatory.china_date(report.due_at)
         if report.submitted_to_regulator_on:
             return report.submitted_to_regulator_on > due_day
         return regulatory.is_overdue(report.status, report.due_at, self.now)
 
-    def history(self, report: Report) -> str | None:
+    def history(self, report: Record) -> str | None:
         return self.with_detail(
             self.joined(vocab.HISTORY, report.patient_history) or None,
             report.patient_history_detail,
         )
 
 
-Column = tuple[Term, Callable[[Report], Any]]
+Column = tuple[Term, Callable[[Record], Any]]
 
 
 def report_columns(w: Writer) -> list[Column]:
@@ -182,7 +185,7 @@ def report_columns(w: Writer) -> list[Column]:
         ),
         (
             Term("原始报告编码", "Reference of the first report"),
-            lambda r: r.follow_up_of.reference if r.follow_up_of else None,
+            lambda r: r.first_reference,
         ),
         (
             Term("报告类型", "Report type"),
@@ -265,7 +268,7 @@ def report_columns(w: Writer) -> list[Column]:
     ]
 
 
-def drug_columns(w: Writer) -> list[tuple[Term, Callable[[Report, Drug], Any]]]:
+def drug_columns(w: Writer) -> list[tuple[Term, Callable[[Record, Record], Any]]]:
     """Return the 14 columns of sheet 药品."""
     fields = vocab.FIELDS
     return [
@@ -286,19 +289,28 @@ def drug_columns(w: Writer) -> list[tuple[Term, Callable[[Report, Drug], Any]]]:
     ]
 
 
-def reports_in(start: datetime, end: datetime) -> Iterator[Report]:
-    """Yield the month's reports oldest first, in batches, each batch's drugs loaded at once."""
+def reports_in(start: datetime, end: datetime) -> Iterator[tuple[Row[Any], list[Row[Any]]]]:
+    """Yield the month's reports oldest first with their drugs, loaded a batch at a time."""
+    reports, drugs = db.metadata.tables["report"], db.metadata.tables["drug"]
+    first = reports.alias("first_report")
     query = (
-        sa.select(Report)
-        .where(Report.received_at >= start, Report.received_at < end)
-        .order_by(Report.received_at, Report.id)
-        .options(
-            selectinload(Report.drugs),
-            selectinload(Report.follow_up_of).load_only(Report.reference),
-        )
+        sa.select(reports, first.c.reference.label("first_reference"))
+        .outerjoin(first, first.c.id == reports.c.follow_up_of_id)
+        .where(reports.c.received_at >= start, reports.c.received_at < end)
+        .order_by(reports.c.received_at, reports.c.id)
         .execution_options(yield_per=BATCH_SIZE)
     )
-    yield from db.session.scalars(query)
+    for batch in db.session.execute(query).partitions():
+        drugs_of: dict[int, list[Row[Any]]] = {row.id: [] for row in batch}
+        batch_drugs = (
+            sa.select(drugs)
+            .where(drugs.c.report_id.in_(list(drugs_of)))
+            .order_by(drugs.c.report_id, drugs.c.position)
+        )
+        for drug in db.session.execute(batch_drugs):
+            drugs_of[drug.report_id].append(drug)
+        for row in batch:
+            yield row, drugs_of[row.id]
 
 
 def row_of(sheet: WriteOnlyWorksheet, values: list[Any]) -> list[Any]:
@@ -363,11 +375,12 @@ def write_workbook(month: str, target: str | Path | IO[bytes], language: str = "
     start_sheet(drugs_sheet, drug_headers, [width_for(h, False) for h in drug_headers])
 
     summary = Summary()
-    for report in reports_in(start, end):
+    for report, drugs in reports_in(start, end):
+        w.drugs_of_report = drugs
         reports_sheet.append(row_of(reports_sheet, [value(report) for _, value in columns]))
-        for drug in report.drugs:
+        for drug in drugs:
             drugs_sheet.append(row_of(drugs_sheet, [value(report, drug) for _, value in drug_cols]))
-        count(summary, report, w)
+        count(summary, report, drugs, w)
     reports_sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{summary.reports + 1}"
     drugs_sheet.auto_filter.ref = f"A1:{get_column_letter(len(drug_cols))}{summary.drugs + 1}"
     write_summary(summary_sheet, summary, w, month)
@@ -376,16 +389,16 @@ def write_workbook(month: str, target: str | Path | IO[bytes], language: str = "
     return summary
 
 
-def count(summary: Summary, report: Report, w: Writer) -> None:
+def count(summary: Summary, report: Record, drugs: list[Record], w: Writer) -> None:
     summary.reports += 1
-    summary.drugs += len(report.drugs)
+    summary.drugs += len(drugs)
     summary.serious += report.serious
     summary.deaths += report.event_outcome == "death"
     summary.new += report.report_category in ("new", "new_serious")
     summary.follow_ups += report.follow_up_of_id is not None
     summary.overdue += w.overdue(report)
     summary.outcomes[w.term(vocab.OUTCOME, report.event_outcome) or "—"] += 1
-    for drug in regulatory.suspect_drugs(report):
+    for drug in (d for d in drugs if d.role == "suspect"):
         summary.products[clean(drug.generic_name or drug.brand_name or "—")] += 1
         if drug.batch_number:
             summary.batches[clean(drug.batch_number)] += 1

@@ -144,3 +144,38 @@ def test_concurrent_submissions_each_store_their_report(app):
 @pytest.mark.parametrize("method", ["put", "delete"])
 def test_other_methods_are_refused_politely(client, method):
     assert getattr(client, method)("/report").status_code == 405
+
+
+def test_migrations_keep_the_data_of_an_older_database(tmp_path, monkeypatch):
+    """Upgrading a database that holds reports copies tables on SQLite: nothing may be lost."""
+    monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
+    app = create_app(app_config(tmp_path))
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade", "0001"]).exit_code == 0
+    with app.app_context():
+        db.session.execute(
+            sa.text(
+                "INSERT INTO report (id, reference, submission_token, received_at, language, "
+                "reporter_kind, reporter_consent_contact, reporter_consent_privacy, patient_history, "
+                "event_serious, serious, report_category, due_at, valid_case, completeness, status) "
+                "VALUES (1, 'ADR-202611-OLD001', 'old-token-1234567890', '2026-11-01 02:00:00', "
+                "'zh_CN', 'patient', 0, 1, '[]', '[]', 0, 'general', '2026-12-01 15:59:59', 1, 50, "
+                "'received')"
+            )
+        )
+        db.session.execute(
+            sa.text(
+                "INSERT INTO drug (report_id, position, role, generic_name) VALUES (1, 0, 'suspect', '阿莫西林胶囊')"
+            )
+        )
+        db.session.commit()
+    upgraded = runner.invoke(args=["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    with app.app_context():
+        report = db.session.scalar(sa.select(Report))
+        assert (
+            report.reference == "ADR-202611-OLD001"
+            and report.drugs[0].generic_name == "阿莫西林胶囊"
+        )
+        assert db.session.execute(sa.text("PRAGMA foreign_key_check")).all() == []
+        assert db.session.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
