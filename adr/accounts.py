@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 
 import sqlalchemy as sa
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -13,8 +14,12 @@ from adr.models import User, write_transaction
 
 ROLES = ("reviewer", "admin")
 MIN_PASSWORD_LENGTH = 12
-# Checked against when the e-mail is unknown, so both failures take the same time.
-_DUMMY_HASH = generate_password_hash("not a real password, only for timing")
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash to check against when the e-mail is unknown, so both failures take as long."""
+    return generate_password_hash("not a real password, only for timing")
 
 
 class AccountError(ValueError):
@@ -86,7 +91,7 @@ def authenticate(email: str, password: str) -> User | None:
     """Return the active user these credentials belong to; None for any kind of failure."""
     user = find_user(email)
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     if not check_password_hash(user.password_hash, password) or not user.active:
         return None

@@ -96,9 +96,13 @@ class Writer:
         self.words = {key: term.text(language) for key, term in PHRASES.items()}
         self.columns = report_columns(self)
         self.drugs_of_report: list[Record] = []  # the drugs of the report being written
+        self._labels: dict[int, dict[str, str]] = {}  # each code list's labels, by id
 
     def term(self, codes: vocab.CodeList, code: str | None) -> str | None:
-        return codes[code].text(self.language) if code in codes else None
+        labels = self._labels.get(id(codes))
+        if labels is None:
+            labels = self._labels[id(codes)] = {c: t.text(self.language) for c, t in codes.items()}
+        return labels.get(code) if code else None
 
     def joined(self, codes: vocab.CodeList, chosen: list[str]) -> str:
         return self.words["list"].join(self.term(codes, code) or code for code in chosen)

@@ -153,19 +153,20 @@ def test_migrations_keep_the_data_of_an_older_database(tmp_path, monkeypatch):
     runner = app.test_cli_runner()
     assert runner.invoke(args=["db", "upgrade", "0001"]).exit_code == 0
     with app.app_context():
+        columns = {
+            "id": 1, "reference": "ADR-202611-OLD001", "submission_token": "old-token-1234567890",
+            "received_at": "2026-11-01 02:00:00", "language": "zh_CN", "reporter_kind": "patient",
+            "reporter_consent_contact": 0, "reporter_consent_privacy": 1, "patient_history": "[]",
+            "event_serious": "[]", "serious": 0, "report_category": "general",
+            "due_at": "2026-12-01 15:59:59", "valid_case": 1, "completeness": 50, "status": "received",
+        }  # fmt: skip
+        names = ", ".join(columns)
+        values = ", ".join(f":{name}" for name in columns)
+        db.session.execute(sa.text(f"INSERT INTO report ({names}) VALUES ({values})"), columns)
         db.session.execute(
             sa.text(
-                "INSERT INTO report (id, reference, submission_token, received_at, language, "
-                "reporter_kind, reporter_consent_contact, reporter_consent_privacy, patient_history, "
-                "event_serious, serious, report_category, due_at, valid_case, completeness, status) "
-                "VALUES (1, 'ADR-202611-OLD001', 'old-token-1234567890', '2026-11-01 02:00:00', "
-                "'zh_CN', 'patient', 0, 1, '[]', '[]', 0, 'general', '2026-12-01 15:59:59', 1, 50, "
-                "'received')"
-            )
-        )
-        db.session.execute(
-            sa.text(
-                "INSERT INTO drug (report_id, position, role, generic_name) VALUES (1, 0, 'suspect', '阿莫西林胶囊')"
+                "INSERT INTO drug (report_id, position, role, generic_name) "
+                "VALUES (1, 0, 'suspect', '阿莫西林胶囊')"
             )
         )
         db.session.commit()
