@@ -158,11 +158,11 @@ def test_migrations_keep_the_data_of_an_older_database(tmp_path, monkeypatch):
             "received_at": "2026-11-01 02:00:00", "language": "zh_CN", "reporter_kind": "patient",
             "reporter_consent_contact": 0, "reporter_consent_privacy": 1, "patient_history": "[]",
             "event_serious": "[]", "serious": 0, "report_category": "general",
-            "due_at": "2026-12-01 15:59:59", "valid_case": 1, "completeness": 50, "status": "received",
+            "due_at": "2026-12-01 15:59:59", "valid_case": 1, "completeness": 50,
+            "status": "received",
         }  # fmt: skip
-        names = ", ".join(columns)
-        values = ", ".join(f":{name}" for name in columns)
-        db.session.execute(sa.text(f"INSERT INTO report ({names}) VALUES ({values})"), columns)
+        old_report = sa.table("report", *map(sa.column, columns))  # the table as 0001 made it
+        db.session.execute(sa.insert(old_report).values(**columns))
         db.session.execute(
             sa.text(
                 "INSERT INTO drug (report_id, position, role, generic_name) "
