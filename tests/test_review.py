@@ -423,7 +423,11 @@ def test_causality_naranjo_and_notes_are_kept_and_audited(staff):
     assert (REVIEWER, "assessment", "naranjo_score", None, "7") in entries
     assert [e[4] for e in entries if e[1] == "note added"] == ["已电话联系报告人。", "第二条备注"]
     page = client.get(f"/staff/reports/{reference}").get_data(as_text=True)
-    assert "7 — 很可能(5–8分)" in page and "已电话联系报告人。" in page and "第二条备注" in page
+    assert (
+        "7 — 很可能(5–8分)；建议评价为“很可能”" in page
+        and "已电话联系报告人。" in page
+        and "第二条备注" in page
+    )
 
 
 @pytest.mark.parametrize(

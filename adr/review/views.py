@@ -292,7 +292,15 @@ def staff_helpers() -> dict[str, Any]:
         return Markup('<input type="hidden" name="csrf_token" value="{}">').format(generate_csrf())
 
     def naranjo_band_label(score: int) -> str:
-        return vocab.NARANJO_BAND[regulatory.naranjo_band(score)].text(current_language())
+        """Return the band of a Naranjo score and the WHO-UMC level it suggests."""
+        band = regulatory.naranjo_band(score)
+        language = current_language()
+        suggested = vocab.CAUSALITY[regulatory.SUGGESTED_CAUSALITY[band]].text(language)
+        return _(
+            "%(band)s; suggests %(level)s",
+            band=vocab.NARANJO_BAND[band].text(language),
+            level=suggested,
+        )
 
     return {
         "csrf_token_field": csrf_token_field,
