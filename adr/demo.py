@@ -250,7 +250,7 @@ def _report(
         "event_disease_impact": choice(list(vocab.DISEASE_IMPACT)),
         "event_serious": serious_criteria,
         "event_causality": choice(list(vocab.CAUSALITY)) if professional else None,
-        "status": choice(list(vocab.STATUS)),
+        "status": _status(rng, received_at),
     }
     sent = row["status"] in ("submitted", "closed")  # every row has the same keys: one batch
     row["submitted_to_regulator_on"] = today + timedelta(days=rng.randint(0, 20)) if sent else None
@@ -268,6 +268,14 @@ def _report(
         drug["position"] = position
     _derive(row, drugs)
     return row, drugs
+
+
+def _status(rng: random.Random, received_at: datetime) -> str:
+    """Return a status as a working team leaves it: old cases mostly reported and closed."""
+    age = datetime.now(UTC) - received_at
+    if age > timedelta(days=45) and rng.random() < 0.97:
+        return rng.choice(["submitted", "closed", "closed"])
+    return rng.choice(list(vocab.STATUS))
 
 
 def _drug(rng: random.Random, onset: date, today: date, role: str, hostile: bool) -> dict[str, Any]:

@@ -49,6 +49,7 @@ class Report(Model):
     """One report of a suspected adverse reaction, as the national form holds it."""
 
     __tablename__ = "report"
+    __table_args__ = (sa.Index("ix_report_status_due", "status", "due_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(sa.String(17), unique=True)
@@ -106,7 +107,7 @@ class Report(Model):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     valid_case: Mapped[bool]
     completeness: Mapped[int]
-    status: Mapped[str] = mapped_column(sa.String(12), default="received", index=True)
+    status: Mapped[str] = mapped_column(sa.String(12), default="received")
 
     # The company's assessment and the case's way to the national system, kept by staff.
     company_causality: Mapped[str | None] = code()

@@ -21,6 +21,8 @@ _READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 DAYS_TO_REPORT = {"death": 1, "serious": 15, "new": 15, "new_serious": 15, "general": 30}
 CLOSED_STATUSES = frozenset({"submitted", "closed"})
+# Not yet with the regulator: these count towards "overdue" once the deadline has passed.
+OPEN_STATUSES = ("received", "in_review", "assessed", "invalid", "duplicate")
 AGE_LIMITS = {"year": 150, "month": 1800, "day": 3660}
 
 

@@ -13,7 +13,7 @@ from adr.export import parse_month
 from adr.models import Drug, OutboxMail, Report
 
 PAGE_SIZE = 50
-OPEN = ~Report.status.in_(regulatory.CLOSED_STATUSES)
+OPEN = Report.status.in_(regulatory.OPEN_STATUSES)  # a list, so ix_report_status_due serves it
 
 
 @dataclass(frozen=True)
