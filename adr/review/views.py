@@ -108,10 +108,12 @@ def render_case(report: Report, form: AssessmentForm, errors: dict[str, str] | N
         sa.select(AuditEntry).where(AuditEntry.report_id == report.id).order_by(AuditEntry.id)
     ).all()
     mails = db.session.scalars(sa.select(OutboxMail).where(OutboxMail.report_id == report.id)).all()
+    view = case_view(report)
     return render_template(
         "review/case.html",
         report=report,
-        view=case_view(report),
+        view=view,
+        sections=sections(report, view["term"], view["language"]),
         chain=[chain_root, *chain_root.follow_ups],
         completeness=regulatory.completeness(report),
         form=form,
@@ -228,7 +230,6 @@ def case_view(report: Report) -> dict[str, Any]:
         "batch": " / ".join(d.batch_number or "" for d in suspects),
         "term": term,
         "language": language,
-        "sections": sections(report, term, language),
     }
 
 
