@@ -141,30 +141,29 @@ class Number(DecimalField):
         return "" if self.data is None else format(Decimal(str(self.data)).normalize(), "f")
 
 
+def coded(
+    key: str, codes: vocab.CodeList, blank: bool = False, tidy: Any = clean_text
+) -> dict[str, Any]:
+    """Return the arguments of a field that picks from one code list, refusing unknown codes."""
+    return {
+        "label": label(key),
+        "choices": options(codes, blank),
+        "validators": [KnownCode(codes)],
+        "validate_choice": False,
+        "filters": [tidy],
+    }
+
+
 class Choice(SelectField):
     """A drop-down of one code list; an unknown code is refused with our message."""
 
     def __init__(self, key: str, codes: vocab.CodeList, **kwargs: Any) -> None:
-        super().__init__(
-            label(key),
-            choices=options(codes, blank=True),
-            validators=[KnownCode(codes)],
-            validate_choice=False,
-            filters=[clean_text],
-            **kwargs,
-        )
+        super().__init__(**coded(key, codes, blank=True), **kwargs)
 
 
 class Radio(RadioField):
     def __init__(self, key: str, codes: vocab.CodeList, **kwargs: Any) -> None:
-        super().__init__(
-            label(key),
-            choices=options(codes),
-            validators=[KnownCode(codes)],
-            validate_choice=False,
-            filters=[clean_text],
-            **kwargs,
-        )
+        super().__init__(**coded(key, codes), **kwargs)
 
 
 class Checkboxes(SelectMultipleField):
@@ -172,14 +171,7 @@ class Checkboxes(SelectMultipleField):
     option_widget = CheckboxInput()
 
     def __init__(self, key: str, codes: vocab.CodeList, **kwargs: Any) -> None:
-        super().__init__(
-            label(key),
-            choices=options(codes),
-            validators=[KnownCode(codes)],
-            validate_choice=False,
-            filters=[unique_codes],
-            **kwargs,
-        )
+        super().__init__(**coded(key, codes, tidy=unique_codes), **kwargs)
 
 
 def unique_codes(values: Any) -> list[str]:
