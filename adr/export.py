@@ -36,8 +36,8 @@ _TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "#")
 PHRASES = {
     "initial": vocab.REPORT_KIND["initial"],
     "follow_up": vocab.REPORT_KIND["follow_up"],
-    "yes": Term("是", "Yes"),
-    "no": Term("否", "No"),
+    "yes": vocab.YES_NO["yes"],
+    "no": vocab.YES_NO["no"],
     "batch": Term("批号", "batch"),
     "reason": Term("用药原因", "reason"),
     "until": Term("至", " to "),

@@ -51,6 +51,8 @@ AGE_UNIT: CodeList = {
     "day": Term("天", "days"),
 }
 
+YES_NO: CodeList = {"yes": Term("是", "Yes"), "no": Term("否", "No")}
+
 YES_NO_UNKNOWN: CodeList = {
     "yes": Term("有", "Yes"),
     "no": Term("无", "No"),
@@ -339,4 +341,42 @@ NARANJO_BAND: CodeList = {
     "probable": Term("很可能(5–8分)", "Probable (5 to 8)"),
     "possible": Term("可能(1–4分)", "Possible (1 to 4)"),
     "doubtful": Term("可疑(≤0分)", "Doubtful (0 or less)"),
+}
+
+PUBLIC_FORM = Term("公开报告表", "Public form")
+AUDIT_ACTION: CodeList = {
+    "report received": Term("收到报告", "Report received"),
+    "case viewed": Term("查看病例", "Case viewed"),
+    "assessment": Term("评价", "Assessment"),
+    "note added": Term("添加备注", "Note added"),
+    "login": Term("登录", "Signed in"),
+    "login failed": Term("登录失败", "Sign-in failed"),
+    "logout": Term("退出", "Signed out"),
+    "export downloaded": Term("下载报表", "Workbook downloaded"),
+    "account created": Term("创建账户", "Account created"),
+    "password set": Term("设置密码", "Password set"),
+    "account deactivated": Term("停用账户", "Account deactivated"),
+    "account reactivated": Term("启用账户", "Account reactivated"),
+}
+ASSESSED_FIELD: CodeList = {
+    "status": Term("处理状态", "Status"),
+    "status_reason": Term("无效原因", "Why it is invalid"),
+    "duplicate_of_id": Term("重复的原始报告", "Original of this duplicate"),
+    "assessed_serious": Term("严重性标准(审核确认)", "Seriousness criteria (confirmed)"),
+    "expectedness": Term("是否新的", "Expectedness"),
+    "company_causality": Term("报告单位关联性评价", "Company causality"),
+    "naranjo_answers": Term("Naranjo 答案", "Naranjo answers"),
+    "naranjo_score": Term("Naranjo 评分", "Naranjo score"),
+    "submitted_to_regulator_on": Term("上报日期", "Sent to the national system"),
+    "national_case_number": Term("国家系统报告编号", "National case number"),
+    "serious": Term("严重", "Serious"),
+    "report_category": Term("报告类型", "Report type"),
+    "due_at": Term("报告时限", "Due"),
+    "note": Term("备注", "Note"),
+}
+MAIL_STATUS: CodeList = {
+    "pending": Term("待发送", "Waiting"),
+    "sending": Term("发送中", "Sending"),
+    "sent": Term("已发送", "Sent"),
+    "failed": Term("发送失败", "Failed"),
 }

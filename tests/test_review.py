@@ -262,7 +262,8 @@ def test_the_case_page_shows_the_report_escaped_and_audits_the_view(staff):
         "完整度" if False else "100%",
     ):
         assert shown in page
-    assert "有效病例" in page and "report received" in page
+    assert "有效病例" in page and "收到报告" in page
+    assert "<dd>是</dd>" in page and "True" not in page  # consents, in the page's language
     assert [e.action for e in trail(staff, reference)][-1] == "case viewed"
 
 
@@ -271,7 +272,7 @@ def test_the_case_page_shows_the_chain_and_the_mails(staff):
     follow_up = submit(staff, {"follow_up_of": first})
     page = signed_in(staff, REVIEWER).get(f"/staff/reports/{follow_up}").get_data(as_text=True)
     assert f'href="/staff/reports/{first}"' in page and "首次报告及跟踪报告" in page
-    assert "pending" in page  # its mails, not yet sent
+    assert "待发送" in page  # its mails, not yet sent
 
 
 def test_an_unknown_case_is_404(staff):
@@ -587,3 +588,15 @@ def test_adr_create_user_set_password_and_deactivate(app):
         input="a very long password\na very long password\n",
     )
     assert prompted.exit_code == 0, prompted.output
+
+
+def test_the_staff_pages_in_chinese_show_no_english(staff):
+    from tests.test_i18n import LATIN_ON_CHINESE_PAGES, latin_words
+
+    reference = submit(staff)
+    client = signed_in(staff, REVIEWER)
+    assess(client, reference, status="in_review", note="备注")
+    allowed = LATIN_ON_CHINESE_PAGES | {"WHO-UMC", "Naranjo", "MZ"}  # MZ: the record number typed
+    for path in ("/staff/", "/staff/reports", f"/staff/reports/{reference}"):
+        words = latin_words(client.get(path).get_data(as_text=True))
+        assert {w for w in words - allowed if w not in reference} == set(), path

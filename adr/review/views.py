@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from typing import Any
 
@@ -233,6 +234,14 @@ def case_view(report: Report) -> dict[str, Any]:
     }
 
 
+AUDIT_CODES = {
+    "status": vocab.STATUS,
+    "expectedness": vocab.EXPECTEDNESS,
+    "company_causality": vocab.CAUSALITY,
+    "report_category": vocab.REPORT_CATEGORY,
+    "assessed_serious": vocab.SERIOUSNESS,
+    "naranjo_answers": vocab.NARANJO_ANSWER,
+}
 CODES = {
     "reporter-kind": vocab.REPORTER_KIND,
     "reporter-organization_type": vocab.ORGANIZATION_TYPE,
@@ -257,6 +266,8 @@ def sections(report: Report, term: Any, language: str) -> list[tuple[str, list[t
     """Return the report's fields by section, in the national form's order, labelled."""
 
     def shown(name: str, value: Any) -> Any:
+        if isinstance(value, bool):
+            return term(vocab.YES_NO, "yes" if value else "no")
         codes = CODES.get(name)
         if codes is None or value is None:
             return value
@@ -303,7 +314,27 @@ def staff_helpers() -> dict[str, Any]:
             level=suggested,
         )
 
+    def audit_value(field: str | None, value: str | None) -> str:
+        """Show a recorded value as staff read it: labels for codes, 是/否 for booleans."""
+        language = current_language()
+        codes = AUDIT_CODES.get(field or "")
+        if value is None:
+            return ""
+        if value in ("True", "False"):
+            return vocab.YES_NO["yes" if value == "True" else "no"].text(language)
+        if codes is None:
+            return value
+        if value.startswith("["):
+            chosen = json.loads(value)
+            return "、".join(codes[c].text(language) if c in codes else c for c in chosen)
+        return codes[value].text(language) if value in codes else value
+
+    def actor(name: str) -> str:
+        return vocab.PUBLIC_FORM.text(current_language()) if name == audit.PUBLIC_FORM else name
+
     return {
+        "audit_value": audit_value,
+        "actor": actor,
         "csrf_token_field": csrf_token_field,
         "month_now": lambda: f"{utcnow().astimezone(regulatory.CHINA):%Y-%m}",
         "view_language": current_language,
