@@ -600,3 +600,19 @@ def test_the_staff_pages_in_chinese_show_no_english(staff):
     for path in ("/staff/", "/staff/reports", f"/staff/reports/{reference}"):
         words = latin_words(client.get(path).get_data(as_text=True))
         assert {w for w in words - allowed if w not in reference} == set(), path
+
+
+def test_the_failed_mail_tile_lists_the_reports_whose_mail_failed(staff):
+    from adr.models import OutboxMail
+
+    failed, fine = submit(staff), submit(staff)
+    with staff.app_context():
+        report_id = db.session.scalar(sa.select(Report.id).where(Report.reference == failed))
+        db.session.execute(
+            sa.update(OutboxMail).where(OutboxMail.report_id == report_id).values(status="failed")
+        )
+        db.session.commit()
+    client = signed_in(staff, REVIEWER)
+    assert "<strong>1</strong> 邮件发送失败的报告" in client.get("/staff/").get_data(as_text=True)
+    page = client.get("/staff/reports?mail_failed=1").get_data(as_text=True)
+    assert failed in page and fine not in page

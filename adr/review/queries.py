@@ -27,6 +27,7 @@ class Filters:
     due_soon: bool = False
     received_today: bool = False
     deaths: bool = False
+    mail_failed: bool = False
     month: str = ""
     batch: str = ""
 
@@ -43,6 +44,9 @@ def report_query(filters: Filters, now: datetime) -> sa.Select[Any]:
         query = query.where(Report.serious.is_(True))
     if filters.deaths:
         query = query.where(Report.event_outcome == "death")
+    if filters.mail_failed:
+        failed = sa.select(OutboxMail.report_id).where(OutboxMail.status == "failed")
+        query = query.where(Report.id.in_(failed))
     if filters.overdue:
         query = query.where(OPEN, Report.due_at < now)
     if filters.due_soon:
@@ -105,9 +109,7 @@ def dashboard_counts(now: datetime) -> dict[str, int]:
         "serious": count(Filters(serious=True, month=month)),
         "deaths": count(Filters(deaths=True, month=month)),
     }
-    counts["mail_failures"] = (
-        db.session.scalar(sa.select(sa.func.count()).where(OutboxMail.status == "failed")) or 0
-    )
+    counts["mail_failures"] = count(Filters(mail_failed=True))
     return counts
 
 

@@ -53,6 +53,7 @@ def filters_from_request() -> Filters:
         due_soon=args.get("due_soon") == "1",
         received_today=args.get("received_today") == "1",
         deaths=args.get("deaths") == "1",
+        mail_failed=args.get("mail_failed") == "1",
         month=args.get("month", "")[:7],
         batch=args.get("batch", "")[:35],
     )
@@ -110,13 +111,15 @@ def render_case(report: Report, form: AssessmentForm, errors: dict[str, str] | N
     ).all()
     mails = db.session.scalars(sa.select(OutboxMail).where(OutboxMail.report_id == report.id)).all()
     view = case_view(report)
+    completeness = regulatory.completeness(report)
     return render_template(
         "review/case.html",
         report=report,
         view=view,
         sections=sections(report, view["term"], view["language"]),
         chain=[chain_root, *chain_root.follow_ups],
-        completeness=regulatory.completeness(report),
+        completeness=completeness,
+        missing=[vocab.field_label(name, view["language"]) for name in completeness.missing],
         form=form,
         naranjo=naranjo_questions(form),
         errors=errors or {},
@@ -339,7 +342,6 @@ def staff_helpers() -> dict[str, Any]:
         "month_now": lambda: f"{utcnow().astimezone(regulatory.CHINA):%Y-%m}",
         "view_language": current_language,
         "vocab": vocab,
-        "field_label": lambda name: vocab.field_label(name, current_language()),
         "china_time": lambda moment: f"{moment.astimezone(regulatory.CHINA):%Y-%m-%d %H:%M}",
         "naranjo_band_label": naranjo_band_label,
     }
