@@ -346,6 +346,7 @@ class BackgroundSender:
     def __init__(self, app: Flask) -> None:
         self.app = app
         self.wake_up = threading.Event()
+        self.stopping = threading.Event()
         self.thread: threading.Thread | None = None
         self.lock = threading.Lock()
 
@@ -356,7 +357,7 @@ class BackgroundSender:
                 self.thread.start()
 
     def run(self) -> None:
-        while True:
+        while not self.stopping.is_set():
             try:
                 with self.app.app_context():
                     deliver_pending_mail()
@@ -364,6 +365,13 @@ class BackgroundSender:
                 log.exception("mail delivery pass failed; trying again later")
             self.wake_up.wait(self.app.config["MAIL_POLL_SECONDS"])
             self.wake_up.clear()
+
+    def stop(self) -> None:
+        """Finish the pass under way, then end the thread."""
+        self.stopping.set()
+        self.wake_up.set()
+        if self.thread is not None:
+            self.thread.join()
 
 
 def init_background_sender(app: Flask) -> None:

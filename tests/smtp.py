@@ -68,20 +68,24 @@ class HangingServer:
 
     def __init__(self) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.1)
         self.port = self.listener.getsockname()[1]
         self.connections: list[socket.socket] = []
+        self.closing = threading.Event()
         self.thread = threading.Thread(target=self._accept, daemon=True)
         self.thread.start()
 
     def _accept(self) -> None:
-        while True:
+        while not self.closing.is_set():
             try:
                 connection, _ = self.listener.accept()
-            except OSError:
-                return
+            except TimeoutError:
+                continue
             self.connections.append(connection)
 
     def close(self) -> None:
+        self.closing.set()
+        self.thread.join()
         self.listener.close()
         for connection in self.connections:
             connection.close()

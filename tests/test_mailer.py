@@ -27,6 +27,17 @@ def smtp():
     server.stop()
 
 
+STARTED: list = []  # apps whose background sender a test may have started
+
+
+@pytest.fixture(autouse=True)
+def stop_background_senders():
+    """End the background threads a test started, so none outlives it."""
+    yield
+    while STARTED:
+        STARTED.pop().extensions[mailer.EXTENSION].stop()
+
+
 def make_app(tmp_path, monkeypatch, port: int, **settings):
     monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
     mail_settings = {
@@ -39,6 +50,7 @@ def make_app(tmp_path, monkeypatch, port: int, **settings):
     }
     config = app_config(tmp_path, **(mail_settings | settings))
     app = create_app(config)
+    STARTED.append(app)
     with app.app_context():
         db.create_all()
     return app
