@@ -59,11 +59,16 @@ def create_user(email: str, name: str, role: str, password: str, by: str) -> Use
     return user
 
 
-def set_password(email: str, password: str, by: str) -> None:
-    check_password_rules(password)
+def existing_user(email: str) -> User:
     user = find_user(email)
     if user is None:
         raise AccountError(f"no account for {email}")
+    return user
+
+
+def set_password(email: str, password: str, by: str) -> None:
+    check_password_rules(password)
+    user = existing_user(email)
     with write_transaction() as session:
         session.execute(
             sa.update(User)
@@ -74,9 +79,7 @@ def set_password(email: str, password: str, by: str) -> None:
 
 
 def set_active(email: str, active: bool, by: str) -> None:
-    user = find_user(email)
-    if user is None:
-        raise AccountError(f"no account for {email}")
+    user = existing_user(email)
     with write_transaction() as session:
         session.execute(sa.update(User).where(User.id == user.id).values(active=active))
         audit.record(

@@ -353,15 +353,7 @@ def width_for(header: str, wide: bool) -> int:
     return max(units, 40 if wide else 12)
 
 
-WIDE = {
-    "怀疑药品",
-    "并用药品",
-    "过程描述及处理情况",
-    "结果",
-    "相关重要信息",
-    "备注",
-    "Description and treatment",
-}
+WIDE = {"怀疑药品", "并用药品", "过程描述及处理情况", "结果", "相关重要信息", "备注"}  # long text
 
 
 def write_workbook(month: str, target: str | Path | IO[bytes], language: str = "zh") -> Summary:
@@ -375,7 +367,10 @@ def write_workbook(month: str, target: str | Path | IO[bytes], language: str = "
     )
     report_headers = [term.text(w.language) for term, _ in columns]
     drug_headers = [term.text(w.language) for term, _ in drug_cols]
-    start_sheet(reports_sheet, report_headers, [width_for(h, h in WIDE) for h in report_headers])
+    widths = [
+        width_for(h, term.zh in WIDE) for h, (term, _) in zip(report_headers, columns, strict=True)
+    ]
+    start_sheet(reports_sheet, report_headers, widths)
     start_sheet(drugs_sheet, drug_headers, [width_for(h, False) for h in drug_headers])
 
     summary = Summary()

@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import make_msgid
+from functools import partial
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -74,8 +75,7 @@ def mail_context(report: Report, kind: str, language: str) -> dict[str, Any]:
     """Return what the mail templates show; interface text follows the forced locale."""
     config = current_app.config
 
-    def term(codes: vocab.CodeList, code: str | None) -> str:
-        return codes[code].text(language) if code in codes else ""
+    term = partial(vocab.label, language=language)
 
     def label(name: str) -> str:
         return vocab.field_label(name, language)

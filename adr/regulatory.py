@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from adr.vocab import HEALTH_PROFESSIONALS
+from adr.vocab import HEALTH_PROFESSIONALS, STATUS
 
 CHINA = ZoneInfo("Asia/Shanghai")
 
@@ -22,7 +22,7 @@ _READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
 DAYS_TO_REPORT = {"death": 1, "serious": 15, "new": 15, "new_serious": 15, "general": 30}
 CLOSED_STATUSES = frozenset({"submitted", "closed"})
 # Not yet with the regulator: these count towards "overdue" once the deadline has passed.
-OPEN_STATUSES = ("received", "in_review", "assessed", "invalid", "duplicate")
+OPEN_STATUSES = tuple(status for status in STATUS if status not in CLOSED_STATUSES)
 AGE_LIMITS = {"year": 150, "month": 1800, "day": 3660}
 
 

@@ -191,6 +191,11 @@ INFORMATION_SOURCE: CodeList = {
 }
 
 
+def label(codes: CodeList, code: str | None, language: str) -> str:
+    """Return the label of `code` in `language`, or "" when the code is not in the list."""
+    return codes[code].text(language) if code in codes else ""
+
+
 def occupation(reporter_kind: str | None) -> str:
     """Return the 报告人职业 code for a reporter kind."""
     return reporter_kind if reporter_kind in OCCUPATION else "other"

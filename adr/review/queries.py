@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from adr import regulatory
 from adr.export import parse_month
+from adr.extensions import db
 from adr.models import Drug, OutboxMail, Report
 
 PAGE_SIZE = 50
@@ -94,8 +95,6 @@ def search(text: str) -> sa.ColumnElement[bool]:
 
 def dashboard_counts(now: datetime) -> dict[str, int]:
     """Return the dashboard's numbers; each matches a filter of the list."""
-    from adr.extensions import db
-
     month = f"{now.astimezone(regulatory.CHINA):%Y-%m}"
 
     def count(filters: Filters) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import tempfile
+from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -91,7 +93,6 @@ def case(reference: str) -> str:
     report = find_report(reference)
     with write_transaction() as session:
         audit.record(session, current_user.email, "case viewed", report.id)
-    report = find_report(reference)
     form = AssessmentForm(formdata=None, obj=report, status=report.status)
     form.assessed_serious.data = (
         report.assessed_serious if report.assessed_serious is not None else report.event_serious
@@ -215,18 +216,17 @@ def case_view(report: Report) -> dict[str, Any]:
 
     language = current_language()
 
-    def term(codes: vocab.CodeList, code: str | None) -> str:
-        return codes[code].text(language) if code in codes else ""
-
+    term = partial(vocab.label, language=language)
     now = utcnow()
+    overdue = regulatory.is_overdue(report.status, report.due_at, now)
     suspects = regulatory.suspect_drugs(report)
     return {
         "received": report.received_at.astimezone(regulatory.CHINA),
         "due": report.due_at.astimezone(regulatory.CHINA),
-        "overdue": regulatory.is_overdue(report.status, report.due_at, now),
-        "due_soon": not regulatory.is_overdue(report.status, report.due_at, now)
-        and report.status not in regulatory.CLOSED_STATUSES
-        and (report.due_at - now).total_seconds() < 3 * 86400,
+        "overdue": overdue,
+        "due_soon": not overdue
+        and report.status in regulatory.OPEN_STATUSES
+        and report.due_at - now < timedelta(days=3),
         "category": term(vocab.REPORT_CATEGORY, report.report_category),
         "status": term(vocab.STATUS, report.status),
         "outcome": term(vocab.OUTCOME, report.event_outcome),
