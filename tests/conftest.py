@@ -1,7 +1,14 @@
-"""Fixtures: a real app on a real SQLite file, and a helper that sends the form as a browser."""
+"""Fixtures: a real app on a real database, and a helper that sends the form as a browser.
+
+Every test runs on SQLite and, when PostgreSQL's `initdb` and `pg_ctl` are found, again on a
+throwaway PostgreSQL cluster: each test gets a database of its own on either engine.
+Mark a test `sqlite_only` or `postgresql_only` when it checks one engine's own behaviour.
+"""
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -10,15 +17,103 @@ import pytest
 
 from adr import create_app
 from adr.extensions import db
+from tests.postgres import Cluster, server_binaries
 
 COMPANY = "陕西医药控股集团天宁制药有限责任公司"
+ENGINES = ("sqlite", "postgresql")
+_database_names = itertools.count(1)
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--engine", choices=ENGINES, help="run on this engine only (default: both, if found)"
+    )
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only: checks SQLite's own behaviour")
+    config.addinivalue_line("markers", "postgresql_only: checks PostgreSQL's own behaviour")
+
+
+def engines_to_run(config) -> tuple[str, ...]:
+    chosen = config.getoption("--engine")
+    if chosen:
+        return (chosen,)
+    return ENGINES if server_binaries() else ("sqlite",)
+
+
+def pytest_report_header(config):
+    if "postgresql" in engines_to_run(config):
+        return f"engines: SQLite and PostgreSQL ({server_binaries()})"
+    if config.getoption("--engine"):
+        return "engines: SQLite only (--engine sqlite)"
+    return "engines: SQLite only; SKIPPED every PostgreSQL run: initdb and pg_ctl were not found"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Drop the runs on an engine that is missing, or that a test is not meant for."""
+    wanted = engines_to_run(config)
+    kept, dropped = [], []
+    for item in items:
+        engine = getattr(item, "callspec", None) and item.callspec.params.get("engine")
+        other = {"sqlite": "postgresql_only", "postgresql": "sqlite_only"}.get(engine or "")
+        if engine and (engine not in wanted or item.get_closest_marker(other)):
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if "postgresql" not in engines_to_run(config) and not config.getoption("--engine"):
+        terminalreporter.write_line(
+            "SKIPPED: the PostgreSQL half of the suite (initdb and pg_ctl were not found; "
+            "Debian's postgresql package brings them)",
+            yellow=True,
+        )
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    cluster = Cluster()
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture(scope="module", params=ENGINES, autouse=True)
+def engine(request):
+    """The database engine this module's tests run on."""
+    return request.param
+
+
+def new_database(request, engine: str, folder: Path):
+    """Yield a URI to an empty database on `engine`, dropped afterwards."""
+    if engine == "sqlite":
+        yield f"sqlite:///{folder / 'adr.sqlite3'}"
+        return
+    cluster = request.getfixturevalue("postgres_cluster")
+    name = f"adr_test_{os.getpid()}_{next(_database_names)}"
+    yield cluster.create_database(name)
+    cluster.drop_database(name)
+
+
+@pytest.fixture(autouse=True)
+def database(request, engine, tmp_path, monkeypatch):
+    """An empty database for this test; `app_config` points the app at it."""
+    for uri in new_database(request, engine, tmp_path):
+        monkeypatch.setenv("ADR_TEST_DATABASE_URI", uri)
+        yield uri
 
 
 def app_config(tmp_path: Path, **overrides: object) -> dict[str, object]:
     return {
         "TESTING": True,
         "SECRET_KEY": "test secret",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'adr.sqlite3'}",
+        "SQLALCHEMY_DATABASE_URI": os.environ.get(
+            "ADR_TEST_DATABASE_URI", f"sqlite:///{tmp_path / 'adr.sqlite3'}"
+        ),
         "RATELIMIT_ENABLED": False,
         "MAIL_BACKGROUND": False,
         **overrides,

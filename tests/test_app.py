@@ -63,6 +63,7 @@ def test_the_secret_key_is_made_once_and_kept(tmp_path, monkeypatch):
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_runs_in_wal_mode_with_full_sync_and_foreign_keys(app):
     with app.app_context():
         pragmas = {
@@ -156,9 +157,9 @@ def test_migrations_keep_the_data_of_an_older_database(tmp_path, monkeypatch):
         columns = {
             "id": 1, "reference": "ADR-202611-OLD001", "submission_token": "old-token-1234567890",
             "received_at": "2026-11-01 02:00:00", "language": "zh_CN", "reporter_kind": "patient",
-            "reporter_consent_contact": 0, "reporter_consent_privacy": 1, "patient_history": "[]",
-            "event_serious": "[]", "serious": 0, "report_category": "general",
-            "due_at": "2026-12-01 15:59:59", "valid_case": 1, "completeness": 50,
+            "reporter_consent_contact": False, "reporter_consent_privacy": True, "patient_history": "[]",
+            "event_serious": "[]", "serious": False, "report_category": "general",
+            "due_at": "2026-12-01 15:59:59", "valid_case": True, "completeness": 50,
             "status": "received",
         }  # fmt: skip
         old_report = sa.table("report", *map(sa.column, columns))  # the table as 0001 made it
@@ -178,5 +179,6 @@ def test_migrations_keep_the_data_of_an_older_database(tmp_path, monkeypatch):
             report.reference == "ADR-202611-OLD001"
             and report.drugs[0].generic_name == "阿莫西林胶囊"
         )
-        assert db.session.execute(sa.text("PRAGMA foreign_key_check")).all() == []
-        assert db.session.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
+        if db.engine.dialect.name == "sqlite":  # batch migrations turned foreign keys off
+            assert db.session.execute(sa.text("PRAGMA foreign_key_check")).all() == []
+            assert db.session.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from adr import create_app, regulatory, vocab
 from adr.extensions import db
 from adr.models import Report
-from tests.conftest import ReportSender, app_config, valid_report
+from tests.conftest import ReportSender, app_config, new_database, valid_report
 
 FIELDS = sorted(
     set(valid_report()) | {"drugs-2-role", "drugs-2-batch_number", "follow_up_of", "website"}
@@ -85,13 +85,15 @@ def regulatory_batch(batch: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def fuzz_app(tmp_path_factory):
-    app = create_app(app_config(tmp_path_factory.mktemp("fuzz")))
-    with app.app_context():
-        db.create_all()
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+def fuzz_app(request, engine, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fuzz")
+    for uri in new_database(request, engine, folder):
+        app = create_app(app_config(folder, SQLALCHEMY_DATABASE_URI=uri))
+        with app.app_context():
+            db.create_all()
+        yield app
+        with app.app_context():
+            db.engine.dispose()
 
 
 @settings(max_examples=250, deadline=None)
