@@ -1,27 +1,45 @@
-"""The audit trail: append-only rows, each chained to the one before by a SHA-256 hash.
+"""The audit trail: append-only rows, each chained to the one before by a keyed hash (HMAC).
 
-Nothing in the app updates or deletes them; `adr audit verify` walks the chain, so an
-edit made in the database behind the app's back is found.
+Nothing in the app updates or deletes them. Appends are serialised on every engine, so the
+chain never forks. The key lives outside the database, so a row edited in the database and
+its hashes recomputed is still found; `checkpoint` writes the chain head, signed, to an
+append-only file, so rows removed from the end before that checkpoint are found too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import Session
 
 from adr.models import AuditEntry
 
 PUBLIC_FORM = "public form"
 GENESIS = "0" * 64
+CHAIN_LOCK = 0x41445241  # "ADRA": the advisory lock that serialises appends on PostgreSQL
+CHECKPOINT_FILE = "audit-checkpoints.jsonl"
 
 
-def entry_hash(entry: AuditEntry) -> str:
-    """Return the hash over an entry's content and the previous entry's hash."""
+def chain_key() -> bytes:
+    """Return the HMAC key: `AUDIT_KEY`, or one derived from the secret key."""
+    configured = current_app.config.get("AUDIT_KEY")
+    if configured:
+        return str(configured).encode()
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(secret, b"adr audit chain", hashlib.sha256).digest()
+
+
+def entry_hash(entry: AuditEntry, key: bytes) -> str:
+    """Return the HMAC over an entry's content and the previous entry's hash."""
     content = [
         entry.prev_hash,
         entry.at.astimezone(UTC).isoformat(),
@@ -33,7 +51,16 @@ def entry_hash(entry: AuditEntry) -> str:
         entry.new_value,
     ]
     encoded = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
-    return hashlib.sha256(encoded).hexdigest()
+    return hmac.new(key, encoded, hashlib.sha256).hexdigest()
+
+
+def lock_chain(session: Session) -> None:
+    """Hold the chain until the transaction ends, so that two appends never share a parent.
+
+    SQLite's BEGIN IMMEDIATE (see `write_transaction`) already holds the one write lock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(CHAIN_LOCK)))
 
 
 def record(
@@ -46,6 +73,7 @@ def record(
     new: object = None,
 ) -> AuditEntry:
     """Append one entry; call it inside the write transaction of the change it records."""
+    lock_chain(session)
     last = session.scalar(sa.select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
     entry = AuditEntry(
         at=datetime.now(UTC),
@@ -57,7 +85,7 @@ def record(
         new_value=_text(new),
         prev_hash=last or GENESIS,
     )
-    entry.hash = entry_hash(entry)
+    entry.hash = entry_hash(entry, chain_key())
     session.add(entry)
     session.flush()  # the next entry of this transaction chains to this one
     return entry
@@ -71,19 +99,126 @@ def _text(value: object) -> str | None:
     return str(value)
 
 
-def first_broken_link(entries: Iterable[AuditEntry]) -> tuple[AuditEntry, str] | None:
-    """Return the first entry whose chain is broken, and why; None when the chain holds."""
-    previous = GENESIS
-    for entry in entries:
-        if entry.prev_hash != previous:
-            return entry, "does not follow the entry before it (one was removed or inserted)"
-        if entry_hash(entry) != entry.hash:
-            return entry, "its content no longer matches its hash (it was edited)"
-        previous = entry.hash
-    return None
-
-
-def all_entries(session: Session) -> Iterable[AuditEntry]:
+def all_entries(session: Session) -> Iterator[AuditEntry]:
     """Yield the whole trail in order, in batches."""
     query = sa.select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=1000)
     yield from session.scalars(query)
+
+
+# Checkpoints: the chain head, signed, appended to a file that should also leave the machine.
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The chain as it stood: how many entries, the last one's id and hash."""
+
+    at: str
+    count: int
+    last_id: int
+    head: str
+
+    def signature(self, key: bytes) -> str:
+        content = f"{self.at}|{self.count}|{self.last_id}|{self.head}".encode()
+        return hmac.new(key, content, hashlib.sha256).hexdigest()
+
+
+def checkpoint_path() -> Path:
+    return Path(current_app.instance_path) / CHECKPOINT_FILE
+
+
+def write_checkpoint(session: Session) -> Checkpoint:
+    """Append the current chain head, signed, to the checkpoint file."""
+    lock_chain(session)  # no append may slip between the count and the head
+    count = session.scalar(sa.select(sa.func.count()).select_from(AuditEntry)) or 0
+    last = session.execute(
+        sa.select(AuditEntry.id, AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
+    ).first()
+    point = Checkpoint(
+        at=datetime.now(UTC).isoformat(timespec="seconds"),
+        count=count,
+        last_id=last.id if last else 0,
+        head=last.hash if last else GENESIS,
+    )
+    line = json.dumps(point.__dict__ | {"signature": point.signature(chain_key())})
+    descriptor = os.open(checkpoint_path(), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(descriptor, "a") as file:
+        file.write(line + "\n")
+        file.flush()
+        os.fsync(file.fileno())
+    return point
+
+
+def read_checkpoints() -> tuple[list[Checkpoint], list[str]]:
+    """Return the checkpoints whose signature holds, and a problem for each line that does not."""
+    path = checkpoint_path()
+    if not path.exists():
+        return [], []
+    key = chain_key()
+    good: list[Checkpoint] = []
+    problems: list[str] = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        try:
+            fields = json.loads(line)
+            signature = fields.pop("signature")
+            point = Checkpoint(**fields)
+        except (ValueError, TypeError, KeyError):
+            problems.append(f"checkpoint line {number} cannot be read")
+            continue
+        if not hmac.compare_digest(point.signature(key), str(signature)):
+            problems.append(f"checkpoint line {number} ({point.at}) is not signed by our key")
+        else:
+            good.append(point)
+    return good, problems
+
+
+# Verification.
+
+
+@dataclass
+class Verification:
+    """What `verify` found: entries walked, checkpoints compared, and every problem."""
+
+    entries: int
+    checkpoints: int
+    problems: list[str] = field(default_factory=list)
+
+
+def describe(entry: AuditEntry, why: str) -> str:
+    return f"audit entry {entry.id} ({entry.at:%Y-%m-%d %H:%M:%S} UTC, {entry.action}): {why}"
+
+
+def verify(entries: Iterable[AuditEntry], checkpoints: list[Checkpoint]) -> Verification:
+    """Walk the chain and compare it with the checkpoints; list every problem found."""
+    key = chain_key()
+    wanted = {point.last_id: point for point in checkpoints}
+    seen: set[int] = set()
+    problems: list[str] = []
+    previous = GENESIS
+    count = 0
+    for entry in entries:
+        count += 1
+        if entry.prev_hash != previous:
+            problems.append(
+                describe(entry, "does not follow the entry before it (one was removed or inserted)")
+            )
+        if not hmac.compare_digest(entry_hash(entry, key), entry.hash):
+            problems.append(describe(entry, "its content no longer matches its hash (it was edited)"))
+        point = wanted.get(entry.id)
+        if point is not None:
+            seen.add(entry.id)
+            if point.head != entry.hash or point.count != count:
+                problems.append(
+                    describe(
+                        entry,
+                        f"differs from the checkpoint of {point.at} "
+                        f"({point.count} entries then, {count} now up to it)",
+                    )
+                )
+        previous = entry.hash
+    for point in checkpoints:
+        if point.last_id and point.last_id not in seen:
+            problems.append(
+                f"audit entry {point.last_id}, the last of the checkpoint of {point.at} "
+                f"({point.count} entries), is missing: entries were removed"
+            )
+    return Verification(entries=count, checkpoints=len(checkpoints), problems=problems)

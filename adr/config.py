@@ -18,6 +18,9 @@ BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
 BABEL_TRANSLATION_DIRECTORIES = str(Path(__file__).parent / "translations")
 LANGUAGES = ["zh_CN", "en"]
 
+# The audit chain's HMAC key; by default derived from SECRET_KEY. Keep it out of the database.
+AUDIT_KEY = None
+
 RATELIMIT_ENABLED = True
 RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_HEADERS_ENABLED = True
