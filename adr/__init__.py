@@ -6,6 +6,7 @@ import json
 import os
 import secrets
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     )
     domain = app.config["MAIL_DEFAULT_SENDER"].rpartition("@")[2]
     app.config["MAIL_MESSAGE_ID_DOMAIN"] = app.config["MAIL_MESSAGE_ID_DOMAIN"] or domain
+    # Flask accepts a signed session cookie this long; no staff session may outlive it.
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=app.config["STAFF_SESSION_HOURS"])
+    if app.config["STAFF_TOTP"] not in ("optional", "required"):
+        raise ValueError("STAFF_TOTP must be optional or required")
 
     register_extensions(app)
     register_blueprints(app)

@@ -1,4 +1,4 @@
-"""Staff accounts: creation, passwords, deactivation; every change audited."""
+"""Staff accounts: creation, passwords, second factors, deactivation; every change audited."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from functools import cache
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from adr import audit
+from adr import audit, totp
 from adr.extensions import db
 from adr.models import User, write_transaction
 
@@ -66,7 +67,15 @@ def existing_user(email: str) -> User:
     return user
 
 
+def end_sessions(session: Session, user_id: int) -> None:
+    """Raise the user's session epoch: every session they hold ends, on every device."""
+    session.execute(
+        sa.update(User).where(User.id == user_id).values(session_epoch=User.session_epoch + 1)
+    )
+
+
 def set_password(email: str, password: str, by: str) -> None:
+    """Replace the account's password and end its sessions."""
     check_password_rules(password)
     user = existing_user(email)
     with write_transaction() as session:
@@ -75,13 +84,16 @@ def set_password(email: str, password: str, by: str) -> None:
             .where(User.id == user.id)
             .values(password_hash=generate_password_hash(password))
         )
+        end_sessions(session, user.id)
         audit.record(session, by, "password set", field=user.email)
 
 
 def set_active(email: str, active: bool, by: str) -> None:
+    """Let the account sign in again, or stop it and end its sessions."""
     user = existing_user(email)
     with write_transaction() as session:
         session.execute(sa.update(User).where(User.id == user.id).values(active=active))
+        end_sessions(session, user.id)
         audit.record(
             session,
             by,
@@ -90,12 +102,94 @@ def set_active(email: str, active: bool, by: str) -> None:
         )
 
 
+def log_out(user: User) -> None:
+    """End every session of the user, this one and those on other devices."""
+    with write_transaction() as session:
+        end_sessions(session, user.id)
+        audit.record(session, user.email, "logout")
+
+
 def authenticate(email: str, password: str) -> User | None:
     """Return the active user these credentials belong to; None for any kind of failure."""
     user = find_user(email)
     if user is None:
         check_password_hash(_dummy_hash(), password)
         return None
-    if not check_password_hash(user.password_hash, password) or not user.active:
+    if not password_matches(user, password) or not user.active:
         return None
     return user
+
+
+def password_matches(user: User, password: str) -> bool:
+    return check_password_hash(user.password_hash, password)
+
+
+def enable_totp(user: User, secret: str, step: int) -> list[str]:
+    """Turn on the user's second factor; return the recovery codes, to be shown once."""
+    codes = totp.new_recovery_codes()
+    with write_transaction() as session:
+        session.execute(
+            sa.update(User)
+            .where(User.id == user.id)
+            .values(
+                totp_secret=secret,
+                totp_last_step=step,
+                recovery_code_hashes=[totp.recovery_code_hash(code) for code in codes],
+            )
+        )
+        end_sessions(session, user.id)
+        audit.record(session, user.email, "second factor enabled", field=user.email)
+    return codes
+
+
+def remove_totp(email: str, by: str) -> None:
+    """Turn off the account's second factor, drop its recovery codes, end its sessions."""
+    user = existing_user(email)
+    if user.totp_secret is None:
+        raise AccountError(f"{user.email} has no second factor")
+    with write_transaction() as session:
+        session.execute(
+            sa.update(User)
+            .where(User.id == user.id)
+            .values(totp_secret=None, totp_last_step=None, recovery_code_hashes=[])
+        )
+        end_sessions(session, user.id)
+        audit.record(session, by, "second factor removed", field=user.email)
+
+
+def check_second_factor(user: User, code: str) -> bool:
+    """Accept a current authenticator code not used before, or an unused recovery code, once."""
+    if user.totp_secret is None:
+        return False
+    step = totp.matching_step(user.totp_secret, code, datetime.now(UTC))
+    if step is not None:
+        return accept_step(user, step)
+    return use_recovery_code(user, code)
+
+
+def accept_step(user: User, step: int) -> bool:
+    """Record `step` as the user's last code; refuse it when that step or a later one was used."""
+    with write_transaction() as session:
+        accepted = session.scalar(
+            sa.update(User)
+            .where(User.id == user.id)
+            .where(sa.or_(User.totp_last_step.is_(None), User.totp_last_step < step))
+            .values(totp_last_step=step)
+            .returning(User.id)
+        )
+    return accepted is not None
+
+
+def use_recovery_code(user: User, code: str) -> bool:
+    """Spend one of the user's recovery codes; False when it is not one of them (or was spent)."""
+    wanted = totp.recovery_code_hash(code)
+    with write_transaction() as session:
+        hashes = session.scalar(
+            sa.select(User.recovery_code_hashes).where(User.id == user.id).with_for_update()
+        )
+        if not hashes or wanted not in hashes:
+            return False
+        left = [stored for stored in hashes if stored != wanted]
+        session.execute(sa.update(User).where(User.id == user.id).values(recovery_code_hashes=left))
+        audit.record(session, user.email, "recovery code used", field=user.email, new=len(left))
+    return True

@@ -31,6 +31,7 @@ def register(app: Flask) -> None:
         create_user,
         set_password,
         deactivate_user,
+        reset_totp,
         audit_group,
     ):
         app.cli.add_command(command)
@@ -81,6 +82,15 @@ def deactivate_user(email: str) -> None:
     """Stop an account from signing in (its audit trail stays)."""
     account_or_exit(lambda: accounts.set_active(email, False, "adr deactivate-user"))
     click.echo(f"deactivated {email.strip().lower()}")
+
+
+@click.command("reset-totp")
+@click.argument("email")
+@with_appcontext
+def reset_totp(email: str) -> None:
+    """Remove an account's second factor and recovery codes (a lost phone); end its sessions."""
+    account_or_exit(lambda: accounts.remove_totp(email, "adr reset-totp"))
+    click.echo(f"second factor removed for {email.strip().lower()}; its sessions have ended")
 
 
 @click.group("audit")

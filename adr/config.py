@@ -28,6 +28,12 @@ REPORT_RATE_LIMIT = "10 per minute;60 per hour"
 LOGIN_RATE_LIMIT_CLIENT = "20 per 10 minutes"  # failed logins from one client address
 LOGIN_RATE_LIMIT_ADDRESS = "5 per 10 minutes"  # failed logins for one e-mail address
 
+# Staff sessions: signed out after this long without a request, and this long after signing in.
+STAFF_IDLE_TIMEOUT_MINUTES = 30
+STAFF_SESSION_HOURS = 12  # the session cookie's signature is not accepted for longer either
+STAFF_TOTP = "optional"  # or "required": every staff account must use a second factor
+STAFF_TOTP_ISSUER = "Tianning ADR"  # the name authenticator apps show beside the code
+
 # From the company's web site.
 COMPANY_NAME = "陕西医药控股集团天宁制药有限责任公司"
 COMPANY_NAME_EN = "Shaanxi Pharmaceutical Holding Group Tianning Pharmaceutical Co., Ltd."

@@ -217,6 +217,13 @@ class User(Model):
     active: Mapped[bool] = mapped_column(default=True)
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Raised to end every session of the user at once; each session holds the value it began with.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))  # None: no second factor
+    totp_last_step: Mapped[int | None] = mapped_column(sa.BigInteger)  # of the last code accepted
+    recovery_code_hashes: Mapped[list[str]] = mapped_column(
+        sa.JSON, default=list, server_default="[]"
+    )
 
     # Flask-Login's user interface.
     @property

@@ -362,6 +362,9 @@ AUDIT_ACTION: CodeList = {
     "password set": Term("设置密码", "Password set"),
     "account deactivated": Term("停用账户", "Account deactivated"),
     "account reactivated": Term("启用账户", "Account reactivated"),
+    "second factor enabled": Term("启用双重验证", "Second factor turned on"),
+    "second factor removed": Term("移除双重验证", "Second factor removed"),
+    "recovery code used": Term("使用恢复码", "Recovery code used"),
 }
 ASSESSED_FIELD: CodeList = {
     "status": Term("处理状态", "Status"),

@@ -9,14 +9,14 @@ from urllib.parse import urlsplit
 
 from flask import abort, current_app, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import EmailField, PasswordField
+from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import InputRequired
 
 from adr import accounts, audit
-from adr.auth import bp
+from adr.auth import bp, sessions
 from adr.extensions import db, limiter, login_manager
 from adr.models import User, write_transaction
 
@@ -26,10 +26,20 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[InputRequired()])
 
 
+class CodeForm(FlaskForm):
+    code = StringField(
+        _l("The 6-digit code of your authenticator app, or a recovery code"),
+        validators=[InputRequired()],
+    )
+
+
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
     user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user is not None and user.active else None
+    if not sessions.holds_for(user):
+        sessions.end(ended_by_the_server=True)
+        return None
+    return user
 
 
 @login_manager.unauthorized_handler
@@ -66,41 +76,76 @@ def failed(response: Response) -> bool:
 
 
 def login_address() -> str:
-    return (request.form.get("email") or "").strip().lower()[:254] or "-"
+    """Return the e-mail address a login attempt is for: typed, or awaiting its code."""
+    typed = request.form.get("email") or sessions.pending().get("email") or ""
+    return typed.strip().lower()[:254] or "-"
 
 
-@bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(
-    lambda: current_app.config["LOGIN_RATE_LIMIT_CLIENT"], methods=["POST"], deduct_when=failed
+# Wrong passwords and wrong codes count together against one client and one address.
+limit_per_client = limiter.shared_limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT_CLIENT"],
+    scope="login-client",
+    methods=["POST"],
+    deduct_when=failed,
 )
-@limiter.limit(
+limit_per_address = limiter.shared_limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT_ADDRESS"],
+    scope="login-address",
     key_func=login_address,
     methods=["POST"],
     deduct_when=failed,
 )
+
+
+def record_login(email: str, succeeded: bool) -> None:
+    with write_transaction() as write:
+        audit.record(write, email, "login" if succeeded else "login failed")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limit_per_client
+@limit_per_address
 def login() -> Response | tuple[str, int]:
     form = LoginForm()
     if form.validate_on_submit():
         user = accounts.authenticate(form.email.data or "", form.password.data or "")
-        with write_transaction() as write:
-            if user is None:
-                audit.record(write, login_address(), "login failed")
-            else:
-                audit.record(write, user.email, "login")
-        if user is not None:
-            session.clear()  # a new session: nothing from before the login survives
-            login_user(user)
-            return redirect(safe_next(request.args.get("next")))
-        return render_template("auth/login.html", form=form, failed=True), 401
-    return render_template("auth/login.html", form=form, failed=False), 200
+        if user is None:
+            record_login(login_address(), succeeded=False)
+            return render_template("auth/login.html", form=form, failed=True), 401
+        target = safe_next(request.args.get("next"))
+        if user.totp_secret is not None:
+            sessions.await_second_factor(user, target)
+            return redirect(url_for("auth.login_code"))
+        record_login(user.email, succeeded=True)
+        sessions.begin(user)
+        return redirect(target)
+    ended = session.pop(sessions.ENDED, False)
+    return render_template("auth/login.html", form=form, failed=False, ended=ended), 200
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@limit_per_client
+@limit_per_address
+def login_code() -> Response | tuple[str, int]:
+    user = sessions.pending_user()
+    if user is None:
+        return redirect(url_for("auth.login"))
+    form = CodeForm()
+    if form.validate_on_submit():
+        if accounts.check_second_factor(user, form.code.data or ""):
+            target = sessions.pending()["next"]
+            record_login(user.email, succeeded=True)
+            sessions.begin(user)
+            return redirect(target)
+        record_login(user.email, succeeded=False)
+        return render_template("auth/code.html", form=form, failed=True), 401
+    return render_template("auth/code.html", form=form, failed=False), 200
 
 
 @bp.post("/logout")
 def logout() -> Response:
     if current_user.is_authenticated:
-        with write_transaction() as write:
-            audit.record(write, current_user.email, "logout")
+        accounts.log_out(current_user)
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

@@ -1,4 +1,4 @@
-"""The staff assessment form."""
+"""The staff forms: the assessment, and a user's own account."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
+    PasswordField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -15,10 +16,10 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, Optional
+from wtforms.validators import EqualTo, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from adr import vocab
+from adr import accounts, vocab
 from adr.i18n import lazy_term
 from adr.intake.forms import clean_text, options, unique_codes
 
@@ -70,3 +71,26 @@ def naranjo_answers(form: AssessmentForm) -> list[str] | None:
 
 def naranjo_questions(form: AssessmentForm) -> list[Any]:
     return [getattr(form, f"naranjo_{index}") for index in range(len(vocab.NARANJO))]
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"), validators=[InputRequired()])
+    new_password = PasswordField(
+        _l("New password (at least 12 characters)"),
+        validators=[InputRequired(), Length(min=accounts.MIN_PASSWORD_LENGTH, max=200)],
+    )
+    repeated = PasswordField(
+        _l("New password again"),
+        validators=[
+            InputRequired(),
+            EqualTo("new_password", message=_l("The two new passwords differ.")),
+        ],
+    )
+
+
+class TotpConfirmForm(FlaskForm):
+    code = StringField(_l("The 6-digit code the app shows now"), validators=[InputRequired()])
+
+
+class TotpRemoveForm(FlaskForm):
+    password = PasswordField(_l("Your password"), validators=[InputRequired()])

@@ -9,7 +9,7 @@ from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
@@ -30,7 +30,15 @@ from adr.review.queries import PAGE_SIZE, Filters, dashboard_counts, report_quer
 def staff_only() -> Response | None:
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
+    if needs_second_factor() and request.endpoint != "review.enrol_totp":
+        flash(_("Set up a second factor before you go on: every staff account needs one."))
+        return redirect(url_for("review.enrol_totp"))
     return None
+
+
+def needs_second_factor() -> bool:
+    """Return whether the deployment requires a second factor the signed-in user lacks."""
+    return current_app.config["STAFF_TOTP"] == "required" and current_user.totp_secret is None
 
 
 @bp.after_request

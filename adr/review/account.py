@@ -1,0 +1,101 @@
+"""A staff member's own account: their password and their second factor."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import UTC, datetime
+
+from flask import current_app, flash, redirect, render_template, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from adr import accounts, totp
+from adr.auth import sessions
+from adr.extensions import limiter
+from adr.review import bp
+from adr.review.forms import PasswordChangeForm, TotpConfirmForm, TotpRemoveForm
+
+ENROLLING = "staff_totp_enrolling"  # the secret shown, until a code confirms it
+
+# A stolen session must not try current passwords unchecked: wrong ones are limited like logins.
+limit_wrong_passwords = limiter.shared_limit(
+    lambda: current_app.config["LOGIN_RATE_LIMIT_ADDRESS"],
+    scope="account-password",
+    key_func=lambda: current_user.email,
+    methods=["POST"],
+    deduct_when=lambda response: response.status_code == 422,
+)
+
+
+def render_account(
+    password_form: PasswordChangeForm | None = None, remove_form: TotpRemoveForm | None = None
+) -> str:
+    return render_template(
+        "review/account.html",
+        password_form=password_form or PasswordChangeForm(formdata=None),
+        remove_form=remove_form or TotpRemoveForm(formdata=None),
+        totp_on=current_user.totp_secret is not None,
+        totp_required=current_app.config["STAFF_TOTP"] == "required",
+    )
+
+
+@bp.get("/account")
+def account() -> str:
+    return render_account()
+
+
+@bp.post("/account/password")
+@limit_wrong_passwords
+def change_password() -> Response | tuple[str, int]:
+    form = PasswordChangeForm()
+    if not form.validate_on_submit():
+        return render_account(password_form=form), 422
+    if not accounts.password_matches(current_user, form.current_password.data or ""):
+        form.current_password.errors.append(_("The current password is wrong."))
+        return render_account(password_form=form), 422
+    accounts.set_password(current_user.email, form.new_password.data or "", current_user.email)
+    sessions.keep_after_own_change(current_user)
+    flash(_("Your password is changed. Every other session of yours has ended."))
+    return redirect(url_for("review.account"), 303)
+
+
+@bp.route("/account/totp", methods=["GET", "POST"])
+def enrol_totp() -> str | Response | tuple[str, int]:
+    if current_user.totp_secret is not None:
+        return redirect(url_for("review.account"), 303)
+    secret = session.setdefault(ENROLLING, totp.new_secret())
+    form = TotpConfirmForm()
+    wrong_code = False
+    if form.validate_on_submit():
+        step = totp.matching_step(secret, form.code.data or "", datetime.now(UTC))
+        if step is not None:
+            codes = accounts.enable_totp(current_user, secret, step)
+            session.pop(ENROLLING)
+            sessions.keep_after_own_change(current_user)
+            return render_template("review/recovery_codes.html", codes=codes)
+        wrong_code = True
+    uri = totp.provisioning_uri(secret, current_user.email, current_app.config["STAFF_TOTP_ISSUER"])
+    page = render_template(
+        "review/totp.html",
+        form=form,
+        secret=" ".join(textwrap.wrap(secret, 4)),
+        qr_code=totp.qr_code_data_uri(uri),
+        wrong_code=wrong_code,
+    )
+    return (page, 422) if wrong_code else page
+
+
+@bp.post("/account/totp/remove")
+@limit_wrong_passwords
+def remove_totp() -> Response | tuple[str, int]:
+    form = TotpRemoveForm()
+    if not form.validate_on_submit():
+        return render_account(remove_form=form), 422
+    if not accounts.password_matches(current_user, form.password.data or ""):
+        form.password.errors.append(_("The password is wrong."))
+        return render_account(remove_form=form), 422
+    accounts.remove_totp(current_user.email, current_user.email)
+    sessions.keep_after_own_change(current_user)
+    flash(_("The second factor is removed. Every other session of yours has ended."))
+    return redirect(url_for("review.account"), 303)
