@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, Response, render_template
+from flask import Flask, render_template
 
+from adr import http
 from adr.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +46,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["STAFF_TOTP"] not in ("optional", "required"):
         raise ValueError("STAFF_TOTP must be optional or required")
 
+    http.init_app(app)
     register_extensions(app)
     register_blueprints(app)
     register_pages(app)
@@ -105,19 +107,6 @@ def register_pages(app: Flask) -> None:
 
     app.jinja_env.globals.update(html_lang=html_lang)
     app.after_request(remember_language)
-
-    @app.after_request
-    def security_headers(response: Response) -> Response:
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; object-src 'none'; "
-            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-        )
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.vary.add("Cookie")
-        response.vary.add("Accept-Language")
-        return response
 
     @app.get("/healthz")
     def healthz() -> tuple[str, int, dict[str, str]]:

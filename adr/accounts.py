@@ -15,6 +15,7 @@ from adr.models import User, write_transaction
 
 ROLES = ("reviewer", "admin")
 MIN_PASSWORD_LENGTH = 12
+MAX_NAME_LENGTH = 100  # the column's size
 
 
 @cache
@@ -43,6 +44,8 @@ def create_user(email: str, name: str, role: str, password: str, by: str) -> Use
         raise AccountError(f"the role must be one of {', '.join(ROLES)}")
     if "@" not in email or len(email) > 254:
         raise AccountError("give the account's e-mail address")
+    if len(name.strip()) > MAX_NAME_LENGTH:
+        raise AccountError(f"a name has at most {MAX_NAME_LENGTH} characters")
     check_password_rules(password)
     if find_user(email):
         raise AccountError(f"{email} already has an account")

@@ -202,7 +202,9 @@ def verify(entries: Iterable[AuditEntry], checkpoints: list[Checkpoint]) -> Veri
                 describe(entry, "does not follow the entry before it (one was removed or inserted)")
             )
         if not hmac.compare_digest(entry_hash(entry, key), entry.hash):
-            problems.append(describe(entry, "its content no longer matches its hash (it was edited)"))
+            problems.append(
+                describe(entry, "its content no longer matches its hash (it was edited)")
+            )
         point = wanted.get(entry.id)
         if point is not None:
             seen.add(entry.id)

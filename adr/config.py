@@ -3,15 +3,25 @@
 from pathlib import Path
 
 SQLALCHEMY_DATABASE_URI = "sqlite:///adr.sqlite3"  # relative to the instance folder
-SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+# hide_parameters: an error message never carries the values of a report.
+SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 # A long form filled on a phone can outlive Flask-WTF's default hour.
 WTF_CSRF_TIME_LIMIT = 8 * 3600
 MAX_CONTENT_LENGTH = 1024 * 1024
+MAX_FORM_PARTS = 500  # fields in one post; the report form with 20 full drug rows sends ~340
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = False  # turn on behind HTTPS
+SESSION_COOKIE_SECURE = False  # on by itself when PREFERRED_URL_SCHEME is https
+PREFERRED_URL_SCHEME = "http"  # "https" behind TLS: Secure cookies and HSTS
+
+# Behind a reverse proxy: how many proxies set X-Forwarded-For, -Proto, -Host (Werkzeug's ProxyFix).
+PROXY_FIX_X_FOR = 0
+PROXY_FIX_X_PROTO = 0
+PROXY_FIX_X_HOST = 0
+
+LOG_LEVEL = "INFO"  # one line per request, without query strings or form values
 
 BABEL_DEFAULT_LOCALE = "zh_CN"
 BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"

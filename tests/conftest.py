@@ -96,7 +96,15 @@ def new_database(request, engine: str, folder: Path):
     cluster = request.getfixturevalue("postgres_cluster")
     name = f"adr_test_{os.getpid()}_{next(_database_names)}"
     yield cluster.create_database(name)
+    close_connections()
     cluster.drop_database(name)
+
+
+def close_connections() -> None:
+    """Close the pooled connections of every app a test made, before its database goes."""
+    for engines in list(db._app_engines.values()):
+        for engine in engines.values():
+            engine.dispose()
 
 
 @pytest.fixture(autouse=True)

@@ -393,7 +393,7 @@ def test_upgrading_a_database_from_0005_keeps_its_reports_and_staff(tmp_path, mo
         "id": 1, "email": ANNA, "name": "安娜", "role": "reviewer", "active": True,
         "password_hash": generate_password_hash(PASSWORD), "created_at": now,
     }  # fmt: skip
-    types = {bool: sa.Boolean, list: sa.JSON, datetime: sa.DateTime}
+    types = {bool: sa.Boolean, int: sa.Integer, list: sa.JSON, datetime: sa.DateTime}
 
     def old_table(name: str, row: dict[str, object]) -> sa.TableClause:
         """Return the table as 0005 made it: only the columns it had then."""

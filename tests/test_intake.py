@@ -381,9 +381,37 @@ def test_a_twenty_first_drug_is_an_error_not_a_silent_drop(app, sender):
     response = sender.send(fields)
     assert response.status_code == 422
     page = response.get_data(as_text=True)
-    assert "药品20" in page
+    assert "药品19" in page  # the twenty rows the form can hold come back
     assert "最多填写 20 种药品" in page
     assert report_count(app) == 0
+
+
+def test_rows_far_past_the_limit_are_refused_from_their_names_alone(app, sender):
+    """Thousands of drug rows, or an index too long to read, build no field and break nothing."""
+    fields = valid_report() | {f"drugs-{row}-role": "suspect" for row in range(2, 400)}
+    fields["drugs-" + "9" * 5000 + "-role"] = "suspect"
+    response = sender.send(fields)
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "最多填写 20 种药品" in page and 'value="阿莫西林胶囊"' in page
+    assert "drugs-20-" not in page and "drugs-399-" not in page
+    assert report_count(app) == 0
+
+
+def test_a_post_of_more_parts_than_any_form_has_is_refused_before_it_is_read(app, sender):
+    fields = valid_report() | {f"drugs-{row}-role": "suspect" for row in range(2, 2000)}
+    assert sender.send(fields).status_code == 413
+    assert report_count(app) == 0
+
+
+def test_twenty_drug_rows_with_every_field_fit_the_limit_on_parts(app, sender):
+    first = {key[len("drugs-0-") :]: value for key, value in valid_report().items()
+             if key.startswith("drugs-0-")}  # fmt: skip
+    fields = valid_report() | {
+        f"drugs-{row}-{name}": value for row in range(20) for name, value in first.items()
+    }
+    assert len(fields) < app.config["MAX_FORM_PARTS"]
+    assert len(stored(app, reference_of(sender.send(fields))).drugs) == 20
 
 
 def test_twenty_drugs_are_accepted(app, sender):

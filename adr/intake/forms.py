@@ -13,6 +13,7 @@ from typing import Any
 import phonenumbers
 import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
+from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.i18n import translations as wtforms_translations
@@ -32,6 +33,7 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
+from werkzeug.datastructures import MultiDict
 from wtforms.widgets import CheckboxInput, ListWidget, TextArea
 
 from adr import regulatory, vocab
@@ -40,6 +42,7 @@ from adr.i18n import lazy_term
 from adr.models import Drug, Report
 
 MAX_DRUGS = 20
+DRUG_ROW_KEY = re.compile(r"drugs-(\d+)-")
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 BATCH_RE = re.compile(r"[A-Z0-9./-]{1,35}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
@@ -377,11 +380,27 @@ class ReportForm(FlaskForm):
     follow_up_of = StringField(label("follow_up_of"), filters=[clean_text])
     reporter = FormField(ReporterForm)
     patient = FormField(PatientForm)
-    drugs = FieldList(FormField(DrugForm), min_entries=1)
+    drugs = FieldList(FormField(DrugForm), min_entries=1, max_entries=MAX_DRUGS)
     event = FormField(EventForm)
     remarks = LongText("remarks", 2000)
 
     first_report_id: int | None = None
+    rows_beyond_limit = False
+
+    @classmethod
+    def posted(cls) -> ReportForm:
+        """Return the posted form; drug rows past the limit are noted, and no field is built."""
+        kept: MultiDict[str, Any] = MultiDict()
+        beyond = False
+        for key, value in request.form.items(multi=True):
+            row = DRUG_ROW_KEY.match(key)
+            if row and (len(row.group(1)) > 3 or int(row.group(1)) >= MAX_DRUGS):
+                beyond = True
+            else:
+                kept.add(key, value)
+        form = cls(formdata=kept)
+        form.rows_beyond_limit = beyond
+        return form
 
     @classmethod
     def blank(cls, drug_rows: int = 1, follow_up_of: str | None = None) -> ReportForm:
@@ -506,7 +525,7 @@ class ReportForm(FlaskForm):
 
     def _check_drugs(self) -> None:
         filled = self.filled_drugs()
-        if len(filled) > MAX_DRUGS:
+        if self.rows_beyond_limit:
             self.form_errors.append(
                 _l(
                     "A report can list at most %(limit)s drugs: empty the rows you do not need.",

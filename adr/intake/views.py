@@ -78,7 +78,7 @@ def report_form() -> tuple[str, int]:
 @bp.post("/report")
 @limiter.limit(report_rate_limit)
 def submit_report() -> Response | tuple[str, int]:
-    form = ReportForm()
+    form = ReportForm.posted()
     if form.website.data:  # a bot: look like success, keep nothing
         fake = regulatory.new_reference(datetime.now(UTC))
         return redirect(url_for("intake.submitted", reference=fake), 303)
@@ -120,7 +120,7 @@ def csrf_refused(error: CSRFError) -> tuple[str, int]:
             "We could not confirm that this form came from our site. "
             "Nothing was lost: check it and send it again."
         )
-    return render_form(ReportForm(), 400, notice)
+    return render_form(ReportForm.posted(), 400, notice)
 
 
 @bp.errorhandler(RateLimitExceeded)
@@ -130,4 +130,4 @@ def too_many_reports(error: RateLimitExceeded) -> tuple[str, int]:
         "Many reports have come from your connection in a short time. "
         "Nothing was lost: wait a minute, then send it again."
     )
-    return render_form(ReportForm(), 429, notice)
+    return render_form(ReportForm.posted(), 429, notice)

@@ -14,6 +14,7 @@ from adr.extensions import db
 from adr.models import Drug, OutboxMail, Report
 
 PAGE_SIZE = 50
+MAX_PAGE = 1_000_000  # beyond any list; larger numbers overflow the engines' OFFSET
 OPEN = Report.status.in_(regulatory.OPEN_STATUSES)  # a list, so ix_report_status_due serves it
 
 

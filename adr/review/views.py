@@ -23,7 +23,7 @@ from adr.extensions import db, login_manager
 from adr.models import AuditEntry, OutboxMail, Report, User, write_transaction
 from adr.review import bp
 from adr.review.forms import AssessmentForm, naranjo_answers, naranjo_questions
-from adr.review.queries import PAGE_SIZE, Filters, dashboard_counts, report_query, utcnow
+from adr.review.queries import MAX_PAGE, PAGE_SIZE, Filters, dashboard_counts, report_query, utcnow
 
 
 @bp.before_request
@@ -74,14 +74,16 @@ def filters_from_request() -> Filters:
 def reports() -> str:
     filters = filters_from_request()
     now = utcnow()
+    number = request.args.get("page", 1, type=int)
+    if not 1 <= number <= MAX_PAGE:
+        abort(404)
     page = db.paginate(
         report_query(filters, now).options(selectinload(Report.drugs)),
-        page=request.args.get("page", 1, type=int),
+        page=number,
         per_page=PAGE_SIZE,
         max_per_page=PAGE_SIZE,
-        error_out=False,
         count=True,
-    )
+    )  # a page past the last one is a 404
     return render_template("review/list.html", page=page, filters=filters, now=now, view=case_view)
 
 
