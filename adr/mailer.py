@@ -9,6 +9,7 @@ released after `MAIL_CLAIM_TIMEOUT_SECONDS` and retried with the same Message-ID
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import threading
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from adr.extensions import db
 from adr.models import OutboxMail, Report, write_transaction
 
 log = logging.getLogger(__name__)
+ADDRESS = re.compile(r"[^\s<>@;,]+@[^\s<>@;,]+")
 EXTENSION = "adr_mail_sender"
 
 
@@ -325,7 +327,12 @@ def _record(outbox_mail: OutboxMail, error: Exception | None, delivery: Delivery
                 "next_attempt_at": now + retry_delay(outbox_mail.attempts),
             }
             delivery.retrying.append(outbox_mail)
-        log.warning("mail %s to the %s: %s", outbox_mail.id, outbox_mail.kind, values["last_error"])
+        log.warning(
+            "mail %s to the %s: %s",
+            outbox_mail.id,
+            outbox_mail.kind,
+            ADDRESS.sub("<address>", values["last_error"]),  # servers quote the recipient
+        )
     with write_transaction() as session:
         session.execute(
             sa.update(OutboxMail)
