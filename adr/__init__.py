@@ -32,9 +32,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("ADR")
     if test_config:
         app.config.update(test_config)
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    Path(app.instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(Path(app.instance_path))
+    if not (app.debug or app.testing):
+        refuse_development_secret(str(app.config["SECRET_KEY"]))
     app.config["SAFETY_INBOX"] = address_list(app.config["SAFETY_INBOX"])
     app.config["MAIL_DEFAULT_SENDER"] = (
         app.config["MAIL_DEFAULT_SENDER"] or app.config["SAFETY_INBOX"][0]
@@ -63,6 +65,19 @@ def instance_secret_key(instance: Path) -> str:
     return path.read_text().strip()
 
 
+DEVELOPMENT_SECRETS = {"dev", "development", "secret", "changeme", "change-me", "test secret"}
+
+
+def refuse_development_secret(secret: str) -> None:
+    """Stop a server that would sign sessions with a guessable key."""
+    if secret.strip().lower() in DEVELOPMENT_SECRETS or len(secret) < 32:
+        raise RuntimeError(
+            "SECRET_KEY is a development value or shorter than 32 characters: set "
+            "ADR_SECRET_KEY to a long random value (python3 -c 'import secrets; "
+            "print(secrets.token_hex(32))'), or unset it to use instance/secret_key"
+        )
+
+
 def address_list(value: str | list[str]) -> list[str]:
     """Read one address, a JSON list, or addresses separated by commas."""
     if isinstance(value, str):
@@ -78,6 +93,7 @@ def register_extensions(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             models.configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+            models.create_private_file(db.engine.url.database)
     migrate.init_app(
         app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True
     )

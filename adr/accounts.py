@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from adr import audit, totp
+from adr import audit, mailer, totp
 from adr.extensions import db
-from adr.models import User, write_transaction
+from adr.models import AuditEntry, User, write_transaction
 
 ROLES = ("reviewer", "admin")
 MIN_PASSWORD_LENGTH = 12
@@ -110,6 +111,30 @@ def log_out(user: User) -> None:
     with write_transaction() as session:
         end_sessions(session, user.id)
         audit.record(session, user.email, "logout")
+
+
+def alert_on_repeated_failures(session: Session, address: str) -> bool:
+    """Past the threshold of failed logins in the window, alert the account's holder once."""
+    config = current_app.config
+    minutes = config["LOGIN_ALERT_WINDOW_MINUTES"]
+    recent = (
+        sa.select(sa.func.count())
+        .select_from(AuditEntry)
+        .where(
+            AuditEntry.actor == address,
+            AuditEntry.at >= datetime.now(UTC) - timedelta(minutes=minutes),
+        )
+    )
+    failures = session.scalar(recent.where(AuditEntry.action == "login failed")) or 0
+    if failures < config["LOGIN_ALERT_THRESHOLD"]:
+        return False
+    if session.scalar(recent.where(AuditEntry.action == "login alert")):
+        return False  # alerted already in this window
+    audit.record(session, address, "login alert", new=failures)
+    user = session.scalar(sa.select(User).where(User.email == address))
+    if user is not None and user.active:
+        session.add(mailer.login_alert(user.email, failures, minutes))
+    return True
 
 
 def authenticate(email: str, password: str) -> User | None:

@@ -33,6 +33,7 @@ def register(app: Flask) -> None:
         deactivate_user,
         reset_totp,
         audit_group,
+        backup,
     ):
         app.cli.add_command(command)
 
@@ -128,6 +129,22 @@ def audit_checkpoint() -> None:
     with write_transaction() as session:
         point = audit.write_checkpoint(session)
     click.echo(f"{audit.checkpoint_path()}: {point.count} entries, head {point.head[:16]}…")
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def backup(file: Path) -> None:
+    """Write a consistent copy of the live database to FILE (SQLite file, or pg_dump's format)."""
+    from adr.backup import BackupError, back_up
+    from adr.extensions import db
+
+    try:
+        back_up(db.engine, file)
+    except BackupError as error:
+        click.echo(f"adr: {error}", err=True)
+        sys.exit(1)
+    click.echo(f"{file}: {file.stat().st_size:,} bytes")
 
 
 def month_or_exit(month: str) -> str:

@@ -36,7 +36,13 @@ RATELIMIT_STORAGE_URI = "memory://"
 RATELIMIT_HEADERS_ENABLED = True
 REPORT_RATE_LIMIT = "10 per minute;60 per hour"
 LOGIN_RATE_LIMIT_CLIENT = "20 per 10 minutes"  # failed logins from one client address
-LOGIN_RATE_LIMIT_ADDRESS = "5 per 10 minutes"  # failed logins for one e-mail address
+LOGIN_RATE_LIMIT_ADDRESS = (
+    "5 per 10 minutes"  # failed logins for one e-mail address from one client
+)
+# Failed logins for one account from anywhere are not refused (that would lock its holder out)
+# but, past this many within the window, its holder gets a mail (once per window).
+LOGIN_ALERT_THRESHOLD = 10
+LOGIN_ALERT_WINDOW_MINUTES = 60
 
 # Staff sessions: signed out after this long without a request, and this long after signing in.
 STAFF_IDLE_TIMEOUT_MINUTES = 30

@@ -51,17 +51,33 @@ def attach_report_mails(report: Report) -> None:
 
 
 def _mail(report: Report, kind: str, recipients: list[str], language: str) -> OutboxMail:
-    now = datetime.now(UTC)
     with force_locale(language):
         context = mail_context(report, kind, "en" if language == "en" else "zh_CN")
-        body_text = render_template(f"mail/{kind}.txt", **context)
-        body_html = render_template(f"mail/{kind}.html", **context)
+        return rendered_mail(kind, recipients, context)
+
+
+def login_alert(email: str, failures: int, minutes: int) -> OutboxMail:
+    """Return a mail telling a staff member that sign-ins to their account keep failing."""
+    config = current_app.config
+    with force_locale(config["MAIL_LANGUAGE"]):
+        context = {
+            "failures": failures,
+            "minutes": minutes,
+            "account_url": config["BASE_URL"].rstrip("/") + "/staff/account",
+            "subject": _("Repeated failed sign-ins to your drug safety account"),
+        }
+        return rendered_mail("login_alert", [email], context)
+
+
+def rendered_mail(kind: str, recipients: list[str], context: dict[str, Any]) -> OutboxMail:
+    """Return an outbox row holding `mail/<kind>.txt` and `.html` rendered with `context`."""
+    now = datetime.now(UTC)
     return OutboxMail(
         kind=kind,
         recipients=[one_line(address) for address in recipients],
-        subject=one_line(context["subject"]),
-        body_text=body_text,
-        body_html=body_html,
+        subject=one_line(str(context["subject"])),
+        body_text=render_template(f"mail/{kind}.txt", **context),
+        body_html=render_template(f"mail/{kind}.html", **context),
         message_id=make_msgid("adr", domain=current_app.config["MAIL_MESSAGE_ID_DOMAIN"]),
         created_at=now,
         next_attempt_at=now,

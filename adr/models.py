@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -246,6 +247,7 @@ class AuditEntry(Model):
     """One append-only line of the audit trail, chained to the line before by its hash."""
 
     __tablename__ = "audit_entry"
+    __table_args__ = (sa.Index("ix_audit_entry_actor_at", "actor", "at"),)  # failed logins
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -276,6 +278,14 @@ def write_transaction() -> Iterator[Session]:
     except BaseException:
         session.rollback()
         raise
+
+
+def create_private_file(path: str | None) -> None:
+    """Create the SQLite file readable by its owner only (its journal files follow its mode)."""
+    if not path or path == ":memory:" or path.startswith("file:") or os.path.exists(path):
+        return
+    if os.path.isdir(os.path.dirname(path) or "."):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
 def configure_sqlite(engine: sa.Engine, busy_timeout_ms: int) -> None:

@@ -1,4 +1,4 @@
-"""The audit trail: one chain whatever the concurrency, keyed hashes, checkpoints outside the database."""
+"""The audit trail: one chain under concurrency, keyed hashes, checkpoints off the database."""
 
 from __future__ import annotations
 

@@ -164,12 +164,35 @@ def test_failed_logins_are_limited_per_address_and_per_client(tmp_path, monkeypa
         accounts.create_user(REVIEWER, "审核员", "reviewer", PASSWORD, "test")
         accounts.create_user(ADMIN, "管理员", "admin", PASSWORD, "test")
     client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = "203.0.113.9"
     statuses = [login(client, REVIEWER, "wrong password!").status_code for _ in range(6)]
     assert statuses == [401] * 5 + [429]
     assert login(client, REVIEWER).status_code == 429  # even the right password, for now
     assert login(client, ADMIN).status_code == 302  # another address still signs in
+    holder = app.test_client()
+    holder.environ_base["REMOTE_ADDR"] = "198.51.100.4"
+    assert login(holder, REVIEWER).status_code == 302  # the guessing does not lock her out
     statuses = [login(client, f"u{n}@tianning.example", "x").status_code for n in range(4)]
     assert statuses == [401, 401, 401, 429]  # the ninth failure from this client is refused
+
+
+def test_many_failed_logins_for_an_account_alert_its_holder_once(staff):
+    from adr.models import OutboxMail
+
+    for number in range(12):  # from many clients, each under its own limit
+        client = staff.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"203.0.113.{number}"
+        assert login(client, REVIEWER, "wrong password!").status_code == 401
+    assert login(staff.test_client(), REVIEWER).status_code == 302  # never locked out
+    with staff.app_context():
+        alerts = db.session.scalars(sa.select(OutboxMail).where(OutboxMail.kind == "login_alert"))
+        (alert,) = alerts.all()
+        assert alert.recipients == [REVIEWER] and "10" in alert.body_text
+        assert "/staff/account" in alert.body_text and "203.0.113" not in alert.body_text
+        actions = db.session.scalars(
+            sa.select(AuditEntry.action).where(AuditEntry.actor == REVIEWER)
+        )
+        assert list(actions).count("login alert") == 1
 
 
 def test_logout_ends_the_session(staff):

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import abort, current_app, redirect, render_template, request, session, url_for
 from flask_babel import lazy_gettext as _l
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, logout_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -88,10 +89,11 @@ limit_per_client = limiter.shared_limit(
     methods=["POST"],
     deduct_when=failed,
 )
+# Per address *and* client: someone guessing elsewhere cannot lock the holder out.
 limit_per_address = limiter.shared_limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT_ADDRESS"],
     scope="login-address",
-    key_func=login_address,
+    key_func=lambda: f"{login_address()} {get_remote_address()}",
     methods=["POST"],
     deduct_when=failed,
 )
@@ -100,6 +102,8 @@ limit_per_address = limiter.shared_limit(
 def record_login(email: str, succeeded: bool) -> None:
     with write_transaction() as write:
         audit.record(write, email, "login" if succeeded else "login failed")
+        if not succeeded:
+            accounts.alert_on_repeated_failures(write, email)
 
 
 @bp.route("/login", methods=["GET", "POST"])

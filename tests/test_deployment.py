@@ -1,0 +1,111 @@
+"""The app as a deployment runs it: gunicorn with several workers, limits shared through Redis."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+from tests.conftest import hidden_inputs, valid_report
+from tests.smtp import free_port
+
+BIN = Path(sys.executable).parent
+
+
+def wait_for_port(port: int, process: subprocess.Popen, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} ended: {process.stderr.read()}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on {port}")
+
+
+@pytest.fixture
+def redis_uri():
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server was not found (Debian's redis-server package brings it)")
+    port = free_port()
+    server = subprocess.Popen(
+        [shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_for_port(port, server)
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)  # and close its pipe
+
+
+@pytest.fixture
+def gunicorn(tmp_path, database):
+    """Start gunicorn with two workers on this test's database; yield a function that does it."""
+    servers = []
+
+    def start(**settings: str) -> int:
+        port = free_port()
+        env = os.environ | {
+            "ADR_INSTANCE_PATH": str(tmp_path),
+            "ADR_SQLALCHEMY_DATABASE_URI": database,
+            "ADR_SECRET_KEY": "a deployment's long random secret key for the test",
+            "ADR_MAIL_BACKGROUND": "false",
+            **{f"ADR_{name}": value for name, value in settings.items()},
+        }
+        subprocess.run([BIN / "adr", "db", "upgrade"], env=env, check=True, capture_output=True)
+        server = subprocess.Popen(
+            [BIN / "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
+             "adr:create_app()"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        servers.append(server)
+        wait_for_port(port, server)
+        return port
+
+    yield start
+    for server in servers:
+        server.terminate()
+        server.communicate(timeout=30)
+
+
+def send_report(port: int) -> int:
+    """Open the form and send it as a browser would, on fresh connections; return the status."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", "/report")
+    form = connection.getresponse()
+    cookie = form.getheader("Set-Cookie", "").split(";", 1)[0]
+    fields = valid_report() | hidden_inputs(form.read().decode())
+    connection.close()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    body = urlencode(fields, doseq=True)
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie}
+    connection.request("POST", "/report", body=body, headers=headers)
+    status = connection.getresponse().status
+    connection.close()
+    return status
+
+
+def test_gunicorn_serves_the_form_and_stores_reports(gunicorn):
+    port = gunicorn(RATELIMIT_ENABLED="false")
+    assert [send_report(port) for _ in range(4)] == [303] * 4
+
+
+def test_two_workers_share_one_rate_limit_through_redis(gunicorn, redis_uri):
+    port = gunicorn(
+        RATELIMIT_ENABLED="true", RATELIMIT_STORAGE_URI=redis_uri, REPORT_RATE_LIMIT="3 per minute"
+    )
+    statuses = [send_report(port) for _ in range(8)]
+    assert statuses == [303] * 3 + [429] * 5
