@@ -159,8 +159,8 @@ def test_migrations_keep_the_data_of_an_older_database(tmp_path, monkeypatch):
             "received_at": "2026-11-01 02:00:00", "language": "zh_CN", "reporter_kind": "patient",
             "reporter_consent_contact": False, "reporter_consent_privacy": True,
             "patient_history": "[]", "event_serious": "[]", "serious": False,
-            "report_category": "general", "due_at": "2026-12-01 15:59:59", "valid_case": True, "completeness": 50,
-            "status": "received",
+            "report_category": "general", "due_at": "2026-12-01 15:59:59", "valid_case": True,
+            "completeness": 50, "status": "received",
         }  # fmt: skip
         old_report = sa.table("report", *map(sa.column, columns))  # the table as 0001 made it
         db.session.execute(sa.insert(old_report).values(**columns))
