@@ -182,3 +182,16 @@ def test_migrations_keep_the_data_of_an_older_database(tmp_path, monkeypatch):
         if db.engine.dialect.name == "sqlite":  # batch migrations turned foreign keys off
             assert db.session.execute(sa.text("PRAGMA foreign_key_check")).all() == []
             assert db.session.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_the_migrations_build_the_schema_the_models_describe(app, runner):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    with app.app_context():
+        db.drop_all()
+    upgraded = runner.invoke(args=["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    with app.app_context(), db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, db.metadata) == []
