@@ -422,11 +422,9 @@ def read_database(uri: str) -> Stored:
             by_status = sa.text("SELECT status, count(*) FROM outbox_mail GROUP BY status")
             statuses: Counter[str] = Counter(dict(connection.execute(by_status).all()))
             rows = connection.execute(
-                sa.text("SELECT message_id, kind, attempts, last_error FROM outbox_mail")
+                sa.text("SELECT message_id, id, kind, attempts FROM outbox_mail")
             )
-            mails = {
-                message_id: (kind, attempts, error) for message_id, kind, attempts, error in rows
-            }
+            mails = {message_id: (number, kind, tries) for message_id, number, kind, tries in rows}
             with_address = connection.scalar(
                 sa.text("SELECT count(*) FROM report WHERE coalesce(reporter_email, '') <> ''")
             )
@@ -491,11 +489,16 @@ def check_delivery(db: Database, record: Record, log: Path, app_log: Path) -> No
     )
     duplicates = {message_id: n for message_id, n in received.items() if n > 1}
     print(f"duplicate mails       {sum(n - 1 for n in duplicates.values())}")
-    for message_id, count in list(duplicates.items())[:5]:
-        kind, attempts, error = stored.mails.get(message_id, ("?", 0, None))
+    lines = app_log.read_text(errors="replace").splitlines()
+    for message_id, count in list(duplicates.items())[:8]:
+        number, kind, attempts = stored.mails[message_id]
+        failures = [line for line in lines if line.startswith(f"mail {number} to the ")]
         print(
-            f"    {message_id} received {count}×: {kind}, {attempts} attempts, last error {error}"
+            f"    outbox mail {number} ({kind}, made by pid {message_id.split('.')[1]}) received "
+            f"{count}×, {attempts} attempts, {len(failures)} failed attempts logged"
         )
+        for line in failures[-2:]:
+            print(f"        {line[:140]}")
 
 
 def app_log(log: Path) -> None:
@@ -546,9 +549,11 @@ def run_engine(engine: str, args: argparse.Namespace) -> None:
             report(record, faults, args.seconds)
             used = server.cpu_seconds() - cpu[0], own_cpu_seconds() - cpu[1]
             available = (os.cpu_count() or 1) * args.seconds
+            acknowledged = sum(1 for s in record.submissions if s.reference) or 1
             print(
                 f"CPU during the load   gunicorn {used[0]:.1f} s, clients {used[1]:.1f} s "
-                f"(of {available:.0f} s on {os.cpu_count()} cores)"
+                f"(of {available:.0f} s on {os.cpu_count()} cores); gunicorn "
+                f"{used[0] / acknowledged * 1000:.0f} ms per report (form, post and its mails)"
             )
             check_delivery(db, record, log, server.log)
             for path in ("/healthz", "/report"):
