@@ -463,7 +463,8 @@ def report(record: Record, faults: Faults, seconds: float) -> None:
     pairs = [s.pair_seconds for s in acknowledged if s.pair_seconds is not None]
     print(f"{'form + post pair':<21} p50/p95/p99 {percentiles(pairs)}")
     failed = [s for s in samples if s.status >= 500 or s.status == 0]
-    for name, inside in (("outside the outage", False), ("inside the outage", True)):
+    windows = [("outside the outage", False), ("inside the outage", True)]
+    for name, inside in windows[: 2 if faults.outage else 1]:
         group = [s for s in failed if in_outage(s, faults.outage) == inside]
         errors = sum(1 for s in group if s.status)
         seen = ", ".join(f"{s.kind} {s.status or '-'} at {s.started:.1f} s" for s in group[:6])
