@@ -510,7 +510,7 @@ def app_log(log: Path) -> None:
     kinds = Counter(
         re.sub(r"\d+", "N", TIMESTAMP.sub("", line))[:150] for line in lines if PROBLEM.search(line)
     )
-    for line, count in kinds.most_common(10):
+    for line, count in kinds.most_common(16):
         print(f"    {count:4} × {line}")
 
 
