@@ -81,13 +81,13 @@ class MailServer:
 class Gunicorn:
     """The app under gunicorn's sync workers on 127.0.0.1."""
 
-    def __init__(self, env: dict[str, str], workers: int, log: Path) -> None:
+    def __init__(self, env: dict[str, str], workers: int, log: Path, app: str) -> None:
         self.port = free_port()
         self.log = log
         with open(log, "w") as output:
             self.process = subprocess.Popen(  # noqa: S603 - our own venv's gunicorn
                 [str(BIN / "gunicorn"), "-w", str(workers), "-b", f"{HOST}:{self.port}",
-                 "--log-level", "warning", "adr:create_app()"],
+                 "--log-level", "warning", app],
                 env=env, stdout=output, stderr=subprocess.STDOUT,
             )  # fmt: skip
 
@@ -328,6 +328,7 @@ class Faults:
 
     events: list[str] = field(default_factory=list)
     outage: tuple[float, float] | None = None
+    killed: int | None = None
 
 
 def inject_faults(
@@ -344,7 +345,8 @@ def inject_faults(
         time.sleep(max(0.0, moment - now()))
 
     wait_until(seconds / 3)
-    faults.events.append(f"{now():5.1f} s  SIGKILL worker {server.kill_worker()}")
+    faults.killed = server.kill_worker()
+    faults.events.append(f"{now():5.1f} s  SIGKILL worker {faults.killed}")
     mail.stop()
     faults.events.append(f"{now():5.1f} s  mail server stopped")
     wait_until(seconds * 2 / 3)
@@ -471,7 +473,7 @@ def report(record: Record, faults: Faults, seconds: float) -> None:
         print(f"5xx {name:<17} {errors}; no answer {len(group) - errors}  {seen}")
 
 
-def check_delivery(db: Database, record: Record, log: Path, app_log: Path) -> None:
+def check_delivery(db: Database, record: Record, faults: Faults, log: Path, app_log: Path) -> None:
     """Drain the outbox, then compare the receipts, the database and the mail server's log."""
     drain = wait_for_outbox(db.uri)
     stored = read_database(db.uri)
@@ -494,9 +496,11 @@ def check_delivery(db: Database, record: Record, log: Path, app_log: Path) -> No
     for message_id, count in list(duplicates.items())[:8]:
         number, kind, attempts = stored.mails[message_id]
         failures = [line for line in lines if line.startswith(f"mail {number} to the ")]
+        pid = int(message_id.split(".")[1])  # make_msgid puts the pid of its process there
+        made_by = "the killed worker" if pid == faults.killed else f"worker {pid}"
         print(
-            f"    outbox mail {number} ({kind}, made by pid {message_id.split('.')[1]}) received "
-            f"{count}×, {attempts} attempts, {len(failures)} failed attempts logged"
+            f"    outbox mail {number} ({kind}, made by {made_by}) received {count}×, "
+            f"{attempts} attempts, {len(failures)} failed attempts logged"
         )
         for line in failures[-2:]:
             print(f"        {line[:140]}")
@@ -537,7 +541,7 @@ def run_engine(engine: str, args: argparse.Namespace) -> None:
         server: Gunicorn | None = None
         try:
             mail.start()
-            server = Gunicorn(env, args.workers, folder / "gunicorn.log")
+            server = Gunicorn(env, args.workers, folder / "gunicorn.log", args.app)
             server.wait_until_ready(args.workers)
             faults = Faults()
             injector = threading.Thread(
@@ -556,7 +560,7 @@ def run_engine(engine: str, args: argparse.Namespace) -> None:
                 f"(of {available:.0f} s on {os.cpu_count()} cores); gunicorn "
                 f"{used[0] / acknowledged * 1000:.0f} ms per report (form, post and its mails)"
             )
-            check_delivery(db, record, log, server.log)
+            check_delivery(db, record, faults, log, server.log)
             for path in ("/healthz", "/report"):
                 rate = ceiling(server.port, args.clients, args.ceiling_seconds, path)
                 print(f"ceiling GET {path:<9} {rate:.0f} req/s", flush=True)
@@ -573,6 +577,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--ceiling-seconds", type=float, default=10)
+    parser.add_argument(
+        "--app", default="adr:create_app()", help="what gunicorn serves, to measure a variant"
+    )
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
     args = parser.parse_args()
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
