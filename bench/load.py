@@ -1,5 +1,4 @@
-"""Load and faults: 16 browsers send reports to gunicorn while a worker, the mail server and
-PostgreSQL fail.
+"""Load and faults: 16 browsers send reports to gunicorn while a worker, mail and the DB fail.
 
 The app runs under gunicorn (2 sync workers) on SQLite, then on a durable PostgreSQL cluster.
 Each client opens the form, then posts a report, and retries a failed post with the same
