@@ -1,0 +1,602 @@
+"""Load and faults: 16 browsers send reports to gunicorn while a worker, mail and the DB fail.
+
+The app runs under gunicorn (2 sync workers) on SQLite, then on a durable PostgreSQL cluster.
+Each client opens the form, then posts a report, and retries a failed post with the same
+submission token, as a browser's second click would. A third of the way in, one worker is
+killed and the mail server stops; two thirds in, the mail server comes back and PostgreSQL
+restarts. Afterwards the outbox drains and the database, the clients' receipts and the mail
+server's log are compared; then the ceilings of `GET /healthz` and `GET /report` are measured.
+Run: `make bench` (or `.venv/bin/python -m bench.load --seconds 60 --engine both`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import random
+import re
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from pathlib import Path
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+
+from bench.mail import SERVER
+from tests.conftest import hidden_inputs, valid_report
+from tests.postgres import Cluster, server_binaries
+from tests.smtp import free_port
+
+BIN = Path(sys.executable).parent
+HOST = "127.0.0.1"
+REFERENCE = re.compile(r"/report/submitted/(ADR-\d{6}-[0-9A-Z]{6})$")
+HIDDEN = re.compile(r"<input[^>]*type=\"hidden\"[^>]*>")
+# Until the app's logger is first used, Flask has not given it a handler and Python prints
+# warnings bare; afterwards they carry Flask's "[time] LEVEL in module:" prefix.
+MAIL_RETRY = re.compile(r"(^|: )mail \d+ to the \w+: ")
+PROBLEM = re.compile(
+    r"\[ERROR\]|(ERROR|WARNING) in|^\w[\w.]*(Error|Exception)\b|^mail \d+ to the|delivery pass"
+)
+TIMESTAMP = re.compile(r"^\[[^]]*\] (\[\d+\] )?")
+POST_ATTEMPTS = 6
+RETRY_BASE_SECONDS = 0.25
+
+
+# The processes: mail server, gunicorn, database.
+
+
+class MailServer:
+    """aiosmtpd in a process of its own, appending each Message-ID it receives to `log`."""
+
+    def __init__(self, port: int, log: Path) -> None:
+        self.port = port
+        self.log = log
+        self.process: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - our own script
+            [sys.executable, "-c", SERVER, str(self.port), str(self.log)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        assert self.process.stdout.readline().strip() == "ready"
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+class Gunicorn:
+    """The app under gunicorn's sync workers on 127.0.0.1."""
+
+    def __init__(self, env: dict[str, str], workers: int, log: Path, app: str) -> None:
+        self.port = free_port()
+        self.log = log
+        with open(log, "w") as output:
+            self.process = subprocess.Popen(  # noqa: S603 - our own venv's gunicorn
+                [str(BIN / "gunicorn"), "-w", str(workers), "-b", f"{HOST}:{self.port}",
+                 "--log-level", "warning", app],
+                env=env, stdout=output, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+    def worker_pids(self) -> list[int]:
+        """Return the pids of the master's children, read from /proc."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
+
+    def wait_until_ready(self, workers: int, seconds: float = 30) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if len(self.worker_pids()) >= workers and request(self.port, "GET", "/healthz")[0]:
+                return
+            time.sleep(0.2)
+        raise RuntimeError("gunicorn did not answer /healthz")
+
+    def cpu_seconds(self) -> float:
+        """Return the CPU time of the master, its live workers and the workers it reaped."""
+        ticks = 0
+        for pid in [self.process.pid, *self.worker_pids()]:
+            with suppress(FileNotFoundError):  # a worker that just ended
+                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+                ticks += sum(int(n) for n in fields[11 : 15 if pid == self.process.pid else 13])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def kill_worker(self) -> int:
+        """SIGKILL one worker, as the kernel's OOM killer would; the master starts another."""
+        pid = self.worker_pids()[0]
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def stop(self) -> None:
+        """Ask the master to stop its workers gracefully; kill it if it takes too long."""
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def request(port: int, method: str, path: str) -> tuple[int, bytes]:
+    """Send one request on a fresh connection; (0, b"") when the connection fails."""
+    connection = http.client.HTTPConnection(HOST, port, timeout=5)
+    try:
+        connection.request(method, path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    except (OSError, http.client.HTTPException):
+        return 0, b""
+    finally:
+        connection.close()
+
+
+@dataclass
+class Database:
+    """Where the app keeps its data, and how to bring it down for a moment (PostgreSQL only)."""
+
+    engine: str
+    uri: str
+    restart: Callable[[], None] | None = None
+
+
+@contextmanager
+def database(engine: str, folder: Path) -> Iterator[Database]:
+    """Yield an empty database on `engine`; a PostgreSQL cluster is destroyed afterwards."""
+    if engine == "sqlite":
+        yield Database(engine, f"sqlite:///{folder / 'adr.sqlite3'}")
+        return
+    cluster = Cluster(durable=True)
+    try:
+
+        def restart() -> None:
+            cluster.stop("fast")
+            cluster.start()
+
+        yield Database(engine, cluster.create_database("adr_load"), restart)
+    finally:
+        cluster.destroy()
+
+
+def app_env(folder: Path, uri: str, mail_port: int) -> dict[str, str]:
+    """Return the environment of `adr db upgrade` and gunicorn: the app's settings as ADR_*."""
+    return os.environ | {
+        "ADR_INSTANCE_PATH": str(folder),
+        "ADR_SQLALCHEMY_DATABASE_URI": uri,
+        "ADR_SECRET_KEY": "load secret",
+        "ADR_RATELIMIT_ENABLED": "false",
+        "ADR_MAIL_SERVER": HOST,
+        "ADR_MAIL_PORT": str(mail_port),
+        "ADR_MAIL_POLL_SECONDS": "1",
+        "ADR_MAIL_RETRY_BASE_SECONDS": "2",
+        "ADR_MAIL_RETRY_MAX_SECONDS": "5",
+        # A worker killed mid-send leaves its claim behind; release it within the run.
+        "ADR_MAIL_CLAIM_TIMEOUT_SECONDS": "20",
+    }
+
+
+# The clients.
+
+
+@dataclass
+class Sample:
+    """One HTTP request as a client saw it; status 0 means the connection failed."""
+
+    kind: str
+    started: float
+    seconds: float
+    status: int
+
+
+@dataclass
+class Submission:
+    """One report a client tried to send: its token, and the reference it was given, if any."""
+
+    token: str
+    reference: str | None = None
+    attempts: int = 0
+    pair_seconds: float | None = None
+
+
+@dataclass
+class Record:
+    """What all clients saw, appended from their threads."""
+
+    samples: list[Sample] = field(default_factory=list)
+    submissions: list[Submission] = field(default_factory=list)
+
+
+@dataclass
+class Answer:
+    """What a client got back: status, Location header and body."""
+
+    status: int
+    location: str = ""
+    text: str = ""
+
+
+class Browser:
+    """One client: a keep-alive connection (reopened when gunicorn closes it) and a cookie jar."""
+
+    def __init__(self, port: int, record: Record, origin: float) -> None:
+        self.port = port
+        self.record = record
+        self.origin = origin
+        self.cookies: dict[str, str] = {}
+        self.connection = http.client.HTTPConnection(HOST, port, timeout=30)
+
+    def send(self, kind: str, method: str, path: str, body: str | None = None) -> Answer:
+        """Send one request and record it; status 0 means the connection failed."""
+        headers = {"Accept-Language": "zh-CN,zh;q=0.9"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        started = time.perf_counter()
+        try:
+            self.connection.request(method, path, body=body, headers=headers)
+            response = self.connection.getresponse()
+            text = response.read().decode()
+        except (OSError, http.client.HTTPException):
+            self.connection.close()
+            self.record.samples.append(Sample(kind, started - self.origin, 0.0, 0))
+            return Answer(0)
+        elapsed = time.perf_counter() - started
+        self.record.samples.append(Sample(kind, started - self.origin, elapsed, response.status))
+        for header in response.headers.get_all("Set-Cookie") or []:
+            self.cookies |= {name: morsel.value for name, morsel in SimpleCookie(header).items()}
+        if response.will_close:
+            self.connection.close()
+        return Answer(response.status, response.getheader("Location", ""), text)
+
+
+def varied_report(number: int) -> dict[str, object]:
+    """Return the tests' realistic report, varied a little; every other one without an e-mail."""
+    fields = valid_report()
+    age = random.randint(18, 90)  # born in March, the reaction in November 2026
+    fields |= {"patient-age": str(age), "patient-birth_date": f"{2026 - age}-03-14"}
+    fields["event-name"] = random.choice(["皮疹、瘙痒", "恶心、呕吐", "头晕", "腹泻"])
+    fields["event-outcome"] = random.choice(["improving", "recovered", "unknown"])
+    if number % 2:
+        fields["reporter-email"] = ""
+    return fields
+
+
+def open_and_submit(browser: Browser, number: int) -> None:
+    """Open the form, then post one report, retrying a failed post with the same token."""
+    started = time.perf_counter()
+    form = browser.send("GET", "GET", "/report")
+    if form.status != 200:
+        time.sleep(RETRY_BASE_SECONDS)
+        return
+    hidden = hidden_inputs("".join(HIDDEN.findall(form.text)))
+    submission = Submission(hidden["submission_token"])
+    browser.record.submissions.append(submission)
+    body = urlencode({**hidden, **varied_report(number)}, doseq=True)
+    for attempt in range(POST_ATTEMPTS):
+        submission.attempts += 1
+        answer = browser.send("POST", "POST", "/report", body)
+        match = REFERENCE.search(answer.location) if answer.status == 303 else None
+        if match:
+            submission.reference = match.group(1)
+            submission.pair_seconds = time.perf_counter() - started
+            return
+        if 0 < answer.status < 500:
+            return  # refused for good (a 4xx): a browser would show the page, not retry
+        time.sleep(RETRY_BASE_SECONDS * 2**attempt)
+
+
+def run_clients(
+    port: int, clients: int, seconds: float, step: Callable[[Browser, int], None]
+) -> Record:
+    """Run `clients` browsers for `seconds`, each repeating `step`; return what they saw."""
+    record = Record()
+    origin = time.perf_counter()
+    deadline = origin + seconds
+
+    def loop(client: int) -> None:
+        browser = Browser(port, record, origin)
+        number = client
+        while time.perf_counter() < deadline:
+            step(browser, number)
+            number += clients
+        browser.connection.close()
+
+    threads = [threading.Thread(target=loop, args=(n,), daemon=True) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + 120)
+    return record
+
+
+# The faults.
+
+
+@dataclass
+class Faults:
+    """When each fault happened, in seconds since the clients started."""
+
+    events: list[str] = field(default_factory=list)
+    outage: tuple[float, float] | None = None
+    killed: int | None = None
+
+
+def inject_faults(
+    seconds: float, server: Gunicorn, mail: MailServer, db: Database, faults: Faults
+) -> None:
+    """Kill a worker and stop mail at a third of the run; restore both, restart the DB, at 2/3."""
+    origin = time.perf_counter()
+
+    def now() -> float:
+        return time.perf_counter() - origin
+
+    def wait_until(moment: float) -> None:
+        time.sleep(max(0.0, moment - now()))
+
+    wait_until(seconds / 3)
+    faults.killed = server.kill_worker()
+    faults.events.append(f"{now():5.1f} s  SIGKILL worker {faults.killed}")
+    mail.stop()
+    faults.events.append(f"{now():5.1f} s  mail server stopped")
+    wait_until(seconds * 2 / 3)
+    mail.start()
+    faults.events.append(f"{now():5.1f} s  mail server started again")
+    if db.restart is not None:
+        down = now()
+        db.restart()
+        faults.outage = (down, now())
+        faults.events.append(f"{down:5.1f} s  PostgreSQL stopped (fast), up again at {now():.1f} s")
+    faults.events.append(f"{now():5.1f} s  workers now {server.worker_pids()}")
+
+
+# The figures.
+
+
+def percentiles(values: list[float]) -> str:
+    """Return the 50th, 95th and 99th percentiles in milliseconds."""
+    if len(values) < 2:
+        return "n/a"
+    cuts = statistics.quantiles(values, n=100, method="inclusive")
+    return " / ".join(f"{cuts[p - 1] * 1000:.0f}" for p in (50, 95, 99)) + " ms"
+
+
+def in_outage(sample: Sample, outage: tuple[float, float] | None) -> bool:
+    """Tell whether a request was under way while the database was down."""
+    if outage is None:
+        return False
+    return sample.started <= outage[1] and sample.started + sample.seconds >= outage[0]
+
+
+def wait_for_outbox(uri: str, seconds: float = 60) -> float:
+    """Poll until every mail is sent (or failed for good); return the time it took."""
+    engine = sa.create_engine(uri)
+    started = time.perf_counter()
+    try:
+        while time.perf_counter() - started < seconds:
+            with engine.connect() as connection:
+                waiting = connection.scalar(
+                    sa.text(
+                        "SELECT count(*) FROM outbox_mail WHERE status NOT IN ('sent', 'failed')"
+                    )
+                )
+            if not waiting:
+                break
+            time.sleep(1)
+    finally:
+        engine.dispose()
+    return time.perf_counter() - started
+
+
+def received_ids(log: Path, expected: int, seconds: float = 10) -> list[str]:
+    """Return the Message-IDs the SMTP server logged, once `expected` are in or time is up."""
+    deadline = time.monotonic() + seconds
+    ids = log.read_text().split()
+    while len(ids) < expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+        ids = log.read_text().split()
+    return ids
+
+
+@dataclass
+class Stored:
+    """What the database holds after the run."""
+
+    references: set[str]
+    statuses: Counter[str]
+    mails: dict[str, tuple[int, str, int]]  # Message-ID: outbox id, kind, attempts
+    mails_expected: int
+
+
+def read_database(uri: str) -> Stored:
+    """Read the reports and the outbox with a plain SQLAlchemy engine, not through the app."""
+    engine = sa.create_engine(uri)
+    try:
+        with engine.connect() as connection:
+            references = set(connection.scalars(sa.text("SELECT reference FROM report")))
+            by_status = sa.text("SELECT status, count(*) FROM outbox_mail GROUP BY status")
+            statuses: Counter[str] = Counter(dict(connection.execute(by_status).all()))
+            rows = connection.execute(
+                sa.text("SELECT message_id, id, kind, attempts FROM outbox_mail")
+            )
+            mails = {message_id: (number, kind, tries) for message_id, number, kind, tries in rows}
+            with_address = connection.scalar(
+                sa.text("SELECT count(*) FROM report WHERE coalesce(reporter_email, '') <> ''")
+            )
+    finally:
+        engine.dispose()
+    # One mail to the safety inbox per report, one acknowledgement per reporter address.
+    return Stored(references, statuses, mails, len(references) + (with_address or 0))
+
+
+def ceiling(port: int, clients: int, seconds: float, path: str) -> float:
+    """Return the requests/s that `clients` browsers get from `path`, counting 200s only."""
+
+    def fetch(browser: Browser, _number: int) -> None:
+        browser.send(path, "GET", path)
+
+    record = run_clients(port, clients, seconds, fetch)
+    return sum(1 for sample in record.samples if sample.status == 200) / seconds
+
+
+def report(record: Record, faults: Faults, seconds: float) -> None:
+    """Print what the clients saw during the load and the faults."""
+    acknowledged = [s for s in record.submissions if s.reference]
+    samples = record.samples
+    statuses = Counter(s.status for s in samples)
+    print("faults:\n    " + "\n    ".join(faults.events))
+    answers = ", ".join(f"{code or 'no answer'} × {n}" for code, n in sorted(statuses.items()))
+    print(f"requests              {len(samples)}: {answers}")
+    print(f"reports acknowledged  {len(acknowledged)} ({len(acknowledged) / seconds:.1f}/s)")
+    given_up = len(record.submissions) - len(acknowledged)
+    retried = sum(1 for s in acknowledged if s.attempts > 1)
+    print(f"posts given up        {given_up} (after {POST_ATTEMPTS} attempts, or refused)")
+    print(f"acknowledged on retry {retried}")
+    for kind, status in (("GET", 200), ("POST", 303)):
+        times = [s.seconds for s in samples if s.kind == kind and s.status == status]
+        print(f"{kind + ' /report':<21} p50/p95/p99 {percentiles(times)}")
+    pairs = [s.pair_seconds for s in acknowledged if s.pair_seconds is not None]
+    print(f"{'form + post pair':<21} p50/p95/p99 {percentiles(pairs)}")
+    failed = [s for s in samples if s.status >= 500 or s.status == 0]
+    windows = [("outside the outage", False), ("inside the outage", True)]
+    for name, inside in windows[: 2 if faults.outage else 1]:
+        group = [s for s in failed if in_outage(s, faults.outage) == inside]
+        errors = sum(1 for s in group if s.status)
+        seen = ", ".join(f"{s.kind} {s.status or '-'} at {s.started:.1f} s" for s in group[:6])
+        print(f"5xx {name:<17} {errors}; no answer {len(group) - errors}  {seen}")
+
+
+def check_delivery(db: Database, record: Record, faults: Faults, log: Path, app_log: Path) -> None:
+    """Drain the outbox, then compare the receipts, the database and the mail server's log."""
+    drain = wait_for_outbox(db.uri)
+    stored = read_database(db.uri)
+    received = Counter(received_ids(log, len(stored.mails)))
+    acknowledged = {s.reference for s in record.submissions if s.reference}
+    missing = sorted(acknowledged - stored.references)
+    unacknowledged = sorted(stored.references - acknowledged)
+    print(f"outbox                {dict(stored.statuses)}, {drain:.1f} s after the load")
+    print(f"reports stored        {len(stored.references)}")
+    print(f"acknowledged, missing {len(missing)} {missing[:5]}")
+    print(f"stored, never acked   {len(unacknowledged)} {unacknowledged[:5]}")
+    not_received = len(set(stored.mails) - set(received))
+    print(
+        f"mails delivered       {len(received)} of {stored.mails_expected} expected "
+        f"({len(stored.mails)} in the outbox, {not_received} of them not received)"
+    )
+    duplicates = {message_id: n for message_id, n in received.items() if n > 1}
+    print(f"duplicate mails       {sum(n - 1 for n in duplicates.values())}")
+    lines = app_log.read_text(errors="replace").splitlines()
+    for message_id, count in list(duplicates.items())[:8]:
+        number, kind, attempts = stored.mails[message_id]
+        failures = [line for line in lines if f"mail {number} to the " in line]
+        pid = int(message_id.split(".")[1])  # make_msgid puts the pid of its process there
+        made_by = "the killed worker" if pid == faults.killed else f"worker {pid}"
+        print(
+            f"    outbox mail {number} ({kind}, made by {made_by}) received {count}×, "
+            f"{attempts} attempts, {len(failures)} failed attempts logged"
+        )
+        for line in failures[-2:]:
+            print(f"        {line[:140]}")
+
+
+def app_log(log: Path) -> None:
+    """Summarise what gunicorn and the app wrote: each kind of error once, with its count."""
+    lines = log.read_text(errors="replace").splitlines()
+    retries = sum(1 for line in lines if MAIL_RETRY.search(line))
+    print(f"app log               {len(lines)} lines, {retries} failed mail attempts")
+    kinds = Counter(
+        re.sub(r"\d+", "N", TIMESTAMP.sub("", line))[:150] for line in lines if PROBLEM.search(line)
+    )
+    for line, count in kinds.most_common(16):
+        print(f"    {count:4} × {line}")
+
+
+def own_cpu_seconds() -> float:
+    """Return the CPU time of this process: the client threads and the checks."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_engine(engine: str, args: argparse.Namespace) -> None:
+    """Run the load and the faults against one engine, then check and print the figures."""
+    print(
+        f"== load and faults: {engine}, {args.workers} workers, {args.clients} clients, "
+        f"{args.seconds:.0f} s ==",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory() as name, database(engine, Path(name)) as db:
+        folder = Path(name)
+        log = folder / "received.txt"
+        log.touch()
+        mail = MailServer(free_port(), log)
+        env = app_env(folder, db.uri, mail.port)
+        upgrade = [str(BIN / "adr"), "db", "upgrade"]
+        subprocess.run(upgrade, env=env, check=True, capture_output=True)  # noqa: S603
+        server: Gunicorn | None = None
+        try:
+            mail.start()
+            server = Gunicorn(env, args.workers, folder / "gunicorn.log", args.app)
+            server.wait_until_ready(args.workers)
+            faults = Faults()
+            injector = threading.Thread(
+                target=inject_faults, args=(args.seconds, server, mail, db, faults)
+            )
+            cpu = server.cpu_seconds(), own_cpu_seconds()
+            injector.start()
+            record = run_clients(server.port, args.clients, args.seconds, open_and_submit)
+            injector.join()
+            report(record, faults, args.seconds)
+            used = server.cpu_seconds() - cpu[0], own_cpu_seconds() - cpu[1]
+            available = (os.cpu_count() or 1) * args.seconds
+            acknowledged = sum(1 for s in record.submissions if s.reference) or 1
+            print(
+                f"CPU during the load   gunicorn {used[0]:.1f} s, clients {used[1]:.1f} s "
+                f"(of {available:.0f} s on {os.cpu_count()} cores); gunicorn "
+                f"{used[0] / acknowledged * 1000:.0f} ms per report (form, post and its mails)"
+            )
+            check_delivery(db, record, faults, log, server.log)
+            for path in ("/healthz", "/report"):
+                rate = ceiling(server.port, args.clients, args.ceiling_seconds, path)
+                print(f"ceiling GET {path:<9} {rate:.0f} req/s", flush=True)
+        finally:
+            if server is not None:
+                server.stop()
+                app_log(server.log)
+            mail.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--ceiling-seconds", type=float, default=10)
+    parser.add_argument(
+        "--app", default="adr:create_app()", help="what gunicorn serves, to measure a variant"
+    )
+    parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
+    args = parser.parse_args()
+    engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
+    for engine in engines:
+        if engine == "postgresql" and server_binaries() is None:
+            print("== load and faults: postgresql SKIPPED: initdb and pg_ctl were not found ==")
+            continue
+        run_engine(engine, args)
+
+
+if __name__ == "__main__":
+    main()
