@@ -177,7 +177,7 @@ def app_env(folder: Path, uri: str, mail_port: int) -> dict[str, str]:
     return os.environ | {
         "ADR_INSTANCE_PATH": str(folder),
         "ADR_SQLALCHEMY_DATABASE_URI": uri,
-        "ADR_SECRET_KEY": "load secret",
+        "ADR_SECRET_KEY": "a long random secret key for the load run only",
         "ADR_RATELIMIT_ENABLED": "false",
         "ADR_MAIL_SERVER": HOST,
         "ADR_MAIL_PORT": str(mail_port),
