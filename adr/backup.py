@@ -19,7 +19,7 @@ def back_up(engine: sa.Engine, target: Path) -> None:
     """Write a consistent copy of the database to `target`, readable by its owner only."""
     if target.exists():
         raise BackupError(f"{target} exists already: choose a new file")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     try:
         if engine.dialect.name == "sqlite":

@@ -168,7 +168,8 @@ def export(month: str, output: Path | None, lang: str) -> None:
     """Write the regulator's workbook for MONTH (YYYY-MM, China time)."""
     month = month_or_exit(month)
     path = output or default_path(Path(current_app.instance_path), month)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.touch(mode=0o600)  # health data: for its owner only, whatever the umask
     summary = write_workbook(month, path, lang)
     click.echo(f"{path}: {summary.reports} reports, {summary.drugs} drug rows")
 

@@ -107,6 +107,17 @@ def close_connections() -> None:
             engine.dispose()
 
 
+def app_on_new_database(request, engine: str, folder: Path):
+    """Yield an app on an empty database of its own, schema made (for wider-scoped fixtures)."""
+    for uri in new_database(request, engine, folder):
+        app = create_app(app_config(folder, SQLALCHEMY_DATABASE_URI=uri))
+        with app.app_context():
+            db.create_all()
+        yield app
+        with app.app_context():
+            db.engine.dispose()
+
+
 @pytest.fixture(autouse=True)
 def database(request, engine, tmp_path, monkeypatch):
     """An empty database for this test; `app_config` points the app at it."""

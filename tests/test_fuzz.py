@@ -7,10 +7,10 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adr import create_app, regulatory, vocab
+from adr import regulatory, vocab
 from adr.extensions import db
 from adr.models import Report
-from tests.conftest import ReportSender, app_config, new_database, valid_report
+from tests.conftest import ReportSender, app_on_new_database, valid_report
 
 FIELDS = sorted(
     set(valid_report()) | {"drugs-2-role", "drugs-2-batch_number", "follow_up_of", "website"}
@@ -86,14 +86,7 @@ def regulatory_batch(batch: str) -> bool:
 
 @pytest.fixture(scope="module")
 def fuzz_app(request, engine, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("fuzz")
-    for uri in new_database(request, engine, folder):
-        app = create_app(app_config(folder, SQLALCHEMY_DATABASE_URI=uri))
-        with app.app_context():
-            db.create_all()
-        yield app
-        with app.app_context():
-            db.engine.dispose()
+    yield from app_on_new_database(request, engine, tmp_path_factory.mktemp("fuzz"))
 
 
 @settings(max_examples=250, deadline=None)

@@ -6,9 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adr import accounts, create_app
-from adr.extensions import db
-from tests.conftest import ReportSender, app_config, new_database, reference_of, valid_report
+from adr import accounts
+from tests.conftest import ReportSender, app_on_new_database, reference_of, valid_report
 from tests.test_fuzz import text
 from tests.test_review import ADMIN, PASSWORD, csrf, signed_in
 
@@ -24,17 +23,12 @@ parameter = st.one_of(text, numbers)
 
 @pytest.fixture(scope="module")
 def staff_app(request, engine, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("staff-fuzz")
-    for uri in new_database(request, engine, folder):
-        app = create_app(app_config(folder, SQLALCHEMY_DATABASE_URI=uri))
+    for app in app_on_new_database(request, engine, tmp_path_factory.mktemp("staff-fuzz")):
         with app.app_context():
-            db.create_all()
             accounts.create_user(ADMIN, "管理员", "admin", PASSWORD, "test")
         reference = reference_of(ReportSender(app.test_client()).send(valid_report()))
         client = signed_in(app, ADMIN)
         yield app, client, reference, csrf(client)
-        with app.app_context():
-            db.engine.dispose()
 
 
 @settings(max_examples=150, deadline=None)

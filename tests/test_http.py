@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 import pytest
 
@@ -136,3 +137,23 @@ def test_the_server_refuses_to_start_with_a_development_secret(tmp_path, monkeyp
             create_app(production | {"SECRET_KEY": secret})
     assert create_app(production | {"SECRET_KEY": "k" * 40}).config["SECRET_KEY"] == "k" * 40
     assert create_app(production | {"SECRET_KEY": None}).config["SECRET_KEY"]  # instance key
+
+
+def test_a_nul_in_the_accounts_form_is_refused_or_cleaned(staff):  # noqa: F811
+    from tests.test_review import ADMIN, csrf
+
+    client = signed_in(staff, ADMIN)
+    fields = {"action": "create", "email": "new\x00@tianning.example", "name": "新\x00人",
+              "role": "reviewer", "password": "a long enough password",
+              "csrf_token": csrf(client)}  # fmt: skip
+    assert client.post("/staff/users", data=fields).status_code in (200, 303)
+    assert "new@tianning.example" in client.get("/staff/users").get_data(as_text=True)
+
+
+@pytest.mark.sqlite_only
+def test_the_database_file_is_readable_by_its_owner_only(app):
+    from adr.extensions import db
+
+    with app.app_context():
+        path = db.engine.url.database
+    assert os.stat(path).st_mode & 0o077 == 0
