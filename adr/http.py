@@ -41,9 +41,7 @@ class CleanRequest(Request):
 def init_app(app: Flask) -> None:
     """Clean and bound every request, log each one without its content, and harden responses."""
     app.request_class = CleanRequest
-    proxies = {
-        name: app.config[f"PROXY_FIX_X_{name.upper()}"] for name in ("for", "proto", "host")
-    }
+    proxies = {name: app.config[f"PROXY_FIX_X_{name.upper()}"] for name in ("for", "proto", "host")}
     if any(proxies.values()):
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=proxies["for"], x_proto=proxies["proto"], x_host=proxies["host"]

@@ -157,7 +157,8 @@ def test_migrations_keep_the_data_of_an_older_database(tmp_path, monkeypatch):
         columns = {
             "id": 1, "reference": "ADR-202611-OLD001", "submission_token": "old-token-1234567890",
             "received_at": "2026-11-01 02:00:00", "language": "zh_CN", "reporter_kind": "patient",
-            "reporter_consent_contact": False, "reporter_consent_privacy": True, "patient_history": "[]",
+            "reporter_consent_contact": False, "reporter_consent_privacy": True,
+            "patient_history": "[]",
             "event_serious": "[]", "serious": False, "report_category": "general",
             "due_at": "2026-12-01 15:59:59", "valid_case": True, "completeness": 50,
             "status": "received",

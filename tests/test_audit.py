@@ -1,4 +1,4 @@
-"""The audit trail: one chain whatever the concurrency, keyed hashes, checkpoints outside the database."""
+"""The audit trail: one chain under any concurrency, keyed hashes, checkpoints outside the DB."""
 
 from __future__ import annotations
 
