@@ -403,17 +403,22 @@ class ReportForm(FlaskForm):
         return form
 
     @classmethod
-    def blank(cls, drug_rows: int = 1, follow_up_of: str | None = None) -> ReportForm:
+    def blank(
+        cls,
+        drug_rows: int = 1,
+        follow_up_of: str | None = None,
+        submission_token: str | None = None,
+    ) -> ReportForm:
         """Return an empty form with a fresh token, one suspect row and `drug_rows` rows in all."""
         form = cls(
             formdata=None,
             data={
-                "submission_token": secrets.token_urlsafe(24),
+                "submission_token": submission_token or new_token(),
                 "follow_up_of": follow_up_of,
                 "drugs": [{"role": "suspect"}],
             },
         )
-        while len(form.drugs) < min(max(drug_rows, 1), MAX_DRUGS):
+        while len(form.drugs) < drug_row_count(drug_rows):
             form.drugs.append_entry()
         return form
 
@@ -428,7 +433,7 @@ class ReportForm(FlaskForm):
         """Return the submission token, or a fresh one in place of a missing or malformed one."""
         token = self.submission_token.data or ""
         if not TOKEN_RE.fullmatch(token):
-            token = secrets.token_urlsafe(24)
+            token = new_token()
             self.submission_token.data = token
         return token
 
@@ -598,6 +603,16 @@ def _columns(section: Form, prefix: str) -> dict[str, Any]:
         prefix + name: float(field.data) if isinstance(field.data, Decimal) else field.data
         for name, field in section._fields.items()
     }
+
+
+def new_token() -> str:
+    """Return a fresh submission token."""
+    return secrets.token_urlsafe(24)
+
+
+def drug_row_count(asked: int) -> int:
+    """Return how many drug rows a blank form shows when `asked` for: 1 to MAX_DRUGS."""
+    return min(max(asked, 1), MAX_DRUGS)
 
 
 def fields_in_error(form: ReportForm) -> list[Any]:
