@@ -85,8 +85,10 @@ def mail_context(report: Report, kind: str, language: str) -> dict[str, Any]:
     colon = ": " if language == "en" else "："
     death = report.event_outcome == "death"
     due = report.due_at.astimezone(regulatory.CHINA).date().isoformat()
-    first = db.session.scalar(
-        sa.select(Report.reference).where(Report.id == report.follow_up_of_id)
+    first = (
+        db.session.scalar(sa.select(Report.reference).where(Report.id == report.follow_up_of_id))
+        if report.follow_up_of_id
+        else None
     )
     facts: list[tuple[str, str | None]] = [
         (_("Reference"), report.reference),
