@@ -8,12 +8,15 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 
 import phonenumbers
 import sqlalchemy as sa
+from babel import support
 from email_validator import EmailNotValidError, validate_email
 from flask import request
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.i18n import translations as wtforms_translations
@@ -33,12 +36,13 @@ from wtforms import (
     StringField,
 )
 from wtforms.fields.choices import SelectChoice
+from wtforms.i18n import messages_path
 from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget, TextArea
 
 from adr import regulatory, vocab
 from adr.extensions import db
-from adr.i18n import lazy_term
+from adr.i18n import current_language, lazy_term
 from adr.models import Drug, Report
 
 MAX_DRUGS = 20
@@ -57,13 +61,28 @@ def clean_text(value: Any) -> Any:
     return value or None
 
 
+@cache
 def label(name: str) -> Any:
+    """Return a field's label, rendering in the page language."""
     return lazy_term(vocab.FIELDS[name])
 
 
 def options(codes: vocab.CodeList, blank: bool = False) -> list[SelectChoice]:
     """Return the choices of a code list, labelled in the page language."""
     choices = [SelectChoice(code, lazy_term(term)) for code, term in codes.items()]
+    return [SelectChoice("", _l("Choose…")), *choices] if blank else choices
+
+
+def page_options(codes: vocab.CodeList, blank: bool = False) -> list[SelectChoice]:
+    """Return the choices of a code list in this request's language, built once per language."""
+    return _options_in(tuple(codes.items()), blank, current_language())
+
+
+@cache
+def _options_in(
+    terms: tuple[tuple[str, vocab.Term], ...], blank: bool, language: str
+) -> list[SelectChoice]:
+    choices = [SelectChoice(code, term.text(language)) for code, term in terms]
     return [SelectChoice("", _l("Choose…")), *choices] if blank else choices
 
 
@@ -150,7 +169,7 @@ def coded(
     """Return the arguments of a field that picks from one code list, refusing unknown codes."""
     return {
         "label": label(key),
-        "choices": options(codes, blank),
+        "choices": page_options(codes, blank),
         "validators": [KnownCode(codes)],
         "validate_choice": False,
         "filters": [tidy],
@@ -278,12 +297,33 @@ def require(field: Any, message: Any) -> None:
 # The sections.
 
 
+class WTFormsMessages:
+    """WTForms' own messages in the page language, each language's catalogue read once.
+
+    Flask-WTF's `translations` reads the catalogue from disk again for every request.
+    """
+
+    def gettext(self, string: str) -> str:
+        return _wtforms_catalogue(str(get_locale())).ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return _wtforms_catalogue(str(get_locale())).ungettext(singular, plural, n)
+
+
+@cache
+def _wtforms_catalogue(locale: str) -> support.NullTranslations:
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+wtforms_messages = WTFormsMessages()
+
+
 class Section(Form):
     """A sub-form whose few built-in WTForms messages follow the page language."""
 
     class Meta:
         def get_translations(self, form: Form) -> Any:
-            return wtforms_translations
+            return wtforms_messages
 
 
 class ReporterForm(Section):
@@ -374,6 +414,11 @@ class EventForm(Section):
 
 class ReportForm(FlaskForm):
     """The whole report, as the national form asks for it."""
+
+    class Meta:
+        def get_translations(self, form: Form) -> Any:
+            chosen = FlaskForm.Meta.get_translations(self, form)
+            return wtforms_messages if chosen is wtforms_translations else chosen
 
     submission_token = HiddenField()
     website = StringField(filters=[clean_text])  # honeypot: hidden from people, filled by bots
