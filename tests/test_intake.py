@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -10,13 +11,20 @@ import pytest
 import sqlalchemy as sa
 from flask import request
 
-from adr import regulatory
+from adr import create_app, regulatory
 from adr.extensions import db
 from adr.intake import pages
 from adr.intake.forms import ReportForm
 from adr.intake.pages import blank_form_page, render_form
 from adr.models import Drug, Report
-from tests.conftest import COMPANY, ReportSender, hidden_inputs, reference_of, valid_report
+from tests.conftest import (
+    COMPANY,
+    ReportSender,
+    app_config,
+    hidden_inputs,
+    reference_of,
+    valid_report,
+)
 
 
 def stored(app, reference: str) -> Report:
@@ -376,6 +384,14 @@ def test_the_cached_blank_form_is_the_page_a_fresh_render_gives(app, path):
             fresh, _status = render_form(ReportForm.blank(rows, follow_up_of, token))
             assert cached == fresh
     assert len(app.extensions[pages.EXTENSION]) == 1
+
+
+def test_without_csrf_protection_the_cached_form_has_no_csrf_field(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
+    app = create_app(app_config(tmp_path, WTF_CSRF_ENABLED=False))
+    page = app.test_client().get("/report").get_data(as_text=True)
+    assert set(hidden_inputs(page)) == {"submission_token"}
+    assert not re.search(r"slot[0-9a-f]{32}", page)  # no stand-in left unfilled
 
 
 def test_every_visitor_gets_tokens_of_their_own(app):

@@ -36,6 +36,10 @@ class FillablePage:
 
     parts: list[str]
 
+    @property
+    def slots(self) -> set[str]:
+        return set(self.parts[1::2])
+
     @classmethod
     def cut(cls, page: str, marker: str) -> FillablePage:
         """Cut `page` wherever `marker`, a slot name and `marker` again stand."""
@@ -62,7 +66,7 @@ def blank_form_page(drug_rows: int, follow_up_of: str | None) -> str:
     if page is None:
         page = pages[key] = _render_fillable(rows, follow_up_of is not None)
     values = {"submission_token": new_token(), "follow_up_of": str(escape(follow_up_of or ""))}
-    if current_app.config.get("WTF_CSRF_ENABLED", True):
+    if "csrf_token" in page.slots:  # not when CSRF protection is turned off
         values["csrf_token"] = generate_csrf()
     return page.fill(values)
 
