@@ -212,6 +212,7 @@ def send_mail(loop: bool, retry_failed: bool) -> None:
         ("sent", delivery.sent),
         ("will retry", delivery.retrying),
         ("failed", delivery.failed),
+        ("sent or tried, outcome not recorded", delivery.unrecorded),
     ):
         for mail in mails:
             error = f": {mail.last_error}" if mail.last_error else ""
@@ -220,7 +221,7 @@ def send_mail(loop: bool, retry_failed: bool) -> None:
         f"{len(delivery.sent)} sent, {len(delivery.retrying)} to retry, "
         f"{len(delivery.failed)} failed"
     )
-    if delivery.retrying or delivery.failed:
+    if delivery.retrying or delivery.failed or delivery.unrecorded:
         sys.exit(1)
 
 

@@ -12,6 +12,7 @@ import logging
 import re
 import smtplib
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import make_msgid
@@ -23,6 +24,7 @@ from flask import Flask, current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_mail import BadHeaderError, Connection, Message
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from adr import regulatory, vocab
 from adr.extensions import db
@@ -31,6 +33,8 @@ from adr.models import OutboxMail, Report, write_transaction
 log = logging.getLogger(__name__)
 ADDRESS = re.compile(r"[^\s<>@;,]+@[^\s<>@;,]+")
 EXTENSION = "adr_mail_sender"
+RECORD_FIRST_PAUSE_SECONDS = 0.1  # doubled between tries to record an outcome…
+RECORD_MAX_PAUSE_SECONDS = 2.0  # …up to this, until MAIL_RECORD_RETRY_SECONDS have passed
 
 
 # Writing mails.
@@ -101,8 +105,10 @@ def mail_context(report: Report, kind: str, language: str) -> dict[str, Any]:
     colon = ": " if language == "en" else "："
     death = report.event_outcome == "death"
     due = report.due_at.astimezone(regulatory.CHINA).date().isoformat()
-    first = db.session.scalar(
-        sa.select(Report.reference).where(Report.id == report.follow_up_of_id)
+    first = (
+        db.session.scalar(sa.select(Report.reference).where(Report.id == report.follow_up_of_id))
+        if report.follow_up_of_id
+        else None
     )
     facts: list[tuple[str, str | None]] = [
         (_("Reference"), report.reference),
@@ -181,6 +187,7 @@ class Delivery:
     sent: list[OutboxMail] = field(default_factory=list)
     retrying: list[OutboxMail] = field(default_factory=list)
     failed: list[OutboxMail] = field(default_factory=list)
+    unrecorded: list[OutboxMail] = field(default_factory=list)  # tried, outcome not written
 
 
 class TimeoutConnection(Connection):
@@ -329,35 +336,73 @@ def _record(outbox_mail: OutboxMail, error: Exception | None, delivery: Delivery
     values: dict[str, Any] = {"claimed_at": None}
     if error is None:
         values |= {"status": "sent", "sent_at": now, "last_error": None}
-        delivery.sent.append(outbox_mail)
     else:
         window = timedelta(hours=current_app.config["MAIL_RETRY_WINDOW_HOURS"])
         gave_up = now - outbox_mail.created_at > window
         values["last_error"] = describe(error)
         if is_permanent(error) or gave_up:
             values["status"] = "failed"
-            delivery.failed.append(outbox_mail)
         else:
             values |= {
                 "status": "pending",
                 "next_attempt_at": now + retry_delay(outbox_mail.attempts),
             }
-            delivery.retrying.append(outbox_mail)
         log.warning(
             "mail %s to the %s: %s",
             outbox_mail.id,
             outbox_mail.kind,
             ADDRESS.sub("<address>", values["last_error"]),  # servers quote the recipient
         )
-    with write_transaction() as session:
-        session.execute(
-            sa.update(OutboxMail)
-            .where(OutboxMail.id == outbox_mail.id, OutboxMail.claimed_at == outbox_mail.claimed_at)
-            .values(**values)
-            .execution_options(synchronize_session=False)
+    try:
+        _write_outcome(outbox_mail, values)
+    except DBAPIError:
+        log.exception(
+            "mail %s to the %s: could not record that it was %s; its claim will be released",
+            outbox_mail.id,
+            outbox_mail.kind,
+            values["status"],
         )
+        delivery.unrecorded.append(outbox_mail)
+        return
     for name, value in values.items():
         setattr(outbox_mail, name, value)
+    outcomes = {"sent": delivery.sent, "failed": delivery.failed, "pending": delivery.retrying}
+    outcomes[values["status"]].append(outbox_mail)
+
+
+def _write_outcome(outbox_mail: OutboxMail, values: dict[str, Any]) -> None:
+    """Write what became of a mail, trying again while the database is briefly unreachable.
+
+    The server has the mail by now: giving up leaves the row claimed, and it is sent again
+    once the claim times out. A restarting database is usually back within seconds.
+    """
+    deadline = time.monotonic() + current_app.config["MAIL_RECORD_RETRY_SECONDS"]
+    pause = RECORD_FIRST_PAUSE_SECONDS
+    while True:
+        try:
+            with write_transaction() as session:
+                session.execute(
+                    sa.update(OutboxMail)
+                    .where(
+                        OutboxMail.id == outbox_mail.id,
+                        OutboxMail.claimed_at == outbox_mail.claimed_at,
+                    )
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+            return
+        except DBAPIError as error:
+            db.session.rollback()  # the BEGIN may have failed before write_transaction's own
+            if not is_unreachable(error) or time.monotonic() + pause > deadline:
+                raise
+            log.warning("mail %s: the database is unreachable; trying again", outbox_mail.id)
+            time.sleep(pause)
+            pause = min(pause * 2, RECORD_MAX_PAUSE_SECONDS)
+
+
+def is_unreachable(error: DBAPIError) -> bool:
+    """Tell whether a database error is about reaching the database, not about the write."""
+    return isinstance(error, OperationalError) or error.connection_invalidated
 
 
 # The background sender of a web process.

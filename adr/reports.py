@@ -35,17 +35,15 @@ def store_report(report: Report, token: str, language: str) -> str:
     """Store a new report and return its reference.
 
     A token already stored returns the first report's reference and stores nothing,
-    whichever request won the race; a colliding random reference is drawn again.
+    whichever request won the race (its unique constraint refuses the second insert);
+    a colliding random reference is drawn again.
     """
     received_at = datetime.now(UTC)
     derive(report, received_at)
     report.submission_token = token
     report.language = language
     for _attempt in range(STORE_ATTEMPTS):
-        stored = reference_for_token(token)
-        if stored:
-            return stored
-        report.reference = regulatory.new_reference(received_at)
+        reference = report.reference = regulatory.new_reference(received_at)
         mailer.attach_report_mails(report)  # rendered before the write lock is taken
         try:
             with write_transaction() as session:
@@ -53,7 +51,10 @@ def store_report(report: Report, token: str, language: str) -> str:
                 session.flush()
                 audit.record(session, audit.PUBLIC_FORM, "report received", report.id)
             mailer.wake_sender()
-            return report.reference
+            return reference  # not report.reference: the commit expired it
         except IntegrityError:
-            continue  # the token won by a concurrent request, or a reference collision
+            # The token won by a concurrent request or stored before, or a reference collision.
+            stored = reference_for_token(token)
+            if stored:
+                return stored
     raise RuntimeError(f"could not store a report in {STORE_ATTEMPTS} attempts")

@@ -7,6 +7,7 @@ import email.policy
 import socket
 import threading
 import time
+from collections.abc import Callable
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
@@ -24,6 +25,7 @@ class Inbox:
     def __init__(self) -> None:
         self.received: list[tuple[list[str], EmailMessage]] = []
         self.data_reply: str | None = None
+        self.on_message: Callable[[], object] | None = None  # called before the 250 reply
         self.lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope):
@@ -32,6 +34,8 @@ class Inbox:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             self.received.append((list(envelope.rcpt_tos), message))
+        if self.on_message:
+            self.on_message()
         return "250 Message accepted for delivery"
 
     @property

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from flask import request
 
-from adr import regulatory
+from adr import create_app, regulatory
 from adr.extensions import db
+from adr.intake import pages
+from adr.intake.forms import ReportForm
+from adr.intake.pages import blank_form_page, render_form
 from adr.models import Drug, Report
-from tests.conftest import COMPANY, ReportSender, hidden_inputs, reference_of, valid_report
+from tests.conftest import (
+    COMPANY,
+    ReportSender,
+    app_config,
+    hidden_inputs,
+    reference_of,
+    valid_report,
+)
 
 
 def stored(app, reference: str) -> Report:
@@ -346,6 +358,50 @@ def test_the_follow_up_link_fills_in_the_reference(client, sender):
     reference = reference_of(sender.send(valid_report()))
     page = client.get(f"/report?follow_up_of={reference}").get_data(as_text=True)
     assert f'value="{reference}"' in page
+
+
+# The blank form, served from a per-process cache.
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/report",
+        "/report?lang=en",
+        "/report?drugs=3",
+        "/report?lang=en&drugs=20",
+        "/report?follow_up_of=adr-202611-7k3qd9",
+        "/report?lang=en&drugs=2&follow_up_of=ADR-202611-7K3QD9",
+    ],
+)
+def test_the_cached_blank_form_is_the_page_a_fresh_render_gives(app, path):
+    for _ in range(2):  # rendered into the cache, then filled from it
+        with app.test_request_context(path):
+            rows = request.args.get("drugs", default=1, type=int)
+            follow_up_of = request.args.get("follow_up_of", type=regulatory.normalize_reference)
+            cached = blank_form_page(rows, follow_up_of)
+            token = hidden_inputs(cached)["submission_token"]
+            fresh, _status = render_form(ReportForm.blank(rows, follow_up_of, token))
+            assert cached == fresh
+    assert len(app.extensions[pages.EXTENSION]) == 1
+
+
+def test_without_csrf_protection_the_cached_form_has_no_csrf_field(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
+    app = create_app(app_config(tmp_path, WTF_CSRF_ENABLED=False))
+    page = app.test_client().get("/report").get_data(as_text=True)
+    assert set(hidden_inputs(page)) == {"submission_token"}
+    assert not re.search(r"slot[0-9a-f]{32}", page)  # no stand-in left unfilled
+
+
+def test_every_visitor_gets_tokens_of_their_own(app):
+    first, second = (ReportSender(app.test_client()) for _ in range(2))
+    opened = [first.open(), second.open(), first.open()]
+    assert len({inputs["submission_token"] for inputs in opened}) == 3
+    assert opened[0]["csrf_token"] != opened[1]["csrf_token"]
+    for sender in (first, second):
+        reference_of(sender.send(valid_report()))
+    assert report_count(app) == 2
 
 
 # Drug rows without JavaScript.

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
 
 from adr import create_app, mailer
 from adr.extensions import db
@@ -355,6 +358,120 @@ def test_a_claim_left_by_a_crashed_sender_is_released_and_sent_with_the_same_mes
     [mail] = outbox(mail_app)
     assert smtp.inbox.messages[0]["Message-ID"] == mail.message_id
     assert (mail.status, mail.attempts) == ("sent", 2)
+
+
+# When the database blips between the send and the mark.
+
+
+@pytest.fixture
+def outage(engine, database):
+    """Make the test's database unreachable for a few seconds, from a call onwards."""
+    timers: list[threading.Timer] = []
+
+    def start_outage(seconds: float) -> Callable[[], None]:
+        def start() -> None:
+            if engine == "sqlite":
+                end = hold_sqlite_write_lock(database)
+            else:
+                end = refuse_postgresql_connections(database)
+            timer = threading.Timer(seconds, end)
+            timers.append(timer)
+            timer.start()
+
+        return start
+
+    yield start_outage
+    for timer in timers:
+        timer.join()
+
+
+def hold_sqlite_write_lock(uri: str) -> Callable[[], None]:
+    """Take SQLite's write lock from another connection; return what releases it."""
+    holder = sqlite3.connect(
+        sa.make_url(uri).database, isolation_level=None, check_same_thread=False
+    )
+    holder.execute("BEGIN IMMEDIATE")
+
+    def release() -> None:
+        holder.execute("COMMIT")
+        holder.close()
+
+    return release
+
+
+def refuse_postgresql_connections(uri: str) -> Callable[[], None]:
+    """End the database's connections and refuse new ones, as a restart does; return the undo."""
+    url = sa.make_url(uri)
+    admin = sa.create_engine(
+        url.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT"
+    )
+    connection = admin.connect()
+    connection.exec_driver_sql(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS false')
+    connection.execute(
+        sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
+        {"name": url.database},
+    )
+
+    def reopen() -> None:
+        connection.exec_driver_sql(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS true')
+        connection.close()
+        admin.dispose()
+
+    return reopen
+
+
+def once(action: Callable[[], None]) -> Callable[[], None]:
+    """Return `action` made to run on the first call only."""
+    calls: list[None] = []
+
+    def first_time_only() -> None:
+        if not calls:
+            calls.append(None)
+            action()
+
+    return first_time_only
+
+
+def test_a_mail_sent_while_the_database_blips_is_marked_sent_once_it_is_back(
+    tmp_path, monkeypatch, smtp, outage
+):
+    app = make_app(
+        tmp_path, monkeypatch, smtp.port, SQLITE_BUSY_TIMEOUT_MS=200, MAIL_RECORD_RETRY_SECONDS=30
+    )
+    submit(app, {"reporter-email": ""})
+    smtp.inbox.on_message = once(outage(seconds=2))  # the server has the mail; no 250 yet
+    started = time.monotonic()
+    delivery = deliver(app)
+    assert time.monotonic() - started >= 1.5  # the mark waited for the database
+    assert len(delivery.sent) == 1 and not delivery.unrecorded
+    [mail] = outbox(app)
+    assert (mail.status, mail.attempts, mail.claimed_at) == ("sent", 1, None)
+    long_after = datetime.now(UTC) + timedelta(hours=1)
+    assert deliver(app, now=long_after, retry_failed=True).sent == []
+    assert len(smtp.inbox.messages) == 1
+
+
+@pytest.mark.sqlite_only
+def test_a_mail_that_cannot_be_marked_does_not_stop_the_others_being_sent_and_marked(
+    tmp_path, monkeypatch, smtp, outage
+):
+    # The first mark gives up after one try (1.5 s busy timeout, 0.2 s to retry); the lock
+    # is free again at 2 s, while the second mail's claim is still waiting for it.
+    app = make_app(
+        tmp_path,
+        monkeypatch,
+        smtp.port,
+        SQLITE_BUSY_TIMEOUT_MS=1500,
+        MAIL_RECORD_RETRY_SECONDS=0.2,
+    )
+    submit(app)
+    smtp.inbox.on_message = once(outage(seconds=2))
+    delivery = deliver(app)
+    first, second = outbox(app)
+    assert [m.id for m in delivery.unrecorded] == [first.id]
+    assert [m.id for m in delivery.sent] == [second.id]
+    assert (first.status, second.status) == ("sending", "sent")
+    assert len(smtp.inbox.messages) == 2
 
 
 def test_the_background_sender_delivers_within_seconds(tmp_path, monkeypatch, smtp):

@@ -8,12 +8,15 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any
 
 import phonenumbers
 import sqlalchemy as sa
+from babel import support
 from email_validator import EmailNotValidError, validate_email
 from flask import request
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.i18n import translations as wtforms_translations
@@ -33,12 +36,13 @@ from wtforms import (
     StringField,
 )
 from wtforms.fields.choices import SelectChoice
+from wtforms.i18n import messages_path
 from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget, TextArea
 
 from adr import regulatory, vocab
 from adr.extensions import db
-from adr.i18n import lazy_term
+from adr.i18n import current_language, lazy_term
 from adr.models import Drug, Report
 
 MAX_DRUGS = 20
@@ -57,13 +61,28 @@ def clean_text(value: Any) -> Any:
     return value or None
 
 
+@cache
 def label(name: str) -> Any:
+    """Return a field's label, rendering in the page language."""
     return lazy_term(vocab.FIELDS[name])
 
 
 def options(codes: vocab.CodeList, blank: bool = False) -> list[SelectChoice]:
     """Return the choices of a code list, labelled in the page language."""
     choices = [SelectChoice(code, lazy_term(term)) for code, term in codes.items()]
+    return [SelectChoice("", _l("Choose…")), *choices] if blank else choices
+
+
+def page_options(codes: vocab.CodeList, blank: bool = False) -> list[SelectChoice]:
+    """Return the choices of a code list in this request's language, built once per language."""
+    return _options_in(tuple(codes.items()), blank, current_language())
+
+
+@cache
+def _options_in(
+    terms: tuple[tuple[str, vocab.Term], ...], blank: bool, language: str
+) -> list[SelectChoice]:
+    choices = [SelectChoice(code, term.text(language)) for code, term in terms]
     return [SelectChoice("", _l("Choose…")), *choices] if blank else choices
 
 
@@ -150,7 +169,7 @@ def coded(
     """Return the arguments of a field that picks from one code list, refusing unknown codes."""
     return {
         "label": label(key),
-        "choices": options(codes, blank),
+        "choices": page_options(codes, blank),
         "validators": [KnownCode(codes)],
         "validate_choice": False,
         "filters": [tidy],
@@ -278,12 +297,33 @@ def require(field: Any, message: Any) -> None:
 # The sections.
 
 
+class WTFormsMessages:
+    """WTForms' own messages in the page language, each language's catalogue read once.
+
+    Flask-WTF's `translations` reads the catalogue from disk again for every request.
+    """
+
+    def gettext(self, string: str) -> str:
+        return _wtforms_catalogue(str(get_locale())).ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return _wtforms_catalogue(str(get_locale())).ungettext(singular, plural, n)
+
+
+@cache
+def _wtforms_catalogue(locale: str) -> support.NullTranslations:
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
+
+wtforms_messages = WTFormsMessages()
+
+
 class Section(Form):
     """A sub-form whose few built-in WTForms messages follow the page language."""
 
     class Meta:
         def get_translations(self, form: Form) -> Any:
-            return wtforms_translations
+            return wtforms_messages
 
 
 class ReporterForm(Section):
@@ -375,6 +415,11 @@ class EventForm(Section):
 class ReportForm(FlaskForm):
     """The whole report, as the national form asks for it."""
 
+    class Meta:
+        def get_translations(self, form: Form) -> Any:
+            chosen = FlaskForm.Meta.get_translations(self, form)
+            return wtforms_messages if chosen is wtforms_translations else chosen
+
     submission_token = HiddenField()
     website = StringField(filters=[clean_text])  # honeypot: hidden from people, filled by bots
     follow_up_of = StringField(label("follow_up_of"), filters=[clean_text])
@@ -403,17 +448,22 @@ class ReportForm(FlaskForm):
         return form
 
     @classmethod
-    def blank(cls, drug_rows: int = 1, follow_up_of: str | None = None) -> ReportForm:
+    def blank(
+        cls,
+        drug_rows: int = 1,
+        follow_up_of: str | None = None,
+        submission_token: str | None = None,
+    ) -> ReportForm:
         """Return an empty form with a fresh token, one suspect row and `drug_rows` rows in all."""
         form = cls(
             formdata=None,
             data={
-                "submission_token": secrets.token_urlsafe(24),
+                "submission_token": submission_token or new_token(),
                 "follow_up_of": follow_up_of,
                 "drugs": [{"role": "suspect"}],
             },
         )
-        while len(form.drugs) < min(max(drug_rows, 1), MAX_DRUGS):
+        while len(form.drugs) < drug_row_count(drug_rows):
             form.drugs.append_entry()
         return form
 
@@ -428,7 +478,7 @@ class ReportForm(FlaskForm):
         """Return the submission token, or a fresh one in place of a missing or malformed one."""
         token = self.submission_token.data or ""
         if not TOKEN_RE.fullmatch(token):
-            token = secrets.token_urlsafe(24)
+            token = new_token()
             self.submission_token.data = token
         return token
 
@@ -598,6 +648,16 @@ def _columns(section: Form, prefix: str) -> dict[str, Any]:
         prefix + name: float(field.data) if isinstance(field.data, Decimal) else field.data
         for name, field in section._fields.items()
     }
+
+
+def new_token() -> str:
+    """Return a fresh submission token."""
+    return secrets.token_urlsafe(24)
+
+
+def drug_row_count(asked: int) -> int:
+    """Return how many drug rows a blank form shows when `asked` for: 1 to MAX_DRUGS."""
+    return min(max(asked, 1), MAX_DRUGS)
 
 
 def fields_in_error(form: ReportForm) -> list[Any]:

@@ -15,7 +15,8 @@ from adr import regulatory
 from adr.extensions import limiter
 from adr.i18n import current_language
 from adr.intake import bp
-from adr.intake.forms import MAX_DRUGS, ReportForm, fields_in_error
+from adr.intake.forms import MAX_DRUGS, ReportForm
+from adr.intake.pages import blank_form_page, render_form
 from adr.reports import reference_for_token, store_report
 
 
@@ -51,28 +52,15 @@ def company_name() -> str:
     return current_app.config[key]
 
 
-def render_form(form: ReportForm, status: int = 200, notice: str | None = None) -> tuple[str, int]:
-    return (
-        render_template(
-            "intake/report.html",
-            form=form,
-            errors=fields_in_error(form),
-            notice=notice,
-            max_drugs=MAX_DRUGS,
-        ),
-        status,
-    )
-
-
 def report_rate_limit() -> str:
     return current_app.config["REPORT_RATE_LIMIT"]
 
 
 @bp.get("/report")
-def report_form() -> tuple[str, int]:
+def report_form() -> str:
     drug_rows = request.args.get("drugs", default=1, type=int)
     follow_up_of = request.args.get("follow_up_of", type=regulatory.normalize_reference)
-    return render_form(ReportForm.blank(drug_rows, follow_up_of))
+    return blank_form_page(drug_rows, follow_up_of)
 
 
 @bp.post("/report")

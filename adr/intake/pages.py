@@ -1,0 +1,86 @@
+"""The report form page: rendered from its form, or, when blank, from a per-process cache."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+from flask import current_app, render_template, request
+from flask_babel import get_locale
+from flask_wtf.csrf import generate_csrf
+from markupsafe import escape
+
+from adr.intake.forms import MAX_DRUGS, ReportForm, drug_row_count, fields_in_error, new_token
+
+EXTENSION = "adr_blank_report_pages"
+
+
+def render_form(form: ReportForm, status: int = 200, notice: str | None = None) -> tuple[str, int]:
+    """Render the form page for `form`, its errors and an optional notice."""
+    return (
+        render_template(
+            "intake/report.html",
+            form=form,
+            errors=fields_in_error(form),
+            notice=notice,
+            max_drugs=MAX_DRUGS,
+        ),
+        status,
+    )
+
+
+@dataclass(frozen=True)
+class FillablePage:
+    """A rendered page cut at its slots: text, slot name, text, slot name, …, text."""
+
+    parts: list[str]
+
+    @property
+    def slots(self) -> set[str]:
+        return set(self.parts[1::2])
+
+    @classmethod
+    def cut(cls, page: str, marker: str) -> FillablePage:
+        """Cut `page` wherever `marker`, a slot name and `marker` again stand."""
+        return cls(re.split(f"{marker}([a-z_]+){marker}", page))
+
+    def fill(self, values: dict[str, str]) -> str:
+        """Return the page with each slot replaced by its value, which must be HTML already."""
+        return "".join(values[part] if i % 2 else part for i, part in enumerate(self.parts))
+
+
+def blank_form_page(drug_rows: int, follow_up_of: str | None) -> str:
+    """Return the blank form page for this visitor: fresh tokens in a page rendered once.
+
+    The page is rendered once per app and process for each language, number of drug rows,
+    and presence of a follow-up reference, with stand-ins where the CSRF token, the
+    submission token and the follow-up reference go; each visitor gets it filled in.
+    """
+    rows = drug_row_count(drug_rows)
+    key = (str(get_locale()), rows, follow_up_of is not None, request.script_root)
+    pages: dict[tuple[str, int, bool, str], FillablePage] = current_app.extensions.setdefault(
+        EXTENSION, {}
+    )
+    page = pages.get(key)
+    if page is None:
+        page = pages[key] = _render_fillable(rows, follow_up_of is not None)
+    values = {"submission_token": new_token(), "follow_up_of": str(escape(follow_up_of or ""))}
+    if "csrf_token" in page.slots:  # not when CSRF protection is turned off
+        values["csrf_token"] = generate_csrf()
+    return page.fill(values)
+
+
+def _render_fillable(rows: int, with_follow_up: bool) -> FillablePage:
+    marker = f"slot{secrets.token_hex(16)}"  # no page text holds it; escaping leaves it alone
+
+    def slot(name: str) -> str:
+        return f"{marker}{name}{marker}"
+
+    form = ReportForm.blank(
+        rows, slot("follow_up_of") if with_follow_up else None, slot("submission_token")
+    )
+    if form.meta.csrf:
+        form.csrf_token.current_token = slot("csrf_token")
+    page, _status = render_form(form)
+    return FillablePage.cut(page, marker)
