@@ -497,3 +497,33 @@ def test_the_rate_limit_gives_the_form_back(app, tmp_path):
     statuses = [sender.send({"reporter-name": "王丽"}).status_code for _ in range(3)]
     assert statuses == [422, 422, 429]
     assert "王丽" in sender.send({"reporter-name": "王丽"}).get_data(as_text=True)
+
+
+def test_a_report_sent_while_the_database_is_down_comes_back_whole(
+    tmp_path, monkeypatch, engine, database
+):
+    """A database restart answers 503 with the form as typed; sent again, it is stored once."""
+    from tests.test_mailer import hold_sqlite_write_lock, refuse_postgresql_connections
+
+    monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
+    app = create_app(app_config(tmp_path, SQLITE_BUSY_TIMEOUT_MS=200))
+    with app.app_context():
+        db.create_all()
+    client = app.test_client()
+    fields = valid_report() | ReportSender(client).open()
+    end = (hold_sqlite_write_lock if engine == "sqlite" else refuse_postgresql_connections)(
+        database
+    )
+    try:
+        refused = client.post("/report", data=fields)
+    finally:
+        end()
+    assert refused.status_code == 503
+    page = refused.get_data(as_text=True)
+    assert "暂时无法保存您的报告" in page
+    assert 'value="张某某"' in page and "服药第二天躯干出现红色皮疹" in page
+    resent = client.post("/report", data=fields | hidden_inputs(page))
+    assert resent.status_code == 303
+    assert report_count(app) == 1
+    with app.app_context():
+        db.engine.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from flask import abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_limiter.errors import RateLimitExceeded
@@ -12,7 +13,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
 from adr import regulatory
-from adr.extensions import limiter
+from adr.extensions import db, limiter
 from adr.i18n import current_language
 from adr.intake import bp
 from adr.intake.forms import MAX_DRUGS, ReportForm
@@ -119,3 +120,18 @@ def too_many_reports(error: RateLimitExceeded) -> tuple[str, int]:
         "Nothing was lost: wait a minute, then send it again."
     )
     return render_form(ReportForm.posted(), 429, notice)
+
+
+@bp.errorhandler(sa.exc.OperationalError)
+def database_unavailable(error: sa.exc.OperationalError) -> tuple[str, int]:
+    """Give the form back, values kept, while the database cannot be reached (a restart)."""
+    db.session.rollback()
+    current_app.logger.warning("database unavailable: %s", type(error.orig).__name__)
+    if request.endpoint != "intake.submit_report":
+        message = _("We cannot open this page just now. Please try again in a minute.")
+        return render_template("error.html", message=message), 503
+    notice = _(
+        "We could not store your report just now. "
+        "Nothing was lost: wait a minute, then send it again."
+    )
+    return render_form(ReportForm.posted(), 503, notice)
