@@ -84,13 +84,15 @@ class MailServer:
 class Gunicorn:
     """The app under gunicorn's sync workers on 127.0.0.1."""
 
-    def __init__(self, env: dict[str, str], workers: int, log: Path, app: str) -> None:
+    def __init__(
+        self, env: dict[str, str], workers: int, threads: int, log: Path, app: str
+    ) -> None:
         self.port = free_port()
         self.log = log
         with open(log, "w") as output:
             self.process = subprocess.Popen(  # noqa: S603 - our own venv's gunicorn
-                [str(BIN / "gunicorn"), "-w", str(workers), "-b", f"{HOST}:{self.port}",
-                 "--log-level", "warning", app],
+                [str(BIN / "gunicorn"), "-w", str(workers), "--threads", str(threads),
+                 "-b", f"{HOST}:{self.port}", "--log-level", "warning", app],
                 env=env, stdout=output, stderr=subprocess.STDOUT,
             )  # fmt: skip
 
@@ -534,7 +536,8 @@ def own_cpu_seconds() -> float:
 def run_engine(engine: str, args: argparse.Namespace) -> None:
     """Run the load and the faults against one engine, then check and print the figures."""
     print(
-        f"== load and faults: {engine}, {args.workers} workers, {args.clients} clients, "
+        f"== load and faults: {engine}, {args.workers} workers × {args.threads} threads, "
+        f"{args.clients} clients, "
         f"{args.seconds:.0f} s ==",
         flush=True,
     )
@@ -549,7 +552,7 @@ def run_engine(engine: str, args: argparse.Namespace) -> None:
         server: Gunicorn | None = None
         try:
             mail.start()
-            server = Gunicorn(env, args.workers, folder / "gunicorn.log", args.app)
+            server = Gunicorn(env, args.workers, args.threads, folder / "gunicorn.log", args.app)
             server.wait_until_ready(args.workers)
             faults = Faults()
             injector = threading.Thread(
@@ -584,6 +587,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="above 1: gthread workers")
     parser.add_argument("--ceiling-seconds", type=float, default=10)
     parser.add_argument(
         "--app", default="adr:create_app()", help="what gunicorn serves, to measure a variant"
