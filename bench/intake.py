@@ -67,7 +67,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         os.environ["ADR_INSTANCE_PATH"] = folder
-        app = create_app(app_config(Path(folder), TESTING=False, WTF_CSRF_ENABLED=True))
+        app = create_app(
+            app_config(Path(folder), TESTING=False, WTF_CSRF_ENABLED=True, LOG_LEVEL="WARNING")
+        )
         with app.app_context():
             db.create_all()
         print("== intake ==")

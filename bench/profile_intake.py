@@ -63,7 +63,7 @@ def main() -> None:
         os.environ["ADR_INSTANCE_PATH"] = folder
         config = {
             "TESTING": False,
-            "SECRET_KEY": "bench",
+            "SECRET_KEY": "the benchmark's secret key, long enough for production",
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(folder) / 'adr.sqlite3'}",
             "RATELIMIT_ENABLED": False,
             "MAIL_BACKGROUND": False,

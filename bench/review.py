@@ -71,7 +71,7 @@ def main() -> None:
         took = time.perf_counter() - started
         print(f"{args.reports} demo reports over {MONTHS} months in {took:.0f} s")
         os.environ["ADR_INSTANCE_PATH"] = folder
-        app = create_app(app_config(Path(folder), TESTING=False))
+        app = create_app(app_config(Path(folder), TESTING=False, LOG_LEVEL="WARNING"))
         with app.app_context():
             accounts.create_user("bench@tianning.example", "bench", "reviewer", PASSWORD, "bench")
             reference = db.session.scalar(

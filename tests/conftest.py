@@ -129,7 +129,7 @@ def database(request, engine, tmp_path, monkeypatch):
 def app_config(tmp_path: Path, **overrides: object) -> dict[str, object]:
     return {
         "TESTING": True,
-        "SECRET_KEY": "test secret",
+        "SECRET_KEY": "the tests' secret key, long enough for production",
         "SQLALCHEMY_DATABASE_URI": os.environ.get(
             "ADR_TEST_DATABASE_URI", f"sqlite:///{tmp_path / 'adr.sqlite3'}"
         ),
