@@ -113,7 +113,7 @@ def log_out(user: User) -> None:
         audit.record(session, user.email, "logout")
 
 
-def alert_on_repeated_failures(session: Session, address: str) -> bool:
+def alert_on_repeated_failures(session: Session, address: str) -> None:
     """Past the threshold of failed logins in the window, alert the account's holder once."""
     config = current_app.config
     minutes = config["LOGIN_ALERT_WINDOW_MINUTES"]
@@ -127,14 +127,13 @@ def alert_on_repeated_failures(session: Session, address: str) -> bool:
     )
     failures = session.scalar(recent.where(AuditEntry.action == "login failed")) or 0
     if failures < config["LOGIN_ALERT_THRESHOLD"]:
-        return False
+        return
     if session.scalar(recent.where(AuditEntry.action == "login alert")):
-        return False  # alerted already in this window
+        return  # alerted already in this window
     audit.record(session, address, "login alert", new=failures)
-    user = session.scalar(sa.select(User).where(User.email == address))
+    user = find_user(address)
     if user is not None and user.active:
         session.add(mailer.login_alert(user.email, failures, minutes))
-    return True
 
 
 def authenticate(email: str, password: str) -> User | None:

@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 from flask import current_app, flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
+from wtforms import Field
 
 from adr import accounts, totp
 from adr.auth import sessions
@@ -40,6 +42,16 @@ def render_account(
     )
 
 
+def confirmed_by_password(form: FlaskForm, field: Field, wrong: str) -> bool:
+    """Validate `form` and check that `field` holds the user's password; say so beside it if not."""
+    if not form.validate_on_submit():
+        return False
+    if accounts.password_matches(current_user, field.data or ""):
+        return True
+    field.errors.append(wrong)
+    return False
+
+
 @bp.get("/account")
 def account() -> str:
     return render_account()
@@ -49,10 +61,7 @@ def account() -> str:
 @limit_wrong_passwords
 def change_password() -> Response | tuple[str, int]:
     form = PasswordChangeForm()
-    if not form.validate_on_submit():
-        return render_account(password_form=form), 422
-    if not accounts.password_matches(current_user, form.current_password.data or ""):
-        form.current_password.errors.append(_("The current password is wrong."))
+    if not confirmed_by_password(form, form.current_password, _("The current password is wrong.")):
         return render_account(password_form=form), 422
     accounts.set_password(current_user.email, form.new_password.data or "", current_user.email)
     sessions.keep_after_own_change(current_user)
@@ -90,10 +99,7 @@ def enrol_totp() -> str | Response | tuple[str, int]:
 @limit_wrong_passwords
 def remove_totp() -> Response | tuple[str, int]:
     form = TotpRemoveForm()
-    if not form.validate_on_submit():
-        return render_account(remove_form=form), 422
-    if not accounts.password_matches(current_user, form.password.data or ""):
-        form.password.errors.append(_("The password is wrong."))
+    if not confirmed_by_password(form, form.password, _("The password is wrong.")):
         return render_account(remove_form=form), 422
     accounts.remove_totp(current_user.email, current_user.email)
     sessions.keep_after_own_change(current_user)
