@@ -81,8 +81,8 @@ def record(
         action=action,
         report_id=report_id,
         field=field,
-        old_value=_text(old),
-        new_value=_text(new),
+        old_value=as_text(old),
+        new_value=as_text(new),
         prev_hash=last or GENESIS,
     )
     entry.hash = entry_hash(entry, chain_key())
@@ -91,7 +91,7 @@ def record(
     return entry
 
 
-def _text(value: object) -> str | None:
+def as_text(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, list | dict):

@@ -10,10 +10,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from adr import regulatory, vocab
+from adr import cases, regulatory, vocab
 from adr.export import parse_month
 from adr.extensions import db
-from adr.models import Report, write_transaction
+from adr.models import Case, Report, write_transaction
 
 TOKEN_PREFIX = "demo-"
 CHUNK = 2000
@@ -125,47 +125,63 @@ def make_demo_data(count: int, month: str, seed: int | None = None) -> DemoResul
     result = DemoResult()
     ids: list[int] = []
     for first in range(0, count, CHUNK):
-        reports = [_report(rng, at, references) for at in times[first : first + CHUNK]]
+        made = [_report(rng, at, references) for at in times[first : first + CHUNK]]
         with write_transaction() as session:
-            session.execute(sa.insert(db.metadata.tables["report"]), [row for row, _ in reports])
+            case_ids = session.scalars(
+                sa.insert(Case).returning(Case.id, sort_by_parameter_order=True),
+                [case for case, _, _ in made],
+            ).all()
+            report_rows = [
+                row | {"case_id": case_id}
+                for case_id, (_, row, _) in zip(case_ids, made, strict=True)
+            ]
+            session.execute(sa.insert(db.metadata.tables["report"]), report_rows)
             inserted = sa.select(Report.reference, Report.id).where(
-                Report.reference.in_([row["reference"] for row, _ in reports])
+                Report.reference.in_([row["reference"] for row in report_rows])
             )
             id_of = {reference: report_id for reference, report_id in session.execute(inserted)}
-            chunk_ids = [id_of[row["reference"]] for row, _ in reports]
+            chunk_ids = [id_of[row["reference"]] for row in report_rows]
             drug_rows = [
                 drug | {"report_id": report_id}
-                for report_id, (_, drugs) in zip(chunk_ids, reports, strict=True)
+                for report_id, (_, _, drugs) in zip(chunk_ids, made, strict=True)
                 for drug in drugs
             ]
             session.execute(sa.insert(db.metadata.tables["drug"]), drug_rows)
         ids.extend(chunk_ids)
-        result.reports += len(reports)
+        result.reports += len(made)
         result.drugs += len(drug_rows)
     _link_follow_ups(rng, ids)
     return result
 
 
 def _link_follow_ups(rng: random.Random, ids: list[int]) -> None:
-    """Make about one report in twenty a follow-up of an earlier one (ids follow receipt order)."""
-    links = [
-        {"row_id": ids[index], "first_id": ids[rng.randrange(index)]}
-        for index in range(1, len(ids))
-        if rng.random() < 0.05
-    ]
-    if links:
-        with write_transaction() as session:
-            session.connection().execute(
-                sa.update(Report)
-                .where(Report.id == sa.bindparam("row_id"))
-                .values(follow_up_of_id=sa.bindparam("first_id")),
-                links,
-            )
+    """Make about one report in twenty a follow-up of an earlier one (ids follow receipt order).
+
+    The follow-up joins the first report's case, and the case's clocks are derived again.
+    """
+    links = {
+        ids[index]: ids[rng.randrange(index)] for index in range(1, len(ids)) if rng.random() < 0.05
+    }
+    firsts = {first for first in links.values() if first not in links}
+    links = {row: first for row, first in links.items() if first in firsts and row not in firsts}
+    if not links:
+        return
+    with write_transaction() as session:
+        for row_id, first_id in links.items():
+            report, first = session.get_one(Report, row_id), session.get_one(Report, first_id)
+            own_case = report.case
+            report.follow_up_of_id, report.case = first.id, first.case
+            session.flush()
+            session.delete(own_case)
+        session.flush()
+        for case in {session.get_one(Report, first).case for first in links.values()}:
+            session.refresh(case)
+            cases.derive(case.reports, case)
 
 
 def _report(
     rng: random.Random, received_at: datetime, references: set[str]
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
     choice = rng.choice
     today = received_at.astimezone(regulatory.CHINA).date()
     onset = today - timedelta(days=rng.randint(0, 20))
@@ -250,12 +266,15 @@ def _report(
         "event_disease_impact": choice(list(vocab.DISEASE_IMPACT)),
         "event_serious": serious_criteria,
         "event_causality": choice(list(vocab.CAUSALITY)) if professional else None,
-        "status": _status(rng, received_at),
     }
-    sent = row["status"] in ("submitted", "closed")  # every row has the same keys: one batch
+    status = _status(rng, received_at)
+    sent = status in ("submitted", "closed")  # every row has the same keys: one batch
     row["submitted_to_regulator_on"] = today + timedelta(days=rng.randint(0, 20)) if sent else None
-    row["national_case_number"] = f"{today:%Y}61{rng.randint(10**9, 10**10 - 1)}" if sent else None
-    row["company_causality"] = choice(list(vocab.CAUSALITY)) if sent else None
+    case: dict[str, Any] = {
+        "status": status,
+        "national_case_number": f"{today:%Y}61{rng.randint(10**9, 10**10 - 1)}" if sent else None,
+        "company_causality": choice(list(vocab.CAUSALITY)) if sent else None,
+    }
     row["patient_past_adr_detail"] = "磺胺类药物皮疹" if row["patient_past_adr"] == "yes" else None
     row["patient_family_adr_detail"] = (
         "母亲青霉素过敏" if row["patient_family_adr"] == "yes" else None
@@ -266,8 +285,8 @@ def _report(
         drugs.append(_drug(rng, onset, today, role, False))
     for position, drug in enumerate(drugs):
         drug["position"] = position
-    _derive(row, drugs)
-    return row, drugs
+    _derive(case, row, drugs)
+    return case, row, drugs
 
 
 def _status(rng: random.Random, received_at: datetime) -> str:
@@ -310,12 +329,19 @@ def _drug(rng: random.Random, onset: date, today: date, role: str, hostile: bool
     }
 
 
-def _derive(row: dict[str, Any], drugs: list[dict[str, Any]]) -> None:
-    case = SimpleNamespace(**row, drugs=[SimpleNamespace(**drug) for drug in drugs])
-    row["serious"] = regulatory.is_serious(row["event_serious"], row["event_outcome"])
-    row["report_category"] = regulatory.report_category(row["serious"])
-    row["due_at"] = regulatory.due_at(
-        row["received_at"], row["report_category"], row["event_outcome"] == "death"
+def _derive(case: dict[str, Any], row: dict[str, Any], drugs: list[dict[str, Any]]) -> None:
+    """Set the clock of a report that opens its own case, received on the day we knew of it."""
+    report = SimpleNamespace(**row, drugs=[SimpleNamespace(**drug) for drug in drugs])
+    report.aware_on = regulatory.china_date(row["received_at"])
+    facts = SimpleNamespace(
+        **case,
+        assessed_serious=None,
+        assessed_outcome=None,
+        expectedness=None,
+        report_category=None,
     )
-    row["valid_case"] = regulatory.is_valid_case(case)
-    row["completeness"] = regulatory.completeness(case).score
+    cases.derive([report], facts)  # type: ignore[list-item, arg-type]
+    for name in ("aware_on", *cases.REPORT_DERIVED):
+        row[name] = getattr(report, name, None)
+    for name in ("serious", "death", "report_category", "valid_case", "investigation_due_at"):
+        case[name] = getattr(facts, name, None)

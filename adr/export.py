@@ -166,7 +166,7 @@ class Writer:
         due_day = regulatory.china_date(report.due_at)
         if report.submitted_to_regulator_on:
             return report.submitted_to_regulator_on > due_day
-        return regulatory.is_overdue(report.status, report.due_at, self.now)
+        return regulatory.is_overdue(report.status, report.due_at, None, self.now)
 
     def history(self, report: Record) -> str | None:
         return self.with_detail(
@@ -205,7 +205,8 @@ def report_columns(w: Writer) -> list[Column]:
         (
             Term("信息来源", "Information source"),
             lambda r: w.term(
-                vocab.INFORMATION_SOURCE, vocab.information_source(r.reporter_organization_type)
+                vocab.INFORMATION_SOURCE,
+                vocab.information_source(r.source, r.reporter_organization_type),
             ),
         ),
         (Term("报告人姓名", "Reporter's name"), lambda r: r.reporter_name),

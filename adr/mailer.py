@@ -104,7 +104,11 @@ def mail_context(report: Report, kind: str, language: str) -> dict[str, Any]:
 
     colon = ": " if language == "en" else "："
     death = report.event_outcome == "death"
-    due = report.due_at.astimezone(regulatory.CHINA).date().isoformat()
+    due = (
+        report.due_at.astimezone(regulatory.CHINA).date().isoformat()
+        if report.due_at
+        else vocab.NO_DEADLINE["incomplete"].text(language)
+    )
     first = (
         db.session.scalar(sa.select(Report.reference).where(Report.id == report.follow_up_of_id))
         if report.follow_up_of_id

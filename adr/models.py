@@ -1,4 +1,4 @@
-"""The database: reports, the drugs they name, and the mail outbox."""
+"""The database: cases, their reports, the drugs they name, and the mail outbox."""
 
 from __future__ import annotations
 
@@ -46,17 +46,60 @@ def code() -> Mapped[str | None]:
     return mapped_column(sa.String(24))
 
 
+class Case(Model):
+    """One patient's reaction as the safety team tracks it: a first report and its follow-ups.
+
+    Seriousness, category, assessment and status belong to the case; each report keeps what
+    was received and its own day 0 and deadline (see `adr.cases`).
+    """
+
+    __tablename__ = "safety_case"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(sa.String(12), default="received", index=True)
+    status_reason: Mapped[str | None] = text(500)  # why it is invalid
+    duplicate_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("safety_case.id"))
+
+    # The company's assessment; None where staff have not judged yet.
+    assessed_serious: Mapped[list[str] | None] = mapped_column(sa.JSON)
+    assessed_outcome: Mapped[str | None] = code()
+    expectedness: Mapped[str | None] = code()
+    company_causality: Mapped[str | None] = code()
+    naranjo_answers: Mapped[list[str] | None] = mapped_column(sa.JSON)
+    naranjo_score: Mapped[int | None]
+    national_case_number: Mapped[str | None] = text(50)
+    investigation_reported_on: Mapped[date | None]  # the death investigation's report
+
+    # Derived from the reports and the assessment by `adr.cases.recompute`.
+    serious: Mapped[bool] = mapped_column(default=False)
+    death: Mapped[bool] = mapped_column(default=False)
+    report_category: Mapped[str] = mapped_column(sa.String(12), default="general")
+    valid_case: Mapped[bool] = mapped_column(default=False)
+    investigation_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+
+    reports: Mapped[list[Report]] = relationship(
+        back_populates="case", order_by="(Report.received_at, Report.id)"
+    )
+    duplicate_of: Mapped[Case | None] = relationship(remote_side=[id])
+    notes: Mapped[list[CaseNote]] = relationship(order_by="CaseNote.id")
+
+    @property
+    def first_report(self) -> Report:
+        return self.reports[0]
+
+
 class Report(Model):
-    """One report of a suspected adverse reaction, as the national form holds it."""
+    """One report of a case, first or follow-up, as received: the national form's fields."""
 
     __tablename__ = "report"
-    __table_args__ = (sa.Index("ix_report_status_due", "status", "due_at"),)
-
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(sa.String(17), unique=True)
     submission_token: Mapped[str] = mapped_column(sa.String(64), unique=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     language: Mapped[str] = mapped_column(sa.String(5))
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("safety_case.id"), index=True)
+    source: Mapped[str] = mapped_column(sa.String(12), default="web", index=True)
+    aware_on: Mapped[date]  # the China date the company first knew of this report
     follow_up_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report.id"), index=True)
     remarks: Mapped[str | None] = text(2000)
 
@@ -102,24 +145,14 @@ class Report(Model):
     event_serious: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     event_causality: Mapped[str | None] = code()
 
-    # Derived at intake by `adr.regulatory`; staff assessment may change them later.
+    # Derived by `adr.cases.recompute` from the case as it stood once this report was added.
     serious: Mapped[bool]
     report_category: Mapped[str] = mapped_column(sa.String(12))
-    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    day_zero: Mapped[date | None]  # None: the case lacked a minimum element
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     valid_case: Mapped[bool]
     completeness: Mapped[int]
-    status: Mapped[str] = mapped_column(sa.String(12), default="received")
-
-    # The company's assessment and the case's way to the national system, kept by staff.
-    company_causality: Mapped[str | None] = code()
-    submitted_to_regulator_on: Mapped[date | None]
-    national_case_number: Mapped[str | None] = text(50)
-    assessed_serious: Mapped[list[str] | None] = mapped_column(sa.JSON)  # None: not yet judged
-    expectedness: Mapped[str | None] = code()
-    naranjo_answers: Mapped[list[str] | None] = mapped_column(sa.JSON)
-    naranjo_score: Mapped[int | None]
-    status_reason: Mapped[str | None] = text(500)  # why it is invalid
-    duplicate_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report.id"))
+    submitted_to_regulator_on: Mapped[date | None]  # the day this report went to the regulator
 
     drugs: Mapped[list[Drug]] = relationship(
         back_populates="report", order_by="Drug.position", cascade="all, delete-orphan"
@@ -130,10 +163,7 @@ class Report(Model):
     follow_up_of: Mapped[Report | None] = relationship(
         remote_side=[id], back_populates="follow_ups", foreign_keys=[follow_up_of_id]
     )
-    duplicate_of: Mapped[Report | None] = relationship(
-        remote_side=[id], foreign_keys=[duplicate_of_id]
-    )
-    notes: Mapped[list[CaseNote]] = relationship(order_by="CaseNote.id")
+    case: Mapped[Case] = relationship(back_populates="reports")
     follow_ups: Mapped[list[Report]] = relationship(
         back_populates="follow_up_of",
         order_by="Report.received_at",
@@ -200,7 +230,7 @@ class CaseNote(Model):
     __tablename__ = "case_note"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    report_id: Mapped[int] = mapped_column(sa.ForeignKey("report.id"), index=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("safety_case.id"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     author: Mapped[str] = mapped_column(sa.String(254))
     text: Mapped[str] = mapped_column(sa.Text)

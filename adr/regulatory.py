@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -20,9 +21,53 @@ REFERENCE_RE = re.compile(r"ADR-(\d{4})(0[1-9]|1[0-2])-([0-9A-HJKMNP-TV-Z]{6})")
 _READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 DAYS_TO_REPORT = {"death": 1, "serious": 15, "new": 15, "new_serious": 15, "general": 30}
-CLOSED_STATUSES = frozenset({"submitted", "closed"})
-# Not yet with the regulator: these count towards "overdue" once the deadline has passed.
-OPEN_STATUSES = tuple(status for status in STATUS if status not in CLOSED_STATUSES)
+DEATH_INVESTIGATION_DAYS = 15  # Order 81 Art. 22: the manufacturer investigates every death
+# Cases in these statuses owe the regulator nothing more: never overdue.
+NO_DEADLINE_STATUSES = frozenset({"closed", "invalid", "duplicate"})
+NOT_FOR_REGULATOR = ("invalid", "duplicate")
+# Still owing the regulator a report: these count towards "overdue" once a deadline has passed.
+OPEN_STATUSES = tuple(status for status in STATUS if status not in NO_DEADLINE_STATUSES)
+# Words people type where a name would go when they will not or cannot give one.
+PLACEHOLDERS = frozenset(
+    [
+        *[
+            "不详",
+            "未知",
+            "匿名",
+            "无",
+            "某某",
+            "某",
+            "患者",
+            "病人",
+            "本人",
+            "无名",
+            "无名氏",
+            "保密",
+            "不知道",
+            "不清楚",
+            "略",
+            "空",
+            "暂无",
+        ],
+        *[
+            "unknown",
+            "unk",
+            "anonymous",
+            "anon",
+            "n/a",
+            "na",
+            "none",
+            "null",
+            "nil",
+            "noname",
+            "x",
+            "xx",
+            "xxx",
+        ],
+        "no name",
+        "not known",
+    ]
+)
 AGE_LIMITS = {"year": 150, "month": 1800, "day": 3660}
 
 
@@ -66,20 +111,50 @@ def report_category(serious: bool, new: bool = False) -> str:
     return "serious" if serious else "general"
 
 
-def due_at(received_at: datetime, category: str, death: bool) -> datetime:
+def end_of_china_day(day: date) -> datetime:
+    """Return 23:59:59 China time of `day`, in UTC."""
+    return datetime.combine(day, time(23, 59, 59), tzinfo=CHINA).astimezone(UTC)
+
+
+def due_at(day_zero: date, category: str, death: bool) -> datetime:
     """Return the deadline: the end of the China day N days after day 0, in UTC.
 
     N is 1 for a death (立即报告), 15 for a serious or new reaction, 30 otherwise.
     """
     days = DAYS_TO_REPORT["death" if death else category]
-    last_day = china_date(received_at) + timedelta(days=days)
-    end = datetime.combine(last_day, time(23, 59, 59), tzinfo=CHINA)
-    return end.astimezone(UTC)
+    return end_of_china_day(day_zero + timedelta(days=days))
 
 
-def is_overdue(status: str, due: datetime, now: datetime) -> bool:
-    """Tell whether a report has not reached the regulator and its deadline has passed."""
-    return status not in CLOSED_STATUSES and now > due
+def is_death_clock(day_zero: date, due: datetime) -> bool:
+    """Tell whether a deadline is a death's (立即报告): the day after day 0."""
+    return china_date(due) - day_zero == timedelta(days=DAYS_TO_REPORT["death"])
+
+
+def investigation_due_at(day_zero: date) -> datetime:
+    """Return when the investigation report of a death is due: 15 days after day 0."""
+    return end_of_china_day(day_zero + timedelta(days=DEATH_INVESTIGATION_DAYS))
+
+
+def is_overdue(case_status: str, due: datetime | None, sent_on: date | None, now: datetime) -> bool:
+    """Tell whether a report owes the regulator, has not reached it, and its deadline passed."""
+    return (
+        due is not None
+        and sent_on is None
+        and case_status not in NO_DEADLINE_STATUSES
+        and now > due
+    )
+
+
+def identifies(text: str | None) -> bool:
+    """Tell whether a typed name names someone: not empty, not a placeholder such as 不详 or N/A.
+
+    Full-width characters and case do not matter; text of only punctuation names nobody.
+    """
+    folded = unicodedata.normalize("NFKC", text or "").casefold().strip()
+    folded = " ".join(folded.split())
+    if not any(char.isalnum() for char in folded):
+        return False
+    return folded.strip(".。-_*/\\?？!！()[]【】'\" ") not in PLACEHOLDERS
 
 
 def age_at(birth: date, onset: date, unit: str) -> int:
@@ -151,15 +226,26 @@ def is_valid_case(case: CaseFacts) -> bool:
 
     An identifiable patient, an identifiable reporter, a suspect drug and a reaction.
     """
-    patient = bool(
-        case.patient_name
+    return all(minimum_elements(case).values())
+
+
+def minimum_elements(case: CaseFacts) -> dict[str, bool]:
+    """Return which of the four minimum elements a case holds: patient, reporter, drug, reaction.
+
+    Placeholders (不详, 匿名, unknown, -) identify nobody.
+    """
+    return {
+        "patient": identifies(case.patient_name)
         or case.patient_sex in ("male", "female")
         or case.patient_age is not None
-        or case.patient_birth_date
-    )
-    reporter = bool(case.reporter_name or case.reporter_phone or case.reporter_email)
-    drug = any(d.brand_name or d.generic_name for d in suspect_drugs(case))
-    return patient and reporter and drug and bool(case.event_name)
+        or case.patient_birth_date is not None,
+        "reporter": identifies(case.reporter_name)
+        or bool(case.reporter_phone or case.reporter_email),
+        "drug": any(
+            identifies(d.brand_name) or identifies(d.generic_name) for d in suspect_drugs(case)
+        ),
+        "reaction": identifies(case.event_name),
+    }
 
 
 @dataclass(frozen=True)
@@ -264,12 +350,3 @@ SUGGESTED_CAUSALITY = {
     "possible": "possible",
     "doubtful": "unlikely",
 }
-
-
-def assessed_deadline(
-    received_at: datetime, criteria: Iterable[str], outcome: str | None, new: bool
-) -> tuple[bool, str, datetime]:
-    """Return seriousness, category and deadline after staff judged the case (day 0 unchanged)."""
-    serious = is_serious(criteria, outcome)
-    category = report_category(serious, new)
-    return serious, category, due_at(received_at, category, death=outcome == "death")

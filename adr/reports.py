@@ -7,23 +7,19 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from adr import audit, mailer, regulatory
+from adr import audit, cases, mailer, regulatory
 from adr.extensions import db
-from adr.models import Report, write_transaction
+from adr.models import Case, Report, write_transaction
 
 STORE_ATTEMPTS = 5
 
 
-def derive(report: Report, received_at: datetime) -> None:
-    """Fill in what the regulation derives from a report as typed, with day 0 at `received_at`."""
-    report.received_at = received_at
-    report.serious = regulatory.is_serious(report.event_serious, report.event_outcome)
-    report.report_category = regulatory.report_category(report.serious)
-    report.due_at = regulatory.due_at(
-        received_at, report.report_category, death=report.event_outcome == "death"
-    )
-    report.valid_case = regulatory.is_valid_case(report)
-    report.completeness = regulatory.completeness(report).score
+def preview(report: Report, earlier: list[Report], case: Case) -> None:
+    """Set the new report's clock as it will stand once added to `case` after `earlier`."""
+    clock = cases.clocks([*earlier, report], case)[-1]
+    report.serious, report.report_category = clock.serious, clock.category
+    report.valid_case, report.completeness = clock.valid_case, clock.completeness
+    report.day_zero, report.due_at = clock.day_zero, clock.due_at
 
 
 def reference_for_token(token: str) -> str | None:
@@ -31,25 +27,46 @@ def reference_for_token(token: str) -> str | None:
     return db.session.scalar(sa.select(Report.reference).where(Report.submission_token == token))
 
 
-def store_report(report: Report, token: str, language: str) -> str:
-    """Store a new report and return its reference.
+def store_report(report: Report, token: str, language: str, actor: str = audit.PUBLIC_FORM) -> str:
+    """Store a new report in its case and return its reference.
 
-    A token already stored returns the first report's reference and stores nothing,
-    whichever request won the race (its unique constraint refuses the second insert);
-    a colliding random reference is drawn again.
+    A follow-up (`follow_up_of_id` set) joins the first report's case and reopens it if it
+    was submitted or closed; any other report opens a case. A token already stored returns
+    the first report's reference and stores nothing, whichever request won the race (its
+    unique constraint refuses the second insert); a colliding random reference is drawn again.
     """
     received_at = datetime.now(UTC)
-    derive(report, received_at)
+    report.received_at = received_at
+    report.aware_on = report.aware_on or regulatory.china_date(received_at)
     report.submission_token = token
     report.language = language
+    first = db.session.get(Report, report.follow_up_of_id) if report.follow_up_of_id else None
+    if first:
+        preview(report, list(first.case.reports), first.case)
+    else:
+        preview(report, [], Case())
     for _attempt in range(STORE_ATTEMPTS):
         reference = report.reference = regulatory.new_reference(received_at)
         mailer.attach_report_mails(report)  # rendered before the write lock is taken
         try:
             with write_transaction() as session:
-                session.add(report)  # with its drugs and mails: all or nothing
+                case = cases.lock(session, first.case_id) if first else Case(status="received")
+                report.case = case  # with its drugs and mails: all or nothing
+                session.add(report)
                 session.flush()
-                audit.record(session, audit.PUBLIC_FORM, "report received", report.id)
+                audit.record(session, actor, "report received", report.id)
+                if first and case.status in ("submitted", "closed"):
+                    audit.record(
+                        session,
+                        actor,
+                        "case reopened",
+                        first.id,
+                        "status",
+                        case.status,
+                        "in_review",
+                    )
+                    case.status = "in_review"
+                cases.recompute(session, case, actor, received=report)
             mailer.wake_sender()
             return reference  # not report.reference: the commit expired it
         except IntegrityError:

@@ -188,6 +188,9 @@ INFORMATION_SOURCE: CodeList = {
     "hospital": Term("医疗机构", "Hospital"),
     "pharmacy": Term("经营企业", "Distributor or pharmacy"),
     "individual": Term("个人", "Individual"),
+    "literature": Term("文献报道", "Literature"),
+    "study": Term("上市后研究", "Post-marketing study"),
+    "other": Term("其他", "Other"),
 }
 
 
@@ -201,11 +204,16 @@ def occupation(reporter_kind: str | None) -> str:
     return reporter_kind if reporter_kind in OCCUPATION else "other"
 
 
-def information_source(organization_type: str | None) -> str:
-    """Return the 信息来源 code for the reporter's organisation type."""
-    return {"hospital": "hospital", "pharmacy": "pharmacy"}.get(
-        organization_type or "", "individual"
-    )
+def information_source(source: str | None, organization_type: str | None) -> str:
+    """Return the 信息来源 code (export.md): by source, else by where the reporter works."""
+    by_source = {
+        "literature": "literature",
+        "study": "study",
+        "regulator": "other",
+        "other": "other",
+    }
+    by_workplace = {"hospital": "hospital", "pharmacy": "pharmacy"}
+    return by_source.get(source or "") or by_workplace.get(organization_type or "", "individual")
 
 
 # Field labels, by HTML name (drug rows by their name within the row).
@@ -275,6 +283,8 @@ FIELDS: dict[str, Term] = {
     "event-disease_impact": Term("对原患疾病的影响", "Effect on the condition being treated"),
     "event-serious": Term("严重程度相关情况", "Did the reaction…"),
     "event-causality": Term("报告人关联性评价", "Your view of the link to the drug"),
+    "case-source": Term("信息来源", "Source"),
+    "case-awareness_date": Term("首次获知日期", "Date we first knew"),
 }
 
 DRUG = Term("药品", "Drug")
@@ -287,6 +297,31 @@ def field_label(name: str, language: str) -> str:
         return f"{DRUG.text(language)} {int(index) + 1} {FIELDS['drug-' + key].text(language)}"
     return FIELDS[name].text(language)
 
+
+# Where the company heard of a report (report-form.md §6); staff enter all but `web`.
+SOURCE: CodeList = {
+    "web": Term("网站表单", "Web form"),
+    "phone": Term("电话", "Phone"),
+    "email": Term("电子邮件", "E-mail"),
+    "letter": Term("信函", "Letter"),
+    "visit": Term("面访", "Visit"),
+    "sales": Term("销售/医药代表", "Sales or medical representative"),
+    "literature": Term("文献报道", "Literature"),
+    "study": Term("上市后研究", "Post-marketing study"),
+    "regulator": Term("监管部门反馈", "Regulator's feedback"),
+    "other": Term("其他", "Other"),
+}
+IMMEDIATELY = Term("立即", "Immediately")
+NO_DEADLINE: CodeList = {
+    "incomplete": Term("暂无时限(最低要素不全)", "No deadline yet (a minimum element missing)"),
+    "not_for_regulator": Term("无需上报", "Not for the regulator"),
+}
+MINIMUM_ELEMENT: CodeList = {
+    "patient": Term("可识别的患者", "An identifiable patient"),
+    "reporter": Term("可识别的报告人", "An identifiable reporter"),
+    "drug": Term("怀疑药品", "A suspected drug"),
+    "reaction": Term("不良反应", "A reaction"),
+}
 
 EXPECTEDNESS: CodeList = {
     "listed": Term("已知(说明书已载明)", "Listed in the product label"),

@@ -431,6 +431,12 @@ class ReportForm(FlaskForm):
 
     first_report_id: int | None = None
     rows_beyond_limit = False
+    public = True  # the public form requires what makes a valid case; staff record what they hear
+
+    def need(self, field: Any, message: Any) -> None:
+        """Require `field` on the public form; staff forms require only a reaction or a drug."""
+        if self.public:
+            require(field, message)
 
     @classmethod
     def posted(cls) -> ReportForm:
@@ -512,16 +518,16 @@ class ReportForm(FlaskForm):
 
     def _check_reporter(self) -> None:
         reporter = self.reporter.form
-        require(reporter.kind, _l("Tell us who you are."))
+        self.need(reporter.kind, _l("Tell us who you are."))
         if reporter.kind.data in vocab.HEALTH_PROFESSIONALS:
-            require(reporter.organization_type, _l("Choose where you work."))
-        require(reporter.name, _l("Enter your name."))
+            self.need(reporter.organization_type, _l("Choose where you work."))
+        self.need(reporter.name, _l("Enter your name."))
         if not (reporter.phone.data or reporter.email.data):
-            require(
+            self.need(
                 reporter.phone,
                 _l("Enter a phone number or an e-mail address, so we can reach you."),
             )
-        if not reporter.consent_privacy.data:
+        if self.public and not reporter.consent_privacy.data:
             reporter.consent_privacy.errors.append(
                 _l("Tick this box to agree to the privacy notice: we need it to keep health data.")
             )
@@ -529,10 +535,10 @@ class ReportForm(FlaskForm):
     def _check_patient(self) -> None:
         patient = self.patient.form
         onset = self.event.form.onset_date.data
-        require(patient.name, _l("Enter the patient's name or initials."))
-        require(patient.sex, _l("Choose the patient's sex, or 'unknown'."))
+        self.need(patient.name, _l("Enter the patient's name or initials."))
+        self.need(patient.sex, _l("Choose the patient's sex, or 'unknown'."))
         if patient.age.data is None and not patient.birth_date.errors:
-            require(patient.birth_date, _l("Enter the date of birth or the age."))
+            self.need(patient.birth_date, _l("Enter the date of birth or the age."))
         birth = patient.birth_date.data
         if birth and onset and birth > onset and not patient.birth_date.errors:
             patient.birth_date.errors.append(
@@ -541,16 +547,16 @@ class ReportForm(FlaskForm):
         if patient.age.data is not None and not patient.age.errors:
             self._check_age(birth, onset)
         if patient.past_adr.data == "yes":
-            require(patient.past_adr_detail, _l("Describe the earlier reactions."))
+            self.need(patient.past_adr_detail, _l("Describe the earlier reactions."))
         if patient.family_adr.data == "yes":
-            require(patient.family_adr_detail, _l("Describe the reactions in the family."))
+            self.need(patient.family_adr_detail, _l("Describe the reactions in the family."))
         history = patient.history.data or []
         if "pregnancy" in history and patient.sex.data == "male" and not patient.history.errors:
             patient.history.errors.append(
                 _l("Pregnancy cannot apply to a male patient: untick it or check the sex.")
             )
         if {"allergy", "other"} & set(history):
-            require(
+            self.need(
                 patient.history_detail, _l("Describe the allergies or other history you ticked.")
             )
 
@@ -582,7 +588,7 @@ class ReportForm(FlaskForm):
                     limit=MAX_DRUGS,
                 )
             )
-        if not any(drug.role.data == "suspect" for drug in filled):
+        if self.public and not any(drug.role.data == "suspect" for drug in filled):
             first_role = self.drugs[0].form.role
             if not first_role.errors:
                 first_role.errors.append(
@@ -591,9 +597,9 @@ class ReportForm(FlaskForm):
 
     def _check_event(self) -> None:
         event = self.event.form
-        require(event.name, _l("Enter the reaction, for example 皮疹 or rash."))
-        require(event.onset_date, _l("Enter the date the reaction started."))
-        require(event.description, _l("Describe what happened, in at least 10 characters."))
+        self.need(event.name, _l("Enter the reaction, for example 皮疹 or rash."))
+        self.need(event.onset_date, _l("Enter the date the reaction started."))
+        self.need(event.description, _l("Describe what happened, in at least 10 characters."))
         if (
             event.description.data
             and len(event.description.data) < 10
@@ -602,12 +608,12 @@ class ReportForm(FlaskForm):
             event.description.errors.append(
                 _l("Describe what happened, in at least 10 characters.")
             )
-        require(event.outcome, _l("Choose the outcome of the reaction."))
+        self.need(event.outcome, _l("Choose the outcome of the reaction."))
         if event.outcome.data == "sequelae":
-            require(event.sequelae_detail, _l("Describe the lasting effects."))
+            self.need(event.sequelae_detail, _l("Describe the lasting effects."))
         if event.outcome.data == "death":
-            require(event.death_cause, _l("Enter the cause of death."))
-            require(event.death_date, _l("Enter the date of death."))
+            self.need(event.death_cause, _l("Enter the cause of death."))
+            self.need(event.death_date, _l("Enter the date of death."))
         elif "death" in (event.serious.data or []) and not event.serious.errors:
             event.serious.errors.append(
                 _l("'Lead to death' needs the outcome 'death': change the outcome or untick it.")
@@ -621,6 +627,7 @@ class ReportForm(FlaskForm):
     def to_report(self) -> Report:
         """Return a new, unsaved report holding what was typed."""
         report = Report(
+            source="web",
             follow_up_of_id=self.first_report_id,
             remarks=self.remarks.data,
             drugs=[
@@ -677,3 +684,34 @@ def _walk(form: Any) -> Iterable[Any]:
         elif isinstance(field, FieldList):
             for entry in field:
                 yield from _walk(entry.form)
+
+
+class CaseForm(Section):
+    source = Choice("case-source", {k: v for k, v in vocab.SOURCE.items() if k != "web"})
+    awareness_date = Date("case-awareness_date")
+
+
+class StaffReportForm(ReportForm):
+    """A report staff enter from a call, a mail, a letter, a visit or the literature (§6)."""
+
+    case = FormField(CaseForm)
+    public = False
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid = super().validate(extra_validators)
+        case = self.case.form
+        require(case.source, _l("Choose how we heard of this report."))
+        require(case.awareness_date, _l("Enter the day the company first knew of this report."))
+        suspects = [d for d in self.filled_drugs() if d.role.data == "suspect"]
+        if not self.event.form.name.data and not suspects:
+            require(
+                self.event.form.name,
+                _l("Enter the reaction or a suspected drug: without either there is no case."),
+            )
+        return valid and not fields_in_error(self)
+
+    def to_report(self) -> Report:
+        report = super().to_report()
+        report.source = self.case.form.source.data
+        report.aware_on = self.case.form.awareness_date.data
+        return report

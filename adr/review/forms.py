@@ -37,6 +37,9 @@ class AssessmentForm(FlaskForm):
         option_widget=CheckboxInput(),
         filters=[unique_codes],
     )
+    assessed_outcome = RadioField(
+        _l("Outcome, as staff confirm it"), choices=options(vocab.OUTCOME), validators=[Optional()]
+    )
     expectedness = RadioField(
         _l("Expectedness"), choices=options(vocab.EXPECTEDNESS), validators=[Optional()]
     )
@@ -48,6 +51,9 @@ class AssessmentForm(FlaskForm):
     )
     national_case_number = StringField(
         _l("National case number"), filters=[clean_text], validators=[Length(max=50)]
+    )
+    investigation_reported_on = DateField(
+        _l("Date of the death investigation report"), validators=[Optional()]
     )
     note = TextAreaField(_l("Add a note"), filters=[clean_text], validators=[Length(max=5000)])
 

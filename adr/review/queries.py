@@ -11,11 +11,14 @@ import sqlalchemy as sa
 from adr import regulatory
 from adr.export import parse_month
 from adr.extensions import db
-from adr.models import Drug, OutboxMail, Report
+from adr.models import Case, Drug, OutboxMail, Report
 
 PAGE_SIZE = 50
 MAX_PAGE = 1_000_000  # beyond any list; larger numbers overflow the engines' OFFSET
-OPEN = Report.status.in_(regulatory.OPEN_STATUSES)  # a list, so ix_report_status_due serves it
+# A report that still owes the regulator: its case is open and it has not been sent.
+OWING = sa.and_(
+    Case.status.in_(regulatory.OPEN_STATUSES), Report.submitted_to_regulator_on.is_(None)
+)
 
 
 @dataclass(frozen=True)
@@ -26,12 +29,16 @@ class Filters:
     status: str = ""
     serious: bool = False
     overdue: bool = False
+    due_today: bool = False
     due_soon: bool = False
+    investigation: bool = False
+    incomplete: bool = False
     received_today: bool = False
     deaths: bool = False
     mail_failed: bool = False
     month: str = ""
     batch: str = ""
+    source: str = ""
 
     def as_args(self) -> dict[str, str]:
         return {k: ("1" if v is True else v) for k, v in vars(self).items() if v}
@@ -39,20 +46,36 @@ class Filters:
 
 def report_query(filters: Filters, now: datetime) -> sa.Select[Any]:
     """Return the reports the filters select, newest first."""
-    query = sa.select(Report)
+    query = sa.select(Report).join(Report.case)
     if filters.status:
-        query = query.where(Report.status == filters.status)
+        query = query.where(Case.status == filters.status)
+    if filters.source:
+        query = query.where(Report.source == filters.source)
     if filters.serious:
-        query = query.where(Report.serious.is_(True))
+        query = query.where(Case.serious.is_(True))
     if filters.deaths:
-        query = query.where(Report.event_outcome == "death")
+        query = query.where(Case.death.is_(True))
     if filters.mail_failed:
         failed = sa.select(OutboxMail.report_id).where(OutboxMail.status == "failed")
         query = query.where(Report.id.in_(failed))
     if filters.overdue:
-        query = query.where(OPEN, Report.due_at < now)
+        query = query.where(OWING, Report.due_at < now)
+    if filters.due_today:
+        end = regulatory.end_of_china_day(regulatory.china_today(now))
+        query = query.where(OWING, Report.due_at >= now, Report.due_at <= end)
     if filters.due_soon:
-        query = query.where(OPEN, Report.due_at >= now, Report.due_at < now + timedelta(days=3))
+        query = query.where(OWING, Report.due_at >= now, Report.due_at < now + timedelta(days=3))
+    if filters.investigation:
+        query = query.where(
+            Report.follow_up_of_id.is_(None),
+            Case.investigation_due_at.is_not(None),
+            Case.investigation_reported_on.is_(None),
+            Case.status.not_in(regulatory.NOT_FOR_REGULATOR),
+        )
+    if filters.incomplete:
+        query = query.where(
+            Case.valid_case.is_(False), Case.status.not_in(regulatory.NOT_FOR_REGULATOR)
+        )
     if filters.received_today:
         start = datetime.combine(regulatory.china_today(now), time(), regulatory.CHINA)
         query = query.where(Report.received_at >= start)
@@ -104,8 +127,11 @@ def dashboard_counts(now: datetime) -> dict[str, int]:
 
     counts = {
         "received_today": count(Filters(received_today=True)),
+        "due_today": count(Filters(due_today=True)),
         "due_soon": count(Filters(due_soon=True)),
         "overdue": count(Filters(overdue=True)),
+        "investigations": count(Filters(investigation=True)),
+        "incomplete": count(Filters(incomplete=True)),
         "serious": count(Filters(serious=True, month=month)),
         "deaths": count(Filters(deaths=True, month=month)),
     }

@@ -6,7 +6,7 @@ import json
 import tempfile
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
@@ -15,12 +15,15 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
-from adr import accounts, audit, regulatory, vocab
+from adr import accounts, audit, cases, regulatory, vocab
 from adr.assessment import Assessment, apply, problems
 from adr.auth.views import role_required
 from adr.export import parse_month, write_workbook
 from adr.extensions import db, login_manager
+from adr.i18n import current_language
+from adr.intake.forms import MAX_DRUGS, StaffReportForm, fields_in_error
 from adr.models import AuditEntry, OutboxMail, Report, User, write_transaction
+from adr.reports import reference_for_token, store_report
 from adr.review import bp
 from adr.review.forms import AssessmentForm, naranjo_answers, naranjo_questions
 from adr.review.queries import MAX_PAGE, PAGE_SIZE, Filters, dashboard_counts, report_query, utcnow
@@ -66,6 +69,10 @@ def filters_from_request() -> Filters:
         mail_failed=args.get("mail_failed") == "1",
         month=args.get("month", "")[:7],
         batch=args.get("batch", "")[:35],
+        source=args.get("source", "") if args.get("source") in vocab.SOURCE else "",
+        due_today=args.get("due_today") == "1",
+        investigation=args.get("investigation") == "1",
+        incomplete=args.get("incomplete") == "1",
     )
 
 
@@ -97,45 +104,87 @@ def find_report(reference: str) -> Report:
     return report
 
 
+@bp.route("/reports/new", methods=["GET", "POST"])
+@role_required("reviewer", "admin")
+def new_report() -> Response | str | tuple[str, int]:
+    """Enter a report heard by phone, mail, letter, visit or literature, or a follow-up."""
+    if request.method == "GET":
+        first = request.args.get("follow_up_of", type=regulatory.normalize_reference)
+        return render_staff_form(StaffReportForm.blank(1, first))
+    form = StaffReportForm.posted()
+    if "add_drug" in request.form:
+        added = form.add_drug_row()
+        notice = None if added else _("A report can list at most %(limit)s drugs.", limit=MAX_DRUGS)
+        return render_staff_form(form, notice=notice)
+    token = form.token()
+    reference = reference_for_token(token)
+    if reference is None:
+        if not form.validate():
+            return render_staff_form(form), 422
+        reference = store_report(form.to_report(), token, current_language(), current_user.email)
+    return redirect(url_for("review.case", reference=reference), 303)
+
+
+def render_staff_form(form: StaffReportForm, notice: str | None = None) -> str:
+    return render_template(
+        "intake/report.html",
+        form=form,
+        errors=fields_in_error(form),
+        notice=notice,
+        max_drugs=MAX_DRUGS,
+        staff=True,
+    )
+
+
 @bp.get("/reports/<reference>")
 @role_required("reviewer", "admin")
 def case(reference: str) -> str:
     report = find_report(reference)
     with write_transaction() as session:
         audit.record(session, current_user.email, "case viewed", report.id)
-    form = AssessmentForm(formdata=None, obj=report, status=report.status)
+    case = report.case
+    form = AssessmentForm(formdata=None, obj=case, status=case.status)
     form.assessed_serious.data = (
-        report.assessed_serious if report.assessed_serious is not None else report.event_serious
+        case.assessed_serious
+        if case.assessed_serious is not None
+        else sorted({c for r in case.reports for c in r.event_serious})
     )
-    form.duplicate_of.data = report.duplicate_of.reference if report.duplicate_of else None
-    for question, answer in zip(
-        naranjo_questions(form), report.naranjo_answers or [], strict=False
-    ):
+    form.duplicate_of.data = case.duplicate_of.first_report.reference if case.duplicate_of else None
+    for question, answer in zip(naranjo_questions(form), case.naranjo_answers or [], strict=False):
         question.data = answer
     return render_case(report, form)
 
 
 def render_case(report: Report, form: AssessmentForm, errors: dict[str, str] | None = None) -> str:
-    chain_root = report.follow_up_of or report
+    case = report.case
+    report_ids = [r.id for r in case.reports]
     entries = db.session.scalars(
-        sa.select(AuditEntry).where(AuditEntry.report_id == report.id).order_by(AuditEntry.id)
+        sa.select(AuditEntry).where(AuditEntry.report_id.in_(report_ids)).order_by(AuditEntry.id)
     ).all()
-    mails = db.session.scalars(sa.select(OutboxMail).where(OutboxMail.report_id == report.id)).all()
+    mails = db.session.scalars(
+        sa.select(OutboxMail).where(OutboxMail.report_id.in_(report_ids)).order_by(OutboxMail.id)
+    ).all()
     view = case_view(report)
-    completeness = regulatory.completeness(report)
+    current = cases.current_view(case.reports)
+    facts = cast(regulatory.CaseFacts, current)
+    completeness = regulatory.completeness(facts)
+    language = view["language"]
     return render_template(
         "review/case.html",
         report=report,
+        case=case,
         view=view,
-        sections=sections(report, view["term"], view["language"]),
-        chain=[chain_root, *chain_root.follow_ups],
+        current=sections(current, view["term"], language, current.sources, current.drugs_from),
+        versions=[(r, case_view(r), sections(r, view["term"], language)) for r in case.reports],
+        elements=regulatory.minimum_elements(facts),
         completeness=completeness,
-        missing=[vocab.field_label(name, view["language"]) for name in completeness.missing],
+        missing=[vocab.field_label(name, language) for name in completeness.missing],
         form=form,
         naranjo=naranjo_questions(form),
         errors=errors or {},
         entries=entries,
         mails=mails,
+        now=utcnow(),
     )
 
 
@@ -153,22 +202,25 @@ def assess(reference: str) -> Response | tuple[str, int]:
     original = original_reference and db.session.scalar(
         sa.select(Report).where(Report.reference == original_reference)
     )
+    case = report.case
     change = Assessment(
-        status=form.status.data or report.status,
+        status=form.status.data or case.status,
         status_reason=form.status_reason.data,
         duplicate_of=original or None,
         assessed_serious=form.assessed_serious.data or [],
+        assessed_outcome=form.assessed_outcome.data or None,
         expectedness=form.expectedness.data,
         company_causality=form.company_causality.data,
         naranjo_answers=naranjo_answers(form),
         submitted_to_regulator_on=form.submitted_to_regulator_on.data,
         national_case_number=form.national_case_number.data,
+        investigation_reported_on=form.investigation_reported_on.data,
         note=form.note.data,
     )
-    found = problems(report, change, typed)
+    found = problems(case, change, typed)
     if found:
         return render_case(report, form, found), 422
-    changed = apply(report, change, current_user.email)
+    changed = apply(case, change, current_user.email)
     flash(_("Saved.") if changed else _("Nothing changed."))
     return redirect(url_for("review.case", reference=report.reference), 303)
 
@@ -222,29 +274,49 @@ def users() -> str | Response:
 
 def case_view(report: Report) -> dict[str, Any]:
     """Return what the list and the case page show of a report, labelled in the page language."""
-    from adr.i18n import current_language
-
     language = current_language()
 
     term = partial(vocab.label, language=language)
     now = utcnow()
-    overdue = regulatory.is_overdue(report.status, report.due_at, now)
+    case = report.case
+    overdue = regulatory.is_overdue(
+        case.status, report.due_at, report.submitted_to_regulator_on, now
+    )
+    due_soon = (
+        report.due_at is not None
+        and not overdue
+        and report.submitted_to_regulator_on is None
+        and case.status in regulatory.OPEN_STATUSES
+        and report.due_at - now < timedelta(days=3)
+    )
     suspects = regulatory.suspect_drugs(report)
     return {
         "received": report.received_at.astimezone(regulatory.CHINA),
-        "due": report.due_at.astimezone(regulatory.CHINA),
+        "due": report.due_at.astimezone(regulatory.CHINA) if report.due_at else None,
+        "due_text": due_text(report, language),
         "overdue": overdue,
-        "due_soon": not overdue
-        and report.status in regulatory.OPEN_STATUSES
-        and report.due_at - now < timedelta(days=3),
+        "due_soon": due_soon,
         "category": term(vocab.REPORT_CATEGORY, report.report_category),
-        "status": term(vocab.STATUS, report.status),
+        "status": term(vocab.STATUS, case.status),
+        "source": term(vocab.SOURCE, report.source),
         "outcome": term(vocab.OUTCOME, report.event_outcome),
         "product": " / ".join(d.generic_name or d.brand_name or "" for d in suspects),
         "batch": " / ".join(d.batch_number or "" for d in suspects),
         "term": term,
         "language": language,
     }
+
+
+def due_text(report: Report, language: str) -> str:
+    """Return a report's deadline as staff read it: a date, 立即 for a death, or no deadline."""
+    if report.case.status in regulatory.NOT_FOR_REGULATOR:
+        return vocab.NO_DEADLINE["not_for_regulator"].text(language)
+    if report.due_at is None:
+        return vocab.NO_DEADLINE["incomplete"].text(language)
+    day = f"{report.due_at.astimezone(regulatory.CHINA):%Y-%m-%d}"
+    if report.day_zero and regulatory.is_death_clock(report.day_zero, report.due_at):
+        return f"{vocab.IMMEDIATELY.text(language)} ({day})"
+    return day
 
 
 AUDIT_CODES = {
@@ -275,8 +347,17 @@ CODES = {
 }
 
 
-def sections(report: Report, term: Any, language: str) -> list[tuple[str, list[tuple[str, Any]]]]:
-    """Return the report's fields by section, in the national form's order, labelled."""
+def sections(
+    record: Any,
+    term: Any,
+    language: str,
+    sources: dict[str, Report] | None = None,
+    drugs_from: Report | None = None,
+) -> list[tuple[str, list[tuple[str, Any, str | None]]]]:
+    """Return a report's or a case view's fields by section, in the national form's order.
+
+    Each row is (label, value, reference of the report it came from, when `sources` is given).
+    """
 
     def shown(name: str, value: Any) -> Any:
         if isinstance(value, bool):
@@ -288,21 +369,35 @@ def sections(report: Report, term: Any, language: str) -> list[tuple[str, list[t
             return "、".join(term(codes, code) for code in value)
         return term(codes, value)
 
+    def origin(column: str) -> str | None:
+        source = (sources or {}).get(column)
+        return source.reference if source else None
+
     result = []
     for section in ("reporter", "patient", "event"):
         rows = []
         for name, label in vocab.FIELDS.items():
             if name.startswith(section + "-"):
-                value = getattr(report, name.replace("-", "_"))
-                rows.append((label.text(language), shown(name, value)))
+                column = name.replace("-", "_")
+                rows.append(
+                    (label.text(language), shown(name, getattr(record, column)), origin(column))
+                )
         result.append((section, rows))
-    for drug in report.drugs:
+    drug_origin = drugs_from.reference if sources is not None and drugs_from else None
+    for drug in record.drugs:
         rows = [
-            (label.text(language), shown(name, getattr(drug, name.split("-", 1)[1])))
+            (label.text(language), shown(name, getattr(drug, name.split("-", 1)[1])), drug_origin)
             for name, label in vocab.FIELDS.items()
             if name.startswith("drug-")
         ]
         result.append(("drug", rows))
+    if record.remarks:
+        result.append(
+            (
+                "remarks",
+                [(vocab.FIELDS["remarks"].text(language), record.remarks, origin("remarks"))],
+            )
+        )
     return result
 
 
@@ -342,12 +437,26 @@ def staff_helpers() -> dict[str, Any]:
             return "、".join(codes[c].text(language) if c in codes else c for c in chosen)
         return codes[value].text(language) if value in codes else value
 
+    def view_term(codes: vocab.CodeList, code: str | None) -> str:
+        return vocab.label(codes, code, current_language())
+
+    def section_title(section: str) -> str:
+        return {
+            "reporter": _("Reporter"),
+            "patient": _("Patient"),
+            "event": _("The reaction"),
+            "drug": _("Drug"),
+            "remarks": _("Remarks"),
+        }[section]
+
     def actor(name: str) -> str:
         return vocab.PUBLIC_FORM.text(current_language()) if name == audit.PUBLIC_FORM else name
 
     return {
         "audit_value": audit_value,
         "actor": actor,
+        "view_term": view_term,
+        "section_title": section_title,
         "csrf_token_field": csrf_token_field,
         "month_now": lambda: f"{utcnow().astimezone(regulatory.CHINA):%Y-%m}",
         "view_language": current_language,
