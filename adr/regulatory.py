@@ -28,46 +28,12 @@ NOT_FOR_REGULATOR = ("invalid", "duplicate")
 # Still owing the regulator a report: these count towards "overdue" once a deadline has passed.
 OPEN_STATUSES = tuple(status for status in STATUS if status not in NO_DEADLINE_STATUSES)
 # Words people type where a name would go when they will not or cannot give one.
-PLACEHOLDERS = frozenset(
-    [
-        *[
-            "不详",
-            "未知",
-            "匿名",
-            "无",
-            "某某",
-            "某",
-            "患者",
-            "病人",
-            "本人",
-            "无名",
-            "无名氏",
-            "保密",
-            "不知道",
-            "不清楚",
-            "略",
-            "空",
-            "暂无",
-        ],
-        *[
-            "unknown",
-            "unk",
-            "anonymous",
-            "anon",
-            "n/a",
-            "na",
-            "none",
-            "null",
-            "nil",
-            "noname",
-            "x",
-            "xx",
-            "xxx",
-        ],
-        "no name",
-        "not known",
-    ]
-)
+PLACEHOLDERS = frozenset([
+    "不详", "未知", "匿名", "无", "某某", "某", "患者", "病人", "本人", "无名", "无名氏", "保密",
+    "不知道", "不清楚", "略", "空", "暂无",
+    "unknown", "unk", "anonymous", "anon", "na", "none", "null", "nil", "noname", "notknown",
+    "x", "xx", "xxx",
+])  # fmt: skip
 AGE_LIMITS = {"year": 150, "month": 1800, "day": 3660}
 
 
@@ -150,11 +116,9 @@ def identifies(text: str | None) -> bool:
 
     Full-width characters and case do not matter; text of only punctuation names nobody.
     """
-    folded = unicodedata.normalize("NFKC", text or "").casefold().strip()
-    folded = " ".join(folded.split())
-    if not any(char.isalnum() for char in folded):
-        return False
-    return folded.strip(".。-_*/\\?？!！()[]【】'\" ") not in PLACEHOLDERS
+    folded = unicodedata.normalize("NFKC", text or "").casefold()
+    letters = "".join(char for char in folded if char.isalnum())  # N/A, (不详), x-x: na, 不详, xx
+    return bool(letters) and letters not in PLACEHOLDERS
 
 
 def age_at(birth: date, onset: date, unit: str) -> int:

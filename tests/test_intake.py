@@ -31,7 +31,7 @@ def stored(app, reference: str) -> Report:
     with app.app_context():
         report = db.session.scalar(sa.select(Report).where(Report.reference == reference))
         assert report is not None
-        report.drugs  # noqa: B018 - load the drugs before the session ends
+        report.drugs, report.case.reports  # noqa: B018 - load them before the session ends
         return report
 
 
@@ -111,10 +111,12 @@ def test_a_full_chinese_report_is_stored_field_by_field(app, sender):
 
     assert report.serious is False
     assert report.report_category == "general"
-    assert report.status == "received"
+    assert report.case.status == "received"
+    assert (report.source, report.follow_up_of_id, report.case.reports) == ("web", None, [report])
     assert report.valid_case is True
     assert report.completeness == 100
-    assert report.due_at == regulatory.due_at(report.received_at, "general", death=False)
+    assert report.aware_on == report.day_zero == regulatory.china_date(report.received_at)
+    assert report.due_at == regulatory.due_at(report.day_zero, "general", death=False)
 
 
 def test_the_confirmation_shows_the_reference_and_no_personal_data(client, sender):
@@ -334,6 +336,8 @@ def test_a_follow_up_links_to_the_first_report_of_the_chain(app, sender):
         assert by_reference[second].follow_up_of.reference == first
         assert by_reference[third].follow_up_of.reference == first
         assert by_reference[first].follow_up_of is None
+        case = by_reference[first].case
+        assert case.reports == [by_reference[first], by_reference[second], by_reference[third]]
 
 
 def test_a_follow_up_reference_typed_with_o_for_zero_is_understood(app, sender, monkeypatch):

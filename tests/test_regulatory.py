@@ -67,7 +67,9 @@ def test_report_category(serious, new, category):
 
 
 def china_deadline(received: datetime, category: str, death: bool = False) -> datetime:
-    return regulatory.due_at(received, category, death).astimezone(CHINA)
+    """Return the deadline in China time of a web report received at `received`."""
+    day_zero = regulatory.china_date(received)
+    return regulatory.due_at(day_zero, category, death).astimezone(CHINA)
 
 
 def test_a_general_report_is_due_at_the_end_of_the_30th_china_day():
@@ -92,8 +94,10 @@ def test_a_death_is_due_at_once_whatever_the_category():
 def test_day_0_is_the_china_date_not_the_utc_date():
     late_utc = utc(2026, 1, 31, 17, 0)  # 1 February, 01:00 in China
     assert china_deadline(late_utc, "general").date() == date(2026, 3, 3)
-    assert regulatory.due_at(late_utc, "general", False).tzinfo == UTC
-    assert regulatory.due_at(late_utc, "general", False) == utc(2026, 3, 3, 15, 59, 59)
+    day_zero = regulatory.china_date(late_utc)
+    assert day_zero == date(2026, 2, 1)
+    assert regulatory.due_at(day_zero, "general", False).tzinfo == UTC
+    assert regulatory.due_at(day_zero, "general", False) == utc(2026, 3, 3, 15, 59, 59)
 
 
 def test_deadlines_cross_month_and_year_ends():
@@ -104,11 +108,26 @@ def test_deadlines_cross_month_and_year_ends():
 def test_overdue_only_until_the_report_reaches_the_regulator():
     due = utc(2026, 11, 1)
     later = due + timedelta(seconds=1)
-    assert regulatory.is_overdue("received", due, later)
-    assert regulatory.is_overdue("assessed", due, later)
-    assert not regulatory.is_overdue("received", due, due)
-    assert not regulatory.is_overdue("submitted", due, later)
-    assert not regulatory.is_overdue("closed", due, later)
+    assert regulatory.is_overdue("received", due, None, later)
+    assert regulatory.is_overdue("assessed", due, None, later)
+    assert regulatory.is_overdue("submitted", due, None, later)  # a follow-up not sent yet
+    assert not regulatory.is_overdue("received", due, None, due)
+    assert not regulatory.is_overdue("in_review", due, date(2026, 11, 2), later)  # sent late
+    assert not regulatory.is_overdue("closed", due, None, later)
+
+
+@pytest.mark.parametrize("status", ["invalid", "duplicate"])
+def test_invalid_and_duplicate_cases_are_never_overdue(status):
+    assert not regulatory.is_overdue(status, utc(2026, 1, 1), None, utc(2026, 11, 1))
+
+
+def test_a_case_without_a_deadline_is_never_overdue():
+    assert not regulatory.is_overdue("received", None, None, utc(2026, 11, 1))
+
+
+def test_the_death_investigation_is_due_15_days_after_day_0():
+    due = regulatory.investigation_due_at(date(2026, 11, 20)).astimezone(CHINA)
+    assert due == datetime(2026, 12, 5, 23, 59, 59, tzinfo=CHINA)
 
 
 def test_china_today_is_judged_in_china():
@@ -213,6 +232,33 @@ def test_a_case_with_the_four_minimum_elements_is_valid():
 )
 def test_a_case_missing_a_minimum_element_is_not_valid(missing):
     assert not regulatory.is_valid_case(case(**(MINIMUM | missing)))
+
+
+PLACEHOLDERS = [
+    "不详", "未知", "匿名", "无", "某某", "患者", "unknown", "Unknown", "ANONYMOUS", "n/a", "N/A",
+    "na", "none", "-", "?", "x", "XX", "--", "...", "不 详", "（不详）", "ＵＮＫＮＯＷＮ", "Ｎ/Ａ", "？",
+    " 匿名 ", "无名氏", "*", "  ",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("placeholder", PLACEHOLDERS)
+def test_a_placeholder_name_identifies_nobody(placeholder):
+    assert not regulatory.identifies(placeholder)
+    nameless = {"patient_name": placeholder, "patient_sex": None}
+    assert not regulatory.is_valid_case(case(**(MINIMUM | nameless)))
+    anonymous = {"reporter_name": placeholder, "reporter_phone": None, "reporter_email": None}
+    assert not regulatory.is_valid_case(case(**(MINIMUM | anonymous)))
+
+
+@pytest.mark.parametrize("name", ["张三", "ZS", "Z.S.", "Wang Fang", "李", "Anna"])
+def test_names_and_initials_identify(name):
+    assert regulatory.identifies(name)
+
+
+def test_a_placeholder_drug_or_reaction_is_missing():
+    assert not regulatory.is_valid_case(case(**(MINIMUM | {"event_name": "不详"})))
+    elements = regulatory.minimum_elements(case(**(MINIMUM | {"event_name": "unknown"})))
+    assert elements == {"patient": True, "reporter": True, "drug": True, "reaction": False}
 
 
 @pytest.mark.parametrize(

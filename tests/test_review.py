@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 
 from adr import accounts, regulatory
 from adr.extensions import db
-from adr.models import AuditEntry, Report, User
+from adr.models import AuditEntry, Case, Report, User
 from tests.conftest import ReportSender, hidden_inputs, reference_of, valid_report
 
 PASSWORD = "correct horse battery"
@@ -52,10 +52,16 @@ def submit(app, fields=None) -> str:
 
 
 def stored(app, reference: str) -> Report:
+    """Return the report, its case and the case's reports, loaded."""
     with app.app_context():
         report = db.session.scalar(sa.select(Report).where(Report.reference == reference))
-        db.session.expunge(report)
+        report.case.reports  # noqa: B018 - load them before the session ends
+        db.session.expunge_all()
         return report
+
+
+def case_of(app, reference: str) -> Case:
+    return stored(app, reference).case
 
 
 def trail(app, reference: str | None = None) -> list[AuditEntry]:
@@ -294,7 +300,7 @@ def test_the_case_page_shows_the_chain_and_the_mails(staff):
     first = submit(staff)
     follow_up = submit(staff, {"follow_up_of": first})
     page = signed_in(staff, REVIEWER).get(f"/staff/reports/{follow_up}").get_data(as_text=True)
-    assert f'href="/staff/reports/{first}"' in page and "首次报告及跟踪报告" in page
+    assert f'href="/staff/reports/{first}"' in page and "本病例的报告" in page
     assert "待发送" in page  # its mails, not yet sent
 
 
@@ -332,8 +338,9 @@ def test_the_workflow_moves_only_along_its_transitions(staff):
         national_case_number="202661000123",
     )
     assert sent.status_code == 303
-    report = stored(staff, reference)
-    assert (report.status, report.national_case_number) == ("submitted", "202661000123")
+    case = case_of(staff, reference)
+    assert (case.status, case.national_case_number) == ("submitted", "202661000123")
+    assert case.reports[0].submitted_to_regulator_on == date.today()
     assert (
         assess(
             client,
@@ -376,7 +383,7 @@ def test_invalid_needs_a_reason_and_duplicate_an_original(staff):
     )
     assert assess(client, second, status="duplicate", duplicate_of=second).status_code == 422
     assert assess(client, second, status="duplicate", duplicate_of=first.lower()).status_code == 303
-    assert stored(staff, second).duplicate_of_id == stored(staff, first).id
+    assert case_of(staff, second).duplicate_of_id == case_of(staff, first).id
 
 
 def test_expectedness_and_seriousness_recompute_the_deadline_from_day_0(staff):
@@ -437,9 +444,9 @@ def test_causality_naranjo_and_notes_are_kept_and_audited(staff):
         == 303
     )
     assess(client, reference, company_causality="probable", note="第二条备注", **answers)
-    report = stored(staff, reference)
-    assert report.company_causality == "probable"
-    assert report.naranjo_score == 1 + 2 + 1 + 0 + 2 + 0 + 0 + 0 + 0 + 1
+    case = case_of(staff, reference)
+    assert case.company_causality == "probable"
+    assert case.naranjo_score == 1 + 2 + 1 + 0 + 2 + 0 + 0 + 0 + 0 + 1
     entries = [
         (e.actor, e.action, e.field, e.old_value, e.new_value) for e in trail(staff, reference)
     ]

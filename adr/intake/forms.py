@@ -702,8 +702,13 @@ class StaffReportForm(ReportForm):
         case = self.case.form
         require(case.source, _l("Choose how we heard of this report."))
         require(case.awareness_date, _l("Enter the day the company first knew of this report."))
-        suspects = [d for d in self.filled_drugs() if d.role.data == "suspect"]
-        if not self.event.form.name.data and not suspects:
+        suspects = [
+            d
+            for d in self.filled_drugs()
+            if d.role.data == "suspect" and (d.generic_name.data or d.brand_name.data)
+        ]
+        follow_up = self.first_report_id is not None  # its case has a reaction or a drug already
+        if not (follow_up or self.event.form.name.data or suspects):
             require(
                 self.event.form.name,
                 _l("Enter the reaction or a suspected drug: without either there is no case."),
