@@ -12,10 +12,16 @@ from tests.test_fuzz import text
 from tests.test_review import ADMIN, PASSWORD, csrf, signed_in
 
 LIST_PARAMETERS = ["q", "status", "serious", "overdue", "month", "batch", "source", "page",
-                   "due_soon", "deaths", "mail_failed"]  # fmt: skip
+                   "due_soon", "due_today", "deaths", "mail_failed", "investigation",
+                   "incomplete"]  # fmt: skip
 ASSESSMENT_FIELDS = ["status", "status_reason", "duplicate_of", "assessed_serious", "expectedness",
                      "company_causality", "submitted_to_regulator_on", "national_case_number",
-                     "note", "naranjo_0", "naranjo_9"]  # fmt: skip
+                     "note", "naranjo_0", "naranjo_9", "assessed_outcome",
+                     "investigation_reported_on"]  # fmt: skip
+STAFF_REPORT_FIELDS = ["case-source", "case-awareness_date", "follow_up_of", "event-name",
+                       "event-outcome", "patient-name", "patient-age", "reporter-phone",
+                       "drugs-0-role", "drugs-0-generic_name", "drugs-0-dose",
+                       "submission_token"]  # fmt: skip
 USER_FIELDS = ["action", "email", "name", "role", "password"]
 numbers = st.integers(min_value=-(10**30), max_value=10**30).map(str)
 parameter = st.one_of(text, numbers)
@@ -46,6 +52,16 @@ def test_any_assessment_is_stored_or_refused(staff_app, fields):
     response = client.post(
         f"/staff/reports/{reference}/assessment", data=fields | {"csrf_token": token}
     )
+    assert response.status_code in (303, 422), response.status_code
+
+
+@settings(max_examples=100, deadline=None)
+@given(fields=st.dictionaries(st.sampled_from(STAFF_REPORT_FIELDS), parameter, max_size=8))
+def test_any_staff_entry_is_stored_or_refused(staff_app, fields):
+    _, client, reference, token = staff_app
+    if fields.get("follow_up_of") == "":
+        fields["follow_up_of"] = reference
+    response = client.post("/staff/reports/new", data=fields | {"csrf_token": token})
     assert response.status_code in (303, 422), response.status_code
 
 

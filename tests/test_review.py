@@ -83,15 +83,17 @@ ROUTES = [
     ("get", "/staff/reports", None),
     ("get", "/staff/reports/{ref}", None),
     ("post", "/staff/reports/{ref}/assessment", {"status": "in_review"}),
+    ("get", "/staff/reports/new", None),
+    ("post", "/staff/reports/new", {"event-name": "皮疹"}),
     ("get", "/staff/exports/2026-11.xlsx", None),
     ("get", "/staff/users", None),
     ("post", "/staff/users", {"action": "none"}),
 ]
 EXPECTED = {  # who: status for each route above
-    "anonymous": [302] * 7,
-    "reviewer": [200, 200, 200, 303, 200, 403, 403],
-    "admin": [200, 200, 200, 303, 200, 200, 303],
-    "deactivated": [302] * 7,
+    "anonymous": [302] * 9,
+    "reviewer": [200, 200, 200, 303, 200, 422, 200, 403, 403],
+    "admin": [200, 200, 200, 303, 200, 422, 200, 200, 303],
+    "deactivated": [302] * 9,
 }
 
 
