@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from adr import accounts, cases, regulatory
 from adr.extensions import db
-from adr.models import AuditEntry, Case, Report
+from adr.models import AuditEntry, Report
 from adr.review.queries import Filters, dashboard_counts, report_query
 from tests.conftest import ReportSender, hidden_inputs, reference_of, valid_report
 
@@ -50,7 +50,7 @@ def phone_call(**fields: object) -> dict[str, object]:
 
 
 def enter(client, fields: dict[str, object], follow_up_of: str | None = None):
-    """Open the staff form (for a follow-up: from the case's link) and post it as a browser would."""
+    """Open the staff form (a follow-up's from the case's link) and post it as a browser would."""
     path = (
         f"/staff/reports/new?follow_up_of={follow_up_of}" if follow_up_of else "/staff/reports/new"
     )
@@ -212,7 +212,7 @@ def test_staff_intake_refuses_what_cannot_be_recorded_and_keeps_every_value(
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert f'id="{field}-error"' in page and message in page
-    assert "李四" in page and "阿莫西林胶囊" in page or fields.get("drugs-0-generic_name") == ""
+    assert "李四" in page and "20260315A" in page  # every value kept
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Report)) == 0
 

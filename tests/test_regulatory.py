@@ -236,8 +236,8 @@ def test_a_case_missing_a_minimum_element_is_not_valid(missing):
 
 PLACEHOLDERS = [
     "不详", "未知", "匿名", "无", "某某", "患者", "unknown", "Unknown", "ANONYMOUS", "n/a", "N/A",
-    "na", "none", "-", "?", "x", "XX", "--", "...", "不 详", "（不详）", "ＵＮＫＮＯＷＮ", "Ｎ/Ａ", "？",
-    " 匿名 ", "无名氏", "*", "  ",
+    "na", "none", "-", "?", "x", "XX", "--", "...", "不 详", "（不详）", "ＵＮＫＮＯＷＮ", "Ｎ/Ａ",
+    "？", " 匿名 ", "无名氏", "*", "  ",
 ]  # fmt: skip
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, cast
 
@@ -321,6 +321,7 @@ def due_text(report: Report, language: str) -> str:
 
 AUDIT_CODES = {
     "status": vocab.STATUS,
+    "assessed_outcome": vocab.OUTCOME,
     "expectedness": vocab.EXPECTEDNESS,
     "company_causality": vocab.CAUSALITY,
     "report_category": vocab.REPORT_CATEGORY,
@@ -430,6 +431,8 @@ def staff_helpers() -> dict[str, Any]:
             return ""
         if value in ("True", "False"):
             return vocab.YES_NO["yes" if value == "True" else "no"].text(language)
+        if field in ("due_at", "investigation_due_at"):  # a moment in UTC: shown in China time
+            return f"{datetime.fromisoformat(value).astimezone(regulatory.CHINA):%Y-%m-%d %H:%M}"
         if codes is None:
             return value
         if value.startswith("["):
