@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import secrets
 import shutil
 import subprocess
 import sys
@@ -16,7 +17,8 @@ from openpyxl import load_workbook
 from adr import regulatory, vocab
 from adr.export import parse_month
 from adr.extensions import db
-from adr.models import Drug, Report
+from adr.models import Case, Drug, Report
+from adr.reports import store_report
 from tests.conftest import ReportSender, reference_of, valid_report
 
 CHECKER = Path(__file__).resolve().parents[2] / "shared" / "tools" / "check-contract.py"
@@ -25,12 +27,43 @@ SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 
 def submit(app, fields=None, received_at: datetime | None = None) -> str:
     reference = reference_of(ReportSender(app.test_client()).send(valid_report() | (fields or {})))
-    if received_at:  # as if it had come in then: day 0 moves, and the deadline with it
-        with app.app_context():
-            report = db.session.scalar(sa.select(Report).where(Report.reference == reference))
-            death = report.event_outcome == "death"
-            due = regulatory.due_at(received_at, report.report_category, death)
-        change(app, reference, received_at=received_at, due_at=due)
+    if received_at:
+        redate(app, reference, received_at)
+    return reference
+
+
+def redate(app, reference: str, received_at: datetime) -> None:
+    """Move a report as if it had come in then: day 0 moves, and the deadline with it."""
+    aware_on = regulatory.china_date(received_at)
+    with app.app_context():
+        report = db.session.scalar(sa.select(Report).where(Report.reference == reference))
+        day_zero = aware_on if report.day_zero else None  # None: the case lacks an element
+        death = report.case.death
+        due = regulatory.due_at(day_zero, report.report_category, death) if day_zero else None
+    change(
+        app, reference, received_at=received_at, aware_on=aware_on, day_zero=day_zero, due_at=due
+    )
+
+
+def store_staff_report(app, source: str, received_at: datetime, **fields) -> str:
+    """Store a report staff entered (not from the web form) through the app's own path."""
+    values = {
+        "reporter_kind": "other",
+        "reporter_name": "李文",
+        "patient_name": "王某",
+        "patient_sex": "male",
+        "event_name": "肝功能异常",
+        "event_outcome": "recovered",
+    } | fields
+    with app.test_request_context():
+        report = Report(
+            source=source,
+            aware_on=regulatory.china_date(received_at),
+            drugs=[Drug(position=0, role="suspect", generic_name="阿莫西林胶囊")],
+            **values,
+        )
+        reference = store_report(report, secrets.token_urlsafe(24), "zh_CN", "staff@example.com")
+    redate(app, reference, received_at)
     return reference
 
 
@@ -39,6 +72,19 @@ def change(app, reference: str, **values) -> None:
     with app.app_context():
         db.session.execute(sa.update(Report).where(Report.reference == reference).values(**values))
         db.session.commit()
+
+
+def change_case(app, reference: str, **values) -> None:
+    """Edit the case of a stored report directly, as staff's workflow would."""
+    with app.app_context():
+        case_id = sa.select(Report.case_id).where(Report.reference == reference).scalar_subquery()
+        db.session.execute(sa.update(Case).where(Case.id == case_id).values(**values))
+        db.session.commit()
+
+
+def case_id_of(app, reference: str) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(Report.case_id).where(Report.reference == reference))
 
 
 def export(app, month: str, tmp_path: Path, *args: str):
@@ -51,6 +97,25 @@ def export(app, month: str, tmp_path: Path, *args: str):
 def rows(sheet) -> list[dict[str, object]]:
     values = list(sheet.iter_rows(values_only=True))
     return [dict(zip(values[0], row, strict=False)) for row in values[1:]]
+
+
+def summary_blocks(sheet) -> dict[str, list[tuple[object, object]]]:
+    """Return each block of sheet 汇总 by its bold title, with the (item, value) rows under it."""
+    blocks: dict[str, list[tuple[object, object]]] = {}
+    rows: list[tuple[object, object]] = []
+    for row in sheet.iter_rows(max_col=2):
+        if row[0].value is None:
+            continue
+        if row[0].font.bold:
+            rows = blocks[row[0].value] = []
+        else:
+            rows.append((row[0].value, row[1].value))
+    return blocks
+
+
+def counts(sheet, title: str = "本月报告") -> dict[object, object]:
+    """Return a count block as {item: count}, without its 项目/数量 header."""
+    return dict(summary_blocks(sheet)[title][1:])
 
 
 def cell(sheet, reference: str, header: str):
@@ -67,7 +132,7 @@ NOV = datetime(2026, 11, 10, 2, 0, tzinfo=UTC)
 def test_the_workbook_has_the_spec_sheets_and_headers(app, tmp_path):
     submit(app, received_at=NOV)
     workbook, result = export(app, "2026-11", tmp_path)
-    assert workbook.sheetnames == ["个例报告", "药品", "汇总"]
+    assert workbook.sheetnames == ["个例报告", "药品", "汇总", "不予上报"]
     reports = workbook["个例报告"]
     headers = [c.value for c in reports[1]]
     assert len(headers) == 42
@@ -92,7 +157,17 @@ def test_the_workbook_has_the_spec_sheets_and_headers(app, tmp_path):
     assert reports.auto_filter.ref == "A1:AP2"
     assert all(c.font.bold for c in reports[1])
     assert reports.column_dimensions["AA"].width >= 40  # 怀疑药品
-    assert "1 reports, 2 drug rows" in result.output
+    assert "1 reports, 2 drug rows, 0 not reported" in result.output
+    not_reported = workbook["不予上报"]
+    assert [c.value for c in not_reported[1]] == [
+        "报告编码",
+        "首次/跟踪报告",
+        "接收日期",
+        "处理状态",
+        "原因",
+        "不良反应/事件名称",
+    ]
+    assert not_reported.freeze_panes == "A2" and all(c.font.bold for c in not_reported[1])
 
 
 @pytest.mark.skipif(not CHECKER.exists(), reason=f"the shared contract checker is not at {CHECKER}")
@@ -277,9 +352,12 @@ def test_characters_xml_forbids_are_removed(app, tmp_path):
 def test_an_empty_month_gives_headers_and_a_zero_summary(app, tmp_path):
     workbook, result = export(app, "2030-01", tmp_path)
     assert workbook["个例报告"].max_row == 1 and workbook["药品"].max_row == 1
-    summary = dict(r for r in workbook["汇总"].iter_rows(values_only=True) if r and r[0])
-    assert summary["报告总数"] == 0 and summary["严重"] == 0 and summary["逾期"] == 0
-    assert "0 reports, 0 drug rows" in result.output
+    assert workbook["不予上报"].max_row == 1
+    totals = counts(workbook["汇总"])
+    assert totals["报告总数"] == 0 and totals["严重"] == 0 and totals["逾期"] == 0
+    assert totals["不予上报"] == 0
+    assert dict(summary_blocks(workbook["汇总"])["报告单位"])["报告期间"] == "2030-01"
+    assert "0 reports, 0 drug rows, 0 not reported" in result.output
 
 
 @pytest.mark.parametrize("month", ["2026-13", "26-1", "abc", "2026-1", "2026-00", "2026-11-01"])
@@ -298,29 +376,29 @@ def test_without_o_the_workbook_goes_to_instance_exports(app):
 
 def test_overdue_means_late_to_the_regulator_or_not_sent_and_past_due(app, tmp_path):
     late = submit(app, received_at=NOV)
-    change(
-        app,
-        late,
-        due_at=NOV + timedelta(days=1),
-        submitted_to_regulator_on=date(2026, 11, 20),
-        status="submitted",
-    )
+    change(app, late, due_at=NOV + timedelta(days=1), submitted_to_regulator_on=date(2026, 11, 20))
+    change_case(app, late, status="submitted", national_case_number="2026610000000001")
     on_time = submit(app, received_at=NOV)
     change(
-        app,
-        on_time,
-        due_at=NOV + timedelta(days=30),
-        submitted_to_regulator_on=date(2026, 11, 12),
-        status="submitted",
+        app, on_time, due_at=NOV + timedelta(days=30), submitted_to_regulator_on=date(2026, 11, 12)
     )
+    change_case(app, on_time, status="submitted", company_causality="possible")
     waiting = submit(app, received_at=NOV)
     change(app, waiting, due_at=NOV + timedelta(days=1))
+    closed = submit(app, received_at=NOV)  # closed unsent: it owes the regulator nothing
+    change(app, closed, due_at=NOV + timedelta(days=1))
+    change_case(app, closed, status="closed")
     workbook, _ = export(app, "2026-11", tmp_path)
     sheet = workbook["个例报告"]
     assert cell(sheet, late, "是否逾期").value == "是"
+    assert cell(sheet, late, "处理状态").value == "已上报"
+    assert cell(sheet, late, "国家系统报告编号").value == "2026610000000001"
     assert cell(sheet, on_time, "是否逾期").value == "否"
     assert cell(sheet, on_time, "上报日期").value.date() == date(2026, 11, 12)
+    assert cell(sheet, on_time, "报告单位关联性评价").value == "可能"
     assert cell(sheet, waiting, "是否逾期").value == "是"
+    assert cell(sheet, closed, "是否逾期").value == "否"
+    assert counts(workbook["汇总"])["逾期"] == 2
 
 
 def test_the_summary_counts_the_month(app, tmp_path):
@@ -338,28 +416,40 @@ def test_the_summary_counts_the_month(app, tmp_path):
         received_at=NOV,
     )
     workbook, _ = export(app, "2026-11", tmp_path)
-    lines = [r for r in workbook["汇总"].iter_rows(values_only=True)]
-    counts = dict(r for r in lines if r and r[0] and isinstance(r[1], int))
-    assert counts["报告总数"] == 3 and counts["严重"] == 2 and counts["死亡"] == 1
-    assert counts["跟踪报告"] == 1 and counts["新的"] == 0
-    assert counts["好转"] == 2 and counts["死亡"] == 1
-    titles = [r[0] for r in lines if r and r[0] and r[1] is None]
-    assert titles == ["本月报告", "按结果", "按产品(怀疑药品)", "按批号(怀疑药品)"]
-    products = lines[[r[0] for r in lines].index("按产品(怀疑药品)") + 2 :]
-    assert products[:2] == [("阿莫西林胶囊", 2), ("头孢克肟片", 1)]
-    batches = lines[[r[0] for r in lines].index("按批号(怀疑药品)") + 2 :]
-    assert batches == [("20260315A", 2), ("B2", 1)]
+    blocks = summary_blocks(workbook["汇总"])
+    assert list(blocks) == [
+        "报告单位",
+        "本月报告",
+        "按结果",
+        "按产品(怀疑药品)",
+        "按产品和批号(怀疑药品)",
+    ]
+    totals = counts(workbook["汇总"])
+    assert totals["报告总数"] == 3 and totals["严重"] == 2 and totals["死亡"] == 1
+    assert totals["跟踪报告"] == 1 and totals["新的"] == 0 and totals["不予上报"] == 0
+    outcomes = counts(workbook["汇总"], "按结果")
+    assert outcomes["好转"] == 2 and outcomes["死亡"] == 1
+    assert blocks["按产品(怀疑药品)"] == [
+        ("项目", "数量"),
+        ("阿莫西林胶囊", 2),
+        ("头孢克肟片", 1),
+    ]
+    assert blocks["按产品和批号(怀疑药品)"] == [
+        ("项目", "数量"),
+        ("阿莫西林胶囊 20260315A", 2),
+        ("头孢克肟片 B2", 1),
+    ]
 
 
 def test_english_sheets_headers_and_labels(app, tmp_path):
     submit(app, received_at=NOV)
     workbook, _ = export(app, "2026-11", tmp_path, "--lang", "en")
-    assert workbook.sheetnames == ["Reports", "Drugs", "Summary"]
+    assert workbook.sheetnames == ["Reports", "Drugs", "Summary", "Not reported"]
     [row] = rows(workbook["Reports"])
     assert row["Reporter's occupation"] == "Pharmacist"
     assert row["Outcome"] == vocab.OUTCOME["improving"].en
     assert (
-        "batch:20260315A" in row["Suspected drugs"]
+        "batch: 20260315A" in row["Suspected drugs"]
         and "2026-11-20 to 2026-11-22" in row["Suspected drugs"]
     )
 
@@ -417,7 +507,6 @@ def test_demo_data_fills_a_month_with_every_code_in_use(app, tmp_path):
             ("event_rechallenge", vocab.RECHALLENGE),
             ("event_disease_impact", vocab.DISEASE_IMPACT),
             ("event_causality", vocab.CAUSALITY),
-            ("status", vocab.STATUS),
             ("patient_age_unit", vocab.AGE_UNIT),
             ("patient_past_adr", vocab.YES_NO_UNKNOWN),
         ]:
@@ -435,8 +524,12 @@ def test_demo_data_fills_a_month_with_every_code_in_use(app, tmp_path):
         assert any((r.patient_name or "").startswith("=") for r in reports)
         assert all(r.reference.startswith("ADR-202609-") for r in reports)
         assert all(r.valid_case for r in reports)
-    workbook, _ = export(app, "2026-09", tmp_path)
-    assert workbook["个例报告"].max_row == 3001
+        assert {r.case.status for r in reports} >= set(vocab.STATUS)
+        not_for_regulator = sum(r.case.status in regulatory.NOT_FOR_REGULATOR for r in reports)
+    workbook, result = export(app, "2026-09", tmp_path)
+    assert workbook["个例报告"].max_row == 3001 - not_for_regulator
+    assert workbook["不予上报"].max_row == 1 + not_for_regulator
+    assert f"{not_for_regulator} not reported" in result.output
 
 
 def test_demo_data_refuses_a_database_with_real_reports_unless_forced(app, sender):
