@@ -14,12 +14,12 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
-from adr import regulatory, vocab
+from adr import create_app, regulatory, vocab
 from adr.export import parse_month
 from adr.extensions import db
 from adr.models import Case, Drug, Report
 from adr.reports import store_report
-from tests.conftest import ReportSender, reference_of, valid_report
+from tests.conftest import COMPANY, ReportSender, app_config, reference_of, valid_report
 
 CHECKER = Path(__file__).resolve().parents[2] / "shared" / "tools" / "check-contract.py"
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
@@ -54,6 +54,8 @@ def store_staff_report(app, source: str, received_at: datetime, **fields) -> str
         "patient_sex": "male",
         "event_name": "肝功能异常",
         "event_outcome": "recovered",
+        "event_serious": [],  # column defaults come only at insert; the mails read them before
+        "patient_history": [],
     } | fields
     with app.test_request_context():
         report = Report(
@@ -486,6 +488,214 @@ def test_libreoffice_opens_the_workbook_and_reads_the_text_as_typed(app, tmp_pat
     assert row[header.index("报告人联系电话")] == "-2+3"
     assert row[header.index("报告人职业")] == "药师"
     assert row[header.index("接收日期")] == "2026-11-10"
+
+
+# Reports of invalid and duplicate cases.
+
+
+def test_invalid_and_duplicate_reports_go_to_not_reported_only(app, tmp_path):
+    original = submit(app, received_at=NOV)
+    later = submit(app, {"follow_up_of": original}, received_at=NOV + timedelta(days=1))
+    duplicate = submit(app, received_at=NOV + timedelta(days=2))
+    invalid = submit(app, received_at=NOV + timedelta(days=3))
+    invalid_follow_up = submit(app, {"follow_up_of": invalid}, received_at=NOV + timedelta(days=4))
+    change_case(app, duplicate, status="duplicate", duplicate_of_id=case_id_of(app, original))
+    change_case(app, invalid, status="invalid", status_reason="=患者信息无法核实")
+    for reference in (duplicate, invalid, invalid_follow_up):  # past due and unsent
+        change(app, reference, due_at=NOV)
+    for reference in (original, later):  # sent in time: never overdue, whenever the test runs
+        change(app, reference, submitted_to_regulator_on=date(2026, 11, 12))
+    workbook, result = export(app, "2026-11", tmp_path)
+
+    assert [r["报告编码"] for r in rows(workbook["个例报告"])] == [original, later]
+    assert {d["报告编码"] for d in rows(workbook["药品"])} == {original, later}
+    sheet = workbook["不予上报"]
+    assert [tuple(r.values()) for r in rows(sheet)] == [
+        (duplicate, "首次报告", datetime(2026, 11, 12), "重复", f"重复:{original}", "皮疹、瘙痒"),
+        (invalid, "首次报告", datetime(2026, 11, 13), "无效", "=患者信息无法核实", "皮疹、瘙痒"),
+        (
+            invalid_follow_up,
+            "跟踪报告",
+            datetime(2026, 11, 14),
+            "无效",
+            "=患者信息无法核实",
+            "皮疹、瘙痒",
+        ),
+    ]
+    reason = cell(sheet, invalid, "原因")
+    assert (reason.data_type, reason.quotePrefix) == ("s", True)  # typed text stays text
+    assert cell(sheet, duplicate, "接收日期").number_format == "yyyy-mm-dd"
+    assert sheet.auto_filter.ref == "A1:F4"
+    totals = counts(workbook["汇总"])
+    assert totals["报告总数"] == 2 and totals["跟踪报告"] == 1 and totals["逾期"] == 0
+    assert totals["不予上报"] == 3
+    assert counts(workbook["汇总"], "按产品(怀疑药品)") == {"阿莫西林胶囊": 2}
+    assert "2 reports, 4 drug rows, 3 not reported" in result.output
+
+
+def test_not_reported_in_english(app, tmp_path):
+    original = submit(app, received_at=NOV)
+    duplicate = submit(app, received_at=NOV)
+    change_case(app, duplicate, status="duplicate", duplicate_of_id=case_id_of(app, original))
+    workbook, _ = export(app, "2026-11", tmp_path, "--lang", "en")
+    [row] = rows(workbook["Not reported"])
+    assert row["Status"] == "Duplicate" and row["Reason"] == f"Duplicate: {original}"
+    assert counts(workbook["Summary"], "Reports this month")["Not reported"] == 1
+
+
+# The summary.
+
+
+def test_the_summary_opens_with_the_reporting_organisation(app, tmp_path):
+    app.config["COMPANY_CONTACT"] = "李明"
+    workbook, _ = export(app, "2026-11", tmp_path)
+    unit = summary_blocks(workbook["汇总"])["报告单位"]
+    assert unit == [
+        ("单位名称", COMPANY),
+        ("报告单位类别", "生产企业"),
+        ("联系人", "李明"),
+        ("联系电话", "400-840-1008、0912-5647197"),
+        ("电子邮箱", "tn@tianning.com.cn"),
+        ("报告期间", "2026-11"),
+    ]
+    first = next(workbook["汇总"].iter_rows(max_row=1))
+    assert first[0].value == "报告单位" and first[0].font.bold
+
+    english, _ = export(app, "2026-11", tmp_path, "--lang", "en")
+    unit = dict(summary_blocks(english["Summary"])["Reporting organisation"])
+    assert unit["Name"] == app.config["COMPANY_NAME_EN"]
+    assert unit["Type of organisation"] == "Manufacturer" and unit["Contact person"] == "李明"
+
+
+def test_the_contact_is_empty_unless_set_and_comes_from_the_environment(app, tmp_path, monkeypatch):
+    workbook, _ = export(app, "2026-11", tmp_path)
+    assert dict(summary_blocks(workbook["汇总"])["报告单位"])["联系人"] is None
+    monkeypatch.setenv("ADR_COMPANY_CONTACT", "药物警戒部 李明")
+    assert create_app(app_config(tmp_path)).config["COMPANY_CONTACT"] == "药物警戒部 李明"
+
+
+def test_batches_are_counted_by_product_and_batch(app, tmp_path):
+    submit(app, received_at=NOV)
+    submit(app, received_at=NOV)
+    submit(
+        app,
+        {
+            "drugs-0-generic_name": "头孢克肟片",
+            "drugs-0-brand_name": "",
+            "drugs-0-batch_number": "20260315A",
+        },
+        received_at=NOV,
+    )
+    workbook, _ = export(app, "2026-11", tmp_path)
+    assert summary_blocks(workbook["汇总"])["按产品和批号(怀疑药品)"][1:] == [
+        ("阿莫西林胶囊 20260315A", 2),
+        ("头孢克肟片 20260315A", 1),
+    ]
+
+
+# Cells.
+
+
+def test_information_source_follows_the_source_then_the_workplace(app, tmp_path):
+    literature = store_staff_report(app, "literature", NOV, reporter_organization_type="hospital")
+    phoned = store_staff_report(app, "phone", NOV)
+    hospital = submit(
+        app,
+        {"reporter-kind": "physician", "reporter-organization_type": "hospital"},
+        received_at=NOV,
+    )
+    pharmacy = submit(app, received_at=NOV)
+    workbook, _ = export(app, "2026-11", tmp_path)
+    sheet = workbook["个例报告"]
+    assert cell(sheet, literature, "信息来源").value == "文献报道"
+    assert cell(sheet, phoned, "信息来源").value == "个人"
+    assert cell(sheet, hospital, "信息来源").value == "医疗机构"
+    assert cell(sheet, hospital, "报告人职业").value == "医生"
+    assert cell(sheet, pharmacy, "信息来源").value == "经营企业"
+
+
+def test_english_composite_cells_read_as_english(app, tmp_path):
+    reference = submit(
+        app,
+        {
+            "patient-age": "33",
+            "patient-birth_date": "",
+            "drugs-0-dose": "1",
+            "drugs-0-dose_unit": "tablet",
+            "event-outcome": "sequelae",
+            "event-sequelae_detail": "左手麻木",
+        },
+        received_at=NOV,
+    )
+    infant = submit(
+        app,
+        {"patient-age": "8", "patient-age_unit": "month", "patient-birth_date": ""},
+        received_at=NOV,
+    )
+    english, _ = export(app, "2026-11", tmp_path, "--lang", "en")
+    sheet = english["Reports"]
+    assert cell(sheet, reference, "Age").value == "33 years"
+    assert cell(sheet, infant, "Age").value == "8 months"
+    assert cell(sheet, reference, "Suspected drugs").value == (
+        "阿莫西林胶囊[天宁] 国药准字H61020123 陕西医药控股集团天宁制药有限责任公司 "
+        "batch: 20260315A 1 tablet(s) By mouth 每日3次 2026-11-20 to 2026-11-22 "
+        "reason: 急性支气管炎"
+    )
+    assert cell(sheet, reference, "Other drugs").value.startswith("盐酸氨溴索片 30 mg By mouth")
+    assert cell(sheet, reference, "Outcome").value == (
+        "Recovered with lasting effects (effects: 左手麻木)"
+    )
+    assert cell(sheet, reference, "Earlier drug reactions").value == "Yes: 青霉素皮疹"
+    chinese, _ = export(app, "2026-11", tmp_path)
+    assert cell(chinese["个例报告"], reference, "年龄").value == "33岁"
+    assert "批号:20260315A 1片 口服" in cell(chinese["个例报告"], reference, "怀疑药品").value
+    assert cell(chinese["个例报告"], infant, "年龄").value == "8月"
+
+
+def test_a_death_in_english(app, tmp_path):
+    death = submit(
+        app,
+        {
+            "event-outcome": "death",
+            "event-death_cause": "过敏性休克",
+            "event-death_date": "2026-11-22",
+        },
+        received_at=NOV,
+    )
+    english, _ = export(app, "2026-11", tmp_path, "--lang", "en")
+    assert cell(english["Reports"], death, "Outcome").value == (
+        "Death (cause: 过敏性休克; died: 2026-11-22)"
+    )
+
+
+def test_a_case_without_a_deadline_has_an_empty_due_date_and_is_not_overdue(app, tmp_path):
+    # A call about a patient nobody can identify: no minimum elements, no day 0 yet.
+    reference = store_staff_report(app, "phone", NOV, patient_name="不详", patient_sex=None)
+    with app.app_context():
+        report = db.session.scalar(sa.select(Report).where(Report.reference == reference))
+        assert report.due_at is None and report.day_zero is None and not report.valid_case
+    change(app, reference, submitted_to_regulator_on=date(2026, 11, 20))  # sent nonetheless
+    workbook, _ = export(app, "2026-11", tmp_path)
+    sheet = workbook["个例报告"]
+    assert cell(sheet, reference, "报告时限").value is None
+    assert cell(sheet, reference, "是否逾期").value == "否"
+    assert counts(workbook["汇总"])["逾期"] == 0
+
+
+def test_reference_columns_fit_a_reference(app, tmp_path):
+    first = submit(app, received_at=NOV)
+    submit(app, {"follow_up_of": first}, received_at=NOV)
+    workbook, _ = export(app, "2026-11", tmp_path)
+    assert len("ADR-202611-7K3QD9") == 17
+    for sheet, column in [
+        ("个例报告", "A"),  # 报告编码
+        ("个例报告", "C"),  # 原始报告编码
+        ("个例报告", "AO"),  # 国家系统报告编号
+        ("药品", "A"),
+        ("不予上报", "A"),
+    ]:
+        assert workbook[sheet].column_dimensions[column].width >= 20, (sheet, column)
+    assert workbook["不予上报"].column_dimensions["E"].width >= 40  # 原因
 
 
 # Demo data.
