@@ -171,7 +171,10 @@ def export(month: str, output: Path | None, lang: str) -> None:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     path.touch(mode=0o600)  # health data: for its owner only, whatever the umask
     summary = write_workbook(month, path, lang)
-    click.echo(f"{path}: {summary.reports} reports, {summary.drugs} drug rows")
+    click.echo(
+        f"{path}: {summary.reports} reports, {summary.drugs} drug rows, "
+        f"{summary.not_reported} not reported"
+    )
 
 
 @click.command("demo-data")

@@ -56,6 +56,7 @@ COMPANY_NAME_EN = "Shaanxi Pharmaceutical Holding Group Tianning Pharmaceutical 
 COMPANY_ADDRESS = "陕西省榆林市绥德县天宁路"
 COMPANY_PHONES = ["400-840-1008", "0912-5647197"]
 SAFETY_INBOX = "tn@tianning.com.cn"  # several: a JSON list, or addresses separated by commas
+COMPANY_CONTACT = ""  # the person the monthly workbook names as 联系人
 
 # Mail (Flask-Mail's settings, and the outbox's own).
 MAIL_SERVER = "localhost"

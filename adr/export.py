@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 import sqlalchemy as sa
+from flask import current_app
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
@@ -41,15 +42,31 @@ PHRASES = {
     "batch": Term("批号", "batch"),
     "reason": Term("用药原因", "reason"),
     "until": Term("至", " to "),
-    "ongoing": Term("今", "ongoing"),
+    "ongoing": Term("今", "now"),
     "manifestation": Term("表现", "effects"),
     "cause": Term("直接死因", "cause"),
     "death_date": Term("死亡时间", "died"),
     "list": Term("、", ", "),
+    # How the parts of a composite cell join: `批号:20260315A`, `batch: 20260315A`.
+    "colon": Term(":", ": "),
+    "semicolon": Term(";", "; "),
+    "open": Term("(", " ("),
+    "unit": Term("", " "),  # between a number and its unit: `33岁`, `33 years`
 }
 # A report or drug as the export reads it: a database row, its columns as attributes.
 Record = Any
-SHEETS = (Term("个例报告", "Reports"), Term("药品", "Drugs"), Term("汇总", "Summary"))
+SHEETS = (
+    Term("个例报告", "Reports"),
+    Term("药品", "Drugs"),
+    Term("汇总", "Summary"),
+    Term("不予上报", "Not reported"),
+)
+# Headers the sheets share.
+REFERENCE = Term("报告编码", "Reference")
+REPORT_KIND = Term("首次/跟踪报告", "Initial or follow-up")
+RECEIVED = Term("接收日期", "Received")
+STATUS = Term("处理状态", "Status")
+EVENT_NAME = Term("不良反应/事件名称", "Reaction")
 
 
 def parse_month(text: str) -> tuple[datetime, datetime]:
@@ -82,6 +99,7 @@ class Summary:
     new: int = 0
     follow_ups: int = 0
     overdue: int = 0
+    not_reported: int = 0  # reports of invalid and duplicate cases, in sheet 不予上报
     outcomes: Counter[str] = field(default_factory=Counter)
     products: Counter[str] = field(default_factory=Counter)
     batches: Counter[str] = field(default_factory=Counter)
@@ -92,6 +110,7 @@ class Writer:
 
     def __init__(self, language: str, now: datetime) -> None:
         self.language = language
+        self.english = language.startswith("en")
         self.now = now
         self.words = {key: term.text(language) for key, term in PHRASES.items()}
         self.columns = report_columns(self)
@@ -108,8 +127,12 @@ class Writer:
         return self.words["list"].join(self.term(codes, code) or code for code in chosen)
 
     def with_detail(self, label: str | None, detail: str | None) -> str | None:
-        """Return `有:detail`, or the label alone, or the detail alone."""
-        return ":".join(part for part in (label, detail) if part) or None
+        """Return `有:detail` (`Yes: detail`), or the label alone, or the detail alone."""
+        return self.words["colon"].join(part for part in (label, detail) if part) or None
+
+    def with_unit(self, number: str, unit: str | None) -> str:
+        """Return `33岁`, `0.5g` in Chinese; `33 years`, `0.5 g` in English."""
+        return f"{number}{self.words['unit']}{unit}" if unit else number
 
     def age(self, report: Record) -> str | None:
         """Return `45岁`, `8月` or `12天`; from the birth date at onset when no age was given."""
@@ -117,15 +140,19 @@ class Writer:
         birth, onset = report.patient_birth_date, report.event_onset_date
         if age is None and birth and onset and birth <= onset:
             age, unit = regulatory.natural_age(birth, onset)
-        return None if age is None else f"{age}{self.term(vocab.AGE_UNIT, unit)}"
+        if age is None:
+            return None
+        label = self.term(vocab.AGE_UNIT, unit)
+        if self.english and age == 1 and label:
+            label = label.removesuffix("s")  # 1 year, 1 month, 1 day
+        return self.with_unit(str(age), label)
 
     def drug_line(self, drug: Record) -> str:
         """Return one drug as the form's cell reads it; empty parts left out with their label."""
         name = (drug.generic_name or "") + (f"[{drug.brand_name}]" if drug.brand_name else "")
         dose = None
         if drug.dose is not None:
-            unit = self.term(vocab.DOSE_UNIT, drug.dose_unit) or ""
-            dose = f"{drug.dose:g}{unit}"
+            dose = self.with_unit(f"{drug.dose:g}", self.term(vocab.DOSE_UNIT, drug.dose_unit))
         dates = None
         if drug.start_date or drug.end_date:
             end = drug.end_date.isoformat() if drug.end_date else self.words["ongoing"]
@@ -134,12 +161,12 @@ class Writer:
             name,
             drug.approval_number,
             drug.manufacturer,
-            f"{self.words['batch']}:{drug.batch_number}" if drug.batch_number else None,
+            self.with_detail(self.words["batch"], drug.batch_number) if drug.batch_number else None,
             dose,
             self.term(vocab.ROUTE, drug.route),
             drug.frequency,
             dates,
-            f"{self.words['reason']}:{drug.indication}" if drug.indication else None,
+            self.with_detail(self.words["reason"], drug.indication) if drug.indication else None,
         ]
         return " ".join(part for part in parts if part)
 
@@ -149,24 +176,44 @@ class Writer:
         return "\n".join(lines) or None
 
     def outcome(self, report: Record) -> str | None:
+        """Return `好转`, `有后遗症(表现:…)` or `死亡(直接死因:…;死亡时间:…)`."""
         label = self.term(vocab.OUTCOME, report.event_outcome)
         w = self.words
+        details: list[str | None] = []
         if report.event_outcome == "sequelae" and report.event_sequelae_detail:
-            return f"{label}({w['manifestation']}:{report.event_sequelae_detail})"
+            details = [self.with_detail(w["manifestation"], report.event_sequelae_detail)]
         if report.event_outcome == "death":
+            death_date = report.event_death_date and report.event_death_date.isoformat()
             details = [
-                f"{w['cause']}:{report.event_death_cause}" if report.event_death_cause else None,
-                f"{w['death_date']}:{report.event_death_date}" if report.event_death_date else None,
+                self.with_detail(w["cause"], report.event_death_cause)
+                if report.event_death_cause
+                else None,
+                self.with_detail(w["death_date"], death_date) if death_date else None,
             ]
-            inside = ";".join(d for d in details if d)
-            return f"{label}({inside})" if inside else label
-        return label
+        inside = w["semicolon"].join(d for d in details if d)
+        return f"{label}{w['open']}{inside})" if inside else label
 
     def overdue(self, report: Record) -> bool:
-        due_day = regulatory.china_date(report.due_at)
-        if report.submitted_to_regulator_on:
-            return report.submitted_to_regulator_on > due_day
-        return regulatory.is_overdue(report.status, report.due_at, None, self.now)
+        """Tell whether the report reached the regulator after its due date, or is unsent past it.
+
+        A report without a deadline (the case lacks a minimum element) is never overdue.
+        """
+        if report.due_at is None:
+            return False
+        sent_on = report.submitted_to_regulator_on
+        if sent_on is not None:
+            return bool(sent_on > regulatory.china_date(report.due_at))
+        return regulatory.is_overdue(report.status, report.due_at, sent_on, self.now)
+
+    def report_kind(self, report: Record) -> str:
+        return self.words["follow_up" if report.follow_up_of_id else "initial"]
+
+    def reason_not_reported(self, report: Record) -> str | None:
+        """Return why a report is not for the regulator: `重复:<original>` or the invalid reason."""
+        if report.status == "duplicate":
+            duplicate = self.term(vocab.STATUS, "duplicate")
+            return self.with_detail(duplicate, report.duplicate_of_reference)
+        return report.status_reason
 
     def history(self, report: Record) -> str | None:
         return self.with_detail(
@@ -182,11 +229,8 @@ def report_columns(w: Writer) -> list[Column]:
     """Return the 42 columns of sheet 个例报告, in the national form's order."""
     china_day = regulatory.china_date
     return [
-        (Term("报告编码", "Reference"), lambda r: r.reference),
-        (
-            Term("首次/跟踪报告", "Initial or follow-up"),
-            lambda r: w.words["follow_up" if r.follow_up_of_id else "initial"],
-        ),
+        (REFERENCE, lambda r: r.reference),
+        (REPORT_KIND, w.report_kind),
         (
             Term("原始报告编码", "Reference of the first report"),
             lambda r: r.first_reference,
@@ -195,8 +239,8 @@ def report_columns(w: Writer) -> list[Column]:
             Term("报告类型", "Report type"),
             lambda r: w.term(vocab.REPORT_CATEGORY, r.report_category),
         ),
-        (Term("接收日期", "Received"), lambda r: china_day(r.received_at)),
-        (Term("报告时限", "Due"), lambda r: china_day(r.due_at)),
+        (RECEIVED, lambda r: china_day(r.received_at)),
+        (Term("报告时限", "Due"), lambda r: china_day(r.due_at) if r.due_at else None),
         (Term("是否逾期", "Overdue"), lambda r: w.words["yes" if w.overdue(r) else "no"]),
         (
             Term("报告人职业", "Reporter's occupation"),
@@ -238,7 +282,7 @@ def report_columns(w: Writer) -> list[Column]:
         (Term("相关重要信息", "Relevant history"), w.history),
         (Term("怀疑药品", "Suspected drugs"), lambda r: w.drugs(r, suspect=True)),
         (Term("并用药品", "Other drugs"), lambda r: w.drugs(r, suspect=False)),
-        (Term("不良反应/事件名称", "Reaction"), lambda r: r.event_name),
+        (EVENT_NAME, lambda r: r.event_name),
         (Term("发生时间", "Onset"), lambda r: r.event_onset_date),
         (Term("过程描述及处理情况", "Description and treatment"), lambda r: r.event_description),
         (Term("结果", "Outcome"), w.outcome),
@@ -266,7 +310,7 @@ def report_columns(w: Writer) -> list[Column]:
             Term("报告单位关联性评价", "Company's causality"),
             lambda r: w.term(vocab.CAUSALITY, r.company_causality),
         ),
-        (Term("处理状态", "Status"), lambda r: w.term(vocab.STATUS, r.status)),
+        (STATUS, lambda r: w.term(vocab.STATUS, r.status)),
         (Term("上报日期", "Sent to the national system"), lambda r: r.submitted_to_regulator_on),
         (Term("国家系统报告编号", "National case number"), lambda r: r.national_case_number),
         (Term("备注", "Remarks"), lambda r: r.remarks),
@@ -277,7 +321,7 @@ def drug_columns(w: Writer) -> list[tuple[Term, Callable[[Record, Record], Any]]
     """Return the 14 columns of sheet 药品."""
     fields = vocab.FIELDS
     return [
-        (Term("报告编码", "Reference"), lambda r, d: r.reference),
+        (REFERENCE, lambda r, d: r.reference),
         (fields["drug-role"], lambda r, d: w.term(vocab.DRUG_ROLE, d.role)),
         (fields["drug-approval_number"], lambda r, d: d.approval_number),
         (fields["drug-brand_name"], lambda r, d: d.brand_name),
@@ -294,12 +338,47 @@ def drug_columns(w: Writer) -> list[tuple[Term, Callable[[Record, Record], Any]]
     ]
 
 
+def not_reported_columns(w: Writer) -> list[Column]:
+    """Return the 6 columns of sheet 不予上报: reports of invalid and duplicate cases."""
+    return [
+        (REFERENCE, lambda r: r.reference),
+        (REPORT_KIND, w.report_kind),
+        (RECEIVED, lambda r: regulatory.china_date(r.received_at)),
+        (STATUS, lambda r: w.term(vocab.STATUS, r.status)),
+        (Term("原因", "Reason"), w.reason_not_reported),
+        (EVENT_NAME, lambda r: r.event_name),
+    ]
+
+
 def reports_in(start: datetime, end: datetime) -> Iterator[tuple[Row[Any], list[Row[Any]]]]:
-    """Yield the month's reports oldest first with their drugs, loaded a batch at a time."""
-    reports, drugs = db.metadata.tables["report"], db.metadata.tables["drug"]
+    """Yield the month's reports oldest first with their drugs, loaded a batch at a time.
+
+    Each row also holds its case's status, reason, assessment and national number, the
+    first report's reference (`first_reference`) and, for a duplicate, the reference of the
+    original case's first report (`duplicate_of_reference`).
+    """
+    tables = db.metadata.tables
+    reports, drugs, cases = tables["report"], tables["drug"], tables["safety_case"]
     first = reports.alias("first_report")
+    original = reports.alias("original_report")
+    original_reference = (
+        sa.select(original.c.reference)
+        .where(original.c.case_id == cases.c.duplicate_of_id)
+        .order_by(original.c.received_at, original.c.id)  # the case's first report
+        .limit(1)
+        .scalar_subquery()
+    )
     query = (
-        sa.select(reports, first.c.reference.label("first_reference"))
+        sa.select(
+            reports,
+            first.c.reference.label("first_reference"),
+            cases.c.status,
+            cases.c.status_reason,
+            cases.c.national_case_number,
+            cases.c.company_causality,
+            original_reference.label("duplicate_of_reference"),
+        )
+        .join(cases, cases.c.id == reports.c.case_id)
         .outerjoin(first, first.c.id == reports.c.follow_up_of_id)
         .where(reports.c.received_at >= start, reports.c.received_at < end)
         .order_by(reports.c.received_at, reports.c.id)
@@ -334,10 +413,11 @@ def row_of(sheet: WriteOnlyWorksheet, values: list[Any]) -> list[Any]:
     return cells
 
 
-def start_sheet(sheet: WriteOnlyWorksheet, headers: list[str], widths: list[int]) -> None:
+def start_sheet(sheet: WriteOnlyWorksheet, terms: list[Term], language: str) -> None:
     """Write the bold, frozen header row; widths and panes must come before any row."""
-    for index, width in enumerate(widths, 1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
+    headers = [term.text(language) for term in terms]
+    for index, (term, header) in enumerate(zip(terms, headers, strict=True), 1):
+        sheet.column_dimensions[get_column_letter(index)].width = width_for(term, header)
     sheet.freeze_panes = "A2"
     bold = Font(bold=True)
     header_cells = []
@@ -348,48 +428,62 @@ def start_sheet(sheet: WriteOnlyWorksheet, headers: list[str], widths: list[int]
     sheet.append(header_cells)
 
 
-def width_for(header: str, wide: bool) -> int:
-    """Return a width that fits a Chinese header (two units a character), wider for long text."""
+def end_sheet(sheet: WriteOnlyWorksheet, columns: int, rows: int) -> None:
+    """Set the auto-filter over the header and the `rows` written under it."""
+    sheet.auto_filter.ref = f"A1:{get_column_letter(columns)}{rows + 1}"
+
+
+WIDE = {"怀疑药品", "并用药品", "过程描述及处理情况", "结果", "相关重要信息", "备注", "原因"}
+# Columns of references such as ADR-202611-7K3QD9 (17 characters) and national numbers.
+REFERENCES = {"报告编码", "原始报告编码", "国家系统报告编号"}
+
+
+def width_for(term: Term, header: str) -> int:
+    """Return a width that fits the header (two units a Chinese character) and the column's text."""
     units = sum(2 if ord(char) > 0x2E7F else 1 for char in header) + 2
-    return max(units, 40 if wide else 12)
-
-
-WIDE = {"怀疑药品", "并用药品", "过程描述及处理情况", "结果", "相关重要信息", "备注"}  # long text
+    least = 40 if term.zh in WIDE else 20 if term.zh in REFERENCES else 12
+    return max(units, least)
 
 
 def write_workbook(month: str, target: str | Path | IO[bytes], language: str = "zh") -> Summary:
-    """Write the workbook of `month` (YYYY-MM, China time) to a path or binary stream."""
+    """Write the workbook of `month` (YYYY-MM, China time) to a path or binary stream.
+
+    Reports of invalid and duplicate cases go to sheet 不予上报 only.
+    """
     start, end = parse_month(month)
     w = Writer("en" if language == "en" else "zh_CN", datetime.now(UTC))
-    columns, drug_cols = w.columns, drug_columns(w)
+    columns, drug_cols, excluded_cols = w.columns, drug_columns(w), not_reported_columns(w)
     workbook = Workbook(write_only=True)
-    reports_sheet, drugs_sheet, summary_sheet = (
+    reports_sheet, drugs_sheet, summary_sheet, excluded_sheet = (
         workbook.create_sheet(term.text(w.language)) for term in SHEETS
     )
-    report_headers = [term.text(w.language) for term, _ in columns]
-    drug_headers = [term.text(w.language) for term, _ in drug_cols]
-    widths = [
-        width_for(h, term.zh in WIDE) for h, (term, _) in zip(report_headers, columns, strict=True)
-    ]
-    start_sheet(reports_sheet, report_headers, widths)
-    start_sheet(drugs_sheet, drug_headers, [width_for(h, False) for h in drug_headers])
+    start_sheet(reports_sheet, [term for term, _ in columns], w.language)
+    start_sheet(drugs_sheet, [term for term, _ in drug_cols], w.language)
+    start_sheet(excluded_sheet, [term for term, _ in excluded_cols], w.language)
 
     summary = Summary()
     for report, drugs in reports_in(start, end):
+        if report.status in regulatory.NOT_FOR_REGULATOR:
+            excluded = [value(report) for _, value in excluded_cols]
+            excluded_sheet.append(row_of(excluded_sheet, excluded))
+            summary.not_reported += 1
+            continue
         w.drugs_of_report = drugs
         reports_sheet.append(row_of(reports_sheet, [value(report) for _, value in columns]))
         for drug in drugs:
             drugs_sheet.append(row_of(drugs_sheet, [value(report, drug) for _, value in drug_cols]))
         count(summary, report, drugs, w)
-    reports_sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{summary.reports + 1}"
-    drugs_sheet.auto_filter.ref = f"A1:{get_column_letter(len(drug_cols))}{summary.drugs + 1}"
-    write_summary(summary_sheet, summary, w, month)
+    end_sheet(reports_sheet, len(columns), summary.reports)
+    end_sheet(drugs_sheet, len(drug_cols), summary.drugs)
+    end_sheet(excluded_sheet, len(excluded_cols), summary.not_reported)
+    write_summary(summary_sheet, summary, w, reporting_unit(current_app.config, w, month))
     workbook.save(target)
     db.session.rollback()  # end the long read
     return summary
 
 
 def count(summary: Summary, report: Record, drugs: list[Record], w: Writer) -> None:
+    """Count a report for the regulator in the month's summary."""
     summary.reports += 1
     summary.drugs += len(drugs)
     summary.serious += report.serious
@@ -399,13 +493,20 @@ def count(summary: Summary, report: Record, drugs: list[Record], w: Writer) -> N
     summary.overdue += w.overdue(report)
     summary.outcomes[w.term(vocab.OUTCOME, report.event_outcome) or "—"] += 1
     for drug in (d for d in drugs if d.role == "suspect"):
-        summary.products[clean(drug.generic_name or drug.brand_name or "—")] += 1
-        if drug.batch_number:
-            summary.batches[clean(drug.batch_number)] += 1
+        product = clean(drug.generic_name or drug.brand_name or "—")
+        summary.products[product] += 1
+        if drug.batch_number:  # the same batch number of two products is two lines
+            summary.batches[f"{product} {clean(drug.batch_number)}"] += 1
 
 
 SUMMARY_TITLES = {
-    "month": Term("月份", "Month"),
+    "unit": Term("报告单位", "Reporting organisation"),
+    "unit_name": Term("单位名称", "Name"),
+    "unit_type": Term("报告单位类别", "Type of organisation"),
+    "contact": Term("联系人", "Contact person"),
+    "phone": Term("联系电话", "Phone"),
+    "email": Term("电子邮箱", "E-mail"),
+    "period": Term("报告期间", "Reporting period"),
     "totals": Term("本月报告", "Reports this month"),
     "reports": Term("报告总数", "Reports"),
     "serious": Term("严重", "Serious"),
@@ -413,19 +514,41 @@ SUMMARY_TITLES = {
     "new": Term("新的", "New"),
     "follow_ups": Term("跟踪报告", "Follow-ups"),
     "overdue": Term("逾期", "Past their due date"),
+    "not_reported": SHEETS[3],
     "outcomes": Term("按结果", "By outcome"),
     "products": Term("按产品(怀疑药品)", "By product (suspected drugs)"),
-    "batches": Term("按批号(怀疑药品)", "By batch (suspected drugs)"),
+    "batches": Term("按产品和批号(怀疑药品)", "By product and batch (suspected drugs)"),
     "item": Term("项目", "Item"),
     "count": Term("数量", "Count"),
 }
+MANUFACTURER = Term("生产企业", "Manufacturer")  # 报告单位类别 of a marketing authorisation holder
 
 
-def write_summary(sheet: WriteOnlyWorksheet, summary: Summary, w: Writer, month: str) -> None:
-    """Write the month's counts as blocks of a title row and (item, count) rows."""
+def reporting_unit(config: Mapping[str, Any], w: Writer, month: str) -> list[tuple[str, Any]]:
+    """Return the 报告单位 block's (item, value) rows from the app's settings."""
+
+    def listed(value: Any) -> str | None:
+        items = value if isinstance(value, list | tuple) else [value]
+        return w.words["list"].join(str(item) for item in items if item) or None
+
+    title = {key: term.text(w.language) for key, term in SUMMARY_TITLES.items()}
+    return [
+        (title["unit_name"], config["COMPANY_NAME_EN" if w.english else "COMPANY_NAME"]),
+        (title["unit_type"], MANUFACTURER.text(w.language)),
+        (title["contact"], listed(config.get("COMPANY_CONTACT"))),
+        (title["phone"], listed(config.get("COMPANY_PHONES"))),
+        (title["email"], listed(config.get("SAFETY_INBOX"))),
+        (title["period"], month),
+    ]
+
+
+def write_summary(
+    sheet: WriteOnlyWorksheet, summary: Summary, w: Writer, unit: list[tuple[str, Any]]
+) -> None:
+    """Write the 报告单位 block, then the month's counts as blocks of (item, count) rows."""
     title = {key: term.text(w.language) for key, term in SUMMARY_TITLES.items()}
     sheet.column_dimensions["A"].width = 40
-    sheet.column_dimensions["B"].width = 12
+    sheet.column_dimensions["B"].width = 40
     bold = Font(bold=True)
 
     def heading(text: str) -> None:
@@ -433,15 +556,12 @@ def write_summary(sheet: WriteOnlyWorksheet, summary: Summary, w: Writer, month:
         cell.font = bold
         sheet.append([cell])
 
-    sheet.append([title["month"], month])
+    heading(title["unit"])
+    for item, value in unit:
+        sheet.append(row_of(sheet, [item, value]))
+    totals = ("reports", "serious", "deaths", "new", "follow_ups", "overdue", "not_reported")
     blocks = [
-        (
-            "totals",
-            [
-                (title[key], getattr(summary, key))
-                for key in ("reports", "serious", "deaths", "new", "follow_ups", "overdue")
-            ],
-        ),
+        ("totals", [(title[key], getattr(summary, key)) for key in totals]),
         ("outcomes", sorted(summary.outcomes.items(), key=lambda kv: (-kv[1], kv[0]))),
         ("products", sorted(summary.products.items(), key=lambda kv: (-kv[1], kv[0]))),
         ("batches", sorted(summary.batches.items(), key=lambda kv: (-kv[1], kv[0]))),

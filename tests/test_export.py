@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import secrets
 import shutil
 import subprocess
 import sys
@@ -13,11 +14,12 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
-from adr import regulatory, vocab
+from adr import create_app, regulatory, vocab
 from adr.export import parse_month
 from adr.extensions import db
-from adr.models import Drug, Report
-from tests.conftest import ReportSender, reference_of, valid_report
+from adr.models import Case, Drug, Report
+from adr.reports import store_report
+from tests.conftest import COMPANY, ReportSender, app_config, reference_of, valid_report
 
 CHECKER = Path(__file__).resolve().parents[2] / "shared" / "tools" / "check-contract.py"
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
@@ -25,12 +27,45 @@ SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 
 def submit(app, fields=None, received_at: datetime | None = None) -> str:
     reference = reference_of(ReportSender(app.test_client()).send(valid_report() | (fields or {})))
-    if received_at:  # as if it had come in then: day 0 moves, and the deadline with it
-        with app.app_context():
-            report = db.session.scalar(sa.select(Report).where(Report.reference == reference))
-            death = report.event_outcome == "death"
-            due = regulatory.due_at(received_at, report.report_category, death)
-        change(app, reference, received_at=received_at, due_at=due)
+    if received_at:
+        redate(app, reference, received_at)
+    return reference
+
+
+def redate(app, reference: str, received_at: datetime) -> None:
+    """Move a report as if it had come in then: day 0 moves, and the deadline with it."""
+    aware_on = regulatory.china_date(received_at)
+    with app.app_context():
+        report = db.session.scalar(sa.select(Report).where(Report.reference == reference))
+        day_zero = aware_on if report.day_zero else None  # None: the case lacks an element
+        death = report.case.death
+        due = regulatory.due_at(day_zero, report.report_category, death) if day_zero else None
+    change(
+        app, reference, received_at=received_at, aware_on=aware_on, day_zero=day_zero, due_at=due
+    )
+
+
+def store_staff_report(app, source: str, received_at: datetime, **fields) -> str:
+    """Store a report staff entered (not from the web form) through the app's own path."""
+    values = {
+        "reporter_kind": "other",
+        "reporter_name": "李文",
+        "patient_name": "王某",
+        "patient_sex": "male",
+        "event_name": "肝功能异常",
+        "event_outcome": "recovered",
+        "event_serious": [],  # column defaults come only at insert; the mails read them before
+        "patient_history": [],
+    } | fields
+    with app.test_request_context():
+        report = Report(
+            source=source,
+            aware_on=regulatory.china_date(received_at),
+            drugs=[Drug(position=0, role="suspect", generic_name="阿莫西林胶囊")],
+            **values,
+        )
+        reference = store_report(report, secrets.token_urlsafe(24), "zh_CN", "staff@example.com")
+    redate(app, reference, received_at)
     return reference
 
 
@@ -39,6 +74,19 @@ def change(app, reference: str, **values) -> None:
     with app.app_context():
         db.session.execute(sa.update(Report).where(Report.reference == reference).values(**values))
         db.session.commit()
+
+
+def change_case(app, reference: str, **values) -> None:
+    """Edit the case of a stored report directly, as staff's workflow would."""
+    with app.app_context():
+        case_id = sa.select(Report.case_id).where(Report.reference == reference).scalar_subquery()
+        db.session.execute(sa.update(Case).where(Case.id == case_id).values(**values))
+        db.session.commit()
+
+
+def case_id_of(app, reference: str) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(Report.case_id).where(Report.reference == reference))
 
 
 def export(app, month: str, tmp_path: Path, *args: str):
@@ -51,6 +99,25 @@ def export(app, month: str, tmp_path: Path, *args: str):
 def rows(sheet) -> list[dict[str, object]]:
     values = list(sheet.iter_rows(values_only=True))
     return [dict(zip(values[0], row, strict=False)) for row in values[1:]]
+
+
+def summary_blocks(sheet) -> dict[str, list[tuple[object, object]]]:
+    """Return each block of sheet 汇总 by its bold title, with the (item, value) rows under it."""
+    blocks: dict[str, list[tuple[object, object]]] = {}
+    rows: list[tuple[object, object]] = []
+    for row in sheet.iter_rows(max_col=2):
+        if row[0].value is None:
+            continue
+        if row[0].font.bold:
+            rows = blocks[row[0].value] = []
+        else:
+            rows.append((row[0].value, row[1].value))
+    return blocks
+
+
+def counts(sheet, title: str = "本月报告") -> dict[object, object]:
+    """Return a count block as {item: count}, without its 项目/数量 header."""
+    return dict(summary_blocks(sheet)[title][1:])
 
 
 def cell(sheet, reference: str, header: str):
@@ -67,7 +134,7 @@ NOV = datetime(2026, 11, 10, 2, 0, tzinfo=UTC)
 def test_the_workbook_has_the_spec_sheets_and_headers(app, tmp_path):
     submit(app, received_at=NOV)
     workbook, result = export(app, "2026-11", tmp_path)
-    assert workbook.sheetnames == ["个例报告", "药品", "汇总"]
+    assert workbook.sheetnames == ["个例报告", "药品", "汇总", "不予上报"]
     reports = workbook["个例报告"]
     headers = [c.value for c in reports[1]]
     assert len(headers) == 42
@@ -92,7 +159,17 @@ def test_the_workbook_has_the_spec_sheets_and_headers(app, tmp_path):
     assert reports.auto_filter.ref == "A1:AP2"
     assert all(c.font.bold for c in reports[1])
     assert reports.column_dimensions["AA"].width >= 40  # 怀疑药品
-    assert "1 reports, 2 drug rows" in result.output
+    assert "1 reports, 2 drug rows, 0 not reported" in result.output
+    not_reported = workbook["不予上报"]
+    assert [c.value for c in not_reported[1]] == [
+        "报告编码",
+        "首次/跟踪报告",
+        "接收日期",
+        "处理状态",
+        "原因",
+        "不良反应/事件名称",
+    ]
+    assert not_reported.freeze_panes == "A2" and all(c.font.bold for c in not_reported[1])
 
 
 @pytest.mark.skipif(not CHECKER.exists(), reason=f"the shared contract checker is not at {CHECKER}")
@@ -277,9 +354,12 @@ def test_characters_xml_forbids_are_removed(app, tmp_path):
 def test_an_empty_month_gives_headers_and_a_zero_summary(app, tmp_path):
     workbook, result = export(app, "2030-01", tmp_path)
     assert workbook["个例报告"].max_row == 1 and workbook["药品"].max_row == 1
-    summary = dict(r for r in workbook["汇总"].iter_rows(values_only=True) if r and r[0])
-    assert summary["报告总数"] == 0 and summary["严重"] == 0 and summary["逾期"] == 0
-    assert "0 reports, 0 drug rows" in result.output
+    assert workbook["不予上报"].max_row == 1
+    totals = counts(workbook["汇总"])
+    assert totals["报告总数"] == 0 and totals["严重"] == 0 and totals["逾期"] == 0
+    assert totals["不予上报"] == 0
+    assert dict(summary_blocks(workbook["汇总"])["报告单位"])["报告期间"] == "2030-01"
+    assert "0 reports, 0 drug rows, 0 not reported" in result.output
 
 
 @pytest.mark.parametrize("month", ["2026-13", "26-1", "abc", "2026-1", "2026-00", "2026-11-01"])
@@ -298,29 +378,29 @@ def test_without_o_the_workbook_goes_to_instance_exports(app):
 
 def test_overdue_means_late_to_the_regulator_or_not_sent_and_past_due(app, tmp_path):
     late = submit(app, received_at=NOV)
-    change(
-        app,
-        late,
-        due_at=NOV + timedelta(days=1),
-        submitted_to_regulator_on=date(2026, 11, 20),
-        status="submitted",
-    )
+    change(app, late, due_at=NOV + timedelta(days=1), submitted_to_regulator_on=date(2026, 11, 20))
+    change_case(app, late, status="submitted", national_case_number="2026610000000001")
     on_time = submit(app, received_at=NOV)
     change(
-        app,
-        on_time,
-        due_at=NOV + timedelta(days=30),
-        submitted_to_regulator_on=date(2026, 11, 12),
-        status="submitted",
+        app, on_time, due_at=NOV + timedelta(days=30), submitted_to_regulator_on=date(2026, 11, 12)
     )
+    change_case(app, on_time, status="submitted", company_causality="possible")
     waiting = submit(app, received_at=NOV)
     change(app, waiting, due_at=NOV + timedelta(days=1))
+    closed = submit(app, received_at=NOV)  # closed unsent: it owes the regulator nothing
+    change(app, closed, due_at=NOV + timedelta(days=1))
+    change_case(app, closed, status="closed")
     workbook, _ = export(app, "2026-11", tmp_path)
     sheet = workbook["个例报告"]
     assert cell(sheet, late, "是否逾期").value == "是"
+    assert cell(sheet, late, "处理状态").value == "已上报"
+    assert cell(sheet, late, "国家系统报告编号").value == "2026610000000001"
     assert cell(sheet, on_time, "是否逾期").value == "否"
     assert cell(sheet, on_time, "上报日期").value.date() == date(2026, 11, 12)
+    assert cell(sheet, on_time, "报告单位关联性评价").value == "可能"
     assert cell(sheet, waiting, "是否逾期").value == "是"
+    assert cell(sheet, closed, "是否逾期").value == "否"
+    assert counts(workbook["汇总"])["逾期"] == 2
 
 
 def test_the_summary_counts_the_month(app, tmp_path):
@@ -338,28 +418,40 @@ def test_the_summary_counts_the_month(app, tmp_path):
         received_at=NOV,
     )
     workbook, _ = export(app, "2026-11", tmp_path)
-    lines = [r for r in workbook["汇总"].iter_rows(values_only=True)]
-    counts = dict(r for r in lines if r and r[0] and isinstance(r[1], int))
-    assert counts["报告总数"] == 3 and counts["严重"] == 2 and counts["死亡"] == 1
-    assert counts["跟踪报告"] == 1 and counts["新的"] == 0
-    assert counts["好转"] == 2 and counts["死亡"] == 1
-    titles = [r[0] for r in lines if r and r[0] and r[1] is None]
-    assert titles == ["本月报告", "按结果", "按产品(怀疑药品)", "按批号(怀疑药品)"]
-    products = lines[[r[0] for r in lines].index("按产品(怀疑药品)") + 2 :]
-    assert products[:2] == [("阿莫西林胶囊", 2), ("头孢克肟片", 1)]
-    batches = lines[[r[0] for r in lines].index("按批号(怀疑药品)") + 2 :]
-    assert batches == [("20260315A", 2), ("B2", 1)]
+    blocks = summary_blocks(workbook["汇总"])
+    assert list(blocks) == [
+        "报告单位",
+        "本月报告",
+        "按结果",
+        "按产品(怀疑药品)",
+        "按产品和批号(怀疑药品)",
+    ]
+    totals = counts(workbook["汇总"])
+    assert totals["报告总数"] == 3 and totals["严重"] == 2 and totals["死亡"] == 1
+    assert totals["跟踪报告"] == 1 and totals["新的"] == 0 and totals["不予上报"] == 0
+    outcomes = counts(workbook["汇总"], "按结果")
+    assert outcomes["好转"] == 2 and outcomes["死亡"] == 1
+    assert blocks["按产品(怀疑药品)"] == [
+        ("项目", "数量"),
+        ("阿莫西林胶囊", 2),
+        ("头孢克肟片", 1),
+    ]
+    assert blocks["按产品和批号(怀疑药品)"] == [
+        ("项目", "数量"),
+        ("阿莫西林胶囊 20260315A", 2),
+        ("头孢克肟片 B2", 1),
+    ]
 
 
 def test_english_sheets_headers_and_labels(app, tmp_path):
     submit(app, received_at=NOV)
     workbook, _ = export(app, "2026-11", tmp_path, "--lang", "en")
-    assert workbook.sheetnames == ["Reports", "Drugs", "Summary"]
+    assert workbook.sheetnames == ["Reports", "Drugs", "Summary", "Not reported"]
     [row] = rows(workbook["Reports"])
     assert row["Reporter's occupation"] == "Pharmacist"
     assert row["Outcome"] == vocab.OUTCOME["improving"].en
     assert (
-        "batch:20260315A" in row["Suspected drugs"]
+        "batch: 20260315A" in row["Suspected drugs"]
         and "2026-11-20 to 2026-11-22" in row["Suspected drugs"]
     )
 
@@ -398,6 +490,214 @@ def test_libreoffice_opens_the_workbook_and_reads_the_text_as_typed(app, tmp_pat
     assert row[header.index("接收日期")] == "2026-11-10"
 
 
+# Reports of invalid and duplicate cases.
+
+
+def test_invalid_and_duplicate_reports_go_to_not_reported_only(app, tmp_path):
+    original = submit(app, received_at=NOV)
+    later = submit(app, {"follow_up_of": original}, received_at=NOV + timedelta(days=1))
+    duplicate = submit(app, received_at=NOV + timedelta(days=2))
+    invalid = submit(app, received_at=NOV + timedelta(days=3))
+    invalid_follow_up = submit(app, {"follow_up_of": invalid}, received_at=NOV + timedelta(days=4))
+    change_case(app, duplicate, status="duplicate", duplicate_of_id=case_id_of(app, original))
+    change_case(app, invalid, status="invalid", status_reason="=患者信息无法核实")
+    for reference in (duplicate, invalid, invalid_follow_up):  # past due and unsent
+        change(app, reference, due_at=NOV)
+    for reference in (original, later):  # sent in time: never overdue, whenever the test runs
+        change(app, reference, submitted_to_regulator_on=date(2026, 11, 12))
+    workbook, result = export(app, "2026-11", tmp_path)
+
+    assert [r["报告编码"] for r in rows(workbook["个例报告"])] == [original, later]
+    assert {d["报告编码"] for d in rows(workbook["药品"])} == {original, later}
+    sheet = workbook["不予上报"]
+    assert [tuple(r.values()) for r in rows(sheet)] == [
+        (duplicate, "首次报告", datetime(2026, 11, 12), "重复", f"重复:{original}", "皮疹、瘙痒"),
+        (invalid, "首次报告", datetime(2026, 11, 13), "无效", "=患者信息无法核实", "皮疹、瘙痒"),
+        (
+            invalid_follow_up,
+            "跟踪报告",
+            datetime(2026, 11, 14),
+            "无效",
+            "=患者信息无法核实",
+            "皮疹、瘙痒",
+        ),
+    ]
+    reason = cell(sheet, invalid, "原因")
+    assert (reason.data_type, reason.quotePrefix) == ("s", True)  # typed text stays text
+    assert cell(sheet, duplicate, "接收日期").number_format == "yyyy-mm-dd"
+    assert sheet.auto_filter.ref == "A1:F4"
+    totals = counts(workbook["汇总"])
+    assert totals["报告总数"] == 2 and totals["跟踪报告"] == 1 and totals["逾期"] == 0
+    assert totals["不予上报"] == 3
+    assert counts(workbook["汇总"], "按产品(怀疑药品)") == {"阿莫西林胶囊": 2}
+    assert "2 reports, 4 drug rows, 3 not reported" in result.output
+
+
+def test_not_reported_in_english(app, tmp_path):
+    original = submit(app, received_at=NOV)
+    duplicate = submit(app, received_at=NOV)
+    change_case(app, duplicate, status="duplicate", duplicate_of_id=case_id_of(app, original))
+    workbook, _ = export(app, "2026-11", tmp_path, "--lang", "en")
+    [row] = rows(workbook["Not reported"])
+    assert row["Status"] == "Duplicate" and row["Reason"] == f"Duplicate: {original}"
+    assert counts(workbook["Summary"], "Reports this month")["Not reported"] == 1
+
+
+# The summary.
+
+
+def test_the_summary_opens_with_the_reporting_organisation(app, tmp_path):
+    app.config["COMPANY_CONTACT"] = "李明"
+    workbook, _ = export(app, "2026-11", tmp_path)
+    unit = summary_blocks(workbook["汇总"])["报告单位"]
+    assert unit == [
+        ("单位名称", COMPANY),
+        ("报告单位类别", "生产企业"),
+        ("联系人", "李明"),
+        ("联系电话", "400-840-1008、0912-5647197"),
+        ("电子邮箱", "tn@tianning.com.cn"),
+        ("报告期间", "2026-11"),
+    ]
+    first = next(workbook["汇总"].iter_rows(max_row=1))
+    assert first[0].value == "报告单位" and first[0].font.bold
+
+    english, _ = export(app, "2026-11", tmp_path, "--lang", "en")
+    unit = dict(summary_blocks(english["Summary"])["Reporting organisation"])
+    assert unit["Name"] == app.config["COMPANY_NAME_EN"]
+    assert unit["Type of organisation"] == "Manufacturer" and unit["Contact person"] == "李明"
+
+
+def test_the_contact_is_empty_unless_set_and_comes_from_the_environment(app, tmp_path, monkeypatch):
+    workbook, _ = export(app, "2026-11", tmp_path)
+    assert dict(summary_blocks(workbook["汇总"])["报告单位"])["联系人"] is None
+    monkeypatch.setenv("ADR_COMPANY_CONTACT", "药物警戒部 李明")
+    assert create_app(app_config(tmp_path)).config["COMPANY_CONTACT"] == "药物警戒部 李明"
+
+
+def test_batches_are_counted_by_product_and_batch(app, tmp_path):
+    submit(app, received_at=NOV)
+    submit(app, received_at=NOV)
+    submit(
+        app,
+        {
+            "drugs-0-generic_name": "头孢克肟片",
+            "drugs-0-brand_name": "",
+            "drugs-0-batch_number": "20260315A",
+        },
+        received_at=NOV,
+    )
+    workbook, _ = export(app, "2026-11", tmp_path)
+    assert summary_blocks(workbook["汇总"])["按产品和批号(怀疑药品)"][1:] == [
+        ("阿莫西林胶囊 20260315A", 2),
+        ("头孢克肟片 20260315A", 1),
+    ]
+
+
+# Cells.
+
+
+def test_information_source_follows_the_source_then_the_workplace(app, tmp_path):
+    literature = store_staff_report(app, "literature", NOV, reporter_organization_type="hospital")
+    phoned = store_staff_report(app, "phone", NOV)
+    hospital = submit(
+        app,
+        {"reporter-kind": "physician", "reporter-organization_type": "hospital"},
+        received_at=NOV,
+    )
+    pharmacy = submit(app, received_at=NOV)
+    workbook, _ = export(app, "2026-11", tmp_path)
+    sheet = workbook["个例报告"]
+    assert cell(sheet, literature, "信息来源").value == "文献报道"
+    assert cell(sheet, phoned, "信息来源").value == "个人"
+    assert cell(sheet, hospital, "信息来源").value == "医疗机构"
+    assert cell(sheet, hospital, "报告人职业").value == "医生"
+    assert cell(sheet, pharmacy, "信息来源").value == "经营企业"
+
+
+def test_english_composite_cells_read_as_english(app, tmp_path):
+    reference = submit(
+        app,
+        {
+            "patient-age": "33",
+            "patient-birth_date": "",
+            "drugs-0-dose": "1",
+            "drugs-0-dose_unit": "tablet",
+            "event-outcome": "sequelae",
+            "event-sequelae_detail": "左手麻木",
+        },
+        received_at=NOV,
+    )
+    infant = submit(
+        app,
+        {"patient-age": "8", "patient-age_unit": "month", "patient-birth_date": ""},
+        received_at=NOV,
+    )
+    english, _ = export(app, "2026-11", tmp_path, "--lang", "en")
+    sheet = english["Reports"]
+    assert cell(sheet, reference, "Age").value == "33 years"
+    assert cell(sheet, infant, "Age").value == "8 months"
+    assert cell(sheet, reference, "Suspected drugs").value == (
+        "阿莫西林胶囊[天宁] 国药准字H61020123 陕西医药控股集团天宁制药有限责任公司 "
+        "batch: 20260315A 1 tablet(s) By mouth 每日3次 2026-11-20 to 2026-11-22 "
+        "reason: 急性支气管炎"
+    )
+    assert cell(sheet, reference, "Other drugs").value.startswith("盐酸氨溴索片 30 mg By mouth")
+    assert cell(sheet, reference, "Outcome").value == (
+        "Recovered with lasting effects (effects: 左手麻木)"
+    )
+    assert cell(sheet, reference, "Earlier drug reactions").value == "Yes: 青霉素皮疹"
+    chinese, _ = export(app, "2026-11", tmp_path)
+    assert cell(chinese["个例报告"], reference, "年龄").value == "33岁"
+    assert "批号:20260315A 1片 口服" in cell(chinese["个例报告"], reference, "怀疑药品").value
+    assert cell(chinese["个例报告"], infant, "年龄").value == "8月"
+
+
+def test_a_death_in_english(app, tmp_path):
+    death = submit(
+        app,
+        {
+            "event-outcome": "death",
+            "event-death_cause": "过敏性休克",
+            "event-death_date": "2026-11-22",
+        },
+        received_at=NOV,
+    )
+    english, _ = export(app, "2026-11", tmp_path, "--lang", "en")
+    assert cell(english["Reports"], death, "Outcome").value == (
+        "Death (cause: 过敏性休克; died: 2026-11-22)"
+    )
+
+
+def test_a_case_without_a_deadline_has_an_empty_due_date_and_is_not_overdue(app, tmp_path):
+    # A call about a patient nobody can identify: no minimum elements, no day 0 yet.
+    reference = store_staff_report(app, "phone", NOV, patient_name="不详", patient_sex=None)
+    with app.app_context():
+        report = db.session.scalar(sa.select(Report).where(Report.reference == reference))
+        assert report.due_at is None and report.day_zero is None and not report.valid_case
+    change(app, reference, submitted_to_regulator_on=date(2026, 11, 20))  # sent nonetheless
+    workbook, _ = export(app, "2026-11", tmp_path)
+    sheet = workbook["个例报告"]
+    assert cell(sheet, reference, "报告时限").value is None
+    assert cell(sheet, reference, "是否逾期").value == "否"
+    assert counts(workbook["汇总"])["逾期"] == 0
+
+
+def test_reference_columns_fit_a_reference(app, tmp_path):
+    first = submit(app, received_at=NOV)
+    submit(app, {"follow_up_of": first}, received_at=NOV)
+    workbook, _ = export(app, "2026-11", tmp_path)
+    assert len("ADR-202611-7K3QD9") == 17
+    for sheet, column in [
+        ("个例报告", "A"),  # 报告编码
+        ("个例报告", "C"),  # 原始报告编码
+        ("个例报告", "AO"),  # 国家系统报告编号
+        ("药品", "A"),
+        ("不予上报", "A"),
+    ]:
+        assert workbook[sheet].column_dimensions[column].width >= 20, (sheet, column)
+    assert workbook["不予上报"].column_dimensions["E"].width >= 40  # 原因
+
+
 # Demo data.
 
 
@@ -417,7 +717,6 @@ def test_demo_data_fills_a_month_with_every_code_in_use(app, tmp_path):
             ("event_rechallenge", vocab.RECHALLENGE),
             ("event_disease_impact", vocab.DISEASE_IMPACT),
             ("event_causality", vocab.CAUSALITY),
-            ("status", vocab.STATUS),
             ("patient_age_unit", vocab.AGE_UNIT),
             ("patient_past_adr", vocab.YES_NO_UNKNOWN),
         ]:
@@ -435,8 +734,12 @@ def test_demo_data_fills_a_month_with_every_code_in_use(app, tmp_path):
         assert any((r.patient_name or "").startswith("=") for r in reports)
         assert all(r.reference.startswith("ADR-202609-") for r in reports)
         assert all(r.valid_case for r in reports)
-    workbook, _ = export(app, "2026-09", tmp_path)
-    assert workbook["个例报告"].max_row == 3001
+        assert {r.case.status for r in reports} >= set(vocab.STATUS)
+        not_for_regulator = sum(r.case.status in regulatory.NOT_FOR_REGULATOR for r in reports)
+    workbook, result = export(app, "2026-09", tmp_path)
+    assert workbook["个例报告"].max_row == 3001 - not_for_regulator
+    assert workbook["不予上报"].max_row == 1 + not_for_regulator
+    assert f"{not_for_regulator} not reported" in result.output
 
 
 def test_demo_data_refuses_a_database_with_real_reports_unless_forced(app, sender):
