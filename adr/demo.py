@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
@@ -102,6 +103,9 @@ HOSTILE = [
 ]
 
 
+INVALID_REASONS = ["报告人无法联系，信息无法核实", "非本公司产品", "测试提交"]
+
+
 @dataclass
 class DemoResult:
     reports: int = 0
@@ -131,6 +135,7 @@ def make_demo_data(count: int, month: str, seed: int | None = None) -> DemoResul
                 sa.insert(Case).returning(Case.id, sort_by_parameter_order=True),
                 [case for case, _, _ in made],
             ).all()
+            _point_duplicates(session, rng, case_ids, [case for case, _, _ in made])
             report_rows = [
                 row | {"case_id": case_id}
                 for case_id, (_, row, _) in zip(case_ids, made, strict=True)
@@ -154,6 +159,24 @@ def make_demo_data(count: int, month: str, seed: int | None = None) -> DemoResul
     return result
 
 
+def _point_duplicates(
+    session: Any, rng: random.Random, case_ids: Sequence[int], made: list[dict[str, Any]]
+) -> None:
+    """Give each duplicate case an original among the cases made before it."""
+    originals = [
+        {"case_id": case_id, "original_id": case_ids[rng.randrange(index)]}
+        for index, (case_id, case) in enumerate(zip(case_ids, made, strict=True))
+        if case["status"] == "duplicate" and index
+    ]
+    if originals:
+        session.connection().execute(
+            sa.update(Case)
+            .where(Case.id == sa.bindparam("case_id"))
+            .values(duplicate_of_id=sa.bindparam("original_id")),
+            originals,
+        )
+
+
 def _link_follow_ups(rng: random.Random, ids: list[int]) -> None:
     """Make about one report in twenty a follow-up of an earlier one (ids follow receipt order).
 
@@ -172,6 +195,11 @@ def _link_follow_ups(rng: random.Random, ids: list[int]) -> None:
             own_case = report.case
             report.follow_up_of_id, report.case = first.id, first.case
             session.flush()
+            session.connection().execute(  # a duplicate of the follow-up duplicates its case
+                sa.update(Case)
+                .where(Case.duplicate_of_id == own_case.id)
+                .values(duplicate_of_id=first.case_id)
+            )
             session.delete(own_case)
         session.flush()
         for case in {session.get_one(Report, first).case for first in links.values()}:
@@ -274,6 +302,7 @@ def _report(
         "status": status,
         "national_case_number": f"{today:%Y}61{rng.randint(10**9, 10**10 - 1)}" if sent else None,
         "company_causality": choice(list(vocab.CAUSALITY)) if sent else None,
+        "status_reason": choice(INVALID_REASONS) if status == "invalid" else None,
     }
     row["patient_past_adr_detail"] = "磺胺类药物皮疹" if row["patient_past_adr"] == "yes" else None
     row["patient_family_adr_detail"] = (
