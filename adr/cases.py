@@ -34,6 +34,10 @@ def is_empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value is False
 
 
+REPORTER_COLUMNS = tuple(column for column in VIEW_COLUMNS if column.startswith("reporter_"))
+NAME_COLUMNS = ("patient_name", "event_name")  # a placeholder here never hides a real value
+
+
 @dataclass
 class CurrentView:
     """Each field's latest value across a case's reports, and the report it came from."""
@@ -41,7 +45,7 @@ class CurrentView:
     values: dict[str, Any]
     sources: dict[str, Report]
     drugs: list[Drug]
-    drugs_from: Report | None
+    drug_sources: list[Report]
 
     def __getattr__(self, name: str) -> Any:
         if name in VIEW_COLUMNS:
@@ -50,19 +54,39 @@ class CurrentView:
 
 
 def current_view(reports: Sequence[Report]) -> CurrentView:
-    """Return the case as its reports, oldest first, tell it now: later values win."""
+    """Return the case as its reports, oldest first, tell it now: later values win.
+
+    The reporter is taken whole from the latest report that identifies one, so one person's
+    name never sits beside another's phone; a placeholder (不详) never hides a name given
+    before; drugs add up, a later mention of the same drug in the same role replacing the
+    earlier one.
+    """
     values: dict[str, Any] = {}
     sources: dict[str, Report] = {}
-    drugs: list[Drug] = []
-    drugs_from = None
+    drugs: dict[tuple[str, str], tuple[Drug, Report]] = {}
     for report in reports:
+        reporter_given = regulatory.identifies(getattr(report, "reporter_name", None)) or any(
+            getattr(report, column, None) for column in ("reporter_phone", "reporter_email")
+        )
         for column in VIEW_COLUMNS:
             value = getattr(report, column, None)
-            if not is_empty(value):
+            if column in REPORTER_COLUMNS:
+                if reporter_given:
+                    values[column], sources[column] = value, report
+            elif column in NAME_COLUMNS and not regulatory.identifies(value):
+                continue
+            elif not is_empty(value):
                 values[column], sources[column] = value, report
-        if report.drugs:
-            drugs, drugs_from = list(report.drugs), report
-    return CurrentView(values, sources, drugs, drugs_from)
+        for drug in report.drugs:
+            name = (drug.generic_name or drug.brand_name or "").casefold()
+            drugs[(drug.role, name)] = (drug, report)
+    for column in REPORTER_COLUMNS:
+        if is_empty(values.get(column)):
+            values.pop(column, None)
+            sources.pop(column, None)
+    return CurrentView(
+        values, sources, [drug for drug, _ in drugs.values()], [rep for _, rep in drugs.values()]
+    )
 
 
 @dataclass(frozen=True)
@@ -85,7 +109,7 @@ def clocks(reports: Sequence[Report], case: Case) -> list[Clock]:
     for count, report in enumerate(reports, 1):
         view = cast(regulatory.CaseFacts, current_view(reports[:count]))
         reported_serious |= regulatory.is_serious(report.event_serious or [], report.event_outcome)
-        death = (case.assessed_outcome or view.event_outcome) == "death"
+        death = "death" in (case.assessed_outcome, view.event_outcome)
         serious = reported_serious or bool(case.assessed_serious) or death
         category = regulatory.report_category(serious, case.expectedness == "new")
         valid = regulatory.is_valid_case(view)
@@ -143,7 +167,7 @@ def derive(reports: Sequence[Report], case: Case) -> list[tuple[Report | Case, s
     return changes
 
 
-AUDITED_CASE_FIELDS = ("serious", "report_category", "investigation_due_at")
+AUDITED_CASE_FIELDS = ("serious", "report_category", "valid_case", "investigation_due_at")
 
 
 def recompute(session: Session, case: Case, actor: str, received: Report | None = None) -> None:

@@ -43,12 +43,13 @@ RECORD_MAX_PAUSE_SECONDS = 2.0  # …up to this, until MAIL_RECORD_RETRY_SECONDS
 def attach_report_mails(report: Report) -> None:
     """Give a new report its mails, so that they commit with it.
 
-    The safety inbox always gets one; the reporter gets an acknowledgement, in the
-    language they used, when they gave an address.
+    The safety inbox always gets one; a reporter who used the web form gets an
+    acknowledgement, in the language they used, when they gave an address (one heard of by
+    phone or letter is not mailed unasked).
     """
     config = current_app.config
     report.mails = [_mail(report, "safety_inbox", config["SAFETY_INBOX"], config["MAIL_LANGUAGE"])]
-    if report.reporter_email:
+    if report.reporter_email and report.source == "web":
         report.mails.append(
             _mail(report, "acknowledgement", [report.reporter_email], report.language)
         )
@@ -103,7 +104,11 @@ def mail_context(report: Report, kind: str, language: str) -> dict[str, Any]:
         return vocab.field_label(name, language)
 
     colon = ": " if language == "en" else "："
-    death = report.event_outcome == "death"
+    death = report.event_outcome == "death" or bool(
+        report.day_zero
+        and report.due_at
+        and regulatory.is_death_clock(report.day_zero, report.due_at)
+    )  # a follow-up of a death is due at once too
     due = (
         report.due_at.astimezone(regulatory.CHINA).date().isoformat()
         if report.due_at

@@ -12,6 +12,8 @@ from adr.extensions import db
 from adr.models import Case, Report, write_transaction
 
 STORE_ATTEMPTS = 5
+# New information must be assessed again: a follow-up reopens a case in these statuses.
+REOPENED_BY_FOLLOW_UP = ("submitted", "closed", "invalid")
 
 
 def preview(report: Report, earlier: list[Report], case: Case) -> None:
@@ -30,8 +32,9 @@ def reference_for_token(token: str) -> str | None:
 def store_report(report: Report, token: str, language: str, actor: str = audit.PUBLIC_FORM) -> str:
     """Store a new report in its case and return its reference.
 
-    A follow-up (`follow_up_of_id` set) joins the first report's case and reopens it if it
-    was submitted or closed; any other report opens a case. A token already stored returns
+    A follow-up (`follow_up_of_id` set) joins the first report's case (the original's, when
+    that case is a duplicate) and reopens it if it was submitted, closed or invalid; any other
+    report opens a case. A token already stored returns
     the first report's reference and stores nothing, whichever request won the race (its
     unique constraint refuses the second insert); a colliding random reference is drawn again.
     """
@@ -41,7 +44,11 @@ def store_report(report: Report, token: str, language: str, actor: str = audit.P
     report.submission_token = token
     report.language = language
     first = db.session.get(Report, report.follow_up_of_id) if report.follow_up_of_id else None
+    quoted = first
+    while first and first.case.status == "duplicate" and first.case.duplicate_of:
+        first = first.case.duplicate_of.first_report  # news of a duplicate is news of its original
     if first:
+        report.follow_up_of_id = first.id
         preview(report, list(first.case.reports), first.case)
     else:
         preview(report, [], Case())
@@ -55,7 +62,17 @@ def store_report(report: Report, token: str, language: str, actor: str = audit.P
                 session.add(report)
                 session.flush()
                 audit.record(session, actor, "report received", report.id)
-                if first and case.status in ("submitted", "closed"):
+                if quoted and first and quoted is not first:
+                    audit.record(
+                        session,
+                        actor,
+                        "follow-up redirected",
+                        report.id,
+                        "follow_up_of",
+                        quoted.reference,
+                        first.reference,
+                    )
+                if first and case.status in REOPENED_BY_FOLLOW_UP:
                     audit.record(
                         session,
                         actor,

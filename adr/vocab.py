@@ -389,6 +389,9 @@ AUDIT_ACTION: CodeList = {
     "case viewed": Term("查看病例", "Case viewed"),
     "assessment": Term("评价", "Assessment"),
     "deadline": Term("报告时限重新计算", "Deadline recomputed"),
+    "follow-up redirected": Term(
+        "跟踪报告归入原始病例(所引病例为重复)", "Follow-up filed to the original of a duplicate"
+    ),
     "case reopened": Term("收到跟踪报告,病例重新打开", "Follow-up received: case reopened"),
     "note added": Term("添加备注", "Note added"),
     "login": Term("登录", "Signed in"),
@@ -413,6 +416,8 @@ ASSESSED_FIELD: CodeList = {
     "investigation_reported_on": Term("死亡病例调查报告日期", "Death investigation reported"),
     "investigation_due_at": Term("死亡病例调查时限", "Death investigation due"),
     "day_zero": Term("第0天", "Day 0"),
+    "valid_case": Term("有效病例", "Valid case"),
+    "follow_up_of": Term("所属首次报告", "First report of the case"),
     "expectedness": Term("是否新的", "Expectedness"),
     "company_causality": Term("报告单位关联性评价", "Company causality"),
     "naranjo_answers": Term("Naranjo 答案", "Naranjo answers"),

@@ -128,7 +128,7 @@ def test_a_phone_report_counts_from_the_day_we_first_knew_and_its_follow_up_from
 
 
 def test_staff_entries_are_audited_as_theirs_and_mailed_to_the_safety_inbox(app, staff):
-    reference = entered(enter(staff, phone_call()))
+    reference = entered(enter(staff, phone_call(**{"reporter-email": "lisi@example.com"})))
     with app.app_context():
         report = db.session.scalar(sa.select(Report).where(Report.reference == reference))
         entry = db.session.scalar(
@@ -137,7 +137,7 @@ def test_staff_entries_are_audited_as_theirs_and_mailed_to_the_safety_inbox(app,
             )
         )
         assert entry.actor == REVIEWER
-        assert [mail.kind for mail in report.mails] == ["safety_inbox"]
+        assert [mail.kind for mail in report.mails] == ["safety_inbox"]  # the caller is not mailed
         assert "李四" not in report.mails[0].body_text  # no names in mails by default
 
 
@@ -167,7 +167,7 @@ def test_a_case_missing_a_minimum_element_is_stored_without_a_deadline(
 
 def test_a_follow_up_that_completes_a_case_starts_its_clock(app, staff):
     first = entered(enter(staff, phone_call(**{"patient-name": "不详", "patient-sex": ""}) | {
-        "patient-age": "", "case-awareness_date": (TODAY - timedelta(days=10)).isoformat(),
+        "patient-age": "", "case-awareness_date": (TODAY - timedelta(days=4)).isoformat(),
     }))  # fmt: skip
     assert stored(app, first).due_at is None
     follow_up = entered(
@@ -226,6 +226,39 @@ def test_a_double_click_on_the_staff_form_stores_one_report(app, staff):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Report)) == 1
 
 
+def test_a_follow_up_must_add_something(app, staff):
+    first = submit(app)
+    response = enter(
+        staff, {"case-source": "phone", "case-awareness_date": TODAY.isoformat()}, first
+    )
+    assert response.status_code == 422 and "请填写跟踪报告补充的内容" in response.get_data(
+        as_text=True
+    )
+
+
+def test_we_cannot_have_known_of_a_reaction_before_it_started(app, staff):
+    fields = {"case-awareness_date": (TODAY - timedelta(days=6)).isoformat()}  # onset: 5 days ago
+    response = enter(staff, phone_call(**fields))
+    assert response.status_code == 422 and 'id="case-awareness_date-error"' in response.get_data(
+        as_text=True
+    )
+
+
+def test_a_follow_up_to_a_duplicate_goes_to_the_original_case(app, staff):
+    original, duplicate = submit(app), submit(app)
+    assert assess(staff, duplicate, status="duplicate", duplicate_of=original).status_code == 303
+    died = {"event-outcome": "death", "event-death_cause": "休克", "event-death_date": "2026-11-23"}
+    follow_up = submit(app, {"follow_up_of": duplicate} | died)
+    report = stored(app, follow_up)
+    assert report.case_id == stored(app, original).case_id and report.case.death
+    assert china_day(report.due_at) == report.day_zero + timedelta(days=1)
+    with app.app_context():
+        entry = db.session.scalar(
+            sa.select(AuditEntry).where(AuditEntry.action == "follow-up redirected")
+        )
+        assert (entry.old_value, entry.new_value) == (duplicate, original)
+
+
 def test_the_staff_form_is_for_staff_only(client):
     assert client.get("/staff/reports/new").status_code == 302
     assert client.post("/staff/reports/new", data=phone_call()).status_code in (302, 400)
@@ -267,6 +300,14 @@ def test_a_follow_up_reopens_a_submitted_case(app, staff):
     report = stored(app, follow_up)
     assert report.case.status == "in_review" and report.submitted_to_regulator_on is None
     assert report.case.reports[0].submitted_to_regulator_on == TODAY
+
+
+def test_a_follow_up_reopens_an_invalid_case_for_assessment(app, staff):
+    first = submit(app)
+    assert assess(staff, first, status="invalid", status_reason="无法联系报告人").status_code == 303
+    report = stored(app, submit(app, {"follow_up_of": first}))
+    assert report.case.status == "in_review"
+    assert china_day(report.due_at) == report.day_zero + timedelta(days=30)
 
 
 def test_staff_cannot_confirm_a_death_with_a_recovering_outcome(app, staff):
@@ -398,4 +439,25 @@ def test_the_current_view_takes_each_field_s_latest_value_and_names_its_report()
     view = cases.current_view([first, later])
     assert (view.event_outcome, view.patient_weight_kg) == ("recovered", 60.0)
     assert view.sources["event_outcome"] is later and view.sources["patient_weight_kg"] is first
-    assert view.drugs == first.drugs and view.drugs_from is first
+    assert view.drugs == first.drugs and view.drug_sources == [first]
+
+
+def test_a_follow_up_never_blanks_out_what_identified_the_case():
+    first = report_facts(date(2026, 11, 1), patient_name="张三", reporter_phone="13912345678")
+    later = report_facts(
+        date(2026, 11, 5),
+        patient_name="不详",
+        reporter_name="王医生",
+        drugs=[SimpleNamespace(role="concomitant", generic_name="维生素C", brand_name=None)],
+    )
+    view = cases.current_view([first, later])
+    assert view.patient_name == "张三" and view.sources["patient_name"] is first
+    assert (view.reporter_name, view.reporter_phone) == ("王医生", None)  # one reporter, whole
+    assert [d.role for d in view.drugs] == ["suspect", "concomitant"]
+    assert [c.valid_case for c in cases.clocks([first, later], case_facts())] == [True, True]
+
+
+def test_staff_cannot_correct_a_reported_death_away():
+    died = report_facts(date(2026, 11, 1), event_outcome="death")
+    (clock,) = cases.clocks([died], case_facts(assessed_outcome="recovered"))
+    assert clock.death and clock.due_at.date() == date(2026, 11, 2)

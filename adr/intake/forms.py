@@ -46,6 +46,7 @@ from adr.i18n import current_language, lazy_term
 from adr.models import Drug, Report
 
 MAX_DRUGS = 20
+PRESET = ("-role", "-age_unit")  # fields a blank form sends already chosen
 DRUG_ROW_KEY = re.compile(r"drugs-(\d+)-")
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 BATCH_RE = re.compile(r"[A-Z0-9./-]{1,35}")
@@ -430,6 +431,7 @@ class ReportForm(FlaskForm):
     remarks = LongText("remarks", 2000)
 
     first_report_id: int | None = None
+    case_known_since: date | None = None  # the day we first knew of the case followed up
     rows_beyond_limit = False
     public = True  # the public form requires what makes a valid case; staff record what they hear
 
@@ -506,6 +508,7 @@ class ReportForm(FlaskForm):
                 )
             )
         self.first_report_id = first.follow_up_of_id or first.id
+        self.case_known_since = first.case.reports[0].aware_on
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
@@ -707,13 +710,35 @@ class StaffReportForm(ReportForm):
             for d in self.filled_drugs()
             if d.role.data == "suspect" and (d.generic_name.data or d.brand_name.data)
         ]
-        follow_up = self.first_report_id is not None  # its case has a reaction or a drug already
-        if not (follow_up or self.event.form.name.data or suspects):
+        event = self.event.form
+        if self.first_report_id is not None:  # its case has a reaction or a drug already
+            if not self.typed_news():
+                self.form_errors.append(_l("Enter what the follow-up adds to the case."))
+        elif not (event.name.data or suspects):
             require(
-                self.event.form.name,
+                event.name,
                 _l("Enter the reaction or a suspected drug: without either there is no case."),
             )
-        return valid and not fields_in_error(self)
+        known, onset = case.awareness_date.data, event.onset_date.data
+        if known and not case.awareness_date.errors:
+            if onset and known < onset:
+                case.awareness_date.errors.append(
+                    _l("We cannot have known of the reaction before it started: check both dates.")
+                )
+            elif self.case_known_since and known < self.case_known_since:
+                case.awareness_date.errors.append(
+                    _l("A follow-up cannot be known before its case was: check the date.")
+                )
+        return valid and not self.form_errors and not fields_in_error(self)
+
+    def typed_news(self) -> bool:
+        """Tell whether anything was typed about the reporter, patient, drugs or reaction."""
+        sections = [self.reporter, self.patient, self.drugs, self.event, self.remarks]
+        return any(
+            any(str(value).strip() for value in (field.raw_data or []))
+            for field in _walk(sections)
+            if not field.name.endswith(PRESET)
+        )
 
     def to_report(self) -> Report:
         report = super().to_report()

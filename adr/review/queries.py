@@ -51,6 +51,8 @@ def report_query(filters: Filters, now: datetime) -> sa.Select[Any]:
         query = query.where(Case.status == filters.status)
     if filters.source:
         query = query.where(Report.source == filters.source)
+    if (filters.serious or filters.deaths) and not filters.status:
+        query = query.where(Case.status.not_in(regulatory.NOT_FOR_REGULATOR))
     if filters.serious:
         query = query.where(Case.serious.is_(True))
     if filters.deaths:

@@ -144,11 +144,6 @@ def case(reference: str) -> str:
         audit.record(session, current_user.email, "case viewed", report.id)
     case = report.case
     form = AssessmentForm(formdata=None, obj=case, status=case.status)
-    form.assessed_serious.data = (
-        case.assessed_serious
-        if case.assessed_serious is not None
-        else sorted({c for r in case.reports for c in r.event_serious})
-    )
     form.duplicate_of.data = case.duplicate_of.first_report.reference if case.duplicate_of else None
     for question, answer in zip(naranjo_questions(form), case.naranjo_answers or [], strict=False):
         question.data = answer
@@ -174,9 +169,14 @@ def render_case(report: Report, form: AssessmentForm, errors: dict[str, str] | N
         report=report,
         case=case,
         view=view,
-        current=sections(current, view["term"], language, current.sources, current.drugs_from),
+        current=sections(current, view["term"], language, current.sources, current.drug_sources),
         versions=[(r, case_view(r), sections(r, view["term"], language)) for r in case.reports],
         elements=regulatory.minimum_elements(facts),
+        reported_serious="、".join(
+            dict.fromkeys(
+                view["term"](vocab.SERIOUSNESS, c) for r in case.reports for c in r.event_serious
+            )
+        ),
         completeness=completeness,
         missing=[vocab.field_label(name, language) for name in completeness.missing],
         form=form,
@@ -353,7 +353,7 @@ def sections(
     term: Any,
     language: str,
     sources: dict[str, Report] | None = None,
-    drugs_from: Report | None = None,
+    drug_sources: list[Report] | None = None,
 ) -> list[tuple[str, list[tuple[str, Any, str | None]]]]:
     """Return a report's or a case view's fields by section, in the national form's order.
 
@@ -384,8 +384,8 @@ def sections(
                     (label.text(language), shown(name, getattr(record, column)), origin(column))
                 )
         result.append((section, rows))
-    drug_origin = drugs_from.reference if sources is not None and drugs_from else None
-    for drug in record.drugs:
+    for index, drug in enumerate(record.drugs):
+        drug_origin = drug_sources[index].reference if drug_sources else None
         rows = [
             (label.text(language), shown(name, getattr(drug, name.split("-", 1)[1])), drug_origin)
             for name, label in vocab.FIELDS.items()
