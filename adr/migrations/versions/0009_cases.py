@@ -1,10 +1,12 @@
 """Cases: each first report and its follow-ups become one case; every deadline recomputed.
 
 The status and the assessment move from the report to its case (a follow-up's own values,
-where they differed from its first report's, are kept in the audit trail); notes move to the
-case. Each report gets its source (`web`), the date the company first knew of it (the China
-date of receipt), its day 0 and its deadline by the rules of `adr.cases`; every deadline or
-category that moves is audited.
+its duplicate mark included, where they differed from its first report's, are kept in the
+audit trail, as is the mark of a first report called a duplicate of its own follow-up: no case
+duplicates itself); notes move to the case. A follow-up of a follow-up joins the case of the
+first report at the head of its chain. Each report gets its source (`web`), the date the
+company first knew of it (the China date of receipt), its day 0 and its deadline by the rules
+of `adr.cases`; every deadline or category that moves is audited.
 
 Revision ID: 0009
 Revises: 0008
@@ -138,9 +140,22 @@ def upgrade():
 
 def open_cases(connection):
     """Make each first report a case of the same id, holding its status and assessment."""
+    connection.execute(
+        sa.update(report).values(case_id=sa.func.coalesce(report.c.follow_up_of_id, report.c.id))
+    )
+    # A follow-up of a follow-up (0008's demo data linked follow-ups to any earlier report)
+    # joins the case of the first report at the head of its chain.
+    parent = report.alias("parent")
+    parents_first = (
+        sa.select(parent.c.follow_up_of_id).where(parent.c.id == report.c.case_id).scalar_subquery()
+    )
+    while connection.execute(
+        sa.update(report).where(parents_first.is_not(None)).values(case_id=parents_first)
+    ).rowcount:
+        pass
     original = report.alias("original")
     duplicate_case = (
-        sa.select(sa.func.coalesce(original.c.follow_up_of_id, original.c.id))
+        sa.select(original.c.case_id)
         .where(original.c.id == report.c.duplicate_of_id)
         .scalar_subquery()
     )
@@ -152,9 +167,6 @@ def open_cases(connection):
                 report.c.serious, sa.false(), report.c.report_category, report.c.valid_case,
             ).where(report.c.follow_up_of_id.is_(None)),
         )
-    )
-    connection.execute(
-        sa.update(report).values(case_id=sa.func.coalesce(report.c.follow_up_of_id, report.c.id))
     )
     if connection.dialect.name == "postgresql":
         connection.execute(sa.text(
@@ -216,6 +228,11 @@ def recompute_case(connection, stored, rows, drugs, record):
         report_category=stored.report_category, valid_case=stored.valid_case,
         investigation_due_at=None,
     )
+    first = next(row for row in rows if row.id == stored.id)
+    duplicate_of_id = stored.duplicate_of_id
+    if duplicate_of_id == stored.id:  # of its own follow-up: no case duplicates itself
+        record(first.id, "duplicate_of_id", first.duplicate_of_id, None)
+        duplicate_of_id = None
     reports = []
     for row in rows:
         values = row._asdict()
@@ -231,6 +248,8 @@ def recompute_case(connection, stored, rows, drugs, record):
                 own, kept = getattr(row, name), getattr(stored, name)
                 if own not in (None, [], "") and own != kept:
                     record(row.id, name, own, kept)
+            if row.duplicate_of_id not in (None, first.duplicate_of_id):  # report ids, both
+                record(row.id, "duplicate_of_id", row.duplicate_of_id, first.duplicate_of_id)
     changes = cases.derive(reports, case)
     for item in reports:
         connection.execute(
@@ -244,6 +263,7 @@ def recompute_case(connection, stored, rows, drugs, record):
         sa.update(safety_case).where(safety_case.c.id == stored.id).values(
             serious=case.serious, death=case.death, report_category=case.report_category,
             valid_case=case.valid_case, investigation_due_at=case.investigation_due_at,
+            duplicate_of_id=duplicate_of_id,
         )
     )
     for target, name, old, new in changes:
