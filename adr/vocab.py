@@ -388,6 +388,7 @@ AUDIT_ACTION: CodeList = {
     "report received": Term("收到报告", "Report received"),
     "case viewed": Term("查看病例", "Case viewed"),
     "assessment": Term("评价", "Assessment"),
+    "migrated": Term("数据迁移(病例合并)", "Moved to the case by an upgrade"),
     "deadline": Term("报告时限重新计算", "Deadline recomputed"),
     "follow-up redirected": Term(
         "跟踪报告归入原始病例(所引病例为重复)", "Follow-up filed to the original of a duplicate"

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from adr import audit, create_app, regulatory
 from adr.extensions import db
 from adr.models import AuditEntry, Case, CaseNote, Drug, Report, write_transaction
+from adr.review.queries import Filters, report_query
 from tests.conftest import COMPANY, app_config
 
 ACTOR = "migration 0009"
@@ -360,9 +361,9 @@ def test_the_upgrade_makes_cases_and_recomputes_every_clock(app):
         assert moved == sorted(
             [
                 # (a)'s follow-up's own assessment, dropped for its first report's.
-                ("assessment", 2, "status", "in_review", "assessed"),
-                ("assessment", 2, "company_causality", "certain", "probable"),
-                ("assessment", 2, "assessed_serious", '["hospitalization"]', "[]"),
+                ("migrated", 2, "status", "in_review", "assessed"),
+                ("migrated", 2, "company_causality", "certain", "probable"),
+                ("migrated", 2, "assessed_serious", '["hospitalization"]', "[]"),
                 # (a)'s case became serious with its follow-up.
                 ("deadline", 1, "serious", "False", "True"),
                 ("deadline", 1, "report_category", "general", "serious"),
@@ -370,6 +371,7 @@ def test_the_upgrade_makes_cases_and_recomputes_every_clock(app):
                 ("deadline", 3, "investigation_due_at", None, "2026-11-25 15:59:59+00:00"),
                 # (c) and (f) lost the deadline 0008 gave them.
                 ("deadline", 4, "due_at", "2026-12-12 15:59:59+00:00", None),
+                ("deadline", 4, "valid_case", "True", "False"),
                 ("deadline", 6, "due_at", "2026-12-15 15:59:59+00:00", None),
                 # (h) serious again, 15 days: the report's clock, then the case's.
                 ("deadline", 8, "report_category", "general", "serious"),
@@ -469,7 +471,7 @@ def test_duplicate_marks_that_no_case_can_hold_are_kept_in_the_trail(app):
         cases = {c.id: (c.status, c.duplicate_of_id) for c in db.session.scalars(sa.select(Case))}
         assert cases == {1: ("in_review", None), 3: ("assessed", None), 5: ("duplicate", None)}
         entries = db.session.scalars(
-            sa.select(AuditEntry).where(AuditEntry.action == "assessment")
+            sa.select(AuditEntry).where(AuditEntry.action == "migrated")
         ).all()
         assert sorted((e.report_id, e.field, e.old_value, e.new_value) for e in entries) == [
             (2, "duplicate_of_id", "1", None),
@@ -479,4 +481,30 @@ def test_duplicate_marks_that_no_case_can_hold_are_kept_in_the_trail(app):
             (5, "duplicate_of_id", "6", None),
             (6, "status", "received", "duplicate"),
         ]
+    verify_chain(app)
+
+
+def test_a_closed_case_with_a_follow_up_still_owed_is_reopened(app):
+    """0008 kept a status per report: a follow-up not yet sent keeps its case open."""
+    upgrade(app, "0008")
+    with app.app_context():
+        first, follow_up = old_reports()[:2]
+        sent = {"status": "closed", "submitted_to_regulator_on": date(2026, 11, 3)}
+        insert_old("report", first | sent)
+        insert_old("report", follow_up | {"status": "received"})
+        insert_old("drug", suspect(1, 1))
+        db.session.commit()
+    upgrade(app)
+    with app.app_context():
+        assert db.session.get(Case, 1).status == "in_review"
+        entry = db.session.scalar(
+            sa.select(AuditEntry).where(AuditEntry.field == "status", AuditEntry.report_id == 1)
+        )
+        assert (entry.action, entry.old_value, entry.new_value) == (
+            "migrated",
+            "closed",
+            "in_review",
+        )
+        owed = db.session.scalars(report_query(Filters(overdue=True), utc(2027, 1, 1))).all()
+        assert [report.id for report in owed] == [2]
     verify_chain(app)

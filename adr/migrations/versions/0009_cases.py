@@ -31,6 +31,7 @@ branch_labels = None
 depends_on = None
 
 ACTOR = "migration 0009"
+OWING = ("received", "in_review", "assessed")  # a report in these had not gone to the regulator
 BATCH = 1000
 MOVED = (
     "status", "status_reason", "assessed_serious", "expectedness", "company_causality",
@@ -42,7 +43,8 @@ DRUG_COLUMNS = (
     "end_date", "indication",
 )
 JSON_COLUMNS = {"event_serious", "patient_history", "assessed_serious", "naranjo_answers"}
-DATE_COLUMNS = {"patient_birth_date", "event_onset_date", "event_death_date", "aware_on", "day_zero"}
+DATE_COLUMNS = {"patient_birth_date", "event_onset_date", "event_death_date", "aware_on", "day_zero",
+                "submitted_to_regulator_on"}
 REPORT_COLUMNS = (
     "id", "case_id", "received_at", "follow_up_of_id", "serious", "report_category", "due_at",
     "valid_case", "completeness", *cases.VIEW_COLUMNS,
@@ -55,7 +57,8 @@ def table(name, columns, **types):
 
 report = table(
     "report",
-    (*REPORT_COLUMNS, *MOVED, "duplicate_of_id", "aware_on", "day_zero"),
+    (*REPORT_COLUMNS, *MOVED, "duplicate_of_id", "aware_on", "day_zero",
+     "submitted_to_regulator_on"),
     **{c: sa.JSON() for c in JSON_COLUMNS},
     **{c: sa.Date() for c in DATE_COLUMNS},
     received_at=UTCDateTime(), due_at=UTCDateTime(), serious=sa.Boolean(),
@@ -188,11 +191,10 @@ def recompute_deadlines(connection):
     ) or audit.GENESIS
     now = datetime.now(UTC)
 
-    def record(report_id, field, old, new):
+    def record(report_id, field, old, new, action="migrated"):
         nonlocal previous
         entry = SimpleNamespace(
-            prev_hash=previous, at=now, actor=ACTOR, action="deadline" if field in
-            cases.AUDITED_REPORT_FIELDS + cases.AUDITED_CASE_FIELDS else "assessment",
+            prev_hash=previous, at=now, actor=ACTOR, action=action,
             report_id=report_id, field=field, old_value=audit.as_text(old),
             new_value=audit.as_text(new),
         )
@@ -250,6 +252,14 @@ def recompute_case(connection, stored, rows, drugs, record):
                     record(row.id, name, own, kept)
             if row.duplicate_of_id not in (None, first.duplicate_of_id):  # report ids, both
                 record(row.id, "duplicate_of_id", row.duplicate_of_id, first.duplicate_of_id)
+    status = stored.status
+    unsent = [
+        row for row in rows
+        if row.follow_up_of_id is not None and row.status in OWING and not row.submitted_to_regulator_on
+    ]
+    if status in ("submitted", "closed") and unsent:  # a follow-up still owed: the case is open
+        record(first.id, "status", status, "in_review")
+        status = "in_review"
     changes = cases.derive(reports, case)
     for item in reports:
         connection.execute(
@@ -263,14 +273,14 @@ def recompute_case(connection, stored, rows, drugs, record):
         sa.update(safety_case).where(safety_case.c.id == stored.id).values(
             serious=case.serious, death=case.death, report_category=case.report_category,
             valid_case=case.valid_case, investigation_due_at=case.investigation_due_at,
-            duplicate_of_id=duplicate_of_id,
+            duplicate_of_id=duplicate_of_id, status=status,
         )
     )
     for target, name, old, new in changes:
         if target is case and name in cases.AUDITED_CASE_FIELDS:
-            record(reports[0].id, name, old, new)
+            record(reports[0].id, name, old, new, "deadline")
         elif target is not case and name in ("report_category", "due_at"):
-            record(target.id, name, old, new)
+            record(target.id, name, old, new, "deadline")
 
 
 def downgrade():
