@@ -50,6 +50,7 @@ PHRASES = {
     # How the parts of a composite cell join: `批号:20260315A`, `batch: 20260315A`.
     "colon": Term(":", ": "),
     "semicolon": Term(";", "; "),
+    "confirmed": Term("审核确认", "confirmed"),
     "open": Term("(", " ("),
     "unit": Term("", " "),  # between a number and its unit: `33岁`, `33 years`
 }
@@ -190,8 +191,26 @@ class Writer:
                 else None,
                 self.with_detail(w["death_date"], death_date) if death_date else None,
             ]
+        corrected = report.assessed_outcome
+        if corrected and corrected != report.event_outcome:
+            details.append(self.with_detail(w["confirmed"], self.term(vocab.OUTCOME, corrected)))
         inside = w["semicolon"].join(d for d in details if d)
-        return f"{label}{w['open']}{inside})" if inside else label
+        return f"{label or ''}{w['open']}{inside})" if inside else label
+
+    def death(self, report: Record) -> bool:
+        """Tell whether a report counts as a death: reported, confirmed, or due at once."""
+        return "death" in (report.event_outcome, report.assessed_outcome) or bool(
+            report.day_zero
+            and report.due_at
+            and regulatory.is_death_clock(report.day_zero, report.due_at)
+        )
+
+    def criteria(self, report: Record) -> str | None:
+        """Return the seriousness criteria the reporter gave and staff confirmed, when serious."""
+        if not report.serious:
+            return None
+        chosen = dict.fromkeys([*report.event_serious, *(report.assessed_serious or [])])
+        return self.joined(vocab.SERIOUSNESS, list(chosen)) or None
 
     def overdue(self, report: Record) -> bool:
         """Tell whether the report reached the regulator after its due date, or is unsent past it.
@@ -300,7 +319,7 @@ def report_columns(w: Writer) -> list[Column]:
         ),
         (
             Term("严重性标准", "Seriousness criteria"),
-            lambda r: w.joined(vocab.SERIOUSNESS, r.event_serious) if r.serious else None,
+            w.criteria,
         ),
         (
             Term("报告人关联性评价", "Reporter's causality"),
@@ -376,6 +395,8 @@ def reports_in(start: datetime, end: datetime) -> Iterator[tuple[Row[Any], list[
             cases.c.status_reason,
             cases.c.national_case_number,
             cases.c.company_causality,
+            cases.c.assessed_serious,
+            cases.c.assessed_outcome,
             original_reference.label("duplicate_of_reference"),
         )
         .join(cases, cases.c.id == reports.c.case_id)
@@ -487,7 +508,7 @@ def count(summary: Summary, report: Record, drugs: list[Record], w: Writer) -> N
     summary.reports += 1
     summary.drugs += len(drugs)
     summary.serious += report.serious
-    summary.deaths += report.event_outcome == "death"
+    summary.deaths += w.death(report)
     summary.new += report.report_category in ("new", "new_serious")
     summary.follow_ups += report.follow_up_of_id is not None
     summary.overdue += w.overdue(report)

@@ -254,6 +254,17 @@ def test_serious_and_fatal_outcomes_read_as_the_form_writes_them(app, tmp_path):
     assert cell(sheet, sequelae, "结果").value == "有后遗症(表现:左手麻木)"
 
 
+def test_a_death_staff_confirmed_reads_in_the_outcome_criteria_and_summary(app, tmp_path):
+    reference = submit(app, received_at=NOV)  # the reporter wrote 好转
+    change_case(app, reference, assessed_outcome="death", assessed_serious=["death"])
+    change(app, reference, serious=True, report_category="serious")
+    workbook, _ = export(app, "2026-11", tmp_path)
+    sheet = workbook["个例报告"]
+    assert cell(sheet, reference, "结果").value == "好转(审核确认:死亡)"
+    assert cell(sheet, reference, "严重性标准").value == "导致死亡"
+    assert counts(workbook["汇总"])["死亡"] == 1
+
+
 def test_age_comes_from_the_birth_date_when_no_age_was_given(app, tmp_path):
     infant = submit(
         app,
