@@ -92,6 +92,9 @@ class Report(Model):
     """One report of a case, first or follow-up, as received: the national form's fields."""
 
     __tablename__ = "report"
+    # Reports still owed to the regulator, by deadline: the dashboard's and the list's clock.
+    __table_args__ = (sa.Index("ix_report_unsent_due", "submitted_to_regulator_on", "due_at"),)
+
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(sa.String(17), unique=True)
     submission_token: Mapped[str] = mapped_column(sa.String(64), unique=True)

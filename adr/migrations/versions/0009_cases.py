@@ -135,6 +135,7 @@ def upgrade():
         batch_op.drop_index(batch_op.f('ix_report_status_due'))
         batch_op.create_index(batch_op.f('ix_report_case_id'), ['case_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_report_source'), ['source'], unique=False)
+        batch_op.create_index('ix_report_unsent_due', ['submitted_to_regulator_on', 'due_at'], unique=False)
         batch_op.drop_constraint(batch_op.f('fk_report_duplicate_of_id_report'), type_='foreignkey')
         batch_op.create_foreign_key(batch_op.f('fk_report_case_id_safety_case'), 'safety_case', ['case_id'], ['id'])
         for column in (*MOVED, 'duplicate_of_id'):
