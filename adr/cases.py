@@ -187,8 +187,11 @@ def recompute(session: Session, case: Case, actor: str, received: Report | None 
 
 
 def lock(session: Session, case_id: int) -> Case:
-    """Return the case, its row locked until the transaction ends (PostgreSQL; SQLite's
-    BEGIN IMMEDIATE already serialises writers), so two follow-ups never miss each other."""
+    """Return the case with its row locked until the transaction ends, fresh from the database.
+
+    Two follow-ups of one case then never derive the clock without each other (on SQLite,
+    BEGIN IMMEDIATE already serialises writers).
+    """
     case = session.scalar(
         sa.select(Case)
         .where(Case.id == case_id)

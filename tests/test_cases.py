@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
@@ -282,6 +283,32 @@ def test_a_follow_up_that_reports_a_hospitalisation_upgrades_the_case(app):
     assert (earlier.report_category, later.report_category) == ("general", "serious")
     assert later.case.serious and later.case.report_category == "serious"
     assert china_day(earlier.due_at) == earlier.day_zero + timedelta(days=30)
+
+
+def test_concurrent_follow_ups_of_one_case_all_count(app):
+    """Each follow-up locks its case, so none derives the clock without the others."""
+    first = submit(app)
+    barrier = threading.Barrier(6)
+    statuses: list[int] = []
+
+    def follow_up(index: int) -> None:
+        client = app.test_client()
+        serious = {"event-serious": ["hospitalization"]} if index == 0 else {}
+        data = {**ReportSender(client).open(), **valid_report(), "follow_up_of": first, **serious}
+        barrier.wait()
+        statuses.append(client.post("/report", data=data).status_code)
+
+    threads = [threading.Thread(target=follow_up, args=(index,)) for index in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [303] * 6
+    with app.app_context():
+        case = db.session.scalar(sa.select(Report).where(Report.reference == first)).case
+        assert len(case.reports) == 7 and case.serious
+        assert cases.derive(case.reports, case) == []  # what is stored is what the rules say
+        db.session.rollback()
 
 
 def test_a_follow_up_reopens_a_submitted_case(app, staff):
