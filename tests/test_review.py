@@ -629,9 +629,26 @@ def test_the_staff_pages_in_chinese_show_no_english(staff):
     client = signed_in(staff, REVIEWER)
     assess(client, reference, status="in_review", note="备注")
     allowed = LATIN_ON_CHINESE_PAGES | {"WHO-UMC", "Naranjo", "MZ"}  # MZ: the record number typed
-    for path in ("/staff/", "/staff/reports", f"/staff/reports/{reference}"):
+    for path in ("/staff/", "/staff/reports", f"/staff/reports/{reference}", "/staff/reports/new"):
         words = latin_words(client.get(path).get_data(as_text=True))
         assert {w for w in words - allowed if w not in reference} == set(), path
+
+
+def test_the_case_pages_read_in_english(staff):
+    first = submit(staff)
+    follow_up = submit(staff, {"follow_up_of": first})
+    client = signed_in(staff, REVIEWER)
+    page = client.get(f"/staff/reports/{follow_up}?lang=en").get_data(as_text=True)
+    for shown in (
+        "Reports of this case",
+        "Day 0",
+        "Web form",
+        "Follow-up",
+        "The case as it stands",
+    ):
+        assert shown in page
+    form = client.get(f"/staff/reports/new?follow_up_of={first}").get_data(as_text=True)
+    assert "Date we first knew" in form and "Post-marketing study" in form
 
 
 def test_the_failed_mail_tile_lists_the_reports_whose_mail_failed(staff):
