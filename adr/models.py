@@ -58,7 +58,7 @@ class Case(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[str] = mapped_column(sa.String(12), default="received", index=True)
     status_reason: Mapped[str | None] = text(500)  # why it is invalid
-    duplicate_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("safety_case.id"))
+    duplicate_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("safety_case.id"), index=True)
 
     # The company's assessment; None where staff have not judged yet.
     assessed_serious: Mapped[list[str] | None] = mapped_column(sa.JSON)

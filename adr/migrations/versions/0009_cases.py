@@ -105,6 +105,7 @@ def upgrade():
     with op.batch_alter_table('safety_case', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_safety_case_investigation_due_at'), ['investigation_due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_safety_case_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_safety_case_duplicate_of_id'), ['duplicate_of_id'], unique=False)
 
     with op.batch_alter_table('report', schema=None) as batch_op:
         batch_op.add_column(sa.Column('case_id', sa.Integer(), nullable=True))
