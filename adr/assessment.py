@@ -54,6 +54,10 @@ def problems(case: Case, change: Assessment, duplicate_typed: str | None) -> dic
             )
         elif change.duplicate_of.case_id == case.id:
             found["duplicate_of"] = _("A report cannot duplicate its own case.")
+        elif change.duplicate_of.case.status == "duplicate":
+            found["duplicate_of"] = _(
+                "That case is itself a duplicate: give the reference of its original."
+            )
     pending = unsent(case)
     if change.status == "submitted":
         if pending and not change.submitted_to_regulator_on:

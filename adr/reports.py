@@ -34,9 +34,9 @@ def store_report(report: Report, token: str, language: str, actor: str = audit.P
 
     A follow-up (`follow_up_of_id` set) joins the first report's case (the original's, when
     that case is a duplicate) and reopens it if it was submitted, closed or invalid; any other
-    report opens a case. A token already stored returns
-    the first report's reference and stores nothing, whichever request won the race (its
-    unique constraint refuses the second insert); a colliding random reference is drawn again.
+    report opens a case. A token already stored returns the first report's reference and
+    stores nothing, whichever request won the race (its unique constraint refuses the second
+    insert); a colliding random reference is drawn again.
     """
     received_at = datetime.now(UTC)
     report.received_at = received_at
@@ -45,7 +45,11 @@ def store_report(report: Report, token: str, language: str, actor: str = audit.P
     report.language = language
     first = db.session.get(Report, report.follow_up_of_id) if report.follow_up_of_id else None
     quoted = first
+    seen = set()
     while first and first.case.status == "duplicate" and first.case.duplicate_of:
+        seen.add(first.case_id)
+        if first.case.duplicate_of_id in seen:
+            break
         first = first.case.duplicate_of.first_report  # news of a duplicate is news of its original
     if first:
         report.follow_up_of_id = first.id

@@ -258,6 +258,9 @@ def test_a_follow_up_to_a_duplicate_goes_to_the_original_case(app, staff):
             sa.select(AuditEntry).where(AuditEntry.action == "follow-up redirected")
         )
         assert (entry.old_value, entry.new_value) == (duplicate, original)
+    third = submit(app)
+    refused = assess(staff, third, status="duplicate", duplicate_of=duplicate)
+    assert refused.status_code == 422 and "本身是重复病例" in refused.get_data(as_text=True)
 
 
 def test_the_staff_form_is_for_staff_only(client):
