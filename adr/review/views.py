@@ -85,7 +85,7 @@ def reports() -> str:
     if not 1 <= number <= MAX_PAGE:
         abort(404)
     page = db.paginate(
-        report_query(filters, now).options(selectinload(Report.drugs)),
+        report_query(filters, now).options(selectinload(Report.drugs), selectinload(Report.case)),
         page=number,
         per_page=PAGE_SIZE,
         max_per_page=PAGE_SIZE,
