@@ -114,6 +114,7 @@ def clocks(reports: Sequence[Report], case: Case) -> list[Clock]:
         category = regulatory.report_category(serious, case.expectedness == "new")
         valid = regulatory.is_valid_case(view)
         day_zero = report.aware_on if valid else None
+        owed = case.status not in regulatory.NOT_FOR_REGULATOR  # else: no deadline at all
         result.append(
             Clock(
                 serious=serious,
@@ -122,7 +123,7 @@ def clocks(reports: Sequence[Report], case: Case) -> list[Clock]:
                 valid_case=valid,
                 completeness=regulatory.completeness(view).score,
                 day_zero=day_zero,
-                due_at=regulatory.due_at(day_zero, category, death) if day_zero else None,
+                due_at=regulatory.due_at(day_zero, category, death) if day_zero and owed else None,
             )
         )
     return result

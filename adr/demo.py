@@ -403,3 +403,5 @@ def _derive(case: dict[str, Any], row: dict[str, Any], drugs: list[dict[str, Any
         row[name] = getattr(report, name, None)
     for name in ("serious", "death", "report_category", "valid_case", "investigation_due_at"):
         case[name] = getattr(facts, name, None)
+    sent = row["submitted_to_regulator_on"]  # a team that reported a death investigated it too
+    case["investigation_reported_on"] = sent if case["investigation_due_at"] and sent else None

@@ -54,6 +54,7 @@ class Case(Model):
     """
 
     __tablename__ = "safety_case"
+    __table_args__ = (sa.Index("ix_safety_case_valid_status", "valid_case", "status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[str] = mapped_column(sa.String(12), default="received", index=True)

@@ -422,7 +422,11 @@ def report_facts(aware_on: date, **fields: object) -> SimpleNamespace:
 
 def case_facts(**fields: object) -> SimpleNamespace:
     return SimpleNamespace(
-        **({"assessed_serious": None, "assessed_outcome": None, "expectedness": None} | fields)
+        **(
+            {"status": "received", "assessed_serious": None, "assessed_outcome": None}
+            | {"expectedness": None}
+            | fields
+        )
     )
 
 
@@ -455,6 +459,12 @@ def test_staff_judging_a_case_new_recomputes_every_report_from_its_own_day_0():
     clocks = cases.clocks([first, follow_up], case_facts(expectedness="new"))
     assert [c.category for c in clocks] == ["new", "new"]
     assert [c.due_at.date() for c in clocks] == [date(2026, 11, 16), date(2026, 11, 25)]
+
+
+@pytest.mark.parametrize("status", ["invalid", "duplicate"])
+def test_invalid_and_duplicate_cases_have_no_deadline(status):
+    (clock,) = cases.clocks([report_facts(date(2026, 11, 1))], case_facts(status=status))
+    assert clock.day_zero == date(2026, 11, 1) and clock.due_at is None
 
 
 def test_the_reporter_s_seriousness_is_not_downgraded_by_staff():

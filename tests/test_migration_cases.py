@@ -327,7 +327,7 @@ def test_the_upgrade_makes_cases_and_recomputes_every_clock(app):
                 "serious", True, True),
             # (c) 不详 and nothing else of the patient: no valid case, no deadline.
             4: (date(2026, 11, 12), None, None, "general", False, False),
-            5: (date(2026, 11, 6), date(2026, 11, 6), utc(2026, 11, 21, 15, 59, 59),
+            5: (date(2026, 11, 6), date(2026, 11, 6), None,  # a duplicate: no deadline
                 "serious", True, True),
             6: (date(2026, 11, 15), None, None, "general", False, False),
             # (g) serious by staff and new: 15 days.
@@ -373,6 +373,8 @@ def test_the_upgrade_makes_cases_and_recomputes_every_clock(app):
                 ("deadline", 4, "due_at", "2026-12-12 15:59:59+00:00", None),
                 ("deadline", 4, "valid_case", "True", "False"),
                 ("deadline", 6, "due_at", "2026-12-15 15:59:59+00:00", None),
+                # (d) a duplicate owes the regulator nothing.
+                ("deadline", 5, "due_at", "2026-11-21 15:59:59+00:00", None),
                 # (h) serious again, 15 days: the report's clock, then the case's.
                 ("deadline", 8, "report_category", "general", "serious"),
                 ("deadline", 8, "due_at", "2026-12-08 15:59:59+00:00",

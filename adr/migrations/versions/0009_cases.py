@@ -105,6 +105,7 @@ def upgrade():
     with op.batch_alter_table('safety_case', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_safety_case_investigation_due_at'), ['investigation_due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_safety_case_status'), ['status'], unique=False)
+        batch_op.create_index('ix_safety_case_valid_status', ['valid_case', 'status'], unique=False)
         batch_op.create_index(batch_op.f('ix_safety_case_duplicate_of_id'), ['duplicate_of_id'], unique=False)
 
     with op.batch_alter_table('report', schema=None) as batch_op:
@@ -227,7 +228,7 @@ def recompute_deadlines(connection):
 
 def recompute_case(connection, stored, rows, drugs, record):
     case = SimpleNamespace(
-        assessed_serious=stored.assessed_serious, assessed_outcome=None,
+        status=stored.status, assessed_serious=stored.assessed_serious, assessed_outcome=None,
         expectedness=stored.expectedness, serious=stored.serious, death=False,
         report_category=stored.report_category, valid_case=stored.valid_case,
         investigation_due_at=None,
@@ -261,7 +262,7 @@ def recompute_case(connection, stored, rows, drugs, record):
     ]
     if status in ("submitted", "closed") and unsent:  # a follow-up still owed: the case is open
         record(first.id, "status", status, "in_review")
-        status = "in_review"
+        status = case.status = "in_review"
     changes = cases.derive(reports, case)
     for item in reports:
         connection.execute(
