@@ -222,7 +222,7 @@ class Writer:
         sent_on = report.submitted_to_regulator_on
         if sent_on is not None:
             return bool(sent_on > regulatory.china_date(report.due_at))
-        return regulatory.is_overdue(report.status, report.due_at, sent_on, self.now)
+        return regulatory.is_overdue(report.due_at, sent_on, self.now)
 
     def report_kind(self, report: Record) -> str:
         return self.words["follow_up" if report.follow_up_of_id else "initial"]

@@ -22,11 +22,9 @@ _READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
 DAYS_TO_REPORT = {"death": 1, "serious": 15, "new": 15, "new_serious": 15, "general": 30}
 DEATH_INVESTIGATION_DAYS = 15  # Order 81 Art. 22: the manufacturer investigates every death
-# Cases in these statuses owe the regulator nothing more: never overdue.
-NO_DEADLINE_STATUSES = frozenset({"closed", "invalid", "duplicate"})
-NOT_FOR_REGULATOR = ("invalid", "duplicate")
-# Still owing the regulator a report: these count towards "overdue" once a deadline has passed.
-OPEN_STATUSES = tuple(status for status in STATUS if status not in NO_DEADLINE_STATUSES)
+NOT_FOR_REGULATOR = ("invalid", "duplicate")  # cases without a deadline
+# Cases still owing the regulator a report.
+OPEN_STATUSES = tuple(s for s in STATUS if s not in ("closed", *NOT_FOR_REGULATOR))
 # Words people type where a name would go when they will not or cannot give one.
 PLACEHOLDERS = frozenset([
     "不详", "未知", "匿名", "无", "某某", "某", "患者", "病人", "本人", "无名", "无名氏", "保密",
@@ -101,14 +99,13 @@ def investigation_due_at(day_zero: date) -> datetime:
     return end_of_china_day(day_zero + timedelta(days=DEATH_INVESTIGATION_DAYS))
 
 
-def is_overdue(case_status: str, due: datetime | None, sent_on: date | None, now: datetime) -> bool:
-    """Tell whether a report owes the regulator, has not reached it, and its deadline passed."""
-    return (
-        due is not None
-        and sent_on is None
-        and case_status not in NO_DEADLINE_STATUSES
-        and now > due
-    )
+def is_overdue(due: datetime | None, sent_on: date | None, now: datetime) -> bool:
+    """Tell whether a report has a deadline, has not reached the regulator, and it has passed.
+
+    Invalid and duplicate cases have no deadline (`due` None); a case is closed only once its
+    reports were sent.
+    """
+    return due is not None and sent_on is None and now > due
 
 
 def identifies(text: str | None) -> bool:

@@ -398,7 +398,7 @@ def test_overdue_means_late_to_the_regulator_or_not_sent_and_past_due(app, tmp_p
     change_case(app, on_time, status="submitted", company_causality="possible")
     waiting = submit(app, received_at=NOV)
     change(app, waiting, due_at=NOV + timedelta(days=1))
-    closed = submit(app, received_at=NOV)  # closed unsent: it owes the regulator nothing
+    closed = submit(app, received_at=NOV)  # closed with no date sent: no record it was reported
     change(app, closed, due_at=NOV + timedelta(days=1))
     change_case(app, closed, status="closed")
     workbook, _ = export(app, "2026-11", tmp_path)
@@ -410,8 +410,8 @@ def test_overdue_means_late_to_the_regulator_or_not_sent_and_past_due(app, tmp_p
     assert cell(sheet, on_time, "上报日期").value.date() == date(2026, 11, 12)
     assert cell(sheet, on_time, "报告单位关联性评价").value == "可能"
     assert cell(sheet, waiting, "是否逾期").value == "是"
-    assert cell(sheet, closed, "是否逾期").value == "否"
-    assert counts(workbook["汇总"])["逾期"] == 2
+    assert cell(sheet, closed, "是否逾期").value == "是"
+    assert counts(workbook["汇总"])["逾期"] == 3
 
 
 def test_the_summary_counts_the_month(app, tmp_path):

@@ -108,21 +108,13 @@ def test_deadlines_cross_month_and_year_ends():
 def test_overdue_only_until_the_report_reaches_the_regulator():
     due = utc(2026, 11, 1)
     later = due + timedelta(seconds=1)
-    assert regulatory.is_overdue("received", due, None, later)
-    assert regulatory.is_overdue("assessed", due, None, later)
-    assert regulatory.is_overdue("submitted", due, None, later)  # a follow-up not sent yet
-    assert not regulatory.is_overdue("received", due, None, due)
-    assert not regulatory.is_overdue("in_review", due, date(2026, 11, 2), later)  # sent late
-    assert not regulatory.is_overdue("closed", due, None, later)
+    assert regulatory.is_overdue(due, None, later)
+    assert not regulatory.is_overdue(due, None, due)
+    assert not regulatory.is_overdue(due, date(2026, 11, 2), later)  # sent, if late
 
 
-@pytest.mark.parametrize("status", ["invalid", "duplicate"])
-def test_invalid_and_duplicate_cases_are_never_overdue(status):
-    assert not regulatory.is_overdue(status, utc(2026, 1, 1), None, utc(2026, 11, 1))
-
-
-def test_a_case_without_a_deadline_is_never_overdue():
-    assert not regulatory.is_overdue("received", None, None, utc(2026, 11, 1))
+def test_a_report_without_a_deadline_is_never_overdue():
+    assert not regulatory.is_overdue(None, None, utc(2026, 11, 1))
 
 
 def test_the_death_investigation_is_due_15_days_after_day_0():

@@ -279,9 +279,7 @@ def case_view(report: Report) -> dict[str, Any]:
     term = partial(vocab.label, language=language)
     now = utcnow()
     case = report.case
-    overdue = regulatory.is_overdue(
-        case.status, report.due_at, report.submitted_to_regulator_on, now
-    )
+    overdue = regulatory.is_overdue(report.due_at, report.submitted_to_regulator_on, now)
     due_soon = (
         report.due_at is not None
         and not overdue
