@@ -101,6 +101,11 @@ class Clock:
     day_zero: date | None
     due_at: datetime | None
 
+    def for_report(self) -> dict[str, Any]:
+        """Return what the clock sets on its report, by column (`REPORT_DERIVED`)."""
+        values = (self.serious, self.category, self.valid_case, self.completeness)
+        return dict(zip(REPORT_DERIVED, (*values, self.day_zero, self.due_at), strict=True))
+
 
 def clocks(reports: Sequence[Report], case: Case) -> list[Clock]:
     """Return each report's clock, the case as it stood once that report was added."""
@@ -148,12 +153,8 @@ def derive(reports: Sequence[Report], case: Case) -> list[tuple[Report | Case, s
 
     report_clocks = clocks(reports, case)
     for report, clock in zip(reports, report_clocks, strict=True):
-        put(report, "serious", clock.serious)
-        put(report, "report_category", clock.category)
-        put(report, "valid_case", clock.valid_case)
-        put(report, "completeness", clock.completeness)
-        put(report, "day_zero", clock.day_zero)
-        put(report, "due_at", clock.due_at)
+        for name, value in clock.for_report().items():
+            put(report, name, value)
     last = report_clocks[-1]
     put(case, "serious", last.serious)
     put(case, "death", last.death)

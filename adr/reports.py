@@ -18,10 +18,8 @@ REOPENED_BY_FOLLOW_UP = ("submitted", "closed", "invalid")
 
 def preview(report: Report, earlier: list[Report], case: Case) -> None:
     """Set the new report's clock as it will stand once added to `case` after `earlier`."""
-    clock = cases.clocks([*earlier, report], case)[-1]
-    report.serious, report.report_category = clock.serious, clock.category
-    report.valid_case, report.completeness = clock.valid_case, clock.completeness
-    report.day_zero, report.due_at = clock.day_zero, clock.due_at
+    for name, value in cases.clocks([*earlier, report], case)[-1].for_report().items():
+        setattr(report, name, value)
 
 
 def reference_for_token(token: str) -> str | None:

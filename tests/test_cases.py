@@ -15,6 +15,7 @@ from adr.extensions import db
 from adr.models import AuditEntry, Report
 from adr.review.queries import Filters, dashboard_counts, report_query
 from tests.conftest import ReportSender, hidden_inputs, reference_of, valid_report
+from tests.test_review import stored
 
 PASSWORD = "correct horse battery"
 REVIEWER = "reviewer@tianning.example"
@@ -66,14 +67,6 @@ def entered(response) -> str:
     match = re.fullmatch(r".*/staff/reports/(ADR-\d{6}-[0-9A-Z]{6})", response.location)
     assert match, response.location
     return match.group(1)
-
-
-def stored(app, reference: str) -> Report:
-    with app.app_context():
-        report = db.session.scalar(sa.select(Report).where(Report.reference == reference))
-        report.case.reports  # noqa: B018 - load them before the session ends
-        db.session.expunge_all()
-        return report
 
 
 def china_day(moment: datetime | None) -> date | None:

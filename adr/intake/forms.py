@@ -475,12 +475,12 @@ class ReportForm(FlaskForm):
             form.drugs.append_entry()
         return form
 
-    def add_drug_row(self) -> bool:
-        """Add an empty drug row unless the form has the most it may hold."""
+    def add_drug_row(self) -> str | None:
+        """Add an empty drug row; return why not when the form holds the most it may."""
         if len(self.drugs) >= MAX_DRUGS:
-            return False
+            return str(_l("A report can list at most %(limit)s drugs.", limit=MAX_DRUGS))
         self.drugs.append_entry()
-        return True
+        return None
 
     def token(self) -> str:
         """Return the submission token, or a fresh one in place of a missing or malformed one."""

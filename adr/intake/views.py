@@ -16,7 +16,7 @@ from adr import regulatory
 from adr.extensions import db, limiter
 from adr.i18n import current_language
 from adr.intake import bp
-from adr.intake.forms import MAX_DRUGS, ReportForm
+from adr.intake.forms import ReportForm
 from adr.intake.pages import blank_form_page, render_form
 from adr.reports import reference_for_token, store_report
 
@@ -72,9 +72,7 @@ def submit_report() -> Response | tuple[str, int]:
         fake = regulatory.new_reference(datetime.now(UTC))
         return redirect(url_for("intake.submitted", reference=fake), 303)
     if "add_drug" in request.form:
-        added = form.add_drug_row()
-        notice = None if added else _("A report can list at most %(limit)s drugs.", limit=MAX_DRUGS)
-        return render_form(form, notice=notice)
+        return render_form(form, notice=form.add_drug_row())
     token = form.token()
     stored = reference_for_token(token)
     if stored:

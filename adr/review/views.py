@@ -113,9 +113,7 @@ def new_report() -> Response | str | tuple[str, int]:
         return render_staff_form(StaffReportForm.blank(1, first))
     form = StaffReportForm.posted()
     if "add_drug" in request.form:
-        added = form.add_drug_row()
-        notice = None if added else _("A report can list at most %(limit)s drugs.", limit=MAX_DRUGS)
-        return render_staff_form(form, notice=notice)
+        return render_staff_form(form, notice=form.add_drug_row())
     token = form.token()
     reference = reference_for_token(token)
     if reference is None:
