@@ -257,8 +257,10 @@ DRUG_REFUSALS = [
     ({"drugs-0-brand_name": "药" * 201}, "drugs-0-brand_name"),
     ({"drugs-0-approval_number": "H" * 36}, "drugs-0-approval_number"),
     ({"drugs-0-manufacturer": "厂" * 201}, "drugs-0-manufacturer"),
-    ({"drugs-0-batch_number": "2026 0315"}, "drugs-0-batch_number"),
-    ({"drugs-0-batch_number": "批号2026"}, "drugs-0-batch_number"),
+    ({"drugs-0-batch_number": "批号#1"}, "drugs-0-batch_number"),
+    ({"drugs-0-batch_number": "２０２６"}, "drugs-0-batch_number"),  # full-width: not as printed
+    ({"drugs-0-batch_number": "LOT 2026_1"}, "drugs-0-batch_number"),
+    ({"drugs-0-generic_name": "不详", "drugs-0-brand_name": ""}, "drugs-0-generic_name"),
     ({"drugs-0-batch_number": "A_1"}, "drugs-0-batch_number"),
     ({"drugs-0-batch_number": "1" * 36}, "drugs-0-batch_number"),
     ({"drugs-0-dose": "0"}, "drugs-0-dose"),
@@ -283,9 +285,19 @@ def test_drug_rules(sender, changes, field):
 
 @pytest.mark.parametrize(
     ("typed", "kept"),
-    [("-20260101", "-20260101"), ("l2026/03.1", "L2026/03.1"), ("２０２６０３１５ａ", "20260315A")],
+    [
+        ("-20260101", "-20260101"),
+        ("l2026/03.1", "L2026/03.1"),
+        ("LOT 240517a", "240517A"),
+        ("Lot No. 240517a", "240517A"),
+        ("LOT:12-3", "12-3"),
+        ("批号：2026 0315", "20260315"),
+        ("生产批号 A1", "A1"),
+        ("2026 0315", "20260315"),
+        ("LOT240517", "LOT240517"),  # no label without a separator: kept as printed
+    ],
 )
-def test_batch_numbers_are_kept_upper_case(app, sender, typed, kept):
+def test_batch_numbers_lose_their_label_and_spaces_and_are_kept_upper_case(app, sender, typed, kept):
     reference = accepted(sender, {"drugs-0-batch_number": typed})
     with app.app_context():
         report = db.session.scalar(sa.select(Report).where(Report.reference == reference))
@@ -301,6 +313,8 @@ def test_a_drug_named_only_by_brand_is_accepted(sender):
 EVENT_REFUSALS = [
     ({"event-name": ""}, "event-name"),
     ({"event-name": "疹" * 251}, "event-name"),
+    ({"event-name": "不详"}, "event-name"),  # a placeholder names no reaction
+    ({"event-name": ":"}, "event-name"),
     ({"event-onset_date": ""}, "event-onset_date"),
     ({"event-onset_date": TOMORROW}, "event-onset_date"),
     ({"event-onset_date": "2026-13-01"}, "event-onset_date"),
@@ -355,11 +369,22 @@ def test_a_refused_form_keeps_a_new_drug_row_and_its_token(sender):
 
 
 def test_the_error_summary_lists_errors_in_page_order(sender):
-    response = sender.send({"reporter-name": "王丽"})
+    response = sender.send({"reporter-name": "王丽", "drugs-0-role": "suspect"})  # as a browser
     page = Page(response.get_data(as_text=True))
     assert response.status_code == 422
-    assert page.links[:3] == ["#reporter-kind", "#reporter-phone", "#reporter-consent_privacy"]
-    assert "#event-outcome" in page.links
+    assert page.links == [
+        "#event-name",
+        "#event-onset_date",
+        "#event-description",
+        "#event-outcome",
+        "#drugs-0-generic_name",  # the suspected drug is chosen: its name is what is missing
+        "#patient-name",
+        "#patient-sex",
+        "#patient-birth_date",
+        "#reporter-kind",
+        "#reporter-phone",
+        "#reporter-consent_privacy",  # beside the send button
+    ]
 
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])
@@ -371,7 +396,7 @@ def test_every_error_message_is_in_the_page_language(client, sender, lang):
         "patient-weight_kg": "x",
         "patient-birth_date": "x",
         "drugs-0-dose": "x",
-        "drugs-0-batch_number": "a b",
+        "drugs-0-batch_number": "a_b",
         "drugs-0-dose_unit": "zz",
         "event-onset_date": TOMORROW,
         "event-name": "疹" * 251,

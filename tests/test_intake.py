@@ -434,6 +434,62 @@ def test_add_a_drug_keeps_everything_typed_and_shows_no_errors(app, sender):
     assert report_count(app) == 0
 
 
+def test_a_drug_row_can_be_removed_without_script_keeping_the_others(app, sender):
+    fields = {
+        "drugs-0-role": "suspect",
+        "drugs-0-generic_name": "阿莫西林胶囊",
+        "drugs-1-role": "concomitant",
+        "drugs-1-generic_name": "布洛芬",
+        "drugs-2-role": "concomitant",
+        "drugs-2-generic_name": "维生素C",
+        "remove_drug": "drugs-1",
+    }
+    page = sender.send(fields).get_data(as_text=True)
+    assert "阿莫西林胶囊" in page and "维生素C" in page and "布洛芬" not in page
+    assert 'role="alert"' not in page
+    valid = valid_report() | {"drugs-1-role": "concomitant", "drugs-1-generic_name": "维生素C"}
+    sent = sender.send({**valid, "remove_drug": "drugs-1"}).get_data(as_text=True)
+    assert "维生素C" not in sent and report_count(app) == 0
+    only = sender.send({"drugs-0-generic_name": "阿莫西林胶囊", "remove_drug": "drugs-0"})
+    assert "阿莫西林胶囊" in only.get_data(as_text=True)  # the last row stays
+
+
+def test_enter_in_a_text_field_sends_the_report_never_adds_a_drug(client):
+    """Pressing Enter submits with the form's first submit button: it must be the send button."""
+    page = client.get("/report").get_data(as_text=True)
+    form = page[page.index("<form") :]
+    first_button = re.search(r"<button[^>]*>", form).group(0)
+    assert 'type="submit"' in first_button and "name=" not in first_button
+
+
+def test_required_fields_say_so_to_browsers_and_assistive_technology(client):
+    page = client.get("/report").get_data(as_text=True)
+    for name in ("event-name", "event-onset_date", "event-description", "patient-name"):
+        tag = re.search(rf'<(input|textarea)[^>]*name="{name}"[^>]*>', page).group(0)
+        assert " required" in tag, tag
+    assert re.search(r'<input[^>]*required[^>]*name="event-outcome"', page)
+    assert re.search(r'<select[^>]*required[^>]*name="drugs-0-role"', page)
+    consent = re.search(r'<input[^>]*name="reporter-consent_privacy"[^>]*>', page).group(0)
+    assert " required" in consent
+    assert not re.search(r'<input[^>]*required[^>]*name="patient-weight_kg"', page)
+
+
+def test_the_privacy_notice_link_sits_with_its_checkbox(client):
+    page = client.get("/report").get_data(as_text=True)
+    cell = page[page.rindex('<div class="cell"', 0, page.index('id="reporter-consent_privacy"')) :]
+    cell = cell[: cell.index("</div>")]
+    assert 'href="/privacy"' in cell and 'aria-describedby="reporter-consent_privacy-hint"' in cell
+
+
+def test_the_form_asks_the_reaction_first_and_the_reporter_last(client):
+    page = client.get("/report").get_data(as_text=True)
+    order = [page.index(f'name="{name}"') for name in (
+        "event-name", "drugs-0-generic_name", "patient-name", "reporter-name",
+        "event-causality", "remarks", "reporter-consent_privacy",
+    )]  # fmt: skip
+    assert order == sorted(order)
+
+
 def test_a_twenty_first_drug_is_an_error_not_a_silent_drop(app, sender):
     fields = valid_report()
     for row in range(2, 21):
@@ -443,6 +499,7 @@ def test_a_twenty_first_drug_is_an_error_not_a_silent_drop(app, sender):
     page = response.get_data(as_text=True)
     assert "药品19" in page  # the twenty rows the form can hold come back
     assert "最多填写 20 种药品" in page
+    assert 'href="#drugs-19-generic_name"' in page  # the error leads to a field
     assert report_count(app) == 0
 
 

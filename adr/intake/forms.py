@@ -52,6 +52,11 @@ TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 BATCH_RE = re.compile(r"[A-Z0-9./-]{1,35}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 EARLIEST_DATE = date(1900, 1, 1)
+# The page's order: what happened first, who reports it last; fields shown outside their section.
+PAGE_ORDER = (
+    *("case", "event", "drugs", "patient", "reporter", "event-causality"),
+    *("follow_up_of", "remarks", "reporter-consent_privacy"),
+)
 
 
 def clean_text(value: Any) -> Any:
@@ -272,19 +277,26 @@ def phone_e164(text: str | None) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+BATCH_LABEL = re.compile(
+    r"^(?:(?:生产)?批号\s*[:：.]?|LOT(?:\s*NO|\s*NUMBER)?(?:\s*[:：.]|\s))",
+    re.IGNORECASE,
+)
+
+
 def normalize_batch(value: Any) -> Any:
-    """Read a batch number as printed: full-width characters folded, upper case, no outer spaces."""
+    """Read a batch number as printed: a leading label (LOT, 批号:) and every space removed."""
     if not isinstance(value, str):
         return value
-    return unicodedata.normalize("NFKC", value).strip().upper() or None
+    return re.sub(r"\s+", "", BATCH_LABEL.sub("", value.strip(), count=1)).upper() or None
 
 
 def batch_validator(form: Form, field: Any) -> None:
     if field.data and not BATCH_RE.fullmatch(field.data):
+        field.data = field.raw_data[0].strip().upper()  # shown again as typed, to be corrected
         raise ValidationError(
             _l(
-                "Copy the batch number as printed on the box: up to 35 letters and digits, "
-                "with - / or . allowed, and no spaces."
+                "Copy the batch number as printed on the box: up to 35 letters and digits "
+                "(half-width), with - / or . allowed."
             )
         )
 
@@ -475,8 +487,16 @@ class ReportForm(FlaskForm):
             form.drugs.append_entry()
         return form
 
-    def add_drug_row(self) -> str | None:
-        """Add an empty drug row; return why not when the form holds the most it may."""
+    def change_drug_rows(self, posted: MultiDict[str, Any]) -> str | None:
+        """Add a drug row or remove the one named, as the button pressed asks (no script needed).
+
+        Return why not when the form already holds the most rows it may.
+        """
+        if "remove_drug" in posted:
+            entries = self.drugs.entries
+            if len(entries) > 1:
+                entries[:] = [e for e in entries if e.name != posted["remove_drug"]]
+            return None
         if len(self.drugs) >= MAX_DRUGS:
             return str(_l("A report can list at most %(limit)s drugs.", limit=MAX_DRUGS))
         self.drugs.append_entry()
@@ -517,7 +537,7 @@ class ReportForm(FlaskForm):
         self._check_drugs()
         self._check_event()
         # Not `self.errors`: a FieldList keeps the errors it saw when its rows were validated.
-        return valid and not self.form_errors and not fields_in_error(self)
+        return valid and not fields_in_error(self)
 
     def _check_reporter(self) -> None:
         reporter = self.reporter.form
@@ -583,24 +603,32 @@ class ReportForm(FlaskForm):
             )
 
     def _check_drugs(self) -> None:
-        filled = self.filled_drugs()
-        if self.rows_beyond_limit:
-            self.form_errors.append(
+        last_name = self.drugs[-1].form.generic_name
+        if self.rows_beyond_limit and not last_name.errors:
+            last_name.errors.append(
                 _l(
                     "A report can list at most %(limit)s drugs: empty the rows you do not need.",
                     limit=MAX_DRUGS,
                 )
             )
-        if self.public and not any(drug.role.data == "suspect" for drug in filled):
-            first_role = self.drugs[0].form.role
-            if not first_role.errors:
-                first_role.errors.append(
-                    _l("Name at least one suspected drug, with the role 'suspected drug'.")
+        suspects = [e.form for e in self.drugs if e.form.role.data == "suspect"]
+        if not self.public or any(map(names_a_drug, suspects)):
+            return
+        if suspects:  # chosen, but no name typed in it (or 不详): the name is what is missing
+            if not suspects[0].generic_name.errors:
+                suspects[0].generic_name.errors.append(
+                    _l("Enter the suspected drug's generic name, its brand name, or both.")
                 )
+        elif not self.drugs[0].form.role.errors:
+            self.drugs[0].form.role.errors.append(
+                _l("Name at least one suspected drug, with the role 'suspected drug'.")
+            )
 
     def _check_event(self) -> None:
         event = self.event.form
         self.need(event.name, _l("Enter the reaction, for example 皮疹 or rash."))
+        if self.public and not event.name.errors and not regulatory.identifies(event.name.data):
+            event.name.errors.append(_l("Enter the reaction, for example 皮疹 or rash."))
         self.need(event.onset_date, _l("Enter the date the reaction started."))
         self.need(event.description, _l("Describe what happened, in at least 10 characters."))
         if (
@@ -660,6 +688,13 @@ def _columns(section: Form, prefix: str) -> dict[str, Any]:
     }
 
 
+def names_a_drug(drug: DrugForm) -> bool:
+    """Tell whether a drug row names its drug (不详 or ? names none)."""
+    return regulatory.identifies(drug.generic_name.data) or regulatory.identifies(
+        drug.brand_name.data
+    )
+
+
 def new_token() -> str:
     """Return a fresh submission token."""
     return secrets.token_urlsafe(24)
@@ -672,11 +707,16 @@ def drug_row_count(asked: int) -> int:
 
 def fields_in_error(form: ReportForm) -> list[Any]:
     """Return every input field that has an error, in page order."""
-    return [
-        field
-        for field in _walk(form)
-        if field.errors and not isinstance(field, (FormField, FieldList))
-    ]
+    moved = {name for name in PAGE_ORDER if "-" in name}
+    fields = []
+    for name in PAGE_ORDER:
+        if "-" in name:
+            section, field = name.split("-")
+            parts = [form[section].form[field]] if section in form._fields else []
+        else:
+            parts = [f for f in _walk([form[name]]) if f.name not in moved] if name in form else []
+        fields += [f for f in parts if f.errors and not isinstance(f, (FormField, FieldList))]
+    return fields
 
 
 def _walk(form: Any) -> Iterable[Any]:
@@ -713,7 +753,7 @@ class StaffReportForm(ReportForm):
         event = self.event.form
         if self.first_report_id is not None:  # its case has a reaction or a drug already
             if not self.typed_news():
-                self.form_errors.append(_l("Enter what the follow-up adds to the case."))
+                require(event.name, _l("Enter what the follow-up adds to the case."))
         elif not (event.name.data or suspects):
             require(
                 event.name,
@@ -729,7 +769,7 @@ class StaffReportForm(ReportForm):
                 case.awareness_date.errors.append(
                     _l("A follow-up cannot be known before its case was: check the date.")
                 )
-        return valid and not self.form_errors and not fields_in_error(self)
+        return valid and not fields_in_error(self)
 
     def typed_news(self) -> bool:
         """Tell whether anything was typed about the reporter, patient, drugs or reaction."""

@@ -33,9 +33,9 @@ def privacy() -> str:
 
 @bp.app_template_global()
 def field_attrs(
-    field: Any, hint: object = None, extra: dict[str, str] | None = None
-) -> dict[str, str]:
-    """Return `extra` and the ARIA attributes that tie a field to its hint and error message."""
+    field: Any, hint: object = None, extra: dict[str, Any] | None = None, required: bool = False
+) -> dict[str, Any]:
+    """Return `extra` and the attributes that tie a field to its hint and error message."""
     described_by = [f"{field.id}-error"] if field.errors else []
     if hint:
         described_by.append(f"{field.id}-hint")
@@ -44,6 +44,8 @@ def field_attrs(
         attrs["aria-describedby"] = " ".join(described_by)
     if field.errors:
         attrs["aria-invalid"] = "true"
+    if required:
+        attrs["required"] = True
     return attrs
 
 
@@ -71,8 +73,8 @@ def submit_report() -> Response | tuple[str, int]:
     if form.website.data:  # a bot: look like success, keep nothing
         fake = regulatory.new_reference(datetime.now(UTC))
         return redirect(url_for("intake.submitted", reference=fake), 303)
-    if "add_drug" in request.form:
-        return render_form(form, notice=form.add_drug_row())
+    if {"add_drug", "remove_drug"} & request.form.keys():
+        return render_form(form, notice=form.change_drug_rows(request.form))
     token = form.token()
     stored = reference_for_token(token)
     if stored:

@@ -112,8 +112,8 @@ def new_report() -> Response | str | tuple[str, int]:
         first = request.args.get("follow_up_of", type=regulatory.normalize_reference)
         return render_staff_form(StaffReportForm.blank(1, first))
     form = StaffReportForm.posted()
-    if "add_drug" in request.form:
-        return render_staff_form(form, notice=form.add_drug_row())
+    if {"add_drug", "remove_drug"} & request.form.keys():
+        return render_staff_form(form, notice=form.change_drug_rows(request.form))
     token = form.token()
     reference = reference_for_token(token)
     if reference is None:

@@ -1,11 +1,43 @@
-/* Optional help on the report form: hide questions that do not apply, move to the errors.
-   Everything works without it. */
+/* Optional help on the report form. Everything works without it: the page is one long form,
+   "add a medicine" and "remove" ask the server, and the server checks everything on sending.
+   With it: questions that do not apply are hidden, medicines are added and removed in place,
+   the public form shows one step at a time with a review before sending, and what is typed
+   is kept in this browser (localStorage, never sent anywhere) until the report is received. */
 (function () {
   "use strict";
-  var form = document.querySelector("form[method=post]");
-  if (!form) return;
-  var cells = form.querySelectorAll("[data-show-when]");
+  var DRAFT = "adr-draft:";
+  var DRAFT_DAYS = 30;
+  var storage = (function () {
+    try {
+      window.localStorage.setItem(DRAFT + "probe", "1");
+      window.localStorage.removeItem(DRAFT + "probe");
+      return window.localStorage;
+    } catch (e) {
+      return null; // private mode, or storage refused: the form works, without drafts
+    }
+  })();
 
+  // The confirmation page: the report sent from a draft has arrived, so its copy goes.
+  if (document.getElementById("report-reference")) {
+    if (storage) {
+      Object.keys(storage).forEach(function (key) {
+        if (key.indexOf(DRAFT) === 0 && /"sending":true/.test(storage.getItem(key))) {
+          storage.removeItem(key);
+        }
+      });
+    }
+    return;
+  }
+
+  var form = document.querySelector("form[method=post][novalidate]");
+  if (!form) return;
+  var text = form.dataset;
+  function format(template, values) {
+    return template.replace(/%\((\w+)\)s/g, function (_, name) { return values[name]; });
+  }
+
+  // Questions that do not apply.
+  var conditional = form.querySelectorAll("[data-show-when]");
   function isOn(el) {
     return el.type === "radio" || el.type === "checkbox" ? el.checked : el.value !== "";
   }
@@ -22,7 +54,7 @@
       Array.prototype.some.call(cell.querySelectorAll("input, select, textarea"), isOn);
   }
   function update() {
-    cells.forEach(function (cell) {
+    conditional.forEach(function (cell) {
       var rule = /^([\w-]+)(!?=)(.*)$/.exec(cell.getAttribute("data-show-when"));
       if (!rule) return;
       var wanted = rule[3].split(",");
@@ -30,15 +62,372 @@
       cell.hidden = !(rule[2] === "=" ? match : !match) && !keep(cell);
     });
   }
-  form.addEventListener("change", update);
+  form.addEventListener("change", function (event) {
+    // Death is asked once, as the outcome: the seriousness criterion follows it.
+    if (event.target.name === "event-outcome") {
+      var death = form.querySelector('[name="event-serious"][value="death"]');
+      if (death) death.checked = event.target.value === "death";
+    }
+    update();
+  });
   update();
 
+  // Medicines added and removed in place, numbered drugs-0, drugs-1, … as the server reads them.
+  var drugs = document.getElementById("drugs");
+  var addDrug = document.getElementById("add-drug");
+  var maxDrugs = 20;
+  function drugRows() { return drugs ? drugs.querySelectorAll("fieldset.drug") : []; }
+  function renumber() {
+    var rows = drugRows();
+    rows.forEach(function (row, index) {
+      row.id = "drug-" + index;
+      row.querySelector("legend").textContent = format(text.textMedicine, { number: index + 1 });
+      row.querySelectorAll("[id], [name], [for], [aria-describedby]").forEach(function (el) {
+        ["id", "name", "for", "aria-describedby"].forEach(function (attr) {
+          var value = el.getAttribute(attr);
+          if (value) el.setAttribute(attr, value.replace(/drugs-\d+-/g, "drugs-" + index + "-"));
+        });
+      });
+      var remove = row.querySelector("button.remove");
+      if (!remove) {
+        remove = document.createElement("button");
+        remove.type = "submit";
+        remove.name = "remove_drug";
+        remove.className = "button remove";
+        remove.textContent = text.textRemove;
+        row.appendChild(remove);
+      }
+      remove.value = "drugs-" + index;
+      remove.hidden = rows.length < 2;
+    });
+    if (addDrug) addDrug.hidden = rows.length >= maxDrugs;
+  }
+  function addRow() {
+    var row = drugRows()[0].cloneNode(true);
+    row.querySelectorAll(".hint, .error").forEach(function (el) { el.remove(); });
+    row.querySelectorAll(".has-error").forEach(function (el) { el.classList.remove("has-error"); });
+    row.querySelectorAll("input, select, textarea").forEach(function (el) {
+      el.removeAttribute("aria-describedby");
+      el.removeAttribute("aria-invalid");
+      if (el.tagName === "SELECT") el.selectedIndex = 0;
+      else el.value = "";
+    });
+    var role = row.querySelector('select[name$="-role"]');
+    if (role) role.value = "concomitant";
+    addDrug.parentNode.insertBefore(row, addDrug);
+    renumber();
+    return row;
+  }
+  if (drugs && text.textRemove && text.textMedicine) {
+    drugs.addEventListener("click", function (event) {
+      var button = event.target.closest("button");
+      if (!button) return;
+      if (button === addDrug) {
+        event.preventDefault();
+        addRow().querySelector("input, select").focus();
+      } else if (button.classList.contains("remove")) {
+        event.preventDefault();
+        var rows = drugRows();
+        var row = button.closest("fieldset.drug");
+        var index = Array.prototype.indexOf.call(rows, row);
+        row.remove();
+        renumber();
+        var next = drugRows()[Math.min(index, rows.length - 2)];
+        next.querySelector("legend").setAttribute("tabindex", "-1");
+        next.querySelector("legend").focus();
+        saveSoon();
+      }
+    });
+    renumber();
+  }
+
+  // One step at a time on the public form, with the reaction first and a review at the end.
+  var steps = form.hasAttribute("data-steps") ? form.querySelectorAll("[data-step]") : [];
+  var progress = document.getElementById("progress");
+  var current = 0;
+  function stepOf(el) {
+    for (var i = 0; i < steps.length; i++) if (steps[i].contains(el)) return i;
+    return -1;
+  }
+  function show(index, focus) {
+    current = index;
+    steps.forEach(function (step, i) { step.hidden = i !== index; });
+    progress.hidden = false;
+    progress.textContent = format(text.textProgress, { number: index + 1, total: steps.length }) +
+      " · " + steps[index].querySelector("h2").textContent;
+    if (index === steps.length - 1) review();
+    if (focus) {
+      steps[index].querySelector("h2").focus();
+      progress.scrollIntoView();
+    }
+  }
+  // Shown within its step (whichever step is on screen).
+  function shown(el) {
+    for (var node = el; node && node !== form; node = node.parentElement) {
+      if (node.hidden && !node.hasAttribute("data-step")) return false;
+    }
+    return true;
+  }
+  function clearChecks(step) {
+    step.querySelectorAll(".error[data-check]").forEach(function (message) {
+      var cell = message.closest(".cell");
+      cell.classList.remove("has-error");
+      cell.querySelectorAll("[aria-invalid]").forEach(function (el) {
+        el.removeAttribute("aria-invalid");
+      });
+      message.remove();
+    });
+  }
+  // The required questions of a step are answered; the server checks everything else.
+  function check(step) {
+    clearChecks(step);
+    var missing = [];
+    step.querySelectorAll("[required]").forEach(function (el) {
+      var cell = el.closest(".cell");
+      if (missing.indexOf(cell) >= 0 || !shown(el) || cell.querySelector(".error")) return;
+      var answered = el.type === "radio" || el.type === "checkbox"
+        ? cell.querySelector("input:checked") : el.value.trim();
+      if (answered) return;
+      var message = document.createElement("p");
+      message.className = "error";
+      message.id = el.id + "-check";
+      message.setAttribute("data-check", "");
+      message.textContent = text.textRequired;
+      var heading = cell.querySelector("label, legend");
+      heading.parentNode.insertBefore(message, heading.nextSibling);
+      cell.classList.add("has-error");
+      cell.querySelectorAll("input, select, textarea").forEach(function (control) {
+        control.setAttribute("aria-invalid", "true");
+        var described = control.getAttribute("aria-describedby");
+        if (!described || described.indexOf(message.id) < 0) {
+          control.setAttribute("aria-describedby", ((described || "") + " " + message.id).trim());
+        }
+      });
+      missing.push(cell);
+    });
+    if (missing.length) missing[0].querySelector("input, select, textarea").focus();
+    return !missing.length;
+  }
+  function next() {
+    if (check(steps[current])) show(current + 1, true);
+  }
+  // What the person is about to send, section by section, each with a way back to change it.
+  function valueOf(cell) {
+    var values = [];
+    cell.querySelectorAll("input, select, textarea").forEach(function (el) {
+      if (el.type === "hidden" || el.type === "submit") return;
+      if (el.type === "radio" || el.type === "checkbox") {
+        if (el.checked && el.closest(".option")) {
+          values.push(el.closest(".option").textContent.trim());
+        }
+      } else if (el.tagName === "SELECT") {
+        if (el.value) values.push(el.options[el.selectedIndex].text);
+      } else if (el.value.trim()) {
+        values.push(el.value.trim());
+      }
+    });
+    return values.join("、");
+  }
+  function review() {
+    var box = document.getElementById("review");
+    box.textContent = "";
+    box.hidden = false;
+    Array.prototype.slice.call(steps, 0, -1).forEach(function (step, index) {
+      var part = document.createElement("section");
+      var title = document.createElement("h3");
+      title.textContent = step.querySelector("h2").textContent;
+      part.appendChild(title);
+      var list = document.createElement("dl");
+      step.querySelectorAll(".cell").forEach(function (cell) {
+        var value = shown(cell) && valueOf(cell);
+        if (!value || cell.closest(".hp")) return;
+        var name = cell.querySelector("label, legend").cloneNode(true);
+        name.querySelectorAll(".req").forEach(function (badge) { badge.remove(); });
+        var row = cell.closest("fieldset.drug");
+        var term = document.createElement("dt");
+        term.textContent = (row ? row.querySelector("legend").textContent + " · " : "") +
+          name.textContent.trim();
+        var detail = document.createElement("dd");
+        detail.textContent = value;
+        list.appendChild(term);
+        list.appendChild(detail);
+      });
+      if (!list.children.length) {
+        var none = document.createElement("p");
+        none.className = "hint";
+        none.textContent = text.textEmpty;
+        part.appendChild(none);
+      } else {
+        part.appendChild(list);
+      }
+      var change = document.createElement("button");
+      change.type = "button";
+      change.className = "button";
+      change.textContent = text.textEdit + " · " + title.textContent;
+      change.addEventListener("click", function () { show(index, true); });
+      part.appendChild(change);
+      box.appendChild(part);
+    });
+  }
+  if (steps.length) {
+    form.classList.add("stepped");
+    steps.forEach(function (step, index) {
+      var nav = document.createElement("div");
+      nav.className = "step-nav";
+      if (index > 0) {
+        var back = document.createElement("button");
+        back.type = "button";
+        back.className = "button";
+        back.textContent = text.textBack;
+        back.addEventListener("click", function () { show(index - 1, true); });
+        nav.appendChild(back);
+      }
+      if (index < steps.length - 1) {
+        var forward = document.createElement("button");
+        forward.type = "button";
+        forward.className = "button primary";
+        forward.textContent = text.textNext;
+        forward.addEventListener("click", next);
+        nav.appendChild(forward);
+        step.appendChild(nav);
+      } else {
+        step.insertBefore(nav, step.querySelector("#send-report").nextSibling);
+      }
+    });
+    // Enter moves on to the next step; on the last one it sends.
+    form.addEventListener("keydown", function (event) {
+      var el = event.target;
+      if (event.key !== "Enter" || el.tagName !== "INPUT" || /^(submit|button)$/.test(el.type)) {
+        return;
+      }
+      if (current < steps.length - 1) {
+        event.preventDefault();
+        next();
+      }
+    });
+  }
+
   var summary = document.getElementById("error-summary");
+  function reveal(target) {
+    var index = stepOf(target);
+    if (index >= 0 && index !== current) show(index, false);
+    var cell = target.closest("[data-show-when]");
+    if (cell) cell.hidden = false;
+    var details = target.closest("details");
+    if (details) details.open = true;
+  }
+  if (summary) {
+    summary.addEventListener("click", function (event) {
+      var link = event.target.closest("a[href^='#']");
+      var target = link && document.getElementById(link.getAttribute("href").slice(1));
+      if (!target) return;
+      event.preventDefault();
+      reveal(target);
+      (target.matches("fieldset") ? target.querySelector("input") : target).focus();
+    });
+  }
+
+  // The draft: kept in this browser only, per form address, until the report is received.
+  var key = DRAFT + form.getAttribute("action");
+  var draftBox = document.getElementById("draft");
+  var saving = null;
+  function fieldKey(el) {
+    var row = el.closest("fieldset.drug");
+    return row ? el.name.replace(/^drugs-\d+-/, "drugs-" +
+      Array.prototype.indexOf.call(drugRows(), row) + "-") : el.name;
+  }
+  function save(sending) {
+    if (!storage || !form.hasAttribute("data-draft")) return;
+    var values = {};
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || /^(csrf_token|website|add_drug|remove_drug)$/.test(el.name) ||
+        el.type === "submit" || el.type === "button") return;
+      var name = fieldKey(el);
+      if (el.type === "radio" || el.type === "checkbox") {
+        values[name] = values[name] || [];
+        if (el.checked) values[name].push(el.value);
+      } else {
+        values[name] = [el.value];
+      }
+    });
+    var draft = { saved: Date.now(), step: current, rows: drugRows().length, values: values };
+    draft.sending = Boolean(sending);
+    try {
+      storage.setItem(key, JSON.stringify(draft));
+    } catch (e) { /* storage full: the form still works */ }
+  }
+  function saveSoon() {
+    clearTimeout(saving);
+    saving = setTimeout(save, 300);
+  }
+  function load() {
+    try {
+      var draft = storage && JSON.parse(storage.getItem(key));
+      return draft && Date.now() - draft.saved < DRAFT_DAYS * 86400000 ? draft : null;
+    } catch (e) {
+      return null;
+    }
+  }
+  function restore(draft) {
+    while (addDrug && drugRows().length < Math.min(draft.rows, maxDrugs)) addRow();
+    Array.prototype.forEach.call(form.elements, function (el) {
+      var values = el.name && draft.values[fieldKey(el)];
+      if (!values || el.type === "submit" || el.name === "csrf_token") return;
+      if (el.type === "radio" || el.type === "checkbox") el.checked = values.indexOf(el.value) >= 0;
+      else el.value = values[0];
+    });
+    update();
+  }
+  if (storage && form.hasAttribute("data-draft")) {
+    var draft = load();
+    if (summary) {
+      save(false); // the server's answer holds what was sent: that is the draft now
+    } else if (draft) {
+      restore(draft);
+      current = Math.min(draft.step || 0, Math.max(steps.length - 1, 0));
+      draftBox.hidden = false;
+      document.getElementById("draft-message").textContent =
+        draft.sending ? text.textUnsent : text.textRestored;
+    }
+    form.addEventListener("input", saveSoon);
+    form.addEventListener("change", saveSoon);
+    window.addEventListener("pagehide", function () { if (!form.dataset.sending) save(false); });
+    document.getElementById("draft-discard").addEventListener("click", function () {
+      storage.removeItem(key);
+      window.location.replace(window.location.pathname + window.location.search);
+    });
+  }
+
+  if (steps.length) {
+    var firstError = summary && summary.querySelector("a[href^='#']");
+    var target = firstError && document.getElementById(firstError.getAttribute("href").slice(1));
+    if (target) {
+      current = Math.max(stepOf(target), 0);
+      reveal(target);
+    }
+    show(current, false);
+  }
   if (summary) summary.focus();
 
   // One click sends once: a second click while the first is on its way does nothing.
   form.addEventListener("submit", function (event) {
-    if (form.dataset.sending) event.preventDefault();
-    else if (!event.submitter || event.submitter.name !== "add_drug") form.dataset.sending = "1";
+    var button = event.submitter;
+    if (button && /^(add_drug|remove_drug)$/.test(button.name)) return;
+    if (form.dataset.sending) {
+      event.preventDefault();
+      return;
+    }
+    if (steps.length && current < steps.length - 1) { // Enter in a browser that skipped keydown
+      event.preventDefault();
+      next();
+      return;
+    }
+    if (steps.length && !check(steps[current])) {
+      event.preventDefault();
+      return;
+    }
+    form.dataset.sending = "1";
+    clearTimeout(saving);
+    save(true);
   });
 })();
