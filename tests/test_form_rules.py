@@ -297,7 +297,7 @@ def test_drug_rules(sender, changes, field):
         ("LOT240517", "LOT240517"),  # no label without a separator: kept as printed
     ],
 )
-def test_batch_numbers_lose_their_label_and_spaces_and_are_kept_upper_case(app, sender, typed, kept):
+def test_batch_numbers_lose_label_and_spaces_and_are_kept_upper_case(app, sender, typed, kept):
     reference = accepted(sender, {"drugs-0-batch_number": typed})
     with app.app_context():
         report = db.session.scalar(sa.select(Report).where(Report.reference == reference))
