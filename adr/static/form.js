@@ -328,7 +328,7 @@
   }
 
   // The draft: kept in this browser only, per form address, until the report is received.
-  var key = DRAFT + form.getAttribute("action");
+  var key = form.hasAttribute("data-draft") && DRAFT + form.getAttribute("action");
   var draftBox = document.getElementById("draft");
   var saving = null;
   function fieldKey(el) {
@@ -337,7 +337,7 @@
       Array.prototype.indexOf.call(drugRows(), row) + "-") : el.name;
   }
   function save(sending) {
-    if (!storage || !form.hasAttribute("data-draft")) return;
+    if (!storage || !key) return;
     var values = {};
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name || /^(csrf_token|website|add_drug|remove_drug)$/.test(el.name) ||
@@ -363,7 +363,9 @@
   function load() {
     try {
       var draft = storage && JSON.parse(storage.getItem(key));
-      return draft && Date.now() - draft.saved < DRAFT_DAYS * 86400000 ? draft : null;
+      if (draft && Date.now() - draft.saved < DRAFT_DAYS * 86400000) return draft;
+      if (draft) storage.removeItem(key); // health data is not kept for ever on a shared phone
+      return null;
     } catch (e) {
       return null;
     }
@@ -378,7 +380,7 @@
     });
     update();
   }
-  if (storage && form.hasAttribute("data-draft")) {
+  if (storage && key) {
     var draft = load();
     if (summary) {
       save(false); // the server's answer holds what was sent: that is the draft now
@@ -394,6 +396,7 @@
     window.addEventListener("pagehide", function () { if (!form.dataset.sending) save(false); });
     document.getElementById("draft-discard").addEventListener("click", function () {
       storage.removeItem(key);
+      key = null; // and not saved again as the page goes
       window.location.replace(window.location.pathname + window.location.search);
     });
   }
@@ -429,5 +432,11 @@
     form.dataset.sending = "1";
     clearTimeout(saving);
     save(true);
+    // A send that never answers may be tried again: the server keeps one report per form.
+    setTimeout(function () { delete form.dataset.sending; }, 10000);
+  });
+  // Back from a failed send: the page comes from the browser's cache, ready to send again.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) delete form.dataset.sending;
   });
 })();

@@ -1,0 +1,171 @@
+"""The public form in steps on a phone, with the draft kept in the browser (script on)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser.conftest import fill_form
+
+pytestmark = pytest.mark.sqlite_only
+
+REACTION = {
+    "event-name": "皮疹",
+    "event-onset_date": "2026-11-20",
+    "event-description": "服药后第二天全身出现红色皮疹，伴瘙痒。",
+    "event-outcome": "improving",
+}
+MEDICINE = {"drugs-0-generic_name": "阿莫西林胶囊", "drugs-0-batch_number": "LOT 240517a"}
+PATIENT = {"patient-name": "ZS", "patient-sex": "male", "patient-age": "34"}
+REPORTER = {"reporter-kind": "patient", "reporter-name": "张三", "reporter-phone": "13912345678"}
+
+
+def progress(page) -> str:
+    return page.locator("#progress").inner_text()
+
+
+def step_title(page) -> str:
+    return page.locator("section[data-step]:visible h2").inner_text()
+
+
+def next_step(page) -> None:
+    page.locator("section[data-step]:visible").get_by_role("button", name="下一步").click()
+
+
+def test_a_person_reports_step_by_step_reaction_first_and_a_reload_loses_nothing(
+    phone, live_server
+):
+    phone.goto("/report")
+    assert progress(phone).startswith("第 1 步，共 5 步")
+    assert step_title(phone) == "不良反应/事件"
+    assert not phone.locator('[name="drugs-0-generic_name"]').is_visible()
+
+    next_step(phone)  # nothing typed: the step says what it needs and stays
+    assert progress(phone).startswith("第 1 步")
+    assert phone.locator(".error[data-check]").count() == 4
+    assert phone.evaluate("document.activeElement.name") == "event-name"
+
+    fill_form(phone, REACTION)
+    phone.press('[name="event-name"]', "Enter")  # Enter moves on; it never adds a medicine
+    assert progress(phone).startswith("第 2 步，共 5 步")
+    assert phone.locator("fieldset.drug").count() == 1
+
+    fill_form(phone, MEDICINE)
+    phone.click("#add-drug")  # in place, no reload
+    fill_form(phone, {"drugs-1-generic_name": "布洛芬缓释胶囊"})
+    phone.click("#add-drug")
+    phone.locator("#drug-2").get_by_role("button", name="删除这种药品").click()
+    assert phone.locator("fieldset.drug").count() == 2
+
+    phone.reload()  # a closed tab, a weak network: everything typed is still here
+    assert progress(phone).startswith("第 2 步")
+    assert phone.locator("#draft-message").inner_text() == "已恢复您之前在本手机上填写的内容。"
+    assert "只保存在本手机的浏览器中" in phone.locator("#draft").inner_text()
+    assert phone.input_value('[name="drugs-1-generic_name"]') == "布洛芬缓释胶囊"
+    assert phone.input_value('[name="event-description"]') == REACTION["event-description"]
+    assert phone.is_checked('[name="event-outcome"][value="improving"]')
+
+    next_step(phone)
+    fill_form(phone, PATIENT)
+    phone.locator("section[data-step]:visible").get_by_role("button", name="上一步").click()
+    assert phone.input_value('[name="drugs-0-generic_name"]') == "阿莫西林胶囊"
+    next_step(phone)
+    assert phone.input_value('[name="patient-name"]') == "ZS"
+    next_step(phone)
+    assert step_title(phone) == "报告人信息"
+    fill_form(phone, REPORTER)
+    next_step(phone)
+
+    assert progress(phone).startswith("第 5 步，共 5 步")
+    review = phone.locator("#review").inner_text()
+    for shown in ("皮疹", "阿莫西林胶囊", "LOT 240517a", "布洛芬缓释胶囊", "ZS", "张三", "好转"):
+        assert shown in review
+    phone.check('[name="reporter-consent_privacy"]')
+    phone.click("#send-report")
+    phone.wait_for_url(re.compile(r"/report/submitted/"))
+
+    reference = phone.locator("#report-reference").inner_text()
+    report = live_server.stored(reference)
+    assert [d.generic_name for d in report.drugs] == ["阿莫西林胶囊", "布洛芬缓释胶囊"]
+    assert report.drugs[0].batch_number == "240517A"
+    assert (report.event_name, report.patient_name, report.reporter_name) == ("皮疹", "ZS", "张三")
+    assert phone.evaluate("Object.keys(localStorage)") == []  # received: the copy is erased
+    phone.goto("/report")
+    assert phone.locator("#draft").is_hidden()
+    assert phone.input_value('[name="event-name"]') == ""
+
+
+def test_each_step_fits_about_two_phone_screens_with_one_drug(phone):
+    phone.goto("/report")
+    screen = phone.viewport_size["height"]
+    for _ in range(5):
+        height = phone.locator("section[data-step]:visible").bounding_box()["height"]
+        assert height <= 2.5 * screen, (step_title(phone), height)
+        if progress(phone).startswith("第 5 步"):
+            break
+        phone.evaluate("document.querySelectorAll('[required]').forEach(e => e.required = false)")
+        next_step(phone)
+
+
+def test_a_refused_send_opens_the_step_holding_the_first_error(phone, live_server):
+    phone.goto("/report")
+    for fields in (REACTION, MEDICINE, PATIENT, REPORTER | {"reporter-phone": "12345"}):
+        fill_form(phone, fields)
+        next_step(phone)
+    phone.check('[name="reporter-consent_privacy"]')
+    phone.click("#send-report")  # the server refuses the phone number the browser let through
+
+    assert phone.locator("#error-summary").is_visible()
+    assert phone.evaluate("document.activeElement.id") == "error-summary"
+    assert step_title(phone) == "报告人信息"
+    assert phone.locator('[name="reporter-phone"]').is_visible()
+    assert phone.input_value('[name="reporter-phone"]') == "12345"
+    phone.fill('[name="reporter-phone"]', "13912345678")
+    next_step(phone)
+    phone.click("#send-report")
+    phone.wait_for_url(re.compile(r"/report/submitted/"))
+
+
+def test_a_send_that_fails_on_the_way_is_offered_again_and_stored_once(phone, live_server):
+    phone.goto("/report")
+    for fields in (REACTION, MEDICINE, PATIENT, REPORTER):
+        fill_form(phone, fields)
+        next_step(phone)
+    phone.check('[name="reporter-consent_privacy"]')
+    phone.route("**/report", lambda route: route.abort() if route.request.method == "POST"
+                else route.continue_())  # fmt: skip
+    with pytest.raises(Exception, match="net::ERR_FAILED"):
+        with phone.expect_navigation():
+            phone.click("#send-report")
+    phone.unroute("**/report")
+
+    phone.goto("/report")
+    assert "可能没有送达" in phone.locator("#draft-message").inner_text()
+    assert progress(phone).startswith("第 5 步")
+    phone.click("#send-report")
+    phone.wait_for_url(re.compile(r"/report/submitted/"))
+    assert live_server.stored(phone.locator("#report-reference").inner_text())
+
+
+def test_death_is_asked_once_the_other_death_choices_follow_the_outcome(phone):
+    phone.goto("/report")
+    serious_death = phone.locator('[name="event-serious"][value="death"]')
+    impact_death = phone.locator('[name="event-disease_impact"][value="death"]')
+    assert serious_death.is_hidden() and impact_death.is_hidden()
+    phone.check('[name="event-outcome"][value="death"]')
+    assert serious_death.is_checked() and impact_death.is_visible()
+    assert phone.locator('[name="event-death_cause"]').is_visible()
+    phone.check('[name="event-outcome"][value="recovered"]')
+    assert not serious_death.is_checked() and serious_death.is_hidden()
+
+
+def test_a_new_form_from_clear_and_start_again(phone):
+    phone.goto("/report")
+    fill_form(phone, {"event-name": "头晕"})
+    phone.reload()
+    assert phone.input_value('[name="event-name"]') == "头晕"
+    phone.click("#draft-discard")
+    phone.wait_for_load_state()
+    assert phone.input_value('[name="event-name"]') == ""
+    assert phone.evaluate("Object.keys(localStorage)") == []
