@@ -1,5 +1,7 @@
 # `make run` serves the app, `make test` runs the checks, `make bench` prints the figures.
 # Each sets itself up first: a virtual environment in .venv and the compiled catalogues.
+# The browser tests (tests/browser) and `make screenshots` drive Debian's chromium through
+# Playwright; without it the tests are skipped and pytest's summary says so.
 
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +10,7 @@ INSTALLED := $(VENV)/.installed
 CATALOGUES := $(wildcard adr/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGUES:.po=.mo)
 
-.PHONY: setup run test lint bench translations clean
+.PHONY: setup run test lint bench screenshots translations clean
 
 setup: $(INSTALLED) $(COMPILED)
 
@@ -35,6 +37,10 @@ test: lint
 
 bench: setup
 	$(BIN)/python -m bench
+
+# docs/screenshots/*.png for the README, from demo data on a temporary database.
+screenshots: setup
+	$(BIN)/python -m bench.screenshots
 
 # After changing interface text: collect it, then translate the new entries in the .po files.
 translations: $(INSTALLED)

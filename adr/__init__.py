@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, render_template
+from flask import Flask, redirect, render_template, url_for
+from werkzeug.wrappers import Response
 
 from adr import http
 from adr.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
@@ -113,7 +114,7 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_pages(app: Flask) -> None:
-    """Add what every page shares: language, health check and error pages."""
+    """Add what every page shares: language, health check, icon and error pages."""
     from flask_babel import gettext as _
 
     from adr.i18n import html_lang, remember_language
@@ -129,6 +130,11 @@ def register_pages(app: Flask) -> None:
             db.session.rollback()
             return "database unavailable", 503, {"Content-Type": "text/plain"}
         return "ok", 200, {"Content-Type": "text/plain"}
+
+    @app.get("/favicon.ico")
+    def favicon() -> Response:
+        """Answer browsers that ask for the icon without reading the page's link to it."""
+        return redirect(url_for("static", filename="favicon.svg"), 301)
 
     messages = {
         400: lambda: _("The request could not be read. Go back and try again."),

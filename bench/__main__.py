@@ -1,9 +1,10 @@
 """Run every benchmark in turn."""
 
-from bench import export, intake, load, mail, review
+from bench import export, intake, load, mail, pages, review
 
 if __name__ == "__main__":
     intake.main()
+    pages.main()
     mail.main()
     load.main()
     export.main()

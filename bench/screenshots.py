@@ -1,0 +1,99 @@
+"""Screenshots for the README: `make screenshots` writes docs/screenshots/*.png.
+
+The app serves a temporary SQLite database holding demo reports and one report sent through
+the form; Debian's chromium takes each shot in SHOTS: open the path on the device, do the
+actions, save. To add one (a step of the form, say), add a line to SHOTS.
+Run: `make screenshots` (or `.venv/bin/python -m bench.screenshots`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from adr import accounts, create_app, demo, regulatory
+from adr.extensions import db
+from tests.browser.live import CHROMIUM, DESKTOP, MISSING, PHONE, chromium, serving
+from tests.conftest import ReportSender, app_config, reference_of, valid_report
+
+FOLDER = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+STAFF, PASSWORD = "reviewer@tianning.example", "screenshot password"
+Action = Callable[[Any], object]
+
+
+def refuse(page) -> None:
+    """Send the form empty."""
+    page.click("form[method=post] button.primary")
+    page.wait_for_selector("#error-summary")
+
+
+def sign_in(page) -> None:
+    page.goto("/login")
+    page.fill("[name=email]", STAFF)
+    page.fill("[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url("**/staff/")
+
+
+@dataclass
+class Shot:
+    name: str  # docs/screenshots/<name>.png
+    path: str  # {reference}: the report sent through the form
+    actions: tuple[Action, ...] = ()
+    device: str = "phone"  # or "staff": a desktop signed in as a reviewer, in Chinese
+    full_page: bool = False
+
+
+SHOTS = [
+    Shot("form", "/report"),
+    Shot("refused", "/report", (refuse,)),
+    Shot("confirmation", "/report/submitted/{reference}", full_page=True),
+    Shot("staff-list", "/staff/reports", device="staff"),
+    Shot("case", "/staff/reports/{reference}", device="staff"),
+]
+DEVICES = {
+    "phone": PHONE,
+    "staff": DESKTOP | {"locale": "zh-CN"},
+}
+
+
+def main() -> None:
+    if not CHROMIUM:
+        sys.exit(f"make screenshots: {MISSING}")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    FOLDER.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        os.environ["ADR_INSTANCE_PATH"] = folder
+        config = app_config(Path(folder), TESTING=False, LOG_LEVEL="WARNING", MAIL_BACKGROUND=False)
+        app = create_app(config)
+        with app.app_context():
+            db.create_all()
+            demo.make_demo_data(40, f"{datetime.now(regulatory.CHINA):%Y-%m}", seed=10)
+            accounts.create_user(STAFF, "审核员", "reviewer", PASSWORD, "screenshots")
+        reference = reference_of(ReportSender(app.test_client()).send(valid_report()))
+        with serving(app) as url, chromium() as browser:
+            contexts = {
+                device: browser.new_context(base_url=url, **options)
+                for device, options in DEVICES.items()
+            }
+            sign_in(contexts["staff"].new_page())
+            for shot in SHOTS:
+                page = contexts[shot.device].new_page()
+                page.goto(shot.path.format(reference=reference))
+                for action in shot.actions:
+                    action(page)
+                path = FOLDER / f"{shot.name}.png"
+                page.screenshot(path=path, full_page=shot.full_page)
+                page.close()
+                print(path.relative_to(FOLDER.parent.parent))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""The app served over HTTP from a thread, and Debian's chromium driven by Playwright.
+
+Shared by the browser tests, `make screenshots` and the page benchmark. Playwright never
+downloads a browser here: it drives the chromium found on the PATH.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Flask
+from werkzeug.serving import make_server
+
+CHROMIUM = shutil.which("chromium")
+MISSING = "chromium not found; Debian's chromium package brings it"
+WECHAT = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.47 NetType/WIFI Language/zh_CN"
+)
+PHONE: dict[str, Any] = {  # WeChat's browser on an iPhone, in Chinese
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+    "user_agent": WECHAT,
+    "locale": "zh-CN",
+}
+DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}, "locale": "en-GB"}
+
+
+@contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """Serve `app` on a free port of 127.0.0.1 from a thread; yield its URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    app.config["BASE_URL"] = url  # links in mails point here
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield url
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Launch Debian's chromium, headless; raise when it is not installed."""
+    if not CHROMIUM:
+        raise RuntimeError(MISSING)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -1,0 +1,33 @@
+"""Without JavaScript a reporter still sends a whole report, a second medicine included."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import fill_form
+from tests.conftest import valid_report
+
+pytestmark = pytest.mark.sqlite_only
+
+
+def test_a_report_sent_without_javascript_is_stored_and_acknowledged(nojs, live_server):
+    report = valid_report()
+    first = {name: value for name, value in report.items() if not name.startswith("drugs-1-")}
+    second = {name: value for name, value in report.items() if name.startswith("drugs-1-")}
+    nojs.goto("/report")
+    assert nojs.locator("[name=drugs-1-role]").count() == 0
+    fill_form(nojs, first)
+    nojs.click("button[name=add_drug]")  # the server adds the row, every value kept
+    assert nojs.input_value("[name=patient-name]") == "张某某"
+    fill_form(nojs, second)
+    nojs.click("form[method=post] button.primary")
+    nojs.wait_for_url("**/report/submitted/*")
+    reference = nojs.text_content("#report-reference").strip()
+
+    stored = live_server.stored(reference)
+    assert (stored.reporter_name, stored.patient_name) == ("王丽", "张某某")
+    assert [drug.generic_name for drug in stored.drugs] == ["阿莫西林胶囊", "盐酸氨溴索片"]
+    assert stored.drugs[0].batch_number == "20260315A"
+    mails = live_server.inbox.wait_for(2)  # the safety inbox's mail and the acknowledgement
+    recipients = [address for to, _ in live_server.inbox.received for address in to]
+    assert "wangli@example.com" in recipients and len(mails) == 2

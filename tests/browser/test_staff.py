@@ -1,0 +1,29 @@
+"""A reviewer signs in, finds a report in the list, opens its case and downloads the workbook."""
+
+from __future__ import annotations
+
+import pytest
+from openpyxl import load_workbook
+
+from tests.browser.conftest import sign_in
+
+pytestmark = pytest.mark.sqlite_only
+
+
+def test_from_sign_in_to_the_months_workbook(desktop, live_server, tmp_path):
+    reference = live_server.send_report()
+    sign_in(desktop, live_server)
+    assert desktop.text_content("h1") == "Dashboard"
+
+    desktop.get_by_role("link", name="Reports", exact=True).click()
+    desktop.get_by_role("link", name=reference).click()
+    desktop.wait_for_url(f"**/staff/reports/{reference}")
+    assert reference in desktop.text_content("h1")
+
+    desktop.get_by_role("link", name="Dashboard").click()
+    with desktop.expect_download() as download:
+        desktop.get_by_role("link", name="Download this month's workbook").click()
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    sheet = load_workbook(path)["个例报告"]
+    assert [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)] == [reference]
