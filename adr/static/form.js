@@ -1,8 +1,8 @@
-/* Optional help on the report form: hide questions that do not apply, move to the errors.
+/* Optional help on the report form: hide questions that do not apply, send once.
    Everything works without it. */
 (function () {
   "use strict";
-  var form = document.querySelector("form[method=post]");
+  var form = document.getElementById("report-form");  // not the sign-out form of staff pages
   if (!form) return;
   var cells = form.querySelectorAll("[data-show-when]");
 
@@ -32,9 +32,6 @@
   }
   form.addEventListener("change", update);
   update();
-
-  var summary = document.getElementById("error-summary");
-  if (summary) summary.focus();
 
   // One click sends once: a second click while the first is on its way does nothing.
   form.addEventListener("submit", function (event) {
