@@ -10,11 +10,11 @@ from flask import current_app
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from adr import audit, mailer, totp
+from adr import audit, mailer, totp, vocab
 from adr.extensions import db
 from adr.models import AuditEntry, User, write_transaction
 
-ROLES = ("reviewer", "admin")
+ROLES = tuple(vocab.ROLE)  # reviewer, admin
 MIN_PASSWORD_LENGTH = 12
 MAX_NAME_LENGTH = 100  # the column's size
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from adr import audit, cases, regulatory
+from adr import audit, cases, regulatory, vocab
+from adr.i18n import current_language
 from adr.models import Case, CaseNote, Report, write_transaction
 
 
@@ -40,8 +41,11 @@ def problems(case: Case, change: Assessment, duplicate_typed: str | None) -> dic
     found: dict[str, str] = {}
     today = regulatory.china_today()
     if not regulatory.can_move(case.status, change.status):
+        language = current_language()
         found["status"] = _(
-            "A case cannot go from %(old)s to %(new)s.", old=case.status, new=change.status
+            "A case cannot go from %(old)s to %(new)s.",
+            old=vocab.label(vocab.STATUS, case.status, language),
+            new=vocab.label(vocab.STATUS, change.status, language),
         )
     if change.status == "invalid" and not change.status_reason:
         found["status_reason"] = _("Say why the report is invalid.")
@@ -96,7 +100,7 @@ def apply(case: Case, change: Assessment, actor: str) -> list[str]:
         "duplicate_of_id": change.duplicate_of.case_id
         if change.status == "duplicate" and change.duplicate_of
         else None,
-        "assessed_serious": change.assessed_serious,
+        "assessed_serious": change.assessed_serious or None,  # None: not judged
         "assessed_outcome": change.assessed_outcome,
         "expectedness": change.expectedness,
         "company_causality": change.company_causality,
@@ -112,10 +116,10 @@ def apply(case: Case, change: Assessment, actor: str) -> list[str]:
         case = cases.lock(session, case.id)
         first = case.first_report
         for name, value in new.items():
-            old = getattr(case, name)
-            if old != value:
+            if audit.record_change(
+                session, actor, "assessment", first.id, name, getattr(case, name), value
+            ):
                 setattr(case, name, value)
-                audit.record(session, actor, "assessment", first.id, name, old, value)
                 changed.append(name)
         if change.submitted_to_regulator_on:
             for report in unsent(case):

@@ -91,6 +91,29 @@ def record(
     return entry
 
 
+def record_change(
+    session: Session,
+    actor: str,
+    action: str,
+    report_id: int | None,
+    field: str,
+    old: object,
+    new: object,
+) -> bool:
+    """Append an entry for a field that really changed; return whether it did.
+
+    None, "" and [] all mean "nothing": going from one to another is no change.
+    """
+    if nothing_as_none(old) == nothing_as_none(new):
+        return False
+    record(session, actor, action, report_id, field, old, new)
+    return True
+
+
+def nothing_as_none(value: object) -> object:
+    return None if value == "" or value == [] else value
+
+
 def as_text(value: object) -> str | None:
     if value is None:
         return None

@@ -183,9 +183,9 @@ def recompute(session: Session, case: Case, actor: str, received: Report | None 
     for target, name, old, new in derive(case.reports, case):
         if isinstance(target, Report):
             if name in AUDITED_REPORT_FIELDS and target is not received:
-                audit.record(session, actor, "deadline", target.id, name, old, new)
+                audit.record_change(session, actor, "deadline", target.id, name, old, new)
         elif name in AUDITED_CASE_FIELDS and not new_case:
-            audit.record(session, actor, "deadline", first.id, name, old, new)
+            audit.record_change(session, actor, "deadline", first.id, name, old, new)
 
 
 def lock(session: Session, case_id: int) -> Case:

@@ -10,7 +10,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -79,9 +79,18 @@ def parse_month(text: str) -> tuple[datetime, datetime]:
     if not match:
         raise ValueError(f"not a month: {text!r}; write it as YYYY-MM, for example 2026-11")
     year, month = int(match[1]), int(match[2])
-    start = datetime(year, month, 1, tzinfo=regulatory.CHINA)
-    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=regulatory.CHINA)
-    return start.astimezone(UTC), end.astimezone(UTC)
+    try:
+        start = datetime(year, month, 1, tzinfo=regulatory.CHINA)
+        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=regulatory.CHINA)
+        return start.astimezone(UTC), end.astimezone(UTC)
+    except (ValueError, OverflowError):  # 0000-01, 0001-01, 9999-12: beyond the calendar
+        raise ValueError(f"not a month the calendar holds: {text!r}") from None
+
+
+def previous_month(now: datetime) -> str:
+    """Return the month before `now`'s in China, as YYYY-MM: the one the regulator asks for."""
+    first = regulatory.china_date(now).replace(day=1)
+    return f"{first - timedelta(days=1):%Y-%m}"
 
 
 def clean(text: str) -> str:

@@ -333,6 +333,11 @@ def describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"[:1000]
 
 
+def without_addresses(text: str) -> str:
+    """Return an error with its e-mail addresses hidden (servers quote the recipient)."""
+    return ADDRESS.sub("<address>", text)
+
+
 def retry_delay(attempts: int) -> timedelta:
     """Return the wait before the next attempt: doubling from the base, up to the cap."""
     config = current_app.config
@@ -360,7 +365,7 @@ def _record(outbox_mail: OutboxMail, error: Exception | None, delivery: Delivery
             "mail %s to the %s: %s",
             outbox_mail.id,
             outbox_mail.kind,
-            ADDRESS.sub("<address>", values["last_error"]),  # servers quote the recipient
+            without_addresses(values["last_error"]),
         )
     try:
         _write_outcome(outbox_mail, values)

@@ -430,6 +430,10 @@ ASSESSED_FIELD: CodeList = {
     "due_at": Term("报告时限", "Due"),
     "note": Term("备注", "Note"),
 }
+ROLE: CodeList = {
+    "reviewer": Term("审核员", "Reviewer"),
+    "admin": Term("管理员", "Administrator"),
+}
 MAIL_STATUS: CodeList = {
     "pending": Term("待发送", "Waiting"),
     "sending": Term("发送中", "Sending"),

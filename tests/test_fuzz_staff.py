@@ -45,6 +45,14 @@ def test_any_list_parameters_answer_a_page_or_a_404(staff_app, arguments):
     assert response.status_code in (200, 404), response.status_code
 
 
+@settings(max_examples=100, deadline=None)
+@given(month=st.one_of(parameter, st.from_regex(r"\A\d{4}-\d{2}\Z")))
+def test_any_export_month_leads_to_its_workbook_or_a_message(staff_app, month):
+    _, client, _, _ = staff_app
+    response = client.get("/staff/exports", query_string={"month": month})
+    assert response.status_code in (303, 400), response.status_code
+
+
 @settings(max_examples=150, deadline=None)
 @given(fields=st.dictionaries(st.sampled_from(ASSESSMENT_FIELDS), parameter, max_size=6))
 def test_any_assessment_is_stored_or_refused(staff_app, fields):

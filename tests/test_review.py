@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -86,14 +87,15 @@ ROUTES = [
     ("get", "/staff/reports/new", None),
     ("post", "/staff/reports/new", {"event-name": "皮疹"}),
     ("get", "/staff/exports/2026-11.xlsx", None),
+    ("get", "/staff/exports?month=2026-10", None),
     ("get", "/staff/users", None),
     ("post", "/staff/users", {"action": "none"}),
 ]
 EXPECTED = {  # who: status for each route above
-    "anonymous": [302] * 9,
-    "reviewer": [200, 200, 200, 303, 200, 422, 200, 403, 403],
-    "admin": [200, 200, 200, 303, 200, 422, 200, 200, 303],
-    "deactivated": [302] * 9,
+    "anonymous": [302] * 10,
+    "reviewer": [200, 200, 200, 303, 200, 422, 200, 303, 403, 403],
+    "admin": [200, 200, 200, 303, 200, 422, 200, 303, 200, 303],
+    "deactivated": [302] * 10,
 }
 
 
@@ -665,3 +667,210 @@ def test_the_failed_mail_tile_lists_the_reports_whose_mail_failed(staff):
     assert "<strong>1</strong> 邮件发送失败的报告" in client.get("/staff/").get_data(as_text=True)
     page = client.get("/staff/reports?mail_failed=1").get_data(as_text=True)
     assert failed in page and fine not in page
+
+
+# A refused assessment, the status choices and the audit rows of a move.
+
+
+def options_of(page: str, name: str) -> list[tuple[str, str]]:
+    """Return the (value, label) pairs a select offers, in order."""
+    select = re.search(rf'<select[^>]* name="{name}"[^>]*>(.*?)</select>', page, re.S)
+    assert select, name
+    return re.findall(r'<option[^>]*value="([^"]*)"[^>]*>([^<]*)</option>', select[1])
+
+
+def test_a_refused_assessment_opens_with_its_errors_at_the_top_in_page_order(staff):
+    from tests.test_form_rules import Page
+
+    reference = submit(staff)
+    client = signed_in(staff, REVIEWER)
+    refused = assess(client, reference, status="submitted", assessed_serious=["death"])
+    assert refused.status_code == 422
+    html = refused.get_data(as_text=True)
+    top = html.index('id="error-summary"')
+    assert html.index("</h1>") < top < html.index('id="assessment"')  # at the top, not below
+    summary = Page(html).ids["error-summary"]
+    assert (summary["role"], summary["tabindex"]) == ("alert", "-1")
+    assert "error-summary.js" in html  # moves the focus there
+    assert Page(html).links == [
+        "#status",
+        "#assessed_outcome",
+        "#submitted_to_regulator_on",
+        "#national_case_number",
+    ]
+    assert "处理状态：病例不能从 已接收 转为 已上报。" in html  # labels, not codes
+    assert "received" not in html.split('id="error-summary"')[1].split("</div>")[0]
+    status = Page(html).ids["status"]
+    assert (status["aria-invalid"], status["aria-describedby"]) == ("true", "status-error")
+    assert 'id="status-error">病例不能从' in html  # and the message beside the field
+
+    invalid = assess(client, reference, naranjo_3="perhaps").get_data(as_text=True)
+    assert Page(invalid).links == ["#naranjo_3"]
+    assert '<details class="more" open>' in invalid  # the question in error is shown
+
+
+def test_the_status_offers_the_legal_moves_only_in_the_page_language(staff):
+    reference = submit(staff)
+    client = signed_in(staff, REVIEWER)
+    page = client.get(f"/staff/reports/{reference}").get_data(as_text=True)
+    assert options_of(page, "status") == [
+        ("received", "已接收"),
+        ("in_review", "审核中"),
+        ("invalid", "无效"),
+        ("duplicate", "重复"),
+    ]
+    assess(client, reference, status="in_review")
+    page = client.get(f"/staff/reports/{reference}?lang=en").get_data(as_text=True)
+    assert options_of(page, "status") == [
+        ("in_review", "In review"),
+        ("assessed", "Assessed"),
+        ("invalid", "Invalid"),
+        ("duplicate", "Duplicate"),
+    ]
+    refused = assess(client, reference, status="closed").get_data(as_text=True)
+    assert "A case cannot go from In review to Closed." in refused
+
+
+def test_a_move_audits_what_changed_and_nothing_else(staff):
+    reference = submit(staff)
+    client = signed_in(staff, REVIEWER)
+
+    def assessed() -> list[tuple[str | None, str | None, str | None]]:
+        entries = trail(staff, reference)
+        return [(e.field, e.old_value, e.new_value) for e in entries if e.action == "assessment"]
+
+    assess(client, reference, status="in_review")
+    assert assessed() == [("status", "received", "in_review")]
+    assess(client, reference, status="in_review")  # the same again: no row
+    assert len(assessed()) == 1
+    with staff.app_context():  # an assessment saved before: "no criteria" kept as []
+        db.session.execute(sa.update(Case).values(assessed_serious=[]))
+        db.session.commit()
+    assess(client, reference, status="in_review")
+    assess(client, reference, status="in_review", assessed_serious=["hospitalization"])
+    assess(client, reference, status="in_review")
+    assert assessed()[1:] == [
+        ("assessed_serious", "[]", '["hospitalization"]'),
+        ("assessed_serious", '["hospitalization"]', None),
+    ]
+    assert all(old != new for _, old, new in assessed())
+
+
+def test_record_change_skips_what_did_not_change(app):
+    from adr import audit
+    from adr.models import write_transaction
+
+    with app.app_context(), write_transaction() as session:
+        assert not audit.record_change(session, "t", "assessment", None, "x", None, [])
+        assert not audit.record_change(session, "t", "assessment", None, "x", "", None)
+        assert not audit.record_change(session, "t", "assessment", None, "x", "a", "a")
+        assert audit.record_change(session, "t", "assessment", None, "x", 0, None)
+        assert audit.record_change(session, "t", "assessment", None, "x", None, "a")
+    assert [(e.old_value, e.new_value) for e in trail(app)] == [("0", None), (None, "a")]
+
+
+# Numbers, roles, the month picker, mail trouble.
+
+
+def test_numbers_show_as_typed(staff):
+    reference = submit(
+        staff, {"drugs-0-dose": "3", "drugs-1-dose": "2.50", "patient-weight_kg": "10"}
+    )
+    page = signed_in(staff, REVIEWER).get(f"/staff/reports/{reference}").get_data(as_text=True)
+    for shown in ("<dt>每次剂量</dt><dd>3</dd>", "<dd>2.5</dd>", "<dt>体重(kg)</dt><dd>10</dd>"):
+        assert shown in page
+    assert "3.0" not in page and "E+" not in page
+
+
+@pytest.mark.parametrize(
+    ("number", "shown"),
+    [(3.0, "3"), (2.5, "2.5"), (10.0, "10"), (100000.0, "100000"), (0.0001, "0.0001")],
+)
+def test_plain_number(number, shown):
+    from adr.intake.forms import plain_number
+
+    assert plain_number(number) == shown
+
+
+def test_the_users_page_names_roles_in_the_page_language_and_reflows(staff):
+    client = signed_in(staff, ADMIN)
+    page = client.get("/staff/users").get_data(as_text=True)
+    for label in ("审核员", "管理员"):
+        assert f'<td data-label="角色">{label}</td>' in page
+    assert ">reviewer<" not in page and ">admin<" not in page
+    assert options_of(page, "role") == [("reviewer", "审核员"), ("admin", "管理员")]
+    assert 'class="cases reflow"' in page
+    english = client.get("/staff/users?lang=en").get_data(as_text=True)
+    assert options_of(english, "role") == [("reviewer", "Reviewer"), ("admin", "Administrator")]
+
+
+def test_the_month_picker_leads_to_last_months_workbook(staff):
+    from adr.export import previous_month
+
+    client = signed_in(staff, REVIEWER)
+    page = client.get("/staff/?lang=en").get_data(as_text=True)
+    last = previous_month(datetime.now(UTC))
+    assert 'action="/staff/exports"' in page
+    assert f'name="month" value="{last}"' in page
+    response = client.get(f"/staff/exports?month={last}")
+    assert response.status_code == 303 and response.location == f"/staff/exports/{last}.xlsx"
+    with client.get(response.location) as workbook:
+        assert workbook.status_code == 200
+
+
+@pytest.mark.parametrize("month", ["", "2026-13", "bogus", "0001-01", "9999-12", "2026-1"])
+def test_a_bad_month_gets_a_message(staff, month):
+    client = signed_in(staff, REVIEWER)
+    response = client.get("/staff/exports", query_string={"month": month, "lang": "en"})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert 'id="export-month-error">Choose a month, written like' in page
+    assert 'aria-invalid="true"' in page
+    assert client.get(f"/staff/exports/{month or 'x'}.xlsx").status_code == 404
+    assert client.get("/staff/reports", query_string={"month": month}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("now", "month"),
+    [
+        (datetime(2026, 1, 15, tzinfo=UTC), "2025-12"),
+        (datetime(2026, 10, 31, 17, 0, tzinfo=UTC), "2026-10"),  # 1 November in China
+        (datetime(2026, 3, 1, 0, 0, tzinfo=UTC), "2026-02"),
+    ],
+)
+def test_previous_month_is_counted_in_china(now, month):
+    from adr.export import previous_month
+
+    assert previous_month(now) == month
+
+
+def test_mail_trouble_is_summed_up_once_on_the_dashboard(staff):
+    from adr.models import OutboxMail
+
+    first = submit(staff)
+    submit(staff, {"follow_up_of": first})
+    refused = "ConnectionRefusedError: [Errno 111] Connection refused"
+    with staff.app_context():
+        mails = db.session.scalars(sa.select(OutboxMail).order_by(OutboxMail.id)).all()
+        for mail in mails:
+            mail.attempts, mail.last_error = 2, refused
+        mails[-1].status = "failed"
+        mails[-1].last_error = "550 5.1.1 <wangli@example.com>: Recipient address rejected"
+        oldest = mails[0].created_at
+        db.session.commit()
+    client = signed_in(staff, REVIEWER)
+    page = client.get("/staff/?lang=en").get_data(as_text=True)
+    summary = page.split('id="mail-trouble"')[1].split("</div>")[0]
+    assert "Mails not delivered: 4" in summary
+    assert f"{oldest.astimezone(regulatory.CHINA):%Y-%m-%d %H:%M}" in summary
+    assert "550 5.1.1 &lt;&lt;address&gt;&gt;: Recipient address rejected" in summary
+    assert "wangli" not in summary and first not in summary
+    case = client.get(f"/staff/reports/{first}?lang=en").get_data(as_text=True)
+    assert case.count(refused) == 1 and case.count('href="#mail-error-1"') == 3
+    assert case.count('href="#mail-error-2"') == 1
+
+
+def test_no_mail_trouble_no_summary(staff):
+    submit(staff)  # its mails wait for their first attempt
+    page = signed_in(staff, REVIEWER).get("/staff/").get_data(as_text=True)
+    assert 'id="mail-trouble"' not in page

@@ -165,7 +165,12 @@ class Number(DecimalField):
     def _value(self) -> str:
         if self.raw_data:
             return str(self.raw_data[0])
-        return "" if self.data is None else format(Decimal(str(self.data)).normalize(), "f")
+        return "" if self.data is None else plain_number(self.data)
+
+
+def plain_number(value: float | Decimal) -> str:
+    """Return a number as people write it: 3, 2.5, 10; no trailing zeros, never 1E+1."""
+    return format(Decimal(str(value)).normalize(), "f")
 
 
 def coded(
@@ -704,7 +709,7 @@ def drug_row_count(asked: int) -> int:
     return min(max(asked, 1), MAX_DRUGS)
 
 
-def fields_in_error(form: ReportForm) -> list[Any]:
+def fields_in_error(form: Form) -> list[Any]:
     """Return every input field that has an error, in page order."""
     moved = {name for name in PAGE_ORDER if "-" in name}
     fields = []

@@ -19,9 +19,13 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import EqualTo, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from adr import accounts, vocab
+from adr import accounts, regulatory, vocab
 from adr.i18n import lazy_term
 from adr.intake.forms import clean_text, options, unique_codes
+
+NARANJO_CHOICES = [
+    SelectChoice(code, lazy_term(term)) for code, term in vocab.NARANJO_ANSWER.items()
+]
 
 
 class AssessmentForm(FlaskForm):
@@ -43,6 +47,12 @@ class AssessmentForm(FlaskForm):
     expectedness = RadioField(
         _l("Expectedness"), choices=options(vocab.EXPECTEDNESS), validators=[Optional()]
     )
+    # The ten Naranjo questions, made here so that they come here in the form's (the page's)
+    # order; set as naranjo_0 … naranjo_9 below.
+    _naranjo = tuple(
+        RadioField(lazy_term(question), choices=NARANJO_CHOICES, validators=[Optional()])
+        for question in vocab.NARANJO
+    )
     company_causality = RadioField(
         _l("Company causality (WHO-UMC)"), choices=options(vocab.CAUSALITY), validators=[Optional()]
     )
@@ -58,15 +68,13 @@ class AssessmentForm(FlaskForm):
     note = TextAreaField(_l("Add a note"), filters=[clean_text], validators=[Length(max=5000)])
 
 
-NARANJO_CHOICES = [
-    SelectChoice(code, lazy_term(term)) for code, term in vocab.NARANJO_ANSWER.items()
-]
-for _index, _question in enumerate(vocab.NARANJO):
-    setattr(
-        AssessmentForm,
-        f"naranjo_{_index}",
-        RadioField(lazy_term(_question), choices=NARANJO_CHOICES, validators=[Optional()]),
-    )
+for _index, _question in enumerate(AssessmentForm._naranjo):
+    setattr(AssessmentForm, f"naranjo_{_index}", _question)
+
+
+def status_choices(current: str) -> list[SelectChoice]:
+    """Return the statuses a case in `current` may take: itself and the legal next ones."""
+    return [c for c in options(vocab.STATUS) if regulatory.can_move(current, c.value)]
 
 
 def naranjo_answers(form: AssessmentForm) -> list[str] | None:

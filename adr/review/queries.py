@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from adr import regulatory
+from adr import mailer, regulatory
 from adr.export import parse_month
 from adr.extensions import db
 from adr.models import Case, Drug, OutboxMail, Report
@@ -153,6 +153,31 @@ def dashboard_counts(now: datetime) -> dict[str, int]:
     }
     counts["mail_failures"] = count(Filters(mail_failed=True))
     return counts
+
+
+@dataclass(frozen=True)
+class MailTrouble:
+    """Mails tried and not delivered: how many, since when, the latest error (no addresses)."""
+
+    count: int
+    oldest: datetime
+    last_error: str
+
+
+def mail_trouble() -> MailTrouble | None:
+    """Return the mails a delivery attempt failed for and that are still not sent, if any."""
+    undelivered = sa.and_(
+        OutboxMail.status.in_(("pending", "sending", "failed")), OutboxMail.last_error.is_not(None)
+    )
+    count, oldest = db.session.execute(
+        sa.select(sa.func.count(), sa.func.min(OutboxMail.created_at)).where(undelivered)
+    ).one()
+    if not count:
+        return None
+    last_error = db.session.scalar(
+        sa.select(OutboxMail.last_error).where(undelivered).order_by(OutboxMail.id.desc()).limit(1)
+    )
+    return MailTrouble(count, oldest, mailer.without_addresses(last_error or ""))
 
 
 def utcnow() -> datetime:

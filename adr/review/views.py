@@ -18,15 +18,23 @@ from werkzeug.wrappers import Response
 from adr import accounts, audit, cases, regulatory, vocab
 from adr.assessment import Assessment, apply, problems
 from adr.auth.views import role_required
-from adr.export import parse_month, write_workbook
+from adr.export import parse_month, previous_month, write_workbook
 from adr.extensions import db, login_manager
 from adr.i18n import current_language
-from adr.intake.forms import MAX_DRUGS, StaffReportForm, fields_in_error
+from adr.intake.forms import MAX_DRUGS, StaffReportForm, fields_in_error, plain_number
 from adr.models import AuditEntry, OutboxMail, Report, User, write_transaction
 from adr.reports import reference_for_token, store_report
 from adr.review import bp
-from adr.review.forms import AssessmentForm, naranjo_answers, naranjo_questions
-from adr.review.queries import MAX_PAGE, PAGE_SIZE, Filters, dashboard_counts, report_query, utcnow
+from adr.review.forms import AssessmentForm, naranjo_answers, naranjo_questions, status_choices
+from adr.review.queries import (
+    MAX_PAGE,
+    PAGE_SIZE,
+    Filters,
+    dashboard_counts,
+    mail_trouble,
+    report_query,
+    utcnow,
+)
 
 
 @bp.before_request
@@ -53,7 +61,18 @@ def no_store(response: Response) -> Response:
 @bp.get("/")
 @role_required("reviewer", "admin")
 def dashboard() -> str:
-    return render_template("review/dashboard.html", counts=dashboard_counts(utcnow()))
+    return render_dashboard()
+
+
+def render_dashboard(month: str | None = None, month_error: str | None = None) -> str:
+    now = utcnow()
+    return render_template(
+        "review/dashboard.html",
+        counts=dashboard_counts(now),
+        mail_trouble=mail_trouble(),
+        month=month or previous_month(now),
+        month_error=month_error,
+    )
 
 
 def filters_from_request() -> Filters:
@@ -148,8 +167,9 @@ def case(reference: str) -> str:
     return render_case(report, form)
 
 
-def render_case(report: Report, form: AssessmentForm, errors: dict[str, str] | None = None) -> str:
+def render_case(report: Report, form: AssessmentForm) -> str:
     case = report.case
+    form.status.choices = status_choices(case.status)
     report_ids = [r.id for r in case.reports]
     entries = db.session.scalars(
         sa.select(AuditEntry).where(AuditEntry.report_id.in_(report_ids)).order_by(AuditEntry.id)
@@ -157,6 +177,9 @@ def render_case(report: Report, form: AssessmentForm, errors: dict[str, str] | N
     mails = db.session.scalars(
         sa.select(OutboxMail).where(OutboxMail.report_id.in_(report_ids)).order_by(OutboxMail.id)
     ).all()
+    # Each distinct error once (without a server, every mail has the same); rows refer to it.
+    mail_errors = list(dict.fromkeys(mail.last_error for mail in mails if mail.last_error))
+    numbered = [(m, mail_errors.index(m.last_error) + 1 if m.last_error else None) for m in mails]
     view = case_view(report)
     current = cases.current_view(case.reports)
     facts = cast(regulatory.CaseFacts, current)
@@ -179,9 +202,10 @@ def render_case(report: Report, form: AssessmentForm, errors: dict[str, str] | N
         missing=[vocab.field_label(name, language) for name in completeness.missing],
         form=form,
         naranjo=naranjo_questions(form),
-        errors=errors or {},
+        errors=fields_in_error(form),
         entries=entries,
-        mails=mails,
+        mails=numbered,
+        mail_errors=mail_errors,
         now=utcnow(),
     )
 
@@ -192,9 +216,7 @@ def assess(reference: str) -> Response | tuple[str, int]:
     report = find_report(reference)
     form = AssessmentForm()
     if not form.validate():
-        return render_case(
-            report, form, {name: " ".join(map(str, e)) for name, e in form.errors.items()}
-        ), 422
+        return render_case(report, form), 422
     typed = form.duplicate_of.data
     original_reference = regulatory.normalize_reference(typed or "")
     original = original_reference and db.session.scalar(
@@ -217,10 +239,25 @@ def assess(reference: str) -> Response | tuple[str, int]:
     )
     found = problems(case, change, typed)
     if found:
-        return render_case(report, form, found), 422
+        for name, message in found.items():
+            form[name].errors.append(message)
+        return render_case(report, form), 422
     changed = apply(case, change, current_user.email)
     flash(_("Saved.") if changed else _("Nothing changed."))
     return redirect(url_for("review.case", reference=report.reference), 303)
+
+
+@bp.get("/exports")
+@role_required("reviewer", "admin")
+def choose_export() -> Response | tuple[str, int]:
+    """Lead the month picker to that month's workbook."""
+    month = request.args.get("month", "").strip()[:20]
+    try:
+        parse_month(month)
+    except ValueError:
+        message = _("Choose a month, written like %(example)s.", example=previous_month(utcnow()))
+        return render_dashboard(month, message), 400
+    return redirect(url_for("review.export_month", month=month), 303)
 
 
 @bp.get("/exports/<month>.xlsx")
@@ -267,7 +304,7 @@ def users() -> str | Response:
             flash(str(error))
         return redirect(url_for("review.users"), 303)
     staff = db.session.scalars(sa.select(User).order_by(User.email)).all()
-    return render_template("review/users.html", staff=staff, roles=accounts.ROLES)
+    return render_template("review/users.html", staff=staff)
 
 
 def case_view(report: Report) -> dict[str, Any]:
@@ -359,6 +396,8 @@ def sections(
     def shown(name: str, value: Any) -> Any:
         if isinstance(value, bool):
             return term(vocab.YES_NO, "yes" if value else "no")
+        if isinstance(value, float):
+            return plain_number(value)
         codes = CODES.get(name)
         if codes is None or value is None:
             return value

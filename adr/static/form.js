@@ -29,7 +29,7 @@
     return;
   }
 
-  var form = document.querySelector("form[method=post][novalidate]");
+  var form = document.getElementById("report-form"); // not the sign-out form of staff pages
   if (!form) return;
   var text = form.dataset;
   function format(template, values) {
@@ -410,8 +410,6 @@
     }
     show(current, false);
   }
-  if (summary) summary.focus();
-
   // One click sends once: a second click while the first is on its way does nothing.
   form.addEventListener("submit", function (event) {
     var button = event.submitter;
