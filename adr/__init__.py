@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Create the app: defaults, `instance/config.py`, `ADR_*` variables, then `test_config`."""
-    app = Flask(
+    app = http.App(
         __name__,
         instance_path=os.environ.get("ADR_INSTANCE_PATH") or None,
         instance_relative_config=True,

@@ -10,13 +10,16 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlencode
 
 import click
+import segno
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from adr import accounts, audit, create_app, demo, mailer, regulatory
 from adr.export import default_path, parse_month, write_workbook
+from adr.intake.forms import BATCH_RE, PACK_FIELDS, normalize_batch
 from adr.models import write_transaction
 
 MAX_PROBLEMS_SHOWN = 20
@@ -34,6 +37,7 @@ def register(app: Flask) -> None:
         reset_totp,
         audit_group,
         backup,
+        qr,
     ):
         app.cli.add_command(command)
 
@@ -244,6 +248,36 @@ def run_sender_loop(retry_failed: bool) -> None:
         for mail in delivery.sent + delivery.retrying + delivery.failed:
             click.echo(f"mail {mail.id} ({mail.kind}): {mail.status} {mail.last_error or ''}")
         stop.wait(current_app.config["MAIL_POLL_SECONDS"])
+
+
+@click.command()
+@click.option("--product", required=True, help="The generic name with its dosage form.")
+@click.option("--batch", required=True, help="The batch number (批号), as printed.")
+@click.option("--brand", help="The brand name.")
+@click.option("--approval", help="The approval number (批准文号).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="FILE.png or FILE.svg.",
+)
+@with_appcontext
+def qr(product: str, batch: str, brand: str | None, approval: str | None, output: Path) -> None:
+    """Write a QR code for a pack: scanned, it opens the form with this drug filled in."""
+    kind = output.suffix.lower().lstrip(".")
+    if kind not in ("png", "svg"):
+        raise click.BadParameter("the file must end in .png or .svg", param_hint="'-o'")
+    if not BATCH_RE.fullmatch(normalize_batch(batch) or ""):
+        raise click.BadParameter("the form would refuse this batch number", param_hint="'--batch'")
+    given = {"product": product, "brand": brand, "approval": approval, "batch": batch}
+    query = urlencode(
+        {parameter: given[parameter] for parameter in PACK_FIELDS if given[parameter]}
+    )
+    link = f"{current_app.config['BASE_URL'].rstrip('/')}/report?{query}"
+    segno.make(link, error="m").save(str(output), kind=kind, scale=10, border=4)
+    click.echo(link)
+    click.echo(f"{output}: the QR code of that link")
 
 
 main = FlaskGroup(create_app=create_app, help="The ADR report intake system.")

@@ -77,4 +77,5 @@ MAIL_RETRY_MAX_SECONDS = 3600  # …up to this
 MAIL_RETRY_WINDOW_HOURS = 72  # then the mail is marked failed
 MAIL_CLAIM_TIMEOUT_SECONDS = 300  # a claim older than this was left by a sender that died
 MAIL_RECORD_RETRY_SECONDS = 30  # how long to keep trying to mark a mail sent while the DB is down
-BASE_URL = "http://127.0.0.1:5000"  # the public address, for links in mails
+BASE_URL = "http://127.0.0.1:5000"  # the public address, for links in mails and QR codes
+FOLLOW_UP_LINK_DAYS = 180  # how long the private follow-up link of an acknowledgement works

@@ -7,6 +7,7 @@ import logging
 import re
 import time
 import uuid
+from types import TracebackType
 from typing import Any
 
 from flask import Flask, Request, Response, abort, current_app, g, request
@@ -36,6 +37,21 @@ class CleanParameters(ImmutableMultiDict[str, Any]):
 
 class CleanRequest(Request):
     parameter_storage_class = CleanParameters
+
+
+def logged_path() -> str:
+    """Return the path to log: a route's `<token>` part is a secret, logged as its placeholder."""
+    rule = request.url_rule
+    return rule.rule if rule is not None and "token" in rule.arguments else request.path
+
+
+class App(Flask):
+    """Flask, whose log of an unexpected error keeps secrets out of the path, as requests do."""
+
+    def log_exception(
+        self, exc_info: tuple[type, BaseException, TracebackType] | tuple[None, None, None]
+    ) -> None:
+        self.logger.error("Exception on %s [%s]", logged_path(), request.method, exc_info=exc_info)
 
 
 def init_app(app: Flask) -> None:
@@ -70,7 +86,7 @@ def form_parts() -> int:
 
 
 def finish_request(response: Response) -> Response:
-    """Log one line (no query, no form values) and add the security headers."""
+    """Log one line (no query, no form values, no secret) and add the security headers."""
     started = g.get("started", time.perf_counter())
     request_id = g.get("request_id", "-")
     log.info(
@@ -78,7 +94,7 @@ def finish_request(response: Response) -> Response:
             {
                 "request_id": request_id,
                 "method": request.method,
-                "path": request.path,
+                "path": logged_path(),
                 "status": response.status_code,
                 "ms": round((time.perf_counter() - started) * 1000, 1),
             }

@@ -26,7 +26,7 @@ from flask_babel import gettext as _
 from flask_mail import BadHeaderError, Connection, Message
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from adr import regulatory, vocab
+from adr import follow_up_links, regulatory, vocab
 from adr.extensions import db
 from adr.models import OutboxMail, Report, write_transaction
 
@@ -44,15 +44,16 @@ def attach_report_mails(report: Report) -> None:
     """Give a new report its mails, so that they commit with it.
 
     The safety inbox always gets one; a reporter who used the web form gets an
-    acknowledgement, in the language they used, when they gave an address (one heard of by
-    phone or letter is not mailed unasked).
+    acknowledgement, in the language they used, with a private follow-up link, when they gave
+    an address (one heard of by phone or letter is not mailed unasked).
     """
     config = current_app.config
     report.mails = [_mail(report, "safety_inbox", config["SAFETY_INBOX"], config["MAIL_LANGUAGE"])]
+    report.follow_up_links = []
     if report.reporter_email and report.source == "web":
-        report.mails.append(
-            _mail(report, "acknowledgement", [report.reporter_email], report.language)
-        )
+        acknowledgement = _mail(report, "acknowledgement", [report.reporter_email], report.language)
+        report.mails.append(acknowledgement)
+        report.follow_up_links.append(follow_up_links.new_link(acknowledgement.message_id))
 
 
 def _mail(report: Report, kind: str, recipients: list[str], language: str) -> OutboxMail:
@@ -87,6 +88,20 @@ def rendered_mail(kind: str, recipients: list[str], context: dict[str, Any]) -> 
         created_at=now,
         next_attempt_at=now,
     )
+
+
+def acknowledgement_on_its_way(reference: str) -> bool:
+    """Tell whether the reporter of this report is mailed its reference (queued or sent)."""
+    query = (
+        sa.select(OutboxMail.id)
+        .join(Report)
+        .where(
+            Report.reference == reference,
+            OutboxMail.kind == "acknowledgement",
+            OutboxMail.status != "failed",
+        )
+    )
+    return db.session.scalar(query.limit(1)) is not None
 
 
 def one_line(text: str) -> str:
@@ -181,7 +196,8 @@ def mail_context(report: Report, kind: str, language: str) -> dict[str, Any]:
         "death": death,
         "serious": report.serious,
         "case_url": f"{base}/staff/reports/{report.reference}",
-        "follow_up_url": f"{base}/report?follow_up_of={report.reference}",
+        "follow_up_url": f"{base}/report/follow-up/{follow_up_links.STAND_IN}",
+        "follow_up_days": config["FOLLOW_UP_LINK_DAYS"],
         "company": config["COMPANY_NAME_EN" if language == "en" else "COMPANY_NAME"],
     }
 
@@ -288,8 +304,8 @@ class SMTPSession:
         message = Message(
             subject=outbox_mail.subject,
             recipients=list(outbox_mail.recipients),
-            body=outbox_mail.body_text,
-            html=outbox_mail.body_html,
+            body=follow_up_links.with_token(outbox_mail.body_text, outbox_mail.message_id),
+            html=follow_up_links.with_token(outbox_mail.body_html, outbox_mail.message_id),
             sender=current_app.config["MAIL_DEFAULT_SENDER"],
         )
         message.msgId = outbox_mail.message_id

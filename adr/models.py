@@ -1,4 +1,4 @@
-"""The database: cases, their reports, the drugs they name, and the mail outbox."""
+"""The database: cases, their reports, the drugs they name, the mail outbox and its links."""
 
 from __future__ import annotations
 
@@ -164,6 +164,7 @@ class Report(Model):
     mails: Mapped[list[OutboxMail]] = relationship(
         back_populates="report", order_by="OutboxMail.id"
     )
+    follow_up_links: Mapped[list[FollowUpLink]] = relationship(back_populates="report")
     follow_up_of: Mapped[Report | None] = relationship(
         remote_side=[id], back_populates="follow_ups", foreign_keys=[follow_up_of_id]
     )
@@ -226,6 +227,19 @@ class OutboxMail(Model):
     last_error: Mapped[str | None] = mapped_column(sa.String(1000))
 
     report: Mapped[Report | None] = relationship(back_populates="mails")
+
+
+class FollowUpLink(Model):
+    """The private link of an acknowledgement, to send a follow-up: its token's SHA-256 only."""
+
+    __tablename__ = "follow_up_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("report.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    report: Mapped[Report] = relationship(back_populates="follow_up_links")
 
 
 class CaseNote(Model):

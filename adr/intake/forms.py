@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import re
 import secrets
+<<<<<<< HEAD
 from collections.abc import Iterable
+=======
+import unicodedata
+from collections.abc import Iterable, Mapping
+>>>>>>> followup
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import phonenumbers
 import sqlalchemy as sa
@@ -51,11 +56,21 @@ TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 BATCH_RE = re.compile(r"[A-Z0-9./-]{1,35}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 EARLIEST_DATE = date(1900, 1, 1)
+<<<<<<< HEAD
 # The page's order: what happened first, who reports it last; fields shown outside their section.
 PAGE_ORDER = (
     *("case", "event", "drugs", "patient", "reporter", "event-causality"),
     *("follow_up_of", "remarks", "reporter-consent_privacy"),
 )
+=======
+# The link printed on a pack (`adr qr`): each query parameter, and the suspect drug's field.
+PACK_FIELDS = {
+    "product": "generic_name",
+    "brand": "brand_name",
+    "approval": "approval_number",
+    "batch": "batch_number",
+}
+>>>>>>> followup
 
 
 def clean_text(value: Any) -> Any:
@@ -294,6 +309,19 @@ def normalize_batch(value: Any) -> Any:
     return re.sub(r"\s+", "", BATCH_LABEL.sub("", value.strip(), count=1)).upper() or None
 
 
+def drug_from_pack(args: Mapping[str, str]) -> dict[str, str]:
+    """Return the suspect drug's fields a pack's link gives: on one line, tidied, cut to length."""
+    drug = {}
+    for parameter, name in PACK_FIELDS.items():
+        value = clean_text(" ".join(args.get(parameter, "").split()))
+        if value and name == "batch_number":
+            value = normalize_batch(value)
+        if value:
+            limit = cast(sa.String, Drug.__table__.c[name].type).length
+            drug[name] = value[:limit].rstrip()
+    return drug
+
+
 def batch_validator(form: Form, field: Any) -> None:
     if field.data and not BATCH_RE.fullmatch(field.data):
         field.data = field.raw_data[0].strip().upper()  # shown again as typed, to be corrected
@@ -477,14 +505,18 @@ class ReportForm(FlaskForm):
         drug_rows: int = 1,
         follow_up_of: str | None = None,
         submission_token: str | None = None,
+        suspect_drug: Mapping[str, str] | None = None,
     ) -> ReportForm:
-        """Return an empty form with a fresh token, one suspect row and `drug_rows` rows in all."""
+        """Return an empty form with a fresh token, one suspect row and `drug_rows` rows in all.
+
+        `suspect_drug` fills in fields of the suspect row (`drug_from_pack`).
+        """
         form = cls(
             formdata=None,
             data={
                 "submission_token": submission_token or new_token(),
                 "follow_up_of": follow_up_of,
-                "drugs": [{"role": "suspect"}],
+                "drugs": [{"role": "suspect", **(suspect_drug or {})}],
             },
         )
         while len(form.drugs) < drug_row_count(drug_rows):

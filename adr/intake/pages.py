@@ -11,13 +11,29 @@ from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
 
-from adr.intake.forms import MAX_DRUGS, ReportForm, drug_row_count, fields_in_error, new_token
+from adr.intake.forms import (
+    MAX_DRUGS,
+    PACK_FIELDS,
+    ReportForm,
+    drug_row_count,
+    fields_in_error,
+    new_token,
+)
 
 EXTENSION = "adr_blank_report_pages"
 
 
-def render_form(form: ReportForm, status: int = 200, notice: str | None = None) -> tuple[str, int]:
-    """Render the form page for `form`, its errors and an optional notice."""
+def render_form(
+    form: ReportForm,
+    status: int = 200,
+    notice: str | None = None,
+    follow_up_reference: str | None = None,
+    form_action: str | None = None,
+) -> tuple[str, int]:
+    """Render the form page for `form`, its errors and an optional notice.
+
+    A follow-up link's page names the case it follows up and posts to `form_action`.
+    """
     return (
         render_template(
             "intake/report.html",
@@ -25,6 +41,8 @@ def render_form(form: ReportForm, status: int = 200, notice: str | None = None) 
             errors=fields_in_error(form),
             notice=notice,
             max_drugs=MAX_DRUGS,
+            follow_up_reference=follow_up_reference,
+            form_action=form_action,
         ),
         status,
     )
@@ -50,12 +68,15 @@ class FillablePage:
         return "".join(values[part] if i % 2 else part for i, part in enumerate(self.parts))
 
 
-def blank_form_page(drug_rows: int, follow_up_of: str | None) -> str:
+def blank_form_page(
+    drug_rows: int, follow_up_of: str | None, suspect_drug: dict[str, str] | None = None
+) -> str:
     """Return the blank form page for this visitor: fresh tokens in a page rendered once.
 
     The page is rendered once per app and process for each language, number of drug rows,
     and presence of a follow-up reference, with stand-ins where the CSRF token, the
-    submission token and the follow-up reference go; each visitor gets it filled in.
+    submission token, the follow-up reference and the suspect drug's fields a pack's link
+    fills in (`drug_from_pack`) go; each visitor gets it filled in.
     """
     rows = drug_row_count(drug_rows)
     key = (str(get_locale()), rows, follow_up_of is not None, request.script_root)
@@ -66,6 +87,8 @@ def blank_form_page(drug_rows: int, follow_up_of: str | None) -> str:
     if page is None:
         page = pages[key] = _render_fillable(rows, follow_up_of is not None)
     values = {"submission_token": new_token(), "follow_up_of": str(escape(follow_up_of or ""))}
+    for name in PACK_FIELDS.values():
+        values[f"drug_{name}"] = str(escape((suspect_drug or {}).get(name, "")))
     if "csrf_token" in page.slots:  # not when CSRF protection is turned off
         values["csrf_token"] = generate_csrf()
     return page.fill(values)
@@ -82,5 +105,7 @@ def _render_fillable(rows: int, with_follow_up: bool) -> FillablePage:
     )
     if form.meta.csrf:
         form.csrf_token.current_token = slot("csrf_token")
+    for name in PACK_FIELDS.values():  # set after the filters, which would change the stand-in
+        form.drugs[0].form[name].data = slot(f"drug_{name}")
     page, _status = render_form(form)
     return FillablePage.cut(page, marker)

@@ -12,13 +12,15 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
-from adr import regulatory
+from adr import follow_up_links, mailer, regulatory
 from adr.extensions import db, limiter
 from adr.i18n import current_language
 from adr.intake import bp
-from adr.intake.forms import ReportForm
+from adr.intake.forms import ReportForm, drug_from_pack
 from adr.intake.pages import blank_form_page, render_form
 from adr.reports import reference_for_token, store_report
+
+REPORT_FORMS = ("intake.submit_report", "intake.follow_up")  # the endpoints that receive a report
 
 
 @bp.get("/")
@@ -63,39 +65,88 @@ def report_rate_limit() -> str:
 def report_form() -> str:
     drug_rows = request.args.get("drugs", default=1, type=int)
     follow_up_of = request.args.get("follow_up_of", type=regulatory.normalize_reference)
-    return blank_form_page(drug_rows, follow_up_of)
+    return blank_form_page(drug_rows, follow_up_of, drug_from_pack(request.args))
 
 
 @bp.post("/report")
 @limiter.limit(report_rate_limit)
 def submit_report() -> Response | tuple[str, int]:
+    return receive(ReportForm.posted())
+
+
+@bp.route("/report/follow-up/<token>", methods=["GET", "POST"])
+@limiter.limit(report_rate_limit)
+def follow_up(token: str) -> Response | tuple[str, int]:
+    """The form of an acknowledgement's private link: a follow-up to the report it was sent for."""
+    link = follow_up_links.find(token)
+    if link is None:
+        abort(404)
+    reference = link.report.reference
+    if follow_up_links.is_expired(link):
+        if request.method == "POST":  # opened in time, sent too late: the public form takes it
+            form = ReportForm.posted()
+            form.follow_up_of.data = reference
+            notice = _(
+                "This link has expired, so send the form from here: your reference is in it."
+            )
+            return render_form(form, 410, notice)
+        return render_template("intake/follow_up_expired.html", reference=reference), 410
+    if request.method == "GET":
+        return form_page(ReportForm.blank(follow_up_of=reference))
     form = ReportForm.posted()
+    form.follow_up_of.data = reference  # the link's report, whatever was posted
+    return receive(form)
+
+
+def receive(form: ReportForm) -> Response | tuple[str, int]:
+    """Store a posted report and lead to its confirmation, or give the form back."""
     if form.website.data:  # a bot: look like success, keep nothing
         fake = regulatory.new_reference(datetime.now(UTC))
         return redirect(url_for("intake.submitted", reference=fake), 303)
+<<<<<<< HEAD
     if {"add_drug", "remove_drug"} & request.form.keys():
         return render_form(form, notice=form.change_drug_rows(request.form))
     token = form.token()
     stored = reference_for_token(token)
+=======
+    if "add_drug" in request.form:
+        return form_page(form, notice=form.add_drug_row())
+    submission_token = form.token()
+    stored = reference_for_token(submission_token)
+>>>>>>> followup
     if stored:
         return redirect(url_for("intake.submitted", reference=stored), 303)
     if not form.validate():
-        return render_form(form, 422)
-    reference = store_report(form.to_report(), token, current_language())
+        return form_page(form, 422)
+    reference = store_report(form.to_report(), submission_token, current_language())
     return redirect(url_for("intake.submitted", reference=reference), 303)
+
+
+def form_page(form: ReportForm, status: int = 200, notice: str | None = None) -> tuple[str, int]:
+    """Render the form on the page it was sent from: the public form, or a follow-up link's."""
+    if request.endpoint != "intake.follow_up":
+        return render_form(form, status, notice)
+    action = url_for("intake.follow_up", token=(request.view_args or {})["token"])
+    return render_form(form, status, notice, form.follow_up_of.data, action)
+
+
+def posting_a_report() -> bool:
+    """Tell whether this request sends a report form, which an error must give back whole."""
+    return request.method == "POST" and request.endpoint in REPORT_FORMS
 
 
 @bp.get("/report/submitted/<reference>")
 def submitted(reference: str) -> str:
     if not regulatory.REFERENCE_RE.fullmatch(reference):
         abort(404)
-    return render_template("intake/submitted.html", reference=reference)
+    acknowledged = mailer.acknowledgement_on_its_way(reference)
+    return render_template("intake/submitted.html", reference=reference, acknowledged=acknowledged)
 
 
 @bp.errorhandler(CSRFError)
 def csrf_refused(error: CSRFError) -> tuple[str, int]:
     """Give the form back, values kept, when its token expired or the session was lost."""
-    if request.endpoint != "intake.submit_report":
+    if not posting_a_report():
         return render_template(
             "error.html", message=_("This page has expired. Go back, reload it and try again.")
         ), 400
@@ -109,17 +160,20 @@ def csrf_refused(error: CSRFError) -> tuple[str, int]:
             "We could not confirm that this form came from our site. "
             "Nothing was lost: check it and send it again."
         )
-    return render_form(ReportForm.posted(), 400, notice)
+    return form_page(ReportForm.posted(), 400, notice)
 
 
 @bp.errorhandler(RateLimitExceeded)
 def too_many_reports(error: RateLimitExceeded) -> tuple[str, int]:
     """Give the form back, values kept, when one client sends too many reports."""
+    if not posting_a_report():
+        message = _("Too many requests from your connection. Wait a minute and try again.")
+        return render_template("error.html", message=message), 429
     notice = _(
         "Many reports have come from your connection in a short time. "
         "Nothing was lost: wait a minute, then send it again."
     )
-    return render_form(ReportForm.posted(), 429, notice)
+    return form_page(ReportForm.posted(), 429, notice)
 
 
 @bp.errorhandler(sa.exc.OperationalError)
@@ -127,11 +181,11 @@ def database_unavailable(error: sa.exc.OperationalError) -> tuple[str, int]:
     """Give the form back, values kept, while the database cannot be reached (a restart)."""
     db.session.rollback()
     current_app.logger.warning("database unavailable: %s", type(error.orig).__name__)
-    if request.endpoint != "intake.submit_report":
+    if not posting_a_report():
         message = _("We cannot open this page just now. Please try again in a minute.")
         return render_template("error.html", message=message), 503
     notice = _(
         "We could not store your report just now. "
         "Nothing was lost: wait a minute, then send it again."
     )
-    return render_form(ReportForm.posted(), 503, notice)
+    return form_page(ReportForm.posted(), 503, notice)
