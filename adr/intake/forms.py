@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
-<<<<<<< HEAD
-from collections.abc import Iterable
-=======
-import unicodedata
 from collections.abc import Iterable, Mapping
->>>>>>> followup
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -56,13 +51,11 @@ TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 BATCH_RE = re.compile(r"[A-Z0-9./-]{1,35}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 EARLIEST_DATE = date(1900, 1, 1)
-<<<<<<< HEAD
 # The page's order: what happened first, who reports it last; fields shown outside their section.
 PAGE_ORDER = (
     *("case", "event", "drugs", "patient", "reporter", "event-causality"),
     *("follow_up_of", "remarks", "reporter-consent_privacy"),
 )
-=======
 # The link printed on a pack (`adr qr`): each query parameter, and the suspect drug's field.
 PACK_FIELDS = {
     "product": "generic_name",
@@ -70,7 +63,6 @@ PACK_FIELDS = {
     "approval": "approval_number",
     "batch": "batch_number",
 }
->>>>>>> followup
 
 
 def clean_text(value: Any) -> Any:

@@ -103,17 +103,10 @@ def receive(form: ReportForm) -> Response | tuple[str, int]:
     if form.website.data:  # a bot: look like success, keep nothing
         fake = regulatory.new_reference(datetime.now(UTC))
         return redirect(url_for("intake.submitted", reference=fake), 303)
-<<<<<<< HEAD
     if {"add_drug", "remove_drug"} & request.form.keys():
-        return render_form(form, notice=form.change_drug_rows(request.form))
-    token = form.token()
-    stored = reference_for_token(token)
-=======
-    if "add_drug" in request.form:
-        return form_page(form, notice=form.add_drug_row())
+        return form_page(form, notice=form.change_drug_rows(request.form))
     submission_token = form.token()
     stored = reference_for_token(submission_token)
->>>>>>> followup
     if stored:
         return redirect(url_for("intake.submitted", reference=stored), 303)
     if not form.validate():
