@@ -698,7 +698,7 @@ def test_a_refused_assessment_opens_with_its_errors_at_the_top_in_page_order(sta
         "#submitted_to_regulator_on",
         "#national_case_number",
     ]
-    assert "处理状态：病例不能从 已接收 转为 已上报。" in html  # labels, not codes
+    assert "处理状态：病例不能从“已接收”转为“已上报”。" in html  # labels, not codes
     assert "received" not in html.split('id="error-summary"')[1].split("</div>")[0]
     status = Page(html).ids["status"]
     assert (status["aria-invalid"], status["aria-describedby"]) == ("true", "status-error")

@@ -735,9 +735,10 @@ def drug_row_count(asked: int) -> int:
 
 def fields_in_error(form: Form) -> list[Any]:
     """Return every input field that has an error, in page order."""
-    moved = {name for name in PAGE_ORDER if "-" in name}
+    order = PAGE_ORDER if isinstance(form, ReportForm) else tuple(form._fields)
+    moved = {name for name in order if "-" in name}
     fields = []
-    for name in PAGE_ORDER:
+    for name in order:
         if "-" in name:
             section, field = name.split("-")
             parts = [form[section].form[field]] if section in form._fields else []

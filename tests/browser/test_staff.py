@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 from openpyxl import load_workbook
 
+from adr import regulatory
 from tests.browser.conftest import sign_in
 
 pytestmark = pytest.mark.sqlite_only
@@ -21,8 +24,13 @@ def test_from_sign_in_to_the_months_workbook(desktop, live_server, tmp_path):
     assert reference in desktop.text_content("h1")
 
     desktop.get_by_role("link", name="Dashboard").click()
+    picker = desktop.locator("#export-month")
+    this_month = datetime.now(regulatory.CHINA).date().replace(day=1)
+    last_month = (this_month - timedelta(days=1)).strftime("%Y-%m")
+    assert picker.input_value() == last_month  # what the regulator asks for
+    picker.fill(this_month.strftime("%Y-%m"))
     with desktop.expect_download() as download:
-        desktop.get_by_role("link", name="Download this month's workbook").click()
+        desktop.get_by_role("button", name="Download the workbook").click()
     path = tmp_path / download.value.suggested_filename
     download.value.save_as(path)
     sheet = load_workbook(path)["个例报告"]

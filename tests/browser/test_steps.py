@@ -7,6 +7,7 @@ import re
 import pytest
 
 from tests.browser.conftest import fill_form
+from tests.smtp import body
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -168,3 +169,45 @@ def test_a_new_form_from_clear_and_start_again(phone):
     phone.wait_for_load_state()
     assert phone.input_value('[name="event-name"]') == ""
     assert phone.evaluate("Object.keys(localStorage)") == []
+
+
+def test_the_mailed_private_link_opens_a_follow_up_tied_to_the_case(phone, live_server):
+    """The "done when" story: step by step on a phone, a reload halfway, the mail, the link."""
+    phone.goto("/report")
+    for fields in (REACTION, MEDICINE):
+        fill_form(phone, fields)
+        next_step(phone)
+    phone.reload()
+    fill_form(phone, PATIENT)
+    next_step(phone)
+    fill_form(phone, REPORTER | {"reporter-email": "zhangsan@example.com"})
+    next_step(phone)
+    phone.check('[name="reporter-consent_privacy"]')
+    phone.click("#send-report")
+    phone.wait_for_url(re.compile(r"/report/submitted/"))
+    reference = phone.locator("#report-reference").inner_text()
+    assert "专用链接发送到您填写的电子邮箱" in phone.locator("main").inner_text()
+
+    mails = live_server.inbox.wait_for(2)
+    [acknowledgement] = [m for m in mails if "zhangsan@example.com" in m["To"]]
+    text = body(acknowledgement, "plain")
+    [path] = re.findall(r"https?://[^/\s]+(/report/follow-up/[\w-]+)", text)
+    assert reference not in path
+
+    phone.goto(path)
+    assert phone.locator("#follow-up-to").inner_text().endswith(reference)
+    page_text = phone.locator("main").inner_text()
+    for earlier in (REACTION["event-description"], "阿莫西林胶囊", "240517", "张三", "13912345678"):
+        assert earlier not in page_text  # nothing of the earlier report on the page
+    fill_form(phone, REACTION | {"event-outcome": "recovered"})
+    for fields in (MEDICINE, PATIENT, REPORTER):
+        next_step(phone)
+        fill_form(phone, fields)
+    next_step(phone)
+    phone.check('[name="reporter-consent_privacy"]')
+    phone.click("#send-report")
+    phone.wait_for_url(re.compile(r"/report/submitted/"))
+    follow_up = live_server.stored(phone.locator("#report-reference").inner_text())
+    first = live_server.stored(reference)
+    assert (follow_up.case_id, follow_up.follow_up_of_id) == (first.case_id, first.id)
+    assert follow_up.event_outcome == "recovered"
