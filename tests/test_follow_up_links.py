@@ -180,14 +180,34 @@ def test_a_refused_form_comes_back_on_the_link_with_every_value(mail_app, smtp):
     path = mailed_link(mail_app, smtp)
     client = mail_app.test_client()
     invalid = post(client, path, FOLLOW_UP | {"patient-name": "", "reporter-email": "not mail"})
+    assert 'id="patient-name-error"' not in invalid.get_data(as_text=True)  # known already
     forged = post(client, path, FOLLOW_UP | {"csrf_token": "forged"})
     for response, status in ((invalid, 422), (forged, 400)):
         assert response.status_code == status
         page = response.get_data(as_text=True)
         assert f'action="{path}"' in page and re.search(rf'id="follow-up-to">.*{reference}', page)
         assert "随访：皮疹已完全消退。" in page and "王丽" in page
-    assert 'id="patient-name-error"' in invalid.get_data(as_text=True)
+    assert 'id="reporter-email-error"' in invalid.get_data(as_text=True)
     assert report_count(mail_app) == 1
+
+
+def test_a_follow_up_on_the_link_needs_only_what_is_new(mail_app, smtp):
+    first = submit(mail_app)
+    path = mailed_link(mail_app, smtp)
+    client = mail_app.test_client()
+    page = client.get(path).get_data(as_text=True)
+    assert "只需告诉我们新的或有变化的情况" in page and 'name="event-name" required' not in page
+    consent = {"reporter-consent_privacy": "y"}
+    empty = post(client, path, consent)
+    assert empty.status_code == 422
+    assert "请填写跟踪报告补充的内容" in empty.get_data(as_text=True)
+    unconsented = post(client, path, {"event-outcome": "recovered"})
+    assert 'id="reporter-consent_privacy-error"' in unconsented.get_data(as_text=True)
+    news = post(client, path, consent | {"event-outcome": "recovered"})
+    follow_up = stored(mail_app, reference_of(news))
+    assert follow_up.case_id == stored(mail_app, first).case_id
+    assert (follow_up.event_outcome, follow_up.patient_name) == ("recovered", None)
+    assert report_count(mail_app) == 2
 
 
 def test_the_link_is_rate_limited_like_the_form(tmp_path, monkeypatch, smtp):

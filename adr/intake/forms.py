@@ -45,7 +45,7 @@ from adr.i18n import current_language, lazy_term
 from adr.models import Drug, Report
 
 MAX_DRUGS = 20
-PRESET = ("-role", "-age_unit")  # fields a blank form sends already chosen
+PRESET = ("-role", "-age_unit", "-consent_privacy")  # sent already chosen, or no news
 DRUG_ROW_KEY = re.compile(r"drugs-(\d+)-")
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 BATCH_RE = re.compile(r"[A-Z0-9./-]{1,35}")
@@ -469,11 +469,12 @@ class ReportForm(FlaskForm):
     first_report_id: int | None = None
     case_known_since: date | None = None  # the day we first knew of the case followed up
     rows_beyond_limit = False
-    public = True  # the public form requires what makes a valid case; staff record what they hear
+    public = True  # sent from the web: the privacy consent is asked
+    complete = True  # requires what makes a valid case; staff and follow-ups add what they know
 
     def need(self, field: Any, message: Any) -> None:
-        """Require `field` on the public form; staff forms require only a reaction or a drug."""
-        if self.public:
+        """Require `field` on a form that must make a valid case on its own."""
+        if self.complete:
             require(field, message)
 
     @classmethod
@@ -564,8 +565,19 @@ class ReportForm(FlaskForm):
         self._check_patient()
         self._check_drugs()
         self._check_event()
+        if not self.complete and self.first_report_id is not None and not self.typed_news():
+            require(self.event.form.name, _l("Enter what the follow-up adds to the case."))
         # Not `self.errors`: a FieldList keeps the errors it saw when its rows were validated.
         return valid and not fields_in_error(self)
+
+    def typed_news(self) -> bool:
+        """Tell whether anything was typed about the reporter, patient, drugs or reaction."""
+        sections = [self.reporter, self.patient, self.drugs, self.event, self.remarks]
+        return any(
+            any(str(value).strip() for value in (field.raw_data or []))
+            for field in _walk(sections)
+            if not field.name.endswith(PRESET)
+        )
 
     def _check_reporter(self) -> None:
         reporter = self.reporter.form
@@ -640,7 +652,7 @@ class ReportForm(FlaskForm):
                 )
             )
         suspects = [e.form for e in self.drugs if e.form.role.data == "suspect"]
-        if not self.public or any(map(names_a_drug, suspects)):
+        if not self.complete or any(map(names_a_drug, suspects)):
             return
         if suspects:  # chosen, but no name typed in it (or 不详): the name is what is missing
             if not suspects[0].generic_name.errors:
@@ -655,7 +667,7 @@ class ReportForm(FlaskForm):
     def _check_event(self) -> None:
         event = self.event.form
         self.need(event.name, _l("Enter the reaction, for example 皮疹 or rash."))
-        if self.public and not event.name.errors and not regulatory.identifies(event.name.data):
+        if self.complete and not event.name.errors and not regulatory.identifies(event.name.data):
             event.name.errors.append(_l("Enter the reaction, for example 皮疹 or rash."))
         self.need(event.onset_date, _l("Enter the date the reaction started."))
         self.need(event.description, _l("Describe what happened, in at least 10 characters."))
@@ -768,6 +780,7 @@ class StaffReportForm(ReportForm):
 
     case = FormField(CaseForm)
     public = False
+    complete = False
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
@@ -780,10 +793,7 @@ class StaffReportForm(ReportForm):
             if d.role.data == "suspect" and (d.generic_name.data or d.brand_name.data)
         ]
         event = self.event.form
-        if self.first_report_id is not None:  # its case has a reaction or a drug already
-            if not self.typed_news():
-                require(event.name, _l("Enter what the follow-up adds to the case."))
-        elif not (event.name.data or suspects):
+        if self.first_report_id is None and not (event.name.data or suspects):
             require(
                 event.name,
                 _l("Enter the reaction or a suspected drug: without either there is no case."),
@@ -800,17 +810,14 @@ class StaffReportForm(ReportForm):
                 )
         return valid and not fields_in_error(self)
 
-    def typed_news(self) -> bool:
-        """Tell whether anything was typed about the reporter, patient, drugs or reaction."""
-        sections = [self.reporter, self.patient, self.drugs, self.event, self.remarks]
-        return any(
-            any(str(value).strip() for value in (field.raw_data or []))
-            for field in _walk(sections)
-            if not field.name.endswith(PRESET)
-        )
-
     def to_report(self) -> Report:
         report = super().to_report()
         report.source = self.case.form.source.data
         report.aware_on = self.case.form.awareness_date.data
         return report
+
+
+class FollowUpForm(ReportForm):
+    """A follow-up sent through the private link of an acknowledgement: its case is known."""
+
+    complete = False

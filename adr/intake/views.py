@@ -16,7 +16,7 @@ from adr import follow_up_links, mailer, regulatory
 from adr.extensions import db, limiter
 from adr.i18n import current_language
 from adr.intake import bp
-from adr.intake.forms import ReportForm, drug_from_pack
+from adr.intake.forms import FollowUpForm, ReportForm, drug_from_pack
 from adr.intake.pages import blank_form_page, render_form
 from adr.reports import reference_for_token, store_report
 
@@ -92,8 +92,8 @@ def follow_up(token: str) -> Response | tuple[str, int]:
             return render_form(form, 410, notice)
         return render_template("intake/follow_up_expired.html", reference=reference), 410
     if request.method == "GET":
-        return form_page(ReportForm.blank(follow_up_of=reference))
-    form = ReportForm.posted()
+        return form_page(FollowUpForm.blank(follow_up_of=reference))
+    form = FollowUpForm.posted()
     form.follow_up_of.data = reference  # the link's report, whatever was posted
     return receive(form)
 
