@@ -36,6 +36,7 @@ def is_empty(value: Any) -> bool:
 
 REPORTER_COLUMNS = tuple(column for column in VIEW_COLUMNS if column.startswith("reporter_"))
 NAME_COLUMNS = ("patient_name", "event_name")  # a placeholder here never hides a real value
+DRUG_COLUMNS = tuple(c.key for c in Drug.__table__.columns if c.key not in ("id", "report_id"))
 
 
 @dataclass
@@ -58,8 +59,8 @@ def current_view(reports: Sequence[Report]) -> CurrentView:
 
     The reporter is taken whole from the latest report that identifies one, so one person's
     name never sits beside another's phone; a placeholder (不详) never hides a name given
-    before; drugs add up, a later mention of the same drug in the same role replacing the
-    earlier one.
+    before; drugs add up, a later mention of the same drug in the same role adding to the
+    earlier one (its values win where it gives one).
     """
     values: dict[str, Any] = {}
     sources: dict[str, Report] = {}
@@ -78,14 +79,27 @@ def current_view(reports: Sequence[Report]) -> CurrentView:
             elif not is_empty(value):
                 values[column], sources[column] = value, report
         for drug in report.drugs:
-            name = (drug.generic_name or drug.brand_name or "").casefold()
-            drugs[(drug.role, name)] = (drug, report)
+            key = (drug.role, (drug.generic_name or drug.brand_name or "").casefold())
+            if key in drugs:  # a new batch named again: the dose and dates given before stay
+                drug = merged(drugs[key][0], drug)
+            drugs[key] = (drug, report)
     for column in REPORTER_COLUMNS:
         if is_empty(values.get(column)):
             values.pop(column, None)
             sources.pop(column, None)
     return CurrentView(
         values, sources, [drug for drug, _ in drugs.values()], [rep for _, rep in drugs.values()]
+    )
+
+
+def merged(earlier: Drug, later: Drug) -> Drug:
+    """Return a drug, not stored, holding the later mention's values over the earlier's."""
+    values = {column: getattr(later, column, None) for column in DRUG_COLUMNS}
+    return Drug(
+        **{
+            column: getattr(earlier, column, None) if is_empty(value) else value
+            for column, value in values.items()
+        }
     )
 
 

@@ -21,6 +21,7 @@ from adr.models import FollowUpLink
 
 STAND_IN = "{follow_up_token}"
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{43}")  # an HMAC-SHA-256 in URL-safe base64
+SEND_GRACE = timedelta(days=1)  # a form opened before the link expired may be sent this late
 
 
 def token_for(message_id: str) -> str:
@@ -56,5 +57,5 @@ def find(token: str) -> FollowUpLink | None:
     )
 
 
-def is_expired(link: FollowUpLink) -> bool:
-    return link.expires_at <= datetime.now(UTC)
+def is_expired(link: FollowUpLink, grace: timedelta = timedelta(0)) -> bool:
+    return link.expires_at + grace <= datetime.now(UTC)

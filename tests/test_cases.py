@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from adr import accounts, cases, regulatory
 from adr.extensions import db
-from adr.models import AuditEntry, Report
+from adr.models import AuditEntry, Drug, Report
 from adr.review.queries import Filters, dashboard_counts, report_query
 from tests.conftest import ReportSender, hidden_inputs, reference_of, valid_report
 from tests.test_review import stored
@@ -488,6 +488,18 @@ def test_a_follow_up_never_blanks_out_what_identified_the_case():
     assert (view.reporter_name, view.reporter_phone) == ("王医生", None)  # one reporter, whole
     assert [d.role for d in view.drugs] == ["suspect", "concomitant"]
     assert [c.valid_case for c in cases.clocks([first, later], case_facts())] == [True, True]
+
+
+def test_a_drug_named_again_adds_to_what_was_said_of_it():
+    said = Drug(role="suspect", generic_name="阿莫西林胶囊", batch_number="A1", dose=0.5,
+                dose_unit="g", route="oral", start_date=date(2026, 10, 30))  # fmt: skip
+    again = Drug(role="suspect", generic_name="阿莫西林胶囊", batch_number="B2")
+    first = report_facts(date(2026, 11, 1), drugs=[said])
+    later = report_facts(date(2026, 11, 5), drugs=[again])
+    [drug] = cases.current_view([first, later]).drugs
+    assert (drug.batch_number, drug.dose, drug.dose_unit, drug.route) == ("B2", 0.5, "g", "oral")
+    assert drug.start_date == date(2026, 10, 30)
+    assert (said.batch_number, again.dose) == ("A1", None)  # the reports stay as received
 
 
 def test_staff_cannot_correct_a_reported_death_away():

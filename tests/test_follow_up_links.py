@@ -139,11 +139,9 @@ def test_a_wrong_token_is_not_found(mail_app, token):
     assert report_count(mail_app) == 0
 
 
-def expire_links(app) -> None:
+def expire_links(app, ago: timedelta = timedelta(seconds=1)) -> None:
     with app.app_context():
-        db.session.execute(
-            sa.update(FollowUpLink).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
-        )
+        db.session.execute(sa.update(FollowUpLink).values(expires_at=datetime.now(UTC) - ago))
         db.session.commit()
 
 
@@ -164,7 +162,7 @@ def test_a_form_sent_once_its_link_expired_comes_back_for_the_public_form(mail_a
     path = mailed_link(mail_app, smtp)
     client = mail_app.test_client()
     fields = hidden_inputs(client.get(path).get_data(as_text=True)) | FOLLOW_UP
-    expire_links(mail_app)
+    expire_links(mail_app, follow_up_links.SEND_GRACE + timedelta(minutes=1))
     response = client.post(path, data=fields)
     assert response.status_code == 410
     page = response.get_data(as_text=True)
@@ -173,6 +171,18 @@ def test_a_form_sent_once_its_link_expired_comes_back_for_the_public_form(mail_a
     refilled = hidden_inputs(page) | {k: v for k, v in FOLLOW_UP.items() if k != "follow_up_of"}
     follow_up = reference_of(client.post("/report", data=refilled | {"follow_up_of": first}))
     assert stored(mail_app, follow_up).follow_up_of_id == stored(mail_app, first).id
+
+
+def test_a_form_opened_in_time_may_be_sent_a_little_after_its_link_expired(mail_app, smtp):
+    first = submit(mail_app)
+    path = mailed_link(mail_app, smtp)
+    client = mail_app.test_client()
+    fields = hidden_inputs(client.get(path).get_data(as_text=True))
+    expire_links(mail_app, follow_up_links.SEND_GRACE - timedelta(minutes=5))
+    news = {"reporter-consent_privacy": "y", "event-outcome": "recovered"}
+    follow_up = stored(mail_app, reference_of(client.post(path, data=fields | news)))
+    assert follow_up.follow_up_of_id == stored(mail_app, first).id
+    assert client.get(path).status_code == 410  # but the link no longer opens
 
 
 def test_a_refused_form_comes_back_on_the_link_with_every_value(mail_app, smtp):
@@ -203,11 +213,21 @@ def test_a_follow_up_on_the_link_needs_only_what_is_new(mail_app, smtp):
     assert "请填写跟踪报告补充的内容" in empty.get_data(as_text=True)
     unconsented = post(client, path, {"event-outcome": "recovered"})
     assert 'id="reporter-consent_privacy-error"' in unconsented.get_data(as_text=True)
+    only_contact = post(client, path, consent | {"reporter-consent_contact": "y"})
+    assert only_contact.status_code == 422  # agreeing to be contacted is no news of the case
     news = post(client, path, consent | {"event-outcome": "recovered"})
     follow_up = stored(mail_app, reference_of(news))
-    assert follow_up.case_id == stored(mail_app, first).case_id
+    earlier = stored(mail_app, first)
+    assert follow_up.case_id == earlier.case_id
     assert (follow_up.event_outcome, follow_up.patient_name) == ("recovered", None)
+    # the reporter is the one the link was mailed to: the case keeps them whole
+    assert (follow_up.reporter_name, follow_up.reporter_email, follow_up.reporter_kind) == (
+        earlier.reporter_name,
+        earlier.reporter_email,
+        earlier.reporter_kind,
+    )
     assert report_count(mail_app) == 2
+    assert client.get(path).headers["Referrer-Policy"] == "no-referrer"
 
 
 def test_the_link_is_rate_limited_like_the_form(tmp_path, monkeypatch, smtp):

@@ -260,6 +260,8 @@ DRUG_REFUSALS = [
     ({"drugs-0-batch_number": "批号#1"}, "drugs-0-batch_number"),
     ({"drugs-0-batch_number": "２０２６"}, "drugs-0-batch_number"),  # full-width: not as printed
     ({"drugs-0-batch_number": "LOT 2026_1"}, "drugs-0-batch_number"),
+    ({"drugs-0-batch_number": "EXP 2027.05 LOT 240517"}, "drugs-0-batch_number"),  # two labels
+    ({"drugs-0-batch_number": "LOT:"}, "drugs-0-batch_number"),  # a label with no number
     ({"drugs-0-generic_name": "不详", "drugs-0-brand_name": ""}, "drugs-0-generic_name"),
     ({"drugs-0-batch_number": "A_1"}, "drugs-0-batch_number"),
     ({"drugs-0-batch_number": "1" * 36}, "drugs-0-batch_number"),
@@ -294,7 +296,11 @@ def test_drug_rules(sender, changes, field):
         ("批号：2026 0315", "20260315"),
         ("生产批号 A1", "A1"),
         ("2026 0315", "20260315"),
-        ("LOT240517", "LOT240517"),  # no label without a separator: kept as printed
+        ("LOT240517", "240517"),
+        ("Batch No. 240517", "240517"),
+        ("B.No. 240517", "240517"),
+        ("批号/LOT 2405", "2405"),
+        ("B12", "B12"),
     ],
 )
 def test_batch_numbers_lose_label_and_spaces_and_are_kept_upper_case(app, sender, typed, kept):

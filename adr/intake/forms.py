@@ -45,7 +45,7 @@ from adr.i18n import current_language, lazy_term
 from adr.models import Drug, Report
 
 MAX_DRUGS = 20
-PRESET = ("-role", "-age_unit", "-consent_privacy")  # sent already chosen, or no news
+PRESET = ("-role", "-age_unit", "-consent_privacy", "-consent_contact")  # no news in these
 DRUG_ROW_KEY = re.compile(r"drugs-(\d+)-")
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 BATCH_RE = re.compile(r"[A-Z0-9./-]{1,35}")
@@ -289,16 +289,25 @@ def phone_e164(text: str | None) -> str | None:
 
 
 BATCH_LABEL = re.compile(
-    r"^(?:(?:生产)?批号\s*[:：.]?|LOT(?:\s*NO|\s*NUMBER)?(?:\s*[:：.]|\s))",
+    r"^(?:(?:生产)?批号(?:\s*/\s*LOT)?\s*[:：.]?"
+    r"|(?:LOT|BATCH|B\.)(?:\s*NO\.?|\s*NUMBER)?(?:\s*[:：.]|\s)|LOT(?=\d))",
     re.IGNORECASE,
 )
+NOT_A_BATCH = re.compile(r"LOT|BATCH|EXP|MFG|MFD")  # a second label: more than the batch typed
 
 
 def normalize_batch(value: Any) -> Any:
-    """Read a batch number as printed: a leading label (LOT, 批号:) and every space removed."""
+    """Read a batch number as printed: a leading label (LOT, 批号:) and every space removed.
+
+    A label with nothing after it is kept, for the check to refuse.
+    """
     if not isinstance(value, str):
         return value
-    return re.sub(r"\s+", "", BATCH_LABEL.sub("", value.strip(), count=1)).upper() or None
+    return compact(BATCH_LABEL.sub("", value.strip(), count=1)) or compact(value) or None
+
+
+def compact(text: str) -> str:
+    return re.sub(r"\s+", "", text).upper()
 
 
 def drug_from_pack(args: Mapping[str, str]) -> dict[str, str]:
@@ -315,12 +324,12 @@ def drug_from_pack(args: Mapping[str, str]) -> dict[str, str]:
 
 
 def batch_validator(form: Form, field: Any) -> None:
-    if field.data and not BATCH_RE.fullmatch(field.data):
+    if field.data and (not BATCH_RE.fullmatch(field.data) or NOT_A_BATCH.search(field.data)):
         field.data = field.raw_data[0].strip().upper()  # shown again as typed, to be corrected
         raise ValidationError(
             _l(
-                "Copy the batch number as printed on the box: up to 35 letters and digits "
-                "(half-width), with - / or . allowed."
+                "Copy the batch number as printed on the box, without the expiry date or labels "
+                "such as EXP: up to 35 half-width letters and digits, with - / or . allowed."
             )
         )
 
@@ -821,3 +830,20 @@ class FollowUpForm(ReportForm):
     """A follow-up sent through the private link of an acknowledgement: its case is known."""
 
     complete = False
+    link_report: Report | None = None  # the report whose acknowledgement carried the link
+
+    def to_report(self) -> Report:
+        """Return the follow-up; the reporter is the one the link was mailed to, so what they
+        leave empty about themselves is what their first report said (consent aside)."""
+        report = super().to_report()
+        if self.link_report is not None:
+            for column in LINKED_REPORTER_COLUMNS:
+                if not getattr(report, column):
+                    setattr(report, column, getattr(self.link_report, column))
+        return report
+
+
+LINKED_REPORTER_COLUMNS = (
+    *("reporter_kind", "reporter_organization_type", "reporter_organization", "reporter_name"),
+    *("reporter_phone", "reporter_phone_e164", "reporter_email"),
+)

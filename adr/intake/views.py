@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    after_this_request,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
@@ -82,7 +90,15 @@ def follow_up(token: str) -> Response | tuple[str, int]:
     if link is None:
         abort(404)
     reference = link.report.reference
-    if follow_up_links.is_expired(link):
+
+    @after_this_request
+    def no_referrer(response: Response) -> Response:
+        response.headers["Referrer-Policy"] = "no-referrer"  # the token stays in this page
+        return response
+
+    # A form opened in time may be sent a little late.
+    grace = follow_up_links.SEND_GRACE if request.method == "POST" else timedelta(0)
+    if follow_up_links.is_expired(link, grace):
         if request.method == "POST":  # opened in time, sent too late: the public form takes it
             form = ReportForm.posted()
             form.follow_up_of.data = reference
@@ -95,6 +111,7 @@ def follow_up(token: str) -> Response | tuple[str, int]:
         return form_page(FollowUpForm.blank(follow_up_of=reference))
     form = FollowUpForm.posted()
     form.follow_up_of.data = reference  # the link's report, whatever was posted
+    form.link_report = link.report
     return receive(form)
 
 

@@ -94,10 +94,10 @@
         remove.type = "submit";
         remove.name = "remove_drug";
         remove.className = "button remove";
-        remove.textContent = text.textRemove;
         row.appendChild(remove);
       }
       remove.value = "drugs-" + index;
+      remove.textContent = format(text.textRemove, { number: index + 1 });
       remove.hidden = rows.length < 2;
     });
     if (addDrug) addDrug.hidden = rows.length >= maxDrugs;
@@ -205,6 +205,9 @@
       });
       missing.push(cell);
     });
+    var status = document.getElementById("step-status");
+    status.textContent = missing.length ? format(text.textMissing, { count: missing.length }) : "";
+    step.insertBefore(status, step.querySelector(".step-nav"));
     if (missing.length) missing[0].querySelector("input, select, textarea").focus();
     return !missing.length;
   }
@@ -328,7 +331,9 @@
   }
 
   // The draft: kept in this browser only, per form address, until the report is received.
-  var key = form.hasAttribute("data-draft") && DRAFT + form.getAttribute("action");
+  // One draft per page address, query included: a pack's link or a follow-up's reference
+  // opens its own form, never another draft's.
+  var key = form.hasAttribute("data-draft") && DRAFT + location.pathname + location.search;
   var draftBox = document.getElementById("draft");
   var saving = null;
   function fieldKey(el) {
@@ -371,6 +376,11 @@
     }
   }
   function restore(draft) {
+    var token = form.elements.submission_token;
+    var fresh = token.value;
+    // The draft's token: sent again unchanged, the report is stored once. Changed, it is a new
+    // report, not lost behind the one that may have arrived.
+    form.addEventListener("input", function () { token.value = fresh; }, { once: true });
     while (addDrug && drugRows().length < Math.min(draft.rows, maxDrugs)) addRow();
     Array.prototype.forEach.call(form.elements, function (el) {
       var values = el.name && draft.values[fieldKey(el)];

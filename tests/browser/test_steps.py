@@ -56,7 +56,7 @@ def test_a_person_reports_step_by_step_reaction_first_and_a_reload_loses_nothing
     phone.click("#add-drug")  # in place, no reload
     fill_form(phone, {"drugs-1-generic_name": "布洛芬缓释胶囊"})
     phone.click("#add-drug")
-    phone.locator("#drug-2").get_by_role("button", name="删除这种药品").click()
+    phone.locator("#drug-2").get_by_role("button", name="删除药品 3").click()
     assert phone.locator("fieldset.drug").count() == 2
 
     phone.reload()  # a closed tab, a weak network: everything typed is still here
@@ -146,6 +146,60 @@ def test_a_send_that_fails_on_the_way_is_offered_again_and_stored_once(phone, li
     phone.click("#send-report")
     phone.wait_for_url(re.compile(r"/report/submitted/"))
     assert live_server.stored(phone.locator("#report-reference").inner_text())
+
+
+def test_a_change_after_a_failed_send_is_stored_not_lost_behind_the_first(phone, live_server):
+    phone.goto("/report")
+    for fields in (REACTION, MEDICINE, PATIENT, REPORTER):
+        fill_form(phone, fields)
+        next_step(phone)
+    phone.check('[name="reporter-consent_privacy"]')
+    answer_lost = {"first": True}
+
+    def lose_the_first_answer(route):
+        if route.request.method == "POST" and answer_lost.pop("first", False):
+            route.fetch()  # the report arrives; its answer never reaches the phone
+            route.abort()
+        else:
+            route.continue_()
+
+    phone.route("**/report", lose_the_first_answer)
+    with pytest.raises(Exception, match="net::ERR_FAILED"), phone.expect_navigation():
+        phone.click("#send-report")
+    phone.wait_for_function("location.href.startsWith('chrome-error:')")
+    phone.goto("/report")
+    assert "可能没有送达" in phone.locator("#draft-message").inner_text()
+    phone.fill('[name="remarks"]', "补充：停药后第三天皮疹消退。")
+    phone.click("#send-report")
+    phone.wait_for_url(re.compile(r"/report/submitted/"))
+    report = live_server.stored(phone.locator("#report-reference").inner_text())
+    assert report.remarks == "补充：停药后第三天皮疹消退。"  # a new report, not the first again
+
+
+def test_a_pack_link_or_a_follow_up_reference_opens_its_own_form_not_a_draft(phone, live_server):
+    phone.goto("/report")
+    fill_form(phone, REACTION)
+    next_step(phone)
+    fill_form(phone, MEDICINE)
+    phone.goto("/report?product=布洛芬缓释胶囊&batch=LOT%20B2")
+    assert phone.input_value('[name="drugs-0-generic_name"]') == "布洛芬缓释胶囊"
+    assert phone.input_value('[name="drugs-0-batch_number"]') == "B2"
+    assert phone.locator("#draft").is_hidden()
+    reference = live_server.send_report()
+    phone.goto(f"/report?follow_up_of={reference}")
+    assert phone.input_value('[name="follow_up_of"]') == reference
+    phone.goto("/report")
+    assert phone.input_value('[name="drugs-0-batch_number"]') == MEDICINE["drugs-0-batch_number"]
+
+
+def test_a_step_says_how_many_answers_it_still_needs(phone):
+    phone.goto("/report")
+    fill_form(phone, {"event-name": "皮疹"})
+    phone.press('[name="event-name"]', "Enter")
+    status = phone.locator("#step-status")
+    assert status.get_attribute("role") == "status"
+    assert status.inner_text() == "本步骤还有 3 项需要填写。"
+    assert phone.evaluate("document.activeElement.name") == "event-onset_date"
 
 
 def test_death_is_asked_once_the_other_death_choices_follow_the_outcome(phone):
