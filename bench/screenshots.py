@@ -40,8 +40,6 @@ def step(number: int) -> Action:
     """Fill the steps before step `number` of the phone form and move on to it."""
 
     def go(page) -> None:
-        page.evaluate("localStorage.clear()")  # no draft of the shot before
-        page.reload()
         for fields in (REACTION, MEDICINE, PATIENT, REPORTER)[: number - 1]:
             fill_form(page, fields)
             page.locator("section[data-step]:visible .step-nav .primary").click()
@@ -94,19 +92,23 @@ def main() -> None:
             accounts.create_user(STAFF, "审核员", "reviewer", PASSWORD, "screenshots")
         reference = reference_of(ReportSender(app.test_client()).send(valid_report()))
         with serving(app) as url, chromium() as browser:
-            contexts = {
-                device: browser.new_context(base_url=url, **options)
-                for device, options in DEVICES.items()
-            }
-            sign_in(contexts["staff"].new_page())
+            staff = browser.new_context(base_url=url, **DEVICES["staff"])
+            sign_in(staff.new_page())
             for shot in SHOTS:
-                page = contexts[shot.device].new_page()
+                # Each phone shot in a browser of its own: no draft of the shot before.
+                fresh = shot.device != "staff"
+                context = (
+                    browser.new_context(base_url=url, **DEVICES[shot.device]) if fresh else staff
+                )
+                page = context.new_page()
                 page.goto(shot.path.format(reference=reference))
                 for action in shot.actions:
                     action(page)
                 path = FOLDER / f"{shot.name}.png"
                 page.screenshot(path=path, full_page=shot.full_page)
                 page.close()
+                if fresh:
+                    context.close()
                 print(path.relative_to(FOLDER.parent.parent))
 
 
