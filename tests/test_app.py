@@ -99,7 +99,7 @@ def test_pages_carry_security_headers_and_load_nothing_from_elsewhere(client):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     page = response.get_data(as_text=True)
     assert not re.search(r'(src|href)="(https?:)?//', page)
-    for asset in ("site.css", "form.js", "error-summary.js"):
+    for asset in ("site.css", "form.js", "error-summary.js", "sent.js", "favicon.svg"):
         with client.get(f"/static/{asset}") as served:
             assert served.status_code == 200
 

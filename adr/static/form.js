@@ -17,18 +17,6 @@
     }
   })();
 
-  // The confirmation page: the report sent from a draft has arrived, so its copy goes.
-  if (document.getElementById("report-reference")) {
-    if (storage) {
-      Object.keys(storage).forEach(function (key) {
-        if (key.indexOf(DRAFT) === 0 && /"sending":true/.test(storage.getItem(key))) {
-          storage.removeItem(key);
-        }
-      });
-    }
-    return;
-  }
-
   var form = document.getElementById("report-form"); // not the sign-out form of staff pages
   if (!form) return;
   var text = form.dataset;
