@@ -17,6 +17,7 @@ import pytest
 
 from adr import create_app
 from adr.extensions import db
+from tests.browser.live import CHROMIUM, MISSING
 from tests.postgres import Cluster, server_binaries
 
 COMPANY = "陕西医药控股集团天宁制药有限责任公司"
@@ -43,11 +44,15 @@ def engines_to_run(config) -> tuple[str, ...]:
 
 
 def pytest_report_header(config):
+    browser = f"browser: {CHROMIUM}" if CHROMIUM else f"browser: none, SKIPPED ({MISSING})"
     if "postgresql" in engines_to_run(config):
-        return f"engines: SQLite and PostgreSQL ({server_binaries()})"
+        return [f"engines: SQLite and PostgreSQL ({server_binaries()})", browser]
     if config.getoption("--engine"):
-        return "engines: SQLite only (--engine sqlite)"
-    return "engines: SQLite only; SKIPPED every PostgreSQL run: initdb and pg_ctl were not found"
+        return ["engines: SQLite only (--engine sqlite)", browser]
+    return [
+        "engines: SQLite only; SKIPPED every PostgreSQL run: initdb and pg_ctl were not found",
+        browser,
+    ]
 
 
 def pytest_collection_modifyitems(config, items):

@@ -38,10 +38,6 @@ from tests.smtp import Inbox, SMTPServer
 STAFF, STAFF_PASSWORD = "reviewer@tianning.example", "correct horse battery"
 
 
-def pytest_report_header(config):
-    return f"browser: {CHROMIUM}" if CHROMIUM else f"browser: none ({MISSING})"
-
-
 def pytest_terminal_summary(terminalreporter, config):
     if not CHROMIUM:
         terminalreporter.write_line(
