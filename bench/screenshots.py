@@ -20,7 +20,7 @@ from typing import Any
 
 from adr import accounts, create_app, demo, regulatory
 from adr.extensions import db
-from tests.browser.conftest import SEND_AS_IS, fill_form
+from tests.browser.conftest import fill_form, send_as_is
 from tests.browser.live import CHROMIUM, DESKTOP, MISSING, PHONE, chromium, serving
 from tests.browser.test_steps import MEDICINE, PATIENT, REACTION, REPORTER
 from tests.conftest import ReportSender, app_config, reference_of, valid_report
@@ -32,7 +32,7 @@ Action = Callable[[Any], object]
 
 def refuse(page) -> None:
     """Send the form empty, past the steps' own checks."""
-    page.evaluate(SEND_AS_IS)
+    send_as_is(page)
     page.wait_for_selector("#error-summary")
 
 

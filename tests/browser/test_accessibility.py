@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import SEND_AS_IS, sign_in
+from tests.browser.conftest import send_as_is, sign_in
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -30,9 +30,7 @@ def test_the_empty_form(page, axe_check):
 
 def test_a_refused_form(page, axe_check):
     page.goto("/report")
-    with page.expect_response("**/report") as posted:
-        page.evaluate(SEND_AS_IS)
-    assert posted.value.status == 422
+    assert send_as_is(page).status == 422
     axe_check(page)
     page.locator("#error-summary a").last.click()  # the privacy consent, on the last step
     axe_check(page)

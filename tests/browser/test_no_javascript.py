@@ -17,7 +17,8 @@ def test_a_report_sent_without_javascript_is_stored_and_acknowledged(nojs, live_
     nojs.goto("/report")
     assert nojs.locator("[name=drugs-1-role]").count() == 0
     fill_form(nojs, first)
-    nojs.click("button[name=add_drug]")  # the server adds the row, every value kept
+    with nojs.expect_navigation():
+        nojs.click("button[name=add_drug]")  # the server adds the row, every value kept
     assert nojs.input_value("[name=patient-name]") == "张某某"
     fill_form(nojs, second)
     nojs.click("form[method=post] button.primary")

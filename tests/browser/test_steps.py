@@ -115,7 +115,8 @@ def test_a_refused_send_opens_the_step_holding_the_first_error(phone, live_serve
         fill_form(phone, fields)
         next_step(phone)
     phone.check('[name="reporter-consent_privacy"]')
-    phone.click("#send-report")  # the server refuses the phone number the browser let through
+    with phone.expect_navigation():
+        phone.click("#send-report")  # the server refuses the phone number the browser let through
 
     assert phone.locator("#error-summary").is_visible()
     assert phone.evaluate("document.activeElement.id") == "error-summary"
@@ -219,8 +220,8 @@ def test_a_new_form_from_clear_and_start_again(phone):
     fill_form(phone, {"event-name": "头晕"})
     phone.reload()
     assert phone.input_value('[name="event-name"]') == "头晕"
-    phone.click("#draft-discard")
-    phone.wait_for_load_state()
+    with phone.expect_navigation():
+        phone.click("#draft-discard")
     assert phone.input_value('[name="event-name"]') == ""
     assert phone.evaluate("Object.keys(localStorage)") == []
 
