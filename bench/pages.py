@@ -14,8 +14,12 @@ import logging
 import os
 import statistics
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from flask import Flask
 
 from adr import create_app
 from adr.extensions import db
@@ -85,6 +89,21 @@ def load(browser, url: str) -> Load:
     return result
 
 
+@contextmanager
+def scratch_app(fill: Callable[[], object] = lambda: None) -> Iterator[tuple[Flask, str]]:
+    """Yield an app on a temporary SQLite database, filled by `fill` in its app context, and
+    the reference of one report sent through its form."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory() as folder:
+        os.environ["ADR_INSTANCE_PATH"] = folder
+        config = app_config(Path(folder), TESTING=False, LOG_LEVEL="WARNING", MAIL_BACKGROUND=False)
+        app = create_app(config)
+        with app.app_context():
+            db.create_all()
+            fill()
+        yield app, reference_of(ReportSender(app.test_client()).send(valid_report()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3, help="loads of each page (median)")
@@ -93,14 +112,7 @@ def main() -> None:
     if not CHROMIUM:
         print(f"skipped: {MISSING}")
         return
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    with tempfile.TemporaryDirectory() as folder:
-        os.environ["ADR_INSTANCE_PATH"] = folder
-        config = app_config(Path(folder), TESTING=False, LOG_LEVEL="WARNING", MAIL_BACKGROUND=False)
-        app = create_app(config)
-        with app.app_context():
-            db.create_all()
-        reference = reference_of(ReportSender(app.test_client()).send(valid_report()))
+    with scratch_app() as (app, reference):
         paths = ["/", "/report", f"/report/submitted/{reference}"]
         with serving(app) as url, chromium() as browser:
             print(

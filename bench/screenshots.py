@@ -8,22 +8,18 @@ Run: `make screenshots` (or `.venv/bin/python -m bench.screenshots`).
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from adr import accounts, create_app, demo, regulatory
-from adr.extensions import db
+from adr import accounts, demo, regulatory
+from bench.pages import scratch_app
 from tests.browser.conftest import fill_form, send_as_is
 from tests.browser.live import CHROMIUM, DESKTOP, MISSING, PHONE, chromium, serving
 from tests.browser.test_steps import MEDICINE, PATIENT, REACTION, REPORTER
-from tests.conftest import ReportSender, app_config, reference_of, valid_report
 
 FOLDER = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 STAFF, PASSWORD = "reviewer@tianning.example", "screenshot password"
@@ -77,39 +73,33 @@ DEVICES = {
 }
 
 
+def fill() -> None:
+    """Demo reports of this month, and the reviewer who takes the staff shots."""
+    demo.make_demo_data(40, f"{datetime.now(regulatory.CHINA):%Y-%m}", seed=10)
+    accounts.create_user(STAFF, "审核员", "reviewer", PASSWORD, "screenshots")
+
+
 def main() -> None:
     if not CHROMIUM:
         sys.exit(f"make screenshots: {MISSING}")
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     FOLDER.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as folder:
-        os.environ["ADR_INSTANCE_PATH"] = folder
-        config = app_config(Path(folder), TESTING=False, LOG_LEVEL="WARNING", MAIL_BACKGROUND=False)
-        app = create_app(config)
-        with app.app_context():
-            db.create_all()
-            demo.make_demo_data(40, f"{datetime.now(regulatory.CHINA):%Y-%m}", seed=10)
-            accounts.create_user(STAFF, "审核员", "reviewer", PASSWORD, "screenshots")
-        reference = reference_of(ReportSender(app.test_client()).send(valid_report()))
-        with serving(app) as url, chromium() as browser:
-            staff = browser.new_context(base_url=url, **DEVICES["staff"])
-            sign_in(staff.new_page())
-            for shot in SHOTS:
-                # Each phone shot in a browser of its own: no draft of the shot before.
-                fresh = shot.device != "staff"
-                context = (
-                    browser.new_context(base_url=url, **DEVICES[shot.device]) if fresh else staff
-                )
-                page = context.new_page()
-                page.goto(shot.path.format(reference=reference))
-                for action in shot.actions:
-                    action(page)
-                path = FOLDER / f"{shot.name}.png"
-                page.screenshot(path=path, full_page=shot.full_page)
-                page.close()
-                if fresh:
-                    context.close()
-                print(path.relative_to(FOLDER.parent.parent))
+    with scratch_app(fill) as (app, reference), serving(app) as url, chromium() as browser:
+        staff = browser.new_context(base_url=url, **DEVICES["staff"])
+        sign_in(staff.new_page())
+        for shot in SHOTS:
+            # Each phone shot in a browser of its own: no draft of the shot before.
+            fresh = shot.device != "staff"
+            context = browser.new_context(base_url=url, **DEVICES[shot.device]) if fresh else staff
+            page = context.new_page()
+            page.goto(shot.path.format(reference=reference))
+            for action in shot.actions:
+                action(page)
+            path = FOLDER / f"{shot.name}.png"
+            page.screenshot(path=path, full_page=shot.full_page)
+            page.close()
+            if fresh:
+                context.close()
+            print(path.relative_to(FOLDER.parent.parent))
 
 
 if __name__ == "__main__":

@@ -34,6 +34,14 @@ def next_step(page) -> None:
     page.locator("section[data-step]:visible").get_by_role("button", name="下一步").click()
 
 
+def fill_to_the_review(page, reporter: dict[str, object] = REPORTER) -> None:
+    """Fill the four steps, move on to the review and agree to the privacy notice."""
+    for fields in (REACTION, MEDICINE, PATIENT, reporter):
+        fill_form(page, fields)
+        next_step(page)
+    page.check('[name="reporter-consent_privacy"]')
+
+
 def test_a_person_reports_step_by_step_reaction_first_and_a_reload_loses_nothing(
     phone, live_server
 ):
@@ -111,10 +119,7 @@ def test_each_step_fits_about_two_phone_screens_with_one_drug(phone):
 
 def test_a_refused_send_opens_the_step_holding_the_first_error(phone, live_server):
     phone.goto("/report")
-    for fields in (REACTION, MEDICINE, PATIENT, REPORTER | {"reporter-phone": "12345"}):
-        fill_form(phone, fields)
-        next_step(phone)
-    phone.check('[name="reporter-consent_privacy"]')
+    fill_to_the_review(phone, REPORTER | {"reporter-phone": "12345"})
     with phone.expect_navigation():
         phone.click("#send-report")  # the server refuses the phone number the browser let through
 
@@ -131,10 +136,7 @@ def test_a_refused_send_opens_the_step_holding_the_first_error(phone, live_serve
 
 def test_a_send_that_fails_on_the_way_is_offered_again_and_stored_once(phone, live_server):
     phone.goto("/report")
-    for fields in (REACTION, MEDICINE, PATIENT, REPORTER):
-        fill_form(phone, fields)
-        next_step(phone)
-    phone.check('[name="reporter-consent_privacy"]')
+    fill_to_the_review(phone)
     phone.route("**/report", lambda route: route.abort() if route.request.method == "POST"
                 else route.continue_())  # fmt: skip
     with pytest.raises(Exception, match="net::ERR_FAILED"), phone.expect_navigation():
@@ -151,10 +153,7 @@ def test_a_send_that_fails_on_the_way_is_offered_again_and_stored_once(phone, li
 
 def test_a_change_after_a_failed_send_is_stored_not_lost_behind_the_first(phone, live_server):
     phone.goto("/report")
-    for fields in (REACTION, MEDICINE, PATIENT, REPORTER):
-        fill_form(phone, fields)
-        next_step(phone)
-    phone.check('[name="reporter-consent_privacy"]')
+    fill_to_the_review(phone)
     answer_lost = {"first": True}
 
     def lose_the_first_answer(route):
