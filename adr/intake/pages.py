@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app, render_template, request
 from flask_babel import get_locale
@@ -24,15 +25,12 @@ EXTENSION = "adr_blank_report_pages"
 
 
 def render_form(
-    form: ReportForm,
-    status: int = 200,
-    notice: str | None = None,
-    follow_up_reference: str | None = None,
-    form_action: str | None = None,
+    form: ReportForm, status: int = 200, notice: str | None = None, **context: Any
 ) -> tuple[str, int]:
     """Render the form page for `form`, its errors and an optional notice.
 
-    A follow-up link's page names the case it follows up and posts to `form_action`.
+    `context` tells the page more: `staff=True` for staff entry; a follow-up link's page
+    names the case it follows up (`follow_up_reference`) and posts to `form_action`.
     """
     return (
         render_template(
@@ -41,8 +39,7 @@ def render_form(
             errors=fields_in_error(form),
             notice=notice,
             max_drugs=MAX_DRUGS,
-            follow_up_reference=follow_up_reference,
-            form_action=form_action,
+            **context,
         ),
         status,
     )

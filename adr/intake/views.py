@@ -137,7 +137,9 @@ def form_page(form: ReportForm, status: int = 200, notice: str | None = None) ->
     if request.endpoint != "intake.follow_up":
         return render_form(form, status, notice)
     action = url_for("intake.follow_up", token=(request.view_args or {})["token"])
-    return render_form(form, status, notice, form.follow_up_of.data, action)
+    return render_form(
+        form, status, notice, follow_up_reference=form.follow_up_of.data, form_action=action
+    )
 
 
 def posting_a_report() -> bool:

@@ -21,7 +21,8 @@ from adr.auth.views import role_required
 from adr.export import parse_month, previous_month, write_workbook
 from adr.extensions import db, login_manager
 from adr.i18n import current_language
-from adr.intake.forms import MAX_DRUGS, StaffReportForm, fields_in_error, plain_number
+from adr.intake.forms import StaffReportForm, fields_in_error, plain_number
+from adr.intake.pages import render_form
 from adr.models import AuditEntry, OutboxMail, Report, User, write_transaction
 from adr.reports import reference_for_token, store_report
 from adr.review import bp
@@ -129,28 +130,17 @@ def new_report() -> Response | str | tuple[str, int]:
     """Enter a report heard by phone, mail, letter, visit or literature, or a follow-up."""
     if request.method == "GET":
         first = request.args.get("follow_up_of", type=regulatory.normalize_reference)
-        return render_staff_form(StaffReportForm.blank(1, first))
+        return render_form(StaffReportForm.blank(1, first), staff=True)
     form = StaffReportForm.posted()
     if {"add_drug", "remove_drug"} & request.form.keys():
-        return render_staff_form(form, notice=form.change_drug_rows(request.form))
+        return render_form(form, notice=form.change_drug_rows(request.form), staff=True)
     token = form.token()
     reference = reference_for_token(token)
     if reference is None:
         if not form.validate():
-            return render_staff_form(form), 422
+            return render_form(form, 422, staff=True)
         reference = store_report(form.to_report(), token, current_language(), current_user.email)
     return redirect(url_for("review.case", reference=reference), 303)
-
-
-def render_staff_form(form: StaffReportForm, notice: str | None = None) -> str:
-    return render_template(
-        "intake/report.html",
-        form=form,
-        errors=fields_in_error(form),
-        notice=notice,
-        max_drugs=MAX_DRUGS,
-        staff=True,
-    )
 
 
 @bp.get("/reports/<reference>")
