@@ -65,6 +65,7 @@ class Case(Model):
     assessed_serious: Mapped[list[str] | None] = mapped_column(sa.JSON)
     assessed_outcome: Mapped[str | None] = code()
     expectedness: Mapped[str | None] = code()
+    suggested_expectedness: Mapped[str | None] = code()  # from the product's listed reactions
     company_causality: Mapped[str | None] = code()
     naranjo_answers: Mapped[list[str] | None] = mapped_column(sa.JSON)
     naranjo_score: Mapped[int | None]
@@ -192,6 +193,8 @@ class Drug(Model):
     generic_name: Mapped[str | None] = text(200)
     manufacturer: Mapped[str | None] = text(200)
     batch_number: Mapped[str | None] = mapped_column(sa.String(35), index=True)
+    # The company's product this drug was matched to when the report was stored (`adr.products`).
+    product_id: Mapped[int | None] = mapped_column(sa.ForeignKey("product.id"), index=True)
     dose: Mapped[float | None]
     dose_unit: Mapped[str | None] = code()
     route: Mapped[str | None] = code()
@@ -201,6 +204,55 @@ class Drug(Model):
     indication: Mapped[str | None] = text(200)
 
     report: Mapped[Report] = relationship(back_populates="drugs")
+    product: Mapped[Product | None] = relationship()
+
+
+class Product(Model):
+    """A medicine the company makes, named as on its label and its approval."""
+
+    __tablename__ = "product"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    generic_name: Mapped[str] = mapped_column(sa.String(200))  # with its dosage form: 板蓝根颗粒
+    brand_name: Mapped[str | None] = text(200)
+    approval_number: Mapped[str] = mapped_column(sa.String(35), unique=True)  # 国药准字H61020123
+    manufacturer: Mapped[str] = mapped_column(sa.String(200))
+    # The adverse reactions the label lists, one term each: what a reaction is expected against.
+    listed_reactions: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+
+    batches: Mapped[list[Batch]] = relationship(
+        back_populates="product", order_by="Batch.manufactured_on"
+    )
+
+
+class Batch(Model):
+    """One batch of a product, from the company's batch records."""
+
+    __tablename__ = "batch"
+    __table_args__ = (sa.UniqueConstraint("product_id", "batch_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("product.id"))
+    batch_number: Mapped[str] = mapped_column(sa.String(35), index=True)  # as `normalize_batch`
+    manufactured_on: Mapped[date | None]
+    expires_on: Mapped[date | None]
+
+    product: Mapped[Product] = relationship(back_populates="batches")
+
+
+class BatchAlert(Model):
+    """An alert mailed when the reports naming one batch of a product reached `level`."""
+
+    __tablename__ = "batch_alert"
+    # One alert per level, however many reports arrive at once.
+    __table_args__ = (sa.UniqueConstraint("product_id", "batch_number", "level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("product.id"))
+    batch_number: Mapped[str] = mapped_column(sa.String(35))
+    level: Mapped[int]  # the threshold, then twice it, and so on
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    outbox_mail_id: Mapped[int | None] = mapped_column(sa.ForeignKey("outbox_mail.id"))
 
 
 class OutboxMail(Model):
