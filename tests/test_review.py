@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -338,20 +338,20 @@ def test_the_workflow_moves_only_along_its_transitions(staff):
         client,
         reference,
         status="submitted",
-        submitted_to_regulator_on=date.today().isoformat(),
+        submitted_to_regulator_on=regulatory.china_today().isoformat(),
         national_case_number="202661000123",
     )
     assert sent.status_code == 303
     case = case_of(staff, reference)
     assert (case.status, case.national_case_number) == ("submitted", "202661000123")
-    assert case.reports[0].submitted_to_regulator_on == date.today()
+    assert case.reports[0].submitted_to_regulator_on == regulatory.china_today()
     assert (
         assess(
             client,
             reference,
             status="closed",
             national_case_number="202661000123",
-            submitted_to_regulator_on=date.today().isoformat(),
+            submitted_to_regulator_on=regulatory.china_today().isoformat(),
         ).status_code
         == 303
     )
