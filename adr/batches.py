@@ -30,6 +30,7 @@ from adr import mailer, regulatory
 from adr.extensions import db
 from adr.models import Batch, BatchAlert, Case, Drug, OutboxMail, Product, Report
 
+DASHBOARD_CLUSTERS = 10  # batches the dashboard lists; the batch table has them all
 # A suspect drug of one of the company's products, with a batch, in a case that counts.
 NAMED_BATCH = (
     Drug.role == "suspect",
@@ -233,7 +234,7 @@ class BatchRow:
     alert_levels: list[int]
 
 
-def batch_counts(since: date | None) -> sa.Select[Any]:
+def batch_counts(since: date | None) -> sa.Select[*tuple[Any, ...]]:
     """Return cases, serious cases, deaths and the last day known per batch, since a day."""
     query = (
         sa.select(
@@ -315,7 +316,20 @@ def batch_rows(
     return rows
 
 
-def batches_above_threshold(limit: int) -> list[BatchRow]:
-    """Return the batches at or above the alert threshold within the window, for the dashboard."""
+@dataclass(frozen=True)
+class Clusters:
+    """The batches at or above the alert threshold within the window, for the dashboard."""
+
+    rows: list[BatchRow]
+    more: bool  # more than the rows shown
+    threshold: int
+    days: int
+    since: date
+
+
+def batches_above_threshold(limit: int = DASHBOARD_CLUSTERS) -> Clusters:
+    """Return up to `limit` batches at or above the threshold within the window, most first."""
     threshold, days = alert_settings()
-    return batch_rows(window_start(days), False, limit, at_least=threshold)
+    since = window_start(days)
+    rows = batch_rows(since, False, limit + 1, at_least=threshold)
+    return Clusters(rows[:limit], len(rows) > limit, threshold, days, since)

@@ -1,9 +1,10 @@
-"""Batch clusters: the safety inbox hears once when cases pile up on one batch, and the staff see it."""
+"""Batch clusters: the safety inbox hears once as cases pile up on a batch; staff see them."""
 
 from __future__ import annotations
 
 import threading
 from datetime import date, timedelta
+from html.parser import HTMLParser
 
 import pytest
 import sqlalchemy as sa
@@ -20,6 +21,12 @@ from tests.test_review import PASSWORD, REVIEWER, assess, signed_in
 
 TODAY = regulatory.china_today()
 BATCH = "20260315A"  # valid_report()'s " 20260315a ", as stored
+DEATH = {
+    "event-outcome": "death",
+    "event-death_cause": "过敏性休克",
+    "event-death_date": "2026-11-22",
+    "event-serious": ["death"],
+}
 
 
 @pytest.fixture
@@ -239,3 +246,154 @@ def test_two_reports_arriving_together_do_not_both_miss_the_threshold(alerting, 
     assert len(references) == 2
     assert alerts(alerting) == [(BATCH, 3)]
     assert len(alert_mails(alerting, smtp)) == 1
+
+
+# The batch table and the dashboard.
+
+
+def test_the_batch_table_ranks_batches_by_cases_with_the_register_and_the_alerts(alerting):
+    client = signed_in(alerting, REVIEWER)
+    phone_call(client, TODAY - timedelta(days=200))
+    submit(alerting, **DEATH)
+    submit(alerting)
+    submit(alerting)
+    submit(alerting, **{"drugs-0-batch_number": "20260401B"})
+    for _ in range(2):
+        phone_call(client, TODAY - timedelta(days=300), batch="20250101C")
+    page = client.get("/staff/batches?lang=en").get_data(as_text=True)
+    rows = table_rows(page, "batches")
+    assert rows == [
+        [
+            "阿莫西林胶囊 [天宁] 国药准字H61020123",
+            BATCH,
+            "3",
+            "4",
+            "1",
+            "1",
+            "2026-03-15",
+            "2028-02-29",
+            str(TODAY),
+            "3",
+        ],
+        [
+            "阿莫西林胶囊 [天宁] 国药准字H61020123",
+            "20260401B",
+            "1",
+            "1",
+            "0",
+            "0",
+            "Not in the register",
+            str(TODAY),
+            "—",
+        ],
+    ]  # 20250101C: no case in the window
+    assert f'href="/staff/reports?batch={BATCH}"' in page
+    assert 'href="/staff/batches"' in client.get("/staff/").get_data(as_text=True)
+    ranked = table_rows(client.get("/staff/batches?period=all").get_data(as_text=True), "batches")
+    assert [(row[1], row[2], row[3]) for row in ranked] == [
+        (BATCH, "3", "4"),
+        ("20250101C", "0", "2"),
+        ("20260401B", "1", "1"),
+    ]
+    listed = client.get(f"/staff/reports?batch={BATCH}").get_data(as_text=True)
+    assert listed.count('href="/staff/reports/ADR-') == 4
+
+
+def test_the_batch_table_pages_by_50_and_refuses_pages_that_do_not_exist(alerting):
+    client = signed_in(alerting, REVIEWER)
+    for number in range(51):
+        submit(alerting, **{"drugs-0-batch_number": f"2026{number:04d}"})
+    first = client.get("/staff/batches")
+    assert len(table_rows(first.get_data(as_text=True), "batches")) == 50
+    assert 'href="/staff/batches?page=2"' in first.get_data(as_text=True)
+    second = client.get("/staff/batches?page=2").get_data(as_text=True)
+    assert len(table_rows(second, "batches")) == 1 and "page=3" not in second
+    for page in ("3", "0", "-1", "99999999999999999999"):
+        assert client.get(f"/staff/batches?page={page}").status_code == 404, page
+    assert client.get("/staff/batches?page=x&period=bogus").status_code == 200
+
+
+def test_the_batch_table_is_for_staff_only(alerting):
+    anonymous = alerting.test_client().get("/staff/batches")
+    assert anonymous.status_code == 302 and anonymous.location.startswith("/login")
+    with alerting.app_context():
+        accounts.create_user("admin@tianning.example", "管理员", "admin", PASSWORD, "test")
+    assert signed_in(alerting, "admin@tianning.example").get("/staff/batches").status_code == 200
+
+
+def test_the_dashboard_lists_the_batches_above_the_threshold(alerting):
+    client = signed_in(alerting, REVIEWER)
+    for _ in range(2):
+        submit(alerting)
+    submit(alerting, **{"drugs-0-batch_number": "20260401B"})
+    page = client.get("/staff/?lang=en").get_data(as_text=True)
+    assert table_rows(page, "batch-clusters") == []
+    assert "No batch is named by 3 cases or more within 90 days." in page
+    submit(alerting)
+    page = client.get("/staff/").get_data(as_text=True)
+    [row] = table_rows(page, "batch-clusters")
+    assert row[1:3] == [BATCH, "3"]
+    section = page[page.index('id="batch-clusters"') :]
+    assert f'href="/staff/reports?batch={BATCH}"' in section
+    assert 'href="/staff/batches"' in section
+
+
+def test_names_from_the_catalogue_are_escaped(alerting):
+    with alerting.app_context():
+        product = db.session.scalar(sa.select(Product))
+        product.brand_name = "<script>天宁</script>"
+        db.session.commit()
+    for _ in range(3):
+        submit(alerting, **{"drugs-0-brand_name": ""})
+    client = signed_in(alerting, REVIEWER)
+    for path in ("/staff/batches", "/staff/"):
+        page = client.get(path).get_data(as_text=True)
+        assert "&lt;script&gt;天宁" in page and "<script>天宁" not in page
+
+
+class Cells(HTMLParser):
+    """Collect the text of each body row's cells of the table inside the element `id`."""
+
+    def __init__(self, id_: str) -> None:
+        super().__init__()
+        self.id, self.depth, self.rows, self.cell = id_, 0, [], None
+        self.in_body = False
+
+    def handle_starttag(self, tag, attrs):
+        if self.depth:
+            self.depth += tag not in VOID
+        elif dict(attrs).get("id") == self.id:
+            self.depth = 1
+        if not self.depth:
+            return
+        if tag == "tbody":
+            self.in_body = True
+        elif tag == "tr" and self.in_body:
+            self.rows.append([])
+        elif tag == "td" and self.in_body:
+            self.cell = []
+        elif tag == "br" and self.cell is not None:
+            self.cell.append(" ")
+
+    def handle_endtag(self, tag):
+        if not self.depth:
+            return
+        self.depth -= tag not in VOID
+        if tag == "td" and self.cell is not None:
+            self.rows[-1].append(" ".join("".join(self.cell).split()))
+            self.cell = None
+        elif tag == "tbody":
+            self.in_body = False
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell.append(data if data.strip() else " ")
+
+
+VOID = {"br", "input", "img", "meta", "link", "hr"}
+
+
+def table_rows(page: str, id_: str) -> list[list[str]]:
+    parser = Cells(id_)
+    parser.feed(page)
+    return [row for row in parser.rows if len(row) > 1]
