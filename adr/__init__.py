@@ -48,6 +48,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=app.config["STAFF_SESSION_HOURS"])
     if app.config["STAFF_TOTP"] not in ("optional", "required"):
         raise ValueError("STAFF_TOTP must be optional or required")
+    if min(int(app.config["BATCH_ALERT_COUNT"]), int(app.config["BATCH_ALERT_DAYS"])) < 1:
+        raise ValueError("BATCH_ALERT_COUNT and BATCH_ALERT_DAYS must be at least 1")
 
     http.init_app(app)
     register_extensions(app)

@@ -79,3 +79,8 @@ MAIL_CLAIM_TIMEOUT_SECONDS = 300  # a claim older than this was left by a sender
 MAIL_RECORD_RETRY_SECONDS = 30  # how long to keep trying to mark a mail sent while the DB is down
 BASE_URL = "http://127.0.0.1:5000"  # the public address, for links in mails and QR codes
 FOLLOW_UP_LINK_DAYS = 180  # how long the private follow-up link of an acknowledgement works
+
+# Batch clusters: the safety inbox is alerted when this many cases name one batch of a product
+# within this many days (the days the company knew of them), and again each time it doubles.
+BATCH_ALERT_COUNT = 3
+BATCH_ALERT_DAYS = 90

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from adr import audit, cases, mailer, products, regulatory
+from adr import audit, batches, cases, mailer, products, regulatory
 from adr.extensions import db
 from adr.models import Case, Report, write_transaction
 
@@ -87,6 +87,7 @@ def store_report(report: Report, token: str, language: str, actor: str = audit.P
                     )
                     case.status = "in_review"
                 cases.recompute(session, case, actor, received=report)
+                batches.check_batches(session, report)  # counts this report: after its case
             mailer.wake_sender()
             return reference  # not report.reference: the commit expired it
         except IntegrityError:

@@ -15,7 +15,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
-from adr import accounts, audit, cases, regulatory, vocab
+from adr import accounts, audit, batches, cases, regulatory, vocab
 from adr.assessment import Assessment, apply, problems
 from adr.auth.views import role_required
 from adr.export import parse_month, previous_month, write_workbook
@@ -71,6 +71,7 @@ def render_dashboard(month: str | None = None, month_error: str | None = None) -
         "review/dashboard.html",
         counts=dashboard_counts(now),
         mail_trouble=mail_trouble(),
+        batch_clusters=batches.batches_above_threshold(),
         month=month or previous_month(now),
         month_error=month_error,
     )

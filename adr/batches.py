@@ -1,0 +1,340 @@
+"""Batch clusters (Order 81 Art. 27, 群体不良事件): one batch of a product hurting several people.
+
+A case counts for a batch when one of its reports names the batch on a suspect drug matched to
+the company's product, and the company knew of that report (its `aware_on`, day 0's date)
+within the last `BATCH_ALERT_DAYS` China days, today included. Cases, not reports: a follow-up
+is the same patient. Cases staff marked duplicate or invalid do not count. The date the company
+knew, not the onset, because it is the date a signal can be seen: it is always there, set by
+the company, never changed by a later report, and a late report of an old reaction is news
+when it arrives (an onset window would file it in a past no alert can reach any more).
+
+When a stored report brings a batch's count to `BATCH_ALERT_COUNT`, the safety inbox gets one
+mail, and one more each time the count doubles (3, 6, 12, …); a `BatchAlert` row per level,
+unique, says it was sent, in the report's own transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+
+from adr import mailer, regulatory
+from adr.extensions import db
+from adr.models import Batch, BatchAlert, Case, Drug, OutboxMail, Product, Report
+
+DASHBOARD_CLUSTERS = 10  # batches the dashboard lists; the batch table has them all
+# A suspect drug of one of the company's products, with a batch, in a case that counts.
+NAMED_BATCH = (
+    Drug.role == "suspect",
+    Drug.product_id.is_not(None),
+    Drug.batch_number.is_not(None),
+    Case.status.not_in(regulatory.NOT_FOR_REGULATOR),
+)
+
+
+def alert_settings() -> tuple[int, int]:
+    """Return the threshold and the window in days (`create_app` checked both are at least 1)."""
+    config = current_app.config
+    return int(config["BATCH_ALERT_COUNT"]), int(config["BATCH_ALERT_DAYS"])
+
+
+def window_start(days: int, today: date | None = None) -> date:
+    """Return the first day of a window of `days` China days ending today."""
+    return (today or regulatory.china_today()) - timedelta(days=days - 1)
+
+
+def known_since(since: date) -> list[sa.ColumnElement[bool]]:
+    """Select reports the company knew of on or after `since`.
+
+    A report is received on or after the day the company knew of it, so the received time,
+    indexed, narrows the rows before `aware_on` decides.
+    """
+    start = datetime.combine(since, time(), regulatory.CHINA).astimezone(UTC)
+    return [Report.received_at >= start, Report.aware_on >= since]
+
+
+def alert_level(count: int, threshold: int) -> int | None:
+    """Return the highest of threshold, twice it, four times… that `count` reached, if any."""
+    if count < threshold:
+        return None
+    level = threshold
+    while level * 2 <= count:
+        level *= 2
+    return level
+
+
+@dataclass(frozen=True)
+class BatchCase:
+    """A case naming the batch: the report that named it first in the window."""
+
+    reference: str
+    aware_on: date
+    serious: bool
+    death: bool
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """The cases naming one batch of a product within the window, earliest first."""
+
+    product: Product
+    batch_number: str
+    registered: Batch | None
+    since: date
+    days: int
+    cases: list[BatchCase]
+
+    @property
+    def serious(self) -> int:
+        return sum(case.serious for case in self.cases)
+
+    @property
+    def deaths(self) -> int:
+        return sum(case.death for case in self.cases)
+
+
+def cases_naming(product_id: int, batch_number: str, since: date) -> list[BatchCase]:
+    """Return the cases that count for one batch in the window, each once."""
+    rows = db.session.execute(
+        sa.select(Report.case_id, Report.reference, Report.aware_on, Case.serious, Case.death)
+        .join(Drug, Drug.report_id == Report.id)
+        .join(Case, Case.id == Report.case_id)
+        .where(
+            *NAMED_BATCH,
+            Drug.product_id == product_id,
+            Drug.batch_number == batch_number,
+            *known_since(since),
+        )
+        .order_by(Report.aware_on, Report.id)
+    )
+    first: dict[int, BatchCase] = {}
+    for case_id, reference, aware_on, serious, death in rows:
+        first.setdefault(case_id, BatchCase(reference, aware_on, serious, death))
+    return list(first.values())
+
+
+def check_batches(session: Session, report: Report) -> None:
+    """Mail the safety inbox for each batch the new report names that reached a new level.
+
+    Runs in the report's write transaction, after it is flushed and its case derived. The
+    products' rows are locked first, so that on PostgreSQL two reports on one product count
+    one after the other (the second sees the first once it commits) and neither misses the
+    level. The audit chain's advisory lock serialises stored reports today as well; the
+    count does not rely on it. SQLite's BEGIN IMMEDIATE serialises writers already.
+    """
+    named = sorted(
+        {
+            (drug.product_id, drug.batch_number)
+            for drug in report.drugs
+            if drug.role == "suspect" and drug.product_id and drug.batch_number
+        }
+    )
+    if not named:
+        return
+    # FOR NO KEY UPDATE: the report's drugs already hold a key-share lock on their product
+    # (their foreign key), which FOR UPDATE would wait for, each report for the other's.
+    product_ids = sorted({product_id for product_id, _batch in named})
+    session.execute(
+        sa.select(Product.id).where(Product.id.in_(product_ids)).with_for_update(key_share=True)
+    ).all()
+    threshold, days = alert_settings()
+    since = window_start(days)
+    for product_id, batch_number in named:
+        cases = cases_naming(product_id, batch_number, since)
+        level = alert_level(len(cases), threshold)
+        if level is None or session.scalar(
+            sa.select(BatchAlert.id).where(
+                BatchAlert.product_id == product_id,
+                BatchAlert.batch_number == batch_number,
+                BatchAlert.level == level,
+            )
+        ):
+            continue
+        product = session.get(Product, product_id)
+        assert product is not None  # the drug's foreign key, locked above
+        registered = session.scalar(
+            sa.select(Batch).where(
+                Batch.product_id == product_id, Batch.batch_number == batch_number
+            )
+        )
+        cluster = Cluster(product, batch_number, registered, since, days, cases)
+        mail = alert_mail(cluster, level, threshold)
+        session.add(mail)
+        session.flush()
+        session.add(
+            BatchAlert(
+                product_id=product_id,
+                batch_number=batch_number,
+                level=level,
+                at=datetime.now(UTC),
+                outbox_mail_id=mail.id,
+            )
+        )
+
+
+def product_name(product: Product) -> str:
+    """Return a product as staff name it: generic name, [brand], approval number."""
+    brand = f"[{product.brand_name}]" if product.brand_name else ""
+    return " ".join(part for part in (product.generic_name, brand, product.approval_number) if part)
+
+
+def batch_list_url(batch_number: str) -> str:
+    """Return the address of the staff list filtered by a batch, for mails."""
+    base = current_app.config["BASE_URL"].rstrip("/")
+    return f"{base}/staff/reports?batch={quote(batch_number, safe='')}"
+
+
+def alert_mail(cluster: Cluster, level: int, threshold: int) -> OutboxMail:
+    """Return the safety inbox's alert for a batch that reached `level` cases."""
+    config = current_app.config
+    language = config["MAIL_LANGUAGE"]
+    with force_locale(language):
+        colon = ": " if language == "en" else "："
+        count = len(cluster.cases)
+        context: dict[str, Any] = {
+            "subject": _(
+                "Batch alert: %(product)s batch %(batch)s, %(count)s cases in %(days)s days",
+                product=cluster.product.generic_name,
+                batch=cluster.batch_number,
+                count=count,
+                days=cluster.days,
+            ),
+            "cluster": cluster,
+            "product": product_name(cluster.product),
+            "count": count,
+            "level": level,
+            "doubled": level > threshold,
+            "colon": colon,
+            "list_url": batch_list_url(cluster.batch_number),
+            "batches_url": config["BASE_URL"].rstrip("/") + "/staff/batches",
+        }
+        return mailer.rendered_mail("batch_alert", config["SAFETY_INBOX"], context)
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    """One line of the batch table: a batch of a product and the cases naming it."""
+
+    product: Product
+    batch_number: str
+    in_window: int
+    all_time: int
+    serious: int  # cases, in the period the table is ranked by
+    deaths: int
+    last_known_on: date  # the last day the company knew of a report naming it
+    registered: Batch | None
+    alert_levels: list[int]
+
+
+def batch_counts(since: date | None) -> sa.Select[*tuple[Any, ...]]:
+    """Return cases, serious cases, deaths and the last day known per batch, since a day."""
+    query = (
+        sa.select(
+            Drug.product_id,
+            Drug.batch_number,
+            sa.func.count(sa.distinct(Report.case_id)).label("cases"),
+            sa.func.count(sa.distinct(sa.case((Case.serious, Report.case_id)))).label("serious"),
+            sa.func.count(sa.distinct(sa.case((Case.death, Report.case_id)))).label("deaths"),
+            sa.func.max(Report.aware_on).label("last_known_on"),
+        )
+        .select_from(Report)
+        .join(Drug, Drug.report_id == Report.id)
+        .join(Case, Case.id == Report.case_id)
+        .where(*NAMED_BATCH)
+        .group_by(Drug.product_id, Drug.batch_number)
+    )
+    if since is None:
+        return query
+    # Drugs of the window's reports, found by the received-time index: otherwise SQLite
+    # reads every drug of every product through the product index, however short the window.
+    window = sa.select(Report.id).where(known_since(since)[0])
+    return query.where(*known_since(since), Drug.report_id.in_(window))
+
+
+def batch_rows(
+    since: date, all_time: bool, limit: int, offset: int = 0, at_least: int = 1
+) -> list[BatchRow]:
+    """Return the batches with the most cases since `since` (or ever, `all_time`), most first.
+
+    The other period's count is counted for the rows returned only.
+    """
+    counts = batch_counts(None if all_time else since)
+    if at_least > 1:
+        counts = counts.having(sa.func.count(sa.distinct(Report.case_id)) >= at_least)
+    ranked = db.session.execute(
+        counts.order_by(sa.desc("cases"), sa.desc("last_known_on"), Drug.batch_number)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    if not ranked:
+        return []
+    pairs = [(row.product_id, row.batch_number) for row in ranked]
+    batch_numbers = sorted({batch for _product, batch in pairs})
+    other = {
+        (row.product_id, row.batch_number): row.cases
+        for row in db.session.execute(
+            batch_counts(since if all_time else None).where(Drug.batch_number.in_(batch_numbers))
+        )
+    }
+    products = {
+        p.id: p
+        for p in db.session.scalars(
+            sa.select(Product).where(Product.id.in_({p for p, _b in pairs}))
+        )
+    }
+    registered = {
+        (b.product_id, b.batch_number): b
+        for b in db.session.scalars(sa.select(Batch).where(Batch.batch_number.in_(batch_numbers)))
+    }
+    levels: dict[tuple[int, str], list[int]] = {}
+    for alert in db.session.scalars(
+        sa.select(BatchAlert)
+        .where(BatchAlert.batch_number.in_(batch_numbers))
+        .order_by(BatchAlert.level)
+    ):
+        levels.setdefault((alert.product_id, alert.batch_number), []).append(alert.level)
+    rows = []
+    for row in ranked:
+        pair = (row.product_id, row.batch_number)
+        counted, compared = row.cases, other.get(pair, 0)
+        rows.append(
+            BatchRow(
+                product=products[row.product_id],
+                batch_number=row.batch_number,
+                in_window=compared if all_time else counted,
+                all_time=counted if all_time else compared,
+                serious=row.serious,
+                deaths=row.deaths,
+                last_known_on=row.last_known_on,
+                registered=registered.get(pair),
+                alert_levels=levels.get(pair, []),
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class Clusters:
+    """The batches at or above the alert threshold within the window, for the dashboard."""
+
+    rows: list[BatchRow]
+    more: bool  # more than the rows shown
+    threshold: int
+    days: int
+    since: date
+
+
+def batches_above_threshold(limit: int = DASHBOARD_CLUSTERS) -> Clusters:
+    """Return up to `limit` batches at or above the threshold within the window, most first."""
+    threshold, days = alert_settings()
+    since = window_start(days)
+    rows = batch_rows(since, False, limit + 1, at_least=threshold)
+    return Clusters(rows[:limit], len(rows) > limit, threshold, days, since)
