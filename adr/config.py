@@ -79,3 +79,7 @@ MAIL_CLAIM_TIMEOUT_SECONDS = 300  # a claim older than this was left by a sender
 MAIL_RECORD_RETRY_SECONDS = 30  # how long to keep trying to mark a mail sent while the DB is down
 BASE_URL = "http://127.0.0.1:5000"  # the public address, for links in mails and QR codes
 FOLLOW_UP_LINK_DAYS = 180  # how long the private follow-up link of an acknowledgement works
+
+# Duplicate candidates: the evidence (points, see adr/duplicates.py) an earlier case needs to be
+# proposed on a new case's page.
+DUPLICATE_THRESHOLD = 7.0
