@@ -496,14 +496,14 @@ EARLIER_COLUMNS = [
     Report.id,
     *(getattr(Report, name) for name in Earlier.__annotations__ if name != "drugs"),
 ]
-DRUG_COLUMNS = (
+DRUG_COLUMNS: list[Any] = [
     Drug.report_id,
     Drug.role,
     Drug.approval_number,
     Drug.brand_name,
     Drug.generic_name,
     Drug.batch_number,
-)
+]
 
 
 @lru_cache(maxsize=1)
