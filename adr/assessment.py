@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 
 from adr import audit, cases, regulatory, vocab
 from adr.i18n import current_language
@@ -88,11 +90,13 @@ def problems(case: Case, change: Assessment, duplicate_typed: str | None) -> dic
     return found
 
 
-def apply(case: Case, change: Assessment, actor: str) -> list[str]:
+def apply(
+    case: Case, change: Assessment, actor: str, also: Callable[[Session], None] | None = None
+) -> list[str]:
     """Save the change, the deadlines it moves and its audit rows in one transaction.
 
     Return the names of what changed. A date sent to the national system applies to every
-    report of the case not sent yet.
+    report of the case not sent yet. `also` writes what goes with the change, in its transaction.
     """
     new: dict[str, Any] = {
         "status": change.status,
@@ -141,4 +145,6 @@ def apply(case: Case, change: Assessment, actor: str) -> list[str]:
             )
             audit.record(session, actor, "note added", first.id, "note", None, change.note)
             changed.append("note")
+        if also:
+            also(session)
     return list(dict.fromkeys(changed))

@@ -84,3 +84,6 @@ FOLLOW_UP_LINK_DAYS = 180  # how long the private follow-up link of an acknowled
 # within this many days (the days the company knew of them), and again each time it doubles.
 BATCH_ALERT_COUNT = 3
 BATCH_ALERT_DAYS = 90
+# Duplicate candidates: the evidence (points, see adr/duplicates.py) an earlier case needs to be
+# proposed on a new case's page.
+DUPLICATE_THRESHOLD = 7.0

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from adr import cases, regulatory, vocab
+from adr import cases, duplicates, regulatory, vocab
 from adr.export import parse_month
 from adr.extensions import db
 from adr.models import Case, Report, write_transaction
@@ -150,11 +150,23 @@ def make_demo_data(count: int, month: str, seed: int | None = None) -> DemoResul
                 for drug in drugs
             ]
             session.execute(sa.insert(db.metadata.tables["drug"]), drug_rows)
+            _insert_duplicate_keys(session, chunk_ids, report_rows)
         ids.extend(chunk_ids)
         result.reports += len(made)
         result.drugs += len(drug_rows)
     _link_follow_ups(rng, ids)
     return result
+
+
+def _insert_duplicate_keys(session: Any, ids: list[int], rows: list[dict[str, Any]]) -> None:
+    """Give the reports the blocking keys the duplicate matcher finds earlier reports by."""
+    keys = [
+        key
+        for report_id, row in zip(ids, rows, strict=True)
+        for key in duplicates.key_rows(report_id, row)
+    ]
+    if keys:
+        session.execute(sa.insert(db.metadata.tables["duplicate_key"]), keys)
 
 
 def _insert_cases(session: Any, rows: list[dict[str, Any]]) -> list[int]:

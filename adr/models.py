@@ -406,3 +406,49 @@ def configure_sqlite(engine: sa.Engine, busy_timeout_ms: int) -> None:
     def on_begin(connection: sa.Connection) -> None:
         immediate = connection.get_execution_options().get("begin") == "IMMEDIATE"
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+# Duplicate candidates (adr.duplicates).
+
+# The matcher finds earlier reports of the same birth date through this index.
+sa.Index("ix_report_patient_birth_date", Report.patient_birth_date)
+
+
+class DuplicateKey(Model):
+    """A blocking key of a report, with its onset: the name's initials (王晓明: nwxm), sex and age.
+
+    The duplicate matcher finds the earlier reports sharing a key, with an onset near its own.
+    """
+
+    __tablename__ = "duplicate_key"
+    __table_args__ = (sa.Index("ix_duplicate_key_key_onset", "key", "onset"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("report.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(sa.String(12))
+    onset: Mapped[date | None]
+
+
+class DuplicateCandidate(Model):
+    """An earlier case a new case may duplicate, as the matcher found it, and staff's decision."""
+
+    __tablename__ = "duplicate_candidate"
+    __table_args__ = (
+        sa.UniqueConstraint("case_id", "candidate_case_id"),
+        sa.Index("ix_duplicate_candidate_decision", "decision"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("safety_case.id"), index=True)  # the new
+    candidate_case_id: Mapped[int] = mapped_column(sa.ForeignKey("safety_case.id"), index=True)
+    score: Mapped[float] = mapped_column(sa.Float)
+    matched: Mapped[list[str]] = mapped_column(sa.JSON)  # the fields that agreed or nearly
+    found_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decision: Mapped[str] = mapped_column(sa.String(14), default="none")  # duplicate, not_duplicate
+    decided_by: Mapped[str | None] = mapped_column(sa.String(254))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    case: Mapped[Case] = relationship(foreign_keys=[case_id])
+    candidate_case: Mapped[Case] = relationship(foreign_keys=[candidate_case_id])

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from adr import audit, batches, cases, mailer, products, regulatory
+from adr import audit, batches, cases, duplicates, mailer, products, regulatory
 from adr.extensions import db
 from adr.models import Case, Report, write_transaction
 
@@ -55,6 +55,7 @@ def store_report(report: Report, token: str, language: str, actor: str = audit.P
     else:
         preview(report, [], Case())
     products.link(report.drugs)
+    found = [] if first else duplicates.find_candidates(report)  # before the write lock
     for _attempt in range(STORE_ATTEMPTS):
         reference = report.reference = regulatory.new_reference(received_at)
         mailer.attach_report_mails(report)  # rendered before the write lock is taken
@@ -65,6 +66,7 @@ def store_report(report: Report, token: str, language: str, actor: str = audit.P
                 session.add(report)
                 session.flush()
                 audit.record(session, actor, "report received", report.id)
+                duplicates.record(session, report, found)
                 if quoted and first and quoted is not first:
                     audit.record(
                         session,

@@ -407,6 +407,7 @@ AUDIT_ACTION: CodeList = {
     "second factor enabled": Term("启用双重验证", "Second factor turned on"),
     "second factor removed": Term("移除双重验证", "Second factor removed"),
     "recovery code used": Term("使用恢复码", "Recovery code used"),
+    "not a duplicate": Term("判定非重复病例", "Judged not a duplicate"),
 }
 ASSESSED_FIELD: CodeList = {
     "status": Term("处理状态", "Status"),
@@ -429,6 +430,7 @@ ASSESSED_FIELD: CodeList = {
     "report_category": Term("报告类型", "Report type"),
     "due_at": Term("报告时限", "Due"),
     "note": Term("备注", "Note"),
+    "not_duplicate_of": Term("经核实并非其重复的病例", "Not a duplicate of"),
 }
 ROLE: CodeList = {
     "reviewer": Term("审核员", "Reviewer"),

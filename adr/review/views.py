@@ -26,6 +26,7 @@ from adr.intake.pages import render_form
 from adr.models import AuditEntry, OutboxMail, Report, User, write_transaction
 from adr.reports import reference_for_token, store_report
 from adr.review import bp
+from adr.review.duplicates import duplicate_section
 from adr.review.forms import AssessmentForm, naranjo_answers, naranjo_questions, status_choices
 from adr.review.queries import (
     MAX_PAGE,
@@ -198,6 +199,7 @@ def render_case(report: Report, form: AssessmentForm) -> str:
         mails=numbered,
         mail_errors=mail_errors,
         now=utcnow(),
+        duplicate_candidates=duplicate_section(case),
     )
 
 

@@ -1,0 +1,669 @@
+"""Duplicate candidates: earlier cases that may be the same patient's same reaction.
+
+A report that opens a new case is compared with the earlier reports that share a blocking key
+(a suspect batch, the birth date, or the patient's name initials with an onset within a week),
+each found through an index. Each field agrees, nearly agrees, differs or is unknown on one
+side; the evidence adds up (agreement scores, disagreement costs, an unknown field neither),
+and the cases scoring at least `DUPLICATE_THRESHOLD` are kept. A pair staff judged not to be
+duplicates is never proposed again, in either direction.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from types import SimpleNamespace
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from flask import current_app
+from pypinyin import Style, pinyin
+from sqlalchemy.orm import Session, selectinload
+
+from adr import audit, cases, regulatory
+from adr.extensions import db
+from adr.models import Case, Drug, DuplicateCandidate, DuplicateKey, Report
+
+ONSET_WINDOW = timedelta(days=7)
+RETRIEVED_AT_MOST = 300  # reports scored for one new report: the newest, if more share a key
+PROPOSED_AT_MOST = 10
+NAME_KEY_LENGTH = 12
+NAME_KEYS_AT_MOST = 8  # readings of a name whose characters have several (曾: zeng, ceng)
+ANONYMOUS = "某"  # 张某某: a name withheld, each 某 standing for any character
+
+# The evidence each field gives, in points: (agrees, nearly agrees, differs). Tuned on the
+# planted corpus of bench/duplicates.py.
+WEIGHTS: dict[str, tuple[float, float, float]] = {
+    "name": (4.0, 3.0, -5.0),  # nearly: a typo, a homophone, initials for the name
+    "sex": (1.0, 1.0, -10.0),
+    "age": (3.0, 1.5, -8.0),  # agrees: the same birth date; nearly: ages within a year
+    "product": (1.5, 1.5, -3.0),
+    "batch": (2.5, 1.0, -0.5),  # nearly: one character apart
+    "onset": (2.5, 1.5, -4.0),  # nearly: within a week
+    "reaction": (3.0, 1.0, -7.0),  # character n-gram Dice: ≥ 0.5 agrees, ≥ 0.25 nearly
+}
+SIMILAR_REACTION, RELATED_REACTION = 0.5, 0.25
+FIELDS = tuple(WEIGHTS)
+AGREES, NEARLY, DIFFERS, UNKNOWN = "agrees", "nearly", "differs", "unknown"
+
+
+class DrugLike(Protocol):
+    role: str
+    approval_number: str | None
+    brand_name: str | None
+    generic_name: str | None
+    batch_number: str | None
+
+
+class PatientEvent(Protocol):
+    """A report, or a case's current view: what the matcher reads."""
+
+    patient_name: str | None
+    patient_sex: str | None
+    patient_birth_date: date | None
+    patient_age: int | None
+    patient_age_unit: str | None
+    event_name: str | None
+    event_description: str | None
+    event_onset_date: date | None
+
+    @property
+    def drugs(self) -> Sequence[Any]: ...
+
+
+# Names.
+
+
+def folded(text: str | None) -> str:
+    """Return text for comparison: full-width forms, case and everything but letters gone."""
+    normal = unicodedata.normalize("NFKC", text or "").casefold()
+    return "".join(char for char in normal if char.isalnum() or char == " ").strip()
+
+
+def is_chinese(char: str) -> bool:
+    return "\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff"
+
+
+@lru_cache(maxsize=4096)
+def given_name(text: str | None) -> str | None:
+    """Return a name that identifies someone, folded; None for a placeholder (不详, N/A)."""
+    return folded(text) if regulatory.identifies(text) and folded(text) else None
+
+
+@lru_cache(maxsize=4096)
+def initials_of(name: str) -> frozenset[str]:
+    """Return the initials a folded name can be written with: 王晓明 → wxm, Wang Xiaoming → wx.
+
+    A Latin name of one short word (WXM, w.x.m.) is taken as initials already.
+    """
+    chinese = [char for char in name if is_chinese(char)]
+    if chinese:
+        if ANONYMOUS in chinese[1:]:
+            return frozenset()  # 张某某: only the surname is known
+        readings = pinyin("".join(chinese), style=Style.FIRST_LETTER, heteronym=True)
+        letters = [sorted({r[0].lower() for r in options if r})[:2] for options in readings]
+        combos = itertools.islice(itertools.product(*letters), NAME_KEYS_AT_MOST)
+        return frozenset("".join(combo) for combo in combos)
+    words = name.split()
+    if len(words) == 1 and len(words[0]) <= 4 and words[0].isalpha():
+        return frozenset([words[0]])
+    return frozenset(["".join(word[0] for word in words)]) if words else frozenset()
+
+
+@lru_cache(maxsize=4096)
+def spelled(name: str) -> str:
+    """Return a folded name as letters: a Chinese name in pinyin, without spaces."""
+    chinese = [char for char in name if is_chinese(char)]
+    if chinese:
+        return "".join(r[0] for r in pinyin("".join(chinese), style=Style.NORMAL))
+    return name.replace(" ", "")
+
+
+def is_initials(name: str) -> bool:
+    return " " not in name and len(name) <= 4 and name.isascii() and name.isalpha()
+
+
+def edits(a: str, b: str) -> int:
+    """Return the Levenshtein distance of two short strings."""
+    row = list(range(len(b) + 1))
+    for i, char_a in enumerate(a, 1):
+        previous, row[0] = row[0], i
+        for j, char_b in enumerate(b, 1):
+            previous, row[j] = (
+                row[j],
+                min(row[j] + 1, row[j - 1] + 1, previous + (char_a != char_b)),
+            )
+    return row[-1]
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """Tell whether one character changed, added or removed turns `a` into `b`."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    start = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), len(a))
+    skip = 1 if len(a) == len(b) else 0
+    return a[start + skip :] == b[start + 1 :]
+
+
+def compare_names(a: str | None, b: str | None) -> str:
+    """Tell how two patients' names compare: 王小明, 王晓明 and WXM nearly agree."""
+    first, second = given_name(a), given_name(b)
+    if not first or not second:
+        return UNKNOWN
+    if first == second:
+        return AGREES
+    if is_initials(first) or is_initials(second):
+        short, full = (first, second) if is_initials(first) else (second, first)
+        return NEARLY if short in initials_of(full) else DIFFERS
+    chinese = [any(map(is_chinese, name)) for name in (first, second)]
+    if all(chinese):
+        withheld = ANONYMOUS in first[1:] or ANONYMOUS in second[1:]
+        if withheld:  # 张某某 and 张三: the surnames say what can be said
+            return NEARLY if first[0] == second[0] else DIFFERS
+        same_sound = initials_of(first) & initials_of(second)
+        if first[0] == second[0] and (same_sound or one_edit_apart(first, second)):
+            return NEARLY
+        return DIFFERS
+    spelled_first, spelled_second = spelled(first), spelled(second)
+    if edits(spelled_first, spelled_second) <= max(1, len(spelled_first) // 6):
+        return NEARLY
+    return DIFFERS
+
+
+def name_keys(name: str | None) -> set[str]:
+    """Return the blocking keys of a patient's name: its initials, in each reading."""
+    given = given_name(name)
+    return {key for key in initials_of(given) if key} if given else set()
+
+
+# Reactions.
+
+SEGMENTS = re.compile(r"[^\w]+|_")
+
+
+@lru_cache(maxsize=4096)
+def reaction_grams(text: str | None) -> frozenset[str]:
+    """Return the character unigrams and bigrams of a reaction's text, per phrase.
+
+    Chinese has no spaces between words, so words cannot be compared; characters and their
+    pairs can (皮疹、瘙痒 and 全身皮疹伴瘙痒 share 皮, 疹, 瘙, 痒, 皮疹 and 瘙痒). Latin
+    words count whole.
+    """
+    grams: set[str] = set()
+    for phrase in SEGMENTS.split(unicodedata.normalize("NFKC", text or "").casefold()):
+        if not any(map(is_chinese, phrase)):
+            grams.update(phrase.split())
+            continue
+        grams.update(phrase)
+        grams.update(phrase[i : i + 2] for i in range(len(phrase) - 1))
+    grams.discard("")
+    return frozenset(grams)
+
+
+def dice(a: frozenset[str], b: frozenset[str]) -> float:
+    """Return the Dice coefficient of two sets: twice the shared part over the sizes."""
+    return 2 * len(a & b) / (len(a) + len(b)) if a and b else 0.0
+
+
+def reaction_text(record: PatientEvent) -> str | None:
+    return record.event_name or record.event_description
+
+
+# The other fields.
+
+
+def age_in_years(record: PatientEvent) -> float | None:
+    """Return the patient's age at onset, in years, from the birth date or the age given."""
+    birth, onset = record.patient_birth_date, record.event_onset_date
+    if birth and onset:
+        return (onset - birth).days / 365.25
+    if record.patient_age is None:
+        return None
+    per_year = {"year": 1, "month": 12, "day": 365}.get(record.patient_age_unit or "year", 1)
+    return record.patient_age / per_year
+
+
+def suspects(record: PatientEvent) -> list[DrugLike]:
+    return [drug for drug in record.drugs if drug.role == "suspect"]
+
+
+def compact(text: str | None) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split()).upper() if text else ""
+
+
+def suspect_batches(record: PatientEvent) -> set[str]:
+    return {compact(drug.batch_number) for drug in suspects(record)} - {""}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What the matcher compares of a report or a case, read once."""
+
+    name: str | None
+    sex: str | None
+    birth_date: date | None
+    age: float | None
+    onset: date | None
+    grams: frozenset[str]
+    approvals: frozenset[str]
+    generics: frozenset[str]
+    brands: frozenset[str]
+    batches: frozenset[str]
+
+
+def profile(record: PatientEvent) -> Profile:
+    drugs = suspects(record)
+
+    def named(column: str) -> frozenset[str]:
+        return frozenset(compact(getattr(drug, column)) for drug in drugs) - {""}
+
+    return Profile(
+        name=record.patient_name,
+        sex=record.patient_sex if record.patient_sex in ("male", "female") else None,
+        birth_date=record.patient_birth_date,
+        age=age_in_years(record),
+        onset=record.event_onset_date,
+        grams=reaction_grams(reaction_text(record)),
+        approvals=named("approval_number"),
+        generics=named("generic_name"),
+        brands=named("brand_name"),
+        batches=named("batch_number"),
+    )
+
+
+def compare_reactions(a: Profile, b: Profile) -> str:
+    if not a.grams or not b.grams:
+        return UNKNOWN
+    similarity = dice(a.grams, b.grams)
+    if similarity >= SIMILAR_REACTION:
+        return AGREES
+    return NEARLY if similarity >= RELATED_REACTION else DIFFERS
+
+
+def compare_ages(a: Profile, b: Profile) -> str:
+    if a.birth_date and b.birth_date:
+        return AGREES if a.birth_date == b.birth_date else DIFFERS
+    if a.age is None or b.age is None:
+        return UNKNOWN
+    return NEARLY if abs(a.age - b.age) <= 1.5 else DIFFERS  # an age in years rounds down
+
+
+def compare_sexes(a: Profile, b: Profile) -> str:
+    if not a.sex or not b.sex:
+        return UNKNOWN
+    return AGREES if a.sex == b.sex else DIFFERS
+
+
+def compare_onsets(a: Profile, b: Profile) -> str:
+    if not a.onset or not b.onset:
+        return UNKNOWN
+    apart = abs(a.onset - b.onset)
+    return AGREES if not apart else (NEARLY if apart <= ONSET_WINDOW else DIFFERS)
+
+
+def compare_products(a: Profile, b: Profile) -> str:
+    """Tell whether the suspect products overlap: approval number, generic or brand name.
+
+    A generic name agrees with one that holds it (阿莫西林 and 阿莫西林胶囊); a brand alone
+    counts only where a side gives no generic name, since one brand may cover many products.
+    """
+    if not (a.approvals or a.generics or a.brands) or not (b.approvals or b.generics or b.brands):
+        return UNKNOWN
+    if a.approvals & b.approvals:
+        return AGREES
+    if any(x in y or y in x for x in a.generics for y in b.generics):
+        return AGREES
+    if not (a.generics and b.generics) and a.brands & b.brands:
+        return AGREES
+    return DIFFERS
+
+
+def compare_batches(a: Profile, b: Profile) -> str:
+    if not a.batches or not b.batches:
+        return UNKNOWN
+    if a.batches & b.batches:
+        return AGREES
+    near = any(one_edit_apart(x, y) for x in a.batches for y in b.batches)
+    return NEARLY if near else DIFFERS
+
+
+@dataclass
+class Comparison:
+    """How two records compare, field by field, and the evidence that adds up to."""
+
+    verdicts: dict[str, str]
+
+    @property
+    def score(self) -> float:
+        total = 0.0
+        for name, verdict in self.verdicts.items():
+            agrees, nearly, differs = WEIGHTS[name]
+            total += {AGREES: agrees, NEARLY: nearly, DIFFERS: differs}.get(verdict, 0.0)
+        return round(total, 2)
+
+    @property
+    def matched(self) -> list[str]:
+        return [name for name, verdict in self.verdicts.items() if verdict in (AGREES, NEARLY)]
+
+
+def compare(a: PatientEvent | Profile, b: PatientEvent | Profile) -> Comparison:
+    """Compare two reports, two cases' current views, or their profiles, field by field."""
+    first = a if isinstance(a, Profile) else profile(a)
+    second = b if isinstance(b, Profile) else profile(b)
+    return Comparison(
+        {
+            "name": compare_names(first.name, second.name),
+            "sex": compare_sexes(first, second),
+            "age": compare_ages(first, second),
+            "product": compare_products(first, second),
+            "batch": compare_batches(first, second),
+            "onset": compare_onsets(first, second),
+            "reaction": compare_reactions(first, second),
+        }
+    )
+
+
+# The database.
+
+
+@dataclass
+class Found:
+    """An earlier case a new report may duplicate, and the evidence."""
+
+    case_id: int
+    comparison: Comparison
+    found_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def threshold() -> float:
+    return float(current_app.config["DUPLICATE_THRESHOLD"])
+
+
+# The report columns the blocking keys are made of.
+KEYED_COLUMNS = (
+    "patient_name",
+    "patient_sex",
+    "patient_age",
+    "patient_age_unit",
+    "patient_birth_date",
+    "event_onset_date",
+)
+SEX_CODES = {"male": "m", "female": "f"}
+
+
+def age_keys(values: Mapping[str, Any], spread: int = 0) -> set[str]:
+    """Return the sex-and-age keys of a report (af68: a woman of 68), ages ± `spread` years."""
+    age = age_in_years(SimpleNamespace(**{name: values.get(name) for name in KEYED_COLUMNS}))
+    if age is None or age < 0:
+        return set()
+    sex = SEX_CODES.get(values.get("patient_sex") or "")
+    sexes = [sex, "u"] if spread and sex else (["m", "f", "u"] if spread else [sex or "u"])
+    years = range(int(age) - spread, int(age) + spread + 1)
+    return {f"a{code}{year}" for code in sexes for year in years if year >= 0}
+
+
+def key_rows(report_id: int, values: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Return the blocking-key rows of one report (its column values by name), to insert."""
+    keys = {f"n{key}"[:NAME_KEY_LENGTH] for key in name_keys(values.get("patient_name"))}
+    keys |= age_keys(values)
+    onset = values.get("event_onset_date")
+    return [{"report_id": report_id, "key": key, "onset": onset} for key in sorted(keys)]
+
+
+@lru_cache(maxsize=16)
+def retrieval_statement(batch: bool, birth: bool, keys: bool, window: bool) -> sa.Select[Any]:
+    """Return the statement `retrieval` fills in, for the keys a report has: built once."""
+    start, end = sa.bindparam("start", type_=sa.Date), sa.bindparam("end", type_=sa.Date)
+    queries: list[sa.Select[Any]] = []
+    if batch:
+        same_batch = (
+            sa.select(Drug.report_id)
+            .join(Report, Report.id == Drug.report_id)
+            .where(Drug.batch_number.in_(sa.bindparam("batches", expanding=True)))
+        )
+        if window:
+            same_batch = same_batch.where(
+                sa.or_(
+                    Report.event_onset_date.between(start, end), Report.event_onset_date.is_(None)
+                )
+            )
+        queries.append(same_batch)
+    if birth:
+        queries.append(
+            sa.select(Report.id).where(Report.patient_birth_date == sa.bindparam("birth"))
+        )
+    if keys:
+        shared = sa.select(DuplicateKey.report_id).where(
+            DuplicateKey.key.in_(sa.bindparam("keys", expanding=True))
+        )
+        if window:
+            shared = shared.where(DuplicateKey.onset.between(start, end))
+        queries.append(shared)
+    ids = sa.union(*queries).subquery()
+    return sa.select(ids.c[0]).order_by(ids.c[0].desc()).limit(RETRIEVED_AT_MOST)
+
+
+def retrieval(report: Report) -> tuple[sa.Select[Any], dict[str, Any]] | None:
+    """Return the query for the ids of the earlier reports sharing a blocking key, if any.
+
+    A suspect batch or the birth date, through their indexes; the name's initials, or sex and
+    age within a year, with an onset within a week, through `duplicate_key`.
+    """
+    onset = report.event_onset_date
+    params: dict[str, Any] = {}
+    if onset:
+        params.update(start=onset - ONSET_WINDOW, end=onset + ONSET_WINDOW)
+    batches = sorted({drug.batch_number for drug in suspects(report) if drug.batch_number})
+    if batches:
+        params["batches"] = batches
+    if report.patient_birth_date:
+        params["birth"] = report.patient_birth_date
+    keys = {f"n{key}"[:NAME_KEY_LENGTH] for key in name_keys(report.patient_name)}
+    if onset:  # without an onset, sex and age are too common to look up
+        keys |= age_keys({name: getattr(report, name) for name in KEYED_COLUMNS}, spread=1)
+    if keys:
+        params["keys"] = sorted(keys)
+    if not {"batches", "birth", "keys"} & params.keys():
+        return None
+    shape = (bool(batches), "birth" in params, bool(keys), onset is not None)
+    return retrieval_statement(*shape), params
+
+
+@dataclass
+class Earlier:
+    """An earlier report as the matcher reads it: its case, patient, event and suspect drugs."""
+
+    case_id: int
+    patient_name: str | None
+    patient_sex: str | None
+    patient_birth_date: date | None
+    patient_age: int | None
+    patient_age_unit: str | None
+    event_name: str | None
+    event_description: str | None
+    event_onset_date: date | None
+    drugs: list[Any] = field(default_factory=list)
+
+
+EARLIER_COLUMNS = [
+    Report.id,
+    *(getattr(Report, name) for name in Earlier.__annotations__ if name != "drugs"),
+]
+DRUG_COLUMNS: list[Any] = [
+    Drug.report_id,
+    Drug.role,
+    Drug.approval_number,
+    Drug.brand_name,
+    Drug.generic_name,
+    Drug.batch_number,
+]
+
+
+@lru_cache(maxsize=1)
+def earlier_statements() -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """Return the statements `earlier_reports` runs, built once."""
+    ids: sa.BindParameter[list[int]] = sa.bindparam("ids", expanding=True)
+    reports: sa.Select[Any] = (
+        sa.select(*EARLIER_COLUMNS)
+        .join(Case, Case.id == Report.case_id)
+        .where(Report.id.in_(ids), Case.status != "duplicate")
+    )
+    drugs: sa.Select[Any] = sa.select(*DRUG_COLUMNS).where(
+        Drug.report_id.in_(ids), Drug.role == "suspect"
+    )
+    return reports, drugs
+
+
+def earlier_reports(ids: Sequence[int]) -> list[Earlier]:
+    """Load the reports with these ids, but those of cases marked duplicates, with drugs."""
+    connection = db.session.connection()
+    reports, drugs = earlier_statements()
+    loaded = {row[0]: Earlier(*row[1:]) for row in connection.execute(reports, {"ids": ids})}
+    for drug in connection.execute(drugs, {"ids": list(loaded)}):
+        loaded[drug.report_id].drugs.append(drug)
+    return list(loaded.values())
+
+
+def find_candidates(report: Report, at_least: float | None = None) -> list[Found]:
+    """Return the earlier cases a new, unsaved report may duplicate, best first.
+
+    Cases already marked duplicates are left out: their originals are proposed instead.
+    """
+    query = retrieval(report)
+    if query is None:
+        return []
+    ids = list(db.session.connection().scalars(*query))
+    if not ids:
+        return []
+    best: dict[int, Comparison] = {}
+    new = profile(report)
+    for other in earlier_reports(ids):
+        comparison = compare(new, other)
+        if other.case_id not in best or comparison.score > best[other.case_id].score:
+            best[other.case_id] = comparison
+    limit = threshold() if at_least is None else at_least
+    kept = [Found(case_id, c) for case_id, c in best.items() if c.score >= limit]
+    kept.sort(key=lambda found: (-found.comparison.score, -found.case_id))
+    return kept[:PROPOSED_AT_MOST]
+
+
+def record(session: Session, report: Report, found: Iterable[Found]) -> None:
+    """Store a new report's name keys and, for a new case, its candidates (in its transaction).
+
+    A pair already judged, or already proposed, in either direction, is not proposed again.
+    """
+    rows = key_rows(report.id, {name: getattr(report, name) for name in KEYED_COLUMNS})
+    if rows:
+        session.execute(sa.insert(DuplicateKey), rows)
+    found = [f for f in found if f.case_id != report.case_id]
+    if not found:
+        return
+    others = [f.case_id for f in found]
+    paired = sa.select(DuplicateCandidate.case_id, DuplicateCandidate.candidate_case_id).where(
+        sa.or_(
+            sa.and_(
+                DuplicateCandidate.case_id == report.case_id,
+                DuplicateCandidate.candidate_case_id.in_(others),
+            ),
+            sa.and_(
+                DuplicateCandidate.candidate_case_id == report.case_id,
+                DuplicateCandidate.case_id.in_(others),
+            ),
+        )
+    )
+    known = {frozenset(pair) for pair in session.execute(paired)}
+    for candidate in found:
+        if frozenset((report.case_id, candidate.case_id)) in known:
+            continue
+        session.add(
+            DuplicateCandidate(
+                case_id=report.case_id,
+                candidate_case_id=candidate.case_id,
+                score=candidate.comparison.score,
+                matched=candidate.comparison.matched,
+                found_at=candidate.found_at,
+            )
+        )
+
+
+def candidates_of(case_id: int) -> list[DuplicateCandidate]:
+    """Return the pairs a case belongs to, either side, best first."""
+    return list(
+        db.session.scalars(
+            sa.select(DuplicateCandidate)
+            .where(
+                sa.or_(
+                    DuplicateCandidate.case_id == case_id,
+                    DuplicateCandidate.candidate_case_id == case_id,
+                )
+            )
+            .order_by(DuplicateCandidate.score.desc(), DuplicateCandidate.id)
+        )
+    )
+
+
+def pair(case_id: int, other_case_id: int) -> DuplicateCandidate | None:
+    """Return the candidate pair of two cases, whichever was found from which."""
+    return db.session.scalar(
+        sa.select(DuplicateCandidate).where(
+            sa.or_(
+                sa.and_(
+                    DuplicateCandidate.case_id == case_id,
+                    DuplicateCandidate.candidate_case_id == other_case_id,
+                ),
+                sa.and_(
+                    DuplicateCandidate.case_id == other_case_id,
+                    DuplicateCandidate.candidate_case_id == case_id,
+                ),
+            )
+        )
+    )
+
+
+def decide(session: Session, candidate_id: int, decision: str, actor: str) -> None:
+    """Record staff's decision on a pair, inside the caller's write transaction.
+
+    "not_duplicate" is audited on both cases here; "duplicate" rides on the assessment, which
+    audits the status and the original.
+    """
+    candidate = session.get(DuplicateCandidate, candidate_id, populate_existing=True)
+    if candidate is None:
+        raise LookupError(f"no duplicate candidate {candidate_id}")
+    candidate.decision = decision
+    candidate.decided_by = actor
+    candidate.decided_at = datetime.now(UTC)
+    if decision == "not_duplicate":
+        one, other = candidate.case.first_report, candidate.candidate_case.first_report
+        for report, beside in ((one, other), (other, one)):
+            audit.record(
+                session,
+                actor,
+                "not a duplicate",
+                report.id,
+                "not_duplicate_of",
+                None,
+                beside.reference,
+            )
+
+
+def open_count() -> int:
+    """Return how many proposed pairs await a reviewer's decision."""
+    query = sa.select(sa.func.count()).where(DuplicateCandidate.decision == "none")
+    return db.session.scalar(query) or 0
+
+
+def current_views(case_ids: Sequence[int]) -> dict[int, cases.CurrentView]:
+    """Return the current view of each case, loaded in two queries."""
+    loaded = db.session.scalars(
+        sa.select(Case)
+        .where(Case.id.in_(case_ids))
+        .options(selectinload(Case.reports).selectinload(Report.drugs))
+    )
+    return {case.id: cases.current_view(case.reports) for case in loaded}

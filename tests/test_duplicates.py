@@ -1,0 +1,331 @@
+"""Duplicate candidates: the matcher's rules, its quality on a planted corpus, the case page."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from types import SimpleNamespace
+
+import pytest
+import sqlalchemy as sa
+
+from adr import demo, duplicates, regulatory
+from adr.extensions import db
+from adr.models import AuditEntry, DuplicateCandidate, DuplicateKey, Report
+from bench.duplicates import measure, plant
+from tests.conftest import hidden_inputs
+from tests.test_cases import enter as enter_by_staff
+from tests.test_cases import entered, phone_call, submit
+from tests.test_review import REVIEWER, csrf, signed_in, stored
+
+TODAY = regulatory.china_today()
+
+
+# The rules, without a database.
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "verdict"),
+    [
+        ("王小明", "王小明", "agrees"),
+        ("王小明", "王晓明", "nearly"),  # heard by phone
+        ("王小明", "WXM", "nearly"),
+        ("王小明", "w.x.m.", "nearly"),
+        ("王小明", "Wang Xiaoming", "nearly"),
+        ("王小明", "王明", "nearly"),  # a character left out
+        ("张某某", "张三", "nearly"),  # a name withheld
+        ("王小明", "李小明", "differs"),
+        ("王小明", "ZXM", "differs"),
+        ("Mary Smith", "Mary Smyth", "nearly"),
+        ("Mary Smith", "John Brown", "differs"),
+        ("王小明", None, "unknown"),  # a name on one side only sinks nothing
+        ("王小明", "不详", "unknown"),
+    ],
+)
+def test_names_compare_as_a_person_hears_and_writes_them(first, second, verdict):
+    assert duplicates.compare_names(first, second) == verdict
+    assert duplicates.compare_names(second, first) == verdict
+
+
+def record(**fields):
+    values = {
+        "patient_name": "王小明",
+        "patient_sex": "male",
+        "patient_birth_date": None,
+        "patient_age": 45,
+        "patient_age_unit": "year",
+        "event_name": "皮疹、瘙痒",
+        "event_description": None,
+        "event_onset_date": date(2026, 11, 21),
+        "drugs": [
+            SimpleNamespace(
+                role="suspect",
+                approval_number="国药准字H61020123",
+                brand_name="天宁",
+                generic_name="阿莫西林胶囊",
+                batch_number="20260315A",
+            )
+        ],
+    }
+    return SimpleNamespace(**(values | fields))
+
+
+def test_the_same_case_told_again_scores_above_the_threshold_and_near_misses_below(app):
+    threshold = app.config["DUPLICATE_THRESHOLD"]
+    told_again = record(
+        patient_name="WXM",
+        patient_age=46,
+        event_name="全身皮疹伴瘙痒",
+        event_onset_date=date(2026, 11, 22),
+    )
+    assert duplicates.compare(record(), told_again).score >= threshold
+    assert duplicates.compare(record(), record(patient_name=None)).score >= threshold
+    other_reaction = record(event_name="恶心、呕吐")
+    other_sex = record(patient_sex="female")
+    other_age = record(patient_age=70)
+    other_patient = record(patient_name="李芳", patient_sex="female", patient_age=30)
+    for near_miss in (other_reaction, other_sex, other_age, other_patient):
+        assert duplicates.compare(record(), near_miss).score < threshold
+
+
+def test_chinese_reactions_compare_by_characters_and_their_pairs():
+    same = duplicates.dice(
+        duplicates.reaction_grams("皮疹、瘙痒"), duplicates.reaction_grams("瘙痒,皮疹")
+    )
+    reworded = duplicates.dice(
+        duplicates.reaction_grams("皮疹、瘙痒"), duplicates.reaction_grams("全身皮疹伴瘙痒")
+    )
+    other = duplicates.dice(duplicates.reaction_grams("皮疹"), duplicates.reaction_grams("恶心"))
+    assert same == 1.0 and 0.5 <= reworded < 1.0 and other == 0.0
+
+
+# Quality on a planted corpus.
+
+
+def test_precision_and_recall_on_a_planted_corpus_meet_the_targets(app):
+    with app.app_context():
+        month = f"{TODAY.replace(day=1) - timedelta(days=1):%Y-%m}"
+        demo.make_demo_data(2000, month, seed=7)
+        planted = plant(seed=11, per_kind=25)
+        quality = measure(planted)
+    assert len(planted) >= 200 and sum(p.duplicate for p in planted) >= 100
+    assert quality.recall >= 0.9, quality
+    assert quality.precision >= 0.8, quality
+
+
+# The matcher as reports arrive, and the case page.
+
+
+def web_report_of_a_patient() -> dict[str, object]:
+    return {
+        "patient-name": "王小明",
+        "patient-sex": "male",
+        "patient-birth_date": "1980-05-02",
+        "patient-age": "46",
+        "drugs-0-batch_number": "20261101B",
+        "event-name": "皮疹、瘙痒",
+        "event-onset_date": (TODAY - timedelta(days=6)).isoformat(),
+    }
+
+
+def phone_report_of_the_same_patient(**fields: object) -> dict[str, object]:
+    """What staff type when a relative calls about the same rash: initials, another batch read."""
+    return phone_call(
+        **{
+            "reporter-name": "王小明家属",
+            "patient-name": "WXM",
+            "patient-sex": "male",
+            "patient-age": "46",
+            "drugs-0-generic_name": "阿莫西林胶囊",
+            "drugs-0-batch_number": "20261101B",
+            "event-name": "全身皮疹伴瘙痒",
+            "event-serious": [],
+            "event-onset_date": (TODAY - timedelta(days=5)).isoformat(),
+        }
+        | fields
+    )
+
+
+def section(page: str) -> str:
+    match = re.search(r'<section class="card" id="duplicate-candidates".*?</section>', page, re.S)
+    assert match, "no duplicate section"
+    return match.group(0)
+
+
+def proposed(page: str) -> dict[str, str]:
+    """Return the references on the duplicate section, with their decisions."""
+    found = re.findall(r'data-reference="([^"]+)" data-decision="([^"]+)"', section(page))
+    return dict(found)
+
+
+def reviewer(app):
+    from adr import accounts
+
+    with app.app_context():
+        accounts.create_user(REVIEWER, "审核员", "reviewer", "correct horse battery", "test")
+    return signed_in(app, REVIEWER)
+
+
+def test_a_phone_report_gets_the_earlier_web_report_proposed_side_by_side(app):
+    client = reviewer(app)
+    web = submit(app, web_report_of_a_patient())
+    unrelated = submit(app, {"patient-name": "李芳", "patient-sex": "female", "patient-age": "30",
+                             "patient-birth_date": ""})  # fmt: skip
+    phone = entered(enter_by_staff(client, phone_report_of_the_same_patient()))
+    page = client.get(f"/staff/reports/{phone}").get_data(as_text=True)
+    assert proposed(page) == {web: "none"}
+    assert unrelated not in section(page)
+    shown = section(page)
+    assert "WXM" in shown and "王小明" in shown and "全身皮疹伴瘙痒" in shown
+    assert 'data-field-verdict="nearly"' in shown and 'data-field-verdict="agrees"' in shown
+    # The earlier case shows the later one too.
+    earlier = client.get(f"/staff/reports/{web}").get_data(as_text=True)
+    assert proposed(earlier) == {phone: "none"}
+    with app.app_context():
+        pair = db.session.scalar(sa.select(DuplicateCandidate))
+        assert pair.case_id == stored(app, phone).case_id
+        assert pair.candidate_case_id == stored(app, web).case_id
+        assert {"name", "sex", "product", "batch", "onset", "reaction"} <= set(pair.matched)
+
+
+def decide(client, reference: str, other: str, decision: str):
+    page = client.get(f"/staff/reports/{reference}").get_data(as_text=True)
+    token = hidden_inputs(page)["csrf_token"]
+    return client.post(
+        f"/staff/reports/{reference}/duplicates/{other}",
+        data={"decision": decision, "csrf_token": token},
+    )
+
+
+def test_not_a_duplicate_is_audited_and_never_proposed_again(app):
+    client = reviewer(app)
+    web = submit(app, web_report_of_a_patient())
+    phone = entered(enter_by_staff(client, phone_report_of_the_same_patient()))
+    assert decide(client, phone, web, "not_duplicate").status_code == 303
+    # A follow-up of each case and another new report of the patient.
+    entered(
+        enter_by_staff(
+            client, {"case-source": "phone", "case-awareness_date": TODAY.isoformat(),
+                     "event-outcome": "recovered"}, phone,
+        )
+    )  # fmt: skip
+    submit(app, web_report_of_a_patient() | {"follow_up_of": web, "event-outcome": "recovered"})
+    third = entered(enter_by_staff(client, phone_report_of_the_same_patient()))
+    page = client.get(f"/staff/reports/{phone}").get_data(as_text=True)
+    assert proposed(page)[web] == "not_duplicate"
+    assert (
+        'value="not_duplicate"'
+        not in section(page).split(f'data-reference="{web}"')[1].split("</article>")[0]
+    )
+    with app.app_context():
+        pairs = db.session.scalars(sa.select(DuplicateCandidate)).all()
+        web_case, phone_case = stored(app, web).case_id, stored(app, phone).case_id
+        assert [p for p in pairs if {p.case_id, p.candidate_case_id} == {web_case, phone_case}]
+        assert len(pairs) == 3  # the third report found both earlier cases: no pair twice
+        entries = db.session.scalars(
+            sa.select(AuditEntry).where(AuditEntry.action == "not a duplicate")
+        ).all()
+        assert {(e.actor, e.field, e.new_value) for e in entries} == {
+            (REVIEWER, "not_duplicate_of", web),
+            (REVIEWER, "not_duplicate_of", phone),
+        }
+    assert third in proposed(page)  # the later case points at this one
+    # Asking again is refused, and nothing changes.
+    assert decide(client, phone, web, "duplicate").status_code == 303
+    assert stored(app, phone).case.status != "duplicate"
+
+
+def test_marking_a_duplicate_goes_through_the_assessment_and_is_audited(app):
+    client = reviewer(app)
+    web = submit(app, web_report_of_a_patient())
+    phone = entered(enter_by_staff(client, phone_report_of_the_same_patient()))
+    response = decide(client, phone, web, "duplicate")
+    assert response.status_code == 303 and response.location.endswith(
+        f"/staff/reports/{phone}#duplicate-candidates"
+    )
+    case = stored(app, phone).case
+    assert case.status == "duplicate" and case.duplicate_of_id == stored(app, web).case_id
+    assert proposed(client.get(f"/staff/reports/{web}").get_data(as_text=True)) == {
+        phone: "duplicate"
+    }
+    with app.app_context():
+        pair = db.session.scalar(sa.select(DuplicateCandidate))
+        assert (pair.decision, pair.decided_by) == ("duplicate", REVIEWER)
+        changes = {
+            (e.field, e.new_value)
+            for e in db.session.scalars(
+                sa.select(AuditEntry).where(AuditEntry.action == "assessment")
+            )
+        }
+    assert ("status", "duplicate") in changes
+    assert ("duplicate_of_id", str(stored(app, web).case_id)) in changes
+
+
+def test_the_assessment_rules_still_apply(app):
+    client = reviewer(app)
+    web = submit(app, web_report_of_a_patient())
+    phone = entered(enter_by_staff(client, phone_report_of_the_same_patient()))
+    with app.app_context():
+        case = stored(app, web).case
+        db.session.get(type(case), case.id).status = "submitted"  # sent to the regulator
+        db.session.commit()
+    response = decide(client, web, phone, "duplicate")
+    assert response.status_code == 303
+    page = client.get(response.location).get_data(as_text=True)
+    assert stored(app, web).case.status == "submitted"
+    assert proposed(page) == {phone: "none"} and 'class="notice"' in page
+
+
+@pytest.mark.parametrize(
+    "posted",
+    [
+        {"decision": "maybe"},
+        {"decision": ""},
+        {},
+        {"decision": "duplicate" * 1000},
+    ],
+)
+def test_a_bad_post_gets_a_message_never_an_error(app, posted):
+    client = reviewer(app)
+    web = submit(app, web_report_of_a_patient())
+    phone = entered(enter_by_staff(client, phone_report_of_the_same_patient()))
+    token = csrf(client)
+    response = client.post(
+        f"/staff/reports/{phone}/duplicates/{web}", data=posted | {"csrf_token": token}
+    )
+    assert response.status_code == 303
+    assert stored(app, phone).case.status == "received"
+    for path in (
+        f"/staff/reports/{phone}/duplicates/ADR-000000-XXXXXX",
+        f"/staff/reports/{phone}/duplicates/nonsense",
+        f"/staff/reports/{phone}/duplicates/{phone}",  # not a pair
+    ):
+        assert (
+            client.post(path, data={"decision": "duplicate", "csrf_token": token}).status_code
+            == 404
+        )
+
+
+def test_deciding_needs_a_signed_in_reviewer(app):
+    web = submit(app, web_report_of_a_patient())
+    other = submit(app, web_report_of_a_patient())
+    client = app.test_client()
+    response = client.post(
+        f"/staff/reports/{other}/duplicates/{web}", data={"decision": "duplicate"}
+    )
+    assert response.status_code in (302, 400)  # to the sign-in, or refused without a token
+    anonymous = client.get(f"/staff/reports/{other}")
+    assert anonymous.status_code == 302 and "/login" in anonymous.location
+    assert stored(app, other).case.status == "received"
+
+
+def test_every_report_stored_gets_its_blocking_keys(app):
+    reference = submit(app, web_report_of_a_patient())
+    with app.app_context():
+        report_id = db.session.scalar(sa.select(Report.id).where(Report.reference == reference))
+        keys = set(
+            db.session.scalars(
+                sa.select(DuplicateKey.key).where(DuplicateKey.report_id == report_id)
+            )
+        )
+    assert {"nwxm", "am46"} <= keys
