@@ -55,6 +55,7 @@ def store_report(report: Report, token: str, language: str, actor: str = audit.P
     else:
         preview(report, [], Case())
     products.link(report.drugs)
+    suggestion = products.suggest_expectedness([*(first.case.reports if first else []), report])
     for _attempt in range(STORE_ATTEMPTS):
         reference = report.reference = regulatory.new_reference(received_at)
         mailer.attach_report_mails(report)  # rendered before the write lock is taken
@@ -87,6 +88,7 @@ def store_report(report: Report, token: str, language: str, actor: str = audit.P
                     )
                     case.status = "in_review"
                 cases.recompute(session, case, actor, received=report)
+                case.suggested_expectedness = suggestion.code if suggestion else None
             mailer.wake_sender()
             return reference  # not report.reference: the commit expired it
         except IntegrityError:
