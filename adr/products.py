@@ -9,9 +9,11 @@ the batch register, and its reaction is compared with the reactions its label li
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -107,6 +109,59 @@ def link(drugs: Iterable[Drug]) -> None:
     catalogue = Catalogue.load()
     for drug in drugs:
         drug.product_id = catalogue.match(drug)
+
+
+# The public form's suggestions: each process reads the catalogue at most once a minute.
+
+SUGGESTIONS = "adr_product_suggestions"
+SUGGESTIONS_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A product as the report form offers it."""
+
+    generic_name: str
+    brand_name: str | None
+    approval_number: str
+    manufacturer: str
+
+
+@dataclass(frozen=True)
+class Suggestions:
+    products: tuple[Suggestion, ...]
+    loaded: float = field(compare=False)
+
+    @property
+    def brands(self) -> dict[str, Suggestion | None]:
+        """Each brand, with its product when no other product carries it."""
+        brands: dict[str, Suggestion | None] = {}
+        for product in self.products:
+            if product.brand_name:
+                brands[product.brand_name] = None if product.brand_name in brands else product
+        return brands
+
+
+def suggestions() -> Suggestions:
+    """Return the catalogue as the report form offers it, read again after a minute."""
+    cached: Suggestions | None = current_app.extensions.get(SUGGESTIONS)
+    if cached is None or time.monotonic() - cached.loaded > SUGGESTIONS_SECONDS:
+        rows = db.session.execute(
+            sa.select(
+                Product.generic_name,
+                Product.brand_name,
+                Product.approval_number,
+                Product.manufacturer,
+            ).order_by(Product.generic_name, Product.id)
+        )
+        cached = Suggestions(tuple(Suggestion(*row) for row in rows), time.monotonic())
+        current_app.extensions[SUGGESTIONS] = cached
+    return cached
+
+
+def forget_suggestions() -> None:
+    """Read the catalogue again for the next form: it has changed."""
+    current_app.extensions.pop(SUGGESTIONS, None)
 
 
 def relink(product_id: int) -> int:
@@ -346,3 +401,18 @@ def suggest_expectedness(reports: Sequence[Report]) -> ExpectednessSuggestion | 
         listed = [term for term in terms if is_listed(term, product.listed_reactions or [])]
         labels.append(ProductLabel(product, listed, [t for t in terms if t not in listed]))
     return ExpectednessSuggestion(labels) if labels else None
+
+
+@dataclass(frozen=True)
+class CaseChecks:
+    """What the catalogue tells of a case: its batch check and the expectedness suggested."""
+
+    batches: BatchCheck
+    expectedness: ExpectednessSuggestion | None
+
+
+def case_checks(reports: Sequence[Report], current: Any) -> CaseChecks:
+    """Check the case as it stands (`cases.current_view` of its `reports`)."""
+    return CaseChecks(
+        check_batches(current.drugs, current.event_onset_date), suggest_expectedness(reports)
+    )
