@@ -16,6 +16,7 @@ import click
 import segno
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
+from flask_babel import force_locale
 
 from adr import accounts, audit, batch_register, create_app, demo, mailer, regulatory
 from adr.export import default_path, parse_month, write_workbook
@@ -208,11 +209,14 @@ def demo_data(count: int, month: str | None, seed: int | None, force: bool) -> N
 
 @click.command("import-batches")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @with_appcontext
-def import_batches(file: Path) -> None:
+def import_batches(file: Path, lang: str) -> None:
     """Upsert the batch register from a CSV or XLSX file; exit 1 if any row was refused."""
     try:
-        result = batch_register.import_register(file.read_bytes(), "adr import-batches", file.name)
+        with force_locale("en" if lang == "en" else "zh_CN"):  # the reasons rows are refused
+            content = file.read_bytes()
+            result = batch_register.import_register(content, "adr import-batches", file.name)
     except batch_register.RegisterError as error:
         click.echo(f"adr: {file}: {error}", err=True)
         sys.exit(1)

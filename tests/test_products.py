@@ -331,3 +331,36 @@ def test_the_form_suggests_our_products_and_carries_their_approval_number(catalo
 def test_without_a_catalogue_the_form_has_no_suggestions(client):
     page = client.get("/report").get_data(as_text=True)
     assert "datalist" not in page and 'list="' not in page
+
+
+# The safety mail.
+
+
+def test_the_safety_mail_names_an_unknown_batch_prominently(tmp_path, monkeypatch):
+    from tests.smtp import SMTPServer, body
+    from tests.test_mailer import by_kind, deliver, make_app
+
+    server = SMTPServer()
+    server.start()
+    try:
+        app = make_app(tmp_path, monkeypatch, server.port)
+        with app.app_context():
+            db.session.add(Product(**AMOXICILLIN, listed_reactions=["皮疹"]))
+            db.session.commit()
+        register(app, ("20260315A", date(2026, 3, 15), date(2026, 11, 1)))
+        submit(app, {"drugs-0-batch_number": "20260316A"})
+        deliver(app)
+        unknown = by_kind(server, app)["safety_inbox"]
+        assert (
+            unknown["Subject"].startswith("【批号不明】") or "[Unknown batch]" in unknown["Subject"]
+        )
+        for part in (body(unknown, "plain"), body(unknown, "html")):
+            assert "20260316A" in part and ("BATCH CHECK" in part or "批号核对" in part)
+        server.inbox.messages.clear()
+        submit(app)  # registered, but expired before the reaction began
+        deliver(app)
+        expired = by_kind(server, app)["safety_inbox"]
+        assert "[Unknown batch]" not in expired["Subject"] and "批号不明" not in expired["Subject"]
+        assert "2026-11-01" in body(expired, "plain")
+    finally:
+        server.stop()

@@ -82,12 +82,13 @@ def catalogue_page(
         .order_by(Product.generic_name, Product.id)
     ).all()
     form = form or ProductForm(formdata=None, manufacturer=current_app.config["COMPANY_NAME"])
+    upload = upload or RegisterUploadForm(formdata=None)
     return render_template(
         "review/products.html",
         catalogue=rows,
         form=form,
-        errors=fields_in_error(form),
-        upload=upload or RegisterUploadForm(formdata=None),
+        errors=fields_in_error(form) + fields_in_error(upload),
+        upload=upload,
         columns=batch_register.COLUMNS,
         **context,
     )
