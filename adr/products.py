@@ -8,6 +8,7 @@ the batch register, and its reaction is compared with the reactions its label li
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -17,11 +18,13 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
 from adr.extensions import db
 from adr.models import Batch, Case, Drug, Product, Report
 
+logger = logging.getLogger(__name__)
 APPROVAL_PREFIX = "国药准字"
 # Words any drug maker's name may hold: they tell no company from another.
 CORPORATE_WORDS = re.compile(
@@ -146,15 +149,16 @@ def suggestions() -> Suggestions:
     """Return the catalogue as the report form offers it, read again after a minute."""
     cached: Suggestions | None = current_app.extensions.get(SUGGESTIONS)
     if cached is None or time.monotonic() - cached.loaded > SUGGESTIONS_SECONDS:
-        rows = db.session.execute(
-            sa.select(
-                Product.generic_name,
-                Product.brand_name,
-                Product.approval_number,
-                Product.manufacturer,
-            ).order_by(Product.generic_name, Product.id)
-        )
-        cached = Suggestions(tuple(Suggestion(*row) for row in rows), time.monotonic())
+        query = sa.select(
+            Product.generic_name, Product.brand_name, Product.approval_number, Product.manufacturer
+        ).order_by(Product.generic_name, Product.id)
+        try:
+            found = tuple(Suggestion(*row) for row in db.session.execute(query))
+        except SQLAlchemyError:  # the form is still served, without suggestions, for a minute
+            db.session.rollback()
+            logger.exception("the product catalogue could not be read for the report form")
+            found = cached.products if cached else ()
+        cached = Suggestions(found, time.monotonic())
         current_app.extensions[SUGGESTIONS] = cached
     return cached
 

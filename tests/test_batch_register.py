@@ -93,11 +93,7 @@ def test_good_rows_are_imported_and_bad_rows_refused_with_their_line(catalogue, 
     result = run(catalogue, tmp_path, content, name)
     assert result.exit_code == 1
     assert refused_lines(result.output) == [4, 5, 6, 7, 8, 9]
-    assert (
-        "国药准字H99999999" in result.output
-        and "line 3" in result.output.lower()
-        or "3" in result.output
-    )
+    assert "国药准字H99999999" in result.output  # named in its reason
     assert registered(catalogue) == {
         "20260315A": (date(2026, 3, 15), date(2028, 3, 14)),
         "20260401A": (date(2026, 4, 1), date(2028, 3, 31)),

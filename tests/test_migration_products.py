@@ -1,4 +1,4 @@
-"""Migration 0011: products, batches and batch alerts beside the reports, which stay as they were."""
+"""Migration 0011: products, batches and batch alerts beside the reports, which stay as is."""
 
 from __future__ import annotations
 
