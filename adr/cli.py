@@ -16,8 +16,9 @@ import click
 import segno
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
+from flask_babel import force_locale
 
-from adr import accounts, audit, create_app, demo, mailer, regulatory
+from adr import accounts, audit, batch_register, create_app, demo, mailer, regulatory
 from adr.export import default_path, parse_month, write_workbook
 from adr.intake.forms import BATCH_RE, PACK_FIELDS, normalize_batch
 from adr.models import write_transaction
@@ -38,6 +39,7 @@ def register(app: Flask) -> None:
         audit_group,
         backup,
         qr,
+        import_batches,
     ):
         app.cli.add_command(command)
 
@@ -203,6 +205,35 @@ def demo_data(count: int, month: str | None, seed: int | None, force: bool) -> N
         f"{result.reports} demo reports with {result.drugs} drugs for {month} "
         f"in {time.perf_counter() - started:.1f} s"
     )
+
+
+@click.command("import-batches")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@with_appcontext
+def import_batches(file: Path, lang: str) -> None:
+    """Upsert the batch register from a CSV or XLSX file; exit 1 if any row was refused."""
+    try:
+        with force_locale("en" if lang == "en" else "zh_CN"):  # the reasons rows are refused
+            content = file.read_bytes()
+            result = batch_register.import_register(content, "adr import-batches", file.name)
+    except batch_register.RegisterError as error:
+        click.echo(f"adr: {file}: {error}", err=True)
+        sys.exit(1)
+    if result.encoding != "utf-8":
+        click.echo(f"{file}: read as GBK (GB18030) text")
+    for name in result.added:
+        click.echo(f"added {name}")
+    for name in result.updated:
+        click.echo(f"updated {name}")
+    for line, reason in result.refused:
+        click.echo(f"adr: {file}:{line}: refused: {reason}", err=True)
+    click.echo(
+        f"{len(result.added)} added, {len(result.updated)} updated, "
+        f"{result.unchanged} unchanged, {len(result.refused)} refused"
+    )
+    if result.refused:
+        sys.exit(1)
 
 
 @click.command("send-mail")

@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 from adr import cases, duplicates, regulatory, vocab
 from adr.export import parse_month
 from adr.extensions import db
-from adr.models import Case, Report, write_transaction
+from adr.models import Batch, Case, Product, Report, write_transaction
 
 TOKEN_PREFIX = "demo-"
 CHUNK = 2000
@@ -43,6 +43,22 @@ PRODUCTS = [
     ("甲硝唑片", None, "国药准字H61020777", 0.4, "g", "oral", "每日3次"),
     ("阿奇霉素片", "天宁", "国药准字H61024567", 0.5, "g", "oral", "每日1次"),
 ]
+# The reactions each product's label lists (its 不良反应 section), for the catalogue.
+LISTED_REACTIONS = {
+    "国药准字H61020123": ["皮疹", "瘙痒", "腹泻", "恶心"],
+    "国药准字H20063015": ["腹泻", "皮疹", "头痛"],
+    "国药准字H61022718": ["恶心", "胃痛", "头晕"],
+    "国药准字Z61020432": ["胃部不适"],
+    "国药准字Z61021234": [],  # 尚不明确: every reaction is new
+    "国药准字Z61020988": ["过敏性休克", "皮疹", "发热"],
+    "国药准字Z61020321": ["皮疹", "腹泻"],
+    "国药准字H61023456": ["恶心", "头晕", "失眠", "光敏反应"],
+    "国药准字H61020777": ["恶心", "口腔金属味"],
+    "国药准字H61024567": ["腹泻", "恶心", "腹痛"],
+}
+# Batches numbered 37 to 40 of each month are left out of the register: typed by reporters,
+# found nowhere, as a counterfeit or a typing mistake would be.
+UNREGISTERED_FROM = 37
 OTHER_DRUGS = [
     "盐酸氨溴索片",
     "氯雷他定片",
@@ -127,6 +143,7 @@ def make_demo_data(count: int, month: str, seed: int | None = None) -> DemoResul
     span = max((end - start).total_seconds(), 1)
     times = sorted(start + timedelta(seconds=rng.random() * span) for _ in range(count))
     references = set(db.session.scalars(sa.select(Report.reference)))
+    product_ids = demo_catalogue(start.date(), end.date())
     result = DemoResult()
     ids: list[int] = []
     for first in range(0, count, CHUNK):
@@ -145,7 +162,8 @@ def make_demo_data(count: int, month: str, seed: int | None = None) -> DemoResul
             id_of = {reference: report_id for reference, report_id in session.execute(inserted)}
             chunk_ids = [id_of[row["reference"]] for row in report_rows]
             drug_rows = [
-                drug | {"report_id": report_id}
+                drug
+                | {"report_id": report_id, "product_id": product_ids.get(drug["approval_number"])}
                 for report_id, (_, _, drugs) in zip(chunk_ids, made, strict=True)
                 for drug in drugs
             ]
@@ -167,6 +185,54 @@ def _insert_duplicate_keys(session: Any, ids: list[int], rows: list[dict[str, An
     ]
     if keys:
         session.execute(sa.insert(db.metadata.tables["duplicate_key"]), keys)
+
+
+def demo_catalogue(first: date, last: date) -> dict[str | None, int]:
+    """Return the product id of each demo approval number, entering the products if none is.
+
+    An empty catalogue gets the demo's products and a register of their batches for the
+    months reports may name (drugs started up to a year before the reports), but those
+    numbered from `UNREGISTERED_FROM`.
+    """
+    with write_transaction() as session:
+        if not session.scalar(sa.select(sa.func.count()).select_from(Product)):
+            session.add_all(
+                Product(
+                    generic_name=generic,
+                    brand_name=brand,
+                    approval_number=approval,
+                    manufacturer=MANUFACTURER,
+                    listed_reactions=LISTED_REACTIONS.get(approval, []),
+                )
+                for generic, brand, approval, *_ in PRODUCTS
+            )
+            session.flush()
+            _register_batches(session, first - timedelta(days=400), last)
+        rows = session.execute(sa.select(Product.approval_number, Product.id))
+        return {approval: product_id for approval, product_id in rows}
+
+
+def _register_batches(session: Any, first: date, last: date) -> None:
+    months = sorted({date(d.year, d.month, 1) for d in _days(first, last)})
+    session.execute(
+        sa.insert(Batch),
+        [
+            {
+                "product_id": product_id,
+                "batch_number": f"{month:%Y%m}{number:02d}{line}",
+                "manufactured_on": month,
+                "expires_on": month.replace(year=month.year + 2) - timedelta(days=1),
+            }
+            for product_id in session.scalars(sa.select(Product.id))
+            for month in months
+            for number in range(1, UNREGISTERED_FROM)
+            for line in "AB"
+        ],
+    )
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 def _insert_cases(session: Any, rows: list[dict[str, Any]]) -> list[int]:

@@ -26,7 +26,7 @@ from flask_babel import gettext as _
 from flask_mail import BadHeaderError, Connection, Message
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from adr import follow_up_links, regulatory, vocab
+from adr import follow_up_links, products, regulatory, vocab
 from adr.extensions import db
 from adr.models import OutboxMail, Report, write_transaction
 
@@ -176,7 +176,13 @@ def mail_context(report: Report, kind: str, language: str) -> dict[str, Any]:
             "patient-phone",
         ):
             facts.append((label(name), getattr(report, name.replace("-", "_"))))
+    # The batch check, from the drugs' products that `products.link` set before this mail.
+    batch_check = None
+    if kind == "safety_inbox":
+        batch_check = products.check_batches(report.drugs, report.event_onset_date)
+    unregistered = batch_check and any(d.batch_number and not d.batch for d in batch_check.drugs)
     markers = ([_("[Death]")] if death else []) + ([_("[Serious]")] if report.serious else [])
+    markers += [_("[Unknown batch]")] if unregistered else []
     if kind == "safety_inbox":
         subject = _(
             "%(markers)s ADR report %(reference)s, due %(due)s",
@@ -194,6 +200,7 @@ def mail_context(report: Report, kind: str, language: str) -> dict[str, Any]:
         "reference": report.reference,
         "facts": [(name, value.strip()) for name, value in facts if value and value.strip()],
         "death": death,
+        "batch_check": batch_check,
         "serious": report.serious,
         "case_url": f"{base}/staff/reports/{report.reference}",
         "follow_up_url": f"{base}/report/follow-up/{follow_up_links.STAND_IN}",

@@ -1,22 +1,30 @@
-"""The company's products: which of them a reported drug is, for the batch check and alerts.
+"""The company's products: which of them a reported drug is, its batch, its label.
 
 A drug is matched by its approval number (国药准字…), else by its generic name, else by a
 brand name only one product carries; a drug whose manufacturer is given and is plainly
-another company's is not ours, whatever its name.
+another company's is not ours, whatever its name. A drug of ours gets a batch check against
+the batch register, and its reaction is compared with the reactions its label lists.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import selectinload
 
 from adr.extensions import db
-from adr.models import Drug, Product
+from adr.models import Batch, Case, Drug, Product, Report
 
+logger = logging.getLogger(__name__)
 APPROVAL_PREFIX = "国药准字"
 # Words any drug maker's name may hold: they tell no company from another.
 CORPORATE_WORDS = re.compile(
@@ -104,3 +112,311 @@ def link(drugs: Iterable[Drug]) -> None:
     catalogue = Catalogue.load()
     for drug in drugs:
         drug.product_id = catalogue.match(drug)
+
+
+# The public form's suggestions: each process reads the catalogue at most once a minute.
+
+SUGGESTIONS = "adr_product_suggestions"
+SUGGESTIONS_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A product as the report form offers it."""
+
+    generic_name: str
+    brand_name: str | None
+    approval_number: str
+    manufacturer: str
+
+
+@dataclass(frozen=True)
+class Suggestions:
+    products: tuple[Suggestion, ...]
+    loaded: float = field(compare=False)
+
+    @property
+    def brands(self) -> dict[str, Suggestion | None]:
+        """Each brand, with its product when no other product carries it."""
+        brands: dict[str, Suggestion | None] = {}
+        for product in self.products:
+            if product.brand_name:
+                brands[product.brand_name] = None if product.brand_name in brands else product
+        return brands
+
+
+def suggestions() -> Suggestions:
+    """Return the catalogue as the report form offers it, read again after a minute."""
+    cached: Suggestions | None = current_app.extensions.get(SUGGESTIONS)
+    if cached is None or time.monotonic() - cached.loaded > SUGGESTIONS_SECONDS:
+        query = sa.select(
+            Product.generic_name, Product.brand_name, Product.approval_number, Product.manufacturer
+        ).order_by(Product.generic_name, Product.id)
+        try:
+            found = tuple(Suggestion(*row) for row in db.session.execute(query))
+        except SQLAlchemyError:  # the form is still served, without suggestions, for a minute
+            db.session.rollback()
+            logger.exception("the product catalogue could not be read for the report form")
+            found = cached.products if cached else ()
+        cached = Suggestions(found, time.monotonic())
+        current_app.extensions[SUGGESTIONS] = cached
+    return cached
+
+
+def forget_suggestions() -> None:
+    """Read the catalogue again for the next form: it has changed."""
+    current_app.extensions.pop(SUGGESTIONS, None)
+
+
+def relink(product_id: int) -> int:
+    """Match again the stored drugs a catalogue change may concern; return how many changed.
+
+    Those are the drugs linked to `product_id` and the unlinked ones that name its approval
+    number, generic name or brand; the suggested expectedness of their cases is derived again.
+    Call it inside the write transaction of the change.
+    """
+    product = db.session.get(Product, product_id)
+    spaceless = [
+        sa.func.replace(column, " ", "") for column in (Drug.generic_name, Drug.brand_name)
+    ]
+    named = []
+    if product is not None:
+        digits = approval_key(product.approval_number)[-8:]
+        named = [Drug.approval_number.contains(digits, autoescape=True)] + [
+            sa.func.lower(column) == name_key(name)
+            for column in spaceless
+            for name in (product.generic_name, product.brand_name)
+            if name
+        ]
+    candidates = db.session.scalars(
+        sa.select(Drug).where(
+            sa.or_(Drug.product_id == product_id, Drug.product_id.is_(None) & sa.or_(*named))
+            if named
+            else Drug.product_id == product_id
+        )
+    ).all()
+    catalogue = Catalogue.load()
+    changed = 0
+    for drug in candidates:
+        matched = catalogue.match(drug)
+        changed += matched != drug.product_id
+        drug.product_id = matched
+    db.session.flush()
+    report_ids = {drug.report_id for drug in candidates}
+    case_ids = sa.select(Report.case_id).where(Report.id.in_(report_ids))
+    loaded = sa.select(Case).where(Case.id.in_(case_ids))
+    for case in db.session.scalars(loaded.options(selectinload(Case.reports, Report.drugs))):
+        suggestion = suggest_expectedness(case.reports)
+        case.suggested_expectedness = suggestion.code if suggestion else None
+    return changed
+
+
+# The batch check: is the batch of each suspect drug of ours in the register?
+
+KNOWN, UNKNOWN, NOT_OURS = "known", "unknown", "not-ours"
+NEAREST_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class DrugBatch:
+    """One suspect drug of ours and what the register says of its batch."""
+
+    product: Product
+    batch_number: str | None  # as reported
+    batch: Batch | None  # the register's, when it holds it
+    onset: date | None
+    started_on: date | None
+    nearest: list[Batch] = field(default_factory=list)  # when unknown: what may have been meant
+
+    @property
+    def result(self) -> str:
+        return KNOWN if self.batch else UNKNOWN
+
+    @property
+    def expired_before_onset(self) -> bool:
+        expires = self.batch and self.batch.expires_on
+        return bool(expires and self.onset and self.onset > expires)
+
+    @property
+    def made_after_start(self) -> bool:
+        made = self.batch and self.batch.manufactured_on
+        return bool(made and self.started_on and self.started_on < made)
+
+
+@dataclass(frozen=True)
+class BatchCheck:
+    """The batch check of a case or a report: its drugs' results and the one result it shows.
+
+    A suspect drug of ours without a batch counts as unknown: nothing in the register can
+    vouch for it, and the batch must be asked for before any quality investigation.
+    """
+
+    drugs: list[DrugBatch]
+
+    @property
+    def result(self) -> str:
+        results = {drug.result for drug in self.drugs}
+        return UNKNOWN if UNKNOWN in results else KNOWN if KNOWN in results else NOT_OURS
+
+
+def check_batches(drugs: Iterable[Drug], onset: date | None) -> BatchCheck:
+    """Check each suspect drug of ours against the batch register."""
+    checked = []
+    for drug in drugs:
+        if drug.role != "suspect" or drug.product_id is None:
+            continue
+        product = db.session.get(Product, drug.product_id)
+        if product is None:
+            continue
+        typed = compact(drug.batch_number)
+        batch = typed and db.session.scalar(
+            sa.select(Batch).where(Batch.product_id == product.id, Batch.batch_number == typed)
+        )
+        nearest = nearest_batches(product.id, typed) if typed and not batch else []
+        checked.append(
+            DrugBatch(product, drug.batch_number, batch or None, onset, drug.start_date, nearest)
+        )
+    return BatchCheck(checked)
+
+
+def compact(batch_number: str | None) -> str:
+    return re.sub(r"\s+", "", batch_number or "").upper()
+
+
+def nearest_batches(product_id: int, typed: str) -> list[Batch]:
+    """Return the product's registered batches a mistyped `typed` may have meant, nearest first.
+
+    Those one or two edits away (a swapped pair counts as one), or sharing its first four
+    characters or more.
+    """
+    batches = db.session.scalars(sa.select(Batch).where(Batch.product_id == product_id)).all()
+    scored = []
+    for batch in batches:
+        distance = edit_distance(typed, batch.batch_number)
+        prefix = len(common_prefix(typed, batch.batch_number))
+        if distance <= 2 or prefix >= 4:
+            scored.append((distance, -prefix, batch.batch_number, batch))
+    return [batch for *_, batch in sorted(scored, key=lambda item: item[:3])[:NEAREST_SHOWN]]
+
+
+def common_prefix(a: str, b: str) -> str:
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return a[:i]
+    return a[: min(len(a), len(b))]
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Return the edits (insert, delete, replace, swap two neighbours) turning `a` into `b`."""
+    before: list[int] = []
+    row = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            current[j] = min(row[j] + 1, current[j - 1] + 1, row[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], before[j - 2] + 1)
+        before, row = row, current
+    return row[-1]
+
+
+# Expectedness: is each reported reaction among those the label lists?
+
+TERM_SEPARATORS = re.compile(r"[、，,;；/\n]+|伴有?|及")
+# Words that say how or where a reaction showed, not which: 红色皮疹 is the label's 皮疹.
+QUALIFIERS = re.compile(
+    r"轻度|中度|重度|轻微|严重|明显|全身|局部|散在|多发|急性|反复|红色|皮肤|出现|"
+    r"mild|moderate|severe|generali[sz]ed|local|acute"
+)
+NOT_A_TERM_CHARACTER = re.compile(r"[\W_]+")
+
+
+def reaction_terms(text: str | None) -> list[str]:
+    """Return the reactions a reaction name lists, in order, each once: 皮疹、瘙痒 is two."""
+    terms = (term.strip(" 。.()（）") for term in TERM_SEPARATORS.split(text or ""))
+    return list(dict.fromkeys(term for term in terms if term))
+
+
+def term_key(term: str) -> str:
+    return NOT_A_TERM_CHARACTER.sub("", term.casefold())
+
+
+def is_listed(term: str, listed: Iterable[str]) -> bool:
+    """Tell whether a reported reaction is one the label lists.
+
+    The same words, a listed term that holds the reported one (休克 in 过敏性休克), or the
+    reported term made of listed ones and qualifiers only (全身皮肤瘙痒 for 瘙痒).
+    """
+    reported = term_key(term)
+    keys = sorted((term_key(name) for name in listed), key=len, reverse=True)
+    if not reported or any(reported in key for key in keys if key):
+        return bool(reported)
+    rest = reported
+    for key in keys:
+        if key:
+            rest = rest.replace(key, " ")
+    return rest != reported and not QUALIFIERS.sub("", rest).strip()
+
+
+@dataclass(frozen=True)
+class ProductLabel:
+    """One suspect product of ours and the reported reactions its label lists, or not."""
+
+    product: Product
+    listed: list[str]
+    not_listed: list[str]
+
+
+@dataclass(frozen=True)
+class ExpectednessSuggestion:
+    """The expectedness a case's reaction suggests: new when any reaction is off any label.
+
+    A label listing no reaction (不良反应尚不明确) makes every reaction new.
+    """
+
+    labels: list[ProductLabel]
+
+    @property
+    def code(self) -> str:
+        return "new" if any(label.not_listed for label in self.labels) else "listed"
+
+
+def suggest_expectedness(reports: Sequence[Report]) -> ExpectednessSuggestion | None:
+    """Compare the latest reaction name of `reports` with the labels of their suspect products.
+
+    None when no suspect drug is ours or no reaction is named.
+    """
+    event_name = next((r.event_name for r in reversed(reports) if r.event_name), None)
+    terms = reaction_terms(event_name)
+    product_ids = {
+        drug.product_id
+        for report in reports
+        for drug in report.drugs
+        if drug.role == "suspect" and drug.product_id is not None
+    }
+    if not terms or not product_ids:
+        return None
+    labels = []
+    for product_id in sorted(product_ids):
+        product = db.session.get(Product, product_id)
+        if product is None:
+            continue
+        listed = [term for term in terms if is_listed(term, product.listed_reactions or [])]
+        labels.append(ProductLabel(product, listed, [t for t in terms if t not in listed]))
+    return ExpectednessSuggestion(labels) if labels else None
+
+
+@dataclass(frozen=True)
+class CaseChecks:
+    """What the catalogue tells of a case: its batch check and the expectedness suggested."""
+
+    batches: BatchCheck
+    expectedness: ExpectednessSuggestion | None
+
+
+def case_checks(reports: Sequence[Report], current: Any) -> CaseChecks:
+    """Check the case as it stands (`cases.current_view` of its `reports`)."""
+    return CaseChecks(
+        check_batches(current.drugs, current.event_onset_date), suggest_expectedness(reports)
+    )

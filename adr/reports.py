@@ -56,6 +56,7 @@ def store_report(report: Report, token: str, language: str, actor: str = audit.P
         preview(report, [], Case())
     products.link(report.drugs)
     found = [] if first else duplicates.find_candidates(report)  # before the write lock
+    suggestion = products.suggest_expectedness([*(first.case.reports if first else []), report])
     for _attempt in range(STORE_ATTEMPTS):
         reference = report.reference = regulatory.new_reference(received_at)
         mailer.attach_report_mails(report)  # rendered before the write lock is taken
@@ -90,6 +91,7 @@ def store_report(report: Report, token: str, language: str, actor: str = audit.P
                     case.status = "in_review"
                 cases.recompute(session, case, actor, received=report)
                 batches.check_batches(session, report)  # counts this report: after its case
+                case.suggested_expectedness = suggestion.code if suggestion else None
             mailer.wake_sender()
             return reference  # not report.reference: the commit expired it
         except IntegrityError:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
+
 import pytest
 import sqlalchemy as sa
 
+from adr import products
 from adr.extensions import db
-from adr.models import Drug, Product, Report
-from adr.products import same_maker
+from adr.models import Batch, Drug, Product, Report
+from adr.products import edit_distance, reaction_terms, same_maker
 from tests.conftest import COMPANY
-from tests.test_review import submit
+from tests.test_review import ADMIN, REVIEWER, case_of, csrf, signed_in, staff, submit, trail
+
+__all__ = ["staff"]  # a fixture
 
 AMOXICILLIN = {
     "generic_name": "阿莫西林胶囊",
@@ -82,3 +88,279 @@ def test_a_stored_drug_is_matched_to_a_product(catalogue, drug, product):
             .order_by(Drug.position)
         ).all()
     assert matched == [(product, "suspect"), (None, "concomitant")]
+
+
+# The catalogue page.
+
+
+def product_form(client, **fields):
+    data = {
+        "generic_name": "板蓝根颗粒",
+        "brand_name": "天宁",
+        "approval_number": "国药准字Z61021234",
+        "manufacturer": COMPANY,
+        "listed_reactions": "皮疹\n恶心",
+        "csrf_token": csrf(client),
+    }
+    return data | fields
+
+
+def test_only_admins_keep_the_catalogue(staff):
+    reviewer = signed_in(staff, REVIEWER)
+    assert reviewer.get("/staff/products").status_code == 403
+    assert reviewer.post("/staff/products", data=product_form(reviewer)).status_code == 403
+    assert "/staff/products" not in reviewer.get("/staff/").get_data(as_text=True)
+    admin = signed_in(staff, ADMIN)
+    page = admin.get("/staff/products").get_data(as_text=True)
+    assert 'href="/staff/products"' in page and f'value="{COMPANY}"' in page  # the default maker
+
+
+def test_an_admin_adds_and_edits_a_product_audited(staff):
+    admin = signed_in(staff, ADMIN)
+    added = admin.post(
+        "/staff/products", data=product_form(admin, approval_number="国药准字 z61021234")
+    )
+    assert added.status_code == 303
+    with staff.app_context():
+        product = db.session.scalar(sa.select(Product))
+        assert (product.approval_number, product.listed_reactions) == (
+            "国药准字Z61021234",
+            ["皮疹", "恶心"],
+        )
+        product_id = product.id
+    edited = admin.post(
+        f"/staff/products/{product_id}",
+        data=product_form(
+            admin, approval_number="国药准字Z61021234", listed_reactions="皮疹、瘙痒"
+        ),
+    )
+    assert edited.status_code == 303
+    page = admin.get(f"/staff/products/{product_id}").get_data(as_text=True)
+    assert "皮疹\n瘙痒</textarea>" in page
+    actions = [(e.action, e.field, e.new_value) for e in trail(staff) if "product" in e.action]
+    assert actions[0][:2] == ("product added", "国药准字Z61021234")
+    assert actions[1:] == [
+        ("product changed", "国药准字Z61021234 listed_reactions", '["皮疹", "瘙痒"]')
+    ]
+
+
+def test_bad_input_is_kept_with_a_message_and_everything_is_escaped(staff):
+    admin = signed_in(staff, ADMIN)
+    admin.post("/staff/products", data=product_form(admin, brand_name="<b>天宁</b>"))
+    refused = admin.post(
+        "/staff/products",
+        data=product_form(
+            admin, generic_name="<script>x</script>", approval_number="国药准字Z61021234"
+        ),
+    )
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422
+    assert "&lt;script&gt;x&lt;/script&gt;" in page and "<script>x" not in page
+    assert "&lt;b&gt;天宁&lt;/b&gt;" in page and "<b>天宁" not in page
+    assert 'id="error-summary"' in page
+    missing = admin.post(
+        "/staff/products", data=product_form(admin, generic_name="", approval_number="X1")
+    )
+    assert missing.status_code == 422 and 'value="X1"' in missing.get_data(as_text=True)
+    with staff.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Product)) == 1
+
+
+def test_a_report_received_before_its_product_is_matched_when_it_is_added(staff):
+    reference = submit(staff)
+    admin = signed_in(staff, ADMIN)
+    assert batch_result(admin, reference) == "not-ours"
+    admin.post("/staff/products", data=product_form(admin, **AMOXICILLIN, listed_reactions="皮疹"))
+    page = admin.get(f"/staff/reports/{reference}").get_data(as_text=True)
+    assert batch_result(admin, reference) == "unknown"  # its batch 20260315A is not registered
+    assert 'data-suggested="new"' in page  # 瘙痒 is not in the label
+    assert case_of(staff, reference).suggested_expectedness == "new"
+
+
+# The batch check.
+
+
+def batch_result(client, reference: str) -> str:
+    page = client.get(f"/staff/reports/{reference}").get_data(as_text=True)
+    return re.search(r'id="batch-check" data-result="([a-z-]+)"', page).group(1)
+
+
+def register(app, *batches):
+    with app.app_context():
+        product_id = db.session.scalar(
+            sa.select(Product.id).where(Product.approval_number == AMOXICILLIN["approval_number"])
+        )
+        db.session.add_all(
+            Batch(
+                product_id=product_id, batch_number=number, manufactured_on=made, expires_on=expires
+            )
+            for number, made, expires in batches
+        )
+        db.session.commit()
+
+
+@pytest.fixture
+def staff_and_catalogue(staff, catalogue):
+    return catalogue
+
+
+def test_the_batch_check_on_the_case_page(staff_and_catalogue):
+    app = staff_and_catalogue
+    register(
+        app,
+        ("20260315A", date(2026, 3, 15), date(2028, 3, 14)),
+        ("20250101A", date(2025, 1, 1), date(2026, 10, 31)),
+        ("20261201A", date(2026, 12, 1), date(2028, 11, 30)),
+        ("20260316A", date(2026, 3, 16), date(2028, 3, 15)),
+    )
+    client = signed_in(app, REVIEWER)
+    known = submit(app)
+    page = client.get(f"/staff/reports/{known}").get_data(as_text=True)
+    assert batch_result(client, known) == "known" and "2028-03-14" in page
+    expired = submit(app, {"drugs-0-batch_number": "20250101A"})
+    page = client.get(f"/staff/reports/{expired}").get_data(as_text=True)
+    assert batch_result(client, expired) == "known" and "2026-10-31" in page
+    assert "late-text" in page.split('id="batch-check"')[1].split("</section>")[0]
+    made_later = submit(app, {"drugs-0-batch_number": "20261201A"})  # started 2026-11-20
+    section = (
+        client.get(f"/staff/reports/{made_later}")
+        .get_data(as_text=True)
+        .split('id="batch-check"')[1]
+    )
+    assert "2026-11-20" in section.split("</section>")[0]
+    typo = submit(app, {"drugs-0-batch_number": "20260351A"})
+    section = (
+        client.get(f"/staff/reports/{typo}").get_data(as_text=True).split('id="batch-check"')[1]
+    )
+    section = section.split("</section>")[0]
+    assert batch_result(client, typo) == "unknown" and 'class="warning"' in section
+    assert section.index("20260315A") < section.index("20260316A")  # a swap is one edit away
+    none_given = submit(app, {"drugs-0-batch_number": ""})
+    assert batch_result(client, none_given) == "unknown"
+    not_ours = submit(app, {"drugs-0-approval_number": "", "drugs-0-generic_name": "头孢克肟片"})
+    assert batch_result(client, not_ours) == "not-ours"
+    two = submit(
+        app,
+        {
+            "drugs-1-role": "suspect",
+            "drugs-1-generic_name": "复方丹参片",
+            "drugs-1-batch_number": "X1",
+        },
+    )
+    assert batch_result(client, two) == "unknown"  # the second suspect is ours, its batch is not
+
+
+@pytest.mark.parametrize(
+    ("event", "listed", "suggested"),
+    [
+        ("皮疹、瘙痒", ["皮疹", "瘙痒"], "listed"),
+        ("皮疹、瘙痒", ["皮疹"], "new"),
+        ("全身皮肤瘙痒", ["瘙痒"], "listed"),
+        ("红色皮疹", ["皮疹", "恶心"], "listed"),
+        ("恶心呕吐", ["恶心"], "new"),
+        ("休克", ["过敏性休克"], "listed"),
+        ("Rash; itching", ["rash", "Itching"], "listed"),
+        ("皮疹", [], "new"),  # 不良反应尚不明确: every reaction is new
+    ],
+)
+def test_the_expectedness_suggested_by_the_label(catalogue, event, listed, suggested):
+    with catalogue.app_context():
+        db.session.execute(sa.update(Product).values(listed_reactions=listed))
+        db.session.commit()
+    reference = submit(catalogue, {"event-name": event})
+    case = case_of(catalogue, reference)
+    assert case.suggested_expectedness == suggested
+    assert case.expectedness is None  # staff decide
+
+
+def test_the_suggestion_leaves_the_deadline_to_the_staff_decision(staff_and_catalogue):
+    app = staff_and_catalogue
+    reference = submit(app, {"event-name": "瘙痒"})  # not listed: new is suggested
+    case = case_of(app, reference)
+    assert case.suggested_expectedness == "new" and case.report_category == "general"
+
+
+def test_no_suggestion_when_no_suspect_drug_is_ours(catalogue):
+    reference = submit(catalogue, {"drugs-0-approval_number": "", "drugs-0-generic_name": "头孢"})
+    assert case_of(catalogue, reference).suggested_expectedness is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "registered", "distance"),
+    [
+        ("20260315A", "20260315A", 0),
+        ("20260351A", "20260315A", 1),
+        ("2026315A", "20260315A", 1),
+        ("AB", "XY", 2),
+    ],
+)
+def test_edit_distance(typed, registered, distance):
+    assert edit_distance(typed, registered) == distance
+
+
+def test_reaction_terms():
+    assert reaction_terms("皮疹、瘙痒，恶心;呕吐；头晕伴乏力 ") == [
+        "皮疹",
+        "瘙痒",
+        "恶心",
+        "呕吐",
+        "头晕",
+        "乏力",
+    ]
+    assert reaction_terms(None) == []
+
+
+# The public form.
+
+
+def test_the_form_suggests_our_products_and_carries_their_approval_number(catalogue):
+    client = catalogue.test_client()
+    page = client.get("/report").get_data(as_text=True)
+    assert 'list="our-generic-names"' in page and 'list="our-brand-names"' in page
+    assert '<option value="阿莫西林胶囊" data-approval="国药准字H61020123"' in page
+    assert '<option value="天宁">' in page  # two products carry it: nothing to fill in
+    with catalogue.app_context():
+        db.session.add(
+            Product(generic_name="板蓝根颗粒", approval_number="Z1", manufacturer=COMPANY)
+        )
+        db.session.commit()
+        products.forget_suggestions()  # as the catalogue page does
+    assert 'value="板蓝根颗粒"' in client.get("/report").get_data(as_text=True)
+
+
+def test_without_a_catalogue_the_form_has_no_suggestions(client):
+    page = client.get("/report").get_data(as_text=True)
+    assert "datalist" not in page and 'list="' not in page
+
+
+# The safety mail.
+
+
+def test_the_safety_mail_names_an_unknown_batch_prominently(tmp_path, monkeypatch):
+    from tests.smtp import SMTPServer, body
+    from tests.test_mailer import by_kind, deliver, make_app
+
+    server = SMTPServer()
+    server.start()
+    try:
+        app = make_app(tmp_path, monkeypatch, server.port)
+        with app.app_context():
+            db.session.add(Product(**AMOXICILLIN, listed_reactions=["皮疹"]))
+            db.session.commit()
+        register(app, ("20260315A", date(2026, 3, 15), date(2026, 11, 1)))
+        submit(app, {"drugs-0-batch_number": "20260316A"})
+        deliver(app)
+        unknown = by_kind(server, app)["safety_inbox"]
+        assert (
+            unknown["Subject"].startswith("【批号不明】") or "[Unknown batch]" in unknown["Subject"]
+        )
+        for part in (body(unknown, "plain"), body(unknown, "html")):
+            assert "20260316A" in part and ("BATCH CHECK" in part or "批号核对" in part)
+        server.inbox.messages.clear()
+        submit(app)  # registered, but expired before the reaction began
+        deliver(app)
+        expired = by_kind(server, app)["safety_inbox"]
+        assert "[Unknown batch]" not in expired["Subject"] and "批号不明" not in expired["Subject"]
+        assert "2026-11-01" in body(expired, "plain")
+    finally:
+        server.stop()

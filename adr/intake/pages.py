@@ -12,6 +12,7 @@ from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
 
+from adr import products
 from adr.intake.forms import (
     MAX_DRUGS,
     PACK_FIELDS,
@@ -39,6 +40,7 @@ def render_form(
             errors=fields_in_error(form),
             notice=notice,
             max_drugs=MAX_DRUGS,
+            catalogue=products.suggestions(),
             **context,
         ),
         status,
@@ -71,15 +73,15 @@ def blank_form_page(
     """Return the blank form page for this visitor: fresh tokens in a page rendered once.
 
     The page is rendered once per app and process for each language, number of drug rows,
-    and presence of a follow-up reference, with stand-ins where the CSRF token, the
+    and presence of a follow-up reference (and again when the product catalogue it suggests
+    changes), with stand-ins where the CSRF token, the
     submission token, the follow-up reference and the suspect drug's fields a pack's link
     fills in (`drug_from_pack`) go; each visitor gets it filled in.
     """
     rows = drug_row_count(drug_rows)
-    key = (str(get_locale()), rows, follow_up_of is not None, request.script_root)
-    pages: dict[tuple[str, int, bool, str], FillablePage] = current_app.extensions.setdefault(
-        EXTENSION, {}
-    )
+    catalogue = products.suggestions()
+    key = (str(get_locale()), rows, follow_up_of is not None, request.script_root, catalogue)
+    pages: dict[tuple[Any, ...], FillablePage] = current_app.extensions.setdefault(EXTENSION, {})
     page = pages.get(key)
     if page is None:
         page = pages[key] = _render_fillable(rows, follow_up_of is not None)

@@ -15,7 +15,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
-from adr import accounts, audit, batches, cases, regulatory, vocab
+from adr import accounts, audit, batches, cases, products, regulatory, vocab
 from adr.assessment import Assessment, apply, problems
 from adr.auth.views import role_required
 from adr.export import parse_month, previous_month, write_workbook
@@ -200,6 +200,7 @@ def render_case(report: Report, form: AssessmentForm) -> str:
         mail_errors=mail_errors,
         now=utcnow(),
         duplicate_candidates=duplicate_section(case),
+        product_checks=products.case_checks(case.reports, current),
     )
 
 

@@ -129,6 +129,24 @@
     renumber();
   }
 
+  // A product of the company chosen from the suggestions: its approval number and maker
+  // fill the medicine's empty fields (what the person typed is never replaced).
+  form.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.list || !/^drugs-\d+-(generic|brand)_name$/.test(input.name)) return;
+    var chosen = null;
+    for (var i = 0; i < input.list.options.length; i++) {
+      var option = input.list.options[i];
+      if (option.value === input.value && option.hasAttribute("data-approval")) chosen = option;
+    }
+    if (!chosen) return;
+    var row = input.closest("fieldset.drug");
+    [["approval_number", "approval"], ["manufacturer", "manufacturer"]].forEach(function (pair) {
+      var target = row.querySelector('[name$="-' + pair[0] + '"]');
+      if (target && !target.value) target.value = chosen.getAttribute("data-" + pair[1]);
+    });
+  });
+
   // One step at a time on the public form, with the reaction first and a review at the end.
   var steps = form.hasAttribute("data-steps") ? form.querySelectorAll("[data-step]") : [];
   var progress = document.getElementById("progress");

@@ -1,0 +1,221 @@
+"""The product catalogue and its batch register, kept by admins."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sqlalchemy as sa
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from werkzeug.wrappers import Response
+from wtforms import StringField, TextAreaField
+from wtforms.validators import InputRequired, Length
+
+from adr import audit, batch_register, products
+from adr.auth.views import role_required
+from adr.extensions import db
+from adr.intake.forms import clean_text, fields_in_error
+from adr.models import Batch, Product, write_transaction
+from adr.review import bp
+
+BATCHES_SHOWN = 500
+PRODUCT_FIELDS = ("generic_name", "brand_name", "approval_number", "manufacturer")
+
+
+def one_line(value: Any) -> Any:
+    value = clean_text(value)
+    return " ".join(value.split()) if isinstance(value, str) else value
+
+
+def spaceless_upper(value: Any) -> Any:
+    value = clean_text(value)
+    return re.sub(r"\s+", "", value).upper() if isinstance(value, str) else value
+
+
+class ProductForm(FlaskForm):
+    generic_name = StringField(
+        _l("Generic name with dosage form"),
+        filters=[one_line],
+        validators=[InputRequired(_l("Enter the generic name.")), Length(max=200)],
+    )
+    brand_name = StringField(_l("Brand name"), filters=[one_line], validators=[Length(max=200)])
+    approval_number = StringField(
+        _l("Approval number (批准文号)"),
+        filters=[spaceless_upper],
+        validators=[InputRequired(_l("Enter the approval number.")), Length(max=35)],
+    )
+    manufacturer = StringField(
+        _l("Manufacturer"),
+        filters=[one_line],
+        validators=[InputRequired(_l("Enter the manufacturer.")), Length(max=200)],
+    )
+    listed_reactions = TextAreaField(
+        _l("Adverse reactions listed in the label, one per line"),
+        filters=[clean_text],
+        validators=[Length(max=20_000)],
+    )
+
+    def reactions(self) -> list[str]:
+        return products.reaction_terms(self.listed_reactions.data)
+
+
+class RegisterUploadForm(FlaskForm):
+    file = FileField(_l("Batch register (CSV or XLSX)"))
+
+
+def catalogue_page(
+    form: ProductForm | None = None, upload: RegisterUploadForm | None = None, **context: Any
+) -> str:
+    counts = (
+        sa.select(Batch.product_id, sa.func.count().label("batches"))
+        .group_by(Batch.product_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        sa.select(Product, sa.func.coalesce(counts.c.batches, 0))
+        .outerjoin(counts, Product.id == counts.c.product_id)
+        .order_by(Product.generic_name, Product.id)
+    ).all()
+    form = form or ProductForm(formdata=None, manufacturer=current_app.config["COMPANY_NAME"])
+    upload = upload or RegisterUploadForm(formdata=None)
+    return render_template(
+        "review/products.html",
+        catalogue=rows,
+        form=form,
+        errors=fields_in_error(form) + fields_in_error(upload),
+        upload=upload,
+        columns=batch_register.COLUMNS,
+        **context,
+    )
+
+
+@bp.get("/products")
+@role_required("admin")
+def product_catalogue() -> str:
+    return catalogue_page()
+
+
+@bp.post("/products")
+@role_required("admin")
+def add_product() -> Response | tuple[str, int]:
+    form = ProductForm()
+    if not valid(form, None):
+        return catalogue_page(form), 422
+    product = Product(listed_reactions=form.reactions())
+    for name in PRODUCT_FIELDS:
+        setattr(product, name, form[name].data)
+    with write_transaction() as session:
+        session.add(product)
+        session.flush()
+        audit.record(
+            session,
+            current_user.email,
+            "product added",
+            field=product.approval_number,
+            new={name: getattr(product, name) for name in (*PRODUCT_FIELDS, "listed_reactions")},
+        )
+        matched = products.relink(product.id)
+    products.forget_suggestions()
+    flash(_("The product is added; %(count)s reported drugs matched again.", count=matched))
+    return redirect(url_for("review.product", product_id=product.id), 303)
+
+
+@bp.route("/products/<int:product_id>", methods=["GET", "POST"])
+@role_required("admin")
+def product(product_id: int) -> Response | str | tuple[str, int]:
+    product = db.session.get(Product, product_id) or abort(404)
+    if request.method == "GET":
+        form = ProductForm(formdata=None, obj=product)
+        form.listed_reactions.data = "\n".join(product.listed_reactions or [])
+        return product_page(product, form)
+    form = ProductForm()
+    if not valid(form, product):
+        return product_page(product, form), 422
+    with write_transaction() as session:
+        changed = False
+        for name in PRODUCT_FIELDS:
+            changed |= audit.record_change(
+                session,
+                current_user.email,
+                "product changed",
+                None,
+                f"{product.approval_number} {name}"[:60],
+                getattr(product, name),
+                form[name].data,
+            )
+            setattr(product, name, form[name].data)
+        changed |= audit.record_change(
+            session,
+            current_user.email,
+            "product changed",
+            None,
+            f"{product.approval_number} listed_reactions"[:60],
+            product.listed_reactions,
+            form.reactions(),
+        )
+        product.listed_reactions = form.reactions()
+        matched = products.relink(product.id) if changed else 0
+    products.forget_suggestions()
+    if changed:
+        flash(_("Saved; %(count)s reported drugs matched again.", count=matched))
+    else:
+        flash(_("Nothing changed."))
+    return redirect(url_for("review.product", product_id=product.id), 303)
+
+
+def product_page(product: Product, form: ProductForm) -> str:
+    batches = db.session.scalars(
+        sa.select(Batch)
+        .where(Batch.product_id == product.id)
+        .order_by(Batch.manufactured_on.desc(), Batch.batch_number)
+        .limit(BATCHES_SHOWN)
+    ).all()
+    count = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Batch).where(Batch.product_id == product.id)
+    )
+    return render_template(
+        "review/product.html",
+        product=product,
+        form=form,
+        errors=fields_in_error(form),
+        batches=batches,
+        batch_count=count,
+    )
+
+
+def valid(form: ProductForm, product: Product | None) -> bool:
+    """Validate the form, and refuse an approval number another product has."""
+    if not form.validate_on_submit():
+        return False
+    key = products.approval_key(form.approval_number.data)
+    if not key:
+        form.approval_number.errors.append(_("Enter the approval number."))
+        return False
+    others = db.session.scalars(
+        sa.select(Product).where(Product.id != (product.id if product else -1))
+    )
+    if any(products.approval_key(other.approval_number) == key for other in others):
+        form.approval_number.errors.append(_("Another product has this approval number."))
+        return False
+    return True
+
+
+@bp.post("/products/batches")
+@role_required("admin")
+def upload_batches() -> Response | tuple[str, int]:
+    upload = RegisterUploadForm()
+    file = upload.file.data if upload.validate_on_submit() else None
+    if not file or not file.filename:
+        upload.file.errors.append(_("Choose the batch register file."))
+        return catalogue_page(upload=upload), 422
+    try:
+        result = batch_register.import_register(file.read(), current_user.email, file.filename)
+    except batch_register.RegisterError as error:
+        upload.file.errors.append(str(error))
+        return catalogue_page(upload=upload), 422
+    return catalogue_page(imported=result), 422 if result.refused else 200

@@ -1,0 +1,163 @@
+"""The batch register: imported from CSV or XLSX, by the command or the catalogue page."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime
+
+import pytest
+import sqlalchemy as sa
+from openpyxl import Workbook
+
+from adr.extensions import db
+from adr.models import Batch, Product
+from tests.conftest import COMPANY
+from tests.test_review import ADMIN, csrf, signed_in, staff, trail
+
+__all__ = ["staff"]  # a fixture
+
+HEADER = "approval_number,generic_name,batch_number,manufactured_on,expires_on"
+GOOD_AND_BAD = [
+    ["国药准字H61020123", "阿莫西林胶囊", "lot 20260315a", "2026-03-15", "2028-03-14"],  # 2
+    ["国药准字H61020123", "", "20260401A", "2026-04-01", "2028-03-31"],  # 3
+    ["国药准字H99999999", "某某片", "1", "2026-01-01", "2027-01-01"],  # 4: not ours
+    ["国药准字H61020123", "阿莫西林胶囊", "20260501A", "2026-05-32", "2028-05-01"],  # 5: bad date
+    ["国药准字H61020123", "阿莫西林胶囊", "20260601A", "2026-06-01", "2026-05-01"],  # 6: before
+    ["国药准字H61020123", "阿莫西林胶囊", "", "2026-06-01", "2028-06-01"],  # 7: no batch
+    ["国药准字H61020123", "阿莫西林胶囊", "20260401a", "2026-04-01", "2028-03-31"],  # 8: twice
+    ["国药准字H61020123", "复方丹参片", "20260701A", "2026-07-01", "2028-07-01"],  # 9: not its name
+]
+
+
+@pytest.fixture
+def catalogue(app):
+    with app.app_context():
+        db.session.add(
+            Product(
+                generic_name="阿莫西林胶囊",
+                approval_number="国药准字H61020123",
+                manufacturer=COMPANY,
+                listed_reactions=[],
+            )
+        )
+        db.session.commit()
+    return app
+
+
+def csv_file(rows, header=HEADER, encoding="utf-8-sig") -> bytes:
+    lines = [header] + [",".join(row) for row in rows]
+    return ("\r\n".join(lines) + "\r\n").encode(encoding)
+
+
+def xlsx_file(rows, header=HEADER) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(header.split(","))
+    for row in rows:
+        sheet.append(row)
+    content = io.BytesIO()
+    workbook.save(content)
+    return content.getvalue()
+
+
+def registered(app) -> dict[str, tuple[date, date]]:
+    with app.app_context():
+        return {
+            b.batch_number: (b.manufactured_on, b.expires_on)
+            for b in db.session.scalars(sa.select(Batch))
+        }
+
+
+def run(app, tmp_path, content: bytes, name="register.csv"):
+    path = tmp_path / name
+    path.write_bytes(content)
+    return app.test_cli_runner().invoke(args=["import-batches", str(path)])
+
+
+def refused_lines(output: str) -> list[int]:
+    return [int(line.split(":")[2]) for line in output.splitlines() if ": refused: " in line]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        csv_file(GOOD_AND_BAD),
+        csv_file(GOOD_AND_BAD, encoding="utf-8"),  # no byte order mark
+        csv_file(GOOD_AND_BAD, encoding="gbk"),  # Excel's "CSV" on a Chinese Windows
+        xlsx_file(GOOD_AND_BAD),
+    ],
+    ids=["csv-bom", "csv", "csv-gbk", "xlsx"],
+)
+def test_good_rows_are_imported_and_bad_rows_refused_with_their_line(catalogue, tmp_path, content):
+    name = "register.xlsx" if content.startswith(b"PK") else "register.csv"
+    result = run(catalogue, tmp_path, content, name)
+    assert result.exit_code == 1
+    assert refused_lines(result.output) == [4, 5, 6, 7, 8, 9]
+    assert "国药准字H99999999" in result.output  # named in its reason
+    assert registered(catalogue) == {
+        "20260315A": (date(2026, 3, 15), date(2028, 3, 14)),
+        "20260401A": (date(2026, 4, 1), date(2028, 3, 31)),
+    }
+    assert "2 added, 0 updated, 0 unchanged, 6 refused" in result.output
+
+
+def test_a_rerun_updates_the_dates_and_adds_nothing_twice(catalogue, tmp_path):
+    good = GOOD_AND_BAD[:2]
+    assert run(catalogue, tmp_path, csv_file(good)).exit_code == 0
+    changed = [good[0], [*good[1][:3], "2026-04-02", "2028-04-01"]]
+    result = run(catalogue, tmp_path, xlsx_file(changed), "again.xlsx")
+    assert result.exit_code == 0, result.output
+    assert "0 added, 1 updated, 1 unchanged, 0 refused" in result.output
+    assert registered(catalogue)["20260401A"] == (date(2026, 4, 2), date(2028, 4, 1))
+    entries = [(e.action, e.field, e.old_value, e.new_value) for e in trail(catalogue)]
+    assert entries[-2][:2] == ("batch updated", "国药准字H61020123 20260401A")
+    assert entries[-2][2:] == ("2026-04-01 - 2028-03-31", "2026-04-02 - 2028-04-01")
+    assert entries[-1][:2] == ("batches imported", "again.xlsx")
+
+
+def test_xlsx_date_cells_are_read(catalogue, tmp_path):
+    rows = [
+        ["国药准字H61020123", "阿莫西林胶囊", "20260315A", datetime(2026, 3, 15), date(2028, 3, 14)]
+    ]
+    assert run(catalogue, tmp_path, xlsx_file(rows), "dates.xlsx").exit_code == 0
+    assert registered(catalogue) == {"20260315A": (date(2026, 3, 15), date(2028, 3, 14))}
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        csv_file(GOOD_AND_BAD[:1], header="批准文号,通用名称,批号,生产日期,有效期至"),
+        xlsx_file(GOOD_AND_BAD[:1], header="approval_number,batch_number"),
+        b"",
+        b"PK\x03\x04 not a workbook",
+        "批号".encode("utf-16"),
+    ],
+)
+def test_a_file_that_cannot_be_read_imports_nothing(catalogue, tmp_path, content):
+    result = run(catalogue, tmp_path, content)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert registered(catalogue) == {}
+
+
+def test_an_admin_uploads_the_register_on_the_catalogue_page(staff, catalogue):
+    admin = signed_in(staff, ADMIN)
+    response = admin.post(
+        "/staff/products/batches",
+        data={
+            "file": (io.BytesIO(xlsx_file(GOOD_AND_BAD)), "register.xlsx"),
+            "csrf_token": csrf(admin),
+        },
+        content_type="multipart/form-data",
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and 'id="import-result"' in page
+    assert len(registered(staff)) == 2
+    refused = page.split('id="import-result"')[1].split("</div>")[0]
+    assert refused.count("<li>") == 6 and "国药准字H99999999" in refused
+    assert '#batches">2</a>' in page  # the product's batch count
+    empty = admin.post(
+        "/staff/products/batches",
+        data={"file": (io.BytesIO(b""), ""), "csrf_token": csrf(admin)},
+        content_type="multipart/form-data",
+    )
+    assert empty.status_code == 422 and 'id="error-summary"' in empty.get_data(as_text=True)
