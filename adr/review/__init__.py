@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("review", __name__, url_prefix="/staff")
 
-from adr.review import account, views  # noqa: E402, F401
+from adr.review import account, compliance, views  # noqa: E402, F401
