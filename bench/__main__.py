@@ -1,6 +1,6 @@
 """Run every benchmark in turn."""
 
-from bench import export, intake, load, mail, pages, review
+from bench import compliance, export, intake, listing, load, mail, pages, review
 
 if __name__ == "__main__":
     intake.main()
@@ -9,3 +9,5 @@ if __name__ == "__main__":
     load.main()
     export.main()
     review.main()
+    compliance.main()
+    listing.main()
