@@ -21,7 +21,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from adr import cases, regulatory, vocab
 from adr.export import BATCH_SIZE, Writer, clean, end_sheet, row_of, start_sheet
@@ -258,7 +258,8 @@ def in_period(choice: ProductChoice, first: date, last: date) -> sa.Subquery:
 def listed_cases(choice: ProductChoice, first: date, last: date) -> Iterator[tuple[Case, date]]:
     """Yield the period's cases of the product with their day 0, a batch at a time.
 
-    Each batch of cases is loaded with its reports and their drugs, then let go.
+    Each batch of cases is loaded with its reports and their drugs, then let go: the reads
+    have a session of their own, emptied after each batch, so memory stays flat.
     """
     period = in_period(choice, first, last)
     query = (
@@ -268,22 +269,18 @@ def listed_cases(choice: ProductChoice, first: date, last: date) -> Iterator[tup
         .order_by(period.c.day_zero, period.c.case_id)
         .execution_options(yield_per=BATCH_SIZE)
     )
-    for batch in db.session.execute(query).partitions():
-        day_zero_of = {case_id: day_zero for case_id, day_zero in batch}
-        loaded = db.session.scalars(
-            sa.select(Case)
-            .where(Case.id.in_(list(day_zero_of)))
-            .options(selectinload(Case.reports).selectinload(Report.drugs))
-        )
-        by_id = {case.id: case for case in loaded}
-        for case_id, day_zero in day_zero_of.items():
-            yield by_id[case_id], day_zero
-        for case in by_id.values():  # let the batch go: memory stays flat
-            for report in case.reports:
-                for drug in report.drugs:
-                    db.session.expunge(drug)
-                db.session.expunge(report)
-            db.session.expunge(case)
+    with Session(db.engine) as reading:
+        for batch in reading.execute(query).partitions():
+            day_zero_of = {case_id: day_zero for case_id, day_zero in batch}
+            loaded = reading.scalars(
+                sa.select(Case)
+                .where(Case.id.in_(list(day_zero_of)))
+                .options(selectinload(Case.reports).selectinload(Report.drugs))
+            )
+            by_id = {case.id: case for case in loaded}
+            for case_id, day_zero in day_zero_of.items():
+                yield by_id[case_id], day_zero
+            reading.expunge_all()
 
 
 def excluded_count(choice: ProductChoice, first: date, last: date) -> int:
