@@ -274,3 +274,10 @@ def test_bad_input_on_the_staff_download_is_a_400_that_keeps_what_was_typed(staf
     for part in query.split("&"):
         if part.split("=")[-1]:
             assert f'value="{part.split("=")[1]}"' in page
+
+
+def test_the_listing_is_for_staff(client):
+    for path in ("/staff/listing", "/staff/listing.xlsx?product=x&from=2026-01-01&to=2026-01-02"):
+        response = client.get(path)
+        response.close()
+        assert response.status_code == 302
