@@ -19,6 +19,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from flask_babel import force_locale
 
 from adr import accounts, audit, batch_register, create_app, demo, mailer, regulatory
+from adr import listing as line_listing
 from adr.export import default_path, parse_month, write_workbook
 from adr.intake.forms import BATCH_RE, PACK_FIELDS, normalize_batch
 from adr.models import write_transaction
@@ -40,6 +41,7 @@ def register(app: Flask) -> None:
         backup,
         qr,
         import_batches,
+        listing,
     ):
         app.cli.add_command(command)
 
@@ -180,6 +182,38 @@ def export(month: str, output: Path | None, lang: str) -> None:
     click.echo(
         f"{path}: {summary.reports} reports, {summary.drugs} drug rows, "
         f"{summary.not_reported} not reported"
+    )
+
+
+@click.command()
+@click.option("--product", required=True, help="Approval number, generic or brand name.")
+@click.option("--from", "first", required=True, help="First day 0 of the period, YYYY-MM-DD.")
+@click.option("--to", "last", required=True, help="Last day 0 of the period, YYYY-MM-DD.")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where to write."
+)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@with_appcontext
+def listing(product: str, first: str, last: str, output: Path | None, lang: str) -> None:
+    """Write the line listing of a product's cases with day 0 in the period (PSUR style)."""
+    try:
+        first_day, last_day = line_listing.parse_period(first, last)
+    except ValueError as error:
+        click.echo(f"adr: {error}", err=True)
+        sys.exit(2)
+    try:
+        choice = line_listing.find_product(product)
+    except LookupError as error:
+        click.echo(f"adr: {error}", err=True)
+        sys.exit(1)
+    exports = Path(current_app.instance_path) / "exports"
+    path = output or exports / line_listing.file_name(choice, first_day, last_day)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.touch(mode=0o600)  # health data: for its owner only, whatever the umask
+    tally = line_listing.write_listing(choice, first_day, last_day, path, lang)
+    click.echo(
+        f"{path}: {tally.cases} cases of {choice.label()}, "
+        f"{tally.excluded} duplicate or invalid left out"
     )
 
 

@@ -1,6 +1,6 @@
 """Run every benchmark in turn."""
 
-from bench import duplicates, export, intake, load, mail, pages, review
+from bench import compliance, duplicates, export, intake, listing, load, mail, pages, review
 
 if __name__ == "__main__":
     intake.main()
@@ -10,3 +10,5 @@ if __name__ == "__main__":
     export.main()
     review.main()
     duplicates.main()
+    compliance.main()
+    listing.main()

@@ -93,6 +93,7 @@ def main() -> None:
             "list, page 100": "/staff/reports?page=100",
             "case page": f"/staff/reports/{reference}",
             "dashboard": "/staff/",
+            "compliance, 12 months": "/staff/compliance",
         }
         print(f"{'page':<24} {'median ms':>10} {'p95 ms':>8}")
         for name, path in pages.items():
