@@ -354,3 +354,18 @@ def configure_sqlite(engine: sa.Engine, busy_timeout_ms: int) -> None:
     def on_begin(connection: sa.Connection) -> None:
         immediate = connection.get_execution_options().get("begin") == "IMMEDIATE"
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class SearchGram(Model):
+    """One character or pair of characters found in a report's searchable text (adr.search).
+
+    The key orders a gram's reports newest first, as the staff list does, so that the first
+    page of a search is read off the index without sorting.
+    """
+
+    __tablename__ = "search_gram"
+    __table_args__ = ({"sqlite_with_rowid": False},)  # the key is the table
+
+    gram: Mapped[str] = mapped_column(sa.String(2), primary_key=True)
+    received_key: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)  # in µs, UTC
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("report.id"), primary_key=True)
