@@ -17,15 +17,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
 import sqlalchemy as sa
 
-from adr import accounts, create_app, regulatory
+from adr import accounts, create_app, regulatory, search
 from adr.extensions import db
 from adr.models import Drug, Report
+from adr.review.queries import Filters, report_query
 from bench.load import database
 from tests.conftest import app_config, hidden_inputs
 
@@ -116,6 +117,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=40)
     parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--folder", help="keep the SQLite database here, and reuse it")
+    parser.add_argument(
+        "--before", action="store_true", help="also time the LIKE scan the index replaced"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.folder or scratch
@@ -181,6 +185,24 @@ def run(args: argparse.Namespace, folder: str, uri: str) -> None:
     for name, path in pages.items():
         median, p95 = timed(client, path, args.repeat)
         print(f"{name:<32} {median:>10.1f} {p95:>8.1f}")
+    if args.before:
+        with app.app_context():
+            for term in ("皮疹", "王", "无此反应"):
+                median, p95 = timed_scan(term, max(args.repeat // 8, 3))
+                print(f"{'LIKE scan ' + term + ' (query)':<32} {median:>10.1f} {p95:>8.1f}")
+
+
+def timed_scan(term: str, repeat: int) -> tuple[float, float]:
+    """Time the search as it was: a LIKE scan for the first page and the exact count."""
+    query = report_query(Filters(), datetime.now(UTC)).where(search.like_scan(term))
+    timings = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        db.session.scalars(query.limit(50)).all()
+        db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+        timings.append(time.perf_counter() - started)
+    timings.sort()
+    return statistics.median(timings) * 1000, timings[max(int(len(timings) * 0.95) - 1, 0)] * 1000
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from adr import accounts, regulatory, search
+from adr import accounts, search
 from adr.extensions import db
 from adr.models import Drug, Report
 from adr.review.queries import Filters, report_query
@@ -26,27 +26,6 @@ LATIN = {  # Latin text in mixed case, wildcards, and pairs that meet only acros
 }
 
 
-def scan(text: str) -> sa.ColumnElement[bool]:
-    """The search as it was before the index: a substring scan of every report."""
-    reference = regulatory.normalize_reference(text)
-    if reference:
-        return Report.reference == reference
-    like = "%" + text.replace("\\", "").replace("%", "").replace("_", "") + "%"
-    drugs = sa.select(Drug.report_id).where(
-        sa.or_(
-            Drug.generic_name.ilike(like),
-            Drug.brand_name.ilike(like),
-            Drug.batch_number == text.upper(),
-        )
-    )
-    return sa.or_(
-        Report.patient_name.ilike(like),
-        Report.reporter_name.ilike(like),
-        Report.event_name.ilike(like),
-        Report.id.in_(drugs),
-    )
-
-
 def found(filters: Filters) -> list[str]:
     now = datetime.now(UTC)
     return list(db.session.scalars(report_query(filters, now).with_only_columns(Report.reference)))
@@ -54,7 +33,7 @@ def found(filters: Filters) -> list[str]:
 
 def scanned(filters: Filters) -> list[str]:
     now = datetime.now(UTC)
-    query = report_query(replace(filters, q=""), now).where(scan(filters.q.strip()))
+    query = report_query(replace(filters, q=""), now).where(search.like_scan(filters.q.strip()))
     return list(db.session.scalars(query.with_only_columns(Report.reference)))
 
 
