@@ -164,7 +164,7 @@ def term_grams(term: str) -> set[str]:
 
 def count_up_to(query: sa.Select[Any], limit: int) -> int:
     """Return how many rows the query selects, counted up to `limit`."""
-    some = query.order_by(None).limit(limit).subquery()
+    some = query.with_only_columns(Report.id).order_by(None).limit(limit).subquery()
     return db.session.scalar(sa.select(sa.func.count()).select_from(some)) or 0
 
 
