@@ -25,6 +25,7 @@ from adr.models import Drug, Report, SearchGram
 
 COUNT_LIMIT = 2000  # a search counts its matches up to here, then says "more than"
 RARITY_LIMIT = 10_000  # postings counted to find a term's rarest pair; beyond, all are common
+COUNTED_PAIRS = 12  # a long term's rarest pair is looked for among this many
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 NEWEST_FIRST = (Report.received_at.desc(), Report.id.desc())
@@ -123,7 +124,8 @@ def matching(query: sa.Select[Any], text: str) -> sa.Select[Any]:
     if len(needed) == 1 and not batch_named:  # an empty gram ends its scan at once: no count
         wanted = [(RARITY_LIMIT, needed.pop())]
     else:
-        wanted = sorted((postings(gram), gram) for gram in needed)
+        counted = sorted(needed)[:COUNTED_PAIRS]  # a long term is checked whole anyway
+        wanted = sorted((postings(gram), gram) for gram in counted)
     if wanted[0][0] == 0 and not batch_named:
         return query.where(sa.false()).order_by(*NEWEST_FIRST)
     leading = SearchGram

@@ -77,6 +77,9 @@ def test_a_search_finds_what_a_substring_scan_finds(app, corpus):
     with app.app_context():
         assert found(Filters(q="bobi")) == []  # its pairs meet only across two texts
         assert found(Filters(q="tianning")) == [corpus[0]]
+        long = "阿莫西林胶囊天宁" * 40  # more pairs than are counted
+        assert found(Filters(q=long)) == scanned(Filters(q=long)) == []
+        assert found(Filters(q="Amoxicillin Capsules")) == [corpus[0]]
 
 
 @pytest.mark.parametrize(
