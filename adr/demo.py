@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from adr import cases, duplicates, regulatory, vocab
+from adr import cases, duplicates, regulatory, search, vocab
 from adr.export import parse_month
 from adr.extensions import db
 from adr.models import Batch, Case, Product, Report, write_transaction
@@ -169,6 +169,12 @@ def make_demo_data(count: int, month: str, seed: int | None = None) -> DemoResul
             ]
             session.execute(sa.insert(db.metadata.tables["drug"]), drug_rows)
             _insert_duplicate_keys(session, chunk_ids, report_rows)
+            gram_rows = [
+                gram
+                for report_id, (_, row, drugs) in zip(chunk_ids, made, strict=True)
+                for gram in search.index_rows(report_id, row["received_at"], demo_texts(row, drugs))
+            ]
+            search.insert_rows(session.connection(), gram_rows)
         ids.extend(chunk_ids)
         result.reports += len(made)
         result.drugs += len(drug_rows)
@@ -233,6 +239,12 @@ def _register_batches(session: Any, first: date, last: date) -> None:
 
 def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def demo_texts(row: dict[str, Any], drugs: list[dict[str, Any]]) -> list[str | None]:
+    """Return the texts a search looks into, as search.report_texts does for a stored report."""
+    names = [drug[name] for drug in drugs for name in ("generic_name", "brand_name")]
+    return [row["patient_name"], row["reporter_name"], row["event_name"], *names]
 
 
 def _insert_cases(session: Any, rows: list[dict[str, Any]]) -> list[int]:

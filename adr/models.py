@@ -452,3 +452,18 @@ class DuplicateCandidate(Model):
 
     case: Mapped[Case] = relationship(foreign_keys=[case_id])
     candidate_case: Mapped[Case] = relationship(foreign_keys=[candidate_case_id])
+
+
+class SearchGram(Model):
+    """One character or pair of characters found in a report's searchable text (adr.search).
+
+    The key orders a gram's reports newest first, as the staff list does, so that the first
+    page of a search is read off the index without sorting.
+    """
+
+    __tablename__ = "search_gram"
+    __table_args__ = ({"sqlite_with_rowid": False},)  # the key is the table
+
+    gram: Mapped[str] = mapped_column(sa.String(2), primary_key=True)
+    received_key: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)  # in µs, UTC
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("report.id"), primary_key=True)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from adr import audit, batches, cases, duplicates, mailer, products, regulatory
+from adr import audit, batches, cases, duplicates, mailer, products, regulatory, search
 from adr.extensions import db
 from adr.models import Case, Report, write_transaction
 
@@ -66,6 +66,7 @@ def store_report(report: Report, token: str, language: str, actor: str = audit.P
                 report.case = case  # with its drugs and mails: all or nothing
                 session.add(report)
                 session.flush()
+                search.index_report(session, report)
                 audit.record(session, actor, "report received", report.id)
                 duplicates.record(session, report, found)
                 if quoted and first and quoted is not first:

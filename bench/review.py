@@ -1,8 +1,11 @@
-"""Review: the staff list and case pages with a million reports in SQLite.
+"""Review: the staff list, its searches and the case pages with a million reports.
 
 Demo reports are spread over 24 months; a reviewer signs in; each page is asked for
-repeatedly through the app (Flask's test client, real SQLite file) and timed.
-Run: `make bench` (or `.venv/bin/python -m bench.review --reports 1000000`).
+repeatedly through the app (Flask's test client, a real SQLite file or, with
+`--engine postgresql`, a throwaway PostgreSQL cluster) and timed. The size of the search
+index is printed beside the database's.
+Run: `make bench` (or `.venv/bin/python -m bench.review --reports 1000000 [--engine postgresql]`;
+`--folder DIR` keeps a SQLite database there and reuses it on the next run).
 """
 
 from __future__ import annotations
@@ -14,14 +17,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import sqlalchemy as sa
 
-from adr import accounts, create_app, regulatory
+from adr import accounts, create_app, regulatory, search
 from adr.extensions import db
 from adr.models import Drug, Report
+from adr.review.queries import Filters, report_query
+from bench.load import database
 from tests.conftest import app_config, hidden_inputs
 
 ADR = str(Path(sys.executable).with_name("adr"))
@@ -50,55 +56,154 @@ def timed(client, path: str, repeat: int) -> tuple[float, float]:
     return statistics.median(timings) * 1000, timings[int(len(timings) * 0.95) - 1] * 1000
 
 
+def search_terms() -> dict[str, str]:
+    """Return the searches to time, by name; the terms depend on the demo data generated."""
+    two = db.session.scalar(
+        sa.select(Report.patient_name)
+        .where(sa.func.length(Report.patient_name) == 2)
+        .order_by(Report.id.desc())
+        .limit(1)
+    )
+    batch = db.session.scalar(
+        sa.select(Drug.batch_number).where(Drug.batch_number.is_not(None)).limit(1)
+    )
+    return {
+        "皮疹": "皮疹",
+        "王": "王",
+        f"two-char name {two}": two or "",
+        "three chars, no match": "王伟芳",  # its pairs are common, the three together rare
+        "rare char 缩": "缩",  # only in a few hostile names
+        "Latin HYPERLINK": "HYPERLINK",  # Latin text in the demo data: hostile names only
+        "Latin Amoxicillin": "Amoxicillin",  # demo drugs are named in Chinese: matches nothing
+        f"batch {batch}": batch or "",
+        "nothing: 无此反应": "无此反应",
+    }
+
+
+def database_size(engine: str, folder: str) -> str:
+    """Return the database's size and the search index's share of it."""
+    if engine == "postgresql":
+        total, index = db.session.execute(
+            sa.text(
+                "SELECT pg_database_size(current_database()), pg_total_relation_size('search_gram')"
+            )
+        ).one()
+    else:
+        total = os.path.getsize(Path(folder, "adr.sqlite3"))
+        index = db.session.scalar(
+            sa.text("SELECT SUM(pgsize) FROM dbstat WHERE name LIKE '%search_gram%'")
+        )
+    rows = db.session.scalar(sa.text("SELECT COUNT(*) FROM search_gram"))
+    mib = 1024 * 1024
+    return (
+        f"database {total / mib:.0f} MiB, of which the search index {index / mib:.0f} MiB"
+        f" ({rows} rows)"
+    )
+
+
+def fill(env: dict[str, str], count: int, months: list[str]) -> None:
+    for month in months:
+        subprocess.run(  # noqa: S603
+            [ADR, "demo-data", "--reports", str(count // MONTHS), "--month", month],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reports", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=40)
+    parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--folder", help="keep the SQLite database here, and reuse it")
+    parser.add_argument(
+        "--before", action="store_true", help="also time the LIKE scan the index replaced"
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        env = os.environ | {"ADR_INSTANCE_PATH": folder, "ADR_MAIL_BACKGROUND": "false"}
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.folder or scratch
+        with database(args.engine, Path(folder)) as where:
+            run(args, folder, where.uri)
+
+
+def run(args: argparse.Namespace, folder: str, uri: str) -> None:
+    env = os.environ | {
+        "ADR_INSTANCE_PATH": folder,
+        "ADR_SQLALCHEMY_DATABASE_URI": uri,
+        "ADR_MAIL_BACKGROUND": "false",
+    }
+    months = months_back(MONTHS)
+    print(f"== review ({args.engine}) ==")
+    if args.engine == "postgresql" or not Path(folder, "adr.sqlite3").exists():
         subprocess.run([ADR, "db", "upgrade"], env=env, check=True, capture_output=True)  # noqa: S603
         started = time.perf_counter()
-        months = months_back(MONTHS)
-        for month in months:
-            subprocess.run(  # noqa: S603
-                [ADR, "demo-data", "--reports", str(args.reports // MONTHS), "--month", month],
-                env=env,
-                check=True,
-                capture_output=True,
-            )
-        print("== review ==")
+        fill(env, args.reports, months)
         took = time.perf_counter() - started
         print(f"{args.reports} demo reports over {MONTHS} months in {took:.0f} s")
-        os.environ["ADR_INSTANCE_PATH"] = folder
-        app = create_app(app_config(Path(folder), TESTING=False, LOG_LEVEL="WARNING"))
-        with app.app_context():
+    os.environ["ADR_INSTANCE_PATH"] = folder
+    config = app_config(Path(folder), TESTING=False, LOG_LEVEL="WARNING")
+    app = create_app(config | {"SQLALCHEMY_DATABASE_URI": uri})
+    with app.app_context():
+        if args.engine == "postgresql":  # the statistics autovacuum would gather in a while
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+                c.execute(sa.text("VACUUM ANALYZE"))
+        if not accounts.find_user("bench@tianning.example"):
             accounts.create_user("bench@tianning.example", "bench", "reviewer", PASSWORD, "bench")
-            reference = db.session.scalar(
-                sa.select(Report.reference).order_by(Report.id.desc()).limit(1)
-            )
-            batch = db.session.scalar(
-                sa.select(Drug.batch_number).where(Drug.batch_number.is_not(None)).limit(1)
-            )
-        client = app.test_client()
-        token = hidden_inputs(client.get("/login").get_data(as_text=True))["csrf_token"]
-        client.post(
-            "/login",
-            data={"email": "bench@tianning.example", "password": PASSWORD, "csrf_token": token},
+        reference = db.session.scalar(
+            sa.select(Report.reference).order_by(Report.id.desc()).limit(1)
         )
-        pages = {
-            "list, unfiltered": "/staff/reports",
-            "list, month + serious": f"/staff/reports?month={months[1]}&serious=1",
-            "list, batch number": f"/staff/reports?batch={batch}",
-            "list, page 100": "/staff/reports?page=100",
-            "case page": f"/staff/reports/{reference}",
-            "dashboard": "/staff/",
-            "compliance, 12 months": "/staff/compliance",
-        }
-        print(f"{'page':<24} {'median ms':>10} {'p95 ms':>8}")
-        for name, path in pages.items():
-            median, p95 = timed(client, path, args.repeat)
-            print(f"{name:<24} {median:>10.1f} {p95:>8.1f}")
+        batch = db.session.scalar(
+            sa.select(Drug.batch_number).where(Drug.batch_number.is_not(None)).limit(1)
+        )
+        searches = search_terms()
+        print(database_size(args.engine, folder))
+    client = app.test_client()
+    token = hidden_inputs(client.get("/login").get_data(as_text=True))["csrf_token"]
+    client.post(
+        "/login",
+        data={"email": "bench@tianning.example", "password": PASSWORD, "csrf_token": token},
+    )
+    pages = {
+        "list, unfiltered": "/staff/reports",
+        "list, month + serious": f"/staff/reports?month={months[1]}&serious=1",
+        "list, batch number": f"/staff/reports?batch={batch}",
+        "list, page 100": "/staff/reports?page=100",
+        "case page": f"/staff/reports/{reference}",
+        "dashboard": "/staff/",
+        "compliance, 12 months": "/staff/compliance",
+    }
+    pages |= {
+        f"search {name}": f"/staff/reports?q={quote(term)}" for name, term in searches.items()
+    }
+    pages |= {
+        "search 皮疹, page 2": f"/staff/reports?q={quote('皮疹')}&page=2",
+        "search 王 + closed": f"/staff/reports?q={quote('王')}&status=closed",
+        "search 王 + month": f"/staff/reports?q={quote('王')}&month={months[1]}",
+        "search reference": f"/staff/reports?q={reference}",
+    }
+    print(f"{'page':<32} {'median ms':>10} {'p95 ms':>8}")
+    for name, path in pages.items():
+        median, p95 = timed(client, path, args.repeat)
+        print(f"{name:<32} {median:>10.1f} {p95:>8.1f}")
+    if args.before:
+        with app.app_context():
+            for term in ("皮疹", "王", "无此反应"):
+                median, p95 = timed_scan(term, max(args.repeat // 8, 3))
+                print(f"{'LIKE scan ' + term + ' (query)':<32} {median:>10.1f} {p95:>8.1f}")
+
+
+def timed_scan(term: str, repeat: int) -> tuple[float, float]:
+    """Time the search as it was: a LIKE scan for the first page and the exact count."""
+    query = report_query(Filters(), datetime.now(UTC)).where(search.like_scan(term))
+    timings = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        db.session.scalars(query.limit(50)).all()
+        db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+        timings.append(time.perf_counter() - started)
+    timings.sort()
+    return statistics.median(timings) * 1000, timings[max(int(len(timings) * 0.95) - 1, 0)] * 1000
 
 
 if __name__ == "__main__":

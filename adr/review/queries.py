@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from adr import mailer, regulatory
+from adr import mailer, regulatory, search
 from adr.export import parse_month
 from adr.extensions import db
 from adr.models import Case, Drug, OutboxMail, Report
@@ -107,30 +107,8 @@ def report_query(filters: Filters, now: datetime) -> sa.Select[Any]:
             Report.id.in_(sa.select(Drug.report_id).where(Drug.batch_number == batch))
         )
     if filters.q:
-        query = query.where(search(filters.q.strip()))
-    return query.order_by(Report.received_at.desc(), Report.id.desc())
-
-
-def search(text: str) -> sa.ColumnElement[bool]:
-    """Match a reference, a patient or reporter name, a drug, a batch or a reaction."""
-    reference = regulatory.normalize_reference(text)
-    if reference:
-        return Report.reference == reference
-    plain = text.replace("\\", "").replace("%", "").replace("_", "")
-    like = f"%{plain}%"
-    drugs = sa.select(Drug.report_id).where(
-        sa.or_(
-            Drug.generic_name.ilike(like),
-            Drug.brand_name.ilike(like),
-            Drug.batch_number == text.upper(),
-        )
-    )
-    return sa.or_(
-        Report.patient_name.ilike(like),
-        Report.reporter_name.ilike(like),
-        Report.event_name.ilike(like),
-        Report.id.in_(drugs),
-    )
+        return search.matching(query, filters.q.strip())
+    return query.order_by(*search.NEWEST_FIRST)
 
 
 def dashboard_counts(now: datetime) -> dict[str, int]:

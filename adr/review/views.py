@@ -15,7 +15,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
-from adr import accounts, audit, batches, cases, products, regulatory, vocab
+from adr import accounts, audit, batches, cases, products, regulatory, search, vocab
 from adr.assessment import Assessment, apply, problems
 from adr.auth.views import role_required
 from adr.export import parse_month, previous_month, write_workbook
@@ -106,14 +106,27 @@ def reports() -> str:
     number = request.args.get("page", 1, type=int)
     if not 1 <= number <= MAX_PAGE:
         abort(404)
+    query = report_query(filters, now)
     page = db.paginate(
-        report_query(filters, now).options(selectinload(Report.drugs), selectinload(Report.case)),
+        query.options(selectinload(Report.drugs), selectinload(Report.case)),
         page=number,
         per_page=PAGE_SIZE,
         max_per_page=PAGE_SIZE,
-        count=True,
+        count=not filters.q,
     )  # a page past the last one is a 404
-    return render_template("review/list.html", page=page, filters=filters, now=now, view=case_view)
+    more_than = None
+    if filters.q:  # a search counts to this page's end, at least to COUNT_LIMIT, and one more
+        counted_to = max(search.COUNT_LIMIT, number * PAGE_SIZE)
+        page.total = search.count_up_to(query, counted_to + 1)
+        more_than = counted_to if page.total > counted_to else None
+    return render_template(
+        "review/list.html",
+        page=page,
+        more_than=more_than,
+        filters=filters,
+        now=now,
+        view=case_view,
+    )
 
 
 def find_report(reference: str) -> Report:
