@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
+from adr.extensions import db
+from adr.models import Batch, Product
 from tests.browser.conftest import send_as_is, sign_in
+from tests.conftest import COMPANY
+
+ADMIN = "admin@tianning.example"
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -58,3 +65,44 @@ def test_a_case_page(page, live_server, axe_check):
     sign_in(page, live_server)
     page.goto(f"/staff/reports/{reference}")
     axe_check(page)
+
+
+def test_the_safety_intelligence_pages(page, live_server, axe_check):
+    """The catalogue, batches, compliance and listing pages, and a case page carrying a batch
+    check and a duplicate candidate side by side."""
+    with live_server.app.app_context():
+        product = Product(
+            generic_name="阿莫西林胶囊",
+            brand_name="天宁",
+            approval_number="国药准字H61020123",
+            manufacturer=COMPANY,
+            listed_reactions=["皮疹"],
+        )
+        product.batches.append(
+            Batch(batch_number="20260315A", manufactured_on=date(2026, 3, 15), expires_on=None)
+        )
+        db.session.add(product)
+        db.session.commit()
+    for _ in range(3):  # a batch cluster, and the same patient's reaction told again
+        live_server.send_report()
+    reference = live_server.send_report(**{"drugs-0-batch_number": "20269999Z"})
+    password = live_server.add_staff(ADMIN, "admin")
+    page.goto("/login")
+    page.fill("[name=email]", ADMIN)
+    page.fill("[name=password]", password)
+    page.click("form button[type=submit]")
+    page.wait_for_url("**/staff/")
+    axe_check(page)  # the dashboard, listing the batch above the threshold
+    for path in (
+        f"/staff/reports/{reference}",
+        "/staff/batches",
+        "/staff/compliance",
+        "/staff/listing",
+        "/staff/products",
+        "/staff/products/1",
+    ):
+        page.goto(path)
+        axe_check(page)
+    page.goto(f"/staff/reports/{reference}")
+    assert page.locator("#batch-check").get_attribute("data-result") == "unknown"
+    assert page.locator("#duplicate-candidates article").count() >= 1
