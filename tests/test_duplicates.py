@@ -328,4 +328,4 @@ def test_every_report_stored_gets_its_blocking_keys(app):
                 sa.select(DuplicateKey.key).where(DuplicateKey.report_id == report_id)
             )
         )
-    assert {"nwxm", "am46"} <= keys
+    assert {"nwxm", "pm46"} <= keys
