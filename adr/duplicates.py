@@ -1,8 +1,9 @@
 """Duplicate candidates: earlier cases that may be the same patient's same reaction.
 
 A report that opens a new case is compared with the earlier reports that share a blocking key
-(a suspect batch, the birth date, or the patient's name initials with an onset within a week),
-each found through an index. Each field agrees, nearly agrees, differs or is unknown on one
+(a suspect batch, the birth date, or, with an onset within a week, the patient's name initials
+or sex and age, the latter only where one of the two reports names nobody), all fetched in one
+query through the indexes. Each field agrees, nearly agrees, differs or is unknown on one
 side; the evidence adds up (agreement scores, disagreement costs, an unknown field neither),
 and the cases scoring at least `DUPLICATE_THRESHOLD` are kept. A pair staff judged not to be
 duplicates is never proposed again, in either direction.
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import sqlalchemy as sa
 from flask import current_app
@@ -398,23 +399,74 @@ KEYED_COLUMNS = (
 SEX_CODES = {"male": "m", "female": "f"}
 
 
-def age_keys(values: Mapping[str, Any], spread: int = 0) -> set[str]:
-    """Return the sex-and-age keys of a report (af68: a woman of 68), ages ± `spread` years."""
+def age_keys(values: Mapping[str, Any], spread: int = 0, named: bool = False) -> set[str]:
+    """Return the sex-and-age keys of a report (af68: a woman of 68), ages ± `spread` years.
+
+    A report naming the patient has them as pf68 instead, so that another named report, which
+    finds it by the name, does not also compare it with every woman of 68 that week.
+    """
     age = age_in_years(SimpleNamespace(**{name: values.get(name) for name in KEYED_COLUMNS}))
     if age is None or age < 0:
         return set()
     sex = SEX_CODES.get(values.get("patient_sex") or "")
     sexes = [sex, "u"] if spread and sex else (["m", "f", "u"] if spread else [sex or "u"])
     years = range(int(age) - spread, int(age) + spread + 1)
-    return {f"a{code}{year}" for code in sexes for year in years if year >= 0}
+    prefix = "p" if named else "a"
+    return {f"{prefix}{code}{year}" for code in sexes for year in years if year >= 0}
 
 
 def key_rows(report_id: int, values: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Return the blocking-key rows of one report (its column values by name), to insert."""
     keys = {f"n{key}"[:NAME_KEY_LENGTH] for key in name_keys(values.get("patient_name"))}
-    keys |= age_keys(values)
+    keys |= age_keys(values, named=bool(keys))
     onset = values.get("event_onset_date")
     return [{"report_id": report_id, "key": key, "onset": onset} for key in sorted(keys)]
+
+
+@dataclass
+class Earlier:
+    """An earlier report as the matcher reads it: its case, patient, event and suspect drugs."""
+
+    case_id: int
+    patient_name: str | None
+    patient_sex: str | None
+    patient_birth_date: date | None
+    patient_age: int | None
+    patient_age_unit: str | None
+    event_name: str | None
+    event_description: str | None
+    event_onset_date: date | None
+    drugs: list[Any] = field(default_factory=list)
+
+
+class SuspectDrug(NamedTuple):
+    """A suspect drug of an earlier report, as the matcher reads it."""
+
+    role: str
+    approval_number: str | None
+    brand_name: str | None
+    generic_name: str | None
+    batch_number: str | None
+
+
+EARLIER_COLUMNS = [
+    Report.id,
+    *(getattr(Report, name) for name in Earlier.__annotations__ if name != "drugs"),
+]
+DRUG_COLUMNS = [getattr(Drug, name) for name in SuspectDrug._fields]
+
+
+def earlier_reports(rows: Iterable[sa.Row[Any]]) -> list[Earlier]:
+    """Return the earlier reports in the rows of `retrieval`, one row per suspect drug."""
+    loaded: dict[int, Earlier] = {}
+    width = len(EARLIER_COLUMNS)
+    for row in rows:
+        report = loaded.get(row[0])
+        if report is None:
+            report = loaded[row[0]] = Earlier(*row[1:width])
+        if row[width] is not None:  # a report without a suspect drug has one row of nulls
+            report.drugs.append(SuspectDrug(*row[width:]))
+    return list(loaded.values())
 
 
 @lru_cache(maxsize=16)
@@ -447,11 +499,23 @@ def retrieval_statement(batch: bool, birth: bool, keys: bool, window: bool) -> s
             shared = shared.where(DuplicateKey.onset.between(start, end))
         queries.append(shared)
     ids = sa.union(*queries).subquery()
-    return sa.select(ids.c[0]).order_by(ids.c[0].desc()).limit(RETRIEVED_AT_MOST)
+    newest = (
+        sa.select(ids.c[0].label("id"))
+        .order_by(ids.c[0].desc())
+        .limit(RETRIEVED_AT_MOST)
+        .subquery()
+    )
+    return (
+        sa.select(*EARLIER_COLUMNS, *DRUG_COLUMNS)
+        .join_from(newest, Report, Report.id == newest.c.id)
+        .join(Case, Case.id == Report.case_id)
+        .outerjoin(Drug, sa.and_(Drug.report_id == Report.id, Drug.role == "suspect"))
+        .where(Case.status != "duplicate")
+    )
 
 
 def retrieval(report: Report) -> tuple[sa.Select[Any], dict[str, Any]] | None:
-    """Return the query for the ids of the earlier reports sharing a blocking key, if any.
+    """Return the query for the earlier reports sharing a blocking key (the newest), if any.
 
     A suspect batch or the birth date, through their indexes; the name's initials, or sex and
     age within a year, with an onset within a week, through `duplicate_key`.
@@ -467,68 +531,16 @@ def retrieval(report: Report) -> tuple[sa.Select[Any], dict[str, Any]] | None:
         params["birth"] = report.patient_birth_date
     keys = {f"n{key}"[:NAME_KEY_LENGTH] for key in name_keys(report.patient_name)}
     if onset:  # without an onset, sex and age are too common to look up
-        keys |= age_keys({name: getattr(report, name) for name in KEYED_COLUMNS}, spread=1)
+        values = {name: getattr(report, name) for name in KEYED_COLUMNS}
+        if not keys:  # a report naming nobody: the named patients of that sex and age too
+            keys |= age_keys(values, spread=1, named=True)
+        keys |= age_keys(values, spread=1)
     if keys:
         params["keys"] = sorted(keys)
     if not {"batches", "birth", "keys"} & params.keys():
         return None
     shape = (bool(batches), "birth" in params, bool(keys), onset is not None)
     return retrieval_statement(*shape), params
-
-
-@dataclass
-class Earlier:
-    """An earlier report as the matcher reads it: its case, patient, event and suspect drugs."""
-
-    case_id: int
-    patient_name: str | None
-    patient_sex: str | None
-    patient_birth_date: date | None
-    patient_age: int | None
-    patient_age_unit: str | None
-    event_name: str | None
-    event_description: str | None
-    event_onset_date: date | None
-    drugs: list[Any] = field(default_factory=list)
-
-
-EARLIER_COLUMNS = [
-    Report.id,
-    *(getattr(Report, name) for name in Earlier.__annotations__ if name != "drugs"),
-]
-DRUG_COLUMNS: list[Any] = [
-    Drug.report_id,
-    Drug.role,
-    Drug.approval_number,
-    Drug.brand_name,
-    Drug.generic_name,
-    Drug.batch_number,
-]
-
-
-@lru_cache(maxsize=1)
-def earlier_statements() -> tuple[sa.Select[Any], sa.Select[Any]]:
-    """Return the statements `earlier_reports` runs, built once."""
-    ids: sa.BindParameter[list[int]] = sa.bindparam("ids", expanding=True)
-    reports: sa.Select[Any] = (
-        sa.select(*EARLIER_COLUMNS)
-        .join(Case, Case.id == Report.case_id)
-        .where(Report.id.in_(ids), Case.status != "duplicate")
-    )
-    drugs: sa.Select[Any] = sa.select(*DRUG_COLUMNS).where(
-        Drug.report_id.in_(ids), Drug.role == "suspect"
-    )
-    return reports, drugs
-
-
-def earlier_reports(ids: Sequence[int]) -> list[Earlier]:
-    """Load the reports with these ids, but those of cases marked duplicates, with drugs."""
-    connection = db.session.connection()
-    reports, drugs = earlier_statements()
-    loaded = {row[0]: Earlier(*row[1:]) for row in connection.execute(reports, {"ids": ids})}
-    for drug in connection.execute(drugs, {"ids": list(loaded)}):
-        loaded[drug.report_id].drugs.append(drug)
-    return list(loaded.values())
 
 
 def find_candidates(report: Report, at_least: float | None = None) -> list[Found]:
@@ -539,12 +551,9 @@ def find_candidates(report: Report, at_least: float | None = None) -> list[Found
     query = retrieval(report)
     if query is None:
         return []
-    ids = list(db.session.connection().scalars(*query))
-    if not ids:
-        return []
     best: dict[int, Comparison] = {}
     new = profile(report)
-    for other in earlier_reports(ids):
+    for other in earlier_reports(db.session.connection().execute(*query)):
         comparison = compare(new, other)
         if other.case_id not in best or comparison.score > best[other.case_id].score:
             best[other.case_id] = comparison

@@ -418,6 +418,7 @@ class DuplicateKey(Model):
     """A blocking key of a report, with its onset: the name's initials (王晓明: nwxm), sex and age.
 
     The duplicate matcher finds the earlier reports sharing a key, with an onset near its own.
+    Sex and age read af68 for a report naming nobody, pf68 for one naming the patient.
     """
 
     __tablename__ = "duplicate_key"

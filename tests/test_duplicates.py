@@ -328,4 +328,28 @@ def test_every_report_stored_gets_its_blocking_keys(app):
                 sa.select(DuplicateKey.key).where(DuplicateKey.report_id == report_id)
             )
         )
-    assert {"nwxm", "am46"} <= keys
+    assert {"nwxm", "pm46"} <= keys
+
+
+def test_sex_and_age_find_the_reports_naming_nobody_and_a_named_one_by_its_name(app):
+    unnamed = {"patient-birth_date": "", "drugs-0-batch_number": ""}  # no batch or birth date
+    nobody = submit(app, web_report_of_a_patient() | unnamed | {"patient-name": "不详"})
+    other = submit(app, web_report_of_a_patient() | unnamed | {"patient-name": "李芳"})
+    with app.app_context():
+
+        def found(name: str | None) -> set[int]:
+            report = Report(
+                patient_name=name,
+                patient_sex="male",
+                patient_age=46,
+                patient_age_unit="year",
+                event_onset_date=TODAY - timedelta(days=5),
+            )
+            query = duplicates.retrieval(report)
+            assert query is not None
+            rows = db.session.connection().execute(*query)
+            return {earlier.case_id for earlier in duplicates.earlier_reports(rows)}
+
+        nobody_case, other_case = stored(app, nobody).case_id, stored(app, other).case_id
+        assert found("王小明") == {nobody_case}  # 李芳 is found by the name, not by sex and age
+        assert found(None) == {nobody_case, other_case}
