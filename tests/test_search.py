@@ -110,8 +110,8 @@ def test_a_search_pages_newest_first_and_says_more_than_past_its_limit(app, corp
         shown = [ref for ref in everyone if f'href="/staff/reports/{ref}"' in page]
         assert shown == everyone[number * 50 : number * 50 + 50]
         assert f"?page={number + 2}&amp;q=%E3%80%81" in page  # an older page follows
-    assert 'id="report-count">(more than 60)' in pages[0]
-    assert 'id="report-count">(more than 150)' in pages[2]  # counted to this page's end
+    assert 'id="report-count">(超过 60 份)' in pages[0]
+    assert 'id="report-count">(超过 150 份)' in pages[2]  # counted to this page's end
     few = client.get("/staff/reports?q=bob").get_data(as_text=True)
     assert 'id="report-count">(1)' in few
 
