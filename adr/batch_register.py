@@ -15,7 +15,9 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import islice
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -28,6 +30,7 @@ from adr.models import Batch, Product, write_transaction
 
 COLUMNS = ("approval_number", "generic_name", "batch_number", "manufactured_on", "expires_on")
 XLSX_MAGIC = b"PK\x03\x04"
+MAX_ROWS = 100_000  # batches in one file; a register is a few thousand
 
 
 class RegisterError(ValueError):
@@ -122,7 +125,14 @@ def import_register(content: bytes, actor: str, source: str) -> ImportResult:
             content.decode("utf-8-sig")
         except UnicodeDecodeError:
             result.encoding = "gb18030"
-    rows = list(read_rows(content))
+    try:
+        rows = list(islice(read_rows(content), MAX_ROWS + 1))  # one row too many tells
+    except (csv.Error, ParseError, zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
+        raise RegisterError(_("The file cannot be read: save it again as CSV or XLSX.")) from error
+    if len(rows) > MAX_ROWS:
+        raise RegisterError(
+            _("The file holds more than %(count)s batches: split it.", count=f"{MAX_ROWS:,}")
+        )
     catalogue = {
         products.approval_key(p.approval_number): p for p in db.session.scalars(sa.select(Product))
     }

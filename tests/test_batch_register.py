@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import zipfile
 from datetime import date, datetime
 
 import pytest
 import sqlalchemy as sa
 from openpyxl import Workbook
 
+from adr import batch_register
 from adr.extensions import db
 from adr.models import Batch, Product
 from tests.conftest import COMPANY
@@ -123,10 +125,25 @@ def test_xlsx_date_cells_are_read(catalogue, tmp_path):
     assert registered(catalogue) == {"20260315A": (date(2026, 3, 15), date(2028, 3, 14))}
 
 
+def truncated_sheet() -> bytes:
+    """Return a workbook whose sheet's XML stops halfway: it opens, its rows do not parse."""
+    whole = zipfile.ZipFile(io.BytesIO(xlsx_file(GOOD_AND_BAD)))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as broken:
+        for item in whole.infolist():
+            data = whole.read(item)
+            broken.writestr(
+                item, data[: len(data) // 2] if "worksheets/" in item.filename else data
+            )
+    return out.getvalue()
+
+
 @pytest.mark.parametrize(
     "content",
     [
         csv_file(GOOD_AND_BAD[:1], header="批准文号,通用名称,批号,生产日期,有效期至"),
+        f"{HEADER}\nH1,{'a' * 200_000},x,2020-01-01,2021-01-01\n".encode(),  # over csv's limit
+        truncated_sheet(),
         xlsx_file(GOOD_AND_BAD[:1], header="approval_number,batch_number"),
         b"",
         b"PK\x03\x04 not a workbook",
@@ -136,6 +153,13 @@ def test_xlsx_date_cells_are_read(catalogue, tmp_path):
 def test_a_file_that_cannot_be_read_imports_nothing(catalogue, tmp_path, content):
     result = run(catalogue, tmp_path, content)
     assert result.exit_code == 1 and "Traceback" not in result.output
+    assert registered(catalogue) == {}
+
+
+def test_a_file_of_more_batches_than_a_register_holds_is_refused(catalogue, tmp_path, monkeypatch):
+    monkeypatch.setattr(batch_register, "MAX_ROWS", 2)
+    result = run(catalogue, tmp_path, csv_file(GOOD_AND_BAD[:3]))
+    assert result.exit_code == 1 and "split it" in result.output.replace("拆分", "split it")
     assert registered(catalogue) == {}
 
 
@@ -161,3 +185,8 @@ def test_an_admin_uploads_the_register_on_the_catalogue_page(staff, catalogue):
         content_type="multipart/form-data",
     )
     assert empty.status_code == 422 and 'id="error-summary"' in empty.get_data(as_text=True)
+
+
+def test_a_product_number_beyond_any_id_is_not_found(staff):
+    admin = signed_in(staff, ADMIN)
+    assert admin.get("/staff/products/99999999999999999999").status_code == 404

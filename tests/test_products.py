@@ -255,10 +255,13 @@ def test_the_batch_check_on_the_case_page(staff_and_catalogue):
     [
         ("皮疹、瘙痒", ["皮疹", "瘙痒"], "listed"),
         ("皮疹、瘙痒", ["皮疹"], "new"),
-        ("全身皮肤瘙痒", ["瘙痒"], "listed"),
+        ("皮肤瘙痒", ["瘙痒"], "listed"),
+        ("全身皮肤瘙痒", ["瘙痒"], "new"),  # greater extent: unexpected (ICH E2A)
+        ("重度皮疹", ["皮疹"], "new"),  # greater severity
+        ("出血", ["注射部位出血"], "new"),  # less specific than the label's term
         ("红色皮疹", ["皮疹", "恶心"], "listed"),
         ("恶心呕吐", ["恶心"], "new"),
-        ("休克", ["过敏性休克"], "listed"),
+        ("休克", ["过敏性休克"], "new"),
         ("Rash; itching", ["rash", "Itching"], "listed"),
         ("皮疹", [], "new"),  # 不良反应尚不明确: every reaction is new
     ],

@@ -128,7 +128,8 @@ def add_product() -> Response | tuple[str, int]:
 @bp.route("/products/<int:product_id>", methods=["GET", "POST"])
 @role_required("admin")
 def product(product_id: int) -> Response | str | tuple[str, int]:
-    product = db.session.get(Product, product_id) or abort(404)
+    found = db.session.get(Product, product_id) if product_id < 2**31 else None
+    product = found or abort(404)
     if request.method == "GET":
         form = ProductForm(formdata=None, obj=product)
         form.listed_reactions.data = "\n".join(product.listed_reactions or [])
