@@ -7,9 +7,11 @@ Mark a test `sqlite_only` or `postgresql_only` when it checks one engine's own b
 
 from __future__ import annotations
 
+import ast
 import itertools
 import os
 import re
+import threading
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -19,6 +21,20 @@ from adr import create_app
 from adr.extensions import db
 from tests.browser.live import CHROMIUM, MISSING
 from tests.postgres import Cluster, server_binaries
+
+# CPython 3.11's ast.parse is not thread-safe ("SystemError: AST constructor recursion depth
+# mismatch", gh-106905): Werkzeug parses as each app of the suite registers its routes, while
+# threads of earlier apps (mail senders, live servers) may parse too. One at a time, then.
+_parse = ast.parse
+_parsing = threading.Lock()
+
+
+def _parse_alone(*args, **kwargs):
+    with _parsing:
+        return _parse(*args, **kwargs)
+
+
+ast.parse = _parse_alone  # type: ignore[assignment]
 
 COMPANY = "陕西医药控股集团天宁制药有限责任公司"
 ENGINES = ("sqlite", "postgresql")
