@@ -16,8 +16,9 @@ from adr.assessment import Assessment, apply, problems
 from adr.auth.views import role_required
 from adr.extensions import db
 from adr.i18n import current_language
-from adr.models import Case, DuplicateCandidate, Report, write_transaction
+from adr.models import Case, DuplicateCandidate, write_transaction
 from adr.review import bp
+from adr.review.queries import find_report
 
 DECISIONS = ("duplicate", "not_duplicate")
 
@@ -104,21 +105,11 @@ def duplicate_section(case: Case) -> list[CandidateView]:
     return result
 
 
-def find_case_report(reference: str) -> Report:
-    normalized = regulatory.normalize_reference(reference)
-    report = normalized and db.session.scalar(
-        sa.select(Report).where(Report.reference == normalized)
-    )
-    if not report:
-        abort(404)
-    return report
-
-
 @bp.post("/reports/<reference>/duplicates/<other>")
 @role_required("reviewer", "admin")
 def decide_duplicate(reference: str, other: str) -> Response:
     """Mark this case a duplicate of the other (through the assessment), or the pair distinct."""
-    report, original = find_case_report(reference), find_case_report(other)
+    report, original = find_report(reference), find_report(other)
     case = report.case
     candidate = duplicates.pair(case.id, original.case_id)
     if candidate is None:

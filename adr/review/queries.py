@@ -7,6 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from flask import abort
 
 from adr import mailer, regulatory, search
 from adr.export import parse_month
@@ -109,6 +110,17 @@ def report_query(filters: Filters, now: datetime) -> sa.Select[Any]:
     if filters.q:
         return search.matching(query, filters.q.strip())
     return query.order_by(*search.NEWEST_FIRST)
+
+
+def find_report(reference: str) -> Report:
+    """Return the report of a reference as typed or linked, or answer 404."""
+    normalized = regulatory.normalize_reference(reference)
+    report = normalized and db.session.scalar(
+        sa.select(Report).where(Report.reference == normalized)
+    )
+    if not report:
+        abort(404)
+    return report
 
 
 def dashboard_counts(now: datetime) -> dict[str, int]:

@@ -33,6 +33,7 @@ from adr.review.queries import (
     PAGE_SIZE,
     Filters,
     dashboard_counts,
+    find_report,
     mail_trouble,
     report_query,
     utcnow,
@@ -127,16 +128,6 @@ def reports() -> str:
         now=now,
         view=case_view,
     )
-
-
-def find_report(reference: str) -> Report:
-    normalized = regulatory.normalize_reference(reference)
-    report = normalized and db.session.scalar(
-        sa.select(Report).where(Report.reference == normalized)
-    )
-    if not report:
-        abort(404)
-    return report
 
 
 @bp.route("/reports/new", methods=["GET", "POST"])
