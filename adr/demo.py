@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from adr import cases, duplicates, regulatory, search, vocab
+from adr import cases, duplicates, reactions, regulatory, search, vocab
 from adr.export import parse_month
 from adr.extensions import db
 from adr.models import Batch, Case, Product, Report, write_transaction
@@ -179,6 +179,13 @@ def make_demo_data(count: int, month: str, seed: int | None = None) -> DemoResul
         result.reports += len(made)
         result.drugs += len(drug_rows)
     _link_follow_ups(rng, ids)
+    done: set[int] = set()
+    for first in range(0, len(ids), CHUNK):  # once follow-ups joined their cases
+        with write_transaction() as session:
+            chunk = sa.select(Report.case_id).where(Report.id.in_(ids[first : first + CHUNK]))
+            joined = set(session.scalars(chunk)) - done
+            reactions.insert_reported(session.connection(), sorted(joined))
+            done |= joined
     return result
 
 

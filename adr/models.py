@@ -84,6 +84,11 @@ class Case(Model):
     )
     duplicate_of: Mapped[Case | None] = relationship(remote_side=[id])
     notes: Mapped[list[CaseNote]] = relationship(order_by="CaseNote.id")
+    reactions: Mapped[list[Reaction]] = relationship(order_by="(Reaction.position, Reaction.id)")
+    term_codings: Mapped[list[TermCoding]] = relationship(order_by="TermCoding.id")
+    submissions: Mapped[list[Submission]] = relationship(
+        back_populates="case", order_by="Submission.id"
+    )
 
     @property
     def first_report(self) -> Report:
@@ -479,3 +484,128 @@ class SearchGram(Model):
     gram: Mapped[str] = mapped_column(sa.String(2), primary_key=True)
     received_key: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)  # in µs, UTC
     report_id: Mapped[int] = mapped_column(sa.ForeignKey("report.id"), primary_key=True)
+
+
+# MedDRA, as the company's licence delivers it (adr.meddra), and the case's coded terms.
+
+
+class MeddraRelease(Model):
+    """A MedDRA release imported in one language: a version may hold English and Chinese."""
+
+    __tablename__ = "meddra_release"
+    __table_args__ = (sa.UniqueConstraint("version", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(sa.String(10))  # 27.1
+    language: Mapped[str] = mapped_column(sa.String(2))  # en, zh
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    imported_by: Mapped[str] = mapped_column(sa.String(254))
+    llt_count: Mapped[int]
+
+
+class MeddraTerm(Model):
+    """A term of one MedDRA version at one level (soc, hlgt, hlt, pt, llt), in its languages."""
+
+    __tablename__ = "meddra_term"
+    __table_args__ = (sa.Index("ix_meddra_term_pt", "version", "pt_code"),)
+
+    version: Mapped[str] = mapped_column(sa.String(10), primary_key=True)
+    level: Mapped[str] = mapped_column(sa.String(4), primary_key=True)
+    code: Mapped[int] = mapped_column(primary_key=True)
+    name_en: Mapped[str | None] = text(100)
+    name_zh: Mapped[str | None] = text(100)
+    pt_code: Mapped[int | None]  # an LLT's preferred term
+    current: Mapped[bool | None]  # an LLT's currency: only current LLTs are coded to
+    # A PT's primary path (mdhier.asc): its HLT, HLGT and primary SOC.
+    hlt_code: Mapped[int | None]
+    hlgt_code: Mapped[int | None]
+    soc_code: Mapped[int | None]
+
+
+class Reaction(Model):
+    """One reaction of a case (E2B E.i), as reported and as staff coded it.
+
+    Onset, outcome and seriousness left None are the case's own, as its reports and the
+    assessment tell them (`adr.reactions`); staff set them where the reactions differ.
+    """
+
+    __tablename__ = "reaction"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("safety_case.id"), index=True)
+    report_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report.id"))  # first named in
+    position: Mapped[int]
+    reported_term: Mapped[str] = mapped_column(sa.String(250))
+    language: Mapped[str] = mapped_column(sa.String(3))  # ISO 639-2 of the reported term
+    meddra_version: Mapped[str | None] = mapped_column(sa.String(10))
+    llt_code: Mapped[int | None]
+    coded_by: Mapped[str | None] = mapped_column(sa.String(254))
+    coded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    onset_date: Mapped[date | None]
+    end_date: Mapped[date | None]
+    outcome: Mapped[str | None] = code()
+    serious: Mapped[list[str] | None] = mapped_column(sa.JSON)
+
+    assessments: Mapped[list[DrugReaction]] = relationship(
+        back_populates="reaction", cascade="all, delete-orphan", order_by="DrugReaction.id"
+    )
+
+
+class DrugReaction(Model):
+    """What is judged of one drug and one reaction (E2B G.k.9.i): None is the case's own value.
+
+    A drug is known across a case's reports by `adr.reactions.drug_key`, as the case's
+    current view merges them.
+    """
+
+    __tablename__ = "drug_reaction"
+    __table_args__ = (sa.UniqueConstraint("reaction_id", "drug_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reaction_id: Mapped[int] = mapped_column(sa.ForeignKey("reaction.id", ondelete="CASCADE"))
+    drug_key: Mapped[str] = mapped_column(sa.String(200))
+    reporter_causality: Mapped[str | None] = code()
+    company_causality: Mapped[str | None] = code()
+    dechallenge: Mapped[str | None] = code()
+    rechallenge: Mapped[str | None] = code()
+
+    reaction: Mapped[Reaction] = relationship(back_populates="assessments")
+
+
+class TermCoding(Model):
+    """A MedDRA code staff gave to a case's indication or medical history, by its text."""
+
+    __tablename__ = "term_coding"
+    __table_args__ = (sa.UniqueConstraint("case_id", "kind", "text"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("safety_case.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(12))  # indication, history
+    text: Mapped[str] = mapped_column(sa.String(500))
+    meddra_version: Mapped[str] = mapped_column(sa.String(10))
+    llt_code: Mapped[int]
+    coded_by: Mapped[str] = mapped_column(sa.String(254))
+    coded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Submission(Model):
+    """An E2B(R3) file generated for a case (adr.e2b), kept as sent, and its acknowledgement."""
+
+    __tablename__ = "e2b_submission"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("safety_case.id"), index=True)
+    version: Mapped[int]  # the case's version: how many of its reports the file carries
+    latest_report_id: Mapped[int] = mapped_column(sa.ForeignKey("report.id"))  # C.1.5
+    kind: Mapped[str] = mapped_column(sa.String(14))  # report, amendment, nullification
+    reason: Mapped[str | None] = text(200)  # C.1.11.2, for an amendment or nullification
+    message_id: Mapped[str] = mapped_column(sa.String(100), unique=True)  # N.2.r.1
+    batch_id: Mapped[str] = mapped_column(sa.String(100), unique=True)  # N.1.2
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(sa.String(254))
+    xml: Mapped[str] = mapped_column(sa.Text)
+    ack_status: Mapped[str | None] = mapped_column(sa.String(10))  # accepted, rejected
+    ack_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ack_messages: Mapped[list[str] | None] = mapped_column(sa.JSON)
+
+    case: Mapped[Case] = relationship(back_populates="submissions")

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from adr import audit, batches, cases, duplicates, mailer, products, regulatory, search
+from adr import audit, batches, cases, duplicates, mailer, products, reactions, regulatory, search
 from adr.extensions import db
 from adr.models import Case, Report, write_transaction
 
@@ -91,6 +91,7 @@ def store_report(report: Report, token: str, language: str, actor: str = audit.P
                     )
                     case.status = "in_review"
                 cases.recompute(session, case, actor, received=report)
+                reactions.add_reported(session, case, report)
                 batches.check_batches(session, report)  # counts this report: after its case
                 case.suggested_expectedness = suggestion.code if suggestion else None
             mailer.wake_sender()
