@@ -412,6 +412,12 @@ AUDIT_ACTION: CodeList = {
     "second factor removed": Term("移除双重验证", "Second factor removed"),
     "recovery code used": Term("使用恢复码", "Recovery code used"),
     "not a duplicate": Term("判定非重复病例", "Judged not a duplicate"),
+    # The reactions section of the case page (adr.review.coding).
+    "reaction coded": Term("不良反应MedDRA编码", "Reaction coded to MedDRA"),
+    "reaction changed": Term("修改不良反应信息", "Reaction's values changed"),
+    "reaction added": Term("添加不良反应", "Reaction added"),
+    "judgement changed": Term("修改药品与不良反应的评价", "Drug and reaction judgement changed"),
+    "term coded": Term("适应症或病史MedDRA编码", "Indication or history coded to MedDRA"),
 }
 ASSESSED_FIELD: CodeList = {
     "status": Term("处理状态", "Status"),

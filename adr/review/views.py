@@ -23,9 +23,10 @@ from adr.extensions import db, login_manager
 from adr.i18n import current_language
 from adr.intake.forms import StaffReportForm, fields_in_error, plain_number
 from adr.intake.pages import render_form
-from adr.models import AuditEntry, OutboxMail, Report, User, write_transaction
+from adr.models import AuditEntry, Case, OutboxMail, Report, User, write_transaction
 from adr.reports import reference_for_token, store_report
 from adr.review import bp
+from adr.review.coding import Refusal, reaction_section
 from adr.review.duplicates import duplicate_section
 from adr.review.forms import AssessmentForm, naranjo_answers, naranjo_questions, status_choices
 from adr.review.queries import (
@@ -155,15 +156,20 @@ def case(reference: str) -> str:
     report = find_report(reference)
     with write_transaction() as session:
         audit.record(session, current_user.email, "case viewed", report.id)
-    case = report.case
+    return render_case(report, stored_assessment(report.case))
+
+
+def stored_assessment(case: Case) -> AssessmentForm:
+    """Return the assessment form holding the case's stored assessment."""
     form = AssessmentForm(formdata=None, obj=case, status=case.status)
     form.duplicate_of.data = case.duplicate_of.first_report.reference if case.duplicate_of else None
     for question, answer in zip(naranjo_questions(form), case.naranjo_answers or [], strict=False):
         question.data = answer
-    return render_case(report, form)
+    return form
 
 
-def render_case(report: Report, form: AssessmentForm) -> str:
+def render_case(report: Report, form: AssessmentForm, refused: Refusal | None = None) -> str:
+    """Render the case page; `refused` is a refused form of the reactions section."""
     case = report.case
     form.status.choices = status_choices(case.status)
     report_ids = [r.id for r in case.reports]
@@ -205,6 +211,7 @@ def render_case(report: Report, form: AssessmentForm) -> str:
         now=utcnow(),
         duplicate_candidates=duplicate_section(case),
         product_checks=products.case_checks(case.reports, current),
+        reactions=reaction_section(report, current, refused),
     )
 
 
