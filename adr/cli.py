@@ -18,7 +18,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from flask_babel import force_locale
 
-from adr import accounts, audit, batch_register, create_app, demo, mailer, regulatory
+from adr import accounts, audit, batch_register, create_app, demo, mailer, meddra, regulatory
 from adr import listing as line_listing
 from adr.export import default_path, parse_month, write_workbook
 from adr.intake.forms import BATCH_RE, PACK_FIELDS, normalize_batch
@@ -42,6 +42,7 @@ def register(app: Flask) -> None:
         qr,
         import_batches,
         listing,
+        import_meddra,
     ):
         app.cli.add_command(command)
 
@@ -268,6 +269,27 @@ def import_batches(file: Path, lang: str) -> None:
     )
     if result.refused:
         sys.exit(1)
+
+
+@click.command("import-meddra")
+@click.argument("folder", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--version", help="The release's version (27.1), if meddra_release.asc is absent.")
+@click.option("--language", type=click.Choice(["en", "zh"]), help="Likewise, its language.")
+@with_appcontext
+def import_meddra(folder: Path, version: str | None, language: str | None) -> None:
+    """Import a MedDRA release from its MedAscii folder (a version, or another language of it)."""
+    started = time.perf_counter()
+    try:
+        result = meddra.import_release(folder, "adr import-meddra", version, language)
+    except meddra.ReleaseError as error:
+        click.echo(f"adr: {error}; nothing imported", err=True)
+        sys.exit(1)
+    counts = ", ".join(f"{count} {level.upper()}s" for level, count in result.counts.items())
+    how = "imported" if result.added else "names added to the imported version"
+    click.echo(
+        f"MedDRA {result.version} ({result.language}) {how}: {counts}, "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
 
 
 @click.command("send-mail")
