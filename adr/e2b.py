@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, has_request_context
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from lxml import etree
 from pypinyin import Style, lazy_pinyin
@@ -36,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from adr import audit, cases, reactions, regulatory, vocab
 from adr.extensions import db
+from adr.i18n import current_language
 from adr.models import Case, Drug, MeddraRelease, MeddraTerm, Reaction, Submission
 
 SCHEMA = Path(__file__).parent / "schemas/e2b-r3/multicacheschemas/MCCI_IN200100UV01.xsd"
@@ -162,6 +164,15 @@ class CaseData:
         return self.case.reports[-1]
 
 
+def where_text(where: str) -> str:
+    """Return where a problem is put right, as the command prints it."""
+    if where.startswith("#"):
+        return _("case page, section %(anchor)s", anchor=where)
+    if where == "follow-up":
+        return _("a follow-up report on the case page")
+    return _("setting %(name)s", name=f"ADR_{where}")
+
+
 def gather(case: Case) -> CaseData:
     view = cases.current_view(case.reports)
     return CaseData(case, view, list(case.reactions), list(view.drugs))
@@ -182,7 +193,17 @@ def safety_report_id(case: Case) -> str:
 
 
 def problems(case: Case, kind: str = "report", reason: str | None = None) -> list[Problem]:
-    """Return what stops a valid file of `kind` for the case; empty when one can be made."""
+    """Return what stops a valid file of `kind` for the case; empty when one can be made.
+
+    In the page's language; outside a request (the command), in the default language.
+    """
+    if has_request_context():
+        return case_problems(case, kind, reason)
+    with force_locale(str(current_app.config["BABEL_DEFAULT_LOCALE"])):
+        return case_problems(case, kind, reason)
+
+
+def case_problems(case: Case, kind: str, reason: str | None) -> list[Problem]:
     data = gather(case)
     view = data.view
     found: list[Problem] = []
@@ -191,7 +212,7 @@ def problems(case: Case, kind: str = "report", reason: str | None = None) -> lis
             found.append(Problem(_("Setting %(name)s is not set.", name=f"ADR_{name}"), name))
     if current_app.config.get("E2B_PATIENT_NAME", "initials") not in PATIENT_NAME_MODES:
         found.append(
-            Problem(_("Setting ADR_E2B_PATIENT_NAME must be initials, name or masked."), "ADR_E2B_PATIENT_NAME")
+            Problem(_("Setting ADR_E2B_PATIENT_NAME must be initials, name or masked."), "E2B_PATIENT_NAME")
         )
     if kind in CORRECTION_CODE:
         if not any(s.kind == "report" for s in case.submissions):
@@ -208,13 +229,13 @@ def problems(case: Case, kind: str = "report", reason: str | None = None) -> lis
         found.append(
             Problem(
                 _("The case is marked %(status)s: only a nullification can be sent.",
-                  status=vocab.label(vocab.STATUS, case.status, current_language_code())),
+                  status=vocab.label(vocab.STATUS, case.status, current_language())),
                 "#assessment",
             )
         )
     if not regulatory.is_valid_case(view):  # type: ignore[arg-type]
         missing = [
-            vocab.label(vocab.MINIMUM_ELEMENT, name, current_language_code())
+            vocab.label(vocab.MINIMUM_ELEMENT, name, current_language())
             for name, present in regulatory.minimum_elements(view).items()  # type: ignore[arg-type]
             if not present
         ]
@@ -232,13 +253,6 @@ def problems(case: Case, kind: str = "report", reason: str | None = None) -> lis
     return found
 
 
-def current_language_code() -> str:
-    from adr.i18n import current_language
-
-    try:
-        return current_language()
-    except RuntimeError:  # no request: the command line
-        return str(current_app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN"))
 
 
 def coding_problems(case_reactions: list[Reaction]) -> list[Problem]:
@@ -340,7 +354,7 @@ def reporter_name(view: Any) -> str | None:
 
 def patient_initials(name: str) -> str:
     """Return a name's initials: 王晓明 → WXM (pinyin), Wang Xiaoming → WX, WXM → WXM."""
-    chinese = "".join(char for char in name if "\u3400" <= char <= "\u9fff")
+    chinese = "".join(c for c in name if "\u3400" <= c <= "\u9fff" and c != "某")  # 张某某: Z
     if chinese:
         return "".join(lazy_pinyin(chinese, style=Style.FIRST_LETTER)).upper()
     words = [word for word in re.split(r"[\s.·]+", name) if word[:1].isalpha()]
@@ -571,8 +585,10 @@ def add_primary_source(event: Any, data: CaseData) -> None:
     code(related, "2", ICH_CODES + "22", "sourceReport")
     control = el(el(related, "subjectOf2", typeCode="SUBJ"), "controlActEvent", classCode="CACT", moodCode="EVN")
     entity = el(el(control, "author", typeCode="AUT"), "assignedEntity", classCode="ASSIGNED")
-    if view.reporter_phone:
-        el(entity, "telecom", value="tel:" + re.sub(r"[^0-9+\-]", "", view.reporter_phone_e164 or view.reporter_phone))
+    if view.reporter_phone:  # C.2.r.2.7, as E.164 where the number was recognised
+        source = view.sources.get("reporter_phone")
+        e164 = source.reporter_phone_e164 if source is not None else None
+        el(entity, "telecom", value="tel:" + (e164 or re.sub(r"[^0-9+-]", "", view.reporter_phone)))
     if view.reporter_email and unverified():  # C.2.r.CN.1: encoding a guess
         el(entity, "telecom", value="mailto:" + view.reporter_email)
     person = el(entity, "assignedPerson", classCode="PSN", determinerCode="INSTANCE")
