@@ -318,13 +318,19 @@ def e2b_command(reference: str, output: Path, kind: str, reason: str | None) -> 
             for problem in not_ready.problems:
                 click.echo(f"- {problem.text} ({e2b.where_text(problem.where)})", err=True)
         sys.exit(1)
-    click.echo(f"{output}: {submission.kind} version {submission.version}, message {submission.message_id}")
+    click.echo(
+        f"{output}: {submission.kind} version {submission.version}, message {submission.message_id}"
+    )
 
 
 def find_case_report(reference: str) -> Report | None:
     """Return the report of a reference typed as staff search takes it (any case, spaces)."""
     normalized = regulatory.normalize_reference("".join(reference.split()))
-    return normalized and db.session.scalar(sa.select(Report).where(Report.reference == normalized)) or None
+    return (
+        normalized
+        and db.session.scalar(sa.select(Report).where(Report.reference == normalized))
+        or None
+    )
 
 
 @click.command("send-mail")

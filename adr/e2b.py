@@ -212,7 +212,10 @@ def case_problems(case: Case, kind: str, reason: str | None) -> list[Problem]:
             found.append(Problem(_("Setting %(name)s is not set.", name=f"ADR_{name}"), name))
     if current_app.config.get("E2B_PATIENT_NAME", "initials") not in PATIENT_NAME_MODES:
         found.append(
-            Problem(_("Setting ADR_E2B_PATIENT_NAME must be initials, name or masked."), "E2B_PATIENT_NAME")
+            Problem(
+                _("Setting ADR_E2B_PATIENT_NAME must be initials, name or masked."),
+                "E2B_PATIENT_NAME",
+            )
         )
     if kind in CORRECTION_CODE:
         if not any(s.kind == "report" for s in case.submissions):
@@ -228,8 +231,10 @@ def case_problems(case: Case, kind: str, reason: str | None) -> list[Problem]:
     if kind != "nullification" and case.status in regulatory.NOT_FOR_REGULATOR:
         found.append(
             Problem(
-                _("The case is marked %(status)s: only a nullification can be sent.",
-                  status=vocab.label(vocab.STATUS, case.status, current_language())),
+                _(
+                    "The case is marked %(status)s: only a nullification can be sent.",
+                    status=vocab.label(vocab.STATUS, case.status, current_language()),
+                ),
                 "#assessment",
             )
         )
@@ -253,8 +258,6 @@ def case_problems(case: Case, kind: str, reason: str | None) -> list[Problem]:
     return found
 
 
-
-
 def coding_problems(case_reactions: list[Reaction]) -> list[Problem]:
     """Return the reactions not coded to a current LLT of an imported MedDRA version."""
     versions = set(db.session.scalars(sa.select(MeddraRelease.version)))
@@ -262,12 +265,17 @@ def coding_problems(case_reactions: list[Reaction]) -> list[Problem]:
     for reaction in case_reactions:
         term = reaction.reported_term
         if reaction.llt_code is None or not reaction.meddra_version:
-            found.append(Problem(_("Reaction “%(term)s” is not coded to MedDRA.", term=term), "#reactions"))
+            found.append(
+                Problem(_("Reaction “%(term)s” is not coded to MedDRA.", term=term), "#reactions")
+            )
         elif reaction.meddra_version not in versions:
             found.append(
                 Problem(
-                    _("Reaction “%(term)s” is coded in MedDRA %(version)s, which is not imported.",
-                      term=term, version=reaction.meddra_version),
+                    _(
+                        "Reaction “%(term)s” is coded in MedDRA %(version)s, which is not imported.",
+                        term=term,
+                        version=reaction.meddra_version,
+                    ),
                     "#reactions",
                 )
             )
@@ -276,8 +284,12 @@ def coding_problems(case_reactions: list[Reaction]) -> list[Problem]:
             if llt is None or not llt.current:
                 found.append(
                     Problem(
-                        _("Reaction “%(term)s” is coded to LLT %(code)s, not a current LLT of MedDRA %(version)s.",
-                          term=term, code=reaction.llt_code, version=reaction.meddra_version),
+                        _(
+                            "Reaction “%(term)s” is coded to LLT %(code)s, not a current LLT of MedDRA %(version)s.",
+                            term=term,
+                            code=reaction.llt_code,
+                            version=reaction.meddra_version,
+                        ),
                         "#reactions",
                     )
                 )
@@ -294,7 +306,11 @@ def length_problems(data: CaseData) -> list[Problem]:
         if value and len(value) > limit:
             found.append(
                 Problem(
-                    _("%(field)s is longer than the %(n)s characters E2B allows.", field=label, n=limit),
+                    _(
+                        "%(field)s is longer than the %(n)s characters E2B allows.",
+                        field=label,
+                        n=limit,
+                    ),
                     "follow-up",
                 )
             )
@@ -365,9 +381,13 @@ def patient_initials(name: str) -> str:
 
 def patient_name(view: Any) -> str | None:
     """Return D.1 per `E2B_PATIENT_NAME`: initials, the name, or None (sent as MSK or UNK)."""
+    return shown_name(view.patient_name)
+
+
+def shown_name(name: str | None) -> str | None:
+    """Return a patient's name as `E2B_PATIENT_NAME` lets it out: initials, whole, or None."""
     mode = current_app.config.get("E2B_PATIENT_NAME", "initials")
-    name = view.patient_name
-    if mode == "masked" or not regulatory.identifies(name):
+    if mode == "masked" or not name or not regulatory.identifies(name):
         return None
     return clean(name) if mode == "name" else (patient_initials(name) or None)
 
@@ -452,7 +472,9 @@ def code(parent: Any, value: str, system: str, display: str | None = None, **mor
     return el(parent, "code", code=value, codeSystem=system, displayName=display, **more)
 
 
-def observation(parent: Any, relation: str, obs_code: str, tag: str = "observation", **rel: str) -> Any:
+def observation(
+    parent: Any, relation: str, obs_code: str, tag: str = "observation", **rel: str
+) -> Any:
     """Add `<relation><observation>` with a CL19 code (or an NMPA CN-n code)."""
     wrapper = el(parent, relation, typeCode=rel.get("typeCode", "SBJ"))
     obs = el(wrapper, tag, classCode="OBS", moodCode="EVN")
@@ -485,7 +507,9 @@ class Built:
     version: int
 
 
-def build(case: Case, kind: str = "report", reason: str | None = None, now: datetime | None = None) -> Built:
+def build(
+    case: Case, kind: str = "report", reason: str | None = None, now: datetime | None = None
+) -> Built:
     """Build and check the file of the case as it stands; raise NotReady or E2BError."""
     found = problems(case, kind, reason)
     if found:
@@ -503,7 +527,14 @@ def build(case: Case, kind: str = "report", reason: str | None = None, now: date
     el(batch, "creationTime", value=created)  # N.1.5
     el(batch, "responseModeCode", code="D")
     el(batch, "interactionId", root="2.16.840.1.113883.1.6", extension="MCCI_IN200100UV01")
-    el(batch, "name", code="1", codeSystem=ICH_CODES + "1", codeSystemVersion="2.0", displayName="ichicsr")
+    el(
+        batch,
+        "name",
+        code="1",
+        codeSystem=ICH_CODES + "1",
+        codeSystemVersion="2.0",
+        displayName="ichicsr",
+    )
     message = el(batch, "PORR_IN049016UV")
     el(message, "id", root=ICH_ID + "1", extension=message_id)  # N.2.r.1
     el(message, "creationTime", value=created)  # N.2.r.4
@@ -536,19 +567,34 @@ def build(case: Case, kind: str = "report", reason: str | None = None, now: date
     first_sender = el(event, "outboundRelationship", typeCode="SPRT")
     related = el(first_sender, "relatedInvestigation", classCode="INVSTG", moodCode="EVN")
     code(related, "1", ICH_CODES + "22", "initialReport")
-    author = el(el(el(related, "subjectOf2", typeCode="SUBJ"), "controlActEvent", classCode="CACT", moodCode="EVN"), "author", typeCode="AUT")
+    author = el(
+        el(
+            el(related, "subjectOf2", typeCode="SUBJ"),
+            "controlActEvent",
+            classCode="CACT",
+            moodCode="EVN",
+        ),
+        "author",
+        typeCode="AUT",
+    )
     entity = el(author, "assignedEntity", classCode="ASSIGNED")
     code(entity, "2", ICH_CODES + "3", "other")  # C.1.8.2
     add_primary_source(event, data)
     add_sender(event)
-    characteristic = observation(event, "subjectOf2", "1", "investigationCharacteristic", typeCode="SUBJ")
+    characteristic = observation(
+        event, "subjectOf2", "1", "investigationCharacteristic", typeCode="SUBJ"
+    )
     characteristic.find("h:code", NS).set("codeSystem", ICH_CODES + "23")
     el(characteristic, "value", type_="CE", code="1", codeSystem=ICH_CODES + "2")  # C.1.3
-    other_ids = observation(event, "subjectOf2", "2", "investigationCharacteristic", typeCode="SUBJ")
+    other_ids = observation(
+        event, "subjectOf2", "2", "investigationCharacteristic", typeCode="SUBJ"
+    )
     other_ids.find("h:code", NS).set("codeSystem", ICH_CODES + "23")
     boolean(other_ids, None)  # C.1.9.1
     if kind in CORRECTION_CODE:
-        correction = observation(event, "subjectOf2", "3", "investigationCharacteristic", typeCode="SUBJ")
+        correction = observation(
+            event, "subjectOf2", "3", "investigationCharacteristic", typeCode="SUBJ"
+        )
         correction.find("h:code", NS).set("codeSystem", ICH_CODES + "23")
         el(correction, "value", type_="CE", code=CORRECTION_CODE[kind], codeSystem=ICH_CODES + "5")
         why = observation(event, "subjectOf2", "4", "investigationCharacteristic", typeCode="SUBJ")
@@ -583,7 +629,12 @@ def add_primary_source(event: Any, data: CaseData) -> None:
     el(relation, "priorityNumber", value="1")
     related = el(relation, "relatedInvestigation", classCode="INVSTG", moodCode="EVN")
     code(related, "2", ICH_CODES + "22", "sourceReport")
-    control = el(el(related, "subjectOf2", typeCode="SUBJ"), "controlActEvent", classCode="CACT", moodCode="EVN")
+    control = el(
+        el(related, "subjectOf2", typeCode="SUBJ"),
+        "controlActEvent",
+        classCode="CACT",
+        moodCode="EVN",
+    )
     entity = el(el(control, "author", typeCode="AUT"), "assignedEntity", classCode="ASSIGNED")
     if view.reporter_phone:  # C.2.r.2.7, as E.164 where the number was recognised
         source = view.sources.get("reporter_phone")
@@ -593,6 +644,8 @@ def add_primary_source(event: Any, data: CaseData) -> None:
         el(entity, "telecom", value="mailto:" + view.reporter_email)
     person = el(entity, "assignedPerson", classCode="PSN", determinerCode="INSTANCE")
     name = reporter_name(view)
+    if name and view.reporter_kind == "patient":  # the patient's own name: as D.1 is sent
+        name = shown_name(name)
     if name:
         el(el(person, "name"), "family", name)  # C.2.r.1.4: the whole name, never split
     else:
@@ -636,26 +689,48 @@ def add_assessment(component: Any, data: CaseData) -> None:
         add_reaction(role, reaction, reaction_ids[reaction.id], facts[reaction.id])
     add_drugs(role, data, reaction_ids, facts)
     for drug in data.drugs:  # G.k.1
-        ca = el(el(assessment, "component", typeCode="COMP"), "causalityAssessment", classCode="OBS", moodCode="EVN")
+        ca = el(
+            el(assessment, "component", typeCode="COMP"),
+            "causalityAssessment",
+            classCode="OBS",
+            moodCode="EVN",
+        )
         code(ca, "20", CL19)
         el(ca, "value", type_="CE", code=ROLE[drug.role], codeSystem=ICH_CODES + "13")
         reference(ca, "subject2", "productUseReference", "SBADM", drug_id(case, drug))
     for drug in reactions.assessed_drugs(view):  # G.k.9.i.2.r
         for reaction in data.reactions:
             judged = reactions.pair_facts(reaction, drug, case, view)
-            for source, value in ((REPORTER_SOURCE, judged.reporter_causality), (COMPANY_SOURCE, judged.company_causality)):
+            for source, value in (
+                (REPORTER_SOURCE, judged.reporter_causality),
+                (COMPANY_SOURCE, judged.company_causality),
+            ):
                 if value not in vocab.CAUSALITY:
                     continue
-                ca = el(el(assessment, "component", typeCode="COMP"), "causalityAssessment", classCode="OBS", moodCode="EVN")
+                ca = el(
+                    el(assessment, "component", typeCode="COMP"),
+                    "causalityAssessment",
+                    classCode="OBS",
+                    moodCode="EVN",
+                )
                 code(ca, "39", CL19)
                 el(ca, "value", vocab.label(vocab.CAUSALITY, value, "zh"), type_="ST")
                 el(el(ca, "methodCode"), "originalText", CAUSALITY_METHOD)
-                author = el(el(ca, "author", typeCode="AUT"), "assignedEntity", classCode="ASSIGNED")
+                author = el(
+                    el(ca, "author", typeCode="AUT"), "assignedEntity", classCode="ASSIGNED"
+                )
                 el(el(author, "code"), "originalText", source)
-                reference(ca, "subject1", "adverseEffectReference", "OBS", reaction_ids[reaction.id])
+                reference(
+                    ca, "subject1", "adverseEffectReference", "OBS", reaction_ids[reaction.id]
+                )
                 reference(ca, "subject2", "productUseReference", "SBADM", drug_id(case, drug))
     if view.remarks:  # H.2
-        comment = el(el(assessment, "component1", typeCode="COMP"), "observationEvent", classCode="OBS", moodCode="EVN")
+        comment = el(
+            el(assessment, "component1", typeCode="COMP"),
+            "observationEvent",
+            classCode="OBS",
+            moodCode="EVN",
+        )
         code(comment, "10", CL19, "comment")
         el(comment, "value", view.remarks, type_="ED")
         author = el(el(comment, "author", typeCode="AUT"), "assignedEntity", classCode="ASSIGNED")
@@ -694,7 +769,13 @@ def add_patient(role: Any, data: CaseData) -> None:
         code(identified, "3", ICH_CODES + "4", "hospitalRecordNumber", codeSystemVersion="2.0")
     if view.patient_age is not None and view.patient_age_unit in AGE_UNIT:  # D.2.2a/b
         obs = observation(role, "subjectOf2", "3")
-        el(obs, "value", type_="PQ", value=str(view.patient_age), unit=AGE_UNIT[view.patient_age_unit])
+        el(
+            obs,
+            "value",
+            type_="PQ",
+            value=str(view.patient_age),
+            unit=AGE_UNIT[view.patient_age_unit],
+        )
     if view.patient_weight_kg:  # D.3
         obs = observation(role, "subjectOf2", "7")
         el(obs, "value", type_="PQ", value=number(view.patient_weight_kg), unit="kg")
@@ -704,7 +785,11 @@ def add_patient(role: Any, data: CaseData) -> None:
     if case.death or view.event_death_date:
         if view.event_death_cause:  # D.9.2.r.2
             obs = observation(role, "subjectOf2", "32")
-            el(el(obs, "value", type_="CE", codeSystem=MEDDRA), "originalText", view.event_death_cause)
+            el(
+                el(obs, "value", type_="CE", codeSystem=MEDDRA),
+                "originalText",
+                view.event_death_cause,
+            )
         autopsy = observation(role, "subjectOf2", "5")  # D.9.3
         el(autopsy, "value", type_="BL", nullFlavor="UNK")
 
@@ -712,13 +797,19 @@ def add_patient(role: Any, data: CaseData) -> None:
 def add_patient_regional(role: Any, view: Any) -> None:
     """Add D.CN.1, D.CN.3, D.CN.5 and D.CN.6 (NMPA; placement a guess, mapping.md §4)."""
     if view.patient_ethnicity:
-        el(el(observation(role, "subjectOf2", "CN-1"), "value", type_="CE"), "originalText", view.patient_ethnicity)
+        el(
+            el(observation(role, "subjectOf2", "CN-1"), "value", type_="CE"),
+            "originalText",
+            view.patient_ethnicity,
+        )
     if view.patient_hospital:
         el(observation(role, "subjectOf2", "CN-3"), "value", view.patient_hospital, type_="ST")
     if view.patient_phone and current_app.config.get("E2B_PATIENT_PHONE"):
         el(observation(role, "subjectOf2", "CN-10"), "value", view.patient_phone, type_="ST")
     if "pregnancy" in (view.patient_history or []):
-        detail = f"妊娠期：{view.patient_history_detail}" if view.patient_history_detail else "妊娠期"
+        detail = (
+            f"妊娠期：{view.patient_history_detail}" if view.patient_history_detail else "妊娠期"
+        )
         el(observation(role, "subjectOf2", "CN-13"), "value", detail, type_="ST")
 
 
@@ -728,13 +819,25 @@ def add_history(role: Any, case: Case, view: Any) -> None:
     text = history_text(view)
     if not coded and not text:
         return
-    organizer = el(el(role, "subjectOf2", typeCode="SBJ"), "organizer", classCode="CATEGORY", moodCode="EVN")
+    organizer = el(
+        el(role, "subjectOf2", typeCode="SBJ"), "organizer", classCode="CATEGORY", moodCode="EVN"
+    )
     code(organizer, "1", ICH_CODES + "20", "relevantMedicalHistoryAndConcurrentConditions")
     for coding in coded:
-        obs = el(el(organizer, "component", typeCode="COMP"), "observation", classCode="OBS", moodCode="EVN")
+        obs = el(
+            el(organizer, "component", typeCode="COMP"),
+            "observation",
+            classCode="OBS",
+            moodCode="EVN",
+        )
         code(obs, str(coding.llt_code), MEDDRA, codeSystemVersion=coding.meddra_version)
     if text:
-        obs = el(el(organizer, "component", typeCode="COMP"), "observation", classCode="OBS", moodCode="EVN")
+        obs = el(
+            el(organizer, "component", typeCode="COMP"),
+            "observation",
+            classCode="OBS",
+            moodCode="EVN",
+        )
         code(obs, "18", CL19, "historyAndConcurrentConditionText")
         el(obs, "value", text, type_="ED")
 
@@ -750,39 +853,88 @@ def add_reaction(role: Any, reaction: Reaction, rid: str, facts: reactions.React
             el(period, "low", value=day(facts.onset_date))  # E.i.4
         if facts.end_date:
             el(period, "high", value=day(facts.end_date))  # E.i.5
-    value = el(obs, "value", type_="CE", code=str(reaction.llt_code), codeSystem=MEDDRA, codeSystemVersion=reaction.meddra_version)
+    value = el(
+        obs,
+        "value",
+        type_="CE",
+        code=str(reaction.llt_code),
+        codeSystem=MEDDRA,
+        codeSystemVersion=reaction.meddra_version,
+    )
     el(value, "originalText", reaction.reported_term, language=reaction.language)  # E.i.1.1a/b
     located = el(el(obs, "location", typeCode="LOC"), "locatedEntity", classCode="LOCE")
     code(el(located, "locatedPlace", classCode="COUNTRY", determinerCode="INSTANCE"), "CN", COUNTRY)
     serious = set(facts.serious) | ({"death"} if facts.outcome == "death" else set())
     for criterion, obs_code in SERIOUSNESS.items():  # E.i.3.2a–f: true or NI, never false
-        boolean(observation(obs, "outboundRelationship2", obs_code, typeCode="PERT"), True if criterion in serious else None)
+        boolean(
+            observation(obs, "outboundRelationship2", obs_code, typeCode="PERT"),
+            True if criterion in serious else None,
+        )
     outcome = observation(obs, "outboundRelationship2", "27", typeCode="PERT")
-    el(outcome, "value", type_="CE", code=OUTCOME.get(facts.outcome or "unknown", "0"), codeSystem=ICH_CODES + "11")
+    el(
+        outcome,
+        "value",
+        type_="CE",
+        code=OUTCOME.get(facts.outcome or "unknown", "0"),
+        codeSystem=ICH_CODES + "11",
+    )
 
 
-def add_drugs(role: Any, data: CaseData, reaction_ids: dict[int, str], facts: dict[int, reactions.ReactionFacts]) -> None:
+def add_drugs(
+    role: Any,
+    data: CaseData,
+    reaction_ids: dict[int, str],
+    facts: dict[int, reactions.ReactionFacts],
+) -> None:
     """Add G.k: one substance administration per drug of the current view."""
     case, view = data.case, data.view
-    organizer = el(el(role, "subjectOf2", typeCode="SBJ"), "organizer", classCode="CATEGORY", moodCode="EVN")
+    organizer = el(
+        el(role, "subjectOf2", typeCode="SBJ"), "organizer", classCode="CATEGORY", moodCode="EVN"
+    )
     code(organizer, "4", ICH_CODES + "20", "drugInformation")
     assessed = {id(drug) for drug in reactions.assessed_drugs(view)}
     for drug in data.drugs:
-        sba = el(el(organizer, "component", typeCode="COMP"), "substanceAdministration", classCode="SBADM", moodCode="EVN")
+        sba = el(
+            el(organizer, "component", typeCode="COMP"),
+            "substanceAdministration",
+            classCode="SBADM",
+            moodCode="EVN",
+        )
         el(sba, "id", root=drug_id(case, drug))
-        kind = el(el(el(sba, "consumable", typeCode="CSM"), "instanceOfKind", classCode="INST"), "kindOfProduct", classCode="MMAT", determinerCode="KIND")
+        kind = el(
+            el(el(sba, "consumable", typeCode="CSM"), "instanceOfKind", classCode="INST"),
+            "kindOfProduct",
+            classCode="MMAT",
+            determinerCode="KIND",
+        )
         el(kind, "name", product_name(drug))  # G.k.2.2
         if drug.approval_number or drug.manufacturer:
             made = el(kind, "asManufacturedProduct", classCode="MANU")
-            approval = el(el(made, "subjectOf", typeCode="SBJ"), "approval", classCode="CNTRCT", moodCode="EVN")
+            approval = el(
+                el(made, "subjectOf", typeCode="SBJ"),
+                "approval",
+                classCode="CNTRCT",
+                moodCode="EVN",
+            )
             if drug.approval_number:
-                el(approval, "id", root=ICH_ID + "4", extension=clean(drug.approval_number))  # G.k.3.1
+                el(
+                    approval, "id", root=ICH_ID + "4", extension=clean(drug.approval_number)
+                )  # G.k.3.1
             if drug.manufacturer:
                 holder = el(el(approval, "holder", typeCode="HLD"), "role", classCode="HLD")
                 org = el(holder, "playingOrganization", classCode="ORG", determinerCode="INSTANCE")
                 el(org, "name", drug.manufacturer[: MAX_LENGTH["holder"]])  # G.k.3.3
             if drug.approval_number:
-                territory = el(el(el(approval, "author", typeCode="AUT"), "territorialAuthority", classCode="TERR"), "territory", classCode="NAT", determinerCode="INSTANCE")
+                territory = el(
+                    el(
+                        el(approval, "author", typeCode="AUT"),
+                        "territorialAuthority",
+                        classCode="TERR",
+                    ),
+                    "territory",
+                    classCode="NAT",
+                    determinerCode="INSTANCE",
+                )
                 code(territory, "CN", COUNTRY)  # G.k.3.2
         add_dosage(sba, drug)
         onset = min((f.onset_date for f in facts.values() if f.onset_date), default=None)
@@ -792,32 +944,71 @@ def add_drugs(role: Any, data: CaseData, reaction_ids: dict[int, str], facts: di
                 judged = reactions.pair_facts(reaction, drug, case, view)
                 if judged.rechallenge in RECHALLENGE:  # G.k.9.i.4
                     obs = observation(sba, "outboundRelationship2", "31", typeCode="PERT")
-                    el(obs, "value", type_="CE", code=RECHALLENGE[judged.rechallenge], codeSystem=ICH_CODES + "16")
+                    el(
+                        obs,
+                        "value",
+                        type_="CE",
+                        code=RECHALLENGE[judged.rechallenge],
+                        codeSystem=ICH_CODES + "16",
+                    )
                     refer(obs, reaction_ids[reaction.id])
                 if unverified():
                     add_pair_regional(sba, case, judged, reaction_ids[reaction.id])
         if unverified():
             add_drug_regional(sba, drug)
         if drug.indication:  # G.k.7.r
-            indication = el(el(sba, "inboundRelationship", typeCode="RSON"), "observation", classCode="OBS", moodCode="EVN")
+            indication = el(
+                el(sba, "inboundRelationship", typeCode="RSON"),
+                "observation",
+                classCode="OBS",
+                moodCode="EVN",
+            )
             code(indication, "19", CL19, "indication")
-            coding = next((c for c in case.term_codings if c.kind == "indication" and c.text == drug.indication), None)
-            value = el(indication, "value", type_="CE", codeSystem=MEDDRA, code=str(coding.llt_code) if coding else None, codeSystemVersion=coding.meddra_version if coding else None)
+            coding = next(
+                (
+                    c
+                    for c in case.term_codings
+                    if c.kind == "indication" and c.text == drug.indication
+                ),
+                None,
+            )
+            value = el(
+                indication,
+                "value",
+                type_="CE",
+                codeSystem=MEDDRA,
+                code=str(coding.llt_code) if coding else None,
+                codeSystemVersion=coding.meddra_version if coding else None,
+            )
             el(value, "originalText", drug.indication)
-            performer = el(el(indication, "performer", typeCode="PRF"), "assignedEntity", classCode="ASSIGNED")
+            performer = el(
+                el(indication, "performer", typeCode="PRF"), "assignedEntity", classCode="ASSIGNED"
+            )
             code(performer, "3", ICH_CODES + "21", "sourceReporter")
-        action = el(el(sba, "inboundRelationship", typeCode="CAUS"), "act", classCode="ACT", moodCode="EVN")
+        action = el(
+            el(sba, "inboundRelationship", typeCode="CAUS"), "act", classCode="ACT", moodCode="EVN"
+        )
         code(action, action_taken(drug, onset, dechallenge), ICH_CODES + "15")  # G.k.8
 
 
 def refer(obs: Any, rid: str) -> None:
-    target = el(el(obs, "outboundRelationship1", typeCode="REFR"), "actReference", classCode="OBS", moodCode="EVN")
+    target = el(
+        el(obs, "outboundRelationship1", typeCode="REFR"),
+        "actReference",
+        classCode="OBS",
+        moodCode="EVN",
+    )
     el(target, "id", root=rid)
 
 
 def add_dosage(sba: Any, drug: Drug) -> None:
     """Add G.k.4.r: dose, dates, route, batch, and the dosage as text."""
-    dosage = el(el(sba, "outboundRelationship2", typeCode="COMP"), "substanceAdministration", classCode="SBADM", moodCode="EVN")
+    dosage = el(
+        el(sba, "outboundRelationship2", typeCode="COMP"),
+        "substanceAdministration",
+        classCode="SBADM",
+        moodCode="EVN",
+    )
     text = dosage_text(drug)
     if text:
         el(dosage, "text", text)  # G.k.4.r.8
@@ -828,13 +1019,25 @@ def add_dosage(sba: Any, drug: Drug) -> None:
         if drug.end_date:
             el(period, "high", value=day(drug.end_date))  # G.k.4.r.5
     if drug.route:
-        route = el(dosage, "routeCode", code=ROUTE.get(drug.route), codeSystem=EDQM_ROUTE if drug.route in ROUTE else None)
+        route = el(
+            dosage,
+            "routeCode",
+            code=ROUTE.get(drug.route),
+            codeSystem=EDQM_ROUTE if drug.route in ROUTE else None,
+        )
         el(route, "originalText", vocab.label(vocab.ROUTE, drug.route, "zh"))  # G.k.4.r.10.1
     if drug.dose is not None and drug.dose_unit:
-        el(dosage, "doseQuantity", value=number(drug.dose), unit=DOSE_UNIT.get(drug.dose_unit, "{DF}"))
+        el(
+            dosage,
+            "doseQuantity",
+            value=number(drug.dose),
+            unit=DOSE_UNIT.get(drug.dose_unit, "{DF}"),
+        )
     if drug.batch_number:
         instance = el(el(dosage, "consumable", typeCode="CSM"), "instanceOfKind", classCode="INST")
-        product = el(instance, "productInstanceInstance", classCode="MMAT", determinerCode="INSTANCE")
+        product = el(
+            instance, "productInstanceInstance", classCode="MMAT", determinerCode="INSTANCE"
+        )
         el(product, "lotNumberText", drug.batch_number)  # G.k.4.r.7
         el(instance, "kindOfProduct", classCode="MMAT", determinerCode="KIND")
 
@@ -854,10 +1057,23 @@ def dosage_text(drug: Drug) -> str:
 def add_drug_regional(sba: Any, drug: Drug) -> None:
     """Add G.k.CN.1, G.k.CN.3, G.k.CN.4 (NMPA; placement a guess, mapping.md §4)."""
     if drug.generic_name:
-        el(observation(sba, "outboundRelationship2", "CN-7", typeCode="PERT"), "value", drug.generic_name, type_="ST")
-    boolean(observation(sba, "outboundRelationship2", "CN-15", typeCode="PERT"), drug.product_id is not None)
+        el(
+            observation(sba, "outboundRelationship2", "CN-7", typeCode="PERT"),
+            "value",
+            drug.generic_name,
+            type_="ST",
+        )
+    boolean(
+        observation(sba, "outboundRelationship2", "CN-15", typeCode="PERT"),
+        drug.product_id is not None,
+    )
     if drug.approval_number:
-        el(observation(sba, "outboundRelationship2", "CN-16", typeCode="PERT"), "value", drug.approval_number, type_="ST")
+        el(
+            observation(sba, "outboundRelationship2", "CN-16", typeCode="PERT"),
+            "value",
+            drug.approval_number,
+            type_="ST",
+        )
 
 
 def add_pair_regional(sba: Any, case: Case, judged: reactions.PairFacts, rid: str) -> None:
@@ -868,7 +1084,11 @@ def add_pair_regional(sba: Any, case: Case, judged: reactions.PairFacts, rid: st
         refer(obs, rid)
     if judged.dechallenge in vocab.DECHALLENGE:
         obs = observation(sba, "outboundRelationship2", "CN-5", typeCode="PERT")
-        el(el(obs, "value", type_="CE"), "originalText", vocab.label(vocab.DECHALLENGE, judged.dechallenge, "zh"))
+        el(
+            el(obs, "value", type_="CE"),
+            "originalText",
+            vocab.label(vocab.DECHALLENGE, judged.dechallenge, "zh"),
+        )
         refer(obs, rid)
 
 
@@ -924,36 +1144,64 @@ LENGTHS = {  # element: (XPath of its values, ICH maximum)
     "N.1.3": (REQUIRED["N.1.3"], 60),
     "N.1.4": (REQUIRED["N.1.4"], 60),
     "C.1.1": (REQUIRED["C.1.1"], 100),
-    "C.1.11.2": (f"{IE}/h:subjectOf2/h:investigationCharacteristic[h:code/@code='4']/h:value/h:originalText/text()", 2000),
-    "C.2.r.1.4": (f"{IE}/h:outboundRelationship/h:relatedInvestigation[h:code/@code='2']//h:assignedPerson/h:name/h:family/text()", 60),
-    "C.2.r.2.1": (f"{IE}/h:outboundRelationship/h:relatedInvestigation[h:code/@code='2']//h:representedOrganization/h:assignedEntity/h:representedOrganization/h:name/text()", 60),
+    "C.1.11.2": (
+        f"{IE}/h:subjectOf2/h:investigationCharacteristic[h:code/@code='4']/h:value/h:originalText/text()",
+        2000,
+    ),
+    "C.2.r.1.4": (
+        f"{IE}/h:outboundRelationship/h:relatedInvestigation[h:code/@code='2']//h:assignedPerson/h:name/h:family/text()",
+        60,
+    ),
+    "C.2.r.2.1": (
+        f"{IE}/h:outboundRelationship/h:relatedInvestigation[h:code/@code='2']//h:representedOrganization/h:assignedEntity/h:representedOrganization/h:name/text()",
+        60,
+    ),
     "C.3.2": (REQUIRED["C.3.2"], 100),
     "D.1": (f"{PR}/h:player1/h:name/text()", 60),
     "D.1.1.3": (f"{PR}/h:player1/h:asIdentifiedEntity/h:id/@extension", 20),
-    "D.7.2": (f"{PR}/h:subjectOf2/h:organizer[h:code/@code='1']/h:component/h:observation[h:code/@code='18']/h:value/text()", 10000),
+    "D.7.2": (
+        f"{PR}/h:subjectOf2/h:organizer[h:code/@code='1']/h:component/h:observation[h:code/@code='18']/h:value/text()",
+        10000,
+    ),
     "E.i.1.1a": (f"{RX}/h:value/h:originalText/text()", 250),
     "G.k.2.2": (f"{DRG}/h:consumable/h:instanceOfKind/h:kindOfProduct/h:name/text()", 250),
     "G.k.3.1": (f"{DRG}//h:approval/h:id/@extension", 35),
     "G.k.3.3": (f"{DRG}//h:approval/h:holder/h:role/h:playingOrganization/h:name/text()", 60),
     "G.k.4.r.7": (f"{DRG}//h:lotNumberText/text()", 35),
     "G.k.4.r.8": (f"{DRG}/h:outboundRelationship2/h:substanceAdministration/h:text/text()", 2000),
-    "G.k.7.r.1": (f"{DRG}/h:inboundRelationship[@typeCode='RSON']/h:observation/h:value/h:originalText/text()", 250),
+    "G.k.7.r.1": (
+        f"{DRG}/h:inboundRelationship[@typeCode='RSON']/h:observation/h:value/h:originalText/text()",
+        250,
+    ),
     "H.1": (REQUIRED["H.1"], 100000),
     "H.2": (f"{AEA}/h:component1/h:observationEvent[h:code/@code='10']/h:value/text()", 20000),
 }
 CODE_LISTS = {  # element: (XPath of its codes, allowed)
-    "E.i.7": (f"{RX}/h:outboundRelationship2/h:observation[h:code/@code='27']/h:value/@code", set("012345")),
+    "E.i.7": (
+        f"{RX}/h:outboundRelationship2/h:observation[h:code/@code='27']/h:value/@code",
+        set("012345"),
+    ),
     "D.5": (f"{PR}/h:player1/h:administrativeGenderCode/@code", {"1", "2"}),
     "C.2.r.4": (f"{IE}//h:asQualifiedEntity/h:code/@code", set("12345")),
-    "G.k.1": (f"{AEA}/h:component/h:causalityAssessment[h:code/@code='20']/h:value/@code", set("1234")),
-    "G.k.9.i.4": (f"{DRG}/h:outboundRelationship2/h:observation[h:code/@code='31']/h:value/@code", set("1234")),
+    "G.k.1": (
+        f"{AEA}/h:component/h:causalityAssessment[h:code/@code='20']/h:value/@code",
+        set("1234"),
+    ),
+    "G.k.9.i.4": (
+        f"{DRG}/h:outboundRelationship2/h:observation[h:code/@code='31']/h:value/@code",
+        set("1234"),
+    ),
     "G.k.8": (f"{DRG}/h:inboundRelationship[@typeCode='CAUS']/h:act/h:code/@code", set("012349")),
     "C.1.3": (REQUIRED["C.1.3"], set("1234")),
     "C.1.8.2": (REQUIRED["C.1.8.2"], {"1", "2"}),
     "C.3.1": (REQUIRED["C.3.1"], set("1234567")),
-    "C.1.11.1": (f"{IE}/h:subjectOf2/h:investigationCharacteristic[h:code/@code='3']/h:value/@code", {"1", "2"}),
+    "C.1.11.1": (
+        f"{IE}/h:subjectOf2/h:investigationCharacteristic[h:code/@code='3']/h:value/@code",
+        {"1", "2"},
+    ),
 }
 SERIOUS_CODES = tuple(SERIOUSNESS.values())
+TRUE_OR_NI = (("true", None), (None, "NI"))  # E.i.3.2: never false, never both
 
 
 def rule_errors(document: Any) -> list[str]:
@@ -962,14 +1210,22 @@ def rule_errors(document: Any) -> list[str]:
     def values(path: str) -> list[str]:
         return [str(v) for v in document.xpath(path, namespaces=NS)]
 
-    errors = [f"{name} missing" for name, path in REQUIRED.items() if not "".join(values(path)).strip()]
+    errors = [
+        f"{name} missing" for name, path in REQUIRED.items() if not "".join(values(path)).strip()
+    ]
     for name, (path, limit) in LENGTHS.items():
         errors += [f"{name} longer than {limit}" for value in values(path) if len(value) > limit]
     for name, (path, allowed) in CODE_LISTS.items():
-        errors += [f"{name} code {value!r} not allowed" for value in values(path) if value not in allowed]
-    if not values(f"{PR}/h:player1/h:name/text()") and not values(f"{PR}/h:player1/h:name/@nullFlavor"):
+        errors += [
+            f"{name} code {value!r} not allowed" for value in values(path) if value not in allowed
+        ]
+    if not values(f"{PR}/h:player1/h:name/text()") and not values(
+        f"{PR}/h:player1/h:name/@nullFlavor"
+    ):
         errors.append("D.1 missing")
-    if not values(f"{PR}/h:player1/h:administrativeGenderCode/@code | {PR}/h:player1/h:administrativeGenderCode/@nullFlavor"):
+    if not values(
+        f"{PR}/h:player1/h:administrativeGenderCode/@code | {PR}/h:player1/h:administrativeGenderCode/@nullFlavor"
+    ):
         errors.append("D.5 missing")
     if len(values(f"{IE}/h:outboundRelationship/h:priorityNumber[@value='1']/@value")) != 1:
         errors.append("C.2.r.5: not exactly one primary source")
@@ -983,27 +1239,49 @@ def rule_errors(document: Any) -> list[str]:
         errors.append("E.i/G.k ids not unique")
     for rx in document.xpath(RX, namespaces=NS):
         llt = rx.xpath("h:value/@code", namespaces=NS)
-        if not llt or not re.fullmatch(r"\d{8}", llt[0]) or not rx.xpath("h:value/@codeSystemVersion", namespaces=NS):
+        if (
+            not llt
+            or not re.fullmatch(r"\d{8}", llt[0])
+            or not rx.xpath("h:value/@codeSystemVersion", namespaces=NS)
+        ):
             errors.append("E.i.2.1a/b: MedDRA LLT or version missing")
         for obs_code in SERIOUS_CODES:
-            found = rx.xpath(f"h:outboundRelationship2/h:observation[h:code/@code='{obs_code}']/h:value", namespaces=NS)
-            if len(found) != 1 or not (found[0].get("value") == "true" or found[0].get("nullFlavor") == "NI"):
+            found = rx.xpath(
+                f"h:outboundRelationship2/h:observation[h:code/@code='{obs_code}']/h:value",
+                namespaces=NS,
+            )
+            if len(found) != 1 or (
+                (found[0].get("value"), found[0].get("nullFlavor")) not in TRUE_OR_NI
+            ):
                 errors.append(f"E.i.3.2 ({obs_code}): true or NI required")
-        if len(rx.xpath("h:outboundRelationship2/h:observation[h:code/@code='27']", namespaces=NS)) != 1:
+        if (
+            len(rx.xpath("h:outboundRelationship2/h:observation[h:code/@code='27']", namespaces=NS))
+            != 1
+        ):
             errors.append("E.i.7 missing")
     if not set(values(CODE_LISTS["G.k.1"][0])) & {"1", "3", "4"}:
         errors.append("G.k.1: no suspect, interacting or not-administered drug")
     drugs, reactions_ = set(drug_ids), set(reaction_ids)
-    for ref in values(f"{AEA}/h:component/h:causalityAssessment/h:subject2/h:productUseReference/h:id/@root"):
+    for ref in values(
+        f"{AEA}/h:component/h:causalityAssessment/h:subject2/h:productUseReference/h:id/@root"
+    ):
         if ref not in drugs:
             errors.append(f"productUseReference {ref} points at no drug")
-    for ref in values(f"{AEA}/h:component/h:causalityAssessment/h:subject1/h:adverseEffectReference/h:id/@root") + values(f"{DRG}/h:outboundRelationship2/h:observation/h:outboundRelationship1/h:actReference/h:id/@root"):
+    for ref in values(
+        f"{AEA}/h:component/h:causalityAssessment/h:subject1/h:adverseEffectReference/h:id/@root"
+    ) + values(
+        f"{DRG}/h:outboundRelationship2/h:observation/h:outboundRelationship1/h:actReference/h:id/@root"
+    ):
         if ref not in reactions_:
             errors.append(f"adverseEffectReference {ref} points at no reaction")
-    roles = document.xpath(f"{AEA}/h:component/h:causalityAssessment[h:code/@code='20']", namespaces=NS)
+    roles = document.xpath(
+        f"{AEA}/h:component/h:causalityAssessment[h:code/@code='20']", namespaces=NS
+    )
     if len(roles) != len(drug_ids):
         errors.append("G.k.1: not one role per drug")
-    if values(f"{PR}/h:player1/h:deceasedTime/@value | {PR}/h:player1/h:deceasedTime/@nullFlavor") and not document.xpath(f"{PR}/h:subjectOf2/h:observation[h:code/@code='5']", namespaces=NS):
+    if values(
+        f"{PR}/h:player1/h:deceasedTime/@value | {PR}/h:player1/h:deceasedTime/@nullFlavor"
+    ) and not document.xpath(f"{PR}/h:subjectOf2/h:observation[h:code/@code='5']", namespaces=NS):
         errors.append("D.9.3 missing beside D.9.1")
     return errors
 
@@ -1011,7 +1289,9 @@ def rule_errors(document: Any) -> list[str]:
 # Keeping what was built.
 
 
-def submit(session: Session, case: Case, actor: str, kind: str = "report", reason: str | None = None) -> Submission:
+def submit(
+    session: Session, case: Case, actor: str, kind: str = "report", reason: str | None = None
+) -> Submission:
     """Build the case's file, keep it as a submission and audit it, in the caller's transaction."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}")
@@ -1031,7 +1311,12 @@ def submit(session: Session, case: Case, actor: str, kind: str = "report", reaso
     session.add(submission)
     session.flush()
     audit.record(
-        session, actor, "E2B generated", case.reports[0].id, "e2b", None,
+        session,
+        actor,
+        "E2B generated",
+        case.reports[0].id,
+        "e2b",
+        None,
         f"{kind} v{built.version} {built.message_id}",
     )
     return submission
