@@ -14,17 +14,16 @@ from urllib.parse import urlencode
 
 import click
 import segno
+import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from flask_babel import force_locale
 
-import sqlalchemy as sa
-
 from adr import accounts, audit, batch_register, create_app, demo, e2b, mailer, meddra, regulatory
 from adr import listing as line_listing
 from adr.export import default_path, parse_month, write_workbook
-from adr.intake.forms import BATCH_RE, PACK_FIELDS, normalize_batch
 from adr.extensions import db
+from adr.intake.forms import BATCH_RE, PACK_FIELDS, normalize_batch
 from adr.models import Report, write_transaction
 
 MAX_PROBLEMS_SHOWN = 20
@@ -327,10 +326,8 @@ def find_case_report(reference: str) -> Report | None:
     """Return the report of a reference typed as staff search takes it (any case, spaces)."""
     normalized = regulatory.normalize_reference("".join(reference.split()))
     return (
-        normalized
-        and db.session.scalar(sa.select(Report).where(Report.reference == normalized))
-        or None
-    )
+        normalized and db.session.scalar(sa.select(Report).where(Report.reference == normalized))
+    ) or None
 
 
 @click.command("send-mail")

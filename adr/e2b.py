@@ -238,10 +238,10 @@ def case_problems(case: Case, kind: str, reason: str | None) -> list[Problem]:
                 "#assessment",
             )
         )
-    if not regulatory.is_valid_case(view):  # type: ignore[arg-type]
+    if not regulatory.is_valid_case(view):
         missing = [
             vocab.label(vocab.MINIMUM_ELEMENT, name, current_language())
-            for name, present in regulatory.minimum_elements(view).items()  # type: ignore[arg-type]
+            for name, present in regulatory.minimum_elements(view).items()
             if not present
         ]
         found.append(
@@ -272,7 +272,8 @@ def coding_problems(case_reactions: list[Reaction]) -> list[Problem]:
             found.append(
                 Problem(
                     _(
-                        "Reaction “%(term)s” is coded in MedDRA %(version)s, which is not imported.",
+                        "Reaction “%(term)s” is coded in MedDRA %(version)s, "
+                        "which is not imported.",
                         term=term,
                         version=reaction.meddra_version,
                     ),
@@ -285,7 +286,8 @@ def coding_problems(case_reactions: list[Reaction]) -> list[Problem]:
                 found.append(
                     Problem(
                         _(
-                            "Reaction “%(term)s” is coded to LLT %(code)s, not a current LLT of MedDRA %(version)s.",
+                            "Reaction “%(term)s” is coded to LLT %(code)s, "
+                            "not a current LLT of MedDRA %(version)s.",
                             term=term,
                             code=reaction.llt_code,
                             version=reaction.meddra_version,
@@ -1111,7 +1113,8 @@ def check(xml: bytes) -> list[str]:
     return rule_errors(document)
 
 
-IE = "/h:MCCI_IN200100UV01/h:PORR_IN049016UV/h:controlActProcess/h:subject/h:investigationEvent"
+M = "/h:MCCI_IN200100UV01/h:PORR_IN049016UV"
+IE = M + "/h:controlActProcess/h:subject/h:investigationEvent"
 AEA = IE + "/h:component/h:adverseEventAssessment"
 PR = AEA + "/h:subject1/h:primaryRole"
 RX = PR + "/h:subjectOf2/h:observation[h:code/@code='29']"
@@ -1122,8 +1125,8 @@ REQUIRED = {
     "N.1.4": f"/h:MCCI_IN200100UV01/h:receiver/h:device/h:id[@root='{ICH_ID}14']/@extension",
     "N.1.5": "/h:MCCI_IN200100UV01/h:creationTime/@value",
     "N.2.r.1": f"/h:MCCI_IN200100UV01/h:PORR_IN049016UV/h:id[@root='{ICH_ID}1']/@extension",
-    "N.2.r.2": f"/h:MCCI_IN200100UV01/h:PORR_IN049016UV/h:sender/h:device/h:id[@root='{ICH_ID}11']/@extension",
-    "N.2.r.3": f"/h:MCCI_IN200100UV01/h:PORR_IN049016UV/h:receiver/h:device/h:id[@root='{ICH_ID}12']/@extension",
+    "N.2.r.2": f"{M}/h:sender/h:device/h:id[@root='{ICH_ID}11']/@extension",
+    "N.2.r.3": f"{M}/h:receiver/h:device/h:id[@root='{ICH_ID}12']/@extension",
     "C.1.1": f"{IE}/h:id[@root='{ICH_ID}1']/@extension",
     "C.1.2": "/h:MCCI_IN200100UV01/h:PORR_IN049016UV/h:controlActProcess/h:effectiveTime/@value",
     "C.1.3": f"{IE}/h:subjectOf2/h:investigationCharacteristic[h:code/@code='1']/h:value/@code",
@@ -1132,10 +1135,13 @@ REQUIRED = {
     "C.1.6.1": f"{IE}/h:component/h:observationEvent[h:code/@code='1']/h:value/@value",
     "C.1.7": f"{IE}/h:component/h:observationEvent[h:code/@code='23']/h:value/@value",
     "C.1.8.1": f"{IE}/h:id[@root='{ICH_ID}2']/@extension",
-    "C.1.8.2": f"{IE}/h:outboundRelationship/h:relatedInvestigation[h:code/@code='1']//h:assignedEntity/h:code/@code",
-    "C.1.9.1": f"{IE}/h:subjectOf2/h:investigationCharacteristic[h:code/@code='2']/h:value/@nullFlavor",
+    "C.1.8.2": f"{IE}/h:outboundRelationship/h:relatedInvestigation[h:code/@code='1']"
+    "//h:assignedEntity/h:code/@code",
+    "C.1.9.1": f"{IE}/h:subjectOf2/h:investigationCharacteristic[h:code/@code='2']"
+    "/h:value/@nullFlavor",
     "C.3.1": f"{IE}/h:subjectOf1/h:controlActEvent/h:author/h:assignedEntity/h:code/@code",
-    "C.3.2": f"{IE}/h:subjectOf1//h:representedOrganization/h:assignedEntity/h:representedOrganization/h:name/text()",
+    "C.3.2": f"{IE}/h:subjectOf1//h:representedOrganization/h:assignedEntity"
+    "/h:representedOrganization/h:name/text()",
     "H.1": f"{IE}/h:text/text()",
 }
 LENGTHS = {  # element: (XPath of its values, ICH maximum)
@@ -1224,7 +1230,8 @@ def rule_errors(document: Any) -> list[str]:
     ):
         errors.append("D.1 missing")
     if not values(
-        f"{PR}/h:player1/h:administrativeGenderCode/@code | {PR}/h:player1/h:administrativeGenderCode/@nullFlavor"
+        f"{PR}/h:player1/h:administrativeGenderCode/@code"
+        f" | {PR}/h:player1/h:administrativeGenderCode/@nullFlavor"
     ):
         errors.append("D.5 missing")
     if len(values(f"{IE}/h:outboundRelationship/h:priorityNumber[@value='1']/@value")) != 1:

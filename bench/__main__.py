@@ -1,6 +1,6 @@
 """Run every benchmark in turn."""
 
-from bench import compliance, duplicates, export, intake, listing, load, mail, pages, review
+from bench import compliance, duplicates, e2b, export, intake, listing, load, mail, pages, review
 
 if __name__ == "__main__":
     intake.main()
@@ -12,3 +12,4 @@ if __name__ == "__main__":
     duplicates.main()
     compliance.main()
     listing.main()
+    e2b.main()

@@ -232,9 +232,8 @@ def test_amendment_and_nullification_need_a_sent_report_and_a_reason(app):
     assert one(document, correction + "[h:code/@code='4']/h:value/h:originalText/text()") == (
         "剂量更正 <&>"
     )
-    with app.app_context():
-        with write_transaction():
-            case_of(reference).status = "duplicate"
+    with app.app_context(), write_transaction():
+        case_of(reference).status = "duplicate"
     assert post(kind="amendment", reason="更正").status_code == 409
     nullified = post(kind="nullification", reason="重复报告")
     assert nullified.status_code == 200
@@ -459,7 +458,8 @@ def compare_with_database(document, case: Case) -> int:
     if view.reporter_organization:
         same(
             source
-            + "//h:representedOrganization/h:assignedEntity/h:representedOrganization/h:name/text()",
+            + "//h:representedOrganization/h:assignedEntity/h:representedOrganization"
+            + "/h:name/text()",
             xml_text(view.reporter_organization),
         )
     # D: the patient.
@@ -477,7 +477,8 @@ def compare_with_database(document, case: Case) -> int:
     if view.patient_age is not None:
         same(
             PR
-            + f"/h:subjectOf2/h:observation[h:code/@code='3' and h:code/@codeSystem='{CL19}']/h:value/@value",
+            + f"/h:subjectOf2/h:observation[h:code/@code='3' and h:code/@codeSystem='{CL19}']"
+            + "/h:value/@value",
             str(view.patient_age),
         )
         same(
