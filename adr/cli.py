@@ -14,15 +14,17 @@ from urllib.parse import urlencode
 
 import click
 import segno
+import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from flask_babel import force_locale
 
-from adr import accounts, audit, batch_register, create_app, demo, mailer, meddra, regulatory
+from adr import accounts, audit, batch_register, create_app, demo, e2b, mailer, meddra, regulatory
 from adr import listing as line_listing
 from adr.export import default_path, parse_month, write_workbook
+from adr.extensions import db
 from adr.intake.forms import BATCH_RE, PACK_FIELDS, normalize_batch
-from adr.models import write_transaction
+from adr.models import Report, write_transaction
 
 MAX_PROBLEMS_SHOWN = 20
 
@@ -43,6 +45,7 @@ def register(app: Flask) -> None:
         import_batches,
         listing,
         import_meddra,
+        e2b_command,
     ):
         app.cli.add_command(command)
 
@@ -290,6 +293,41 @@ def import_meddra(folder: Path, version: str | None, language: str | None) -> No
         f"MedDRA {result.version} ({result.language}) {how}: {counts}, "
         f"in {time.perf_counter() - started:.1f} s"
     )
+
+
+@click.command("e2b")
+@click.argument("reference")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--kind", type=click.Choice(e2b.KINDS), default="report", show_default=True)
+@click.option("--reason", help="Why (C.1.11.2): required for an amendment or nullification.")
+@with_appcontext
+def e2b_command(reference: str, output: Path, kind: str, reason: str | None) -> None:
+    """Write the E2B(R3) file of a report's case and keep it; exit 1 listing what is missing."""
+    report = find_case_report(reference)
+    if report is None:
+        click.echo(f"adr: no report {reference}", err=True)
+        sys.exit(1)
+    try:
+        with write_transaction() as session:
+            submission = e2b.submit(session, report.case, "adr e2b", kind, reason)
+            output.write_bytes(submission.xml.encode("utf-8"))
+    except e2b.NotReady as not_ready:
+        click.echo(f"adr: no file for {report.reference}; fix these first:", err=True)
+        with force_locale(str(current_app.config["BABEL_DEFAULT_LOCALE"])):
+            for problem in not_ready.problems:
+                click.echo(f"- {problem.text} ({e2b.where_text(problem.where)})", err=True)
+        sys.exit(1)
+    click.echo(
+        f"{output}: {submission.kind} version {submission.version}, message {submission.message_id}"
+    )
+
+
+def find_case_report(reference: str) -> Report | None:
+    """Return the report of a reference typed as staff search takes it (any case, spaces)."""
+    normalized = regulatory.normalize_reference("".join(reference.split()))
+    return (
+        normalized and db.session.scalar(sa.select(Report).where(Report.reference == normalized))
+    ) or None
 
 
 @click.command("send-mail")

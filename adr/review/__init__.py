@@ -4,4 +4,13 @@ from flask import Blueprint
 
 bp = Blueprint("review", __name__, url_prefix="/staff")
 
-from adr.review import account, batches, coding, compliance, duplicates, products, views  # noqa: E402, F401
+from adr.review import (  # noqa: E402, F401
+    account,
+    batches,
+    coding,
+    compliance,
+    duplicates,
+    e2b,
+    products,
+    views,
+)
