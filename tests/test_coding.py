@@ -293,6 +293,9 @@ def test_a_reactions_own_values_are_set_audited_and_given_back(coded):
         ({"serious_mode": "own", "serious": "death"}, "serious", "needs the outcome"),
         ({"serious_mode": "case", "serious": "life_threatening"}, "serious", "set for this"),
         ({"serious_mode": "own", "serious": "bogus"}, "serious", "Choose seriousness"),
+        # A reaction is never more than its case: the case's clock was set by the case's.
+        ({"serious_mode": "own", "serious": "life_threatening"}, "serious", "more serious than"),
+        ({"outcome": "death"}, "outcome", "record the death in the case's assessment"),
     ],
 )
 def test_refused_reaction_values_are_kept_with_the_reason(coded, values, field, why):

@@ -401,6 +401,21 @@ def reaction_values(
         errors["serious"] = _(
             "'Lead to death' needs the outcome 'death': correct the outcome here, or untick it."
         )
+    # The case's seriousness and outcome set its deadline: a reaction may be less than its case,
+    # never more, or the file sent would contradict the clock the case was reported on.
+    beyond = [code for code in serious or [] if code not in case_facts.serious]
+    if beyond and "serious" not in errors:
+        errors["serious"] = _(
+            "The case is not judged %(criteria)s: confirm it in the case's assessment first "
+            "(a reaction cannot be more serious than its case).",
+            criteria="、".join(
+                vocab.label(vocab.SERIOUSNESS, code, current_language()) for code in beyond
+            ),
+        )
+    if outcome == "death" and case_facts.outcome != "death":
+        errors["outcome"] = _(
+            "The case's outcome is not death: record the death in the case's assessment first."
+        )
     values = {"onset_date": onset, "end_date": end, "outcome": outcome, "serious": serious}
     return values, errors
 
