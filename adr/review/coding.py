@@ -160,7 +160,8 @@ def reaction_section(
     ) -> Coding:
         code = coded.llt_code if coded else None
         code_version = coded.meddra_version if coded else None
-        query = asked if anchor == f"coding-{wanted}" and asked else text
+        searching = bool(asked) and anchor == f"coding-{wanted}"
+        query = asked if searching else text
         item = Coding(
             anchor=anchor,
             text=text,
@@ -169,7 +170,10 @@ def reaction_section(
             coded_by=coded.coded_by if coded else None,
             coded_at=coded.coded_at if coded else None,
             query=query,
-            suggestions=meddra.search(query, language, SUGGESTIONS, version) if version else [],
+            # A coded term is searched again only when asked (its recoding form's search box).
+            suggestions=meddra.search(query, language, SUGGESTIONS, version)
+            if version and (not code or searching)
+            else [],
             hidden=hidden,
             action=url_for(
                 "review.code_term" if "kind" in hidden else "review.code_reaction",
