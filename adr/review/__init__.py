@@ -4,4 +4,12 @@ from flask import Blueprint
 
 bp = Blueprint("review", __name__, url_prefix="/staff")
 
-from adr.review import account, batches, compliance, duplicates, products, views  # noqa: E402, F401
+from adr.review import (  # noqa: E402, F401
+    account,
+    acknowledgements,
+    batches,
+    compliance,
+    duplicates,
+    products,
+    views,
+)
