@@ -379,7 +379,7 @@ def describe(outcome: Outcome) -> str:
         )
     if ack.texts:
         parts.append(f"messages: {one_line(ack.texts)}")
-    if outcome.matched_by_batch:
+    if outcome.matched_by_batch and ack.message_id:
         parts.append("found by its batch number")
     if outcome.already_recorded:
         parts.append("already recorded")
