@@ -276,7 +276,6 @@ def import_acknowledgement(content: bytes, actor: str) -> ImportResult:
     """
     parsed = read_acknowledgement(content)
     result = ImportResult(batch_id=parsed.batch_id, batch_code=parsed.batch_code)
-    acknowledged_at = parsed.acknowledged_at or datetime.now(UTC)
     with write_transaction() as session:
         for ack in parsed.messages:
             outcome = Outcome(ack)
@@ -285,54 +284,58 @@ def import_acknowledgement(content: bytes, actor: str) -> ImportResult:
                 session, ack, parsed.batch_id, alone=len(parsed.messages) == 1
             )
             if submission is not None:
-                record(session, submission, outcome, acknowledged_at, actor)
+                record(session, submission, outcome, parsed.acknowledged_at, actor)
                 outcome.matched_by_batch = by_batch
     return result
 
 
 def record(
-    session: Session, submission: Submission, outcome: Outcome, at: datetime, actor: str
+    session: Session,
+    submission: Submission,
+    outcome: Outcome,
+    acknowledged_at: datetime | None,
+    actor: str,
 ) -> None:
-    """Write one acknowledgement onto its submission and its case, with audit entries."""
+    """Write one acknowledgement onto its submission and its case, with audit entries.
+
+    The same acknowledgement again (same verdict, texts and date) changes nothing, not even
+    a national number staff corrected since.
+    """
     ack = outcome.ack
     case = cases.lock(session, submission.case_id)
     first_report = case.first_report
     outcome.reference = first_report.reference
     outcome.version = submission.version
     outcome.kind = submission.kind
+    if (
+        submission.ack_status == ack.status
+        and (submission.ack_messages or []) == ack.texts
+        and (acknowledged_at is None or submission.ack_at == acknowledged_at)
+    ):
+        outcome.already_recorded = True
+        return
+    at = acknowledged_at or datetime.now(UTC)
+    audit.record(
+        session,
+        actor,
+        "acknowledgement",
+        first_report.id,
+        "acknowledgement",
+        verdict(
+            submission.message_id, submission.ack_status, submission.ack_at, submission.ack_messages
+        )
+        if submission.ack_status
+        else None,
+        verdict(submission.message_id, ack.status, at, ack.texts),
+    )
+    submission.ack_status = ack.status
+    submission.ack_at = at
+    submission.ack_messages = ack.texts
     number = ack.national_number if ack.status == ACCEPTED else None
     if number and len(number) > NATIONAL_NUMBER_CHARS:
         outcome.number_refused = number
-        number = None
-    same_verdict = submission.ack_status == ack.status and (submission.ack_messages or []) == (
-        ack.texts
-    )
-    if same_verdict and (not number or case.national_case_number == number):
-        outcome.already_recorded = True
-        return
-    if not same_verdict:
-        audit.record(
-            session,
-            actor,
-            "acknowledgement",
-            first_report.id,
-            "acknowledgement",
-            verdict(
-                submission.message_id,
-                submission.ack_status,
-                submission.ack_at,
-                submission.ack_messages,
-            )
-            if submission.ack_status
-            else None,
-            verdict(submission.message_id, ack.status, at, ack.texts),
-        )
-        submission.ack_status = ack.status
-        submission.ack_at = at
-        submission.ack_messages = ack.texts
-    if number and case.national_case_number != number:
-        if case.national_case_number:
-            outcome.previous_number = case.national_case_number
+    elif number and case.national_case_number != number:
+        outcome.previous_number = case.national_case_number
         audit.record_change(
             session,
             actor,

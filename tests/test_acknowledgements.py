@@ -63,12 +63,18 @@ def message_ack(
     )
 
 
-def ack_file(*messages, batch_id: str = "BATCH-1", batch_code: str = "AA", batch_texts=()) -> bytes:
+def ack_file(
+    *messages,
+    batch_id: str = "BATCH-1",
+    batch_code: str = "AA",
+    batch_texts=(),
+    created: str = "20260105101246+0800",
+) -> bytes:
     """Return a schema-valid MCCI_IN200101UV01 holding the message acknowledgements."""
     E = ElementMaker(namespace=V3, nsmap={None: V3, "xsi": XSI})
     root = E.MCCI_IN200101UV01(
         E.id(root=f"{ICH}.3.20", extension="ACK-20260105-1"),
-        E.creationTime(value="20260105101246+0800"),
+        E.creationTime(value=created),
         E.responseModeCode(code="D"),
         E.interactionId(root="2.16.840.1.113883.1.6", extension="MCCI_IN200101UV01"),
         *messages,
@@ -174,6 +180,13 @@ def test_an_accepted_message_fills_the_national_number_once(staff, tmp_path):
     assert ack_trail(staff) == trail
     assert submission(staff, "MSG-1").ack_at == recorded.ack_at
 
+    with staff.app_context():  # staff correct the number on the case page meanwhile
+        case = db.session.get(Case, submission(staff, "MSG-1").case_id)
+        case.national_case_number = "2026610000124"
+        db.session.commit()
+    assert "already recorded" in import_ack(staff, tmp_path, content).output
+    assert national_number(staff, reference) == "2026610000124"
+
 
 def test_a_rejection_keeps_its_texts_cleaned_and_fills_no_number(staff, tmp_path):
     reference = sent(staff)
@@ -237,9 +250,13 @@ def test_a_single_message_is_found_by_its_batch_and_a_batch_alone_rejects(staff,
 def test_a_different_national_number_is_replaced_audited_and_said(staff, tmp_path):
     reference = sent(staff)
     import_ack(staff, tmp_path, ack_file(message_ack("MSG-1", national="OLD-1")))
-    result = import_ack(staff, tmp_path, ack_file(message_ack("MSG-1", national="NEW-2")))
+    same_day = import_ack(staff, tmp_path, ack_file(message_ack("MSG-1", national="NEW-2")))
+    assert "already recorded" in same_day.output  # the same acknowledgement, as sent
+    later = ack_file(message_ack("MSG-1", national="NEW-2"), created="20260107090000+0800")
+    result = import_ack(staff, tmp_path, later)
     assert result.exit_code == 0
     assert "national case number NEW-2 (was OLD-1)" in result.output
+    assert submission(staff, "MSG-1").ack_at == datetime(2026, 1, 7, 1, 0, tzinfo=UTC)
     assert national_number(staff, reference) == "NEW-2"
     numbers = [
         (old, new) for *_, name, old, new in ack_trail(staff) if name == "national_case_number"
