@@ -163,8 +163,6 @@ def read_acknowledgement(content: bytes) -> Acknowledgement:
         raise AcknowledgementError(
             _("The file is not XML: %(reason)s", reason=clean(reason, 200))
         ) from None
-    if root is None:
-        raise AcknowledgementError(_("The file is not XML: it is empty."))
     if root.getroottree().docinfo.doctype:
         raise AcknowledgementError(
             _("The file declares a DOCTYPE, which acknowledgements never do: refused unread.")
