@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 import click
 import segno
+import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from flask_babel import force_locale
@@ -25,13 +26,16 @@ from adr import (
     batch_register,
     create_app,
     demo,
+    e2b,
     mailer,
+    meddra,
     regulatory,
 )
 from adr import listing as line_listing
 from adr.export import default_path, parse_month, write_workbook
+from adr.extensions import db
 from adr.intake.forms import BATCH_RE, PACK_FIELDS, normalize_batch
-from adr.models import write_transaction
+from adr.models import Report, write_transaction
 
 MAX_PROBLEMS_SHOWN = 20
 
@@ -51,6 +55,8 @@ def register(app: Flask) -> None:
         qr,
         import_batches,
         listing,
+        import_meddra,
+        e2b_command,
         import_ack,
     ):
         app.cli.add_command(command)
@@ -305,6 +311,62 @@ def import_ack(file: Path, lang: str) -> None:
             click.echo(f"adr: {file}: {acknowledgements.describe(outcome)}", err=True)
     if result.unknown:
         sys.exit(1)
+
+
+@click.command("import-meddra")
+@click.argument("folder", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--version", help="The release's version (27.1), if meddra_release.asc is absent.")
+@click.option("--language", type=click.Choice(["en", "zh"]), help="Likewise, its language.")
+@with_appcontext
+def import_meddra(folder: Path, version: str | None, language: str | None) -> None:
+    """Import a MedDRA release from its MedAscii folder (a version, or another language of it)."""
+    started = time.perf_counter()
+    try:
+        result = meddra.import_release(folder, "adr import-meddra", version, language)
+    except meddra.ReleaseError as error:
+        click.echo(f"adr: {error}; nothing imported", err=True)
+        sys.exit(1)
+    counts = ", ".join(f"{count} {level.upper()}s" for level, count in result.counts.items())
+    how = "imported" if result.added else "names added to the imported version"
+    click.echo(
+        f"MedDRA {result.version} ({result.language}) {how}: {counts}, "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+
+
+@click.command("e2b")
+@click.argument("reference")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--kind", type=click.Choice(e2b.KINDS), default="report", show_default=True)
+@click.option("--reason", help="Why (C.1.11.2): required for an amendment or nullification.")
+@with_appcontext
+def e2b_command(reference: str, output: Path, kind: str, reason: str | None) -> None:
+    """Write the E2B(R3) file of a report's case and keep it; exit 1 listing what is missing."""
+    report = find_case_report(reference)
+    if report is None:
+        click.echo(f"adr: no report {reference}", err=True)
+        sys.exit(1)
+    try:
+        with write_transaction() as session:
+            submission = e2b.submit(session, report.case, "adr e2b", kind, reason)
+            output.write_bytes(submission.xml.encode("utf-8"))
+    except e2b.NotReady as not_ready:
+        click.echo(f"adr: no file for {report.reference}; fix these first:", err=True)
+        with force_locale(str(current_app.config["BABEL_DEFAULT_LOCALE"])):
+            for problem in not_ready.problems:
+                click.echo(f"- {problem.text} ({e2b.where_text(problem.where)})", err=True)
+        sys.exit(1)
+    click.echo(
+        f"{output}: {submission.kind} version {submission.version}, message {submission.message_id}"
+    )
+
+
+def find_case_report(reference: str) -> Report | None:
+    """Return the report of a reference typed as staff search takes it (any case, spaces)."""
+    normalized = regulatory.normalize_reference("".join(reference.split()))
+    return (
+        normalized and db.session.scalar(sa.select(Report).where(Report.reference == normalized))
+    ) or None
 
 
 @click.command("send-mail")

@@ -412,6 +412,8 @@ AUDIT_ACTION: CodeList = {
     "second factor removed": Term("移除双重验证", "Second factor removed"),
     "recovery code used": Term("使用恢复码", "Recovery code used"),
     "not a duplicate": Term("判定非重复病例", "Judged not a duplicate"),
+    "E2B generated": Term("生成E2B(R3)电子报告", "E2B(R3) file generated"),
+    "E2B downloaded": Term("下载E2B(R3)电子报告", "E2B(R3) file downloaded again"),
 }
 ASSESSED_FIELD: CodeList = {
     "status": Term("处理状态", "Status"),

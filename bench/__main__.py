@@ -1,6 +1,18 @@
 """Run every benchmark in turn."""
 
-from bench import compliance, duplicates, export, intake, listing, load, mail, pages, review
+from bench import (
+    compliance,
+    duplicates,
+    e2b,
+    export,
+    intake,
+    listing,
+    load,
+    mail,
+    meddra,
+    pages,
+    review,
+)
 
 if __name__ == "__main__":
     intake.main()
@@ -12,3 +24,5 @@ if __name__ == "__main__":
     duplicates.main()
     compliance.main()
     listing.main()
+    meddra.main()
+    e2b.main()

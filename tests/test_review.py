@@ -631,6 +631,8 @@ def test_the_staff_pages_in_chinese_show_no_english(staff):
     client = signed_in(staff, REVIEWER)
     assess(client, reference, status="in_review", note="备注")
     allowed = LATIN_ON_CHINESE_PAGES | {"WHO-UMC", "Naranjo", "MZ"}  # MZ: the record number typed
+    # The E2B section: the standard's and MedDRA's names, and the settings it names.
+    allowed |= {"MedDRA", "LLT", "ADR", "SENDER", "RECEIVER", "ID", "MAH"}
     for path in ("/staff/", "/staff/reports", f"/staff/reports/{reference}", "/staff/reports/new"):
         words = latin_words(client.get(path).get_data(as_text=True))
         assert {w for w in words - allowed if w not in reference} == set(), path

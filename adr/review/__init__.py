@@ -10,6 +10,7 @@ from adr.review import (  # noqa: E402, F401
     batches,
     compliance,
     duplicates,
+    e2b,
     products,
     views,
 )

@@ -1,0 +1,1337 @@
+"""ICH E2B(R3) ICSRs: one case as it stands, as a batch of one message, checked before it is kept.
+
+The builder follows ../shared/e2b-r3/mapping.md section by section (the element IDs in the
+comments are ICH's). Every file passes the ICH schemas and `rule_errors` (what the schemas do not
+check) before it is returned; a case that cannot give a valid file yet gets `problems` instead,
+each saying where to put it right.
+
+Readings made here, where ICH and NMPA leave the choice (mapping.md ⚠):
+- G.k.8 action taken, derived per drug: stopped (an end date) on or after the onset → 1
+  withdrawn; stopped before the onset → 9 not applicable; still taken and the reporter says the
+  drug was not stopped or reduced → 4 not changed; otherwise 0 unknown.
+- G.k.3.3 holder: the reported manufacturer, cut to ICH's 60 characters (an organisation's
+  name, not clinical data); every other over-long value is a problem, never cut.
+- Text loses only the characters XML 1.0 cannot carry (C0 controls other than tab and LF).
+- The regional elements whose placement mapping.md §4 marks "(XSLT)" (C.1.CN.1–3) are always
+  sent; those it marks as a guess go only with `E2B_UNVERIFIED_REGIONAL`. The patient's phone
+  (D.CN.5) goes only with `E2B_PATIENT_PHONE`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app, has_request_context
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from lxml import etree
+from pypinyin import Style, lazy_pinyin
+from sqlalchemy.orm import Session
+
+from adr import audit, cases, reactions, regulatory, vocab
+from adr.extensions import db
+from adr.i18n import current_language
+from adr.models import Case, Drug, MeddraRelease, MeddraTerm, Reaction, Submission
+
+SCHEMA = Path(__file__).parent / "schemas/e2b-r3/multicacheschemas/MCCI_IN200100UV01.xsd"
+HL7 = "urn:hl7-org:v3"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+NS = {"h": HL7}
+
+ICH_ID = "2.16.840.1.113883.3.989.2.1.3."  # + n: ICH identifier roots
+ICH_CODES = "2.16.840.1.113883.3.989.2.1.1."  # + n: ICH code lists
+CL19 = ICH_CODES + "19"  # ICH observation codes (NMPA's CN-n codes too)
+MEDDRA = "2.16.840.1.113883.6.163"
+COUNTRY = "1.0.3166.1.2.2"
+EDQM_ROUTE = "0.4.0.127.0.16.1.1.2.6"
+ID_NAMESPACE = uuid.UUID("0b8f3b0e-7a51-4d0c-9a3e-5e2b2b3e1201")  # drugs' and reactions' UUIDs
+
+KINDS = ("report", "amendment", "nullification")
+CORRECTION_CODE = {"nullification": "1", "amendment": "2"}  # C.1.11.1
+PATIENT_NAME_MODES = ("initials", "name", "masked")
+REASON_MAX = 200
+
+QUALIFICATION = {  # C.2.r.4
+    "physician": "1",
+    "pharmacist": "2",
+    "nurse": "3",
+    "other_hcp": "3",
+    "patient": "5",
+    "relative": "5",
+    "other": "5",
+}
+REPORT_SOURCE = {"hospital": "3", "pharmacy": "4"}  # C.1.CN.1; anyone else: 2 个人
+SEX = {"male": "1", "female": "2"}  # D.5, ISO 5218
+AGE_UNIT = {"year": "a", "month": "mo", "day": "d"}  # D.2.2b, UCUM
+ROLE = {"suspect": "1", "concomitant": "2", "interacting": "3"}  # G.k.1
+DOSE_UNIT = {"mg": "mg", "g": "g", "ug": "ug", "ml": "mL", "iu": "[iU]", "drop": "[drp]"}
+ROUTE = {  # G.k.4.r.10.2b, EDQM routes of administration
+    "oral": "20053000",
+    "iv": "20045000",
+    "im": "20035000",
+    "sc": "20066000",
+    "topical": "20003000",
+    "inhalation": "20020000",
+    "rectal": "20061000",
+    "sublingual": "20067000",
+}
+OUTCOME = {  # E.i.7
+    "unknown": "0",
+    "recovered": "1",
+    "improving": "2",
+    "not_recovered": "3",
+    "sequelae": "4",
+    "death": "5",
+}
+SERIOUSNESS = {  # E.i.3.2a–f (致癌 has no slot of its own: it is with congenital anomaly)
+    "death": "34",
+    "life_threatening": "21",
+    "hospitalization": "33",
+    "disability": "35",
+    "congenital_anomaly": "12",
+    "other_important": "26",
+}
+RECHALLENGE = {"yes": "1", "no": "2", "unknown": "3", "not_applicable": "4"}  # G.k.9.i.4
+CAUSALITY_METHOD = "国家药品不良反应监测中心关联性评价（六级）"
+REPORTER_SOURCE, COMPANY_SOURCE = "报告人", "上市许可持有人"  # G.k.9.i.2.r.1
+
+# ICH maximum lengths of what we send (mapping.md; FDA's element sheet).
+MAX_LENGTH = {
+    "patient_name": 60,
+    "record_number": 20,
+    "reporter_name": 60,
+    "reporter_organization": 60,
+    "reporter_phone": 33,
+    "batch_number": 35,
+    "approval_number": 35,
+    "holder": 60,
+    "product_name": 250,
+    "indication": 250,
+    "reported_term": 250,
+    "death_cause": 250,
+    "dose": 8,
+}
+
+INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+class E2BError(Exception):
+    """A built file failed the schemas or the rules: a bug in the builder, never sent."""
+
+
+class NotReady(Exception):
+    """The case cannot give a valid file yet: `problems` says what is missing and where."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(problem.text for problem in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What stops a file, and where to put it right.
+
+    `where`: an anchor of the case page (#reactions, #assessment), "follow-up" (a follow-up
+    report corrects what was received) or the name of a setting (ADR_E2B_SENDER_ID).
+    """
+
+    text: str
+    where: str
+
+
+@dataclass
+class CaseData:
+    """What a file carries: the case, its reports, their current view, reactions and drugs."""
+
+    case: Case
+    view: cases.CurrentView
+    reactions: list[Reaction]
+    drugs: list[Drug]
+
+    @property
+    def first(self) -> Any:
+        return self.case.reports[0]
+
+    @property
+    def latest(self) -> Any:
+        return self.case.reports[-1]
+
+
+def where_text(where: str) -> str:
+    """Return where a problem is put right, as the command prints it."""
+    if where.startswith("#"):
+        return _("case page, section %(anchor)s", anchor=where)
+    if where == "follow-up":
+        return _("a follow-up report on the case page")
+    return _("setting %(name)s", name=f"ADR_{where}")
+
+
+def gather(case: Case) -> CaseData:
+    view = cases.current_view(case.reports)
+    return CaseData(case, view, list(case.reactions), list(view.drugs))
+
+
+def setting(name: str) -> str | None:
+    """Return an identifier setting as text (ADR_* values may arrive as numbers), or None."""
+    value = current_app.config.get(name)
+    return None if value is None or str(value).strip() == "" else str(value).strip()
+
+
+def safety_report_id(case: Case) -> str:
+    """Return C.1.1 (= C.1.8.1): CN-<MAH id>-<first report's reference>, the same every version."""
+    return f"CN-{setting('MAH_ID')}-{case.reports[0].reference}"
+
+
+# What stops a file.
+
+
+def problems(case: Case, kind: str = "report", reason: str | None = None) -> list[Problem]:
+    """Return what stops a valid file of `kind` for the case; empty when one can be made.
+
+    In the page's language; outside a request (the command), in the default language.
+    """
+    if has_request_context():
+        return case_problems(case, kind, reason)
+    with force_locale(str(current_app.config["BABEL_DEFAULT_LOCALE"])):
+        return case_problems(case, kind, reason)
+
+
+def case_problems(case: Case, kind: str, reason: str | None) -> list[Problem]:
+    data = gather(case)
+    view = data.view
+    found: list[Problem] = []
+    for name in ("E2B_SENDER_ID", "E2B_RECEIVER_ID", "MAH_ID"):
+        if setting(name) is None:
+            found.append(Problem(_("Setting %(name)s is not set.", name=f"ADR_{name}"), name))
+    if current_app.config.get("E2B_PATIENT_NAME", "initials") not in PATIENT_NAME_MODES:
+        found.append(
+            Problem(
+                _("Setting ADR_E2B_PATIENT_NAME must be initials, name or masked."),
+                "E2B_PATIENT_NAME",
+            )
+        )
+    if kind in CORRECTION_CODE:
+        if not any(s.kind == "report" for s in case.submissions):
+            found.append(
+                Problem(_("An amendment or nullification needs a report sent first."), "#e2b")
+            )
+        if not (reason or "").strip():
+            found.append(Problem(_("Give the reason for the amendment or nullification."), "#e2b"))
+        elif len(reason or "") > REASON_MAX:
+            found.append(
+                Problem(_("The reason is longer than %(n)s characters.", n=REASON_MAX), "#e2b")
+            )
+    if kind != "nullification" and case.status in regulatory.NOT_FOR_REGULATOR:
+        found.append(
+            Problem(
+                _(
+                    "The case is marked %(status)s: only a nullification can be sent.",
+                    status=vocab.label(vocab.STATUS, case.status, current_language()),
+                ),
+                "#assessment",
+            )
+        )
+    if not regulatory.is_valid_case(view):
+        missing = [
+            vocab.label(vocab.MINIMUM_ELEMENT, name, current_language())
+            for name, present in regulatory.minimum_elements(view).items()
+            if not present
+        ]
+        found.append(
+            Problem(
+                _("Not a valid case: missing %(items)s.", items="、".join(missing)), "follow-up"
+            )
+        )
+    if not any(drug.role in ("suspect", "interacting") for drug in data.drugs):
+        found.append(Problem(_("No suspect or interacting drug."), "follow-up"))
+    if not data.reactions:
+        found.append(Problem(_("No reaction."), "follow-up"))
+    found.extend(coding_problems(data.reactions))
+    found.extend(length_problems(data))
+    return found
+
+
+def coding_problems(case_reactions: list[Reaction]) -> list[Problem]:
+    """Return the reactions not coded to a current LLT of an imported MedDRA version."""
+    versions = set(db.session.scalars(sa.select(MeddraRelease.version)))
+    found = []
+    for reaction in case_reactions:
+        term = reaction.reported_term
+        if reaction.llt_code is None or not reaction.meddra_version:
+            found.append(
+                Problem(_("Reaction “%(term)s” is not coded to MedDRA.", term=term), "#reactions")
+            )
+        elif reaction.meddra_version not in versions:
+            found.append(
+                Problem(
+                    _(
+                        "Reaction “%(term)s” is coded in MedDRA %(version)s, "
+                        "which is not imported.",
+                        term=term,
+                        version=reaction.meddra_version,
+                    ),
+                    "#reactions",
+                )
+            )
+        else:
+            llt = db.session.get(MeddraTerm, (reaction.meddra_version, "llt", reaction.llt_code))
+            if llt is None or not llt.current:
+                found.append(
+                    Problem(
+                        _(
+                            "Reaction “%(term)s” is coded to LLT %(code)s, "
+                            "not a current LLT of MedDRA %(version)s.",
+                            term=term,
+                            code=reaction.llt_code,
+                            version=reaction.meddra_version,
+                        ),
+                        "#reactions",
+                    )
+                )
+    return found
+
+
+def length_problems(data: CaseData) -> list[Problem]:
+    """Return the values longer than ICH allows: each named, none cut."""
+    view = data.view
+    found = []
+
+    def check(value: str | None, limit_name: str, label: str) -> None:
+        limit = MAX_LENGTH[limit_name]
+        if value and len(value) > limit:
+            found.append(
+                Problem(
+                    _(
+                        "%(field)s is longer than the %(n)s characters E2B allows.",
+                        field=label,
+                        n=limit,
+                    ),
+                    "follow-up",
+                )
+            )
+
+    if current_app.config.get("E2B_PATIENT_NAME", "initials") == "name":
+        check(view.patient_name, "patient_name", _("Patient name"))
+    check(view.patient_record_number, "record_number", _("Medical record number"))
+    check(reporter_name(view), "reporter_name", _("Reporter name"))
+    check(view.reporter_organization, "reporter_organization", _("Reporter organisation"))
+    check(view.reporter_phone, "reporter_phone", _("Reporter phone"))
+    check(view.event_death_cause, "death_cause", _("Cause of death"))
+    for drug in data.drugs:
+        name = product_name(drug)
+        check(drug.batch_number, "batch_number", _("Batch number of %(drug)s", drug=name))
+        check(drug.approval_number, "approval_number", _("Approval number of %(drug)s", drug=name))
+        check(name, "product_name", _("Name of %(drug)s", drug=name[:40]))
+        check(drug.indication, "indication", _("Indication of %(drug)s", drug=name))
+        if drug.dose is not None:
+            check(number(drug.dose), "dose", _("Dose of %(drug)s", drug=name))
+    for reaction in data.reactions:
+        check(reaction.reported_term, "reported_term", _("Reaction as reported"))
+    return found
+
+
+# Values as sent.
+
+
+def clean(text: str | None) -> str:
+    """Return text XML 1.0 can carry: its invalid control characters removed."""
+    return INVALID_XML_CHARS.sub("", text or "")
+
+
+def number(value: float) -> str:
+    """Return a number as E2B writes it: no exponent, no trailing zeros."""
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def day(value: date) -> str:
+    return f"{value:%Y%m%d}"
+
+
+def moment(value: datetime) -> str:
+    """Return a time as CCYYMMDDhhmmss+0800 (China time)."""
+    return f"{value.astimezone(regulatory.CHINA):%Y%m%d%H%M%S}+0800"
+
+
+def product_name(drug: Drug) -> str:
+    """Return G.k.2.2: the brand name if given, else the generic name."""
+    return (drug.brand_name or drug.generic_name or "").strip()
+
+
+def reporter_name(view: Any) -> str | None:
+    name = view.reporter_name
+    return name if regulatory.identifies(name) else None
+
+
+def patient_initials(name: str) -> str:
+    """Return a name's initials: 王晓明 → WXM (pinyin), Wang Xiaoming → WX, WXM → WXM."""
+    chinese = "".join(c for c in name if "\u3400" <= c <= "\u9fff" and c != "某")  # 张某某: Z
+    if chinese:
+        return "".join(lazy_pinyin(chinese, style=Style.FIRST_LETTER)).upper()
+    words = [word for word in re.split(r"[\s.·]+", name) if word[:1].isalpha()]
+    if len(words) == 1 and len(words[0]) <= 4:
+        return words[0].upper()
+    return "".join(word[0] for word in words).upper()
+
+
+def patient_name(view: Any) -> str | None:
+    """Return D.1 per `E2B_PATIENT_NAME`: initials, the name, or None (sent as MSK or UNK)."""
+    return shown_name(view.patient_name)
+
+
+def shown_name(name: str | None) -> str | None:
+    """Return a patient's name as `E2B_PATIENT_NAME` lets it out: initials, whole, or None."""
+    mode = current_app.config.get("E2B_PATIENT_NAME", "initials")
+    if mode == "masked" or not name or not regulatory.identifies(name):
+        return None
+    return clean(name) if mode == "name" else (patient_initials(name) or None)
+
+
+def history_text(view: Any) -> str:
+    """Return D.7.2: the condition treated, relevant history and earlier reactions, in Chinese."""
+    parts = []
+    if view.patient_disease:
+        parts.append(f"原患疾病：{view.patient_disease}")
+    history = [vocab.label(vocab.HISTORY, code, "zh") for code in view.patient_history or []]
+    if history:
+        detail = f"（{view.patient_history_detail}）" if view.patient_history_detail else ""
+        parts.append(f"相关重要信息：{'、'.join(history)}{detail}")
+    for label, answer, detail in (
+        ("既往药品不良反应", view.patient_past_adr, view.patient_past_adr_detail),
+        ("家族药品不良反应", view.patient_family_adr, view.patient_family_adr_detail),
+    ):
+        if answer:
+            said = vocab.label(vocab.YES_NO_UNKNOWN, answer, "zh")
+            parts.append(f"{label}：{said}" + (f"，{detail}" if detail else ""))
+    return clean("；".join(parts))
+
+
+def narrative(view: Any) -> str:
+    """Return H.1: the reporter's description, then what ICH has no element for (§2.6)."""
+    extra = []
+    if view.reporter_kind:
+        extra.append(f"报告人身份：{vocab.label(vocab.REPORTER_KIND, view.reporter_kind, 'zh')}")
+    if view.event_sequelae_detail:
+        extra.append(f"后遗症表现：{view.event_sequelae_detail}")
+    if view.event_disease_impact:
+        impact = vocab.label(vocab.DISEASE_IMPACT, view.event_disease_impact, "zh")
+        extra.append(f"对原患疾病的影响：{impact}")
+    if view.event_dechallenge:
+        answer = vocab.label(vocab.DECHALLENGE, view.event_dechallenge, "zh")
+        extra.append(f"停药或减量后反应是否消失或减轻：{answer}")
+    text = view.event_description or ""
+    return clean("\n".join([text, *extra]) if extra else text)
+
+
+def action_taken(drug: Drug, onset: date | None, dechallenge: str | None) -> str:
+    """Return G.k.8 as derived (see the module's docstring)."""
+    if drug.end_date is not None and onset is not None:
+        return "1" if drug.end_date >= onset else "9"
+    if drug.end_date is None and dechallenge == "not_applicable":
+        return "4"
+    return "0"
+
+
+def object_id(case: Case, *parts: object) -> str:
+    """Return a UUID for a drug or reaction of the case, the same in every version."""
+    return str(uuid.uuid5(ID_NAMESPACE, "/".join(map(str, (case.reports[0].reference, *parts)))))
+
+
+def drug_id(case: Case, drug: Drug) -> str:
+    return object_id(case, "drug", drug.role, reactions.drug_key(drug))
+
+
+def reaction_id(case: Case, reaction: Reaction) -> str:
+    return object_id(case, "reaction", reaction.id)
+
+
+# The XML.
+
+
+def el(parent: Any, tag: str, text: str | None = None, **attributes: str | None) -> Any:
+    """Add a child element in the HL7 namespace; `type_` becomes xsi:type, None drops."""
+    element = etree.SubElement(parent, f"{{{HL7}}}{tag}")
+    for name, value in attributes.items():
+        if value is None:
+            continue
+        if name == "type_":
+            element.set(f"{{{XSI}}}type", value)
+        else:
+            element.set(name.rstrip("_"), value)
+    if text is not None:
+        element.text = clean(text)
+    return element
+
+
+def code(parent: Any, value: str, system: str, display: str | None = None, **more: str) -> Any:
+    return el(parent, "code", code=value, codeSystem=system, displayName=display, **more)
+
+
+def observation(
+    parent: Any, relation: str, obs_code: str, tag: str = "observation", **rel: str
+) -> Any:
+    """Add `<relation><observation>` with a CL19 code (or an NMPA CN-n code)."""
+    wrapper = el(parent, relation, typeCode=rel.get("typeCode", "SBJ"))
+    obs = el(wrapper, tag, classCode="OBS", moodCode="EVN")
+    version = "1.1" if obs_code.startswith("CN-") else None
+    code(obs, obs_code, CL19, codeSystemVersion=version) if version else code(obs, obs_code, CL19)
+    return obs
+
+
+def boolean(parent: Any, value: bool | None) -> Any:
+    """Add a BL value: true/false, or nullFlavor NI for None."""
+    if value is None:
+        return el(parent, "value", type_="BL", nullFlavor="NI")
+    return el(parent, "value", type_="BL", value="true" if value else "false")
+
+
+def device(parent: Any, relation: str, type_code: str, root: str, extension: str) -> None:
+    wrapper = el(parent, relation, typeCode=type_code)
+    dev = el(wrapper, "device", classCode="DEV", determinerCode="INSTANCE")
+    el(dev, "id", root=root, extension=extension)
+
+
+@dataclass(frozen=True)
+class Built:
+    """A file built and checked, with the identifiers it carries."""
+
+    xml: bytes
+    message_id: str
+    batch_id: str
+    safety_report_id: str
+    version: int
+
+
+def build(
+    case: Case, kind: str = "report", reason: str | None = None, now: datetime | None = None
+) -> Built:
+    """Build and check the file of the case as it stands; raise NotReady or E2BError."""
+    found = problems(case, kind, reason)
+    if found:
+        raise NotReady(found)
+    now = now or datetime.now(UTC)
+    data = gather(case)
+    batch_id, message_id = str(uuid.uuid4()), str(uuid.uuid4())
+    sender, receiver = setting("E2B_SENDER_ID") or "", setting("E2B_RECEIVER_ID") or ""
+    c11 = safety_report_id(case)
+    created = moment(now)
+
+    batch = etree.Element(f"{{{HL7}}}MCCI_IN200100UV01", nsmap={None: HL7, "xsi": XSI})
+    batch.set("ITSVersion", "XML_1.0")
+    el(batch, "id", root=ICH_ID + "22", extension=batch_id)  # N.1.2
+    el(batch, "creationTime", value=created)  # N.1.5
+    el(batch, "responseModeCode", code="D")
+    el(batch, "interactionId", root="2.16.840.1.113883.1.6", extension="MCCI_IN200100UV01")
+    el(
+        batch,
+        "name",
+        code="1",
+        codeSystem=ICH_CODES + "1",
+        codeSystemVersion="2.0",
+        displayName="ichicsr",
+    )
+    message = el(batch, "PORR_IN049016UV")
+    el(message, "id", root=ICH_ID + "1", extension=message_id)  # N.2.r.1
+    el(message, "creationTime", value=created)  # N.2.r.4
+    el(message, "interactionId", root="2.16.840.1.113883.1.6", extension="PORR_IN049016UV")
+    el(message, "processingCode", code="P")
+    el(message, "processingModeCode", code="T")
+    el(message, "acceptAckCode", code="AL")
+    device(message, "receiver", "RCV", ICH_ID + "12", receiver)  # N.2.r.3
+    device(message, "sender", "SND", ICH_ID + "11", sender)  # N.2.r.2
+    act = el(message, "controlActProcess", classCode="CACT", moodCode="EVN")
+    code(act, "PORR_TE049016UV", "2.16.840.1.113883.1.18")
+    el(act, "effectiveTime", value=created)  # C.1.2
+    subject = el(act, "subject", typeCode="SUBJ")
+    event = el(subject, "investigationEvent", classCode="INVSTG", moodCode="EVN")
+    el(event, "id", root=ICH_ID + "1", extension=c11)  # C.1.1
+    el(event, "id", root=ICH_ID + "2", extension=c11)  # C.1.8.1
+    code(event, "PAT_ADV_EVNT", "2.16.840.1.113883.5.4")
+    el(event, "text", narrative(data.view))  # H.1
+    el(event, "statusCode", code="active")
+    low = el(event, "effectiveTime")
+    el(low, "low", value=day(data.first.aware_on))  # C.1.4
+    el(event, "availabilityTime", value=day(data.latest.aware_on))  # C.1.5
+    assessment_component = el(event, "component", typeCode="COMP")
+    add_assessment(assessment_component, data)
+    additional = observation(event, "component", "1", "observationEvent", typeCode="COMP")
+    boolean(additional, False)  # C.1.6.1
+    expedited = observation(event, "component", "23", "observationEvent", typeCode="COMP")
+    boolean(expedited, case.report_category != "general")  # C.1.7
+    add_case_regional(event, data)
+    first_sender = el(event, "outboundRelationship", typeCode="SPRT")
+    related = el(first_sender, "relatedInvestigation", classCode="INVSTG", moodCode="EVN")
+    code(related, "1", ICH_CODES + "22", "initialReport")
+    author = el(
+        el(
+            el(related, "subjectOf2", typeCode="SUBJ"),
+            "controlActEvent",
+            classCode="CACT",
+            moodCode="EVN",
+        ),
+        "author",
+        typeCode="AUT",
+    )
+    entity = el(author, "assignedEntity", classCode="ASSIGNED")
+    code(entity, "2", ICH_CODES + "3", "other")  # C.1.8.2
+    add_primary_source(event, data)
+    add_sender(event)
+    characteristic = observation(
+        event, "subjectOf2", "1", "investigationCharacteristic", typeCode="SUBJ"
+    )
+    characteristic.find("h:code", NS).set("codeSystem", ICH_CODES + "23")
+    el(characteristic, "value", type_="CE", code="1", codeSystem=ICH_CODES + "2")  # C.1.3
+    other_ids = observation(
+        event, "subjectOf2", "2", "investigationCharacteristic", typeCode="SUBJ"
+    )
+    other_ids.find("h:code", NS).set("codeSystem", ICH_CODES + "23")
+    boolean(other_ids, None)  # C.1.9.1
+    if kind in CORRECTION_CODE:
+        correction = observation(
+            event, "subjectOf2", "3", "investigationCharacteristic", typeCode="SUBJ"
+        )
+        correction.find("h:code", NS).set("codeSystem", ICH_CODES + "23")
+        el(correction, "value", type_="CE", code=CORRECTION_CODE[kind], codeSystem=ICH_CODES + "5")
+        why = observation(event, "subjectOf2", "4", "investigationCharacteristic", typeCode="SUBJ")
+        why.find("h:code", NS).set("codeSystem", ICH_CODES + "23")
+        el(el(why, "value", type_="CE"), "originalText", (reason or "").strip())  # C.1.11.2
+    device(batch, "receiver", "RCV", ICH_ID + "14", receiver)  # N.1.4
+    device(batch, "sender", "SND", ICH_ID + "13", sender)  # N.1.3
+
+    xml = etree.tostring(batch, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    errors = check(xml)
+    if errors:
+        raise E2BError("; ".join(errors[:20]))
+    return Built(xml, message_id, batch_id, c11, len(case.reports))
+
+
+def unverified() -> bool:
+    return bool(current_app.config.get("E2B_UNVERIFIED_REGIONAL", True))
+
+
+def add_case_regional(event: Any, data: CaseData) -> None:
+    """Add C.1.CN.1–3 (NMPA; codes and placement from a vendor XSLT, mapping.md §4)."""
+    source = REPORT_SOURCE.get(data.view.reporter_organization_type or "", "2")
+    for cn_code, value in (("CN-6", source), ("CN-11", "12"), ("CN-12", setting("MAH_ID") or "")):
+        obs = observation(event, "component", cn_code, "observationEvent", typeCode="COMP")
+        el(obs, "value", type_="CE", code=value)
+
+
+def add_primary_source(event: Any, data: CaseData) -> None:
+    """Add C.2.r: the latest reporter, the one primary source (C.2.r.5 = 1)."""
+    view = data.view
+    relation = el(event, "outboundRelationship", typeCode="SPRT")
+    el(relation, "priorityNumber", value="1")
+    related = el(relation, "relatedInvestigation", classCode="INVSTG", moodCode="EVN")
+    code(related, "2", ICH_CODES + "22", "sourceReport")
+    control = el(
+        el(related, "subjectOf2", typeCode="SUBJ"),
+        "controlActEvent",
+        classCode="CACT",
+        moodCode="EVN",
+    )
+    entity = el(el(control, "author", typeCode="AUT"), "assignedEntity", classCode="ASSIGNED")
+    if view.reporter_phone:  # C.2.r.2.7, as E.164 where the number was recognised
+        source = view.sources.get("reporter_phone")
+        e164 = source.reporter_phone_e164 if source is not None else None
+        el(entity, "telecom", value="tel:" + (e164 or re.sub(r"[^0-9+-]", "", view.reporter_phone)))
+    if view.reporter_email and unverified():  # C.2.r.CN.1: encoding a guess
+        el(entity, "telecom", value="mailto:" + view.reporter_email)
+    person = el(entity, "assignedPerson", classCode="PSN", determinerCode="INSTANCE")
+    name = reporter_name(view)
+    if name and view.reporter_kind == "patient":  # the patient's own name: as D.1 is sent
+        name = shown_name(name)
+    if name:
+        el(el(person, "name"), "family", name)  # C.2.r.1.4: the whole name, never split
+    else:
+        el(person, "name", nullFlavor="UNK")
+    qualified = el(person, "asQualifiedEntity", classCode="QUAL")
+    if view.reporter_kind in QUALIFICATION:
+        code(qualified, QUALIFICATION[view.reporter_kind], ICH_CODES + "6")  # C.2.r.4
+    else:
+        el(qualified, "code", nullFlavor="UNK")
+    located = el(person, "asLocatedEntity", classCode="LOCE")
+    place = el(located, "location", classCode="COUNTRY", determinerCode="INSTANCE")
+    code(place, "CN", COUNTRY)  # C.2.r.3
+    if view.reporter_organization:
+        outer = el(entity, "representedOrganization", classCode="ORG", determinerCode="INSTANCE")
+        inner = el(outer, "assignedEntity", classCode="ASSIGNED")
+        org = el(inner, "representedOrganization", classCode="ORG", determinerCode="INSTANCE")
+        el(org, "name", view.reporter_organization)  # C.2.r.2.1
+
+
+def add_sender(event: Any) -> None:
+    """Add C.3: the company, a pharmaceutical company (C.3.1 = 1)."""
+    subject = el(event, "subjectOf1", typeCode="SUBJ")
+    control = el(subject, "controlActEvent", classCode="CACT", moodCode="EVN")
+    entity = el(el(control, "author", typeCode="AUT"), "assignedEntity", classCode="ASSIGNED")
+    code(entity, "1", ICH_CODES + "7")
+    outer = el(entity, "representedOrganization", classCode="ORG", determinerCode="INSTANCE")
+    inner = el(outer, "assignedEntity", classCode="ASSIGNED")
+    org = el(inner, "representedOrganization", classCode="ORG", determinerCode="INSTANCE")
+    el(org, "name", str(current_app.config["COMPANY_NAME"])[:100])  # C.3.2
+
+
+def add_assessment(component: Any, data: CaseData) -> None:
+    """Add the adverse event assessment: patient, reactions, drugs, causality, comments."""
+    case, view = data.case, data.view
+    assessment = el(component, "adverseEventAssessment", classCode="INVSTG", moodCode="EVN")
+    role = el(el(assessment, "subject1", typeCode="SBJ"), "primaryRole", classCode="INVSBJ")
+    add_patient(role, data)
+    reaction_ids = {reaction.id: reaction_id(case, reaction) for reaction in data.reactions}
+    facts = {r.id: reactions.reaction_facts(r, case, view) for r in data.reactions}
+    for reaction in data.reactions:
+        add_reaction(role, reaction, reaction_ids[reaction.id], facts[reaction.id])
+    add_drugs(role, data, reaction_ids, facts)
+    for drug in data.drugs:  # G.k.1
+        ca = el(
+            el(assessment, "component", typeCode="COMP"),
+            "causalityAssessment",
+            classCode="OBS",
+            moodCode="EVN",
+        )
+        code(ca, "20", CL19)
+        el(ca, "value", type_="CE", code=ROLE[drug.role], codeSystem=ICH_CODES + "13")
+        reference(ca, "subject2", "productUseReference", "SBADM", drug_id(case, drug))
+    for drug in reactions.assessed_drugs(view):  # G.k.9.i.2.r
+        for reaction in data.reactions:
+            judged = reactions.pair_facts(reaction, drug, case, view)
+            for source, value in (
+                (REPORTER_SOURCE, judged.reporter_causality),
+                (COMPANY_SOURCE, judged.company_causality),
+            ):
+                if value not in vocab.CAUSALITY:
+                    continue
+                ca = el(
+                    el(assessment, "component", typeCode="COMP"),
+                    "causalityAssessment",
+                    classCode="OBS",
+                    moodCode="EVN",
+                )
+                code(ca, "39", CL19)
+                el(ca, "value", vocab.label(vocab.CAUSALITY, value, "zh"), type_="ST")
+                el(el(ca, "methodCode"), "originalText", CAUSALITY_METHOD)
+                author = el(
+                    el(ca, "author", typeCode="AUT"), "assignedEntity", classCode="ASSIGNED"
+                )
+                el(el(author, "code"), "originalText", source)
+                reference(
+                    ca, "subject1", "adverseEffectReference", "OBS", reaction_ids[reaction.id]
+                )
+                reference(ca, "subject2", "productUseReference", "SBADM", drug_id(case, drug))
+    if view.remarks:  # H.2
+        comment = el(
+            el(assessment, "component1", typeCode="COMP"),
+            "observationEvent",
+            classCode="OBS",
+            moodCode="EVN",
+        )
+        code(comment, "10", CL19, "comment")
+        el(comment, "value", view.remarks, type_="ED")
+        author = el(el(comment, "author", typeCode="AUT"), "assignedEntity", classCode="ASSIGNED")
+        code(author, "3", ICH_CODES + "21", "sourceReporter")
+
+
+def reference(parent: Any, relation: str, tag: str, class_code: str, root: str) -> None:
+    target = el(el(parent, relation, typeCode="SUBJ"), tag, classCode=class_code, moodCode="EVN")
+    el(target, "id", root=root)
+
+
+def add_patient(role: Any, data: CaseData) -> None:
+    """Add D: the patient as `E2B_PATIENT_NAME` allows, history, death."""
+    case, view = data.case, data.view
+    person = el(role, "player1", classCode="PSN", determinerCode="INSTANCE")
+    name = patient_name(view)
+    masked = current_app.config.get("E2B_PATIENT_NAME", "initials") == "masked"
+    if name:
+        el(person, "name", name)
+    else:
+        el(person, "name", nullFlavor="MSK" if masked else "UNK")  # D.1
+    if view.patient_sex in SEX:
+        el(person, "administrativeGenderCode", code=SEX[view.patient_sex], codeSystem="1.0.5218")
+    else:
+        el(person, "administrativeGenderCode", nullFlavor="UNK")  # D.5
+    if view.patient_birth_date:
+        el(person, "birthTime", value=day(view.patient_birth_date))  # D.2.1
+    if case.death or view.event_death_date:
+        if view.event_death_date:
+            el(person, "deceasedTime", value=day(view.event_death_date))  # D.9.1
+        else:
+            el(person, "deceasedTime", nullFlavor="UNK")
+    if view.patient_record_number and not masked:  # D.1.1.3
+        identified = el(person, "asIdentifiedEntity", classCode="IDENT")
+        el(identified, "id", root=ICH_ID + "9", extension=clean(view.patient_record_number))
+        code(identified, "3", ICH_CODES + "4", "hospitalRecordNumber", codeSystemVersion="2.0")
+    if view.patient_age is not None and view.patient_age_unit in AGE_UNIT:  # D.2.2a/b
+        obs = observation(role, "subjectOf2", "3")
+        el(
+            obs,
+            "value",
+            type_="PQ",
+            value=str(view.patient_age),
+            unit=AGE_UNIT[view.patient_age_unit],
+        )
+    if view.patient_weight_kg:  # D.3
+        obs = observation(role, "subjectOf2", "7")
+        el(obs, "value", type_="PQ", value=number(view.patient_weight_kg), unit="kg")
+    if unverified():
+        add_patient_regional(role, view)
+    add_history(role, case, view)
+    if case.death or view.event_death_date:
+        if view.event_death_cause:  # D.9.2.r.2
+            obs = observation(role, "subjectOf2", "32")
+            el(
+                el(obs, "value", type_="CE", codeSystem=MEDDRA),
+                "originalText",
+                view.event_death_cause,
+            )
+        autopsy = observation(role, "subjectOf2", "5")  # D.9.3
+        el(autopsy, "value", type_="BL", nullFlavor="UNK")
+
+
+def add_patient_regional(role: Any, view: Any) -> None:
+    """Add D.CN.1, D.CN.3, D.CN.5 and D.CN.6 (NMPA; placement a guess, mapping.md §4)."""
+    if view.patient_ethnicity:
+        el(
+            el(observation(role, "subjectOf2", "CN-1"), "value", type_="CE"),
+            "originalText",
+            view.patient_ethnicity,
+        )
+    if view.patient_hospital:
+        el(observation(role, "subjectOf2", "CN-3"), "value", view.patient_hospital, type_="ST")
+    if view.patient_phone and current_app.config.get("E2B_PATIENT_PHONE"):
+        el(observation(role, "subjectOf2", "CN-10"), "value", view.patient_phone, type_="ST")
+    if "pregnancy" in (view.patient_history or []):
+        detail = (
+            f"妊娠期：{view.patient_history_detail}" if view.patient_history_detail else "妊娠期"
+        )
+        el(observation(role, "subjectOf2", "CN-13"), "value", detail, type_="ST")
+
+
+def add_history(role: Any, case: Case, view: Any) -> None:
+    """Add D.7.1.r (history staff coded to MedDRA) and D.7.2 (the history as text)."""
+    coded = [coding for coding in case.term_codings if coding.kind == "history"]
+    text = history_text(view)
+    if not coded and not text:
+        return
+    organizer = el(
+        el(role, "subjectOf2", typeCode="SBJ"), "organizer", classCode="CATEGORY", moodCode="EVN"
+    )
+    code(organizer, "1", ICH_CODES + "20", "relevantMedicalHistoryAndConcurrentConditions")
+    for coding in coded:
+        obs = el(
+            el(organizer, "component", typeCode="COMP"),
+            "observation",
+            classCode="OBS",
+            moodCode="EVN",
+        )
+        code(obs, str(coding.llt_code), MEDDRA, codeSystemVersion=coding.meddra_version)
+    if text:
+        obs = el(
+            el(organizer, "component", typeCode="COMP"),
+            "observation",
+            classCode="OBS",
+            moodCode="EVN",
+        )
+        code(obs, "18", CL19, "historyAndConcurrentConditionText")
+        el(obs, "value", text, type_="ED")
+
+
+def add_reaction(role: Any, reaction: Reaction, rid: str, facts: reactions.ReactionFacts) -> None:
+    """Add one E.i: as reported, its LLT, when, where, seriousness and outcome."""
+    obs = el(el(role, "subjectOf2", typeCode="SBJ"), "observation", classCode="OBS", moodCode="EVN")
+    el(obs, "id", root=rid)
+    code(obs, "29", CL19, "reaction")
+    if facts.onset_date or facts.end_date:
+        period = el(obs, "effectiveTime", type_="IVL_TS")
+        if facts.onset_date:
+            el(period, "low", value=day(facts.onset_date))  # E.i.4
+        if facts.end_date:
+            el(period, "high", value=day(facts.end_date))  # E.i.5
+    value = el(
+        obs,
+        "value",
+        type_="CE",
+        code=str(reaction.llt_code),
+        codeSystem=MEDDRA,
+        codeSystemVersion=reaction.meddra_version,
+    )
+    el(value, "originalText", reaction.reported_term, language=reaction.language)  # E.i.1.1a/b
+    located = el(el(obs, "location", typeCode="LOC"), "locatedEntity", classCode="LOCE")
+    code(el(located, "locatedPlace", classCode="COUNTRY", determinerCode="INSTANCE"), "CN", COUNTRY)
+    serious = set(facts.serious) | ({"death"} if facts.outcome == "death" else set())
+    for criterion, obs_code in SERIOUSNESS.items():  # E.i.3.2a–f: true or NI, never false
+        boolean(
+            observation(obs, "outboundRelationship2", obs_code, typeCode="PERT"),
+            True if criterion in serious else None,
+        )
+    outcome = observation(obs, "outboundRelationship2", "27", typeCode="PERT")
+    el(
+        outcome,
+        "value",
+        type_="CE",
+        code=OUTCOME.get(facts.outcome or "unknown", "0"),
+        codeSystem=ICH_CODES + "11",
+    )
+
+
+def add_drugs(
+    role: Any,
+    data: CaseData,
+    reaction_ids: dict[int, str],
+    facts: dict[int, reactions.ReactionFacts],
+) -> None:
+    """Add G.k: one substance administration per drug of the current view."""
+    case, view = data.case, data.view
+    organizer = el(
+        el(role, "subjectOf2", typeCode="SBJ"), "organizer", classCode="CATEGORY", moodCode="EVN"
+    )
+    code(organizer, "4", ICH_CODES + "20", "drugInformation")
+    assessed = {id(drug) for drug in reactions.assessed_drugs(view)}
+    for drug in data.drugs:
+        sba = el(
+            el(organizer, "component", typeCode="COMP"),
+            "substanceAdministration",
+            classCode="SBADM",
+            moodCode="EVN",
+        )
+        el(sba, "id", root=drug_id(case, drug))
+        kind = el(
+            el(el(sba, "consumable", typeCode="CSM"), "instanceOfKind", classCode="INST"),
+            "kindOfProduct",
+            classCode="MMAT",
+            determinerCode="KIND",
+        )
+        el(kind, "name", product_name(drug))  # G.k.2.2
+        if drug.approval_number or drug.manufacturer:
+            made = el(kind, "asManufacturedProduct", classCode="MANU")
+            approval = el(
+                el(made, "subjectOf", typeCode="SBJ"),
+                "approval",
+                classCode="CNTRCT",
+                moodCode="EVN",
+            )
+            if drug.approval_number:
+                el(
+                    approval, "id", root=ICH_ID + "4", extension=clean(drug.approval_number)
+                )  # G.k.3.1
+            if drug.manufacturer:
+                holder = el(el(approval, "holder", typeCode="HLD"), "role", classCode="HLD")
+                org = el(holder, "playingOrganization", classCode="ORG", determinerCode="INSTANCE")
+                el(org, "name", drug.manufacturer[: MAX_LENGTH["holder"]])  # G.k.3.3
+            if drug.approval_number:
+                territory = el(
+                    el(
+                        el(approval, "author", typeCode="AUT"),
+                        "territorialAuthority",
+                        classCode="TERR",
+                    ),
+                    "territory",
+                    classCode="NAT",
+                    determinerCode="INSTANCE",
+                )
+                code(territory, "CN", COUNTRY)  # G.k.3.2
+        add_dosage(sba, drug)
+        onset = min((f.onset_date for f in facts.values() if f.onset_date), default=None)
+        dechallenge = view.event_dechallenge
+        if id(drug) in assessed:
+            for reaction in data.reactions:
+                judged = reactions.pair_facts(reaction, drug, case, view)
+                if judged.rechallenge in RECHALLENGE:  # G.k.9.i.4
+                    obs = observation(sba, "outboundRelationship2", "31", typeCode="PERT")
+                    el(
+                        obs,
+                        "value",
+                        type_="CE",
+                        code=RECHALLENGE[judged.rechallenge],
+                        codeSystem=ICH_CODES + "16",
+                    )
+                    refer(obs, reaction_ids[reaction.id])
+                if unverified():
+                    add_pair_regional(sba, case, judged, reaction_ids[reaction.id])
+        if unverified():
+            add_drug_regional(sba, drug)
+        if drug.indication:  # G.k.7.r
+            indication = el(
+                el(sba, "inboundRelationship", typeCode="RSON"),
+                "observation",
+                classCode="OBS",
+                moodCode="EVN",
+            )
+            code(indication, "19", CL19, "indication")
+            coding = next(
+                (
+                    c
+                    for c in case.term_codings
+                    if c.kind == "indication" and c.text == drug.indication
+                ),
+                None,
+            )
+            value = el(
+                indication,
+                "value",
+                type_="CE",
+                codeSystem=MEDDRA,
+                code=str(coding.llt_code) if coding else None,
+                codeSystemVersion=coding.meddra_version if coding else None,
+            )
+            el(value, "originalText", drug.indication)
+            performer = el(
+                el(indication, "performer", typeCode="PRF"), "assignedEntity", classCode="ASSIGNED"
+            )
+            code(performer, "3", ICH_CODES + "21", "sourceReporter")
+        action = el(
+            el(sba, "inboundRelationship", typeCode="CAUS"), "act", classCode="ACT", moodCode="EVN"
+        )
+        code(action, action_taken(drug, onset, dechallenge), ICH_CODES + "15")  # G.k.8
+
+
+def refer(obs: Any, rid: str) -> None:
+    target = el(
+        el(obs, "outboundRelationship1", typeCode="REFR"),
+        "actReference",
+        classCode="OBS",
+        moodCode="EVN",
+    )
+    el(target, "id", root=rid)
+
+
+def add_dosage(sba: Any, drug: Drug) -> None:
+    """Add G.k.4.r: dose, dates, route, batch, and the dosage as text."""
+    dosage = el(
+        el(sba, "outboundRelationship2", typeCode="COMP"),
+        "substanceAdministration",
+        classCode="SBADM",
+        moodCode="EVN",
+    )
+    text = dosage_text(drug)
+    if text:
+        el(dosage, "text", text)  # G.k.4.r.8
+    if drug.start_date or drug.end_date:
+        period = el(dosage, "effectiveTime", type_="IVL_TS")
+        if drug.start_date:
+            el(period, "low", value=day(drug.start_date))  # G.k.4.r.4
+        if drug.end_date:
+            el(period, "high", value=day(drug.end_date))  # G.k.4.r.5
+    if drug.route:
+        route = el(
+            dosage,
+            "routeCode",
+            code=ROUTE.get(drug.route),
+            codeSystem=EDQM_ROUTE if drug.route in ROUTE else None,
+        )
+        el(route, "originalText", vocab.label(vocab.ROUTE, drug.route, "zh"))  # G.k.4.r.10.1
+    if drug.dose is not None and drug.dose_unit:
+        el(
+            dosage,
+            "doseQuantity",
+            value=number(drug.dose),
+            unit=DOSE_UNIT.get(drug.dose_unit, "{DF}"),
+        )
+    if drug.batch_number:
+        instance = el(el(dosage, "consumable", typeCode="CSM"), "instanceOfKind", classCode="INST")
+        product = el(
+            instance, "productInstanceInstance", classCode="MMAT", determinerCode="INSTANCE"
+        )
+        el(product, "lotNumberText", drug.batch_number)  # G.k.4.r.7
+        el(instance, "kindOfProduct", classCode="MMAT", determinerCode="KIND")
+
+
+def dosage_text(drug: Drug) -> str:
+    """Return G.k.4.r.8: the dose with its unit as reported, the route and the frequency."""
+    parts = []
+    if drug.dose is not None and drug.dose_unit:
+        parts.append(f"{number(drug.dose)} {vocab.label(vocab.DOSE_UNIT, drug.dose_unit, 'zh')}")
+    if drug.route:
+        parts.append(vocab.label(vocab.ROUTE, drug.route, "zh"))
+    if drug.frequency:
+        parts.append(drug.frequency)
+    return clean("，".join(parts))
+
+
+def add_drug_regional(sba: Any, drug: Drug) -> None:
+    """Add G.k.CN.1, G.k.CN.3, G.k.CN.4 (NMPA; placement a guess, mapping.md §4)."""
+    if drug.generic_name:
+        el(
+            observation(sba, "outboundRelationship2", "CN-7", typeCode="PERT"),
+            "value",
+            drug.generic_name,
+            type_="ST",
+        )
+    boolean(
+        observation(sba, "outboundRelationship2", "CN-15", typeCode="PERT"),
+        drug.product_id is not None,
+    )
+    if drug.approval_number:
+        el(
+            observation(sba, "outboundRelationship2", "CN-16", typeCode="PERT"),
+            "value",
+            drug.approval_number,
+            type_="ST",
+        )
+
+
+def add_pair_regional(sba: Any, case: Case, judged: reactions.PairFacts, rid: str) -> None:
+    """Add G.k.9.i.CN.1 (unexpected) and G.k.9.i.CN.2 (dechallenge) for one reaction."""
+    if case.expectedness in ("new", "listed"):
+        obs = observation(sba, "outboundRelationship2", "CN-4", typeCode="PERT")
+        el(obs, "value", type_="CE", code="1" if case.expectedness == "new" else "0")
+        refer(obs, rid)
+    if judged.dechallenge in vocab.DECHALLENGE:
+        obs = observation(sba, "outboundRelationship2", "CN-5", typeCode="PERT")
+        el(
+            el(obs, "value", type_="CE"),
+            "originalText",
+            vocab.label(vocab.DECHALLENGE, judged.dechallenge, "zh"),
+        )
+        refer(obs, rid)
+
+
+# Checking.
+
+
+@lru_cache(maxsize=1)
+def schema() -> etree.XMLSchema:
+    """Return the ICH batch schema, loaded once from the vendored files (no network)."""
+    parser = etree.XMLParser(no_network=True)
+    return etree.XMLSchema(etree.parse(str(SCHEMA), parser))
+
+
+def check(xml: bytes) -> list[str]:
+    """Return what is wrong with a file: the schemas' errors, then the rules'."""
+    document = etree.fromstring(xml, etree.XMLParser(no_network=True, huge_tree=True))
+    validator = schema()
+    if not validator.validate(document):
+        return [f"XSD line {e.line}: {e.message}" for e in validator.error_log]
+    return rule_errors(document)
+
+
+M = "/h:MCCI_IN200100UV01/h:PORR_IN049016UV"
+IE = M + "/h:controlActProcess/h:subject/h:investigationEvent"
+AEA = IE + "/h:component/h:adverseEventAssessment"
+PR = AEA + "/h:subject1/h:primaryRole"
+RX = PR + "/h:subjectOf2/h:observation[h:code/@code='29']"
+DRG = PR + "/h:subjectOf2/h:organizer[h:code/@code='4']/h:component/h:substanceAdministration"
+REQUIRED = {
+    "N.1.2": f"/h:MCCI_IN200100UV01/h:id[@root='{ICH_ID}22']/@extension",
+    "N.1.3": f"/h:MCCI_IN200100UV01/h:sender/h:device/h:id[@root='{ICH_ID}13']/@extension",
+    "N.1.4": f"/h:MCCI_IN200100UV01/h:receiver/h:device/h:id[@root='{ICH_ID}14']/@extension",
+    "N.1.5": "/h:MCCI_IN200100UV01/h:creationTime/@value",
+    "N.2.r.1": f"/h:MCCI_IN200100UV01/h:PORR_IN049016UV/h:id[@root='{ICH_ID}1']/@extension",
+    "N.2.r.2": f"{M}/h:sender/h:device/h:id[@root='{ICH_ID}11']/@extension",
+    "N.2.r.3": f"{M}/h:receiver/h:device/h:id[@root='{ICH_ID}12']/@extension",
+    "C.1.1": f"{IE}/h:id[@root='{ICH_ID}1']/@extension",
+    "C.1.2": "/h:MCCI_IN200100UV01/h:PORR_IN049016UV/h:controlActProcess/h:effectiveTime/@value",
+    "C.1.3": f"{IE}/h:subjectOf2/h:investigationCharacteristic[h:code/@code='1']/h:value/@code",
+    "C.1.4": f"{IE}/h:effectiveTime/h:low/@value",
+    "C.1.5": f"{IE}/h:availabilityTime/@value",
+    "C.1.6.1": f"{IE}/h:component/h:observationEvent[h:code/@code='1']/h:value/@value",
+    "C.1.7": f"{IE}/h:component/h:observationEvent[h:code/@code='23']/h:value/@value",
+    "C.1.8.1": f"{IE}/h:id[@root='{ICH_ID}2']/@extension",
+    "C.1.8.2": f"{IE}/h:outboundRelationship/h:relatedInvestigation[h:code/@code='1']"
+    "//h:assignedEntity/h:code/@code",
+    "C.1.9.1": f"{IE}/h:subjectOf2/h:investigationCharacteristic[h:code/@code='2']"
+    "/h:value/@nullFlavor",
+    "C.3.1": f"{IE}/h:subjectOf1/h:controlActEvent/h:author/h:assignedEntity/h:code/@code",
+    "C.3.2": f"{IE}/h:subjectOf1//h:representedOrganization/h:assignedEntity"
+    "/h:representedOrganization/h:name/text()",
+    "H.1": f"{IE}/h:text/text()",
+}
+LENGTHS = {  # element: (XPath of its values, ICH maximum)
+    "N.1.2": (REQUIRED["N.1.2"], 100),
+    "N.2.r.1": (REQUIRED["N.2.r.1"], 100),
+    "N.1.3": (REQUIRED["N.1.3"], 60),
+    "N.1.4": (REQUIRED["N.1.4"], 60),
+    "C.1.1": (REQUIRED["C.1.1"], 100),
+    "C.1.11.2": (
+        f"{IE}/h:subjectOf2/h:investigationCharacteristic[h:code/@code='4']/h:value/h:originalText/text()",
+        2000,
+    ),
+    "C.2.r.1.4": (
+        f"{IE}/h:outboundRelationship/h:relatedInvestigation[h:code/@code='2']//h:assignedPerson/h:name/h:family/text()",
+        60,
+    ),
+    "C.2.r.2.1": (
+        f"{IE}/h:outboundRelationship/h:relatedInvestigation[h:code/@code='2']//h:representedOrganization/h:assignedEntity/h:representedOrganization/h:name/text()",
+        60,
+    ),
+    "C.3.2": (REQUIRED["C.3.2"], 100),
+    "D.1": (f"{PR}/h:player1/h:name/text()", 60),
+    "D.1.1.3": (f"{PR}/h:player1/h:asIdentifiedEntity/h:id/@extension", 20),
+    "D.7.2": (
+        f"{PR}/h:subjectOf2/h:organizer[h:code/@code='1']/h:component/h:observation[h:code/@code='18']/h:value/text()",
+        10000,
+    ),
+    "E.i.1.1a": (f"{RX}/h:value/h:originalText/text()", 250),
+    "G.k.2.2": (f"{DRG}/h:consumable/h:instanceOfKind/h:kindOfProduct/h:name/text()", 250),
+    "G.k.3.1": (f"{DRG}//h:approval/h:id/@extension", 35),
+    "G.k.3.3": (f"{DRG}//h:approval/h:holder/h:role/h:playingOrganization/h:name/text()", 60),
+    "G.k.4.r.7": (f"{DRG}//h:lotNumberText/text()", 35),
+    "G.k.4.r.8": (f"{DRG}/h:outboundRelationship2/h:substanceAdministration/h:text/text()", 2000),
+    "G.k.7.r.1": (
+        f"{DRG}/h:inboundRelationship[@typeCode='RSON']/h:observation/h:value/h:originalText/text()",
+        250,
+    ),
+    "H.1": (REQUIRED["H.1"], 100000),
+    "H.2": (f"{AEA}/h:component1/h:observationEvent[h:code/@code='10']/h:value/text()", 20000),
+}
+CODE_LISTS = {  # element: (XPath of its codes, allowed)
+    "E.i.7": (
+        f"{RX}/h:outboundRelationship2/h:observation[h:code/@code='27']/h:value/@code",
+        set("012345"),
+    ),
+    "D.5": (f"{PR}/h:player1/h:administrativeGenderCode/@code", {"1", "2"}),
+    "C.2.r.4": (f"{IE}//h:asQualifiedEntity/h:code/@code", set("12345")),
+    "G.k.1": (
+        f"{AEA}/h:component/h:causalityAssessment[h:code/@code='20']/h:value/@code",
+        set("1234"),
+    ),
+    "G.k.9.i.4": (
+        f"{DRG}/h:outboundRelationship2/h:observation[h:code/@code='31']/h:value/@code",
+        set("1234"),
+    ),
+    "G.k.8": (f"{DRG}/h:inboundRelationship[@typeCode='CAUS']/h:act/h:code/@code", set("012349")),
+    "C.1.3": (REQUIRED["C.1.3"], set("1234")),
+    "C.1.8.2": (REQUIRED["C.1.8.2"], {"1", "2"}),
+    "C.3.1": (REQUIRED["C.3.1"], set("1234567")),
+    "C.1.11.1": (
+        f"{IE}/h:subjectOf2/h:investigationCharacteristic[h:code/@code='3']/h:value/@code",
+        {"1", "2"},
+    ),
+}
+SERIOUS_CODES = tuple(SERIOUSNESS.values())
+TRUE_OR_NI = (("true", None), (None, "NI"))  # E.i.3.2: never false, never both
+
+
+def rule_errors(document: Any) -> list[str]:
+    """Return the ICH rules a schema-valid file breaks: required elements, codes, lengths, links."""
+
+    def values(path: str) -> list[str]:
+        return [str(v) for v in document.xpath(path, namespaces=NS)]
+
+    errors = [
+        f"{name} missing" for name, path in REQUIRED.items() if not "".join(values(path)).strip()
+    ]
+    for name, (path, limit) in LENGTHS.items():
+        errors += [f"{name} longer than {limit}" for value in values(path) if len(value) > limit]
+    for name, (path, allowed) in CODE_LISTS.items():
+        errors += [
+            f"{name} code {value!r} not allowed" for value in values(path) if value not in allowed
+        ]
+    if not values(f"{PR}/h:player1/h:name/text()") and not values(
+        f"{PR}/h:player1/h:name/@nullFlavor"
+    ):
+        errors.append("D.1 missing")
+    if not values(
+        f"{PR}/h:player1/h:administrativeGenderCode/@code"
+        f" | {PR}/h:player1/h:administrativeGenderCode/@nullFlavor"
+    ):
+        errors.append("D.5 missing")
+    if len(values(f"{IE}/h:outboundRelationship/h:priorityNumber[@value='1']/@value")) != 1:
+        errors.append("C.2.r.5: not exactly one primary source")
+    reaction_ids = values(f"{RX}/h:id/@root")
+    drug_ids = values(f"{DRG}/h:id/@root")
+    if not reaction_ids:
+        errors.append("E.i missing")
+    if not drug_ids:
+        errors.append("G.k missing")
+    if len(set(reaction_ids)) != len(reaction_ids) or len(set(drug_ids)) != len(drug_ids):
+        errors.append("E.i/G.k ids not unique")
+    for rx in document.xpath(RX, namespaces=NS):
+        llt = rx.xpath("h:value/@code", namespaces=NS)
+        if (
+            not llt
+            or not re.fullmatch(r"\d{8}", llt[0])
+            or not rx.xpath("h:value/@codeSystemVersion", namespaces=NS)
+        ):
+            errors.append("E.i.2.1a/b: MedDRA LLT or version missing")
+        for obs_code in SERIOUS_CODES:
+            found = rx.xpath(
+                f"h:outboundRelationship2/h:observation[h:code/@code='{obs_code}']/h:value",
+                namespaces=NS,
+            )
+            if len(found) != 1 or (
+                (found[0].get("value"), found[0].get("nullFlavor")) not in TRUE_OR_NI
+            ):
+                errors.append(f"E.i.3.2 ({obs_code}): true or NI required")
+        if (
+            len(rx.xpath("h:outboundRelationship2/h:observation[h:code/@code='27']", namespaces=NS))
+            != 1
+        ):
+            errors.append("E.i.7 missing")
+    if not set(values(CODE_LISTS["G.k.1"][0])) & {"1", "3", "4"}:
+        errors.append("G.k.1: no suspect, interacting or not-administered drug")
+    drugs, reactions_ = set(drug_ids), set(reaction_ids)
+    for ref in values(
+        f"{AEA}/h:component/h:causalityAssessment/h:subject2/h:productUseReference/h:id/@root"
+    ):
+        if ref not in drugs:
+            errors.append(f"productUseReference {ref} points at no drug")
+    for ref in values(
+        f"{AEA}/h:component/h:causalityAssessment/h:subject1/h:adverseEffectReference/h:id/@root"
+    ) + values(
+        f"{DRG}/h:outboundRelationship2/h:observation/h:outboundRelationship1/h:actReference/h:id/@root"
+    ):
+        if ref not in reactions_:
+            errors.append(f"adverseEffectReference {ref} points at no reaction")
+    roles = document.xpath(
+        f"{AEA}/h:component/h:causalityAssessment[h:code/@code='20']", namespaces=NS
+    )
+    if len(roles) != len(drug_ids):
+        errors.append("G.k.1: not one role per drug")
+    if values(
+        f"{PR}/h:player1/h:deceasedTime/@value | {PR}/h:player1/h:deceasedTime/@nullFlavor"
+    ) and not document.xpath(f"{PR}/h:subjectOf2/h:observation[h:code/@code='5']", namespaces=NS):
+        errors.append("D.9.3 missing beside D.9.1")
+    return errors
+
+
+# Keeping what was built.
+
+
+def submit(
+    session: Session, case: Case, actor: str, kind: str = "report", reason: str | None = None
+) -> Submission:
+    """Build the case's file, keep it as a submission and audit it, in the caller's transaction."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {kind!r}")
+    built = build(case, kind, reason)
+    submission = Submission(
+        case_id=case.id,
+        version=built.version,
+        latest_report_id=case.reports[-1].id,
+        kind=kind,
+        reason=(reason or "").strip() or None if kind != "report" else None,
+        message_id=built.message_id,
+        batch_id=built.batch_id,
+        created_at=datetime.now(UTC),
+        created_by=actor,
+        xml=built.xml.decode("utf-8"),
+    )
+    session.add(submission)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "E2B generated",
+        case.reports[0].id,
+        "e2b",
+        None,
+        f"{kind} v{built.version} {built.message_id}",
+    )
+    return submission
+
+
+def file_name(submission: Submission) -> str:
+    """Return the download's name: C.1.1 and the version (and the kind, if not a report)."""
+    document = etree.fromstring(submission.xml.encode("utf-8"))
+    c11 = document.xpath(REQUIRED["C.1.1"], namespaces=NS)[0]
+    kind = "" if submission.kind == "report" else f"-{submission.kind}"
+    return f"{c11}-v{submission.version}{kind}.xml"

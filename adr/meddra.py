@@ -1,0 +1,369 @@
+"""MedDRA from the company's licence: importing a release's MedAscii files, and searching it.
+
+Nothing of MedDRA ships with the project. A release comes as `$`-separated text files, one
+record a line (llt.asc, pt.asc, hlt.asc, hlgt.asc, soc.asc, mdhier.asc, the link files and
+meddra_release.asc), in one language; a second language of the same version adds its names to
+the same terms. Reactions are coded to current LLTs; a PT is shown with its primary SOC.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+
+from adr.extensions import db
+from adr.models import MeddraRelease, MeddraTerm, write_transaction
+
+LANGUAGES = {"english": "en", "chinese": "zh"}  # as meddra_release.asc names them
+TERM_FILES = {
+    "soc": "soc.asc",
+    "hlgt": "hlgt.asc",
+    "hlt": "hlt.asc",
+    "pt": "pt.asc",
+    "llt": "llt.asc",
+}
+REQUIRED_FILES = (*TERM_FILES.values(), "mdhier.asc")
+LINK_FILES = {
+    "hlt_pt.asc": ("hlt", "pt"),
+    "hlgt_hlt.asc": ("hlgt", "hlt"),
+    "soc_hlgt.asc": ("soc", "hlgt"),
+}
+CHUNK = 5000
+NAME_LENGTH = 100
+VERSION_RE = re.compile(r"^\d{1,2}\.\d$")
+CHINESE_RUN = re.compile(r"[\u3400-\u9fff]{2,}")
+
+
+class ReleaseError(Exception):
+    """The folder is not a MedDRA release this import can read: nothing was imported."""
+
+
+@dataclass
+class ImportResult:
+    version: str
+    language: str
+    counts: dict[str, int] = field(default_factory=dict)  # terms read, by level
+    added: bool = True  # False: the version was there in another language, or this one again
+
+
+def records(path: Path) -> Iterator[list[str]]:
+    """Yield each line's `$`-separated fields (UTF-8; a Chinese release may be GB18030)."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("gb18030")
+    for line in text.splitlines():
+        if line.strip():
+            yield line.split("$")
+
+
+def code_of(text: str, path: Path) -> int:
+    if not text.strip().isdigit():
+        raise ReleaseError(f"{path.name}: {text[:20]!r} is not a MedDRA code")
+    return int(text)
+
+
+def release_of(folder: Path, version: str | None, language: str | None) -> tuple[str, str]:
+    """Return the release's version and language, read from meddra_release.asc unless given."""
+    stated = folder / "meddra_release.asc"
+    if stated.exists() and not (version and language):
+        fields = next(records(stated), [])
+        if len(fields) >= 2:
+            version = version or fields[0].strip()
+            language = language or LANGUAGES.get(fields[1].strip().casefold(), fields[1])
+    if not version or not VERSION_RE.match(version):
+        raise ReleaseError(f"MedDRA version {version!r} not known: give --version, e.g. 27.1")
+    if language not in LANGUAGES.values():
+        raise ReleaseError(f"language {language!r} not known: give --language en or zh")
+    return version, str(language)
+
+
+def read_release(folder: Path) -> dict[str, dict[int, dict[str, Any]]]:
+    """Read the terms of each level and each PT's primary path, checking the links hold."""
+    missing = [name for name in REQUIRED_FILES if not (folder / name).exists()]
+    if missing:
+        raise ReleaseError(f"{folder}: not a MedAscii folder, missing {', '.join(missing)}")
+    terms: dict[str, dict[int, dict[str, Any]]] = {}
+    for level, name in TERM_FILES.items():
+        path = folder / name
+        terms[level] = {}
+        for fields in records(path):
+            if len(fields) < 2 or not fields[1].strip():
+                raise ReleaseError(f"{name}: a line without a term: {'$'.join(fields)[:60]!r}")
+            terms[level][code_of(fields[0], path)] = {"name": fields[1].strip()[:NAME_LENGTH]}
+    for fields in records(folder / "llt.asc"):
+        llt = terms["llt"][int(fields[0])]
+        llt["pt_code"] = code_of(fields[2], folder / "llt.asc")
+        llt["current"] = len(fields) <= 9 or fields[9].strip().upper() != "N"
+        if llt["pt_code"] not in terms["pt"]:
+            raise ReleaseError(f"llt.asc: LLT {fields[0]} names PT {fields[2]}, not in pt.asc")
+    for fields in records(folder / "mdhier.asc"):
+        if len(fields) < 12:
+            raise ReleaseError(f"mdhier.asc: a short line: {'$'.join(fields)[:60]!r}")
+        pt_code, hlt, hlgt, soc = (code_of(text, folder / "mdhier.asc") for text in fields[:4])
+        if fields[11].strip().upper() == "Y" and pt_code in terms["pt"]:
+            terms["pt"][pt_code].update(hlt_code=hlt, hlgt_code=hlgt, soc_code=soc)
+    for name, (upper, lower) in LINK_FILES.items():
+        path = folder / name
+        for fields in records(path) if path.exists() else ():
+            if (
+                code_of(fields[0], path) not in terms[upper]
+                or code_of(fields[1], path) not in (terms[lower])
+            ):
+                raise ReleaseError(
+                    f"{name}: {'$'.join(fields[:2])} links a term not in the release"
+                )
+    return terms
+
+
+def import_release(
+    folder: Path, actor: str, version: str | None = None, language: str | None = None
+) -> ImportResult:
+    """Import a MedAscii folder: a new version, or another language's names of one imported."""
+    terms = read_release(folder)
+    version, language = release_of(folder, version, language)
+    result = ImportResult(version, language, {level: len(rows) for level, rows in terms.items()})
+    name_column = f"name_{language}"
+    with write_transaction() as session:
+        held = session.scalar(
+            sa.select(sa.func.count()).select_from(MeddraTerm).where(MeddraTerm.version == version)
+        )
+        if held:
+            result.added = False
+            codes = {
+                (level, code)
+                for level, code in session.execute(
+                    sa.select(MeddraTerm.level, MeddraTerm.code).where(
+                        MeddraTerm.version == version
+                    )
+                )
+            }
+            read = {(level, code) for level, rows in terms.items() for code in rows}
+            if codes != read:
+                raise ReleaseError(
+                    f"MedDRA {version} is imported with other terms: this folder is another "
+                    "release (its version or its files differ)"
+                )
+            update = (
+                sa.update(MeddraTerm)
+                .where(
+                    MeddraTerm.version == version,
+                    MeddraTerm.level == sa.bindparam("b_level"),
+                    MeddraTerm.code == sa.bindparam("b_code"),
+                )
+                .values({name_column: sa.bindparam("b_name")})
+            )
+            rows = [
+                {"b_level": level, "b_code": code, "b_name": term["name"]}
+                for level, level_terms in terms.items()
+                for code, term in level_terms.items()
+            ]
+            connection = session.connection()
+            for first in range(0, len(rows), CHUNK):
+                connection.execute(update, rows[first : first + CHUNK])
+        else:
+            rows = [
+                {
+                    "version": version,
+                    "level": level,
+                    "code": code,
+                    "name_en": None,
+                    "name_zh": None,
+                    "pt_code": term.get("pt_code"),
+                    "current": term.get("current"),
+                    "hlt_code": term.get("hlt_code"),
+                    "hlgt_code": term.get("hlgt_code"),
+                    "soc_code": term.get("soc_code"),
+                }
+                | {name_column: term["name"]}
+                for level, level_terms in terms.items()
+                for code, term in level_terms.items()
+            ]
+            for first in range(0, len(rows), CHUNK):
+                session.execute(sa.insert(MeddraTerm), rows[first : first + CHUNK])
+        release = session.scalar(
+            sa.select(MeddraRelease).filter_by(version=version, language=language)
+        ) or MeddraRelease(version=version, language=language)
+        release.imported_at = datetime.now(UTC)
+        release.imported_by = actor
+        release.llt_count = len(terms["llt"])
+        session.add(release)
+    return result
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def versions() -> list[str]:
+    """Return the imported versions, newest first."""
+    found = db.session.scalars(sa.select(MeddraRelease.version).distinct())
+    return sorted(found, key=version_key, reverse=True)
+
+
+def current_version() -> str | None:
+    """Return the newest imported version: the one reactions are coded to."""
+    return next(iter(versions()), None)
+
+
+def languages(version: str) -> list[str]:
+    return list(
+        db.session.scalars(
+            sa.select(MeddraRelease.language)
+            .where(MeddraRelease.version == version)
+            .order_by(MeddraRelease.language)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One LLT with its PT and primary SOC, named in the language asked (else the other)."""
+
+    version: str
+    llt_code: int
+    llt_name: str
+    pt_code: int
+    pt_name: str
+    soc_code: int | None
+    soc_name: str
+    current: bool
+
+
+LLT = aliased(MeddraTerm, name="llt")
+PT = aliased(MeddraTerm, name="pt")
+SOC = aliased(MeddraTerm, name="soc")
+
+
+def named(term: Any, language: str) -> Any:
+    first, second = (
+        (term.name_zh, term.name_en) if language == "zh" else (term.name_en, term.name_zh)
+    )
+    return sa.func.coalesce(first, second, "")
+
+
+def hits_query(version: str, language: str) -> sa.Select[Any]:
+    return (
+        sa.select(
+            LLT.version,
+            LLT.code,
+            named(LLT, language),
+            PT.code,
+            named(PT, language),
+            SOC.code,
+            named(SOC, language),
+            LLT.current,
+        )
+        .join(PT, sa.and_(PT.version == LLT.version, PT.level == "pt", PT.code == LLT.pt_code))
+        .outerjoin(
+            SOC, sa.and_(SOC.version == PT.version, SOC.level == "soc", SOC.code == PT.soc_code)
+        )
+        .where(LLT.version == version, LLT.level == "llt")
+    )
+
+
+def to_hit(row: Any) -> Hit:
+    return Hit(row[0], row[1], row[2], row[3], row[4], row[5], row[6] or "", bool(row[7]))
+
+
+@dataclass(frozen=True)
+class Names:
+    """A version's current LLTs, by name, held in memory: what a search reads (~15 MB at 80k)."""
+
+    stamp: tuple[Any, ...]  # the releases it was read from: a new import reads it again
+    rows: list[tuple[int, str, str]]  # code, English name in lower case, Chinese name
+    by_name: dict[str, list[int]]
+
+
+NAMES: dict[str, Names] = {}
+NAMES_LOCK = threading.Lock()
+
+
+def names(version: str) -> Names:
+    """Return the version's current LLT names, read once per process and import."""
+    stamp = tuple(
+        db.session.execute(
+            sa.select(sa.func.count(), sa.func.max(MeddraRelease.imported_at)).where(
+                MeddraRelease.version == version
+            )
+        ).one()
+    )
+    held = NAMES.get(version)
+    if held and held.stamp == stamp:
+        return held
+    with NAMES_LOCK:
+        query = sa.select(MeddraTerm.code, MeddraTerm.name_en, MeddraTerm.name_zh).where(
+            MeddraTerm.version == version, MeddraTerm.level == "llt", MeddraTerm.current.is_(True)
+        )
+        rows = [
+            (code, (en or "").casefold(), zh or "") for code, en, zh in db.session.execute(query)
+        ]
+        by_name: dict[str, list[int]] = {}
+        for code, en, zh in rows:
+            for name in {en, zh} - {""}:
+                by_name.setdefault(name, []).append(code)
+        NAMES[version] = held = Names(stamp, rows, by_name)
+    return held
+
+
+def search(text: str, language: str, limit: int = 20, version: str | None = None) -> list[Hit]:
+    """Return current LLTs whose English or Chinese name holds `text`, best first.
+
+    An exact name first, then names beginning with it, then names holding it, shorter first;
+    then, for a reported term such as 全身皮疹伴瘙痒, the LLTs whose names it holds (longest
+    first): Chinese needs no word splitting.
+    """
+    version = version or current_version()
+    text = " ".join(text.split()).casefold()[:NAME_LENGTH]
+    if not version or not text:
+        return []
+    held = names(version)
+    ranked = []
+    for code, en, zh in held.rows:
+        if text in en or text in zh:
+            rank = 0 if text in (en, zh) else 1 if en.startswith(text) or zh.startswith(text) else 2
+            shown = (zh or en) if language == "zh" else (en or zh)
+            ranked.append((rank, len(shown), code))
+    ranked.sort()
+    codes = [code for _rank, _length, code in ranked[:limit]]
+    inside = sorted(
+        ((len(name), code) for name in held_names(text) for code in held.by_name.get(name, ())),
+        reverse=True,
+    )
+    codes += [code for _length, code in inside if code not in codes]
+    return described(codes[:limit], version, language)
+
+
+def described(codes: list[int], version: str, language: str) -> list[Hit]:
+    """Return the LLTs of `codes` with their PTs and primary SOCs, in the order given."""
+    found = {
+        row[1]: to_hit(row)
+        for row in db.session.execute(hits_query(version, language).where(LLT.code.in_(codes)))
+    }
+    return [found[code] for code in codes if code in found]
+
+
+def held_names(text: str) -> set[str]:
+    """Return what names a reported term may hold: its runs of two or more Chinese
+    characters and its runs of whole words, the term itself left out."""
+    runs = (text[i:j] for i in range(len(text)) for j in range(i + 2, len(text) + 1))
+    words = text.split()
+    return {
+        *(run for run in runs if CHINESE_RUN.fullmatch(run)),
+        *(" ".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1)),
+    } - {text}
+
+
+def describe(llt_code: int, version: str, language: str) -> Hit | None:
+    """Return an LLT of `version`, current or not, with its PT and primary SOC."""
+    row = db.session.execute(hits_query(version, language).where(LLT.code == llt_code)).first()
+    return to_hit(row) if row else None

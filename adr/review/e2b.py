@@ -1,0 +1,84 @@
+"""E2B(R3) files on the case page: what stops one, generating and downloading, kept files."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from flask import Response, abort, g, request, send_file
+from flask_login import current_user
+
+from adr import audit, e2b
+from adr.auth.views import role_required
+from adr.extensions import db
+from adr.models import Case, Report, Submission, write_transaction
+from adr.review import bp
+from adr.review.queries import find_report
+
+
+@bp.app_template_global()
+def e2b_section(case: Case) -> dict[str, Any]:
+    """Return what the case page's E2B section shows: problems, kept files, what can be sent."""
+    found = getattr(g, "e2b_problems", None)
+    return {
+        "problems": e2b.problems(case) if found is None else found,
+        "submissions": list(reversed(case.submissions)),
+        "sent": any(submission.kind == "report" for submission in case.submissions),
+        "reason_max": e2b.REASON_MAX,
+    }
+
+
+def case_page_again(report: Report, found: list[e2b.Problem]) -> tuple[str, int]:
+    """Return the case page with the problems that stopped the file, answered 409."""
+    from adr.review import views
+
+    g.e2b_problems = found
+    case = report.case
+    form = views.AssessmentForm(formdata=None, obj=case, status=case.status)
+    return views.render_case(report, form), 409
+
+
+def attachment(submission: Submission) -> Response:
+    response = send_file(
+        io.BytesIO(submission.xml.encode("utf-8")),
+        mimetype="application/xml",
+        as_attachment=True,
+        download_name=e2b.file_name(submission),
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/reports/<reference>/e2b")
+@role_required("reviewer", "admin")
+def generate_e2b(reference: str) -> Response | tuple[str, int]:
+    """Build the case's file, keep it and send it as a download; or show what stops it."""
+    report = find_report(reference)
+    kind = request.form.get("kind", "report")
+    if kind not in e2b.KINDS:
+        abort(400)
+    reason = request.form.get("reason") or None
+    try:
+        with write_transaction() as session:
+            submission = e2b.submit(session, report.case, current_user.email, kind, reason)
+    except e2b.NotReady as not_ready:
+        return case_page_again(report, not_ready.problems)
+    return attachment(submission)
+
+
+@bp.get("/submissions/<int:submission_id>.xml")
+@role_required("reviewer", "admin")
+def download_submission(submission_id: int) -> Response:
+    """Send a kept file again, exactly as it was generated."""
+    submission = db.session.get(Submission, submission_id) or abort(404)
+    with write_transaction() as session:
+        audit.record(
+            session,
+            current_user.email,
+            "E2B downloaded",
+            submission.case.reports[0].id,
+            "e2b",
+            None,
+            submission.message_id,
+        )
+    return attachment(submission)

@@ -1,0 +1,694 @@
+"""E2B(R3) files: built, checked against the ICH schemas and rules, kept, downloaded, read back.
+
+The round trip reads every file with the XPath of ../shared/e2b-r3/mapping.md (written here
+again, not taken from the builder) and compares each value with the database.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+from lxml import etree
+
+from adr import cases, create_app, demo, e2b, meddra, reactions, regulatory, vocab
+from adr.extensions import db
+from adr.models import AuditEntry, Case, Report, Submission, write_transaction
+from tests import meddra_fixture
+from tests.conftest import COMPANY, ReportSender, app_config, reference_of, valid_report
+from tests.test_review import ADMIN, REVIEWER, csrf, signed_in
+
+IDS = {"E2B_SENDER_ID": "TN-SENDER-01", "E2B_RECEIVER_ID": "CN-NMPA-CDR", "MAH_ID": "TN0001"}
+H = {"h": "urn:hl7-org:v3"}
+CL19 = "2.16.840.1.113883.3.989.2.1.1.19"
+CODES = meddra_fixture.DEMO_CODES
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
+    app = create_app(app_config(tmp_path, **IDS))
+    with app.app_context():
+        db.create_all()
+        from adr import accounts
+
+        accounts.create_user(REVIEWER, "审核员", "reviewer", "correct horse battery", "test")
+        accounts.create_user(ADMIN, "管理员", "admin", "correct horse battery", "test")
+        meddra.import_release(meddra_fixture.write_release(tmp_path / "meddra", "zh"), "test")
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+def submit(app, **fields) -> str:
+    return reference_of(ReportSender(app.test_client()).send(valid_report() | fields))
+
+
+def case_of(reference: str) -> Case:
+    report = db.session.scalar(sa.select(Report).where(Report.reference == reference))
+    return report.case
+
+
+def code_reactions(case: Case, version: str = meddra_fixture.VERSION) -> None:
+    """Code each reaction of the case to the fixture's LLT of its term (皮疹 → Rash)."""
+    with write_transaction():
+        for reaction in case.reactions:
+            reaction.meddra_version = version
+            reaction.llt_code = CODES.get(reaction.reported_term, meddra_fixture.RASH)
+            reaction.coded_by = "test"
+
+
+def ready(app, **fields) -> str:
+    """Return the reference of a report whose case is coded, ready for a file."""
+    reference = submit(app, **fields)
+    with app.app_context():
+        code_reactions(case_of(reference))
+    return reference
+
+
+def parse(xml: bytes | str):
+    data = xml.encode() if isinstance(xml, str) else xml
+    return etree.fromstring(data)
+
+
+def one(document, path: str) -> str:
+    found = document.xpath(path, namespaces=H)
+    assert len(found) == 1, (path, found)
+    return str(found[0])
+
+
+def test_a_coded_case_gives_a_file_the_schemas_and_rules_accept(app):
+    reference = ready(app)
+    with app.app_context():
+        built = e2b.build(case_of(reference))
+    assert e2b.check(built.xml) == []
+    document = parse(built.xml)
+    assert one(
+        document,
+        "/h:MCCI_IN200100UV01/h:PORR_IN049016UV/h:controlActProcess/h:subject"
+        "/h:investigationEvent/h:id[@root='2.16.840.1.113883.3.989.2.1.3.1']/@extension",
+    ) == (f"CN-TN0001-{reference}")
+
+
+def test_the_case_page_lists_the_problems_and_the_download_keeps_the_file(app):
+    reference = submit(app)
+    client = signed_in(app, REVIEWER)
+    page = client.get(f"/staff/reports/{reference}").get_data(as_text=True)
+    assert 'id="e2b-problems"' in page and 'data-where="#reactions"' in page
+    token = csrf(client)
+    response = client.post(
+        f"/staff/reports/{reference}/e2b", data={"csrf_token": token, "kind": "report"}
+    )
+    assert response.status_code == 409
+    assert 'data-where="#reactions"' in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Submission)) == 0
+        code_reactions(case_of(reference))
+    response = client.post(
+        f"/staff/reports/{reference}/e2b", data={"csrf_token": token, "kind": "report"}
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)[:3000]
+    assert response.headers["Content-Disposition"] == (
+        f"attachment; filename=CN-TN0001-{reference}-v1.xml"
+    )
+    assert e2b.check(response.data) == []
+    page = client.get(f"/staff/reports/{reference}").get_data(as_text=True)
+    assert 'id="e2b-submissions"' in page and 'id="e2b-correction"' in page
+
+
+def problem_places(app, reference: str, kind: str = "report", reason: str | None = None):
+    with app.app_context():
+        return {problem.where for problem in e2b.problems(case_of(reference), kind, reason)}
+
+
+def test_each_problem_is_reported_with_where_to_fix_it(app):
+    reference = submit(app, **{"reporter-name": "王" * 80})
+    assert problem_places(app, reference) == {"#reactions", "follow-up"}
+    with app.app_context():
+        case = case_of(reference)
+        code_reactions(case)
+        with write_transaction():
+            case.reactions[0].llt_code = meddra_fixture.NOT_CURRENT
+            case.reactions[1].meddra_version = "99.0"
+        texts = [problem.text for problem in e2b.problems(case)]
+    assert len([text for text in texts if "NOT_CURRENT" in text or "84000004" in text]) == 1
+    assert any("99.0" in text for text in texts)
+    app.config.update(MAH_ID=None, E2B_SENDER_ID="", E2B_PATIENT_NAME="full")
+    places = problem_places(app, reference)
+    assert {"MAH_ID", "E2B_SENDER_ID", "E2B_PATIENT_NAME", "#reactions", "follow-up"} <= places
+    app.config.update(IDS, E2B_PATIENT_NAME="initials")
+    with app.app_context():
+        case = case_of(reference)
+        code_reactions(case)
+        with write_transaction():
+            case.first_report.reporter_name = "王丽"
+            case.status = "invalid"
+    assert problem_places(app, reference) == {"#assessment"}
+    assert problem_places(app, reference, "nullification", "重复录入") == {"#e2b"}  # none sent
+    with app.app_context():
+        case = case_of(reference)
+        with write_transaction():
+            case.status = "in_review"
+            for drug in case.first_report.drugs:
+                drug.role = "concomitant"
+            for reaction in case.reactions:
+                db.session.delete(reaction)
+        texts = [problem.text for problem in e2b.problems(case_of(reference))]
+    assert len(texts) == 3  # not valid (no suspect drug), no suspect drug, no reaction
+
+
+def test_the_command_writes_nothing_and_exits_1_on_problems_then_writes_the_file(app, tmp_path):
+    reference = submit(app)
+    runner = app.test_cli_runner()
+    output = tmp_path / "case.xml"
+    typed = " " + reference.lower().replace("-", "- ", 1)
+    result = runner.invoke(args=["e2b", typed, "-o", str(output)])
+    assert result.exit_code == 1
+    assert not output.exists()
+    assert "#reactions" in result.output and result.output.count("\n- ") == 2
+    with app.app_context():
+        code_reactions(case_of(reference))
+    result = runner.invoke(args=["e2b", typed, "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        kept = db.session.scalars(sa.select(Submission)).one()
+        assert kept.message_id in result.output and "version 1" in result.output
+        assert output.read_bytes().decode() == kept.xml
+        assert kept.created_by == "adr e2b"
+    result = runner.invoke(args=["e2b", reference, "-o", str(output), "--kind", "amendment"])
+    assert result.exit_code == 1 and "#e2b" in result.output
+
+
+def test_a_follow_up_gives_version_2_with_the_same_case_id_and_later_information(app, tmp_path):
+    reference = ready(app)
+    with app.app_context():
+        first = case_of(reference).first_report
+        with write_transaction():
+            first.aware_on = first.aware_on - timedelta(days=5)
+        with write_transaction() as session:
+            e2b.submit(session, case_of(reference), "test")
+    follow_up = submit(app, follow_up_of=reference, **{"event-name": "皮疹、发热"})
+    with app.app_context():
+        case = case_of(reference)
+        assert [r.reference for r in case.reports] == [reference, follow_up]
+        code_reactions(case)
+        with write_transaction() as session:
+            second = e2b.submit(session, case, "test")
+        one_, two = case.submissions
+        assert (one_.version, two.version, two.latest_report_id) == (1, 2, case.reports[1].id)
+        first_file, second_file = parse(one_.xml), parse(two.xml)
+        c11 = IE + "/h:id[@root='2.16.840.1.113883.3.989.2.1.3.1']/@extension"
+        assert one(first_file, c11) == one(second_file, c11) == f"CN-TN0001-{reference}"
+        assert one(first_file, IE + "/h:availabilityTime/@value") < one(
+            second_file, IE + "/h:availabilityTime/@value"
+        )
+        assert one(second_file, IE + "/h:effectiveTime/h:low/@value") == one(
+            first_file, IE + "/h:effectiveTime/h:low/@value"
+        )
+        assert len(second_file.xpath(RX, namespaces=H)) == 3  # 皮疹, 瘙痒, then 发热
+        assert second.message_id != one_.message_id
+
+
+def test_amendment_and_nullification_need_a_sent_report_and_a_reason(app):
+    reference = ready(app)
+    client = signed_in(app, REVIEWER)
+    token = csrf(client)
+    post = lambda **data: client.post(  # noqa: E731
+        f"/staff/reports/{reference}/e2b", data={"csrf_token": token, **data}
+    )
+    assert post(kind="amendment", reason="剂量更正").status_code == 409
+    assert post(kind="report").status_code == 200
+    assert post(kind="amendment").status_code == 409
+    assert post(kind="amendment", reason="x" * 201).status_code == 409
+    assert post(kind="bogus").status_code == 400
+    amended = post(kind="amendment", reason="剂量更正 <&>")
+    assert amended.status_code == 200
+    assert amended.headers["Content-Disposition"].endswith(f"{reference}-v1-amendment.xml")
+    document = parse(amended.data)
+    correction = IE + "/h:subjectOf2/h:investigationCharacteristic"
+    assert one(document, correction + "[h:code/@code='3']/h:value/@code") == "2"
+    assert one(document, correction + "[h:code/@code='4']/h:value/h:originalText/text()") == (
+        "剂量更正 <&>"
+    )
+    with app.app_context(), write_transaction():
+        case_of(reference).status = "duplicate"
+    assert post(kind="amendment", reason="更正").status_code == 409
+    nullified = post(kind="nullification", reason="重复报告")
+    assert nullified.status_code == 200
+    assert one(parse(nullified.data), correction + "[h:code/@code='3']/h:value/@code") == "1"
+    with app.app_context():
+        kinds = [s.kind for s in db.session.scalars(sa.select(Submission).order_by(Submission.id))]
+        assert kinds == ["report", "amendment", "nullification"]
+        actions = [
+            entry.action
+            for entry in db.session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id))
+        ]
+        assert actions.count("E2B generated") == 3
+
+
+def test_the_download_needs_staff_and_a_csrf_token_and_a_kept_file_downloads_again(app):
+    reference = ready(app)
+    anonymous = app.test_client()
+    response = anonymous.post(
+        f"/staff/reports/{reference}/e2b", data={"kind": "report", "csrf_token": csrf(anonymous)}
+    )
+    assert response.status_code == 302
+    client = signed_in(app, ADMIN)
+    assert (
+        client.post(f"/staff/reports/{reference}/e2b", data={"kind": "report"}).status_code == 400
+    )
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Submission)) == 0
+    made = client.post(
+        f"/staff/reports/{reference}/e2b", data={"kind": "report", "csrf_token": csrf(client)}
+    )
+    with app.app_context():
+        kept = db.session.scalars(sa.select(Submission)).one()
+    assert anonymous.get(f"/staff/submissions/{kept.id}.xml").status_code == 302
+    again = client.get(f"/staff/submissions/{kept.id}.xml")
+    assert again.status_code == 200 and again.data == made.data
+    assert again.headers["Cache-Control"] == "no-store"
+    assert client.get(f"/staff/submissions/{kept.id + 1}.xml").status_code == 404
+
+
+def test_privacy_initials_by_default_no_patient_phone_unless_configured(app):
+    reference = ready(app, **{"patient-name": "王晓明"})
+    with app.app_context():
+        document = parse(e2b.build(case_of(reference)).xml)
+        text = etree.tostring(document, encoding="unicode")
+        assert one(document, PR + "/h:player1/h:name/text()") == "WXM"
+        assert "王晓明" not in text and "5647197" not in text
+        app.config.update(E2B_PATIENT_PHONE=True, E2B_PATIENT_NAME="name")
+        text = e2b.build(case_of(reference)).xml.decode()
+        assert "0912-5647197" in text and "<name>王晓明</name>" in text
+        app.config.update(E2B_PATIENT_NAME="masked")
+        document = parse(e2b.build(case_of(reference)).xml)
+        assert one(document, PR + "/h:player1/h:name/@nullFlavor") == "MSK"
+        assert not document.xpath(PR + "/h:player1/h:asIdentifiedEntity", namespaces=H)
+
+
+def test_unverified_regional_elements_only_when_the_setting_is_on(app):
+    reference = ready(app)
+    with app.app_context():
+        on = parse(e2b.build(case_of(reference)).xml)
+        app.config["E2B_UNVERIFIED_REGIONAL"] = False
+        off = parse(e2b.build(case_of(reference)).xml)
+    cn = "//h:code[starts-with(@code, 'CN-')]/@code"
+    assert set(on.xpath(cn, namespaces=H)) == {
+        "CN-6",
+        "CN-11",
+        "CN-12",
+        "CN-1",
+        "CN-3",
+        "CN-7",
+        "CN-15",
+        "CN-16",
+        "CN-5",
+    }
+    assert set(off.xpath(cn, namespaces=H)) == {"CN-6", "CN-11", "CN-12"}
+    assert one(on, IE + "/h:component/h:observationEvent[h:code/@code='CN-12']/h:value/@code") == (
+        "TN0001"
+    )
+
+
+HOSTILE = "<script>alert('x')</script> & \"quoted\" 💊\x01\x1f 皮疹]]>"
+
+
+def test_hostile_text_builds_a_valid_file(app):
+    description = ("严重皮疹 <b>&amp; \"引号\" 'x' 😷 " * 200)[:4999] + "。"
+    reference = ready(
+        app,
+        **{
+            "event-description": description,
+            "remarks": HOSTILE,
+            "drugs-0-frequency": "<每日>3次&",
+            "drugs-0-indication": "支气管炎 & <咳嗽>",
+        },
+    )
+    with app.app_context():
+        case = case_of(reference)
+        with write_transaction():
+            case.first_report.remarks = HOSTILE  # as stored by anything but the form
+            case.reactions[0].reported_term = "皮疹😷<&>\x0b"
+        built = e2b.build(case)
+    document = parse(built.xml)
+    assert len(description) == 5000
+    assert one(document, IE + "/h:text/text()").startswith(description)
+    assert one(document, AEA + "/h:component1/h:observationEvent/h:value/text()") == (
+        "<script>alert('x')</script> & \"quoted\" 💊 皮疹]]>"
+    )
+    assert document.xpath(RX + "/h:value/h:originalText/text()", namespaces=H)[0] == "皮疹😷<&>"
+
+
+def test_the_business_rules_catch_what_the_schema_lets_through(app):
+    reference = ready(app)
+    with app.app_context():
+        built = e2b.build(case_of(reference))
+    assert e2b.check(built.xml) == []
+    document = parse(built.xml)
+    document.xpath(
+        RX + "[1]/h:outboundRelationship2/h:observation[h:code/@code='27']/h:value", namespaces=H
+    )[0].set("code", "9")
+    document.xpath(
+        RX + "[1]/h:outboundRelationship2/h:observation[h:code/@code='34']/h:value", namespaces=H
+    )[0].attrib.update({"value": "false"})
+    ref = document.xpath(AEA + "/h:component/h:causalityAssessment/h:subject2//h:id", namespaces=H)
+    ref[0].set("root", "00000000-0000-0000-0000-000000000000")
+    errors = e2b.check(etree.tostring(document))
+    assert any(error.startswith("E.i.7") for error in errors)
+    assert any("E.i.3.2 (34)" in error for error in errors)
+    assert any("points at no drug" in error for error in errors)
+    assert e2b.check(built.xml.replace(b"<statusCode", b"<bogus/><statusCode"))[0].startswith("XSD")
+
+
+# The round trip: every file read back with mapping.md's XPath, each value against the database.
+
+B = "/h:MCCI_IN200100UV01"
+IE = B + "/h:PORR_IN049016UV/h:controlActProcess/h:subject/h:investigationEvent"
+AEA = IE + "/h:component/h:adverseEventAssessment"
+PR = AEA + "/h:subject1/h:primaryRole"
+RX = PR + "/h:subjectOf2/h:observation[h:code/@code='29']"
+DRG = PR + "/h:subjectOf2/h:organizer[h:code/@code='4']/h:component/h:substanceAdministration"
+OUTCOMES = {
+    "unknown": "0",
+    "recovered": "1",
+    "improving": "2",
+    "not_recovered": "3",
+    "sequelae": "4",
+    "death": "5",
+}
+SERIOUS = {
+    "death": "34",
+    "life_threatening": "21",
+    "hospitalization": "33",
+    "disability": "35",
+    "congenital_anomaly": "12",
+    "other_important": "26",
+}
+ROLES = {"suspect": "1", "concomitant": "2", "interacting": "3"}
+XML_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def xml_text(text) -> str:
+    return XML_TEXT.sub("", text or "")
+
+
+def ymd(value: date) -> str:
+    return f"{value:%Y%m%d}"
+
+
+def compare_with_database(document, case: Case) -> int:
+    """Check each mapped value of a file against the case; return how many were compared."""
+    compared = 0
+
+    def same(path: str, expected) -> None:
+        nonlocal compared
+        assert one(document, path) == expected, path
+        compared += 1
+
+    first, latest = case.reports[0], case.reports[-1]
+    view = cases.current_view(case.reports)
+    same(
+        IE + "/h:id[@root='2.16.840.1.113883.3.989.2.1.3.1']/@extension",
+        f"CN-TN0001-{first.reference}",
+    )
+    same(
+        IE + "/h:id[@root='2.16.840.1.113883.3.989.2.1.3.2']/@extension",
+        f"CN-TN0001-{first.reference}",
+    )
+    same(
+        B + "/h:sender/h:device/h:id[@root='2.16.840.1.113883.3.989.2.1.3.13']/@extension",
+        "TN-SENDER-01",
+    )
+    same(
+        B + "/h:receiver/h:device/h:id[@root='2.16.840.1.113883.3.989.2.1.3.14']/@extension",
+        "CN-NMPA-CDR",
+    )
+    same(IE + "/h:effectiveTime/h:low/@value", ymd(first.aware_on))
+    same(IE + "/h:availabilityTime/@value", ymd(latest.aware_on))
+    same(IE + "/h:subjectOf2/h:investigationCharacteristic[h:code/@code='1']/h:value/@code", "1")
+    same(
+        IE + f"/h:component/h:observationEvent[h:code/@code='23' and h:code/@codeSystem='{CL19}']"
+        "/h:value/@value",
+        "true" if case.report_category != "general" else "false",
+    )
+    same(IE + "/h:subjectOf1/h:controlActEvent/h:author/h:assignedEntity/h:code/@code", "1")
+    same(
+        IE + "/h:subjectOf1//h:representedOrganization/h:assignedEntity/h:representedOrganization"
+        "/h:name/text()",
+        COMPANY,
+    )
+    assert one(document, IE + "/h:text/text()").startswith(xml_text(view.event_description))
+    if view.remarks:
+        same(
+            AEA + "/h:component1/h:observationEvent[h:code/@code='10']/h:value/text()",
+            xml_text(view.remarks),
+        )
+    source = IE + "/h:outboundRelationship[h:relatedInvestigation/h:code/@code='2']"
+    same(source + "/h:priorityNumber/@value", "1")
+    qualification = {"physician": "1", "pharmacist": "2", "nurse": "3", "other_hcp": "3"}
+    same(
+        source + "//h:assignedPerson/h:asQualifiedEntity/h:code/@code",
+        qualification.get(view.reporter_kind, "5"),
+    )
+    if regulatory.identifies(view.reporter_name) and view.reporter_kind != "patient":
+        same(source + "//h:assignedPerson/h:name/h:family/text()", xml_text(view.reporter_name))
+    if view.reporter_organization:
+        same(
+            source
+            + "//h:representedOrganization/h:assignedEntity/h:representedOrganization"
+            + "/h:name/text()",
+            xml_text(view.reporter_organization),
+        )
+    # D: the patient.
+    name = document.xpath(PR + "/h:player1/h:name/text()", namespaces=H)
+    assert not name or re.fullmatch("[A-Z]{1,10}", name[0]), name
+    if view.patient_name and len(view.patient_name) > 1:
+        assert view.patient_name not in etree.tostring(document, encoding="unicode")
+    sex = {"male": "1", "female": "2"}.get(view.patient_sex)
+    if sex:
+        same(PR + "/h:player1/h:administrativeGenderCode/@code", sex)
+    else:
+        same(PR + "/h:player1/h:administrativeGenderCode/@nullFlavor", "UNK")
+    if view.patient_birth_date:
+        same(PR + "/h:player1/h:birthTime/@value", ymd(view.patient_birth_date))
+    if view.patient_age is not None:
+        same(
+            PR
+            + f"/h:subjectOf2/h:observation[h:code/@code='3' and h:code/@codeSystem='{CL19}']"
+            + "/h:value/@value",
+            str(view.patient_age),
+        )
+        same(
+            PR + "/h:subjectOf2/h:observation[h:code/@code='3']/h:value/@unit",
+            {"year": "a", "month": "mo", "day": "d"}[view.patient_age_unit],
+        )
+    if view.patient_weight_kg:
+        weight = one(
+            document,
+            PR + "/h:subjectOf2/h:observation[h:code/@code='7']/h:value[@unit='kg']/@value",
+        )
+        assert float(weight) == pytest.approx(view.patient_weight_kg)
+    if view.event_death_date:
+        same(PR + "/h:player1/h:deceasedTime/@value", ymd(view.event_death_date))
+        same(PR + "/h:subjectOf2/h:observation[h:code/@code='5']/h:value/@nullFlavor", "UNK")
+    if view.event_death_cause:
+        same(
+            PR + "/h:subjectOf2/h:observation[h:code/@code='32']/h:value/h:originalText/text()",
+            xml_text(view.event_death_cause),
+        )
+    if view.patient_disease:
+        history = one(
+            document,
+            PR + "/h:subjectOf2/h:organizer[h:code/@code='1']/h:component"
+            "/h:observation[h:code/@code='18']/h:value/text()",
+        )
+        assert xml_text(view.patient_disease) in history
+    # E.i: one per reaction, in order.
+    found = document.xpath(RX, namespaces=H)
+    assert len(found) == len(case.reactions)
+    ids = {}
+    for element, reaction in zip(found, case.reactions, strict=True):
+        facts = reactions.reaction_facts(reaction, case, view)
+        ids[element.xpath("h:id/@root", namespaces=H)[0]] = reaction
+        value = element.xpath("h:value", namespaces=H)[0]
+        assert value.get("code") == str(reaction.llt_code)
+        assert value.get("codeSystemVersion") == reaction.meddra_version
+        assert value.get("codeSystem") == "2.16.840.1.113883.6.163"
+        original = value.xpath("h:originalText", namespaces=H)[0]
+        assert (original.text, original.get("language")) == (
+            xml_text(reaction.reported_term),
+            reaction.language,
+        )
+        outcome = element.xpath(
+            "h:outboundRelationship2/h:observation[h:code/@code='27']/h:value/@code", namespaces=H
+        )
+        assert outcome == [OUTCOMES[facts.outcome or "unknown"]]
+        ticked = set(facts.serious) | ({"death"} if facts.outcome == "death" else set())
+        for criterion, obs_code in SERIOUS.items():
+            bl = element.xpath(
+                f"h:outboundRelationship2/h:observation[h:code/@code='{obs_code}']/h:value",
+                namespaces=H,
+            )[0]
+            assert (bl.get("value"), bl.get("nullFlavor")) == (
+                ("true", None) if criterion in ticked else (None, "NI")
+            )
+        if facts.onset_date:
+            assert element.xpath("h:effectiveTime/h:low/@value", namespaces=H) == [
+                ymd(facts.onset_date)
+            ]
+        assert element.xpath(
+            "h:location/h:locatedEntity/h:locatedPlace/h:code/@code", namespaces=H
+        ) == ["CN"]
+        compared += 5
+    # G.k: one per drug of the current view, in order, with its role.
+    drugs = document.xpath(DRG, namespaces=H)
+    assert len(drugs) == len(view.drugs)
+    drug_ids = {}
+    for element, drug in zip(drugs, view.drugs, strict=True):
+        drug_id = element.xpath("h:id/@root", namespaces=H)[0]
+        drug_ids[drug_id] = drug
+        assert element.xpath(
+            "h:consumable/h:instanceOfKind/h:kindOfProduct/h:name/text()", namespaces=H
+        ) == [xml_text(drug.brand_name or drug.generic_name)]
+        role = document.xpath(
+            AEA + f"/h:component/h:causalityAssessment[h:code/@code='20']"
+            f"[h:subject2/h:productUseReference/h:id/@root='{drug_id}']/h:value/@code",
+            namespaces=H,
+        )
+        assert role == [ROLES[drug.role]]
+        dosage = "h:outboundRelationship2[@typeCode='COMP']/h:substanceAdministration"
+        assert element.xpath(
+            f"{dosage}/h:consumable/h:instanceOfKind/h:productInstanceInstance/h:lotNumberText/text()",
+            namespaces=H,
+        ) == ([drug.batch_number] if drug.batch_number else [])
+        assert element.xpath(
+            ".//h:approval/h:id[@root='2.16.840.1.113883.3.989.2.1.3.4']/@extension", namespaces=H
+        ) == ([drug.approval_number] if drug.approval_number else [])
+        if drug.dose is not None and drug.dose_unit:
+            assert float(
+                element.xpath(f"{dosage}/h:doseQuantity/@value", namespaces=H)[0]
+            ) == pytest.approx(drug.dose)
+        if drug.start_date:
+            assert element.xpath(f"{dosage}/h:effectiveTime/h:low/@value", namespaces=H) == [
+                ymd(drug.start_date)
+            ]
+        if drug.indication:
+            assert element.xpath(
+                "h:inboundRelationship[@typeCode='RSON']/h:observation[h:code/@code='19']"
+                "/h:value/h:originalText/text()",
+                namespaces=H,
+            ) == [xml_text(drug.indication)]
+        assert (
+            len(
+                element.xpath(
+                    "h:inboundRelationship[@typeCode='CAUS']/h:act/h:code/@code", namespaces=H
+                )
+            )
+            == 1
+        )
+        if drug.role in ("suspect", "interacting"):
+            for reaction_id_, reaction in ids.items():
+                pair = reactions.pair_facts(reaction, drug, case, view)
+                rechallenge = element.xpath(
+                    f"h:outboundRelationship2/h:observation[h:code/@code='31'][h:outboundRelationship1"
+                    f"/h:actReference/h:id/@root='{reaction_id_}']/h:value/@code",
+                    namespaces=H,
+                )
+                assert rechallenge == (
+                    [
+                        {"yes": "1", "no": "2", "unknown": "3", "not_applicable": "4"}[
+                            pair.rechallenge
+                        ]
+                    ]
+                    if pair.rechallenge
+                    else []
+                )
+                judged = document.xpath(
+                    AEA + f"/h:component/h:causalityAssessment[h:code/@code='39']"
+                    f"[h:subject1/h:adverseEffectReference/h:id/@root='{reaction_id_}']"
+                    f"[h:subject2/h:productUseReference/h:id/@root='{drug_id}']",
+                    namespaces=H,
+                )
+                expected = {
+                    (source, vocab.label(vocab.CAUSALITY, value, "zh"))
+                    for source, value in (
+                        ("报告人", pair.reporter_causality),
+                        ("上市许可持有人", pair.company_causality),
+                    )
+                    if value
+                }
+                assert {
+                    (
+                        ca.xpath(
+                            "h:author/h:assignedEntity/h:code/h:originalText/text()", namespaces=H
+                        )[0],
+                        ca.xpath("h:value/text()", namespaces=H)[0],
+                    )
+                    for ca in judged
+                } == expected
+                compared += 2
+        compared += 4
+    return compared
+
+
+def test_round_trip_every_file_read_back_matches_the_database(app):
+    month = f"{date.today().replace(day=1) - timedelta(days=1):%Y-%m}"
+    with app.app_context():
+        demo.make_demo_data(150, month, seed=12)
+    death = ready(
+        app,
+        **{
+            "event-outcome": "death",
+            "event-death_cause": "过敏性休克 <急性>",
+            "event-death_date": "2026-11-22",
+            "event-name": "过敏性休克、呼吸困难",
+        },
+    )
+    several = ready(
+        app,
+        **{
+            "drugs-2-role": "interacting",
+            "drugs-2-generic_name": "克拉霉素片",
+            "drugs-2-batch_number": "KL2026",
+            "event-name": "皮疹、瘙痒、发热",
+        },
+    )
+    follow_up = submit(
+        app,
+        follow_up_of=several,
+        remarks=HOSTILE,
+        **{"event-name": "呕吐", "patient-name": "Wang Xiaoming"},
+    )
+    files = compared = follow_ups = deaths = 0
+    with app.app_context():
+        for case in db.session.scalars(sa.select(Case).order_by(Case.id)):
+            code_reactions(case)
+            with write_transaction() as session:
+                case.company_causality = case.company_causality or "possible"
+                if case.reactions and case.first_report.drugs:
+                    session.add(
+                        reactions.DrugReaction(
+                            reaction_id=case.reactions[0].id,
+                            drug_key=reactions.drug_key(case.first_report.drugs[0]),
+                            company_causality="certain",
+                            rechallenge="yes",
+                        )
+                    )
+            db.session.expire(case)
+            if e2b.problems(case):
+                continue
+            with write_transaction() as session:
+                submission = e2b.submit(session, case, "test")
+            document = parse(submission.xml)
+            assert e2b.check(submission.xml.encode()) == []
+            compared += compare_with_database(document, case)
+            files += 1
+            follow_ups += len(case.reports) > 1
+            deaths += bool(cases.current_view(case.reports).event_death_date)
+        assert case_of(follow_up).first_report.reference == several
+        assert case_of(death).death
+    assert files >= 40 and follow_ups >= 2 and deaths >= 1, (files, follow_ups, deaths)
+    assert compared > 1000
