@@ -19,7 +19,18 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from flask_babel import force_locale
 
-from adr import accounts, audit, batch_register, create_app, demo, e2b, mailer, meddra, regulatory
+from adr import (
+    accounts,
+    acknowledgements,
+    audit,
+    batch_register,
+    create_app,
+    demo,
+    e2b,
+    mailer,
+    meddra,
+    regulatory,
+)
 from adr import listing as line_listing
 from adr.export import default_path, parse_month, write_workbook
 from adr.extensions import db
@@ -46,6 +57,7 @@ def register(app: Flask) -> None:
         listing,
         import_meddra,
         e2b_command,
+        import_ack,
     ):
         app.cli.add_command(command)
 
@@ -271,6 +283,33 @@ def import_batches(file: Path, lang: str) -> None:
         f"{result.unchanged} unchanged, {len(result.refused)} refused"
     )
     if result.refused:
+        sys.exit(1)
+
+
+@click.command("import-ack")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@with_appcontext
+def import_ack(file: Path, lang: str) -> None:
+    """Record the national system's acknowledgement (MCCI_IN200101UV01); exit 1 on unknown ids."""
+    try:
+        with file.open("rb") as handle:
+            content = handle.read(acknowledgements.MAX_BYTES + 1)
+    except OSError as error:
+        click.echo(f"adr: {file}: cannot be read: {error.strerror}", err=True)
+        sys.exit(1)
+    try:
+        with force_locale("en" if lang == "en" else "zh_CN"):  # why a file is refused
+            result = acknowledgements.import_acknowledgement(content, "adr import-ack")
+    except acknowledgements.AcknowledgementError as error:
+        click.echo(f"adr: {file}: {error}", err=True)
+        sys.exit(1)
+    for outcome in result.outcomes:
+        if outcome.known:
+            click.echo(acknowledgements.describe(outcome))
+        else:
+            click.echo(f"adr: {file}: {acknowledgements.describe(outcome)}", err=True)
+    if result.unknown:
         sys.exit(1)
 
 

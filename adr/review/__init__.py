@@ -6,6 +6,7 @@ bp = Blueprint("review", __name__, url_prefix="/staff")
 
 from adr.review import (  # noqa: E402, F401
     account,
+    acknowledgements,
     batches,
     coding,
     compliance,
