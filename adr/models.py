@@ -545,6 +545,9 @@ class Reaction(Model):
     end_date: Mapped[date | None]
     outcome: Mapped[str | None] = code()
     serious: Mapped[list[str] | None] = mapped_column(sa.JSON)
+    # Set when staff judged the term is not a reaction (停药后好转) or the same as another: kept,
+    # so that a later report naming it does not add it again, but neither shown nor sent.
+    excluded_reason: Mapped[str | None] = text(200)
 
     assessments: Mapped[list[DrugReaction]] = relationship(
         back_populates="reaction", cascade="all, delete-orphan", order_by="DrugReaction.id"
@@ -599,6 +602,7 @@ class Submission(Model):
     latest_report_id: Mapped[int] = mapped_column(sa.ForeignKey("report.id"))  # C.1.5
     kind: Mapped[str] = mapped_column(sa.String(14))  # report, amendment, nullification
     reason: Mapped[str | None] = text(200)  # C.1.11.2, for an amendment or nullification
+    safety_report_id: Mapped[str] = mapped_column(sa.String(100), index=True)  # C.1.1, kept
     message_id: Mapped[str] = mapped_column(sa.String(100), unique=True)  # N.2.r.1
     batch_id: Mapped[str] = mapped_column(sa.String(100), unique=True)  # N.1.2
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from adr import products, regulatory
+from adr import products, regulatory, vocab
 from adr.models import Case, Drug, DrugReaction, Reaction, Report
 
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -37,13 +37,19 @@ def drug_key(drug: Drug) -> str:
     return (drug.generic_name or drug.brand_name or "").casefold()[:200]
 
 
+def split_terms(event_name: str) -> list[str]:
+    """Return the terms a reaction name lists, as typed: 皮疹、过敏性休克(死亡) is two."""
+    terms = (term.strip(" \t。.") for term in products.TERM_SEPARATORS.split(event_name))
+    return [term for term in terms if term]
+
+
 def new_terms(known: Iterable[str], event_name: str | None) -> list[str]:
     """Return the terms of a reaction name not among the `known` terms, in order."""
     if not regulatory.identifies(event_name):
         return []
     seen = {products.term_key(term) for term in known}
     terms = []
-    for term in products.reaction_terms(event_name):
+    for term in split_terms(event_name or ""):
         key = products.term_key(term)
         if key and key not in seen:
             seen.add(key)
@@ -82,21 +88,45 @@ class ReactionFacts:
     own: frozenset[str]  # the fields set on the reaction itself
 
 
+def sent(case: Case) -> list[Reaction]:
+    """Return the case's reactions, those staff judged not to be one left out."""
+    return [reaction for reaction in case.reactions if reaction.excluded_reason is None]
+
+
+def case_criteria(case: Case) -> list[str]:
+    """Return the seriousness criteria of the case as its clock counts them: every report's,
+    the assessment's, and death when the patient died (staff may add, never take away)."""
+    chosen = {code for report in case.reports for code in report.event_serious or []}
+    chosen |= set(case.assessed_serious or [])
+    if case.death:
+        chosen.add("death")
+    return [code for code in vocab.SERIOUSNESS if code in chosen]
+
+
 def reaction_facts(reaction: Reaction, case: Case, view: Any) -> ReactionFacts:
-    """Return the reaction's values: its own where set, else the case's (`view`: current view)."""
-    case_serious = case.assessed_serious
-    if case_serious is None:
-        case_serious = list(view.event_serious or [])
+    """Return the reaction's values: its own where set, else the case's (`view`: current view).
+
+    The onset is the one reported with the reaction (a follow-up's onset is its own news); the
+    outcome is the case's latest; a reaction staff gave an outcome other than death does not
+    take the case's death as a criterion.
+    """
     own = {
         name
         for name in ("onset_date", "end_date", "outcome", "serious")
         if getattr(reaction, name) is not None
     }
+    named = next((report for report in case.reports if report.id == reaction.report_id), None)
+    outcome = reaction.outcome or case.assessed_outcome or view.event_outcome
+    serious = reaction.serious
+    if serious is None:
+        serious = [c for c in case_criteria(case) if c != "death" or outcome == "death"]
     return ReactionFacts(
-        onset_date=reaction.onset_date or view.event_onset_date,
+        onset_date=reaction.onset_date
+        or (named.event_onset_date if named else None)
+        or view.event_onset_date,
         end_date=reaction.end_date,
-        outcome=reaction.outcome or case.assessed_outcome or view.event_outcome,
-        serious=list(case_serious if reaction.serious is None else reaction.serious),
+        outcome=outcome,
+        serious=list(serious),
         own=frozenset(own),
     )
 

@@ -78,6 +78,7 @@ def upgrade():
     sa.Column('latest_report_id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=14), nullable=False),
     sa.Column('reason', sa.String(length=200), nullable=True),
+    sa.Column('safety_report_id', sa.String(length=100), nullable=False),
     sa.Column('message_id', sa.String(length=100), nullable=False),
     sa.Column('batch_id', sa.String(length=100), nullable=False),
     sa.Column('created_at', adr.models.UTCDateTime(), nullable=False),
@@ -94,6 +95,7 @@ def upgrade():
     )
     with op.batch_alter_table('e2b_submission', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_e2b_submission_case_id'), ['case_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_e2b_submission_safety_report_id'), ['safety_report_id'], unique=False)
 
     op.create_table('reaction',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -110,6 +112,7 @@ def upgrade():
     sa.Column('end_date', sa.Date(), nullable=True),
     sa.Column('outcome', sa.String(length=24), nullable=True),
     sa.Column('serious', sa.JSON(), nullable=True),
+    sa.Column('excluded_reason', sa.String(length=200), nullable=True),
     sa.ForeignKeyConstraint(['case_id'], ['safety_case.id'], name=op.f('fk_reaction_case_id_safety_case')),
     sa.ForeignKeyConstraint(['report_id'], ['report.id'], name=op.f('fk_reaction_report_id_report')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_reaction'))
@@ -158,6 +161,7 @@ def downgrade():
 
     op.drop_table('reaction')
     with op.batch_alter_table('e2b_submission', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_e2b_submission_safety_report_id'))
         batch_op.drop_index(batch_op.f('ix_e2b_submission_case_id'))
 
     op.drop_table('e2b_submission')
