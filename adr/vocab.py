@@ -418,6 +418,8 @@ AUDIT_ACTION: CodeList = {
     "reaction coded": Term("不良反应MedDRA编码", "Reaction coded to MedDRA"),
     "reaction changed": Term("修改不良反应信息", "Reaction's values changed"),
     "reaction added": Term("添加不良反应", "Reaction added"),
+    "reaction excluded": Term("判定为非不良反应", "Term set aside: not a reaction"),
+    "reaction restored": Term("恢复为不良反应", "Term restored as a reaction"),
     "judgement changed": Term("修改药品与不良反应的评价", "Drug and reaction judgement changed"),
     "term coded": Term("适应症或病史MedDRA编码", "Indication or history coded to MedDRA"),
 }

@@ -289,6 +289,7 @@ def test_a_reactions_own_values_are_set_audited_and_given_back(coded):
         ({"end_date": "2026-11-20"}, "end_date", "cannot end before its onset (2026-11-21)"),
         ({"onset_date": "21/11/2026"}, "onset_date", "YYYY-MM-DD"),
         ({"onset_date": "2999-01-01"}, "onset_date", "in the future"),
+        ({"onset_date": "0999-01-01"}, "onset_date", "too long ago"),
         ({"outcome": "cured<script>"}, "outcome", "Choose an outcome"),
         ({"serious_mode": "own", "serious": "death"}, "serious", "needs the outcome"),
         ({"serious_mode": "case", "serious": "life_threatening"}, "serious", "set for this"),
@@ -457,3 +458,46 @@ def test_an_indication_and_a_history_are_coded_by_their_text(coded):
     assert response.status_code == 303
     with coded.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(TermCoding)) == 1
+
+
+# Terms that are not reactions.
+
+
+def test_a_term_that_is_not_a_reaction_is_set_aside_kept_and_restored(coded):
+    reference = submit(coded, {"event-name": "皮疹、停药后好转"})
+    client = signed_in(coded, REVIEWER)
+    english(client)
+    fragment = reaction_named(coded, reference, "停药后好转")
+    path = f"/staff/reports/{reference}/reactions/{fragment.id}/exclusion"
+    refused = post(client, path, {"reason": "  "})
+    assert refused.status_code == 422 and "Say why" in html.unescape(refused.get_data(as_text=True))
+    assert post(client, path, {"reason": "病程描述，不是不良反应"}).status_code == 303
+    text = page(client, reference)
+    assert f'id="reaction-{fragment.id}"' not in text  # not among the reactions, nor judged
+    assert f'data-pair="{fragment.id}-' not in text
+    assert f'id="excluded-{fragment.id}"' in text and "病程描述，不是不良反应" in text
+    assert [(e.old_value, e.new_value) for e in entries(coded, reference, "reaction excluded")] == [
+        (None, "病程描述，不是不良反应")
+    ]
+    submit(coded, {"follow_up_of": reference, "event-name": "停药后好转"})  # not added again
+    assert [r.reported_term for r in reactions_of(coded, reference)].count("停药后好转") == 1
+    assert post(client, path, {"restore": "1"}).status_code == 303
+    assert reaction_named(coded, reference, "停药后好转").excluded_reason is None
+    assert f'id="reaction-{fragment.id}"' in page(client, reference)
+    assert len(entries(coded, reference, "reaction restored")) == 1
+
+
+def test_a_case_with_many_drugs_and_reactions_is_judged_one_drug_at_a_time(coded):
+    terms = "、".join(["皮疹", "瘙痒", "恶心", "呕吐", "头晕", "头痛", "腹泻", "心悸", "胸闷"] * 2)
+    fields = {"event-name": terms + "、" + "、".join(f"反应{n}" for n in range(14))}
+    reference = submit(coded, fields)
+    client = signed_in(coded, REVIEWER)
+    english(client)
+    text = page(client, reference)
+    assert text.count('<tr data-pair="') == 23  # one drug: 23 reactions, none repeated
+    assert text.count('class="suggestions"') + text.count("No current LLT matches") <= 12
+    rash = reaction_named(coded, reference, "皮疹")
+    data = {"drug-0": "阿莫西林胶囊", **pair_inputs(rash.id, 0, company_causality="possible")}
+    assert post(client, f"/staff/reports/{reference}/judgements", data).status_code == 303
+    (row,) = reaction_named(coded, reference, "皮疹").assessments
+    assert row.company_causality == "possible"

@@ -26,6 +26,9 @@ from adr.review import bp
 from adr.review.queries import find_report
 
 SUGGESTIONS = 10
+# Suggestions are searched for this many uncoded terms when the page opens (a public report may
+# name fifty); the others search when their form asks.
+AUTO_SUGGESTED = 10
 TERM_KINDS = ("indication", "history")
 REACTION_FACTS = ("onset_date", "end_date", "outcome", "serious")
 PAIR_CODES = {
@@ -34,6 +37,7 @@ PAIR_CODES = {
     "dechallenge": vocab.DECHALLENGE,
     "rechallenge": vocab.RECHALLENGE,
 }
+EARLIEST_YEAR = 1900  # as the report form's dates
 MAX_ID = 2**31 - 1
 
 
@@ -62,6 +66,7 @@ class Coding:
     action: str
     typed: str = ""
     error: str | None = None
+    searched: bool = True  # False: no search ran for it (coded, or past AUTO_SUGGESTED)
 
     @property
     def target(self) -> str:
@@ -74,6 +79,7 @@ class ReactionRow:
     reaction: Reaction
     coding: Coding
     facts: reactions.ReactionFacts
+    inherited: reactions.ReactionFacts  # what "as the case" means for this reaction
     typed: MultiDict[str, str] | None = None  # the values form, as refused
     errors: dict[str, str] = field(default_factory=dict)
 
@@ -99,6 +105,7 @@ class ReactionSection:
 
     version: str | None  # the MedDRA version coded to; None: no release imported
     rows: list[ReactionRow]
+    excluded: list[Reaction]  # terms staff judged not reactions
     terms: list[Coding]
     case_facts: reactions.ReactionFacts  # what "as the case" means for a reaction
     drugs: list[DrugColumn]
@@ -154,6 +161,7 @@ def reaction_section(
     wanted = request.args.get("for", "")[:40]
     asked = " ".join(request.args.get("meddra_q", "").split())[:100]
     opened = refused.anchor if refused else (f"coding-{wanted}" if wanted else "")
+    automatic: list[str] = []  # the uncoded terms searched without being asked
 
     def coding(
         anchor: str, text: str, coded: Reaction | TermCoding | None, hidden: dict[str, str]
@@ -162,6 +170,9 @@ def reaction_section(
         code_version = coded.meddra_version if coded else None
         searching = bool(asked) and anchor == f"coding-{wanted}"
         query = asked if searching else text
+        searched = bool(version) and (searching or (not code and len(automatic) < AUTO_SUGGESTED))
+        if searched and not searching:
+            automatic.append(anchor)
         item = Coding(
             anchor=anchor,
             text=text,
@@ -170,10 +181,8 @@ def reaction_section(
             coded_by=coded.coded_by if coded else None,
             coded_at=coded.coded_at if coded else None,
             query=query,
-            # A coded term is searched again only when asked (its recoding form's search box).
-            suggestions=meddra.search(query, language, SUGGESTIONS, version)
-            if version and (not code or searching)
-            else [],
+            suggestions=meddra.search(query, language, SUGGESTIONS, version) if searched else [],
+            searched=searched,
             hidden=hidden,
             action=url_for(
                 "review.code_term" if "kind" in hidden else "review.code_reaction",
@@ -186,14 +195,20 @@ def reaction_section(
         return item
 
     rows = []
-    for reaction in case.reactions:
+    sent = reactions.sent(case)
+    for reaction in sent:
         item = coding(
             f"coding-{reaction.id}",
             reaction.reported_term,
             reaction,
             {"reaction": str(reaction.id)},
         )
-        row = ReactionRow(reaction, item, reactions.reaction_facts(reaction, case, view))
+        row = ReactionRow(
+            reaction,
+            item,
+            reactions.reaction_facts(reaction, case, view),
+            reactions.reaction_facts(Reaction(report_id=reaction.report_id), case, view),
+        )
         if refused and refused.anchor == f"reaction-{reaction.id}":
             row.typed, row.errors = refused.typed, refused.errors
         rows.append(row)
@@ -209,12 +224,13 @@ def reaction_section(
     pairs = [
         PairRow(drug, reaction, reactions.pair_facts(reaction, drug_of(view, drug.key), case, view))
         for drug in drugs
-        for reaction in case.reactions
+        for reaction in sent
     ]
     blank = Reaction()  # a reaction nobody set apart: the case's own values
     return ReactionSection(
         version=version,
         rows=rows,
+        excluded=[reaction for reaction in case.reactions if reaction.excluded_reason],
         terms=terms,
         case_facts=reactions.reaction_facts(blank, case, view),
         drugs=drugs,
@@ -374,6 +390,8 @@ def posted_day(form: MultiDict[str, str], name: str, errors: dict[str, str]) -> 
         return None
     if day and day > regulatory.china_today():
         errors[name] = _("This date is in the future.")
+    elif day and day.year < EARLIEST_YEAR:
+        errors[name] = _("This date is too long ago.")
     return day
 
 
@@ -504,22 +522,69 @@ def add_reaction(reference: str) -> Response | tuple[str, int]:
     return back_to(report, f"reaction-{reaction.id}")
 
 
+@bp.post("/reports/<reference>/reactions/<reaction_id>/exclusion")
+@role_required("reviewer", "admin")
+def exclude_reaction(reference: str, reaction_id: str) -> Response | tuple[str, int]:
+    """Judge a term not a reaction (停药后好转, or the same as another), with why; or undo it.
+
+    The reaction is kept, so that a later report naming the term does not add it again, but it
+    is neither shown among the reactions nor sent.
+    """
+    report = find_report(reference)
+    restore = "restore" in request.form
+    reason = None if restore else clean_text(request.form.get("reason"))
+    anchor = f"reaction-{posted_id(reaction_id)}-exclusion"
+    if not restore and not reason:
+        errors = {"reason": _("Say why this is not a reaction (e.g. “the same as 皮疹”).")}
+        return refuse(report, Refusal(anchor, request.form.copy(), errors))
+    if reason and len(reason) > 200:
+        return refuse(
+            report, Refusal(anchor, request.form.copy(), {"reason": _("At most 200 characters.")})
+        )
+    with write_transaction() as session:
+        case = cases.lock(session, report.case_id)
+        reaction = reaction_of(case, posted_id(reaction_id))
+        old = reaction.excluded_reason
+        if old != reason:
+            reaction.excluded_reason = reason
+            audit.record(
+                session,
+                current_user.email,
+                "reaction restored" if restore else "reaction excluded",
+                case.first_report.id,
+                f"excluded: {reaction.reported_term}"[:60],
+                old,
+                reason,
+            )
+    flash(
+        _("The term is a reaction again.")
+        if restore
+        else _("The term is set aside: not a reaction.")
+    )
+    return back_to(report, "reactions")
+
+
 @bp.post("/reports/<reference>/judgements")
 @role_required("reviewer", "admin")
 def judge_pairs(reference: str) -> Response | tuple[str, int]:
     """Set causality, dechallenge and rechallenge per drug and reaction, or give them back."""
     report = find_report(reference)
     case = report.case
-    columns = {column.key: column for column in drug_columns(cases.current_view(case.reports))}
-    posted = [request.form.get(f"drug-{index}", "") for index in range(len(columns) + 1)]
+    columns = drug_columns(cases.current_view(case.reports))
+    # One form per drug (a case may hold many reactions): the drugs it posts, by column.
+    posted = {
+        column.index: request.form[f"drug-{column.index}"]
+        for column in columns
+        if f"drug-{column.index}" in request.form
+    }
     errors: dict[str, str] = {}
-    if [key for key in posted if key] != list(columns):
+    if not posted or any(columns[index].key != key for index, key in posted.items()):
         errors["pairs"] = _(
             "The case's drugs changed since the page was loaded: check the judgements again."
         )
     wanted: dict[tuple[int, str], dict[str, str | None]] = {}
     for reaction in case.reactions:
-        for index, key in enumerate(list(columns)):
+        for index in posted:
             values: dict[str, str | None] = {}
             for name, codes in PAIR_CODES.items():
                 field_name = f"pair-{reaction.id}-{index}-{name}"
@@ -529,15 +594,17 @@ def judge_pairs(reference: str) -> Response | tuple[str, int]:
                 if value is not None and value not in codes:
                     errors[field_name] = _("Choose from the list.")
                 values[name] = value
-            wanted[(reaction.id, key)] = values
+            wanted[(reaction.id, columns[index].key)] = values
     if errors:
         return refuse(report, Refusal("pairs", request.form.copy(), errors))
     changed = False
     with write_transaction() as session:
         case = cases.lock(session, report.case_id)
         for reaction in case.reactions:
-            for key, column in columns.items():
-                changed |= judge(session, case, reaction, column, wanted.get((reaction.id, key)))
+            for column in columns:
+                changed |= judge(
+                    session, case, reaction, column, wanted.get((reaction.id, column.key))
+                )
     flash(_("Saved.") if changed else _("Nothing changed."))
     return back_to(report, "pairs")
 
