@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
+from adr import audit
 from adr.extensions import db
 from adr.models import MeddraRelease, MeddraTerm, write_transaction
 
@@ -101,6 +103,8 @@ def read_release(folder: Path) -> dict[str, dict[int, dict[str, Any]]]:
                 raise ReleaseError(f"{name}: a line without a term: {'$'.join(fields)[:60]!r}")
             terms[level][code_of(fields[0], path)] = {"name": fields[1].strip()[:NAME_LENGTH]}
     for fields in records(folder / "llt.asc"):
+        if len(fields) < 3:
+            raise ReleaseError(f"llt.asc: a short line: {'$'.join(fields)[:60]!r}")
         llt = terms["llt"][int(fields[0])]
         llt["pt_code"] = code_of(fields[2], folder / "llt.asc")
         llt["current"] = len(fields) <= 9 or fields[9].strip().upper() != "N"
@@ -132,6 +136,18 @@ def import_release(
     terms = read_release(folder)
     version, language = release_of(folder, version, language)
     result = ImportResult(version, language, {level: len(rows) for level, rows in terms.items()})
+    try:
+        store(terms, result, actor)
+    except IntegrityError as error:  # another import of the same version committed first
+        raise ReleaseError(
+            f"MedDRA {version} was being imported at the same time: run it again"
+        ) from error
+    return result
+
+
+def store(terms: dict[str, dict[int, dict[str, Any]]], result: ImportResult, actor: str) -> None:
+    """Write the release's terms, or its names in another language, and say who imported it."""
+    version, language = result.version, result.language
     name_column = f"name_{language}"
     with write_transaction() as session:
         held = session.scalar(
@@ -197,7 +213,9 @@ def import_release(
         release.imported_by = actor
         release.llt_count = len(terms["llt"])
         session.add(release)
-    return result
+        audit.record(
+            session, actor, "meddra imported", None, "meddra", None, f"{version} {language}"
+        )
 
 
 def version_key(version: str) -> tuple[int, ...]:

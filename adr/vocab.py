@@ -398,6 +398,7 @@ AUDIT_ACTION: CodeList = {
     "product added": Term("添加产品", "Product added"),
     "product changed": Term("修改产品", "Product changed"),
     "batches imported": Term("导入批号登记", "Batch register imported"),
+    "meddra imported": Term("导入 MedDRA", "MedDRA imported"),
     "batch updated": Term("批号日期更新", "Batch dates updated"),
     "login": Term("登录", "Signed in"),
     "login failed": Term("登录失败", "Sign-in failed"),

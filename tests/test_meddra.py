@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from adr import meddra
 from adr.extensions import db
-from adr.models import MeddraRelease, MeddraTerm
+from adr.models import AuditEntry, MeddraRelease, MeddraTerm
 from tests import meddra_fixture
 from tests.meddra_fixture import NOT_CURRENT, PRURITUS, RASH, write_release
 
@@ -40,6 +40,13 @@ def test_a_release_is_imported_in_english_then_its_chinese_names_are_added(app, 
         assert db.session.get(MeddraTerm, ("27.1", "llt", NOT_CURRENT)).current is False
         assert meddra.current_version() == "27.1"
         assert meddra.languages("27.1") == ["en", "zh"]
+        audited = db.session.execute(
+            sa.select(AuditEntry.actor, AuditEntry.action, AuditEntry.new_value)
+        ).all()
+        assert audited == [
+            ("adr import-meddra", "meddra imported", "27.1 en"),
+            ("adr import-meddra", "meddra imported", "27.1 zh"),
+        ]
     again = imported(runner, tmp_path / "zh")  # the same folder twice changes nothing
     assert again.exit_code == 0
     with app.app_context():
@@ -66,6 +73,11 @@ def test_a_folder_that_is_not_a_release_imports_nothing(app, runner, tmp_path):
         llt.write("99999999$Orphan$12345678$$$$$$$Y$$\n")  # names a PT the release lacks
     result = imported(runner, folder)
     assert result.exit_code == 1 and "not in pt.asc" in result.output
+    folder = write_release(tmp_path / "short", "en")
+    with open(folder / "llt.asc", "a", encoding="utf-8") as llt:
+        llt.write("99999999$Short\n")
+    result = imported(runner, folder)
+    assert result.exit_code == 1 and "a short line" in result.output
     folder = write_release(tmp_path / "noversion", "en")
     (folder / "meddra_release.asc").unlink()
     result = imported(runner, folder)
