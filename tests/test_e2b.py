@@ -52,8 +52,10 @@ def case_of(reference: str) -> Case:
 
 
 def code_reactions(case: Case, version: str = meddra_fixture.VERSION) -> None:
-    """Code each reaction of the case to the fixture's LLT of its term (皮疹 → Rash)."""
+    """Code each reaction of the case to the fixture's LLT of its term (皮疹 → Rash), and give
+    the company's causality where staff have not yet."""
     with write_transaction():
+        case.company_causality = case.company_causality or "possible"
         for reaction in case.reactions:
             reaction.meddra_version = version
             reaction.llt_code = CODES.get(reaction.reported_term, meddra_fixture.RASH)
@@ -125,7 +127,7 @@ def problem_places(app, reference: str, kind: str = "report", reason: str | None
 
 def test_each_problem_is_reported_with_where_to_fix_it(app):
     reference = submit(app, **{"reporter-name": "王" * 80})
-    assert problem_places(app, reference) == {"#reactions", "follow-up"}
+    assert problem_places(app, reference) == {"#reactions", "#assessment", "follow-up"}
     with app.app_context():
         case = case_of(reference)
         code_reactions(case)
@@ -167,7 +169,8 @@ def test_the_command_writes_nothing_and_exits_1_on_problems_then_writes_the_file
     result = runner.invoke(args=["e2b", typed, "-o", str(output)])
     assert result.exit_code == 1
     assert not output.exists()
-    assert "#reactions" in result.output and result.output.count("\n- ") == 2
+    assert "#reactions" in result.output and "#assessment" in result.output
+    assert result.output.count("\n- ") == 4  # 2 reactions not coded, nor judged by the company
     with app.app_context():
         code_reactions(case_of(reference))
     result = runner.invoke(args=["e2b", typed, "-o", str(output)])
@@ -335,7 +338,8 @@ def test_hostile_text_builds_a_valid_file(app):
         built = e2b.build(case)
     document = parse(built.xml)
     assert len(description) == 5000
-    assert one(document, IE + "/h:text/text()").startswith(description)
+    told = one(document, IE + "/h:text/text()")
+    assert told.startswith("【首次报告 ") and told.split("】", 1)[1].startswith(description)
     assert one(document, AEA + "/h:component1/h:observationEvent/h:value/text()") == (
         "<script>alert('x')</script> & \"quoted\" 💊 皮疹]]>"
     )
@@ -399,6 +403,22 @@ def ymd(value: date) -> str:
     return f"{value:%Y%m%d}"
 
 
+def mentions_of(case: Case, drug) -> list[dict]:
+    """Return the distinct mentions of a drug (role and name) across the reports, in order."""
+    fields = ("batch_number", "start_date", "end_date", "dose", "dose_unit", "route", "frequency")
+    found: list[dict] = []
+    for report in case.reports:
+        for mention in report.drugs:
+            if (mention.role, reactions.drug_key(mention)) != (drug.role, reactions.drug_key(drug)):
+                continue
+            values = {name: getattr(mention, name) or None for name in fields}
+            if mention.dose == 0:
+                values["dose"] = 0.0
+            if any(value is not None for value in values.values()) and values not in found:
+                found.append(values)
+    return found or [{name: getattr(drug, name) for name in fields}]
+
+
 def compare_with_database(document, case: Case) -> int:
     """Check each mapped value of a file against the case; return how many were compared."""
     compared = 0
@@ -440,7 +460,15 @@ def compare_with_database(document, case: Case) -> int:
         "/h:name/text()",
         COMPANY,
     )
-    assert one(document, IE + "/h:text/text()").startswith(xml_text(view.event_description))
+    narrative = one(document, IE + "/h:text/text()")
+    kinds = ["首次报告"] + ["跟踪报告"] * (len(case.reports) - 1)
+    told = [
+        f"【{kind} {report.aware_on.isoformat()}】{xml_text(report.event_description)}"
+        for kind, report in zip(kinds, case.reports, strict=True)
+        if report.event_description
+    ]
+    assert narrative.startswith("\n".join(told)), (narrative[:200], told)
+    compared += len(told)
     if view.remarks:
         same(
             AEA + "/h:component1/h:observationEvent[h:code/@code='10']/h:value/text()",
@@ -508,9 +536,10 @@ def compare_with_database(document, case: Case) -> int:
         assert xml_text(view.patient_disease) in history
     # E.i: one per reaction, in order.
     found = document.xpath(RX, namespaces=H)
-    assert len(found) == len(case.reactions)
+    sent = [reaction for reaction in case.reactions if reaction.excluded_reason is None]
+    assert len(found) == len(sent)
     ids = {}
-    for element, reaction in zip(found, case.reactions, strict=True):
+    for element, reaction in zip(found, sent, strict=True):
         facts = reactions.reaction_facts(reaction, case, view)
         ids[element.xpath("h:id/@root", namespaces=H)[0]] = reaction
         value = element.xpath("h:value", namespaces=H)[0]
@@ -560,35 +589,40 @@ def compare_with_database(document, case: Case) -> int:
         )
         assert role == [ROLES[drug.role]]
         dosage = "h:outboundRelationship2[@typeCode='COMP']/h:substanceAdministration"
-        assert element.xpath(
-            f"{dosage}/h:consumable/h:instanceOfKind/h:productInstanceInstance/h:lotNumberText/text()",
-            namespaces=H,
-        ) == ([drug.batch_number] if drug.batch_number else [])
+        mentions = mentions_of(case, drug)
+        rows = element.xpath(dosage, namespaces=H)
+        assert len(rows) == len(mentions)
+        for row, mention in zip(rows, mentions, strict=True):
+            assert row.xpath(
+                "h:consumable/h:instanceOfKind/h:productInstanceInstance/h:lotNumberText/text()",
+                namespaces=H,
+            ) == ([mention["batch_number"]] if mention["batch_number"] else [])
+            assert row.xpath("h:effectiveTime/h:low/@value", namespaces=H) == (
+                [ymd(mention["start_date"])] if mention["start_date"] else []
+            )
+            assert row.xpath("h:effectiveTime/h:high/@value", namespaces=H) == (
+                [ymd(mention["end_date"])] if mention["end_date"] else []
+            )
+            if mention["dose"] is not None and mention["dose_unit"]:
+                dose = row.xpath("h:doseQuantity/@value", namespaces=H)[0]
+                assert float(dose) == pytest.approx(mention["dose"])
+            compared += 3
         assert element.xpath(
             ".//h:approval/h:id[@root='2.16.840.1.113883.3.989.2.1.3.4']/@extension", namespaces=H
         ) == ([drug.approval_number] if drug.approval_number else [])
-        if drug.dose is not None and drug.dose_unit:
-            assert float(
-                element.xpath(f"{dosage}/h:doseQuantity/@value", namespaces=H)[0]
-            ) == pytest.approx(drug.dose)
-        if drug.start_date:
-            assert element.xpath(f"{dosage}/h:effectiveTime/h:low/@value", namespaces=H) == [
-                ymd(drug.start_date)
-            ]
         if drug.indication:
             assert element.xpath(
                 "h:inboundRelationship[@typeCode='RSON']/h:observation[h:code/@code='19']"
                 "/h:value/h:originalText/text()",
                 namespaces=H,
             ) == [xml_text(drug.indication)]
-        assert (
-            len(
-                element.xpath(
-                    "h:inboundRelationship[@typeCode='CAUS']/h:act/h:code/@code", namespaces=H
-                )
-            )
-            == 1
+        action = element.xpath(
+            "h:inboundRelationship[@typeCode='CAUS']/h:act/h:code/@code", namespaces=H
         )
+        if view.event_dechallenge == "not_applicable":
+            assert action == ["4"]
+        else:
+            assert len(action) == 1 and action[0] in ("0", "1", "9")
         if drug.role in ("suspect", "interacting"):
             for reaction_id_, reaction in ids.items():
                 pair = reactions.pair_facts(reaction, drug, case, view)
@@ -598,13 +632,9 @@ def compare_with_database(document, case: Case) -> int:
                     namespaces=H,
                 )
                 assert rechallenge == (
-                    [
-                        {"yes": "1", "no": "2", "unknown": "3", "not_applicable": "4"}[
-                            pair.rechallenge
-                        ]
-                    ]
-                    if pair.rechallenge
-                    else []
+                    [{"yes": "1", "no": "2", "not_applicable": "4"}[pair.rechallenge]]
+                    if pair.rechallenge in ("yes", "no", "not_applicable")
+                    else []  # 不明: omitted
                 )
                 judged = document.xpath(
                     AEA + f"/h:component/h:causalityAssessment[h:code/@code='39']"
@@ -660,9 +690,27 @@ def test_round_trip_every_file_read_back_matches_the_database(app):
         app,
         follow_up_of=several,
         remarks=HOSTILE,
-        **{"event-name": "呕吐", "patient-name": "Wang Xiaoming"},
+        **{
+            "event-name": "呕吐",
+            "patient-name": "Wang Xiaoming",
+            "event-description": "随访：患者次日呕吐一次，已自行缓解。",
+            "drugs-0-batch_number": "20260401B",  # a new batch: the first one's stays
+            "drugs-0-start_date": "2026-11-23",
+            "drugs-0-end_date": "",
+        },
+    )
+    unsure = ready(
+        app,
+        **{
+            "event-dechallenge": "not_applicable",  # G.k.8 = 4 despite the end date
+            "event-rechallenge": "unknown",  # G.k.9.i.4 omitted
+            "event-name": "皮疹、停药后好转",
+        },
     )
     files = compared = follow_ups = deaths = 0
+    with app.app_context(), write_transaction():
+        case_of(death).reactions[0].outcome = "death"  # which reaction led to death
+        case_of(unsure).reactions[1].excluded_reason = "不是不良反应"
     with app.app_context():
         for case in db.session.scalars(sa.select(Case).order_by(Case.id)):
             code_reactions(case)
@@ -690,5 +738,6 @@ def test_round_trip_every_file_read_back_matches_the_database(app):
             deaths += bool(cases.current_view(case.reports).event_death_date)
         assert case_of(follow_up).first_report.reference == several
         assert case_of(death).death
+        assert {case_of(r).submissions[0].version for r in (death, several, unsure)} == {1, 2}
     assert files >= 40 and follow_ups >= 2 and deaths >= 1, (files, follow_ups, deaths)
     assert compared > 1000
