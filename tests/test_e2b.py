@@ -7,7 +7,7 @@ again, not taken from the builder) and compares each value with the database.
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ from lxml import etree
 
 from adr import cases, create_app, demo, e2b, meddra, reactions, regulatory, vocab
 from adr.extensions import db
-from adr.models import AuditEntry, Case, Report, Submission, write_transaction
+from adr.models import AuditEntry, Case, Report, Submission, TermCoding, write_transaction
 from tests import meddra_fixture
 from tests.conftest import COMPANY, ReportSender, app_config, reference_of, valid_report
 from tests.test_review import ADMIN, REVIEWER, csrf, signed_in
@@ -244,11 +244,13 @@ def test_amendment_and_nullification_need_a_sent_report_and_a_reason(app):
     with app.app_context():
         kinds = [s.kind for s in db.session.scalars(sa.select(Submission).order_by(Submission.id))]
         assert kinds == ["report", "amendment", "nullification"]
-        actions = [
-            entry.action
+        generated = [
+            entry.new_value
             for entry in db.session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id))
+            if entry.action == "E2B generated"
         ]
-        assert actions.count("E2B generated") == 3
+        assert len(generated) == 3
+        assert generated[1].endswith(": 剂量更正 <&>") and generated[2].endswith(": 重复报告")
 
 
 def test_the_download_needs_staff_and_a_csrf_token_and_a_kept_file_downloads_again(app):
@@ -274,6 +276,7 @@ def test_the_download_needs_staff_and_a_csrf_token_and_a_kept_file_downloads_aga
     assert again.status_code == 200 and again.data == made.data
     assert again.headers["Cache-Control"] == "no-store"
     assert client.get(f"/staff/submissions/{kept.id + 1}.xml").status_code == 404
+    assert client.get(f"/staff/submissions/{10**30}.xml").status_code == 404
 
 
 def test_privacy_initials_by_default_no_patient_phone_unless_configured(app):
@@ -722,7 +725,7 @@ def test_round_trip_every_file_read_back_matches_the_database(app):
                             reaction_id=case.reactions[0].id,
                             drug_key=reactions.drug_key(case.first_report.drugs[0]),
                             company_causality="certain",
-                            rechallenge="yes",
+                            rechallenge=None if case.first_report.reference == unsure else "yes",
                         )
                     )
             db.session.expire(case)
@@ -739,5 +742,301 @@ def test_round_trip_every_file_read_back_matches_the_database(app):
         assert case_of(follow_up).first_report.reference == several
         assert case_of(death).death
         assert {case_of(r).submissions[0].version for r in (death, several, unsure)} == {1, 2}
+        suspect = parse(case_of(several).submissions[0].xml).xpath(DRG, namespaces=H)[0]
+        assert suspect.xpath(".//h:lotNumberText/text()", namespaces=H) == [
+            "20260315A",
+            "20260401B",
+        ]
+        assert suspect.xpath(".//h:effectiveTime/h:low/@value", namespaces=H) == [
+            "20261120",
+            "20261123",
+        ]
+        unsure_drug = parse(case_of(unsure).submissions[0].xml).xpath(DRG, namespaces=H)[0]
+        assert unsure_drug.xpath(
+            "h:inboundRelationship[@typeCode='CAUS']/h:act/h:code/@code", namespaces=H
+        ) == ["4"]
+        assert not unsure_drug.xpath(
+            "h:outboundRelationship2/h:observation[h:code/@code='31']", namespaces=H
+        )
+        assert len(parse(case_of(unsure).submissions[0].xml).xpath(RX, namespaces=H)) == 1
     assert files >= 40 and follow_ups >= 2 and deaths >= 1, (files, follow_ups, deaths)
     assert compared > 1000
+
+
+# Review findings: each with its own story.
+
+
+def test_a_reaction_staff_set_aside_is_neither_sent_nor_needs_coding(app):
+    reference = ready(app)
+    with app.app_context():
+        case = case_of(reference)
+        with write_transaction():
+            case.reactions[1].llt_code = None
+        assert problem_places(app, reference) == {"#reactions"}
+        with write_transaction():
+            case.reactions[1].excluded_reason = "与皮疹为同一反应"
+        document = parse(e2b.build(case_of(reference)).xml)
+    assert document.xpath(RX + "/h:value/h:originalText/text()", namespaces=H) == ["皮疹"]
+    assert (
+        len(document.xpath(AEA + "//h:causalityAssessment[h:code/@code='39']", namespaces=H)) == 2
+    )
+
+
+def test_the_narrative_tells_every_report_in_order_under_its_kind_and_day(app):
+    reference = ready(app)
+    submit(
+        app,
+        follow_up_of=reference,
+        **{"event-description": "随访：皮疹于停药后第三天完全消退。", "event-outcome": "recovered"},
+    )
+    with app.app_context():
+        case = case_of(reference)
+        code_reactions(case)
+        first, second = case.reports
+        text = one(parse(e2b.build(case).xml), IE + "/h:text/text()")
+    assert text.startswith(
+        f"【首次报告 {first.aware_on.isoformat()}】{first.event_description}\n"
+        f"【跟踪报告 {second.aware_on.isoformat()}】随访：皮疹于停药后第三天完全消退。"
+        "\n报告人身份："
+    )
+
+
+def test_a_narrative_past_the_limit_is_cut_and_says_so(app):
+    with app.app_context():
+        reports = [
+            Report(event_description=f"{n}" * 5000, aware_on=date(2026, 11, 1) + timedelta(n))
+            for n in range(25)
+        ]
+        text = e2b.narrative(Case(reports=reports), cases.current_view(reports))
+    assert len(text) == 100_000 and text.endswith(e2b.CUT_NOTE)
+    assert text.startswith("【首次报告 2026-11-01】0000")
+
+
+def test_death_seriousness_and_causality_must_agree_before_a_file(app):
+    reference = ready(
+        app,
+        **{
+            "event-outcome": "death",
+            "event-death_cause": "过敏性休克",
+            "event-death_date": "2026-11-22",
+            "event-name": "过敏性休克、呼吸困难",
+            "event-serious": ["hospitalization"],
+        },
+    )
+    with app.app_context():
+        case = case_of(reference)
+        assert case.death and case.serious
+        texts = [problem.text for problem in e2b.problems(case)]
+        assert len(texts) == 1, texts  # say which reaction(s) led to death
+        assert problem_places(app, reference) == {"#reactions"}
+        with write_transaction():
+            case.reactions[0].outcome = "recovered"
+            case.reactions[1].outcome = "not_recovered"
+        assert problem_places(app, reference) == {"#reactions"}  # died of none of them
+        with write_transaction():
+            case.reactions[0].outcome = "death"
+            case.reactions[1].serious = ["life_threatening"]  # beyond the case's criteria
+        texts = [problem.text for problem in e2b.problems(case)]
+        assert len(texts) == 1 and "呼吸困难" in texts[0]
+        with write_transaction():
+            case.reactions[1].serious = []
+            case.reactions[0].outcome = "recovered"
+            case.reactions[0].serious = []
+            case.death = False
+        texts = [problem.text for problem in e2b.problems(case)]
+        assert len(texts) == 1 and problem_places(app, reference) == {"#reactions"}  # serious
+        with write_transaction():
+            case.reactions[0].serious = ["hospitalization"]
+            case.company_causality = None
+            session = db.session()
+            session.add(
+                reactions.DrugReaction(
+                    reaction_id=case.reactions[0].id,
+                    drug_key="阿莫西林胶囊",
+                    company_causality="certain",
+                )
+            )
+        found = e2b.problems(case)
+    assert [(problem.where, "呼吸困难" in problem.text) for problem in found] == [
+        ("#assessment", True)
+    ]
+
+
+@pytest.mark.parametrize("source", ["literature", "study", "regulator"])
+def test_a_case_from_the_literature_a_study_or_the_regulator_is_entered_by_hand(app, source):
+    reference = ready(app)
+    with app.app_context():
+        case = case_of(reference)
+        with write_transaction():
+            case.first_report.source = source
+        found = e2b.problems(case)
+        assert [problem.where for problem in found] == ["#e2b"]
+        assert ("C.4" in found[0].text) == (source == "literature")
+        assert ("C.5" in found[0].text) == (source == "study")
+        with write_transaction():
+            case.first_report.source = "phone"
+        assert e2b.problems(case) == []
+
+
+def telecoms(document) -> list[str]:
+    return document.xpath(IE + "/h:outboundRelationship//h:telecom/@value", namespaces=H)
+
+
+def test_a_patient_reporters_phone_and_e_mail_go_only_when_allowed_and_never_masked(app):
+    reference = ready(app, **{"reporter-kind": "patient", "reporter-name": "王晓明"})
+    with app.app_context():
+        build = lambda: parse(e2b.build(case_of(reference)).xml)  # noqa: E731
+        assert telecoms(build()) == []
+        app.config["E2B_PATIENT_PHONE"] = True
+        assert telecoms(build()) == ["tel:+8613912345678", "mailto:wangli@example.com"]
+        app.config["E2B_PATIENT_NAME"] = "masked"
+        document = build()
+        assert telecoms(document) == []
+        source = IE + "/h:outboundRelationship[h:relatedInvestigation/h:code/@code='2']"
+        assert one(document, source + "//h:assignedPerson/h:name/@nullFlavor") == "MSK"
+        with write_transaction():
+            case_of(reference).first_report.reporter_kind = "pharmacist"
+        assert telecoms(build()) == ["tel:+8613912345678"]  # a pharmacist's work phone; no e-mail
+
+
+def test_masked_sends_the_age_not_the_birth_date_nor_hospital_nor_ethnicity(app):
+    reference = ready(app, **{"patient-age": ""})
+    with app.app_context():
+        document = parse(e2b.build(case_of(reference)).xml)
+        assert one(document, PR + "/h:player1/h:birthTime/@value") == "19580314"
+        assert not document.xpath(
+            PR + "/h:subjectOf2/h:observation[h:code/@code='3']", namespaces=H
+        )
+        app.config["E2B_PATIENT_NAME"] = "masked"
+        built = e2b.build(case_of(reference)).xml
+    document = parse(built)
+    assert not document.xpath(PR + "/h:player1/h:birthTime", namespaces=H)
+    age = PR + "/h:subjectOf2/h:observation[h:code/@code='3']/h:value"
+    assert (one(document, age + "/@value"), one(document, age + "/@unit")) == ("68", "a")
+    codes = set(document.xpath("//h:code[starts-with(@code, 'CN-')]/@code", namespaces=H))
+    assert not codes & {"CN-1", "CN-3"} and "CN-13" not in codes
+    assert "绥德县医院" not in built.decode() and "汉族" not in built.decode()
+
+
+def test_a_name_withheld_is_msk_and_a_name_not_given_is_unk(app):
+    withheld = ready(app, **{"patient-name": "Ω"})
+    unknown = ready(app, **{"patient-name": "不详"})
+    with app.app_context():
+        app.config["E2B_PATIENT_NAME"] = "masked"
+        assert (
+            one(parse(e2b.build(case_of(withheld)).xml), PR + "/h:player1/h:name/@nullFlavor")
+            == "MSK"
+        )
+        assert (
+            one(parse(e2b.build(case_of(unknown)).xml), PR + "/h:player1/h:name/@nullFlavor")
+            == "UNK"
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "initials"),
+    [
+        ("WXM", "WXM"),
+        ("ＷＸＭ", "WXM"),
+        ("WX", "WX"),
+        ("wxm", "W"),
+        ("WXMZ", "W"),
+        ("王晓明", "WXM"),
+        ("张某某", "Z"),
+        ("Wang Xiaoming", "WX"),
+        ("Ｗａｎｇ　Ｘｉａｏｍｉｎｇ", "WX"),
+        ("김민수", "김"),
+        ("やまだ たろう", "や"),
+        ("ﾔﾏﾀﾞ", "ヤ"),
+    ],
+)
+def test_patient_initials(name, initials):
+    assert e2b.patient_initials(name) == initials
+
+
+def test_only_history_codings_of_the_current_texts_are_sent(app):
+    reference = ready(app)
+    with app.app_context():
+        case = case_of(reference)
+        with write_transaction() as session:
+            for text, code in (("急性支气管炎", meddra_fixture.RASH), ("旧的病史", CODES["瘙痒"])):
+                session.add(
+                    TermCoding(
+                        case_id=case.id,
+                        kind="history",
+                        text=text,
+                        meddra_version=meddra_fixture.VERSION,
+                        llt_code=code,
+                        coded_by="test",
+                        coded_at=datetime.now(UTC),
+                    )
+                )
+        document = parse(e2b.build(case_of(reference)).xml)
+    history = PR + "/h:subjectOf2/h:organizer[h:code/@code='1']/h:component/h:observation"
+    assert document.xpath(
+        history + "/h:code[@codeSystem='2.16.840.1.113883.6.163']/@code", namespaces=H
+    ) == [str(meddra_fixture.RASH)]
+
+
+def test_a_later_file_keeps_the_first_c11_when_the_mah_id_is_corrected(app):
+    reference = ready(app)
+    with app.app_context():
+        with write_transaction() as session:
+            first = e2b.submit(session, case_of(reference), "test")
+        app.config["MAH_ID"] = "TN0002"
+        with write_transaction() as session:
+            second = e2b.submit(session, case_of(reference), "test")
+        kept = [
+            s.safety_report_id
+            for s in db.session.scalars(sa.select(Submission).order_by(Submission.id))
+        ]
+        c11 = IE + "/h:id[@root='2.16.840.1.113883.3.989.2.1.3.1']/@extension"
+        assert kept == [f"CN-TN0001-{reference}"] * 2
+        assert one(parse(second.xml), c11) == one(parse(first.xml), c11) == kept[0]
+        assert (
+            one(
+                parse(second.xml),
+                IE + "/h:component/h:observationEvent[h:code/@code='CN-12']/h:value/@code",
+            )
+            == "TN0002"
+        )
+
+
+def test_dates_have_four_digit_years_and_the_rules_refuse_any_other(app):
+    assert e2b.day(date(958, 3, 4)) == "09580304"
+    reference = ready(app)
+    with app.app_context():
+        built = e2b.build(case_of(reference))
+    bad = built.xml.replace(b'<birthTime value="19580314"', b'<birthTime value="08580314"')
+    assert bad != built.xml
+    assert [error for error in e2b.check(bad) if error.startswith("TS")] == [
+        "TS '08580314' not a date of 1900-2100"
+    ]
+
+
+def test_a_file_the_rules_refuse_is_a_plain_message_and_a_log_line_without_values(
+    app, caplog, tmp_path
+):
+    reference = ready(app)
+    with app.app_context(), write_transaction():
+        case_of(reference).reactions[0].onset_date = date(2150, 1, 2)  # as a bad import might
+    client = signed_in(app, REVIEWER)
+    response = client.post(
+        f"/staff/reports/{reference}/e2b", data={"csrf_token": csrf(client), "kind": "report"}
+    )
+    assert response.status_code == 500
+    assert 'id="e2b-error"' in response.get_data(as_text=True)
+    logged = [r.getMessage() for r in caplog.records if r.name == "adr.review.e2b"]
+    assert logged and "TS" in logged[0] and "2150" not in logged[0]
+    result = app.test_cli_runner().invoke(args=["e2b", reference, "-o", str(tmp_path / "x.xml")])
+    assert result.exit_code == 1 and "TS" in result.output and "2150" not in result.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Submission)) == 0
+
+
+def test_the_command_writes_the_file_for_its_owner_only(app, tmp_path):
+    reference = ready(app)
+    output = tmp_path / "case.xml"
+    result = app.test_cli_runner().invoke(args=["e2b", reference, "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    assert output.stat().st_mode & 0o777 == 0o600
