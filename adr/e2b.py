@@ -27,7 +27,6 @@ Readings made here, where ICH and NMPA leave the choice (mapping.md ⚠):
 
 from __future__ import annotations
 
-import logging
 import re
 import unicodedata
 import uuid
@@ -49,8 +48,6 @@ from adr import audit, cases, reactions, regulatory, vocab
 from adr.extensions import db
 from adr.i18n import current_language
 from adr.models import Case, Drug, MeddraRelease, MeddraTerm, Reaction, Report, Submission
-
-log = logging.getLogger(__name__)
 
 SCHEMA = Path(__file__).parent / "schemas/e2b-r3/multicacheschemas/MCCI_IN200100UV01.xsd"
 HL7 = "urn:hl7-org:v3"

@@ -101,6 +101,7 @@ def sent(app, message_id: str = "MSG-1", batch_id: str = "BATCH-1", **fields) ->
                 version=1,
                 latest_report_id=report.id,
                 kind="report",
+                safety_report_id=f"CN-TN0001-{reference}",
                 message_id=message_id,
                 batch_id=batch_id,
                 created_at=datetime.now(UTC),
