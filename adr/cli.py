@@ -349,12 +349,18 @@ def e2b_command(reference: str, output: Path, kind: str, reason: str | None) -> 
     try:
         with write_transaction() as session:
             submission = e2b.submit(session, report.case, "adr e2b", kind, reason)
+            output.touch(mode=0o600)  # health data: for its owner only, whatever the umask
             output.write_bytes(submission.xml.encode("utf-8"))
     except e2b.NotReady as not_ready:
         click.echo(f"adr: no file for {report.reference}; fix these first:", err=True)
         with force_locale(str(current_app.config["BABEL_DEFAULT_LOCALE"])):
             for problem in not_ready.problems:
                 click.echo(f"- {problem.text} ({e2b.where_text(problem.where)})", err=True)
+        sys.exit(1)
+    except e2b.E2BError as error:  # a bug in the builder: which rules, never the values
+        click.echo(
+            f"adr: the file failed the rules {', '.join(error.rules)}; nothing kept", err=True
+        )
         sys.exit(1)
     click.echo(
         f"{output}: {submission.kind} version {submission.version}, message {submission.message_id}"

@@ -94,5 +94,5 @@ E2B_SENDER_ID = None  # N.1.3 / N.2.r.2: the company's sender identifier
 E2B_RECEIVER_ID = None  # N.1.4 / N.2.r.3: the national system's receiver identifier
 MAH_ID = None  # C.1.CN.3 持有人标识, also in C.1.1 (CN-<MAH_ID>-<reference>)
 E2B_PATIENT_NAME = "initials"  # D.1: "initials" (pinyin initials), "name", or "masked" (MSK)
-E2B_PATIENT_PHONE = False  # D.CN.5: the patient's phone in the file (personal data: off)
+E2B_PATIENT_PHONE = False  # D.CN.5, a patient reporter's phone and e-mail (never when masked)
 E2B_UNVERIFIED_REGIONAL = True  # NMPA elements whose placement is a guess (README lists them)

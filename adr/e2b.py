@@ -6,26 +6,35 @@ check) before it is returned; a case that cannot give a valid file yet gets `pro
 each saying where to put it right.
 
 Readings made here, where ICH and NMPA leave the choice (mapping.md ⚠):
-- G.k.8 action taken, derived per drug: stopped (an end date) on or after the onset → 1
-  withdrawn; stopped before the onset → 9 not applicable; still taken and the reporter says the
-  drug was not stopped or reduced → 4 not changed; otherwise 0 unknown.
+- G.k.8 action taken, derived per drug: the reporter says the drug was not stopped or reduced
+  (未停药或未减量) → 4 not changed, whatever end date the drug has; else stopped (an end date) on
+  or after the onset → 1 withdrawn; stopped before the onset → 9 not applicable; otherwise 0.
+- G.k.9.i.4 rechallenge: 不明 is omitted (ICH: omit when it is unknown whether a rechallenge
+  happened), 未再使用 → 4 no rechallenge.
+- G.k.4.r: one dosage row per distinct mention of the drug (same role and `drug_key`) across
+  the case's reports, so a first report's batch and dates stay when a follow-up names another.
+- H.1 holds every report's description in order, each headed with its kind and the day the
+  company knew of it; past 100,000 characters the end is cut, and the cut is said.
 - G.k.3.3 holder: the reported manufacturer, cut to ICH's 60 characters (an organisation's
   name, not clinical data); every other over-long value is a problem, never cut.
 - Text loses only the characters XML 1.0 cannot carry (C0 controls other than tab and LF).
 - The regional elements whose placement mapping.md §4 marks "(XSLT)" (C.1.CN.1–3) are always
-  sent; those it marks as a guess go only with `E2B_UNVERIFIED_REGIONAL`. The patient's phone
-  (D.CN.5) goes only with `E2B_PATIENT_PHONE`.
+  sent; those it marks as a guess go only with `E2B_UNVERIFIED_REGIONAL`.
+- Privacy: the patient's phone (D.CN.5), and a patient reporter's phone and e-mail, go only with
+  `E2B_PATIENT_PHONE`; `masked` sends no name (MSK), no record number, birth date, hospital,
+  ethnicity, e-mail or patient reporter's phone, and the age instead of the birth date.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app, has_request_context
@@ -38,7 +47,7 @@ from sqlalchemy.orm import Session
 from adr import audit, cases, reactions, regulatory, vocab
 from adr.extensions import db
 from adr.i18n import current_language
-from adr.models import Case, Drug, MeddraRelease, MeddraTerm, Reaction, Submission
+from adr.models import Case, Drug, MeddraRelease, MeddraTerm, Reaction, Report, Submission
 
 SCHEMA = Path(__file__).parent / "schemas/e2b-r3/multicacheschemas/MCCI_IN200100UV01.xsd"
 HL7 = "urn:hl7-org:v3"
@@ -98,7 +107,7 @@ SERIOUSNESS = {  # E.i.3.2a–f (致癌 has no slot of its own: it is with conge
     "congenital_anomaly": "12",
     "other_important": "26",
 }
-RECHALLENGE = {"yes": "1", "no": "2", "unknown": "3", "not_applicable": "4"}  # G.k.9.i.4
+RECHALLENGE = {"yes": "1", "no": "2", "not_applicable": "4"}  # G.k.9.i.4; 不明: omitted
 CAUSALITY_METHOD = "国家药品不良反应监测中心关联性评价（六级）"
 REPORTER_SOURCE, COMPANY_SOURCE = "报告人", "上市许可持有人"  # G.k.9.i.2.r.1
 
@@ -120,10 +129,32 @@ MAX_LENGTH = {
 }
 
 INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+# Scripts pinyin cannot spell (Hangul, kana): a name in them keeps its first character only.
+NO_PINYIN = re.compile("[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\uac00-\ud7af]")
+NARRATIVE_MAX = 100_000  # H.1
+CUT_NOTE = "……（叙述超过E2B的100000字符上限，以下从略）"
+# Report sources whose E2B needs what the builder does not send yet (C.4 literature, C.5 study)
+# or that are the regulator's own case: entered in the national system by hand.
+HAND_ENTERED_SOURCES = ("literature", "study", "regulator")
 
 
 class E2BError(Exception):
     """A built file failed the schemas or the rules: a bug in the builder, never sent."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors[:20]))
+        self.errors = errors
+
+    @property
+    def rules(self) -> list[str]:
+        """Return which schema lines or rules failed, without the values that failed them."""
+        names = []
+        for error in self.errors:
+            if error.startswith("XSD line"):
+                names.append(error.split(":", 1)[0])
+            else:
+                names.append(error.split(" ", 1)[0].rstrip(":"))
+        return list(dict.fromkeys(names))
 
 
 class NotReady(Exception):
@@ -175,7 +206,7 @@ def where_text(where: str) -> str:
 
 def gather(case: Case) -> CaseData:
     view = cases.current_view(case.reports)
-    return CaseData(case, view, list(case.reactions), list(view.drugs))
+    return CaseData(case, view, reactions.sent(case), list(view.drugs))
 
 
 def setting(name: str) -> str | None:
@@ -185,8 +216,10 @@ def setting(name: str) -> str | None:
 
 
 def safety_report_id(case: Case) -> str:
-    """Return C.1.1 (= C.1.8.1): CN-<MAH id>-<first report's reference>, the same every version."""
-    return f"CN-{setting('MAH_ID')}-{case.reports[0].reference}"
+    """Return C.1.1 (= C.1.8.1): the one the case's first file kept, else
+    CN-<MAH id>-<first report's reference>; so a later correction of MAH_ID is no new case."""
+    kept = next((s.safety_report_id for s in case.submissions if s.safety_report_id), None)
+    return kept or f"CN-{setting('MAH_ID')}-{case.reports[0].reference}"
 
 
 # What stops a file.
@@ -228,6 +261,7 @@ def case_problems(case: Case, kind: str, reason: str | None) -> list[Problem]:
             found.append(
                 Problem(_("The reason is longer than %(n)s characters.", n=REASON_MAX), "#e2b")
             )
+    found.extend(source_problems(data.first))
     if kind != "nullification" and case.status in regulatory.NOT_FOR_REGULATOR:
         found.append(
             Problem(
@@ -254,7 +288,99 @@ def case_problems(case: Case, kind: str, reason: str | None) -> list[Problem]:
     if not data.reactions:
         found.append(Problem(_("No reaction."), "follow-up"))
     found.extend(coding_problems(data.reactions))
+    found.extend(consistency_problems(data))
     found.extend(length_problems(data))
+    return found
+
+
+def source_problems(first: Report) -> list[Problem]:
+    """Return why a case from the literature, a study or the regulator gets no file yet."""
+    if first.source == "literature":
+        text = _(
+            "The case comes from the literature: its E2B file needs the literature reference "
+            "(C.4), which cannot be sent yet. Enter it in the national system by hand."
+        )
+    elif first.source == "study":
+        text = _(
+            "The case comes from a study: its E2B file needs the study's identification (C.5), "
+            "which cannot be sent yet. Enter it in the national system by hand."
+        )
+    elif first.source == "regulator":
+        text = _(
+            "The case is the regulator's feedback, the regulator's own case: its E2B file "
+            "cannot be made here. Enter it in the national system by hand."
+        )
+    else:
+        return []
+    return [Problem(text, "#e2b")]
+
+
+def consistency_problems(data: CaseData) -> list[Problem]:
+    """Return where the reactions, the case's seriousness and the assessment disagree."""
+    case, view = data.case, data.view
+    facts = {r.id: reactions.reaction_facts(r, case, view) for r in data.reactions}
+    found = []
+    if data.reactions and case.death:
+        if not any(f.outcome == "death" for f in facts.values()):
+            found.append(
+                Problem(
+                    _("The patient died, but no reaction has death as its outcome."), "#reactions"
+                )
+            )
+        elif len(data.reactions) > 1 and not any("outcome" in f.own for f in facts.values()):
+            found.append(
+                Problem(
+                    _(
+                        "The patient died: say which reaction(s) led to death, "
+                        "by giving each reaction its own outcome."
+                    ),
+                    "#reactions",
+                )
+            )
+    if (
+        data.reactions
+        and case.serious
+        and not any(f.serious or f.outcome == "death" for f in facts.values())
+    ):
+        found.append(
+            Problem(
+                _("The case is serious, but no reaction has a seriousness criterion."),
+                "#reactions",
+            )
+        )
+    criteria = set(reactions.case_criteria(case))
+    for reaction in data.reactions:
+        beyond = set(reaction.serious or []) - criteria
+        if reaction.serious is not None and beyond:
+            found.append(
+                Problem(
+                    _(
+                        "Reaction “%(term)s” is serious by %(criteria)s, which the case no "
+                        "longer is: change the reaction or the assessment.",
+                        term=reaction.reported_term,
+                        criteria="、".join(
+                            vocab.label(vocab.SERIOUSNESS, code, current_language())
+                            for code in vocab.SERIOUSNESS
+                            if code in beyond
+                        ),
+                    ),
+                    "#reactions",
+                )
+            )
+    for drug in reactions.assessed_drugs(view):
+        for reaction in data.reactions:
+            judged = reactions.pair_facts(reaction, drug, case, view)
+            if judged.company_causality not in vocab.CAUSALITY:
+                found.append(
+                    Problem(
+                        _(
+                            "The company has not assessed causality of %(drug)s and %(reaction)s.",
+                            drug=product_name(drug),
+                            reaction=reaction.reported_term,
+                        ),
+                        "#assessment",
+                    )
+                )
     return found
 
 
@@ -326,7 +452,8 @@ def length_problems(data: CaseData) -> list[Problem]:
     check(view.event_death_cause, "death_cause", _("Cause of death"))
     for drug in data.drugs:
         name = product_name(drug)
-        check(drug.batch_number, "batch_number", _("Batch number of %(drug)s", drug=name))
+        for row in dosages(data.case, drug):
+            check(row.batch_number, "batch_number", _("Batch number of %(drug)s", drug=name))
         check(drug.approval_number, "approval_number", _("Approval number of %(drug)s", drug=name))
         check(name, "product_name", _("Name of %(drug)s", drug=name[:40]))
         check(drug.indication, "indication", _("Indication of %(drug)s", drug=name))
@@ -352,12 +479,14 @@ def number(value: float) -> str:
 
 
 def day(value: date) -> str:
-    return f"{value:%Y%m%d}"
+    """Return a date as CCYYMMDD, the year in four digits whatever the platform's strftime."""
+    return f"{value.year:04d}{value.month:02d}{value.day:02d}"
 
 
 def moment(value: datetime) -> str:
     """Return a time as CCYYMMDDhhmmss+0800 (China time)."""
-    return f"{value.astimezone(regulatory.CHINA):%Y%m%d%H%M%S}+0800"
+    china = value.astimezone(regulatory.CHINA)
+    return f"{day(china)}{china:%H%M%S}+0800"
 
 
 def product_name(drug: Drug) -> str:
@@ -371,19 +500,30 @@ def reporter_name(view: Any) -> str | None:
 
 
 def patient_initials(name: str) -> str:
-    """Return a name's initials: 王晓明 → WXM (pinyin), Wang Xiaoming → WX, WXM → WXM."""
+    """Return a name's initials: 王晓明 → WXM (pinyin), Wang Xiaoming → WX, WXM → WXM, 김민수 → 김.
+
+    Full-width letters are folded first; only 2–3 capitals pass as they are (already initials);
+    a name in a script pinyin cannot spell keeps its first character only.
+    """
+    name = unicodedata.normalize("NFKC", name).strip()
+    if re.fullmatch("[A-Z]{2,3}", name):
+        return name
     chinese = "".join(c for c in name if "\u3400" <= c <= "\u9fff" and c != "某")  # 张某某: Z
     if chinese:
         return "".join(lazy_pinyin(chinese, style=Style.FIRST_LETTER)).upper()
+    if NO_PINYIN.search(name):
+        return name[:1]
     words = [word for word in re.split(r"[\s.·]+", name) if word[:1].isalpha()]
-    if len(words) == 1 and len(words[0]) <= 4:
-        return words[0].upper()
     return "".join(word[0] for word in words).upper()
 
 
-def patient_name(view: Any) -> str | None:
-    """Return D.1 per `E2B_PATIENT_NAME`: initials, the name, or None (sent as MSK or UNK)."""
-    return shown_name(view.patient_name)
+def masked() -> bool:
+    return current_app.config.get("E2B_PATIENT_NAME", "initials") == "masked"
+
+
+def patient_contact_allowed() -> bool:
+    """Return whether a patient's own phone (or e-mail) may go: `E2B_PATIENT_PHONE`, not masked."""
+    return bool(current_app.config.get("E2B_PATIENT_PHONE")) and not masked()
 
 
 def shown_name(name: str | None) -> str | None:
@@ -392,6 +532,18 @@ def shown_name(name: str | None) -> str | None:
     if mode == "masked" or not name or not regulatory.identifies(name):
         return None
     return clean(name) if mode == "name" else (patient_initials(name) or None)
+
+
+def add_name(parent: Any, name: str | None, shown: str | None, part: str | None = None) -> None:
+    """Add a name as shown; withheld (given, not shown) is nullFlavor MSK, not given is UNK."""
+    if shown:
+        element = el(parent, "name")
+        if part:
+            el(element, part, shown)
+        else:
+            element.text = clean(shown)
+    else:
+        el(parent, "name", nullFlavor="MSK" if regulatory.identifies(name) else "UNK")
 
 
 def history_text(view: Any) -> str:
@@ -413,8 +565,14 @@ def history_text(view: Any) -> str:
     return clean("；".join(parts))
 
 
-def narrative(view: Any) -> str:
-    """Return H.1: the reporter's description, then what ICH has no element for (§2.6)."""
+def narrative(case: Case, view: Any) -> str:
+    """Return H.1: each report's description in order under its kind and the day the company
+    knew of it (【首次报告 2026-11-07】), then what ICH has no element for (§2.6)."""
+    described = []
+    for number, report in enumerate(case.reports):
+        if report.event_description:
+            kind = vocab.label(vocab.REPORT_KIND, "follow_up" if number else "initial", "zh")
+            described.append(f"【{kind} {report.aware_on.isoformat()}】{report.event_description}")
     extra = []
     if view.reporter_kind:
         extra.append(f"报告人身份：{vocab.label(vocab.REPORTER_KIND, view.reporter_kind, 'zh')}")
@@ -426,17 +584,50 @@ def narrative(view: Any) -> str:
     if view.event_dechallenge:
         answer = vocab.label(vocab.DECHALLENGE, view.event_dechallenge, "zh")
         extra.append(f"停药或减量后反应是否消失或减轻：{answer}")
-    text = view.event_description or ""
-    return clean("\n".join([text, *extra]) if extra else text)
+    text = clean("\n".join([*described, *extra]))
+    if len(text) > NARRATIVE_MAX:
+        return text[: NARRATIVE_MAX - len(CUT_NOTE)] + CUT_NOTE
+    return text
 
 
 def action_taken(drug: Drug, onset: date | None, dechallenge: str | None) -> str:
     """Return G.k.8 as derived (see the module's docstring)."""
+    if dechallenge == "not_applicable":
+        return "4"
     if drug.end_date is not None and onset is not None:
         return "1" if drug.end_date >= onset else "9"
-    if drug.end_date is None and dechallenge == "not_applicable":
-        return "4"
     return "0"
+
+
+class Dosage(NamedTuple):
+    """One G.k.4.r row: a mention of the drug as one report gave it."""
+
+    batch_number: str | None
+    start_date: date | None
+    end_date: date | None
+    dose: float | None
+    dose_unit: str | None
+    route: str | None
+    frequency: str | None
+
+
+def dosages(case: Case, drug: Drug) -> list[Dosage]:
+    """Return the distinct mentions of a drug of the current view across the case's reports.
+
+    A drug is the same across reports by its role and `reactions.drug_key`, as the current view
+    merges it; mentions giving nothing of the dosage are left out unless no other is left.
+    """
+    key = (drug.role, reactions.drug_key(drug))
+    rows = [
+        Dosage(
+            *(None if getattr(mention, f) == "" else getattr(mention, f) for f in Dosage._fields)
+        )
+        for report in case.reports
+        for mention in report.drugs
+        if (mention.role, reactions.drug_key(mention)) == key
+    ]
+    given = list(dict.fromkeys(row for row in rows if any(value is not None for value in row)))
+    return given or [Dosage(*(getattr(drug, field) for field in Dosage._fields))]
 
 
 def object_id(case: Case, *parts: object) -> str:
@@ -554,7 +745,7 @@ def build(
     el(event, "id", root=ICH_ID + "1", extension=c11)  # C.1.1
     el(event, "id", root=ICH_ID + "2", extension=c11)  # C.1.8.1
     code(event, "PAT_ADV_EVNT", "2.16.840.1.113883.5.4")
-    el(event, "text", narrative(data.view))  # H.1
+    el(event, "text", narrative(case, data.view))  # H.1
     el(event, "statusCode", code="active")
     low = el(event, "effectiveTime")
     el(low, "low", value=day(data.first.aware_on))  # C.1.4
@@ -608,7 +799,7 @@ def build(
     xml = etree.tostring(batch, xml_declaration=True, encoding="UTF-8", pretty_print=True)
     errors = check(xml)
     if errors:
-        raise E2BError("; ".join(errors[:20]))
+        raise E2BError(errors)
     return Built(xml, message_id, batch_id, c11, len(case.reports))
 
 
@@ -638,20 +829,22 @@ def add_primary_source(event: Any, data: CaseData) -> None:
         moodCode="EVN",
     )
     entity = el(el(control, "author", typeCode="AUT"), "assignedEntity", classCode="ASSIGNED")
-    if view.reporter_phone:  # C.2.r.2.7, as E.164 where the number was recognised
+    patient = view.reporter_kind == "patient"  # the patient's own contact: as D.1, D.CN.5 go
+    if view.reporter_phone and (patient_contact_allowed() or not patient):  # C.2.r.2.7
         source = view.sources.get("reporter_phone")
         e164 = source.reporter_phone_e164 if source is not None else None
         el(entity, "telecom", value="tel:" + (e164 or re.sub(r"[^0-9+-]", "", view.reporter_phone)))
-    if view.reporter_email and unverified():  # C.2.r.CN.1: encoding a guess
+    if (
+        view.reporter_email
+        and unverified()
+        and not masked()
+        and (patient_contact_allowed() or not patient)
+    ):  # C.2.r.CN.1: encoding a guess
         el(entity, "telecom", value="mailto:" + view.reporter_email)
     person = el(entity, "assignedPerson", classCode="PSN", determinerCode="INSTANCE")
     name = reporter_name(view)
-    if name and view.reporter_kind == "patient":  # the patient's own name: as D.1 is sent
-        name = shown_name(name)
-    if name:
-        el(el(person, "name"), "family", name)  # C.2.r.1.4: the whole name, never split
-    else:
-        el(person, "name", nullFlavor="UNK")
+    # C.2.r.1.4: the whole name, never split; the patient's own name as D.1 is sent.
+    add_name(person, name, shown_name(name) if patient else name, "family")
     qualified = el(person, "asQualifiedEntity", classCode="QUAL")
     if view.reporter_kind in QUALIFICATION:
         code(qualified, QUALIFICATION[view.reporter_kind], ICH_CODES + "6")  # C.2.r.4
@@ -748,36 +941,25 @@ def add_patient(role: Any, data: CaseData) -> None:
     """Add D: the patient as `E2B_PATIENT_NAME` allows, history, death."""
     case, view = data.case, data.view
     person = el(role, "player1", classCode="PSN", determinerCode="INSTANCE")
-    name = patient_name(view)
-    masked = current_app.config.get("E2B_PATIENT_NAME", "initials") == "masked"
-    if name:
-        el(person, "name", name)
-    else:
-        el(person, "name", nullFlavor="MSK" if masked else "UNK")  # D.1
+    add_name(person, view.patient_name, shown_name(view.patient_name))  # D.1
     if view.patient_sex in SEX:
         el(person, "administrativeGenderCode", code=SEX[view.patient_sex], codeSystem="1.0.5218")
     else:
         el(person, "administrativeGenderCode", nullFlavor="UNK")  # D.5
-    if view.patient_birth_date:
+    if view.patient_birth_date and not masked():
         el(person, "birthTime", value=day(view.patient_birth_date))  # D.2.1
     if case.death or view.event_death_date:
         if view.event_death_date:
             el(person, "deceasedTime", value=day(view.event_death_date))  # D.9.1
         else:
             el(person, "deceasedTime", nullFlavor="UNK")
-    if view.patient_record_number and not masked:  # D.1.1.3
+    if view.patient_record_number and not masked():  # D.1.1.3
         identified = el(person, "asIdentifiedEntity", classCode="IDENT")
         el(identified, "id", root=ICH_ID + "9", extension=clean(view.patient_record_number))
         code(identified, "3", ICH_CODES + "4", "hospitalRecordNumber", codeSystemVersion="2.0")
-    if view.patient_age is not None and view.patient_age_unit in AGE_UNIT:  # D.2.2a/b
-        obs = observation(role, "subjectOf2", "3")
-        el(
-            obs,
-            "value",
-            type_="PQ",
-            value=str(view.patient_age),
-            unit=AGE_UNIT[view.patient_age_unit],
-        )
+    age = patient_age(data)
+    if age is not None:  # D.2.2a/b
+        el(observation(role, "subjectOf2", "3"), "value", type_="PQ", value=age[0], unit=age[1])
     if view.patient_weight_kg:  # D.3
         obs = observation(role, "subjectOf2", "7")
         el(obs, "value", type_="PQ", value=number(view.patient_weight_kg), unit="kg")
@@ -796,17 +978,30 @@ def add_patient(role: Any, data: CaseData) -> None:
         el(autopsy, "value", type_="BL", nullFlavor="UNK")
 
 
+def patient_age(data: CaseData) -> tuple[str, str] | None:
+    """Return D.2.2a/b as reported; masked, a birth date alone gives the age in years at onset."""
+    view = data.view
+    if view.patient_age is not None and view.patient_age_unit in AGE_UNIT:
+        return str(view.patient_age), AGE_UNIT[view.patient_age_unit]
+    born = view.patient_birth_date
+    if born is None or not masked():
+        return None
+    on = view.event_onset_date or data.first.aware_on
+    years = on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+    return (str(years), "a") if years >= 0 else None
+
+
 def add_patient_regional(role: Any, view: Any) -> None:
     """Add D.CN.1, D.CN.3, D.CN.5 and D.CN.6 (NMPA; placement a guess, mapping.md §4)."""
-    if view.patient_ethnicity:
+    if view.patient_ethnicity and not masked():
         el(
             el(observation(role, "subjectOf2", "CN-1"), "value", type_="CE"),
             "originalText",
             view.patient_ethnicity,
         )
-    if view.patient_hospital:
+    if view.patient_hospital and not masked():
         el(observation(role, "subjectOf2", "CN-3"), "value", view.patient_hospital, type_="ST")
-    if view.patient_phone and current_app.config.get("E2B_PATIENT_PHONE"):
+    if view.patient_phone and patient_contact_allowed():
         el(observation(role, "subjectOf2", "CN-10"), "value", view.patient_phone, type_="ST")
     if "pregnancy" in (view.patient_history or []):
         detail = (
@@ -817,7 +1012,10 @@ def add_patient_regional(role: Any, view: Any) -> None:
 
 def add_history(role: Any, case: Case, view: Any) -> None:
     """Add D.7.1.r (history staff coded to MedDRA) and D.7.2 (the history as text)."""
-    coded = [coding for coding in case.term_codings if coding.kind == "history"]
+    from adr.review.coding import term_texts  # the texts staff code; imported here: no cycle
+
+    current = set(term_texts(view))
+    coded = [c for c in case.term_codings if c.kind == "history" and (c.kind, c.text) in current]
     text = history_text(view)
     if not coded and not text:
         return
@@ -938,7 +1136,8 @@ def add_drugs(
                     determinerCode="INSTANCE",
                 )
                 code(territory, "CN", COUNTRY)  # G.k.3.2
-        add_dosage(sba, drug)
+        for row in dosages(case, drug):
+            add_dosage(sba, row)
         onset = min((f.onset_date for f in facts.values() if f.onset_date), default=None)
         dechallenge = view.event_dechallenge
         if id(drug) in assessed:
@@ -1003,7 +1202,7 @@ def refer(obs: Any, rid: str) -> None:
     el(target, "id", root=rid)
 
 
-def add_dosage(sba: Any, drug: Drug) -> None:
+def add_dosage(sba: Any, drug: Dosage) -> None:
     """Add G.k.4.r: dose, dates, route, batch, and the dosage as text."""
     dosage = el(
         el(sba, "outboundRelationship2", typeCode="COMP"),
@@ -1044,7 +1243,7 @@ def add_dosage(sba: Any, drug: Drug) -> None:
         el(instance, "kindOfProduct", classCode="MMAT", determinerCode="KIND")
 
 
-def dosage_text(drug: Drug) -> str:
+def dosage_text(drug: Dosage) -> str:
     """Return G.k.4.r.8: the dose with its unit as reported, the route and the frequency."""
     parts = []
     if drug.dose is not None and drug.dose_unit:
@@ -1207,6 +1406,12 @@ CODE_LISTS = {  # element: (XPath of its codes, allowed)
     ),
 }
 SERIOUS_CODES = tuple(SERIOUSNESS.values())
+# Every TS the builder writes: CCYYMMDD, or to the second with the zone; a year 1900–2100.
+TIMES = (
+    "//h:creationTime/@value | //h:effectiveTime/@value | //h:availabilityTime/@value"
+    " | //h:low/@value | //h:high/@value | //h:birthTime/@value | //h:deceasedTime/@value"
+)
+TS = re.compile(r"(19\d\d|20\d\d|2100)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(\d{6}[+-]\d{4})?")
 TRUE_OR_NI = (("true", None), (None, "NI"))  # E.i.3.2: never false, never both
 
 
@@ -1225,6 +1430,11 @@ def rule_errors(document: Any) -> list[str]:
         errors += [
             f"{name} code {value!r} not allowed" for value in values(path) if value not in allowed
         ]
+    errors += [
+        f"TS {value!r} not a date of 1900-2100"
+        for value in values(TIMES)
+        if not TS.fullmatch(value)
+    ]
     if not values(f"{PR}/h:player1/h:name/text()") and not values(
         f"{PR}/h:player1/h:name/@nullFlavor"
     ):
@@ -1303,12 +1513,14 @@ def submit(
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}")
     built = build(case, kind, reason)
+    why = (reason or "").strip() or None if kind != "report" else None
     submission = Submission(
-        case_id=case.id,
+        case=case,
         version=built.version,
         latest_report_id=case.reports[-1].id,
         kind=kind,
-        reason=(reason or "").strip() or None if kind != "report" else None,
+        reason=why,
+        safety_report_id=built.safety_report_id,
         message_id=built.message_id,
         batch_id=built.batch_id,
         created_at=datetime.now(UTC),
@@ -1324,14 +1536,12 @@ def submit(
         case.reports[0].id,
         "e2b",
         None,
-        f"{kind} v{built.version} {built.message_id}",
+        f"{kind} v{built.version} {built.message_id}" + (f": {why}" if why else ""),
     )
     return submission
 
 
 def file_name(submission: Submission) -> str:
     """Return the download's name: C.1.1 and the version (and the kind, if not a report)."""
-    document = etree.fromstring(submission.xml.encode("utf-8"))
-    c11 = document.xpath(REQUIRED["C.1.1"], namespaces=NS)[0]
     kind = "" if submission.kind == "report" else f"-{submission.kind}"
-    return f"{c11}-v{submission.version}{kind}.xml"
+    return f"{submission.safety_report_id}-v{submission.version}{kind}.xml"

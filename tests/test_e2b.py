@@ -7,7 +7,7 @@ again, not taken from the builder) and compares each value with the database.
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ from lxml import etree
 
 from adr import cases, create_app, demo, e2b, meddra, reactions, regulatory, vocab
 from adr.extensions import db
-from adr.models import AuditEntry, Case, Report, Submission, write_transaction
+from adr.models import AuditEntry, Case, Report, Submission, TermCoding, write_transaction
 from tests import meddra_fixture
 from tests.conftest import COMPANY, ReportSender, app_config, reference_of, valid_report
 from tests.test_review import ADMIN, REVIEWER, csrf, signed_in
@@ -52,8 +52,10 @@ def case_of(reference: str) -> Case:
 
 
 def code_reactions(case: Case, version: str = meddra_fixture.VERSION) -> None:
-    """Code each reaction of the case to the fixture's LLT of its term (皮疹 → Rash)."""
+    """Code each reaction of the case to the fixture's LLT of its term (皮疹 → Rash), and give
+    the company's causality where staff have not yet."""
     with write_transaction():
+        case.company_causality = case.company_causality or "possible"
         for reaction in case.reactions:
             reaction.meddra_version = version
             reaction.llt_code = CODES.get(reaction.reported_term, meddra_fixture.RASH)
@@ -125,7 +127,7 @@ def problem_places(app, reference: str, kind: str = "report", reason: str | None
 
 def test_each_problem_is_reported_with_where_to_fix_it(app):
     reference = submit(app, **{"reporter-name": "王" * 80})
-    assert problem_places(app, reference) == {"#reactions", "follow-up"}
+    assert problem_places(app, reference) == {"#reactions", "#assessment", "follow-up"}
     with app.app_context():
         case = case_of(reference)
         code_reactions(case)
@@ -167,7 +169,8 @@ def test_the_command_writes_nothing_and_exits_1_on_problems_then_writes_the_file
     result = runner.invoke(args=["e2b", typed, "-o", str(output)])
     assert result.exit_code == 1
     assert not output.exists()
-    assert "#reactions" in result.output and result.output.count("\n- ") == 2
+    assert "#reactions" in result.output and "#assessment" in result.output
+    assert result.output.count("\n- ") == 4  # 2 reactions not coded, nor judged by the company
     with app.app_context():
         code_reactions(case_of(reference))
     result = runner.invoke(args=["e2b", typed, "-o", str(output)])
@@ -241,11 +244,13 @@ def test_amendment_and_nullification_need_a_sent_report_and_a_reason(app):
     with app.app_context():
         kinds = [s.kind for s in db.session.scalars(sa.select(Submission).order_by(Submission.id))]
         assert kinds == ["report", "amendment", "nullification"]
-        actions = [
-            entry.action
+        generated = [
+            entry.new_value
             for entry in db.session.scalars(sa.select(AuditEntry).order_by(AuditEntry.id))
+            if entry.action == "E2B generated"
         ]
-        assert actions.count("E2B generated") == 3
+        assert len(generated) == 3
+        assert generated[1].endswith(": 剂量更正 <&>") and generated[2].endswith(": 重复报告")
 
 
 def test_the_download_needs_staff_and_a_csrf_token_and_a_kept_file_downloads_again(app):
@@ -271,6 +276,7 @@ def test_the_download_needs_staff_and_a_csrf_token_and_a_kept_file_downloads_aga
     assert again.status_code == 200 and again.data == made.data
     assert again.headers["Cache-Control"] == "no-store"
     assert client.get(f"/staff/submissions/{kept.id + 1}.xml").status_code == 404
+    assert client.get(f"/staff/submissions/{10**30}.xml").status_code == 404
 
 
 def test_privacy_initials_by_default_no_patient_phone_unless_configured(app):
@@ -335,7 +341,8 @@ def test_hostile_text_builds_a_valid_file(app):
         built = e2b.build(case)
     document = parse(built.xml)
     assert len(description) == 5000
-    assert one(document, IE + "/h:text/text()").startswith(description)
+    told = one(document, IE + "/h:text/text()")
+    assert told.startswith("【首次报告 ") and told.split("】", 1)[1].startswith(description)
     assert one(document, AEA + "/h:component1/h:observationEvent/h:value/text()") == (
         "<script>alert('x')</script> & \"quoted\" 💊 皮疹]]>"
     )
@@ -399,6 +406,22 @@ def ymd(value: date) -> str:
     return f"{value:%Y%m%d}"
 
 
+def mentions_of(case: Case, drug) -> list[dict]:
+    """Return the distinct mentions of a drug (role and name) across the reports, in order."""
+    fields = ("batch_number", "start_date", "end_date", "dose", "dose_unit", "route", "frequency")
+    found: list[dict] = []
+    for report in case.reports:
+        for mention in report.drugs:
+            if (mention.role, reactions.drug_key(mention)) != (drug.role, reactions.drug_key(drug)):
+                continue
+            values = {name: getattr(mention, name) or None for name in fields}
+            if mention.dose == 0:
+                values["dose"] = 0.0
+            if any(value is not None for value in values.values()) and values not in found:
+                found.append(values)
+    return found or [{name: getattr(drug, name) for name in fields}]
+
+
 def compare_with_database(document, case: Case) -> int:
     """Check each mapped value of a file against the case; return how many were compared."""
     compared = 0
@@ -440,7 +463,15 @@ def compare_with_database(document, case: Case) -> int:
         "/h:name/text()",
         COMPANY,
     )
-    assert one(document, IE + "/h:text/text()").startswith(xml_text(view.event_description))
+    narrative = one(document, IE + "/h:text/text()")
+    kinds = ["首次报告"] + ["跟踪报告"] * (len(case.reports) - 1)
+    told = [
+        f"【{kind} {report.aware_on.isoformat()}】{xml_text(report.event_description)}"
+        for kind, report in zip(kinds, case.reports, strict=True)
+        if report.event_description
+    ]
+    assert narrative.startswith("\n".join(told)), (narrative[:200], told)
+    compared += len(told)
     if view.remarks:
         same(
             AEA + "/h:component1/h:observationEvent[h:code/@code='10']/h:value/text()",
@@ -508,9 +539,10 @@ def compare_with_database(document, case: Case) -> int:
         assert xml_text(view.patient_disease) in history
     # E.i: one per reaction, in order.
     found = document.xpath(RX, namespaces=H)
-    assert len(found) == len(case.reactions)
+    sent = [reaction for reaction in case.reactions if reaction.excluded_reason is None]
+    assert len(found) == len(sent)
     ids = {}
-    for element, reaction in zip(found, case.reactions, strict=True):
+    for element, reaction in zip(found, sent, strict=True):
         facts = reactions.reaction_facts(reaction, case, view)
         ids[element.xpath("h:id/@root", namespaces=H)[0]] = reaction
         value = element.xpath("h:value", namespaces=H)[0]
@@ -560,35 +592,40 @@ def compare_with_database(document, case: Case) -> int:
         )
         assert role == [ROLES[drug.role]]
         dosage = "h:outboundRelationship2[@typeCode='COMP']/h:substanceAdministration"
-        assert element.xpath(
-            f"{dosage}/h:consumable/h:instanceOfKind/h:productInstanceInstance/h:lotNumberText/text()",
-            namespaces=H,
-        ) == ([drug.batch_number] if drug.batch_number else [])
+        mentions = mentions_of(case, drug)
+        rows = element.xpath(dosage, namespaces=H)
+        assert len(rows) == len(mentions)
+        for row, mention in zip(rows, mentions, strict=True):
+            assert row.xpath(
+                "h:consumable/h:instanceOfKind/h:productInstanceInstance/h:lotNumberText/text()",
+                namespaces=H,
+            ) == ([mention["batch_number"]] if mention["batch_number"] else [])
+            assert row.xpath("h:effectiveTime/h:low/@value", namespaces=H) == (
+                [ymd(mention["start_date"])] if mention["start_date"] else []
+            )
+            assert row.xpath("h:effectiveTime/h:high/@value", namespaces=H) == (
+                [ymd(mention["end_date"])] if mention["end_date"] else []
+            )
+            if mention["dose"] is not None and mention["dose_unit"]:
+                dose = row.xpath("h:doseQuantity/@value", namespaces=H)[0]
+                assert float(dose) == pytest.approx(mention["dose"])
+            compared += 3
         assert element.xpath(
             ".//h:approval/h:id[@root='2.16.840.1.113883.3.989.2.1.3.4']/@extension", namespaces=H
         ) == ([drug.approval_number] if drug.approval_number else [])
-        if drug.dose is not None and drug.dose_unit:
-            assert float(
-                element.xpath(f"{dosage}/h:doseQuantity/@value", namespaces=H)[0]
-            ) == pytest.approx(drug.dose)
-        if drug.start_date:
-            assert element.xpath(f"{dosage}/h:effectiveTime/h:low/@value", namespaces=H) == [
-                ymd(drug.start_date)
-            ]
         if drug.indication:
             assert element.xpath(
                 "h:inboundRelationship[@typeCode='RSON']/h:observation[h:code/@code='19']"
                 "/h:value/h:originalText/text()",
                 namespaces=H,
             ) == [xml_text(drug.indication)]
-        assert (
-            len(
-                element.xpath(
-                    "h:inboundRelationship[@typeCode='CAUS']/h:act/h:code/@code", namespaces=H
-                )
-            )
-            == 1
+        action = element.xpath(
+            "h:inboundRelationship[@typeCode='CAUS']/h:act/h:code/@code", namespaces=H
         )
+        if view.event_dechallenge == "not_applicable":
+            assert action == ["4"]
+        else:
+            assert len(action) == 1 and action[0] in ("0", "1", "9")
         if drug.role in ("suspect", "interacting"):
             for reaction_id_, reaction in ids.items():
                 pair = reactions.pair_facts(reaction, drug, case, view)
@@ -598,13 +635,9 @@ def compare_with_database(document, case: Case) -> int:
                     namespaces=H,
                 )
                 assert rechallenge == (
-                    [
-                        {"yes": "1", "no": "2", "unknown": "3", "not_applicable": "4"}[
-                            pair.rechallenge
-                        ]
-                    ]
-                    if pair.rechallenge
-                    else []
+                    [{"yes": "1", "no": "2", "not_applicable": "4"}[pair.rechallenge]]
+                    if pair.rechallenge in ("yes", "no", "not_applicable")
+                    else []  # 不明: omitted
                 )
                 judged = document.xpath(
                     AEA + f"/h:component/h:causalityAssessment[h:code/@code='39']"
@@ -660,9 +693,27 @@ def test_round_trip_every_file_read_back_matches_the_database(app):
         app,
         follow_up_of=several,
         remarks=HOSTILE,
-        **{"event-name": "呕吐", "patient-name": "Wang Xiaoming"},
+        **{
+            "event-name": "呕吐",
+            "patient-name": "Wang Xiaoming",
+            "event-description": "随访：患者次日呕吐一次，已自行缓解。",
+            "drugs-0-batch_number": "20260401B",  # a new batch: the first one's stays
+            "drugs-0-start_date": "2026-11-23",
+            "drugs-0-end_date": "",
+        },
+    )
+    unsure = ready(
+        app,
+        **{
+            "event-dechallenge": "not_applicable",  # G.k.8 = 4 despite the end date
+            "event-rechallenge": "unknown",  # G.k.9.i.4 omitted
+            "event-name": "皮疹、停药后好转",
+        },
     )
     files = compared = follow_ups = deaths = 0
+    with app.app_context(), write_transaction():
+        case_of(death).reactions[0].outcome = "death"  # which reaction led to death
+        case_of(unsure).reactions[1].excluded_reason = "不是不良反应"
     with app.app_context():
         for case in db.session.scalars(sa.select(Case).order_by(Case.id)):
             code_reactions(case)
@@ -674,7 +725,7 @@ def test_round_trip_every_file_read_back_matches_the_database(app):
                             reaction_id=case.reactions[0].id,
                             drug_key=reactions.drug_key(case.first_report.drugs[0]),
                             company_causality="certain",
-                            rechallenge="yes",
+                            rechallenge=None if case.first_report.reference == unsure else "yes",
                         )
                     )
             db.session.expire(case)
@@ -690,5 +741,302 @@ def test_round_trip_every_file_read_back_matches_the_database(app):
             deaths += bool(cases.current_view(case.reports).event_death_date)
         assert case_of(follow_up).first_report.reference == several
         assert case_of(death).death
+        assert {case_of(r).submissions[0].version for r in (death, several, unsure)} == {1, 2}
+        suspect = parse(case_of(several).submissions[0].xml).xpath(DRG, namespaces=H)[0]
+        assert suspect.xpath(".//h:lotNumberText/text()", namespaces=H) == [
+            "20260315A",
+            "20260401B",
+        ]
+        assert suspect.xpath(".//h:effectiveTime/h:low/@value", namespaces=H) == [
+            "20261120",
+            "20261123",
+        ]
+        unsure_drug = parse(case_of(unsure).submissions[0].xml).xpath(DRG, namespaces=H)[0]
+        assert unsure_drug.xpath(
+            "h:inboundRelationship[@typeCode='CAUS']/h:act/h:code/@code", namespaces=H
+        ) == ["4"]
+        assert not unsure_drug.xpath(
+            "h:outboundRelationship2/h:observation[h:code/@code='31']", namespaces=H
+        )
+        assert len(parse(case_of(unsure).submissions[0].xml).xpath(RX, namespaces=H)) == 1
     assert files >= 40 and follow_ups >= 2 and deaths >= 1, (files, follow_ups, deaths)
     assert compared > 1000
+
+
+# Review findings: each with its own story.
+
+
+def test_a_reaction_staff_set_aside_is_neither_sent_nor_needs_coding(app):
+    reference = ready(app)
+    with app.app_context():
+        case = case_of(reference)
+        with write_transaction():
+            case.reactions[1].llt_code = None
+        assert problem_places(app, reference) == {"#reactions"}
+        with write_transaction():
+            case.reactions[1].excluded_reason = "与皮疹为同一反应"
+        document = parse(e2b.build(case_of(reference)).xml)
+    assert document.xpath(RX + "/h:value/h:originalText/text()", namespaces=H) == ["皮疹"]
+    assert (
+        len(document.xpath(AEA + "//h:causalityAssessment[h:code/@code='39']", namespaces=H)) == 2
+    )
+
+
+def test_the_narrative_tells_every_report_in_order_under_its_kind_and_day(app):
+    reference = ready(app)
+    submit(
+        app,
+        follow_up_of=reference,
+        **{"event-description": "随访：皮疹于停药后第三天完全消退。", "event-outcome": "recovered"},
+    )
+    with app.app_context():
+        case = case_of(reference)
+        code_reactions(case)
+        first, second = case.reports
+        text = one(parse(e2b.build(case).xml), IE + "/h:text/text()")
+    assert text.startswith(
+        f"【首次报告 {first.aware_on.isoformat()}】{first.event_description}\n"
+        f"【跟踪报告 {second.aware_on.isoformat()}】随访：皮疹于停药后第三天完全消退。"
+        "\n报告人身份："
+    )
+
+
+def test_a_narrative_past_the_limit_is_cut_and_says_so(app):
+    with app.app_context():
+        reports = [
+            Report(event_description=f"{n}" * 5000, aware_on=date(2026, 11, 1) + timedelta(n))
+            for n in range(25)
+        ]
+        text = e2b.narrative(Case(reports=reports), cases.current_view(reports))
+    assert len(text) == 100_000 and text.endswith(e2b.CUT_NOTE)
+    assert text.startswith("【首次报告 2026-11-01】0000")
+
+
+def test_death_seriousness_and_causality_must_agree_before_a_file(app):
+    reference = ready(
+        app,
+        **{
+            "event-outcome": "death",
+            "event-death_cause": "过敏性休克",
+            "event-death_date": "2026-11-22",
+            "event-name": "过敏性休克、呼吸困难",
+            "event-serious": ["hospitalization"],
+        },
+    )
+    with app.app_context():
+        case = case_of(reference)
+        assert case.death and case.serious
+        texts = [problem.text for problem in e2b.problems(case)]
+        assert len(texts) == 1, texts  # say which reaction(s) led to death
+        assert problem_places(app, reference) == {"#reactions"}
+        with write_transaction():
+            case.reactions[0].outcome = "recovered"
+            case.reactions[1].outcome = "not_recovered"
+        assert problem_places(app, reference) == {"#reactions"}  # died of none of them
+        with write_transaction():
+            case.reactions[0].outcome = "death"
+            case.reactions[1].serious = ["life_threatening"]  # beyond the case's criteria
+        texts = [problem.text for problem in e2b.problems(case)]
+        assert len(texts) == 1 and "呼吸困难" in texts[0]
+        with write_transaction():
+            case.reactions[1].serious = []
+            case.reactions[0].outcome = "recovered"
+            case.reactions[0].serious = []
+            case.death = False
+        texts = [problem.text for problem in e2b.problems(case)]
+        assert len(texts) == 1 and problem_places(app, reference) == {"#reactions"}  # serious
+        with write_transaction():
+            case.reactions[0].serious = ["hospitalization"]
+            case.company_causality = None
+            session = db.session()
+            session.add(
+                reactions.DrugReaction(
+                    reaction_id=case.reactions[0].id,
+                    drug_key="阿莫西林胶囊",
+                    company_causality="certain",
+                )
+            )
+        found = e2b.problems(case)
+    assert [(problem.where, "呼吸困难" in problem.text) for problem in found] == [
+        ("#assessment", True)
+    ]
+
+
+@pytest.mark.parametrize("source", ["literature", "study", "regulator"])
+def test_a_case_from_the_literature_a_study_or_the_regulator_is_entered_by_hand(app, source):
+    reference = ready(app)
+    with app.app_context():
+        case = case_of(reference)
+        with write_transaction():
+            case.first_report.source = source
+        found = e2b.problems(case)
+        assert [problem.where for problem in found] == ["#e2b"]
+        assert ("C.4" in found[0].text) == (source == "literature")
+        assert ("C.5" in found[0].text) == (source == "study")
+        with write_transaction():
+            case.first_report.source = "phone"
+        assert e2b.problems(case) == []
+
+
+def telecoms(document) -> list[str]:
+    return document.xpath(IE + "/h:outboundRelationship//h:telecom/@value", namespaces=H)
+
+
+def test_a_patient_reporters_phone_and_e_mail_go_only_when_allowed_and_never_masked(app):
+    reference = ready(app, **{"reporter-kind": "patient", "reporter-name": "王晓明"})
+    with app.app_context():
+        build = lambda: parse(e2b.build(case_of(reference)).xml)  # noqa: E731
+        assert telecoms(build()) == []
+        app.config["E2B_PATIENT_PHONE"] = True
+        assert telecoms(build()) == ["tel:+8613912345678", "mailto:wangli@example.com"]
+        app.config["E2B_PATIENT_NAME"] = "masked"
+        document = build()
+        assert telecoms(document) == []
+        source = IE + "/h:outboundRelationship[h:relatedInvestigation/h:code/@code='2']"
+        assert one(document, source + "//h:assignedPerson/h:name/@nullFlavor") == "MSK"
+        with write_transaction():
+            case_of(reference).first_report.reporter_kind = "pharmacist"
+        assert telecoms(build()) == ["tel:+8613912345678"]  # a pharmacist's work phone; no e-mail
+
+
+def test_masked_sends_the_age_not_the_birth_date_nor_hospital_nor_ethnicity(app):
+    reference = ready(app, **{"patient-age": ""})
+    with app.app_context():
+        document = parse(e2b.build(case_of(reference)).xml)
+        assert one(document, PR + "/h:player1/h:birthTime/@value") == "19580314"
+        assert not document.xpath(
+            PR + "/h:subjectOf2/h:observation[h:code/@code='3']", namespaces=H
+        )
+        app.config["E2B_PATIENT_NAME"] = "masked"
+        built = e2b.build(case_of(reference)).xml
+    document = parse(built)
+    assert not document.xpath(PR + "/h:player1/h:birthTime", namespaces=H)
+    age = PR + "/h:subjectOf2/h:observation[h:code/@code='3']/h:value"
+    assert (one(document, age + "/@value"), one(document, age + "/@unit")) == ("68", "a")
+    codes = set(document.xpath("//h:code[starts-with(@code, 'CN-')]/@code", namespaces=H))
+    assert not codes & {"CN-1", "CN-3"} and "CN-13" not in codes
+    assert "绥德县医院" not in built.decode() and "汉族" not in built.decode()
+
+
+def test_a_name_withheld_is_msk_and_a_name_not_given_is_unk(app):
+    withheld = ready(app, **{"patient-name": "Ω"})
+    unknown = ready(app, **{"patient-name": "不详"})
+    with app.app_context():
+        app.config["E2B_PATIENT_NAME"] = "masked"
+        assert (
+            one(parse(e2b.build(case_of(withheld)).xml), PR + "/h:player1/h:name/@nullFlavor")
+            == "MSK"
+        )
+        assert (
+            one(parse(e2b.build(case_of(unknown)).xml), PR + "/h:player1/h:name/@nullFlavor")
+            == "UNK"
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "initials"),
+    [
+        ("WXM", "WXM"),
+        ("ＷＸＭ", "WXM"),
+        ("WX", "WX"),
+        ("wxm", "W"),
+        ("WXMZ", "W"),
+        ("王晓明", "WXM"),
+        ("张某某", "Z"),
+        ("Wang Xiaoming", "WX"),
+        ("Ｗａｎｇ　Ｘｉａｏｍｉｎｇ", "WX"),
+        ("김민수", "김"),
+        ("やまだ たろう", "や"),
+        ("ﾔﾏﾀﾞ", "ヤ"),
+    ],
+)
+def test_patient_initials(name, initials):
+    assert e2b.patient_initials(name) == initials
+
+
+def test_only_history_codings_of_the_current_texts_are_sent(app):
+    reference = ready(app)
+    with app.app_context():
+        case = case_of(reference)
+        with write_transaction() as session:
+            for text, code in (("急性支气管炎", meddra_fixture.RASH), ("旧的病史", CODES["瘙痒"])):
+                session.add(
+                    TermCoding(
+                        case_id=case.id,
+                        kind="history",
+                        text=text,
+                        meddra_version=meddra_fixture.VERSION,
+                        llt_code=code,
+                        coded_by="test",
+                        coded_at=datetime.now(UTC),
+                    )
+                )
+        document = parse(e2b.build(case_of(reference)).xml)
+    history = PR + "/h:subjectOf2/h:organizer[h:code/@code='1']/h:component/h:observation"
+    assert document.xpath(
+        history + "/h:code[@codeSystem='2.16.840.1.113883.6.163']/@code", namespaces=H
+    ) == [str(meddra_fixture.RASH)]
+
+
+def test_a_later_file_keeps_the_first_c11_when_the_mah_id_is_corrected(app):
+    reference = ready(app)
+    with app.app_context():
+        with write_transaction() as session:
+            first = e2b.submit(session, case_of(reference), "test")
+        app.config["MAH_ID"] = "TN0002"
+        with write_transaction() as session:
+            second = e2b.submit(session, case_of(reference), "test")
+        kept = [
+            s.safety_report_id
+            for s in db.session.scalars(sa.select(Submission).order_by(Submission.id))
+        ]
+        c11 = IE + "/h:id[@root='2.16.840.1.113883.3.989.2.1.3.1']/@extension"
+        assert kept == [f"CN-TN0001-{reference}"] * 2
+        assert one(parse(second.xml), c11) == one(parse(first.xml), c11) == kept[0]
+        assert (
+            one(
+                parse(second.xml),
+                IE + "/h:component/h:observationEvent[h:code/@code='CN-12']/h:value/@code",
+            )
+            == "TN0002"
+        )
+
+
+def test_dates_have_four_digit_years_and_the_rules_refuse_any_other(app):
+    assert e2b.day(date(958, 3, 4)) == "09580304"
+    reference = ready(app)
+    with app.app_context():
+        built = e2b.build(case_of(reference))
+    bad = built.xml.replace(b'<birthTime value="19580314"', b'<birthTime value="08580314"')
+    assert bad != built.xml
+    assert [error for error in e2b.check(bad) if error.startswith("TS")] == [
+        "TS '08580314' not a date of 1900-2100"
+    ]
+
+
+def test_a_file_the_rules_refuse_is_a_plain_message_and_a_log_line_without_values(
+    app, caplog, tmp_path
+):
+    reference = ready(app)
+    with app.app_context(), write_transaction():
+        case_of(reference).reactions[0].onset_date = date(2150, 1, 2)  # as a bad import might
+    client = signed_in(app, REVIEWER)
+    response = client.post(
+        f"/staff/reports/{reference}/e2b", data={"csrf_token": csrf(client), "kind": "report"}
+    )
+    assert response.status_code == 500
+    assert 'id="e2b-error"' in response.get_data(as_text=True)
+    logged = [r.getMessage() for r in caplog.records if r.name == "adr.review.e2b"]
+    assert logged and "TS" in logged[0] and "2150" not in logged[0]
+    result = app.test_cli_runner().invoke(args=["e2b", reference, "-o", str(tmp_path / "x.xml")])
+    assert result.exit_code == 1 and "TS" in result.output and "2150" not in result.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Submission)) == 0
+
+
+def test_the_command_writes_the_file_for_its_owner_only(app, tmp_path):
+    reference = ready(app)
+    output = tmp_path / "case.xml"
+    result = app.test_cli_runner().invoke(args=["e2b", reference, "-o", str(output)])
+    assert result.exit_code == 0, result.output
+    assert output.stat().st_mode & 0o777 == 0o600

@@ -18,7 +18,7 @@ from tests.meddra_fixture import PRURITUS, RASH, write_release
 from tests.test_acknowledgements import ack_file, message_ack
 from tests.test_cases import submit
 from tests.test_e2b import IDS
-from tests.test_review import REVIEWER, csrf, signed_in
+from tests.test_review import REVIEWER, assess, csrf, signed_in
 
 H = {"h": "urn:hl7-org:v3"}
 SCHEMA = "adr/schemas/e2b-r3/multicacheschemas/MCCI_IN200100UV01.xsd"
@@ -89,6 +89,9 @@ def test_import_code_download_follow_up_and_acknowledgement(app, tmp_path):
     page = client.get(f"/staff/reports/{reference}").get_data(as_text=True)
     assert 'id="e2b-problems"' in page  # not coded yet: no file, and the page says why
     assert code_every_reaction(app, client, reference) == [RASH, PRURITUS]
+    page = client.get(f"/staff/reports/{reference}").get_data(as_text=True)
+    assert 'data-where="#assessment"' in page  # the company has not judged causality yet
+    assert assess(client, reference, company_causality="probable").status_code == 303
 
     first = download(client, reference)
     case_id = value(first, C11)

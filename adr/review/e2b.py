@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import logging
 from typing import Any
 
 from flask import Response, abort, g, request, send_file
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from adr import audit, e2b
@@ -13,7 +15,10 @@ from adr.auth.views import role_required
 from adr.extensions import db
 from adr.models import Case, Report, Submission, write_transaction
 from adr.review import bp
+from adr.review.coding import MAX_ID
 from adr.review.queries import find_report
+
+log = logging.getLogger(__name__)
 
 
 @bp.app_template_global()
@@ -25,17 +30,18 @@ def e2b_section(case: Case) -> dict[str, Any]:
         "submissions": list(reversed(case.submissions)),
         "sent": any(submission.kind == "report" for submission in case.submissions),
         "reason_max": e2b.REASON_MAX,
+        "error": getattr(g, "e2b_error", None),
     }
 
 
-def case_page_again(report: Report, found: list[e2b.Problem]) -> tuple[str, int]:
+def case_page_again(report: Report, found: list[e2b.Problem], status: int = 409) -> tuple[str, int]:
     """Return the case page with the problems that stopped the file, answered 409."""
     from adr.review import views
 
     g.e2b_problems = found
     case = report.case
     form = views.AssessmentForm(formdata=None, obj=case, status=case.status)
-    return views.render_case(report, form), 409
+    return views.render_case(report, form), status
 
 
 def attachment(submission: Submission) -> Response:
@@ -63,6 +69,10 @@ def generate_e2b(reference: str) -> Response | tuple[str, int]:
             submission = e2b.submit(session, report.case, current_user.email, kind, reason)
     except e2b.NotReady as not_ready:
         return case_page_again(report, not_ready.problems)
+    except e2b.E2BError as error:  # a bug in the builder: which rules, never the values
+        log.error("E2B file of %s failed: %s", report.case.id, ", ".join(error.rules))
+        g.e2b_error = _("The file could not be built; tell an administrator.")
+        return case_page_again(report, e2b.problems(report.case), 500)
     return attachment(submission)
 
 
@@ -70,6 +80,8 @@ def generate_e2b(reference: str) -> Response | tuple[str, int]:
 @role_required("reviewer", "admin")
 def download_submission(submission_id: int) -> Response:
     """Send a kept file again, exactly as it was generated."""
+    if submission_id > MAX_ID:
+        abort(404)
     submission = db.session.get(Submission, submission_id) or abort(404)
     with write_transaction() as session:
         audit.record(
