@@ -30,7 +30,7 @@ IDS = {"E2B_SENDER_ID": "TN-SENDER", "E2B_RECEIVER_ID": "CN-NMPA", "MAH_ID": "TN
 
 
 def fill(folder: Path, count: int) -> None:
-    """Fill the database with demo reports and code each reaction to the synthetic dictionary."""
+    """Fill the database with demo reports, each reaction coded to the synthetic dictionary."""
     month = f"{date.today().replace(day=1) - timedelta(days=1):%Y-%m}"
     demo.make_demo_data(count, month, seed=7)
     meddra.import_release(meddra_fixture.write_release(folder / "meddra", "zh"), "bench")
@@ -41,6 +41,14 @@ def fill(folder: Path, count: int) -> None:
                 .where(Reaction.reported_term == term)
                 .values(meddra_version=meddra_fixture.VERSION, llt_code=llt, coded_by="bench")
             )
+        # As staff would: the company's causality, and which reaction of a death led to it.
+        session.execute(sa.update(Case).values(company_causality="possible"))
+        died = sa.select(Case.id).where(Case.death)
+        session.execute(
+            sa.update(Reaction)
+            .where(Reaction.position == 1, Reaction.case_id.in_(died))
+            .values(outcome="death")
+        )
 
 
 def main() -> None:

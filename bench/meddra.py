@@ -4,7 +4,8 @@ A synthetic release of MedDRA's size (27 SOCs, 337 HLGTs, 1,737 HLTs, 25,000 PTs
 LLTs, one in ten no longer current) is written in the MedAscii format, in English and in
 Chinese; `adr import-meddra` imports each as its own process (wall time and peak RSS), then
 searches as the coding form makes them are timed (median and p95 of `--repeat` runs), after
-the first search of the process has read the names into memory.
+the first search of the process has read the names into memory; last, the case pages of the
+demo cases naming the most reactions, uncoded (each term's suggestions searched).
 Run: `.venv/bin/python -m bench.meddra`.
 """
 
@@ -17,13 +18,20 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import date
 from functools import partial
 from itertools import cycle
 from pathlib import Path
 
-from adr import create_app, meddra
+import sqlalchemy as sa
+from flask import Flask
+
+from adr import accounts, create_app, demo, meddra
+from adr.extensions import db
+from adr.models import Reaction, Report
 from bench.export import ADR, run
-from tests.conftest import app_config
+from bench.review import PASSWORD
+from tests.conftest import app_config, hidden_inputs
 
 SIZES = {"soc": 27, "hlgt": 337, "hlt": 1737, "pt": 25_000, "llt": 80_000}
 # Names from a wide alphabet, as MedDRA's are, with common terms planted in some of them.
@@ -117,6 +125,34 @@ def main() -> None:
             ):
                 median, p95 = timed(partial(meddra.search, text, language), args.repeat)
                 print(f"search {text!r}: median {median:.1f} ms, p95 {p95:.1f} ms")
+            case_pages(app, args.repeat)
+
+
+def case_pages(app: Flask, repeat: int) -> None:
+    """Time case pages whose reactions are not coded yet: each term's suggestions searched."""
+    month = f"{date.today():%Y-%m}"
+    demo.make_demo_data(200, month, seed=12)
+    accounts.create_user("bench@tianning.example", "bench", "reviewer", PASSWORD, "bench")
+    many = db.session.scalars(
+        sa.select(Report.reference)
+        .join(Reaction, Reaction.case_id == Report.case_id)
+        .group_by(Report.reference)
+        .order_by(sa.func.count().desc(), Report.reference)
+        .limit(5)
+    ).all()
+    client = app.test_client()
+    token = hidden_inputs(client.get("/login").get_data(as_text=True))["csrf_token"]
+    credentials = {"email": "bench@tianning.example", "password": PASSWORD}
+    client.post("/login", data=credentials | {"csrf_token": token})
+    for reference in many:
+        count = db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Reaction)
+            .join(Report, Report.case_id == Reaction.case_id)
+            .where(Report.reference == reference)
+        )
+        median, p95 = timed(partial(client.get, f"/staff/reports/{reference}"), repeat)
+        print(f"case page, {count} uncoded reactions: median {median:.0f} ms, p95 {p95:.0f} ms")
 
 
 if __name__ == "__main__":
