@@ -884,13 +884,7 @@ def add_assessment(component: Any, data: CaseData) -> None:
         add_reaction(role, reaction, reaction_ids[reaction.id], facts[reaction.id])
     add_drugs(role, data, reaction_ids, facts)
     for drug in data.drugs:  # G.k.1
-        ca = el(
-            el(assessment, "component", typeCode="COMP"),
-            "causalityAssessment",
-            classCode="OBS",
-            moodCode="EVN",
-        )
-        code(ca, "20", CL19)
+        ca = causality_assessment(assessment, "20")
         el(ca, "value", type_="CE", code=ROLE[drug.role], codeSystem=ICH_CODES + "13")
         reference(ca, "subject2", "productUseReference", "SBADM", drug_id(case, drug))
     for drug in reactions.assessed_drugs(view):  # G.k.9.i.2.r
@@ -902,13 +896,7 @@ def add_assessment(component: Any, data: CaseData) -> None:
             ):
                 if value not in vocab.CAUSALITY:
                     continue
-                ca = el(
-                    el(assessment, "component", typeCode="COMP"),
-                    "causalityAssessment",
-                    classCode="OBS",
-                    moodCode="EVN",
-                )
-                code(ca, "39", CL19)
+                ca = causality_assessment(assessment, "39")
                 el(ca, "value", vocab.label(vocab.CAUSALITY, value, "zh"), type_="ST")
                 el(el(ca, "methodCode"), "originalText", CAUSALITY_METHOD)
                 author = el(
@@ -930,6 +918,18 @@ def add_assessment(component: Any, data: CaseData) -> None:
         el(comment, "value", view.remarks, type_="ED")
         author = el(el(comment, "author", typeCode="AUT"), "assignedEntity", classCode="ASSIGNED")
         code(author, "3", ICH_CODES + "21", "sourceReporter")
+
+
+def causality_assessment(assessment: Any, observation: str) -> Any:
+    """Add a causalityAssessment: the drug's role (CL19 20) or a causality (CL19 39)."""
+    ca = el(
+        el(assessment, "component", typeCode="COMP"),
+        "causalityAssessment",
+        classCode="OBS",
+        moodCode="EVN",
+    )
+    code(ca, observation, CL19)
+    return ca
 
 
 def reference(parent: Any, relation: str, tag: str, class_code: str, root: str) -> None:
