@@ -666,13 +666,18 @@ def code(parent: Any, value: str, system: str, display: str | None = None, **mor
 
 
 def observation(
-    parent: Any, relation: str, obs_code: str, tag: str = "observation", **rel: str
+    parent: Any,
+    relation: str,
+    obs_code: str,
+    tag: str = "observation",
+    display: str | None = None,
+    **rel: str,
 ) -> Any:
     """Add `<relation><observation>` with a CL19 code (or an NMPA CN-n code)."""
     wrapper = el(parent, relation, typeCode=rel.get("typeCode", "SBJ"))
     obs = el(wrapper, tag, classCode="OBS", moodCode="EVN")
-    version = "1.1" if obs_code.startswith("CN-") else None
-    code(obs, obs_code, CL19, codeSystemVersion=version) if version else code(obs, obs_code, CL19)
+    version = {"codeSystemVersion": "1.1"} if obs_code.startswith("CN-") else {}
+    code(obs, obs_code, CL19, display, **version)
     return obs
 
 
@@ -908,28 +913,17 @@ def add_assessment(component: Any, data: CaseData) -> None:
                 )
                 reference(ca, "subject2", "productUseReference", "SBADM", drug_id(case, drug))
     if view.remarks:  # H.2
-        comment = el(
-            el(assessment, "component1", typeCode="COMP"),
-            "observationEvent",
-            classCode="OBS",
-            moodCode="EVN",
+        comment = observation(
+            assessment, "component1", "10", "observationEvent", "comment", typeCode="COMP"
         )
-        code(comment, "10", CL19, "comment")
         el(comment, "value", view.remarks, type_="ED")
         author = el(el(comment, "author", typeCode="AUT"), "assignedEntity", classCode="ASSIGNED")
         code(author, "3", ICH_CODES + "21", "sourceReporter")
 
 
-def causality_assessment(assessment: Any, observation: str) -> Any:
+def causality_assessment(assessment: Any, kind: str) -> Any:
     """Add a causalityAssessment: the drug's role (CL19 20) or a causality (CL19 39)."""
-    ca = el(
-        el(assessment, "component", typeCode="COMP"),
-        "causalityAssessment",
-        classCode="OBS",
-        moodCode="EVN",
-    )
-    code(ca, observation, CL19)
-    return ca
+    return observation(assessment, "component", kind, "causalityAssessment", typeCode="COMP")
 
 
 def reference(parent: Any, relation: str, tag: str, class_code: str, root: str) -> None:
@@ -1032,20 +1026,20 @@ def add_history(role: Any, case: Case, view: Any) -> None:
         )
         code(obs, str(coding.llt_code), MEDDRA, codeSystemVersion=coding.meddra_version)
     if text:
-        obs = el(
-            el(organizer, "component", typeCode="COMP"),
-            "observation",
-            classCode="OBS",
-            moodCode="EVN",
+        obs = observation(
+            organizer,
+            "component",
+            "18",
+            display="historyAndConcurrentConditionText",
+            typeCode="COMP",
         )
-        code(obs, "18", CL19, "historyAndConcurrentConditionText")
         el(obs, "value", text, type_="ED")
 
 
 def add_reaction(role: Any, reaction: Reaction, rid: str, facts: reactions.ReactionFacts) -> None:
     """Add one E.i: as reported, its LLT, when, where, seriousness and outcome."""
     obs = el(el(role, "subjectOf2", typeCode="SBJ"), "observation", classCode="OBS", moodCode="EVN")
-    el(obs, "id", root=rid)
+    el(obs, "id", root=rid)  # before its code, as HL7 orders an act's elements
     code(obs, "29", CL19, "reaction")
     if facts.onset_date or facts.end_date:
         period = el(obs, "effectiveTime", type_="IVL_TS")
@@ -1158,13 +1152,9 @@ def add_drugs(
         if unverified():
             add_drug_regional(sba, drug)
         if drug.indication:  # G.k.7.r
-            indication = el(
-                el(sba, "inboundRelationship", typeCode="RSON"),
-                "observation",
-                classCode="OBS",
-                moodCode="EVN",
+            indication = observation(
+                sba, "inboundRelationship", "19", display="indication", typeCode="RSON"
             )
-            code(indication, "19", CL19, "indication")
             coding = next(
                 (
                     c

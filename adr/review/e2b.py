@@ -39,9 +39,7 @@ def case_page_again(report: Report, found: list[e2b.Problem], status: int = 409)
     from adr.review import views
 
     g.e2b_problems = found
-    case = report.case
-    form = views.AssessmentForm(formdata=None, obj=case, status=case.status)
-    return views.render_case(report, form), status
+    return views.render_case(report, views.stored_assessment(report.case)), status
 
 
 def attachment(submission: Submission) -> Response:
