@@ -1,4 +1,5 @@
 # `make run` serves the app, `make test` runs the checks, `make bench` prints the figures.
+# `make check` is the quick loop: lint, then on SQLite the tests the changes can affect.
 # Each sets itself up first: a virtual environment in .venv and the compiled catalogues.
 # The browser tests (tests/browser) and `make screenshots` drive Debian's chromium through
 # Playwright; without it the tests are skipped and pytest's summary says so.
@@ -6,11 +7,13 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Test processes (pytest-xdist): one a core, each with its own PostgreSQL cluster.
+WORKERS ?= auto
 INSTALLED := $(VENV)/.installed
 CATALOGUES := $(wildcard adr/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGUES:.po=.mo)
 
-.PHONY: setup run test lint bench screenshots translations clean
+.PHONY: setup run test check lint bench screenshots translations clean
 
 setup: $(INSTALLED) $(COMPILED)
 
@@ -32,8 +35,16 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Everything, on both engines: what CI runs.
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(WORKERS)
+
+# The tests of the changed modules and of their dependants (tests/affected.py), on SQLite.
+check: lint
+	@tests="$$($(BIN)/python -m tests.affected)"; \
+	if [ -z "$$tests" ]; then echo "make check: no test is affected by the changes"; \
+	elif [ "$$tests" = all ]; then $(BIN)/pytest -n $(WORKERS) --engine sqlite; \
+	else $(BIN)/pytest -n $(WORKERS) --engine sqlite $$tests; fi
 
 bench: setup
 	$(BIN)/python -m bench

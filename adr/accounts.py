@@ -19,10 +19,14 @@ MIN_PASSWORD_LENGTH = 12
 MAX_NAME_LENGTH = 100  # the column's size
 
 
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
 @cache
-def _dummy_hash() -> str:
+def _dummy_hash(method: str) -> str:
     """A hash to check against when the e-mail is unknown, so both failures take as long."""
-    return generate_password_hash("not a real password, only for timing")
+    return generate_password_hash("not a real password, only for timing", method=method)
 
 
 class AccountError(ValueError):
@@ -55,7 +59,7 @@ def create_user(email: str, name: str, role: str, password: str, by: str) -> Use
         name=name.strip() or email,
         role=role,
         active=True,
-        password_hash=generate_password_hash(password),
+        password_hash=hash_password(password),
         created_at=datetime.now(UTC),
     )
     with write_transaction() as session:
@@ -84,9 +88,7 @@ def set_password(email: str, password: str, by: str) -> None:
     user = existing_user(email)
     with write_transaction() as session:
         session.execute(
-            sa.update(User)
-            .where(User.id == user.id)
-            .values(password_hash=generate_password_hash(password))
+            sa.update(User).where(User.id == user.id).values(password_hash=hash_password(password))
         )
         end_sessions(session, user.id)
         audit.record(session, by, "password set", field=user.email)
@@ -140,7 +142,7 @@ def authenticate(email: str, password: str) -> User | None:
     """Return the active user these credentials belong to; None for any kind of failure."""
     user = find_user(email)
     if user is None:
-        check_password_hash(_dummy_hash(), password)
+        check_password_hash(_dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]), password)
         return None
     if not password_matches(user, password) or not user.active:
         return None

@@ -1,23 +1,31 @@
 """Fixtures: a real app on a real database, and a helper that sends the form as a browser.
 
 Every test runs on SQLite and, when PostgreSQL's `initdb` and `pg_ctl` are found, again on a
-throwaway PostgreSQL cluster: each test gets a database of its own on either engine.
-Mark a test `sqlite_only` or `postgresql_only` when it checks one engine's own behaviour.
+throwaway PostgreSQL cluster: each test gets a database of its own on either engine, a copy of
+one the migrations built once per process (a file copy on SQLite, `CREATE DATABASE … TEMPLATE`
+on PostgreSQL). Mark a test `sqlite_only` or `postgresql_only` when it checks one engine's own
+behaviour, and `empty_database` when it needs a database without the schema (a migration test).
+
+`make test` runs the suite on a process a core (pytest-xdist), each with its own PostgreSQL.
 """
 
 from __future__ import annotations
 
 import ast
+import collections
 import itertools
 import os
 import re
+import shutil
 import threading
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
+import jinja2
 import pytest
 
-from adr import create_app
+from adr import create_app, http
 from adr.extensions import db
 from tests.browser.live import CHROMIUM, MISSING
 from tests.postgres import Cluster, server_binaries
@@ -36,9 +44,27 @@ def _parse_alone(*args, **kwargs):
 
 ast.parse = _parse_alone  # type: ignore[assignment]
 
+
+class SharedBytecode(jinja2.BytecodeCache):
+    """Templates compiled once per test process, not once for each of its thousand apps."""
+
+    def __init__(self) -> None:
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if bucket.key in self.compiled:  # the bucket checks the template's source is unchanged
+            bucket.bytecode_from_string(self.compiled[bucket.key])
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+http.App.jinja_options = {**http.App.jinja_options, "bytecode_cache": SharedBytecode()}
+
 COMPANY = "陕西医药控股集团天宁制药有限责任公司"
 ENGINES = ("sqlite", "postgresql")
 _database_names = itertools.count(1)
+STARTED = pytest.StashKey[float]()
 
 
 def pytest_addoption(parser):
@@ -50,6 +76,7 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only: checks SQLite's own behaviour")
     config.addinivalue_line("markers", "postgresql_only: checks PostgreSQL's own behaviour")
+    config.addinivalue_line("markers", "empty_database: the test's database has no schema yet")
 
 
 def engines_to_run(config) -> tuple[str, ...]:
@@ -87,6 +114,10 @@ def pytest_collection_modifyitems(config, items):
         items[:] = kept
 
 
+def pytest_sessionstart(session):
+    session.config.stash[STARTED] = time.monotonic()
+
+
 def pytest_terminal_summary(terminalreporter, config):
     if "postgresql" not in engines_to_run(config) and not config.getoption("--engine"):
         terminalreporter.write_line(
@@ -94,6 +125,28 @@ def pytest_terminal_summary(terminalreporter, config):
             "Debian's postgresql package brings them)",
             yellow=True,
         )
+    write_costs(terminalreporter, config)
+
+
+def write_costs(terminalreporter, config) -> None:
+    """Write the suite's wall time and its ten slowest tests (set-up and tear-down included)."""
+    seconds: collections.Counter[str] = collections.Counter()
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if isinstance(report, pytest.TestReport):
+                seconds[report.nodeid] += report.duration
+    if not seconds:
+        return
+    wall = time.monotonic() - config.stash[STARTED]
+    workers = getattr(config.option, "numprocesses", None) or 1
+    terminalreporter.write_sep("-", "what the suite costs")
+    terminalreporter.write_line(
+        f"{len(seconds)} tests in {wall // 60:.0f} min {wall % 60:.0f} s wall time on "
+        f"{workers} process{'es' if workers > 1 else ''}; "
+        f"{sum(seconds.values()):.0f} s of tests; the ten slowest:"
+    )
+    for nodeid, duration in seconds.most_common(10):
+        terminalreporter.write_line(f"{duration:7.2f} s  {nodeid}")
 
 
 @pytest.fixture(scope="session")
@@ -109,14 +162,58 @@ def engine(request):
     return request.param
 
 
-def new_database(request, engine: str, folder: Path):
-    """Yield a URI to an empty database on `engine`, dropped afterwards."""
+class Schemas:
+    """A database per engine that the migrations built, made on first use, for tests to copy."""
+
+    POSTGRES_NAME = "adr_schema"
+
+    def __init__(self, request, folder: Path) -> None:
+        self.request = request
+        self.folder = folder
+        self.made: dict[str, str] = {}
+
+    def source(self, engine: str) -> str:
+        """Return the SQLite file or the PostgreSQL database holding the migrated schema."""
+        if engine not in self.made:
+            if engine == "sqlite":
+                self.made[engine] = str(self.folder / "adr.sqlite3")
+                migrate(f"sqlite:///{self.made[engine]}", self.folder)
+            else:
+                cluster = self.request.getfixturevalue("postgres_cluster")
+                migrate(cluster.create_database(self.POSTGRES_NAME), self.folder)
+                self.made[engine] = self.POSTGRES_NAME
+        return self.made[engine]
+
+
+def migrate(uri: str, folder: Path) -> None:
+    """Build the schema at `uri` as `adr db upgrade` does, then close every connection to it."""
+    import flask_migrate
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ADR_INSTANCE_PATH", str(folder))
+        app = create_app(app_config(folder, SQLALCHEMY_DATABASE_URI=uri))
+        with app.app_context():
+            flask_migrate.upgrade()
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def schemas(request, tmp_path_factory) -> Schemas:
+    return Schemas(request, tmp_path_factory.mktemp("schema"))
+
+
+def new_database(request, engine: str, folder: Path, empty: bool = False):
+    """Yield a URI to a database of its own on `engine`, the schema made unless `empty`."""
+    template = None if empty else request.getfixturevalue("schemas").source(engine)
     if engine == "sqlite":
-        yield f"sqlite:///{folder / 'adr.sqlite3'}"
+        path = folder / "adr.sqlite3"
+        if template:
+            shutil.copy2(template, path)  # and its mode: the app made it private
+        yield f"sqlite:///{path}"
         return
     cluster = request.getfixturevalue("postgres_cluster")
     name = f"adr_test_{os.getpid()}_{next(_database_names)}"
-    yield cluster.create_database(name)
+    yield cluster.create_database(name, template=template)
     close_connections()
     cluster.drop_database(name)
 
@@ -129,11 +226,9 @@ def close_connections() -> None:
 
 
 def app_on_new_database(request, engine: str, folder: Path):
-    """Yield an app on an empty database of its own, schema made (for wider-scoped fixtures)."""
+    """Yield an app on a database of its own, schema made (for wider-scoped fixtures)."""
     for uri in new_database(request, engine, folder):
         app = create_app(app_config(folder, SQLALCHEMY_DATABASE_URI=uri))
-        with app.app_context():
-            db.create_all()
         yield app
         with app.app_context():
             db.engine.dispose()
@@ -141,8 +236,10 @@ def app_on_new_database(request, engine: str, folder: Path):
 
 @pytest.fixture(autouse=True)
 def database(request, engine, tmp_path, monkeypatch):
-    """An empty database for this test; `app_config` points the app at it."""
-    for uri in new_database(request, engine, tmp_path):
+    """This test's database, with the schema (none if marked `empty_database`); `app_config`
+    points the app at it."""
+    empty = request.node.get_closest_marker("empty_database") is not None
+    for uri in new_database(request, engine, tmp_path, empty):
         monkeypatch.setenv("ADR_TEST_DATABASE_URI", uri)
         yield uri
 
@@ -156,6 +253,8 @@ def app_config(tmp_path: Path, **overrides: object) -> dict[str, object]:
         ),
         "RATELIMIT_ENABLED": False,
         "MAIL_BACKGROUND": False,
+        # Still scrypt, at a cost the suite can pay a thousand times (2 ms a hash, not 70).
+        "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
         **overrides,
     }
 
@@ -164,8 +263,6 @@ def app_config(tmp_path: Path, **overrides: object) -> dict[str, object]:
 def app(tmp_path, monkeypatch):
     monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
     app = create_app(app_config(tmp_path))
-    with app.app_context():
-        db.create_all()
     yield app
     with app.app_context():
         db.engine.dispose()
@@ -196,7 +293,8 @@ class Inputs(HTMLParser):
 
 def hidden_inputs(html: str) -> dict[str, str]:
     parser = Inputs()
-    parser.feed(html)
+    for tag in re.findall(r"<input\b[^>]*>", html):  # only the inputs: pages are long
+        parser.feed(tag)
     return parser.values
 
 

@@ -6,7 +6,6 @@ import email
 import email.policy
 import socket
 import threading
-import time
 from collections.abc import Callable
 from email.message import EmailMessage
 
@@ -26,14 +25,15 @@ class Inbox:
         self.received: list[tuple[list[str], EmailMessage]] = []
         self.data_reply: str | None = None
         self.on_message: Callable[[], object] | None = None  # called before the 250 reply
-        self.lock = threading.Lock()
+        self.arrived = threading.Condition()
 
     async def handle_DATA(self, server, session, envelope):
         if self.data_reply:
             return self.data_reply
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        with self.lock:
+        with self.arrived:
             self.received.append((list(envelope.rcpt_tos), message))
+            self.arrived.notify_all()
         if self.on_message:
             self.on_message()
         return "250 Message accepted for delivery"
@@ -43,9 +43,9 @@ class Inbox:
         return [message for _, message in self.received]
 
     def wait_for(self, count: int, seconds: float = 10) -> list[EmailMessage]:
-        deadline = time.monotonic() + seconds
-        while len(self.received) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
+        """Return the messages once `count` have arrived, or what has after `seconds`."""
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.received) >= count, timeout=seconds)
         return self.messages
 
 

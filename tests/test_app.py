@@ -78,6 +78,7 @@ def test_sqlite_runs_in_wal_mode_with_full_sync_and_foreign_keys(app):
     }
 
 
+@pytest.mark.empty_database
 def test_adr_db_upgrade_creates_the_schema_the_models_describe(tmp_path, monkeypatch):
     monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
     app = create_app(app_config(tmp_path))
@@ -147,6 +148,7 @@ def test_other_methods_are_refused_politely(client, method):
     assert getattr(client, method)("/report").status_code == 405
 
 
+@pytest.mark.empty_database
 def test_migrations_keep_the_data_of_an_older_database(tmp_path, monkeypatch):
     """Upgrading a database that holds reports copies tables on SQLite: nothing may be lost."""
     monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
@@ -184,6 +186,7 @@ def test_migrations_keep_the_data_of_an_older_database(tmp_path, monkeypatch):
             assert db.session.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
 
 
+@pytest.mark.empty_database
 def test_the_migrations_build_the_schema_the_models_describe(app, runner):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext

@@ -74,8 +74,6 @@ def test_the_chain_is_keyed_by_the_audit_key(tmp_path, monkeypatch):
 
     monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
     writer = create_app(app_config(tmp_path, AUDIT_KEY="the deployment's audit key"))
-    with writer.app_context():
-        db.create_all()
     append(writer, 3)
     assert verify(writer.test_cli_runner()).exit_code == 0
     reader = create_app(app_config(tmp_path, AUDIT_KEY="another key"))

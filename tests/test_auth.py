@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
-from adr import accounts, create_app
+from adr import accounts, config, create_app
 from adr.extensions import db
 from adr.models import AuditEntry, Report, User
 from tests.conftest import app_config, hidden_inputs
@@ -35,7 +35,6 @@ def staff_app(tmp_path, monkeypatch, **settings):
     monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
     app = create_app(app_config(tmp_path, **settings))
     with app.app_context():
-        db.create_all()
         accounts.create_user(ANNA, "安娜", "reviewer", PASSWORD, "test")
     return app
 
@@ -144,6 +143,22 @@ def test_a_password_change_needs_the_current_password_and_a_long_new_one(staff):
     )
     assert short.status_code == 422
     assert login(staff.test_client()).status_code == 302  # the old password still holds
+
+
+def test_passwords_are_hashed_with_the_deployment_s_method(tmp_path, monkeypatch, runner):
+    """Scrypt at its own cost unless the deployment says otherwise; a new method applies to each
+    password set from then on, and the older hashes still open their accounts."""
+    assert config.PASSWORD_HASH_METHOD == "scrypt"  # the default
+    app = staff_app(tmp_path, monkeypatch, PASSWORD_HASH_METHOD="scrypt:2048:8:1")
+    with app.app_context():
+        assert accounts.find_user(ANNA).password_hash.startswith("scrypt:2048:8:1$")
+    app.config["PASSWORD_HASH_METHOD"] = "pbkdf2:sha256:1000"
+    assert login(app.test_client()).location == "/staff/"
+    with app.app_context():
+        accounts.set_password(ANNA, NEW_PASSWORD, "test")
+        assert accounts.find_user(ANNA).password_hash.startswith("pbkdf2:sha256:1000$")
+    assert login(app.test_client(), password=NEW_PASSWORD).location == "/staff/"
+    assert login(app.test_client(), "nobody@tianning.example").status_code == 401
 
 
 def test_adr_set_password_ends_the_sessions_of_the_account(staff, runner):
@@ -375,6 +390,7 @@ def test_adr_reset_totp_removes_the_factor_and_ends_the_sessions(staff, runner):
 # An older database.
 
 
+@pytest.mark.empty_database
 def test_upgrading_a_database_from_0005_keeps_its_reports_and_staff(tmp_path, monkeypatch):
     monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
     app = create_app(app_config(tmp_path))

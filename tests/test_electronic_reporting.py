@@ -29,7 +29,6 @@ def app(tmp_path, monkeypatch):
     monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
     app = create_app(app_config(tmp_path, **IDS))
     with app.app_context():
-        db.create_all()
         accounts.create_user(REVIEWER, "审核员", "reviewer", "correct horse battery", "test")
     yield app
     with app.app_context():

@@ -129,7 +129,9 @@ def test_a_follow_up_to_a_duplicate_joins_the_original_case(mail_app, smtp):
 
 
 @pytest.mark.parametrize(
-    "token", [secrets.token_urlsafe(32), "x" * 43, "short", "ADR-202611-7K3QD9", "a" * 300]
+    "token",
+    [secrets.token_urlsafe(32), "x" * 43, "short", "ADR-202611-7K3QD9", "a" * 300],
+    ids=["random", "x" * 43, "short", "ADR-202611-7K3QD9", "a" * 300],  # the same in each worker
 )
 def test_a_wrong_token_is_not_found(mail_app, token):
     client = mail_app.test_client()

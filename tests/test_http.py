@@ -111,14 +111,11 @@ def test_every_page_forbids_framing_and_https_adds_hsts(tmp_path, monkeypatch):
 
 def test_behind_a_proxy_each_reporter_has_a_limit_of_their_own(tmp_path, monkeypatch):
     monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
-    from adr.extensions import db
 
     app = create_app(
         app_config(tmp_path, RATELIMIT_ENABLED=True, REPORT_RATE_LIMIT="2 per minute",
                    PROXY_FIX_X_FOR=1)
     )  # fmt: skip
-    with app.app_context():
-        db.create_all()
     sender = ReportSender(app.test_client())
 
     def send_from(address: str) -> int:
@@ -151,6 +148,7 @@ def test_a_nul_in_the_accounts_form_is_refused_or_cleaned(staff):  # noqa: F811
 
 
 @pytest.mark.sqlite_only
+@pytest.mark.empty_database
 def test_the_database_file_is_readable_by_its_owner_only(app):
     from adr.extensions import db
 

@@ -568,8 +568,6 @@ def test_a_report_sent_while_the_database_is_down_comes_back_whole(
 
     monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
     app = create_app(app_config(tmp_path, SQLITE_BUSY_TIMEOUT_MS=200))
-    with app.app_context():
-        db.create_all()
     client = app.test_client()
     fields = valid_report() | ReportSender(client).open()
     end = (hold_sqlite_write_lock if engine == "sqlite" else refuse_postgresql_connections)(

@@ -55,8 +55,6 @@ def make_app(tmp_path, monkeypatch, port: int, **settings):
     config = app_config(tmp_path, **(mail_settings | settings))
     app = create_app(config)
     STARTED.append(app)
-    with app.app_context():
-        db.create_all()
     return app
 
 

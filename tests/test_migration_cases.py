@@ -33,6 +33,9 @@ NARANJO = ["yes", "yes", "yes", "unknown", "unknown", "unknown", "unknown", "unk
            "unknown", "yes"]  # fmt: skip
 
 
+pytestmark = pytest.mark.empty_database  # the migrations make the schema
+
+
 @pytest.fixture
 def app(tmp_path, monkeypatch):
     """An app on an empty database: no schema until a test upgrades it."""

@@ -16,6 +16,7 @@ from tests.test_migration_cases import fill_0008, upgrade
 from tests.test_migration_follow_up_links import downgrade, snapshot
 
 app = test_migration_cases.app  # a fixture: an app on an empty database, no schema yet
+pytestmark = test_migration_cases.pytestmark  # the test makes the schema
 
 
 def test_the_upgrade_keys_every_report_and_the_downgrade_keeps_them_all(app):

@@ -11,6 +11,7 @@ from tests import test_migration_cases
 from tests.test_migration_cases import fill_0008, upgrade
 
 app = test_migration_cases.app  # a fixture: an app on an empty database, no schema yet
+pytestmark = test_migration_cases.pytestmark  # the test makes the schema
 
 TABLES = ("safety_case", "report", "drug", "case_note", "outbox_mail", "audit_entry")
 

@@ -10,6 +10,7 @@ from tests.test_migration_cases import fill_0008, upgrade
 from tests.test_migration_follow_up_links import downgrade, snapshot
 
 app = test_migration_cases.app  # a fixture: an app on an empty database, no schema yet
+pytestmark = test_migration_cases.pytestmark  # the test makes the schema
 
 NEW_TABLES = ("product", "batch", "batch_alert")
 

@@ -13,6 +13,7 @@ from tests.test_migration_follow_up_links import downgrade, snapshot
 from tests.test_search import found, scanned
 
 app = test_migration_cases.app  # a fixture: an app on an empty database, no schema yet
+pytestmark = test_migration_cases.pytestmark  # the test makes the schema
 
 
 def test_the_migration_indexes_the_reports_already_held(app):

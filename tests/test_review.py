@@ -170,7 +170,6 @@ def test_failed_logins_are_limited_per_address_and_per_client(tmp_path, monkeypa
         app_config(tmp_path, RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT_CLIENT="8 per minute")
     )
     with app.app_context():
-        db.create_all()
         accounts.create_user(REVIEWER, "审核员", "reviewer", PASSWORD, "test")
         accounts.create_user(ADMIN, "管理员", "admin", PASSWORD, "test")
     client = app.test_client()

@@ -91,8 +91,6 @@ def live_server(database, tmp_path, monkeypatch) -> Iterator[LiveServer]:
     # Flask-Mail would suppress sending under TESTING; the web process delivers, as deployed.
     mail |= {"MAIL_SUPPRESS_SEND": False, "MAIL_BACKGROUND": True}
     app = create_app(app_config(tmp_path, **mail))
-    with app.app_context():
-        db.create_all()
     with serving(app) as url:
         yield LiveServer(url, app, smtp.inbox)
     app.extensions[mailer.EXTENSION].stop()
