@@ -2,10 +2,13 @@
 
 The cohort of a month is the reports whose due date (China time) falls in it: that is the date
 "sent on time" is judged against. Reports without a deadline (a case lacking a minimum element,
-invalid and duplicate cases) are in no cohort. A report is sent on time when the date it went to
-the national system is on or before its due date; late when after; open past due when not sent
-and the deadline has passed; not yet due otherwise. The on-time rate is sent on time / (sent on
-time + sent late + open past due): reports not yet due and unsent are left out until they are.
+a copy of a report the case held) are in no cohort, nor those of a case found invalid before its
+deadline; a deadline that passed unsent before the case was found invalid stays in its month as
+"closed invalid after the deadline", counted as not on time. A report is sent on time when the
+date it went to the national system is on or before its due date; late when after; open past
+due when not sent and the deadline has passed; not yet due otherwise. The on-time rate is sent on
+time / (sent on time + sent late + open past due + closed invalid after the deadline): reports
+not yet due and unsent are left out until they are.
 """
 
 from __future__ import annotations
@@ -24,28 +27,33 @@ from openpyxl.styles import Font
 from adr import regulatory, vocab
 from adr.export import end_sheet, parse_month, row_of, start_sheet
 from adr.extensions import db
-from adr.models import Report
+from adr.models import Case, Report
 from adr.vocab import Term
 
 MAX_MONTHS = 60
-# The three clocks: immediately (a death), 15 days (serious or new), 30 days (any other).
+# The three clocks: immediately (a death), 15 days (serious), 30 days (any other; a new
+# non-serious reaction too, unless NEW_REACTION_DAYS gives it 15).
 CLOCKS = {
     "death": Term("死亡(立即报告)", "Death (at once)"),
-    "serious_new": Term("严重或新的(15日)", "Serious or new (15 days)"),
+    "serious_new": Term("严重(15日)", "Serious (15 days)"),
     "other": Term("其他(30日)", "Other (30 days)"),
 }
-OUTCOMES = ("on_time", "late", "open_past_due", "not_yet_due")
+OUTCOMES = ("on_time", "late", "open_past_due", "not_yet_due", "closed_invalid")
 
 
 def clock_of(report_category: str, day_zero: date | None, due: datetime) -> str:
-    """Return the clock a report ran on: `death`, `serious_new` or `other`.
+    """Return the clock a report ran on: `death`, `serious_new` (15 days) or `other` (30).
 
-    A death's deadline is the day after day 0 (`regulatory.is_death_clock`); otherwise a
-    serious, new or new-and-serious report has 15 days and a general one 30.
+    A death's deadline is the day after day 0 (`regulatory.is_death_clock`); a serious report
+    has 15 days, a general one 30; a new non-serious one 30, or 15 where the SOP says so, as its
+    deadline tells.
     """
     if day_zero is not None and regulatory.is_death_clock(day_zero, due):
         return "death"
-    return "other" if report_category == "general" else "serious_new"
+    if report_category == "new" and day_zero is not None:
+        days = (regulatory.china_date(due) - day_zero).days
+        return "serious_new" if days <= regulatory.DAYS_TO_REPORT["serious"] else "other"
+    return "other" if report_category in ("general", "new") else "serious_new"
 
 
 def timeliness(due: datetime, sent_on: date | None, now: datetime) -> str:
@@ -73,6 +81,7 @@ class Figures:
     late: int = 0
     open_past_due: int = 0
     not_yet_due: int = 0
+    closed_invalid: int = 0  # found invalid after the deadline had passed unsent
 
     def add(self, outcome: str, count: int) -> None:
         self.due += count
@@ -83,8 +92,9 @@ class Figures:
 
     @property
     def rate(self) -> float | None:
-        """Return sent on time / (sent + open past due), or None when nothing was owed yet."""
-        owed = self.on_time + self.late + self.open_past_due
+        """Return sent on time / (sent + open past due + closed invalid after the deadline), or
+        None when nothing was owed yet."""
+        owed = self.on_time + self.late + self.open_past_due + self.closed_invalid
         return self.on_time / owed if owed else None
 
 
@@ -97,6 +107,7 @@ class Compliance:
     cells: dict[tuple[str, str], Figures] = field(default_factory=dict)
     # Each exact due moment holding a late or open past-due report: where the list looks.
     late_due: set[datetime] = field(default_factory=set)
+    lapsed_due: set[datetime] = field(default_factory=set)  # of cases found invalid after them
 
     def figures(self, month: str | None = None, clock: str | None = None) -> Figures:
         """Return the figures of a month (every month: None) on a clock (all three: None)."""
@@ -120,7 +131,8 @@ class LateReport:
     day_zero: date | None
     due: date
     sent_on: date | None
-    days_late: int  # to the day sent, or to today while unsent
+    days_late: int  # to the day sent, to the day found invalid, or to today while unsent
+    state: str = "late"  # late, open_past_due, or closed_invalid
 
 
 def months_between(first: str, last: str) -> list[str]:
@@ -182,6 +194,17 @@ def measure(first: str, last: str, now: datetime) -> Compliance:
         result.cells.setdefault(key, Figures()).add(outcome, count)
         if outcome in ("late", "open_past_due"):
             result.late_due.add(due)
+    lapsed = (
+        sa.select(Report.lapsed_due_at, Report.day_zero, Report.report_category, sa.func.count())
+        .where(Report.lapsed_due_at >= start, Report.lapsed_due_at < end)
+        .group_by(Report.lapsed_due_at, Report.day_zero, Report.report_category)
+    )
+    lapsed_rows = cast(Iterable[tuple[datetime, date | None, str, int]], db.session.execute(lapsed))
+    for lapsed_due, day_zero, category, count in lapsed_rows:
+        month = f"{lapsed_due.astimezone(regulatory.CHINA):%Y-%m}"
+        key = (month, clock_of(category, day_zero, lapsed_due))
+        result.cells.setdefault(key, Figures()).add("closed_invalid", count)
+        result.lapsed_due.add(lapsed_due)
     return result
 
 
@@ -207,7 +230,8 @@ def late_reports(compliance: Compliance) -> Iterator[LateReport]:
             .order_by(Report.reference)
         )
         for reference, first_id, category, day_zero, sent_on in db.session.execute(query):
-            if timeliness(due, sent_on, compliance.now) == "not_yet_due":
+            state = timeliness(due, sent_on, compliance.now)
+            if state == "not_yet_due":
                 continue
             yield LateReport(
                 reference=reference,
@@ -217,6 +241,31 @@ def late_reports(compliance: Compliance) -> Iterator[LateReport]:
                 due=regulatory.china_date(due),
                 sent_on=sent_on,
                 days_late=days_late(due, sent_on, compliance.now),
+                state=state,
+            )
+    for due in sorted(compliance.lapsed_due):
+        closed = (
+            sa.select(
+                Report.reference,
+                Report.follow_up_of_id,
+                Report.report_category,
+                Report.day_zero,
+                Case.invalid_since,
+            )
+            .join(Case, Case.id == Report.case_id)
+            .where(Report.lapsed_due_at == due)
+            .order_by(Report.reference)
+        )
+        for reference, first_id, category, day_zero, since in db.session.execute(closed):
+            yield LateReport(
+                reference=reference,
+                follow_up=first_id is not None,
+                clock=clock_of(category, day_zero, due),
+                day_zero=day_zero,
+                due=regulatory.china_date(due),
+                sent_on=None,
+                days_late=days_late(due, since and regulatory.china_date(since), compliance.now),
+                state="closed_invalid",
             )
 
 
@@ -228,6 +277,7 @@ FIGURE_HEADERS = [
     Term("逾期报告", "Sent late"),
     Term("逾期未报", "Open past due"),
     Term("未到期", "Not yet due"),
+    Term("逾期后判为无效", "Found invalid after the deadline"),
     Term("按时率", "On-time rate"),
 ]
 LATE_HEADERS = [
@@ -250,20 +300,25 @@ ALL_MONTHS = Term("全部月份", "All months")
 LATE_STATES = {
     "late": Term("逾期报告", "Sent late"),
     "open_past_due": Term("逾期未报", "Not sent, past due"),
+    "closed_invalid": Term("逾期后判为无效", "Found invalid after the deadline"),
 }
 DEFINITIONS = [
     Term(
         "统计对象:报告时限(北京时间)落在该月的报告(首次及跟踪报告各自计时);"
-        "无报告时限的报告(缺少最低要素、无效、重复病例)不计入。",
+        "无报告时限的报告(缺少最低要素、重复报告的复本、在时限前判为无效的病例)不计入;"
+        "已逾期未报后才判为无效的报告仍计入该月(逾期后判为无效)。",
         "Cohort: the reports whose due date (China time) falls in the month; the first report "
         "and each follow-up run their own clock. Reports without a deadline (a case lacking a "
-        "minimum element, invalid and duplicate cases) are not counted.",
+        "minimum element, a copy of a report the case held, a case found invalid before its "
+        "deadline) are not counted; a report whose deadline passed unsent before its case was "
+        "found invalid stays in its month (found invalid after the deadline).",
     ),
     Term(
-        "报告时限类别:死亡病例为发现或获知之日(第0天)次日内立即报告;严重、新的、新的严重为15日;"
-        "其他(一般)为30日。",
-        "Clocks: a death at once (by the end of the day after day 0); serious, new and new "
-        "serious within 15 days; any other (general) within 30 days.",
+        "报告时限类别(持有人,国家药监局2018年第66号公告、GVP):死亡病例为获知之日(第0天)"
+        "次日内立即报告;严重为15日;其他为30日(新的一般报告亦为30日,除非按企业规程设为15日)。",
+        "Clocks (the holder's, NMPA 2018 No. 66 and GVP): a death at once (by the end of the day "
+        "after day 0); serious within 15 days; any other within 30 days (a new non-serious "
+        "reaction too, unless the company's SOP sets 15).",
     ),
     Term(
         "按时报告:上报日期不晚于报告时限当日(北京时间);逾期报告:晚于报告时限;"
@@ -273,9 +328,10 @@ DEFINITIONS = [
         "due: not sent, deadline still ahead.",
     ),
     Term(
-        "按时率 = 按时报告 ÷ (按时报告 + 逾期报告 + 逾期未报);逾期天数按日历日计。",
-        "On-time rate = sent on time ÷ (sent on time + sent late + open past due); days late "
-        "are calendar days.",
+        "按时率 = 按时报告 ÷ (按时报告 + 逾期报告 + 逾期未报 + 逾期后判为无效);"
+        "逾期天数按日历日计。",
+        "On-time rate = sent on time ÷ (sent on time + sent late + open past due + found "
+        "invalid after the deadline); days late are calendar days.",
     ),
 ]
 
@@ -303,7 +359,7 @@ def write_workbook(compliance: Compliance, target: str | Path | IO[bytes], langu
     late = 0
     for report in late_reports(compliance):
         kind = vocab.REPORT_KIND["follow_up" if report.follow_up else "initial"]
-        state = LATE_STATES["late" if report.sent_on else "open_past_due"]
+        state = LATE_STATES[report.state]
         values = [
             report.reference,
             kind.text(language),

@@ -83,6 +83,13 @@ MAIL_RECORD_RETRY_SECONDS = 30  # how long to keep trying to mark a mail sent wh
 BASE_URL = "http://127.0.0.1:5000"  # the public address, for links in mails and QR codes
 FOLLOW_UP_LINK_DAYS = 180  # how long the private follow-up link of an acknowledgement works
 
+# The holder's clock gives a new non-serious reaction 30 days (NMPA 2018 No. 66, GVP 2021); a
+# company whose SOP follows Order 81 Art. 20 sets 15.
+NEW_REACTION_DAYS = 30
+# Four-eyes: marking a case invalid or duplicate, closing it, recording the date it was sent and
+# a correction that moves a deadline wait for a second member of staff (`adr.cases.approvals`).
+FOUR_EYES = True
+
 # Batch clusters: the safety inbox is alerted when this many cases name one batch of a product
 # within this many days (the days the company knew of them), and again each time it doubles.
 BATCH_ALERT_COUNT = 3

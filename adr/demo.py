@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
@@ -120,7 +119,12 @@ HOSTILE = [
 ]
 
 
-INVALID_REASONS = ["报告人无法联系，信息无法核实", "非本公司产品", "测试提交"]
+INVALID_REASONS = [  # (code, words)
+    ("other", "报告人无法联系，信息无法核实"),
+    ("not_our_product", "非本公司产品"),
+    ("other", "测试提交"),
+    ("not_adverse_event", None),
+]
 
 
 @dataclass
@@ -150,7 +154,6 @@ def make_demo_data(count: int, month: str, seed: int | None = None) -> DemoResul
         made = [_report(rng, at, references) for at in times[first : first + CHUNK]]
         with write_transaction() as session:
             case_ids = _insert_cases(session, [case for case, _, _ in made])
-            _point_duplicates(session, rng, case_ids, [case for case, _, _ in made])
             report_rows = [
                 row | {"case_id": case_id}
                 for case_id, (_, row, _) in zip(case_ids, made, strict=True)
@@ -271,24 +274,6 @@ def _insert_cases(session: Any, rows: list[dict[str, Any]]) -> list[int]:
             {"last": ids[-1]},
         )
     return ids
-
-
-def _point_duplicates(
-    session: Any, rng: random.Random, case_ids: Sequence[int], made: list[dict[str, Any]]
-) -> None:
-    """Give each duplicate case an original among the cases made before it."""
-    originals = [
-        {"case_id": case_id, "original_id": case_ids[rng.randrange(index)]}
-        for index, (case_id, case) in enumerate(zip(case_ids, made, strict=True))
-        if case["status"] == "duplicate" and index
-    ]
-    if originals:
-        session.connection().execute(
-            sa.update(Case)
-            .where(Case.id == sa.bindparam("case_id"))
-            .values(duplicate_of_id=sa.bindparam("original_id")),
-            originals,
-        )
 
 
 def _link_follow_ups(rng: random.Random, ids: list[int]) -> None:
@@ -424,11 +409,14 @@ def _report(
     status = _status(rng, received_at)
     sent = status in ("submitted", "closed")  # every row has the same keys: one batch
     row["submitted_to_regulator_on"] = today + timedelta(days=rng.randint(0, 20)) if sent else None
+    invalid_reason, words = choice(INVALID_REASONS) if status == "invalid" else (None, None)
     case: dict[str, Any] = {
         "status": status,
         "national_case_number": f"{today:%Y}61{rng.randint(10**9, 10**10 - 1)}" if sent else None,
         "company_causality": choice(list(vocab.CAUSALITY)) if sent else None,
-        "status_reason": choice(INVALID_REASONS) if status == "invalid" else None,
+        "invalid_reason": invalid_reason,
+        "status_reason": words,
+        "invalid_since": received_at + timedelta(days=2) if status == "invalid" else None,
     }
     row["patient_past_adr_detail"] = "磺胺类药物皮疹" if row["patient_past_adr"] == "yes" else None
     row["patient_family_adr_detail"] = (
@@ -445,11 +433,14 @@ def _report(
 
 
 def _status(rng: random.Random, received_at: datetime) -> str:
-    """Return a status as a working team leaves it: old cases mostly reported and closed."""
+    """Return a status as a working team leaves it: old cases mostly reported and closed.
+
+    Never `duplicate`: a duplicate's reports are merged into its original (`adr.cases.merges`).
+    """
     age = datetime.now(UTC) - received_at
     if age > timedelta(days=45) and rng.random() < 0.97:
         return rng.choice(["submitted", "closed", "closed"])
-    return rng.choice(list(vocab.STATUS))
+    return rng.choice([status for status in vocab.STATUS if status != "duplicate"])
 
 
 def _drug(rng: random.Random, onset: date, today: date, role: str, hostile: bool) -> dict[str, Any]:
@@ -495,7 +486,7 @@ def _derive(case: dict[str, Any], row: dict[str, Any], drugs: list[dict[str, Any
         expectedness=None,
         report_category=None,
     )
-    cases.derive([report], facts)  # type: ignore[list-item, arg-type]
+    cases.derive([report], facts)
     for name in ("aware_on", *cases.REPORT_DERIVED):
         row[name] = getattr(report, name, None)
     for name in ("serious", "death", "report_category", "valid_case", "investigation_due_at"):

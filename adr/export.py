@@ -10,7 +10,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -22,9 +22,12 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy.engine import Row
+from sqlalchemy.orm import selectinload
 
 from adr import regulatory, vocab
+from adr.cases.view import VIEW_COLUMNS, CurrentView, current_view
 from adr.extensions import db
+from adr.models import Case, Report
 from adr.vocab import Term
 
 MONTH_RE = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
@@ -109,7 +112,7 @@ class Summary:
     new: int = 0
     follow_ups: int = 0
     overdue: int = 0
-    not_reported: int = 0  # reports of invalid and duplicate cases, in sheet 不予上报
+    not_reported: int = 0  # reports of invalid cases and duplicate copies, in sheet 不予上报
     outcomes: Counter[str] = field(default_factory=Counter)
     products: Counter[str] = field(default_factory=Counter)
     batches: Counter[str] = field(default_factory=Counter)
@@ -237,11 +240,15 @@ class Writer:
         return self.words["follow_up" if report.follow_up_of_id else "initial"]
 
     def reason_not_reported(self, report: Record) -> str | None:
-        """Return why a report is not for the regulator: `重复:<original>` or the invalid reason."""
-        if report.status == "duplicate":
-            duplicate = self.term(vocab.STATUS, "duplicate")
-            return self.with_detail(duplicate, report.duplicate_of_reference)
-        return report.status_reason
+        """Return why a report is not for the regulator: `重复:<the case's first report>` for a
+        copy of what its case held, or why the case is invalid."""
+        if report.duplicate_copy:
+            return self.with_detail(self.term(vocab.STATUS, "duplicate"), report.first_reference)
+        why = self.term(vocab.INVALID_REASON, report.invalid_reason)
+        return self.with_detail(why, report.status_reason) if why else report.status_reason
+
+    def status_not_reported(self, report: Record) -> str | None:
+        return self.term(vocab.STATUS, "duplicate" if report.duplicate_copy else report.status)
 
     def history(self, report: Record) -> str | None:
         return self.with_detail(
@@ -261,13 +268,13 @@ def report_columns(w: Writer) -> list[Column]:
         (REPORT_KIND, w.report_kind),
         (
             Term("原始报告编码", "Reference of the first report"),
-            lambda r: r.first_reference,
+            lambda r: r.first_reference if r.follow_up_of_id else None,
         ),
         (
             Term("报告类型", "Report type"),
             lambda r: w.term(vocab.REPORT_CATEGORY, r.report_category),
         ),
-        (RECEIVED, lambda r: china_day(r.received_at)),
+        (RECEIVED, lambda r: r.aware_on),
         (Term("报告时限", "Due"), lambda r: china_day(r.due_at) if r.due_at else None),
         (Term("是否逾期", "Overdue"), lambda r: w.words["yes" if w.overdue(r) else "no"]),
         (
@@ -371,47 +378,41 @@ def not_reported_columns(w: Writer) -> list[Column]:
     return [
         (REFERENCE, lambda r: r.reference),
         (REPORT_KIND, w.report_kind),
-        (RECEIVED, lambda r: regulatory.china_date(r.received_at)),
-        (STATUS, lambda r: w.term(vocab.STATUS, r.status)),
+        (RECEIVED, lambda r: r.aware_on),
+        (STATUS, w.status_not_reported),
         (Term("原因", "Reason"), w.reason_not_reported),
         (EVENT_NAME, lambda r: r.event_name),
     ]
 
 
-def reports_in(start: datetime, end: datetime) -> Iterator[tuple[Row[Any], list[Row[Any]]]]:
-    """Yield the month's reports oldest first with their drugs, loaded a batch at a time.
+def reports_in(first_day: date, next_day: date) -> Iterator[tuple[Any, list[Any]]]:
+    """Yield the reports the company first knew of in [first_day, next_day), oldest first,
+    with their drugs, loaded a batch at a time.
 
-    Each row also holds its case's status, reason, assessment and national number, the
-    first report's reference (`first_reference`) and, for a duplicate, the reference of the
-    original case's first report (`duplicate_of_reference`).
+    Each row also holds its case's status, reasons, assessment and national number, and the
+    reference of the case's first report (`first_reference`). A follow-up comes as the case
+    stood once it was added (`as_added`): every field of the form filled, the reporter the
+    case's.
     """
     tables = db.metadata.tables
     reports, drugs, cases = tables["report"], tables["drug"], tables["safety_case"]
-    first = reports.alias("first_report")
-    original = reports.alias("original_report")
-    original_reference = (
-        sa.select(original.c.reference)
-        .where(original.c.case_id == cases.c.duplicate_of_id)
-        .order_by(original.c.received_at, original.c.id)  # the case's first report
-        .limit(1)
-        .scalar_subquery()
-    )
+    head = reports.alias("first_report")
     query = (
         sa.select(
             reports,
-            first.c.reference.label("first_reference"),
+            head.c.reference.label("first_reference"),
             cases.c.status,
             cases.c.status_reason,
+            cases.c.invalid_reason,
             cases.c.national_case_number,
             cases.c.company_causality,
             cases.c.assessed_serious,
             cases.c.assessed_outcome,
-            original_reference.label("duplicate_of_reference"),
         )
         .join(cases, cases.c.id == reports.c.case_id)
-        .outerjoin(first, first.c.id == reports.c.follow_up_of_id)
-        .where(reports.c.received_at >= start, reports.c.received_at < end)
-        .order_by(reports.c.received_at, reports.c.id)
+        .join(head, sa.and_(head.c.case_id == reports.c.case_id, head.c.follow_up_of_id.is_(None)))
+        .where(reports.c.aware_on >= first_day, reports.c.aware_on < next_day)
+        .order_by(reports.c.aware_on, reports.c.received_at, reports.c.id)
         .execution_options(yield_per=BATCH_SIZE)
     )
     for batch in db.session.execute(query).partitions():
@@ -423,8 +424,52 @@ def reports_in(start: datetime, end: datetime) -> Iterator[tuple[Row[Any], list[
         )
         for drug in db.session.execute(batch_drugs):
             drugs_of[drug.report_id].append(drug)
+        earlier = earlier_reports([row.case_id for row in batch if row.follow_up_of_id])
         for row in batch:
-            yield row, drugs_of[row.id]
+            if row.follow_up_of_id and row.case_id in earlier:
+                yield as_added(row, earlier[row.case_id])
+            else:
+                yield row, drugs_of[row.id]
+
+
+def earlier_reports(case_ids: list[int]) -> dict[int, list[Report]]:
+    """Return the reports of the cases, in each case's order, with their drugs."""
+    if not case_ids:
+        return {}
+    found = db.session.scalars(
+        sa.select(Case)
+        .where(Case.id.in_(set(case_ids)))
+        .options(selectinload(Case.reports).selectinload(Report.drugs))
+    )
+    return {case.id: list(case.reports) for case in found}
+
+
+class AsAdded:
+    """A follow-up's row with the case's view as it stood once the follow-up was added."""
+
+    def __init__(self, row: Row[Any], view: CurrentView) -> None:
+        self._row, self._view = row, view
+
+    def __getattr__(self, name: str) -> Any:
+        if name in VIEW_COLUMNS:
+            return self._view.values.get(name, [] if name in LISTS else None)
+        return getattr(self._row, name)
+
+
+LISTS = ("patient_history", "event_serious")  # ticked codes: none is an empty list
+
+
+def as_added(row: Row[Any], reports: list[Report]) -> tuple[AsAdded, list[Any]]:
+    """Return the row of a follow-up as the case stood with it, and the case's drugs then."""
+    upto = next((index for index, r in enumerate(reports) if r.id == row.id), len(reports) - 1)
+    view = current_view(reports[: upto + 1])
+    return AsAdded(row, view), view.drugs
+
+
+def month_days(month: str) -> tuple[date, date]:
+    """Return the first China day of `month` (YYYY-MM) and that of the month after."""
+    start, end = parse_month(month)
+    return regulatory.china_date(start), regulatory.china_date(end)
 
 
 def row_of(sheet: WriteOnlyWorksheet, values: list[Any]) -> list[Any]:
@@ -478,9 +523,10 @@ def width_for(term: Term, header: str) -> int:
 def write_workbook(month: str, target: str | Path | IO[bytes], language: str = "zh") -> Summary:
     """Write the workbook of `month` (YYYY-MM, China time) to a path or binary stream.
 
-    Reports of invalid and duplicate cases go to sheet 不予上报 only.
+    The month is that of each report's 首次获知日期 (`aware_on`). Reports of invalid cases and
+    copies of what a case held already go to sheet 不予上报 only.
     """
-    start, end = parse_month(month)
+    first_day, next_day = month_days(month)
     w = Writer("en" if language == "en" else "zh_CN", datetime.now(UTC))
     columns, drug_cols, excluded_cols = w.columns, drug_columns(w), not_reported_columns(w)
     workbook = Workbook(write_only=True)
@@ -492,8 +538,8 @@ def write_workbook(month: str, target: str | Path | IO[bytes], language: str = "
     start_sheet(excluded_sheet, [term for term, _ in excluded_cols], w.language)
 
     summary = Summary()
-    for report, drugs in reports_in(start, end):
-        if report.status in regulatory.NOT_FOR_REGULATOR:
+    for report, drugs in reports_in(first_day, next_day):
+        if report.status in regulatory.NOT_FOR_REGULATOR or report.duplicate_copy:
             excluded = [value(report) for _, value in excluded_cols]
             excluded_sheet.append(row_of(excluded_sheet, excluded))
             summary.not_reported += 1

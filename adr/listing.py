@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, selectinload
 from adr import cases, regulatory, vocab
 from adr.export import BATCH_SIZE, Writer, clean, end_sheet, row_of, start_sheet
 from adr.extensions import db
-from adr.models import Case, Drug, Product, Report
+from adr.models import Case, CaseMerge, Drug, Product, Report
 from adr.products import approval_key, name_key
 from adr.vocab import Term
 
@@ -284,15 +284,23 @@ def listed_cases(choice: ProductChoice, first: date, last: date) -> Iterator[tup
 
 
 def excluded_count(choice: ProductChoice, first: date, last: date) -> int:
-    """Return how many duplicate and invalid cases of the product the period holds."""
+    """Return how many duplicate and invalid cases of the product the period holds.
+
+    A duplicate's reports were merged into its original (`adr.cases.merges`): it is counted by
+    the merges into the period's cases.
+    """
     period = in_period(choice, first, last)
-    query = (
+    invalid = (
         sa.select(sa.func.count())
         .select_from(period)
         .join(Case, Case.id == period.c.case_id)
         .where(Case.status.in_(regulatory.NOT_FOR_REGULATOR))
     )
-    return db.session.scalar(query) or 0
+    merged = sa.select(sa.func.count()).where(
+        CaseMerge.undone_at.is_(None),
+        CaseMerge.original_case_id.in_(sa.select(period.c.case_id)),
+    )
+    return (db.session.scalar(invalid) or 0) + (db.session.scalar(merged) or 0)
 
 
 SUMMARY = {

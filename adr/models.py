@@ -58,10 +58,14 @@ class Case(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[str] = mapped_column(sa.String(12), default="received", index=True)
-    status_reason: Mapped[str | None] = text(500)  # why it is invalid
+    invalid_reason: Mapped[str | None] = code()  # vocab.INVALID_REASON, when invalid
+    status_reason: Mapped[str | None] = text(500)  # why it is invalid, in words
+    invalid_since: Mapped[datetime | None] = mapped_column(UTCDateTime)  # marked invalid then
+    # A duplicate's original; its reports were merged into it (`adr.cases.merges`).
     duplicate_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("safety_case.id"), index=True)
 
-    # The company's assessment; None where staff have not judged yet.
+    # The company's assessment; None where staff have not judged yet. Seriousness, outcome and
+    # expectedness are the decisions in force for the latest report (`Decision`).
     assessed_serious: Mapped[list[str] | None] = mapped_column(sa.JSON)
     assessed_outcome: Mapped[str | None] = code()
     expectedness: Mapped[str | None] = code()
@@ -79,8 +83,11 @@ class Case(Model):
     valid_case: Mapped[bool] = mapped_column(default=False)
     investigation_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
+    # The first report first (a merged duplicate's reports follow it whenever they came), then
+    # as they came.
     reports: Mapped[list[Report]] = relationship(
-        back_populates="case", order_by="(Report.received_at, Report.id)"
+        back_populates="case",
+        order_by=lambda: (Report.follow_up_of_id.is_not(None), Report.received_at, Report.id),
     )
     duplicate_of: Mapped[Case | None] = relationship(remote_side=[id])
     notes: Mapped[list[CaseNote]] = relationship(order_by="CaseNote.id")
@@ -120,8 +127,14 @@ class Report(Model):
     language: Mapped[str] = mapped_column(sa.String(5))
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("safety_case.id"), index=True)
     source: Mapped[str] = mapped_column(sa.String(12), default="web", index=True)
-    aware_on: Mapped[date]  # the China date the company first knew of this report
+    aware_on: Mapped[date] = mapped_column(index=True)  # the China date the company first knew
     follow_up_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report.id"), index=True)
+    # A reference typed on the public form, unverified: staff confirm it (a merge) or reject it.
+    claimed_follow_up_of: Mapped[str | None] = mapped_column(sa.String(17), index=True)
+    # The merge that brought this report into its case from a duplicate (`adr.cases.merges`);
+    # a copy is a duplicate report that added nothing to the case: it owes the regulator nothing.
+    merge_id: Mapped[int | None] = mapped_column(sa.ForeignKey("case_merge.id"), index=True)
+    duplicate_copy: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     remarks: Mapped[str | None] = text(2000)
 
     reporter_kind: Mapped[str | None] = code()
@@ -174,10 +187,16 @@ class Report(Model):
     valid_case: Mapped[bool]
     completeness: Mapped[int]
     submitted_to_regulator_on: Mapped[date | None]  # the day this report went to the regulator
+    # The deadline the report had passed, unsent, when its case was marked invalid: it stays in
+    # that month's compliance figures (`adr.compliance`).
+    lapsed_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     drugs: Mapped[list[Drug]] = relationship(
         back_populates="report", order_by="Drug.position", cascade="all, delete-orphan"
     )
+    decisions: Mapped[list[Decision]] = relationship(order_by="Decision.id")
+    corrections: Mapped[list[Correction]] = relationship(order_by="Correction.id")
+    merge: Mapped[CaseMerge | None] = relationship()
     mails: Mapped[list[OutboxMail]] = relationship(
         back_populates="report", order_by="OutboxMail.id"
     )
@@ -191,6 +210,87 @@ class Report(Model):
         order_by="Report.received_at",
         foreign_keys=[follow_up_of_id],
     )
+
+
+class Decision(Model):
+    """A staff decision on seriousness, outcome or expectedness, in force from a report on.
+
+    It applies to that report of the case and the later ones; a report sent before the decision
+    keeps its deadline unless the decision is a correction (`correction`: the report was
+    misjudged), which says why (`adr.cases.decisions`).
+    """
+
+    __tablename__ = "assessment_decision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("report.id"), index=True)
+    field: Mapped[str] = mapped_column(sa.String(20))  # assessed_serious, assessed_outcome, …
+    value: Mapped[Any] = mapped_column(sa.JSON)  # the criteria, a code, or None: not judged
+    made_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    made_by: Mapped[str] = mapped_column(sa.String(254))
+    correction: Mapped[bool] = mapped_column(default=False)
+    reason: Mapped[str | None] = text(500)
+
+
+class Correction(Model):
+    """A correction of a received report's field: the value as received stays here (who, when,
+    why); the report holds the corrected one (`adr.cases.corrections`)."""
+
+    __tablename__ = "correction"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("report.id"), index=True)
+    field: Mapped[str] = mapped_column(sa.String(60))  # as report-form.md names it
+    original: Mapped[Any] = mapped_column(sa.JSON)  # before this correction, as text or None
+    value: Mapped[Any] = mapped_column(sa.JSON)
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    made_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    made_by: Mapped[str] = mapped_column(sa.String(254))
+    approved_by: Mapped[str | None] = mapped_column(sa.String(254))  # under four-eyes
+
+
+class CaseMerge(Model):
+    """A duplicate case merged into its original: its reports joined the original's case."""
+
+    __tablename__ = "case_merge"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    duplicate_case_id: Mapped[int] = mapped_column(sa.ForeignKey("safety_case.id"), index=True)
+    original_case_id: Mapped[int] = mapped_column(sa.ForeignKey("safety_case.id"), index=True)
+    status_before: Mapped[str] = mapped_column(sa.String(12))  # the duplicate's, for an undo
+    reason: Mapped[str | None] = text(500)
+    merged_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    merged_by: Mapped[str] = mapped_column(sa.String(254))
+    approved_by: Mapped[str | None] = mapped_column(sa.String(254))
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    undone_by: Mapped[str | None] = mapped_column(sa.String(254))
+    undo_reason: Mapped[str | None] = text(500)
+
+    duplicate_case: Mapped[Case] = relationship(foreign_keys=[duplicate_case_id])
+    original_case: Mapped[Case] = relationship(foreign_keys=[original_case_id])
+
+
+class ApprovalRequest(Model):
+    """A step that waits for a second person under four-eyes (`adr.cases.approvals`)."""
+
+    __tablename__ = "approval_request"
+    __table_args__ = (sa.Index("ix_approval_request_status_case", "status", "case_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("safety_case.id"))
+    report_id: Mapped[int] = mapped_column(sa.ForeignKey("report.id"))  # where it was asked
+    kind: Mapped[str] = mapped_column(sa.String(20))  # invalid, duplicate, close, sent, correction
+    payload: Mapped[dict[str, Any]] = mapped_column(sa.JSON)  # what takes effect on approval
+    reason: Mapped[str | None] = text(500)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    requested_by: Mapped[str] = mapped_column(sa.String(254))
+    status: Mapped[str] = mapped_column(sa.String(10), default="pending")  # approved, refused
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(sa.String(254))
+    decision_note: Mapped[str | None] = text(500)
+
+    case: Mapped[Case] = relationship()
+    report: Mapped[Report] = relationship()
 
 
 class Drug(Model):

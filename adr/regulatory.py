@@ -20,7 +20,10 @@ CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 REFERENCE_RE = re.compile(r"ADR-(\d{4})(0[1-9]|1[0-2])-([0-9A-HJKMNP-TV-Z]{6})")
 _READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
 
-DAYS_TO_REPORT = {"death": 1, "serious": 15, "new": 15, "new_serious": 15, "general": 30}
+# The holder's clock (NMPA 2018 No. 66, GVP 2021): a death at once, serious 15 days, every
+# other report 30, a new non-serious reaction included (`due_at`'s `new_days`: Order 81 Art. 20
+# gave it 15, which a company's SOP may keep).
+DAYS_TO_REPORT = {"death": 1, "serious": 15, "new": 30, "new_serious": 15, "general": 30}
 DEATH_INVESTIGATION_DAYS = 15  # Order 81 Art. 22: the manufacturer investigates every death
 NOT_FOR_REGULATOR = ("invalid", "duplicate")  # cases without a deadline
 # Cases still owing the regulator a report.
@@ -80,12 +83,16 @@ def end_of_china_day(day: date) -> datetime:
     return datetime.combine(day, time(23, 59, 59), tzinfo=CHINA).astimezone(UTC)
 
 
-def due_at(day_zero: date, category: str, death: bool) -> datetime:
+def due_at(day_zero: date, category: str, death: bool, new_days: int = 30) -> datetime:
     """Return the deadline: the end of the China day N days after day 0, in UTC.
 
-    N is 1 for a death (立即报告), 15 for a serious or new reaction, 30 otherwise.
+    N is 1 for a death (立即报告), 15 for a serious reaction, `new_days` for a new non-serious
+    one, 30 otherwise.
     """
-    days = DAYS_TO_REPORT["death" if death else category]
+    if death:
+        days = DAYS_TO_REPORT["death"]
+    else:
+        days = new_days if category == "new" else DAYS_TO_REPORT[category]
     return end_of_china_day(day_zero + timedelta(days=days))
 
 

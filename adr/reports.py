@@ -30,11 +30,11 @@ def reference_for_token(token: str) -> str | None:
 def store_report(report: Report, token: str, language: str, actor: str = audit.PUBLIC_FORM) -> str:
     """Store a new report in its case and return its reference.
 
-    A follow-up (`follow_up_of_id` set) joins the first report's case (the original's, when
-    that case is a duplicate) and reopens it if it was submitted, closed or invalid; any other
-    report opens a case. A token already stored returns the first report's reference and
-    stores nothing, whichever request won the race (its unique constraint refuses the second
-    insert); a colliding random reference is drawn again.
+    A follow-up (`follow_up_of_id` set, by staff or a private link) joins the first report's
+    case and reopens it if it was submitted, closed or invalid; any other report opens a case,
+    a public claim to follow one up (`claimed_follow_up_of`) included. A token already stored
+    returns the first report's reference and stores nothing, whichever request won the race (its
+    unique constraint refuses the second insert); a colliding random reference is drawn again.
     """
     received_at = datetime.now(UTC)
     report.received_at = received_at
@@ -42,15 +42,7 @@ def store_report(report: Report, token: str, language: str, actor: str = audit.P
     report.submission_token = token
     report.language = language
     first = db.session.get(Report, report.follow_up_of_id) if report.follow_up_of_id else None
-    quoted = first
-    seen = set()
-    while first and first.case.status == "duplicate" and first.case.duplicate_of:
-        seen.add(first.case_id)
-        if first.case.duplicate_of_id in seen:
-            break
-        first = first.case.duplicate_of.first_report  # news of a duplicate is news of its original
-    if first:
-        report.follow_up_of_id = first.id
+    if first:  # a duplicate's reports are its original's: quoting one joins the original
         preview(report, list(first.case.reports), first.case)
     else:
         preview(report, [], Case())
@@ -68,17 +60,17 @@ def store_report(report: Report, token: str, language: str, actor: str = audit.P
                 session.flush()
                 search.index_report(session, report)
                 audit.record(session, actor, "report received", report.id)
-                duplicates.record(session, report, found)
-                if quoted and first and quoted is not first:
+                if report.claimed_follow_up_of:
                     audit.record(
                         session,
                         actor,
-                        "follow-up redirected",
+                        "follow-up claimed",
                         report.id,
                         "follow_up_of",
-                        quoted.reference,
-                        first.reference,
+                        None,
+                        report.claimed_follow_up_of,
                     )
+                duplicates.record(session, report, found)
                 if first and case.status in REOPENED_BY_FOLLOW_UP:
                     audit.record(
                         session,

@@ -162,6 +162,16 @@ REPORT_CATEGORY: CodeList = {
     "new_serious": Term("新的严重", "New and serious"),
 }
 
+# Why a case is invalid (report-form.md §5): a case holding the four minimum elements is never
+# invalid for lacking one.
+INVALID_REASON: CodeList = {
+    "missing_element": Term("缺少最低报告要素", "A minimum element is missing"),
+    "not_adverse_event": Term("非不良反应/事件", "Not an adverse event"),
+    "not_our_product": Term("非本企业产品", "Not our product"),
+    "not_human": Term("非人用病例", "Not a human case"),
+    "other": Term("其他", "Other"),
+}
+
 STATUS: CodeList = {
     "received": Term("已接收", "Received"),
     "in_review": Term("审核中", "In review"),
@@ -288,6 +298,11 @@ FIELDS: dict[str, Term] = {
 }
 
 DRUG = Term("药品", "Drug")
+# What staff record of a report beside the form's fields; corrections name them so too.
+RECORD_FIELDS: CodeList = {
+    "submitted_to_regulator_on": Term("上报日期", "Date sent to the national system"),
+    "national_case_number": Term("国家系统报告编号", "National case number"),
+}
 
 
 def field_label(name: str, language: str) -> str:
@@ -295,7 +310,7 @@ def field_label(name: str, language: str) -> str:
     if name.startswith("drugs-"):
         _, index, key = name.split("-", 2)
         return f"{DRUG.text(language)} {int(index) + 1} {FIELDS['drug-' + key].text(language)}"
-    return FIELDS[name].text(language)
+    return (FIELDS.get(name) or RECORD_FIELDS[name]).text(language)
 
 
 # Where the company heard of a report (report-form.md §6); staff enter all but `web`.
@@ -423,6 +438,17 @@ AUDIT_ACTION: CodeList = {
     "reaction restored": Term("恢复为不良反应", "Term restored as a reaction"),
     "judgement changed": Term("修改药品与不良反应的评价", "Drug and reaction judgement changed"),
     "term coded": Term("适应症或病史MedDRA编码", "Indication or history coded to MedDRA"),
+    # Case integrity (adr.cases): corrections, decisions, merges, four-eyes, follow-up claims.
+    "corrected": Term("更正报告数据", "Received data corrected"),
+    "assessment corrected": Term("更正此前评价", "Earlier assessment corrected"),
+    "reason": Term("原因", "Reason"),
+    "merged": Term("重复病例并入原始病例", "Duplicate merged into its original"),
+    "merge undone": Term("撤销病例合并", "Merge undone"),
+    "approval requested": Term("提交复核", "Approval requested"),
+    "approved": Term("复核通过", "Approved"),
+    "refused": Term("复核不通过", "Refused"),
+    "follow-up claimed": Term("声称为跟踪报告(未核实)", "Says it follows up a case (unverified)"),
+    "claim rejected": Term("否认跟踪报告声明", "Follow-up claim rejected"),
 }
 ASSESSED_FIELD: CodeList = {
     "status": Term("处理状态", "Status"),
@@ -446,6 +472,20 @@ ASSESSED_FIELD: CodeList = {
     "due_at": Term("报告时限", "Due"),
     "note": Term("备注", "Note"),
     "not_duplicate_of": Term("经核实并非其重复的病例", "Not a duplicate of"),
+    "invalid_reason": Term("无效类别", "Invalid because"),
+    "duplicate_of": Term("重复的原始报告", "Original of this duplicate"),
+    "case": Term("所属病例", "Case"),
+    "merge": Term("病例合并", "Merge"),
+    "lapsed_due_at": Term("判为无效前已逾期的时限", "Deadline passed before found invalid"),
+}
+# Steps that wait for a second person under four-eyes (adr.cases.approvals).
+APPROVAL_KIND: CodeList = {
+    "invalid": Term("判定为无效", "Mark invalid"),
+    "duplicate": Term("判定为重复并合并", "Mark duplicate and merge"),
+    "close": Term("关闭病例", "Close the case"),
+    "sent": Term("记录上报日期", "Record the date sent"),
+    "correction": Term("更正报告数据", "Correct received data"),
+    "reassessment": Term("更正此前评价", "Correct an earlier assessment"),
 }
 ROLE: CodeList = {
     "reviewer": Term("审核员", "Reviewer"),

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import jinja2
 import pytest
+import sqlalchemy as sa
 
 from adr import create_app, http
 from adr.extensions import db
@@ -170,19 +171,31 @@ class Schemas:
     def __init__(self, request, folder: Path) -> None:
         self.request = request
         self.folder = folder
-        self.made: dict[str, str] = {}
+        self.made: dict[str, str | BaseException] = {}
 
     def source(self, engine: str) -> str:
-        """Return the SQLite file or the PostgreSQL database holding the migrated schema."""
+        """Return the SQLite file or the PostgreSQL database holding the migrated schema.
+
+        A migration that fails fails every test of its engine, each with its error.
+        """
         if engine not in self.made:
-            if engine == "sqlite":
-                self.made[engine] = str(self.folder / "adr.sqlite3")
-                migrate(f"sqlite:///{self.made[engine]}", self.folder)
-            else:
-                cluster = self.request.getfixturevalue("postgres_cluster")
-                migrate(cluster.create_database(self.POSTGRES_NAME), self.folder)
-                self.made[engine] = self.POSTGRES_NAME
-        return self.made[engine]
+            try:
+                self.made[engine] = self.build(engine)
+            except Exception as error:
+                self.made[engine] = error
+        made = self.made[engine]
+        if isinstance(made, BaseException):
+            raise RuntimeError(f"the migrations failed on {engine}") from made
+        return made
+
+    def build(self, engine: str) -> str:
+        if engine == "sqlite":
+            path = str(self.folder / "adr.sqlite3")
+            migrate(f"sqlite:///{path}", self.folder)
+            return path
+        cluster = self.request.getfixturevalue("postgres_cluster")
+        migrate(cluster.create_database(self.POSTGRES_NAME), self.folder)
+        return self.POSTGRES_NAME
 
 
 def migrate(uri: str, folder: Path) -> None:
@@ -255,6 +268,8 @@ def app_config(tmp_path: Path, **overrides: object) -> dict[str, object]:
         "MAIL_BACKGROUND": False,
         # Still scrypt, at a cost the suite can pay a thousand times (2 ms a hash, not 70).
         "PASSWORD_HASH_METHOD": "scrypt:1024:8:1",
+        # One person does each step, as most tests need; tests/test_integrity.py turns it on.
+        "FOUR_EYES": False,
         **overrides,
     }
 
@@ -370,13 +385,39 @@ class ReportSender:
         return hidden_inputs(response.get_data(as_text=True))
 
     def send(self, fields: dict[str, object], path: str = "/report", **headers: str):
+        """Open the form at `path` and send it there (the public form, or a private link)."""
         data = {**self.open(path, **headers), **fields}
-        return self.client.post("/report", data=data, headers=headers)
+        return self.client.post(path.split("?")[0], data=data, headers=headers)
 
 
 @pytest.fixture
 def sender(client):
     return ReportSender(client)
+
+
+def follow_up_link(app, reference: str) -> str:
+    """Return the path of the private follow-up link the report's acknowledgement carries."""
+    from adr import follow_up_links
+    from adr.models import OutboxMail, Report
+
+    with app.app_context():
+        message_id = db.session.scalar(
+            sa.select(OutboxMail.message_id)
+            .join(Report, Report.id == OutboxMail.report_id)
+            .where(Report.reference == reference, OutboxMail.kind == "acknowledgement")
+        )
+        assert message_id, f"{reference} has no acknowledgement, so no private link"
+        return f"/report/follow-up/{follow_up_links.token_for(message_id)}"
+
+
+def send_report(app, fields: dict[str, object], path: str = "/report"):
+    """Send a report as its reporter would; a follow-up (`follow_up_of`) through the private
+    link of its first report's acknowledgement: on the public form a reference is only a claim."""
+    fields = dict(fields)
+    first = fields.pop("follow_up_of", None)
+    if first:
+        path = follow_up_link(app, str(first))
+    return ReportSender(app.test_client()).send(fields, path)
 
 
 def reference_of(response) -> str:

@@ -14,7 +14,13 @@ from adr import accounts, regulatory
 from adr.batches import alert_level
 from adr.extensions import db
 from adr.models import Batch, BatchAlert, Product, Report
-from tests.conftest import COMPANY, ReportSender, hidden_inputs, reference_of, valid_report
+from tests.conftest import (
+    COMPANY,
+    hidden_inputs,
+    reference_of,
+    send_report,
+    valid_report,
+)
 from tests.smtp import SMTPServer, body
 from tests.test_mailer import PERSONAL, make_app
 from tests.test_review import PASSWORD, REVIEWER, assess, signed_in
@@ -71,7 +77,7 @@ def alerting(tmp_path, monkeypatch, smtp):
 
 
 def submit(app, **fields) -> str:
-    return reference_of(ReportSender(app.test_client()).send(valid_report() | fields))
+    return reference_of(send_report(app, valid_report() | fields))
 
 
 def phone_call(client, aware_on: date, batch: str = BATCH) -> str:
@@ -181,7 +187,11 @@ def test_a_follow_up_is_the_same_case(alerting, smtp):
 
 
 @pytest.mark.parametrize(
-    "marking", [{"status": "duplicate"}, {"status": "invalid", "status_reason": "测试提交"}]
+    "marking",
+    [
+        {"status": "duplicate"},
+        {"status": "invalid", "invalid_reason": "other", "status_reason": "测试提交"},
+    ],
 )
 def test_a_case_marked_duplicate_or_invalid_does_not_count(alerting, smtp, marking):
     first, second = submit(alerting), submit(alerting)

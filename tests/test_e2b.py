@@ -17,7 +17,13 @@ from adr import cases, create_app, demo, e2b, meddra, reactions, regulatory, voc
 from adr.extensions import db
 from adr.models import AuditEntry, Case, Report, Submission, TermCoding, write_transaction
 from tests import meddra_fixture
-from tests.conftest import COMPANY, ReportSender, app_config, reference_of, valid_report
+from tests.conftest import (
+    COMPANY,
+    app_config,
+    reference_of,
+    send_report,
+    valid_report,
+)
 from tests.test_review import ADMIN, REVIEWER, csrf, signed_in
 
 IDS = {"E2B_SENDER_ID": "TN-SENDER-01", "E2B_RECEIVER_ID": "CN-NMPA-CDR", "MAH_ID": "TN0001"}
@@ -42,7 +48,7 @@ def app(tmp_path, monkeypatch):
 
 
 def submit(app, **fields) -> str:
-    return reference_of(ReportSender(app.test_client()).send(valid_report() | fields))
+    return reference_of(send_report(app, valid_report() | fields))
 
 
 def case_of(reference: str) -> Case:

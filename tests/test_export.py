@@ -15,18 +15,25 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from adr import create_app, regulatory, vocab
+from adr.cases import merges
 from adr.export import parse_month
 from adr.extensions import db
-from adr.models import Case, Drug, Report
+from adr.models import Case, Drug, Report, write_transaction
 from adr.reports import store_report
-from tests.conftest import COMPANY, ReportSender, app_config, reference_of, valid_report
+from tests.conftest import (
+    COMPANY,
+    app_config,
+    reference_of,
+    send_report,
+    valid_report,
+)
 
 CHECKER = Path(__file__).resolve().parents[2] / "shared" / "tools" / "check-contract.py"
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 
 
 def submit(app, fields=None, received_at: datetime | None = None) -> str:
-    reference = reference_of(ReportSender(app.test_client()).send(valid_report() | (fields or {})))
+    reference = reference_of(send_report(app, valid_report() | (fields or {})))
     if received_at:
         redate(app, reference, received_at)
     return reference
@@ -82,6 +89,14 @@ def change_case(app, reference: str, **values) -> None:
         case_id = sa.select(Report.case_id).where(Report.reference == reference).scalar_subquery()
         db.session.execute(sa.update(Case).where(Case.id == case_id).values(**values))
         db.session.commit()
+
+
+def merge(app, duplicate: str, original: str) -> None:
+    """Mark the duplicate's case a duplicate of the original's: its reports join it."""
+    with app.app_context(), write_transaction() as session:
+        first = sa.select(Report).where(Report.reference == duplicate)
+        of = sa.select(Report).where(Report.reference == original)
+        merges.merge(session, session.scalar(first).case, session.scalar(of).case, "test")
 
 
 def case_id_of(app, reference: str) -> int:
@@ -510,7 +525,7 @@ def test_invalid_and_duplicate_reports_go_to_not_reported_only(app, tmp_path):
     duplicate = submit(app, received_at=NOV + timedelta(days=2))
     invalid = submit(app, received_at=NOV + timedelta(days=3))
     invalid_follow_up = submit(app, {"follow_up_of": invalid}, received_at=NOV + timedelta(days=4))
-    change_case(app, duplicate, status="duplicate", duplicate_of_id=case_id_of(app, original))
+    merge(app, duplicate, original)  # the same report again: a copy, owing nothing
     change_case(app, invalid, status="invalid", status_reason="=患者信息无法核实")
     for reference in (duplicate, invalid, invalid_follow_up):  # past due and unsent
         change(app, reference, due_at=NOV)
@@ -522,7 +537,7 @@ def test_invalid_and_duplicate_reports_go_to_not_reported_only(app, tmp_path):
     assert {d["报告编码"] for d in rows(workbook["药品"])} == {original, later}
     sheet = workbook["不予上报"]
     assert [tuple(r.values()) for r in rows(sheet)] == [
-        (duplicate, "首次报告", datetime(2026, 11, 12), "重复", f"重复:{original}", "皮疹、瘙痒"),
+        (duplicate, "跟踪报告", datetime(2026, 11, 12), "重复", f"重复:{original}", "皮疹、瘙痒"),
         (invalid, "首次报告", datetime(2026, 11, 13), "无效", "=患者信息无法核实", "皮疹、瘙痒"),
         (
             invalid_follow_up,
@@ -547,7 +562,7 @@ def test_invalid_and_duplicate_reports_go_to_not_reported_only(app, tmp_path):
 def test_not_reported_in_english(app, tmp_path):
     original = submit(app, received_at=NOV)
     duplicate = submit(app, received_at=NOV)
-    change_case(app, duplicate, status="duplicate", duplicate_of_id=case_id_of(app, original))
+    merge(app, duplicate, original)
     workbook, _ = export(app, "2026-11", tmp_path, "--lang", "en")
     [row] = rows(workbook["Not reported"])
     assert row["Status"] == "Duplicate" and row["Reason"] == f"Duplicate: {original}"
@@ -745,7 +760,11 @@ def test_demo_data_fills_a_month_with_every_code_in_use(app, tmp_path):
         assert any((r.patient_name or "").startswith("=") for r in reports)
         assert all(r.reference.startswith("ADR-202609-") for r in reports)
         assert all(r.valid_case for r in reports)
-        assert {r.case.status for r in reports} >= set(vocab.STATUS)
+        # Every status a case holding reports can have: a duplicate's reports join its original.
+        assert {r.case.status for r in reports} == set(vocab.STATUS) - {"duplicate"}
+        assert {r.case.invalid_reason for r in reports if r.case.status == "invalid"} <= set(
+            vocab.INVALID_REASON
+        )
         not_for_regulator = sum(r.case.status in regulatory.NOT_FOR_REGULATOR for r in reports)
     workbook, result = export(app, "2026-09", tmp_path)
     assert workbook["个例报告"].max_row == 3001 - not_for_regulator

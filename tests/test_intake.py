@@ -16,7 +16,7 @@ from adr.extensions import db
 from adr.intake import pages
 from adr.intake.forms import ReportForm
 from adr.intake.pages import blank_form_page, render_form
-from adr.models import Drug, Report
+from adr.models import AuditEntry, Drug, Report
 from tests.conftest import (
     COMPANY,
     ReportSender,
@@ -327,17 +327,22 @@ def test_an_expired_csrf_token_gets_the_form_back_with_every_value(app, client, 
 # Follow-ups.
 
 
-def test_a_follow_up_links_to_the_first_report_of_the_chain(app, sender):
+def test_a_reference_typed_on_the_public_form_is_a_claim_and_changes_no_case(app, sender):
+    """A reference is an identifier, not a credential: staff confirm the claim, or not."""
     first = reference_of(sender.send(valid_report()))
     second = reference_of(sender.send(valid_report() | {"follow_up_of": first.lower()}))
     third = reference_of(sender.send(valid_report() | {"follow_up_of": f"  {second} "}))
     with app.app_context():
         by_reference = {r.reference: r for r in db.session.scalars(sa.select(Report)).all()}
-        assert by_reference[second].follow_up_of.reference == first
-        assert by_reference[third].follow_up_of.reference == first
-        assert by_reference[first].follow_up_of is None
-        case = by_reference[first].case
-        assert case.reports == [by_reference[first], by_reference[second], by_reference[third]]
+        assert by_reference[second].claimed_follow_up_of == first
+        assert by_reference[third].claimed_follow_up_of == second
+        assert all(r.follow_up_of_id is None for r in by_reference.values())
+        assert len({r.case_id for r in by_reference.values()}) == 3
+        assert by_reference[first].case.reports == [by_reference[first]]
+        claimed = db.session.scalar(
+            sa.select(AuditEntry).where(AuditEntry.action == "follow-up claimed")
+        )
+        assert claimed.new_value == first
 
 
 def test_a_follow_up_reference_typed_with_o_for_zero_is_understood(app, sender, monkeypatch):
@@ -345,10 +350,16 @@ def test_a_follow_up_reference_typed_with_o_for_zero_is_understood(app, sender, 
     first = reference_of(sender.send(valid_report()))
     monkeypatch.undo()
     follow_up = reference_of(sender.send(valid_report() | {"follow_up_of": "adr-202611-loabcd"}))
-    assert stored(app, follow_up).follow_up_of_id == stored(app, first).id
+    assert stored(app, follow_up).claimed_follow_up_of == first
 
 
-@pytest.mark.parametrize("typed", ["ADR-202611-ZZZZZZ", "not a reference", "ADR-2026-1"])
+def test_a_well_formed_unknown_reference_is_kept_as_typed_for_staff(app, sender):
+    """Whether a reference exists is never said to the public."""
+    stored_as = reference_of(sender.send(valid_report() | {"follow_up_of": "ADR-202611-ZZZZZZ"}))
+    assert stored(app, stored_as).claimed_follow_up_of == "ADR-202611-ZZZZZZ"
+
+
+@pytest.mark.parametrize("typed", ["not a reference", "ADR-2026-1"])
 def test_an_unknown_follow_up_reference_is_a_field_error(app, sender, typed):
     response = sender.send(valid_report() | {"follow_up_of": typed})
     assert response.status_code == 422

@@ -13,7 +13,13 @@ from adr import accounts, regulatory
 from adr.extensions import db
 from adr.listing import COLUMNS
 from adr.models import AuditEntry, Product
-from tests.conftest import COMPANY, ReportSender, hidden_inputs, reference_of, valid_report
+from tests.conftest import (
+    COMPANY,
+    hidden_inputs,
+    reference_of,
+    send_report,
+    valid_report,
+)
 from tests.test_cases import enter, entered
 
 PASSWORD = "correct horse battery"
@@ -44,7 +50,7 @@ def staff(app):
 
 
 def submit(app, **fields) -> str:
-    return reference_of(ReportSender(app.test_client()).send(valid_report() | fields))
+    return reference_of(send_report(app, valid_report() | fields))
 
 
 def assess(client, reference: str, **fields):
@@ -162,7 +168,8 @@ def test_the_listing_holds_one_row_per_case_of_the_product_in_the_period(app, tm
     assert (rash["严重"], rash["严重性标准"], rash["结果"]) == ("否", None, "痊愈")
     assert (rash["关联性评价"], rash["关联性评价人"]) == ("很可能", "报告人")
     assert rash["批号"] == "20260315A"
-    assert rash["跟踪报告编码"] == cases["follow-up"]
+    # The duplicate merged into the case (its reports joined it), then the follow-up.
+    assert rash["跟踪报告编码"] == f"{cases['duplicate']}、{cases['follow-up']}"
 
     serious = listed[cases["serious"]]
     assert (serious["严重"], serious["严重性标准"]) == ("是", "导致住院或住院时间延长、危及生命")

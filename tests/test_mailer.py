@@ -16,7 +16,7 @@ from sqlalchemy.pool import NullPool
 from adr import create_app, mailer
 from adr.extensions import db
 from adr.models import OutboxMail, Report
-from tests.conftest import ReportSender, app_config, reference_of, valid_report
+from tests.conftest import ReportSender, app_config, reference_of, send_report, valid_report
 from tests.smtp import HangingServer, SMTPServer, body, free_port
 
 INBOX = ["safety@tianning.example", "qa@tianning.example"]
@@ -64,8 +64,7 @@ def mail_app(tmp_path, monkeypatch, smtp):
 
 
 def submit(app, fields=None, path="/report") -> str:
-    client = app.test_client()
-    return reference_of(ReportSender(client).send(valid_report() | (fields or {}), path=path))
+    return reference_of(send_report(app, valid_report() | (fields or {}), path=path))
 
 
 def deliver(app, **options) -> mailer.Delivery:
@@ -511,7 +510,7 @@ def test_send_mail_exits_1_when_a_mail_fails_and_retries_failed_on_request(mail_
 
 
 def test_a_follow_up_names_the_first_report_in_the_safety_mail(mail_app, smtp):
-    first = submit(mail_app, {"reporter-email": ""})
+    first = submit(mail_app)  # its acknowledgement carries the link the follow-up comes by
     submit(mail_app, {"reporter-email": "", "follow_up_of": first})
     deliver(mail_app)
     texts = [body(m, "plain") for m in smtp.inbox.messages]

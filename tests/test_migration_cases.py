@@ -295,17 +295,23 @@ def test_the_upgrade_makes_cases_and_recomputes_every_clock(app):
         ]  # (e) the note on (a)'s follow-up belongs to (a)'s case
 
         # Each first report is a case of its id; the follow-up joins its first report's case.
+        # 0016 merged (d), a duplicate, into (a)'s case: its case stays, holding no report.
         assert sorted(stored_cases) == [1, 3, 4, 5, 6, 7, 8]
         assert {r.id: r.case_id for r in reports.values()} == {
-            1: 1, 2: 1, 3: 3, 4: 4, 5: 5, 6: 6, 7: 7, 8: 8
+            1: 1, 2: 1, 3: 3, 4: 4, 5: 1, 6: 6, 7: 7, 8: 8
         }  # fmt: skip
-        assert [r.id for r in stored_cases[1].reports] == [1, 2]
+        assert [r.id for r in stored_cases[1].reports] == [1, 2, 5]
+        assert stored_cases[5].reports == []
 
         # The status and the assessment moved to the case: the first report's values.
         old = {row["id"]: row for row in old_reports()}
         for case_id, case in stored_cases.items():
-            for name in MOVED:
-                assert getattr(case, name) == old[case_id].get(name), (case_id, name)
+            for name in MOVED:  # no criteria, [] or None, the same
+                expected = old[case_id].get(name)
+                assert getattr(case, name) == (None if expected == [] else expected), (
+                    case_id,
+                    name,
+                )
             assert case.assessed_outcome is None and case.investigation_reported_on is None
         assert stored_cases[5].duplicate_of_id == 1  # (d) a duplicate of (a)'s follow-up
         assert {c.id for c in stored_cases.values() if c.duplicate_of_id} == {5}
@@ -330,7 +336,8 @@ def test_the_upgrade_makes_cases_and_recomputes_every_clock(app):
                 "serious", True, True),
             # (c) 不详 and nothing else of the patient: no valid case, no deadline.
             4: (date(2026, 11, 12), None, None, "general", False, False),
-            5: (date(2026, 11, 6), date(2026, 11, 6), None,  # a duplicate: no deadline
+            # (d) merged by 0016: the hospital's report adds to (a)'s case, a follow-up there.
+            5: (date(2026, 11, 6), date(2026, 11, 6), utc(2026, 11, 21, 15, 59, 59),
                 "serious", True, True),
             6: (date(2026, 11, 15), None, None, "general", False, False),
             # (g) serious by staff and new: 15 days.
@@ -359,8 +366,12 @@ def test_the_upgrade_makes_cases_and_recomputes_every_clock(app):
         assert [(e.id, e.hash) for e in entries[: len(chain_before)]] == chain_before
         added = entries[len(chain_before) :]
         assert added[0].prev_hash == chain_before[-1][1]
-        assert {e.actor for e in added} == {ACTOR}
-        moved = sorted((e.action, e.report_id, e.field, e.old_value, e.new_value) for e in added)
+        assert {e.actor for e in added} == {ACTOR, "migration 0016"}
+        moved = sorted(
+            (e.action, e.report_id, e.field, e.old_value, e.new_value)
+            for e in added
+            if e.actor == ACTOR
+        )
         assert moved == sorted(
             [
                 # (a)'s follow-up's own assessment, dropped for its first report's.
@@ -386,6 +397,16 @@ def test_the_upgrade_makes_cases_and_recomputes_every_clock(app):
                 ("deadline", 8, "report_category", "general", "serious"),
             ]
         )  # fmt: skip
+
+        merged = [
+            (e.action, e.report_id, e.field, e.old_value, e.new_value)
+            for e in added
+            if e.actor == "migration 0016"
+        ]
+        assert merged == [
+            ("merged", 5, "case", "ADR-202611-A00005", "ADR-202611-A00001"),
+            ("deadline", 5, "due_at", None, "2026-11-21 15:59:59+00:00"),
+        ]
 
         if db.engine.dialect.name == "sqlite":  # batch migrations turned foreign keys off
             assert db.session.execute(sa.text("PRAGMA foreign_key_check")).all() == []
@@ -444,7 +465,7 @@ def test_a_follow_up_of_a_follow_up_joins_the_first_reports_case(app):
     with app.app_context():
         reports = db.session.scalars(sa.select(Report)).all()
         assert {r.id: (r.case_id, r.follow_up_of_id) for r in reports} == {
-            1: (1, None), 2: (1, 1), 8: (1, 2), 9: (9, None)
+            1: (1, None), 2: (1, 1), 8: (1, 2), 9: (1, 1)  # 9 merged into its original by 0016
         }  # fmt: skip
         assert db.session.get(Case, 9).duplicate_of_id == 1
         third = db.session.get(Report, 8)  # the case as it stood: serious since the follow-up

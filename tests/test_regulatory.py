@@ -77,9 +77,20 @@ def test_a_general_report_is_due_at_the_end_of_the_30th_china_day():
     assert due == datetime(2026, 12, 29, 23, 59, 59, tzinfo=CHINA)
 
 
-@pytest.mark.parametrize("category", ["serious", "new", "new_serious"])
-def test_serious_or_new_reports_are_due_in_15_days(category):
+@pytest.mark.parametrize("category", ["serious", "new_serious"])
+def test_serious_reports_are_due_in_15_days(category):
     assert china_deadline(utc(2026, 11, 29, 2, 0), category).date() == date(2026, 12, 14)
+
+
+def test_a_new_non_serious_reaction_has_30_days_unless_the_sop_says_15():
+    """The holder's clock (NMPA 2018 No. 66, GVP 2021); Order 81 Art. 20 gave it 15."""
+    day_zero = date(2026, 11, 29)
+    assert regulatory.due_at(day_zero, "new", death=False).date() == date(2026, 12, 29)
+    sop = regulatory.due_at(day_zero, "new", death=False, new_days=15)
+    assert sop.astimezone(CHINA).date() == date(2026, 12, 14)
+    assert regulatory.due_at(day_zero, "new_serious", False, new_days=30).astimezone(
+        CHINA
+    ).date() == date(2026, 12, 14)
 
 
 def test_a_death_is_due_at_once_whatever_the_category():

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from adr import accounts, regulatory
 from adr.extensions import db
 from adr.models import AuditEntry, Case, Report, User
-from tests.conftest import ReportSender, hidden_inputs, reference_of, valid_report
+from tests.conftest import hidden_inputs, reference_of, send_report, valid_report
 
 PASSWORD = "correct horse battery"
 REVIEWER, ADMIN, RETIRED = (
@@ -49,7 +49,7 @@ def csrf(client) -> str:
 
 
 def submit(app, fields=None) -> str:
-    return reference_of(ReportSender(app.test_client()).send(valid_report() | (fields or {})))
+    return reference_of(send_report(app, valid_report() | (fields or {})))
 
 
 def stored(app, reference: str) -> Report:
@@ -379,14 +379,16 @@ def test_invalid_needs_a_reason_and_duplicate_an_original(staff):
     first = submit(staff)
     second = submit(staff)
     client = signed_in(staff, REVIEWER)
-    assert "请说明报告无效的原因" in assess(client, second, status="invalid").get_data(as_text=True)
+    assert "请选择病例无效的原因" in assess(client, second, status="invalid").get_data(as_text=True)
+    other = assess(client, second, status="invalid", invalid_reason="other")
+    assert other.status_code == 422 and "请说明病例无效的原因" in other.get_data(as_text=True)
     assert (
         assess(client, second, status="duplicate", duplicate_of="ADR-202611-ZZZZZZ").status_code
         == 422
     )
     assert assess(client, second, status="duplicate", duplicate_of=second).status_code == 422
     assert assess(client, second, status="duplicate", duplicate_of=first.lower()).status_code == 303
-    assert case_of(staff, second).duplicate_of_id == case_of(staff, first).id
+    assert case_of(staff, second).id == case_of(staff, first).id  # merged into the original
 
 
 def test_expectedness_and_seriousness_recompute_the_deadline_from_day_0(staff):
@@ -399,8 +401,8 @@ def test_expectedness_and_seriousness_recompute_the_deadline_from_day_0(staff):
 
     assert day(stored(staff, reference)) == timedelta(days=30)
     assess(client, reference, expectedness="new")
-    report = stored(staff, reference)
-    assert (report.report_category, day(report)) == ("new", timedelta(days=15))
+    report = stored(staff, reference)  # the holder's clock: a new non-serious reaction, 30 days
+    assert (report.report_category, day(report)) == ("new", timedelta(days=30))
     assess(client, reference, expectedness="new", assessed_serious=["hospitalization"])
     report = stored(staff, reference)
     assert (report.report_category, report.serious, day(report)) == (
@@ -408,7 +410,8 @@ def test_expectedness_and_seriousness_recompute_the_deadline_from_day_0(staff):
         True,
         timedelta(days=15),
     )
-    assess(client, reference, expectedness="listed")
+    assert assess(client, reference, expectedness="listed").status_code == 422  # a later deadline
+    assess(client, reference, expectedness="listed", decision_reason="说明书已载明,未住院")
     report = stored(staff, reference)
     assert (report.report_category, report.serious, day(report)) == (
         "general",
@@ -750,9 +753,11 @@ def test_a_move_audits_what_changed_and_nothing_else(staff):
         db.session.commit()
     assess(client, reference, status="in_review")
     assess(client, reference, status="in_review", assessed_serious=["hospitalization"])
-    assess(client, reference, status="in_review")
+    # Withdrawing it gives a later deadline: refused without a reason.
+    assert assess(client, reference, status="in_review").status_code == 422
+    assess(client, reference, status="in_review", decision_reason="住院与本品无关")
     assert assessed()[1:] == [
-        ("assessed_serious", "[]", '["hospitalization"]'),
+        ("assessed_serious", None, '["hospitalization"]'),
         ("assessed_serious", '["hospitalization"]', None),
     ]
     assert all(old != new for _, old, new in assessed())

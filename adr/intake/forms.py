@@ -477,6 +477,11 @@ class ReportForm(FlaskForm):
 
     first_report_id: int | None = None
     case_known_since: date | None = None  # the day we first knew of the case followed up
+    # A reference typed on the public form is a claim, not a credential: the report opens a case
+    # of its own saying which it follows up, until staff confirm it. Staff and the private link
+    # of an acknowledgement add a follow-up to its case.
+    trusted_follow_up = False
+    claimed_follow_up_of: str | None = None
     rows_beyond_limit = False
     public = True  # sent from the web: the privacy consent is asked
     complete = True  # requires what makes a valid case; staff and follow-ups add what they know
@@ -555,6 +560,9 @@ class ReportForm(FlaskForm):
         if not field.data:
             return
         reference = regulatory.normalize_reference(field.data)
+        if reference and not self.trusted_follow_up:  # whether it exists is not said here
+            self.claimed_follow_up_of = reference
+            return
         first = reference and db.session.scalar(
             sa.select(Report).where(Report.reference == reference)
         )
@@ -709,6 +717,7 @@ class ReportForm(FlaskForm):
         report = Report(
             source="web",
             follow_up_of_id=self.first_report_id,
+            claimed_follow_up_of=self.claimed_follow_up_of,
             remarks=self.remarks.data,
             drugs=[
                 Drug(position=position, **_columns(drug, ""))
@@ -790,6 +799,7 @@ class StaffReportForm(ReportForm):
     case = FormField(CaseForm)
     public = False
     complete = False
+    trusted_follow_up = True
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)
@@ -830,6 +840,7 @@ class FollowUpForm(ReportForm):
     """A follow-up sent through the private link of an acknowledgement: its case is known."""
 
     complete = False
+    trusted_follow_up = True  # the link's report, set by the view, whatever was posted
     link_report: Report | None = None  # the report whose acknowledgement carried the link
 
     def to_report(self) -> Report:

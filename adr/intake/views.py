@@ -13,6 +13,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -129,6 +130,9 @@ def receive(form: ReportForm) -> Response | tuple[str, int]:
     if not form.validate():
         return form_page(form, 422)
     reference = store_report(form.to_report(), submission_token, current_language())
+    # What the confirmation says of the acknowledgement comes from the sender's own session:
+    # the page answers nothing about a reference someone else holds.
+    session["submitted"] = [reference, mailer.acknowledgement_on_its_way(reference)]
     return redirect(url_for("intake.submitted", reference=reference), 303)
 
 
@@ -148,10 +152,11 @@ def posting_a_report() -> bool:
 
 
 @bp.get("/report/submitted/<reference>")
+@limiter.limit(report_rate_limit)
 def submitted(reference: str) -> str:
     if not regulatory.REFERENCE_RE.fullmatch(reference):
         abort(404)
-    acknowledged = mailer.acknowledgement_on_its_way(reference)
+    acknowledged = session.get("submitted") == [reference, True]
     return render_template("intake/submitted.html", reference=reference, acknowledged=acknowledged)
 
 

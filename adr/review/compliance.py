@@ -70,7 +70,7 @@ def compliance_page() -> str | tuple[str, int]:
         result=result,
         clocks=compliance.CLOCKS,
         late=late,
-        late_total=result.figures().late + result.figures().open_past_due,
+        late_total=sum(getattr(result.figures(), state) for state in compliance.LATE_STATES),
         language=current_language(),
     )
 

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from adr import cases, duplicates, regulatory, vocab
-from adr.assessment import Assessment, apply, problems
 from adr.auth.views import role_required
+from adr.cases.assessment import Assessment, apply, problems
 from adr.extensions import db
 from adr.i18n import current_language
 from adr.models import Case, DuplicateCandidate, write_transaction
@@ -91,7 +91,10 @@ def compared_rows(
 
 
 def duplicate_section(case: Case) -> list[CandidateView]:
-    """Return the case's candidate pairs, either direction, with the other case beside it."""
+    """Return the case's candidate pairs, either direction, with the other case beside it.
+
+    A case merged into another holds no reports: its pairs are not shown.
+    """
     pairs = duplicates.candidates_of(case.id)
     others = {pair.candidate_case_id if pair.case_id == case.id else pair.case_id for pair in pairs}
     views = duplicates.current_views([case.id, *others])
@@ -100,6 +103,8 @@ def duplicate_section(case: Case) -> list[CandidateView]:
     for pair in pairs:
         other_id = pair.candidate_case_id if pair.case_id == case.id else pair.case_id
         other = loaded[other_id]
+        if not other.reports:
+            continue
         rows = compared_rows(case, views[case.id], other, views[other_id])
         result.append(CandidateView(pair, other.first_report.reference, rows))
     return result

@@ -30,8 +30,15 @@ NARANJO_CHOICES = [
 
 class AssessmentForm(FlaskForm):
     status = SelectField(_l("Status"), choices=options(vocab.STATUS), validate_choice=True)
+    invalid_reason = RadioField(
+        _l("Why the case is invalid"),
+        choices=options(vocab.INVALID_REASON),
+        validators=[Optional()],
+    )
     status_reason = StringField(
-        _l("Why it is invalid"), filters=[clean_text], validators=[Length(max=500)]
+        _l("Why, in words (needed for 'other')"),
+        filters=[clean_text],
+        validators=[Length(max=500)],
     )
     duplicate_of = StringField(_l("Reference of the original report"), filters=[clean_text])
     assessed_serious = SelectMultipleField(
@@ -46,6 +53,13 @@ class AssessmentForm(FlaskForm):
     )
     expectedness = RadioField(
         _l("Expectedness"), choices=options(vocab.EXPECTEDNESS), validators=[Optional()]
+    )
+    # The report the decisions above rest on: the latest, unless an earlier one was misjudged.
+    effective_from = SelectField(_l("These decisions apply from report"), validate_choice=False)
+    decision_reason = StringField(
+        _l("Why an earlier decision was wrong (a correction)"),
+        filters=[clean_text],
+        validators=[Length(max=500)],
     )
     # The ten Naranjo questions, made here so that they come here in the form's (the page's)
     # order; set as naranjo_0 … naranjo_9 below.
@@ -70,6 +84,11 @@ class AssessmentForm(FlaskForm):
 
 for _index, _question in enumerate(AssessmentForm._naranjo):
     setattr(AssessmentForm, f"naranjo_{_index}", _question)
+
+
+def report_choices(reports: list[Any]) -> list[SelectChoice]:
+    """Return the case's reports to choose from, the latest first (the default)."""
+    return [SelectChoice(r.reference, r.reference) for r in reversed(reports)]
 
 
 def status_choices(current: str) -> list[SelectChoice]:

@@ -12,7 +12,7 @@ from flask import abort
 from adr import mailer, regulatory, search
 from adr.export import parse_month
 from adr.extensions import db
-from adr.models import Case, Drug, OutboxMail, Report
+from adr.models import ApprovalRequest, Case, Drug, OutboxMail, Report
 
 PAGE_SIZE = 50
 MAX_PAGE = 1_000_000  # beyond any list; larger numbers overflow the engines' OFFSET
@@ -142,6 +142,8 @@ def dashboard_counts(now: datetime) -> dict[str, int]:
         "deaths": count(Filters(deaths=True, month=month)),
     }
     counts["mail_failures"] = count(Filters(mail_failed=True))
+    awaiting = sa.select(sa.func.count()).where(ApprovalRequest.status == "pending")
+    counts["awaiting_approval"] = db.session.scalar(awaiting) or 0
     return counts
 
 

@@ -16,8 +16,8 @@ from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
 from adr import accounts, audit, batches, cases, products, regulatory, search, vocab
-from adr.assessment import Assessment, apply, problems
 from adr.auth.views import role_required
+from adr.cases.assessment import Assessment, apply, problems
 from adr.export import parse_month, previous_month, write_workbook
 from adr.extensions import db, login_manager
 from adr.i18n import current_language
@@ -28,7 +28,14 @@ from adr.reports import reference_for_token, store_report
 from adr.review import bp
 from adr.review.coding import Refusal, reaction_section
 from adr.review.duplicates import duplicate_section
-from adr.review.forms import AssessmentForm, naranjo_answers, naranjo_questions, status_choices
+from adr.review.forms import (
+    AssessmentForm,
+    naranjo_answers,
+    naranjo_questions,
+    report_choices,
+    status_choices,
+)
+from adr.review.integrity import CorrectionForm, flash_applied, integrity_section
 from adr.review.queries import (
     MAX_PAGE,
     PAGE_SIZE,
@@ -161,17 +168,26 @@ def case(reference: str) -> str:
 
 def stored_assessment(case: Case) -> AssessmentForm:
     """Return the assessment form holding the case's stored assessment."""
-    form = AssessmentForm(formdata=None, obj=case, status=case.status)
+    form = AssessmentForm(
+        formdata=None, obj=case, status=case.status, effective_from=case.reports[-1].reference
+    )
     form.duplicate_of.data = case.duplicate_of.first_report.reference if case.duplicate_of else None
     for question, answer in zip(naranjo_questions(form), case.naranjo_answers or [], strict=False):
         question.data = answer
     return form
 
 
-def render_case(report: Report, form: AssessmentForm, refused: Refusal | None = None) -> str:
-    """Render the case page; `refused` is a refused form of the reactions section."""
+def render_case(
+    report: Report,
+    form: AssessmentForm,
+    refused: Refusal | None = None,
+    correction: CorrectionForm | None = None,
+) -> str:
+    """Render the case page; `refused` is a refused form of the reactions section, `correction`
+    a refused correction."""
     case = report.case
     form.status.choices = status_choices(case.status)
+    form.effective_from.choices = report_choices(case.reports)
     report_ids = [r.id for r in case.reports]
     entries = db.session.scalars(
         sa.select(AuditEntry).where(AuditEntry.report_id.in_(report_ids)).order_by(AuditEntry.id)
@@ -204,7 +220,7 @@ def render_case(report: Report, form: AssessmentForm, refused: Refusal | None = 
         missing=[vocab.field_label(name, language) for name in completeness.missing],
         form=form,
         naranjo=naranjo_questions(form),
-        errors=fields_in_error(form),
+        errors=fields_in_error(form) + (fields_in_error(correction) if correction else []),
         entries=entries,
         mails=numbered,
         mail_errors=mail_errors,
@@ -212,6 +228,7 @@ def render_case(report: Report, form: AssessmentForm, refused: Refusal | None = 
         duplicate_candidates=duplicate_section(case),
         product_checks=products.case_checks(case.reports, current),
         reactions=reaction_section(report, current, refused),
+        integrity=integrity_section(report, correction),
     )
 
 
@@ -228,10 +245,14 @@ def assess(reference: str) -> Response | tuple[str, int]:
         sa.select(Report).where(Report.reference == original_reference)
     )
     case = report.case
+    effective = next((r for r in case.reports if r.reference == form.effective_from.data), None)
     change = Assessment(
         status=form.status.data or case.status,
+        invalid_reason=form.invalid_reason.data or None,
         status_reason=form.status_reason.data,
         duplicate_of=original or None,
+        effective_from=effective,
+        decision_reason=form.decision_reason.data or None,
         assessed_serious=form.assessed_serious.data or [],
         assessed_outcome=form.assessed_outcome.data or None,
         expectedness=form.expectedness.data,
@@ -247,8 +268,7 @@ def assess(reference: str) -> Response | tuple[str, int]:
         for name, message in found.items():
             form[name].errors.append(message)
         return render_case(report, form), 422
-    changed = apply(case, change, current_user.email)
-    flash(_("Saved.") if changed else _("Nothing changed."))
+    flash_applied(apply(case, change, current_user.email))
     return redirect(url_for("review.case", reference=report.reference), 303)
 
 
@@ -347,7 +367,7 @@ def case_view(report: Report) -> dict[str, Any]:
 
 def due_text(report: Report, language: str) -> str:
     """Return a report's deadline as staff read it: a date, 立即 for a death, or no deadline."""
-    if report.case.status in regulatory.NOT_FOR_REGULATOR:
+    if report.case.status in regulatory.NOT_FOR_REGULATOR or report.duplicate_copy:
         return vocab.NO_DEADLINE["not_for_regulator"].text(language)
     if report.due_at is None:
         return vocab.NO_DEADLINE["incomplete"].text(language)
@@ -506,4 +526,6 @@ def staff_helpers() -> dict[str, Any]:
         "vocab": vocab,
         "china_time": lambda moment: f"{moment.astimezone(regulatory.CHINA):%Y-%m-%d %H:%M}",
         "naranjo_band_label": naranjo_band_label,
+        "field_label": lambda name: vocab.field_label(name, current_language()),
+        "as_text": audit.as_text,
     }

@@ -1,0 +1,93 @@
+"""The case as its reports tell it now: each field's latest value, and where it came from."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from adr import regulatory, vocab
+from adr.models import Drug, Report
+
+# The report's own columns, section by section, in the national form's order.
+VIEW_COLUMNS = (
+    *tuple(
+        name.replace("-", "_")
+        for name in vocab.FIELDS
+        if name.split("-")[0] in ("reporter", "patient", "event")
+    ),
+    "remarks",
+)
+
+
+def is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value is False
+
+
+REPORTER_COLUMNS = tuple(column for column in VIEW_COLUMNS if column.startswith("reporter_"))
+NAME_COLUMNS = ("patient_name", "event_name")  # a placeholder here never hides a real value
+DRUG_COLUMNS = tuple(c.key for c in Drug.__table__.columns if c.key not in ("id", "report_id"))
+
+
+@dataclass
+class CurrentView:
+    """Each field's latest value across a case's reports, and the report it came from."""
+
+    values: dict[str, Any]
+    sources: dict[str, Report]
+    drugs: list[Drug]
+    drug_sources: list[Report]
+
+    def __getattr__(self, name: str) -> Any:
+        if name in VIEW_COLUMNS:
+            return self.values.get(name)
+        raise AttributeError(name)
+
+
+def current_view(reports: Sequence[Report]) -> CurrentView:
+    """Return the case as its reports, oldest first, tell it now: later values win.
+
+    The reporter is taken whole from the latest report that identifies one, so one person's
+    name never sits beside another's phone; a placeholder (不详) never hides a name given
+    before; drugs add up, a later mention of the same drug in the same role adding to the
+    earlier one (its values win where it gives one).
+    """
+    values: dict[str, Any] = {}
+    sources: dict[str, Report] = {}
+    drugs: dict[tuple[str, str], tuple[Drug, Report]] = {}
+    for report in reports:
+        reporter_given = regulatory.identifies(getattr(report, "reporter_name", None)) or any(
+            getattr(report, column, None) for column in ("reporter_phone", "reporter_email")
+        )
+        for column in VIEW_COLUMNS:
+            value = getattr(report, column, None)
+            if column in REPORTER_COLUMNS:
+                if reporter_given:
+                    values[column], sources[column] = value, report
+            elif column in NAME_COLUMNS and not regulatory.identifies(value):
+                continue
+            elif not is_empty(value):
+                values[column], sources[column] = value, report
+        for drug in report.drugs:
+            key = (drug.role, (drug.generic_name or drug.brand_name or "").casefold())
+            if key in drugs:  # a new batch named again: the dose and dates given before stay
+                drug = merged(drugs[key][0], drug)
+            drugs[key] = (drug, report)
+    for column in REPORTER_COLUMNS:
+        if is_empty(values.get(column)):
+            values.pop(column, None)
+            sources.pop(column, None)
+    return CurrentView(
+        values, sources, [drug for drug, _ in drugs.values()], [rep for _, rep in drugs.values()]
+    )
+
+
+def merged(earlier: Drug, later: Drug) -> Drug:
+    """Return a drug, not stored, holding the later mention's values over the earlier's."""
+    values = {column: getattr(later, column, None) for column in DRUG_COLUMNS}
+    return Drug(
+        **{
+            column: getattr(earlier, column, None) if is_empty(value) else value
+            for column, value in values.items()
+        }
+    )

@@ -1,0 +1,282 @@
+"""Case integrity on the staff side: corrections, approvals, merges undone, follow-up claims."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length
+
+from adr import audit, vocab
+from adr.auth.views import role_required
+from adr.cases import approvals, corrections, merges
+from adr.cases.assessment import Applied, Assessment, apply, problems
+from adr.extensions import db
+from adr.i18n import current_language
+from adr.intake.forms import clean_text
+from adr.models import ApprovalRequest, Case, CaseMerge, Report, write_transaction
+from adr.review import bp
+from adr.review.queries import find_report
+
+# The report's own columns a correction may name, in the national form's order.
+REPORT_FIELDS = [
+    "case-awareness_date",
+    "case-source",
+    "submitted_to_regulator_on",
+    "national_case_number",
+    *(
+        name
+        for name in vocab.FIELDS
+        if name.split("-")[0] in ("reporter", "patient", "event")
+        and name not in ("reporter-consent_contact", "reporter-consent_privacy")
+    ),
+    "remarks",
+]
+DRUG_FIELDS = [name.split("-", 1)[1] for name in vocab.FIELDS if name.startswith("drug-")]
+
+
+class CorrectionForm(FlaskForm):
+    report = SelectField(_l("Report corrected"), validate_choice=False, id="correction-report")
+    field = SelectField(_l("Field"), validate_choice=False, id="correction-field")
+    value = StringField(
+        _l("Corrected value (empty to remove it)"),
+        description=_l("A date as 2026-11-20; a choice by its label or its code."),
+        id="correction-value",
+    )
+    reason = StringField(
+        _l("Why (kept with the correction)"),
+        filters=[clean_text],
+        validators=[InputRequired(_l("Say why the report is corrected.")), Length(max=500)],
+        id="correction-reason",
+    )
+
+
+def correction_form(case: Case, form: CorrectionForm | None = None) -> CorrectionForm:
+    """Return the correction form of a case: its reports and every field they hold."""
+    form = form or CorrectionForm(formdata=None, report=case.reports[-1].reference)
+    language = current_language()
+    form.report.choices = [SelectChoice(r.reference, r.reference) for r in case.reports]
+    rows = max((len(r.drugs) for r in case.reports), default=0)
+    names = [
+        *REPORT_FIELDS,
+        *(f"drugs-{index}-{name}" for index in range(rows) for name in DRUG_FIELDS),
+    ]
+    form.field.choices = [SelectChoice(n, vocab.field_label(n, language)) for n in names]
+    return form
+
+
+@dataclass
+class MergeView:
+    """A merge into this case, as its page shows it."""
+
+    merge: CaseMerge
+    references: list[str]  # of the reports it brought
+    copies: list[str]  # those that added nothing
+    sent: bool  # the duplicate's own report went to the national system
+
+
+def integrity_section(report: Report, correction: CorrectionForm | None) -> dict[str, Any]:
+    """Return what the case page shows of approvals, merges, claims and corrections."""
+    case = report.case
+    merged = []
+    for record in merges.merged_into(case.id, db.session()):
+        brought = [r for r in case.reports if r.merge_id == record.id]
+        duplicate = record.duplicate_case
+        sent = bool(duplicate.submissions) or any(r.submitted_to_regulator_on for r in brought)
+        merged.append(
+            MergeView(
+                record,
+                [r.reference for r in brought],
+                [r.reference for r in brought if r.duplicate_copy],
+                sent,
+            )
+        )
+    references = [r.reference for r in case.reports]
+    claiming = db.session.scalars(
+        sa.select(Report).where(Report.claimed_follow_up_of.in_(references))
+    ).all()
+    return {
+        "pending": approvals.pending(case.id),
+        "merges": merged,
+        "claim": report.claimed_follow_up_of,
+        "claiming": [r for r in claiming if r.case_id != case.id],
+        "correction": correction_form(case, correction),
+    }
+
+
+def flash_applied(applied: Applied) -> None:
+    """Say what a saved change did, and what waits for a second person."""
+    if applied.awaiting:
+        language = current_language()
+        steps = "、".join(vocab.label(vocab.APPROVAL_KIND, k, language) for k in applied.awaiting)
+        flash(_("Awaiting a second person's approval: %(steps)s.", steps=steps))
+        if applied.changed:
+            flash(_("The rest was saved."))
+    else:
+        flash(_("Saved.") if applied.changed else _("Nothing changed."))
+
+
+@bp.post("/reports/<reference>/corrections")
+@role_required("reviewer", "admin")
+def correct(reference: str) -> Response | tuple[str, int]:
+    """Correct a field of one of the case's reports, with a reason."""
+    from adr.review.views import render_case, stored_assessment
+
+    page = find_report(reference)
+    case = page.case
+    form = correction_form(case, CorrectionForm())
+    refused = lambda: (render_case(page, stored_assessment(case), correction=form), 422)  # noqa: E731
+    if not form.validate():
+        return refused()
+    corrected = next((r for r in case.reports if r.reference == form.report.data), None)
+    if corrected is None:
+        form.report.errors.append(_("Choose a report of this case."))
+        return refused()
+    try:
+        outcome = corrections.correct(
+            corrected,
+            form.field.data or "",
+            request.form.getlist("value"),
+            form.reason.data or "",
+            current_user.email,
+        )
+    except corrections.CorrectionError as error:
+        form[error.field].errors.append(str(error))
+        return refused()
+    if outcome.awaiting:
+        flash(_("The correction moves a deadline: it awaits a second person's approval."))
+    else:
+        flash(_("Corrected."))
+    return redirect(url_for("review.case", reference=page.reference) + "#corrections", 303)
+
+
+@bp.get("/approvals")
+@role_required("reviewer", "admin")
+def approvals_page(status: int = 200, message: str | None = None) -> tuple[str, int]:
+    """List the requests awaiting a second person, oldest first."""
+    waiting = approvals.pending()
+    return render_template(
+        "review/approvals.html", waiting=waiting, message=message, summary=summary
+    ), status
+
+
+@bp.post("/approvals/<int:request_id>")
+@role_required("reviewer", "admin")
+def decide_approval(request_id: int) -> Response | tuple[str, int]:
+    """Approve or refuse a request; the requester's own is refused with 403."""
+    decision = request.form.get("decision", "")
+    if decision not in ("approve", "refuse"):
+        return approvals_page(400, _("Choose to approve or to refuse."))
+    note = (clean_text(request.form.get("note")) or "")[:500] or None
+    try:
+        decided = approvals.decide(request_id, decision == "approve", current_user.email, note)
+    except LookupError:
+        abort(404)
+    except approvals.NotAllowed:
+        return approvals_page(403, _("A request needs another person: you asked for this one."))
+    except approvals.Stale as stale:
+        return approvals_page(409, _("This request cannot be carried out: %(why)s", why=stale))
+    done = _("Approved.") if decided.status == "approved" else _("Refused: nothing changed.")
+    flash(done)
+    return redirect(url_for("review.approvals_page"), 303)
+
+
+def summary(pending: ApprovalRequest) -> str:
+    """Return what a request would do, in words staff read."""
+    language = current_language()
+    payload = pending.payload
+    kind = vocab.label(vocab.APPROVAL_KIND, pending.kind, language)
+    if pending.kind == "invalid":
+        reason = vocab.label(vocab.INVALID_REASON, payload.get("invalid_reason"), language)
+        return f"{kind}: {reason}" + (f" ({payload['reason']})" if payload.get("reason") else "")
+    if pending.kind == "duplicate":
+        return f"{kind}: {payload.get('duplicate_of')}"
+    if pending.kind == "sent":
+        return f"{kind}: {payload.get('submitted_to_regulator_on')}"
+    if pending.kind == "correction":
+        label = vocab.field_label(payload["field"], language)
+        return f"{kind}: {payload['report']} {label} → {payload['value'] or '—'}"
+    if pending.kind == "reassessment":
+        fields = "、".join(
+            vocab.label(vocab.ASSESSED_FIELD, name, language) or name for name in payload["values"]
+        )
+        return f"{kind}: {fields} ({payload['effective_from']})"
+    return kind
+
+
+@bp.post("/merges/<int:merge_id>/undo")
+@role_required("reviewer", "admin")
+def undo_merge(merge_id: int) -> Response:
+    """Put a wrongly merged duplicate back as it was; a reason is required."""
+    record = db.session.get(CaseMerge, merge_id) if merge_id < 2**31 else None
+    if record is None:
+        abort(404)
+    back = find_report_of_case(record.original_case_id)
+    reason = (clean_text(request.form.get("reason")) or "")[:500]
+    if record.undone_at is not None:
+        flash(_("This merge was undone already."))
+        return redirect(url_for("review.case", reference=back) + "#merges", 303)
+    if not reason:
+        flash(_("Say why the merge was wrong."))
+        return redirect(url_for("review.case", reference=back) + "#merges", 303)
+    first_moved = db.session.scalar(
+        sa.select(Report.reference).where(Report.merge_id == merge_id).order_by(Report.id).limit(1)
+    )
+    with write_transaction() as session:
+        merges.undo(session, merge_id, current_user.email, reason)
+    flash(_("The merge was undone: the reports are back in their own case."))
+    return redirect(url_for("review.case", reference=first_moved or back), 303)
+
+
+def find_report_of_case(case_id: int) -> str:
+    case = db.session.get(Case, case_id)
+    return case.first_report.reference if case and case.reports else abort(404)
+
+
+@bp.post("/reports/<reference>/claim")
+@role_required("reviewer", "admin")
+def decide_claim(reference: str) -> Response | tuple[str, int]:
+    """Confirm a public report's claim to follow up a case (a merge into it), or reject it."""
+    report = find_report(reference)
+    claimed = report.claimed_follow_up_of
+    back = redirect(url_for("review.case", reference=report.reference) + "#claim", 303)
+    decision = request.form.get("decision", "")
+    if not claimed or decision not in ("confirm", "reject"):
+        flash(_("Choose whether the report follows up the case it names."))
+        return back
+    if decision == "reject":
+        with write_transaction() as session:
+            session.execute(
+                sa.update(Report).where(Report.id == report.id).values(claimed_follow_up_of=None)
+            )
+            audit.record(
+                session, current_user.email, "claim rejected", report.id, "follow_up_of", claimed
+            )
+        flash(_("Rejected: the report stays a case of its own."))
+        return back
+    original = db.session.scalar(sa.select(Report).where(Report.reference == claimed))
+    if original is None:
+        flash(_("No report has the reference it names: reject the claim."))
+        return back
+    change = Assessment.of(
+        report.case,
+        status="duplicate",
+        duplicate_of=original,
+        status_reason=_("a follow-up of %(reference)s", reference=claimed),
+    )
+    found = problems(report.case, change, claimed)
+    if found:
+        for message in found.values():
+            flash(message)
+        return back
+    flash_applied(apply(report.case, change, current_user.email))
+    return back
