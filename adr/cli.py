@@ -21,7 +21,6 @@ from flask_babel import force_locale
 
 from adr import (
     accounts,
-    acknowledgements,
     audit,
     batch_register,
     create_app,
@@ -31,11 +30,12 @@ from adr import (
     meddra,
     regulatory,
 )
-from adr import listing as line_listing
-from adr.export import default_path, parse_month, write_workbook
 from adr.extensions import db
 from adr.intake.forms import BATCH_RE, PACK_FIELDS, normalize_batch
 from adr.models import Report, write_transaction
+from adr.regulator import acknowledgements
+from adr.regulator import listing as line_listing
+from adr.regulator.workbook import default_path, parse_month, write_workbook
 
 MAX_PROBLEMS_SHOWN = 20
 

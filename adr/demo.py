@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from adr import cases, duplicates, reactions, regulatory, search, vocab
-from adr.export import parse_month
 from adr.extensions import db
 from adr.models import Batch, Case, Product, Report, write_transaction
+from adr.regulator.workbook import parse_month
 
 TOKEN_PREFIX = "demo-"
 CHUNK = 2000

@@ -188,7 +188,7 @@ class Report(Model):
     completeness: Mapped[int]
     submitted_to_regulator_on: Mapped[date | None]  # the day this report went to the regulator
     # The deadline the report had passed, unsent, when its case was marked invalid: it stays in
-    # that month's compliance figures (`adr.compliance`).
+    # that month's compliance figures (`adr.regulator.compliance`).
     lapsed_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
     drugs: Mapped[list[Drug]] = relationship(

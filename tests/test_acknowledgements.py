@@ -12,9 +12,9 @@ from lxml.builder import ElementMaker
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
-from adr import acknowledgements
 from adr.extensions import db
 from adr.models import AuditEntry, Case, Report, Submission
+from adr.regulator import acknowledgements
 from tests.test_review import ADMIN, REVIEWER, csrf, signed_in, staff, submit
 
 __all__ = ["staff"]  # a fixture

@@ -9,7 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from openpyxl import load_workbook
 
-from adr import accounts, compliance, regulatory
+from adr import accounts, regulatory
+from adr.regulator import compliance
 from tests.conftest import hidden_inputs
 from tests.test_cases import enter, entered
 from tests.test_review import stored

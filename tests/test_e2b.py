@@ -20,6 +20,7 @@ from tests import meddra_fixture
 from tests.conftest import (
     COMPANY,
     app_config,
+    hidden_inputs,
     reference_of,
     send_report,
     valid_report,
@@ -1045,3 +1046,34 @@ def test_the_command_writes_the_file_for_its_owner_only(app, tmp_path):
     result = app.test_cli_runner().invoke(args=["e2b", reference, "-o", str(output)])
     assert result.exit_code == 0, result.output
     assert output.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_duplicate_whose_file_went_gets_its_nullification_on_the_original_s_page(app):
+    """Merged into its original, the duplicate's own ICSR is withdrawn with a nullification
+    naming the original's C.1.1; the original's page offers the file."""
+    original = ready(app)
+    duplicate = ready(app, **{"reporter-name": "李医生", "reporter-kind": "physician"})
+    client = signed_in(app, REVIEWER)
+    sent = client.post(f"/staff/reports/{duplicate}/e2b", data={"csrf_token": csrf(client)})
+    assert sent.status_code == 200
+    page = client.get(f"/staff/reports/{duplicate}").get_data(as_text=True)
+    data = hidden_inputs(page) | {
+        "status": "duplicate", "duplicate_of": original, "company_causality": "possible"
+    }  # fmt: skip
+    assert client.post(f"/staff/reports/{duplicate}/assessment", data=data).status_code == 303
+    with app.app_context():
+        moved = db.session.scalar(sa.select(Report).where(Report.reference == duplicate))
+        assert moved.case.first_report.reference == original
+        emptied = db.session.get(Case, moved.merge.duplicate_case_id)
+        report_file, nullification = emptied.submissions
+        assert (report_file.kind, nullification.kind) == ("report", "nullification")
+        assert nullification.safety_report_id == report_file.safety_report_id
+        assert e2b.safety_report_id(moved.case) in nullification.reason
+        download = f"/staff/submissions/{nullification.id}.xml"
+    merges_section = (
+        client.get(f"/staff/reports/{original}").get_data(as_text=True).split('id="merges"')[1]
+    )
+    assert download in merges_section.split("</section>")[0]
+    document = parse(client.get(download).data)
+    correction = IE + "/h:subjectOf2/h:investigationCharacteristic"
+    assert one(document, correction + "[h:code/@code='3']/h:value/@code") == "1"

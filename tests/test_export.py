@@ -16,10 +16,10 @@ from openpyxl import load_workbook
 
 from adr import create_app, regulatory, vocab
 from adr.cases import merges
-from adr.export import parse_month
+from adr.cases.reports import store_report
 from adr.extensions import db
 from adr.models import Case, Drug, Report, write_transaction
-from adr.reports import store_report
+from adr.regulator.workbook import parse_month
 from tests.conftest import (
     COMPANY,
     app_config,

@@ -11,8 +11,8 @@ from openpyxl import load_workbook
 
 from adr import accounts, regulatory
 from adr.extensions import db
-from adr.listing import COLUMNS
 from adr.models import AuditEntry, Product
+from adr.regulator.listing import COLUMNS
 from tests.conftest import (
     COMPANY,
     hidden_inputs,

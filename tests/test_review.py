@@ -812,7 +812,7 @@ def test_the_users_page_names_roles_in_the_page_language_and_reflows(staff):
 
 
 def test_the_month_picker_leads_to_last_months_workbook(staff):
-    from adr.export import previous_month
+    from adr.regulator.workbook import previous_month
 
     client = signed_in(staff, REVIEWER)
     page = client.get("/staff/?lang=en").get_data(as_text=True)
@@ -846,7 +846,7 @@ def test_a_bad_month_gets_a_message(staff, month):
     ],
 )
 def test_previous_month_is_counted_in_china(now, month):
-    from adr.export import previous_month
+    from adr.regulator.workbook import previous_month
 
     assert previous_month(now) == month
 

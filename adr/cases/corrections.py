@@ -28,6 +28,7 @@ from adr.intake.forms import (
     Date,
     DrugForm,
     EventForm,
+    KnownCode,
     LongText,
     PatientForm,
     ReporterForm,
@@ -112,6 +113,11 @@ def parse(found: Target, values: list[str]) -> Any:
 
     Each field's own rules apply (formats, lengths, codes, dates not in the future).
     """
+    field = SECTIONS[found.section]()[found.field]
+    codes = next((v.codes for v in field.validators if isinstance(v, KnownCode)), None)
+    if codes:  # a choice may be typed by its label, as staff read it: 痊愈, Recovered
+        labels = {text.casefold(): code for code, term in codes.items() for text in term}
+        values = [labels.get(value.strip().casefold(), value.strip()) for value in values]
     form = SECTIONS[found.section](formdata=MultiDict([(found.field, v) for v in values]))
     field = form[found.field]
     if not field.validate(form):

@@ -22,12 +22,12 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
 from adr import follow_up_links, mailer, regulatory
+from adr.cases.reports import reference_for_token, store_report
 from adr.extensions import db, limiter
 from adr.i18n import current_language
 from adr.intake import bp
 from adr.intake.forms import FollowUpForm, ReportForm, drug_from_pack
 from adr.intake.pages import blank_form_page, render_form
-from adr.reports import reference_for_token, store_report
 
 REPORT_FORMS = ("intake.submit_report", "intake.follow_up")  # the endpoints that receive a report
 

@@ -9,9 +9,9 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 
-from adr import acknowledgements
 from adr.auth.views import role_required
 from adr.intake.forms import fields_in_error
+from adr.regulator import acknowledgements
 from adr.review import bp
 
 

@@ -12,11 +12,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from adr import audit, compliance, listing
+from adr import audit
 from adr.auth.views import role_required
 from adr.extensions import db
 from adr.i18n import current_language
 from adr.models import Product, write_transaction
+from adr.regulator import compliance, listing
 from adr.review import bp
 from adr.review.queries import utcnow
 

@@ -86,7 +86,7 @@ def download_submission(submission_id: int) -> Response:
             session,
             current_user.email,
             "E2B downloaded",
-            submission.case.reports[0].id,
+            submission.latest_report_id,  # a merged duplicate's case holds no report now
             "e2b",
             None,
             submission.message_id,

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from flask import abort
 
 from adr import mailer, regulatory, search
-from adr.export import parse_month
 from adr.extensions import db
 from adr.models import ApprovalRequest, Case, Drug, OutboxMail, Report
+from adr.regulator.workbook import parse_month
 
 PAGE_SIZE = 50
 MAX_PAGE = 1_000_000  # beyond any list; larger numbers overflow the engines' OFFSET

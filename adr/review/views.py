@@ -18,13 +18,13 @@ from werkzeug.wrappers import Response
 from adr import accounts, audit, batches, cases, products, regulatory, search, vocab
 from adr.auth.views import role_required
 from adr.cases.assessment import Assessment, apply, problems
-from adr.export import parse_month, previous_month, write_workbook
+from adr.cases.reports import reference_for_token, store_report
 from adr.extensions import db, login_manager
 from adr.i18n import current_language
 from adr.intake.forms import StaffReportForm, fields_in_error, plain_number
 from adr.intake.pages import render_form
 from adr.models import AuditEntry, Case, OutboxMail, Report, User, write_transaction
-from adr.reports import reference_for_token, store_report
+from adr.regulator.workbook import parse_month, previous_month, write_workbook
 from adr.review import bp
 from adr.review.coding import Refusal, reaction_section
 from adr.review.duplicates import duplicate_section

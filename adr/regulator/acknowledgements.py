@@ -34,9 +34,9 @@ from lxml import etree
 from sqlalchemy.orm import Session
 
 from adr import audit, cases, regulatory
-from adr.models import Submission, write_transaction
+from adr.models import Report, Submission, write_transaction
 
-SCHEMA = Path(__file__).parent / "schemas/e2b-r3/multicacheschemas/MCCI_IN200101UV01.xsd"
+SCHEMA = Path(__file__).parent.parent / "schemas/e2b-r3/multicacheschemas/MCCI_IN200101UV01.xsd"
 HL7 = "urn:hl7-org:v3"
 NS = {"hl7": HL7}
 ROOT_TAG = f"{{{HL7}}}MCCI_IN200101UV01"
@@ -301,7 +301,11 @@ def record(
     """
     ack = outcome.ack
     case = cases.lock(session, submission.case_id)
-    first_report = case.first_report
+    # A duplicate merged into its original holds no report: its file's report is the anchor.
+    first_report = (
+        case.first_report if case.reports else session.get(Report, submission.latest_report_id)
+    )
+    assert first_report is not None
     outcome.reference = first_report.reference
     outcome.version = submission.version
     outcome.kind = submission.kind

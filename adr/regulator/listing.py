@@ -24,10 +24,10 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy.orm import Session, selectinload
 
 from adr import cases, regulatory, vocab
-from adr.export import BATCH_SIZE, Writer, clean, end_sheet, row_of, start_sheet
 from adr.extensions import db
 from adr.models import Case, CaseMerge, Drug, Product, Report
 from adr.products import approval_key, name_key
+from adr.regulator.workbook import BATCH_SIZE, Writer, clean, end_sheet, row_of, start_sheet
 from adr.vocab import Term
 
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")

@@ -25,9 +25,9 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
 from adr import regulatory, vocab
-from adr.export import end_sheet, parse_month, row_of, start_sheet
 from adr.extensions import db
 from adr.models import Case, Report
+from adr.regulator.workbook import end_sheet, parse_month, row_of, start_sheet
 from adr.vocab import Term
 
 MAX_MONTHS = 60

@@ -1,0 +1,747 @@
+"""Case integrity: no staff action changes a legal date or hides a reportable case silently.
+
+Each finding of the pharmacovigilance review (issue 20) as a story through the real routes:
+a duplicate that held a death, a valid case made invalid, an assessment applied backwards,
+day 0 and the date sent corrected, four-eyes, the holder's clock, a reference that is not a
+credential, and the workbook's follow-up rows.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from openpyxl import load_workbook
+
+from adr import accounts, cases, regulatory
+from adr.extensions import db
+from adr.models import ApprovalRequest, AuditEntry, Case, CaseMerge, Report
+from tests.conftest import (
+    ReportSender,
+    app_config,
+    follow_up_link,
+    hidden_inputs,
+    reference_of,
+    valid_report,
+)
+from tests.test_cases import entered
+
+PASSWORD = "correct horse battery"
+REVIEWER, SECOND = "reviewer@tianning.example", "second@tianning.example"
+TODAY = regulatory.china_today()
+
+
+def days_ago(days: int) -> str:
+    return (TODAY - timedelta(days=days)).isoformat()
+
+
+@pytest.fixture
+def four_eyes(tmp_path, monkeypatch):
+    """An app as deployed: four-eyes on, two reviewers."""
+    from adr import create_app
+
+    monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
+    app = create_app(app_config(tmp_path, FOUR_EYES=True))
+    with app.app_context():
+        for email in (REVIEWER, SECOND):
+            accounts.create_user(email, email.split("@")[0], "reviewer", PASSWORD, "test")
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def one_person(app):
+    """An app with four-eyes off (the tests' default) and one reviewer."""
+    with app.app_context():
+        accounts.create_user(REVIEWER, "审核员", "reviewer", PASSWORD, "test")
+    return app
+
+
+def signed_in(app, email: str = REVIEWER):
+    client = app.test_client()
+    token = hidden_inputs(client.get("/login").get_data(as_text=True))["csrf_token"]
+    response = client.post(
+        "/login", data={"email": email, "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 302
+    return client
+
+
+def heard(client, aware: str, **fields: object) -> str:
+    """Enter a report heard of on `aware` (a rash by default), as staff type it."""
+    data = {
+        "case-source": "phone",
+        "case-awareness_date": aware,
+        "reporter-kind": "patient",
+        "reporter-name": "张某某",
+        "reporter-phone": "13912345678",
+        "patient-name": "张某某",
+        "patient-sex": "female",
+        "patient-age": "68",
+        "drugs-0-role": "suspect",
+        "drugs-0-generic_name": "阿莫西林胶囊",
+        "drugs-0-batch_number": "20260315A",
+        "event-name": "皮疹",
+        "event-onset_date": days_ago(60),
+        "event-outcome": "improving",
+    } | fields
+    follow_up_of = data.pop("follow_up_of", None)
+    path = (
+        f"/staff/reports/new?follow_up_of={follow_up_of}" if follow_up_of else "/staff/reports/new"
+    )
+    form = hidden_inputs(client.get(path).get_data(as_text=True))
+    typed = {"follow_up_of": follow_up_of} if follow_up_of else {}
+    return entered(client.post("/staff/reports/new", data=form | typed | data))
+
+
+DEATH = {
+    "reporter-kind": "physician",
+    "reporter-organization_type": "hospital",
+    "reporter-organization": "绥德县医院",
+    "reporter-name": "李医生",
+    "event-outcome": "death",
+    "event-serious": ["death"],
+    "event-death_cause": "过敏性休克",
+    "event-death_date": days_ago(3),
+}
+
+
+def case_page(client, reference: str) -> str:
+    return client.get(f"/staff/reports/{reference}").get_data(as_text=True)
+
+
+def assess(client, reference: str, **fields: object):
+    """Post the assessment form as a browser sends it: the stored values, changed by `fields`."""
+    page = case_page(client, reference)
+    data = {"csrf_token": hidden_inputs(page)["csrf_token"]} | form_values(page) | fields
+    return client.post(f"/staff/reports/{reference}/assessment", data=data)
+
+
+def form_values(page: str) -> dict[str, object]:
+    """Return the assessment form's values as the page shows them (what a browser sends)."""
+    form = page.split('id="assessment"')[1].split("</form>")[0]
+    values: dict[str, object] = {"assessed_serious": []}
+    for tag in re.findall(r"<input\b[^>]*>", form):
+        attrs = dict(re.findall(r'(\w+)="([^"]*)"', tag))
+        name, kind = attrs.get("name"), attrs.get("type")
+        if not name or name == "csrf_token":
+            continue
+        if kind == "checkbox":
+            if " checked" in tag:
+                values[name].append(attrs["value"])  # type: ignore[union-attr]
+        elif kind == "radio":
+            if " checked" in tag:
+                values[name] = attrs["value"]
+        else:
+            values[name] = attrs.get("value", "")
+    for name, options in re.findall(r'<select[^>]*name="(\w+)"[^>]*>(.*?)</select>', form, re.S):
+        chosen = re.search(r'<option selected value="([^"]*)"', options)
+        values[name] = chosen.group(1) if chosen else ""
+    return values
+
+
+def stored(app, reference: str) -> Report:
+    with app.app_context():
+        report = db.session.scalar(sa.select(Report).where(Report.reference == reference))
+        report.case.reports  # noqa: B018 - loaded before the session ends
+        for each in report.case.reports:
+            each.corrections  # noqa: B018
+        db.session.expunge_all()
+        return report
+
+
+def china_day(moment: datetime | None) -> date | None:
+    return moment and regulatory.china_date(moment)
+
+
+def correct(client, page_reference: str, **fields: object):
+    page = case_page(client, page_reference)
+    data = {"csrf_token": hidden_inputs(page)["csrf_token"]} | fields
+    return client.post(f"/staff/reports/{page_reference}/corrections", data=data)
+
+
+def decide(client, request_id: int, decision: str, note: str = ""):
+    page = client.get("/staff/approvals").get_data(as_text=True)
+    data = {"csrf_token": hidden_inputs(page)["csrf_token"], "decision": decision, "note": note}
+    return client.post(f"/staff/approvals/{request_id}", data=data)
+
+
+def pending(app) -> list[ApprovalRequest]:
+    with app.app_context():
+        found = list(
+            db.session.scalars(
+                sa.select(ApprovalRequest).where(ApprovalRequest.status == "pending")
+            )
+        )
+        db.session.expunge_all()
+        return found
+
+
+# 1. A duplicate's news is follow-up information on its original (ICH E2D 5.6.1).
+
+
+def test_a_duplicate_that_held_a_death_gives_its_original_the_death_clock(one_person):
+    client = signed_in(one_person)
+    rash = heard(client, days_ago(6))
+    death = heard(client, days_ago(2), **DEATH)
+    assert assess(client, death, status="duplicate", duplicate_of=rash).status_code == 303
+
+    original, moved = stored(one_person, rash), stored(one_person, death)
+    case = original.case
+    assert moved.case_id == case.id and not moved.duplicate_copy
+    assert (case.death, case.serious, case.report_category) == (True, True, "serious")
+    assert china_day(moved.due_at) == TODAY - timedelta(days=1)  # at once, from B's day 0
+    assert china_day(case.investigation_due_at) == TODAY - timedelta(days=2) + timedelta(days=15)
+    assert china_day(original.due_at) == TODAY - timedelta(days=6) + timedelta(days=30)
+    with one_person.app_context():  # nothing B said is lost from A's view
+        view = cases.current_view(db.session.get(Case, case.id).reports)
+        assert (view.event_outcome, view.reporter_name) == ("death", "李医生")
+    page = case_page(client, rash)
+    assert 'id="merges"' in page and "立即" in page
+
+    # The monthly workbook: B's report is a follow-up row of A, not 不予上报.
+    response = client.get(f"/staff/exports/{TODAY:%Y-%m}.xlsx")
+    book = load_workbook(io.BytesIO(response.data))
+    response.close()
+    listed = [row[0].value for row in book["个例报告"].iter_rows(min_row=2)]
+    assert death in listed and death not in [
+        r[0].value for r in book["不予上报"].iter_rows(min_row=2)
+    ]
+
+
+def test_the_same_report_twice_is_a_copy_that_owes_nothing_and_is_listed_as_a_duplicate(one_person):
+    client = signed_in(one_person)
+    first = heard(client, days_ago(4))
+    again = heard(client, days_ago(3))
+    assert assess(client, again, status="duplicate", duplicate_of=first).status_code == 303
+    copy = stored(one_person, again)
+    assert (
+        copy.duplicate_copy
+        and copy.due_at is None
+        and copy.case_id == stored(one_person, first).case_id
+    )
+    response = client.get(f"/staff/exports/{TODAY:%Y-%m}.xlsx")
+    book = load_workbook(io.BytesIO(response.data))
+    response.close()
+    not_reported = {row[0].value: row[4].value for row in book["不予上报"].iter_rows(min_row=2)}
+    assert not_reported == {again: f"重复:{first}"}
+
+
+def test_undoing_a_merge_restores_the_duplicate_as_it_was(one_person):
+    client = signed_in(one_person)
+    rash = heard(client, days_ago(6))
+    death = heard(client, days_ago(2), **DEATH)
+    before_case = stored(one_person, death).case_id
+    clocks_before = {
+        r.reference: (r.day_zero, r.due_at, r.report_category)
+        for ref in (rash, death)
+        for r in stored(one_person, ref).case.reports
+    }
+    assess(client, death, status="duplicate", duplicate_of=rash)
+    with one_person.app_context():
+        merge_id = db.session.scalar(sa.select(CaseMerge.id))
+    page = case_page(client, rash)
+    token = hidden_inputs(page)["csrf_token"]
+    refused = client.post(f"/staff/merges/{merge_id}/undo", data={"csrf_token": token})
+    assert refused.status_code == 303 and stored(one_person, death).case_id != before_case
+    undone = client.post(
+        f"/staff/merges/{merge_id}/undo", data={"csrf_token": token, "reason": "不同患者,标记有误"}
+    )
+    assert undone.status_code == 303 and undone.location.endswith(f"/staff/reports/{death}")
+    back = stored(one_person, death)
+    assert back.case_id == before_case and back.follow_up_of_id is None and back.merge_id is None
+    assert back.case.status == "received" and back.case.duplicate_of_id is None
+    original = stored(one_person, rash).case
+    assert not original.death and original.investigation_due_at is None
+    clocks_after = {
+        r.reference: (r.day_zero, r.due_at, r.report_category)
+        for ref in (rash, death)
+        for r in stored(one_person, ref).case.reports
+    }
+    assert clocks_after == clocks_before
+    with one_person.app_context():
+        actions = {e.action for e in db.session.scalars(sa.select(AuditEntry))}
+        assert {"merged", "merge undone", "reason"} <= actions
+        record = db.session.get(CaseMerge, merge_id)
+        assert (record.undone_by, record.undo_reason) == (REVIEWER, "不同患者,标记有误")
+
+
+def test_a_duplicate_sent_to_the_regulator_must_be_nullified_there(one_person):
+    client = signed_in(one_person)
+    rash = heard(client, days_ago(6))
+    sent = heard(client, days_ago(5), **{"reporter-name": "王医生", "reporter-kind": "physician"})
+    for status in ("in_review", "assessed"):
+        assess(client, sent, status=status)
+    assert assess(client, sent, status="submitted", submitted_to_regulator_on=days_ago(1),
+                  national_case_number="2026610000000009").status_code == 303  # fmt: skip
+    assess(client, sent, status="in_review")  # a sent case is reviewed again before it merges
+    assert assess(client, sent, status="duplicate", duplicate_of=rash).status_code == 303
+    page = case_page(client, rash)
+    merges_section = page.split('id="merges"')[1].split("</section>")[0]
+    assert "已上报国家系统：请在国家系统中作废" in merges_section
+    assert stored(one_person, sent).submitted_to_regulator_on == TODAY - timedelta(days=1)
+
+
+# 2. Invalid means invalid.
+
+
+def test_a_case_holding_the_four_elements_cannot_be_invalid_for_lacking_one(one_person):
+    client = signed_in(one_person)
+    reference = heard(client, days_ago(2))
+    refused = assess(client, reference, status="invalid", invalid_reason="missing_element")
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert "不能以缺少要素为由判为无效" in page
+    assert re.search(r'checked[^>]*value="missing_element"', page)  # the choice kept
+    assert assess(client, reference, status="invalid", invalid_reason="other").status_code == 422
+    assert stored(one_person, reference).case.status == "received"
+    assert (
+        assess(client, reference, status="invalid", invalid_reason="not_adverse_event").status_code
+        == 303
+    )
+    case = stored(one_person, reference).case
+    assert (case.status, case.invalid_reason) == ("invalid", "not_adverse_event")
+
+
+def test_a_case_without_a_reporter_may_be_invalid_for_a_missing_element(one_person):
+    client = signed_in(one_person)
+    reference = heard(
+        client, days_ago(2), **{"reporter-name": "", "reporter-phone": "", "reporter-kind": ""}
+    )
+    assert not stored(one_person, reference).case.valid_case
+    assert (
+        assess(client, reference, status="invalid", invalid_reason="missing_element").status_code
+        == 303
+    )
+
+
+def test_an_overdue_case_made_invalid_stays_in_that_month_s_figures(one_person):
+    client = signed_in(one_person)
+    late = heard(client, days_ago(50), **{"event-serious": ["hospitalization"]})  # due 35 days ago
+    month = f"{TODAY - timedelta(days=35):%Y-%m}"
+    before = client.get(f"/staff/compliance?from={month}&to={month}").get_data(as_text=True)
+    assert re.search(r'data-count="open_past_due"><strong[^>]*>1<', before)
+    assert (
+        assess(client, late, status="invalid", invalid_reason="not_our_product").status_code == 303
+    )
+    after = client.get(f"/staff/compliance?from={month}&to={month}").get_data(as_text=True)
+    assert re.search(r'data-count="closed_invalid"><strong[^>]*>1<', after)
+    assert re.search(r'data-count="due">1<', after) and late in after  # still owed that month
+    assert stored(one_person, late).due_at is None  # and no longer overdue in the list
+
+
+# 3. An assessment applies from the report it rests on (ICH E2D 5.3).
+
+
+@pytest.fixture
+def sent_initial(one_person):
+    """An initial report known 40 days ago, sent on day 20; a follow-up known 10 days ago."""
+    client = signed_in(one_person)
+    initial = heard(client, days_ago(40))
+    for status in ("in_review", "assessed"):
+        assess(client, initial, status=status)
+    assess(client, initial, status="submitted", submitted_to_regulator_on=days_ago(20),
+           national_case_number="2026610000000001")  # fmt: skip
+    return client, initial
+
+
+def test_a_hospitalisation_confirmed_after_a_follow_up_leaves_the_sent_report_on_time(
+    one_person, sent_initial
+):
+    client, initial = sent_initial
+    follow_up = heard(
+        client, days_ago(10), follow_up_of=initial, **{"event-serious": ["hospitalization"]}
+    )
+    assess(client, initial, assessed_serious=["hospitalization"])
+    first, later = stored(one_person, initial), stored(one_person, follow_up)
+    assert (first.report_category, china_day(first.due_at)) == (
+        "general",
+        TODAY - timedelta(days=10),
+    )
+    assert (later.report_category, china_day(later.due_at)) == (
+        "serious",
+        TODAY + timedelta(days=5),
+    )
+    month = f"{first.due_at.astimezone(regulatory.CHINA):%Y-%m}"
+    page = client.get(f"/staff/compliance?from={month}&to={month}").get_data(as_text=True)
+    assert initial not in page  # sent on time: not among the late
+
+
+def test_a_death_reported_by_a_follow_up_dates_its_clock_and_the_investigation_from_it(
+    one_person, sent_initial
+):
+    client, initial = sent_initial
+    follow_up = heard(client, days_ago(10), follow_up_of=initial, **DEATH)
+    first, later = stored(one_person, initial), stored(one_person, follow_up)
+    assert (first.report_category, china_day(first.due_at)) == (
+        "general",
+        TODAY - timedelta(days=10),
+    )
+    assert china_day(later.due_at) == TODAY - timedelta(days=9)  # at once
+    assert china_day(later.case.investigation_due_at) == TODAY + timedelta(days=5)
+
+
+def test_new_after_a_follow_up_applies_from_it(one_person, sent_initial):
+    client, initial = sent_initial
+    follow_up = heard(client, days_ago(10), follow_up_of=initial, **{"event-name": "皮疹、肝损伤"})
+    assess(client, initial, expectedness="new")
+    assert stored(one_person, initial).report_category == "general"
+    assert stored(one_person, follow_up).report_category == "new"
+    with one_person.app_context():
+        (decision,) = (
+            db.session.scalars(sa.select(Report).where(Report.reference == follow_up))
+            .one()
+            .decisions
+        )
+        assert (decision.field, decision.value, decision.correction) == (
+            "expectedness",
+            "new",
+            False,
+        )
+
+
+def test_correcting_an_earlier_report_s_assessment_needs_a_reason(one_person, sent_initial):
+    client, initial = sent_initial
+    heard(client, days_ago(10), follow_up_of=initial)
+    refused = assess(client, initial, assessed_serious=["hospitalization"], effective_from=initial)
+    assert refused.status_code == 422 and "评价有误" in refused.get_data(as_text=True)
+    fixed = assess(client, initial, assessed_serious=["hospitalization"], effective_from=initial,
+                   decision_reason="首次报告已写明住院,当时漏判")  # fmt: skip
+    assert fixed.status_code == 303
+    first = stored(one_person, initial)
+    assert (first.report_category, china_day(first.due_at)) == (
+        "serious",
+        TODAY - timedelta(days=25),
+    )
+    with one_person.app_context():
+        trail = {(e.action, e.field) for e in db.session.scalars(sa.select(AuditEntry))}
+        assert ("assessment corrected", "assessed_serious") in trail and (
+            "reason",
+            "assessed_serious",
+        ) in trail
+
+
+# 4. Received data is corrected, never overwritten.
+
+
+def test_a_mistyped_day_0_is_corrected_with_a_reason_and_every_deadline_follows(one_person):
+    client = signed_in(one_person)
+    reference = heard(client, days_ago(2), **{"event-serious": ["hospitalization"]})
+    missing = correct(
+        client, reference, report=reference, field="case-awareness_date", value=days_ago(9)
+    )
+    assert missing.status_code == 422
+    page = missing.get_data(as_text=True)
+    assert "请说明更正报告的原因" in page and f'value="{days_ago(9)}"' in page  # kept
+    bad = correct(client, reference, report=reference, field="case-awareness_date",
+                  value=days_ago(-3), reason="录入错误")  # fmt: skip
+    assert bad.status_code == 422 and "未来" in bad.get_data(as_text=True)
+    done = correct(client, reference, report=reference, field="case-awareness_date",
+                   value=days_ago(9), reason="来电记录显示9天前首次获知")  # fmt: skip
+    assert done.status_code == 303
+    report = stored(one_person, reference)
+    assert (report.aware_on, report.day_zero) == (
+        TODAY - timedelta(days=9),
+        TODAY - timedelta(days=9),
+    )
+    assert china_day(report.due_at) == TODAY + timedelta(days=6)
+    (made,) = report.corrections
+    assert (made.field, made.original, made.value, made.made_by) == (
+        "case-awareness_date", days_ago(2), days_ago(9), REVIEWER,
+    )  # fmt: skip
+    page = case_page(client, reference)
+    corrections = page.split('id="corrections"')[1].split("</section>")[0]
+    assert days_ago(2) in corrections and "来电记录显示9天前首次获知" in corrections
+    with one_person.app_context():
+        entry = db.session.scalar(sa.select(AuditEntry).where(AuditEntry.action == "corrected"))
+        assert (entry.field, entry.old_value, entry.new_value) == (
+            "case-awareness_date",
+            days_ago(2),
+            days_ago(9),
+        )
+        assert db.session.scalar(
+            sa.select(AuditEntry).where(
+                AuditEntry.action == "deadline", AuditEntry.field == "due_at"
+            )
+        )
+
+
+def test_a_wrong_date_sent_and_other_fields_are_corrected(one_person):
+    client = signed_in(one_person)
+    reference = heard(client, days_ago(30))
+    for status in ("in_review", "assessed"):
+        assess(client, reference, status=status)
+    assess(client, reference, status="submitted", submitted_to_regulator_on=days_ago(1),
+           national_case_number="2026610000000001")  # fmt: skip
+    fields = {
+        "submitted_to_regulator_on": days_ago(3),
+        "national_case_number": "2026610000000002",
+        "drugs-0-batch_number": "lot 20260316b",
+        "patient-age": "69",
+        "event-outcome": "痊愈",  # a label is understood
+    }
+    for field, value in fields.items():
+        response = correct(
+            client, reference, report=reference, field=field, value=value, reason="核对原始记录"
+        )
+        assert response.status_code == 303, (field, response.get_data(as_text=True)[:300])
+    report = stored(one_person, reference)
+    assert report.submitted_to_regulator_on == TODAY - timedelta(days=3)
+    assert report.case.national_case_number == "2026610000000002"
+    assert report.patient_age == 69 and report.event_outcome == "recovered"
+    with one_person.app_context():
+        drug = db.session.scalar(sa.select(Report).where(Report.reference == reference)).drugs[0]
+        assert drug.batch_number == "20260316B"
+    refused = correct(
+        client, reference, report=reference, field="patient-age", value="很多", reason="x"
+    )
+    assert refused.status_code == 422 and 'value="很多"' in refused.get_data(as_text=True)
+    unknown = correct(client, reference, report=reference, field="no-such", value="1", reason="x")
+    assert unknown.status_code == 422
+
+
+# 5. Four-eyes.
+
+
+def test_marking_invalid_waits_for_a_second_person_who_is_not_the_requester(four_eyes):
+    first, second = signed_in(four_eyes), signed_in(four_eyes, SECOND)
+    reference = heard(first, days_ago(2))
+    assert (
+        assess(first, reference, status="invalid", invalid_reason="not_adverse_event").status_code
+        == 303
+    )
+    case = stored(four_eyes, reference).case
+    assert case.status == "received" and stored(four_eyes, reference).due_at is not None
+    page = case_page(first, reference)
+    assert 'id="awaiting-approval"' in page
+    assert re.search(r"<strong>1</strong> 等待复核", first.get("/staff/").get_data(as_text=True))
+    (request,) = pending(four_eyes)
+    assert decide(first, request.id, "approve").status_code == 403
+    assert stored(four_eyes, reference).case.status == "received"
+    assert decide(second, request.id, "approve", "已核实").status_code == 303
+    case = stored(four_eyes, reference).case
+    assert (case.status, case.invalid_reason) == ("invalid", "not_adverse_event")
+    with four_eyes.app_context():
+        actions = [(e.actor, e.action) for e in db.session.scalars(sa.select(AuditEntry))]
+        assert (REVIEWER, "approval requested") in actions and (SECOND, "approved") in actions
+
+
+def test_a_refusal_leaves_everything_as_it_was(four_eyes):
+    first, second = signed_in(four_eyes), signed_in(four_eyes, SECOND)
+    rash = heard(first, days_ago(6))
+    death = heard(first, days_ago(2), **DEATH)
+    assess(first, death, status="duplicate", duplicate_of=rash)
+    (request,) = pending(four_eyes)
+    assert request.kind == "duplicate"
+    assert decide(second, request.id, "refuse", "不是同一患者").status_code == 303
+    assert stored(four_eyes, death).case_id != stored(four_eyes, rash).case_id
+    assert stored(four_eyes, death).case.status == "received" and pending(four_eyes) == []
+
+
+def test_a_merge_approved_by_a_second_person_takes_effect(four_eyes):
+    first, second = signed_in(four_eyes), signed_in(four_eyes, SECOND)
+    rash = heard(first, days_ago(6))
+    death = heard(first, days_ago(2), **DEATH)
+    assess(first, death, status="duplicate", duplicate_of=rash)
+    (request,) = pending(four_eyes)
+    assert decide(second, request.id, "approve").status_code == 303
+    case = stored(four_eyes, rash).case
+    assert case.death and stored(four_eyes, death).case_id == case.id
+    with four_eyes.app_context():
+        record = db.session.scalar(sa.select(CaseMerge))
+        assert (record.merged_by, record.approved_by) == (REVIEWER, SECOND)
+
+
+def test_a_correction_that_moves_a_deadline_waits_and_one_that_does_not_is_made(four_eyes):
+    first, second = signed_in(four_eyes), signed_in(four_eyes, SECOND)
+    reference = heard(first, days_ago(2))
+    assert correct(first, reference, report=reference, field="patient-name",
+                   value="张某", reason="姓名录入错误").status_code == 303  # fmt: skip
+    assert stored(four_eyes, reference).patient_name == "张某" and pending(four_eyes) == []
+    correct(
+        first,
+        reference,
+        report=reference,
+        field="case-awareness_date",
+        value=days_ago(9),
+        reason="来电记录",
+    )
+    assert stored(four_eyes, reference).aware_on == TODAY - timedelta(days=2)  # not yet
+    (request,) = pending(four_eyes)
+    assert request.kind == "correction"
+    assert decide(second, request.id, "approve").status_code == 303
+    report = stored(four_eyes, reference)
+    assert report.aware_on == TODAY - timedelta(days=9)
+    assert report.corrections[-1].approved_by == SECOND
+
+
+def test_recording_the_date_sent_and_closing_wait_for_approval(four_eyes):
+    first, second = signed_in(four_eyes), signed_in(four_eyes, SECOND)
+    reference = heard(first, days_ago(5))
+    for status in ("in_review", "assessed"):
+        assess(first, reference, status=status)
+    assess(first, reference, status="submitted", submitted_to_regulator_on=days_ago(1),
+           national_case_number="2026610000000001")  # fmt: skip
+    assert stored(four_eyes, reference).submitted_to_regulator_on is None
+    again = {"submitted_to_regulator_on": days_ago(1), "national_case_number": "2026610000000001"}
+    refused_again = assess(first, reference, status="submitted", **again)
+    assert refused_again.status_code == 422  # one status request at a time
+    (request,) = pending(four_eyes)
+    assert request.kind == "sent"
+    decide(second, request.id, "approve")
+    report = stored(four_eyes, reference)
+    assert (report.case.status, report.submitted_to_regulator_on) == (
+        "submitted",
+        TODAY - timedelta(days=1),
+    )
+    assess(first, reference, status="closed")
+    (closing,) = pending(four_eyes)
+    assert closing.kind == "close"
+    decide(second, closing.id, "approve")
+    assert stored(four_eyes, reference).case.status == "closed"
+
+
+def test_the_approvals_page_lists_what_waits_and_is_for_staff(four_eyes, client):
+    first = signed_in(four_eyes)
+    reference = heard(first, days_ago(2))
+    assess(first, reference, status="invalid", invalid_reason="not_human")
+    page = signed_in(four_eyes, SECOND).get("/staff/approvals").get_data(as_text=True)
+    assert reference in page and "非人用病例" in page and 'value="approve"' in page
+    assert four_eyes.test_client().get("/staff/approvals").status_code == 302
+    assert four_eyes.test_client().post("/staff/approvals/1", data={}).status_code in (302, 400)
+
+
+# 6. The holder's clock.
+
+
+def test_a_new_non_serious_reaction_has_30_days_or_15_where_the_sop_says_so(one_person):
+    client = signed_in(one_person)
+    reference = heard(client, days_ago(1))
+    assess(client, reference, expectedness="new")
+    assert china_day(stored(one_person, reference).due_at) == TODAY + timedelta(days=29)
+    one_person.config["NEW_REACTION_DAYS"] = 15
+    assess(client, reference, company_causality="possible")  # any save derives the clock again
+    assert china_day(stored(one_person, reference).due_at) == TODAY + timedelta(days=14)
+
+
+# 7. A reference is an identifier, not a credential.
+
+
+def test_a_claimed_follow_up_changes_nothing_until_staff_confirm_it(one_person):
+    first = reference_of(ReportSender(one_person.test_client()).send(valid_report()))
+    client = signed_in(one_person)
+    for status in ("in_review", "assessed"):
+        assess(client, first, status=status)
+    assess(client, first, status="submitted", submitted_to_regulator_on=TODAY.isoformat(),
+           national_case_number="2026610000000001")  # fmt: skip
+    assess(client, first, status="closed")
+    death = valid_report() | {
+        "follow_up_of": first, "reporter-email": "stranger@example.com",
+        "event-outcome": "death", "event-death_cause": "休克", "event-death_date": days_ago(1),
+    }  # fmt: skip
+    claim = reference_of(ReportSender(one_person.test_client()).send(death))
+    original = stored(one_person, first).case
+    assert original.status == "closed" and not original.death  # reopened nothing
+    assert stored(one_person, claim).case_id != original.id
+    with one_person.app_context():  # the stranger's link is for their own report only
+        assert (
+            follow_up_link(one_person, claim)
+            and db.session.scalar(
+                sa.select(sa.func.count()).select_from(Report).where(Report.case_id == original.id)
+            )
+            == 1
+        )
+    assert "声称为本病例跟踪报告" in case_page(client, first)
+    page = case_page(client, claim)
+    assert 'id="claim"' in page
+    token = hidden_inputs(page)["csrf_token"]
+    confirmed = client.post(
+        f"/staff/reports/{claim}/claim", data={"csrf_token": token, "decision": "confirm"}
+    )
+    assert confirmed.status_code == 303
+    joined = stored(one_person, claim)
+    assert joined.case_id == original.id and joined.aware_on == TODAY
+    assert joined.case.death and joined.case.status == "in_review"
+
+
+def test_a_rejected_claim_stays_a_case_of_its_own(one_person):
+    first = reference_of(ReportSender(one_person.test_client()).send(valid_report()))
+    claim = reference_of(
+        ReportSender(one_person.test_client()).send(valid_report() | {"follow_up_of": first})
+    )
+    client = signed_in(one_person)
+    token = hidden_inputs(case_page(client, claim))["csrf_token"]
+    client.post(f"/staff/reports/{claim}/claim", data={"csrf_token": token, "decision": "reject"})
+    report = stored(one_person, claim)
+    assert (
+        report.claimed_follow_up_of is None and report.case_id != stored(one_person, first).case_id
+    )
+
+
+def test_the_confirmation_page_is_rate_limited_like_the_form(tmp_path, monkeypatch):
+    from adr import create_app
+
+    monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
+    app = create_app(app_config(tmp_path, RATELIMIT_ENABLED=True, REPORT_RATE_LIMIT="3 per minute"))
+    client = app.test_client()
+    statuses = [client.get("/report/submitted/ADR-202611-ZZZZZ0").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+
+
+# 8. The workbook's follow-up rows and months.
+
+
+def test_a_follow_up_row_holds_the_case_as_it_stood_in_the_month_it_was_known(one_person):
+    client = signed_in(one_person)
+    hospital = {
+        "reporter-kind": "physician", "reporter-organization_type": "hospital",
+        "reporter-organization": "绥德县医院", "reporter-name": "李医生",
+    }  # fmt: skip
+    first = heard(client, days_ago(40), **hospital)
+    follow_up = heard(
+        client,
+        days_ago(35),
+        follow_up_of=first,
+        **{"reporter-kind": "", "reporter-name": "", "reporter-phone": "", "patient-name": "",
+           "patient-sex": "", "patient-age": "", "drugs-0-generic_name": "",
+           "drugs-0-batch_number": "", "event-name": "", "event-outcome": "recovered"},
+    )  # fmt: skip
+    month = f"{TODAY - timedelta(days=35):%Y-%m}"
+    response = client.get(f"/staff/exports/{month}.xlsx")
+    book = load_workbook(io.BytesIO(response.data))
+    response.close()
+    sheet = book["个例报告"]
+    headers = [c.value for c in sheet[1]]
+    rows = {
+        row[0]: dict(zip(headers, row, strict=True))
+        for row in sheet.iter_rows(min_row=2, values_only=True)
+    }
+    row = rows[follow_up]
+    assert (row["首次/跟踪报告"], row["原始报告编码"]) == ("跟踪报告", first)
+    assert (row["报告人职业"], row["信息来源"], row["报告人姓名"]) == ("医生", "医疗机构", "李医生")
+    assert (row["患者姓名"], row["性别"], row["年龄"]) == ("张某某", "女", "68岁")
+    assert "阿莫西林胶囊" in row["怀疑药品"] and row["结果"] == "痊愈"
+    assert row["接收日期"].date() == TODAY - timedelta(days=35)
+
+
+def test_a_report_known_last_month_and_entered_today_is_in_last_month_s_workbook(one_person):
+    client = signed_in(one_person)
+    known = TODAY.replace(day=1) - timedelta(days=3)
+    reference = heard(
+        client, known.isoformat(), **{"event-onset_date": (known - timedelta(days=2)).isoformat()}
+    )
+    response = client.get(f"/staff/exports/{known:%Y-%m}.xlsx")
+    book = load_workbook(io.BytesIO(response.data))
+    response.close()
+    (row,) = [
+        r for r in book["个例报告"].iter_rows(min_row=2, values_only=True) if r[0] == reference
+    ]
+    assert row[4].date() == known
+    this_month = client.get(f"/staff/exports/{TODAY:%Y-%m}.xlsx")
+    listed = load_workbook(io.BytesIO(this_month.data))["个例报告"]
+    this_month.close()
+    assert reference not in [row[0] for row in listed.iter_rows(values_only=True)]
