@@ -355,6 +355,7 @@ def _report(
         "reference": reference,
         "submission_token": f"{TOKEN_PREFIX}{reference}",
         "received_at": received_at,
+        "added_at": received_at,
         "language": choice(["zh_CN"] * 9 + ["en"]),
         "remarks": choice(HOSTILE)
         if hostile
@@ -409,6 +410,8 @@ def _report(
     status = _status(rng, received_at)
     sent = status in ("submitted", "closed")  # every row has the same keys: one batch
     row["submitted_to_regulator_on"] = today + timedelta(days=rng.randint(0, 20)) if sent else None
+    sent_on = row["submitted_to_regulator_on"]
+    row["sent_recorded_at"] = regulatory.end_of_china_day(sent_on) if sent_on else None
     invalid_reason, words = choice(INVALID_REASONS) if status == "invalid" else (None, None)
     case: dict[str, Any] = {
         "status": status,

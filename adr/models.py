@@ -83,11 +83,10 @@ class Case(Model):
     valid_case: Mapped[bool] = mapped_column(default=False)
     investigation_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
-    # The first report first (a merged duplicate's reports follow it whenever they came), then
-    # as they came.
+    # The first report first, then as each joined the case (a merged duplicate's when merged).
     reports: Mapped[list[Report]] = relationship(
         back_populates="case",
-        order_by=lambda: (Report.follow_up_of_id.is_not(None), Report.received_at, Report.id),
+        order_by=lambda: (Report.follow_up_of_id.is_not(None), Report.added_at, Report.id),
     )
     duplicate_of: Mapped[Case | None] = relationship(remote_side=[id])
     notes: Mapped[list[CaseNote]] = relationship(order_by="CaseNote.id")
@@ -124,6 +123,8 @@ class Report(Model):
     reference: Mapped[str] = mapped_column(sa.String(17), unique=True)
     submission_token: Mapped[str] = mapped_column(sa.String(64), unique=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    # When it joined its case: when received, or when its duplicate case was merged into it.
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
     language: Mapped[str] = mapped_column(sa.String(5))
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("safety_case.id"), index=True)
     source: Mapped[str] = mapped_column(sa.String(12), default="web", index=True)
@@ -186,7 +187,13 @@ class Report(Model):
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     valid_case: Mapped[bool]
     completeness: Mapped[int]
+    # The staff decisions in force for this report (`adr.cases.decisions`): what its row of the
+    # workbook says staff confirmed.
+    decided_serious: Mapped[list[str] | None] = mapped_column(sa.JSON)
+    decided_outcome: Mapped[str | None] = code()
     submitted_to_regulator_on: Mapped[date | None]  # the day this report went to the regulator
+    # When that date was recorded: decisions made later leave this report's deadline alone.
+    sent_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The deadline the report had passed, unsent, when its case was marked invalid: it stays in
     # that month's compliance figures (`adr.regulator.compliance`).
     lapsed_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
@@ -258,6 +265,11 @@ class CaseMerge(Model):
     duplicate_case_id: Mapped[int] = mapped_column(sa.ForeignKey("safety_case.id"), index=True)
     original_case_id: Mapped[int] = mapped_column(sa.ForeignKey("safety_case.id"), index=True)
     status_before: Mapped[str] = mapped_column(sa.String(12))  # the duplicate's, for an undo
+    # The original's status when the merge reopened it (the merged news owed the regulator).
+    original_status_before: Mapped[str | None] = mapped_column(sa.String(12))
+    # Each report it moved, as it stood before: id, follow_up_of_id, merge_id, duplicate_copy,
+    # added_at; an undo puts them back so.
+    moved: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
     reason: Mapped[str | None] = text(500)
     merged_at: Mapped[datetime] = mapped_column(UTCDateTime)
     merged_by: Mapped[str] = mapped_column(sa.String(254))

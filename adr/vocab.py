@@ -302,6 +302,7 @@ DRUG = Term("药品", "Drug")
 RECORD_FIELDS: CodeList = {
     "submitted_to_regulator_on": Term("上报日期", "Date sent to the national system"),
     "national_case_number": Term("国家系统报告编号", "National case number"),
+    "investigation_reported_on": Term("死亡病例调查报告日期", "Death investigation reported"),
 }
 
 
@@ -485,7 +486,9 @@ APPROVAL_KIND: CodeList = {
     "close": Term("关闭病例", "Close the case"),
     "sent": Term("记录上报日期", "Record the date sent"),
     "correction": Term("更正报告数据", "Correct received data"),
-    "reassessment": Term("更正此前评价", "Correct an earlier assessment"),
+    "reassessment": Term("改变报告时限的评价", "An assessment that moves a deadline"),
+    "investigation": Term("记录死亡病例调查报告日期", "Record the death investigation's date"),
+    "unmerge": Term("撤销病例合并", "Undo a merge"),
 }
 ROLE: CodeList = {
     "reviewer": Term("审核员", "Reviewer"),

@@ -271,8 +271,15 @@ def test_serious_and_fatal_outcomes_read_as_the_form_writes_them(app, tmp_path):
 
 def test_a_death_staff_confirmed_reads_in_the_outcome_criteria_and_summary(app, tmp_path):
     reference = submit(app, received_at=NOV)  # the reporter wrote 好转
-    change_case(app, reference, assessed_outcome="death", assessed_serious=["death"])
-    change(app, reference, serious=True, report_category="serious")
+    # Staff's decisions in force for the report (adr.cases.decisions), as derived onto it.
+    change(
+        app,
+        reference,
+        serious=True,
+        report_category="serious",
+        decided_outcome="death",
+        decided_serious=["death"],
+    )
     workbook, _ = export(app, "2026-11", tmp_path)
     sheet = workbook["个例报告"]
     assert cell(sheet, reference, "结果").value == "好转(审核确认:死亡)"

@@ -181,6 +181,30 @@ def pending(app) -> list[ApprovalRequest]:
         return found
 
 
+def merge_ids(app) -> list[int]:
+    with app.app_context():
+        return list(db.session.scalars(sa.select(CaseMerge.id).order_by(CaseMerge.id)))
+
+
+def undo_merge(client, page_reference: str, merge_id: int, reason: str = "不同患者,标记有误"):
+    token = hidden_inputs(case_page(client, page_reference))["csrf_token"]
+    return client.post(
+        f"/staff/merges/{merge_id}/undo", data={"csrf_token": token, "reason": reason}
+    )
+
+
+def sent(client, reference: str, on: str, number: str = "2026610000000001"):
+    """Take a case through review and record the date it went to the national system."""
+    for status in ("in_review", "assessed"):
+        assess(client, reference, status=status)
+    return assess(client, reference, status="submitted", submitted_to_regulator_on=on,
+                  national_case_number=number)  # fmt: skip
+
+
+def compliance(client, month: str) -> str:
+    return client.get(f"/staff/compliance?from={month}&to={month}").get_data(as_text=True)
+
+
 # 1. A duplicate's news is follow-up information on its original (ICH E2D 5.6.1).
 
 
@@ -273,17 +297,92 @@ def test_undoing_a_merge_restores_the_duplicate_as_it_was(one_person):
 def test_a_duplicate_sent_to_the_regulator_must_be_nullified_there(one_person):
     client = signed_in(one_person)
     rash = heard(client, days_ago(6))
-    sent = heard(client, days_ago(5), **{"reporter-name": "王医生", "reporter-kind": "physician"})
-    for status in ("in_review", "assessed"):
-        assess(client, sent, status=status)
-    assert assess(client, sent, status="submitted", submitted_to_regulator_on=days_ago(1),
-                  national_case_number="2026610000000009").status_code == 303  # fmt: skip
-    assess(client, sent, status="in_review")  # a sent case is reviewed again before it merges
-    assert assess(client, sent, status="duplicate", duplicate_of=rash).status_code == 303
+    reported = heard(
+        client, days_ago(5), **{"reporter-name": "王医生", "reporter-kind": "physician"}
+    )
+    assert sent(client, reported, days_ago(1), "2026610000000009").status_code == 303
+    assess(client, reported, status="in_review")  # a sent case is reviewed again before it merges
+    assert assess(client, reported, status="duplicate", duplicate_of=rash).status_code == 303
     page = case_page(client, rash)
     merges_section = page.split('id="merges"')[1].split("</section>")[0]
     assert "已上报国家系统：请在国家系统中作废" in merges_section
-    assert stored(one_person, sent).submitted_to_regulator_on == TODAY - timedelta(days=1)
+    assert stored(one_person, reported).submitted_to_regulator_on == TODAY - timedelta(days=1)
+
+
+def test_a_duplicate_known_before_its_original_keeps_its_day_0_and_stays_owed(one_person):
+    client = signed_in(one_person)
+    overdue = heard(client, days_ago(40), **{"event-serious": ["hospitalization"]})
+    again = heard(client, days_ago(2), **{"event-serious": ["hospitalization"]})  # the same
+    assert assess(client, overdue, status="duplicate", duplicate_of=again).status_code == 303
+    moved = stored(one_person, overdue)
+    assert moved.case_id == stored(one_person, again).case_id and not moved.duplicate_copy
+    assert china_day(moved.due_at) == TODAY - timedelta(days=25)  # known first: still owed
+    assert overdue in client.get("/staff/reports?overdue=1").get_data(as_text=True)
+
+
+def test_a_merge_leaves_the_deadlines_of_reports_sent_before_it(one_person):
+    client = signed_in(one_person)
+    first = heard(client, days_ago(10))
+    death = heard(client, days_ago(5), **DEATH)
+    follow_up = heard(
+        client,
+        days_ago(4),
+        follow_up_of=first,
+        **{"event-description": "患者停药后皮疹逐渐消退，复查肝功能正常"},
+    )
+    sent(client, first, days_ago(3))
+    assert assess(client, death, status="duplicate", duplicate_of=first).status_code == 303
+    case = stored(one_person, first).case
+    deadlines = {r.reference: (r.report_category, china_day(r.due_at)) for r in case.reports}
+    assert [r.reference for r in case.reports] == [first, follow_up, death]  # in joining order
+    assert deadlines == {
+        first: ("general", TODAY + timedelta(days=20)),
+        follow_up: ("general", TODAY + timedelta(days=26)),
+        death: ("serious", TODAY - timedelta(days=4)),
+    }
+    assert case.death and case.status == "in_review"  # the death is news: the case reopens
+
+
+def test_an_undo_keeps_the_original_s_later_decisions_and_puts_its_status_back(one_person):
+    client = signed_in(one_person)
+    rash = heard(client, days_ago(6))
+    doctor = {"reporter-name": "王医生", "reporter-kind": "physician"}
+    assess(client, heard(client, days_ago(2), **doctor), status="duplicate", duplicate_of=rash)
+    assess(client, rash, assessed_serious=["hospitalization"])  # rests on the doctor's report
+    undo_merge(client, rash, merge_ids(one_person)[0])
+    kept = stored(one_person, rash)
+    assert kept.case.assessed_serious == ["hospitalization"] and kept.report_category == "serious"
+    assert china_day(kept.due_at) == TODAY + timedelta(days=9)
+
+    closed = heard(client, days_ago(6), **{"patient-name": "赵某"})
+    sent(client, closed, days_ago(1))
+    assess(client, closed, status="closed")
+    news = heard(client, days_ago(2), **{"patient-name": "赵某"} | doctor)
+    assess(client, news, status="duplicate", duplicate_of=closed)
+    assert stored(one_person, closed).case.status == "in_review"
+    undo_merge(client, closed, merge_ids(one_person)[1])
+    assert stored(one_person, closed).case.status == "closed"
+    assert stored(one_person, news).case.status == "received"
+
+
+def test_merges_are_undone_latest_first(one_person):
+    client = signed_in(one_person)
+    a = heard(client, days_ago(6))
+    b = heard(client, days_ago(3), **{"reporter-name": "王医生", "reporter-kind": "physician"})
+    c = heard(client, days_ago(8), **{"reporter-name": "赵医生", "reporter-kind": "physician"})
+    assess(client, b, status="duplicate", duplicate_of=a)
+    assess(client, a, status="duplicate", duplicate_of=c)
+    b_into_a, a_into_c = merge_ids(one_person)
+    blocked = undo_merge(client, c, b_into_a)
+    assert blocked.status_code == 303
+    page = client.get(blocked.location).get_data(as_text=True)
+    assert "请先撤销那次合并" in page
+    assert stored(one_person, b).case_id == stored(one_person, c).case_id
+    assert undo_merge(client, c, a_into_c).status_code == 303
+    assert stored(one_person, b).case_id == stored(one_person, a).case_id
+    assert undo_merge(client, a, b_into_a).status_code == 303
+    cases_now = {stored(one_person, ref).case_id for ref in (a, b, c)}
+    assert len(cases_now) == 3
 
 
 # 2. Invalid means invalid.
@@ -342,10 +441,7 @@ def sent_initial(one_person):
     """An initial report known 40 days ago, sent on day 20; a follow-up known 10 days ago."""
     client = signed_in(one_person)
     initial = heard(client, days_ago(40))
-    for status in ("in_review", "assessed"):
-        assess(client, initial, status=status)
-    assess(client, initial, status="submitted", submitted_to_regulator_on=days_ago(20),
-           national_case_number="2026610000000001")  # fmt: skip
+    sent(client, initial, days_ago(20))
     return client, initial
 
 
@@ -425,6 +521,35 @@ def test_correcting_an_earlier_report_s_assessment_needs_a_reason(one_person, se
         ) in trail
 
 
+def test_a_decision_taken_before_the_date_sent_was_recorded_holds_for_the_report_sent(four_eyes):
+    first, second = signed_in(four_eyes), signed_in(four_eyes, SECOND)
+    reference = heard(first, days_ago(5), **{"event-serious": ["hospitalization"],
+                                             "event-outcome": "not_recovered"})  # fmt: skip
+    assess(
+        first, reference, assessed_outcome="death", assessed_serious=["hospitalization", "death"]
+    )
+    assert not stored(four_eyes, reference).case.death  # a death confirmed waits for approval
+    sent(first, reference, days_ago(2))  # typed as two days ago, recorded after the decision
+    for request in pending(four_eyes):
+        assert decide(second, request.id, "approve").status_code == 303
+    report = stored(four_eyes, reference)
+    assert report.case.death and china_day(report.due_at) == TODAY - timedelta(days=4)
+    page = compliance(first, f"{TODAY - timedelta(days=4):%Y-%m}")
+    assert re.search(r'data-count="late"><strong[^>]*>1<', page)
+
+    withdraw = {"assessed_outcome": "improving", "assessed_serious": ["hospitalization"]}
+    refused = assess(first, reference, **withdraw)
+    assert refused.status_code == 422 and 'id="decision_reason"' in refused.get_data(as_text=True)
+    asked = assess(first, reference, **withdraw, decision_reason="核实后患者未死亡,系误报")
+    assert asked.status_code == 303 and stored(four_eyes, reference).case.death  # not yet
+    (request,) = pending(four_eyes)
+    assert request.kind == "reassessment"
+    decide(second, request.id, "approve")
+    report = stored(four_eyes, reference)
+    assert not report.case.death and report.case.investigation_due_at is None
+    assert china_day(report.due_at) == TODAY - timedelta(days=4)  # sent: its deadline stays
+
+
 # 4. Received data is corrected, never overwritten.
 
 
@@ -473,10 +598,7 @@ def test_a_mistyped_day_0_is_corrected_with_a_reason_and_every_deadline_follows(
 def test_a_wrong_date_sent_and_other_fields_are_corrected(one_person):
     client = signed_in(one_person)
     reference = heard(client, days_ago(30))
-    for status in ("in_review", "assessed"):
-        assess(client, reference, status=status)
-    assess(client, reference, status="submitted", submitted_to_regulator_on=days_ago(1),
-           national_case_number="2026610000000001")  # fmt: skip
+    sent(client, reference, days_ago(1))
     fields = {
         "submitted_to_regulator_on": days_ago(3),
         "national_case_number": "2026610000000002",
@@ -500,8 +622,44 @@ def test_a_wrong_date_sent_and_other_fields_are_corrected(one_person):
         client, reference, report=reference, field="patient-age", value="很多", reason="x"
     )
     assert refused.status_code == 422 and 'value="很多"' in refused.get_data(as_text=True)
-    unknown = correct(client, reference, report=reference, field="no-such", value="1", reason="x")
-    assert unknown.status_code == 422
+    odd = {
+        "no-such": "1",
+        "record-remarks": "x",  # the record's fields go by their own names
+        "drugs-²-batch_number": "x",
+        "drugs-0-role": "",  # a drug keeps its role
+        "submitted_to_regulator_on": days_ago(-3),  # not in the future
+    }
+    for field, value in odd.items():
+        refused = correct(client, reference, report=reference, field=field, value=value, reason="x")
+        assert refused.status_code == 422, field
+    assert len(stored(one_person, reference).corrections) == len(fields)  # none of the odd
+    huge = 2**63
+    assert client.post(f"/staff/approvals/{huge}", data={"decision": "approve"}).status_code in (
+        400, 404,
+    )  # fmt: skip
+    assert client.post(f"/staff/merges/{huge}/undo", data={}).status_code in (400, 404)
+
+
+def test_the_investigation_date_and_the_national_number_change_only_by_correction(four_eyes):
+    first, second = signed_in(four_eyes), signed_in(four_eyes, SECOND)
+    reference = heard(first, days_ago(3), **DEATH)
+    assert assess(first, reference, investigation_reported_on=days_ago(1)).status_code == 303
+    case = stored(four_eyes, reference).case
+    assert case.investigation_reported_on is None and case.investigation_due_at is not None
+    (request,) = pending(four_eyes)
+    assert request.kind == "investigation"
+    decide(second, request.id, "approve")
+    assert stored(four_eyes, reference).case.investigation_reported_on == TODAY - timedelta(1)
+    assert assess(first, reference, national_case_number="2026610000000001").status_code == 303
+    for field, value in (("investigation_reported_on", TODAY.isoformat()),
+                         ("national_case_number", "9999")):  # fmt: skip
+        refused = assess(first, reference, **{field: value})
+        assert refused.status_code == 422 and "更正" in refused.get_data(as_text=True)
+    case = stored(four_eyes, reference).case
+    assert (case.investigation_reported_on, case.national_case_number) == (
+        TODAY - timedelta(days=1),
+        "2026610000000001",
+    )
 
 
 # 5. Four-eyes.
@@ -554,6 +712,12 @@ def test_a_merge_approved_by_a_second_person_takes_effect(four_eyes):
     with four_eyes.app_context():
         record = db.session.scalar(sa.select(CaseMerge))
         assert (record.merged_by, record.approved_by) == (REVIEWER, SECOND)
+    assert undo_merge(first, rash, record.id).status_code == 303  # an undo waits too
+    assert stored(four_eyes, death).case_id == case.id
+    (undo,) = pending(four_eyes)
+    assert f"撤销病例合并: {death}" in second.get("/staff/approvals").get_data(as_text=True)
+    assert undo.kind == "unmerge" and decide(second, undo.id, "approve").status_code == 303
+    assert stored(four_eyes, death).case_id != case.id and not stored(four_eyes, rash).case.death
 
 
 def test_a_correction_that_moves_a_deadline_waits_and_one_that_does_not_is_made(four_eyes):
@@ -582,10 +746,7 @@ def test_a_correction_that_moves_a_deadline_waits_and_one_that_does_not_is_made(
 def test_recording_the_date_sent_and_closing_wait_for_approval(four_eyes):
     first, second = signed_in(four_eyes), signed_in(four_eyes, SECOND)
     reference = heard(first, days_ago(5))
-    for status in ("in_review", "assessed"):
-        assess(first, reference, status=status)
-    assess(first, reference, status="submitted", submitted_to_regulator_on=days_ago(1),
-           national_case_number="2026610000000001")  # fmt: skip
+    sent(first, reference, days_ago(1))
     assert stored(four_eyes, reference).submitted_to_regulator_on is None
     again = {"submitted_to_regulator_on": days_ago(1), "national_case_number": "2026610000000001"}
     refused_again = assess(first, reference, status="submitted", **again)
@@ -615,6 +776,46 @@ def test_the_approvals_page_lists_what_waits_and_is_for_staff(four_eyes, client)
     assert four_eyes.test_client().post("/staff/approvals/1", data={}).status_code in (302, 400)
 
 
+def test_the_date_sent_covers_only_the_reports_the_case_held_when_asked(four_eyes):
+    first, second = signed_in(four_eyes), signed_in(four_eyes, SECOND)
+    reference = heard(first, days_ago(6))
+    sent(first, reference, TODAY.isoformat())
+    follow_up = heard(first, TODAY.isoformat(), follow_up_of=reference, **DEATH)
+    (request,) = pending(four_eyes)
+    assert decide(second, request.id, "approve").status_code == 303
+    assert stored(four_eyes, reference).submitted_to_regulator_on == TODAY
+    later = stored(four_eyes, follow_up)
+    assert later.submitted_to_regulator_on is None and china_day(later.due_at) == TODAY + timedelta(
+        1
+    )
+
+
+def test_a_request_of_an_account_no_longer_active_cannot_be_approved(four_eyes):
+    first, second = signed_in(four_eyes), signed_in(four_eyes, SECOND)
+    reference = heard(first, days_ago(2))
+    assess(first, reference, status="invalid", invalid_reason="not_adverse_event")
+    with four_eyes.app_context():
+        accounts.set_active(REVIEWER, False, "admin@test")
+    page = second.get("/staff/approvals").get_data(as_text=True)
+    assert "该账户已停用" in page
+    (request,) = pending(four_eyes)
+    assert decide(second, request.id, "approve").status_code == 409
+    assert stored(four_eyes, reference).case.status == "received"
+    assert decide(second, request.id, "refuse").status_code == 303 and pending(four_eyes) == []
+
+
+def test_the_approver_sees_what_a_decision_changes_and_the_deadline_it_moves(four_eyes):
+    first, second = signed_in(four_eyes), signed_in(four_eyes, SECOND)
+    reference = heard(first, days_ago(3))
+    assess(first, reference, assessed_serious=["hospitalization"])
+    page = second.get("/staff/approvals").get_data(as_text=True)
+    (card,) = re.findall(r'<article class="card approval".*?</article>', page, re.S)
+    text = re.sub(r"<[^>]+>", " ", card)
+    assert "— → 导致住院或住院时间延长" in text
+    old, new = TODAY - timedelta(days=3) + timedelta(days=30), TODAY + timedelta(days=12)
+    assert f"{old:%Y-%m-%d} → {new:%Y-%m-%d}" in text
+
+
 # 6. The holder's clock.
 
 
@@ -634,10 +835,7 @@ def test_a_new_non_serious_reaction_has_30_days_or_15_where_the_sop_says_so(one_
 def test_a_claimed_follow_up_changes_nothing_until_staff_confirm_it(one_person):
     first = reference_of(ReportSender(one_person.test_client()).send(valid_report()))
     client = signed_in(one_person)
-    for status in ("in_review", "assessed"):
-        assess(client, first, status=status)
-    assess(client, first, status="submitted", submitted_to_regulator_on=TODAY.isoformat(),
-           national_case_number="2026610000000001")  # fmt: skip
+    sent(client, first, TODAY.isoformat())
     assess(client, first, status="closed")
     death = valid_report() | {
         "follow_up_of": first, "reporter-email": "stranger@example.com",
@@ -745,3 +943,30 @@ def test_a_report_known_last_month_and_entered_today_is_in_last_month_s_workbook
     listed = load_workbook(io.BytesIO(this_month.data))["个例报告"]
     this_month.close()
     assert reference not in [row[0] for row in listed.iter_rows(values_only=True)]
+
+
+def test_each_row_carries_the_decisions_in_force_for_its_report(one_person, sent_initial):
+    client, initial = sent_initial
+    follow_up = heard(client, days_ago(3), follow_up_of=initial,
+                      **{"event-outcome": "not_recovered"})  # fmt: skip
+    assess(client, initial, assessed_outcome="death", assessed_serious=["death"])
+
+    def rows_and_summary(month: str) -> tuple[dict, dict]:
+        response = client.get(f"/staff/exports/{month}.xlsx")
+        book = load_workbook(io.BytesIO(response.data))
+        response.close()
+        sheet = book["个例报告"]
+        headers = [c.value for c in sheet[1]]
+        rows = {
+            row[0]: dict(zip(headers, row, strict=True))
+            for row in sheet.iter_rows(min_row=2, values_only=True)
+        }
+        summary = {row[0]: row[1] for row in book["汇总"].iter_rows(values_only=True) if row}
+        return rows, summary
+
+    rows, summary = rows_and_summary(f"{TODAY - timedelta(days=40):%Y-%m}")
+    assert (rows[initial]["报告类型"], rows[initial]["结果"]) == ("一般", "好转")
+    assert summary["死亡"] == 0
+    rows, summary = rows_and_summary(f"{TODAY - timedelta(days=3):%Y-%m}")
+    assert rows[follow_up]["报告类型"] == "严重" and "审核确认:死亡" in rows[follow_up]["结果"]
+    assert summary["死亡"] == 1

@@ -13,6 +13,7 @@ from adr.extensions import db
 from adr.models import AuditEntry, CaseMerge, Decision, Report
 from tests import test_migration_cases
 from tests.conftest import ReportSender, hidden_inputs, reference_of, valid_report
+from tests.test_integrity import assess, days_ago, heard
 from tests.test_migration_cases import upgrade, verify_chain
 from tests.test_migration_follow_up_links import downgrade
 
@@ -60,6 +61,16 @@ def test_the_upgrade_dates_each_assessment_and_merges_duplicates_keeping_everyth
     follow_up = entered.location.rsplit("/", 1)[1]
     original = reference_of(send(valid_report() | {"patient-name": "赵某"}))
     duplicate = reference_of(send(valid_report() | {"patient-name": "赵某"}))  # sent twice
+    assess(client, duplicate, assessed_serious=["hospitalization"])  # staff assessed it first
+    late = heard(client, days_ago(50), **{"event-serious": ["hospitalization"]})  # overdue
+    assess(client, late, status="invalid", invalid_reason="not_our_product")
+    with app.app_context():
+        made_invalid = db.session.scalar(
+            sa.select(AuditEntry.at).where(
+                AuditEntry.field == "status", AuditEntry.new_value == "invalid"
+            )
+        )
+        lapsed = db.session.scalar(sa.select(Report.lapsed_due_at).where(Report.reference == late))
 
     downgrade(app, "0015")
     with app.app_context():
@@ -88,13 +99,19 @@ def test_the_upgrade_dates_each_assessment_and_merges_duplicates_keeping_everyth
             ref: ids[0] for ref, ids in before.items()
         }
         # The assessment was made before the follow-up came: it rests on the first report.
-        (decision,) = db.session.scalars(sa.select(Decision))
-        assert (decision.report_id, decision.field, decision.value, decision.made_by) == (
-            before[first][0],
-            "assessed_serious",
-            ["hospitalization"],
-            REVIEWER,
-        )
+        # The duplicate's own assessment stays with its report, merged.
+        decided = {
+            d.report_id: (d.field, d.value, d.made_by)
+            for d in db.session.scalars(sa.select(Decision))
+        }
+        assert decided == {
+            before[first][0]: ("assessed_serious", ["hospitalization"], REVIEWER),
+            before[duplicate][0]: ("assessed_serious", ["hospitalization"], REVIEWER),
+        }
+        # Made invalid after its deadline: the trail dates it, the deadline it missed stays.
+        invalid = db.session.scalar(sa.select(Report).where(Report.reference == late))
+        assert (invalid.case.invalid_since, invalid.lapsed_due_at) == (made_invalid, lapsed)
+        assert lapsed is not None
         later = db.session.scalar(sa.select(Report).where(Report.reference == follow_up))
         assert later.report_category == "serious" and later.case.assessed_serious == [
             "hospitalization"

@@ -1,9 +1,11 @@
 """Four-eyes: steps that wait for a second member of staff (`FOUR_EYES`, on by default).
 
-Marking a case invalid or a duplicate, closing it, recording the date it was sent, and a
-correction or decision that moves a deadline become requests. Any other active member of staff
-may approve or refuse one; the requester cannot. Until then nothing changes and the clock runs.
-Each request, approval and refusal is audited.
+Marking a case invalid or a duplicate, closing it, recording the date it was sent or the death
+investigation's date, a correction or decision that moves a deadline or withdraws a death, and
+undoing a merge become requests. Any other active member of staff may approve or refuse one; the
+requester cannot, nor can anyone approve a request whose requester's account was deactivated
+since. Until then nothing changes and the clock runs. Each request, approval and refusal is
+audited.
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from adr import audit
 from adr.cases import clock
 from adr.extensions import db
-from adr.models import ApprovalRequest, Case, write_transaction
+from adr.models import ApprovalRequest, Case, User, write_transaction
 
 STATUS_KINDS = ("invalid", "duplicate", "close", "sent")
-KINDS = (*STATUS_KINDS, "correction", "reassessment")
+KINDS = (*STATUS_KINDS, "correction", "reassessment", "investigation", "unmerge")
 
 
 class NotAllowed(Exception):
@@ -80,13 +83,15 @@ def decide(request_id: int, approve: bool, actor: str, note: str | None) -> Appr
     it was decided already or no longer fits the case.
     """
     with write_transaction() as session:
-        found = session.get(ApprovalRequest, request_id)
+        found = session.get(ApprovalRequest, request_id, with_for_update=True)
         if found is None:
             raise LookupError(f"no approval request {request_id}")
         if found.requested_by == actor:
             raise NotAllowed
         if found.status != "pending":
-            raise Stale(found.status)
+            raise Stale(_("it was decided already."))
+        if approve and not requester_active(session, found):
+            raise Stale(_("the account that asked for it is no longer active: refuse it."))
         case = clock.lock(session, found.case_id)
         found.status = "approved" if approve else "refused"
         found.decided_at, found.decided_by, found.decision_note = datetime.now(UTC), actor, note
@@ -97,17 +102,30 @@ def decide(request_id: int, approve: bool, actor: str, note: str | None) -> Appr
     return found
 
 
+def requester_active(session: Session, found: ApprovalRequest) -> bool:
+    return bool(session.scalar(sa.select(User.active).where(User.email == found.requested_by)))
+
+
 def carry_out(session: Session, case: Case, found: ApprovalRequest, approver: str) -> None:
     """Carry out an approved request as its requester asked it."""
-    from adr.cases import assessment, corrections
+    from adr.cases import assessment, corrections, merges
 
     problem = assessment.still_fits(case, found)
     if problem:
         raise Stale(problem)
+    requester, payload = found.requested_by, found.payload
     if found.kind in STATUS_KINDS:
-        assessment.apply_status(session, case, found.payload, found.requested_by, approver)
+        assessment.apply_status(session, case, payload, requester, approver)
     elif found.kind == "reassessment":
-        assessment.decide_again(session, case, found.payload, found.requested_by, found.reason)
+        assessment.decide_again(session, case, payload, requester, found.reason)
+    elif found.kind == "investigation":
+        assessment.record_investigation(session, case, payload, requester)
+    elif found.kind == "unmerge":
+        try:
+            merges.undo(session, payload["merge"], requester, payload["reason"])
+        except merges.Blocked as blocked:
+            raise Stale(str(blocked)) from None
+        return  # both cases derived again
     else:
-        corrections.carry_out(session, case, found.payload, found.requested_by, approver)
-    clock.recompute(session, case, found.requested_by)
+        corrections.carry_out(session, case, payload, requester, approver)
+    clock.recompute(session, case, requester)

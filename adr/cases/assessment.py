@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from adr import audit, regulatory, vocab
 from adr.cases import approvals, clock, merges
-from adr.cases.decisions import CaseWide
+from adr.cases.decisions import CaseWide, DecisionLike
 from adr.cases.view import current_view
 from adr.extensions import db
 from adr.i18n import current_language
@@ -28,6 +28,8 @@ from adr.models import Case, CaseNote, Decision, Report, write_transaction
 
 # Statuses that end what the case owes the regulator, or its clock: a second person approves.
 GATED_STATUSES = ("invalid", "duplicate", "closed")
+# Set once on the assessment form; changed only by a correction, with a reason.
+RECORDED_ONCE = ("national_case_number", "investigation_reported_on")
 
 
 @dataclass
@@ -75,16 +77,21 @@ class Assessment:
         moving = self.status != case.status and self.status in GATED_STATUSES
         return moving or bool(self.submitted_to_regulator_on)
 
+    def investigation_recorded(self, case: Case) -> bool:
+        """Tell whether the change records the death investigation's report date."""
+        return bool(self.investigation_reported_on) and case.investigation_reported_on is None
+
 
 @dataclass
 class Reassessment:
-    """The decisions a change makes, and what they do to the reports' deadlines."""
+    """The decisions a change makes, and what they do to the reports' deadlines and the case."""
 
     values: dict[str, Any]
     effective_from: Report
     correction: bool  # rests on an earlier report than the latest: says it was misjudged
-    moved: list[Report] = field(default_factory=list)  # whose deadline moves
-    relaxed: bool = False  # a deadline later, or a sent report's changed
+    # (report, deadline before, deadline after) of each report whose deadline moves.
+    moved: list[tuple[Report, datetime | None, datetime | None]] = field(default_factory=list)
+    relaxed: bool = False  # a deadline later or gone, a sent report's changed, a death withdrawn
 
     @property
     def needs_reason(self) -> bool:
@@ -92,7 +99,7 @@ class Reassessment:
 
     @property
     def needs_approval(self) -> bool:
-        return bool(self.moved) and self.needs_reason
+        return bool(self.moved) or self.relaxed
 
 
 def reassessment(case: Case, change: Assessment) -> Reassessment | None:
@@ -111,18 +118,27 @@ def reassessment(case: Case, change: Assessment) -> Reassessment | None:
     reports = case.reports
     effective = change.effective_from or reports[-1]
     correction = effective is not reports[-1]
-    before = clock.clocks(reports, case)
     proposed = [
         CaseWide(effective.id, name, value, datetime.now(UTC), correction)
         for name, value in values.items()
     ]
-    after = clock.clocks(reports, case, [*clock.decisions_of(reports), *proposed])
+    decided: list[DecisionLike] = [*clock.decisions_of(reports), *proposed]
     result = Reassessment(values, effective, correction)
+    before, after = clock.clocks(reports, case), clock.clocks(reports, case, decided)
     for report, old, new in zip(reports, before, after, strict=True):
         if old.due_at != new.due_at:
-            result.moved.append(report)
-            later = old.due_at is None or (new.due_at is not None and new.due_at > old.due_at)
+            result.moved.append((report, old.due_at, new.due_at))
+            later = new.due_at is None or (old.due_at is not None and new.due_at > old.due_at)
             result.relaxed |= later or report.submitted_to_regulator_on is not None
+    # The case as it stands now (a sent report's deadline stays, the case's seriousness and
+    # death investigation do not): withdrawing either needs a reason and a second person.
+    was, will = (
+        clock.clocks(reports, case, frozen=False),
+        clock.clocks(reports, case, decided, frozen=False),
+    )
+    result.relaxed |= (was[-1].serious and not will[-1].serious) or (
+        any(c.death for c in was) and not any(c.death for c in will)
+    )
     return result
 
 
@@ -190,6 +206,10 @@ def problems(
         found["investigation_reported_on"] = _(
             "This date is before we knew of the case, or in the future."
         )
+    for name in RECORDED_ONCE:  # once recorded, a legal date or number is corrected with a reason
+        kept, typed = getattr(case, name), getattr(change, name)
+        if kept is not None and audit.nothing_as_none(typed) != kept:
+            found[name] = _("Correct this on the correction form below, saying why.")
     if not found:
         decided = reassessment(case, change)
         if decided and decided.needs_reason and not change.decision_reason:
@@ -253,10 +273,17 @@ def apply(
             "naranjo_score": regulatory.naranjo_score(change.naranjo_answers)
             if change.naranjo_answers
             else None,
-            "investigation_reported_on": change.investigation_reported_on,
         }
-        if not change.gated(case):
+        if not change.gated(case) and case.national_case_number is None:
             own["national_case_number"] = change.national_case_number
+        investigated = change.investigation_reported_on
+        if investigated and change.investigation_recorded(case):
+            recorded = {"investigation_reported_on": investigated.isoformat()}
+            if four_eyes():
+                approvals.request(session, case, actor, "investigation", recorded, None)
+                result.awaiting.append("investigation")
+            else:
+                own["investigation_reported_on"] = investigated
         for name, value in own.items():
             if audit.record_change(
                 session, actor, "assessment", first.id, name, getattr(case, name), value
@@ -266,7 +293,7 @@ def apply(
         decided = reassessment(case, change)
         if decided and decided.needs_approval and four_eyes():
             approvals.request(
-                session, case, actor, "reassessment", reassessment_payload(decided),
+                session, case, actor, "reassessment", reassessment_payload(case, decided),
                 change.decision_reason,
             )  # fmt: skip
             result.awaiting.append("reassessment")
@@ -293,11 +320,17 @@ def apply(
     return result
 
 
-def reassessment_payload(decided: Reassessment) -> dict[str, Any]:
+def reassessment_payload(case: Case, decided: Reassessment) -> dict[str, Any]:
+    """Return what an approver is asked: the decisions, what they replace, the deadlines moved."""
     return {
         "values": decided.values,
+        "before": {name: getattr(case, name) for name in decided.values},
         "effective_from": decided.effective_from.reference,
         "correction": decided.correction,
+        "moves": [
+            [report.reference, old and old.isoformat(), new and new.isoformat()]
+            for report, old, new in decided.moved
+        ],
     }
 
 
@@ -334,8 +367,9 @@ def status_payload(case: Case, change: Assessment) -> dict[str, Any] | None:
             step |= {"invalid_reason": change.invalid_reason, "reason": change.status_reason}
         if change.status == "duplicate" and change.duplicate_of:
             step |= {"duplicate_of": change.duplicate_of.reference, "reason": change.status_reason}
-    if change.submitted_to_regulator_on:
+    if change.submitted_to_regulator_on:  # the reports it dates: those not sent by now
         step["submitted_to_regulator_on"] = change.submitted_to_regulator_on.isoformat()
+        step["reports"] = [report.reference for report in unsent(case)]
     if step and change.gated(case):
         step["national_case_number"] = change.national_case_number
     return step or None
@@ -376,12 +410,24 @@ def apply_status(
     sent = step.get("submitted_to_regulator_on")
     if sent:
         for report in unsent(case):
+            if report.reference not in step["reports"]:
+                continue  # arrived since the date was asked for: not sent with it
             report.submitted_to_regulator_on = date.fromisoformat(sent)
+            report.sent_recorded_at = datetime.now(UTC)
             audit.record(
                 session, actor, "assessment", report.id, "submitted_to_regulator_on", None, sent
             )
             changed.append("submitted_to_regulator_on")
     return changed
+
+
+def record_investigation(session: Session, case: Case, payload: dict[str, Any], actor: str) -> None:
+    """Record an approved date of the death investigation's report."""
+    day = date.fromisoformat(payload["investigation_reported_on"])
+    audit.record(
+        session, actor, "assessment", case.first_report.id, "investigation_reported_on", None, day
+    )
+    case.investigation_reported_on = day
 
 
 def decide_again(
@@ -402,8 +448,12 @@ def still_fits(case: Case, request: Any) -> str | None:
         if not any(r.reference == payload["effective_from"] for r in case.reports):
             return _("The report this decision rests on is no longer in the case.")
         return None
-    if request.kind == "correction":
+    if request.kind in ("correction", "unmerge"):
         return None  # checked where it is carried out
+    if request.kind == "investigation":
+        if case.investigation_reported_on is not None:
+            return _("The investigation's date was recorded since.")
+        return None
     status = payload.get("status", case.status)
     change = Assessment.of(
         case,

@@ -18,7 +18,7 @@ from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from adr import audit, regulatory
-from adr.cases.decisions import DECIDED, DecisionLike, case_wide, in_force
+from adr.cases.decisions import DECIDED, DecisionLike, case_wide, in_force, sent_at
 from adr.cases.view import current_view
 from adr.models import Case, Decision, Report
 
@@ -40,13 +40,9 @@ class Clock:
     def for_report(self) -> dict[str, Any]:
         """Return what the clock sets on its report, by column (`REPORT_DERIVED`)."""
         values = (self.serious, self.category, self.valid_case, self.completeness)
-        return dict(
-            zip(
-                REPORT_DERIVED,
-                (*values, self.day_zero, self.due_at, self.lapsed_due_at),
-                strict=True,
-            )
-        )
+        dates = (self.day_zero, self.due_at, self.lapsed_due_at)
+        decided = (self.decided.get("assessed_serious"), self.decided.get("assessed_outcome"))
+        return dict(zip(REPORT_DERIVED, (*values, *dates, *decided), strict=True))
 
 
 REPORT_DERIVED = (
@@ -57,6 +53,8 @@ REPORT_DERIVED = (
     "day_zero",
     "due_at",
     "lapsed_due_at",
+    "decided_serious",
+    "decided_outcome",
 )
 AUDITED_REPORT_FIELDS = ("report_category", "day_zero", "due_at")
 
@@ -101,7 +99,7 @@ def clocks(
         view = cast(regulatory.CaseFacts, current_view(reports[: index + 1]))
         reported_serious |= regulatory.is_serious(report.event_serious or [], report.event_outcome)
         sent_on = getattr(report, "submitted_to_regulator_on", None)
-        decided = in_force(decisions, positions, index, sent_on if frozen else None)
+        decided = in_force(decisions, positions, index, sent_at(report) if frozen else None)
         death = "death" in (decided.get("assessed_outcome"), view.event_outcome)
         serious = reported_serious or bool(decided.get("assessed_serious")) or death
         category = regulatory.report_category(serious, decided.get("expectedness") == "new")

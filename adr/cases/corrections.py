@@ -9,6 +9,7 @@ a deadline, a day 0 or a date sent waits for a second person under four-eyes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -40,11 +41,12 @@ from adr.models import Case, Correction, DuplicateKey, Report, SearchGram, write
 
 
 class RecordForm(Section):
-    """What a report holds beside the form's sections."""
+    """What a report and its case hold beside the form's sections."""
 
     remarks = LongText("remarks", 2000)
     submitted_to_regulator_on = Date("submitted_to_regulator_on")
     national_case_number = Text("national_case_number", 50)
+    investigation_reported_on = Date("investigation_reported_on")
 
 
 SECTIONS: dict[str, type[Form]] = {
@@ -56,6 +58,7 @@ SECTIONS: dict[str, type[Form]] = {
     "record": RecordForm,
 }
 CASE_COLUMNS = {"awareness_date": "aware_on", "source": "source"}
+ON_THE_CASE = ("national_case_number", "investigation_reported_on")
 # What a column's correction also sets.
 DERIVED = {"reporter_phone": "reporter_phone_e164", "patient_phone": "patient_phone_e164"}
 # What decides a report's deadline, or says it was met: a change here waits for approval.
@@ -94,9 +97,9 @@ def target(name: str) -> Target:
     parts = name.split("-")
     if len(parts) == 1:
         section, field, index = "record", name, None
-    elif len(parts) == 3 and parts[0] == "drugs" and parts[1].isdigit() and len(parts[1]) < 3:
+    elif len(parts) == 3 and parts[0] == "drugs" and re.fullmatch(r"[0-9]{1,2}", parts[1]):
         section, field, index = "drugs", parts[2], int(parts[1])
-    elif len(parts) == 2 and parts[0] != "drugs":
+    elif len(parts) == 2 and parts[0] not in ("drugs", "record"):
         section, field, index = parts[0], parts[1], None
     else:
         section, field, index = "", "", None
@@ -125,7 +128,9 @@ def parse(found: Target, values: list[str]) -> Any:
     value = field.data
     if isinstance(value, Decimal):
         return float(value)
-    return None if value in ("", []) else value
+    if isinstance(value, list):  # ticked codes: none ticked is an empty list
+        return value
+    return None if value == "" else value
 
 
 def stored(value: Any) -> Any:
@@ -147,11 +152,15 @@ def holder(report: Report, found: Target) -> Any:
         if found.drug_index is None or found.drug_index >= len(drugs):
             raise CorrectionError("field", _("The report has no drug at this place."))
         return drugs[found.drug_index]
-    return report.case if found.column == "national_case_number" else report
+    return report.case if found.column in ON_THE_CASE else report
 
 
 def check(report: Report, found: Target, value: Any) -> None:
-    """Refuse what the field's own rules cannot see: dates out of the report's order."""
+    """Refuse what the field's own rules cannot see: dates out of the report's order, and an
+    empty value where the record must hold one."""
+    where = holder(report, found)
+    if value is None and not type(where).__table__.c[found.column].nullable:
+        raise CorrectionError("value", _("This field cannot be empty: give the right value."))
     received = regulatory.china_date(report.received_at)
     if found.column == "aware_on":
         if value is None:
@@ -162,8 +171,8 @@ def check(report: Report, found: Target, value: Any) -> None:
             )
     if found.column == "submitted_to_regulator_on" and value and value < report.aware_on:
         raise CorrectionError("value", _("This date is before we knew of the report."))
-    if found.column == "source" and value is None:
-        raise CorrectionError("value", _("Choose how we heard of this report."))
+    if found.column == "investigation_reported_on" and value and value < report.aware_on:
+        raise CorrectionError("value", _("This date is before we knew of the report."))
 
 
 @dataclass
@@ -194,7 +203,13 @@ def correct(report: Report, name: str, values: list[str], reason: str, actor: st
     current = getattr(holder(report, found), found.column)
     if stored(current) == stored(value):
         raise CorrectionError("value", _("This is the value the report holds already."))
-    payload = {"report": report.reference, "field": name, "value": stored(value), "reason": reason}
+    payload = {
+        "report": report.reference,
+        "field": name,
+        "original": stored(current),
+        "value": stored(value),
+        "reason": reason,
+    }
     try:
         with write_transaction() as session:
             case = clock.lock(session, report.case_id)
@@ -225,10 +240,17 @@ def carry_out(
     value = loaded(found, payload["value"])
     where = holder(report, found)
     original = getattr(where, found.column)
-    before = [tuple(getattr(r, c) for c in CLOCK_COLUMNS) for r in case.reports]
+
+    def legal_dates() -> list[Any]:
+        reports = [tuple(getattr(r, c) for c in CLOCK_COLUMNS) for r in case.reports]
+        return [*reports, case.investigation_reported_on]
+
+    before = legal_dates()
     setattr(where, found.column, value)
     if found.column in DERIVED:
         setattr(where, DERIVED[found.column], phone_e164(value))
+    if found.column == "submitted_to_regulator_on":  # when it was recorded, if it was not
+        report.sent_recorded_at = (report.sent_recorded_at or datetime.now(UTC)) if value else None
     why = payload["reason"]
     session.add(
         Correction(
@@ -249,8 +271,7 @@ def carry_out(
     session.flush()
     reindex(session, report)
     clock.recompute(session, case, actor)
-    after = [tuple(getattr(r, c) for c in CLOCK_COLUMNS) for r in case.reports]
-    return before != after
+    return before != legal_dates()
 
 
 def reindex(session: Session, report: Report) -> None:

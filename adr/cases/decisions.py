@@ -58,20 +58,28 @@ def in_force(
     decisions: Iterable[DecisionLike],
     positions: Mapping[int | None, int],
     position: int,
-    sent_on: date | None,
+    sent_at: datetime | None,
 ) -> dict[str, Any]:
     """Return the decisions that apply to the report at `position` of its case, by field.
 
-    `positions` gives each report id's place in the case. A report sent on `sent_on` takes only
-    the decisions made by that day, and corrections.
+    `positions` gives each report id's place in the case. A report whose date sent was recorded
+    at `sent_at` takes only the decisions made by then, and corrections.
     """
     chosen: dict[str, Any] = {}
     for decision in sorted(decisions, key=lambda d: d.made_at):
         at = positions.get(decision.report_id)
         if at is None or at > position:
             continue
-        made_on = regulatory.china_date(decision.made_at)
-        if sent_on and not decision.correction and made_on > sent_on:
+        if sent_at and not decision.correction and decision.made_at > sent_at:
             continue
         chosen[decision.field] = decision.value
     return chosen
+
+
+def sent_at(report: Any) -> datetime | None:
+    """Return when the report's date sent was recorded (the end of that day for a report that
+    does not say)."""
+    sent_on: date | None = getattr(report, "submitted_to_regulator_on", None)
+    if sent_on is None:
+        return None
+    return getattr(report, "sent_recorded_at", None) or regulatory.end_of_china_day(sent_on)

@@ -2,36 +2,46 @@
 lost.
 
 Marking a case a duplicate moves its reports, as received and with their own day 0, into the
-original's case. A report that adds something to the original's current view is a follow-up
-there, with its own deadline (a death gives the original the death clock and the investigation);
-one that adds nothing (the same report sent twice) is a copy: it owes the regulator nothing and
-is listed as 重复. If the duplicate's own file went to the national system, a nullification is
-made for it. Undoing a merge puts everything back, audited.
+original's case, after the reports it holds (the case as it stood once they joined it). A
+report that adds something to the original's current view is a follow-up there, with its own
+deadline (a death gives the original the death clock and the investigation); one that adds
+nothing and was not known earlier than the original (the same report sent twice) is a copy: it
+owes the regulator nothing and is listed as 重复. If the duplicate's own file went to the
+national system, a nullification is made for it. Undoing a merge puts every report back as it
+was, audited; merges are undone latest first.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
-from adr import audit, e2b, reactions
+from adr import audit, duplicates, e2b, reactions
 from adr.cases import clock
 from adr.cases.view import DRUG_COLUMNS, VIEW_COLUMNS, CurrentView, current_view, is_empty
-from adr.models import Case, CaseMerge, Reaction, Report, Submission
+from adr.models import Case, CaseMerge, Decision, Reaction, Report, Submission
 
 # A merged report that owes the regulator reopens a case in these statuses, as a follow-up does.
 REOPENED = ("submitted", "closed", "invalid")
 DRUG_FACTS = tuple(c for c in DRUG_COLUMNS if c not in ("position", "product_id"))
+# What a merge changes of each report it moves (and `added_at`), and an undo puts back.
+KEPT = ("follow_up_of_id", "merge_id", "duplicate_copy")
+
+
+class Blocked(Exception):
+    """A merge that cannot be undone now, saying why."""
 
 
 def find_report(session: Session, reference: str) -> Report | None:
     return session.scalar(sa.select(Report).where(Report.reference == reference))
 
 
-def adds_nothing(report: Report, view: CurrentView) -> bool:
-    """Tell whether every value the report gives is the view's already: a copy of it."""
+def adds_nothing(report: Any, view: CurrentView) -> bool:
+    """Tell whether every value the report gives is the view's already."""
     for column in VIEW_COLUMNS:
         value = getattr(report, column)
         if not is_empty(value) and view.values.get(column) != value:
@@ -48,6 +58,18 @@ def adds_nothing(report: Report, view: CurrentView) -> bool:
     return True
 
 
+def is_copy(report: Any, held: list[Any]) -> bool:
+    """Tell whether a merged report is a copy of what the case held: it adds nothing, and the
+    company did not know of it before the case's first report (else its day 0 stands)."""
+    first_known = min(r.aware_on for r in held)
+    return report.aware_on >= first_known and adds_nothing(report, current_view(held))
+
+
+def snapshot(report: Report) -> dict[str, Any]:
+    kept = {name: getattr(report, name) for name in KEPT}
+    return {"id": report.id, "added_at": report.added_at.isoformat()} | kept
+
+
 def merge(
     session: Session,
     duplicate: Case,
@@ -58,27 +80,32 @@ def merge(
 ) -> CaseMerge:
     """Move the duplicate's reports into the original's case and derive its clocks again."""
     original = clock.lock(session, original.id)
+    now = datetime.now(UTC)
+    moved = list(duplicate.reports)
     record = CaseMerge(
         duplicate_case_id=duplicate.id,
         original_case_id=original.id,
         status_before=duplicate.status,
+        moved=[snapshot(report) for report in moved],
         reason=reason,
-        merged_at=datetime.now(UTC),
+        merged_at=now,
         merged_by=actor,
         approved_by=approved_by,
     )
     session.add(record)
     session.flush()
+    candidate = duplicates.pair(duplicate.id, original.id)
+    if candidate is not None and candidate.decision == "none":  # proposed by the matcher
+        duplicates.decide(session, candidate.id, "duplicate", actor)
     nullify(session, duplicate, original, actor)
     head = original.first_report
-    moved = list(duplicate.reports)
     held = list(original.reports)
     owing = False
     for report in moved:
-        report.duplicate_copy = adds_nothing(report, current_view(held))
+        report.duplicate_copy = is_copy(report, held)
         owing |= not report.duplicate_copy
         held.append(report)
-        report.merge_id = record.id
+        report.merge_id, report.added_at = record.id, now
         if report.follow_up_of_id is None:
             report.follow_up_of_id = head.id
         report.case_id = original.id
@@ -92,6 +119,7 @@ def merge(
     session.expire(original, ["reports"])
     session.expire(duplicate, ["reports"])
     if owing and original.status in REOPENED:
+        record.original_status_before = original.status
         audit.record(
             session, actor, "case reopened", head.id, "status", original.status, "in_review"
         )
@@ -118,45 +146,79 @@ def nullify(session: Session, duplicate: Case, original: Case, actor: str) -> Su
         return None
 
 
+def undo_problem(session: Session, record: CaseMerge) -> str | None:
+    """Return why the merge cannot be undone now, or None."""
+    if record.undone_at is not None:
+        return _("This merge was undone already.")
+    ids = [item["id"] for item in record.moved]
+    where = set(session.scalars(sa.select(Report.case_id).where(Report.id.in_(ids))))
+    if where != {record.original_case_id}:
+        return _("Its case was merged into another since: undo that merge first.")
+    return None
+
+
 def undo(session: Session, merge_id: int, actor: str, reason: str) -> None:
-    """Put a merge's reports back in their own case, as they were, and derive both clocks."""
+    """Put a merge's reports back in their own case, as they were, and derive both clocks.
+
+    Decisions staff made on the merged case that rest on a report going back are moved to the
+    original's latest report; the original's status goes back if the merge reopened it and no
+    one moved it since. Raises Blocked when the merge cannot be undone now.
+    """
     record = session.get(CaseMerge, merge_id)
-    if record is None or record.undone_at is not None:
-        raise LookupError(f"no merge {merge_id} to undo")
+    if record is None:
+        raise LookupError(f"no merge {merge_id}")
+    problem = undo_problem(session, record)
+    if problem:
+        raise Blocked(problem)
     original = clock.lock(session, record.original_case_id)
     duplicate = clock.lock(session, record.duplicate_case_id)
-    moved = list(
-        session.scalars(sa.select(Report).where(Report.merge_id == record.id).order_by(Report.id))
-    )
-    moved_ids = {report.id for report in moved}
+    before = {item["id"]: item for item in record.moved}
+    moved = list(session.scalars(sa.select(Report).where(Report.id.in_(before))))
     for report in moved:
-        if report.follow_up_of_id not in moved_ids:
-            report.follow_up_of_id = None
-        report.case_id, report.merge_id, report.duplicate_copy = duplicate.id, None, False
+        for name in KEPT:
+            setattr(report, name, before[report.id][name])
+        report.added_at = datetime.fromisoformat(before[report.id]["added_at"])
+        report.case_id = duplicate.id
+    home = next(r.reference for r in moved if r.follow_up_of_id is None)
+    for report in sorted(moved, key=lambda r: r.id):
+        audit.record(
+            session, actor, "merge undone", report.id, "case", original.first_report.reference, home
+        )
+    for reaction in session.scalars(
+        sa.select(Reaction).where(Reaction.case_id == original.id, Reaction.report_id.in_(before))
+    ):
+        session.delete(reaction)
+    session.flush()
+    session.expire(original, ["reports", "reactions"])
+    session.expire(duplicate, ["reports", "reactions"])
+    stay = original.reports[-1]
+    for decision in session.scalars(
+        sa.select(Decision).where(
+            Decision.report_id.in_(before), Decision.made_at > record.merged_at
+        )
+    ):  # made on the merged case: they belong to the original
+        audit.record(session, actor, "merge undone", stay.id, decision.field, None, decision.value)
+        decision.report_id = stay.id
+    for report in [*moved, stay]:
+        session.expire(report, ["decisions"])
+    record.undone_at, record.undone_by, record.undo_reason = datetime.now(UTC), actor, reason
+    audit.record(session, actor, "reason", stay.id, "merge", None, reason)
+    duplicate.status, duplicate.duplicate_of_id = record.status_before, None
+    audit.record(session, actor, "assessment", moved[0].id, "status", "duplicate", duplicate.status)
+    if record.original_status_before and original.status == "in_review":
         audit.record(
             session,
             actor,
-            "merge undone",
-            report.id,
-            "case",
-            original.first_report.reference,
-            moved[0].reference,
+            "assessment",
+            stay.id,
+            "status",
+            "in_review",
+            record.original_status_before,
         )
-    for reaction in session.scalars(
-        sa.select(Reaction).where(
-            Reaction.case_id == original.id, Reaction.report_id.in_(moved_ids)
-        )
-    ):
-        session.delete(reaction)
-    record.undone_at, record.undone_by, record.undo_reason = datetime.now(UTC), actor, reason
-    audit.record(session, actor, "reason", moved[0].id, "merge", None, reason)
-    duplicate.status, duplicate.duplicate_of_id = record.status_before, None
-    audit.record(
-        session, actor, "assessment", moved[0].id, "status", "duplicate", record.status_before
-    )
+        original.status = record.original_status_before
     session.flush()
     for case in (original, duplicate):
-        session.expire(case, ["reports", "reactions"])
+        session.expire(case, ["reports"])
         clock.recompute(session, case, actor)
 
 

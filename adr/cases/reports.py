@@ -37,7 +37,7 @@ def store_report(report: Report, token: str, language: str, actor: str = audit.P
     unique constraint refuses the second insert); a colliding random reference is drawn again.
     """
     received_at = datetime.now(UTC)
-    report.received_at = received_at
+    report.received_at = report.added_at = received_at
     report.aware_on = report.aware_on or regulatory.china_date(received_at)
     report.submission_token = token
     report.language = language

@@ -203,7 +203,7 @@ class Writer:
                 else None,
                 self.with_detail(w["death_date"], death_date) if death_date else None,
             ]
-        corrected = report.assessed_outcome
+        corrected = report.decided_outcome
         if corrected and corrected != report.event_outcome:
             details.append(self.with_detail(w["confirmed"], self.term(vocab.OUTCOME, corrected)))
         inside = w["semicolon"].join(d for d in details if d)
@@ -211,7 +211,7 @@ class Writer:
 
     def death(self, report: Record) -> bool:
         """Tell whether a report counts as a death: reported, confirmed, or due at once."""
-        return "death" in (report.event_outcome, report.assessed_outcome) or bool(
+        return "death" in (report.event_outcome, report.decided_outcome) or bool(
             report.day_zero
             and report.due_at
             and regulatory.is_death_clock(report.day_zero, report.due_at)
@@ -221,7 +221,7 @@ class Writer:
         """Return the seriousness criteria the reporter gave and staff confirmed, when serious."""
         if not report.serious:
             return None
-        chosen = dict.fromkeys([*report.event_serious, *(report.assessed_serious or [])])
+        chosen = dict.fromkeys([*report.event_serious, *(report.decided_serious or [])])
         return self.joined(vocab.SERIOUSNESS, list(chosen)) or None
 
     def overdue(self, report: Record) -> bool:
@@ -406,8 +406,6 @@ def reports_in(first_day: date, next_day: date) -> Iterator[tuple[Any, list[Any]
             cases.c.invalid_reason,
             cases.c.national_case_number,
             cases.c.company_causality,
-            cases.c.assessed_serious,
-            cases.c.assessed_outcome,
         )
         .join(cases, cases.c.id == reports.c.case_id)
         .join(head, sa.and_(head.c.case_id == reports.c.case_id, head.c.follow_up_of_id.is_(None)))

@@ -18,6 +18,7 @@ from adr.extensions import db
 from adr.i18n import current_language
 from adr.models import Case, DuplicateCandidate, write_transaction
 from adr.review import bp
+from adr.review.integrity import flash_applied
 from adr.review.queries import find_report
 
 DECISIONS = ("duplicate", "not_duplicate")
@@ -139,25 +140,15 @@ def decide_duplicate(reference: str, other: str) -> Response:
             record(session)
         flash(_("Saved: not a duplicate. This pair will not be proposed again."))
         return back
-    change = Assessment(
-        status="duplicate",
-        status_reason=None,
-        duplicate_of=original.case.first_report,
-        assessed_serious=case.assessed_serious or [],
-        assessed_outcome=case.assessed_outcome,
-        expectedness=case.expectedness,
-        company_causality=case.company_causality,
-        naranjo_answers=case.naranjo_answers,
-        submitted_to_regulator_on=None,
-        national_case_number=case.national_case_number,
-        investigation_reported_on=case.investigation_reported_on,
-        note=None,
-    )
+    change = Assessment.of(case, status="duplicate", duplicate_of=original.case.first_report)
     found = problems(case, change, other)
     if found:
         for message in found.values():
             flash(message)
         return back
-    apply(case, change, current_user.email, also=record)
-    flash(_("Saved: this case is a duplicate of %(reference)s.", reference=original.reference))
+    applied = apply(case, change, current_user.email)  # the merge records the pair's decision
+    if applied.awaiting:
+        flash_applied(applied)
+    else:
+        flash(_("Saved: this case is a duplicate of %(reference)s.", reference=original.reference))
     return back

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,15 +17,16 @@ from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
-from adr import audit, vocab
+from adr import audit, regulatory, vocab
 from adr.auth.views import role_required
 from adr.cases import approvals, corrections, merges
-from adr.cases.assessment import Applied, Assessment, apply, problems
+from adr.cases.assessment import Applied, Assessment, apply, four_eyes, problems
 from adr.extensions import db
 from adr.i18n import current_language
 from adr.intake.forms import clean_text
-from adr.models import ApprovalRequest, Case, CaseMerge, Report, write_transaction
+from adr.models import ApprovalRequest, Case, CaseMerge, Report, User, write_transaction
 from adr.review import bp
+from adr.review.coding import MAX_ID
 from adr.review.queries import find_report
 
 # The report's own columns a correction may name, in the national form's order.
@@ -33,6 +35,7 @@ REPORT_FIELDS = [
     "case-source",
     "submitted_to_regulator_on",
     "national_case_number",
+    "investigation_reported_on",
     *(
         name
         for name in vocab.FIELDS
@@ -82,6 +85,7 @@ class MergeView:
     references: list[str]  # of the reports it brought
     copies: list[str]  # those that added nothing
     sent: bool  # the duplicate's own report went to the national system
+    undo_problem: str | None  # why it cannot be undone now
 
 
 def integrity_section(report: Report, correction: CorrectionForm | None) -> dict[str, Any]:
@@ -89,15 +93,18 @@ def integrity_section(report: Report, correction: CorrectionForm | None) -> dict
     case = report.case
     merged = []
     for record in merges.merged_into(case.id, db.session()):
-        brought = [r for r in case.reports if r.merge_id == record.id]
-        duplicate = record.duplicate_case
-        sent = bool(duplicate.submissions) or any(r.submitted_to_regulator_on for r in brought)
+        ids = [item["id"] for item in record.moved]
+        brought = db.session.scalars(sa.select(Report).where(Report.id.in_(ids))).all()
+        sent = bool(record.duplicate_case.submissions) or any(
+            r.submitted_to_regulator_on for r in brought
+        )
         merged.append(
             MergeView(
                 record,
                 [r.reference for r in brought],
                 [r.reference for r in brought if r.duplicate_copy],
                 sent,
+                merges.undo_problem(db.session(), record),
             )
         )
     references = [r.reference for r in case.reports]
@@ -105,7 +112,7 @@ def integrity_section(report: Report, correction: CorrectionForm | None) -> dict
         sa.select(Report).where(Report.claimed_follow_up_of.in_(references))
     ).all()
     return {
-        "pending": approvals.pending(case.id),
+        "pending": [(pending, summary(pending)) for pending in approvals.pending(case.id)],
         "merges": merged,
         "claim": report.claimed_follow_up_of,
         "claiming": [r for r in claiming if r.case_id != case.id],
@@ -164,8 +171,15 @@ def correct(reference: str) -> Response | tuple[str, int]:
 def approvals_page(status: int = 200, message: str | None = None) -> tuple[str, int]:
     """List the requests awaiting a second person, oldest first."""
     waiting = approvals.pending()
+    left = set(
+        db.session.scalars(
+            sa.select(User.email).where(
+                User.email.in_({w.requested_by for w in waiting}), User.active.is_(False)
+            )
+        )
+    )
     return render_template(
-        "review/approvals.html", waiting=waiting, message=message, summary=summary
+        "review/approvals.html", waiting=waiting, message=message, summary=summary, left=left
     ), status
 
 
@@ -177,6 +191,8 @@ def decide_approval(request_id: int) -> Response | tuple[str, int]:
     if decision not in ("approve", "refuse"):
         return approvals_page(400, _("Choose to approve or to refuse."))
     note = (clean_text(request.form.get("note")) or "")[:500] or None
+    if request_id > MAX_ID:
+        abort(404)
     try:
         decided = approvals.decide(request_id, decision == "approve", current_user.email, note)
     except LookupError:
@@ -204,42 +220,85 @@ def summary(pending: ApprovalRequest) -> str:
         return f"{kind}: {payload.get('submitted_to_regulator_on')}"
     if pending.kind == "correction":
         label = vocab.field_label(payload["field"], language)
-        return f"{kind}: {payload['report']} {label} → {payload['value'] or '—'}"
+        was = payload.get("original")
+        return f"{kind}: {payload['report']} {label}: {shown(was)} → {shown(payload['value'])}"
     if pending.kind == "reassessment":
-        fields = "、".join(
-            vocab.label(vocab.ASSESSED_FIELD, name, language) or name for name in payload["values"]
+        changes = "; ".join(
+            f"{vocab.label(vocab.ASSESSED_FIELD, name, language)}: "
+            f"{shown(payload['before'].get(name), name)} → {shown(value, name)}"
+            for name, value in payload["values"].items()
         )
-        return f"{kind}: {fields} ({payload['effective_from']})"
+        moves = "; ".join(
+            _("%(reference)s due %(old)s → %(new)s", reference=ref, old=day(old), new=day(new))
+            for ref, old, new in payload["moves"]
+        )
+        rests_on = _("from %(reference)s", reference=payload["effective_from"])
+        return f"{kind}: {changes} ({rests_on})" + (f"; {moves}" if moves else "")
+    if pending.kind == "investigation":
+        return f"{kind}: {payload['investigation_reported_on']}"
+    if pending.kind == "unmerge":
+        record = db.session.get(CaseMerge, payload["merge"])
+        moved = [item["id"] for item in record.moved] if record else []
+        references = db.session.scalars(
+            sa.select(Report.reference).where(Report.id.in_(moved)).order_by(Report.id)
+        )
+        return f"{kind}: {'、'.join(references)}"
     return kind
+
+
+def shown(value: Any, field: str | None = None) -> str:
+    """Return a requested value as staff read it: labels for codes, — for nothing."""
+    if value in (None, "", []):
+        return "—"
+    codes = {
+        "assessed_serious": vocab.SERIOUSNESS,
+        "assessed_outcome": vocab.OUTCOME,
+        "expectedness": vocab.EXPECTEDNESS,
+    }.get(field or "")
+    if codes is None:
+        return "、".join(map(str, value)) if isinstance(value, list) else str(value)
+    language = current_language()
+    chosen = value if isinstance(value, list) else [value]
+    return "、".join(vocab.label(codes, code, language) or code for code in chosen)
+
+
+def day(moment: str | None) -> str:
+    """Return a requested deadline as a China date, or — for none."""
+    if not moment:
+        return "—"
+    return f"{regulatory.china_date(datetime.fromisoformat(moment)):%Y-%m-%d}"
 
 
 @bp.post("/merges/<int:merge_id>/undo")
 @role_required("reviewer", "admin")
 def undo_merge(merge_id: int) -> Response:
-    """Put a wrongly merged duplicate back as it was; a reason is required."""
-    record = db.session.get(CaseMerge, merge_id) if merge_id < 2**31 else None
+    """Put a wrongly merged duplicate back as it was (a second person approving under
+    four-eyes); a reason is required."""
+    record = db.session.get(CaseMerge, merge_id) if merge_id < MAX_ID else None
     if record is None:
         abort(404)
-    back = find_report_of_case(record.original_case_id)
+    # The first report the merge moved: where its reports are now (the original's case, or the
+    # case it was merged into since) and where they go back to.
+    home = db.session.scalar(sa.select(Report.reference).where(Report.id == record.moved[0]["id"]))
+    back = url_for("review.case", reference=home) + "#merges"
     reason = (clean_text(request.form.get("reason")) or "")[:500]
-    if record.undone_at is not None:
-        flash(_("This merge was undone already."))
-        return redirect(url_for("review.case", reference=back) + "#merges", 303)
-    if not reason:
-        flash(_("Say why the merge was wrong."))
-        return redirect(url_for("review.case", reference=back) + "#merges", 303)
-    first_moved = db.session.scalar(
-        sa.select(Report.reference).where(Report.merge_id == merge_id).order_by(Report.id).limit(1)
-    )
+    problem = merges.undo_problem(db.session(), record)
+    if problem or not reason:
+        flash(problem or _("Say why the merge was wrong."))
+        return redirect(back, 303)
     with write_transaction() as session:
-        merges.undo(session, merge_id, current_user.email, reason)
+        if four_eyes():
+            payload = {"merge": merge_id, "reason": reason}
+            approvals.request(
+                session, record.original_case, current_user.email, "unmerge", payload, reason
+            )
+        else:
+            merges.undo(session, merge_id, current_user.email, reason)
+    if four_eyes():
+        flash_applied(Applied(awaiting=["unmerge"]))
+        return redirect(back, 303)
     flash(_("The merge was undone: the reports are back in their own case."))
-    return redirect(url_for("review.case", reference=first_moved or back), 303)
-
-
-def find_report_of_case(case_id: int) -> str:
-    case = db.session.get(Case, case_id)
-    return case.first_report.reference if case and case.reports else abort(404)
+    return redirect(url_for("review.case", reference=home), 303)
 
 
 @bp.post("/reports/<reference>/claim")

@@ -20,21 +20,21 @@ from alembic import op
 import sqlalchemy as sa
 
 import adr.models
-from adr import audit, cases, reactions
+from adr import audit, cases, reactions, regulatory
 from adr.cases import merges
 from adr.models import UTCDateTime
 
 ACTOR = "migration 0016"
 BATCH = 500
 DECIDED = ("assessed_serious", "assessed_outcome", "expectedness")
-JSON_COLUMNS = {"event_serious", "patient_history"}
+JSON_COLUMNS = {"event_serious", "patient_history", "decided_serious"}
 DATE_COLUMNS = {"patient_birth_date", "event_onset_date", "event_death_date", "aware_on", "day_zero",
                 "submitted_to_regulator_on"}
 REPORT_COLUMNS = (
-    "id", "case_id", "reference", "received_at", "follow_up_of_id", "aware_on", "serious",
-    "report_category", "valid_case", "completeness", "day_zero", "due_at",
-    "submitted_to_regulator_on", "merge_id", "duplicate_copy", "lapsed_due_at",
-    *cases.VIEW_COLUMNS,
+    "id", "case_id", "reference", "received_at", "added_at", "follow_up_of_id", "aware_on",
+    "serious", "report_category", "valid_case", "completeness", "day_zero", "due_at",
+    "submitted_to_regulator_on", "sent_recorded_at", "merge_id", "duplicate_copy",
+    "lapsed_due_at", "decided_serious", "decided_outcome", *cases.VIEW_COLUMNS,
 )
 DRUG_COLUMNS = (
     "id", "report_id", "position", "role", "approval_number", "brand_name", "generic_name",
@@ -50,8 +50,9 @@ def table(name, columns, **types):
 report = table(
     "report", REPORT_COLUMNS,
     **{c: sa.JSON() for c in JSON_COLUMNS}, **{c: sa.Date() for c in DATE_COLUMNS},
-    received_at=UTCDateTime(), due_at=UTCDateTime(), lapsed_due_at=UTCDateTime(),
-    serious=sa.Boolean(), valid_case=sa.Boolean(), duplicate_copy=sa.Boolean(),
+    received_at=UTCDateTime(), added_at=UTCDateTime(), due_at=UTCDateTime(),
+    lapsed_due_at=UTCDateTime(), sent_recorded_at=UTCDateTime(), serious=sa.Boolean(),
+    valid_case=sa.Boolean(), duplicate_copy=sa.Boolean(),
 )  # fmt: skip
 drug = table("drug", DRUG_COLUMNS, start_date=sa.Date(), end_date=sa.Date())
 safety_case = table(
@@ -63,9 +64,9 @@ safety_case = table(
 )  # fmt: skip
 case_merge = table(
     "case_merge",
-    ("id", "duplicate_case_id", "original_case_id", "status_before", "reason", "merged_at",
-     "merged_by", "undone_at"),
-    merged_at=UTCDateTime(), undone_at=UTCDateTime(),
+    ("id", "duplicate_case_id", "original_case_id", "status_before", "original_status_before",
+     "moved", "reason", "merged_at", "merged_by", "undone_at"),
+    merged_at=UTCDateTime(), undone_at=UTCDateTime(), moved=sa.JSON(),
 )  # fmt: skip
 decision = table(
     "assessment_decision",
@@ -81,7 +82,7 @@ audit_entry = table(
      "prev_hash", "hash"),
     at=UTCDateTime(),
 )  # fmt: skip
-IN_CASE_ORDER = (report.c.follow_up_of_id.is_not(None), report.c.received_at, report.c.id)
+IN_CASE_ORDER = (report.c.follow_up_of_id.is_not(None), report.c.added_at, report.c.id)
 
 
 # revision identifiers, used by Alembic.
@@ -98,6 +99,8 @@ def upgrade():
     sa.Column('duplicate_case_id', sa.Integer(), nullable=False),
     sa.Column('original_case_id', sa.Integer(), nullable=False),
     sa.Column('status_before', sa.String(length=12), nullable=False),
+    sa.Column('original_status_before', sa.String(length=12), nullable=True),
+    sa.Column('moved', sa.JSON(), nullable=False),
     sa.Column('reason', sa.String(length=500), nullable=True),
     sa.Column('merged_at', adr.models.UTCDateTime(), nullable=False),
     sa.Column('merged_by', sa.String(length=254), nullable=False),
@@ -169,6 +172,10 @@ def upgrade():
         batch_op.add_column(sa.Column('merge_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('duplicate_copy', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('lapsed_due_at', adr.models.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('added_at', adr.models.UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('decided_serious', sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column('decided_outcome', sa.String(length=24), nullable=True))
+        batch_op.add_column(sa.Column('sent_recorded_at', adr.models.UTCDateTime(), nullable=True))
         batch_op.create_index(batch_op.f('ix_report_aware_on'), ['aware_on'], unique=False)
         batch_op.create_index(batch_op.f('ix_report_claimed_follow_up_of'), ['claimed_follow_up_of'], unique=False)
         batch_op.create_index(batch_op.f('ix_report_lapsed_due_at'), ['lapsed_due_at'], unique=False)
@@ -182,8 +189,11 @@ def upgrade():
     # ### end Alembic commands ###
     connection = op.get_bind()
     record = audit_recorder(connection)
-    merge_duplicates(connection, record)
+    times_from_the_trail(connection)
+    with op.batch_alter_table('report', schema=None) as batch_op:
+        batch_op.alter_column('added_at', existing_type=adr.models.UTCDateTime(), nullable=False)
     decisions_from_assessments(connection)
+    merge_duplicates(connection, record)
     recompute_deadlines(connection, record)
 
 
@@ -207,6 +217,41 @@ def audit_recorder(connection):
         connection.execute(audit_entry.insert().values(**vars(entry)))
 
     return record
+
+
+def times_from_the_trail(connection):
+    """Date what the old schema did not: each report joined its case when received; a date
+    sent was recorded when the trail says (else by the end of that day); a case was marked
+    invalid when the trail says."""
+    connection.execute(sa.update(report).values(added_at=report.c.received_at))
+    for report_id, sent_on in connection.execute(
+        sa.select(report.c.id, report.c.submitted_to_regulator_on).where(
+            report.c.submitted_to_regulator_on.is_not(None)
+        )
+    ).all():
+        at = connection.scalar(
+            sa.select(audit_entry.c.at).where(
+                audit_entry.c.report_id == report_id,
+                audit_entry.c.field == "submitted_to_regulator_on",
+            ).order_by(audit_entry.c.id.desc()).limit(1)
+        )
+        connection.execute(sa.update(report).where(report.c.id == report_id).values(
+            sent_recorded_at=at or regulatory.end_of_china_day(sent_on)
+        ))
+    invalid = [row[0] for row in connection.execute(
+        sa.select(safety_case.c.id).where(safety_case.c.status == "invalid")
+    )]
+    for case_id in invalid:
+        at = connection.scalar(
+            sa.select(audit_entry.c.at).where(
+                audit_entry.c.action == "assessment", audit_entry.c.field == "status",
+                audit_entry.c.new_value == "invalid",
+                audit_entry.c.report_id.in_(sa.select(report.c.id).where(report.c.case_id == case_id)),
+            ).order_by(audit_entry.c.id.desc()).limit(1)
+        )
+        connection.execute(
+            sa.update(safety_case).where(safety_case.c.id == case_id).values(invalid_since=at)
+        )
 
 
 def loaded(connection, case_ids):
@@ -262,6 +307,7 @@ def merge_duplicates(connection, record):
             case_merge.insert().values(
                 duplicate_case_id=duplicate_id, original_case_id=original_id,
                 status_before=before or "in_review", merged_at=now, merged_by=ACTOR,
+                moved=[merges.snapshot(row) for row in moved],
                 reason=connection.scalar(
                     sa.select(safety_case.c.status_reason).where(safety_case.c.id == duplicate_id)
                 ),
@@ -278,12 +324,12 @@ def merge_duplicates(connection, record):
             )
         ]
         for row in moved:
-            copy = merges.adds_nothing(row, cases.current_view(held))
+            copy = merges.is_copy(row, held)
             held.append(row)
             connection.execute(
                 sa.update(report).where(report.c.id == row.id).values(
                     case_id=original_id, merge_id=merge_id, duplicate_copy=copy,
-                    follow_up_of_id=row.follow_up_of_id or head.id,
+                    follow_up_of_id=row.follow_up_of_id or head.id, added_at=now,
                 )
             )
             record(row.id, "merged", "case", moved[0].reference, head.reference)
@@ -367,24 +413,17 @@ def recompute_deadlines(connection, record):
 
 def downgrade():
     connection = op.get_bind()
-    for merge_id, duplicate_id in connection.execute(
-        sa.select(case_merge.c.id, case_merge.c.duplicate_case_id).where(
-            case_merge.c.undone_at.is_(None)
-        )
+    for duplicate_id, moved in connection.execute(  # the latest first, as undoing them does
+        sa.select(case_merge.c.duplicate_case_id, case_merge.c.moved)
+        .where(case_merge.c.undone_at.is_(None)).order_by(case_merge.c.id.desc())
     ).all():
-        moved = [row[0] for row in connection.execute(
-            sa.select(report.c.id).where(report.c.merge_id == merge_id)
-        )]
+        for item in moved:
+            connection.execute(sa.update(report).where(report.c.id == item["id"]).values(
+                case_id=duplicate_id, follow_up_of_id=item["follow_up_of_id"]
+            ))
+        ids = [item["id"] for item in moved]
         connection.execute(
-            sa.update(report).where(
-                report.c.merge_id == merge_id, report.c.follow_up_of_id.not_in(moved)
-            ).values(follow_up_of_id=None)
-        )
-        connection.execute(
-            sa.update(report).where(report.c.merge_id == merge_id).values(case_id=duplicate_id)
-        )
-        connection.execute(
-            reaction.delete().where(reaction.c.report_id.in_(moved), reaction.c.case_id != duplicate_id)
+            reaction.delete().where(reaction.c.report_id.in_(ids), reaction.c.case_id != duplicate_id)
         )
     # ### commands auto generated by Alembic - please adjust! ###
     with op.batch_alter_table('safety_case', schema=None) as batch_op:
@@ -397,6 +436,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_report_lapsed_due_at'))
         batch_op.drop_index(batch_op.f('ix_report_claimed_follow_up_of'))
         batch_op.drop_index(batch_op.f('ix_report_aware_on'))
+        batch_op.drop_column('sent_recorded_at')
+        batch_op.drop_column('decided_outcome')
+        batch_op.drop_column('decided_serious')
+        batch_op.drop_column('added_at')
         batch_op.drop_column('lapsed_due_at')
         batch_op.drop_column('duplicate_copy')
         batch_op.drop_column('merge_id')
