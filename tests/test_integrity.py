@@ -18,7 +18,7 @@ from openpyxl import load_workbook
 
 from adr import accounts, cases, regulatory
 from adr.extensions import db
-from adr.models import ApprovalRequest, AuditEntry, Case, CaseMerge, Report
+from adr.models import ApprovalRequest, AuditEntry, Case, CaseMerge, DuplicateCandidate, Report
 from tests.conftest import (
     ReportSender,
     app_config,
@@ -343,26 +343,87 @@ def test_a_merge_leaves_the_deadlines_of_reports_sent_before_it(one_person):
     assert case.death and case.status == "in_review"  # the death is news: the case reopens
 
 
-def test_an_undo_keeps_the_original_s_later_decisions_and_puts_its_status_back(one_person):
+def test_an_undo_takes_back_what_rests_on_the_duplicate_and_says_which_deadlines_move(
+    one_person,
+):
     client = signed_in(one_person)
     rash = heard(client, days_ago(6))
     doctor = {"reporter-name": "王医生", "reporter-kind": "physician"}
-    assess(client, heard(client, days_ago(2), **doctor), status="duplicate", duplicate_of=rash)
+    news = heard(client, days_ago(2), **doctor)
+    assess(client, news, status="duplicate", duplicate_of=rash)
     assess(client, rash, assessed_serious=["hospitalization"])  # rests on the doctor's report
-    undo_merge(client, rash, merge_ids(one_person)[0])
+    died = heard(client, days_ago(1), follow_up_of=news, **DEATH)  # of the doctor's report
+    assert stored(one_person, died).case_id == stored(one_person, rash).case_id
+    undone = undo_merge(client, rash, merge_ids(one_person)[0])
+    page = client.get(undone.location).get_data(as_text=True)
+    investigation = f"{TODAY - timedelta(days=1) + timedelta(days=15):%Y-%m-%d}"
+    assert f"{rash} 死亡病例调查报告时限 {investigation} → —" in page  # said, not silent
+    assert f"{news} 死亡病例调查报告时限 — → {investigation}" in page
     kept = stored(one_person, rash)
-    assert kept.case.assessed_serious == ["hospitalization"] and kept.report_category == "serious"
-    assert china_day(kept.due_at) == TODAY + timedelta(days=9)
+    assert kept.case.assessed_serious is None and not kept.case.death
+    assert china_day(kept.due_at) == TODAY + timedelta(days=24)
+    back = stored(one_person, news)
+    assert back.case_id == stored(one_person, died).case_id
+    assert back.case.assessed_serious == ["hospitalization"] and back.case.death
 
     closed = heard(client, days_ago(6), **{"patient-name": "赵某"})
     sent(client, closed, days_ago(1))
     assess(client, closed, status="closed")
-    news = heard(client, days_ago(2), **{"patient-name": "赵某"} | doctor)
-    assess(client, news, status="duplicate", duplicate_of=closed)
+    again = heard(client, days_ago(2), **{"patient-name": "赵某"} | doctor)
+    assess(client, again, status="duplicate", duplicate_of=closed)
     assert stored(one_person, closed).case.status == "in_review"
     undo_merge(client, closed, merge_ids(one_person)[1])
     assert stored(one_person, closed).case.status == "closed"
-    assert stored(one_person, news).case.status == "received"
+    assert stored(one_person, again).case.status == "received"
+
+
+def test_a_merge_keeps_what_staff_decided_on_the_duplicate(one_person):
+    client = signed_in(one_person)
+    rash = heard(client, days_ago(8))
+    hospital = {key: value for key, value in DEATH.items() if key.startswith("reporter-")}
+    unknown = heard(client, days_ago(3), **hospital | {"event-outcome": "unknown"})
+    assess(client, unknown, assessed_outcome="death")  # the hospital confirmed it by phone
+    assess(client, rash, assessed_outcome="recovered")  # later, on the other case
+    assess(client, unknown, status="duplicate", duplicate_of=rash)
+    moved = stored(one_person, unknown)
+    assert moved.case.death and china_day(moved.due_at) == TODAY - timedelta(days=2)
+    assert china_day(moved.case.investigation_due_at) == TODAY + timedelta(days=12)
+
+
+def test_a_copy_corrected_to_an_earlier_day_0_owes_and_starts_the_investigation(one_person):
+    client = signed_in(one_person)
+    death = DEATH | {"event-death_date": days_ago(12)}
+    first = heard(client, days_ago(5), **death)
+    copy = heard(client, days_ago(3), **death)  # the same report, sent again
+    assess(client, copy, status="duplicate", duplicate_of=first)
+    assert stored(one_person, copy).duplicate_copy
+    correct(client, first, report=copy, field="case-awareness_date", value=days_ago(9),
+            reason="医院首次来电在9天前")  # fmt: skip
+    owed = stored(one_person, copy)
+    assert not owed.duplicate_copy and china_day(owed.due_at) == TODAY - timedelta(days=8)
+    assert china_day(owed.case.investigation_due_at) == TODAY + timedelta(days=6)
+
+
+def test_a_duplicate_s_open_candidate_pairs_move_to_its_original(one_person):
+    client = signed_in(one_person)
+    other = heard(client, days_ago(5))
+    duplicate = heard(client, days_ago(3))  # the matcher pairs it with `other`
+    stranger = {"patient-name": "赵某", "patient-age": "30", "patient-sex": "male",
+                "event-name": "头痛"}  # fmt: skip
+    original = heard(client, days_ago(6), **stranger)
+    ids = {ref: stored(one_person, ref).case_id for ref in (other, duplicate, original)}
+
+    def pairs() -> set[tuple[int, int, str]]:
+        with one_person.app_context():
+            return {
+                (p.case_id, p.candidate_case_id, p.decision)
+                for p in db.session.scalars(sa.select(DuplicateCandidate))
+            }
+
+    assert (ids[duplicate], ids[other], "none") in pairs()
+    assess(client, duplicate, status="duplicate", duplicate_of=original)
+    assert pairs() == {(ids[original], ids[other], "none")}
+    assert other in case_page(client, original).split('id="duplicate-candidates"')[1]
 
 
 def test_merges_are_undone_latest_first(one_person):
@@ -776,18 +837,36 @@ def test_the_approvals_page_lists_what_waits_and_is_for_staff(four_eyes, client)
     assert four_eyes.test_client().post("/staff/approvals/1", data={}).status_code in (302, 400)
 
 
-def test_the_date_sent_covers_only_the_reports_the_case_held_when_asked(four_eyes):
+def test_a_request_is_carried_out_only_on_the_case_as_it_was_asked(four_eyes):
     first, second = signed_in(four_eyes), signed_in(four_eyes, SECOND)
     reference = heard(first, days_ago(6))
     sent(first, reference, TODAY.isoformat())
     follow_up = heard(first, TODAY.isoformat(), follow_up_of=reference, **DEATH)
     (request,) = pending(four_eyes)
-    assert decide(second, request.id, "approve").status_code == 303
-    assert stored(four_eyes, reference).submitted_to_regulator_on == TODAY
-    later = stored(four_eyes, follow_up)
-    assert later.submitted_to_regulator_on is None and china_day(later.due_at) == TODAY + timedelta(
-        1
-    )
+    refused = decide(second, request.id, "approve")
+    assert refused.status_code == 409 and "报告" in refused.get_data(as_text=True)
+    assert stored(four_eyes, reference).submitted_to_regulator_on is None
+    assert china_day(stored(four_eyes, follow_up).due_at) == TODAY + timedelta(days=1)
+    assert decide(second, request.id, "refuse").status_code == 303
+
+    # Two corrections of one day 0: the second was asked on a value that is gone.
+    late = heard(first, days_ago(4))
+    for day in (9, 7):
+        correct(first, late, report=late, field="case-awareness_date", value=days_ago(day),
+                reason="来电记录")  # fmt: skip
+    one, two = pending(four_eyes)
+    assert decide(second, one.id, "approve").status_code == 303
+    assert decide(second, two.id, "approve").status_code == 409
+    assert decide(second, two.id, "refuse").status_code == 303
+    assert stored(four_eyes, late).aware_on == TODAY - timedelta(days=9)
+
+    # A request on a case merged away since.
+    merged = heard(first, days_ago(2), **DEATH)
+    assess(first, merged, investigation_reported_on=days_ago(1))
+    assess(first, merged, status="duplicate", duplicate_of=late)
+    asked, merge = pending(four_eyes)
+    decide(second, merge.id, "approve")
+    assert decide(second, asked.id, "approve").status_code == 409
 
 
 def test_a_request_of_an_account_no_longer_active_cannot_be_approved(four_eyes):

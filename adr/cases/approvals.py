@@ -3,8 +3,9 @@
 Marking a case invalid or a duplicate, closing it, recording the date it was sent or the death
 investigation's date, a correction or decision that moves a deadline or withdraws a death, and
 undoing a merge become requests. Any other active member of staff may approve or refuse one; the
-requester cannot, nor can anyone approve a request whose requester's account was deactivated
-since. Until then nothing changes and the clock runs. Each request, approval and refusal is
+requester cannot. A request is carried out on the case as it was asked for: if reports joined
+or left the case since, or its requester's account was deactivated, it can only be refused.
+Until then nothing changes and the clock runs. Each request, approval and refusal is
 audited.
 """
 
@@ -52,11 +53,12 @@ def request(
     """Record a request for a second person's approval, in the caller's transaction."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}")
+    held = [report.id for report in case.reports]  # the case as it was asked for
     pending = ApprovalRequest(
         case_id=case.id,
         report_id=case.first_report.id,
         kind=kind,
-        payload=payload,
+        payload=payload | {"held": held},
         reason=reason,
         requested_at=datetime.now(UTC),
         requested_by=actor,
@@ -110,6 +112,8 @@ def carry_out(session: Session, case: Case, found: ApprovalRequest, approver: st
     """Carry out an approved request as its requester asked it."""
     from adr.cases import assessment, corrections, merges
 
+    if found.payload.get("held", []) != [report.id for report in case.reports]:
+        raise Stale(_("reports joined or left the case since it was asked for: refuse it."))
     problem = assessment.still_fits(case, found)
     if problem:
         raise Stale(problem)

@@ -327,10 +327,9 @@ def reassessment_payload(case: Case, decided: Reassessment) -> dict[str, Any]:
         "before": {name: getattr(case, name) for name in decided.values},
         "effective_from": decided.effective_from.reference,
         "correction": decided.correction,
-        "moves": [
-            [report.reference, old and old.isoformat(), new and new.isoformat()]
-            for report, old, new in decided.moved
-        ],
+        "moves": clock.stored_moves(
+            (r.reference, "due", old, new) for r, old, new in decided.moved
+        ),
     }
 
 

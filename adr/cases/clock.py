@@ -8,7 +8,7 @@ staff decisions in force for it (`adr.cases.decisions`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
@@ -57,6 +57,41 @@ REPORT_DERIVED = (
     "decided_outcome",
 )
 AUDITED_REPORT_FIELDS = ("report_category", "day_zero", "due_at")
+# A legal deadline a change moves: the report's reference, "due" (its deadline) or
+# "investigation" (its case's death investigation, named by the case's first report), the
+# deadline before and after.
+Move = tuple[str, str, datetime | None, datetime | None]
+
+
+def deadlines(cases: Iterable[Case]) -> dict[tuple[str, str], datetime | None]:
+    """Return the cases' legal deadlines by (reference, what), as `Move` names them."""
+    found: dict[tuple[str, str], datetime | None] = {}
+    for case in cases:
+        for report in case.reports:
+            found[(report.reference, "due")] = report.due_at
+        if case.reports:
+            found[(case.reports[0].reference, "investigation")] = case.investigation_due_at
+    return found
+
+
+def moves(
+    before: dict[tuple[str, str], datetime | None], after: dict[tuple[str, str], datetime | None]
+) -> list[Move]:
+    """Return the deadlines that differ between two `deadlines` readings."""
+    return [
+        (key[0], key[1], before.get(key), after.get(key))
+        for key in dict.fromkeys([*before, *after])
+        if before.get(key) != after.get(key)
+    ]
+
+
+def stored_moves(moves: Iterable[Move]) -> list[list[str | None]]:
+    """Return deadline moves as a request for approval stores them (ISO times)."""
+
+    def iso(moment: datetime | None) -> str | None:
+        return moment.isoformat() if moment else None
+
+    return [[ref, what, iso(old), iso(new)] for ref, what, old, new in moves]
 
 
 def new_reaction_days() -> int:
@@ -156,7 +191,18 @@ def derive(
     put(case, "valid_case", last.valid_case)
     for name in DECIDED:
         put(case, name, last.decided.get(name))
-    death_day = next((c.day_zero for c in now if c.death and c.day_zero), None)
+    # The investigation runs from the earliest day 0 of a report that brought the death: the
+    # first with it, or one that reports it itself (a duplicate merged in, known earlier).
+    death_day = min(
+        (
+            c.day_zero
+            for i, (report, c) in enumerate(zip(reports, now, strict=True))
+            if c.death
+            and c.day_zero
+            and (i == 0 or not now[i - 1].death or report.event_outcome == "death")
+        ),
+        default=None,
+    )
     put(
         case,
         "investigation_due_at",

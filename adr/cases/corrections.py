@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from wtforms import DateField, Form
 
-from adr import audit, duplicates, products, regulatory, search, vocab
-from adr.cases import approvals, clock
+from adr import audit, duplicates, products, reactions, regulatory, search, vocab
+from adr.cases import approvals, clock, merges
 from adr.intake.forms import (
     CaseForm,
     Date,
@@ -62,7 +62,7 @@ ON_THE_CASE = ("national_case_number", "investigation_reported_on")
 # What a column's correction also sets.
 DERIVED = {"reporter_phone": "reporter_phone_e164", "patient_phone": "patient_phone_e164"}
 # What decides a report's deadline, or says it was met: a change here waits for approval.
-CLOCK_COLUMNS = ("day_zero", "due_at", "lapsed_due_at", "submitted_to_regulator_on")
+CLOCK_COLUMNS = ("aware_on", "day_zero", "due_at", "lapsed_due_at", "submitted_to_regulator_on")
 
 
 class CorrectionError(ValueError):
@@ -169,6 +169,8 @@ def check(report: Report, found: Target, value: Any) -> None:
             raise CorrectionError(
                 "value", _("We knew of the report by the day it was entered: check the date.")
             )
+        if report.submitted_to_regulator_on and value > report.submitted_to_regulator_on:
+            raise CorrectionError("value", _("This date is after the report was sent."))
     if found.column == "submitted_to_regulator_on" and value and value < report.aware_on:
         raise CorrectionError("value", _("This date is before we knew of the report."))
     if found.column == "investigation_reported_on" and value and value < report.aware_on:
@@ -184,7 +186,12 @@ class Outcome:
 
 
 class NeedsApproval(Exception):
-    """Raised inside a trial transaction: the correction moves a legal date."""
+    """Raised inside a trial transaction: the correction moves a legal date (`moves`: the
+    deadlines it moves)."""
+
+    def __init__(self, moves: list[clock.Move]) -> None:
+        super().__init__()
+        self.moves = moves
 
 
 def correct(report: Report, name: str, values: list[str], reason: str, actor: str) -> Outcome:
@@ -213,12 +220,13 @@ def correct(report: Report, name: str, values: list[str], reason: str, actor: st
     try:
         with write_transaction() as session:
             case = clock.lock(session, report.case_id)
-            moved = carry_out(session, case, payload, actor)
+            moved, moves = carry_out(session, case, payload, actor)
             if moved and current_app.config["FOUR_EYES"]:
-                raise NeedsApproval
-    except NeedsApproval:
+                raise NeedsApproval(moves)
+    except NeedsApproval as trial:
         with write_transaction() as session:
             case = clock.lock(session, report.case_id)
+            payload["moves"] = clock.stored_moves(trial.moves)
             approvals.request(session, case, actor, "correction", payload, reason)
         return Outcome(awaiting=True, moved=True)
     return Outcome(awaiting=False, moved=moved)
@@ -230,9 +238,9 @@ def carry_out(
     payload: dict[str, Any],
     actor: str,
     approved_by: str | None = None,
-) -> bool:
+) -> tuple[bool, list[clock.Move]]:
     """Make the correction on the locked case and derive its clocks; return whether a report's
-    deadline, day 0 or date sent moved."""
+    day 0, deadline or date sent moved, and each deadline that moved."""
     report = next((r for r in case.reports if r.reference == payload["report"]), None)
     if report is None:
         raise approvals.Stale(_("The report corrected is no longer in this case."))
@@ -240,12 +248,18 @@ def carry_out(
     value = loaded(found, payload["value"])
     where = holder(report, found)
     original = getattr(where, found.column)
+    if stored(original) != payload["original"]:
+        raise approvals.Stale(_("The field was changed since the correction was asked for."))
+    try:
+        check(report, found, value)
+    except CorrectionError as error:
+        raise approvals.Stale(str(error)) from None
 
     def legal_dates() -> list[Any]:
         reports = [tuple(getattr(r, c) for c in CLOCK_COLUMNS) for r in case.reports]
         return [*reports, case.investigation_reported_on]
 
-    before = legal_dates()
+    before, deadlines = legal_dates(), clock.deadlines([case])
     setattr(where, found.column, value)
     if found.column in DERIVED:
         setattr(where, DERIVED[found.column], phone_e164(value))
@@ -268,10 +282,14 @@ def carry_out(
     audit.record(session, actor, "reason", report.id, found.name, None, why)
     if found.section == "drugs":
         products.link([where])
+    if report.duplicate_copy:  # a copy corrected may now add something, or be known earlier
+        report.duplicate_copy = merges.is_copy(report, case.reports[: case.reports.index(report)])
+        if not report.duplicate_copy:
+            reactions.add_reported(session, case, report)
     session.flush()
     reindex(session, report)
     clock.recompute(session, case, actor)
-    return before != legal_dates()
+    return before != legal_dates(), clock.moves(deadlines, clock.deadlines([case]))
 
 
 def reindex(session: Session, report: Report) -> None:

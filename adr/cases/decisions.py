@@ -3,7 +3,10 @@
 A decision on seriousness, outcome or expectedness rests on a report of the case: it applies
 to that report and the later ones, never to an earlier one. A report sent to the national system
 before a decision keeps the deadline it had, unless the decision is a correction that says the
-report was misjudged. Between decisions in force, the latest made wins.
+report was misjudged. Between decisions in force, the latest made wins, except that a decision
+resting on an earlier report does not override one resting on a later report unless it is a
+correction: in a case a duplicate was merged into, the original's decisions made afterwards do
+not undo what staff decided on the duplicate's reports.
 """
 
 from __future__ import annotations
@@ -66,13 +69,16 @@ def in_force(
     at `sent_at` takes only the decisions made by then, and corrections.
     """
     chosen: dict[str, Any] = {}
+    resting: dict[str, int] = {}  # the place of the report each chosen decision rests on
     for decision in sorted(decisions, key=lambda d: d.made_at):
         at = positions.get(decision.report_id)
         if at is None or at > position:
             continue
         if sent_at and not decision.correction and decision.made_at > sent_at:
             continue
-        chosen[decision.field] = decision.value
+        if not decision.correction and resting.get(decision.field, -1) > at:
+            continue
+        chosen[decision.field], resting[decision.field] = decision.value, at
     return chosen
 
 

@@ -23,7 +23,15 @@ from sqlalchemy.orm import Session
 from adr import audit, duplicates, e2b, reactions
 from adr.cases import clock
 from adr.cases.view import DRUG_COLUMNS, VIEW_COLUMNS, CurrentView, current_view, is_empty
-from adr.models import Case, CaseMerge, Decision, Reaction, Report, Submission
+from adr.models import (
+    Case,
+    CaseMerge,
+    DuplicateCandidate,
+    Reaction,
+    Report,
+    Submission,
+    write_transaction,
+)
 
 # A merged report that owes the regulator reopens a case in these statuses, as a follow-up does.
 REOPENED = ("submitted", "closed", "invalid")
@@ -97,6 +105,7 @@ def merge(
     candidate = duplicates.pair(duplicate.id, original.id)
     if candidate is not None and candidate.decision == "none":  # proposed by the matcher
         duplicates.decide(session, candidate.id, "duplicate", actor)
+    carry_pairs(session, duplicate, original)
     nullify(session, duplicate, original, actor)
     head = original.first_report
     held = list(original.reports)
@@ -131,6 +140,28 @@ def merge(
     return record
 
 
+def carry_pairs(session: Session, duplicate: Case, original: Case) -> None:
+    """Give the original the duplicate's undecided candidate pairs, to be decided on its page;
+    one the original has already is dropped."""
+    undecided = sa.select(DuplicateCandidate).where(
+        DuplicateCandidate.decision == "none",
+        sa.or_(
+            DuplicateCandidate.case_id == duplicate.id,
+            DuplicateCandidate.candidate_case_id == duplicate.id,
+        ),
+    )
+    for candidate in session.scalars(undecided).all():
+        mine = candidate.case_id == duplicate.id
+        other = candidate.candidate_case_id if mine else candidate.case_id
+        if other == original.id or duplicates.pair(original.id, other) is not None:
+            session.delete(candidate)
+        elif mine:
+            candidate.case_id = original.id
+        else:
+            candidate.candidate_case_id = original.id
+        session.flush()
+
+
 def nullify(session: Session, duplicate: Case, original: Case, actor: str) -> Submission | None:
     """Make the nullification of the duplicate's own E2B file, when one went; None otherwise.
 
@@ -157,12 +188,14 @@ def undo_problem(session: Session, record: CaseMerge) -> str | None:
     return None
 
 
-def undo(session: Session, merge_id: int, actor: str, reason: str) -> None:
-    """Put a merge's reports back in their own case, as they were, and derive both clocks.
+def undo(session: Session, merge_id: int, actor: str, reason: str) -> list[clock.Move]:
+    """Put a merge's reports back in their own case, as they were, and derive both clocks;
+    return each report's deadline that moved.
 
-    Decisions staff made on the merged case that rest on a report going back are moved to the
-    original's latest report; the original's status goes back if the merge reopened it and no
-    one moved it since. Raises Blocked when the merge cannot be undone now.
+    With them go the follow-ups entered since that follow up one of them, and the decisions
+    resting on them (a decision rests on a report: staff re-assess the original if one
+    concerned it, which the request shows). The original's status goes back if the merge
+    reopened it and no one moved it since. Raises Blocked when the merge cannot be undone now.
     """
     record = session.get(CaseMerge, merge_id)
     if record is None:
@@ -173,34 +206,40 @@ def undo(session: Session, merge_id: int, actor: str, reason: str) -> None:
     original = clock.lock(session, record.original_case_id)
     duplicate = clock.lock(session, record.duplicate_case_id)
     before = {item["id"]: item for item in record.moved}
+    deadlines = clock.deadlines([original])
     moved = list(session.scalars(sa.select(Report).where(Report.id.in_(before))))
     for report in moved:
         for name in KEPT:
             setattr(report, name, before[report.id][name])
         report.added_at = datetime.fromisoformat(before[report.id]["added_at"])
         report.case_id = duplicate.id
+    since = list(  # follow-ups entered while merged, of a report going back
+        session.scalars(
+            sa.select(Report).where(
+                Report.case_id == original.id,
+                Report.follow_up_of_id.in_(before),
+                Report.id.not_in(before),
+            )
+        )
+    )
+    for report in since:
+        report.case_id = duplicate.id
     home = next(r.reference for r in moved if r.follow_up_of_id is None)
-    for report in sorted(moved, key=lambda r: r.id):
+    going = [*moved, *since]
+    for report in sorted(going, key=lambda r: r.id):
         audit.record(
             session, actor, "merge undone", report.id, "case", original.first_report.reference, home
         )
     for reaction in session.scalars(
-        sa.select(Reaction).where(Reaction.case_id == original.id, Reaction.report_id.in_(before))
+        sa.select(Reaction).where(
+            Reaction.case_id == original.id, Reaction.report_id.in_([r.id for r in going])
+        )
     ):
         session.delete(reaction)
     session.flush()
     session.expire(original, ["reports", "reactions"])
     session.expire(duplicate, ["reports", "reactions"])
     stay = original.reports[-1]
-    for decision in session.scalars(
-        sa.select(Decision).where(
-            Decision.report_id.in_(before), Decision.made_at > record.merged_at
-        )
-    ):  # made on the merged case: they belong to the original
-        audit.record(session, actor, "merge undone", stay.id, decision.field, None, decision.value)
-        decision.report_id = stay.id
-    for report in [*moved, stay]:
-        session.expire(report, ["decisions"])
     record.undone_at, record.undone_by, record.undo_reason = datetime.now(UTC), actor, reason
     audit.record(session, actor, "reason", stay.id, "merge", None, reason)
     duplicate.status, duplicate.duplicate_of_id = record.status_before, None
@@ -220,6 +259,37 @@ def undo(session: Session, merge_id: int, actor: str, reason: str) -> None:
     for case in (original, duplicate):
         session.expire(case, ["reports"])
         clock.recompute(session, case, actor)
+    return clock.moves(deadlines, clock.deadlines([original, duplicate]))
+
+
+class _Trial(Exception):
+    def __init__(self, moves: list[clock.Move]) -> None:
+        super().__init__()
+        self.moves = moves
+
+
+def undo_moves(merge_id: int, actor: str, reason: str) -> list[clock.Move]:
+    """Return the deadlines undoing the merge would move, changing nothing (for the request a
+    second person approves)."""
+    try:
+        with write_transaction() as session:
+            raise _Trial(undo(session, merge_id, actor, reason))
+    except _Trial as trial:
+        return trial.moves
+
+
+def own_first(session: Session, report: Report) -> int:
+    """Return the id of the first report of the case `report` came in with: its case's first
+    report, or, for a report merged in from a duplicate, the duplicate's own first report (a
+    follow-up of it goes back with it if the merge is undone)."""
+    first, merge_id = report.follow_up_of_id, report.merge_id
+    while merge_id is not None:  # through each merge still in force, the latest first
+        record = session.get(CaseMerge, merge_id)
+        if record is None:
+            break
+        item = next(i for i in record.moved if i["id"] == report.id)
+        first, merge_id = item["follow_up_of_id"], item["merge_id"]
+    return first or report.id
 
 
 def merged_into(case_id: int, session: Session) -> list[CaseMerge]:

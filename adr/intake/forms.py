@@ -40,6 +40,7 @@ from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget, TextArea
 
 from adr import regulatory, vocab
+from adr.cases import merges
 from adr.extensions import db
 from adr.i18n import current_language, lazy_term
 from adr.models import Drug, Report
@@ -573,7 +574,7 @@ class ReportForm(FlaskForm):
                     "confirmation (it looks like ADR-202611-7K3QD9), or leave this empty."
                 )
             )
-        self.first_report_id = first.follow_up_of_id or first.id
+        self.first_report_id = merges.own_first(db.session(), first)
         self.case_known_since = first.case.reports[0].aware_on
 
     def validate(self, extra_validators: Any = None) -> bool:

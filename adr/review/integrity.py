@@ -19,7 +19,7 @@ from wtforms.validators import InputRequired, Length
 
 from adr import audit, regulatory, vocab
 from adr.auth.views import role_required
-from adr.cases import approvals, corrections, merges
+from adr.cases import approvals, clock, corrections, merges
 from adr.cases.assessment import Applied, Assessment, apply, four_eyes, problems
 from adr.extensions import db
 from adr.i18n import current_language
@@ -221,17 +221,16 @@ def summary(pending: ApprovalRequest) -> str:
     if pending.kind == "correction":
         label = vocab.field_label(payload["field"], language)
         was = payload.get("original")
-        return f"{kind}: {payload['report']} {label}: {shown(was)} → {shown(payload['value'])}"
+        moves = moved_text(payload.get("moves", []))
+        change = f"{payload['report']} {label}: {shown(was)} → {shown(payload['value'])}"
+        return f"{kind}: {change}" + (f"; {moves}" if moves else "")
     if pending.kind == "reassessment":
         changes = "; ".join(
             f"{vocab.label(vocab.ASSESSED_FIELD, name, language)}: "
             f"{shown(payload['before'].get(name), name)} → {shown(value, name)}"
             for name, value in payload["values"].items()
         )
-        moves = "; ".join(
-            _("%(reference)s due %(old)s → %(new)s", reference=ref, old=day(old), new=day(new))
-            for ref, old, new in payload["moves"]
-        )
+        moves = moved_text(payload["moves"])
         rests_on = _("from %(reference)s", reference=payload["effective_from"])
         return f"{kind}: {changes} ({rests_on})" + (f"; {moves}" if moves else "")
     if pending.kind == "investigation":
@@ -242,7 +241,8 @@ def summary(pending: ApprovalRequest) -> str:
         references = db.session.scalars(
             sa.select(Report.reference).where(Report.id.in_(moved)).order_by(Report.id)
         )
-        return f"{kind}: {'、'.join(references)}"
+        moves = moved_text(payload.get("moves", []))
+        return f"{kind}: {'、'.join(references)}" + (f"; {moves}" if moves else "")
     return kind
 
 
@@ -286,19 +286,36 @@ def undo_merge(merge_id: int) -> Response:
     if problem or not reason:
         flash(problem or _("Say why the merge was wrong."))
         return redirect(back, 303)
-    with write_transaction() as session:
-        if four_eyes():
-            payload = {"merge": merge_id, "reason": reason}
+    if four_eyes():
+        moves = merges.undo_moves(merge_id, current_user.email, reason)
+        payload = {"merge": merge_id, "reason": reason, "moves": clock.stored_moves(moves)}
+        with write_transaction() as session:
             approvals.request(
                 session, record.original_case, current_user.email, "unmerge", payload, reason
             )
-        else:
-            merges.undo(session, merge_id, current_user.email, reason)
-    if four_eyes():
         flash_applied(Applied(awaiting=["unmerge"]))
         return redirect(back, 303)
+    with write_transaction() as session:
+        moves = merges.undo(session, merge_id, current_user.email, reason)
     flash(_("The merge was undone: the reports are back in their own case."))
+    if moves:
+        flash(moved_text(clock.stored_moves(moves)))
     return redirect(url_for("review.case", reference=home), 303)
+
+
+def moved_text(moves: list[list[str | None]]) -> str:
+    """Return stored deadline moves as staff read them."""
+    return "; ".join(
+        _("%(reference)s due %(old)s → %(new)s", reference=ref, old=day(old), new=day(new))
+        if what == "due"
+        else _(
+            "%(reference)s: death investigation due %(old)s → %(new)s",
+            reference=ref,
+            old=day(old),
+            new=day(new),
+        )
+        for ref, what, old, new in moves
+    )
 
 
 @bp.post("/reports/<reference>/claim")

@@ -76,6 +76,11 @@ decision = table(
 reaction = table(
     "reaction", ("id", "case_id", "report_id", "position", "reported_term", "language")
 )
+candidate = table(
+    "duplicate_candidate",
+    ("id", "case_id", "candidate_case_id", "decision", "decided_by", "decided_at"),
+    decided_at=UTCDateTime(),
+)  # fmt: skip
 audit_entry = table(
     "audit_entry",
     ("id", "at", "actor", "action", "report_id", "field", "old_value", "new_value",
@@ -339,6 +344,34 @@ def merge_duplicates(connection, record):
                     case_id=original_id, report_id=row.id, position=len(terms),
                     reported_term=term, language=reactions.language_of(term),
                 ))
+        carry_pairs(connection, duplicate_id, original_id)
+
+
+def carry_pairs(connection, duplicate_id, original_id):
+    """Decide the merged pair; give the original the duplicate's other undecided pairs (as
+    `merges.merge` does)."""
+    pairs = connection.execute(sa.select(candidate).where(
+        candidate.c.decision == "none",
+        sa.or_(candidate.c.case_id == duplicate_id, candidate.c.candidate_case_id == duplicate_id),
+    )).all()
+    for row in pairs:
+        mine = row.case_id == duplicate_id
+        other = row.candidate_case_id if mine else row.case_id
+        held = connection.scalar(sa.select(sa.func.count()).select_from(candidate).where(sa.or_(
+            sa.and_(candidate.c.case_id == original_id, candidate.c.candidate_case_id == other),
+            sa.and_(candidate.c.case_id == other, candidate.c.candidate_case_id == original_id),
+        )))
+        if other == original_id:  # the pair staff marked: decided
+            connection.execute(candidate.update().where(candidate.c.id == row.id).values(
+                decision="duplicate", decided_by=ACTOR, decided_at=datetime.now(UTC)
+            ))
+        elif held:
+            connection.execute(candidate.delete().where(candidate.c.id == row.id))
+        else:
+            side = "case_id" if mine else "candidate_case_id"
+            connection.execute(
+                candidate.update().where(candidate.c.id == row.id).values({side: original_id})
+            )
 
 
 def decisions_from_assessments(connection):
