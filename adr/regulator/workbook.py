@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import IO, Any
 
 import sqlalchemy as sa
@@ -22,12 +23,10 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy.engine import Row
-from sqlalchemy.orm import selectinload
 
 from adr import regulatory, vocab
 from adr.cases.view import VIEW_COLUMNS, CurrentView, current_view
 from adr.extensions import db
-from adr.models import Case, Report
 from adr.vocab import Term
 
 MONTH_RE = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
@@ -397,10 +396,15 @@ def reports_in(first_day: date, next_day: date) -> Iterator[tuple[Any, list[Any]
     tables = db.metadata.tables
     reports, drugs, cases = tables["report"], tables["drug"], tables["safety_case"]
     head = reports.alias("first_report")
+    first_reference = (
+        sa.select(head.c.reference)
+        .where(head.c.case_id == reports.c.case_id, head.c.follow_up_of_id.is_(None))
+        .scalar_subquery()
+    )
     query = (
         sa.select(
             reports,
-            head.c.reference.label("first_reference"),
+            first_reference.label("first_reference"),
             cases.c.status,
             cases.c.status_reason,
             cases.c.invalid_reason,
@@ -408,7 +412,6 @@ def reports_in(first_day: date, next_day: date) -> Iterator[tuple[Any, list[Any]
             cases.c.company_causality,
         )
         .join(cases, cases.c.id == reports.c.case_id)
-        .join(head, sa.and_(head.c.case_id == reports.c.case_id, head.c.follow_up_of_id.is_(None)))
         .where(reports.c.aware_on >= first_day, reports.c.aware_on < next_day)
         .order_by(reports.c.aware_on, reports.c.received_at, reports.c.id)
         .execution_options(yield_per=BATCH_SIZE)
@@ -430,16 +433,36 @@ def reports_in(first_day: date, next_day: date) -> Iterator[tuple[Any, list[Any]
                 yield row, drugs_of[row.id]
 
 
-def earlier_reports(case_ids: list[int]) -> dict[int, list[Report]]:
-    """Return the reports of the cases, in each case's order, with their drugs."""
+def earlier_reports(case_ids: list[int]) -> dict[int, list[Any]]:
+    """Return the reports of the cases, in each case's order, with their drugs: plain rows,
+    so that the session keeps none of them and memory stays flat over the month."""
     if not case_ids:
         return {}
-    found = db.session.scalars(
-        sa.select(Case)
-        .where(Case.id.in_(set(case_ids)))
-        .options(selectinload(Case.reports).selectinload(Report.drugs))
-    )
-    return {case.id: list(case.reports) for case in found}
+    tables = db.metadata.tables
+    reports, drugs = tables["report"], tables["drug"]
+    rows = db.session.execute(
+        sa.select(reports)
+        .where(reports.c.case_id.in_(set(case_ids)))
+        .order_by(
+            reports.c.case_id,
+            reports.c.follow_up_of_id.is_not(None),
+            reports.c.added_at,
+            reports.c.id,
+        )
+    ).all()
+    drugs_of: dict[int, list[Row[Any]]] = {}
+    for drug in db.session.execute(
+        sa.select(drugs)
+        .where(drugs.c.report_id.in_([row.id for row in rows]))
+        .order_by(drugs.c.report_id, drugs.c.position)
+    ):
+        drugs_of.setdefault(drug.report_id, []).append(drug)
+    found: dict[int, list[Any]] = {}
+    for row in rows:
+        values = row._asdict() | {name: getattr(row, name) or [] for name in LISTS}
+        report = SimpleNamespace(**values, drugs=drugs_of.get(row.id, []))
+        found.setdefault(row.case_id, []).append(report)
+    return found
 
 
 class AsAdded:
@@ -457,7 +480,7 @@ class AsAdded:
 LISTS = ("patient_history", "event_serious")  # ticked codes: none is an empty list
 
 
-def as_added(row: Row[Any], reports: list[Report]) -> tuple[AsAdded, list[Any]]:
+def as_added(row: Row[Any], reports: list[Any]) -> tuple[AsAdded, list[Any]]:
     """Return the row of a follow-up as the case stood with it, and the case's drugs then."""
     upto = next((index for index, r in enumerate(reports) if r.id == row.id), len(reports) - 1)
     view = current_view(reports[: upto + 1])
