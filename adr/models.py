@@ -75,6 +75,8 @@ class Case(Model):
     naranjo_score: Mapped[int | None]
     national_case_number: Mapped[str | None] = text(50)
     investigation_reported_on: Mapped[date | None]  # the death investigation's report
+    # The member of staff working the case; None: unassigned (the queue's "unassigned").
+    assigned_to_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_user.id"), index=True)
 
     # Derived from the reports and the assessment by `adr.cases.recompute`.
     serious: Mapped[bool] = mapped_column(default=False)
@@ -89,6 +91,7 @@ class Case(Model):
         order_by=lambda: (Report.follow_up_of_id.is_not(None), Report.added_at, Report.id),
     )
     duplicate_of: Mapped[Case | None] = relationship(remote_side=[id])
+    assigned_to: Mapped[User | None] = relationship()
     notes: Mapped[list[CaseNote]] = relationship(order_by="CaseNote.id")
     reactions: Mapped[list[Reaction]] = relationship(order_by="(Reaction.position, Reaction.id)")
     term_codings: Mapped[list[TermCoding]] = relationship(order_by="TermCoding.id")
@@ -454,6 +457,8 @@ class User(Model):
         sa.JSON, default=list, server_default="[]"
     )
 
+    saved_filters: Mapped[list[SavedFilter]] = relationship(order_by="SavedFilter.name")
+
     # Flask-Login's user interface.
     @property
     def is_active(self) -> bool:
@@ -469,6 +474,18 @@ class User(Model):
 
     def get_id(self) -> str:
         return str(self.id)
+
+
+class SavedFilter(Model):
+    """A view of the case list a member of staff named and keeps: the list's query string."""
+
+    __tablename__ = "saved_filter"
+    __table_args__ = (sa.UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("staff_user.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(60))
+    query: Mapped[str] = mapped_column(sa.String(1000))  # as the list's URL carries it
 
 
 class AuditEntry(Model):

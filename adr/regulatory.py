@@ -272,7 +272,7 @@ def completeness(case: CaseFacts) -> Completeness:
 # The staff workflow.
 
 TRANSITIONS = {
-    "received": {"in_review", "invalid", "duplicate"},
+    "received": {"in_review", "assessed", "invalid", "duplicate"},  # assessed: when complete
     "in_review": {"assessed", "invalid", "duplicate"},
     "assessed": {"in_review", "submitted", "invalid", "duplicate"},
     "submitted": {"closed", "in_review"},

@@ -306,12 +306,37 @@ RECORD_FIELDS: CodeList = {
 }
 
 
+# The labels staff read where the public form speaks to the reporter ("Your name"): the staff
+# entry form, the case page, corrections and the safety inbox's mail (issue 21).
+STAFF_FIELDS: CodeList = {
+    "reporter-kind": Term("报告人身份", "Reporter is"),
+    "reporter-organization_type": Term("报告人所在单位类型", "Reporter's workplace"),
+    "reporter-organization": Term("报告人单位", "Reporter's organisation"),
+    "reporter-name": Term("报告人姓名", "Reporter's name"),
+    "reporter-phone": Term("报告人联系电话", "Reporter's phone"),
+    "reporter-email": Term("报告人电子邮箱", "Reporter's e-mail"),
+    "reporter-consent_contact": Term(
+        "报告人同意就本报告接受随访", "The reporter agrees to be contacted about this report"
+    ),
+    "reporter-consent_privacy": Term(
+        "报告人已同意隐私声明", "The reporter agreed to the privacy notice"
+    ),
+    "event-causality": Term("报告人关联性评价", "Reporter's causality assessment"),
+    "follow_up_of": Term("所属病例首次报告编码", "Reference of the case's first report"),
+}
+
+
+def staff_term(name: str) -> Term:
+    """Return the label staff read of a form field by its HTML name (`STAFF_FIELDS` first)."""
+    return STAFF_FIELDS.get(name) or FIELDS.get(name) or RECORD_FIELDS[name]
+
+
 def field_label(name: str, language: str) -> str:
-    """Return the label of a form field by its HTML name; a drug row's names the drug's number."""
+    """Return the label staff read of a field by its HTML name; a drug row's names its number."""
     if name.startswith("drugs-"):
         _, index, key = name.split("-", 2)
         return f"{DRUG.text(language)} {int(index) + 1} {FIELDS['drug-' + key].text(language)}"
-    return (FIELDS.get(name) or RECORD_FIELDS[name]).text(language)
+    return staff_term(name).text(language)
 
 
 # Where the company heard of a report (report-form.md §6); staff enter all but `web`.
@@ -450,6 +475,7 @@ AUDIT_ACTION: CodeList = {
     "refused": Term("复核不通过", "Refused"),
     "follow-up claimed": Term("声称为跟踪报告(未核实)", "Says it follows up a case (unverified)"),
     "claim rejected": Term("否认跟踪报告声明", "Follow-up claim rejected"),
+    "case assigned": Term("分配病例", "Case assigned"),
 }
 ASSESSED_FIELD: CodeList = {
     "status": Term("处理状态", "Status"),
@@ -478,6 +504,7 @@ ASSESSED_FIELD: CodeList = {
     "case": Term("所属病例", "Case"),
     "merge": Term("病例合并", "Merge"),
     "lapsed_due_at": Term("判为无效前已逾期的时限", "Deadline passed before found invalid"),
+    "assigned_to": Term("负责人", "Assigned to"),
 }
 # Steps that wait for a second person under four-eyes (adr.cases.approvals).
 APPROVAL_KIND: CodeList = {

@@ -12,6 +12,7 @@ from bench import (
     meddra,
     pages,
     review,
+    triage,
 )
 
 if __name__ == "__main__":
@@ -26,3 +27,4 @@ if __name__ == "__main__":
     listing.main()
     meddra.main()
     e2b.main()
+    triage.main()

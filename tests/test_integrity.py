@@ -737,7 +737,7 @@ def test_marking_invalid_waits_for_a_second_person_who_is_not_the_requester(four
     assert case.status == "received" and stored(four_eyes, reference).due_at is not None
     page = case_page(first, reference)
     assert 'id="awaiting-approval"' in page
-    assert re.search(r"<strong>1</strong> 等待复核", first.get("/staff/").get_data(as_text=True))
+    assert re.search(r"<strong>1</strong> 待复核", first.get("/staff/").get_data(as_text=True))
     (request,) = pending(four_eyes)
     assert decide(first, request.id, "approve").status_code == 403
     assert stored(four_eyes, reference).case.status == "received"

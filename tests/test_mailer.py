@@ -153,7 +153,7 @@ def test_the_safety_mail_in_english(tmp_path, monkeypatch, smtp):
     message = by_kind(smtp, app)["safety_inbox"]
     assert message["Subject"].startswith(f"ADR report {reference}, due ")
     text = body(message, "plain")
-    assert "Outcome: Getting better" in text and "You are: Pharmacist" in text
+    assert "Outcome: Getting better" in text and "Reporter is: Pharmacist" in text
     assert "好转" not in text
 
 

@@ -231,8 +231,8 @@ def test_the_dashboard_counts_link_to_the_list(staff):
         )
         db.session.commit()
     page = signed_in(staff, REVIEWER).get("/staff/").get_data(as_text=True)
-    assert "<strong>2</strong> 今日接收" in page
-    assert "<strong>1</strong> 逾期" in page
+    assert "<strong>2</strong> 今日收到报告" in page
+    assert "<strong>1</strong> 逾期未报" in page
     assert "/staff/reports?overdue=1" in page
 
 
@@ -361,7 +361,8 @@ def test_the_workflow_moves_only_along_its_transitions(staff):
     ("old", "new", "allowed"),
     [
         ("received", "in_review", True),
-        ("received", "assessed", False),
+        ("received", "assessed", True),  # when the assessment is complete (issue 21)
+        ("received", "submitted", False),
         ("in_review", "assessed", True),
         ("assessed", "submitted", True),
         ("submitted", "closed", True),
@@ -632,7 +633,7 @@ def test_the_staff_pages_in_chinese_show_no_english(staff):
     reference = submit(staff)
     client = signed_in(staff, REVIEWER)
     assess(client, reference, status="in_review", note="备注")
-    allowed = LATIN_ON_CHINESE_PAGES | {"WHO-UMC", "Naranjo", "MZ"}  # MZ: the record number typed
+    allowed = LATIN_ON_CHINESE_PAGES | {"WHO-UMC", "Naranjo", "MZ", "Ctrl", "Enter"}  # MZ: typed
     # The E2B section: the standard's and MedDRA's names, and the settings it names.
     allowed |= {"MedDRA", "LLT", "ADR", "SENDER", "RECEIVER", "ID", "MAH"}
     allowed |= {"PT", "SOC", "adr", "import-meddra", "DIR"}  # the reactions section
@@ -706,7 +707,10 @@ def test_a_refused_assessment_opens_with_its_errors_at_the_top_in_page_order(sta
     assert "处理状态：病例不能从“已接收”转为“已上报”。" in html  # labels, not codes
     assert "received" not in html.split('id="error-summary"')[1].split("</div>")[0]
     status = Page(html).ids["status"]
-    assert (status["aria-invalid"], status["aria-describedby"]) == ("true", "status-error")
+    assert (status["aria-invalid"], status["aria-describedby"]) == (
+        "true",
+        "status-error status-hint",
+    )
     assert 'id="status-error">病例不能从' in html  # and the message beside the field
 
     invalid = assess(client, reference, naranjo_3="perhaps").get_data(as_text=True)
@@ -721,6 +725,7 @@ def test_the_status_offers_the_legal_moves_only_in_the_page_language(staff):
     assert options_of(page, "status") == [
         ("received", "已接收"),
         ("in_review", "审核中"),
+        ("assessed", "已评价"),  # in one step when the assessment is complete
         ("invalid", "无效"),
         ("duplicate", "重复"),
     ]

@@ -163,6 +163,13 @@ def problems(
             old=vocab.label(vocab.STATUS, case.status, language),
             new=vocab.label(vocab.STATUS, change.status, language),
         )
+    elif (case.status, change.status) == ("received", "assessed") and not (
+        change.expectedness and change.company_causality
+    ):
+        found["status"] = _(
+            "To go from received straight to assessed, give the expectedness and the company's "
+            "causality; or choose in review."
+        )
     elif change.gated(case) and not awaiting_allowed and awaiting_status(case):
         found["status"] = _(
             "A change of status or of the date sent awaits approval already: "

@@ -573,6 +573,11 @@ class ReportForm(FlaskForm):
                     "We cannot find a report with this reference. Copy it from your "
                     "confirmation (it looks like ADR-202611-7K3QD9), or leave this empty."
                 )
+                if self.public
+                else _l(
+                    "No report has this reference: check it (it looks like "
+                    "ADR-202611-7K3QD9), or leave this empty."
+                )
             )
         self.first_report_id = merges.own_first(db.session(), first)
         self.case_known_since = first.case.reports[0].aware_on
@@ -801,6 +806,13 @@ class StaffReportForm(ReportForm):
     public = False
     complete = False
     trusted_follow_up = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, term in vocab.STAFF_FIELDS.items():  # "报告人…", not the public form's "you"
+            section, _sep, key = name.rpartition("-")
+            field = self[section].form[key] if section else self[key]
+            field.label.text = lazy_term(term)
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid = super().validate(extra_validators)

@@ -14,5 +14,6 @@ from adr.review import (  # noqa: E402, F401
     e2b,
     integrity,
     products,
+    queue,
     views,
 )

@@ -81,7 +81,7 @@ def compared_rows(
         "sex": _("Sex"),
         "age": _("Age or birth date"),
         "product": _("Suspect products"),
-        "batch": _("Batches"),
+        "batch": _("Batch numbers"),
         "onset": _("Onset"),
         "reaction": _("Reaction"),
     }

@@ -57,14 +57,44 @@ class Filters:
     month: str = ""
     batch: str = ""
     source: str = ""
+    open: bool = False  # cases still being worked: received, in review, assessed
+    assigned: str = ""  # "me", "none" or a staff account's id
+    sort: str = ""  # one of SORTS; "" newest first
 
     def as_args(self) -> dict[str, str]:
         return {k: ("1" if v is True else v) for k, v in vars(self).items() if v}
 
 
-def report_query(filters: Filters, now: datetime) -> sa.Select[Any]:
-    """Return the reports the filters select, newest first."""
+# The queue's orders. By due date: the reports that owe the regulator first, soonest (so
+# overdue) on top, then the rest newest first.
+OWES = sa.and_(Report.due_at.is_not(None), OWING)
+WORKFLOW = ("received", "in_review", "assessed", "submitted", "closed", "invalid", "duplicate")
+SORTS: dict[str, tuple[sa.ColumnElement[Any], ...]] = {
+    "due": (sa.case((OWES, 0), else_=1), sa.case((OWES, Report.due_at)), *search.NEWEST_FIRST),
+    "received": search.NEWEST_FIRST,
+    "status": (
+        sa.case(
+            {status: rank for rank, status in enumerate(WORKFLOW)},
+            value=sa.select(Case.status).where(Case.id == Report.case_id).scalar_subquery(),
+        ),
+        sa.case((OWES, 0), else_=1),
+        sa.case((OWES, Report.due_at)),
+        *search.NEWEST_FIRST,
+    ),
+}
+
+
+def report_query(filters: Filters, now: datetime, me: int | None = None) -> sa.Select[Any]:
+    """Return the reports the filters select, in the order `filters.sort` names (search
+    results and no order: newest first). `me` is the account "assigned to me" means."""
     query = sa.select(Report)
+    if filters.open:
+        query = query.where(case_is(Case.status.in_(regulatory.OPEN_STATUSES)))
+    if filters.assigned == "none":
+        query = query.where(case_is(Case.assigned_to_id.is_(None)))
+    elif filters.assigned:
+        assignee = me if filters.assigned == "me" else int(filters.assigned)
+        query = query.where(case_among(Case.assigned_to_id == assignee))
     if filters.status:
         query = query.where(case_among(Case.status == filters.status))
     if filters.source:
@@ -108,8 +138,9 @@ def report_query(filters: Filters, now: datetime) -> sa.Select[Any]:
             Report.id.in_(sa.select(Drug.report_id).where(Drug.batch_number == batch))
         )
     if filters.q:
-        return search.matching(query, filters.q.strip())
-    return query.order_by(*search.NEWEST_FIRST)
+        query = search.matching(query, filters.q.strip())
+        return query.order_by(None).order_by(*SORTS[filters.sort]) if filters.sort else query
+    return query.order_by(*SORTS.get(filters.sort, search.NEWEST_FIRST))
 
 
 def find_report(reference: str) -> Report:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, cast
@@ -39,6 +40,7 @@ from adr.review.integrity import CorrectionForm, flash_applied, integrity_sectio
 from adr.review.queries import (
     MAX_PAGE,
     PAGE_SIZE,
+    SORTS,
     Filters,
     dashboard_counts,
     find_report,
@@ -46,6 +48,7 @@ from adr.review.queries import (
     report_query,
     utcnow,
 )
+from adr.review.queue import Bulk, account_id, assignable, workloads
 
 
 @bp.before_request
@@ -82,13 +85,17 @@ def render_dashboard(month: str | None = None, month_error: str | None = None) -
         counts=dashboard_counts(now),
         mail_trouble=mail_trouble(),
         batch_clusters=batches.batches_above_threshold(),
+        workloads=workloads(),
+        now=now,
         month=month or previous_month(now),
         month_error=month_error,
     )
 
 
 def filters_from_request() -> Filters:
+    """Return the list's filters from the URL; without an order, the queue's: by due date."""
     args = request.args
+    assigned, sort = args.get("assigned", "")[:12], args.get("sort", "")
     return Filters(
         q=args.get("q", "")[:100],
         status=args.get("status", "") if args.get("status") in vocab.STATUS else "",
@@ -104,20 +111,31 @@ def filters_from_request() -> Filters:
         due_today=args.get("due_today") == "1",
         investigation=args.get("investigation") == "1",
         incomplete=args.get("incomplete") == "1",
+        open=args.get("open") == "1",
+        assigned=assigned if assigned in ("me", "none") or account_id(assigned) else "",
+        sort=sort if sort in SORTS else ("" if args.get("q") else "due"),
     )
 
 
 @bp.get("/reports")
 @role_required("reviewer", "admin")
 def reports() -> str:
+    return render_queue()
+
+
+def render_queue(bulk: Bulk | None = None) -> str:
+    """Render the list (the queue) the URL asks for; `bulk` a refused bulk action, kept."""
     filters = filters_from_request()
     now = utcnow()
     number = request.args.get("page", 1, type=int)
     if not 1 <= number <= MAX_PAGE:
         abort(404)
-    query = report_query(filters, now)
+    query = report_query(filters, now, current_user.id)
     page = db.paginate(
-        query.options(selectinload(Report.drugs), selectinload(Report.case)),
+        query.options(
+            selectinload(Report.drugs),
+            selectinload(Report.case).selectinload(Case.assigned_to),
+        ),
         page=number,
         per_page=PAGE_SIZE,
         max_per_page=PAGE_SIZE,
@@ -135,6 +153,9 @@ def reports() -> str:
         filters=filters,
         now=now,
         view=case_view,
+        staff=assignable(),
+        saved_filters=current_user.saved_filters,
+        bulk=bulk,
     )
 
 
@@ -202,6 +223,7 @@ def render_case(
     current = cases.current_view(case.reports)
     facts = cast(regulatory.CaseFacts, current)
     completeness = regulatory.completeness(facts)
+    elements = regulatory.minimum_elements(facts)
     language = view["language"]
     return render_template(
         "review/case.html",
@@ -210,7 +232,14 @@ def render_case(
         view=view,
         current=sections(current, view["term"], language, current.sources, current.drug_sources),
         versions=[(r, case_view(r), sections(r, view["term"], language)) for r in case.reports],
-        elements=regulatory.minimum_elements(facts),
+        elements=elements,
+        missing_elements=[
+            view["term"](vocab.MINIMUM_ELEMENT, name)
+            for name, present in elements.items()
+            if not present
+        ],
+        deadline=case_deadline(case, language),
+        staff=assignable(),
         reported_serious="、".join(
             dict.fromkeys(
                 view["term"](vocab.SERIOUSNESS, c) for r in case.reports for c in r.event_serious
@@ -269,6 +298,9 @@ def assess(reference: str) -> Response | tuple[str, int]:
             form[name].errors.append(message)
         return render_case(report, form), 422
     flash_applied(apply(case, change, current_user.email))
+    following = regulatory.normalize_reference(request.form.get("next", ""))
+    if request.form.get("then") == "next" and following:
+        return redirect(url_for("review.case", reference=following), 303)
     return redirect(url_for("review.case", reference=report.reference), 303)
 
 
@@ -365,6 +397,27 @@ def case_view(report: Report) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Deadline:
+    """The deadline a case page's summary shows: the soonest a report of the case still owes."""
+
+    text: str
+    overdue: bool
+
+
+def case_deadline(case: Case, language: str) -> Deadline:
+    """Return the soonest deadline of a report not sent yet; else the latest report's state."""
+    owing = [r for r in case.reports if r.due_at and r.submitted_to_regulator_on is None]
+    if case.status in regulatory.NOT_FOR_REGULATOR or not owing:
+        latest = case.reports[-1]
+        if latest.submitted_to_regulator_on and case.status not in regulatory.NOT_FOR_REGULATOR:
+            return Deadline(_("sent on %(day)s", day=latest.submitted_to_regulator_on), False)
+        return Deadline(due_text(latest, language), False)
+    soonest = min(owing, key=lambda r: r.due_at or utcnow())
+    overdue = regulatory.is_overdue(soonest.due_at, None, utcnow())
+    return Deadline(due_text(soonest, language), overdue)
+
+
 def due_text(report: Report, language: str) -> str:
     """Return a report's deadline as staff read it: a date, 立即 for a death, or no deadline."""
     if report.case.status in regulatory.NOT_FOR_REGULATOR or report.duplicate_copy:
@@ -437,12 +490,11 @@ def sections(
     result = []
     for section in ("reporter", "patient", "event"):
         rows = []
-        for name, label in vocab.FIELDS.items():
+        for name in vocab.FIELDS:
             if name.startswith(section + "-"):
                 column = name.replace("-", "_")
-                rows.append(
-                    (label.text(language), shown(name, getattr(record, column)), origin(column))
-                )
+                label = vocab.field_label(name, language)
+                rows.append((label, shown(name, getattr(record, column)), origin(column)))
         result.append((section, rows))
     for index, drug in enumerate(record.drugs):
         drug_origin = drug_sources[index].reference if drug_sources else None
@@ -522,6 +574,7 @@ def staff_helpers() -> dict[str, Any]:
         "section_title": section_title,
         "csrf_token_field": csrf_token_field,
         "month_now": lambda: f"{utcnow().astimezone(regulatory.CHINA):%Y-%m}",
+        "today_iso": lambda: regulatory.china_today().isoformat(),
         "view_language": current_language,
         "vocab": vocab,
         "china_time": lambda moment: f"{moment.astimezone(regulatory.CHINA):%Y-%m-%d %H:%M}",
