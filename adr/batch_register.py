@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
-from xml.etree import ElementTree
 from xml.etree.ElementTree import ParseError
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from lxml import etree
 from openpyxl import load_workbook
 from openpyxl.utils.cell import range_boundaries
 
@@ -131,7 +131,7 @@ def xlsx_rows(content: bytes) -> Iterator[list[Any]]:
         sheet = workbook[sheet_name]
     except RegisterError:
         raise
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, ParseError) as error:
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, etree.LxmlError) as error:
         raise RegisterError(unreadable) from error
     try:
         for row in sheet.iter_rows(max_col=len(COLUMNS), values_only=True):
@@ -149,26 +149,30 @@ def check_archive(archive: zipfile.ZipFile) -> None:
     if sum(entry.file_size for entry in entries) > MAX_UNCOMPRESSED_BYTES:
         raise RegisterError(too_big)
     for entry in entries:
-        if entry.file_size > 1024 * 1024:
-            if entry.file_size > MAX_COMPRESSION_RATIO * max(entry.compress_size, 1):
-                raise RegisterError(too_big)
+        packed_tight = entry.file_size > MAX_COMPRESSION_RATIO * max(entry.compress_size, 1)
+        if entry.file_size > 1024 * 1024 and packed_tight:
+            raise RegisterError(too_big)
 
 
 def first_sheet(archive: zipfile.ZipFile) -> tuple[str, str]:
     """Return the name of the workbook's first sheet and the path of its XML in the archive."""
     workbook_path = related(archive, "", "/officeDocument")
-    workbook = ElementTree.fromstring(archive.read(workbook_path))
+    workbook = etree.fromstring(archive.read(workbook_path), safe_parser())
     sheet = workbook.find(f".//{SHEET}")
     if sheet is None:
         raise KeyError("no sheet")
     return sheet.get("name", ""), related(archive, workbook_path, "", sheet.get(RELATIONSHIP_ID))
 
 
+def safe_parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
 def related(archive: zipfile.ZipFile, part: str, kind: str, wanted_id: str | None = None) -> str:
     """Return the archive path of the relationship of `part` of that kind (or that id)."""
     folder, name = posixpath.split(part)
-    relationships = ElementTree.fromstring(
-        archive.read(posixpath.join(folder, "_rels", f"{name}.rels"))
+    relationships = etree.fromstring(
+        archive.read(posixpath.join(folder, "_rels", f"{name}.rels")), safe_parser()
     )
     for relationship in relationships.iter(RELATIONSHIPS):
         if (wanted_id is None and relationship.get("Type", "").endswith(kind)) or (
@@ -205,7 +209,10 @@ def check_dimension(archive: zipfile.ZipFile, sheet_path: str) -> None:
 def declared_dimension(archive: zipfile.ZipFile, sheet_path: str) -> str | None:
     """Return the range the sheet's XML declares before its rows (`A1:E2001`), if it does."""
     with archive.open(sheet_path) as source:
-        for _event, element in ElementTree.iterparse(source, events=("start",)):
+        parts = etree.iterparse(
+            source, events=("start",), resolve_entities=False, no_network=True, load_dtd=False
+        )
+        for _event, element in parts:
             if element.tag == DIMENSION:
                 return element.get("ref", "")
             if element.tag == SHEET_DATA:

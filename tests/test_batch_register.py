@@ -243,10 +243,11 @@ def handmade_xlsx(rows_xml: str = "", dimension: str | None = None, packed=zipfi
 
 
 def a_row(number: int, cells: list[str]) -> str:
-    return f'<row r="{number}">' + "".join(
+    row = "".join(
         f'<c r="{column}{number}" t="inlineStr"><is><t>{text}</t></is></c>'
         for column, text in zip("ABCDE", cells, strict=True)
-    ) + "</row>"
+    )
+    return f'<row r="{number}">{row}</row>'
 
 
 def refusal(app, tmp_path, content: bytes) -> str:
