@@ -341,6 +341,14 @@ def test_wrong_passwords_at_enrolment_are_limited_with_the_other_password_checks
         repeated=NEW_PASSWORD,
     )
     assert wrong_change.status_code == 422
+    short = post_form(
+        thief,
+        "/staff/account/password",
+        current_password=PASSWORD,
+        new_password="too short",
+        repeated="too short",
+    )
+    assert short.status_code == 422  # not a guess at the password: not counted
     assert [enrol_with(guess) for guess in ("guess two", "guess three")] == [422, 422]
     assert enrol_with(PASSWORD) == 429  # even the right one, for now
     with app.app_context():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from datetime import UTC, datetime
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -20,13 +20,14 @@ from adr.review.forms import PasswordChangeForm, TotpConfirmForm, TotpRemoveForm
 
 ENROLLING = "staff_totp_enrolling"  # the secret shown, until a code confirms it
 
-# A stolen session must not try current passwords unchecked: wrong ones are limited like logins.
+# A stolen session must not try current passwords unchecked: wrong ones are limited like logins
+# (a wrong code or too short a new password is not a guess at the password).
 limit_wrong_passwords = limiter.shared_limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT_ADDRESS"],
     scope="account-password",
     key_func=lambda: current_user.email,
     methods=["POST"],
-    deduct_when=lambda response: response.status_code == 422,
+    deduct_when=lambda response: g.get("wrong_password", False),
 )
 
 
@@ -51,6 +52,7 @@ def confirmed_by_password(form: FlaskForm, field: Field, wrong: str, purpose: st
         return True
     field.errors.append(wrong)
     accounts.record_wrong_password(current_user, purpose)
+    g.wrong_password = True
     return False
 
 
