@@ -153,8 +153,14 @@ def password_matches(user: User, password: str) -> bool:
     return check_password_hash(user.password_hash, password)
 
 
+def record_wrong_password(user: User, purpose: str) -> None:
+    """Audit a wrong current password typed to confirm a change to the user's own account."""
+    with write_transaction() as session:
+        audit.record(session, user.email, "password check failed", field=user.email, new=purpose)
+
+
 def enable_totp(user: User, secret: str, step: int) -> list[str]:
-    """Turn on the user's second factor; return the recovery codes, to be shown once."""
+    """Turn on the user's second factor and mail them; return the recovery codes, shown once."""
     codes = totp.new_recovery_codes()
     with write_transaction() as session:
         session.execute(
@@ -168,11 +174,14 @@ def enable_totp(user: User, secret: str, step: int) -> list[str]:
         )
         end_sessions(session, user.id)
         audit.record(session, user.email, "second factor enabled", field=user.email)
+        session.add(mailer.second_factor_notice(user.email, added=True, at=datetime.now(UTC)))
+    mailer.wake_sender()
     return codes
 
 
 def remove_totp(email: str, by: str) -> None:
-    """Turn off the account's second factor, drop its recovery codes, end its sessions."""
+    """Turn off the account's second factor, drop its recovery codes, end its sessions; mail
+    the holder."""
     user = existing_user(email)
     if user.totp_secret is None:
         raise AccountError(f"{user.email} has no second factor")
@@ -184,6 +193,8 @@ def remove_totp(email: str, by: str) -> None:
         )
         end_sessions(session, user.id)
         audit.record(session, by, "second factor removed", field=user.email)
+        session.add(mailer.second_factor_notice(user.email, added=False, at=datetime.now(UTC)))
+    mailer.wake_sender()
 
 
 def check_second_factor(user: User, code: str) -> bool:

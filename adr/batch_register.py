@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import csv
 import io
+import posixpath
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from itertools import islice
 from typing import Any
 from xml.etree.ElementTree import ParseError
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from lxml import etree
 from openpyxl import load_workbook
+from openpyxl.utils.cell import range_boundaries
 
 from adr import audit, products
 from adr.extensions import db
@@ -30,7 +33,19 @@ from adr.models import Batch, Product, write_transaction
 
 COLUMNS = ("approval_number", "generic_name", "batch_number", "manufactured_on", "expires_on")
 XLSX_MAGIC = b"PK\x03\x04"
-MAX_ROWS = 100_000  # batches in one file; a register is a few thousand
+MAX_ROWS = 100_000  # rows in one file, blank ones too; a register is a few thousand batches
+# A workbook is a zip file, read only within these bounds (a register of MAX_ROWS rows is
+# some 30 MB of sheet XML, compressed about tenfold):
+MAX_ZIP_ENTRIES = 1_000
+MAX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024
+MAX_COMPRESSION_RATIO = 100  # an entry's, once it is over a megabyte: rows of nothing
+MAX_COLUMNS = 50  # the sheet's declared width: five read, room for notes beside them
+READ_SECONDS = 20.0  # reading the rows, well within the web worker's timeout
+RELATIONSHIPS = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
+SHEET = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}sheet"
+DIMENSION = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}dimension"
+SHEET_DATA = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}sheetData"
+RELATIONSHIP_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
 
 class RegisterError(ValueError):
@@ -53,8 +68,10 @@ def read_rows(content: bytes) -> Iterator[tuple[int, list[Any]]]:
 
     XLSX is recognised by its content; anything else is read as CSV, in UTF-8 (with or
     without a byte order mark) or, failing that, GB18030, which reads the GBK that Excel on
-    a Chinese Windows saves as "CSV".
+    a Chinese Windows saves as "CSV". Blank rows are skipped but count toward `MAX_ROWS`, and
+    reading stops at `READ_SECONDS`.
     """
+    deadline = time.monotonic() + READ_SECONDS
     rows = xlsx_rows(content) if content.startswith(XLSX_MAGIC) else csv_rows(content)
     header = next(rows, None)
     names = tuple(str(cell or "").strip().lower() for cell in header or [])
@@ -69,8 +86,24 @@ def read_rows(content: bytes) -> Iterator[tuple[int, list[Any]]]:
             )
         )
     for number, cells in enumerate(rows, 2):
+        if number - 1 > MAX_ROWS:
+            raise too_many_rows()
+        if time.monotonic() > deadline:
+            raise RegisterError(
+                _(
+                    "Reading the file took longer than %(seconds)s seconds: "
+                    "save only the register's five columns in a new file.",
+                    seconds=f"{READ_SECONDS:.0f}",
+                )
+            )
         if any(str(cell or "").strip() for cell in cells):
             yield number, list(cells)
+
+
+def too_many_rows() -> RegisterError:
+    return RegisterError(
+        _("The file holds more than %(count)s rows: split it.", count=f"{MAX_ROWS:,}")
+    )
 
 
 def csv_rows(content: bytes) -> Iterator[list[Any]]:
@@ -87,15 +120,104 @@ def csv_rows(content: bytes) -> Iterator[list[Any]]:
 
 
 def xlsx_rows(content: bytes) -> Iterator[list[Any]]:
+    """Yield the first sheet's rows, their first five cells, once the file is seen to be sane."""
+    unreadable = _("The workbook cannot be read: save it again as XLSX.")
     try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            check_archive(archive)
+            sheet_name, sheet_path = first_sheet(archive)
+            check_dimension(archive, sheet_path)
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
-        raise RegisterError(_("The workbook cannot be read: save it again as XLSX.")) from error
+        sheet = workbook[sheet_name]
+    except RegisterError:
+        raise
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, etree.LxmlError) as error:
+        raise RegisterError(unreadable) from error
     try:
-        for row in workbook.worksheets[0].iter_rows(values_only=True):
+        for row in sheet.iter_rows(max_col=len(COLUMNS), values_only=True):
             yield list(row)
     finally:
         workbook.close()
+
+
+def check_archive(archive: zipfile.ZipFile) -> None:
+    """Refuse a zip file of too many entries, too much content, or content packed too tightly."""
+    entries = archive.infolist()
+    too_big = _("The workbook is too big to be a batch register: save it again as XLSX.")
+    if len(entries) > MAX_ZIP_ENTRIES:
+        raise RegisterError(too_big)
+    if sum(entry.file_size for entry in entries) > MAX_UNCOMPRESSED_BYTES:
+        raise RegisterError(too_big)
+    for entry in entries:
+        packed_tight = entry.file_size > MAX_COMPRESSION_RATIO * max(entry.compress_size, 1)
+        if entry.file_size > 1024 * 1024 and packed_tight:
+            raise RegisterError(too_big)
+
+
+def first_sheet(archive: zipfile.ZipFile) -> tuple[str, str]:
+    """Return the name of the workbook's first sheet and the path of its XML in the archive."""
+    workbook_path = related(archive, "", "/officeDocument")
+    workbook = etree.fromstring(archive.read(workbook_path), safe_parser())
+    sheet = workbook.find(f".//{SHEET}")
+    if sheet is None:
+        raise KeyError("no sheet")
+    return sheet.get("name", ""), related(archive, workbook_path, "", sheet.get(RELATIONSHIP_ID))
+
+
+def safe_parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+def related(archive: zipfile.ZipFile, part: str, kind: str, wanted_id: str | None = None) -> str:
+    """Return the archive path of the relationship of `part` of that kind (or that id)."""
+    folder, name = posixpath.split(part)
+    relationships = etree.fromstring(
+        archive.read(posixpath.join(folder, "_rels", f"{name}.rels")), safe_parser()
+    )
+    for relationship in relationships.iter(RELATIONSHIPS):
+        if (wanted_id is None and relationship.get("Type", "").endswith(kind)) or (
+            wanted_id is not None and relationship.get("Id") == wanted_id
+        ):
+            target = relationship.get("Target", "")
+            path = target[1:] if target.startswith("/") else posixpath.join(folder, target)
+            return posixpath.normpath(path)
+    raise KeyError(kind or wanted_id)
+
+
+def check_dimension(archive: zipfile.ZipFile, sheet_path: str) -> None:
+    """Refuse a sheet that declares itself far wider than a register, or longer than allowed.
+
+    openpyxl pads every row it reads to the declared width, so a small file that declares
+    the whole grid (A1:XFD1048576) would hold a worker for minutes.
+    """
+    ref = declared_dimension(archive, sheet_path)
+    if ref is None:
+        return  # none declared: the rows are read five cells wide all the same
+    _min_column, _min_row, columns, rows = range_boundaries(ref)
+    if columns is not None and columns > MAX_COLUMNS:
+        raise RegisterError(
+            _(
+                "The sheet is declared %(columns)s columns wide, far more than the register's "
+                "five: copy the five columns into a new workbook.",
+                columns=f"{columns:,}",
+            )
+        )
+    if rows is not None and rows - 1 > MAX_ROWS:
+        raise too_many_rows()
+
+
+def declared_dimension(archive: zipfile.ZipFile, sheet_path: str) -> str | None:
+    """Return the range the sheet's XML declares before its rows (`A1:E2001`), if it does."""
+    with archive.open(sheet_path) as source:
+        parts = etree.iterparse(
+            source, events=("start",), resolve_entities=False, no_network=True, load_dtd=False
+        )
+        for _event, element in parts:
+            if element.tag == DIMENSION:
+                return element.get("ref", "")
+            if element.tag == SHEET_DATA:
+                break
+    return None
 
 
 def as_date(value: Any) -> date | None:
@@ -126,13 +248,11 @@ def import_register(content: bytes, actor: str, source: str) -> ImportResult:
         except UnicodeDecodeError:
             result.encoding = "gb18030"
     try:
-        rows = list(islice(read_rows(content), MAX_ROWS + 1))  # one row too many tells
+        rows = list(read_rows(content))
+    except RegisterError:
+        raise
     except (csv.Error, ParseError, zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
         raise RegisterError(_("The file cannot be read: save it again as CSV or XLSX.")) from error
-    if len(rows) > MAX_ROWS:
-        raise RegisterError(
-            _("The file holds more than %(count)s batches: split it.", count=f"{MAX_ROWS:,}")
-        )
     catalogue = {
         products.approval_key(p.approval_number): p for p in db.session.scalars(sa.select(Product))
     }

@@ -49,6 +49,7 @@ def register(app: Flask) -> None:
         create_user,
         set_password,
         deactivate_user,
+        reactivate_user,
         reset_totp,
         audit_group,
         backup,
@@ -107,6 +108,15 @@ def deactivate_user(email: str) -> None:
     """Stop an account from signing in (its audit trail stays)."""
     account_or_exit(lambda: accounts.set_active(email, False, "adr deactivate-user"))
     click.echo(f"deactivated {email.strip().lower()}")
+
+
+@click.command("reactivate-user")
+@click.argument("email")
+@with_appcontext
+def reactivate_user(email: str) -> None:
+    """Let a deactivated account sign in again."""
+    account_or_exit(lambda: accounts.set_active(email, True, "adr reactivate-user"))
+    click.echo(f"reactivated {email.strip().lower()}")
 
 
 @click.command("reset-totp")

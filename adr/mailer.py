@@ -75,6 +75,25 @@ def login_alert(email: str, failures: int, minutes: int) -> OutboxMail:
         return rendered_mail("login_alert", [email], context)
 
 
+def second_factor_notice(email: str, added: bool, at: datetime) -> OutboxMail:
+    """Return a mail telling a staff member that their account's second factor was added or
+    removed, and what to do if it was not them."""
+    config = current_app.config
+    with force_locale(config["MAIL_LANGUAGE"]):
+        subject = (
+            _("A second factor was added to your drug safety account")
+            if added
+            else _("The second factor of your drug safety account was removed")
+        )
+        context = {
+            "added": added,
+            "at": f"{at.astimezone(regulatory.CHINA):%Y-%m-%d %H:%M}",
+            "account_url": config["BASE_URL"].rstrip("/") + "/staff/account",
+            "subject": subject,
+        }
+        return rendered_mail("second_factor", [email], context)
+
+
 def rendered_mail(kind: str, recipients: list[str], context: dict[str, Any]) -> OutboxMail:
     """Return an outbox row holding `mail/<kind>.txt` and `.html` rendered with `context`."""
     now = datetime.now(UTC)

@@ -444,6 +444,7 @@ AUDIT_ACTION: CodeList = {
     "login": Term("登录", "Signed in"),
     "login failed": Term("登录失败", "Sign-in failed"),
     "login alert": Term("多次登录失败提醒", "Repeated failed sign-ins: holder alerted"),
+    "password check failed": Term("当前密码核对失败", "Current password wrong"),
     "logout": Term("退出", "Signed out"),
     "export downloaded": Term("下载报表", "Workbook downloaded"),
     "account created": Term("创建账户", "Account created"),

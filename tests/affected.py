@@ -43,6 +43,7 @@ OTHER_FILES = {
         "tests/test_auth.py",
     ],
     "babel.cfg": ["adr.i18n"],
+    "gunicorn.conf.py": ["tests/test_deployment.py"],
     "pyproject.toml": [EVERYTHING],
     "Makefile": [EVERYTHING],
     "tests/conftest.py": [EVERYTHING],

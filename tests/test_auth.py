@@ -13,7 +13,7 @@ from werkzeug.security import generate_password_hash
 
 from adr import accounts, config, create_app
 from adr.extensions import db
-from adr.models import AuditEntry, Report, User
+from adr.models import AuditEntry, OutboxMail, Report, User
 from tests.conftest import app_config, hidden_inputs
 
 PASSWORD = "correct horse battery"
@@ -232,7 +232,8 @@ def enrol(client) -> tuple[str, list[str]]:
     secret = secret.replace(" ", "")
     token = hidden_inputs(page)["csrf_token"]
     response = client.post(
-        "/staff/account/totp", data={"code": pyotp.TOTP(secret).now(), "csrf_token": token}
+        "/staff/account/totp",
+        data={"password": PASSWORD, "code": pyotp.TOTP(secret).now(), "csrf_token": token},
     )
     assert response.status_code == 200
     codes = re.findall(r"<li><code>([a-z0-9-]+)</code></li>", response.get_data(as_text=True))
@@ -265,6 +266,7 @@ def test_enrolment_needs_a_real_code_and_shows_recovery_codes_once(staff):
     refused = laptop.post(
         "/staff/account/totp",
         data={
+            "password": PASSWORD,
             "code": wrong_code(secret.replace(" ", "")),
             "csrf_token": hidden_inputs(page)["csrf_token"],
         },
@@ -279,6 +281,117 @@ def test_enrolment_needs_a_real_code_and_shows_recovery_codes_once(staff):
     with staff.app_context():
         stored = db.session.scalar(sa.select(User).where(User.email == ANNA))
         assert not set(codes) & set(stored.recovery_code_hashes)
+
+
+def shown_secret(client) -> tuple[str, str]:
+    """Open the enrolment page; return the secret it shows and its form's CSRF token."""
+    page = client.get("/staff/account/totp").get_data(as_text=True)
+    secret = re.search(r'<code id="totp-secret">([A-Z2-7 ]+)</code>', page).group(1)
+    return secret.replace(" ", ""), hidden_inputs(page)["csrf_token"]
+
+
+def second_factor_mails(app) -> list[OutboxMail]:
+    with app.app_context():
+        query = sa.select(OutboxMail).where(OutboxMail.kind == "second_factor")
+        mails = db.session.scalars(query.order_by(OutboxMail.id)).all()
+        db.session.expunge_all()
+        return list(mails)
+
+
+@pytest.mark.parametrize("password", ["not my password", ""])
+def test_a_stolen_session_cannot_bind_a_second_factor_without_the_password(staff, password):
+    laptop = signed_in(staff)
+    thief = copy_of(staff, laptop)
+    secret, token = shown_secret(thief)  # the thief's authenticator scans this
+    refused = thief.post(
+        "/staff/account/totp",
+        data={"password": password, "code": pyotp.TOTP(secret).now(), "csrf_token": token},
+    )
+    assert refused.status_code == 422
+    page = refused.get_data(as_text=True)
+    assert 'id="password-error"' in page and ("密码错误。" in page) is bool(password)
+    assert opens_staff_pages(laptop)  # nothing bound: the owner's sessions go on
+    with staff.app_context():
+        assert accounts.find_user(ANNA).totp_secret is None
+    assert login(staff.test_client()).location == "/staff/"  # the password alone, still
+    failures = [entry for entry in actions(staff) if entry[1] == "password check failed"]
+    assert failures == ([(ANNA, "password check failed", ANNA)] if password else [])
+    assert "second factor enabled" not in audit_text(staff)
+    assert second_factor_mails(staff) == []
+
+
+def test_wrong_passwords_at_enrolment_are_limited_with_the_other_password_checks(
+    tmp_path, monkeypatch
+):
+    app = staff_app(
+        tmp_path, monkeypatch, RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT_ADDRESS="3 per 10 minutes"
+    )
+    thief = signed_in(app)
+    secret, token = shown_secret(thief)
+
+    def enrol_with(password: str) -> int:
+        data = {"password": password, "code": pyotp.TOTP(secret).now(), "csrf_token": token}
+        return thief.post("/staff/account/totp", data=data).status_code
+
+    wrong_change = post_form(
+        thief,
+        "/staff/account/password",
+        current_password="guess one",
+        new_password=NEW_PASSWORD,
+        repeated=NEW_PASSWORD,
+    )
+    assert wrong_change.status_code == 422
+    short = post_form(
+        thief,
+        "/staff/account/password",
+        current_password=PASSWORD,
+        new_password="too short",
+        repeated="too short",
+    )
+    assert short.status_code == 422  # not a guess at the password: not counted
+    assert [enrol_with(guess) for guess in ("guess two", "guess three")] == [422, 422]
+    assert enrol_with(PASSWORD) == 429  # even the right one, for now
+    with app.app_context():
+        assert accounts.find_user(ANNA).totp_secret is None
+    failed = [entry[1] for entry in actions(app)].count("password check failed")
+    assert failed == 3
+
+
+def test_the_holder_is_mailed_when_a_second_factor_is_added_and_removed(staff):
+    laptop = signed_in(staff)
+    secret, codes = enrol(laptop)
+    assert post_form(laptop, "/staff/account/totp/remove", password=PASSWORD).status_code == 303
+    added, removed = second_factor_mails(staff)
+    assert added.recipients == removed.recipients == [ANNA]
+    assert "添加" in added.subject and "移除" in removed.subject
+    china_now = datetime.now(UTC) + timedelta(hours=8)
+    for mail in (added, removed):
+        assert china_now.strftime("%Y-%m-%d") in mail.body_text
+        assert "/staff/account" in mail.body_text and "管理员" in mail.body_text
+        assert secret not in mail.body_text + mail.body_html
+        assert not any(code in mail.body_text for code in codes)
+
+
+def test_the_second_factor_mails_go_through_the_outbox(tmp_path, monkeypatch):
+    from tests.smtp import SMTPServer, body
+    from tests.test_mailer import deliver, make_app
+
+    server = SMTPServer()
+    server.start()
+    try:
+        app = make_app(tmp_path, monkeypatch, server.port, MAIL_LANGUAGE="en")
+        with app.app_context():
+            accounts.create_user(ANNA, "安娜", "reviewer", PASSWORD, "test")
+        enrol(signed_in(app))
+        assert len(deliver(app).sent) == 1
+        [message] = server.inbox.wait_for(1)
+        assert message["To"] == ANNA
+        assert message["Subject"] == "A second factor was added to your drug safety account"
+        text = body(message, "plain")
+        assert "China time" in text and "tell your administrator at once" in text
+        assert "https://adr.tianning.example/staff/account" in body(message, "html")
+    finally:
+        server.stop()
 
 
 def test_with_the_second_factor_a_login_takes_the_password_then_a_code(staff):
@@ -383,6 +496,8 @@ def test_adr_reset_totp_removes_the_factor_and_ends_the_sessions(staff, runner):
     assert not opens_staff_pages(laptop)
     assert login(staff.test_client()).location == "/staff/"
     assert ("adr reset-totp", "second factor removed", ANNA) in actions(staff)
+    [_added, removed] = second_factor_mails(staff)
+    assert removed.recipients == [ANNA] and "移除" in removed.subject
     assert runner.invoke(args=["reset-totp", ANNA]).exit_code == 1  # nothing left to remove
     assert runner.invoke(args=["reset-totp", "nobody@tianning.example"]).exit_code == 1
 

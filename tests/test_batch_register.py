@@ -190,3 +190,140 @@ def test_an_admin_uploads_the_register_on_the_catalogue_page(staff, catalogue):
 def test_a_product_number_beyond_any_id_is_not_found(staff):
     admin = signed_in(staff, ADMIN)
     assert admin.get("/staff/products/99999999999999999999").status_code == 404
+
+
+# Files made to hold a worker: refused before the rows are read, or as soon as they run long.
+
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PACKAGE = "http://schemas.openxmlformats.org/package/2006/relationships"
+
+
+def handmade_xlsx(rows_xml: str = "", dimension: str | None = None, packed=zipfile.ZIP_DEFLATED):
+    """Return the smallest workbook openpyxl opens: our header row, then `rows_xml`."""
+    header = "".join(
+        f'<c r="{column}1" t="inlineStr"><is><t>{name}</t></is></c>'
+        for column, name in zip("ABCDE", HEADER.split(","), strict=True)
+    )
+    declared = f'<dimension ref="{dimension}"/>' if dimension else ""
+    sheet = (
+        f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{MAIN}">{declared}'
+        f'<sheetData><row r="1">{header}</row>{rows_xml}</sheetData></worksheet>'
+    )
+    content = io.BytesIO()
+    with zipfile.ZipFile(content, "w", packed) as archive:
+        archive.writestr(
+            "[Content_Types].xml",
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" '
+            'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Override PartName="/xl/workbook.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>',
+        )
+        archive.writestr(
+            "_rels/.rels",
+            f'<Relationships xmlns="{PACKAGE}"><Relationship Id="rId1" '
+            f'Type="{RELATIONSHIPS}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        )
+        archive.writestr(
+            "xl/workbook.xml",
+            f'<workbook xmlns="{MAIN}" xmlns:r="{RELATIONSHIPS}"><sheets>'
+            '<sheet name="批次" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        )
+        archive.writestr(
+            "xl/_rels/workbook.xml.rels",
+            f'<Relationships xmlns="{PACKAGE}"><Relationship Id="rId1" '
+            f'Type="{RELATIONSHIPS}/worksheet" Target="/xl/worksheets/sheet1.xml"/>'
+            "</Relationships>",
+        )
+        archive.writestr("xl/worksheets/sheet1.xml", sheet)
+    return content.getvalue()
+
+
+def a_row(number: int, cells: list[str]) -> str:
+    row = "".join(
+        f'<c r="{column}{number}" t="inlineStr"><is><t>{text}</t></is></c>'
+        for column, text in zip("ABCDE", cells, strict=True)
+    )
+    return f'<row r="{number}">{row}</row>'
+
+
+def refusal(app, tmp_path, content: bytes) -> str:
+    """Import `content` with the command; return why it was refused, in English."""
+    path = tmp_path / "register.xlsx"
+    path.write_bytes(content)
+    result = app.test_cli_runner().invoke(args=["import-batches", str(path), "--lang", "en"])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert registered(app) == {}
+    return result.output
+
+
+def test_a_handmade_workbook_of_ours_is_read(catalogue, tmp_path):
+    """The reading of the zip and its parts takes what openpyxl takes, whoever wrote it."""
+    content = handmade_xlsx(a_row(2, GOOD_AND_BAD[0]), dimension="A1:E2")
+    assert run(catalogue, tmp_path, content, "register.xlsx").exit_code == 0
+    assert registered(catalogue) == {"20260315A": (date(2026, 3, 15), date(2028, 3, 14))}
+
+
+def test_a_workbook_declaring_the_whole_grid_is_refused_before_its_rows_are_read(
+    catalogue, tmp_path
+):
+    bomb = handmade_xlsx(dimension="A1:XFD1048576")
+    assert len(bomb) < 5000
+    output = refusal(catalogue, tmp_path, bomb)
+    assert "declared 16,384 columns wide" in output
+
+
+def test_a_workbook_declaring_more_rows_than_a_register_holds_is_refused(catalogue, tmp_path):
+    output = refusal(catalogue, tmp_path, handmade_xlsx(dimension="A1:E1048576"))
+    assert "more than 100,000 rows: split it" in output
+
+
+def test_blank_rows_count_toward_the_cap(catalogue, tmp_path):
+    empty_rows = "".join(f'<row r="{number}"/>' for number in range(3, 100_003))
+    content = handmade_xlsx(a_row(2, GOOD_AND_BAD[0]) + empty_rows)
+    output = refusal(catalogue, tmp_path, content)  # no dimension declared: counted as read
+    assert "more than 100,000 rows: split it" in output
+
+
+def test_a_sheet_of_nothing_packed_tight_is_refused(catalogue, tmp_path):
+    nothing = "<row/>" * 400_000  # 2.4 MB that deflate packs into a few kilobytes
+    assert "too big to be a batch register" in refusal(catalogue, tmp_path, handmade_xlsx(nothing))
+
+
+def test_a_zip_of_too_many_parts_is_refused(catalogue, tmp_path, monkeypatch):
+    monkeypatch.setattr(batch_register, "MAX_ZIP_ENTRIES", 4)  # the handmade workbook has five
+    assert "too big to be a batch register" in refusal(catalogue, tmp_path, handmade_xlsx())
+
+
+def test_a_workbook_without_its_sheet_is_refused(catalogue, tmp_path):
+    whole = zipfile.ZipFile(io.BytesIO(xlsx_file(GOOD_AND_BAD)))
+    content = io.BytesIO()
+    with zipfile.ZipFile(content, "w") as sheetless:
+        for item in whole.infolist():
+            if "worksheets/" not in item.filename:
+                sheetless.writestr(item, whole.read(item))
+    assert "cannot be read" in refusal(catalogue, tmp_path, content.getvalue())
+
+
+def test_reading_stops_when_it_takes_too_long(catalogue, tmp_path, monkeypatch):
+    monkeypatch.setattr(batch_register, "READ_SECONDS", -1.0)  # spent before the first row
+    output = refusal(catalogue, tmp_path, xlsx_file(GOOD_AND_BAD[:2]))
+    assert "Reading the file took longer than" in output
+
+
+def test_the_upload_page_refuses_the_bomb_with_the_reason(staff, catalogue):
+    admin = signed_in(staff, ADMIN)
+    response = admin.post(
+        "/staff/products/batches",
+        data={
+            "file": (io.BytesIO(handmade_xlsx(dimension="A1:XFD1048576")), "register.xlsx"),
+            "csrf_token": csrf(admin),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 422
+    assert "工作表声明的列数为 16,384" in response.get_data(as_text=True)
+    assert registered(staff) == {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -14,10 +15,12 @@ from urllib.parse import urlencode
 
 import pytest
 
+from adr.gunicorn_log import without_secrets
 from tests.conftest import hidden_inputs, valid_report
 from tests.smtp import free_port
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).parents[1]
 
 
 def wait_for_port(port: int, process: subprocess.Popen, seconds: float = 20) -> None:
@@ -109,3 +112,47 @@ def test_two_workers_share_one_rate_limit_through_redis(gunicorn, redis_uri):
     )
     statuses = [send_report(port) for _ in range(8)]
     assert statuses == [303] * 3 + [429] * 5
+
+
+def test_a_worker_timeout_logs_neither_a_follow_up_token_nor_a_search(tmp_path):
+    """gunicorn quotes the URI of a request its worker was killed in: gunicorn.conf.py cuts it."""
+    (tmp_path / "hanging.py").write_text(
+        "import time\n\ndef app(environ, start_response):\n    time.sleep(60)\n"
+    )
+    port = free_port()
+    server = subprocess.Popen(
+        [BIN / "gunicorn", "--config", ROOT / "gunicorn.conf.py", "--workers", "1",
+         "--timeout", "1", "--bind", f"127.0.0.1:{port}", "hanging:app"],
+        cwd=tmp_path, env=os.environ | {"PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}"},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    token = secrets.token_urlsafe(32)
+    try:
+        wait_for_port(port, server)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("GET", f"/report/follow-up/{token}?q=13912345678")
+        status = connection.getresponse().status
+        connection.close()
+    finally:
+        server.terminate()
+        _output, log = server.communicate(timeout=30)
+    assert status == 500
+    assert "WORKER TIMEOUT" in log
+    assert "Error handling request GET /report/follow-up/<token>?<query>" in log
+    assert token not in log and "13912345678" not in log
+
+
+@pytest.mark.parametrize(
+    ("line", "logged"),
+    [
+        ("Error handling request GET /report/follow-up/" + "a1_-" * 10 + "xyz",
+         "Error handling request GET /report/follow-up/<token>"),
+        ("Error handling request POST /report/follow-up/abc?lang=en",
+         "Error handling request POST /report/follow-up/<token>?<query>"),
+        ("Error handling request GET /staff/reports?q=%E7%8E%8B%E4%B8%BD&serious=1",
+         "Error handling request GET /staff/reports?<query>"),
+        ("Booting worker with pid: 4242", "Booting worker with pid: 4242"),
+    ],
+)  # fmt: skip
+def test_the_error_log_keeps_tokens_and_searches_out(line, logged):
+    assert without_secrets(line) == logged

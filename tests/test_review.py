@@ -627,6 +627,33 @@ def test_adr_create_user_set_password_and_deactivate(app):
     assert prompted.exit_code == 0, prompted.output
 
 
+@pytest.mark.parametrize("typed", [ADMIN, f" {ADMIN}", ADMIN.upper(), f"\t{ADMIN.title()} "])
+def test_an_admin_cannot_deactivate_their_own_account_however_it_is_typed(staff, typed):
+    client = signed_in(staff, ADMIN)
+    response = client.post(
+        "/staff/users", data={"action": "deactivate", "email": typed, "csrf_token": csrf(client)}
+    )
+    assert response.status_code == 303
+    assert "不能停用自己的账户。" in client.get("/staff/users").get_data(as_text=True)
+    with staff.app_context():
+        assert accounts.find_user(ADMIN).active
+    assert "account deactivated" not in [entry.action for entry in trail(staff)]
+
+
+def test_adr_reactivate_user_lets_a_deactivated_account_sign_in_again(staff):
+    runner = staff.test_cli_runner()
+    assert runner.invoke(args=["deactivate-user", RETIRED]).exit_code == 0
+    assert login(staff.test_client(), RETIRED).status_code == 401
+    result = runner.invoke(args=["reactivate-user", f" {RETIRED.upper()}"])
+    assert result.exit_code == 0, result.output
+    assert f"reactivated {RETIRED}" in result.output
+    assert login(staff.test_client(), RETIRED).status_code == 302
+    entries = [(e.actor, e.action, e.field) for e in trail(staff)]
+    assert ("adr reactivate-user", "account reactivated", RETIRED) in entries
+    unknown = runner.invoke(args=["reactivate-user", "nobody@tianning.example"])
+    assert unknown.exit_code == 1 and "no account for nobody@tianning.example" in unknown.output
+
+
 def test_the_staff_pages_in_chinese_show_no_english(staff):
     from tests.test_i18n import LATIN_ON_CHINESE_PAGES, latin_words
 

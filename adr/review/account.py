@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from datetime import UTC, datetime
 
-from flask import current_app, flash, redirect, render_template, session, url_for
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -20,13 +20,14 @@ from adr.review.forms import PasswordChangeForm, TotpConfirmForm, TotpRemoveForm
 
 ENROLLING = "staff_totp_enrolling"  # the secret shown, until a code confirms it
 
-# A stolen session must not try current passwords unchecked: wrong ones are limited like logins.
+# A stolen session must not try current passwords unchecked: wrong ones are limited like logins
+# (a wrong code or too short a new password is not a guess at the password).
 limit_wrong_passwords = limiter.shared_limit(
     lambda: current_app.config["LOGIN_RATE_LIMIT_ADDRESS"],
     scope="account-password",
     key_func=lambda: current_user.email,
     methods=["POST"],
-    deduct_when=lambda response: response.status_code == 422,
+    deduct_when=lambda response: g.get("wrong_password", False),
 )
 
 
@@ -42,13 +43,16 @@ def render_account(
     )
 
 
-def confirmed_by_password(form: FlaskForm, field: Field, wrong: str) -> bool:
-    """Validate `form` and check that `field` holds the user's password; say so beside it if not."""
+def confirmed_by_password(form: FlaskForm, field: Field, wrong: str, purpose: str) -> bool:
+    """Validate `form` and check that `field` holds the user's password; if not, say so beside
+    it and audit the failure."""
     if not form.validate_on_submit():
         return False
     if accounts.password_matches(current_user, field.data or ""):
         return True
     field.errors.append(wrong)
+    accounts.record_wrong_password(current_user, purpose)
+    g.wrong_password = True
     return False
 
 
@@ -61,7 +65,8 @@ def account() -> str:
 @limit_wrong_passwords
 def change_password() -> Response | tuple[str, int]:
     form = PasswordChangeForm()
-    if not confirmed_by_password(form, form.current_password, _("The current password is wrong.")):
+    wrong = _("The current password is wrong.")
+    if not confirmed_by_password(form, form.current_password, wrong, "password change"):
         return render_account(password_form=form), 422
     accounts.set_password(current_user.email, form.new_password.data or "", current_user.email)
     sessions.keep_after_own_change(current_user)
@@ -70,13 +75,16 @@ def change_password() -> Response | tuple[str, int]:
 
 
 @bp.route("/account/totp", methods=["GET", "POST"])
+@limit_wrong_passwords
 def enrol_totp() -> str | Response | tuple[str, int]:
+    """Bind a second factor: the account's password and a code of the new authenticator."""
     if current_user.totp_secret is not None:
         return redirect(url_for("review.account"), 303)
     secret = session.setdefault(ENROLLING, totp.new_secret())
     form = TotpConfirmForm()
     wrong_code = False
-    if form.validate_on_submit():
+    wrong = _("The password is wrong.")
+    if confirmed_by_password(form, form.password, wrong, "second factor enrolment"):
         step = totp.matching_step(secret, form.code.data or "", datetime.now(UTC))
         if step is not None:
             codes = accounts.enable_totp(current_user, secret, step)
@@ -92,14 +100,15 @@ def enrol_totp() -> str | Response | tuple[str, int]:
         qr_code=totp.qr_code_data_uri(uri),
         wrong_code=wrong_code,
     )
-    return (page, 422) if wrong_code else page
+    return (page, 422) if request.method == "POST" else page  # any form back is a refusal
 
 
 @bp.post("/account/totp/remove")
 @limit_wrong_passwords
 def remove_totp() -> Response | tuple[str, int]:
     form = TotpRemoveForm()
-    if not confirmed_by_password(form, form.password, _("The password is wrong.")):
+    wrong = _("The password is wrong.")
+    if not confirmed_by_password(form, form.password, wrong, "second factor removal"):
         return render_account(remove_form=form), 422
     accounts.remove_totp(current_user.email, current_user.email)
     sessions.keep_after_own_change(current_user)

@@ -122,6 +122,7 @@ class PasswordChangeForm(FlaskForm):
 
 
 class TotpConfirmForm(FlaskForm):
+    password = PasswordField(_l("Your password"), validators=[InputRequired()])
     code = StringField(_l("The 6-digit code the app shows now"), validators=[InputRequired()])
 
 

@@ -352,7 +352,8 @@ def users() -> str | Response:
                 )
             elif request.form.get("action") in ("deactivate", "reactivate"):
                 email = request.form.get("email", "")
-                if email.lower() == current_user.email:
+                named = accounts.find_user(email)  # as typed: spaces and case do not matter
+                if named is not None and named.id == current_user.id:
                     raise accounts.AccountError(_("You cannot deactivate your own account."))
                 accounts.set_active(
                     email, request.form["action"] == "reactivate", current_user.email
