@@ -37,8 +37,11 @@ MAX_ROWS = 100_000  # rows in one file, blank ones too; a register is a few thou
 # A workbook is a zip file, read only within these bounds (a register of MAX_ROWS rows is
 # some 30 MB of sheet XML, compressed about tenfold):
 MAX_ZIP_ENTRIES = 1_000
-MAX_UNCOMPRESSED_BYTES = 100 * 1024 * 1024
-MAX_COMPRESSION_RATIO = 100  # an entry's, once it is over a megabyte: rows of nothing
+MAX_UNCOMPRESSED_BYTES = 64 * 1024 * 1024
+MAX_COMPRESSION_RATIO = 100  # an entry's, once it is over 100 KB: rows of nothing
+# openpyxl reads the whole table of shared strings before the first row (and before the time
+# budget is checked): a register's, its names and batch numbers, is well under this.
+MAX_SHARED_STRINGS_BYTES = 8 * 1024 * 1024
 MAX_COLUMNS = 50  # the sheet's declared width: five read, room for notes beside them
 READ_SECONDS = 20.0  # reading the rows, well within the web worker's timeout
 RELATIONSHIPS = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
@@ -150,7 +153,10 @@ def check_archive(archive: zipfile.ZipFile) -> None:
         raise RegisterError(too_big)
     for entry in entries:
         packed_tight = entry.file_size > MAX_COMPRESSION_RATIO * max(entry.compress_size, 1)
-        if entry.file_size > 1024 * 1024 and packed_tight:
+        if entry.file_size > 100 * 1024 and packed_tight:
+            raise RegisterError(too_big)
+        shared_strings = entry.filename.lower().endswith("sharedstrings.xml")
+        if shared_strings and entry.file_size > MAX_SHARED_STRINGS_BYTES:
             raise RegisterError(too_big)
 
 

@@ -327,3 +327,13 @@ def test_the_upload_page_refuses_the_bomb_with_the_reason(staff, catalogue):
     assert response.status_code == 422
     assert "工作表声明的列数为 16,384" in response.get_data(as_text=True)
     assert registered(staff) == {}
+
+
+def test_a_table_of_shared_strings_too_big_to_read_is_refused(catalogue, tmp_path, monkeypatch):
+    """openpyxl reads the shared strings whole before any row: their size is checked first."""
+    monkeypatch.setattr(batch_register, "MAX_SHARED_STRINGS_BYTES", 4096)
+    content = io.BytesIO(handmade_xlsx())
+    with zipfile.ZipFile(content, "a", zipfile.ZIP_DEFLATED) as archive:
+        strings = "".join(f"<si><t>{number:x}</t></si>" for number in range(1000))
+        archive.writestr("xl/sharedStrings.xml", f'<sst xmlns="{MAIN}">{strings}</sst>')
+    assert "too big to be a batch register" in refusal(catalogue, tmp_path, content.getvalue())

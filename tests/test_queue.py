@@ -294,3 +294,102 @@ def test_the_case_opens_with_its_summary_then_triage_then_the_rest(team):
     )
     assert len(links) == 8 and all(f'id="{anchor}"' in page for anchor in links)
     assert 'src="/static/staff.js"' in page
+
+
+def test_the_shortcut_to_assessed_waits_when_part_of_the_assessment_does(four_eyes):  # noqa: F811
+    """Received → assessed only when everything it rests on takes effect now."""
+    client = signed_in(four_eyes)
+    reference = heard(client, days_ago(1))
+    full = {"expectedness": "listed", "company_causality": "possible"}
+    refused = assess(
+        client, reference, status="assessed", assessed_serious=["hospitalization"], **full
+    )
+    assert refused.status_code == 422  # a deadline moved: that waits for a second person
+    assert "本次评价中有部分内容须经第二人复核" in refused.get_data(as_text=True)
+    assert stored(four_eyes, reference).case.status == "received"
+    assert assess(client, reference, status="assessed", **full).status_code == 303
+    assert stored(four_eyes, reference).case.status == "assessed"
+
+
+def test_a_refused_bulk_action_comes_back_as_the_list_it_was_posted_from(team):
+    client = signed_in(team)
+    older = heard(client, days_ago(3), **SERIOUS)
+    newer = heard(client, days_ago(1))
+    back = "/staff/reports?sort=received&serious=1"
+    refused = bulk(client, bulk_action="sent", sent_on="", selected=[older], back=back)
+    assert refused.status_code == 422
+    html = refused.get_data(as_text=True)
+    rows = re.findall(r'<tr class="[^"]*" id="row-([^"]+)"', html)
+    assert rows == [older] and newer not in rows  # the list it came from: serious only
+    assert f'value="{older}" aria-label' in html and " checked>" in html
+    assert f'name="back" value="{back.replace("&", "&amp;")}"' in html
+    assert 'action="/staff/reports" class="filters"' in html  # filtering leaves the bulk page
+    done = bulk(client, bulk_action="assign", assignee="", selected=[older], back=back)
+    assert done.location == back
+
+
+def test_odd_numbers_never_break_the_queue(team):
+    client = signed_in(team)
+    reference = heard(client, days_ago(1))
+    path = f"/staff/reports/{reference}"
+    for odd in ("²", "٣", "1" * 30, "-1", "0"):
+        assert client.get(f"/staff/reports?assigned={odd}").status_code == 200
+        assert post(client, f"{path}/assign", path, assignee=odd).status_code == 303
+        assert (
+            bulk(client, bulk_action="assign", assignee=odd, selected=[reference]).status_code
+            == 422
+        )
+    assert post(client, "/staff/filters/99999999999999999999999/delete").status_code == 404
+    too_many = bulk(
+        client, bulk_action="close", selected=[f"ADR-202612-{n:06d}" for n in range(201)]
+    )
+    assert too_many.status_code == 422 and "最多" in too_many.get_data(as_text=True)
+    long_name = post(client, "/staff/filters", name="名" * 61, query="serious=1")
+    assert long_name.status_code == 303
+    with team.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(SavedFilter)) == 0
+
+
+def test_a_deactivated_reviewers_open_cases_stay_in_view(team):
+    client = signed_in(team)
+    reference = heard(client, days_ago(1), **SERIOUS)
+    second = user_id(team, SECOND)
+    assert (
+        bulk(client, bulk_action="assign", assignee=str(second), selected=[reference]).status_code
+        == 303
+    )
+    with team.app_context():
+        accounts.set_active(SECOND, False, "test")
+    dashboard = client.get("/staff/").get_data(as_text=True).split('id="workloads"')[1]
+    assert "李明" in dashboard and "已停用" in dashboard
+    listing = client.get("/staff/reports").get_data(as_text=True)
+    assert f'<option value="{second}">李明 (已停用)</option>' in listing
+    page = case_page(client, reference).split('id="summary"')[1].split("</header>")[0]
+    assert f'<option value="{second}" selected>李明 (已停用)</option>' in page
+
+
+def test_bulk_mark_sent_refuses_what_it_cannot_date_rightly(team):
+    client = signed_in(team)
+    first, second = assessed_cases(client, 2)
+    follow_up = heard(client, days_ago(1), follow_up_of=first, **{"event-name": "皮疹加重"})
+    refused = bulk(
+        client, bulk_action="sent", sent_on=days_ago(0), selected=[first, follow_up, second],
+        **{f"national_case_number-{first}": "2026000001",
+           f"national_case_number-{follow_up}": "2026000002",
+           f"national_case_number-{second}": "2026000003"},
+    )  # fmt: skip
+    assert refused.status_code == 422
+    assert "同一病例的各行填写了不同的国家系统报告编号" in refused.get_data(as_text=True)
+    numbers = {f"national_case_number-{second}": "2026000003"}
+    sent = bulk(client, bulk_action="sent", sent_on=days_ago(0), selected=[second], **numbers)
+    assert sent.status_code == 303
+    again = bulk(client, bulk_action="sent", sent_on=days_ago(0), selected=[second])
+    assert again.status_code == 422 and "均已上报" in again.get_data(as_text=True)
+
+
+def test_save_and_next_says_which_case_was_saved(team):
+    client = signed_in(team)
+    first, second = heard(client, days_ago(1)), heard(client, days_ago(2))
+    saved = assess(client, first, status="in_review", then="next", next=second)
+    page = client.get(saved.location).get_data(as_text=True)
+    assert f"病例 {first}:" in page and "已保存" in page

@@ -219,7 +219,13 @@ def problems(
             found[name] = _("Correct this on the correction form below, saying why.")
     if not found:
         decided = reassessment(case, change)
-        if decided and decided.needs_reason and not change.decision_reason:
+        shortcut = (case.status, change.status) == ("received", "assessed")
+        if shortcut and decided and decided.needs_approval and four_eyes():
+            found["status"] = _(
+                "Part of this assessment waits for a second person's approval: save it as in "
+                "review, and mark it assessed once the approval is given."
+            )
+        elif decided and decided.needs_reason and not change.decision_reason:
             found["decision_reason"] = (
                 _("Say why the earlier report was misjudged: this corrects its assessment.")
                 if decided.correction

@@ -217,7 +217,15 @@ def summary(pending: ApprovalRequest) -> str:
     if pending.kind == "duplicate":
         return f"{kind}: {payload.get('duplicate_of')}"
     if pending.kind == "sent":
-        return f"{kind}: {payload.get('submitted_to_regulator_on')}"
+        dated = _(
+            "%(day)s for %(reports)s; national case number %(number)s",
+            day=payload.get("submitted_to_regulator_on"),
+            reports="、".join(payload.get("reports", [])) or "—",
+            number=payload.get("national_case_number") or "—",
+        )
+        status = payload.get("status")
+        then = f"; → {vocab.label(vocab.STATUS, status, language)}" if status else ""
+        return f"{kind}: {dated}{then}"
     if pending.kind == "correction":
         label = vocab.field_label(payload["field"], language)
         was = payload.get("original")

@@ -57,7 +57,7 @@ class Filters:
     month: str = ""
     batch: str = ""
     source: str = ""
-    open: bool = False  # cases still being worked: received, in review, assessed
+    open: bool = False  # cases not closed, invalid or duplicate (regulatory.OPEN_STATUSES)
     assigned: str = ""  # "me", "none" or a staff account's id
     sort: str = ""  # one of SORTS; "" newest first
 

@@ -8,6 +8,7 @@ kept and each refusal beside its row.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -22,7 +23,7 @@ from werkzeug.wrappers import Response
 
 from adr import audit, regulatory
 from adr.auth.views import role_required
-from adr.cases.assessment import Applied, Assessment, apply, problems
+from adr.cases.assessment import Applied, Assessment, apply, problems, unsent
 from adr.extensions import db
 from adr.models import Case, Report, SavedFilter, User, write_transaction
 from adr.review import bp
@@ -30,17 +31,27 @@ from adr.review.integrity import flash_applied
 from adr.review.queries import OWES, find_report
 
 BULK_ACTIONS = ("assign", "sent", "close")
+MAX_SELECTED = 200  # rows of a bulk action: four pages of the list
 MAX_SAVED_FILTERS = 30
 
 
-def assignable() -> list[User]:
-    """Return the active staff a case can be assigned to, by name."""
-    return list(db.session.scalars(sa.select(User).where(User.active).order_by(User.name)))
+def assignable(current: User | None = None) -> list[User]:
+    """Return the active staff a case can be assigned to, by name, and `current` whoever holds
+    it (a deactivated account too, so that the page says who)."""
+    users = db.session.scalars(sa.select(User).where(User.active).order_by(User.name)).all()
+    return [*users, current] if current and not current.active else list(users)
+
+
+def staff_for_filters() -> list[User]:
+    """Return the active staff, and the deactivated ones still holding open cases."""
+    holding = sa.select(Case.assigned_to_id).where(Case.status.in_(regulatory.OPEN_STATUSES))
+    query = sa.select(User).where(sa.or_(User.active, User.id.in_(holding)))
+    return list(db.session.scalars(query.order_by(User.active.desc(), User.name)))
 
 
 def account_id(text: str) -> int | None:
     """Return the account id a form or URL gives, if it can be one (no integer overflow)."""
-    return int(text) if text.isdigit() and len(text) <= 9 else None
+    return int(text) if re.fullmatch(r"[0-9]{1,9}", text) else None
 
 
 def assignee_from(value: str) -> tuple[User | None, bool]:
@@ -93,7 +104,7 @@ class Bulk:
     @classmethod
     def posted(cls) -> Bulk:
         form = request.form
-        references = list(dict.fromkeys(form.getlist("selected")))[:200]
+        references = list(dict.fromkeys(form.getlist("selected")))
         return cls(
             action=form.get("bulk_action", ""),
             references=references,
@@ -110,6 +121,8 @@ def bulk_changes(bulk: Bulk) -> list[tuple[Case, Any]]:
         bulk.errors[""] = _("Choose what to do with the selected cases.")
     if not bulk.references:
         bulk.errors[""] = _("Select at least one case.")
+    elif len(bulk.references) > MAX_SELECTED:
+        bulk.errors[""] = _("Select at most %(count)s rows at once.", count=MAX_SELECTED)
     sent_on: date | None = None
     if bulk.action == "sent":
         try:
@@ -124,6 +137,10 @@ def bulk_changes(bulk: Bulk) -> list[tuple[Case, Any]]:
     reports = db.session.scalars(sa.select(Report).where(Report.reference.in_(bulk.references)))
     found = {report.reference: report for report in reports}
     changes: list[tuple[Case, Any]] = []
+    numbers: dict[int, set[str]] = {}  # typed for each case, by any of its rows
+    for reference in bulk.references:
+        if reference in found and bulk.numbers.get(reference):
+            numbers.setdefault(found[reference].case_id, set()).add(bulk.numbers[reference])
     seen: set[int] = set()
     for reference in bulk.references:
         report = found.get(reference)
@@ -138,7 +155,14 @@ def bulk_changes(bulk: Bulk) -> list[tuple[Case, Any]]:
             changes.append((case, user))
             continue
         if bulk.action == "sent":
-            number = bulk.numbers.get(reference) or case.national_case_number
+            typed = numbers.get(case.id, set())
+            if len(typed) > 1:
+                bulk.errors[reference] = _("Rows of this case give different national numbers.")
+                continue
+            if not unsent(case):
+                bulk.errors[reference] = _("Every report of this case was sent already.")
+                continue
+            number = next(iter(typed), None) or case.national_case_number
             status = "submitted" if case.status != "closed" else case.status
             change = Assessment.of(
                 case, status=status, submitted_to_regulator_on=sent_on, national_case_number=number
@@ -160,8 +184,11 @@ def bulk_action() -> Response | tuple[str, int]:
 
     bulk = Bulk.posted()
     changes = bulk_changes(bulk)
+    back = request.form.get("back", "")
+    list_path = url_for("review.reports")
+    back = back if back.startswith(list_path + "?") else list_path
     if bulk.errors:
-        return render_queue(bulk), 422
+        return render_queue(bulk, back.partition("?")[2]), 422
     if bulk.action == "assign":
         with write_transaction() as session:
             changed = 0
@@ -179,9 +206,7 @@ def bulk_action() -> Response | tuple[str, int]:
         done.awaiting = list(dict.fromkeys(done.awaiting))
         flash(_("Applied to %(count)s cases:", count=len(changes)))
         flash_applied(done)
-    back = request.form.get("back", "")
-    list_path = url_for("review.reports")
-    return redirect(back if back.startswith(list_path) else list_path, 303)
+    return redirect(back, 303)
 
 
 def list_query(query: str) -> str:
@@ -193,12 +218,14 @@ def list_query(query: str) -> str:
 @bp.post("/filters")
 @role_required("reviewer", "admin")
 def save_filter() -> Response:
-    name = request.form.get("name", "").strip()[:60]
-    query = list_query(request.form.get("query", ""))[:1000]
+    name = request.form.get("name", "").strip()
+    query = list_query(request.form.get("query", ""))
     kept = db.session.scalars(sa.select(SavedFilter).where(SavedFilter.user_id == current_user.id))
     named = {saved.name: saved for saved in kept}
     if not name:
         flash(_("Name the filter to save it."))
+    elif len(name) > 60 or len(query) > 1000:
+        flash(_("This filter is too long to keep: shorten its name or its search."))
     elif name not in named and len(named) >= MAX_SAVED_FILTERS:
         flash(_("You keep %(count)s filters already: delete one first.", count=len(named)))
     else:
@@ -211,7 +238,10 @@ def save_filter() -> Response:
     return redirect(url_for("review.reports") + ("?" + query if query else ""), 303)
 
 
-@bp.post("/filters/<int:filter_id>/delete")
+MAX_ID = 2_147_483_647  # the largest id either engine keeps
+
+
+@bp.post(f"/filters/<int(max={MAX_ID}):filter_id>/delete")
 @role_required("reviewer", "admin")
 def delete_filter(filter_id: int) -> Response:
     with write_transaction() as session:
@@ -249,6 +279,8 @@ def workloads() -> list[Workload]:
             .group_by(Case.assigned_to_id)
         ).all()
     )
-    rows = [Workload(user, counts.get(user.id, 0), nearest.get(user.id)) for user in assignable()]
+    rows = [
+        Workload(user, counts.get(user.id, 0), nearest.get(user.id)) for user in staff_for_filters()
+    ]
     rows.append(Workload(None, counts.get(None, 0), nearest.get(None)))
     return rows

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, cast
+from urllib.parse import parse_qsl
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from adr import accounts, audit, batches, cases, products, regulatory, search, vocab
@@ -48,7 +50,7 @@ from adr.review.queries import (
     report_query,
     utcnow,
 )
-from adr.review.queue import Bulk, account_id, assignable, workloads
+from adr.review.queue import Bulk, account_id, assignable, staff_for_filters, workloads
 
 
 @bp.before_request
@@ -92,9 +94,9 @@ def render_dashboard(month: str | None = None, month_error: str | None = None) -
     )
 
 
-def filters_from_request() -> Filters:
-    """Return the list's filters from the URL; without an order, the queue's: by due date."""
-    args = request.args
+def filters_from_request(args: MultiDict[str, str] | None = None) -> Filters:
+    """Return the list's filters from the URL (or `args`); without an order, by due date."""
+    args = request.args if args is None else args
     assigned, sort = args.get("assigned", "")[:12], args.get("sort", "")
     return Filters(
         q=args.get("q", "")[:100],
@@ -123,11 +125,15 @@ def reports() -> str:
     return render_queue()
 
 
-def render_queue(bulk: Bulk | None = None) -> str:
-    """Render the list (the queue) the URL asks for; `bulk` a refused bulk action, kept."""
-    filters = filters_from_request()
+def render_queue(bulk: Bulk | None = None, query_string: str | None = None) -> str:
+    """Render the list (the queue) the URL asks for, or `query_string` asks for when a bulk
+    action posted from it was refused (`bulk`, its values kept)."""
+    if query_string is None:
+        query_string = request.query_string.decode("utf-8", "replace")
+    args = MultiDict(parse_qsl(query_string))
+    filters = filters_from_request(args)
     now = utcnow()
-    number = request.args.get("page", 1, type=int)
+    number = args.get("page", 1, type=int)
     if not 1 <= number <= MAX_PAGE:
         abort(404)
     query = report_query(filters, now, current_user.id)
@@ -153,9 +159,10 @@ def render_queue(bulk: Bulk | None = None) -> str:
         filters=filters,
         now=now,
         view=case_view,
-        staff=assignable(),
+        staff=staff_for_filters(),
         saved_filters=current_user.saved_filters,
         bulk=bulk,
+        query_string=query_string,
     )
 
 
@@ -239,7 +246,7 @@ def render_case(
             if not present
         ],
         deadline=case_deadline(case, language),
-        staff=assignable(),
+        staff=assignable(case.assigned_to),
         reported_serious="、".join(
             dict.fromkeys(
                 view["term"](vocab.SERIOUSNESS, c) for r in case.reports for c in r.event_serious
@@ -297,11 +304,13 @@ def assess(reference: str) -> Response | tuple[str, int]:
         for name, message in found.items():
             form[name].errors.append(message)
         return render_case(report, form), 422
+    following = request.form.get("then") == "next" and regulatory.normalize_reference(
+        request.form.get("next", "")
+    )
+    if following:  # the next case opens: say which case this was
+        flash(_("Case %(reference)s:", reference=report.reference))
     flash_applied(apply(case, change, current_user.email))
-    following = regulatory.normalize_reference(request.form.get("next", ""))
-    if request.form.get("then") == "next" and following:
-        return redirect(url_for("review.case", reference=following), 303)
-    return redirect(url_for("review.case", reference=report.reference), 303)
+    return redirect(url_for("review.case", reference=following or report.reference), 303)
 
 
 @bp.get("/exports")

@@ -8,18 +8,22 @@
      next case" of the list the reviewer came from. */
 (function () {
   "use strict";
-  var KEPT = "adr-unsaved:" + location.pathname;
+  // Kept per case page, whichever address answered (a refused save answers at its own).
+  var summary = document.getElementById("summary");
+  var KEPT = "adr-unsaved:" + (summary ? summary.dataset.reference : location.pathname);
   var QUEUE = "adr-queue";
   var KEEP_MINUTES = 10;
   var zh = document.documentElement.lang !== "en";
   var text = zh ? {
     unsaved: "尚未保存的修改:",
     kept: "保存前在这些部分输入的内容已保留在页面上,但尚未保存:",
+    lost: "这些部分已不在页面上,保存前输入的内容无法恢复:",
     ask: "以下部分有尚未保存的修改:%s。\n继续保存本部分?其他部分的修改会保留在页面上,但不会保存。",
     form: "表单"
   } : {
     unsaved: "Changes not saved yet:",
     kept: "What you had typed in these sections is kept on the page, not saved yet:",
+    lost: "These sections are no longer on the page; what you had typed there could not be put back:",
     ask: "These sections have changes not saved: %s.\nSave this one now? The other changes stay on the page, not saved.",
     form: "form"
   };
@@ -60,6 +64,7 @@
     return f.method === "post" && !/\/logout$/.test(f.getAttribute("action") || "");
   });
   function key(form) {
+    if (form.id) return "#" + form.id;
     var action = form.getAttribute("action");
     var same = forms.filter(function (f) { return f.getAttribute("action") === action; });
     return action + "|" + same.indexOf(form);
@@ -86,11 +91,12 @@
     var heading = document.querySelector("main h1");
     if (heading) heading.insertAdjacentElement("afterend", notice);
   }
-  var keptTitles = [];
+  var keptTitles = [], lostTitles = [];
   function showNotice() {
     if (!notice) return;
     var names = dirtyForms(null).map(title);
     var lines = [];
+    if (lostTitles.length) lines.push(text.lost + " " + lostTitles.join("、"));
     if (keptTitles.length) lines.push(text.kept + " " + keptTitles.join("、"));
     else if (names.length) lines.push(text.unsaved + " " + names.join("、"));
     notice.textContent = lines.join(" ");
@@ -107,7 +113,7 @@
     if (kept && Date.now() - kept.at < KEEP_MINUTES * 60000) {
       kept.forms.forEach(function (entry) {
         var form = forms.filter(function (f) { return key(f) === entry.key; })[0];
-        if (!form) return;
+        if (!form) { lostTitles.push(entry.title); return; }
         restore(form, entry.values);
         if (dirty(form)) keptTitles.push(title(form));
       });
@@ -127,7 +133,7 @@
         if (store) {
           store.setItem(KEPT, JSON.stringify({
             at: Date.now(),
-            forms: others.map(function (f) { return { key: key(f), values: values(f) }; })
+            forms: others.map(function (f) { return { key: key(f), title: title(f), values: values(f) }; })
           }));
         }
       }
@@ -160,7 +166,7 @@
   // The queue: the references of the list's page, for "next case" on a case page.
   var queue = document.querySelector("table[data-queue]");
   var rows = queue ? Array.prototype.slice.call(queue.querySelectorAll("tr[data-reference]")) : [];
-  if (queue && store) {
+  if (queue && store && location.pathname === "/staff/reports") {
     store.setItem(QUEUE, JSON.stringify({
       list: location.pathname + location.search,
       references: rows.map(function (r) { return r.getAttribute("data-reference"); })
@@ -180,7 +186,7 @@
   if (caseRef && store) {
     try {
       var saved = JSON.parse(store.getItem(QUEUE) || "null");
-      if (saved) {
+      if (saved && /^\/staff\/reports(\?|$)/.test(saved.list)) {
         listUrl = saved.list;
         var reference = caseRef.firstChild.textContent.trim();
         var at = saved.references.indexOf(reference);

@@ -126,3 +126,22 @@ def test_the_queue_on_a_phone_is_one_card_a_case(phone, live_server):
     assert layout["row"] == "block"
     assert layout["cellWidth"] > layout["width"] * 0.7  # a line a field, not a column a letter
     assert layout["overflow"] <= 0
+
+
+def test_what_was_typed_survives_another_sections_refused_save(desktop, live_server):
+    """The other section's save is refused (422, at its own address): the note comes back."""
+    reference = live_server.send_report()
+    sign_in(desktop, live_server)
+    desktop.goto(f"/staff/reports/{reference}")
+    desktop.fill("#note", "待随访肝功能")
+    desktop.once("dialog", lambda dialog: dialog.accept())
+    with desktop.expect_navigation():
+        desktop.click("#add-reaction button[type=submit]")  # no term typed: refused
+    assert desktop.url.endswith("/reactions")
+    assert desktop.input_value("#note") == "待随访肝功能"
+    assert "not saved yet" in desktop.text_content("#unsaved-notice")
+    kinds: list[str] = []
+    desktop.once("dialog", lambda dialog: (kinds.append(dialog.type), dialog.dismiss()))
+    desktop.get_by_role("link", name="Reports", exact=True).click()
+    desktop.wait_for_timeout(300)
+    assert kinds == ["beforeunload"]  # still unsaved: leaving asks
