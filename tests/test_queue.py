@@ -340,6 +340,8 @@ def test_odd_numbers_never_break_the_queue(team):
             == 422
         )
     assert post(client, "/staff/filters/99999999999999999999999/delete").status_code == 404
+    nul = bulk(client, bulk_action="", selected=[reference], back="/staff/reports?q=%00&batch=A%00")
+    assert nul.status_code == 422  # the list it came from, cleaned as every request is
     too_many = bulk(
         client, bulk_action="close", selected=[f"ADR-202612-{n:06d}" for n in range(201)]
     )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, cast
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
@@ -23,6 +23,7 @@ from adr.auth.views import role_required
 from adr.cases.assessment import Assessment, apply, problems
 from adr.cases.reports import reference_for_token, store_report
 from adr.extensions import db, login_manager
+from adr.http import CleanParameters
 from adr.i18n import current_language
 from adr.intake.forms import StaffReportForm, fields_in_error, plain_number
 from adr.intake.pages import render_form
@@ -128,9 +129,8 @@ def reports() -> str:
 def render_queue(bulk: Bulk | None = None, query_string: str | None = None) -> str:
     """Render the list (the queue) the URL asks for, or `query_string` asks for when a bulk
     action posted from it was refused (`bulk`, its values kept)."""
-    if query_string is None:
-        query_string = request.query_string.decode("utf-8", "replace")
-    args = MultiDict(parse_qsl(query_string))
+    args = request.args if query_string is None else CleanParameters(parse_qsl(query_string))
+    query_string = urlencode(list(args.items(multi=True)))  # cleaned, as the list links it
     filters = filters_from_request(args)
     now = utcnow()
     number = args.get("page", 1, type=int)
