@@ -197,16 +197,23 @@ def is_valid_case(case: CaseFacts) -> bool:
     return all(minimum_elements(case).values())
 
 
+def identifiable_patient(
+    name: str | None, sex: str | None, age: int | None, birth_date: date | None
+) -> bool:
+    """Tell whether a patient is identifiable: initials or a name, a known sex, an age or a
+    date of birth (GVP 2021's minimum for an identifiable patient)."""
+    return identifies(name) or sex in ("male", "female") or age is not None or bool(birth_date)
+
+
 def minimum_elements(case: CaseFacts) -> dict[str, bool]:
     """Return which of the four minimum elements a case holds: patient, reporter, drug, reaction.
 
     Placeholders (不详, 匿名, unknown, -) identify nobody.
     """
     return {
-        "patient": identifies(case.patient_name)
-        or case.patient_sex in ("male", "female")
-        or case.patient_age is not None
-        or case.patient_birth_date is not None,
+        "patient": identifiable_patient(
+            case.patient_name, case.patient_sex, case.patient_age, case.patient_birth_date
+        ),
         "reporter": identifies(case.reporter_name)
         or bool(case.reporter_phone or case.reporter_email),
         "drug": any(

@@ -528,3 +528,156 @@ MAIL_STATUS: CodeList = {
     "sent": Term("已发送", "Sent"),
     "failed": Term("发送失败", "Failed"),
 }
+
+
+# The public form's plain words (issue 22): what a patient or a relative reads. A health
+# professional reads the official term (`FIELDS` and the code lists, which staff pages, mails,
+# the workbook and E2B keep) unless the field is in PLAIN_FOR_ALL. The codes do not change.
+PUBLIC_FIELDS: CodeList = {
+    "event-name": Term("出现了什么不舒服？", "What reaction did you have?"),
+    "event-onset_date": Term("不舒服是哪天开始的？", "Date it started"),
+    "event-description": Term("经过和处理", "What happened, tests and treatment"),
+    "event-outcome": Term("现在怎么样了？", "How is it now?"),
+    "event-sequelae_detail": Term("留下了什么后遗症？", "Lasting effects"),
+    "event-death_cause": Term("去世的原因", "Cause of death"),
+    "event-death_date": Term("去世的日期", "Date of death"),
+    "event-serious": Term("这次不舒服有没有造成下面的情况？", "Did the reaction…"),
+    "event-dechallenge": Term(
+        "停药或减少用量以后，不舒服好些了或没有了吗？",
+        "Did it stop or ease after the drug was stopped or reduced?",
+    ),
+    "event-rechallenge": Term(
+        "后来又用过这个药吗？又出现同样的不舒服了吗？",
+        "Did it come back when the drug was taken again?",
+    ),
+    "event-disease_impact": Term(
+        "这次不舒服对原来的病有影响吗？", "Effect on the illness being treated"
+    ),
+    "reporter-kind": Term("您是在为谁报告？", "Who are you reporting for?"),
+    "reporter-organization_type": Term("您在哪类单位工作？", "Where you work"),
+    "reporter-name": Term("您的姓名", "Your name"),
+    "reporter-phone": Term("您的电话", "Your phone"),
+    "patient-name": Term("患者姓名", "Patient name or initials"),
+    "patient-weight_kg": Term("体重（公斤）", "Weight (kg)"),
+    "patient-phone": Term("患者电话", "Patient phone"),
+    "patient-disease": Term("患者原来有什么病？", "The patient's illnesses"),
+    "patient-history": Term("患者有没有下面的情况？", "Relevant history"),
+    "patient-history_detail": Term("请写明", "Details"),
+    "patient-past_adr": Term("以前用药后出过不良反应吗？", "Earlier drug reactions"),
+    "patient-past_adr_detail": Term("是什么药？出现了什么反应？", "Details"),
+    "patient-family_adr": Term(
+        "家里人（父母、兄弟姐妹、子女）用药后出过不良反应吗？", "Reactions in the family"
+    ),
+    "patient-family_adr_detail": Term("是谁？什么药？什么反应？", "Details"),
+    "drug-role": Term("这个药是", "Role"),
+    "drug-generic_name": Term("药名（通用名）", "Generic name (with dosage form)"),
+    "drug-brand_name": Term("商品名", "Brand name"),
+    "drug-dose": Term("每次用多少", "Dose each time"),
+    "drug-dose_unit": Term("单位", "Dose unit"),
+    "drug-route": Term("怎么用的", "Route"),
+    "drug-frequency": Term("多久用一次", "How often"),
+    "drug-start_date": Term("哪天开始用的", "Started"),
+    "drug-end_date": Term("哪天停的", "Stopped"),
+    "drug-indication": Term("用这个药治什么病", "Reason for use"),
+    "follow_up_of": Term("之前那份报告的编码", "Reference of your earlier report"),
+}
+# Plain for a health professional too: who reports, how to reach them, the patient's
+# particulars, and the choices of a list box (an <option> holds no second wording).
+PLAIN_FOR_ALL = frozenset(
+    {
+        "reporter-kind", "reporter-organization_type", "reporter-name", "reporter-phone",
+        "patient-name", "patient-weight_kg", "patient-phone", "patient-history",
+        "patient-history_detail", "patient-past_adr", "patient-past_adr_detail",
+        "patient-family_adr", "patient-family_adr_detail", "patient-sex", "patient-age_unit",
+        "drug-role", "drug-dose_unit", "drug-route", "follow_up_of",
+    }
+)  # fmt: skip
+PUBLIC_CODES: dict[str, CodeList] = {
+    "event-serious": {
+        "death": Term("患者去世", "Led to death"),
+        "life_threatening": Term("当时有生命危险（如休克、昏迷，需要抢救）", "Threatened life"),
+        "hospitalization": Term(
+            "因此住院了，或住院时间延长了（只看了门诊或急诊的不算）",
+            "Needed a hospital stay, or made one longer",
+        ),
+        "disability": Term("留下了残疾或器官损害", "Caused lasting disability or organ damage"),
+        "congenital_anomaly": Term(
+            "孩子出生缺陷（怀孕时用药），或引起癌症",
+            "A birth defect (taken in pregnancy), or cancer",
+        ),
+        "other_important": Term("医生说很严重的其他情况", "Something else a doctor called serious"),
+    },
+    "event-outcome": {
+        "recovered": Term("已经好了", "Recovered"),
+        "improving": Term("正在好转", "Getting better"),
+        "not_recovered": Term("还没好转", "Not better"),
+        "unknown": Term("不清楚", "Unknown"),
+        "sequelae": Term("留下了后遗症", "Recovered with lasting effects"),
+        "death": Term("患者已去世", "Death"),
+    },
+    "event-dechallenge": {
+        "yes": Term("好些了，或没有了", "Yes"),
+        "no": Term("没有好转", "No"),
+        "unknown": Term("不清楚", "Not known"),
+        "not_applicable": Term("没有停药，也没有减量", "The drug was not stopped or reduced"),
+    },
+    "event-rechallenge": {
+        "yes": Term("又用了，又出现了", "Yes"),
+        "no": Term("又用了，没有再出现", "No"),
+        "unknown": Term("不清楚", "Not known"),
+        "not_applicable": Term("后来没有再用", "The drug was not taken again"),
+    },
+    "event-disease_impact": {
+        "not_obvious": Term("没有明显影响", "No clear effect"),
+        "prolonged": Term("原来的病好得更慢了", "It lasted longer"),
+        "aggravated": Term("原来的病加重了", "It got worse"),
+        "sequelae": Term("留下了后遗症", "It left lasting effects"),
+        "death": Term("因此去世", "It led to death"),
+    },
+    "reporter-kind": {
+        "patient": Term("为我自己（我用了这个药）", "For myself (I took the medicine)"),
+        "relative": Term("为家人或朋友", "For a relative or a friend"),
+        "physician": Term("我是医生", "I am a doctor"),
+        "pharmacist": Term("我是药师", "I am a pharmacist"),
+        "nurse": Term("我是护士", "I am a nurse"),
+        "other_hcp": Term("我是其他医务人员", "I am another health professional"),
+        "other": Term("其他人（如护工、照护者）", "Someone else (a carer, say)"),
+    },
+    "reporter-organization_type": {
+        "hospital": Term("医院、诊所等医疗机构", "Hospital or clinic"),
+        "pharmacy": Term("药店或医药公司", "Pharmacy or drug distributor"),
+        "none": Term("不在医疗机构或药店工作", "Neither"),
+    },
+    "patient-sex": {"unknown": Term("不清楚", "Unknown")},
+    "patient-age_unit": {"month": Term("个月", "months")},
+    "patient-history": {
+        "smoking": Term("吸烟", "Smoking"),
+        "alcohol": Term("经常喝酒", "Drinking alcohol"),
+        "pregnancy": Term("用药时正在怀孕", "Pregnancy"),
+        "liver_disease": Term("有肝病", "Liver disease"),
+        "kidney_disease": Term("有肾病", "Kidney disease"),
+        "allergy": Term("有过敏（对药物、食物等）", "Allergies"),
+    },
+    "drug-role": {
+        "suspect": Term("怀疑引起不舒服的药（怀疑药品）", "Suspected drug"),
+        "concomitant": Term("同时在用的其他药（并用药品）", "Other drug taken at the same time"),
+    },
+    "drug-route": {
+        "oral": Term("口服（吃、喝）", "By mouth"),
+        "iv": Term("输液或静脉打针", "Into a vein (drip or injection)"),
+        "im": Term("肌肉打针", "Into a muscle"),
+        "sc": Term("皮下打针（如胰岛素）", "Under the skin"),
+        "topical": Term("外用（涂、贴、洗）", "On the skin"),
+        "inhalation": Term("吸入（喷雾、雾化）", "Inhaled"),
+        "rectal": Term("肛门用药（栓剂）", "Rectal"),
+        "sublingual": Term("含在舌下", "Under the tongue"),
+        "other": Term("其他（如滴眼、滴耳）", "Other"),
+    },
+    "drug-dose_unit": {
+        "mg": Term("毫克（mg）", "mg"),
+        "g": Term("克（g）", "g"),
+        "ug": Term("微克（μg）", "µg"),
+        "ml": Term("毫升（ml）", "ml"),
+        "iu": Term("国际单位（IU）", "IU"),
+    },
+}

@@ -82,6 +82,11 @@ class Page(HTMLParser):
                     continue  # a code no option offers cannot be shown again
                 if name.endswith("batch_number"):
                     one = one.upper()
+                if name == "patient-birth_date":  # shown as year, month and day boxes
+                    parts = [self.shown[f"{name}-{part}"][0] for part in ("year", "month", "day")]
+                    shown = "-".join(p.zfill(2) for p in parts) if all(parts) else parts[0]
+                    assert one.strip() == shown, (one, parts)
+                    continue
                 typed = one.replace("\r\n", "\n").strip()
                 assert typed in [v.strip() for v in self.shown[name]], (name, one, self.shown[name])
 
@@ -96,7 +101,10 @@ def refused(sender, changes: dict[str, object], field: str, drop: tuple[str, ...
     assert f"#{field}" in page.links, (field, page.links)
     assert page.ids[f"{field}-error"]["class"] == "error"
     assert field in page.ids
-    for control in page.controls[field]:
+    boxes = [f"{field}-{part}" for part in ("year", "month", "day")]  # a date asked in boxes
+    shown = [c for c in page.controls.get(field, []) if c.get("type") != "hidden"]
+    controls = shown or [c for box in boxes for c in page.controls[box]]
+    for control in controls:
         assert control["aria-invalid"] == "true"
         assert f"{field}-error" in control["aria-describedby"].split()
     page.assert_kept(fields)
@@ -124,7 +132,6 @@ REPORTER_REFUSALS = [
         "reporter-organization_type",
     ),
     ({"reporter-organization": "院" * 61}, "reporter-organization"),
-    ({"reporter-name": ""}, "reporter-name"),
     ({"reporter-name": "名" * 101}, "reporter-name"),
     ({"reporter-phone": "12345"}, "reporter-phone"),
     ({"reporter-phone": "1391234567"}, "reporter-phone"),
@@ -165,11 +172,18 @@ def test_phone_alone_or_email_alone_is_enough(sender):
 # Patient.
 
 PATIENT_REFUSALS = [
-    ({"patient-name": ""}, "patient-name"),
+    # Not identifiable: none of initials, a known sex, an age, a date of birth (revised 2026-12).
+    (
+        {
+            "patient-name": "不详",
+            "patient-sex": "unknown",
+            "patient-birth_date": "",
+            "patient-age": "",
+        },
+        "patient-name",
+    ),  # fmt: skip
     ({"patient-name": "名" * 61}, "patient-name"),
-    ({"patient-sex": ""}, "patient-sex"),
     ({"patient-sex": "other"}, "patient-sex"),
-    ({"patient-birth_date": "", "patient-age": ""}, "patient-birth_date"),
     ({"patient-birth_date": TOMORROW, "patient-age": ""}, "patient-birth_date"),
     ({"patient-birth_date": "2026-11-22", "patient-age": ""}, "patient-birth_date"),
     ({"patient-birth_date": "14/03/1958"}, "patient-birth_date"),
@@ -321,13 +335,9 @@ EVENT_REFUSALS = [
     ({"event-name": "疹" * 251}, "event-name"),
     ({"event-name": "不详"}, "event-name"),  # a placeholder names no reaction
     ({"event-name": ":"}, "event-name"),
-    ({"event-onset_date": ""}, "event-onset_date"),
     ({"event-onset_date": TOMORROW}, "event-onset_date"),
     ({"event-onset_date": "2026-13-01"}, "event-onset_date"),
-    ({"event-description": ""}, "event-description"),
-    ({"event-description": "皮疹"}, "event-description"),
     ({"event-description": "述" * 5001}, "event-description"),
-    ({"event-outcome": ""}, "event-outcome"),
     ({"event-outcome": "fine"}, "event-outcome"),
     ({"event-outcome": "sequelae"}, "event-sequelae_detail"),
     ({"event-outcome": "death", "event-death_date": "2026-11-22"}, "event-death_cause"),
@@ -356,6 +366,34 @@ def test_event_rules(sender, changes, field):
     refused(sender, changes, field)
 
 
+@pytest.mark.parametrize(
+    "empty",
+    [
+        ("reporter-name",),
+        ("patient-sex",),
+        ("patient-birth_date", "patient-age"),
+        ("patient-name", "patient-birth_date", "patient-age"),  # the sex identifies
+        ("event-onset_date",),
+        ("event-description",),
+        ("event-outcome",),
+    ],
+)
+def test_what_only_helps_the_assessment_never_blocks_sending(sender, empty):
+    """Revised 2026-12: a valid case and a way to reach the reporter; the rest is prompted."""
+    accepted(sender, {}, drop=empty)
+
+
+def test_a_short_description_is_enough(sender):
+    accepted(sender, {"event-description": "全身起疹子很痒"})  # 7 characters
+
+
+def test_any_one_thing_about_the_patient_identifies_them(sender):
+    nothing = {"patient-name": "", "patient-sex": "", "patient-birth_date": "", "patient-age": ""}
+    for one in ({"patient-name": "ZS"}, {"patient-sex": "female"}, {"patient-age": "62"},
+                {"patient-birth_date": "1964-03-01"}):  # fmt: skip
+        accepted(sender, nothing | one)
+
+
 def test_todays_date_in_china_is_not_the_future(sender):
     accepted(sender, {"event-onset_date": TODAY.isoformat(), "drugs-0-end_date": ""})
 
@@ -379,15 +417,10 @@ def test_the_error_summary_lists_errors_in_page_order(sender):
     page = Page(response.get_data(as_text=True))
     assert response.status_code == 422
     assert page.links == [
+        "#reporter-kind",  # who is reporting comes first (revised 2026-12)
         "#event-name",
-        "#event-onset_date",
-        "#event-description",
-        "#event-outcome",
         "#drugs-0-generic_name",  # the suspected drug is chosen: its name is what is missing
-        "#patient-name",
-        "#patient-sex",
-        "#patient-birth_date",
-        "#reporter-kind",
+        "#patient-name",  # none of initials, sex, age or date of birth
         "#reporter-phone",
         "#reporter-consent_privacy",  # beside the send button
     ]

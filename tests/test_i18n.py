@@ -15,7 +15,7 @@ from tests.conftest import ReportSender
 CATALOGUE = Path(__file__).parent.parent / "adr/translations/zh/LC_MESSAGES/messages.po"
 PAGES = ["/", "/report?drugs=2", "/privacy", "/report/submitted/ADR-202611-ABCDEF", "/nowhere"]
 # Words that stay in Latin letters on the Chinese page: the switch to English, units, examples.
-LATIN_ON_CHINESE_PAGES = {"English", "kg", "mg", "ml", "LOT", "ZS", "ADR-", "QD", "ABCDEF"}
+LATIN_ON_CHINESE_PAGES = {"English", "kg", "mg", "ml", "IU", "LOT", "ZS", "ADR-", "QD", "ABCDEF"}
 
 
 class VisibleText(HTMLParser):
@@ -65,7 +65,11 @@ def test_a_refused_chinese_form_shows_no_english(sender):
 
 def test_lang_switches_to_english_and_is_remembered(client):
     page = client.get("/report?lang=en").get_data(as_text=True)
-    assert '<html lang="en">' in page and "Report a side effect" in page and "You are" in page
+    assert (
+        '<html lang="en">' in page
+        and "Report a side effect" in page
+        and "Who are you reporting for?" in page
+    )
     assert client.get_cookie("lang").value == "en"
     assert '<html lang="en">' in client.get("/").get_data(as_text=True)
     assert '<html lang="zh-CN">' in client.get("/?lang=zh_CN").get_data(as_text=True)
@@ -101,7 +105,7 @@ def test_the_english_page_uses_the_english_labels(client):
 def test_english_error_messages(client):
     sender = ReportSender(client)
     page = sender.send({}, path="/report?lang=en").get_data(as_text=True)
-    assert "Enter your name." in page and "请填写" not in page
+    assert "Tell us who you are." in page and "请填写" not in page
 
 
 def test_every_interface_message_has_a_chinese_translation():

@@ -405,7 +405,7 @@ def test_without_csrf_protection_the_cached_form_has_no_csrf_field(tmp_path, mon
     monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
     app = create_app(app_config(tmp_path, WTF_CSRF_ENABLED=False))
     page = app.test_client().get("/report").get_data(as_text=True)
-    assert set(hidden_inputs(page)) == {"submission_token"}
+    assert set(hidden_inputs(page)) == {"submission_token", "patient-birth_date"}  # no CSRF
     assert not re.search(r"slot[0-9a-f]{32}", page)  # no stand-in left unfilled
 
 
@@ -475,11 +475,15 @@ def test_enter_in_a_text_field_sends_the_report_never_adds_a_drug(client):
 
 def test_required_fields_say_so_to_browsers_and_assistive_technology(client):
     page = client.get("/report").get_data(as_text=True)
-    for name in ("event-name", "event-onset_date", "event-description", "patient-name"):
+    for name in ("event-name", "reporter-phone"):
         tag = re.search(rf'<(input|textarea)[^>]*name="{name}"[^>]*>', page).group(0)
         assert " required" in tag, tag
-    assert re.search(r'<input[^>]*required[^>]*name="event-outcome"', page)
+    assert re.search(r'<input[^>]*required[^>]*name="reporter-kind"', page)
     assert re.search(r'<select[^>]*required[^>]*name="drugs-0-role"', page)
+    for prompted in ("event-onset_date", "event-description", "reporter-name", "patient-name"):
+        tag = re.search(rf'<(input|textarea)[^>]*name="{prompted}"[^>]*>', page).group(0)
+        assert " required" not in tag, tag  # revised 2026-12: asked, never blocking
+    assert not re.search(r'<input[^>]*required[^>]*name="event-outcome"', page)
     consent = re.search(r'<input[^>]*name="reporter-consent_privacy"[^>]*>', page).group(0)
     assert " required" in consent
     assert not re.search(r'<input[^>]*required[^>]*name="patient-weight_kg"', page)
@@ -492,11 +496,11 @@ def test_the_privacy_notice_link_sits_with_its_checkbox(client):
     assert 'href="/privacy"' in cell and 'aria-describedby="reporter-consent_privacy-hint"' in cell
 
 
-def test_the_form_asks_the_reaction_first_and_the_reporter_last(client):
+def test_the_form_asks_who_reports_first_and_how_to_reach_them_last(client):
     page = client.get("/report").get_data(as_text=True)
     order = [page.index(f'name="{name}"') for name in (
-        "event-name", "drugs-0-generic_name", "patient-name", "reporter-name",
-        "event-causality", "remarks", "reporter-consent_privacy",
+        "reporter-kind", "event-name", "event-causality", "drugs-0-generic_name",
+        "patient-name", "reporter-name", "remarks", "reporter-consent_privacy",
     )]  # fmt: skip
     assert order == sorted(order)
 

@@ -19,6 +19,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.i18n import translations as wtforms_translations
+from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 from wtforms import (
     BooleanField,
@@ -36,6 +37,7 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.i18n import messages_path
+from wtforms.utils import unset_value
 from wtforms.validators import ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget, TextArea
 
@@ -53,9 +55,11 @@ BATCH_RE = re.compile(r"[A-Z0-9./-]{1,35}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 EARLIEST_DATE = date(1900, 1, 1)
 # The page's order: what happened first, who reports it last; fields shown outside their section.
+DRUG_ROW_NAME = re.compile(r"^drugs-\d+-")  # a drug row's field, as vocab names it: drug-
 PAGE_ORDER = (
-    *("case", "event", "drugs", "patient", "reporter", "event-causality"),
-    *("follow_up_of", "remarks", "reporter-consent_privacy"),
+    *("case", "reporter-kind", "reporter-organization_type", "reporter-organization"),
+    *("event", "drugs", "patient", "reporter", "follow_up_of", "remarks"),
+    "reporter-consent_privacy",
 )
 # The link printed on a pack (`adr qr`): each query parameter, and the suspect drug's field.
 PACK_FIELDS = {
@@ -63,6 +67,23 @@ PACK_FIELDS = {
     "brand": "brand_name",
     "approval": "approval_number",
     "batch": "batch_number",
+}
+
+
+# The format rules' messages, one source for the server's checks and the page's own as a
+# step is left (`data-rules` on the form, read by form.js): the server stays the judge.
+RULES = {
+    "future": _l("This date is in the future: check the day, month and year."),
+    "before_1900": _l("Check the year: it is before 1900."),
+    "date_boxes": _l("Enter the year, month and day as numbers, for example 1964, 3, 1."),
+    "email": _l("Enter an e-mail address such as name@example.com."),
+    "phone": _l(
+        "Enter a phone number we can call, such as 139 1234 5678 or 0912-5647197; "
+        "add + and the country code for a number outside China."
+    ),
+    "birth_after_onset": _l("The date of birth is after the reaction started: check both dates."),
+    "stopped_before_started": _l("The drug cannot have stopped before it started."),
+    "death_before_onset": _l("The date of death is before the reaction started: check both dates."),
 }
 
 
@@ -133,6 +154,47 @@ class Date(DateField):
             raise ValueError(
                 _l("Enter the date as year-month-day, for example 2026-11-20.")
             ) from None
+
+
+class DateBoxes(Date):
+    """A date asked as year, month and day boxes (`<name>-year`, `-month`, `-day`; the GOV.UK
+    pattern: no calendar to scroll through decades). `<name>` as YYYY-MM-DD is read too."""
+
+    PARTS = ("year", "month", "day")
+
+    def process(self, formdata: Any, data: Any = unset_value, **kwargs: Any) -> None:
+        self.parts = {part: "" for part in self.PARTS}
+        if formdata is not None and not (formdata.get(self.name) or "").strip():
+            typed = {
+                part: (formdata.get(f"{self.name}-{part}") or "").strip() for part in self.PARTS
+            }
+            if any(typed.values()):
+                self.parts = {part: value[:4] for part, value in typed.items()}
+                formdata = MultiDict({self.name: self.joined()})
+        super().process(formdata, data, **kwargs)
+        if any(self.parts.values()):
+            return
+        if self.data:
+            self.parts = {"year": str(self.data.year), "month": str(self.data.month),
+                          "day": str(self.data.day)}  # fmt: skip
+        elif self.raw_data and str(self.raw_data[0]).strip():  # sent whole, and not a date:
+            self.parts["year"] = str(self.raw_data[0]).strip()  # shown again to be corrected
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            if not any(self.parts.values()):
+                raise
+            raise ValueError(RULES["date_boxes"]) from None
+
+    def joined(self) -> str:
+        """Return the boxes as YYYY-MM-DD, or a text the date check refuses."""
+        try:
+            year, month, day = (int(self.parts[part]) for part in self.PARTS)
+        except ValueError:
+            return "?"
+        return f"{year:04d}-{month:02d}-{day:02d}"
 
 
 class WholeNumber(IntegerField):
@@ -252,9 +314,9 @@ class PlausibleDate:
         if field.data is None:
             return
         if field.data > regulatory.china_today():
-            raise ValidationError(_l("This date is in the future: check the day, month and year."))
+            raise ValidationError(RULES["future"])
         if field.data < EARLIEST_DATE:
-            raise ValidationError(_l("Check the year: it is before 1900."))
+            raise ValidationError(RULES["before_1900"])
 
 
 def email_validator(form: Form, field: Any) -> None:
@@ -263,17 +325,12 @@ def email_validator(form: Form, field: Any) -> None:
     try:
         validate_email(field.data, check_deliverability=False)
     except EmailNotValidError:
-        raise ValidationError(_l("Enter an e-mail address such as name@example.com.")) from None
+        raise ValidationError(RULES["email"]) from None
 
 
 def phone_validator(form: Form, field: Any) -> None:
     if field.data and phone_e164(field.data) is None:
-        raise ValidationError(
-            _l(
-                "Enter a phone number we can call, such as 139 1234 5678 or 0912-5647197; "
-                "add + and the country code for a number outside China."
-            )
-        )
+        raise ValidationError(RULES["phone"])
 
 
 def phone_e164(text: str | None) -> str | None:
@@ -387,7 +444,7 @@ class ReporterForm(Section):
 class PatientForm(Section):
     name = Text("patient-name", 60)
     sex = Radio("patient-sex", vocab.SEX)
-    birth_date = Date("patient-birth_date")
+    birth_date = DateBoxes("patient-birth_date")
     age = WholeNumber(label("patient-age"))
     age_unit = Choice("patient-age_unit", vocab.AGE_UNIT, default="year")
     ethnicity = Text("patient-ethnicity", 20)
@@ -440,7 +497,7 @@ class DrugForm(Section):
             require(self.dose_unit, _l("Choose the unit of the dose."))
         start, end = self.start_date.data, self.end_date.data
         if start and end and end < start and not self.end_date.errors:
-            self.end_date.errors.append(_l("The drug cannot have stopped before it started."))
+            self.end_date.errors.append(RULES["stopped_before_started"])
         return valid and not self.errors
 
 
@@ -486,6 +543,36 @@ class ReportForm(FlaskForm):
     rows_beyond_limit = False
     public = True  # sent from the web: the privacy consent is asked
     complete = True  # requires what makes a valid case; staff and follow-ups add what they know
+
+    @property
+    def audience(self) -> str:
+        """Who the form speaks to, as far as it knows: a health professional or anyone else."""
+        return "hcp" if self.reporter.form.kind.data in vocab.HEALTH_PROFESSIONALS else "lay"
+
+    def use_plain_words(self) -> None:
+        """Label the form for the public: plain words for patients and relatives, the official
+        term for health professionals (both given; the page shows one, `audience`)."""
+        language = current_language()
+
+        def worded(plain: vocab.Term, official: str, key: str) -> Any:
+            if key in vocab.PLAIN_FOR_ALL:
+                return plain.text(language)
+            return Markup('<span class="lay">{}</span><span class="hcp">{}</span>').format(
+                plain.text(language), official
+            )
+
+        for field in _walk(self):
+            key = DRUG_ROW_NAME.sub("drug-", field.name)
+            if key in vocab.PUBLIC_FIELDS:
+                field.label.text = worded(vocab.PUBLIC_FIELDS[key], field.label.text, key)
+            codes = vocab.PUBLIC_CODES.get(key, {})
+            if codes and field.choices:
+                field.choices = [
+                    SelectChoice(c.value, worded(codes[c.value], str(c.label), key))
+                    if c.value in codes
+                    else c
+                    for c in field.choices
+                ]
 
     def need(self, field: Any, message: Any) -> None:
         """Require `field` on a form that must make a valid case on its own."""
@@ -607,7 +694,6 @@ class ReportForm(FlaskForm):
         self.need(reporter.kind, _l("Tell us who you are."))
         if reporter.kind.data in vocab.HEALTH_PROFESSIONALS:
             self.need(reporter.organization_type, _l("Choose where you work."))
-        self.need(reporter.name, _l("Enter your name."))
         if not (reporter.phone.data or reporter.email.data):
             self.need(
                 reporter.phone,
@@ -621,15 +707,20 @@ class ReportForm(FlaskForm):
     def _check_patient(self) -> None:
         patient = self.patient.form
         onset = self.event.form.onset_date.data
-        self.need(patient.name, _l("Enter the patient's name or initials."))
-        self.need(patient.sex, _l("Choose the patient's sex, or 'unknown'."))
-        if patient.age.data is None and not patient.birth_date.errors:
-            self.need(patient.birth_date, _l("Enter the date of birth or the age."))
+        identified = regulatory.identifiable_patient(
+            patient.name.data, patient.sex.data, patient.age.data, patient.birth_date.data
+        )
+        typed_wrong = patient.name.errors or patient.age.errors or patient.birth_date.errors
+        if self.complete and not identified and not typed_wrong:
+            patient.name.errors.append(
+                _l(
+                    "Tell us something about the patient: initials, sex, age or date of birth "
+                    "(one is enough)."
+                )
+            )
         birth = patient.birth_date.data
         if birth and onset and birth > onset and not patient.birth_date.errors:
-            patient.birth_date.errors.append(
-                _l("The date of birth is after the reaction started: check both dates.")
-            )
+            patient.birth_date.errors.append(RULES["birth_after_onset"])
         if patient.age.data is not None and not patient.age.errors:
             self._check_age(birth, onset)
         if patient.past_adr.data == "yes":
@@ -692,17 +783,6 @@ class ReportForm(FlaskForm):
         self.need(event.name, _l("Enter the reaction, for example 皮疹 or rash."))
         if self.complete and not event.name.errors and not regulatory.identifies(event.name.data):
             event.name.errors.append(_l("Enter the reaction, for example 皮疹 or rash."))
-        self.need(event.onset_date, _l("Enter the date the reaction started."))
-        self.need(event.description, _l("Describe what happened, in at least 10 characters."))
-        if (
-            event.description.data
-            and len(event.description.data) < 10
-            and not event.description.errors
-        ):
-            event.description.errors.append(
-                _l("Describe what happened, in at least 10 characters.")
-            )
-        self.need(event.outcome, _l("Choose the outcome of the reaction."))
         if event.outcome.data == "sequelae":
             self.need(event.sequelae_detail, _l("Describe the lasting effects."))
         if event.outcome.data == "death":
@@ -714,9 +794,7 @@ class ReportForm(FlaskForm):
             )
         onset, death = event.onset_date.data, event.death_date.data
         if onset and death and death < onset and not event.death_date.errors:
-            event.death_date.errors.append(
-                _l("The date of death is before the reaction started: check both dates.")
-            )
+            event.death_date.errors.append(RULES["death_before_onset"])
 
     def to_report(self) -> Report:
         """Return a new, unsaved report holding what was typed."""

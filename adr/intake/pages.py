@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -12,10 +13,11 @@ from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
 
-from adr import products
+from adr import products, regulatory
 from adr.intake.forms import (
     MAX_DRUGS,
     PACK_FIELDS,
+    RULES,
     ReportForm,
     drug_row_count,
     fields_in_error,
@@ -33,6 +35,8 @@ def render_form(
     `context` tells the page more: `staff=True` for staff entry; a follow-up link's page
     names the case it follows up (`follow_up_reference`) and posts to `form_action`.
     """
+    if form.public:
+        form.use_plain_words()
     return (
         render_template(
             "intake/report.html",
@@ -41,6 +45,8 @@ def render_form(
             notice=notice,
             max_drugs=MAX_DRUGS,
             catalogue=products.suggestions(),
+            rules=json.dumps({name: str(text) for name, text in RULES.items()}, ensure_ascii=False),
+            today=regulatory.china_today().isoformat(),
             **context,
         ),
         status,

@@ -57,6 +57,8 @@ def field_attrs(
         attrs["aria-invalid"] = "true"
     if required:
         attrs["required"] = True
+    if field.type == "Date":  # a date to come is refused: the picker stops at today (China)
+        attrs.setdefault("max", regulatory.china_today().isoformat())
     return attrs
 
 

@@ -50,7 +50,18 @@
       cell.hidden = !(rule[2] === "=" ? match : !match) && !keep(cell);
     });
   }
+  // Plain words for patients and relatives, the official terms for health professionals.
+  var page = document.getElementById("report-page");
+  var HEALTH_PROFESSIONALS = ["physician", "pharmacist", "nurse", "other_hcp"];
+  function hiddenWords() {
+    return page && page.dataset.audience === "hcp" ? ".lay" : ".hcp";
+  }
+  function followAudience() {
+    var kind = chosen("reporter-kind")[0];
+    if (page && kind) page.dataset.audience = HEALTH_PROFESSIONALS.indexOf(kind) >= 0 ? "hcp" : "lay";
+  }
   form.addEventListener("change", function (event) {
+    followAudience();
     // Death is asked once, as the outcome: the seriousness criterion follows it.
     if (event.target.name === "event-outcome") {
       var death = form.querySelector('[name="event-serious"][value="death"]');
@@ -59,6 +70,7 @@
     update();
   });
   update();
+  followAudience();
 
   // Medicines added and removed in place, numbered drugs-0, drugs-1, … as the server reads them.
   var drugs = document.getElementById("drugs");
@@ -184,7 +196,92 @@
       message.remove();
     });
   }
-  // The required questions of a step are answered; the server checks everything else.
+  // The format rules of the server (form.dataset.rules, the server's own messages), checked
+  // as a step is left: dates not to come, a date of birth before the reaction, a medicine not
+  // stopped before it started, a death not before the reaction, phone numbers and e-mail
+  // addresses as the server reads them. The server stays the judge.
+  var rules = {};
+  try { rules = JSON.parse(form.dataset.rules || "{}"); } catch (e) { rules = {}; }
+  var today = form.dataset.today || "";
+  function named(step, suffix) {
+    return step.querySelector('[name$="' + suffix + '"]') || form.querySelector('[name$="' + suffix + '"]');
+  }
+  function boxesDate(fieldset) {
+    var parts = ["year", "month", "day"].map(function (part) {
+      return fieldset.querySelector('[name$="-' + part + '"]').value.trim();
+    });
+    if (!parts.join("")) return "";
+    if (!parts.every(function (p) { return /^\d+$/.test(p); })) return "?";
+    var iso = ("000" + parts[0]).slice(-4) + "-" + ("0" + parts[1]).slice(-2) + "-" + ("0" + parts[2]).slice(-2);
+    var when = new Date(iso + "T00:00:00Z");
+    return isNaN(when) || when.toISOString().slice(0, 10) !== iso ? "?" : iso;
+  }
+  function dateOf(el) {
+    if (!el) return "";
+    return el.matches("fieldset") ? boxesDate(el) : el.value;
+  }
+  var PHONE = [/^1[3-9]\d{9}$/, /^0\d{9,11}$/, /^[48]00\d{7}$/];
+  function phoneProblem(value) {
+    var digits = value.replace(/[\s().\-]/g, "");
+    if (/^\+\d{7,15}$/.test(digits)) return false;
+    digits = digits.replace(/^(\+?86|0086)(?=1)/, "");
+    return !PHONE.some(function (pattern) { return pattern.test(digits); });
+  }
+  function formatProblems(step) {
+    var found = [];
+    step.querySelectorAll('input[type="date"], fieldset.date-boxes').forEach(function (el) {
+      var day = dateOf(el);
+      if (day === "?") found.push([el, rules.date_boxes]);
+      else if (day && today && day > today) found.push([el, rules.future]);
+      else if (day && day < "1900-01-01") found.push([el, rules.before_1900]);
+    });
+    var birth = step.querySelector("fieldset.date-boxes");
+    var onset = dateOf(named(step, "event-onset_date"));
+    if (birth && onset && /^\d/.test(dateOf(birth)) && dateOf(birth) > onset) {
+      found.push([birth, rules.birth_after_onset]);
+    }
+    var death = step.querySelector('[name="event-death_date"]');
+    if (death && shown(death) && death.value && onset && death.value < onset) {
+      found.push([death, rules.death_before_onset]);
+    }
+    step.querySelectorAll('[name$="-end_date"]').forEach(function (end) {
+      var start = end.closest("fieldset.drug").querySelector('[name$="-start_date"]');
+      if (end.value && start && start.value && end.value < start.value) {
+        found.push([end, rules.stopped_before_started]);
+      }
+    });
+    step.querySelectorAll('input[type="tel"]').forEach(function (el) {
+      if (el.value.trim() && phoneProblem(el.value.trim())) found.push([el, rules.phone]);
+    });
+    step.querySelectorAll('input[type="email"]').forEach(function (el) {
+      if (el.value.trim() && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(el.value.trim())) {
+        found.push([el, rules.email]);
+      }
+    });
+    return found.filter(function (pair) { return pair[1] && shown(pair[0]); });
+  }
+  function flag(el, words, missing) {
+    var cell = el.matches(".cell") ? el : el.closest(".cell");
+    if (missing.indexOf(cell) >= 0 || cell.querySelector(".error")) return;
+    var message = document.createElement("p");
+    message.className = "error";
+    message.id = (el.id || cell.id) + "-check";
+    message.setAttribute("data-check", "");
+    message.textContent = words;
+    var heading = cell.querySelector("label, legend");
+    heading.parentNode.insertBefore(message, heading.nextSibling);
+    cell.classList.add("has-error");
+    cell.querySelectorAll("input, select, textarea").forEach(function (control) {
+      control.setAttribute("aria-invalid", "true");
+      var described = control.getAttribute("aria-describedby");
+      if (!described || described.indexOf(message.id) < 0) {
+        control.setAttribute("aria-describedby", ((described || "") + " " + message.id).trim());
+      }
+    });
+    missing.push(cell);
+  }
+  // The required questions of a step are answered and its format rules kept; the server
+  // checks everything else.
   function check(step) {
     clearChecks(step);
     var missing = [];
@@ -193,24 +290,9 @@
       if (missing.indexOf(cell) >= 0 || !shown(el) || cell.querySelector(".error")) return;
       var answered = el.type === "radio" || el.type === "checkbox"
         ? cell.querySelector("input:checked") : el.value.trim();
-      if (answered) return;
-      var message = document.createElement("p");
-      message.className = "error";
-      message.id = el.id + "-check";
-      message.setAttribute("data-check", "");
-      message.textContent = text.textRequired;
-      var heading = cell.querySelector("label, legend");
-      heading.parentNode.insertBefore(message, heading.nextSibling);
-      cell.classList.add("has-error");
-      cell.querySelectorAll("input, select, textarea").forEach(function (control) {
-        control.setAttribute("aria-invalid", "true");
-        var described = control.getAttribute("aria-describedby");
-        if (!described || described.indexOf(message.id) < 0) {
-          control.setAttribute("aria-describedby", ((described || "") + " " + message.id).trim());
-        }
-      });
-      missing.push(cell);
+      if (!answered) flag(el, text.textRequired, missing);
     });
+    formatProblems(step).forEach(function (pair) { flag(pair[0], pair[1], missing); });
     var status = document.getElementById("step-status");
     status.textContent = missing.length ? format(text.textMissing, { count: missing.length }) : "";
     step.insertBefore(status, step.querySelector(".step-nav"));
@@ -222,12 +304,13 @@
   }
   // What the person is about to send, section by section, each with a way back to change it.
   function valueOf(cell) {
+    if (cell.matches(".date-boxes")) return boxesDate(cell).replace("?", "");
     var values = [];
     cell.querySelectorAll("input, select, textarea").forEach(function (el) {
       if (el.type === "hidden" || el.type === "submit") return;
       if (el.type === "radio" || el.type === "checkbox") {
         if (el.checked && el.closest(".option")) {
-          values.push(el.closest(".option").textContent.trim());
+          values.push(labelText(el.closest(".option")));
         }
       } else if (el.tagName === "SELECT") {
         if (el.value) values.push(el.options[el.selectedIndex].text);
@@ -250,12 +333,10 @@
       step.querySelectorAll(".cell").forEach(function (cell) {
         var value = shown(cell) && valueOf(cell);
         if (!value || cell.closest(".hp")) return;
-        var name = cell.querySelector("label, legend").cloneNode(true);
-        name.querySelectorAll(".req").forEach(function (badge) { badge.remove(); });
         var row = cell.closest("fieldset.drug");
         var term = document.createElement("dt");
         term.textContent = (row ? row.querySelector("legend").textContent + " · " : "") +
-          name.textContent.trim();
+          labelText(cell);
         var detail = document.createElement("dd");
         detail.textContent = value;
         list.appendChild(term);
@@ -277,6 +358,39 @@
       part.appendChild(change);
       box.appendChild(part);
     });
+    // What is still empty and helps the assessment: listed, each a way back to it; not errors.
+    var empty = document.createElement("ul");
+    Array.prototype.slice.call(steps, 0, -1).forEach(function (step, index) {
+      step.querySelectorAll(".cell[data-prompted]").forEach(function (cell) {
+        if (!shown(cell) || valueOf(cell)) return;
+        var item = document.createElement("li");
+        var go = document.createElement("a");
+        go.href = "#" + (cell.id || cell.querySelector("input, select, textarea").id);
+        go.textContent = labelText(cell);
+        go.addEventListener("click", function (event) {
+          event.preventDefault();
+          show(index, false);
+          var control = cell.querySelector("input, select, textarea");
+          control.focus();
+        });
+        item.appendChild(go);
+        empty.appendChild(item);
+      });
+    });
+    if (empty.children.length) {
+      var prompted = document.createElement("section");
+      prompted.className = "prompted";
+      var note = document.createElement("p");
+      note.textContent = text.textPrompted;
+      prompted.appendChild(note);
+      prompted.appendChild(empty);
+      box.appendChild(prompted);
+    }
+  }
+  function labelText(el) {
+    var name = (el.matches("label.option") ? el : el.querySelector("label, legend")).cloneNode(true);
+    name.querySelectorAll(".req, " + hiddenWords()).forEach(function (hidden) { hidden.remove(); });
+    return name.textContent.trim();
   }
   if (steps.length) {
     form.classList.add("stepped");
@@ -395,6 +509,7 @@
       else el.value = values[0];
     });
     update();
+    followAudience();
   }
   if (storage && key) {
     var draft = load();

@@ -150,6 +150,11 @@ def send_as_is(page):
 def fill_form(page, fields: dict[str, object]) -> None:
     """Type, tick and choose `fields` by their names, opening a closed <details> on the way."""
     for name, value in fields.items():
+        if page.locator(f'[name="{name}-year"]').count():  # a date asked as three boxes
+            parts = str(value).split("-") if value else ["", "", ""]
+            for part, text in zip(("year", "month", "day"), parts, strict=True):
+                page.fill(f'[name="{name}-{part}"]', text if part == "year" else text.lstrip("0"))
+            continue
         controls = page.locator(f'[name="{name}"]')
         first = controls.first
         if not first.is_visible():

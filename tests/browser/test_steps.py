@@ -1,4 +1,6 @@
-"""The public form in steps on a phone, with the draft kept in the browser (script on)."""
+"""The public form in steps on a phone, with the draft kept in the browser (script on): who is
+reporting first (revised 2026-12), then the reaction, the medicines, the patient, how to reach
+the reporter, and the review."""
 
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ REACTION = {
 }
 MEDICINE = {"drugs-0-generic_name": "阿莫西林胶囊", "drugs-0-batch_number": "LOT 240517a"}
 PATIENT = {"patient-name": "ZS", "patient-sex": "male", "patient-age": "34"}
-REPORTER = {"reporter-kind": "patient", "reporter-name": "张三", "reporter-phone": "13912345678"}
+WHO = {"reporter-kind": "patient"}
+REPORTER = {"reporter-name": "张三", "reporter-phone": "13912345678"}
 
 
 def progress(page) -> str:
@@ -35,29 +38,36 @@ def next_step(page) -> None:
 
 
 def fill_to_the_review(page, reporter: dict[str, object] = REPORTER) -> None:
-    """Fill the four steps, move on to the review and agree to the privacy notice."""
-    for fields in (REACTION, MEDICINE, PATIENT, reporter):
+    """Fill the five steps, move on to the review and agree to the privacy notice."""
+    for fields in (WHO, REACTION, MEDICINE, PATIENT, reporter):
         fill_form(page, fields)
         next_step(page)
     page.check('[name="reporter-consent_privacy"]')
 
 
-def test_a_person_reports_step_by_step_reaction_first_and_a_reload_loses_nothing(
-    phone, live_server
-):
+def test_a_person_reports_step_by_step_who_first_and_a_reload_loses_nothing(phone, live_server):
     phone.goto("/report")
-    assert progress(phone).startswith("第 1 步，共 5 步")
-    assert step_title(phone) == "不良反应/事件"
+    assert progress(phone).startswith("第 1 步，共 6 步")
+    assert step_title(phone) == "谁在报告"
+    assert phone.locator("#report-page").get_attribute("data-audience") == "lay"
+    next_step(phone)  # nothing chosen: the step says what it needs and stays
+    assert phone.locator(".error[data-check]").count() == 1
+    fill_form(phone, WHO)
+    next_step(phone)
+    assert progress(phone).startswith("第 2 步，共 6 步")
     assert not phone.locator('[name="drugs-0-generic_name"]').is_visible()
+    # Plain words for a patient, the official term in reserve for a health professional.
+    assert phone.locator("label[for=event-name]").inner_text().startswith("出现了什么不舒服？")
+    assert phone.locator('[name="event-causality"]').first.is_hidden()
 
-    next_step(phone)  # nothing typed: the step says what it needs and stays
-    assert progress(phone).startswith("第 1 步")
-    assert phone.locator(".error[data-check]").count() == 4
+    next_step(phone)  # nothing typed: only the reaction is required here
+    assert progress(phone).startswith("第 2 步")
+    assert phone.locator(".error[data-check]").count() == 1
     assert phone.evaluate("document.activeElement.name") == "event-name"
 
     fill_form(phone, REACTION)
     phone.press('[name="event-name"]', "Enter")  # Enter moves on; it never adds a medicine
-    assert progress(phone).startswith("第 2 步，共 5 步")
+    assert progress(phone).startswith("第 3 步，共 6 步")
     assert phone.locator("fieldset.drug").count() == 1
 
     fill_form(phone, MEDICINE)
@@ -68,9 +78,9 @@ def test_a_person_reports_step_by_step_reaction_first_and_a_reload_loses_nothing
     assert phone.locator("fieldset.drug").count() == 2
 
     phone.reload()  # a closed tab, a weak network: everything typed is still here
-    assert progress(phone).startswith("第 2 步")
+    assert progress(phone).startswith("第 3 步")
     assert phone.locator("#draft-message").inner_text() == "已恢复您之前在本手机上填写的内容。"
-    assert "只保存在本手机的浏览器中" in phone.locator("#draft").inner_text()
+    assert "只暂存在这部手机的浏览器里" in phone.locator("#draft").inner_text()
     assert phone.input_value('[name="drugs-1-generic_name"]') == "布洛芬缓释胶囊"
     assert phone.input_value('[name="event-description"]') == REACTION["event-description"]
     assert phone.is_checked('[name="event-outcome"][value="improving"]')
@@ -82,11 +92,11 @@ def test_a_person_reports_step_by_step_reaction_first_and_a_reload_loses_nothing
     next_step(phone)
     assert phone.input_value('[name="patient-name"]') == "ZS"
     next_step(phone)
-    assert step_title(phone) == "报告人信息"
+    assert step_title(phone) == "怎样联系您"
     fill_form(phone, REPORTER)
     next_step(phone)
 
-    assert progress(phone).startswith("第 5 步，共 5 步")
+    assert progress(phone).startswith("第 6 步，共 6 步")
     review = phone.locator("#review").inner_text()
     for shown in ("皮疹", "阿莫西林胶囊", "LOT 240517a", "布洛芬缓释胶囊", "ZS", "张三", "好转"):
         assert shown in review
@@ -108,10 +118,10 @@ def test_a_person_reports_step_by_step_reaction_first_and_a_reload_loses_nothing
 def test_each_step_fits_about_two_phone_screens_with_one_drug(phone):
     phone.goto("/report")
     screen = phone.viewport_size["height"]
-    for _ in range(5):
+    for _ in range(6):
         height = phone.locator("section[data-step]:visible").bounding_box()["height"]
         assert height <= 2.5 * screen, (step_title(phone), height)
-        if progress(phone).startswith("第 5 步"):
+        if progress(phone).startswith("第 6 步"):
             break
         phone.evaluate("document.querySelectorAll('[required]').forEach(e => e.required = false)")
         next_step(phone)
@@ -119,15 +129,15 @@ def test_each_step_fits_about_two_phone_screens_with_one_drug(phone):
 
 def test_a_refused_send_opens_the_step_holding_the_first_error(phone, live_server):
     phone.goto("/report")
-    fill_to_the_review(phone, REPORTER | {"reporter-phone": "12345"})
+    fill_to_the_review(phone, REPORTER | {"reporter-phone": "0000000000"})
     with phone.expect_navigation():
         phone.click("#send-report")  # the server refuses the phone number the browser let through
 
     assert phone.locator("#error-summary").is_visible()
     assert phone.evaluate("document.activeElement.id") == "error-summary"
-    assert step_title(phone) == "报告人信息"
+    assert step_title(phone) == "怎样联系您"
     assert phone.locator('[name="reporter-phone"]').is_visible()
-    assert phone.input_value('[name="reporter-phone"]') == "12345"
+    assert phone.input_value('[name="reporter-phone"]') == "0000000000"
     phone.fill('[name="reporter-phone"]', "13912345678")
     next_step(phone)
     phone.click("#send-report")
@@ -145,7 +155,7 @@ def test_a_send_that_fails_on_the_way_is_offered_again_and_stored_once(phone, li
 
     phone.goto("/report")
     assert "可能没有送达" in phone.locator("#draft-message").inner_text()
-    assert progress(phone).startswith("第 5 步")
+    assert progress(phone).startswith("第 6 步")
     phone.click("#send-report")
     phone.wait_for_url(re.compile(r"/report/submitted/"))
     assert live_server.stored(phone.locator("#report-reference").inner_text())
@@ -178,8 +188,9 @@ def test_a_change_after_a_failed_send_is_stored_not_lost_behind_the_first(phone,
 
 def test_a_pack_link_or_a_follow_up_reference_opens_its_own_form_not_a_draft(phone, live_server):
     phone.goto("/report")
-    fill_form(phone, REACTION)
-    next_step(phone)
+    for fields in (WHO, REACTION):
+        fill_form(phone, fields)
+        next_step(phone)
     fill_form(phone, MEDICINE)
     phone.goto("/report?product=布洛芬缓释胶囊&batch=LOT%20B2")
     assert phone.input_value('[name="drugs-0-generic_name"]') == "布洛芬缓释胶囊"
@@ -194,16 +205,39 @@ def test_a_pack_link_or_a_follow_up_reference_opens_its_own_form_not_a_draft(pho
 
 def test_a_step_says_how_many_answers_it_still_needs(phone):
     phone.goto("/report")
-    fill_form(phone, {"event-name": "皮疹"})
-    phone.press('[name="event-name"]', "Enter")
+    fill_form(phone, WHO)
+    next_step(phone)
+    fill_form(phone, {"event-onset_date": "2099-01-01"})  # a date to come: its own step says so
+    phone.press('[name="event-onset_date"]', "Enter")
     status = phone.locator("#step-status")
     assert status.get_attribute("role") == "status"
-    assert status.inner_text() == "本步骤还有 3 项需要填写。"
-    assert phone.evaluate("document.activeElement.name") == "event-onset_date"
+    assert status.inner_text() == "本步骤还有 2 项需要填写。"
+    assert phone.evaluate("document.activeElement.name") == "event-name"
+    assert "这个日期还没到" in phone.locator("#event-onset_date-check").inner_text()
+    assert phone.get_attribute('[name="event-onset_date"]', "max")  # the picker stops at today
+
+
+def test_a_phone_number_too_short_is_caught_at_its_own_step(phone):
+    """The review's 1381234 passed every step and was refused only after sending."""
+    phone.goto("/report")
+    for fields in (WHO, REACTION, MEDICINE, PATIENT):
+        fill_form(phone, fields)
+        next_step(phone)
+    fill_form(phone, {"reporter-phone": "1381234"})
+    next_step(phone)
+    assert step_title(phone) == "怎样联系您"  # it stays, with the server's own message
+    assert "139 1234 5678" in phone.locator("#reporter-phone-check").inner_text()
+    phone.fill('[name="reporter-phone"]', "13812345678")
+    next_step(phone)
+    assert progress(phone).startswith("第 6 步")
+    review = phone.locator("#review").inner_text()
+    assert "还没有填写" in review and "您的姓名" in review  # listed, not an error
 
 
 def test_death_is_asked_once_the_other_death_choices_follow_the_outcome(phone):
     phone.goto("/report")
+    fill_form(phone, {"reporter-kind": "physician", "reporter-organization_type": "hospital"})
+    next_step(phone)
     serious_death = phone.locator('[name="event-serious"][value="death"]')
     impact_death = phone.locator('[name="event-disease_impact"][value="death"]')
     assert serious_death.is_hidden() and impact_death.is_hidden()
@@ -216,6 +250,8 @@ def test_death_is_asked_once_the_other_death_choices_follow_the_outcome(phone):
 
 def test_a_new_form_from_clear_and_start_again(phone):
     phone.goto("/report")
+    fill_form(phone, WHO)
+    next_step(phone)
     fill_form(phone, {"event-name": "头晕"})
     phone.reload()
     assert phone.input_value('[name="event-name"]') == "头晕"
@@ -228,7 +264,7 @@ def test_a_new_form_from_clear_and_start_again(phone):
 def test_the_mailed_private_link_opens_a_follow_up_tied_to_the_case(phone, live_server):
     """The "done when" story: step by step on a phone, a reload halfway, the mail, the link."""
     phone.goto("/report")
-    for fields in (REACTION, MEDICINE):
+    for fields in (WHO, REACTION, MEDICINE):
         fill_form(phone, fields)
         next_step(phone)
     phone.reload()
@@ -253,6 +289,8 @@ def test_the_mailed_private_link_opens_a_follow_up_tied_to_the_case(phone, live_
     page_text = phone.locator("main").inner_text()
     for earlier in (REACTION["event-description"], "阿莫西林胶囊", "240517", "张三", "13912345678"):
         assert earlier not in page_text  # nothing of the earlier report on the page
+    fill_form(phone, WHO)
+    next_step(phone)
     fill_form(phone, REACTION | {"event-outcome": "recovered"})
     for fields in (MEDICINE, PATIENT, REPORTER):
         next_step(phone)
