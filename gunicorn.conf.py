@@ -5,3 +5,12 @@ gunicorn also reads this file by itself when started in this folder.
 
 # The error log quotes a request's URI when a worker times out: no follow-up token, no search.
 logger_class = "adr.gunicorn_log.Logger"
+
+# The reverse proxy's address, the only peer whose forwarding headers gunicorn believes (scheme,
+# SCRIPT_NAME): nginx on this machine. Set here, not left to gunicorn's default, which the
+# FORWARDED_ALLOW_IPS environment variable changes. The app itself reads X-Forwarded-* through
+# ProxyFix, counting the proxies of its PROXY_FIX_X_* settings.
+forwarded_allow_ips = "127.0.0.1"
+# The app is served at its own root (APPLICATION_ROOT): no request says where it is mounted, so a
+# SCRIPT_NAME header is dropped, not trusted (a wrong one made gunicorn answer 500).
+forwarder_headers = ""

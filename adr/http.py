@@ -15,8 +15,16 @@ from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 # C0 and C1 control characters but tab, line feed and carriage return: no report needs them,
-# and PostgreSQL refuses NUL in text.
-CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# and PostgreSQL refuses NUL in text. With them the invisible formatting characters: the
+# direction marks, embeddings, overrides and isolates that reorder names and numbers on the
+# pages staff read, the zero-width spaces and joiners, word joiner, invisible operators, the
+# byte-order mark. The zero-width joiner goes too: it joins emoji into one picture (a family
+# shows as its members without it), but it also hides inside names and batch numbers, where
+# search and duplicate detection would miss them, and Chinese and English never need it.
+CONTROLS = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u2069\ufeff]"
+)
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 HSTS = "max-age=31536000; includeSubDomains"
 
@@ -28,7 +36,7 @@ def without_controls(value: Any) -> Any:
 
 
 class CleanParameters(ImmutableMultiDict[str, Any]):
-    """Query and form parameters with control characters removed from names and values."""
+    """Query and form parameters with control and invisible formatting characters removed."""
 
     def __init__(self, mapping: Any = None) -> None:
         pairs = MultiDict(mapping).items(multi=True) if mapping is not None else ()

@@ -70,8 +70,8 @@ def gunicorn(tmp_path, database):
         }
         subprocess.run([BIN / "adr", "db", "upgrade"], env=env, check=True, capture_output=True)
         server = subprocess.Popen(
-            [BIN / "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
-             "adr:create_app()"],
+            [BIN / "gunicorn", "--config", ROOT / "gunicorn.conf.py", "--workers", "2",
+             "--bind", f"127.0.0.1:{port}", "adr:create_app()"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         servers.append(server)
@@ -104,6 +104,19 @@ def send_report(port: int) -> int:
 def test_gunicorn_serves_the_form_and_stores_reports(gunicorn):
     port = gunicorn(RATELIMIT_ENABLED="false")
     assert [send_report(port) for _ in range(4)] == [303] * 4
+
+
+def test_a_script_name_header_neither_breaks_nor_moves_the_form(gunicorn):
+    """gunicorn.conf.py: no request says where the app is mounted (it answered 500 when wrong)."""
+    port = gunicorn(RATELIMIT_ENABLED="false")
+    for script_name in ("/elsewhere", "/report", "/p1"):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("GET", "/report", headers={"SCRIPT_NAME": script_name})
+        response = connection.getresponse()
+        page = response.read().decode()
+        connection.close()
+        assert response.status == 200
+        assert 'action="/report"' in page and 'href="/static/site.css"' in page
 
 
 def test_two_workers_share_one_rate_limit_through_redis(gunicorn, redis_uri):

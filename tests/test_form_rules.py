@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from html.parser import HTMLParser
 
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 
 from adr import regulatory
 from adr.extensions import db
+from adr.intake import forms
 from adr.models import Report
 from tests.conftest import reference_of, valid_report
 
@@ -22,6 +24,7 @@ class Page(HTMLParser):
 
     def __init__(self, html: str) -> None:
         super().__init__()
+        self.html = html
         self.ids: dict[str, dict[str, str]] = {}
         self.controls: dict[str, list[dict[str, str]]] = {}
         self.shown: dict[str, list[str]] = {}  # what each control shows as filled in
@@ -181,7 +184,7 @@ PATIENT_REFUSALS = [
             "patient-age": "",
         },
         "patient-name",
-    ),  # fmt: skip
+    ),
     ({"patient-name": "名" * 61}, "patient-name"),
     ({"patient-sex": "other"}, "patient-sex"),
     ({"patient-birth_date": TOMORROW, "patient-age": ""}, "patient-birth_date"),
@@ -448,3 +451,30 @@ def test_every_error_message_is_in_the_page_language(client, sender, lang):
     for message in messages:
         has_chinese = any("\u4e00" <= char <= "\u9fff" for char in message)
         assert has_chinese == (lang == "zh_CN") or "皮疹" in message, message
+
+
+@pytest.mark.parametrize(
+    ("field", "limit", "value", "checker"),
+    [
+        ("reporter-email", 254, "a" * 1_000_000 + "@example.com", "validate_email"),
+        ("reporter-phone", 30, "1" * 1_000_000, "phone_e164"),
+        ("patient-phone", 30, "+86" + "9" * 999_997, "phone_e164"),
+    ],
+)
+def test_a_megabyte_in_a_checked_field_is_refused_for_its_length_alone(
+    sender, monkeypatch, field, limit, value, checker
+):
+    """The length check stops the chain: the e-mail and phone checks never read the megabyte."""
+    lengths_read = []
+    check = getattr(forms, checker)
+    monkeypatch.setattr(
+        forms,
+        checker,
+        lambda text, *a, **kw: lengths_read.append(len(text)) or check(text, *a, **kw),
+    )
+    page = refused(sender, {field: value}, field)
+    assert max(lengths_read, default=0) < 100  # only the other, valid phone number was read
+    message = re.search(rf'<p class="error" id="{field}-error">([^<]*)</p>', page.html)
+    assert message is not None and message.group(1) == (
+        f"请缩短到 {limit} 个字以内（现在 {len(value)} 个字）。"
+    )

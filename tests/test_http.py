@@ -96,6 +96,32 @@ def test_control_characters_are_removed_from_what_the_form_stores(app, sender):
     assert (report.event_name, report.remarks) == ("皮疹、瘙痒", "第一行\n第二行")
 
 
+def test_invisible_formatting_characters_never_reach_a_staff_page(staff):  # noqa: F811
+    """A right-to-left override in a name would reorder it, and what follows, for staff."""
+    from tests.test_intake import stored
+
+    fields = valid_report() | {
+        "patient-name": "张\u202e某某",
+        "reporter-name": "\u2066王丽\u2069\u200b",
+        "event-name": "\ufeff皮疹\u200f、瘙痒\u061c",
+        "event-description": "服药后\t30分钟\r\n出现皮疹\u2060👩\u200d⚕️",
+    }
+    reference = reference_of(ReportSender(staff.test_client()).send(fields))
+    report = stored(staff, reference)
+    assert (report.patient_name, report.reporter_name, report.event_name) == (
+        "张某某",
+        "王丽",
+        "皮疹、瘙痒",
+    )
+    assert report.event_description == "服药后\t30分钟\n出现皮疹👩⚕️"  # tab and line feed kept
+    client = signed_in(staff, REVIEWER)
+    page = client.get(f"/staff/reports/{reference}").get_data(as_text=True)
+    assert "张某某" in page and "\u202e" not in page
+    found = client.get("/staff/reports?q=张\u202e某某").get_data(as_text=True)
+    assert reference in found  # a search is cleaned the same way
+    assert client.get(f"/staff/reports/{reference}\u202e").status_code == 404
+
+
 def test_every_page_forbids_framing_and_https_adds_hsts(tmp_path, monkeypatch):
     monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
     plain = create_app(app_config(tmp_path)).test_client().get("/")

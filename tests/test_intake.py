@@ -401,6 +401,39 @@ def test_the_cached_blank_form_is_the_page_a_fresh_render_gives(app, path):
     assert len(app.extensions[pages.EXTENSION]) == 1
 
 
+@pytest.mark.parametrize("script_name", ["/elsewhere", "/report", "/p%zz", "x", "/\x00"])
+def test_a_request_served_elsewhere_gets_its_own_page_and_leaves_the_cache_alone(
+    client, app, script_name
+):
+    """SCRIPT_NAME comes from the server or a proxy: an odd one is neither an error nor cached.
+
+    The test client writes its own SCRIPT_NAME over `environ_base`; `environ_overrides` wins.
+    """
+    odd = client.get("/report", environ_overrides={"SCRIPT_NAME": script_name})
+    assert odd.status_code == 200
+    assert 'action="/report"' not in odd.get_data(as_text=True)  # its links start elsewhere
+    assert len(app.extensions.get(pages.EXTENSION, ())) == 0
+    page = client.get("/report").get_data(as_text=True)
+    assert 'action="/report"' in page and 'href="/static/site.css"' in page
+    assert len(app.extensions[pages.EXTENSION]) == 1
+
+
+def test_many_mount_points_and_pages_leave_the_cache_at_its_bound(client, app, monkeypatch):
+    rendered = []
+    render = pages._render_fillable
+    monkeypatch.setattr(
+        pages, "_render_fillable", lambda *args: rendered.append(args) or render(*args)
+    )
+    monkeypatch.setattr(pages, "KEPT_PAGES", 3)
+    for number in range(50):
+        client.get("/report", environ_overrides={"SCRIPT_NAME": f"/p{number}"})
+    assert len(app.extensions.get(pages.EXTENSION, ())) == 0
+    for rows in (1, 2, 3, 4, 5, 4, 5, 1):
+        assert client.get(f"/report?drugs={rows}").status_code == 200
+    assert len(app.extensions[pages.EXTENSION]) == 3
+    assert rendered[50:] == [(1, False), (2, False), (3, False), (4, False), (5, False), (1, False)]
+
+
 def test_without_csrf_protection_the_cached_form_has_no_csrf_field(tmp_path, monkeypatch):
     monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
     app = create_app(app_config(tmp_path, WTF_CSRF_ENABLED=False))

@@ -38,7 +38,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.i18n import messages_path
 from wtforms.utils import unset_value
-from wtforms.validators import ValidationError
+from wtforms.validators import StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget, TextArea
 
 from adr import regulatory, vocab
@@ -290,7 +290,8 @@ class MaxLength:
 
     def __call__(self, form: Form, field: Any) -> None:
         if field.data and len(field.data) > self.limit:
-            raise ValidationError(
+            # Stops the chain: no later check (e-mail, phone) reads a value of any length.
+            raise StopValidation(
                 _l(
                     "Shorten this to %(limit)s characters or fewer (now %(length)s).",
                     limit=self.limit,

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +28,9 @@ from adr.intake.forms import (
 )
 
 EXTENSION = "adr_blank_report_pages"
+# Blank pages kept per app and process, each some 30 to 180 KB: the common ones (either language,
+# a few drug rows, with or without a follow-up reference); the least recently used goes first.
+KEPT_PAGES = 32
 
 
 def render_form(
@@ -73,30 +79,64 @@ class FillablePage:
         return "".join(values[part] if i % 2 else part for i, part in enumerate(self.parts))
 
 
+class PageCache:
+    """The last `size` pages rendered, by key; the least recently used is dropped first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.pages: OrderedDict[tuple[Any, ...], FillablePage] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.pages)
+
+    def get(self, key: tuple[Any, ...], render: Callable[[], FillablePage]) -> FillablePage:
+        """Return the page kept for `key`, rendering and keeping it when there is none."""
+        with self.lock:
+            page = self.pages.get(key)
+            if page is not None:
+                self.pages.move_to_end(key)
+                return page
+        page = render()
+        with self.lock:
+            self.pages[key] = page
+            while len(self.pages) > self.size:
+                self.pages.popitem(last=False)
+        return page
+
+
 def blank_form_page(
     drug_rows: int, follow_up_of: str | None, suspect_drug: dict[str, str] | None = None
 ) -> str:
     """Return the blank form page for this visitor: fresh tokens in a page rendered once.
 
     The page is rendered once per app and process for each language, number of drug rows,
-    and presence of a follow-up reference (and again when the product catalogue it suggests
-    changes), with stand-ins where the CSRF token, the
+    and presence of a follow-up reference, and again when the product catalogue it suggests
+    changes or the China day does, with stand-ins where the CSRF token, the
     submission token, the follow-up reference and the suspect drug's fields a pack's link
-    fills in (`drug_from_pack`) go; each visitor gets it filled in.
+    fills in (`drug_from_pack`) go; each visitor gets it filled in. Its links start with the
+    app's own root (`APPLICATION_ROOT`): a request that says it is served elsewhere
+    (`SCRIPT_NAME`, which a client or a proxy may set) gets a page rendered for it alone.
     """
     rows = drug_row_count(drug_rows)
-    catalogue = products.suggestions()
-    key = (str(get_locale()), rows, follow_up_of is not None, request.script_root, catalogue)
-    pages: dict[tuple[Any, ...], FillablePage] = current_app.extensions.setdefault(EXTENSION, {})
-    page = pages.get(key)
-    if page is None:
-        page = pages[key] = _render_fillable(rows, follow_up_of is not None)
+    with_follow_up = follow_up_of is not None
+    if request.script_root == current_app.config["APPLICATION_ROOT"].rstrip("/"):
+        today = regulatory.china_today()  # the page's dates stop at today: a new page tomorrow
+        key = (str(get_locale()), rows, with_follow_up, products.suggestions(), today)
+        page = _blank_pages().get(key, lambda: _render_fillable(rows, with_follow_up))
+    else:
+        page = _render_fillable(rows, with_follow_up)
     values = {"submission_token": new_token(), "follow_up_of": str(escape(follow_up_of or ""))}
     for name in PACK_FIELDS.values():
         values[f"drug_{name}"] = str(escape((suspect_drug or {}).get(name, "")))
     if "csrf_token" in page.slots:  # not when CSRF protection is turned off
         values["csrf_token"] = generate_csrf()
     return page.fill(values)
+
+
+def _blank_pages() -> PageCache:
+    cache: PageCache = current_app.extensions.setdefault(EXTENSION, PageCache(KEPT_PAGES))
+    return cache
 
 
 def _render_fillable(rows: int, with_follow_up: bool) -> FillablePage:
