@@ -1,7 +1,12 @@
-"""What every request passes through: cleaned and bounded input, one log line, safe headers."""
+"""What every request passes through: cleaned and bounded input, one log line, safe headers.
+
+Static files are named by their content (`/static/site.css?v=<hash>`), so such a URL is
+cached for a year and a changed file is fetched under its new name.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -13,6 +18,7 @@ from typing import Any
 from flask import Flask, Request, Response, abort, current_app, g, request
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.security import safe_join
 
 # C0 and C1 control characters but tab, line feed and carriage return: no report needs them,
 # and PostgreSQL refuses NUL in text. With them the invisible formatting characters: the
@@ -27,6 +33,9 @@ CONTROLS = re.compile(
 )
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 HSTS = "max-age=31536000; includeSubDomains"
+VERSIONED_STATIC = "public, max-age=31536000, immutable"  # the URL changes with the file
+UNVERSIONED_STATIC = "public, max-age=300"  # an old page's link, or a bookmark
+STATIC_VERSIONS = "adr.static_versions"
 
 log = logging.getLogger("adr.request")
 
@@ -61,6 +70,32 @@ class App(Flask):
     ) -> None:
         self.logger.error("Exception on %s [%s]", logged_path(), request.method, exc_info=exc_info)
 
+    def send_static_file(self, filename: str) -> Response:
+        """Serve a static file, for a year when asked for by its current `?v=` version."""
+        response = super().send_static_file(filename)
+        current = request.args.get("v") == static_version(filename)
+        response.headers["Cache-Control"] = VERSIONED_STATIC if current else UNVERSIONED_STATIC
+        return response
+
+
+def static_version(filename: str) -> str | None:
+    """Return the start of a static file's SHA-256, read once per file by this app (a worker)."""
+    versions = current_app.extensions.setdefault(STATIC_VERSIONS, {})
+    if filename not in versions:
+        path = safe_join(str(current_app.static_folder), filename)
+        try:
+            with open(path or "", "rb") as file:
+                versions[filename] = hashlib.file_digest(file, "sha256").hexdigest()[:12]
+        except OSError:  # no such file: its URL has no version and answers 404
+            versions[filename] = None
+    return versions[filename]
+
+
+def add_static_version(endpoint: str | None, values: dict[str, Any]) -> None:
+    """Give `url_for('static', filename=…)` the file's version, `?v=<hash>`."""
+    if endpoint == "static" and "filename" in values:
+        values.setdefault("v", static_version(values["filename"]))
+
 
 def init_app(app: Flask) -> None:
     """Clean and bound every request, log each one without its content, and harden responses."""
@@ -74,6 +109,7 @@ def init_app(app: Flask) -> None:
         app.config["SESSION_COOKIE_SECURE"] = True
     logging.getLogger("adr").setLevel(app.config["LOG_LEVEL"])
     app.logger  # noqa: B018 - makes Flask attach its stderr handler to the "adr" logger
+    app.url_defaults(add_static_version)
     app.before_request(start_request)
     app.after_request(finish_request)
 

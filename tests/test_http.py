@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 
 import pytest
+from flask import url_for
 
 from adr import create_app
+from adr.http import UNVERSIONED_STATIC, VERSIONED_STATIC
 from tests.conftest import ReportSender, app_config, reference_of, valid_report
 from tests.test_review import REVIEWER, assess, signed_in, staff  # noqa: F401 - fixture
 
@@ -181,3 +184,57 @@ def test_the_database_file_is_readable_by_its_owner_only(app):
     with app.app_context():
         path = db.engine.url.database
     assert os.stat(path).st_mode & 0o077 == 0
+
+
+def static_answer(client, url: str) -> tuple[str, bytes]:
+    """Fetch a static file; return its Cache-Control and its content."""
+    with client.get(url) as response:
+        assert response.status_code == 200, url
+        return response.headers["Cache-Control"], response.get_data()
+
+
+def test_a_static_file_is_named_by_its_content_and_kept_a_year(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
+    static = tmp_path / "static"
+    static.mkdir()
+    (static / "site.css").write_text("body { color: black; }")
+
+    def started():  # a worker starting, over the files as they are now
+        app = create_app(app_config(tmp_path))
+        app.static_folder = str(static)
+        return app
+
+    def static_url(app) -> str:
+        with app.test_request_context():
+            return url_for("static", filename="site.css")
+
+    running = started()
+    first = static_url(running)
+    assert re.fullmatch(r"/static/site\.css\?v=[0-9a-f]{12}", first)
+    assert VERSIONED_STATIC == "public, max-age=31536000, immutable"
+    assert static_answer(running.test_client(), first)[0] == VERSIONED_STATIC
+    assert static_answer(running.test_client(), "/static/site.css")[0] == UNVERSIONED_STATIC
+
+    (static / "site.css").write_text("body { color: navy; }")
+    assert static_url(running) == first  # read once per process
+    restarted = started()
+    second = static_url(restarted)
+    assert second != first
+    assert static_answer(restarted.test_client(), second)[0] == VERSIONED_STATIC
+    # An old page's link gets the new file, kept briefly.
+    assert static_answer(restarted.test_client(), first) == (
+        UNVERSIONED_STATIC,
+        b"body { color: navy; }",
+    )
+
+
+def test_pages_name_their_files_by_version_and_the_policy_allows_them(client, sender):
+    reference = reference_of(sender.send(valid_report()))
+    for path in ("/", "/report", f"/report/submitted/{reference}", "/favicon.ico"):
+        response = client.get(path)
+        assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+        page = response.get_data(as_text=True)
+        files = re.findall(r'(?:src|href)="(/static/[^"]+)"', page) or [response.location]
+        for url in files:
+            assert re.search(r"\?v=[0-9a-f]{12}$", url), url
+            assert static_answer(client, url)[0] == VERSIONED_STATIC

@@ -48,6 +48,16 @@ def test_landing_page_leads_to_the_form(client):
     assert COMPANY in page and "陕西省榆林市绥德县天宁路" in page
 
 
+def test_the_start_page_says_when_to_call_120_then_what_to_have_then_the_button(client):
+    page = client.get("/").get_data(as_text=True)
+    page = page[page.index("<main") : page.index("</main>")]
+    order = [page.index(text) for text in (
+        "拨打120", "包装盒或说明书", "批号", "不适何时开始", "电话号码",
+        'href="/report"', "什么是药品不良反应",
+    )]  # fmt: skip
+    assert order == sorted(order)
+
+
 def test_a_full_chinese_report_is_stored_field_by_field(app, sender):
     before = datetime.now(UTC)
     response = sender.send(valid_report())
@@ -126,6 +136,14 @@ def test_the_confirmation_shows_the_reference_and_no_personal_data(client, sende
     for personal in ("王丽", "张某某", "139 1234 5678", "wangli@example.com", "皮疹"):
         assert personal not in page
     assert f"/report?follow_up_of={reference}" in page
+
+
+def test_the_confirmation_says_whom_to_call_quoting_the_reference(client, sender):
+    reference = reference_of(sender.send(valid_report()))
+    page = client.get(f"/report/submitted/{reference}").get_data(as_text=True)
+    call = page[page.index('id="call-us"') : page.index("</p>", page.index('id="call-us"'))]
+    assert '<a href="tel:4008401008">400-840-1008</a>' in call and reference in call
+    assert '<div id="copy" hidden>' in page  # the copy button is the script's to show
 
 
 @pytest.mark.parametrize(

@@ -293,7 +293,7 @@ def test_the_case_opens_with_its_summary_then_triage_then_the_rest(team):
         r'<a href="#([\w-]+)">', page.split('class="sections"')[1].split("</nav>")[0]
     )
     assert len(links) == 8 and all(f'id="{anchor}"' in page for anchor in links)
-    assert 'src="/static/staff.js"' in page
+    assert 'src="/static/staff.js?v=' in page
 
 
 def test_the_shortcut_to_assessed_waits_when_part_of_the_assessment_does(four_eyes):  # noqa: F811

@@ -1,4 +1,5 @@
-/* The confirmation page: the report sent from a draft (form.js) has arrived, so its copy goes. */
+/* The confirmation page: the report sent from a draft (form.js) has arrived, so its copy goes;
+   the reference can be copied with a button (without script, it is selected by a long press). */
 (function () {
   "use strict";
   try {
@@ -8,4 +9,26 @@
       }
     });
   } catch (e) { /* no storage, no draft */ }
+
+  var reference = document.getElementById("report-reference");
+  var button = document.getElementById("copy-reference");
+  var status = document.getElementById("copy-status");
+  if (!reference || !button) return;
+  document.getElementById("copy").hidden = false;
+
+  function say(text) {
+    status.textContent = "";  // the same words again are announced again
+    setTimeout(function () { status.textContent = text; }, 50);
+  }
+  function selectReference() {
+    window.getSelection().selectAllChildren(reference);
+    say(button.getAttribute("data-selected"));
+  }
+  button.addEventListener("click", function () {
+    var text = reference.textContent.trim();
+    if (!navigator.clipboard || !navigator.clipboard.writeText) return selectReference();
+    navigator.clipboard.writeText(text).then(function () {
+      say(button.getAttribute("data-copied"));
+    }, selectReference);
+  });
 })();

@@ -46,6 +46,9 @@ def test_a_refused_form(page, axe_check):
 def test_the_confirmation(page, live_server, axe_check):
     page.goto(f"/report/submitted/{live_server.send_report()}")
     axe_check(page)
+    page.locator("#copy-reference").click()  # copied, or selected: either way, a status
+    page.wait_for_selector("#copy-status:not(:empty)")
+    axe_check(page)
 
 
 def test_the_login_page(page, axe_check):

@@ -32,3 +32,14 @@ def test_a_report_sent_without_javascript_is_stored_and_acknowledged(nojs, live_
     mails = live_server.inbox.wait_for(2)  # the safety inbox's mail and the acknowledgement
     recipients = [address for to, _ in live_server.inbox.received for address in to]
     assert "wangli@example.com" in recipients and len(mails) == 2
+
+
+def test_without_javascript_the_reference_is_plain_text_selected_whole(nojs, live_server):
+    reference = live_server.send_report()
+    nojs.goto(f"/report/submitted/{reference}")
+    shown = nojs.locator("#report-reference")
+    assert shown.inner_text() == reference and shown.is_visible()
+    assert shown.evaluate("e => getComputedStyle(e).userSelect") == "all"  # one press takes it
+    assert not nojs.locator("#copy-reference").is_visible()  # no button that cannot work
+    assert "长按可复制" in nojs.locator(".done").inner_text()
+    assert nojs.locator('#call-us a[href="tel:4008401008"]').is_visible()
