@@ -13,6 +13,7 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
 
 from adr import products
+from adr.i18n import current_language
 from adr.intake.forms import (
     MAX_DRUGS,
     PACK_FIELDS,
@@ -40,7 +41,7 @@ def render_form(
             errors=fields_in_error(form),
             notice=notice,
             max_drugs=MAX_DRUGS,
-            catalogue=products.suggestions(),
+            catalogue=products.suggestions(current_language()),
             **context,
         ),
         status,
@@ -79,7 +80,7 @@ def blank_form_page(
     fills in (`drug_from_pack`) go; each visitor gets it filled in.
     """
     rows = drug_row_count(drug_rows)
-    catalogue = products.suggestions()
+    catalogue = products.suggestions(current_language())
     key = (str(get_locale()), rows, follow_up_of is not None, request.script_root, catalogue)
     pages: dict[tuple[Any, ...], FillablePage] = current_app.extensions.setdefault(EXTENSION, {})
     page = pages.get(key)
