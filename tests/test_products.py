@@ -565,6 +565,16 @@ def test_an_admin_edits_the_english_name_and_aliases_audited(staff):
         product = db.session.scalar(sa.select(Product))
         assert (product.english_name, product.aliases) == ("Isatis Root Granules", ["板兰根颗粒"])
         product_id = product.id
+    before = submit(  # received before the alias is added: matched again by the edit
+        staff,
+        {
+            "drugs-0-approval_number": "",
+            "drugs-0-brand_name": "",
+            "drugs-0-generic_name": "Banlangen　Keli",
+            "drugs-0-batch_number": "X1",
+        },
+    )
+    assert product_of(staff, before) is None
     edited = admin.post(
         f"/staff/products/{product_id}",
         data=product_form(
@@ -593,6 +603,7 @@ def test_an_admin_edits_the_english_name_and_aliases_audited(staff):
         },
     )
     assert product_of(staff, reference) == "板蓝根颗粒"  # the edit applies to new reports
+    assert product_of(staff, before) == "板蓝根颗粒"
 
 
 def test_refused_names_keep_every_value(staff):
