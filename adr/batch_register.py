@@ -312,7 +312,7 @@ def import_register(content: bytes, actor: str, source: str) -> ImportResult:
         seen[(product.id, batch_number)] = number
         wanted[(product.id, batch_number)] = (made, expires)
     with write_transaction() as session:
-        store(session, wanted, catalogue, actor, result)
+        given_batches = store(session, wanted, catalogue, actor, result)
         audit.record(
             session,
             actor,
@@ -321,6 +321,8 @@ def import_register(content: bytes, actor: str, source: str) -> ImportResult:
             new=f"added {len(result.added)}, updated {len(result.updated)}, "
             f"unchanged {result.unchanged}, refused {len(result.refused)}",
         )
+        for product_id in sorted(given_batches):  # a reported drug may be one by its batch now
+            products.relink(product_id)
     return result
 
 
@@ -330,8 +332,12 @@ def store(
     catalogue: dict[str, Product],
     actor: str,
     result: ImportResult,
-) -> None:
-    """Insert the batches not registered yet; give those registered the file's dates."""
+) -> set[int]:
+    """Insert the batches not registered yet; give those registered the file's dates.
+
+    Return the products given new batches.
+    """
+    given: set[int] = set()
     approval_of = {product.id: product.approval_number for product in catalogue.values()}
     registered: dict[tuple[int, str], Batch] = {}
     for product_id in {product_id for product_id, _batch in wanted}:
@@ -354,6 +360,7 @@ def store(
                 )
             )
             result.added.append(name)
+            given.add(product_id)
         elif (batch.manufactured_on, batch.expires_on) != (made, expires):
             old = f"{batch.manufactured_on} - {batch.expires_on}"
             batch.manufactured_on, batch.expires_on = made, expires
@@ -363,3 +370,4 @@ def store(
             result.updated.append(name)
         else:
             result.unchanged += 1
+    return given

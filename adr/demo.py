@@ -42,6 +42,24 @@ PRODUCTS = [
     ("甲硝唑片", None, "国药准字H61020777", 0.4, "g", "oral", "每日3次"),
     ("阿奇霉素片", "天宁", "国药准字H61024567", 0.5, "g", "oral", "每日1次"),
 ]
+# Each product's English name, offered on the English form, and other names it is known by.
+ENGLISH_NAMES = {
+    "国药准字H61020123": "Amoxicillin Capsules",
+    "国药准字H20063015": "Cefixime Tablets",
+    "国药准字H61022718": "Ibuprofen Sustained-release Capsules",
+    "国药准字Z61020432": "Compound Danshen Tablets",
+    "国药准字Z61021234": "Isatis Root Granules",
+    "国药准字Z61020988": "Qingkailing Injection",
+    "国药准字Z61020321": "Shuanghuanglian Oral Liquid",
+    "国药准字H61023456": "Levofloxacin Hydrochloride Tablets",
+    "国药准字H61020777": "Metronidazole Tablets",
+    "国药准字H61024567": "Azithromycin Tablets",
+}
+ALIASES = {
+    "国药准字H61020123": ["Amoxycillin Capsules", "amoxixilin jiaonang"],
+    "国药准字Z61021234": ["板兰根颗粒", "Banlangen Granules", "banlangen keli"],
+    "国药准字Z61020321": ["双黄连口服溶液", "Shuang Huang Lian Oral Liquid"],
+}
 # The reactions each product's label lists (its 不良反应 section), for the catalogue.
 LISTED_REACTIONS = {
     "国药准字H61020123": ["皮疹", "瘙痒", "腹泻", "恶心"],
@@ -215,7 +233,9 @@ def demo_catalogue(first: date, last: date) -> dict[str | None, int]:
             session.add_all(
                 Product(
                     generic_name=generic,
+                    english_name=ENGLISH_NAMES.get(approval),
                     brand_name=brand,
+                    aliases=ALIASES.get(approval, []),
                     approval_number=approval,
                     manufacturer=MANUFACTURER,
                     listed_reactions=LISTED_REACTIONS.get(approval, []),

@@ -345,7 +345,10 @@ class Product(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     generic_name: Mapped[str] = mapped_column(sa.String(200))  # with its dosage form: 板蓝根颗粒
+    english_name: Mapped[str | None] = text(200)  # Isatis Root Granules
     brand_name: Mapped[str | None] = text(200)
+    # Other names it is known by (brand spellings, pinyin, misspellings): matched, never offered.
+    aliases: Mapped[list[str]] = mapped_column(sa.JSON, default=list, server_default="[]")
     approval_number: Mapped[str] = mapped_column(sa.String(35), unique=True)  # 国药准字H61020123
     manufacturer: Mapped[str] = mapped_column(sa.String(200))
     # The adverse reactions the label lists, one term each: what a reaction is expected against.

@@ -1,8 +1,10 @@
 """The company's products: which of them a reported drug is, its batch, its label.
 
-A drug is matched by its approval number (国药准字…), else by its generic name, else by a
-brand name only one product carries; a drug whose manufacturer is given and is plainly
-another company's is not ours, whatever its name. A drug of ours gets a batch check against
+A drug is matched by its approval number (国药准字…), else by a product's Chinese or English
+generic name, else by a brand name or an alias only one product carries, else, whatever name
+was typed, by a batch number the register holds for one product only (unless the approval
+number typed is another product's). A drug whose manufacturer is given and is plainly another
+company's is not ours, whatever its name or batch. A drug of ours gets a batch check against
 the batch register, and its reaction is compared with the reactions its label lists.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -35,13 +38,28 @@ NOT_A_NAME_CHARACTER = re.compile(r"[\W_]+")
 
 
 def approval_key(text: str | None) -> str:
-    """Return an approval number as compared: no spaces, upper case, without 国药准字."""
-    return re.sub(r"\s+", "", text or "").upper().removeprefix(APPROVAL_PREFIX)
+    """Return an approval number as compared: half-width, no spaces, upper case, no 国药准字."""
+    spaceless = re.sub(r"\s+", "", unicodedata.normalize("NFKC", text or ""))
+    return spaceless.upper().removeprefix(APPROVAL_PREFIX)
 
 
 def name_key(text: str | None) -> str:
-    """Return a drug name as compared: no spaces, case folded."""
-    return re.sub(r"\s+", "", text or "").casefold()
+    """Return a drug name as compared: full-width letters as half-width, no spaces, case folded."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text or "")).casefold()
+
+
+def name_keys(product: Product) -> set[str]:
+    """Return every name of `product` as compared: Chinese, English, brand and aliases."""
+    aliases = product.aliases or []
+    names = (product.generic_name, product.english_name, product.brand_name, *aliases)
+    return {name_key(name) for name in names if name_key(name)}
+
+
+def recognised_by_batch(drug: Drug, product: Product) -> bool:
+    """Tell whether `drug` is `product` by its batch only: no approval number or name of it."""
+    if approval_key(drug.approval_number) == approval_key(product.approval_number):
+        return False
+    return not {name_key(drug.generic_name), name_key(drug.brand_name)} & name_keys(product)
 
 
 def distinctive(maker: str) -> str:
@@ -77,34 +95,75 @@ class Catalogue:
 
     products: dict[int, Product]
     by_approval: dict[str, int]
-    by_name: dict[str, int]  # generic names, and brand names no two products share
+    by_name: dict[str, list[int]]  # Chinese and English generic names: every product so named
+    by_other_name: dict[str, list[int]]  # brand names and aliases
 
     @classmethod
     def load(cls) -> Catalogue:
-        products = {p.id: p for p in db.session.scalars(sa.select(Product))}
-        brands: dict[str, list[int]] = {}
+        products = {p.id: p for p in db.session.scalars(sa.select(Product).order_by(Product.id))}
+        by_name: dict[str, list[int]] = {}
+        by_other_name: dict[str, list[int]] = {}
         for product in products.values():
-            brands.setdefault(name_key(product.brand_name), []).append(product.id)
-        by_name = {key: ids[0] for key, ids in brands.items() if key and len(ids) == 1}
-        by_name |= {name_key(p.generic_name): p.id for p in products.values()}
+            for key in dict.fromkeys(map(name_key, (product.generic_name, product.english_name))):
+                by_name.setdefault(key, []).append(product.id)
+            others = (product.brand_name, *(product.aliases or []))
+            for key in dict.fromkeys(map(name_key, others)):
+                by_other_name.setdefault(key, []).append(product.id)
+        by_name.pop("", None)
+        by_other_name.pop("", None)
         return cls(
             products,
             {approval_key(p.approval_number): p.id for p in products.values()},
             by_name,
+            by_other_name,
         )
 
     def match(self, drug: Drug) -> int | None:
         """Return the id of the product `drug` is, if it is one of ours."""
-        product_id = self.by_approval.get(approval_key(drug.approval_number))
+        typed_approval = approval_key(drug.approval_number)
+        product_id = self.by_approval.get(typed_approval)
         if product_id is None:
-            for name in (drug.generic_name, drug.brand_name):
-                product_id = self.by_name.get(name_key(name)) if name else None
-                if product_id is not None:
-                    break
+            product_id = self.match_name(drug)
+        if product_id is None and not typed_approval:
+            product_id = product_of_batch(drug.batch_number)
         if product_id is None:
             return None
         makers = (self.products[product_id].manufacturer, current_app.config["COMPANY_NAME_EN"])
         return product_id if same_maker(drug.manufacturer, makers) else None
+
+    def match_name(self, drug: Drug) -> int | None:
+        """Return the product a name of `drug` names.
+
+        Generic names before brands and aliases. A name several products carry (two strengths
+        of one generic) is the one whose register holds the drug's batch; else, a generic
+        name, the product added first, and a brand or alias none.
+        """
+        keys = [key for key in map(name_key, (drug.generic_name, drug.brand_name)) if key]
+        for names, first_if_unsure in ((self.by_name, True), (self.by_other_name, False)):
+            for key in keys:
+                ids = names.get(key)
+                if not ids:
+                    continue
+                if len(ids) == 1:
+                    return ids[0]
+                by_batch = product_of_batch(drug.batch_number, ids)
+                return by_batch if by_batch is not None or not first_if_unsure else ids[0]
+        return None
+
+
+def product_of_batch(batch_number: str | None, among: list[int] | None = None) -> int | None:
+    """Return the product (of `among`, if given) whose register holds `batch_number`.
+
+    None when no product's does, or several do.
+    """
+    typed = compact(batch_number)
+    if not typed:
+        return None
+    query = sa.select(Batch.product_id).where(Batch.batch_number == typed)
+    if among is not None:
+        query = query.where(Batch.product_id.in_(among))
+    found = db.session.scalars(query.distinct().limit(2)).all()
+    return found[0] if len(found) == 1 else None
 
 
 def link(drugs: Iterable[Drug]) -> None:
@@ -114,7 +173,8 @@ def link(drugs: Iterable[Drug]) -> None:
         drug.product_id = catalogue.match(drug)
 
 
-# The public form's suggestions: each process reads the catalogue at most once a minute.
+# The public form's suggestions: each process reads the catalogue at most once a minute for
+# each language.
 
 SUGGESTIONS = "adr_product_suggestions"
 SUGGESTIONS_SECONDS = 60
@@ -122,9 +182,9 @@ SUGGESTIONS_SECONDS = 60
 
 @dataclass(frozen=True)
 class Suggestion:
-    """A product as the report form offers it."""
+    """A product as the report form offers it: its generic name in the page's language."""
 
-    generic_name: str
+    generic_name: str  # the English name on English pages, when it has one
     brand_name: str | None
     approval_number: str
     manufacturer: str
@@ -145,21 +205,28 @@ class Suggestions:
         return brands
 
 
-def suggestions() -> Suggestions:
-    """Return the catalogue as the report form offers it, read again after a minute."""
-    cached: Suggestions | None = current_app.extensions.get(SUGGESTIONS)
+def suggestions(language: str) -> Suggestions:
+    """Return the catalogue as the report form in `language` (`en`, `zh_CN`) offers it.
+
+    English pages offer each product's English name, or its Chinese one while it has none;
+    Chinese pages the Chinese names. The catalogue is read again after a minute.
+    """
+    by_language: dict[str, Suggestions] = current_app.extensions.setdefault(SUGGESTIONS, {})
+    cached = by_language.get(language)
     if cached is None or time.monotonic() - cached.loaded > SUGGESTIONS_SECONDS:
+        name: sa.ColumnElement[str] = Product.generic_name.expression
+        if language == "en":
+            name = sa.func.coalesce(sa.func.nullif(Product.english_name, ""), Product.generic_name)
         query = sa.select(
-            Product.generic_name, Product.brand_name, Product.approval_number, Product.manufacturer
-        ).order_by(Product.generic_name, Product.id)
+            name, Product.brand_name, Product.approval_number, Product.manufacturer
+        ).order_by(name, Product.id)
         try:
             found = tuple(Suggestion(*row) for row in db.session.execute(query))
         except SQLAlchemyError:  # the form is still served, without suggestions, for a minute
             db.session.rollback()
             logger.exception("the product catalogue could not be read for the report form")
             found = cached.products if cached else ()
-        cached = Suggestions(found, time.monotonic())
-        current_app.extensions[SUGGESTIONS] = cached
+        cached = by_language[language] = Suggestions(found, time.monotonic())
     return cached
 
 
@@ -172,21 +239,27 @@ def relink(product_id: int) -> int:
     """Match again the stored drugs a catalogue change may concern; return how many changed.
 
     Those are the drugs linked to `product_id` and the unlinked ones that name its approval
-    number, generic name or brand; the suggested expectedness of their cases is derived again.
-    Call it inside the write transaction of the change.
+    number, one of its names (Chinese, English, brand, alias) or one of its registered
+    batches; the suggested expectedness of their cases is derived again. Call it inside the
+    write transaction of the change.
     """
     product = db.session.get(Product, product_id)
+    # Spaces, half- and full-width, go in SQL; full-width letters only in `name_key`.
     spaceless = [
-        sa.func.replace(column, " ", "") for column in (Drug.generic_name, Drug.brand_name)
+        sa.func.replace(sa.func.replace(column, " ", ""), "\u3000", "")
+        for column in (Drug.generic_name, Drug.brand_name)
     ]
     named = []
     if product is not None:
         digits = approval_key(product.approval_number)[-8:]
-        named = [Drug.approval_number.contains(digits, autoescape=True)] + [
-            sa.func.lower(column) == name_key(name)
+        registered = sa.select(Batch.batch_number).where(Batch.product_id == product_id)
+        named = [
+            Drug.approval_number.contains(digits, autoescape=True),
+            Drug.batch_number.in_(registered),
+        ] + [
+            sa.func.lower(column) == key
             for column in spaceless
-            for name in (product.generic_name, product.brand_name)
-            if name
+            for key in sorted(name_keys(product))
         ]
     candidates = db.session.scalars(
         sa.select(Drug).where(
@@ -227,6 +300,8 @@ class DrugBatch:
     onset: date | None
     started_on: date | None
     nearest: list[Batch] = field(default_factory=list)  # when unknown: what may have been meant
+    # When the product was recognised by its batch number, not by a name: the names typed.
+    typed_name: str | None = None
 
     @property
     def result(self) -> str:
@@ -273,14 +348,27 @@ def check_batches(drugs: Iterable[Drug], onset: date | None) -> BatchCheck:
             sa.select(Batch).where(Batch.product_id == product.id, Batch.batch_number == typed)
         )
         nearest = nearest_batches(product.id, typed) if typed and not batch else []
+        typed_name = None
+        if recognised_by_batch(drug, product):
+            names = (drug.generic_name, drug.brand_name)
+            typed_name = " / ".join(name for name in names if name) or "—"
         checked.append(
-            DrugBatch(product, drug.batch_number, batch or None, onset, drug.start_date, nearest)
+            DrugBatch(
+                product,
+                drug.batch_number,
+                batch or None,
+                onset,
+                drug.start_date,
+                nearest,
+                typed_name,
+            )
         )
     return BatchCheck(checked)
 
 
 def compact(batch_number: str | None) -> str:
-    return re.sub(r"\s+", "", batch_number or "").upper()
+    """Return a batch number as the register holds it: half-width, no spaces, upper case."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", batch_number or "")).upper()
 
 
 def nearest_batches(product_id: int, typed: str) -> list[Batch]:

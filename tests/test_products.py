@@ -237,7 +237,14 @@ def test_the_batch_check_on_the_case_page(staff_and_catalogue):
     assert section.index("20260315A") < section.index("20260316A")  # a swap is one edit away
     none_given = submit(app, {"drugs-0-batch_number": ""})
     assert batch_result(client, none_given) == "unknown"
-    not_ours = submit(app, {"drugs-0-approval_number": "", "drugs-0-generic_name": "头孢克肟片"})
+    not_ours = submit(
+        app,
+        {
+            "drugs-0-approval_number": "",
+            "drugs-0-generic_name": "头孢克肟片",
+            "drugs-0-batch_number": "C2611001",  # in no register of ours
+        },
+    )
     assert batch_result(client, not_ours) == "not-ours"
     two = submit(
         app,
@@ -367,3 +374,254 @@ def test_the_safety_mail_names_an_unknown_batch_prominently(tmp_path, monkeypatc
         assert "2026-11-01" in body(expired, "plain")
     finally:
         server.stop()
+
+
+# The products in both languages (issue 22 item 6).
+
+
+@pytest.fixture
+def named_catalogue(staff, catalogue):
+    """The catalogue, amoxicillin with its English name and aliases, and batch 20260315A."""
+    with catalogue.app_context():
+        amoxicillin = db.session.scalar(
+            sa.select(Product).where(Product.approval_number == AMOXICILLIN["approval_number"])
+        )
+        amoxicillin.english_name = "Amoxicillin Capsules"
+        amoxicillin.aliases = ["Amoxycillin", "amoxilin jiaonang"]
+        db.session.commit()
+    register(catalogue, ("20260315A", date(2026, 3, 15), date(2028, 3, 14)))
+    return catalogue
+
+
+def product_of(app, reference: str) -> str | None:
+    with app.app_context():
+        return db.session.scalar(
+            sa.select(Product.generic_name)
+            .join(Drug)
+            .join(Report)
+            .where(Report.reference == reference, Drug.position == 0)
+        )
+
+
+def batch_section(client, reference: str) -> str:
+    page = client.get(f"/staff/reports/{reference}").get_data(as_text=True)
+    return page.split('id="batch-check"')[1].split("</section>")[0]
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "Amoxicillin capsules",  # the review's report: the English name, in other letter cases
+        "AMOXICILLIN  CAPSULES",
+        "Ａｍｏｘｉｃｉｌｌｉｎ　Ｃａｐｓｕｌｅｓ",  # full-width letters and space
+        "amoxycillin",  # an alias
+        "Amoxilin Jiaonang",  # an alias: pinyin
+    ],
+)
+def test_an_english_name_or_an_alias_is_our_product(named_catalogue, typed):
+    app = named_catalogue
+    reference = submit(
+        app,
+        {"drugs-0-approval_number": "", "drugs-0-brand_name": "", "drugs-0-generic_name": typed},
+    )
+    assert product_of(app, reference) == "阿莫西林胶囊"
+    client = signed_in(app, REVIEWER)
+    assert batch_result(client, reference) == "known"
+    section = batch_section(client, reference)
+    assert "20260315A" in section and "recognised-by-batch" not in section  # known by its name
+
+
+def test_a_name_of_no_product_with_a_registered_batch_is_the_batch_product(named_catalogue):
+    app = named_catalogue
+    reference = submit(
+        app,
+        {
+            "drugs-0-approval_number": "",
+            "drugs-0-brand_name": "",
+            "drugs-0-generic_name": "Amoxil 500",
+            "drugs-0-batch_number": "20260315a",
+        },
+    )
+    assert product_of(app, reference) == "阿莫西林胶囊"
+    client = signed_in(app, REVIEWER)
+    assert batch_result(client, reference) == "known"
+    section = batch_section(client, reference)
+    assert 'class="recognised-by-batch"' in section and "Amoxil 500" in section
+    # Another company's approval number or maker says it is not ours, whatever the batch.
+    for other in (
+        {"drugs-0-approval_number": "国药准字H13022552"},
+        {"drugs-0-approval_number": "", "drugs-0-manufacturer": "华北制药股份有限公司"},
+    ):
+        fields = {"drugs-0-generic_name": "Amoxil 500", "drugs-0-brand_name": ""} | other
+        assert product_of(app, submit(app, fields)) is None
+
+
+def test_registering_a_batch_links_the_drugs_reported_with_it(named_catalogue):
+    app = named_catalogue
+    reference = submit(
+        app,
+        {
+            "drugs-0-approval_number": "",
+            "drugs-0-brand_name": "",
+            "drugs-0-generic_name": "阿莫仙",
+            "drugs-0-batch_number": "20261101B",
+        },
+    )
+    assert product_of(app, reference) is None
+    admin = signed_in(app, ADMIN)
+    upload = "approval_number,generic_name,batch_number,manufactured_on,expires_on\n"
+    upload += "国药准字H61020123,阿莫西林胶囊,20261101B,2026-11-01,2028-10-31\n"
+    from io import BytesIO
+
+    response = admin.post(
+        "/staff/products/batches",
+        data={"file": (BytesIO(upload.encode()), "register.csv"), "csrf_token": csrf(admin)},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200
+    assert product_of(app, reference) == "阿莫西林胶囊"
+    assert batch_result(admin, reference) == "known"
+
+
+def test_two_strengths_of_one_name_are_told_apart_by_the_batch(named_catalogue):
+    app = named_catalogue
+    with app.app_context():
+        strong = Product(
+            generic_name="阿莫西林胶囊",
+            english_name="Amoxicillin Capsules",
+            approval_number="国药准字H61020124",
+            manufacturer=COMPANY,
+        )
+        db.session.add(strong)
+        db.session.flush()
+        db.session.add(Batch(product_id=strong.id, batch_number="20260401C"))
+        db.session.commit()
+    fields = {"drugs-0-approval_number": "", "drugs-0-generic_name": "Amoxicillin Capsules"}
+    for batch, approval in (("20260401C", "国药准字H61020124"), ("20260315A", "国药准字H61020123")):
+        reference = submit(app, fields | {"drugs-0-batch_number": batch})
+        with app.app_context():
+            linked = db.session.scalar(
+                sa.select(Product.approval_number)
+                .join(Drug)
+                .join(Report)
+                .where(Report.reference == reference, Drug.position == 0)
+            )
+        assert linked == approval
+
+
+def test_the_safety_mail_says_the_batch_recognised_the_product(tmp_path, monkeypatch):
+    from tests.smtp import SMTPServer, body
+    from tests.test_mailer import by_kind, deliver, make_app
+
+    server = SMTPServer()
+    server.start()
+    try:
+        app = make_app(tmp_path, monkeypatch, server.port)
+        with app.app_context():
+            db.session.add(Product(**AMOXICILLIN))
+            db.session.commit()
+        register(app, ("20260315A", date(2026, 3, 15), date(2028, 3, 14)))
+        submit(
+            app,
+            {
+                "drugs-0-approval_number": "",
+                "drugs-0-brand_name": "",
+                "drugs-0-generic_name": "Amoxil 500",
+            },
+        )
+        deliver(app)
+        mail = by_kind(server, app)["safety_inbox"]
+        for part in (body(mail, "plain"), body(mail, "html")):
+            assert "Amoxil 500" in part and "20260315A" in part
+            assert "recognised by its batch number" in part or "按批号识别" in part
+        assert "[Unknown batch]" not in mail["Subject"] and "批号不明" not in mail["Subject"]
+    finally:
+        server.stop()
+
+
+def test_the_form_suggests_names_in_the_page_language(named_catalogue):
+    client = named_catalogue.test_client()
+    english = client.get("/report?lang=en").get_data(as_text=True)
+    assert '<option value="Amoxicillin Capsules" data-approval="国药准字H61020123"' in english
+    assert 'value="阿莫西林胶囊"' not in english
+    assert 'value="复方丹参片"' in english  # no English name yet: its Chinese one
+    assert "Amoxycillin" not in english  # aliases are matched, not offered
+    chinese = client.get("/report?lang=zh_CN").get_data(as_text=True)
+    assert '<option value="阿莫西林胶囊" data-approval="国药准字H61020123"' in chinese
+    assert "Amoxicillin Capsules" not in chinese
+    # A filled-in page in English too, as a refused report comes back.
+    refused = client.post("/report?lang=en", data={"reporter-kind": ""})
+    assert 'value="Amoxicillin Capsules"' in refused.get_data(as_text=True)
+
+
+def test_an_admin_edits_the_english_name_and_aliases_audited(staff):
+    admin = signed_in(staff, ADMIN)
+    added = admin.post(
+        "/staff/products",
+        data=product_form(admin, english_name=" Isatis  Root Granules ", aliases="板兰根颗粒"),
+    )
+    assert added.status_code == 303
+    with staff.app_context():
+        product = db.session.scalar(sa.select(Product))
+        assert (product.english_name, product.aliases) == ("Isatis Root Granules", ["板兰根颗粒"])
+        product_id = product.id
+    before = submit(  # received before the alias is added: matched again by the edit
+        staff,
+        {
+            "drugs-0-approval_number": "",
+            "drugs-0-brand_name": "",
+            "drugs-0-generic_name": "Banlangen　Keli",
+            "drugs-0-batch_number": "X1",
+        },
+    )
+    assert product_of(staff, before) is None
+    edited = admin.post(
+        f"/staff/products/{product_id}",
+        data=product_form(
+            admin,
+            english_name="Banlangen Granules",
+            aliases="板兰根颗粒\n\n banlangen  keli \nBANLANGEN KELI\n",
+        ),
+    )
+    assert edited.status_code == 303
+    page = admin.get(f"/staff/products/{product_id}").get_data(as_text=True)
+    assert 'value="Banlangen Granules"' in page and "板兰根颗粒\nbanlangen keli</textarea>" in page
+    assert "Banlangen Granules" in admin.get("/staff/products").get_data(as_text=True)
+    actions = [(e.action, e.field, e.new_value) for e in trail(staff) if "product" in e.action]
+    assert '"english_name": "Isatis Root Granules"' in actions[0][2]
+    assert '"aliases": ["板兰根颗粒"]' in actions[0][2]
+    assert actions[1:] == [
+        ("product changed", "国药准字Z61021234 english_name", "Banlangen Granules"),
+        ("product changed", "国药准字Z61021234 aliases", '["板兰根颗粒", "banlangen keli"]'),
+    ]
+    reference = submit(
+        staff,
+        {
+            "drugs-0-approval_number": "",
+            "drugs-0-brand_name": "",
+            "drugs-0-generic_name": "板兰根颗粒",
+        },
+    )
+    assert product_of(staff, reference) == "板蓝根颗粒"  # the edit applies to new reports
+    assert product_of(staff, before) == "板蓝根颗粒"
+
+
+def test_refused_names_keep_every_value(staff):
+    admin = signed_in(staff, ADMIN)
+    long_alias = "A" * 201
+    refused = admin.post(
+        "/staff/products",
+        data=product_form(
+            admin, english_name="Isatis Root Granules", aliases=f"板兰根\n{long_alias}"
+        ),
+    )
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and 'id="error-summary"' in page
+    assert 'value="Isatis Root Granules"' in page and f"板兰根\n{long_alias}</textarea>" in page
+    too_long = admin.post(
+        "/staff/products", data=product_form(admin, english_name="B" * 201, aliases="板兰根")
+    )
+    page = too_long.get_data(as_text=True)
+    assert too_long.status_code == 422 and "板兰根</textarea>" in page and "B" * 201 in page
+    with staff.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Product)) == 0

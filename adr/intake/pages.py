@@ -17,6 +17,7 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
 
 from adr import products, regulatory
+from adr.i18n import current_language
 from adr.intake.forms import (
     MAX_DRUGS,
     PACK_FIELDS,
@@ -50,7 +51,7 @@ def render_form(
             errors=fields_in_error(form),
             notice=notice,
             max_drugs=MAX_DRUGS,
-            catalogue=products.suggestions(),
+            catalogue=products.suggestions(current_language()),
             rules=json.dumps({name: str(text) for name, text in RULES.items()}, ensure_ascii=False),
             today=regulatory.china_today().isoformat(),
             **context,
@@ -122,7 +123,8 @@ def blank_form_page(
     with_follow_up = follow_up_of is not None
     if request.script_root == current_app.config["APPLICATION_ROOT"].rstrip("/"):
         today = regulatory.china_today()  # the page's dates stop at today: a new page tomorrow
-        key = (str(get_locale()), rows, with_follow_up, products.suggestions(), today)
+        catalogue = products.suggestions(current_language())
+        key = (str(get_locale()), rows, with_follow_up, catalogue, today)
         page = _blank_pages().get(key, lambda: _render_fillable(rows, with_follow_up))
     else:
         page = _render_fillable(rows, with_follow_up)

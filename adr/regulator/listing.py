@@ -111,8 +111,9 @@ def find_product(typed: str) -> ProductChoice:
     """Return the product named by an approval number or a generic or brand name.
 
     A catalogue product is matched as `adr.products` matches drugs (approval number with or
-    without 国药准字, generic name, a brand name no two products share). Otherwise the text is
-    kept if some suspect drug carries it. Raises LookupError when neither is found.
+    without 国药准字, Chinese or English generic name, a brand name no two products share).
+    Otherwise the text is kept if some suspect drug carries it. Raises LookupError when
+    neither is found.
     """
     typed = typed.strip()
     if not typed:
@@ -121,7 +122,8 @@ def find_product(typed: str) -> ProductChoice:
     by_approval = {approval_key(p.approval_number): p for p in products}
     brands = Counter(name_key(p.brand_name) for p in products if p.brand_name)
     found = by_approval.get(approval_key(typed)) or next(
-        (p for p in products if name_key(p.generic_name) == name_key(typed)), None
+        (p for p in products if name_key(typed) in map(name_key, (p.generic_name, p.english_name))),
+        None,
     )
     if found is None and brands[name_key(typed)] == 1:
         found = next(p for p in products if name_key(p.brand_name) == name_key(typed))

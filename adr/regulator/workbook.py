@@ -27,6 +27,7 @@ from sqlalchemy.engine import Row
 from adr import regulatory, vocab
 from adr.cases.view import VIEW_COLUMNS, CurrentView, current_view
 from adr.extensions import db
+from adr.models import Product
 from adr.vocab import Term
 
 MONTH_RE = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
@@ -559,6 +560,8 @@ def write_workbook(month: str, target: str | Path | IO[bytes], language: str = "
     start_sheet(excluded_sheet, [term for term, _ in excluded_cols], w.language)
 
     summary = Summary()
+    names = db.session.execute(sa.select(Product.id, Product.generic_name))
+    catalogue = {product_id: name for product_id, name in names}
     for report, drugs in reports_in(first_day, next_day):
         if report.status in regulatory.NOT_FOR_REGULATOR or report.duplicate_copy:
             excluded = [value(report) for _, value in excluded_cols]
@@ -569,7 +572,7 @@ def write_workbook(month: str, target: str | Path | IO[bytes], language: str = "
         reports_sheet.append(row_of(reports_sheet, [value(report) for _, value in columns]))
         for drug in drugs:
             drugs_sheet.append(row_of(drugs_sheet, [value(report, drug) for _, value in drug_cols]))
-        count(summary, report, drugs, w)
+        count(summary, report, drugs, w, catalogue)
     end_sheet(reports_sheet, len(columns), summary.reports)
     end_sheet(drugs_sheet, len(drug_cols), summary.drugs)
     end_sheet(excluded_sheet, len(excluded_cols), summary.not_reported)
@@ -579,8 +582,14 @@ def write_workbook(month: str, target: str | Path | IO[bytes], language: str = "
     return summary
 
 
-def count(summary: Summary, report: Record, drugs: list[Record], w: Writer) -> None:
-    """Count a report for the regulator in the month's summary."""
+def count(
+    summary: Summary, report: Record, drugs: list[Record], w: Writer, catalogue: dict[int, str]
+) -> None:
+    """Count a report for the regulator in the month's summary.
+
+    A drug of the company's counts under the catalogue's name of its product (`catalogue`),
+    whatever name was typed: Amoxicillin capsules and 阿莫西林胶囊 are one product.
+    """
     summary.reports += 1
     summary.drugs += len(drugs)
     summary.serious += report.serious
@@ -590,7 +599,8 @@ def count(summary: Summary, report: Record, drugs: list[Record], w: Writer) -> N
     summary.overdue += w.overdue(report)
     summary.outcomes[w.term(vocab.OUTCOME, report.event_outcome) or "—"] += 1
     for drug in (d for d in drugs if d.role == "suspect"):
-        product = clean(drug.generic_name or drug.brand_name or "—")
+        typed = drug.generic_name or drug.brand_name or "—"
+        product = clean(catalogue.get(drug.product_id) or typed)
         summary.products[product] += 1
         if drug.batch_number:  # the same batch number of two products is two lines
             summary.batches[f"{product} {clean(drug.batch_number)}"] += 1

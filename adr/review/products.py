@@ -24,7 +24,9 @@ from adr.models import Batch, Product, write_transaction
 from adr.review import bp
 
 BATCHES_SHOWN = 500
-PRODUCT_FIELDS = ("generic_name", "brand_name", "approval_number", "manufacturer")
+PRODUCT_FIELDS = ("generic_name", "english_name", "brand_name", "approval_number", "manufacturer")
+LIST_FIELDS = ("aliases", "listed_reactions")  # kept as lists, edited one per line
+ALIAS_LENGTH = 200
 
 
 def one_line(value: Any) -> Any:
@@ -43,7 +45,17 @@ class ProductForm(FlaskForm):
         filters=[one_line],
         validators=[InputRequired(_l("Enter the generic name.")), Length(max=200)],
     )
+    english_name = StringField(
+        _l("English generic name with dosage form"),
+        filters=[one_line],
+        validators=[Length(max=200)],
+    )
     brand_name = StringField(_l("Brand name"), filters=[one_line], validators=[Length(max=200)])
+    aliases = TextAreaField(
+        _l("Other names it is known by, one per line"),
+        filters=[clean_text],
+        validators=[Length(max=20_000)],
+    )
     approval_number = StringField(
         _l("Approval number (批准文号)"),
         filters=[spaceless_upper],
@@ -62,6 +74,17 @@ class ProductForm(FlaskForm):
 
     def reactions(self) -> list[str]:
         return products.reaction_terms(self.listed_reactions.data)
+
+    def alias_list(self) -> list[str]:
+        """Return the aliases typed, one per line, each once as names are compared."""
+        unique: dict[str, str] = {}
+        for line in (self.aliases.data or "").splitlines():
+            if name := " ".join(line.split()):
+                unique.setdefault(products.name_key(name), name)
+        return list(unique.values())
+
+    def lists(self) -> dict[str, list[str]]:
+        return {"aliases": self.alias_list(), "listed_reactions": self.reactions()}
 
 
 class RegisterUploadForm(FlaskForm):
@@ -106,7 +129,7 @@ def add_product() -> Response | tuple[str, int]:
     form = ProductForm()
     if not valid(form, None):
         return catalogue_page(form), 422
-    product = Product(listed_reactions=form.reactions())
+    product = Product(**form.lists())
     for name in PRODUCT_FIELDS:
         setattr(product, name, form[name].data)
     with write_transaction() as session:
@@ -117,7 +140,7 @@ def add_product() -> Response | tuple[str, int]:
             current_user.email,
             "product added",
             field=product.approval_number,
-            new={name: getattr(product, name) for name in (*PRODUCT_FIELDS, "listed_reactions")},
+            new={name: getattr(product, name) for name in (*PRODUCT_FIELDS, *LIST_FIELDS)},
         )
         matched = products.relink(product.id)
     products.forget_suggestions()
@@ -132,6 +155,7 @@ def product(product_id: int) -> Response | str | tuple[str, int]:
     product = found or abort(404)
     if request.method == "GET":
         form = ProductForm(formdata=None, obj=product)
+        form.aliases.data = "\n".join(product.aliases or [])
         form.listed_reactions.data = "\n".join(product.listed_reactions or [])
         return product_page(product, form)
     form = ProductForm()
@@ -150,16 +174,17 @@ def product(product_id: int) -> Response | str | tuple[str, int]:
                 form[name].data,
             )
             setattr(product, name, form[name].data)
-        changed |= audit.record_change(
-            session,
-            current_user.email,
-            "product changed",
-            None,
-            f"{product.approval_number} listed_reactions"[:60],
-            product.listed_reactions,
-            form.reactions(),
-        )
-        product.listed_reactions = form.reactions()
+        for name, typed in form.lists().items():
+            changed |= audit.record_change(
+                session,
+                current_user.email,
+                "product changed",
+                None,
+                f"{product.approval_number} {name}"[:60],
+                getattr(product, name),
+                typed,
+            )
+            setattr(product, name, typed)
         matched = products.relink(product.id) if changed else 0
     products.forget_suggestions()
     if changed:
@@ -192,6 +217,11 @@ def product_page(product: Product, form: ProductForm) -> str:
 def valid(form: ProductForm, product: Product | None) -> bool:
     """Validate the form, and refuse an approval number another product has."""
     if not form.validate_on_submit():
+        return False
+    if any(len(alias) > ALIAS_LENGTH for alias in form.alias_list()):
+        form.aliases.errors.append(
+            _("Each name may be %(max)s characters at most.", max=ALIAS_LENGTH)
+        )
         return False
     key = products.approval_key(form.approval_number.data)
     if not key:
