@@ -6,6 +6,7 @@ from bench import (
     e2b,
     export,
     intake,
+    journey,
     listing,
     load,
     mail,
@@ -28,3 +29,4 @@ if __name__ == "__main__":
     meddra.main()
     e2b.main()
     triage.main()
+    journey.main()

@@ -200,7 +200,7 @@ def test_a_follow_up_that_completes_a_case_starts_its_clock(app, staff):
         (
             {"case-awareness_date": (TODAY + timedelta(days=1)).isoformat()},
             "case-awareness_date",
-            "日期在未来",
+            "日期还没到",
         ),
         ({"case-awareness_date": "1899-12-31"}, "case-awareness_date", "1900"),
         ({"reporter-phone": "12"}, "reporter-phone", "请填写"),

@@ -116,7 +116,7 @@ def test_a_script_name_header_neither_breaks_nor_moves_the_form(gunicorn):
         page = response.read().decode()
         connection.close()
         assert response.status == 200
-        assert 'action="/report"' in page and 'href="/static/site.css"' in page
+        assert 'action="/report"' in page and 'href="/static/site.css?v=' in page
 
 
 def test_two_workers_share_one_rate_limit_through_redis(gunicorn, redis_uri):

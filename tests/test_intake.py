@@ -432,7 +432,7 @@ def test_a_request_served_elsewhere_gets_its_own_page_and_leaves_the_cache_alone
     assert 'action="/report"' not in odd.get_data(as_text=True)  # its links start elsewhere
     assert len(app.extensions.get(pages.EXTENSION, ())) == 0
     page = client.get("/report").get_data(as_text=True)
-    assert 'action="/report"' in page and 'href="/static/site.css"' in page
+    assert 'action="/report"' in page and 'href="/static/site.css?v=' in page
     assert len(app.extensions[pages.EXTENSION]) == 1
 
 

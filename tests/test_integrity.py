@@ -625,7 +625,7 @@ def test_a_mistyped_day_0_is_corrected_with_a_reason_and_every_deadline_follows(
     assert "请说明更正报告的原因" in page and f'value="{days_ago(9)}"' in page  # kept
     bad = correct(client, reference, report=reference, field="case-awareness_date",
                   value=days_ago(-3), reason="录入错误")  # fmt: skip
-    assert bad.status_code == 422 and "未来" in bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "还没到" in bad.get_data(as_text=True)
     done = correct(client, reference, report=reference, field="case-awareness_date",
                    value=days_ago(9), reason="来电记录显示9天前首次获知")  # fmt: skip
     assert done.status_code == 303
