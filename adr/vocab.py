@@ -284,11 +284,11 @@ FIELDS: dict[str, Term] = {
     "event-death_date": Term("死亡时间", "Date of death"),
     "event-dechallenge": Term(
         "停药或减量后，反应/事件是否消失或减轻？",
-        "Did it stop or ease after the drug was stopped or reduced？",
+        "Did it stop or ease after the drug was stopped or reduced?",
     ),
     "event-rechallenge": Term(
         "再次使用怀疑药品后是否再次出现同样反应/事件？",
-        "Did it come back when the drug was taken again？",
+        "Did it come back when the drug was taken again?",
     ),
     "event-disease_impact": Term("对原患疾病的影响", "Effect on the condition being treated"),
     "event-serious": Term("严重程度相关情况", "Did the reaction…"),
@@ -373,43 +373,43 @@ EXPECTEDNESS: CodeList = {
 NARANJO: list[Term] = [
     Term(
         "该反应以前是否已有结论性报告？",
-        "Are there previous conclusive reports on this reaction？",
+        "Are there previous conclusive reports on this reaction?",
     ),
     Term(
         "该反应是否在使用怀疑药品后出现？",
-        "Did the reaction appear after the suspected drug was given？",
+        "Did the reaction appear after the suspected drug was given?",
     ),
     Term(
         "停药或使用特异性拮抗剂后反应是否改善？",
-        "Did it improve when the drug was stopped or an antagonist given？",
+        "Did it improve when the drug was stopped or an antagonist given?",
     ),
     Term(
         "再次使用怀疑药品后反应是否再现？",
-        "Did it reappear when the drug was given again？",
+        "Did it reappear when the drug was given again?",
     ),
     Term(
         "是否有其他原因可引起该反应？",
-        "Are there other causes that could on their own have caused it？",
+        "Are there other causes that could on their own have caused it?",
     ),
     Term(
         "给予安慰剂后反应是否再现？",
-        "Did it reappear when a placebo was given？",
+        "Did it reappear when a placebo was given?",
     ),
     Term(
         "血（或其他体液）中药物浓度是否达到中毒浓度？",
-        "Was the drug found in blood or other fluids in toxic concentrations？",
+        "Was the drug found in blood or other fluids in toxic concentrations?",
     ),
     Term(
         "增加剂量反应加重或减少剂量反应减轻？",
-        "Was it worse with a higher dose, or milder with a lower one？",
+        "Was it worse with a higher dose, or milder with a lower one?",
     ),
     Term(
         "患者以前用相同或类似药品是否有类似反应？",
-        "Did the patient react the same way to the same or similar drugs before？",
+        "Did the patient react the same way to the same or similar drugs before?",
     ),
     Term(
         "是否有客观证据证实该反应？",
-        "Was the reaction confirmed by objective evidence？",
+        "Was the reaction confirmed by objective evidence?",
     ),
 ]
 NARANJO_ANSWER: CodeList = {
