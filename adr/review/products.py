@@ -163,7 +163,8 @@ def product(product_id: int) -> Response | str | tuple[str, int]:
         return product_page(product, form), 422
     with write_transaction() as session:
         changed = False
-        for name in PRODUCT_FIELDS:
+        typed = {name: form[name].data for name in PRODUCT_FIELDS} | form.lists()
+        for name, value in typed.items():
             changed |= audit.record_change(
                 session,
                 current_user.email,
@@ -171,20 +172,9 @@ def product(product_id: int) -> Response | str | tuple[str, int]:
                 None,
                 f"{product.approval_number} {name}"[:60],
                 getattr(product, name),
-                form[name].data,
+                value,
             )
-            setattr(product, name, form[name].data)
-        for name, typed in form.lists().items():
-            changed |= audit.record_change(
-                session,
-                current_user.email,
-                "product changed",
-                None,
-                f"{product.approval_number} {name}"[:60],
-                getattr(product, name),
-                typed,
-            )
-            setattr(product, name, typed)
+            setattr(product, name, value)
         matched = products.relink(product.id) if changed else 0
     products.forget_suggestions()
     if changed:
