@@ -556,7 +556,7 @@ class ReportForm(FlaskForm):
         language = current_language()
 
         def worded(plain: vocab.Term, official: str, key: str) -> Any:
-            if key in vocab.PLAIN_FOR_ALL:
+            if key in vocab.PLAIN_FOR_ALL or plain.text(language) == str(official):
                 return plain.text(language)
             return Markup('<span class="lay">{}</span><span class="hcp">{}</span>').format(
                 plain.text(language), official
