@@ -28,9 +28,10 @@ from werkzeug.security import safe_join
 # shows as its members without it), but it also hides inside names and batch numbers, where
 # search and duplicate detection would miss them, and Chinese and English never need it.
 CONTROLS = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e"
-    "\u2060-\u2064\u2066-\u2069\ufeff]"
-)
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u00ad\u034f\u061c\u115f\u1160\u180e"
+    "\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\u3164\ufeff"
+    "\uffa0\ufff9-\ufffb\U000e0000-\U000e007f]"
+)  # also soft hyphens, fillers, separators, interlinear marks and the tag characters
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 HSTS = "max-age=31536000; includeSubDomains"
 VERSIONED_STATIC = "public, max-age=31536000, immutable"  # the URL changes with the file

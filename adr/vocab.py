@@ -543,7 +543,7 @@ PUBLIC_FIELDS: CodeList = {
     "event-death_date": Term("去世的日期", "Date of death"),
     "event-serious": Term("这次不舒服有没有造成下面的情况？", "Did the reaction…"),
     "event-dechallenge": Term(
-        "停药或减少用量以后，不舒服好些了或没有了吗？",
+        "停药或减量以后，不舒服减轻或消失了吗？",
         "Did it stop or ease after the drug was stopped or reduced?",
     ),
     "event-rechallenge": Term(
@@ -553,7 +553,7 @@ PUBLIC_FIELDS: CodeList = {
     "event-disease_impact": Term(
         "这次不舒服对原来的病有影响吗？", "Effect on the illness being treated"
     ),
-    "reporter-kind": Term("您是在为谁报告？", "Who are you reporting for?"),
+    "reporter-kind": Term("谁在报告？", "Who is reporting?"),
     "reporter-organization_type": Term("您在哪类单位工作？", "Where you work"),
     "reporter-name": Term("您的姓名", "Your name"),
     "reporter-phone": Term("您的电话", "Your phone"),
@@ -616,8 +616,8 @@ PUBLIC_CODES: dict[str, CodeList] = {
         "death": Term("患者已去世", "Death"),
     },
     "event-dechallenge": {
-        "yes": Term("好些了，或没有了", "Yes"),
-        "no": Term("没有好转", "No"),
+        "yes": Term("减轻了或消失了", "Yes"),
+        "no": Term("没有减轻", "No"),
         "unknown": Term("不清楚", "Not known"),
         "not_applicable": Term("没有停药，也没有减量", "The drug was not stopped or reduced"),
     },

@@ -386,6 +386,33 @@ def test_what_only_helps_the_assessment_never_blocks_sending(sender, empty):
     accepted(sender, {}, drop=empty)
 
 
+@pytest.mark.parametrize(
+    ("boxes", "message"),
+    [
+        (("1964", "", ""), "请把月和日也填上"),
+        (("64", "3", "1"), "请用四位数填写年份"),
+        (("1958", "2", "30"), "没有这一天"),
+        (("19640", "3", "1"), "请用数字填写年、月、日"),
+        (("一九六四", "3", "1"), "请用数字填写年、月、日"),
+    ],
+)
+def test_the_birth_date_boxes_say_what_to_put_right(sender, boxes, message):
+    fields = valid_report() | {"patient-birth_date": "", "patient-age": ""}
+    fields |= dict(zip(("patient-birth_date-year", "patient-birth_date-month",
+                        "patient-birth_date-day"), boxes, strict=True))  # fmt: skip
+    response = sender.send(fields)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422 and 'id="patient-birth_date-error"' in html
+    assert message in html.split('id="patient-birth_date-error">')[1].split("</p>")[0]
+
+
+def test_the_birth_date_boxes_take_full_width_digits(sender):
+    fields = valid_report() | {"patient-birth_date": "", "patient-age": ""}
+    fields |= {"patient-birth_date-year": "１９６４", "patient-birth_date-month": "3",
+               "patient-birth_date-day": "1"}  # fmt: skip
+    accepted(sender, fields)
+
+
 def test_a_short_description_is_enough(sender):
     accepted(sender, {"event-description": "全身起疹子很痒"})  # 7 characters
 

@@ -105,7 +105,7 @@ def test_invisible_formatting_characters_never_reach_a_staff_page(staff):  # noq
 
     fields = valid_report() | {
         "patient-name": "张\u202e某某",
-        "reporter-name": "\u2066王丽\u2069\u200b",
+        "reporter-name": "\u2066王\u00ad丽\u2069\u200b\U000e0041\U000e007f",  # soft hyphen, tags
         "event-name": "\ufeff皮疹\u200f、瘙痒\u061c",
         "event-description": "服药后\t30分钟\r\n出现皮疹\u2060👩\u200d⚕️",
     }

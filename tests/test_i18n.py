@@ -68,7 +68,7 @@ def test_lang_switches_to_english_and_is_remembered(client):
     assert (
         '<html lang="en">' in page
         and "Report a side effect" in page
-        and "Who are you reporting for?" in page
+        and "Who is reporting?" in page
     )
     assert client.get_cookie("lang").value == "en"
     assert '<html lang="en">' in client.get("/").get_data(as_text=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -76,6 +77,12 @@ RULES = {
     "future": _l("This date is in the future: check the day, month and year."),
     "before_1900": _l("Check the year: it is before 1900."),
     "date_boxes": _l("Enter the year, month and day as numbers, for example 1964, 3, 1."),
+    "date_boxes_partial": _l(
+        "Give the month and the day too; if you do not know them, leave the date empty and give "
+        "the age below."
+    ),
+    "date_boxes_year": _l("Give the year with four digits, for example 1964."),
+    "date_boxes_no_such_day": _l("There is no such day: check the year, month and day."),
     "email": _l("Enter an e-mail address such as name@example.com."),
     "phone": _l(
         "Enter a phone number we can call, such as 139 1234 5678 or 0912-5647197; "
@@ -169,7 +176,7 @@ class DateBoxes(Date):
                 part: (formdata.get(f"{self.name}-{part}") or "").strip() for part in self.PARTS
             }
             if any(typed.values()):
-                self.parts = {part: value[:4] for part, value in typed.items()}
+                self.parts = {part: value[:10] for part, value in typed.items()}
                 formdata = MultiDict({self.name: self.joined()})
         super().process(formdata, data, **kwargs)
         if any(self.parts.values()):
@@ -186,15 +193,24 @@ class DateBoxes(Date):
         except ValueError:
             if not any(self.parts.values()):
                 raise
-            raise ValueError(RULES["date_boxes"]) from None
+            raise ValueError(RULES[self.problem()]) from None
+
+    def problem(self) -> str:
+        """Return which rule the boxes break (a key of RULES), as form.js says it too."""
+        parts = [unicodedata.normalize("NFKC", self.parts[part]) for part in self.PARTS]
+        if not all(p.isascii() and p.isdigit() and len(p) <= 4 for p in parts if p):
+            return "date_boxes"
+        if not all(parts):
+            return "date_boxes_partial"
+        return "date_boxes_year" if len(parts[0]) != 4 else "date_boxes_no_such_day"
 
     def joined(self) -> str:
         """Return the boxes as YYYY-MM-DD, or a text the date check refuses."""
-        try:
-            year, month, day = (int(self.parts[part]) for part in self.PARTS)
-        except ValueError:
+        parts = [unicodedata.normalize("NFKC", self.parts[part]) for part in self.PARTS]
+        if not all(p.isascii() and p.isdigit() and len(p) <= 4 for p in parts):
             return "?"
-        return f"{year:04d}-{month:02d}-{day:02d}"
+        year, month, day = (int(p) for p in parts)
+        return f"{year:04d}-{month:02d}-{day:02d}" if len(parts[0]) == 4 else "?"
 
 
 class WholeNumber(IntegerField):

@@ -202,36 +202,46 @@
   // addresses as the server reads them. The server stays the judge.
   var rules = {};
   try { rules = JSON.parse(form.dataset.rules || "{}"); } catch (e) { rules = {}; }
+  // Today in China, as the server judges it (the page may have been opened yesterday).
   var today = form.dataset.today || "";
+  try {
+    today = new Intl.DateTimeFormat("en-CA", { timeZone: "Asia/Shanghai" }).format(new Date());
+  } catch (e) { /* an old browser: the day the page was made */ }
   function named(step, suffix) {
     return step.querySelector('[name$="' + suffix + '"]') || form.querySelector('[name$="' + suffix + '"]');
   }
+  // The boxes' date as YYYY-MM-DD, "" when empty, or the rule they break (as the server's
+  // DateBoxes.problem names it).
   function boxesDate(fieldset) {
     var parts = ["year", "month", "day"].map(function (part) {
-      return fieldset.querySelector('[name$="-' + part + '"]').value.trim();
+      return fieldset.querySelector('[name$="-' + part + '"]').value.trim().normalize("NFKC");
     });
     if (!parts.join("")) return "";
-    if (!parts.every(function (p) { return /^\d+$/.test(p); })) return "?";
-    var iso = ("000" + parts[0]).slice(-4) + "-" + ("0" + parts[1]).slice(-2) + "-" + ("0" + parts[2]).slice(-2);
+    if (!parts.every(function (p) { return p === "" || /^\d{1,4}$/.test(p); })) return "date_boxes";
+    if (!parts.every(Boolean)) return "date_boxes_partial";
+    if (parts[0].length !== 4) return "date_boxes_year";
+    var iso = parts[0] + "-" + ("0" + parts[1]).slice(-2) + "-" + ("0" + parts[2]).slice(-2);
     var when = new Date(iso + "T00:00:00Z");
-    return isNaN(when) || when.toISOString().slice(0, 10) !== iso ? "?" : iso;
+    return isNaN(when) || when.toISOString().slice(0, 10) !== iso ? "date_boxes_no_such_day" : iso;
   }
   function dateOf(el) {
     if (!el) return "";
     return el.matches("fieldset") ? boxesDate(el) : el.value;
   }
-  var PHONE = [/^1[3-9]\d{9}$/, /^0\d{9,11}$/, /^[48]00\d{7}$/];
+  // Only what is surely wrong: too few digits, or a mobile number (1…) not of 11 digits.
+  // Everything else goes to the server, whose libphonenumber is the judge.
   function phoneProblem(value) {
-    var digits = value.replace(/[\s().\-]/g, "");
-    if (/^\+\d{7,15}$/.test(digits)) return false;
-    digits = digits.replace(/^(\+?86|0086)(?=1)/, "");
-    return !PHONE.some(function (pattern) { return pattern.test(digits); });
+    var number = value.normalize("NFKC").replace(/(ext\.?|x|#|转|分机).*$/i, "");
+    var digits = number.replace(/\D/g, "");
+    var national = /^\s*(\+|00)/.test(number) ? digits.replace(/^(00)?86(?=1)/, "") : digits;
+    if (digits.length < 5) return true;
+    return /^1/.test(national) && !/^\s*(\+|00)(?!86)/.test(number) && national.length !== 11;
   }
   function formatProblems(step) {
     var found = [];
     step.querySelectorAll('input[type="date"], fieldset.date-boxes').forEach(function (el) {
       var day = dateOf(el);
-      if (day === "?") found.push([el, rules.date_boxes]);
+      if (rules[day]) found.push([el, rules[day]]);
       else if (day && today && day > today) found.push([el, rules.future]);
       else if (day && day < "1900-01-01") found.push([el, rules.before_1900]);
     });
@@ -304,7 +314,7 @@
   }
   // What the person is about to send, section by section, each with a way back to change it.
   function valueOf(cell) {
-    if (cell.matches(".date-boxes")) return boxesDate(cell).replace("?", "");
+    if (cell.matches(".date-boxes")) return /^\d/.test(boxesDate(cell)) ? boxesDate(cell) : "";
     var values = [];
     cell.querySelectorAll("input, select, textarea").forEach(function (el) {
       if (el.type === "hidden" || el.type === "submit") return;

@@ -303,3 +303,25 @@ def test_the_mailed_private_link_opens_a_follow_up_tied_to_the_case(phone, live_
     first = live_server.stored(reference)
     assert (follow_up.case_id, follow_up.follow_up_of_id) == (first.case_id, first.id)
     assert follow_up.event_outcome == "recovered"
+
+
+PHONES = [
+    "139 1234 5678", "0912-5647197", "400-840-1008", "+86 138 0013 8000", "+44 20 7946 0958",
+    "95588", "１３８００１３８０００", "138－0013－8000", "0912-5647197 ext. 8021",
+    "0912-5647197#8021", "00 44 20 7946 0958", "00852 21234567", "0912/5647197", "1381234",
+    "12345", "1391234567", "+12345678",
+]  # fmt: skip
+
+
+def test_the_pages_phone_check_never_refuses_a_number_the_server_takes(phone):
+    from adr.intake.forms import phone_e164
+
+    phone.goto("/report")
+    source = phone.evaluate(
+        "fetch(document.querySelector('script[src*=form]').src).then(r => r.text())"
+    )
+    check = re.search(r"  function phoneProblem\(value\) \{.*?\n  \}\n", source, re.S).group(0)
+    for number in PHONES:
+        refused = phone.evaluate("(v) => { " + check + " return phoneProblem(v); }", number)
+        assert not (refused and phone_e164(number)), number  # the server stays the judge
+    assert phone.evaluate("(v) => { " + check + " return phoneProblem(v); }", "1381234")
