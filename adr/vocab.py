@@ -291,7 +291,7 @@ FIELDS: dict[str, Term] = {
         "Did it come back when the drug was taken again?",
     ),
     "event-disease_impact": Term("对原患疾病的影响", "Effect on the condition being treated"),
-    "event-serious": Term("严重程度相关情况", "Did the reaction…"),
+    "event-serious": Term("严重程度相关情况", "Because of the reaction, did any of these happen?"),
     "event-causality": Term("报告人关联性评价", "Your view of the link to the drug"),
     "case-source": Term("信息来源", "Source"),
     "case-awareness_date": Term("首次获知日期", "Date we first knew"),
@@ -594,13 +594,15 @@ PLAIN_FOR_ALL = frozenset(
 )  # fmt: skip
 PUBLIC_CODES: dict[str, CodeList] = {
     "event-serious": {
-        "death": Term("患者去世", "Led to death"),
-        "life_threatening": Term("当时有生命危险（如休克、昏迷，需要抢救）", "Threatened life"),
+        "death": Term("患者去世", "The patient died"),
+        "life_threatening": Term(
+            "当时有生命危险（如休克、昏迷，需要抢救）", "Life was in danger at the time"
+        ),
         "hospitalization": Term(
             "因此住院了，或住院时间延长了（只看了门诊或急诊的不算）",
-            "Needed a hospital stay, or made one longer",
+            "A stay in hospital, or a longer one (not a clinic or emergency visit alone)",
         ),
-        "disability": Term("留下了残疾或器官损害", "Caused lasting disability or organ damage"),
+        "disability": Term("留下了残疾或器官损害", "Lasting disability or organ damage"),
         "congenital_anomaly": Term(
             "孩子出生缺陷（怀孕时用药），或引起癌症",
             "A birth defect (taken in pregnancy), or cancer",
