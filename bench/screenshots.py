@@ -19,7 +19,7 @@ from adr import accounts, demo, regulatory
 from bench.pages import scratch_app
 from tests.browser.conftest import fill_form, send_as_is
 from tests.browser.live import CHROMIUM, DESKTOP, MISSING, PHONE, chromium, serving
-from tests.browser.test_steps import MEDICINE, PATIENT, REACTION, REPORTER
+from tests.browser.test_steps import MEDICINE, PATIENT, REACTION, REPORTER, WHO
 
 FOLDER = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 STAFF, PASSWORD = "reviewer@tianning.example", "screenshot password"
@@ -36,7 +36,7 @@ def step(number: int) -> Action:
     """Fill the steps before step `number` of the phone form and move on to it."""
 
     def go(page) -> None:
-        for fields in (REACTION, MEDICINE, PATIENT, REPORTER)[: number - 1]:
+        for fields in (WHO, REACTION, MEDICINE, PATIENT, REPORTER)[: number - 1]:
             fill_form(page, fields)
             page.locator("section[data-step]:visible .step-nav .primary").click()
 
@@ -61,7 +61,7 @@ class Shot:
 
 
 SHOTS = [
-    *(Shot(f"form-step-{number}", "/report", (step(number),)) for number in range(1, 6)),
+    *(Shot(f"form-step-{number}", "/report", (step(number),)) for number in range(1, 7)),
     Shot("refused", "/report", (refuse,)),
     Shot("confirmation", "/report/submitted/{reference}", full_page=True),
     Shot("staff-list", "/staff/reports", device="staff"),
