@@ -56,6 +56,12 @@ class CleanParameters(ImmutableMultiDict[str, Any]):
 class CleanRequest(Request):
     parameter_storage_class = CleanParameters
 
+    def __init__(self, environ: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(environ, *args, **kwargs)
+        # Werkzeug decodes the query string strictly: bytes that are not UTF-8 (sent raw, not
+        # %-encoded) would make every page a 500. Read as the replacement character instead.
+        self.query_string = self.query_string.decode("utf-8", "replace").encode()
+
 
 def logged_path() -> str:
     """Return the path to log: a route's `<token>` part is a secret, logged as its placeholder."""

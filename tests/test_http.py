@@ -99,6 +99,12 @@ def test_control_characters_are_removed_from_what_the_form_stores(app, sender):
     assert (report.event_name, report.remarks) == ("皮疹、瘙痒", "第一行\n第二行")
 
 
+@pytest.mark.parametrize("path", ["/report", "/", "/staff/reports", "/privacy"])
+def test_a_query_string_that_is_not_utf8_is_no_server_error(client, path):
+    response = client.get(path, environ_overrides={"QUERY_STRING": "q=\xff\xfe&lang=en"})
+    assert response.status_code in (200, 302), response.status_code
+
+
 def test_invisible_formatting_characters_never_reach_a_staff_page(staff):  # noqa: F811
     """A right-to-left override in a name would reorder it, and what follows, for staff."""
     from tests.test_intake import stored
