@@ -195,9 +195,14 @@ class DateBoxes(Date):
                 raise
             raise ValueError(RULES[self.problem()]) from None
 
+    def typed(self) -> list[str]:
+        """Return the year, month and day as typed, full-width digits read as digits."""
+        return [unicodedata.normalize("NFKC", self.parts[part]) for part in self.PARTS]
+
     def problem(self) -> str:
-        """Return which rule the boxes break (a key of RULES), as form.js says it too."""
-        parts = [unicodedata.normalize("NFKC", self.parts[part]) for part in self.PARTS]
+        """Return which rule the boxes break (a key of RULES), as form.js says it too; for
+        boxes of four, two and two digits, "no such day" (they are checked as a date after)."""
+        parts = self.typed()
         if not all(p.isascii() and p.isdigit() and len(p) <= 4 for p in parts if p):
             return "date_boxes"
         if not all(parts):
@@ -206,11 +211,10 @@ class DateBoxes(Date):
 
     def joined(self) -> str:
         """Return the boxes as YYYY-MM-DD, or a text the date check refuses."""
-        parts = [unicodedata.normalize("NFKC", self.parts[part]) for part in self.PARTS]
-        if not all(p.isascii() and p.isdigit() and len(p) <= 4 for p in parts):
+        if self.problem() != "date_boxes_no_such_day":
             return "?"
-        year, month, day = (int(p) for p in parts)
-        return f"{year:04d}-{month:02d}-{day:02d}" if len(parts[0]) == 4 else "?"
+        year, month, day = (int(p) for p in self.typed())
+        return f"{year:04d}-{month:02d}-{day:02d}"
 
 
 class WholeNumber(IntegerField):

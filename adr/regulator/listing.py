@@ -18,8 +18,6 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy.orm import Session, selectinload
 
@@ -27,7 +25,15 @@ from adr import cases, regulatory, vocab
 from adr.extensions import db
 from adr.models import Case, CaseMerge, Drug, Product, Report
 from adr.products import approval_key, name_key
-from adr.regulator.workbook import BATCH_SIZE, Writer, clean, end_sheet, row_of, start_sheet
+from adr.regulator.workbook import (
+    BATCH_SIZE,
+    Writer,
+    clean,
+    end_sheet,
+    heading,
+    row_of,
+    start_sheet,
+)
 from adr.vocab import Term
 
 DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -373,14 +379,7 @@ def write_summary(
     title = {key: term.text(language) for key, term in SUMMARY.items()}
     for column, width in zip("ABCD", (60, 14, 14, 14), strict=True):
         sheet.column_dimensions[column].width = width
-    bold = Font(bold=True)
-
-    def heading(text: str) -> None:
-        cell = WriteOnlyCell(sheet, text)
-        cell.font = bold
-        sheet.append([cell])
-
-    heading(title["about"])
+    heading(sheet, title["about"])
     for row in (
         [title["product"], choice.label()],
         [title["matched"], choice.how_matched(language)],
@@ -392,19 +391,19 @@ def write_summary(
     ):
         sheet.append(row_of(sheet, row))
     sheet.append([])
-    heading(title["totals"])
+    heading(sheet, title["totals"])
     sheet.append([title["cases"], tally.cases])
     sheet.append([title["serious"], tally.serious])
     sheet.append([title["non_serious"], tally.cases - tally.serious])
     sheet.append([title["deaths"], tally.deaths])
     sheet.append([])
-    heading(title["by_reaction"])
+    heading(sheet, title["by_reaction"])
     sheet.append([title["reaction"], title["serious"], title["non_serious"], title["total"]])
     by_count = sorted(tally.reactions.items(), key=lambda kv: (-sum(kv[1]), kv[0]))
     for term, (serious, non_serious) in by_count:
         sheet.append(row_of(sheet, [term, serious, non_serious, serious + non_serious]))
     sheet.append([])
-    heading(title["by_criterion"])
+    heading(sheet, title["by_criterion"])
     sheet.append([title["criterion"], title["totals"]])
     for criterion, number in sorted(tally.criteria.items(), key=lambda kv: (-kv[1], kv[0])):
         sheet.append([criterion, number])

@@ -649,6 +649,13 @@ def reporting_unit(config: Mapping[str, Any], w: Writer, month: str) -> list[tup
     ]
 
 
+def heading(sheet: WriteOnlyWorksheet, text: str) -> None:
+    """Append a row of one bold cell: a block's title."""
+    cell = WriteOnlyCell(sheet, text)
+    cell.font = Font(bold=True)
+    sheet.append([cell])
+
+
 def write_summary(
     sheet: WriteOnlyWorksheet, summary: Summary, w: Writer, unit: list[tuple[str, Any]]
 ) -> None:
@@ -656,14 +663,7 @@ def write_summary(
     title = {key: term.text(w.language) for key, term in SUMMARY_TITLES.items()}
     sheet.column_dimensions["A"].width = 40
     sheet.column_dimensions["B"].width = 40
-    bold = Font(bold=True)
-
-    def heading(text: str) -> None:
-        cell = WriteOnlyCell(sheet, text)
-        cell.font = bold
-        sheet.append([cell])
-
-    heading(title["unit"])
+    heading(sheet, title["unit"])
     for item, value in unit:
         sheet.append(row_of(sheet, [item, value]))
     totals = ("reports", "serious", "deaths", "new", "follow_ups", "overdue", "not_reported")
@@ -675,7 +675,7 @@ def write_summary(
     ]
     for key, rows in blocks:
         sheet.append([])
-        heading(title[key])
+        heading(sheet, title[key])
         sheet.append([title["item"], title["count"]])
         for item, number in rows:
             sheet.append(row_of(sheet, [item, number]))

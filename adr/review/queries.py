@@ -69,18 +69,12 @@ class Filters:
 # overdue) on top, then the rest newest first.
 OWES = sa.and_(Report.due_at.is_not(None), OWING)
 WORKFLOW = ("received", "in_review", "assessed", "submitted", "closed", "invalid", "duplicate")
+BY_DUE = (sa.case((OWES, 0), else_=1), sa.case((OWES, Report.due_at)), *search.NEWEST_FIRST)
+CASE_STATUS = sa.select(Case.status).where(Case.id == Report.case_id).scalar_subquery()
 SORTS: dict[str, tuple[sa.ColumnElement[Any], ...]] = {
-    "due": (sa.case((OWES, 0), else_=1), sa.case((OWES, Report.due_at)), *search.NEWEST_FIRST),
+    "due": BY_DUE,
     "received": search.NEWEST_FIRST,
-    "status": (
-        sa.case(
-            {status: rank for rank, status in enumerate(WORKFLOW)},
-            value=sa.select(Case.status).where(Case.id == Report.case_id).scalar_subquery(),
-        ),
-        sa.case((OWES, 0), else_=1),
-        sa.case((OWES, Report.due_at)),
-        *search.NEWEST_FIRST,
-    ),
+    "status": (sa.case({s: rank for rank, s in enumerate(WORKFLOW)}, value=CASE_STATUS), *BY_DUE),
 }
 
 

@@ -423,7 +423,7 @@ def case_deadline(case: Case, language: str) -> Deadline:
         if latest.submitted_to_regulator_on and case.status not in regulatory.NOT_FOR_REGULATOR:
             return Deadline(_("sent on %(day)s", day=latest.submitted_to_regulator_on), False)
         return Deadline(due_text(latest, language), False)
-    soonest = min(owing, key=lambda r: r.due_at or utcnow())
+    soonest = min(owing, key=lambda r: cast(datetime, r.due_at))
     overdue = regulatory.is_overdue(soonest.due_at, None, utcnow())
     return Deadline(due_text(soonest, language), overdue)
 
