@@ -78,6 +78,30 @@ class Case(Model):
     # The member of staff working the case; None: unassigned (the queue's "unassigned").
     assigned_to_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_user.id"), index=True)
 
+    # The holder's form (上市许可持有人药品不良反应报告表) beyond the reports' fields, as staff
+    # complete it (`adr.cases.holder`). Countries are ISO 3166 codes; None: not known.
+    occurrence_country: Mapped[str | None] = mapped_column(sa.String(2))  # None: China mainland
+    patient_nationality: Mapped[str | None] = mapped_column(sa.String(2))
+    patient_height_cm: Mapped[float | None]
+    autopsy: Mapped[str | None] = code()  # vocab.YES_NO_UNKNOWN, when the patient died
+    autopsy_findings: Mapped[str | None] = text(500)
+    # Pregnancy: the mother's last period, the weeks of gestation at exposure and at the
+    # reaction, how the pregnancy ended (vocab.PREGNANCY_OUTCOME) and what else is known.
+    pregnancy_lmp: Mapped[date | None]
+    gestation_exposure_weeks: Mapped[int | None]
+    gestation_reaction_weeks: Mapped[int | None]
+    pregnancy_outcome: Mapped[str | None] = code()
+    pregnancy_detail: Mapped[str | None] = text(2000)
+    # A parent-child report: the reaction is in the child (the patient), exposed through the
+    # parent, who is described here (E2B D.10).
+    parent_child: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    parent_initials: Mapped[str | None] = text(60)
+    parent_age_years: Mapped[int | None]
+    parent_sex: Mapped[str | None] = code()
+    parent_weight_kg: Mapped[float | None]
+    parent_height_cm: Mapped[float | None]
+    parent_history: Mapped[str | None] = text(500)
+
     # Derived from the reports and the assessment by `adr.cases.recompute`.
     serious: Mapped[bool] = mapped_column(default=False)
     death: Mapped[bool] = mapped_column(default=False)
@@ -95,6 +119,13 @@ class Case(Model):
     notes: Mapped[list[CaseNote]] = relationship(order_by="CaseNote.id")
     reactions: Mapped[list[Reaction]] = relationship(order_by="(Reaction.position, Reaction.id)")
     term_codings: Mapped[list[TermCoding]] = relationship(order_by="TermCoding.id")
+    diseases: Mapped[list[CaseDisease]] = relationship(
+        order_by="(CaseDisease.position, CaseDisease.id)"
+    )
+    lab_results: Mapped[list[LabResult]] = relationship(
+        order_by="(LabResult.position, LabResult.id)"
+    )
+    drug_details: Mapped[list[CaseDrug]] = relationship(order_by="CaseDrug.id")
     submissions: Mapped[list[Submission]] = relationship(
         back_populates="case", order_by="Submission.id"
     )
@@ -169,6 +200,7 @@ class Report(Model):
     patient_family_adr_detail: Mapped[str | None] = text(500)
     patient_history: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     patient_history_detail: Mapped[str | None] = text(500)
+    patient_pregnant: Mapped[str | None] = code()  # vocab.PREGNANT, for a woman of 12 to 55
 
     event_name: Mapped[str | None] = text(250)
     event_onset_date: Mapped[date | None]
@@ -182,6 +214,8 @@ class Report(Model):
     event_disease_impact: Mapped[str | None] = code()
     event_serious: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     event_causality: Mapped[str | None] = code()
+    event_province: Mapped[str | None] = text(50)  # where it happened, for group events
+    event_city: Mapped[str | None] = text(50)
 
     # Derived by `adr.cases.recompute` from the case as it stood once this report was added.
     serious: Mapped[bool]
@@ -324,6 +358,9 @@ class Drug(Model):
     generic_name: Mapped[str | None] = text(200)
     manufacturer: Mapped[str | None] = text(200)
     batch_number: Mapped[str | None] = mapped_column(sa.String(35), index=True)
+    expiry_date: Mapped[date | None]  # 失效日期/有效期至, printed beside the batch
+    dosage_form: Mapped[str | None] = text(60)  # 剂型: 片剂, 颗粒剂
+    strength: Mapped[str | None] = text(60)  # 规格: 0.25g, 每袋装10g
     # The company's product this drug was matched to when the report was stored (`adr.products`).
     product_id: Mapped[int | None] = mapped_column(sa.ForeignKey("product.id"), index=True)
     dose: Mapped[float | None]
@@ -351,6 +388,9 @@ class Product(Model):
     aliases: Mapped[list[str]] = mapped_column(sa.JSON, default=list, server_default="[]")
     approval_number: Mapped[str] = mapped_column(sa.String(35), unique=True)  # 国药准字H61020123
     manufacturer: Mapped[str] = mapped_column(sa.String(200))
+    dosage_form: Mapped[str | None] = text(60)  # 剂型, as the approval names it
+    # Its strengths (规格), as the labels print them: offered to a reporter naming the product.
+    strengths: Mapped[list[str]] = mapped_column(sa.JSON, default=list, server_default="[]")
     # The adverse reactions the label lists, one term each: what a reaction is expected against.
     listed_reactions: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
 
@@ -705,6 +745,69 @@ class DrugReaction(Model):
     rechallenge: Mapped[str | None] = code()
 
     reaction: Mapped[Reaction] = relationship(back_populates="assessments")
+
+
+class CaseDisease(Model):
+    """A related disease of the patient (相关疾病信息, E2B D.7.1.r): history or concurrent.
+
+    A report's 原患疾病 becomes one the first time a report names it; staff add, code to
+    MedDRA, date and remove them (`adr.cases.holder`).
+    """
+
+    __tablename__ = "case_disease"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("safety_case.id"), index=True)
+    report_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report.id"))  # first named in
+    position: Mapped[int]
+    name: Mapped[str] = mapped_column(sa.String(250))
+    meddra_version: Mapped[str | None] = mapped_column(sa.String(10))
+    llt_code: Mapped[int | None]
+    start_date: Mapped[date | None]
+    end_date: Mapped[date | None]
+    continuing: Mapped[str | None] = code()  # still present when reported: yes, no, unknown
+    note: Mapped[str | None] = text(200)
+
+
+class LabResult(Model):
+    """A laboratory test of the patient and its result (相关实验室检查信息, E2B F.r)."""
+
+    __tablename__ = "lab_result"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("safety_case.id"), index=True)
+    position: Mapped[int]
+    test_name: Mapped[str] = mapped_column(sa.String(250))
+    meddra_version: Mapped[str | None] = mapped_column(sa.String(10))
+    llt_code: Mapped[int | None]
+    test_date: Mapped[date | None]
+    result_value: Mapped[float | None]  # a number with `unit`, or
+    result_text: Mapped[str | None] = text(2000)  # the result in words (阳性, 2+)
+    unit: Mapped[str | None] = text(50)
+    normal_low: Mapped[str | None] = text(50)
+    normal_high: Mapped[str | None] = text(50)
+    more_info: Mapped[str | None] = text(2000)
+
+
+class CaseDrug(Model):
+    """What staff know of one drug of a case beyond its reports (`adr.cases.holder`).
+
+    A drug is known across the reports by `adr.reactions.drug_key`; a value left None is the
+    reports' own (the latest that gives it).
+    """
+
+    __tablename__ = "case_drug"
+    __table_args__ = (sa.UniqueConstraint("case_id", "drug_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("safety_case.id"), index=True)
+    drug_key: Mapped[str] = mapped_column(sa.String(200))
+    dosage_form: Mapped[str | None] = text(60)
+    strength: Mapped[str | None] = text(60)
+    expiry_date: Mapped[date | None]
+    duration_value: Mapped[int | None]  # how long it was taken in all (E2B G.k.4.r.6)
+    duration_unit: Mapped[str | None] = code()  # vocab.DURATION_UNIT
+    action_taken: Mapped[str | None] = code()  # vocab.ACTION_TAKEN (E2B G.k.8)
 
 
 class TermCoding(Model):

@@ -83,12 +83,24 @@ def end_of_china_day(day: date) -> datetime:
     return datetime.combine(day, time(23, 59, 59), tzinfo=CHINA).astimezone(UTC)
 
 
-def due_at(day_zero: date, category: str, death: bool, new_days: int = 30) -> datetime:
+def is_overseas(country: str | None) -> bool:
+    """Tell whether a reaction happened outside China mainland (境外, Hong Kong and Macao and
+    Taiwan included); None is the mainland, as the public form assumes."""
+    return country not in (None, "", "CN")
+
+
+def due_at(
+    day_zero: date, category: str, death: bool, new_days: int = 30, overseas: bool = False
+) -> datetime | None:
     """Return the deadline: the end of the China day N days after day 0, in UTC.
 
     N is 1 for a death (立即报告), 15 for a serious reaction, `new_days` for a new non-serious
-    one, 30 otherwise.
+    one, 30 otherwise. A reaction overseas (境外) is due in 15 days when serious, a death
+    included; one not serious is none: it goes in the periodic report (NMPA 2018 No. 66).
     """
+    if overseas:
+        serious = death or category in ("serious", "new_serious")
+        return end_of_china_day(day_zero + timedelta(days=15)) if serious else None
     if death:
         days = DAYS_TO_REPORT["death"]
     else:

@@ -187,6 +187,107 @@ REPORT_KIND: CodeList = {
     "follow_up": Term("跟踪报告", "Follow-up report"),
 }
 
+# The holder's form (上市许可持有人药品不良反应报告表, 2020) beyond the 2011 form's fields.
+PREGNANT: CodeList = {
+    "yes": Term("是", "Yes"),
+    "no": Term("否", "No"),
+    "unknown": Term("不详", "Not known"),
+}
+# Asked of a woman this old at the reaction (a girl of 12 may be pregnant; few women past 55).
+CHILD_BEARING_AGE = (12, 55)
+PREGNANCY_OUTCOME: CodeList = {
+    "ongoing": Term("妊娠中", "Pregnancy continuing"),
+    "live_birth": Term("活产", "Live birth"),
+    "live_birth_anomaly": Term("活产(有先天异常)", "Live birth with a congenital anomaly"),
+    "stillbirth": Term("死产", "Stillbirth"),
+    "spontaneous_abortion": Term("自然流产", "Miscarriage"),
+    "induced_abortion": Term("人工流产", "Termination"),
+    "ectopic": Term("异位妊娠", "Ectopic pregnancy"),
+    "unknown": Term("不详", "Unknown"),
+}
+# 采取的措施 with the drug (E2B G.k.8, codes 1 to 4, 0 and 9).
+ACTION_TAKEN: CodeList = {
+    "withdrawn": Term("停药", "Drug withdrawn"),
+    "reduced": Term("减量", "Dose reduced"),
+    "increased": Term("加量", "Dose increased"),
+    "not_changed": Term("剂量不变", "Dose not changed"),
+    "unknown": Term("不详", "Unknown"),
+    "not_applicable": Term("不适用", "Not applicable"),
+}
+DURATION_UNIT: CodeList = {
+    "min": Term("分钟", "minutes"),
+    "h": Term("小时", "hours"),
+    "d": Term("天", "days"),
+    "wk": Term("周", "weeks"),
+    "mo": Term("月", "months"),
+    "a": Term("年", "years"),
+}
+CONTINUING: CodeList = {
+    "yes": Term("是", "Yes"),
+    "no": Term("否", "No"),
+    "unknown": Term("不详", "Unknown"),
+}
+CHINA = "CN"  # 境外报告: a reaction that happened outside China mainland (HK, MO, TW too)
+HOLDER_FIELDS: CodeList = {
+    "occurrence_country": Term("不良反应发生国家/地区", "Country where the reaction occurred"),
+    "patient_nationality": Term("国籍", "Nationality"),
+    "patient_height_cm": Term("身高(cm)", "Height (cm)"),
+    "autopsy": Term("是否尸检", "Autopsy done"),
+    "autopsy_findings": Term("尸检结果", "Autopsy findings"),
+    "pregnancy_lmp": Term("末次月经日期", "Last menstrual period"),
+    "gestation_exposure_weeks": Term("用药时孕周", "Weeks of pregnancy at exposure"),
+    "gestation_reaction_weeks": Term("发生不良反应时孕周", "Weeks of pregnancy at the reaction"),
+    "pregnancy_outcome": Term("妊娠结局", "Outcome of the pregnancy"),
+    "pregnancy_detail": Term("妊娠详情及转归", "Pregnancy details"),
+    "parent_child": Term(
+        "亲代-子代报告(不良反应发生于子代)", "Parent-child report (the reaction is in the child)"
+    ),
+    "parent_initials": Term("母亲/父亲姓名缩写", "Parent's initials"),
+    "parent_age_years": Term("母亲/父亲年龄(岁)", "Parent's age (years)"),
+    "parent_sex": Term("母亲/父亲性别", "Parent's sex"),
+    "parent_weight_kg": Term("母亲/父亲体重(kg)", "Parent's weight (kg)"),
+    "parent_height_cm": Term("母亲/父亲身高(cm)", "Parent's height (cm)"),
+    "parent_history": Term("母亲/父亲相关病史", "Parent's relevant history"),
+    # A related disease (相关疾病信息), a lab result (相关实验室检查信息), a drug's details.
+    "disease-name": Term("疾病名称", "Disease"),
+    "disease-start_date": Term("开始日期", "Started"),
+    "disease-end_date": Term("结束日期", "Ended"),
+    "disease-continuing": Term("报告当时疾病是否仍存在", "Still present when reported"),
+    "disease-note": Term("备注", "Comments"),
+    "lab-test_name": Term("检查项目", "Test"),
+    "lab-test_date": Term("检查日期", "Date"),
+    "lab-result": Term("检查结果", "Result"),
+    "lab-unit": Term("单位", "Unit"),
+    "lab-normal_low": Term("正常值下限", "Normal low"),
+    "lab-normal_high": Term("正常值上限", "Normal high"),
+    "lab-more_info": Term("补充信息", "More information"),
+    "drug-dosage_form": Term("剂型", "Dosage form"),
+    "drug-strength": Term("规格", "Strength"),
+    "drug-expiry_date": Term("失效日期/有效期至", "Expiry date"),
+    "drug-duration": Term("用药时间", "Total duration"),
+    "drug-action_taken": Term("采取的措施", "Action taken with the drug"),
+}
+NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "QO", "ZZ"})
+
+
+def countries(language: str) -> list[tuple[str, str]]:
+    """Return the ISO 3166 countries and regions by code and name in `language`, China first."""
+    from babel import Locale  # Flask-Babel's dependency
+
+    locale = Locale("en") if language.startswith("en") else Locale.parse("zh_Hans_CN")
+    names: dict[str, str] = {str(code): str(name) for code, name in locale.territories.items()}
+    codes = sorted(
+        (code for code in names if len(code) == 2 and code.isalpha() and code[0] != "X"),
+        key=lambda code: (code != CHINA, names[code]),
+    )
+    return [(code, names[code]) for code in codes if code not in NOT_COUNTRIES]
+
+
+def country_name(code: str | None, language: str) -> str:
+    """Return a country's name in `language`, or the code itself when Babel does not know it."""
+    return dict(countries(language)).get(code or "", code or "")
+
+
 # 报告人职业 and 信息来源, derived for the regulator from what the reporter said.
 OCCUPATION: CodeList = {
     "physician": Term("医生", "Doctor"),
@@ -272,6 +373,12 @@ FIELDS: dict[str, Term] = {
     "drug-start_date": Term("用药开始时间", "Started"),
     "drug-end_date": Term("用药结束时间", "Stopped"),
     "drug-indication": Term("用药原因", "Reason for use"),
+    "drug-expiry_date": Term("失效日期/有效期至", "Expiry date (on the pack)"),
+    "drug-dosage_form": Term("剂型", "Dosage form"),
+    "drug-strength": Term("规格", "Strength"),
+    "patient-pregnant": Term("是否妊娠", "Was the patient pregnant?"),
+    "event-province": Term("发生地区(省)", "Where it happened: province"),
+    "event-city": Term("发生地区(市)", "Where it happened: city"),
     "event-name": Term("不良反应/事件名称", "Reaction"),
     "event-onset_date": Term("不良反应/事件发生时间", "Date it started"),
     "event-description": Term(

@@ -128,6 +128,7 @@ def clocks(
     new_days = new_reaction_days()
     status = getattr(case, "status", None)
     invalid_since = getattr(case, "invalid_since", None)
+    overseas = regulatory.is_overseas(getattr(case, "occurrence_country", None))
     result = []
     reported_serious = False
     for index, report in enumerate(reports):
@@ -140,7 +141,7 @@ def clocks(
         category = regulatory.report_category(serious, decided.get("expectedness") == "new")
         valid = regulatory.is_valid_case(view)
         day_zero = report.aware_on if valid else None
-        due = regulatory.due_at(day_zero, category, death, new_days) if day_zero else None
+        due = regulatory.due_at(day_zero, category, death, new_days, overseas) if day_zero else None
         # A copy of a report the case held already owes nothing; invalid and duplicate cases
         # owe nothing, but a deadline passed unsent before the case was found invalid stays.
         copy = getattr(report, "duplicate_copy", False)
@@ -192,7 +193,9 @@ def derive(
     for name in DECIDED:
         put(case, name, last.decided.get(name))
     # The investigation runs from the earliest day 0 of a report that brought the death: the
-    # first with it, or one that reports it itself (a duplicate merged in, known earlier).
+    # first with it, or one that reports it itself (a duplicate merged in, known earlier). A
+    # death overseas is reported in 15 days; the holder investigates the deaths in China.
+    overseas = regulatory.is_overseas(getattr(case, "occurrence_country", None))
     death_day = min(
         (
             c.day_zero
@@ -206,7 +209,7 @@ def derive(
     put(
         case,
         "investigation_due_at",
-        regulatory.investigation_due_at(death_day) if death_day else None,
+        regulatory.investigation_due_at(death_day) if death_day and not overseas else None,
     )
     return changes
 

@@ -24,6 +24,7 @@ from wtforms import DateField, Form
 
 from adr import audit, duplicates, products, reactions, regulatory, search, vocab
 from adr.cases import approvals, clock, merges
+from adr.cases.holder import add_reported_disease
 from adr.intake.forms import (
     CaseForm,
     Date,
@@ -286,6 +287,7 @@ def carry_out(
         report.duplicate_copy = merges.is_copy(report, case.reports[: case.reports.index(report)])
         if not report.duplicate_copy:
             reactions.add_reported(session, case, report)
+            add_reported_disease(session, case, report)
     session.flush()
     reindex(session, report)
     clock.recompute(session, case, actor)

@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from adr import audit, duplicates, e2b, reactions
-from adr.cases import clock
+from adr.cases import clock, holder
 from adr.cases.view import DRUG_COLUMNS, VIEW_COLUMNS, CurrentView, current_view, is_empty
 from adr.models import (
     Case,
@@ -136,6 +136,7 @@ def merge(
     for report in moved:
         if not report.duplicate_copy:
             reactions.add_reported(session, original, report)
+            holder.add_reported_disease(session, original, report)
     clock.recompute(session, original, actor)
     return record
 

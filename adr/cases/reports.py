@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from adr import audit, batches, cases, duplicates, mailer, products, reactions, regulatory, search
+from adr.cases import holder
 from adr.extensions import db
 from adr.models import Case, Report, write_transaction
 
@@ -84,6 +85,7 @@ def store_report(report: Report, token: str, language: str, actor: str = audit.P
                     case.status = "in_review"
                 cases.recompute(session, case, actor, received=report)
                 reactions.add_reported(session, case, report)
+                holder.add_reported_disease(session, case, report)
                 batches.check_batches(session, report)  # counts this report: after its case
                 case.suggested_expectedness = suggestion.code if suggestion else None
             mailer.wake_sender()
