@@ -267,25 +267,30 @@ HOLDER_FIELDS: CodeList = {
     "drug-duration": Term("用药时间", "Total duration"),
     "drug-action_taken": Term("采取的措施", "Action taken with the drug"),
 }
-NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "QO", "ZZ"})
+
+
+def _countries() -> CodeList:
+    """Return the ISO 3166 countries and regions with their names from Babel's CLDR data."""
+    from babel import Locale  # Flask-Babel's dependency
+
+    zh, en = Locale.parse("zh_Hans_CN").territories, Locale("en").territories
+    codes = [str(c) for c in en if len(c) == 2 and c.isalpha() and c[0] != "X" and c in zh]
+    not_countries = {"EU", "EZ", "UN", "QO", "ZZ"}
+    return {c: Term(str(zh[c]), str(en[c])) for c in sorted(codes) if c not in not_countries}
+
+
+COUNTRIES: CodeList = _countries()
 
 
 def countries(language: str) -> list[tuple[str, str]]:
-    """Return the ISO 3166 countries and regions by code and name in `language`, China first."""
-    from babel import Locale  # Flask-Babel's dependency
-
-    locale = Locale("en") if language.startswith("en") else Locale.parse("zh_Hans_CN")
-    names: dict[str, str] = {str(code): str(name) for code, name in locale.territories.items()}
-    codes = sorted(
-        (code for code in names if len(code) == 2 and code.isalpha() and code[0] != "X"),
-        key=lambda code: (code != CHINA, names[code]),
-    )
-    return [(code, names[code]) for code in codes if code not in NOT_COUNTRIES]
+    """Return the countries by code and name in `language`, China first, then by name."""
+    names = [(code, term.text(language)) for code, term in COUNTRIES.items()]
+    return sorted(names, key=lambda item: (item[0] != CHINA, item[1]))
 
 
 def country_name(code: str | None, language: str) -> str:
-    """Return a country's name in `language`, or the code itself when Babel does not know it."""
-    return dict(countries(language)).get(code or "", code or "")
+    """Return a country's name in `language`, or the code itself when it is not in the list."""
+    return label(COUNTRIES, code, language) or (code or "")
 
 
 # 报告人职业 and 信息来源, derived for the regulator from what the reporter said.

@@ -85,3 +85,71 @@ def add_reported_disease(session: Session, case: Case, report: Report) -> CaseDi
     session.add(row)
     case.diseases.append(row)
     return row
+
+
+# What the national direct-reporting system requires of the holder's form (its * fields, and
+# the parts of the 填表说明 that make a field required once another is given).
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A field the national system requires that the case lacks, and where to fill it: an
+    anchor of the case page, or "follow-up" (the reports' own data: a follow-up or a correction)."""
+
+    field: str  # a key of vocab.FIELDS or vocab.HOLDER_FIELDS
+    subject: str  # the drug or reaction it is missing for; "" for the case
+    where: str
+
+
+def national_gaps(case: Case, view: Any) -> list[Gap]:
+    """Return what the national system requires and the case lacks, in the form's order.
+
+    `view` is the case's current view. Required (the form's * fields): the patient's name or
+    initials, sex and birth date (an age stands in: the form's 年龄); for each suspect drug its
+    approval number, generic name, dosage form, holder or manufacturer and start of use; for each
+    reaction its onset and outcome, and the holder's causality for each suspect drug; for a death
+    its date, whether an autopsy was done and, when one was, its findings.
+    """
+    gaps: list[Gap] = []
+    if not regulatory.identifies(view.patient_name):
+        gaps.append(Gap("patient-name", "", "follow-up"))
+    if view.patient_sex not in ("male", "female"):
+        gaps.append(Gap("patient-sex", "", "follow-up"))
+    if view.patient_birth_date is None and view.patient_age is None:
+        gaps.append(Gap("patient-birth_date", "", "follow-up"))
+    suspects = [drug for drug in view.drugs if drug.role in reactions.ASSESSED_ROLES]
+    if not suspects:
+        gaps.append(Gap("drug-generic_name", "", "follow-up"))
+    for index, drug in enumerate(view.drugs):
+        if drug.role not in reactions.ASSESSED_ROLES:
+            continue
+        name = drug.generic_name or drug.brand_name or ""
+        details = drug_details(case, drug)
+        for field, value, where in (
+            ("drug-approval_number", drug.approval_number, "follow-up"),
+            ("drug-generic_name", drug.generic_name, "follow-up"),
+            ("drug-dosage_form", details.dosage_form, f"#holder-drug-{index}"),
+            ("drug-manufacturer", drug.manufacturer, "follow-up"),
+            ("drug-start_date", drug.start_date, "follow-up"),
+        ):
+            if not value:
+                gaps.append(Gap(field, name, where))
+    for reaction in reactions.sent(case):
+        facts = reactions.reaction_facts(reaction, case, view)
+        term = reaction.reported_term
+        if facts.onset_date is None:
+            gaps.append(Gap("event-onset_date", term, f"#coding-{reaction.id}"))
+        if facts.outcome is None:
+            gaps.append(Gap("event-outcome", term, f"#coding-{reaction.id}"))
+        for drug in suspects:
+            if reactions.pair_facts(reaction, drug, case, view).company_causality is None:
+                name = drug.generic_name or drug.brand_name or ""
+                gaps.append(Gap("company_causality", f"{name} × {term}", "#pairs"))
+    if case.death:
+        if view.event_death_date is None:
+            gaps.append(Gap("event-death_date", "", "follow-up"))
+        if case.autopsy is None:
+            gaps.append(Gap("autopsy", "", "#holder-case"))
+        elif case.autopsy == "yes" and not case.autopsy_findings:
+            gaps.append(Gap("autopsy_findings", "", "#holder-case"))
+    return gaps

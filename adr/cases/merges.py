@@ -51,7 +51,7 @@ def find_report(session: Session, reference: str) -> Report | None:
 def adds_nothing(report: Any, view: CurrentView) -> bool:
     """Tell whether every value the report gives is the view's already."""
     for column in VIEW_COLUMNS:
-        value = getattr(report, column)
+        value = getattr(report, column, None)  # a migration's rows lack later columns
         if not is_empty(value) and view.values.get(column) != value:
             return False
     held = {(d.role, (d.generic_name or d.brand_name or "").casefold()): d for d in view.drugs}
@@ -60,8 +60,8 @@ def adds_nothing(report: Any, view: CurrentView) -> bool:
         if known is None:
             return False
         for column in DRUG_FACTS:
-            value = getattr(drug, column)
-            if not is_empty(value) and getattr(known, column) != value:
+            value = getattr(drug, column, None)
+            if not is_empty(value) and getattr(known, column, None) != value:
                 return False
     return True
 

@@ -105,7 +105,9 @@ def clean_text(value: Any) -> Any:
 @cache
 def label(name: str) -> Any:
     """Return a field's label, rendering in the page language."""
-    return lazy_term(vocab.FIELDS.get(name) or vocab.RECORD_FIELDS[name])
+    return lazy_term(
+        vocab.FIELDS.get(name) or vocab.HOLDER_FIELDS.get(name) or vocab.RECORD_FIELDS[name]
+    )
 
 
 def options(codes: vocab.CodeList, blank: bool = False) -> list[SelectChoice]:

@@ -37,6 +37,18 @@ MOVED = (
     "status", "status_reason", "assessed_serious", "expectedness", "company_causality",
     "naranjo_answers", "naranjo_score", "national_case_number",
 )
+# The report form's columns as this revision knew them (the app's own list grows later).
+FORM_COLUMNS = (
+    "reporter_kind", "reporter_organization_type", "reporter_organization", "reporter_name",
+    "reporter_phone", "reporter_email", "reporter_consent_contact", "reporter_consent_privacy",
+    "patient_name", "patient_sex", "patient_birth_date", "patient_age", "patient_age_unit",
+    "patient_ethnicity", "patient_weight_kg", "patient_phone", "patient_disease",
+    "patient_hospital", "patient_record_number", "patient_past_adr", "patient_past_adr_detail",
+    "patient_family_adr", "patient_family_adr_detail", "patient_history", "patient_history_detail",
+    "event_name", "event_onset_date", "event_description", "event_outcome",
+    "event_sequelae_detail", "event_death_cause", "event_death_date", "event_dechallenge",
+    "event_rechallenge", "event_disease_impact", "event_serious", "event_causality", "remarks",
+)
 DRUG_COLUMNS = (
     "report_id", "position", "role", "approval_number", "brand_name", "generic_name",
     "manufacturer", "batch_number", "dose", "dose_unit", "route", "frequency", "start_date",
@@ -47,7 +59,7 @@ DATE_COLUMNS = {"patient_birth_date", "event_onset_date", "event_death_date", "a
                 "submitted_to_regulator_on"}
 REPORT_COLUMNS = (
     "id", "case_id", "received_at", "follow_up_of_id", "serious", "report_category", "due_at",
-    "valid_case", "completeness", *cases.VIEW_COLUMNS,
+    "valid_case", "completeness", *FORM_COLUMNS,
 )
 
 

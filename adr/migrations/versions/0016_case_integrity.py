@@ -30,11 +30,23 @@ DECIDED = ("assessed_serious", "assessed_outcome", "expectedness")
 JSON_COLUMNS = {"event_serious", "patient_history", "decided_serious"}
 DATE_COLUMNS = {"patient_birth_date", "event_onset_date", "event_death_date", "aware_on", "day_zero",
                 "submitted_to_regulator_on"}
+# The report form's columns as this revision knew them (the app's own list grows later).
+FORM_COLUMNS = (
+    "reporter_kind", "reporter_organization_type", "reporter_organization", "reporter_name",
+    "reporter_phone", "reporter_email", "reporter_consent_contact", "reporter_consent_privacy",
+    "patient_name", "patient_sex", "patient_birth_date", "patient_age", "patient_age_unit",
+    "patient_ethnicity", "patient_weight_kg", "patient_phone", "patient_disease",
+    "patient_hospital", "patient_record_number", "patient_past_adr", "patient_past_adr_detail",
+    "patient_family_adr", "patient_family_adr_detail", "patient_history", "patient_history_detail",
+    "event_name", "event_onset_date", "event_description", "event_outcome",
+    "event_sequelae_detail", "event_death_cause", "event_death_date", "event_dechallenge",
+    "event_rechallenge", "event_disease_impact", "event_serious", "event_causality", "remarks",
+)
 REPORT_COLUMNS = (
     "id", "case_id", "reference", "received_at", "added_at", "follow_up_of_id", "aware_on",
     "serious", "report_category", "valid_case", "completeness", "day_zero", "due_at",
     "submitted_to_regulator_on", "sent_recorded_at", "merge_id", "duplicate_copy",
-    "lapsed_due_at", "decided_serious", "decided_outcome", *cases.VIEW_COLUMNS,
+    "lapsed_due_at", "decided_serious", "decided_outcome", *FORM_COLUMNS,
 )
 DRUG_COLUMNS = (
     "id", "report_id", "position", "role", "approval_number", "brand_name", "generic_name",
