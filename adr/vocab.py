@@ -274,7 +274,7 @@ def _countries() -> CodeList:
     from babel import Locale  # Flask-Babel's dependency
 
     zh, en = Locale.parse("zh_Hans_CN").territories, Locale("en").territories
-    codes = [str(c) for c in en if len(c) == 2 and c.isalpha() and c[0] != "X" and c in zh]
+    codes = [c for c in map(str, en) if len(c) == 2 and c.isalpha() and c[0] != "X" and c in zh]
     not_countries = {"EU", "EZ", "UN", "QO", "ZZ"}
     return {c: Term(str(zh[c]), str(en[c])) for c in sorted(codes) if c not in not_countries}
 
