@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -787,6 +788,13 @@ class LabResult(Model):
     normal_low: Mapped[str | None] = text(50)
     normal_high: Mapped[str | None] = text(50)
     more_info: Mapped[str | None] = text(2000)
+
+    @property
+    def result(self) -> str | None:
+        """Return the result as staff typed it: the number as people write it, or the text."""
+        if self.result_value is None:
+            return self.result_text
+        return format(Decimal(repr(self.result_value)).normalize(), "f")
 
 
 class CaseDrug(Model):

@@ -229,7 +229,6 @@ CONTINUING: CodeList = {
 }
 CHINA = "CN"  # 境外报告: a reaction that happened outside China mainland (HK, MO, TW too)
 HOLDER_FIELDS: CodeList = {
-    "occurrence_country": Term("不良反应发生国家/地区", "Country where the reaction occurred"),
     "patient_nationality": Term("国籍", "Nationality"),
     "patient_height_cm": Term("身高(cm)", "Height (cm)"),
     "autopsy": Term("是否尸检", "Autopsy done"),
@@ -415,6 +414,8 @@ RECORD_FIELDS: CodeList = {
     "submitted_to_regulator_on": Term("上报日期", "Date sent to the national system"),
     "national_case_number": Term("国家系统报告编号", "National case number"),
     "investigation_reported_on": Term("死亡病例调查报告日期", "Death investigation reported"),
+    # 境外报告 when not China mainland: it changes the deadline, so it is set as a correction.
+    "occurrence_country": Term("不良反应发生国家/地区", "Country where the reaction occurred"),
 }
 
 

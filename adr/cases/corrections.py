@@ -27,6 +27,7 @@ from adr.cases import approvals, clock, merges
 from adr.cases.holder import add_reported_disease
 from adr.intake.forms import (
     CaseForm,
+    Choice,
     Date,
     DrugForm,
     EventForm,
@@ -48,6 +49,7 @@ class RecordForm(Section):
     submitted_to_regulator_on = Date("submitted_to_regulator_on")
     national_case_number = Text("national_case_number", 50)
     investigation_reported_on = Date("investigation_reported_on")
+    occurrence_country = Choice("occurrence_country", vocab.COUNTRIES)
 
 
 SECTIONS: dict[str, type[Form]] = {
@@ -59,7 +61,7 @@ SECTIONS: dict[str, type[Form]] = {
     "record": RecordForm,
 }
 CASE_COLUMNS = {"awareness_date": "aware_on", "source": "source"}
-ON_THE_CASE = ("national_case_number", "investigation_reported_on")
+ON_THE_CASE = ("national_case_number", "investigation_reported_on", "occurrence_country")
 # What a column's correction also sets.
 DERIVED = {"reporter_phone": "reporter_phone_e164", "patient_phone": "patient_phone_e164"}
 # What decides a report's deadline, or says it was met: a change here waits for approval.

@@ -73,6 +73,17 @@ def is_overseas(case: Case) -> bool:
     return regulatory.is_overseas(case.occurrence_country)
 
 
+def is_pregnancy(case: Case) -> bool:
+    """Tell whether the case concerns a pregnancy: a report says so (是否妊娠, or 妊娠期 in the
+    relevant history), or staff gave a pregnancy item."""
+    reported = any(
+        report.patient_pregnant == "yes" or "pregnancy" in (report.patient_history or [])
+        for report in case.reports
+    )
+    given = case.pregnancy_lmp or case.pregnancy_outcome or case.parent_child
+    return reported or bool(given)
+
+
 def add_reported_disease(session: Session, case: Case, report: Report) -> CaseDisease | None:
     """Add the report's 原患疾病 to the case's related diseases, unless the case holds it."""
     name = (report.patient_disease or "").strip()[:250]

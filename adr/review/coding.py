@@ -21,7 +21,17 @@ from adr import audit, cases, meddra, products, reactions, regulatory, vocab
 from adr.auth.views import role_required
 from adr.i18n import current_language
 from adr.intake.forms import clean_text
-from adr.models import Case, Drug, DrugReaction, Reaction, Report, TermCoding, write_transaction
+from adr.models import (
+    Case,
+    CaseDisease,
+    Drug,
+    DrugReaction,
+    LabResult,
+    Reaction,
+    Report,
+    TermCoding,
+    write_transaction,
+)
 from adr.review import bp
 from adr.review.queries import find_report
 
@@ -126,12 +136,10 @@ def shown_coding(code: int, version: str) -> str:
 
 
 def term_texts(view: cases.CurrentView) -> list[tuple[str, str]]:
-    """Return the case's indication and history texts staff may code, each once, by kind."""
+    """Return the case's indication and history texts staff may code, each once, by kind (the
+    related diseases are coded as rows of the holder form)."""
     found = [("indication", drug.indication or "") for drug in view.drugs]
-    found += [
-        ("history", view.patient_disease or ""),
-        ("history", view.patient_history_detail or ""),
-    ]
+    found.append(("history", view.patient_history_detail or ""))
     return list(dict.fromkeys((kind, text[:500]) for kind, text in found if text))
 
 
@@ -164,7 +172,11 @@ def reaction_section(
     automatic: list[str] = []  # the uncoded terms searched without being asked
 
     def coding(
-        anchor: str, text: str, coded: Reaction | TermCoding | None, hidden: dict[str, str]
+        anchor: str,
+        text: str,
+        coded: Reaction | TermCoding | CaseDisease | LabResult | None,
+        hidden: dict[str, str],
+        action: str | None = None,
     ) -> Coding:
         code = coded.llt_code if coded else None
         code_version = coded.meddra_version if coded else None
@@ -178,13 +190,14 @@ def reaction_section(
             text=text,
             coded=meddra.describe(code, code_version, language) if code and code_version else None,
             stored=f"{code} ({code_version})" if code else "",
-            coded_by=coded.coded_by if coded else None,
-            coded_at=coded.coded_at if coded else None,
+            coded_by=getattr(coded, "coded_by", None),
+            coded_at=getattr(coded, "coded_at", None),
             query=query,
             suggestions=meddra.search(query, language, SUGGESTIONS, version) if searched else [],
             searched=searched,
             hidden=hidden,
-            action=url_for(
+            action=action
+            or url_for(
                 "review.code_term" if "kind" in hidden else "review.code_reaction",
                 reference=reference,
             ),
@@ -220,6 +233,14 @@ def reaction_section(
         hidden = {"kind": kind, "text": text}
         terms.append(coding(f"coding-{kind}-{counts[kind]}", text, stored, hidden))
         counts[kind] += 1
+    for kind, held, title in (
+        ("diseases", case.diseases, "name"),
+        ("labs", case.lab_results, "test_name"),
+    ):
+        for entry in held:
+            action = url_for("review.code_row", reference=reference, kind=kind, row_id=entry.id)
+            anchor = f"coding-{kind}-{entry.id}"
+            terms.append(coding(anchor, getattr(entry, title), entry, {}, action))
     drugs = drug_columns(view)
     pairs = [
         PairRow(drug, reaction, reactions.pair_facts(reaction, drug_of(view, drug.key), case, view))

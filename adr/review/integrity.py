@@ -36,6 +36,7 @@ REPORT_FIELDS = [
     "submitted_to_regulator_on",
     "national_case_number",
     "investigation_reported_on",
+    "occurrence_country",
     *(
         name
         for name in vocab.FIELDS

@@ -9,7 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask import abort
 
-from adr import mailer, regulatory, search
+from adr import cases, mailer, regulatory, search
+from adr.cases import holder
 from adr.extensions import db
 from adr.models import ApprovalRequest, Case, Drug, OutboxMail, Report
 from adr.regulator.workbook import parse_month
@@ -170,6 +171,19 @@ def dashboard_counts(now: datetime) -> dict[str, int]:
     awaiting = sa.select(sa.func.count()).where(ApprovalRequest.status == "pending")
     counts["awaiting_approval"] = db.session.scalar(awaiting) or 0
     return counts
+
+
+def not_ready_soon(now: datetime, limit: int = 200) -> list[tuple[Report, int, datetime]]:
+    """Return the serious cases due within 3 days that the national system's form would refuse:
+    each case's first report, how many required items it lacks and its deadline, soonest first."""
+    query = report_query(Filters(due_soon=True, serious=True, sort="due"), now).limit(limit)
+    found: dict[int, tuple[Report, int, datetime]] = {}
+    for report in db.session.scalars(query):
+        case = report.case
+        if case.id not in found and report.due_at:
+            gaps = holder.national_gaps(case, cases.current_view(case.reports))
+            found[case.id] = (case.first_report, len(gaps), report.due_at)
+    return [item for item in found.values() if item[1]]
 
 
 @dataclass(frozen=True)

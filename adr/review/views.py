@@ -39,6 +39,7 @@ from adr.review.forms import (
     report_choices,
     status_choices,
 )
+from adr.review.holder import HolderForm, holder_section
 from adr.review.integrity import CorrectionForm, flash_applied, integrity_section
 from adr.review.queries import (
     MAX_PAGE,
@@ -48,6 +49,7 @@ from adr.review.queries import (
     dashboard_counts,
     find_report,
     mail_trouble,
+    not_ready_soon,
     report_query,
     utcnow,
 )
@@ -86,6 +88,7 @@ def render_dashboard(month: str | None = None, month_error: str | None = None) -
     return render_template(
         "review/dashboard.html",
         counts=dashboard_counts(now),
+        not_ready=not_ready_soon(now),
         mail_trouble=mail_trouble(),
         batch_clusters=batches.batches_above_threshold(),
         workloads=workloads(),
@@ -210,9 +213,10 @@ def render_case(
     form: AssessmentForm,
     refused: Refusal | None = None,
     correction: CorrectionForm | None = None,
+    holder: HolderForm | None = None,
 ) -> str:
-    """Render the case page; `refused` is a refused form of the reactions section, `correction`
-    a refused correction."""
+    """Render the case page; `refused` is a refused form of the reactions or the holder form's
+    rows, `correction` a refused correction, `holder` the refused holder form."""
     case = report.case
     form.status.choices = status_choices(case.status)
     form.effective_from.choices = report_choices(case.reports)
@@ -265,6 +269,7 @@ def render_case(
         product_checks=products.case_checks(case.reports, current),
         reactions=reaction_section(report, current, refused),
         integrity=integrity_section(report, correction),
+        holder=holder_section(report, current, holder, refused),
     )
 
 
@@ -448,6 +453,11 @@ AUDIT_CODES = {
     "report_category": vocab.REPORT_CATEGORY,
     "assessed_serious": vocab.SERIOUSNESS,
     "naranjo_answers": vocab.NARANJO_ANSWER,
+    "occurrence_country": vocab.COUNTRIES,
+    "patient_nationality": vocab.COUNTRIES,
+    "autopsy": vocab.CONTINUING,
+    "pregnancy_outcome": vocab.PREGNANCY_OUTCOME,
+    "parent_sex": vocab.SEX,
 }
 CODES = {
     "reporter-kind": vocab.REPORTER_KIND,
