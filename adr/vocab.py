@@ -590,6 +590,17 @@ AUDIT_ACTION: CodeList = {
     "follow-up claimed": Term("声称为跟踪报告(未核实)", "Says it follows up a case (unverified)"),
     "claim rejected": Term("否认跟踪报告声明", "Follow-up claim rejected"),
     "case assigned": Term("分配病例", "Case assigned"),
+    # The holder's form on the case page (adr.review.holder).
+    "holder changed": Term("修改持有人报告表信息", "Holder form item changed"),
+    "disease added": Term("添加相关疾病", "Related disease added"),
+    "disease changed": Term("修改相关疾病", "Related disease changed"),
+    "disease removed": Term("删除相关疾病", "Related disease removed"),
+    "disease coded": Term("相关疾病MedDRA编码", "Related disease coded to MedDRA"),
+    "lab result added": Term("添加实验室检查", "Lab result added"),
+    "lab result changed": Term("修改实验室检查", "Lab result changed"),
+    "lab result removed": Term("删除实验室检查", "Lab result removed"),
+    "lab result coded": Term("实验室检查MedDRA编码", "Lab test coded to MedDRA"),
+    "drug details changed": Term("修改药品剂型、规格等信息", "Drug details changed"),
 }
 ASSESSED_FIELD: CodeList = {
     "status": Term("处理状态", "Status"),
