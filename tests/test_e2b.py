@@ -13,9 +13,10 @@ import pytest
 import sqlalchemy as sa
 from lxml import etree
 
-from adr import cases, create_app, demo, e2b, meddra, reactions, regulatory, vocab
+from adr import cases, create_app, demo, meddra, reactions, regulatory, vocab
 from adr.extensions import db
 from adr.models import AuditEntry, Case, Report, Submission, TermCoding, write_transaction
+from adr.regulator import e2b
 from tests import meddra_fixture
 from tests.conftest import (
     COMPANY,

@@ -49,7 +49,7 @@ from adr.extensions import db
 from adr.i18n import current_language
 from adr.models import Case, Drug, MeddraRelease, MeddraTerm, Reaction, Report, Submission
 
-SCHEMA = Path(__file__).parent / "schemas/e2b-r3/multicacheschemas/MCCI_IN200100UV01.xsd"
+SCHEMA = Path(__file__).parent.parent / "schemas/e2b-r3/multicacheschemas/MCCI_IN200100UV01.xsd"
 HL7 = "urn:hl7-org:v3"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 NS = {"h": HL7}
