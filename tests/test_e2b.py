@@ -47,6 +47,11 @@ CODES = meddra_fixture.DEMO_CODES
 
 @pytest.fixture
 def app(tmp_path, monkeypatch):
+    yield from e2b_app(tmp_path, monkeypatch)
+
+
+def e2b_app(tmp_path, monkeypatch):
+    """Yield an app with the E2B identifiers set, two staff and the fixture's MedDRA release."""
     monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
     app = create_app(app_config(tmp_path, **IDS))
     with app.app_context():
@@ -88,14 +93,16 @@ def ready(app, **fields) -> str:
     return reference
 
 
-def complete_holder_form(case: Case) -> None:
-    """Complete the holder's form of a case from valid_report() as staff do, section by section:
-    the patient, a related disease coded and one not, two lab results (a number with its unit
-    and range, a text), the suspect and the concomitant drug's details."""
-    suspect, concomitant = case.first_report.drugs[:2]
-    with write_transaction() as session:
+def holder_patient(case: Case) -> None:
+    """The holder's form, the patient: nationality and height."""
+    with write_transaction():
         case.patient_nationality = "CN"
         case.patient_height_cm = 158.4
+
+
+def holder_diseases(case: Case) -> None:
+    """Related diseases: the report's 原患疾病 dated (not coded), and 高血压 coded."""
+    with write_transaction() as session:
         for row in case.diseases:
             row.start_date, row.continuing = date(2026, 11, 18), "unknown"
         session.add(
@@ -110,6 +117,12 @@ def complete_holder_form(case: Case) -> None:
                 note="服用硝苯地平控制良好",
             )
         )
+    db.session.expire(case)
+
+
+def holder_lab_results(case: Case) -> None:
+    """Two lab results: a number with its unit and range, coded; a text with a text range."""
+    with write_transaction() as session:
         session.add_all(
             [
                 LabResult(
@@ -134,6 +147,13 @@ def complete_holder_form(case: Case) -> None:
                 ),
             ]
         )
+    db.session.expire(case)
+
+
+def holder_drugs(case: Case) -> None:
+    """The suspect's and the concomitant drug's dosage form, strength, expiry, duration, action."""
+    suspect, concomitant = case.first_report.drugs[:2]
+    with write_transaction() as session:
         session.add_all(
             [
                 CaseDrug(
@@ -156,6 +176,15 @@ def complete_holder_form(case: Case) -> None:
             ]
         )
     db.session.expire(case)
+
+
+HOLDER_SECTIONS = (holder_patient, holder_diseases, holder_lab_results, holder_drugs)
+
+
+def complete_holder_form(case: Case) -> None:
+    """Complete the holder's form of a case from valid_report() as staff do, every section."""
+    for section in HOLDER_SECTIONS:
+        section(case)
 
 
 def parse(xml: bytes | str):

@@ -304,6 +304,8 @@ def case_problems(case: Case, kind: str, reason: str | None) -> list[Problem]:
     if not data.reactions:
         found.append(Problem(_("No reaction."), "follow-up"))
     found.extend(coding_problems(data.reactions))
+    found.extend(term_coding_problems(data.case))
+    found.extend(version_problems(data))
     found.extend(consistency_problems(data))
     found.extend(length_problems(data))
     found.extend(
@@ -458,6 +460,61 @@ def coding_problems(case_reactions: list[Reaction]) -> list[Problem]:
                     )
                 )
     return found
+
+
+def term_coding_problems(case: Case) -> list[Problem]:
+    """Return the related diseases and lab tests staff coded to no current LLT of an imported
+    MedDRA version."""
+    versions = set(db.session.scalars(sa.select(MeddraRelease.version)))
+    coded = [
+        (row.name, row.meddra_version, row.llt_code, e2b_holder.SECTION["diseases"])
+        for row in case.diseases
+        if row.llt_code is not None
+    ] + [
+        (result.test_name, result.meddra_version, result.llt_code, e2b_holder.SECTION["lab"])
+        for result in case.lab_results
+        if result.llt_code is not None
+    ]
+    found = []
+    for term, version, llt_code, where in coded:
+        if version not in versions:
+            text = _(
+                "“%(term)s” is coded in MedDRA %(version)s, which is not imported.",
+                term=term,
+                version=version or "—",
+            )
+            found.append(Problem(text, where))
+            continue
+        llt = db.session.get(MeddraTerm, (version, "llt", llt_code))
+        if llt is None or not llt.current:
+            text = _(
+                "“%(term)s” is coded to LLT %(code)s, not a current LLT of MedDRA %(version)s.",
+                term=term,
+                code=llt_code,
+                version=version,
+            )
+            found.append(Problem(text, where))
+    return found
+
+
+def version_problems(data: CaseData) -> list[Problem]:
+    """Return a problem when the file would carry more than one MedDRA version (ICH: one)."""
+    from adr.review.coding import term_texts  # the texts staff code; imported here: no cycle
+
+    current = set(term_texts(data.view))
+    versions = {r.meddra_version for r in data.reactions if r.llt_code is not None}
+    versions |= {c.meddra_version for c in data.case.term_codings if (c.kind, c.text) in current}
+    versions |= {row.meddra_version for row in data.case.diseases if row.llt_code is not None}
+    versions |= {row.meddra_version for row in data.case.lab_results if row.llt_code is not None}
+    versions.discard(None)
+    if len(versions) < 2:
+        return []
+    text = _(
+        "The case is coded in more than one MedDRA version (%(versions)s); E2B allows one: "
+        "code it again in one version.",
+        versions="、".join(sorted(v for v in versions if v)),
+    )
+    return [Problem(text, "#reactions")]
 
 
 def length_problems(data: CaseData) -> list[Problem]:
@@ -1619,6 +1676,8 @@ def holder_rule_errors(document: Any, values: Any) -> list[str]:
         for place in values(f"{RX}/h:location/h:locatedEntity/h:locatedPlace/h:code/@code")
         if not re.fullmatch("[A-Z]{2}", place)
     ]
+    if len(set(values(f"//*[@codeSystem='{MEDDRA}']/@codeSystemVersion"))) > 1:
+        errors.append("MedDRA: more than one version")
     for row in document.xpath(HISTORY + "/h:code", namespaces=NS):
         if not re.fullmatch(r"\d{8}", row.get("code", "")) or not row.get("codeSystemVersion"):
             errors.append("D.7.1.r.1a/b: MedDRA LLT or version missing")
