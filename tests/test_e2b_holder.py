@@ -418,6 +418,15 @@ def test_what_staff_left_wrong_on_the_holder_form_is_listed_with_its_section(app
         assert any("26.0" in text and "27.1" in text for text in texts_)  # one version a file
 
 
+def test_a_measure_that_is_not_a_number_stops_the_file_and_never_reaches_it(app):
+    with app.test_request_context():
+        nan = float("nan")
+        result = LabResult(test_name="血钾", result_value=nan, unit="mmol/L")
+        assert len(e2b_holder.lab_problems(1, result)) == 1
+        assert not e2b_holder.whole_cm(nan) and not e2b_holder.whole_cm(1000.0)
+        assert e2b_holder.whole_cm(None) and e2b_holder.whole_cm(999.4)
+
+
 def test_the_rules_refuse_a_file_whose_holder_elements_break_them(app):
     reference = ready(app, **{"patient-age": "29", "patient-birth_date": ""})
     with app.app_context():

@@ -311,13 +311,13 @@ def case_problems(case: Case, kind: str, reason: str | None) -> list[Problem]:
     found.extend(
         Problem(text, where)
         for text, where in e2b_holder.holder_problems(
-            data.case, view, onset(data), died(data.case, view)
+            data.case, view, earliest_onset(data), died(data.case, view)
         )
     )
     return found
 
 
-def onset(data: CaseData) -> date | None:
+def earliest_onset(data: CaseData) -> date | None:
     """Return the earliest onset of the reactions sent (E.i.4), or the reported one."""
     days = [
         reactions.reaction_facts(reaction, data.case, data.view).onset_date

@@ -10,6 +10,7 @@ readings are ours.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -503,10 +504,14 @@ def holder_problems(case: Case, view: Any, onset: date | None, died: bool) -> li
     found += [(text, SECTION["pregnancy"]) for text in pregnancy_problems(case, view, onset)]
     found += [(text, SECTION["parent"]) for text in parent_problems(case)]
     found += [(text, SECTION["death"]) for text in death_problems(case, died)]
-    height = case.patient_height_cm
-    if height is not None and not 1 <= round(height) <= 999:  # D.4: three digits
+    if not whole_cm(case.patient_height_cm):  # D.4: three digits
         found.append((height_problem("patient_height_cm"), SECTION["patient"]))
     return found
+
+
+def whole_cm(height: float | None) -> bool:
+    """Tell whether a height, if given, rounds to the 1 to 3 digits D.4 and D.10.5 allow."""
+    return height is None or (math.isfinite(height) and 1 <= round(height) <= 999)
 
 
 def height_problem(key: str) -> str:
@@ -540,7 +545,9 @@ def lab_problems(position: int, result: LabResult) -> list[str]:
     shown = name or str(position)
     if result.result_value is None and not (result.result_text or "").strip():
         found.append(_("Lab test “%(test)s” has no result.", test=shown))
-    if result.result_value is not None and not (result.unit or "").strip():
+    if result.result_value is not None and not math.isfinite(result.result_value):
+        found.append(_("Lab test “%(test)s” has a result that is not a number.", test=shown))
+    elif result.result_value is not None and not (result.unit or "").strip():
         found.append(
             _(
                 "Lab test “%(test)s” has a number but no unit (for a ratio such as INR, "
@@ -590,6 +597,9 @@ def pregnancy_problems(case: Case, view: Any, onset: date | None) -> list[str]:
 def parent_problems(case: Case) -> list[str]:
     given = [name for name in PARENT_FIELDS if getattr(case, name) not in (None, "")]
     found = []
+    age = case.parent_age_years
+    if age is not None and not 0 <= age <= 999:  # D.10.2.2a: three digits
+        found.append(_("%(field)s must be between 0 and 999.", field=field("parent_age_years")))
     if given and not case.parent_child:
         found.append(
             _(
@@ -598,10 +608,12 @@ def parent_problems(case: Case) -> list[str]:
                 items="、".join(field(name) for name in given),
             )
         )
-    height, weight = case.parent_height_cm, case.parent_weight_kg
-    if height is not None and not 1 <= round(height) <= 999:  # D.10.5: three digits
+    if not whole_cm(case.parent_height_cm):  # D.10.5: three digits
         found.append(height_problem("parent_height_cm"))
-    if weight is not None and (weight <= 0 or len(number(weight)) > 6):  # D.10.4: six characters
+    weight = case.parent_weight_kg
+    if weight is not None and not (
+        math.isfinite(weight) and weight > 0 and len(number(weight)) <= 6
+    ):
         found.append(
             _(
                 "%(field)s must be a weight in kg of at most 6 characters.",
