@@ -1200,6 +1200,9 @@ def test_round_trip_every_file_read_back_matches_the_database(app):
             case_of(child).parent_sex = "female"
             case_of(child).parent_history = "妊娠期高血压"
         complete_holder_form(case_of(several))  # the suspect's two dosage rows: G.k.11
+        with write_transaction():
+            case_of(several).lab_results[0].more_info = HOSTILE
+            case_of(several).diseases[-1].note = HOSTILE[:200]
     with app.app_context():
         for case in db.session.scalars(sa.select(Case).order_by(Case.id)):
             with write_transaction() as session:  # 原患疾病 as related diseases, as 0019 made them
