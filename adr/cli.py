@@ -25,7 +25,6 @@ from adr import (
     batch_register,
     create_app,
     demo,
-    e2b,
     mailer,
     meddra,
     regulatory,
@@ -33,7 +32,7 @@ from adr import (
 from adr.extensions import db
 from adr.intake.forms import BATCH_RE, PACK_FIELDS, normalize_batch
 from adr.models import Report, write_transaction
-from adr.regulator import acknowledgements
+from adr.regulator import acknowledgements, e2b
 from adr.regulator import listing as line_listing
 from adr.regulator.workbook import default_path, parse_month, write_workbook
 

@@ -98,8 +98,8 @@ BATCH_ALERT_DAYS = 90
 # proposed on a new case's page.
 DUPLICATE_THRESHOLD = 7.0
 
-# E2B(R3) electronic reports (adr/e2b.py). The identifiers NMPA assigns; a file is refused until
-# all three are set.
+# E2B(R3) electronic reports (adr/regulator/e2b.py). The identifiers NMPA assigns; a file is
+# refused until all three are set.
 E2B_SENDER_ID = None  # N.1.3 / N.2.r.2: the company's sender identifier
 E2B_RECEIVER_ID = None  # N.1.4 / N.2.r.3: the national system's receiver identifier
 MAH_ID = None  # C.1.CN.3 持有人标识, also in C.1.1 (CN-<MAH_ID>-<reference>)

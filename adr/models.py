@@ -835,7 +835,7 @@ class TermCoding(Model):
 
 
 class Submission(Model):
-    """An E2B(R3) file generated for a case (adr.e2b), kept as sent, and its acknowledgement."""
+    """An E2B(R3) file of a case (adr.regulator.e2b), kept as sent, and its acknowledgement."""
 
     __tablename__ = "e2b_submission"
 

@@ -27,6 +27,14 @@ CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 ASSESSED_ROLES = ("suspect", "interacting")
 
 
+def term_texts(view: Any) -> list[tuple[str, str]]:
+    """Return the case's indication and history texts staff may code, each once, by kind (the
+    related diseases are coded as rows of the holder form)."""
+    found = [("indication", drug.indication or "") for drug in view.drugs]
+    found.append(("history", view.patient_history_detail or ""))
+    return list(dict.fromkeys((kind, text[:500]) for kind, text in found if text))
+
+
 def language_of(text: str) -> str:
     """Return the ISO 639-2 code of a reported term's language: Chinese or English."""
     return "chi" if CJK.search(text) else "eng"

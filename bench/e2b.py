@@ -20,9 +20,10 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from adr import create_app, demo, e2b, meddra
+from adr import create_app, demo, meddra
 from adr.extensions import db
 from adr.models import Case, Reaction, Report, write_transaction
+from adr.regulator import e2b
 from tests import meddra_fixture
 from tests.conftest import app_config
 

@@ -35,7 +35,7 @@ OTHER_FILES = {
     "templates/*": ["adr.intake", "adr.review", "adr.auth"],  # the shared layout and pages
     "adr/static/*": ["tests/browser", "tests/test_app.py"],
     "adr/translations/*": ["adr.i18n", "tests/browser"],
-    "adr/schemas/*": ["adr.e2b"],
+    "adr/schemas/*": ["adr.regulator.e2b"],
     "adr/migrations/*": [  # the tests that upgrade a database
         "tests/test_migration_*.py",
         "tests/test_app.py",

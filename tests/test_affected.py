@@ -16,7 +16,7 @@ def test_a_rule_selects_its_own_tests_and_those_of_the_modules_that_use_it():
 def test_a_module_selects_the_tests_that_reach_it_through_another():
     # The E2B builder is used by the review blueprint, which test_electronic_reporting drives;
     # test_migration_follow_up_links imports only the migration tests' helpers.
-    selected = affected_tests(["adr/e2b.py"])
+    selected = affected_tests(["adr/regulator/e2b.py"])
     assert {"tests/test_e2b.py", "tests/test_electronic_reporting.py"} <= set(selected)
     assert "tests/test_meddra.py" not in selected
 

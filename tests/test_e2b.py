@@ -13,9 +13,21 @@ import pytest
 import sqlalchemy as sa
 from lxml import etree
 
-from adr import cases, create_app, demo, e2b, meddra, reactions, regulatory, vocab
+from adr import cases, create_app, demo, meddra, reactions, regulatory, vocab
+from adr.cases import holder
 from adr.extensions import db
-from adr.models import AuditEntry, Case, Report, Submission, TermCoding, write_transaction
+from adr.models import (
+    AuditEntry,
+    Case,
+    CaseDisease,
+    CaseDrug,
+    LabResult,
+    Report,
+    Submission,
+    TermCoding,
+    write_transaction,
+)
+from adr.regulator import e2b
 from tests import meddra_fixture
 from tests.conftest import (
     COMPANY,
@@ -28,13 +40,18 @@ from tests.conftest import (
 from tests.test_review import ADMIN, REVIEWER, csrf, signed_in
 
 IDS = {"E2B_SENDER_ID": "TN-SENDER-01", "E2B_RECEIVER_ID": "CN-NMPA-CDR", "MAH_ID": "TN0001"}
-H = {"h": "urn:hl7-org:v3"}
+H = {"h": "urn:hl7-org:v3", "xsi": "http://www.w3.org/2001/XMLSchema-instance"}
 CL19 = "2.16.840.1.113883.3.989.2.1.1.19"
 CODES = meddra_fixture.DEMO_CODES
 
 
 @pytest.fixture
 def app(tmp_path, monkeypatch):
+    yield from e2b_app(tmp_path, monkeypatch)
+
+
+def e2b_app(tmp_path, monkeypatch):
+    """Yield an app with the E2B identifiers set, two staff and the fixture's MedDRA release."""
     monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
     app = create_app(app_config(tmp_path, **IDS))
     with app.app_context():
@@ -74,6 +91,100 @@ def ready(app, **fields) -> str:
     with app.app_context():
         code_reactions(case_of(reference))
     return reference
+
+
+def holder_patient(case: Case) -> None:
+    """The holder's form, the patient: nationality and height."""
+    with write_transaction():
+        case.patient_nationality = "CN"
+        case.patient_height_cm = 158.4
+
+
+def holder_diseases(case: Case) -> None:
+    """Related diseases: the report's 原患疾病 dated (not coded), and 高血压 coded."""
+    with write_transaction() as session:
+        for row in case.diseases:
+            row.start_date, row.continuing = date(2026, 11, 18), "unknown"
+        session.add(
+            CaseDisease(
+                case_id=case.id,
+                position=len(case.diseases) + 1,
+                name="高血压",
+                meddra_version=meddra_fixture.VERSION,
+                llt_code=meddra_fixture.HYPERTENSION,
+                start_date=date(2015, 3, 1),
+                continuing="yes",
+                note="服用硝苯地平控制良好",
+            )
+        )
+    db.session.expire(case)
+
+
+def holder_lab_results(case: Case) -> None:
+    """Two lab results: a number with its unit and range, coded; a text with a text range."""
+    with write_transaction() as session:
+        session.add_all(
+            [
+                LabResult(
+                    case_id=case.id,
+                    position=1,
+                    test_name="丙氨酸氨基转移酶",
+                    meddra_version=meddra_fixture.VERSION,
+                    llt_code=84000006,
+                    test_date=date(2026, 11, 22),
+                    result_value=56.0,
+                    unit="U/L",
+                    normal_low="9",
+                    normal_high="50",
+                    more_info="停药一周后复查降至正常",
+                ),
+                LabResult(
+                    case_id=case.id,
+                    position=2,
+                    test_name="尿蛋白",
+                    result_text="阳性(+)",
+                    normal_low="阴性",
+                ),
+            ]
+        )
+    db.session.expire(case)
+
+
+def holder_drugs(case: Case) -> None:
+    """The suspect's and the concomitant drug's dosage form, strength, expiry, duration, action."""
+    suspect, concomitant = case.first_report.drugs[:2]
+    with write_transaction() as session:
+        session.add_all(
+            [
+                CaseDrug(
+                    case_id=case.id,
+                    drug_key=reactions.drug_key(suspect),
+                    dosage_form="胶囊剂",
+                    strength="0.25g",
+                    expiry_date=date(2027, 6, 30),
+                    duration_value=3,
+                    duration_unit="d",
+                    action_taken="withdrawn",
+                ),
+                CaseDrug(
+                    case_id=case.id,
+                    drug_key=reactions.drug_key(concomitant),
+                    dosage_form="片剂",
+                    strength="30mg",
+                    action_taken="not_changed",
+                ),
+            ]
+        )
+    db.session.expire(case)
+
+
+HOLDER_SECTIONS = (holder_patient, holder_diseases, holder_lab_results, holder_drugs)
+
+
+def complete_holder_form(case: Case) -> None:
+    """Complete the holder's form of a case from valid_report() as staff do, every section."""
+    for section in HOLDER_SECTIONS:
+        section(case)
 
 
 def parse(xml: bytes | str):
@@ -414,7 +525,16 @@ def ymd(value: date) -> str:
 
 def mentions_of(case: Case, drug) -> list[dict]:
     """Return the distinct mentions of a drug (role and name) across the reports, in order."""
-    fields = ("batch_number", "start_date", "end_date", "dose", "dose_unit", "route", "frequency")
+    fields = (
+        "batch_number",
+        "start_date",
+        "end_date",
+        "dose",
+        "dose_unit",
+        "route",
+        "frequency",
+        "expiry_date",
+    )
     found: list[dict] = []
     for report in case.reports:
         for mention in report.drugs:
@@ -509,9 +629,10 @@ def compare_with_database(document, case: Case) -> int:
         same(PR + "/h:player1/h:administrativeGenderCode/@code", sex)
     else:
         same(PR + "/h:player1/h:administrativeGenderCode/@nullFlavor", "UNK")
-    if view.patient_birth_date:
+    foetus = case.parent_child and case.gestation_reaction_weeks is not None
+    if view.patient_birth_date and not foetus:
         same(PR + "/h:player1/h:birthTime/@value", ymd(view.patient_birth_date))
-    if view.patient_age is not None:
+    if view.patient_age is not None and not foetus:
         same(
             PR
             + f"/h:subjectOf2/h:observation[h:code/@code='3' and h:code/@codeSystem='{CL19}']"
@@ -530,19 +651,12 @@ def compare_with_database(document, case: Case) -> int:
         assert float(weight) == pytest.approx(view.patient_weight_kg)
     if view.event_death_date:
         same(PR + "/h:player1/h:deceasedTime/@value", ymd(view.event_death_date))
-        same(PR + "/h:subjectOf2/h:observation[h:code/@code='5']/h:value/@nullFlavor", "UNK")
     if view.event_death_cause:
         same(
             PR + "/h:subjectOf2/h:observation[h:code/@code='32']/h:value/h:originalText/text()",
             xml_text(view.event_death_cause),
         )
-    if view.patient_disease:
-        history = one(
-            document,
-            PR + "/h:subjectOf2/h:organizer[h:code/@code='1']/h:component"
-            "/h:observation[h:code/@code='18']/h:value/text()",
-        )
-        assert xml_text(view.patient_disease) in history
+    compared += compare_holder_form(document, case, view)
     # E.i: one per reaction, in order.
     found = document.xpath(RX, namespaces=H)
     sent = [reaction for reaction in case.reactions if reaction.excluded_reason is None]
@@ -579,7 +693,7 @@ def compare_with_database(document, case: Case) -> int:
             ]
         assert element.xpath(
             "h:location/h:locatedEntity/h:locatedPlace/h:code/@code", namespaces=H
-        ) == ["CN"]
+        ) == [case.occurrence_country or "CN"]
         compared += 5
     # G.k: one per drug of the current view, in order, with its role.
     drugs = document.xpath(DRG, namespaces=H)
@@ -606,10 +720,10 @@ def compare_with_database(document, case: Case) -> int:
                 "h:consumable/h:instanceOfKind/h:productInstanceInstance/h:lotNumberText/text()",
                 namespaces=H,
             ) == ([mention["batch_number"]] if mention["batch_number"] else [])
-            assert row.xpath("h:effectiveTime/h:low/@value", namespaces=H) == (
+            assert row.xpath("h:effectiveTime//h:low/@value", namespaces=H) == (
                 [ymd(mention["start_date"])] if mention["start_date"] else []
             )
-            assert row.xpath("h:effectiveTime/h:high/@value", namespaces=H) == (
+            assert row.xpath("h:effectiveTime//h:high/@value", namespaces=H) == (
                 [ymd(mention["end_date"])] if mention["end_date"] else []
             )
             if mention["dose"] is not None and mention["dose_unit"]:
@@ -628,7 +742,10 @@ def compare_with_database(document, case: Case) -> int:
         action = element.xpath(
             "h:inboundRelationship[@typeCode='CAUS']/h:act/h:code/@code", namespaces=H
         )
-        if view.event_dechallenge == "not_applicable":
+        staff_action = holder.drug_details(case, drug).action_taken
+        if staff_action:
+            assert action == [ACTIONS[staff_action]]
+        elif view.event_dechallenge == "not_applicable":
             assert action == ["4"]
         else:
             assert len(action) == 1 and action[0] in ("0", "1", "9")
@@ -670,6 +787,355 @@ def compare_with_database(document, case: Case) -> int:
                 } == expected
                 compared += 2
         compared += 4
+    return compared
+
+
+# The holder's form, read back with the XPaths of ICH's element sheet (docs/e2b-mapping.md).
+
+ACTIONS = {
+    "withdrawn": "1",
+    "reduced": "2",
+    "increased": "3",
+    "not_changed": "4",
+    "unknown": "0",
+    "not_applicable": "9",
+}
+# The lab units these tests give, and their UCUM codes; any other is sent as text.
+UCUM = {"U/L": "U/L", "×10^9/L": "10*9/L", "μmol/L": "umol/L", "g/L": "g/L"}
+# The strengths these tests give that are one amount of one unit.
+STRENGTHS = {"0.25g": ("0.25", "g"), "30mg": ("30", "mg"), "每袋装10g": ("10", "g")}
+MEDDRA = "2.16.840.1.113883.6.163"
+HISTORY = PR + "/h:subjectOf2/h:organizer[h:code/@code='1']/h:component/h:observation"
+PARENT = PR + "/h:player1/h:role[h:code/@code='PRN'][h:code/@codeSystem='2.16.840.1.113883.5.111']"
+FR = PR + "/h:subjectOf2/h:organizer[h:code/@code='3']/h:component/h:observation"
+SOURCE = IE + "/h:outboundRelationship[h:relatedInvestigation/h:code/@code='2']"
+
+
+def texts(base, path: str) -> list[str]:
+    return [str(value) for value in base.xpath(path, namespaces=H)]
+
+
+def patient_obs(code: str, base: str = PR) -> str:
+    return f"{base}/h:subjectOf2/h:observation[h:code/@code='{code}'][h:code/@codeSystem='{CL19}']"
+
+
+def regional(document, code: str, base: str = PR) -> list[str]:
+    return [str(v) for v in document.xpath(patient_obs(code, base) + "/h:value/@*", namespaces=H)]
+
+
+def compare_holder_form(document, case: Case, view) -> int:
+    """Check each element of the holder's form against the case; return how many were compared."""
+    compared = 0
+
+    def found(path: str, base=document) -> list[str]:
+        return [str(value) for value in base.xpath(path, namespaces=H)]
+
+    def same(path: str, expected: list, base=document) -> None:
+        nonlocal compared
+        assert found(path, base) == expected, (path, found(path, base), expected)
+        compared += 1
+
+    overseas = case.occurrence_country not in (None, "", "CN")
+    where = case.occurrence_country or "CN"
+    source = {"regulator": "1", "literature": "5", "study": "6", "other": "8"}.get(
+        case.reports[0].source
+    ) or {"hospital": "3", "pharmacy": "4"}.get(view.reporter_organization_type, "2")
+    cn = IE + "/h:component/h:observationEvent[h:code/@code='{}']/h:value/@code"
+    same(cn.format("CN-6"), [source])  # C.1.CN.1
+    same(cn.format("CN-11"), ["22" if overseas else "12"])  # C.1.CN.2
+    same(
+        SOURCE + "//h:assignedPerson/h:asLocatedEntity/h:location/h:code/@code", [where]
+    )  # C.2.r.3
+    same(
+        RX + "/h:location/h:locatedEntity/h:locatedPlace/h:code/@code",
+        [where] * len(found(RX + "/h:id/@root")),
+    )
+    # D: the patient, the parent.
+    height = case.patient_height_cm
+    same(patient_obs("17") + "/h:value[@unit='cm']/@value", [str(round(height))] if height else [])
+    same(
+        patient_obs("22") + "/h:value/@value",
+        [ymd(case.pregnancy_lmp)] if case.pregnancy_lmp and not case.parent_child else [],
+    )
+    foetus = case.gestation_reaction_weeks if case.parent_child else None
+    same(patient_obs("16") + "/h:value[@unit='wk']/@value", [] if foetus is None else [str(foetus)])
+    if foetus is not None:
+        same(patient_obs("3"), [])
+    same(
+        patient_obs("CN-9") + "/h:value[@codeSystem='1.0.3166.1.2.2']/@code",
+        [case.patient_nationality] if case.patient_nationality else [],
+    )
+    compared += compare_parent(document, case)
+    pregnancy = found(patient_obs("CN-13") + "/h:value/text()")
+    narrative = one(document, IE + "/h:text/text()")
+    pregnant = (
+        view.patient_pregnant == "yes"
+        or "pregnancy" in (view.patient_history or [])
+        or any(
+            getattr(case, name) not in (None, "")
+            for name in (
+                "pregnancy_lmp",
+                "gestation_exposure_weeks",
+                "gestation_reaction_weeks",
+                "pregnancy_outcome",
+                "pregnancy_detail",
+            )
+        )
+    )
+    assert len(pregnancy) == int(pregnant) and ("妊娠报告有关信息：" in narrative) == pregnant
+    told = [
+        case.pregnancy_lmp and case.pregnancy_lmp.isoformat(),
+        case.gestation_exposure_weeks is not None
+        and f"用药时孕周：{case.gestation_exposure_weeks}周",
+        case.gestation_reaction_weeks is not None
+        and f"发生不良反应时孕周：{case.gestation_reaction_weeks}周",
+        vocab.label(vocab.PREGNANCY_OUTCOME, case.pregnancy_outcome, "zh"),
+        case.pregnancy_detail and xml_text(case.pregnancy_detail),
+    ]
+    for part in filter(None, told):
+        assert part in pregnancy[0] and part in narrative, part
+        compared += 1
+    # D.7.1.r, D.7.2: the related diseases.
+    compared += compare_diseases(document, case, view)
+    # D.9: death and autopsy.
+    if case.death or view.event_death_date:
+        autopsy = patient_obs("5")
+        expected = {"yes": ["true"], "no": ["false"]}.get(case.autopsy or "", ["UNK"])
+        same(autopsy + "/h:value/@value | " + autopsy + "/h:value/@nullFlavor", expected)
+        same(
+            autopsy + "/h:outboundRelationship2[@typeCode='DRIV']/h:observation"
+            f"[h:code/@code='8']/h:value[@codeSystem='{MEDDRA}']/h:originalText/text()",
+            [xml_text(case.autopsy_findings)]
+            if case.autopsy == "yes" and case.autopsy_findings
+            else [],
+        )
+    else:
+        same(patient_obs("5"), [])
+    compared += compare_lab_results(document, case)
+    compared += compare_drug_details(document, case, view)
+    return compared
+
+
+def compare_parent(document, case: Case) -> int:
+    """D.10: the parent of a parent-child report, and nothing when the case is not one."""
+    if not case.parent_child:
+        assert not document.xpath(PR + "/h:player1/h:role", namespaces=H)
+        return 1
+    person = PARENT + "/h:associatedPerson"
+    initials = case.parent_initials
+    name = document.xpath(person + "/h:name", namespaces=H)[0]
+    assert (name.text, name.get("nullFlavor")) == (
+        (e2b.patient_initials(initials), None) if initials else (None, "UNK")
+    )
+    sex = {"male": "1", "female": "2"}.get(case.parent_sex)
+    assert document.xpath(
+        person
+        + "/h:administrativeGenderCode/@code | "
+        + person
+        + "/h:administrativeGenderCode/@nullFlavor",
+        namespaces=H,
+    ) == [sex or "UNK"]
+    expected = {
+        ("3", "a"): case.parent_age_years,
+        ("7", "kg"): case.parent_weight_kg,
+        ("17", "cm"): case.parent_height_cm and round(case.parent_height_cm),
+    }
+    for (code, unit), value in expected.items():
+        sent = document.xpath(
+            patient_obs(code, PARENT) + f"/h:value[@unit='{unit}']/@value", namespaces=H
+        )
+        assert [float(v) for v in sent] == ([pytest.approx(value)] if value else []), code
+    lmp = document.xpath(patient_obs("22", PARENT) + "/h:value/@value", namespaces=H)
+    assert lmp == ([ymd(case.pregnancy_lmp)] if case.pregnancy_lmp else [])
+    history = document.xpath(
+        PARENT + "/h:subjectOf2/h:organizer[h:code/@code='1']/h:component/h:observation"
+        "[h:code/@code='18']/h:value/text()",
+        namespaces=H,
+    )
+    assert history == ([xml_text(case.parent_history)] if case.parent_history else [])
+    return 8
+
+
+def compare_diseases(document, case: Case, view) -> int:
+    """D.7.1.r: each related disease staff coded (or whose text they coded as history), with
+    its dates, continuing and name; D.7.2: the others by name."""
+    current = {view.patient_disease or "", view.patient_history_detail or ""}
+    codings = {
+        c.text.strip().casefold(): c
+        for c in case.term_codings
+        if c.kind == "history" and c.text in current
+    }
+    rows = document.xpath(HISTORY + f"[h:code/@codeSystem='{MEDDRA}']", namespaces=H)
+    text = document.xpath(HISTORY + "[h:code/@code='18']/h:value/text()", namespaces=H)
+    compared = 0
+    coded_rows = 0
+    for disease in case.diseases:
+        coding = (
+            (disease.meddra_version, disease.llt_code)
+            if disease.llt_code
+            else next(
+                (
+                    (c.meddra_version, c.llt_code)
+                    for name, c in codings.items()
+                    if name == disease.name.casefold()
+                ),
+                None,
+            )
+        )
+        if coding is None:
+            assert text and xml_text(disease.name) in text[0], disease.name
+            compared += 1
+            continue
+        row = next(
+            r
+            for r in rows
+            if r.xpath(
+                "h:outboundRelationship2/h:observation[h:code/@code='10']/h:value/text()",
+                namespaces=H,
+            )[0].startswith(disease.name)
+        )
+        coded_rows += 1
+        assert (
+            row.xpath("h:code/@code", namespaces=H),
+            row.xpath("h:code/@codeSystemVersion", namespaces=H),
+        ) == ([str(coding[1])], [coding[0]])
+        assert row.xpath("h:effectiveTime/h:low/@value", namespaces=H) == (
+            [ymd(disease.start_date)] if disease.start_date else []
+        )
+        assert row.xpath("h:effectiveTime/h:high/@value", namespaces=H) == (
+            [ymd(disease.end_date)] if disease.end_date else []
+        )
+        flag = "h:inboundRelationship[@typeCode='REFR']/h:observation[h:code/@code='13']/h:value"
+        continuing = texts(row, f"{flag}/@value | {flag}/@nullFlavor")
+        assert continuing == {"yes": ["true"], "no": ["false"], "unknown": ["UNK"]}.get(
+            disease.continuing or "", []
+        )
+        if disease.note:
+            assert (
+                xml_text(disease.note)
+                in row.xpath(
+                    "h:outboundRelationship2/h:observation[h:code/@code='10']/h:value/text()",
+                    namespaces=H,
+                )[0]
+            )
+        compared += 5
+    others = {
+        c.llt_code
+        for name, c in codings.items()
+        if name not in {d.name.casefold() for d in case.diseases}
+    }
+    assert len(rows) == coded_rows + len(others)
+    return compared
+
+
+def compare_lab_results(document, case: Case) -> int:
+    """F.r: one observation per lab result, in order."""
+    tests = document.xpath(FR, namespaces=H)
+    assert len(tests) == len(case.lab_results)
+    for test, result in zip(tests, case.lab_results, strict=True):
+        assert texts(test, f"h:code[@codeSystem='{MEDDRA}']/h:originalText/text()") == [
+            xml_text(result.test_name)
+        ]
+        assert texts(test, "h:code/@code") == ([str(result.llt_code)] if result.llt_code else [])
+        assert texts(test, "h:code/@codeSystemVersion") == (
+            [result.meddra_version] if result.llt_code else []
+        )
+        assert texts(test, "h:effectiveTime/@value | h:effectiveTime/@nullFlavor") == [
+            ymd(result.test_date) if result.test_date else "UNK"
+        ]
+        comments = "".join(
+            texts(
+                test,
+                "h:outboundRelationship2[@typeCode='PERT']/h:observation[h:code/@code='10']/h:value/text()",
+            )
+        )
+        unit = UCUM.get(result.unit or "")
+        if result.result_value is not None and unit:
+            assert [
+                float(v) for v in texts(test, "h:value[@xsi:type='IVL_PQ']/h:center/@value")
+            ] == [pytest.approx(result.result_value)]
+            assert texts(test, "h:value/h:center/@unit") == [unit]
+            for side, bound in (("L", result.normal_low), ("H", result.normal_high)):
+                limit = texts(
+                    test,
+                    f"h:referenceRange[@typeCode='REFV']/h:observationRange[h:interpretationCode/@code='{side}']/h:value[@xsi:type='PQ']/@value",
+                )
+                numeric = bound and re.fullmatch(r"\d+(\.\d+)?", bound)
+                assert [float(v) for v in limit] == ([float(bound)] if numeric else [])
+                if bound and not numeric:
+                    assert xml_text(bound) in comments
+        else:
+            expected = (
+                result.result_text
+                if result.result_value is None
+                else f"{result.result_value:g} {result.unit}"
+            )
+            assert texts(test, "h:value[@xsi:type='ED']/text()") == [xml_text(expected)]
+            assert not texts(test, "h:referenceRange")
+            for bound in (result.normal_low, result.normal_high):
+                assert not bound or xml_text(bound) in comments
+        assert not result.more_info or xml_text(result.more_info) in comments
+        assert texts(
+            test,
+            "h:outboundRelationship2[@typeCode='REFR']/h:observation[h:code/@code='25']/h:value/@value",
+        ) == ["false"]
+    return 8 * len(tests)
+
+
+def compare_drug_details(document, case: Case, view) -> int:
+    """G.k: each drug's strength, dose form, duration, expiry date and gestation at exposure."""
+    compared = 0
+    for element, drug in zip(document.xpath(DRG, namespaces=H), view.drugs, strict=True):
+        details = holder.drug_details(case, drug)
+        parsed = STRENGTHS.get(details.strength or "") if drug.generic_name else None
+        ingredient = "h:consumable/h:instanceOfKind/h:kindOfProduct/h:ingredient[@classCode='ACTI']"
+        assert texts(
+            element, ingredient + "/h:quantity[h:denominator/@value='1']/h:numerator/@value"
+        ) == ([parsed[0]] if parsed else [])
+        assert texts(element, ingredient + "/h:quantity/h:numerator/@unit") == (
+            [parsed[1]] if parsed else []
+        )
+        assert texts(element, ingredient + "/h:ingredientSubstance/h:name/text()") == (
+            [xml_text(drug.generic_name)] if parsed else []
+        )
+        additional = "h:outboundRelationship2[@typeCode='REFR']/h:observation[h:code/@code='2']"
+        information = "".join(texts(element, additional + "/h:value/text()"))
+        if details.strength and not parsed:
+            assert f"规格：{details.strength}" in information
+        rows = element.xpath(
+            "h:outboundRelationship2[@typeCode='COMP']/h:substanceAdministration", namespaces=H
+        )
+        mentions = mentions_of(case, drug)
+        own_duration = "duration_value" in details.own
+        for row, mention in zip(rows, mentions, strict=True):
+            form = "h:consumable/h:instanceOfKind/h:kindOfProduct/h:formCode/h:originalText"
+            assert texts(row, form + "/text()") == (
+                [xml_text(details.dosage_form)] if details.dosage_form else []
+            )
+            expiry = details.expiry_date if "expiry_date" in details.own else mention["expiry_date"]
+            regional = (
+                "h:outboundRelationship2[@typeCode='PERT']"
+                f"/h:observation[h:code/@code='CN-8'][h:code/@codeSystem='{CL19}']"
+            )
+            assert texts(row, regional + "/h:value/@value") == ([ymd(expiry)] if expiry else [])
+            width = texts(row, "h:effectiveTime//h:width/@value") + texts(
+                row, "h:effectiveTime//h:width/@unit"
+            )
+            assert width == (
+                [str(details.duration_value), details.duration_unit]
+                if own_duration and len(rows) == 1
+                else []
+            )
+            compared += 3
+        if own_duration and len(rows) > 1:
+            assert f"用药时间：{details.duration_value}" in information
+        weeks = case.gestation_exposure_weeks
+        exposed = weeks is not None and drug.role in ("suspect", "interacting")
+        gestation = "h:outboundRelationship2[@typeCode='PERT']/h:observation[h:code/@code='16']"
+        assert texts(element, gestation + "/h:value[@unit='wk']/@value") == (
+            [str(weeks)] if exposed else []
+        )
+        compared += 5
     return compared
 
 
@@ -716,12 +1182,32 @@ def test_round_trip_every_file_read_back_matches_the_database(app):
             "event-name": "皮疹、停药后好转",
         },
     )
+    pregnant, child = (ready(app, **{"patient-age": "29", "patient-birth_date": ""}) for _ in "12")
     files = compared = follow_ups = deaths = 0
-    with app.app_context(), write_transaction():
-        case_of(death).reactions[0].outcome = "death"  # which reaction led to death
-        case_of(unsure).reactions[1].excluded_reason = "不是不良反应"
+    with app.app_context():
+        with write_transaction():
+            case_of(death).reactions[0].outcome = "death"  # which reaction led to death
+            case_of(death).autopsy = "yes"
+            case_of(death).autopsy_findings = "尸检示喉头水肿 <窒息>"
+            case_of(unsure).reactions[1].excluded_reason = "不是不良反应"
+            case_of(unsure).occurrence_country = "JP"
+            case_of(pregnant).pregnancy_lmp = date(2026, 8, 1)
+            case_of(pregnant).gestation_exposure_weeks = 15
+            case_of(pregnant).pregnancy_outcome = "ongoing"
+            case_of(child).parent_child = True
+            case_of(child).gestation_reaction_weeks = 20
+            case_of(child).parent_initials = "王丽娟"
+            case_of(child).parent_sex = "female"
+            case_of(child).parent_history = "妊娠期高血压"
+        complete_holder_form(case_of(several))  # the suspect's two dosage rows: G.k.11
+        with write_transaction():
+            case_of(several).lab_results[0].more_info = HOSTILE
+            case_of(several).diseases[-1].note = HOSTILE[:200]
     with app.app_context():
         for case in db.session.scalars(sa.select(Case).order_by(Case.id)):
+            with write_transaction() as session:  # 原患疾病 as related diseases, as 0019 made them
+                for report in case.reports:
+                    holder.add_reported_disease(session, case, report)
             code_reactions(case)
             with write_transaction() as session:
                 case.company_causality = case.company_causality or "possible"
@@ -748,12 +1234,13 @@ def test_round_trip_every_file_read_back_matches_the_database(app):
         assert case_of(follow_up).first_report.reference == several
         assert case_of(death).death
         assert {case_of(r).submissions[0].version for r in (death, several, unsure)} == {1, 2}
+        assert all(case_of(r).submissions for r in (pregnant, child))
         suspect = parse(case_of(several).submissions[0].xml).xpath(DRG, namespaces=H)[0]
         assert suspect.xpath(".//h:lotNumberText/text()", namespaces=H) == [
             "20260315A",
             "20260401B",
         ]
-        assert suspect.xpath(".//h:effectiveTime/h:low/@value", namespaces=H) == [
+        assert suspect.xpath(".//h:effectiveTime//h:low/@value", namespaces=H) == [
             "20261120",
             "20261123",
         ]

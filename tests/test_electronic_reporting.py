@@ -10,9 +10,10 @@ import pytest
 import sqlalchemy as sa
 from lxml import etree
 
-from adr import accounts, create_app, e2b
+from adr import accounts, create_app
 from adr.extensions import db
 from adr.models import Report, Submission
+from adr.regulator import e2b
 from tests.conftest import app_config
 from tests.meddra_fixture import PRURITUS, RASH, write_release
 from tests.test_acknowledgements import ack_file, message_ack

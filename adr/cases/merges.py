@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
-from adr import audit, duplicates, e2b, reactions
+from adr import audit, duplicates, reactions
 from adr.cases import clock, holder
 from adr.cases.view import DRUG_COLUMNS, VIEW_COLUMNS, CurrentView, current_view, is_empty
 from adr.models import (
@@ -32,6 +32,7 @@ from adr.models import (
     Submission,
     write_transaction,
 )
+from adr.regulator import e2b
 
 # A merged report that owes the regulator reopens a case in these statuses, as a follow-up does.
 REOPENED = ("submitted", "closed", "invalid")

@@ -135,14 +135,6 @@ def shown_coding(code: int, version: str) -> str:
     return f"{code} {hit.llt_name if hit else ''} ({version})".replace("  ", " ")
 
 
-def term_texts(view: cases.CurrentView) -> list[tuple[str, str]]:
-    """Return the case's indication and history texts staff may code, each once, by kind (the
-    related diseases are coded as rows of the holder form)."""
-    found = [("indication", drug.indication or "") for drug in view.drugs]
-    found.append(("history", view.patient_history_detail or ""))
-    return list(dict.fromkeys((kind, text[:500]) for kind, text in found if text))
-
-
 def drug_columns(view: cases.CurrentView) -> list[DrugColumn]:
     """Return the drugs judged per reaction: suspect and interacting, each key once."""
     columns: dict[str, DrugColumn] = {}
@@ -228,7 +220,7 @@ def reaction_section(
     codings = {(c.kind, c.text): c for c in case.term_codings}
     terms = []
     counts = {kind: 0 for kind in TERM_KINDS}
-    for kind, text in term_texts(view):
+    for kind, text in reactions.term_texts(view):
         stored = codings.get((kind, text))
         hidden = {"kind": kind, "text": text}
         terms.append(coding(f"coding-{kind}-{counts[kind]}", text, stored, hidden))
@@ -365,7 +357,7 @@ def code_term(reference: str) -> Response | tuple[str, int]:
     kind = request.form.get("kind", "")
     text = request.form.get("text", "").replace("\r\n", "\n")
     view = cases.current_view(report.case.reports)
-    texts = [given for of_kind, given in term_texts(view) if of_kind == kind]
+    texts = [given for of_kind, given in reactions.term_texts(view) if of_kind == kind]
     if kind not in TERM_KINDS or text not in texts:
         flash(_("This text is no longer the case's: it changed since the page was loaded."))
         return back_to(report, "reactions")

@@ -10,10 +10,11 @@ from flask import Response, abort, g, request, send_file
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from adr import audit, e2b
+from adr import audit
 from adr.auth.views import role_required
 from adr.extensions import db
 from adr.models import Case, Report, Submission, write_transaction
+from adr.regulator import e2b
 from adr.review import bp
 from adr.review.coding import MAX_ID
 from adr.review.queries import find_report

@@ -5,10 +5,15 @@ comments are ICH's). Every file passes the ICH schemas and `rule_errors` (what t
 check) before it is returned; a case that cannot give a valid file yet gets `problems` instead,
 each saying where to put it right.
 
+The holder's form (what staff complete per case: related diseases, lab results, pregnancy, the
+parent, the autopsy, each drug's details, the country) is built by `e2b_holder`; its elements,
+sources and readings are in docs/e2b-mapping.md.
+
 Readings made here, where ICH and NMPA leave the choice (mapping.md ⚠):
-- G.k.8 action taken, derived per drug: the reporter says the drug was not stopped or reduced
-  (未停药或未减量) → 4 not changed, whatever end date the drug has; else stopped (an end date) on
-  or after the onset → 1 withdrawn; stopped before the onset → 9 not applicable; otherwise 0.
+- G.k.8 action taken: staff's (the holder's form) where set; else derived per drug as before
+  the form: the reporter says the drug was not stopped or reduced (未停药或未减量) → 4 not
+  changed, whatever end date the drug has; else stopped (an end date) on or after the onset → 1
+  withdrawn; stopped before the onset → 9 not applicable; otherwise 0.
 - G.k.9.i.4 rechallenge: 不明 is omitted (ICH: omit when it is unknown whether a rechallenge
   happened), 未再使用 → 4 no rechallenge.
 - G.k.4.r: one dosage row per distinct mention of the drug (same role and `drug_key`) across
@@ -45,20 +50,43 @@ from pypinyin import Style, lazy_pinyin
 from sqlalchemy.orm import Session
 
 from adr import audit, cases, reactions, regulatory, vocab
+from adr.cases import holder
 from adr.extensions import db
 from adr.i18n import current_language
-from adr.models import Case, Drug, MeddraRelease, MeddraTerm, Reaction, Report, Submission
+from adr.models import (
+    Case,
+    Drug,
+    MeddraRelease,
+    MeddraTerm,
+    Reaction,
+    Report,
+    Submission,
+    TermCoding,
+)
+from adr.regulator import e2b_holder
+from adr.regulator.e2b_xml import (
+    CL19,
+    COUNTRY,
+    HL7,
+    ICH_CODES,
+    ICH_ID,
+    MEDDRA,
+    NS,
+    SEX,
+    XSI,
+    add_name,
+    boolean,
+    clean,
+    code,
+    day,
+    el,
+    moment,
+    number,
+    observation,
+    quantity,
+)
 
-SCHEMA = Path(__file__).parent / "schemas/e2b-r3/multicacheschemas/MCCI_IN200100UV01.xsd"
-HL7 = "urn:hl7-org:v3"
-XSI = "http://www.w3.org/2001/XMLSchema-instance"
-NS = {"h": HL7}
-
-ICH_ID = "2.16.840.1.113883.3.989.2.1.3."  # + n: ICH identifier roots
-ICH_CODES = "2.16.840.1.113883.3.989.2.1.1."  # + n: ICH code lists
-CL19 = ICH_CODES + "19"  # ICH observation codes (NMPA's CN-n codes too)
-MEDDRA = "2.16.840.1.113883.6.163"
-COUNTRY = "1.0.3166.1.2.2"
+SCHEMA = Path(__file__).parent.parent / "schemas/e2b-r3/multicacheschemas/MCCI_IN200100UV01.xsd"
 EDQM_ROUTE = "0.4.0.127.0.16.1.1.2.6"
 ID_NAMESPACE = uuid.UUID("0b8f3b0e-7a51-4d0c-9a3e-5e2b2b3e1201")  # drugs' and reactions' UUIDs
 
@@ -76,8 +104,6 @@ QUALIFICATION = {  # C.2.r.4
     "relative": "5",
     "other": "5",
 }
-REPORT_SOURCE = {"hospital": "3", "pharmacy": "4"}  # C.1.CN.1; anyone else: 2 个人
-SEX = {"male": "1", "female": "2"}  # D.5, ISO 5218
 AGE_UNIT = {"year": "a", "month": "mo", "day": "d"}  # D.2.2b, UCUM
 ROLE = {"suspect": "1", "concomitant": "2", "interacting": "3"}  # G.k.1
 DOSE_UNIT = {"mg": "mg", "g": "g", "ug": "ug", "ml": "mL", "iu": "[iU]", "drop": "[drp]"}
@@ -128,7 +154,6 @@ MAX_LENGTH = {
     "dose": 8,
 }
 
-INVALID_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 # Scripts pinyin cannot spell (Hangul, kana): a name in them keeps its first character only.
 NO_PINYIN = re.compile("[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\uac00-\ud7af]")
 NARRATIVE_MAX = 100_000  # H.1
@@ -288,9 +313,31 @@ def case_problems(case: Case, kind: str, reason: str | None) -> list[Problem]:
     if not data.reactions:
         found.append(Problem(_("No reaction."), "follow-up"))
     found.extend(coding_problems(data.reactions))
+    found.extend(term_coding_problems(data.case))
+    found.extend(version_problems(data))
     found.extend(consistency_problems(data))
     found.extend(length_problems(data))
+    found.extend(
+        Problem(text, where)
+        for text, where in e2b_holder.holder_problems(
+            data.case, view, earliest_onset(data), died(data.case, view)
+        )
+    )
     return found
+
+
+def earliest_onset(data: CaseData) -> date | None:
+    """Return the earliest onset of the reactions sent (E.i.4), or the reported one."""
+    days = [
+        reactions.reaction_facts(reaction, data.case, data.view).onset_date
+        for reaction in data.reactions
+    ]
+    return min((day_ for day_ in days if day_), default=data.view.event_onset_date)
+
+
+def died(case: Case, view: Any) -> bool:
+    """Tell whether the patient died, as D.9 says it."""
+    return bool(case.death or view.event_death_date)
 
 
 def source_problems(first: Report) -> list[Problem]:
@@ -424,6 +471,58 @@ def coding_problems(case_reactions: list[Reaction]) -> list[Problem]:
     return found
 
 
+def term_coding_problems(case: Case) -> list[Problem]:
+    """Return the related diseases and lab tests staff coded to no current LLT of an imported
+    MedDRA version."""
+    versions = set(db.session.scalars(sa.select(MeddraRelease.version)))
+    coded = [
+        (row.name, row.meddra_version, row.llt_code, e2b_holder.SECTION["diseases"])
+        for row in case.diseases
+        if row.llt_code is not None
+    ] + [
+        (result.test_name, result.meddra_version, result.llt_code, e2b_holder.SECTION["lab"])
+        for result in case.lab_results
+        if result.llt_code is not None
+    ]
+    found = []
+    for term, version, llt_code, where in coded:
+        if version not in versions:
+            text = _(
+                "“%(term)s” is coded in MedDRA %(version)s, which is not imported.",
+                term=term,
+                version=version or "—",
+            )
+            found.append(Problem(text, where))
+            continue
+        llt = db.session.get(MeddraTerm, (version, "llt", llt_code))
+        if llt is None or not llt.current:
+            text = _(
+                "“%(term)s” is coded to LLT %(code)s, not a current LLT of MedDRA %(version)s.",
+                term=term,
+                code=llt_code,
+                version=version,
+            )
+            found.append(Problem(text, where))
+    return found
+
+
+def version_problems(data: CaseData) -> list[Problem]:
+    """Return a problem when the file would carry more than one MedDRA version (ICH: one)."""
+    versions = {r.meddra_version for r in data.reactions if r.llt_code is not None}
+    versions |= {c.meddra_version for c in sent_codings(data.case, data.view)}
+    versions |= {row.meddra_version for row in data.case.diseases if row.llt_code is not None}
+    versions |= {row.meddra_version for row in data.case.lab_results if row.llt_code is not None}
+    versions.discard(None)
+    if len(versions) < 2:
+        return []
+    text = _(
+        "The case is coded in more than one MedDRA version (%(versions)s); E2B allows one: "
+        "code it again in one version.",
+        versions="、".join(sorted(v for v in versions if v)),
+    )
+    return [Problem(text, "#reactions")]
+
+
 def length_problems(data: CaseData) -> list[Problem]:
     """Return the values longer than ICH allows: each named, none cut."""
     view = data.view
@@ -465,28 +564,6 @@ def length_problems(data: CaseData) -> list[Problem]:
 
 
 # Values as sent.
-
-
-def clean(text: str | None) -> str:
-    """Return text XML 1.0 can carry: its invalid control characters removed."""
-    return INVALID_XML_CHARS.sub("", text or "")
-
-
-def number(value: float) -> str:
-    """Return a number as E2B writes it: no exponent, no trailing zeros."""
-    text = f"{value:.6f}".rstrip("0").rstrip(".")
-    return text or "0"
-
-
-def day(value: date) -> str:
-    """Return a date as CCYYMMDD, the year in four digits whatever the platform's strftime."""
-    return f"{value.year:04d}{value.month:02d}{value.day:02d}"
-
-
-def moment(value: datetime) -> str:
-    """Return a time as CCYYMMDDhhmmss+0800 (China time)."""
-    china = value.astimezone(regulatory.CHINA)
-    return f"{day(china)}{china:%H%M%S}+0800"
 
 
 def product_name(drug: Drug) -> str:
@@ -534,44 +611,13 @@ def shown_name(name: str | None) -> str | None:
     return clean(name) if mode == "name" else (patient_initials(name) or None)
 
 
-def add_name(parent: Any, name: str | None, shown: str | None, part: str | None = None) -> None:
-    """Add a name as shown; withheld (given, not shown) is nullFlavor MSK, not given is UNK."""
-    if shown:
-        element = el(parent, "name")
-        if part:
-            el(element, part, shown)
-        else:
-            element.text = clean(shown)
-    else:
-        el(parent, "name", nullFlavor="MSK" if regulatory.identifies(name) else "UNK")
-
-
-def history_text(view: Any) -> str:
-    """Return D.7.2: the condition treated, relevant history and earlier reactions, in Chinese."""
-    parts = []
-    if view.patient_disease:
-        parts.append(f"原患疾病：{view.patient_disease}")
-    history = [vocab.label(vocab.HISTORY, code, "zh") for code in view.patient_history or []]
-    if history:
-        detail = f"（{view.patient_history_detail}）" if view.patient_history_detail else ""
-        parts.append(f"相关重要信息：{'、'.join(history)}{detail}")
-    for label, answer, detail in (
-        ("既往药品不良反应", view.patient_past_adr, view.patient_past_adr_detail),
-        ("家族药品不良反应", view.patient_family_adr, view.patient_family_adr_detail),
-    ):
-        if answer:
-            said = vocab.label(vocab.YES_NO_UNKNOWN, answer, "zh")
-            parts.append(f"{label}：{said}" + (f"，{detail}" if detail else ""))
-    return clean("；".join(parts))
-
-
 def narrative(case: Case, view: Any) -> str:
     """Return H.1: each report's description in order under its kind and the day the company
     knew of it (【首次报告 2026-11-07】), then what ICH has no element for (§2.6)."""
     described = []
-    for number, report in enumerate(case.reports):
+    for position, report in enumerate(case.reports):
         if report.event_description:
-            kind = vocab.label(vocab.REPORT_KIND, "follow_up" if number else "initial", "zh")
+            kind = vocab.label(vocab.REPORT_KIND, "follow_up" if position else "initial", "zh")
             described.append(f"【{kind} {report.aware_on.isoformat()}】{report.event_description}")
     extra = []
     if view.reporter_kind:
@@ -584,14 +630,21 @@ def narrative(case: Case, view: Any) -> str:
     if view.event_dechallenge:
         answer = vocab.label(vocab.DECHALLENGE, view.event_dechallenge, "zh")
         extra.append(f"停药或减量后反应是否消失或减轻：{answer}")
+    pregnancy = e2b_holder.pregnancy_text(case, view)
+    if pregnancy:  # also D.CN.6, which a receiver may not read
+        extra.append(f"妊娠报告有关信息：{pregnancy}")
     text = clean("\n".join([*described, *extra]))
     if len(text) > NARRATIVE_MAX:
         return text[: NARRATIVE_MAX - len(CUT_NOTE)] + CUT_NOTE
     return text
 
 
-def action_taken(drug: Drug, onset: date | None, dechallenge: str | None) -> str:
-    """Return G.k.8 as derived (see the module's docstring)."""
+def action_taken(
+    drug: Drug, onset: date | None, dechallenge: str | None, staff: str | None = None
+) -> str:
+    """Return G.k.8: staff's, else as derived (see the module's docstring)."""
+    if staff in e2b_holder.ACTION_CODE:
+        return e2b_holder.ACTION_CODE[staff]
     if dechallenge == "not_applicable":
         return "4"
     if drug.end_date is not None and onset is not None:
@@ -609,6 +662,7 @@ class Dosage(NamedTuple):
     dose_unit: str | None
     route: str | None
     frequency: str | None
+    expiry_date: date | None
 
 
 def dosages(case: Case, drug: Drug) -> list[Dosage]:
@@ -644,48 +698,6 @@ def reaction_id(case: Case, reaction: Reaction) -> str:
 
 
 # The XML.
-
-
-def el(parent: Any, tag: str, text: str | None = None, **attributes: str | None) -> Any:
-    """Add a child element in the HL7 namespace; `type_` becomes xsi:type, None drops."""
-    element = etree.SubElement(parent, f"{{{HL7}}}{tag}")
-    for name, value in attributes.items():
-        if value is None:
-            continue
-        if name == "type_":
-            element.set(f"{{{XSI}}}type", value)
-        else:
-            element.set(name.rstrip("_"), value)
-    if text is not None:
-        element.text = clean(text)
-    return element
-
-
-def code(parent: Any, value: str, system: str, display: str | None = None, **more: str) -> Any:
-    return el(parent, "code", code=value, codeSystem=system, displayName=display, **more)
-
-
-def observation(
-    parent: Any,
-    relation: str,
-    obs_code: str,
-    tag: str = "observation",
-    display: str | None = None,
-    **rel: str,
-) -> Any:
-    """Add `<relation><observation>` with a CL19 code (or an NMPA CN-n code)."""
-    wrapper = el(parent, relation, typeCode=rel.get("typeCode", "SBJ"))
-    obs = el(wrapper, tag, classCode="OBS", moodCode="EVN")
-    version = {"codeSystemVersion": "1.1"} if obs_code.startswith("CN-") else {}
-    code(obs, obs_code, CL19, display, **version)
-    return obs
-
-
-def boolean(parent: Any, value: bool | None) -> Any:
-    """Add a BL value: true/false, or nullFlavor NI for None."""
-    if value is None:
-        return el(parent, "value", type_="BL", nullFlavor="NI")
-    return el(parent, "value", type_="BL", value="true" if value else "false")
 
 
 def device(parent: Any, relation: str, type_code: str, root: str, extension: str) -> None:
@@ -812,10 +824,21 @@ def unverified() -> bool:
     return bool(current_app.config.get("E2B_UNVERIFIED_REGIONAL", True))
 
 
+def country(case: Case) -> str:
+    """Return where the reaction happened (E.i.9): the case's country, China mainland if none."""
+    return case.occurrence_country or vocab.CHINA
+
+
 def add_case_regional(event: Any, data: CaseData) -> None:
-    """Add C.1.CN.1–3 (NMPA; codes and placement from a vendor XSLT, mapping.md §4)."""
-    source = REPORT_SOURCE.get(data.view.reporter_organization_type or "", "2")
-    for cn_code, value in (("CN-6", source), ("CN-11", "12"), ("CN-12", setting("MAH_ID") or "")):
+    """Add C.1.CN.1–3 (NMPA; codes and placement from a vendor XSLT, mapping.md §4): the
+    report's source, its category (12 post-marketing in China, 22 overseas) and the MAH."""
+    source = e2b_holder.report_source(data.first.source, data.view.reporter_organization_type)
+    category = "22" if holder.is_overseas(data.case) else "12"
+    for cn_code, value in (
+        ("CN-6", source),
+        ("CN-11", category),
+        ("CN-12", setting("MAH_ID") or ""),
+    ):
         obs = observation(event, "component", cn_code, "observationEvent", typeCode="COMP")
         el(obs, "value", type_="CE", code=value)
 
@@ -857,7 +880,7 @@ def add_primary_source(event: Any, data: CaseData) -> None:
         el(qualified, "code", nullFlavor="UNK")
     located = el(person, "asLocatedEntity", classCode="LOCE")
     place = el(located, "location", classCode="COUNTRY", determinerCode="INSTANCE")
-    code(place, "CN", COUNTRY)  # C.2.r.3
+    code(place, country(data.case), COUNTRY)  # C.2.r.3: overseas, where it happened
     if view.reporter_organization:
         outer = el(entity, "representedOrganization", classCode="ORG", determinerCode="INSTANCE")
         inner = el(outer, "assignedEntity", classCode="ASSIGNED")
@@ -886,7 +909,8 @@ def add_assessment(component: Any, data: CaseData) -> None:
     reaction_ids = {reaction.id: reaction_id(case, reaction) for reaction in data.reactions}
     facts = {r.id: reactions.reaction_facts(r, case, view) for r in data.reactions}
     for reaction in data.reactions:
-        add_reaction(role, reaction, reaction_ids[reaction.id], facts[reaction.id])
+        add_reaction(role, reaction, reaction_ids[reaction.id], facts[reaction.id], country(case))
+    e2b_holder.add_lab_results(role, case.lab_results)  # F.r
     add_drugs(role, data, reaction_ids, facts)
     for drug in data.drugs:  # G.k.1
         ca = causality_assessment(assessment, "20")
@@ -932,7 +956,8 @@ def reference(parent: Any, relation: str, tag: str, class_code: str, root: str) 
 
 
 def add_patient(role: Any, data: CaseData) -> None:
-    """Add D: the patient as `E2B_PATIENT_NAME` allows, history, death."""
+    """Add D: the patient as `E2B_PATIENT_NAME` allows, the parent of a parent-child report,
+    measurements, pregnancy, history, death."""
     case, view = data.case, data.view
     person = el(role, "player1", classCode="PSN", determinerCode="INSTANCE")
     add_name(person, view.patient_name, shown_name(view.patient_name))  # D.1
@@ -940,9 +965,10 @@ def add_patient(role: Any, data: CaseData) -> None:
         el(person, "administrativeGenderCode", code=SEX[view.patient_sex], codeSystem="1.0.5218")
     else:
         el(person, "administrativeGenderCode", nullFlavor="UNK")  # D.5
-    if view.patient_birth_date and not masked():
+    foetus = foetal_gestation(case)
+    if view.patient_birth_date and not masked() and foetus is None:
         el(person, "birthTime", value=day(view.patient_birth_date))  # D.2.1
-    if case.death or view.event_death_date:
+    if died(case, view):
         if view.event_death_date:
             el(person, "deceasedTime", value=day(view.event_death_date))  # D.9.1
         else:
@@ -951,16 +977,26 @@ def add_patient(role: Any, data: CaseData) -> None:
         identified = el(person, "asIdentifiedEntity", classCode="IDENT")
         el(identified, "id", root=ICH_ID + "9", extension=clean(view.patient_record_number))
         code(identified, "3", ICH_CODES + "4", "hospitalRecordNumber", codeSystemVersion="2.0")
+    if case.parent_child:  # D.10
+        e2b_holder.add_parent(person, case, shown_name(case.parent_initials))
     age = patient_age(data)
-    if age is not None:  # D.2.2a/b
+    if foetus is not None:  # D.2.2.1a/b: the foetus's age is its gestation
+        quantity(observation(role, "subjectOf2", "16", display="gestationPeriod"), foetus, "wk")
+    elif age is not None:  # D.2.2a/b
         el(observation(role, "subjectOf2", "3"), "value", type_="PQ", value=age[0], unit=age[1])
     if view.patient_weight_kg:  # D.3
         obs = observation(role, "subjectOf2", "7")
         el(obs, "value", type_="PQ", value=number(view.patient_weight_kg), unit="kg")
+    if case.patient_height_cm:  # D.4, a whole number
+        obs = observation(role, "subjectOf2", "17", display="height")
+        quantity(obs, round(case.patient_height_cm), "cm")
+    if case.pregnancy_lmp and not case.parent_child:  # D.6; a parent's is D.10.3
+        obs = observation(role, "subjectOf2", "22", display="lastMenstrualPeriodDate")
+        el(obs, "value", type_="TS", value=day(case.pregnancy_lmp))
     if unverified():
-        add_patient_regional(role, view)
+        add_patient_regional(role, case, view)
     add_history(role, case, view)
-    if case.death or view.event_death_date:
+    if died(case, view):
         if view.event_death_cause:  # D.9.2.r.2
             obs = observation(role, "subjectOf2", "32")
             el(
@@ -968,8 +1004,21 @@ def add_patient(role: Any, data: CaseData) -> None:
                 "originalText",
                 view.event_death_cause,
             )
-        autopsy = observation(role, "subjectOf2", "5")  # D.9.3
-        el(autopsy, "value", type_="BL", nullFlavor="UNK")
+        autopsy = observation(role, "subjectOf2", "5", display="autopsy")  # D.9.3
+        boolean(autopsy, {"yes": True, "no": False}.get(case.autopsy or ""), "UNK")
+        if case.autopsy == "yes" and case.autopsy_findings:  # D.9.4.r.2
+            cause = observation(autopsy, "outboundRelationship2", "8", typeCode="DRIV")
+            el(
+                el(cause, "value", type_="CE", codeSystem=MEDDRA),
+                "originalText",
+                case.autopsy_findings,
+            )
+
+
+def foetal_gestation(case: Case) -> int | None:
+    """Return D.2.2.1: the weeks of gestation at the reaction when the patient is a foetus (a
+    parent-child report giving them); then the patient's age and birth date are not sent."""
+    return case.gestation_reaction_weeks if case.parent_child else None
 
 
 def patient_age(data: CaseData) -> tuple[str, str] | None:
@@ -985,8 +1034,8 @@ def patient_age(data: CaseData) -> tuple[str, str] | None:
     return (str(years), "a") if years >= 0 else None
 
 
-def add_patient_regional(role: Any, view: Any) -> None:
-    """Add D.CN.1, D.CN.3, D.CN.5 and D.CN.6 (NMPA; placement a guess, mapping.md §4)."""
+def add_patient_regional(role: Any, case: Case, view: Any) -> None:
+    """Add D.CN.1, D.CN.3, D.CN.4, D.CN.5 and D.CN.6 (NMPA; placement a guess, mapping.md §4)."""
     if view.patient_ethnicity and not masked():
         el(
             el(observation(role, "subjectOf2", "CN-1"), "value", type_="CE"),
@@ -995,48 +1044,32 @@ def add_patient_regional(role: Any, view: Any) -> None:
         )
     if view.patient_hospital and not masked():
         el(observation(role, "subjectOf2", "CN-3"), "value", view.patient_hospital, type_="ST")
+    if case.patient_nationality and not masked():
+        nationality = observation(role, "subjectOf2", "CN-9")
+        el(nationality, "value", type_="CE", code=case.patient_nationality, codeSystem=COUNTRY)
     if view.patient_phone and patient_contact_allowed():
         el(observation(role, "subjectOf2", "CN-10"), "value", view.patient_phone, type_="ST")
-    if "pregnancy" in (view.patient_history or []):
-        detail = (
-            f"妊娠期：{view.patient_history_detail}" if view.patient_history_detail else "妊娠期"
-        )
-        el(observation(role, "subjectOf2", "CN-13"), "value", detail, type_="ST")
+    pregnancy = e2b_holder.pregnancy_text(case, view)
+    if pregnancy:
+        el(observation(role, "subjectOf2", "CN-13"), "value", pregnancy, type_="ST")
 
 
 def add_history(role: Any, case: Case, view: Any) -> None:
-    """Add D.7.1.r (history staff coded to MedDRA) and D.7.2 (the history as text)."""
-    from adr.review.coding import term_texts  # the texts staff code; imported here: no cycle
-
-    current = set(term_texts(view))
-    coded = [c for c in case.term_codings if c.kind == "history" and (c.kind, c.text) in current]
-    text = history_text(view)
-    if not coded and not text:
-        return
-    organizer = el(
-        el(role, "subjectOf2", typeCode="SBJ"), "organizer", classCode="CATEGORY", moodCode="EVN"
-    )
-    code(organizer, "1", ICH_CODES + "20", "relevantMedicalHistoryAndConcurrentConditions")
-    for coding in coded:
-        obs = el(
-            el(organizer, "component", typeCode="COMP"),
-            "observation",
-            classCode="OBS",
-            moodCode="EVN",
-        )
-        code(obs, str(coding.llt_code), MEDDRA, codeSystemVersion=coding.meddra_version)
-    if text:
-        obs = observation(
-            organizer,
-            "component",
-            "18",
-            display="historyAndConcurrentConditionText",
-            typeCode="COMP",
-        )
-        el(obs, "value", text, type_="ED")
+    """Add D.7.1.r and D.7.2: the related diseases and the history texts staff coded."""
+    codings = [c for c in sent_codings(case, view) if c.kind == "history"]
+    e2b_holder.add_history(role, case, view, codings)
 
 
-def add_reaction(role: Any, reaction: Reaction, rid: str, facts: reactions.ReactionFacts) -> None:
+def sent_codings(case: Case, view: Any) -> list[TermCoding]:
+    """Return the codings of the texts the case holds now: indications and history staff code,
+    and a disease's text as staff coded it before the diseases were rows."""
+    current = {*reactions.term_texts(view), *(("history", row.name) for row in case.diseases)}
+    return [c for c in case.term_codings if (c.kind, c.text) in current]
+
+
+def add_reaction(
+    role: Any, reaction: Reaction, rid: str, facts: reactions.ReactionFacts, where: str
+) -> None:
     """Add one E.i: as reported, its LLT, when, where, seriousness and outcome."""
     obs = el(el(role, "subjectOf2", typeCode="SBJ"), "observation", classCode="OBS", moodCode="EVN")
     el(obs, "id", root=rid)  # before its code, as HL7 orders an act's elements
@@ -1057,7 +1090,8 @@ def add_reaction(role: Any, reaction: Reaction, rid: str, facts: reactions.React
     )
     el(value, "originalText", reaction.reported_term, language=reaction.language)  # E.i.1.1a/b
     located = el(el(obs, "location", typeCode="LOC"), "locatedEntity", classCode="LOCE")
-    code(el(located, "locatedPlace", classCode="COUNTRY", determinerCode="INSTANCE"), "CN", COUNTRY)
+    place = el(located, "locatedPlace", classCode="COUNTRY", determinerCode="INSTANCE")
+    code(place, where, COUNTRY)  # E.i.9
     serious = set(facts.serious) | ({"death"} if facts.outcome == "death" else set())
     for criterion, obs_code in SERIOUSNESS.items():  # E.i.3.2a–f: true or NI, never false
         boolean(
@@ -1088,6 +1122,7 @@ def add_drugs(
     code(organizer, "4", ICH_CODES + "20", "drugInformation")
     assessed = {id(drug) for drug in reactions.assessed_drugs(view)}
     for drug in data.drugs:
+        details = holder.drug_details(case, drug)
         sba = el(
             el(organizer, "component", typeCode="COMP"),
             "substanceAdministration",
@@ -1115,8 +1150,8 @@ def add_drugs(
                     approval, "id", root=ICH_ID + "4", extension=clean(drug.approval_number)
                 )  # G.k.3.1
             if drug.manufacturer:
-                holder = el(el(approval, "holder", typeCode="HLD"), "role", classCode="HLD")
-                org = el(holder, "playingOrganization", classCode="ORG", determinerCode="INSTANCE")
+                holding = el(el(approval, "holder", typeCode="HLD"), "role", classCode="HLD")
+                org = el(holding, "playingOrganization", classCode="ORG", determinerCode="INSTANCE")
                 el(org, "name", drug.manufacturer[: MAX_LENGTH["holder"]])  # G.k.3.3
             if drug.approval_number:
                 territory = el(
@@ -1130,8 +1165,26 @@ def add_drugs(
                     determinerCode="INSTANCE",
                 )
                 code(territory, "CN", COUNTRY)  # G.k.3.2
-        for row in dosages(case, drug):
-            add_dosage(sba, row)
+        amount = e2b_holder.strength(details.strength)
+        if amount and drug.generic_name:
+            e2b_holder.add_strength(kind, drug.generic_name, amount)  # G.k.2.3.r
+        rows = dosages(case, drug)
+        duration = total_duration(details)
+        for row in rows:
+            expiry = details.expiry_date if "expiry_date" in details.own else row.expiry_date
+            add_dosage(sba, row, details.dosage_form, duration if len(rows) == 1 else None, expiry)
+        weeks = case.gestation_exposure_weeks
+        if weeks is not None and drug.role in ("suspect", "interacting"):  # G.k.6a/b
+            quantity(observation(sba, "outboundRelationship2", "16", typeCode="PERT"), weeks, "wk")
+        information = e2b_holder.drug_information(
+            None if amount and drug.generic_name else details.strength,
+            duration_text(duration) if duration and len(rows) > 1 else None,
+        )
+        if information:  # G.k.11
+            obs = observation(
+                sba, "outboundRelationship2", "2", display="additionalInformation", typeCode="REFR"
+            )
+            el(obs, "value", information, type_="ST")
         onset = min((f.onset_date for f in facts.values() if f.onset_date), default=None)
         dechallenge = view.event_dechallenge
         if id(drug) in assessed:
@@ -1179,7 +1232,8 @@ def add_drugs(
         action = el(
             el(sba, "inboundRelationship", typeCode="CAUS"), "act", classCode="ACT", moodCode="EVN"
         )
-        code(action, action_taken(drug, onset, dechallenge), ICH_CODES + "15")  # G.k.8
+        taken = action_taken(drug, onset, dechallenge, details.action_taken)
+        code(action, taken, ICH_CODES + "15")  # G.k.8
 
 
 def refer(obs: Any, rid: str) -> None:
@@ -1192,8 +1246,28 @@ def refer(obs: Any, rid: str) -> None:
     el(target, "id", root=rid)
 
 
-def add_dosage(sba: Any, drug: Dosage) -> None:
-    """Add G.k.4.r: dose, dates, route, batch, and the dosage as text."""
+def total_duration(details: holder.DrugDetails) -> tuple[int, str] | None:
+    """Return G.k.4.r.6a/b: the duration staff gave; the one derived from the start and end
+    dates is not sent, the dates (G.k.4.r.4, G.k.4.r.5) say it already."""
+    if "duration_value" not in details.own or details.duration_value is None:
+        return None
+    return details.duration_value, details.duration_unit or "d"
+
+
+def duration_text(duration: tuple[int, str]) -> str:
+    """Return a duration in Chinese: 7天."""
+    return f"{duration[0]}{vocab.label(vocab.DURATION_UNIT, duration[1], 'zh')}"
+
+
+def add_dosage(
+    sba: Any,
+    drug: Dosage,
+    form: str | None,
+    duration: tuple[int, str] | None,
+    expiry: date | None,
+) -> None:
+    """Add G.k.4.r: dose, dates and duration, route, batch, dose form, the dosage as text, and
+    the expiry date (G.k.4.r.CN.1)."""
     dosage = el(
         el(sba, "outboundRelationship2", typeCode="COMP"),
         "substanceAdministration",
@@ -1203,12 +1277,7 @@ def add_dosage(sba: Any, drug: Dosage) -> None:
     text = dosage_text(drug)
     if text:
         el(dosage, "text", text)  # G.k.4.r.8
-    if drug.start_date or drug.end_date:
-        period = el(dosage, "effectiveTime", type_="IVL_TS")
-        if drug.start_date:
-            el(period, "low", value=day(drug.start_date))  # G.k.4.r.4
-        if drug.end_date:
-            el(period, "high", value=day(drug.end_date))  # G.k.4.r.5
+    add_period(dosage, drug.start_date, drug.end_date, duration)
     if drug.route:
         route = el(
             dosage,
@@ -1224,13 +1293,43 @@ def add_dosage(sba: Any, drug: Dosage) -> None:
             value=number(drug.dose),
             unit=DOSE_UNIT.get(drug.dose_unit, "{DF}"),
         )
-    if drug.batch_number:
+    if drug.batch_number or form:
         instance = el(el(dosage, "consumable", typeCode="CSM"), "instanceOfKind", classCode="INST")
-        product = el(
-            instance, "productInstanceInstance", classCode="MMAT", determinerCode="INSTANCE"
-        )
-        el(product, "lotNumberText", drug.batch_number)  # G.k.4.r.7
-        el(instance, "kindOfProduct", classCode="MMAT", determinerCode="KIND")
+        if drug.batch_number:
+            product = el(
+                instance, "productInstanceInstance", classCode="MMAT", determinerCode="INSTANCE"
+            )
+            el(product, "lotNumberText", drug.batch_number)  # G.k.4.r.7
+        kind = el(instance, "kindOfProduct", classCode="MMAT", determinerCode="KIND")
+        if form:
+            el(el(kind, "formCode"), "originalText", form)  # G.k.4.r.9.1
+    if expiry and unverified():  # G.k.4.r.CN.1: encoding a guess
+        obs = observation(dosage, "outboundRelationship2", "CN-8", typeCode="PERT")
+        el(obs, "value", type_="TS", value=day(expiry))
+
+
+def add_period(
+    dosage: Any, start: date | None, end: date | None, duration: tuple[int, str] | None
+) -> None:
+    """Add G.k.4.r.4–6: an interval from the start to the end, or of a duration from the start
+    or to the end; with all three, the interval and the duration as two parts (HL7 allows no
+    interval of a start, an end and a width)."""
+    if not (start or end or duration):
+        return
+    if start and end and duration:
+        both = el(dosage, "effectiveTime", type_="SXPR_TS")
+        period = el(both, "comp", type_="IVL_TS")
+        el(period, "low", value=day(start))
+        el(period, "high", value=day(end))
+        quantity(el(both, "comp", type_="IVL_TS", operator="A"), *duration, tag="width")
+        return
+    period = el(dosage, "effectiveTime", type_="IVL_TS")
+    if start:
+        el(period, "low", value=day(start))  # G.k.4.r.4
+    if duration:
+        quantity(period, *duration, tag="width")  # G.k.4.r.6a/b
+    if end:
+        el(period, "high", value=day(end))  # G.k.4.r.5
 
 
 def dosage_text(drug: Dosage) -> str:
@@ -1308,6 +1407,14 @@ AEA = IE + "/h:component/h:adverseEventAssessment"
 PR = AEA + "/h:subject1/h:primaryRole"
 RX = PR + "/h:subjectOf2/h:observation[h:code/@code='29']"
 DRG = PR + "/h:subjectOf2/h:organizer[h:code/@code='4']/h:component/h:substanceAdministration"
+DOS = DRG + "/h:outboundRelationship2[@typeCode='COMP']/h:substanceAdministration"
+FR = PR + "/h:subjectOf2/h:organizer[h:code/@code='3']/h:component/h:observation"
+HISTORY = (
+    PR + "/h:subjectOf2/h:organizer[h:code/@code='1']/h:component"
+    f"/h:observation[h:code/@codeSystem='{MEDDRA}']"
+)
+PARENT = PR + "/h:player1/h:role[h:code/@code='PRN']"
+CN = IE + "/h:component/h:observationEvent[h:code/@code='{}']/h:value/@code"
 REQUIRED = {
     "N.1.2": f"/h:MCCI_IN200100UV01/h:id[@root='{ICH_ID}22']/@extension",
     "N.1.3": f"/h:MCCI_IN200100UV01/h:sender/h:device/h:id[@root='{ICH_ID}13']/@extension",
@@ -1368,6 +1475,33 @@ LENGTHS = {  # element: (XPath of its values, ICH maximum)
         f"{DRG}/h:inboundRelationship[@typeCode='RSON']/h:observation/h:value/h:originalText/text()",
         250,
     ),
+    "G.k.2.3.r.1": (f"{DRG}//h:ingredient/h:ingredientSubstance/h:name/text()", 250),
+    "G.k.4.r.9.1": (f"{DOS}//h:formCode/h:originalText/text()", 60),
+    "G.k.11": (
+        f"{DRG}/h:outboundRelationship2/h:observation[h:code/@code='2']/h:value/text()",
+        2000,
+    ),
+    "D.7.1.r.5": (
+        f"{HISTORY}/h:outboundRelationship2/h:observation[h:code/@code='10']/h:value/text()",
+        2000,
+    ),
+    "D.9.4.r.2": (
+        f"{PR}/h:subjectOf2/h:observation[h:code/@code='5']/h:outboundRelationship2"
+        "/h:observation[h:code/@code='8']/h:value/h:originalText/text()",
+        250,
+    ),
+    "D.10.1": (f"{PARENT}/h:associatedPerson/h:name/text()", 60),
+    "D.10.7.2": (
+        f"{PARENT}/h:subjectOf2/h:organizer/h:component/h:observation[h:code/@code='18']"
+        "/h:value/text()",
+        10000,
+    ),
+    "F.r.2.1": (f"{FR}/h:code/h:originalText/text()", 250),
+    "F.r.3.4": (f"{FR}/h:value[@xsi:type='ED']/text()", 2000),
+    "F.r.6": (
+        f"{FR}/h:outboundRelationship2/h:observation[h:code/@code='10']/h:value/text()",
+        2000,
+    ),
     "H.1": (REQUIRED["H.1"], 100000),
     "H.2": (f"{AEA}/h:component1/h:observationEvent[h:code/@code='10']/h:value/text()", 20000),
 }
@@ -1394,15 +1528,46 @@ CODE_LISTS = {  # element: (XPath of its codes, allowed)
         f"{IE}/h:subjectOf2/h:investigationCharacteristic[h:code/@code='3']/h:value/@code",
         {"1", "2"},
     ),
+    "C.1.CN.1": (CN.format("CN-6"), set("12345678")),
+    "C.1.CN.2": (CN.format("CN-11"), {"11", "12", "21", "22"}),
+    "D.10.6": (f"{PARENT}/h:associatedPerson/h:administrativeGenderCode/@code", {"1", "2"}),
+    "D.9.3": (
+        f"{PR}/h:subjectOf2/h:observation[h:code/@code='5']/h:value/@value",
+        {"true", "false"},
+    ),
+    "D.7.1.r.3": (
+        f"{HISTORY}/h:inboundRelationship/h:observation[h:code/@code='13']/h:value/@value",
+        {"true", "false"},
+    ),
+    "F.r.7": (
+        f"{FR}/h:outboundRelationship2/h:observation[h:code/@code='25']/h:value/@value",
+        {"true", "false"},
+    ),
 }
+# Whole numbers of at most three digits (D.4, D.10.5: "provide rounded number").
+HEIGHTS = (
+    f"{PR}/h:subjectOf2/h:observation[h:code/@code='17']/h:value/@value"
+    f" | {PARENT}/h:subjectOf2/h:observation[h:code/@code='17']/h:value/@value"
+)
+# Gestation in weeks: at the reaction in the foetus (D.2.2.1), at exposure (G.k.6).
+GESTATION = (
+    f"{PR}/h:subjectOf2/h:observation[h:code/@code='16']/h:value"
+    f" | {DRG}/h:outboundRelationship2/h:observation[h:code/@code='16']/h:value"
+)
+LMP = (
+    f"{PR}/h:subjectOf2/h:observation[h:code/@code='22']/h:value/@value"
+    f" | {PARENT}/h:subjectOf2/h:observation[h:code/@code='22']/h:value/@value"
+)
 SERIOUS_CODES = tuple(SERIOUSNESS.values())
 # Every TS the builder writes: CCYYMMDD, or to the second with the zone; a year 1900–2100.
 TIMES = (
     "//h:creationTime/@value | //h:effectiveTime/@value | //h:availabilityTime/@value"
     " | //h:low/@value | //h:high/@value | //h:birthTime/@value | //h:deceasedTime/@value"
+    " | //h:value[@xsi:type='TS']/@value"
 )
 TS = re.compile(r"(19\d\d|20\d\d|2100)(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(\d{6}[+-]\d{4})?")
 TRUE_OR_NI = (("true", None), (None, "NI"))  # E.i.3.2: never false, never both
+NUMBER = re.compile(r"-?\d+(\.\d+)?")
 
 
 def rule_errors(document: Any) -> list[str]:
@@ -1490,6 +1655,66 @@ def rule_errors(document: Any) -> list[str]:
         f"{PR}/h:player1/h:deceasedTime/@value | {PR}/h:player1/h:deceasedTime/@nullFlavor"
     ) and not document.xpath(f"{PR}/h:subjectOf2/h:observation[h:code/@code='5']", namespaces=NS):
         errors.append("D.9.3 missing beside D.9.1")
+    return errors + holder_rule_errors(document, values)
+
+
+def holder_rule_errors(document: Any, values: Any) -> list[str]:
+    """Return the rules of the holder form's elements: D.4, D.6, D.7.1.r, D.10, E.i.9, F.r,
+    G.k.2.3.r, G.k.4.r.6, G.k.6."""
+    errors = [
+        f"D.4/D.10.5 {height!r} not a whole number of 1-999"
+        for height in values(HEIGHTS)
+        if not re.fullmatch(r"[1-9]\d{0,2}", height)
+    ]
+    low, high = e2b_holder.GESTATION_WEEKS
+    for value in document.xpath(GESTATION, namespaces=NS):
+        weeks = value.get("value", "")
+        if (
+            value.get("unit") != "wk"
+            or not NUMBER.fullmatch(weeks)
+            or not low <= float(weeks) <= high
+        ):
+            errors.append(f"D.2.2.1/G.k.6 {weeks!r} {value.get('unit')!r} not {low}-{high} wk")
+    onsets = sorted(value[:8] for value in values(f"{RX}/h:effectiveTime/h:low/@value"))
+    errors += [
+        f"D.6/D.10.3 {lmp!r} after the onset"
+        for lmp in values(LMP)
+        if onsets and lmp[:8] > onsets[0]
+    ]
+    errors += [
+        f"E.i.9 {place!r} not a country code"
+        for place in values(f"{RX}/h:location/h:locatedEntity/h:locatedPlace/h:code/@code")
+        if not re.fullmatch("[A-Z]{2}", place)
+    ]
+    if len(set(values(f"//*[@codeSystem='{MEDDRA}']/@codeSystemVersion"))) > 1:
+        errors.append("MedDRA: more than one version")
+    for row in document.xpath(HISTORY + "/h:code", namespaces=NS):
+        if not re.fullmatch(r"\d{8}", row.get("code", "")) or not row.get("codeSystemVersion"):
+            errors.append("D.7.1.r.1a/b: MedDRA LLT or version missing")
+    for parent in document.xpath(PARENT, namespaces=NS):
+        if not parent.xpath(
+            "h:associatedPerson/h:administrativeGenderCode[@code or @nullFlavor]", namespaces=NS
+        ):
+            errors.append("D.10.6 missing in D.10")
+    for test in document.xpath(FR, namespaces=NS):
+        if not test.xpath("h:code/h:originalText/text() | h:code/@code", namespaces=NS):
+            errors.append("F.r.2: no test name")
+        if not test.xpath("h:effectiveTime[@value or @nullFlavor]", namespaces=NS):
+            errors.append("F.r.1 missing")
+        numbers = test.xpath("h:value[@xsi:type='IVL_PQ']/h:center", namespaces=NS)
+        if not numbers and not test.xpath("h:value[@xsi:type='ED']/text()", namespaces=NS):
+            errors.append("F.r.3: no result")
+        if any(not NUMBER.fullmatch(c.get("value", "")) or not c.get("unit") for c in numbers):
+            errors.append("F.r.3.2/F.r.3.3: a result without its number or unit")
+    for strength in document.xpath(f"{DRG}//h:ingredient/h:quantity/h:numerator", namespaces=NS):
+        if not NUMBER.fullmatch(strength.get("value", "")) or not strength.get("unit"):
+            errors.append("G.k.2.3.r.3a/b: a strength without its number or unit")
+    for width in document.xpath(f"{DOS}/h:effectiveTime//h:width", namespaces=NS):
+        if (
+            not re.fullmatch(r"\d{1,5}", width.get("value", ""))
+            or width.get("unit") not in vocab.DURATION_UNIT
+        ):
+            errors.append("G.k.4.r.6a/b: a duration not a number of min, h, d, wk, mo or a")
     return errors
 
 
