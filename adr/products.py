@@ -167,13 +167,17 @@ def product_of_batch(batch_number: str | None, among: list[int] | None = None) -
 
 
 def link(drugs: Iterable[Drug]) -> None:
-    """Set each drug's product, as the catalogue stands now, and a product's dosage form where
-    the report gave none (the form does not ask it: the approval names it)."""
+    """Set each drug's product, as the catalogue stands now, and its product's dosage form
+    where the report gave none (the public form does not ask it: the approval names it) or
+    where it was the product's it was linked to before (a correction made it another)."""
     catalogue = Catalogue.load()
     for drug in drugs:
+        before = catalogue.products.get(drug.product_id) if drug.product_id else None
         drug.product_id = catalogue.match(drug)
-        if drug.product_id is not None and not drug.dosage_form:
-            drug.dosage_form = catalogue.products[drug.product_id].dosage_form
+        product = catalogue.products.get(drug.product_id) if drug.product_id else None
+        filled = before is not None and drug.dosage_form == before.dosage_form
+        if product is not None and (not drug.dosage_form or filled):
+            drug.dosage_form = product.dosage_form
 
 
 # The public form's suggestions: each process reads the catalogue at most once a minute for

@@ -737,6 +737,20 @@ def test_a_report_carries_the_holder_form_fields_to_the_case_page_and_the_mail(
     assert "患者当时处于妊娠期：请在病例页面补全持有人报告表的妊娠信息。" in mail
 
 
+def test_a_drug_takes_its_product_s_dosage_form_unless_the_report_gives_one(catalogue):
+    with catalogue.app_context():
+        ours = db.session.scalars(sa.select(Product).order_by(Product.id))
+        for product, form in zip(ours, ("胶囊剂", "片剂"), strict=True):
+            product.dosage_form = form
+        drug = Drug(role="suspect", approval_number=AMOXICILLIN["approval_number"])
+        typed = Drug(role="suspect", generic_name="复方丹参片", dosage_form="薄膜衣片")
+        products.link([drug, typed])
+        assert (drug.dosage_form, typed.dosage_form) == ("胶囊剂", "薄膜衣片")
+        drug.approval_number = "国药准字Z61020432"  # corrected: another product of ours
+        products.link([drug])
+        assert drug.dosage_form == "片剂"
+
+
 def test_a_reported_dosage_form_is_kept_over_the_catalogue(staff_and_catalogue):
     app = staff_and_catalogue
     dress_amoxicillin(app)
