@@ -73,6 +73,19 @@ LISTED_REACTIONS = {
     "国药准字H61020777": ["恶心", "口腔金属味"],
     "国药准字H61024567": ["腹泻", "恶心", "腹痛"],
 }
+# Each product's dosage form (剂型) and strengths (规格), as its approval and labels give them.
+DOSAGE_FORMS = {
+    "国药准字H61020123": ("胶囊剂", ["0.25g", "0.5g"]),
+    "国药准字H20063015": ("片剂", ["50mg", "100mg"]),
+    "国药准字H61022718": ("胶囊剂", ["0.3g"]),
+    "国药准字Z61020432": ("片剂", ["薄膜衣小片 每片重0.32g"]),
+    "国药准字Z61021234": ("颗粒剂", ["每袋装10g", "每袋装5g（相当于饮片7g）"]),
+    "国药准字Z61020988": ("注射剂", ["每支装2ml", "每支装10ml"]),
+    "国药准字Z61020321": ("合剂", ["每支装10ml", "每支装20ml"]),
+    "国药准字H61023456": ("片剂", ["0.25g", "0.5g"]),
+    "国药准字H61020777": ("片剂", ["0.2g"]),
+    "国药准字H61024567": ("片剂", ["0.25g", "0.5g"]),
+}
 # Batches numbered 37 to 40 of each month are left out of the register: typed by reporters,
 # found nowhere, as a counterfeit or a typing mistake would be.
 UNREGISTERED_FROM = 37
@@ -238,6 +251,8 @@ def demo_catalogue(first: date, last: date) -> dict[str | None, int]:
                     aliases=ALIASES.get(approval, []),
                     approval_number=approval,
                     manufacturer=MANUFACTURER,
+                    dosage_form=DOSAGE_FORMS[approval][0],
+                    strengths=DOSAGE_FORMS[approval][1],
                     listed_reactions=LISTED_REACTIONS.get(approval, []),
                 )
                 for generic, brand, approval, *_ in PRODUCTS
@@ -468,12 +483,20 @@ def _status(rng: random.Random, received_at: datetime) -> str:
 
 def _drug(rng: random.Random, onset: date, today: date, role: str, hostile: bool) -> dict[str, Any]:
     start = onset - timedelta(days=rng.randint(0, 10))
+    dosage_form: str | None = None
+    strength: str | None = None
+    expiry: date | None = None
     if role == "suspect":
         generic, brand, approval, dose, unit, route, frequency = rng.choice(PRODUCTS)
         batch = (
             "-20260101" if hostile else f"{start:%Y%m}{rng.randint(1, 40):02d}{rng.choice('AB')}"
         )
         manufacturer = MANUFACTURER
+        # The pack's form and strength, and its expiry as the register has it (made the first
+        # of the month, good for two years).
+        dosage_form, strength = DOSAGE_FORMS[approval][0], DOSAGE_FORMS[approval][1][0]
+        made = start.replace(day=1)
+        expiry = None if hostile else made.replace(year=made.year + 2) - timedelta(days=1)
     else:
         generic, brand, approval = rng.choice(OTHER_DRUGS), None, None
         dose, unit = rng.choice(OTHER_DOSES)
@@ -486,6 +509,9 @@ def _drug(rng: random.Random, onset: date, today: date, role: str, hostile: bool
         "generic_name": generic,
         "manufacturer": manufacturer,
         "batch_number": batch,
+        "expiry_date": expiry,
+        "dosage_form": dosage_form,
+        "strength": strength,
         "dose": dose,
         "dose_unit": unit,
         "route": route,

@@ -171,18 +171,23 @@ def mail_context(report: Report, kind: str, language: str) -> dict[str, Any]:
         (_("Reporting deadline"), due),
     ]
     for drug in regulatory.suspect_drugs(report):
-        batch = (
-            f"{label('drug-batch_number')}{colon}{drug.batch_number}" if drug.batch_number else ""
-        )
         brand = f"[{drug.brand_name}]" if drug.brand_name else ""
-        name = " ".join(part for part in (drug.generic_name or "", brand, batch) if part)
+        printed = [
+            f"{label('drug-' + name)}{colon}{value}"
+            for name in ("strength", "batch_number", "expiry_date")
+            if (value := getattr(drug, name))
+        ]
+        name = " ".join(part for part in (drug.generic_name or "", brand, *printed) if part)
         facts.append((term(vocab.DRUG_ROLE, "suspect"), name))
     completeness = regulatory.completeness(report)
+    place = " ".join(part for part in (report.event_province, report.event_city) if part)
     facts += [
         (label("event-name"), report.event_name),
         (label("event-onset_date"), f"{report.event_onset_date or ''}"),
+        (_("Where it happened"), place),
         (label("event-outcome"), term(vocab.OUTCOME, report.event_outcome)),
         (label("reporter-kind"), term(vocab.REPORTER_KIND, report.reporter_kind)),
+        (label("patient-pregnant"), term(vocab.PREGNANT, report.patient_pregnant)),
         (_("Completeness"), f"{completeness.score}%"),
         (_("Missing"), "、".join(label(name) for name in completeness.missing)),
     ]
@@ -219,6 +224,7 @@ def mail_context(report: Report, kind: str, language: str) -> dict[str, Any]:
         "reference": report.reference,
         "facts": [(name, value.strip()) for name, value in facts if value and value.strip()],
         "death": death,
+        "pregnant": report.patient_pregnant == "yes",
         "batch_check": batch_check,
         "serious": report.serious,
         "case_url": f"{base}/staff/reports/{report.reference}",

@@ -167,10 +167,17 @@ def product_of_batch(batch_number: str | None, among: list[int] | None = None) -
 
 
 def link(drugs: Iterable[Drug]) -> None:
-    """Set each drug's product, as the catalogue stands now."""
+    """Set each drug's product, as the catalogue stands now, and its product's dosage form
+    where the report gave none (the public form does not ask it: the approval names it) or
+    where it was the product's it was linked to before (a correction made it another)."""
     catalogue = Catalogue.load()
     for drug in drugs:
+        before = catalogue.products.get(drug.product_id) if drug.product_id else None
         drug.product_id = catalogue.match(drug)
+        product = catalogue.products.get(drug.product_id) if drug.product_id else None
+        filled = before is not None and drug.dosage_form == before.dosage_form
+        if product is not None and (not drug.dosage_form or filled):
+            drug.dosage_form = product.dosage_form
 
 
 # The public form's suggestions: each process reads the catalogue at most once a minute for
@@ -188,12 +195,18 @@ class Suggestion:
     brand_name: str | None
     approval_number: str
     manufacturer: str
+    strengths: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Suggestions:
     products: tuple[Suggestion, ...]
     loaded: float = field(compare=False)
+
+    @property
+    def strengths(self) -> list[str]:
+        """Every product's strengths, each once: offered in any drug row."""
+        return list(dict.fromkeys(s for product in self.products for s in product.strengths))
 
     @property
     def brands(self) -> dict[str, Suggestion | None]:
@@ -218,10 +231,16 @@ def suggestions(language: str) -> Suggestions:
         if language == "en":
             name = sa.func.coalesce(sa.func.nullif(Product.english_name, ""), Product.generic_name)
         query = sa.select(
-            name, Product.brand_name, Product.approval_number, Product.manufacturer
+            name,
+            Product.brand_name,
+            Product.approval_number,
+            Product.manufacturer,
+            Product.strengths,
         ).order_by(name, Product.id)
         try:
-            found = tuple(Suggestion(*row) for row in db.session.execute(query))
+            found = tuple(
+                Suggestion(*row[:4], tuple(row[4] or ())) for row in db.session.execute(query)
+            )
         except SQLAlchemyError:  # the form is still served, without suggestions, for a minute
             db.session.rollback()
             logger.exception("the product catalogue could not be read for the report form")
@@ -302,6 +321,7 @@ class DrugBatch:
     nearest: list[Batch] = field(default_factory=list)  # when unknown: what may have been meant
     # When the product was recognised by its batch number, not by a name: the names typed.
     typed_name: str | None = None
+    expiry_date: date | None = None  # as reported, printed on the pack beside the batch
 
     @property
     def result(self) -> str:
@@ -311,6 +331,19 @@ class DrugBatch:
     def expired_before_onset(self) -> bool:
         expires = self.batch and self.batch.expires_on
         return bool(expires and self.onset and self.onset > expires)
+
+    @property
+    def expiry_differs(self) -> bool:
+        """Tell whether the pack's expiry date, as reported, is not the register's for its batch.
+
+        Compared by month: a pack may print the month only (有效期至2027.05), which a reporter
+        gives as a day of that month. A pack whose batch and expiry do not belong together
+        may be counterfeit, or the batch mistyped.
+        """
+        expires, reported = self.batch and self.batch.expires_on, self.expiry_date
+        if not (expires and reported):
+            return False
+        return (reported.year, reported.month) != (expires.year, expires.month)
 
     @property
     def made_after_start(self) -> bool:
@@ -327,6 +360,10 @@ class BatchCheck:
     """
 
     drugs: list[DrugBatch]
+
+    @property
+    def expiry_differs(self) -> bool:
+        return any(drug.expiry_differs for drug in self.drugs)
 
     @property
     def result(self) -> str:
@@ -361,6 +398,7 @@ def check_batches(drugs: Iterable[Drug], onset: date | None) -> BatchCheck:
                 drug.start_date,
                 nearest,
                 typed_name,
+                drug.expiry_date,
             )
         )
     return BatchCheck(checked)

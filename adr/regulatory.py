@@ -147,6 +147,18 @@ def age_at(birth: date, onset: date, unit: str) -> int:
     return months // 12 if unit == "year" else months
 
 
+def age_in_years(
+    age: int | None, unit: str | None, birth: date | None, onset: date | None
+) -> int | None:
+    """Return the patient's whole years at the reaction: from the date of birth to the onset
+    (today when it is not known), else from the age as given; None when neither tells."""
+    if birth:
+        return age_at(birth, max(birth, onset or china_today()), "year")
+    if age is None:
+        return None
+    return {"year": age, "month": age // 12, "day": age // 365}.get(unit or "year")
+
+
 def natural_age(birth: date, onset: date) -> tuple[int, str]:
     """Return the age at onset as clinicians write it: years; months under 1; days under 1 month."""
     for unit in ("year", "month"):

@@ -703,6 +703,11 @@ PUBLIC_FIELDS: CodeList = {
     "drug-start_date": Term("哪天开始用的", "Started"),
     "drug-end_date": Term("哪天停的", "Stopped"),
     "drug-indication": Term("用这个药治什么病", "Reason for use"),
+    "drug-strength": Term("药盒上印的规格", "Strength printed on the pack"),
+    "drug-expiry_date": Term("药盒上印的有效期至", "Expiry date printed on the pack"),
+    "patient-pregnant": Term("当时是否怀孕？", "Was she pregnant at the time?"),
+    "event-province": Term("省（区、市）", "Province"),
+    "event-city": Term("市（县）", "City or county"),
     "follow_up_of": Term("之前那份报告的编码", "Reference of your earlier report"),
 }
 # Plain for a health professional too: who reports, how to reach them, the patient's
@@ -713,7 +718,8 @@ PLAIN_FOR_ALL = frozenset(
         "patient-name", "patient-weight_kg", "patient-phone", "patient-history",
         "patient-history_detail", "patient-past_adr", "patient-past_adr_detail",
         "patient-family_adr", "patient-family_adr_detail", "patient-sex", "patient-age_unit",
-        "drug-role", "drug-dose_unit", "drug-route", "follow_up_of",
+        "drug-role", "drug-dose_unit", "drug-route", "follow_up_of", "event-province",
+        "event-city",
     }
 )  # fmt: skip
 PUBLIC_CODES: dict[str, CodeList] = {
@@ -775,6 +781,7 @@ PUBLIC_CODES: dict[str, CodeList] = {
         "none": Term("不在医疗机构或药店工作", "Neither"),
     },
     "patient-sex": {"unknown": Term("不清楚", "Unknown")},
+    "patient-pregnant": {"unknown": Term("不清楚", "Not known")},
     "patient-age_unit": {"month": Term("个月", "months")},
     "patient-history": {
         "smoking": Term("吸烟", "Smoking"),
@@ -807,3 +814,42 @@ PUBLIC_CODES: dict[str, CodeList] = {
         "iu": Term("国际单位（IU）", "IU"),
     },
 }
+
+# China's provinces, autonomous regions, municipalities and special administrative regions
+# (GB/T 2260 order): offered where the form asks where a reaction happened; any text is kept.
+PROVINCES: tuple[Term, ...] = (
+    Term("北京市", "Beijing"),
+    Term("天津市", "Tianjin"),
+    Term("河北省", "Hebei"),
+    Term("山西省", "Shanxi"),
+    Term("内蒙古自治区", "Inner Mongolia"),
+    Term("辽宁省", "Liaoning"),
+    Term("吉林省", "Jilin"),
+    Term("黑龙江省", "Heilongjiang"),
+    Term("上海市", "Shanghai"),
+    Term("江苏省", "Jiangsu"),
+    Term("浙江省", "Zhejiang"),
+    Term("安徽省", "Anhui"),
+    Term("福建省", "Fujian"),
+    Term("江西省", "Jiangxi"),
+    Term("山东省", "Shandong"),
+    Term("河南省", "Henan"),
+    Term("湖北省", "Hubei"),
+    Term("湖南省", "Hunan"),
+    Term("广东省", "Guangdong"),
+    Term("广西壮族自治区", "Guangxi"),
+    Term("海南省", "Hainan"),
+    Term("重庆市", "Chongqing"),
+    Term("四川省", "Sichuan"),
+    Term("贵州省", "Guizhou"),
+    Term("云南省", "Yunnan"),
+    Term("西藏自治区", "Xizang (Tibet)"),
+    Term("陕西省", "Shaanxi"),
+    Term("甘肃省", "Gansu"),
+    Term("青海省", "Qinghai"),
+    Term("宁夏回族自治区", "Ningxia"),
+    Term("新疆维吾尔自治区", "Xinjiang"),
+    Term("台湾省", "Taiwan"),
+    Term("香港特别行政区", "Hong Kong"),
+    Term("澳门特别行政区", "Macao"),
+)

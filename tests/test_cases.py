@@ -204,6 +204,10 @@ def test_a_follow_up_that_completes_a_case_starts_its_clock(app, staff):
         ),
         ({"case-awareness_date": "1899-12-31"}, "case-awareness_date", "1900"),
         ({"reporter-phone": "12"}, "reporter-phone", "请填写"),
+        ({"drugs-0-dosage_form": "剂" * 61}, "drugs-0-dosage_form", "请缩短到 60 个字以内"),
+        ({"drugs-0-expiry_date": "2099-01-01"}, "drugs-0-expiry_date", "请核对药盒上的有效期"),
+        ({"patient-pregnant": "yes"}, "patient-pregnant", "男性患者不可能怀孕"),
+        ({"event-city": "市" * 51}, "event-city", "请缩短到 50 个字以内"),
     ],
 )
 def test_staff_intake_refuses_what_cannot_be_recorded_and_keeps_every_value(
@@ -216,6 +220,38 @@ def test_staff_intake_refuses_what_cannot_be_recorded_and_keeps_every_value(
     assert "李四" in page and "20260315A" in page  # every value kept
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Report)) == 0
+
+
+def test_staff_enter_the_holder_form_fields_a_caller_gives(app, staff):
+    page = staff.get("/staff/reports/new").get_data(as_text=True)
+    assert 'name="drugs-0-dosage_form"' in page and 'name="drugs-0-strength"' in page
+    reference = entered(
+        enter(
+            staff,
+            phone_call(
+                **{
+                    "patient-sex": "female",
+                    "patient-age": "30",
+                    "patient-pregnant": "yes",
+                    "drugs-0-dosage_form": "胶囊剂",
+                    "drugs-0-strength": "0.5g",
+                    "drugs-0-expiry_date": "2027-06-30",
+                    "event-province": "Shaanxi",
+                    "event-city": "Yulin",
+                }
+            ),
+        )
+    )
+    report = stored(app, reference)
+    with app.app_context():
+        drug = db.session.scalar(sa.select(Drug).where(Drug.report_id == report.id))
+    assert (drug.dosage_form, drug.strength, drug.expiry_date) == (
+        "胶囊剂",
+        "0.5g",
+        date(2027, 6, 30),
+    )
+    assert (report.event_province, report.event_city) == ("Shaanxi", "Yulin")  # any text
+    assert (report.patient_pregnant, report.patient_history) == ("yes", ["pregnancy"])
 
 
 def test_a_double_click_on_the_staff_form_stores_one_report(app, staff):

@@ -17,6 +17,10 @@ from tests.conftest import reference_of, valid_report
 
 TODAY = regulatory.china_today()
 TOMORROW = (TODAY + timedelta(days=1)).isoformat()
+LATEST_EXPIRY = forms.years_after(TODAY, 10)  # printed on a pack: up to ten years from today
+# A woman of 30 at the reaction (2026-11-21): the pregnancy question is hers.
+WOMAN_OF_30 = {"patient-sex": "female", "patient-birth_date": "1996-03-14", "patient-age": "30"}
+AGED = {"patient-birth_date": ""}  # the age alone says how old
 
 
 class Page(HTMLParser):
@@ -220,6 +224,20 @@ PATIENT_REFUSALS = [
     ({"patient-sex": "male", "patient-history": ["pregnancy"]}, "patient-history"),
     ({"patient-history": ["other"], "patient-history_detail": ""}, "patient-history_detail"),
     ({"patient-history_detail": ""}, "patient-history_detail"),  # allergy is ticked
+    # Was she pregnant (the holder's form, asked of a woman of 12 to 55 at the reaction).
+    ({"patient-pregnant": "perhaps"}, "patient-pregnant"),
+    (WOMAN_OF_30 | {"patient-sex": "male", "patient-pregnant": "yes"}, "patient-pregnant"),
+    ({"patient-pregnant": "yes"}, "patient-pregnant"),  # born 1958: 68 at the reaction
+    (AGED | {"patient-age": "56", "patient-pregnant": "yes"}, "patient-pregnant"),
+    (AGED | {"patient-age": "11", "patient-pregnant": "yes"}, "patient-pregnant"),
+    (
+        AGED | {"patient-age": "130", "patient-age_unit": "month", "patient-pregnant": "yes"},
+        "patient-pregnant",
+    ),
+    (
+        WOMAN_OF_30 | {"patient-history": ["pregnancy", "allergy"], "patient-pregnant": "no"},
+        "patient-pregnant",
+    ),  # 妊娠期 ticked: she was
 ]
 
 
@@ -252,6 +270,31 @@ def test_patient_rules(sender, changes, field):
 )
 def test_patient_answers_that_are_accepted(sender, changes):
     accepted(sender, changes)
+
+
+WITH = ["smoking", "pregnancy", "allergy"]  # yes is the history's 妊娠期 too
+
+
+@pytest.mark.parametrize(
+    ("changes", "pregnant", "history"),
+    [
+        (WOMAN_OF_30 | {"patient-pregnant": "yes"}, "yes", WITH),
+        (WOMAN_OF_30 | {"patient-pregnant": "unknown"}, "unknown", ["smoking", "allergy"]),
+        (WOMAN_OF_30 | {"patient-history": ["pregnancy"]}, "yes", ["pregnancy"]),  # the 2011 way
+        (AGED | {"patient-age": "12", "patient-pregnant": "yes"}, "yes", WITH),
+        (AGED | {"patient-age": "55", "patient-pregnant": "no"}, "no", None),
+        (AGED | {"patient-age": "", "patient-pregnant": "yes"}, "yes", WITH),  # age not known
+        ({"patient-pregnant": "no"}, None, None),  # 68: the question was not hers, not kept
+        (WOMAN_OF_30 | {"patient-sex": "male", "patient-pregnant": "no"}, None, None),
+        ({"patient-sex": "unknown", "patient-pregnant": "unknown"}, None, None),  # still 68
+    ],
+)
+def test_what_is_kept_of_the_pregnancy_answer(app, sender, changes, pregnant, history):
+    reference = accepted(sender, changes)
+    with app.app_context():
+        report = db.session.scalar(sa.select(Report).where(Report.reference == reference))
+        assert report.patient_pregnant == pregnant
+        assert report.patient_history == (history or valid_report()["patient-history"])
 
 
 def test_an_age_without_a_unit_counts_in_years(app, sender):
@@ -294,6 +337,19 @@ DRUG_REFUSALS = [
     ({"drugs-0-end_date": TOMORROW}, "drugs-0-end_date"),
     ({"drugs-0-start_date": "yesterday"}, "drugs-0-start_date"),
     ({"drugs-0-indication": "因" * 201}, "drugs-0-indication"),
+    ({"drugs-0-strength": "g" * 61}, "drugs-0-strength"),
+    ({"drugs-0-expiry_date": "2027.05"}, "drugs-0-expiry_date"),
+    ({"drugs-0-expiry_date": "2027-02-30"}, "drugs-0-expiry_date"),
+    (
+        {"drugs-0-expiry_date": (LATEST_EXPIRY + timedelta(days=1)).isoformat()},
+        "drugs-0-expiry_date",
+    ),
+    ({"drugs-0-expiry_date": "2016-11-19"}, "drugs-0-expiry_date"),  # started 2026-11-20
+    ({"drugs-1-expiry_date": "1999-12-31"}, "drugs-1-expiry_date"),
+    (
+        {"drugs-0-start_date": "", "drugs-0-end_date": "", "drugs-0-expiry_date": "2016-11-20"},
+        "drugs-0-expiry_date",
+    ),  # no date of use: ten years before the reaction (2026-11-21)
 ]
 
 
@@ -331,6 +387,22 @@ def test_a_drug_named_only_by_brand_is_accepted(sender):
     accepted(sender, {"drugs-0-generic_name": ""})
 
 
+@pytest.mark.parametrize(
+    "expiry",
+    [
+        LATEST_EXPIRY.isoformat(),
+        "2016-11-20",  # ten years before the drug was started
+        "2026-10-31",  # expired before the reaction: a fact to report, not a mistake
+    ],
+)
+def test_expiry_dates_within_ten_years_are_kept(app, sender, expiry):
+    reference = accepted(sender, {"drugs-0-expiry_date": expiry, "drugs-0-strength": "0.25g"})
+    with app.app_context():
+        report = db.session.scalar(sa.select(Report).where(Report.reference == reference))
+        drug = report.drugs[0]
+        assert (drug.expiry_date.isoformat(), drug.strength) == (expiry, "0.25g")
+
+
 # The reaction.
 
 EVENT_REFUSALS = [
@@ -361,6 +433,8 @@ EVENT_REFUSALS = [
     ({"event-causality": "obvious"}, "event-causality"),
     ({"event-sequelae_detail": "麻" * 501}, "event-sequelae_detail"),
     ({"remarks": "注" * 2001}, "remarks"),
+    ({"event-province": "省" * 51}, "event-province"),
+    ({"event-city": "市" * 51, "event-province": "陕西省"}, "event-city"),
 ]
 
 
@@ -469,6 +543,9 @@ def test_every_error_message_is_in_the_page_language(client, sender, lang):
         "drugs-0-dose_unit": "zz",
         "event-onset_date": TOMORROW,
         "event-name": "疹" * 251,
+        "drugs-0-expiry_date": "2099-01-01",
+        "patient-sex": "male",
+        "patient-pregnant": "yes",
     }
     response = sender.send(fields)
     html = response.get_data(as_text=True)

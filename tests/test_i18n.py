@@ -14,8 +14,11 @@ from tests.conftest import ReportSender
 
 CATALOGUE = Path(__file__).parent.parent / "adr/translations/zh/LC_MESSAGES/messages.po"
 PAGES = ["/", "/report?drugs=2", "/privacy", "/report/submitted/ADR-202611-ABCDEF", "/nowhere"]
-# Words that stay in Latin letters on the Chinese page: the switch to English, units, examples.
-LATIN_ON_CHINESE_PAGES = {"English", "kg", "mg", "ml", "IU", "LOT", "ZS", "ADR-", "QD", "ABCDEF"}
+# Words that stay in Latin letters on the Chinese page: the switch to English, units, examples,
+# and the labels a pack prints (LOT, EXP).
+LATIN_ON_CHINESE_PAGES = {
+    *("English", "kg", "mg", "ml", "IU", "LOT", "EXP", "ZS", "ADR-", "QD", "ABCDEF"),
+}
 
 
 class VisibleText(HTMLParser):

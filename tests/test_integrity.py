@@ -664,6 +664,8 @@ def test_a_wrong_date_sent_and_other_fields_are_corrected(one_person):
         "submitted_to_regulator_on": days_ago(3),
         "national_case_number": "2026610000000002",
         "drugs-0-batch_number": "lot 20260316b",
+        "drugs-0-expiry_date": "2028-03-14",  # the holder's form's fields too
+        "event-city": "榆林市",
         "patient-age": "69",
         "event-outcome": "痊愈",  # a label is understood
     }
@@ -678,7 +680,8 @@ def test_a_wrong_date_sent_and_other_fields_are_corrected(one_person):
     assert report.patient_age == 69 and report.event_outcome == "recovered"
     with one_person.app_context():
         drug = db.session.scalar(sa.select(Report).where(Report.reference == reference)).drugs[0]
-        assert drug.batch_number == "20260316B"
+        assert (drug.batch_number, str(drug.expiry_date)) == ("20260316B", "2028-03-14")
+    assert report.event_city == "榆林市"
     refused = correct(
         client, reference, report=reference, field="patient-age", value="很多", reason="x"
     )

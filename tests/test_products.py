@@ -340,7 +340,7 @@ def test_the_form_suggests_our_products_and_carries_their_approval_number(catalo
 
 def test_without_a_catalogue_the_form_has_no_suggestions(client):
     page = client.get("/report").get_data(as_text=True)
-    assert "datalist" not in page and 'list="' not in page
+    assert 'id="our-' not in page and 'list="our-' not in page  # the provinces' list stays
 
 
 # The safety mail.
@@ -625,3 +625,161 @@ def test_refused_names_keep_every_value(staff):
     assert too_long.status_code == 422 and "板兰根</textarea>" in page and "B" * 201 in page
     with staff.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Product)) == 0
+
+
+# The holder's form (issue 23): a product's dosage form and strengths, and what a report gives.
+
+
+def dress_amoxicillin(app, dosage_form="胶囊剂", strengths=("0.25g", "0.5g")):
+    with app.app_context():
+        db.session.execute(
+            sa.update(Product)
+            .where(Product.approval_number == AMOXICILLIN["approval_number"])
+            .values(dosage_form=dosage_form, strengths=list(strengths))
+        )
+        db.session.commit()
+        products.forget_suggestions()
+
+
+def safety_mail(app, reference: str) -> str:
+    from adr.models import OutboxMail
+
+    with app.app_context():
+        return db.session.scalar(
+            sa.select(OutboxMail.body_text)
+            .join(Report)
+            .where(Report.reference == reference, OutboxMail.kind == "safety_inbox")
+        )
+
+
+def test_an_admin_gives_a_product_its_dosage_form_and_strengths_audited(staff):
+    admin = signed_in(staff, ADMIN)
+    added = admin.post(
+        "/staff/products",
+        data=product_form(admin, dosage_form=" 颗粒剂 ", strengths="每袋装10g\n\n每袋装10g\n 5g "),
+    )
+    assert added.status_code == 303
+    with staff.app_context():
+        product = db.session.scalar(sa.select(Product))
+        assert (product.dosage_form, product.strengths) == ("颗粒剂", ["每袋装10g", "5g"])
+        product_id = product.id
+    page = admin.get(f"/staff/products/{product_id}").get_data(as_text=True)
+    assert 'value="颗粒剂"' in page and "每袋装10g\n5g</textarea>" in page
+    assert "颗粒剂 · 每袋装10g、5g" in admin.get("/staff/products").get_data(as_text=True)
+    refused = admin.post(
+        f"/staff/products/{product_id}",
+        data=product_form(admin, dosage_form="颗粒剂", strengths=f"5g\n{'g' * 61}"),
+    )
+    kept = f"5g\n{'g' * 61}</textarea>"
+    assert refused.status_code == 422 and kept in refused.get_data(as_text=True)
+    edited = admin.post(
+        f"/staff/products/{product_id}",
+        data=product_form(admin, dosage_form="颗粒剂", strengths="每袋装5g"),
+    )
+    assert edited.status_code == 303
+    actions = [(e.action, e.field, e.new_value) for e in trail(staff) if "product" in e.action]
+    added = actions[0][2]
+    assert '"dosage_form": "颗粒剂"' in added and '"strengths": ["每袋装10g", "5g"]' in added
+    assert actions[1:] == [("product changed", "国药准字Z61021234 strengths", '["每袋装5g"]')]
+
+
+def test_the_form_offers_each_product_its_own_strengths_and_every_strength_without_script(
+    catalogue,
+):
+    dress_amoxicillin(catalogue)
+    page = catalogue.test_client().get("/report").get_data(as_text=True)
+    strengths = re.search(r'<datalist id="our-strengths">(.*?)</datalist>', page).group(1)
+    assert strengths == '<option value="0.25g"><option value="0.5g">'
+    option = re.search(r'<option value="阿莫西林胶囊"[^>]*>', page).group(0)
+    own = re.search(r'data-strengths="([\w-]+)"', option).group(1)
+    assert f'<datalist id="{own}"><option value="0.25g"><option value="0.5g"></datalist>' in page
+    assert page.count('list="our-strengths"') == 1  # the one drug row's strength
+    assert 'name="drugs-0-dosage_form"' not in page  # the catalogue gives it, not the reporter
+
+
+def test_a_report_carries_the_holder_form_fields_to_the_case_page_and_the_mail(
+    staff_and_catalogue,
+):
+    app = staff_and_catalogue
+    dress_amoxicillin(app)
+    register(app, ("20260315A", date(2026, 3, 15), date(2028, 3, 14)))
+    reference = submit(
+        app,
+        {
+            "drugs-0-strength": "0.25g",
+            "drugs-0-expiry_date": "2028-03-14",
+            "event-province": "陕西省",
+            "event-city": "榆林市",
+            "patient-birth_date": "1996-03-14",
+            "patient-age": "30",
+            "patient-pregnant": "yes",
+        },
+    )
+    with app.app_context():
+        report = db.session.scalar(sa.select(Report).where(Report.reference == reference))
+        drug = report.drugs[0]
+        assert (drug.strength, drug.expiry_date, drug.dosage_form) == (
+            "0.25g",
+            date(2028, 3, 14),
+            "胶囊剂",  # the catalogue's: the form does not ask it
+        )
+        assert (report.event_province, report.event_city) == ("陕西省", "榆林市")
+        assert report.patient_pregnant == "yes"
+    page = signed_in(app, REVIEWER).get(f"/staff/reports/{reference}").get_data(as_text=True)
+    shown = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    for fact in ("剂型 胶囊剂", "规格 0.25g", "失效日期/有效期至 2028-03-14",
+                 "发生地区(省) 陕西省", "发生地区(市) 榆林市", "是否妊娠 是"):  # fmt: skip
+        assert fact in shown, fact
+    assert 'data-expiry="differs"' not in page
+    mail = safety_mail(app, reference)
+    assert "规格：0.25g 生产批号：20260315A 失效日期/有效期至：2028-03-14" in mail
+    assert "发生地区：陕西省 榆林市" in mail and "是否妊娠：是" in mail
+    assert "患者当时处于妊娠期：请在病例页面补全持有人报告表的妊娠信息。" in mail
+
+
+def test_a_drug_takes_its_product_s_dosage_form_unless_the_report_gives_one(catalogue):
+    with catalogue.app_context():
+        ours = db.session.scalars(sa.select(Product).order_by(Product.id))
+        for product, form in zip(ours, ("胶囊剂", "片剂"), strict=True):
+            product.dosage_form = form
+        drug = Drug(role="suspect", approval_number=AMOXICILLIN["approval_number"])
+        typed = Drug(role="suspect", generic_name="复方丹参片", dosage_form="薄膜衣片")
+        products.link([drug, typed])
+        assert (drug.dosage_form, typed.dosage_form) == ("胶囊剂", "薄膜衣片")
+        drug.approval_number = "国药准字Z61020432"  # corrected: another product of ours
+        products.link([drug])
+        assert drug.dosage_form == "片剂"
+
+
+def test_a_reported_dosage_form_is_kept_over_the_catalogue(staff_and_catalogue):
+    app = staff_and_catalogue
+    dress_amoxicillin(app)
+    reference = submit(app, {"drugs-0-dosage_form": "胶囊"})
+    with app.app_context():
+        drug = db.session.scalar(sa.select(Drug).join(Report).where(Report.reference == reference))
+        assert drug.dosage_form == "胶囊"
+
+
+def test_an_expiry_date_not_the_register_s_is_shown_to_staff(staff_and_catalogue):
+    app = staff_and_catalogue
+    register(app, ("20260315A", date(2026, 3, 15), date(2028, 3, 14)))
+    client = signed_in(app, REVIEWER)
+    month_only = submit(app, {"drugs-0-expiry_date": "2028-03-31"})  # 有效期至2028.03
+    assert 'data-expiry="differs"' not in batch_section(client, month_only)
+    assert "有效期不符" not in client.get(f"/staff/reports/{month_only}").get_data(as_text=True)
+    assert "不符" not in safety_mail(app, month_only)
+
+    other = submit(app, {"drugs-0-expiry_date": "2027-09-30"})
+    section = batch_section(client, other)
+    assert 'class="warning" data-result="known" data-expiry="differs"' in section
+    assert "报告的包装有效期 2027-09-30 与该批号的登记不符" in section
+    assert "有效期不符" in client.get(f"/staff/reports/{other}").get_data(as_text=True)
+    mail = safety_mail(app, other)
+    assert "批号 20260315A 在批号登记中，但报告的包装有效期 2027-09-30 与登记的 2028-03-14" in mail
+
+    unknown = submit(
+        app, {"drugs-0-batch_number": "20260316A", "drugs-0-expiry_date": "2028-03-15"}
+    )
+    section = batch_section(client, unknown)
+    assert "报告的包装有效期：2028-03-15" in section  # beside the registered batches close to it
+    assert section.index("2028-03-15") < section.index("20260315A")

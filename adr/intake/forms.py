@@ -91,7 +91,12 @@ RULES = {
     "birth_after_onset": _l("The date of birth is after the reaction started: check both dates."),
     "stopped_before_started": _l("The drug cannot have stopped before it started."),
     "death_before_onset": _l("The date of death is before the reaction started: check both dates."),
+    "expiry": _l(
+        "Check the expiry date on the pack: it cannot be more than ten years before the medicine "
+        "was taken, or more than ten years from today."
+    ),
 }
+EXPIRY_YEARS = 10  # an expiry date this far before the drug was used, or from today, is a typo
 
 
 def clean_text(value: Any) -> Any:
@@ -150,7 +155,8 @@ class LongText(Text):
 
 class Date(DateField):
     def __init__(self, key: str, **kwargs: Any) -> None:
-        super().__init__(label(key), validators=[PlausibleDate()], **kwargs)
+        kwargs.setdefault("validators", [PlausibleDate()])
+        super().__init__(label(key), **kwargs)
 
     def process_formdata(self, valuelist: list[Any]) -> None:
         if not valuelist or not str(valuelist[0]).strip():
@@ -163,6 +169,27 @@ class Date(DateField):
             raise ValueError(
                 _l("Enter the date as year-month-day, for example 2026-11-20.")
             ) from None
+
+
+class ExpiryDate(Date):
+    """The expiry date printed on a pack (有效期至): it may be to come. Its range, from the
+    drug's use and today, is checked with the report (`ReportForm._check_drugs`)."""
+
+    def __init__(self, key: str, **kwargs: Any) -> None:
+        super().__init__(key, **{"validators": [], **kwargs})
+
+
+def years_after(day: date, years: int) -> date:
+    """Return the same day `years` later (earlier when negative); 29 February as the 28th."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def expiry_limit() -> date:
+    """Return the latest expiry date a pack may print: ten years from today (China)."""
+    return years_after(regulatory.china_today(), EXPIRY_YEARS)
 
 
 class DateBoxes(Date):
@@ -476,6 +503,7 @@ class PatientForm(Section):
     disease = Text("patient-disease", 500)
     hospital = Text("patient-hospital", 200)
     record_number = Text("patient-record_number", 20)
+    pregnant = Radio("patient-pregnant", vocab.PREGNANT)
     past_adr = Radio("patient-past_adr", vocab.YES_NO_UNKNOWN)
     past_adr_detail = Text("patient-past_adr_detail", 500)
     family_adr = Radio("patient-family_adr", vocab.YES_NO_UNKNOWN)
@@ -489,10 +517,13 @@ class DrugForm(Section):
     approval_number = Text("drug-approval_number", 35)
     brand_name = Text("drug-brand_name", 200)
     generic_name = Text("drug-generic_name", 200)
+    dosage_form = Text("drug-dosage_form", 60)  # staff's form only: the catalogue fills it in
+    strength = Text("drug-strength", 60)
     manufacturer = Text("drug-manufacturer", 200)
     batch_number = StringField(
         label("drug-batch_number"), validators=[batch_validator], filters=[normalize_batch]
     )
+    expiry_date = ExpiryDate("drug-expiry_date")
     dose = Number("drug-dose", Decimal("0.0001"), Decimal("100000"))
     dose_unit = Choice("drug-dose_unit", vocab.DOSE_UNIT)
     route = Choice("drug-route", vocab.ROUTE)
@@ -527,6 +558,8 @@ class DrugForm(Section):
 class EventForm(Section):
     name = Text("event-name", 250)
     onset_date = Date("event-onset_date")
+    province = Text("event-province", 50)
+    city = Text("event-city", 50)
     description = LongText("event-description", 5000)
     outcome = Radio("event-outcome", vocab.OUTCOME)
     sequelae_detail = Text("event-sequelae_detail", 500)
@@ -746,6 +779,7 @@ class ReportForm(FlaskForm):
             patient.birth_date.errors.append(RULES["birth_after_onset"])
         if patient.age.data is not None and not patient.age.errors:
             self._check_age(birth, onset)
+        self._check_pregnant()
         if patient.past_adr.data == "yes":
             self.need(patient.past_adr_detail, _l("Describe the earlier reactions."))
         if patient.family_adr.data == "yes":
@@ -759,6 +793,47 @@ class ReportForm(FlaskForm):
             self.need(
                 patient.history_detail, _l("Describe the allergies or other history you ticked.")
             )
+
+    def _check_pregnant(self) -> None:
+        """是否妊娠: never yes for a male patient, nor for one whose age puts it out of question;
+        no contradicts 妊娠期 ticked in the history."""
+        patient = self.patient.form
+        field = patient.pregnant
+        if not field.data or field.errors:
+            return
+        low, high = vocab.CHILD_BEARING_AGE
+        if field.data == "yes" and patient.sex.data == "male":
+            field.errors.append(
+                _l("A male patient cannot be pregnant: change the answer or check the sex.")
+            )
+        elif field.data == "yes" and not pregnancy_asked(None, self.patient_years()):
+            field.errors.append(
+                _l(
+                    "This question is for women aged %(low)s to %(high)s: check the age or the "
+                    "date of birth. If she was pregnant all the same, leave this empty and say "
+                    "so in the description.",
+                    low=low,
+                    high=high,
+                )
+            )
+        elif field.data == "no" and "pregnancy" in (patient.history.data or []):
+            field.errors.append(
+                _l("Pregnancy is ticked in the patient's history: answer yes here, or untick it.")
+            )
+
+    def patient_years(self) -> int | None:
+        """Return the patient's whole years at the reaction, from what was typed without error."""
+        patient = self.patient.form
+
+        def valid(field: Any) -> Any:
+            return None if field.errors else field.data
+
+        return regulatory.age_in_years(
+            valid(patient.age),
+            patient.age_unit.data,
+            valid(patient.birth_date),
+            valid(self.event.form.onset_date),
+        )
 
     def _check_age(self, birth: date | None, onset: date | None) -> None:
         patient = self.patient.form
@@ -780,6 +855,14 @@ class ReportForm(FlaskForm):
             )
 
     def _check_drugs(self) -> None:
+        onset = self.event.form.onset_date.data
+        for drug in self.filled_drugs():
+            expiry = drug.expiry_date.data
+            if expiry is None or drug.expiry_date.errors:
+                continue
+            used = drug.start_date.data or drug.end_date.data or onset or regulatory.china_today()
+            if not years_after(used, -EXPIRY_YEARS) <= expiry <= expiry_limit():
+                drug.expiry_date.errors.append(RULES["expiry"])
         last_name = self.drugs[-1].form.generic_name
         if self.rows_beyond_limit and not last_name.errors:
             last_name.errors.append(
@@ -842,7 +925,20 @@ class ReportForm(FlaskForm):
             report.patient_age_unit = "year"
         if report.patient_age is None:
             report.patient_age_unit = None
+        self._store_pregnant(report)
         return report
+
+    def _store_pregnant(self, report: Report) -> None:
+        """Store 是否妊娠 where it applies, at one with the history's 妊娠期 (the 2011 form's
+        way to say yes): either given says yes in both; an answer where the question does not
+        apply (a no sent for a man) is not kept."""
+        if not pregnancy_asked(report.patient_sex, self.patient_years()):
+            report.patient_pregnant = None
+        elif "pregnancy" in report.patient_history:
+            report.patient_pregnant = "yes"
+        if report.patient_pregnant == "yes" and "pregnancy" not in report.patient_history:
+            ticked = {*report.patient_history, "pregnancy"}
+            report.patient_history = [code for code in vocab.HISTORY if code in ticked]
 
 
 def _columns(section: Form, prefix: str) -> dict[str, Any]:
@@ -851,6 +947,13 @@ def _columns(section: Form, prefix: str) -> dict[str, Any]:
         prefix + name: float(field.data) if isinstance(field.data, Decimal) else field.data
         for name, field in section._fields.items()
     }
+
+
+def pregnancy_asked(sex: str | None, years: int | None) -> bool:
+    """Tell whether 是否妊娠 applies: to a patient not male, of child-bearing age at the reaction
+    (`vocab.CHILD_BEARING_AGE`) or of an age not known."""
+    low, high = vocab.CHILD_BEARING_AGE
+    return sex != "male" and (years is None or low <= years <= high)
 
 
 def names_a_drug(drug: DrugForm) -> bool:

@@ -9,6 +9,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from flask import current_app, render_template, request
@@ -16,7 +17,7 @@ from flask_babel import get_locale
 from flask_wtf.csrf import generate_csrf
 from markupsafe import escape
 
-from adr import products, regulatory
+from adr import products, regulatory, vocab
 from adr.i18n import current_language
 from adr.intake.forms import (
     MAX_DRUGS,
@@ -54,10 +55,18 @@ def render_form(
             catalogue=products.suggestions(current_language()),
             rules=json.dumps({name: str(text) for name, text in RULES.items()}, ensure_ascii=False),
             today=regulatory.china_today().isoformat(),
+            child_bearing_age=vocab.CHILD_BEARING_AGE,
+            provinces=provinces(current_language()),
             **context,
         ),
         status,
     )
+
+
+@cache
+def provinces(language: str) -> list[str]:
+    """Return China's provinces in `language`, as the form offers them (any text is kept)."""
+    return [province.text(language) for province in vocab.PROVINCES]
 
 
 @dataclass(frozen=True)

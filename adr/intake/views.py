@@ -26,7 +26,7 @@ from adr.cases.reports import reference_for_token, store_report
 from adr.extensions import db, limiter
 from adr.i18n import current_language
 from adr.intake import bp
-from adr.intake.forms import FollowUpForm, ReportForm, drug_from_pack
+from adr.intake.forms import FollowUpForm, ReportForm, drug_from_pack, expiry_limit
 from adr.intake.pages import blank_form_page, render_form
 
 REPORT_FORMS = ("intake.submit_report", "intake.follow_up")  # the endpoints that receive a report
@@ -59,6 +59,8 @@ def field_attrs(
         attrs["required"] = True
     if field.type == "Date":  # a date to come is refused: the picker stops at today (China)
         attrs.setdefault("max", regulatory.china_today().isoformat())
+    if field.type == "ExpiryDate":  # printed on a pack: up to ten years from today
+        attrs.setdefault("max", expiry_limit().isoformat())
     return attrs
 
 

@@ -24,9 +24,14 @@ from adr.models import Batch, Product, write_transaction
 from adr.review import bp
 
 BATCHES_SHOWN = 500
-PRODUCT_FIELDS = ("generic_name", "english_name", "brand_name", "approval_number", "manufacturer")
-LIST_FIELDS = ("aliases", "listed_reactions")  # kept as lists, edited one per line
+PRODUCT_FIELDS = (
+    *("generic_name", "english_name", "brand_name", "approval_number", "manufacturer"),
+    "dosage_form",
+)
+LIST_FIELDS = ("aliases", "strengths", "listed_reactions")  # kept as lists, one per line
 ALIAS_LENGTH = 200
+STRENGTH_LENGTH = 60  # as a reported drug's strength (Drug.strength)
+MAX_STRENGTHS = 20
 
 
 def one_line(value: Any) -> Any:
@@ -66,6 +71,14 @@ class ProductForm(FlaskForm):
         filters=[one_line],
         validators=[InputRequired(_l("Enter the manufacturer.")), Length(max=200)],
     )
+    dosage_form = StringField(
+        _l("Dosage form (剂型)"), filters=[one_line], validators=[Length(max=60)]
+    )
+    strengths = TextAreaField(
+        _l("Strengths (规格), one per line"),
+        filters=[clean_text],
+        validators=[Length(max=2_000)],
+    )
     listed_reactions = TextAreaField(
         _l("Adverse reactions listed in the label, one per line"),
         filters=[clean_text],
@@ -83,8 +96,17 @@ class ProductForm(FlaskForm):
                 unique.setdefault(products.name_key(name), name)
         return list(unique.values())
 
+    def strength_list(self) -> list[str]:
+        """Return the strengths typed, one per line, each once."""
+        lines = (" ".join(line.split()) for line in (self.strengths.data or "").splitlines())
+        return list(dict.fromkeys(line for line in lines if line))
+
     def lists(self) -> dict[str, list[str]]:
-        return {"aliases": self.alias_list(), "listed_reactions": self.reactions()}
+        return {
+            "aliases": self.alias_list(),
+            "strengths": self.strength_list(),
+            "listed_reactions": self.reactions(),
+        }
 
 
 class RegisterUploadForm(FlaskForm):
@@ -156,6 +178,7 @@ def product(product_id: int) -> Response | str | tuple[str, int]:
     if request.method == "GET":
         form = ProductForm(formdata=None, obj=product)
         form.aliases.data = "\n".join(product.aliases or [])
+        form.strengths.data = "\n".join(product.strengths or [])
         form.listed_reactions.data = "\n".join(product.listed_reactions or [])
         return product_page(product, form)
     form = ProductForm()
@@ -211,6 +234,16 @@ def valid(form: ProductForm, product: Product | None) -> bool:
     if any(len(alias) > ALIAS_LENGTH for alias in form.alias_list()):
         form.aliases.errors.append(
             _("Each name may be %(max)s characters at most.", max=ALIAS_LENGTH)
+        )
+        return False
+    strengths = form.strength_list()
+    if len(strengths) > MAX_STRENGTHS or any(len(s) > STRENGTH_LENGTH for s in strengths):
+        form.strengths.errors.append(
+            _(
+                "Give at most %(count)s strengths, each of %(max)s characters at most.",
+                count=MAX_STRENGTHS,
+                max=STRENGTH_LENGTH,
+            )
         )
         return False
     key = products.approval_key(form.approval_number.data)

@@ -467,6 +467,7 @@ CODES = {
     "patient-past_adr": vocab.YES_NO_UNKNOWN,
     "patient-family_adr": vocab.YES_NO_UNKNOWN,
     "patient-history": vocab.HISTORY,
+    "patient-pregnant": vocab.PREGNANT,
     "event-outcome": vocab.OUTCOME,
     "event-dechallenge": vocab.DECHALLENGE,
     "event-rechallenge": vocab.RECHALLENGE,

@@ -41,6 +41,58 @@
     return cell.classList.contains("has-error") ||
       Array.prototype.some.call(cell.querySelectorAll("input, select, textarea"), isOn);
   }
+  // Was she pregnant? Asked of a woman of child-bearing age at the reaction, or of an age not
+  // given (the server's rule, adr.intake.forms.pregnancy_asked); without script it is always on
+  // the page, its hint saying whom it is for.
+  var pregnant = document.getElementById("patient-pregnant");
+  var childBearing = (text.childBearing || "12,55").split(",").map(Number);
+  function ageInYears() {
+    var birth = document.getElementById("patient-birth_date");
+    var born = birth && birth.matches("fieldset") ? boxesDate(birth) : "";
+    var onset = form.querySelector('[name="event-onset_date"]');
+    var at = (onset && onset.value) || text.today || "";
+    if (/^\d{4}-/.test(born) && /^\d{4}-/.test(at)) {
+      var years = Number(at.slice(0, 4)) - Number(born.slice(0, 4));
+      return at.slice(5) < born.slice(5) ? years - 1 : years;
+    }
+    var age = form.querySelector('[name="patient-age"]');
+    var unit = form.querySelector('[name="patient-age_unit"]');
+    var per = { year: 1, month: 12, day: 365 }[(unit && unit.value) || "year"];
+    if (!age || !/^\d+$/.test(age.value.trim()) || !per) return null;
+    return Math.floor(Number(age.value.trim()) / per);
+  }
+  function pregnancyAsked() {
+    if (chosen("patient-sex")[0] !== "female") return false;
+    var years = ageInYears();
+    return years === null || (years >= childBearing[0] && years <= childBearing[1]);
+  }
+  // A medicine of ours offers its own strengths (its option in the names' suggestions says
+  // which list); the public form asks the strength of a medicine of ours only. Without script
+  // the field is always there, offering every strength of the catalogue.
+  function productOption(row) {
+    var found = null;
+    row.querySelectorAll("input[list]").forEach(function (input) {
+      if (found || !input.list || !/-(generic|brand)_name$/.test(input.name)) return;
+      Array.prototype.forEach.call(input.list.options, function (option) {
+        if (!found && option.value === input.value && option.hasAttribute("data-approval")) {
+          found = option;
+        }
+      });
+    });
+    return found;
+  }
+  function offerStrengths(row) {
+    var strength = row.querySelector('[name$="-strength"]');
+    if (!strength) return;
+    var option = productOption(row);
+    var own = option && option.getAttribute("data-strengths");
+    if (own) strength.setAttribute("list", own);
+    else if (document.getElementById("our-strengths")) strength.setAttribute("list", "our-strengths");
+    if (form.hasAttribute("data-steps")) {
+      var cell = strength.closest(".cell");
+      cell.hidden = !own && !keep(cell);
+    }
+  }
   function update() {
     conditional.forEach(function (cell) {
       var rule = /^([\w-]+)(!?=)(.*)$/.exec(cell.getAttribute("data-show-when"));
@@ -49,6 +101,8 @@
       var match = chosen(rule[1]).some(function (v) { return wanted.indexOf(v) >= 0; });
       cell.hidden = !(rule[2] === "=" ? match : !match) && !keep(cell);
     });
+    if (pregnant) pregnant.hidden = !pregnancyAsked() && !keep(pregnant);
+    form.querySelectorAll("fieldset.drug").forEach(offerStrengths);
   }
   // Plain words for patients and relatives, the official terms for health professionals.
   var page = document.getElementById("report-page");
@@ -69,6 +123,7 @@
     }
     update();
   });
+  form.addEventListener("input", update); // an age or a medicine's name, as it is typed
   update();
   followAudience();
 
@@ -116,6 +171,7 @@
     if (role) role.value = "concomitant";
     addDrug.parentNode.insertBefore(row, addDrug);
     renumber();
+    offerStrengths(row);
     return row;
   }
   if (drugs && text.textRemove && text.textMedicine) {
@@ -237,11 +293,26 @@
     if (digits.length < 5) return true;
     return /^1/.test(national) && !/^\s*(\+|00)(?!86)/.test(number) && national.length !== 11;
   }
+  // An expiry date is printed on the pack: up to ten years from today, and not ten years
+  // before the medicine was used (adr.intake.forms.EXPIRY_YEARS).
+  var EXPIRY_YEARS = 10;
+  function yearsFrom(day, years) {
+    return String(Number(day.slice(0, 4)) + years) + day.slice(4);
+  }
+  function expiryProblem(el, day) {
+    var row = el.closest("fieldset.drug");
+    var onset = form.querySelector('[name="event-onset_date"]');
+    var used = [named(row, "-start_date").value, named(row, "-end_date").value,
+      onset ? onset.value : "", today].filter(Boolean)[0];
+    return day > yearsFrom(today, EXPIRY_YEARS) || (used && day < yearsFrom(used, -EXPIRY_YEARS));
+  }
   function formatProblems(step) {
     var found = [];
     step.querySelectorAll('input[type="date"], fieldset.date-boxes').forEach(function (el) {
       var day = dateOf(el);
-      if (rules[day]) found.push([el, rules[day]]);
+      if (/-expiry_date$/.test(el.name || "")) {
+        if (day && expiryProblem(el, day)) found.push([el, rules.expiry]);
+      } else if (rules[day]) found.push([el, rules[day]]);
       else if (day && today && day > today) found.push([el, rules.future]);
       else if (day && day < "1900-01-01") found.push([el, rules.before_1900]);
     });

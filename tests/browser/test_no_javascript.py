@@ -11,7 +11,15 @@ pytestmark = pytest.mark.sqlite_only
 
 
 def test_a_report_sent_without_javascript_is_stored_and_acknowledged(nojs, live_server):
-    report = valid_report()
+    report = valid_report() | {
+        "drugs-0-strength": "0.25g",
+        "drugs-0-expiry_date": "2028-03-31",
+        "event-province": "陕西省",
+        "event-city": "榆林市",
+        "patient-birth_date": "1996-03-14",
+        "patient-age": "30",
+        "patient-pregnant": "yes",  # on the page, its hint saying whom it is for
+    }
     first = {name: value for name, value in report.items() if not name.startswith("drugs-1-")}
     second = {name: value for name, value in report.items() if name.startswith("drugs-1-")}
     nojs.goto("/report")
@@ -29,6 +37,12 @@ def test_a_report_sent_without_javascript_is_stored_and_acknowledged(nojs, live_
     assert (stored.reporter_name, stored.patient_name) == ("王丽", "张某某")
     assert [drug.generic_name for drug in stored.drugs] == ["阿莫西林胶囊", "盐酸氨溴索片"]
     assert stored.drugs[0].batch_number == "20260315A"
+    assert (stored.drugs[0].strength, str(stored.drugs[0].expiry_date)) == ("0.25g", "2028-03-31")
+    assert (stored.event_province, stored.event_city, stored.patient_pregnant) == (
+        "陕西省",
+        "榆林市",
+        "yes",
+    )
     mails = live_server.inbox.wait_for(2)  # the safety inbox's mail and the acknowledgement
     recipients = [address for to, _ in live_server.inbox.received for address in to]
     assert "wangli@example.com" in recipients and len(mails) == 2

@@ -8,7 +8,10 @@ import re
 
 import pytest
 
+from adr.extensions import db
+from adr.models import Product
 from tests.browser.conftest import fill_form
+from tests.conftest import COMPANY
 from tests.smtp import body
 
 pytestmark = pytest.mark.sqlite_only
@@ -125,6 +128,54 @@ def test_each_step_fits_about_two_phone_screens_with_one_drug(phone):
             break
         phone.evaluate("document.querySelectorAll('[required]').forEach(e => e.required = false)")
         next_step(phone)
+
+
+def test_the_holder_form_questions_show_where_they_apply_and_fit_their_steps(phone, live_server):
+    """A medicine of ours offers its own strengths, an expiry date far off is caught at its
+    step, and the pregnancy question shows for a woman of 12 to 55 at the reaction only."""
+    with live_server.app.app_context():
+        db.session.add(
+            Product(
+                generic_name="阿莫西林胶囊",
+                approval_number="国药准字H61020123",
+                manufacturer=COMPANY,
+                dosage_form="胶囊剂",
+                strengths=["0.25g", "0.5g"],
+            )
+        )
+        db.session.commit()
+    phone.goto("/report")
+    screen = phone.viewport_size["height"]
+    for fields in (WHO, REACTION):
+        fill_form(phone, fields)
+        next_step(phone)
+    strength = phone.locator('[name="drugs-0-strength"]')
+    assert strength.is_hidden()  # asked of a medicine of ours only
+    fill_form(phone, {"drugs-0-generic_name": "阿莫西林胶囊", "drugs-0-expiry_date": "2099-01-01"})
+    assert strength.is_visible()
+    offered = strength.evaluate("input => Array.from(input.list.options, o => o.value)")
+    assert offered == ["0.25g", "0.5g"]
+    next_step(phone)
+    assert "请核对药盒上的有效期" in phone.locator("#drugs-0-expiry_date-check").inner_text()
+    fill_form(phone, {"drugs-0-strength": "0.5g", "drugs-0-expiry_date": "2028-03-31"})
+    assert phone.locator("#drugs").bounding_box()["height"] <= 2.5 * screen
+    next_step(phone)
+
+    pregnant = phone.locator("#patient-pregnant")
+    assert step_title(phone) == "患者信息" and pregnant.is_hidden()
+    fill_form(phone, {"patient-sex": "female", "patient-age": "30"})
+    assert pregnant.is_visible()
+    assert "当时是否怀孕？" in pregnant.inner_text()
+    assert phone.locator("#patient").bounding_box()["height"] <= 2.5 * screen
+    phone.check('[name="patient-sex"][value="male"]')
+    assert pregnant.is_hidden()
+    fill_form(phone, {"patient-sex": "female", "patient-age": "70"})
+    assert pregnant.is_hidden()
+    fill_form(phone, {"patient-age": "", "patient-birth_date": "1996-03-14"})  # 30 at the onset
+    assert pregnant.is_visible()
+    phone.check('[name="patient-pregnant"][value="yes"]')
+    fill_form(phone, {"patient-birth_date": "1956-03-14"})
+    assert pregnant.is_visible()  # an answer is never hidden: the server says what is wrong
 
 
 def test_a_refused_send_opens_the_step_holding_the_first_error(phone, live_server):
