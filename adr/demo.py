@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from adr import cases, duplicates, reactions, regulatory, search, vocab
+from adr.cases import holder
 from adr.extensions import db
 from adr.models import Batch, Case, Product, Report, write_transaction
 from adr.regulator.workbook import parse_month
@@ -219,6 +220,7 @@ def make_demo_data(count: int, month: str, seed: int | None = None) -> DemoResul
             chunk = sa.select(Report.case_id).where(Report.id.in_(ids[first : first + CHUNK]))
             joined = set(session.scalars(chunk)) - done
             reactions.insert_reported(session.connection(), sorted(joined))
+            holder.insert_reported_diseases(session.connection(), sorted(joined))
             done |= joined
     return result
 

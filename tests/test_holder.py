@@ -404,3 +404,14 @@ def test_staff_pages_of_the_holder_form_need_a_signed_in_reviewer(staff, client)
     with staff.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(LabResult)) == 1
         assert db.session.scalar(sa.select(sa.func.count()).select_from(CaseDisease)) == 1
+
+
+def test_a_report_placing_the_reaction_in_hong_kong_suggests_the_country(staff):  # noqa: F811
+    reference = submit(staff, {"event-province": "香港特别行政区", "event-city": "九龙"})
+    client = signed_in(staff, REVIEWER)
+    text = page(client, reference)
+    assert 'id="holder-country-reported"' in text and '<option value="HK" selected>' in text
+    assert case_of(staff, reference).occurrence_country is None  # staff decide: a correction
+    fields = {"report": reference, "field": "occurrence_country", "value": "HK", "reason": "香港"}
+    post(client, f"/staff/reports/{reference}/corrections", fields)
+    assert 'id="holder-country-reported"' not in page(client, reference)

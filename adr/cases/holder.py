@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from adr import reactions, regulatory
@@ -73,6 +74,22 @@ def is_overseas(case: Case) -> bool:
     return regulatory.is_overseas(case.occurrence_country)
 
 
+# A province the public form offers that is outside China mainland: the country it names.
+OVERSEAS_PROVINCES = {
+    "香港": "HK", "澳门": "MO", "澳門": "MO", "台湾": "TW", "臺灣": "TW",
+    "hong kong": "HK", "macao": "MO", "macau": "MO", "taiwan": "TW",
+}  # fmt: skip
+
+
+def reported_overseas(case: Case, view: Any) -> str | None:
+    """Return the country a report's place names when it is outside China mainland and staff
+    have not set the case's country: 香港 is HK. Staff decide; a deadline moves with it."""
+    place = (view.event_province or "").strip().casefold()
+    if case.occurrence_country is not None:
+        return None
+    return next((code for name, code in OVERSEAS_PROVINCES.items() if place.startswith(name)), None)
+
+
 def is_pregnancy(case: Case) -> bool:
     """Tell whether the case concerns a pregnancy: a report says so (是否妊娠, or 妊娠期 in the
     relevant history), or staff gave a pregnancy item."""
@@ -96,6 +113,31 @@ def add_reported_disease(session: Session, case: Case, report: Report) -> CaseDi
     session.add(row)
     case.diseases.append(row)
     return row
+
+
+def insert_reported_diseases(connection: Any, case_ids: list[int]) -> int:
+    """In bulk, for a migration or demo data: give each case a related disease for each
+    原患疾病 its reports give, the first report's first, once (`add_reported_disease` does the
+    same for one new report). Return how many were added."""
+    report = Report.__table__.c
+    query = (
+        sa.select(report.id, report.case_id, report.patient_disease)
+        .where(report.case_id.in_(case_ids), report.patient_disease.is_not(None))
+        .order_by(report.case_id, report.follow_up_of_id.is_not(None), report.added_at, report.id)
+    )
+    rows: list[dict[str, Any]] = []
+    held: dict[int, set[str]] = {}
+    for report_id, case_id, text in connection.execute(query).all():
+        name = text.strip()[:250]
+        names = held.setdefault(case_id, set())
+        if regulatory.identifies(name) and name.casefold() not in names:
+            names.add(name.casefold())
+            rows.append(
+                {"case_id": case_id, "report_id": report_id, "position": len(names), "name": name}
+            )
+    if rows:
+        connection.execute(sa.insert(CaseDisease), rows)
+    return len(rows)
 
 
 # What the national direct-reporting system requires of the holder's form (its * fields, and

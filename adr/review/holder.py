@@ -417,6 +417,7 @@ class DrugRow:
 class HolderSection:
     form: HolderForm
     overseas: bool
+    reported_country: str | None  # a report places the reaction outside China mainland
     pregnancy: bool  # a report says the patient was pregnant, or staff began the section
     drugs: list[DrugRow]
     gaps: list[tuple[str, str]]  # what the national system requires and the case lacks: where
@@ -431,6 +432,7 @@ def holder_section(
     return HolderSection(
         form=form or holder_form(case),
         overseas=holder.is_overseas(case),
+        reported_country=holder.reported_overseas(case, view),
         pregnancy=holder.is_pregnancy(case),
         drugs=[
             DrugRow(

@@ -13,7 +13,7 @@ Create Date: 2026-12-05
 from alembic import op
 import sqlalchemy as sa
 
-from adr import regulatory
+from adr.cases import holder
 
 
 # revision identifiers, used by Alembic.
@@ -118,82 +118,7 @@ def upgrade():
 
 def add_diseases(connection):
     """Give each case a related-disease row for each 原患疾病 its reports give."""
-    report = sa.table(
-        "report",
-        *map(sa.column, ("id", "case_id", "patient_disease", "follow_up_of_id", "added_at")),
-    )
-    disease = sa.table(
-        "case_disease", *map(sa.column, ("case_id", "report_id", "position", "name"))
-    )
-    query = (
-        sa.select(report.c.id, report.c.case_id, report.c.patient_disease)
-        .where(report.c.patient_disease.is_not(None))
-        .order_by(
-            report.c.case_id,
-            report.c.follow_up_of_id.is_not(None),
-            report.c.added_at,
-            report.c.id,
-        )
-    )
-    rows, held = [], {}
-    for report_id, case_id, text in connection.execute(query):
-        name = text.strip()[:250]
-        names = held.setdefault(case_id, set())
-        if regulatory.identifies(name) and name.casefold() not in names:
-            names.add(name.casefold())
-            rows.append(
-                {"case_id": case_id, "report_id": report_id, "position": len(names), "name": name}
-            )
-        if len(rows) >= 5000:
-            connection.execute(sa.insert(disease), rows)
-            rows = []
-    if rows:
-        connection.execute(sa.insert(disease), rows)
-
-
-def downgrade():
-    with op.batch_alter_table('safety_case', schema=None) as batch_op:
-        batch_op.drop_column('parent_history')
-        batch_op.drop_column('parent_height_cm')
-        batch_op.drop_column('parent_weight_kg')
-        batch_op.drop_column('parent_sex')
-        batch_op.drop_column('parent_age_years')
-        batch_op.drop_column('parent_initials')
-        batch_op.drop_column('parent_child')
-        batch_op.drop_column('pregnancy_detail')
-        batch_op.drop_column('pregnancy_outcome')
-        batch_op.drop_column('gestation_reaction_weeks')
-        batch_op.drop_column('gestation_exposure_weeks')
-        batch_op.drop_column('pregnancy_lmp')
-        batch_op.drop_column('autopsy_findings')
-        batch_op.drop_column('autopsy')
-        batch_op.drop_column('patient_height_cm')
-        batch_op.drop_column('patient_nationality')
-        batch_op.drop_column('occurrence_country')
-
-    with op.batch_alter_table('report', schema=None) as batch_op:
-        batch_op.drop_column('event_city')
-        batch_op.drop_column('event_province')
-        batch_op.drop_column('patient_pregnant')
-
-    with op.batch_alter_table('product', schema=None) as batch_op:
-        batch_op.drop_column('strengths')
-        batch_op.drop_column('dosage_form')
-
-    with op.batch_alter_table('drug', schema=None) as batch_op:
-        batch_op.drop_column('strength')
-        batch_op.drop_column('dosage_form')
-        batch_op.drop_column('expiry_date')
-
-    with op.batch_alter_table('case_disease', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_case_disease_case_id'))
-
-    op.drop_table('case_disease')
-    with op.batch_alter_table('lab_result', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_lab_result_case_id'))
-
-    op.drop_table('lab_result')
-    with op.batch_alter_table('case_drug', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_case_drug_case_id'))
-
-    op.drop_table('case_drug')
+    query = sa.text("SELECT id FROM safety_case ORDER BY id")
+    case_ids = [row[0] for row in connection.execute(query)]
+    for first in range(0, len(case_ids), 5000):
+        holder.insert_reported_diseases(connection, case_ids[first : first + 5000])
