@@ -803,7 +803,14 @@ ACTIONS = {
 # The lab units these tests give, and their UCUM codes; any other is sent as text.
 UCUM = {"U/L": "U/L", "×10^9/L": "10*9/L", "μmol/L": "umol/L", "g/L": "g/L"}
 # The strengths these tests give that are one amount of one unit.
-STRENGTHS = {"0.25g": ("0.25", "g"), "30mg": ("30", "mg"), "每袋装10g": ("10", "g")}
+# The strengths the tests and the demo catalogue give, as G.k.2.3.r reads them; others go whole
+# to G.k.11 (每片重0.32g, 每袋装5g（相当于饮片7g）).
+STRENGTHS = {
+    **{f"{n}g": (n, "g") for n in ("0.2", "0.25", "0.3", "0.5")},
+    **{f"{n}mg": (n, "mg") for n in ("30", "50", "100")},
+    **{f"每支装{n}ml": (n, "mL") for n in ("2", "10", "20")},
+    "每袋装10g": ("10", "g"),
+}
 MEDDRA = "2.16.840.1.113883.6.163"
 HISTORY = PR + "/h:subjectOf2/h:organizer[h:code/@code='1']/h:component/h:observation"
 PARENT = PR + "/h:player1/h:role[h:code/@code='PRN'][h:code/@codeSystem='2.16.840.1.113883.5.111']"

@@ -122,3 +122,51 @@ def add_diseases(connection):
     case_ids = [row[0] for row in connection.execute(query)]
     for first in range(0, len(case_ids), 5000):
         holder.insert_reported_diseases(connection, case_ids[first : first + 5000])
+
+
+def downgrade():
+    with op.batch_alter_table('safety_case', schema=None) as batch_op:
+        batch_op.drop_column('parent_history')
+        batch_op.drop_column('parent_height_cm')
+        batch_op.drop_column('parent_weight_kg')
+        batch_op.drop_column('parent_sex')
+        batch_op.drop_column('parent_age_years')
+        batch_op.drop_column('parent_initials')
+        batch_op.drop_column('parent_child')
+        batch_op.drop_column('pregnancy_detail')
+        batch_op.drop_column('pregnancy_outcome')
+        batch_op.drop_column('gestation_reaction_weeks')
+        batch_op.drop_column('gestation_exposure_weeks')
+        batch_op.drop_column('pregnancy_lmp')
+        batch_op.drop_column('autopsy_findings')
+        batch_op.drop_column('autopsy')
+        batch_op.drop_column('patient_height_cm')
+        batch_op.drop_column('patient_nationality')
+        batch_op.drop_column('occurrence_country')
+
+    with op.batch_alter_table('report', schema=None) as batch_op:
+        batch_op.drop_column('event_city')
+        batch_op.drop_column('event_province')
+        batch_op.drop_column('patient_pregnant')
+
+    with op.batch_alter_table('product', schema=None) as batch_op:
+        batch_op.drop_column('strengths')
+        batch_op.drop_column('dosage_form')
+
+    with op.batch_alter_table('drug', schema=None) as batch_op:
+        batch_op.drop_column('strength')
+        batch_op.drop_column('dosage_form')
+        batch_op.drop_column('expiry_date')
+
+    with op.batch_alter_table('case_disease', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_case_disease_case_id'))
+
+    op.drop_table('case_disease')
+    with op.batch_alter_table('lab_result', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_lab_result_case_id'))
+
+    op.drop_table('lab_result')
+    with op.batch_alter_table('case_drug', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_case_drug_case_id'))
+
+    op.drop_table('case_drug')
