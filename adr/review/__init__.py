@@ -12,6 +12,7 @@ from adr.review import (  # noqa: E402, F401
     compliance,
     duplicates,
     e2b,
+    holder_pdf,
     integrity,
     products,
     queue,
