@@ -495,6 +495,7 @@ def test_english_sheets_headers_and_labels(app, tmp_path):
 )
 def test_libreoffice_opens_the_workbook_and_reads_the_text_as_typed(app, tmp_path):
     reference = submit(app, received_at=NOV)
+    holder_case.complete(app, reference)
     change(app, reference, **HOSTILE)
     export(app, "2026-11", tmp_path)
     converted = subprocess.run(
@@ -502,8 +503,8 @@ def test_libreoffice_opens_the_workbook_and_reads_the_text_as_typed(app, tmp_pat
             SOFFICE,
             "--headless",
             f"-env:UserInstallation=file://{tmp_path}/lo",
-            "--convert-to",
-            "csv:Text - txt - csv (StarCalc):44,34,76",
+            "--convert-to",  # every sheet (-1), each as shown
+            "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,true,false,false,-1",
             "--outdir",
             str(tmp_path / "csv"),
             str(tmp_path / "2026-11.xlsx"),
@@ -513,15 +514,24 @@ def test_libreoffice_opens_the_workbook_and_reads_the_text_as_typed(app, tmp_pat
         timeout=180,
     )
     assert converted.returncode == 0, converted.stderr
-    with (tmp_path / "csv" / "2026-11.csv").open(encoding="utf-8") as handle:
-        table = list(csv.reader(handle))
-    header, row = table[0], table[1]
+
+    def table(sheet: str) -> tuple[list[str], list[str]]:
+        with (tmp_path / "csv" / f"2026-11-{sheet}.csv").open(encoding="utf-8") as handle:
+            header, row, *_ = csv.reader(handle)
+        return header, row
+
+    header, row = table("个例报告")
     assert header[0] == "报告编码" and row[0] == reference
     assert row[header.index("患者姓名")] == HOSTILE["patient_name"]
     assert row[header.index("备注")] == "#N/A"
     assert row[header.index("报告人联系电话")] == "-2+3"
     assert row[header.index("报告人职业")] == "药师"
     assert row[header.index("接收日期")] == "2026-11-10"
+    header, row = table("持有人报告表")
+    assert row[0] == reference and row[header.index("患者姓名")] == HOSTILE["patient_name"]
+    assert row[header.index("报告人单位")] == "#DIV/0!"
+    assert row[header.index("失效日期/有效期至")] == "2028-03-31"
+    assert row[header.index("发生地区(市)")] == "榆林市"
 
 
 # Reports of invalid and duplicate cases.
