@@ -206,7 +206,7 @@ def export(month: str, output: Path | None, lang: str) -> None:
     summary = write_workbook(month, path, lang)
     click.echo(
         f"{path}: {summary.reports} reports, {summary.drugs} drug rows, "
-        f"{summary.not_reported} not reported"
+        f"{summary.not_reported} not reported, {summary.holder_rows} holder form rows"
     )
 
 

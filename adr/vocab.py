@@ -108,6 +108,7 @@ OUTCOME: CodeList = {
     "unknown": Term("不详", "Unknown"),
     "sequelae": Term("有后遗症", "Recovered with lasting effects"),
     "death": Term("死亡", "Death"),
+    "area": Term("发生地区", "Where it happened"),
 }
 
 DECHALLENGE: CodeList = {
@@ -290,6 +291,95 @@ def countries(language: str) -> list[tuple[str, str]]:
 def country_name(code: str | None, language: str) -> str:
     """Return a country's name in `language`, or the code itself when it is not in the list."""
     return label(COUNTRIES, code, language) or (code or "")
+
+
+# 报告来源 on the holder's form, in the form's order (E2B C.1.CN.1).
+HOLDER_REPORT_SOURCE: CodeList = {
+    "hospital": Term("医疗机构", "Hospital"),
+    "pharmacy": Term("经营企业", "Distributor or pharmacy"),
+    "individual": Term("个人", "Individual"),
+    "literature": Term("文献", "Literature"),
+    "study": Term("研究", "Study"),
+    "project": Term("项目", "Programme"),
+    "other": Term("其他", "Other"),
+    "regulator": Term("监管机构", "Regulator"),
+}
+
+
+def holder_report_source(source: str | None, organization_type: str | None) -> str:
+    """Return the holder form's 报告来源: by source, else by where the reporter works.
+
+    No source of ours is a 项目 (a patient programme): that box is never ticked.
+    """
+    by_source = {
+        "literature": "literature",
+        "study": "study",
+        "regulator": "regulator",
+        "other": "other",
+    }
+    by_workplace = {"hospital": "hospital", "pharmacy": "pharmacy"}
+    return by_source.get(source or "") or by_workplace.get(organization_type or "", "individual")
+
+
+# The holder's form as printed (`adr.regulator.holder_form`) and its sheet of the monthly
+# workbook: its title, its sections in order, and the items no other list names.
+HOLDER_FORM: CodeList = {
+    "title": Term(
+        "上市许可持有人药品不良反应报告表(试行)",
+        "Marketing authorisation holder's adverse drug reaction report (trial version)",
+    ),
+    "basics": Term("报告基本情况", "About the report"),
+    "patient": Term("患者信息", "Patient"),
+    "diseases": Term("相关疾病信息", "Related diseases"),
+    "past_adr": Term("既往药品不良反应/过敏史", "Earlier drug reactions and allergies"),
+    "history": Term("相关重要信息", "Relevant history"),
+    "suspect": Term("怀疑用药", "Suspected drugs"),
+    "concomitant": Term("合并用药", "Other drugs taken at the same time"),
+    "reactions": Term("不良反应信息", "Reactions"),
+    "description": Term("不良反应过程描述", "What happened, and the treatment"),
+    "labs": Term("相关实验室检查信息", "Laboratory tests"),
+    "pregnancy": Term("妊娠报告有关信息", "Pregnancy"),
+    "parent": Term("亲代信息(亲代-子代报告)", "The parent (parent-child report)"),
+    "reporter": Term("报告人/报告来源信息", "Reporter and source"),
+    "remarks": Term("备注", "Remarks"),
+    "serious_report": Term("严重报告", "Serious report"),
+    "overseas_report": Term("境外报告", "Overseas report"),
+    "case_number": Term("病例编号", "Case number"),
+    "report_source": Term("报告来源", "Source of the report"),
+    "patient_name": Term("患者姓名", "Patient's name"),
+    "ethnicity": Term("民族/种族", "Ethnic group"),
+    "patient_phone": Term("患者联系电话", "Patient's phone"),
+    "hospital": Term("医疗机构名称", "Hospital"),
+    "number": Term("序号", "No."),
+    "brand_name": Term("商品名", "Brand name"),
+    "generic_name": Term("通用名称", "Generic name"),
+    "holder": Term("上市许可持有人/生产企业", "Holder or manufacturer"),
+    "batch_number": Term("产品批号", "Batch number"),
+    "dosage": Term("用法用量", "Dose, route and frequency"),
+    "period": Term("用药起止日期", "Dates taken"),
+    "reaction_name": Term("不良反应名称", "Reaction"),
+    "llt": Term("MedDRA低位语(LLT)", "MedDRA LLT"),
+    "pt": Term("MedDRA首选语(PT)", "MedDRA PT"),
+    "onset": Term("发生日期", "Started"),
+    "end": Term("结束日期", "Ended"),
+    "serious": Term("是否严重", "Serious"),
+    "criteria": Term("严重性标准", "Seriousness criteria"),
+    "outcome": Term("结果", "Outcome"),
+    "holder_causality": Term("持有人关联性评价", "Holder's causality assessment"),
+    "death": Term("死亡", "Death"),
+    "area": Term("发生地区", "Where it happened"),
+    "interacting": Term("相互作用药品", "interacting drug"),
+    "related_diseases": Term("相关疾病", "Related diseases"),
+    "lab_results": Term("实验室检查", "Laboratory tests"),
+    "normal_range": Term("正常值范围", "Normal range"),
+    "company": Term("持有人名称", "Marketing authorisation holder"),
+    "contact": Term("联系人", "Contact person"),
+    "company_phone": Term("持有人联系电话", "Holder's phone"),
+    "printed": Term("打印日期", "Printed"),
+    "withheld": Term("(已隐去)", "(withheld)"),
+    "yes": Term("是", "Yes"),
+    "no": Term("否", "No"),
+}
 
 
 # 报告人职业 and 信息来源, derived for the regulator from what the reporter said.
@@ -570,6 +660,7 @@ AUDIT_ACTION: CodeList = {
     "not a duplicate": Term("判定非重复病例", "Judged not a duplicate"),
     "E2B generated": Term("生成E2B(R3)电子报告", "E2B(R3) file generated"),
     "E2B downloaded": Term("下载E2B(R3)电子报告", "E2B(R3) file downloaded again"),
+    "PDF downloaded": Term("下载持有人报告表(PDF)", "Holder's form downloaded as a PDF"),
     # The reactions section of the case page (adr.review.coding).
     "reaction coded": Term("不良反应MedDRA编码", "Reaction coded to MedDRA"),
     "reaction changed": Term("修改不良反应信息", "Reaction's values changed"),

@@ -5,6 +5,7 @@ from bench import (
     duplicates,
     e2b,
     export,
+    holder_pdf,
     intake,
     journey,
     listing,
@@ -28,5 +29,6 @@ if __name__ == "__main__":
     listing.main()
     meddra.main()
     e2b.main()
+    holder_pdf.main()
     triage.main()
     journey.main()

@@ -2,7 +2,9 @@
 
 The floor is plain openpyxl write-only writing the same cell values from a Python
 list, with no database. Export time and peak RSS are those of the whole
-`adr export` process. Run: `make bench` (or `.venv/bin/python -m bench.export`).
+`adr export` process; rows are those of every sheet (reports, drugs and the holder
+form's rows, one per reaction and suspect drug). Run: `make bench` (or
+`.venv/bin/python -m bench.export`).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     args = parser.parse_args()
     print("== export ==")
-    print("reports   drugs    export s  rows/s   peak RSS MB  floor s  export/floor")
+    print("reports   drugs    holder   export s  rows/s   peak RSS MB  floor s  export/floor")
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as folder:
             env = os.environ | {"ADR_INSTANCE_PATH": folder, "ADR_MAIL_BACKGROUND": "false"}
@@ -60,12 +62,14 @@ def main() -> None:
             run([ADR, "demo-data", "--reports", str(size), "--month", MONTH, "--seed", "7"], env)
             path = Path(folder) / "export.xlsx"
             elapsed, rss, output = run([ADR, "export", MONTH, "-o", str(path)], env)
-            drugs = int(output.split(", ")[1].split()[0])
+            counts = output.split(", ")
+            drugs = int(counts[1].split()[0])
+            holder = int(counts[3].split()[0]) if len(counts) > 3 else 0
             base = floor(path)
-            rows = size + drugs
+            rows = size + drugs + holder
             print(
-                f"{size:>7}  {drugs:>7}  {elapsed:>8.1f}  {rows / elapsed:>7.0f}  {rss:>11}"
-                f"  {base:>7.1f}  {elapsed / base:>12.2f}"
+                f"{size:>7}  {drugs:>7}  {holder:>7}  {elapsed:>8.1f}  {rows / elapsed:>7.0f}"
+                f"  {rss:>11}  {base:>7.1f}  {elapsed / base:>12.2f}"
             )
 
 

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 
 from adr import create_app, http
 from adr.extensions import db
+from tests import pdf_tools
 from tests.browser.live import CHROMIUM, MISSING
 from tests.postgres import Cluster, server_binaries
 
@@ -89,13 +90,19 @@ def engines_to_run(config) -> tuple[str, ...]:
 
 def pytest_report_header(config):
     browser = f"browser: {CHROMIUM}" if CHROMIUM else f"browser: none, SKIPPED ({MISSING})"
+    pdf = (
+        f"PDF: none, SKIPPED ({pdf_tools.MISSING})"
+        if pdf_tools.MISSING
+        else "PDF: WeasyPrint with Pango; read back with poppler-utils"
+    )
     if "postgresql" in engines_to_run(config):
-        return [f"engines: SQLite and PostgreSQL ({server_binaries()})", browser]
+        return [f"engines: SQLite and PostgreSQL ({server_binaries()})", browser, pdf]
     if config.getoption("--engine"):
-        return ["engines: SQLite only (--engine sqlite)", browser]
+        return ["engines: SQLite only (--engine sqlite)", browser, pdf]
     return [
         "engines: SQLite only; SKIPPED every PostgreSQL run: initdb and pg_ctl were not found",
         browser,
+        pdf,
     ]
 
 
@@ -124,6 +131,11 @@ def pytest_terminal_summary(terminalreporter, config):
         terminalreporter.write_line(
             "SKIPPED: the PostgreSQL half of the suite (initdb and pg_ctl were not found; "
             "Debian's postgresql package brings them)",
+            yellow=True,
+        )
+    if pdf_tools.MISSING:
+        terminalreporter.write_line(
+            f"SKIPPED: the PDF tests ({pdf_tools.MISSING})",
             yellow=True,
         )
     write_costs(terminalreporter, config)

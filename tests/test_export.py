@@ -18,8 +18,9 @@ from adr import create_app, regulatory, vocab
 from adr.cases import merges
 from adr.cases.reports import store_report
 from adr.extensions import db
-from adr.models import Case, Drug, Report, write_transaction
+from adr.models import Case, CaseDisease, Drug, LabResult, Report, write_transaction
 from adr.regulator.workbook import parse_month
+from tests import holder_case
 from tests.conftest import (
     COMPANY,
     app_config,
@@ -149,7 +150,7 @@ NOV = datetime(2026, 11, 10, 2, 0, tzinfo=UTC)
 def test_the_workbook_has_the_spec_sheets_and_headers(app, tmp_path):
     submit(app, received_at=NOV)
     workbook, result = export(app, "2026-11", tmp_path)
-    assert workbook.sheetnames == ["个例报告", "药品", "汇总", "不予上报"]
+    assert workbook.sheetnames == ["个例报告", "药品", "汇总", "不予上报", "持有人报告表"]
     reports = workbook["个例报告"]
     headers = [c.value for c in reports[1]]
     assert len(headers) == 42
@@ -479,7 +480,7 @@ def test_the_summary_counts_the_month(app, tmp_path):
 def test_english_sheets_headers_and_labels(app, tmp_path):
     submit(app, received_at=NOV)
     workbook, _ = export(app, "2026-11", tmp_path, "--lang", "en")
-    assert workbook.sheetnames == ["Reports", "Drugs", "Summary", "Not reported"]
+    assert workbook.sheetnames == ["Reports", "Drugs", "Summary", "Not reported", "Holder form"]
     [row] = rows(workbook["Reports"])
     assert row["Reporter's occupation"] == "Pharmacist"
     assert row["Outcome"] == vocab.OUTCOME["improving"].en
@@ -494,6 +495,7 @@ def test_english_sheets_headers_and_labels(app, tmp_path):
 )
 def test_libreoffice_opens_the_workbook_and_reads_the_text_as_typed(app, tmp_path):
     reference = submit(app, received_at=NOV)
+    holder_case.complete(app, reference)
     change(app, reference, **HOSTILE)
     export(app, "2026-11", tmp_path)
     converted = subprocess.run(
@@ -501,8 +503,8 @@ def test_libreoffice_opens_the_workbook_and_reads_the_text_as_typed(app, tmp_pat
             SOFFICE,
             "--headless",
             f"-env:UserInstallation=file://{tmp_path}/lo",
-            "--convert-to",
-            "csv:Text - txt - csv (StarCalc):44,34,76",
+            "--convert-to",  # every sheet (-1), each as shown
+            "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,true,false,false,-1",
             "--outdir",
             str(tmp_path / "csv"),
             str(tmp_path / "2026-11.xlsx"),
@@ -512,15 +514,24 @@ def test_libreoffice_opens_the_workbook_and_reads_the_text_as_typed(app, tmp_pat
         timeout=180,
     )
     assert converted.returncode == 0, converted.stderr
-    with (tmp_path / "csv" / "2026-11.csv").open(encoding="utf-8") as handle:
-        table = list(csv.reader(handle))
-    header, row = table[0], table[1]
+
+    def table(sheet: str) -> tuple[list[str], list[str]]:
+        with (tmp_path / "csv" / f"2026-11-{sheet}.csv").open(encoding="utf-8") as handle:
+            header, row, *_ = csv.reader(handle)
+        return header, row
+
+    header, row = table("个例报告")
     assert header[0] == "报告编码" and row[0] == reference
     assert row[header.index("患者姓名")] == HOSTILE["patient_name"]
     assert row[header.index("备注")] == "#N/A"
     assert row[header.index("报告人联系电话")] == "-2+3"
     assert row[header.index("报告人职业")] == "药师"
     assert row[header.index("接收日期")] == "2026-11-10"
+    header, row = table("持有人报告表")
+    assert row[0] == reference and row[header.index("患者姓名")] == HOSTILE["patient_name"]
+    assert row[header.index("报告人单位")] == "#DIV/0!"
+    assert row[header.index("失效日期/有效期至")] == "2028-03-31"
+    assert row[header.index("发生地区(市)")] == "榆林市"
 
 
 # Reports of invalid and duplicate cases.
@@ -729,6 +740,235 @@ def test_reference_columns_fit_a_reference(app, tmp_path):
     ]:
         assert workbook[sheet].column_dimensions[column].width >= 20, (sheet, column)
     assert workbook["不予上报"].column_dimensions["E"].width >= 40  # 原因
+
+
+# Sheet 持有人报告表: the holder's form, a row per reaction and suspect drug of each report.
+
+HOLDER_HEADERS = [
+    "报告编码",
+    "严重报告",
+    "境外报告",
+    "首次/跟踪报告",
+    "病例编号",
+    "报告来源",
+    "患者姓名",
+    "性别",
+    "出生日期",
+    "年龄",
+    "国籍",
+    "民族/种族",
+    "身高(cm)",
+    "体重(kg)",
+    "患者联系电话",
+    "是否妊娠",
+    "相关疾病信息",
+    "批准文号",
+    "商品名",
+    "通用名称",
+    "剂型",
+    "规格",
+    "上市许可持有人/生产企业",
+    "产品批号",
+    "失效日期/有效期至",
+    "用法用量",
+    "用药起止日期",
+    "用药时间",
+    "用药原因",
+    "采取的措施",
+    "不良反应名称",
+    "MedDRA低位语(LLT)",
+    "MedDRA首选语(PT)",
+    "发生日期",
+    "结束日期",
+    "是否严重",
+    "严重性标准",
+    "结果",
+    "报告人关联性评价",
+    "持有人关联性评价",
+    "发生地区(省)",
+    "发生地区(市)",
+    "相关实验室检查信息",
+    "报告人姓名",
+    "报告人身份",
+    "报告人联系电话",
+    "报告人电子邮箱",
+    "报告人单位",
+    "首次获知日期",
+]
+
+
+def holder_cells(sheet, reference: str) -> list[dict[str, object]]:
+    """Return the cells of a report's rows on sheet 持有人报告表, by header."""
+    headers = [c.value for c in sheet[1]]
+    return [
+        dict(zip(headers, row, strict=True))
+        for row in sheet.iter_rows(min_row=2)
+        if row[0].value == reference
+    ]
+
+
+def test_the_holder_sheet_has_a_row_per_reaction_in_the_forms_columns(app, tmp_path):
+    reference = submit(app, received_at=NOV)
+    holder_case.import_meddra(app, tmp_path)
+    holder_case.complete(app, reference)
+    workbook, result = export(app, "2026-11", tmp_path)
+    sheet = workbook["持有人报告表"]
+    assert [c.value for c in sheet[1]] == HOLDER_HEADERS
+    assert sheet.freeze_panes == "A2" and all(c.font.bold for c in sheet[1])
+    assert sheet.auto_filter.ref == "A1:AW3"
+    widths = {c.value: sheet.column_dimensions[c.column_letter].width for c in sheet[1]}
+    assert widths["相关疾病信息"] >= 40 and widths["相关实验室检查信息"] >= 40
+    assert widths["病例编号"] >= 20 and widths["上市许可持有人/生产企业"] >= 24
+    assert "1 reports, 2 drug rows, 0 not reported, 2 holder form rows" in result.output
+    rash, itch = holder_cells(sheet, reference)
+    values = {header: cell.value for header, cell in rash.items()}
+    assert values | {"出生日期": None, "失效日期/有效期至": None, "发生日期": None} == {
+        "报告编码": reference,
+        "严重报告": "否",
+        "境外报告": "否",
+        "首次/跟踪报告": "首次报告",
+        "病例编号": reference,
+        "报告来源": "经营企业",
+        "患者姓名": "张某某",
+        "性别": "女",
+        "出生日期": None,
+        "年龄": "68岁",
+        "国籍": "中国",
+        "民族/种族": "汉族",
+        "身高(cm)": 158.5,
+        "体重(kg)": 62.5,
+        "患者联系电话": "0912-5647197",
+        "是否妊娠": None,
+        "相关疾病信息": "急性支气管炎\n高血压 开始日期:2015-06-01 仍存在:是",
+        "批准文号": "国药准字H61020123",
+        "商品名": "天宁",
+        "通用名称": "阿莫西林胶囊",
+        "剂型": "胶囊",
+        "规格": "0.25g",
+        "上市许可持有人/生产企业": COMPANY,
+        "产品批号": "20260315A",
+        "失效日期/有效期至": None,
+        "用法用量": "0.5g 口服 每日3次",
+        "用药起止日期": "2026-11-20至2026-11-22",
+        "用药时间": "3天",
+        "用药原因": "急性支气管炎",
+        "采取的措施": "停药",
+        "不良反应名称": "皮疹",
+        "MedDRA低位语(LLT)": "83000001 皮疹 (27.1)",
+        "MedDRA首选语(PT)": "83000001 皮疹",
+        "发生日期": None,
+        "结束日期": datetime(2026, 11, 25),
+        "是否严重": "否",
+        "严重性标准": None,
+        "结果": "好转",
+        "报告人关联性评价": "很可能",
+        "持有人关联性评价": "肯定",
+        "发生地区(省)": "陕西省",
+        "发生地区(市)": "榆林市",
+        "相关实验室检查信息": (
+            "谷丙转氨酶 2026-11-21 88 U/L 正常值范围:0–40\n嗜酸性粒细胞计数 2026-11-22 升高"
+        ),
+        "报告人姓名": "王丽",
+        "报告人身份": "药师",
+        "报告人联系电话": "139 1234 5678",
+        "报告人电子邮箱": "wangli@example.com",
+        "报告人单位": "榆林市天宁大药房",
+        "首次获知日期": datetime(2026, 11, 10),
+    }
+    for header, day in [
+        ("出生日期", date(1958, 3, 14)),
+        ("失效日期/有效期至", holder_case.EXPIRY),
+        ("发生日期", date(2026, 11, 21)),
+    ]:
+        found = rash[header]
+        assert found.is_date and found.number_format == "yyyy-mm-dd", header
+        assert found.value.date() == day, header
+    assert itch["不良反应名称"].value == "瘙痒"
+    assert itch["MedDRA首选语(PT)"].value == "83000002 瘙痒"
+    assert itch["持有人关联性评价"].value is None and itch["结束日期"].value is None
+    assert itch["失效日期/有效期至"].value.date() == holder_case.EXPIRY
+    # The 2011 form's sheet is as it was: one row, its 42 columns.
+    assert [r["报告编码"] for r in rows(workbook["个例报告"])] == [reference]
+    assert len([c.value for c in workbook["个例报告"][1]]) == 42
+
+
+def test_the_holder_sheet_rows_follow_the_reactions_and_suspects_a_report_had(app, tmp_path):
+    first = submit(app, {"event-name": "皮疹", "drugs-1-role": "suspect"}, received_at=NOV)
+    later = submit(
+        app,
+        {"follow_up_of": first, "event-name": "头痛", "drugs-1-role": "suspect"},
+        received_at=NOV + timedelta(days=1),
+    )
+    change_case(app, first, occurrence_country="JP", assessed_serious=["hospitalization"])
+    unnamed = store_staff_report(app, "phone", NOV, event_name="不详")
+    workbook, result = export(app, "2026-11", tmp_path)
+    sheet = workbook["持有人报告表"]
+    pairs = lambda reference: [  # noqa: E731
+        (row["不良反应名称"].value, row["通用名称"].value) for row in holder_cells(sheet, reference)
+    ]
+    assert pairs(first) == [("皮疹", "阿莫西林胶囊"), ("皮疹", "盐酸氨溴索片")]
+    assert pairs(later) == [
+        ("皮疹", "阿莫西林胶囊"),
+        ("皮疹", "盐酸氨溴索片"),
+        ("头痛", "阿莫西林胶囊"),
+        ("头痛", "盐酸氨溴索片"),
+    ]
+    assert pairs(unnamed) == [(None, "阿莫西林胶囊")]  # no reaction named: still a row
+    row = holder_cells(sheet, later)[0]
+    assert row["首次/跟踪报告"].value == "跟踪报告" and row["病例编号"].value == first
+    assert row["境外报告"].value == "是" and row["严重报告"].value == "是"
+    assert row["严重性标准"].value == "导致住院或住院时间延长" and row["是否严重"].value == "是"
+    assert "7 holder form rows" in result.output
+
+
+def test_typed_text_stays_text_on_the_holder_sheet(app, tmp_path):
+    reference = submit(app, received_at=NOV)
+    holder_case.complete(app, reference)
+    change(app, reference, **HOSTILE, event_province="=省", event_city="-市\x01")
+    with app.app_context(), write_transaction() as session:
+        lab = session.scalar(sa.select(LabResult).where(LabResult.test_name == "谷丙转氨酶"))
+        lab.test_name = "@SUM(A1)"
+        disease = session.scalar(sa.select(CaseDisease).where(CaseDisease.position == 1))
+        disease.name = "@SUM(A1:A9)"
+    workbook, _ = export(app, "2026-11", tmp_path)
+    cells = holder_cells(workbook["持有人报告表"], reference)[0]
+    for header, typed in [
+        ("患者姓名", HOSTILE["patient_name"]),
+        ("报告人姓名", "+1"),
+        ("报告人联系电话", "-2+3"),
+        ("民族/种族", "\rCR"),
+        ("报告人单位", "#DIV/0!"),
+        ("发生地区(省)", "=省"),
+        ("发生地区(市)", "-市"),
+    ]:
+        found = cells[header]
+        assert (found.value, found.data_type, found.quotePrefix) == (typed, "s", True), header
+    assert cells["相关疾病信息"].value.startswith("@SUM(A1:A9)\n高血压")
+    assert cells["相关疾病信息"].quotePrefix
+    assert "@SUM(A1) 2026-11-21" in cells["相关实验室检查信息"].value
+
+
+def test_the_holder_sheet_in_english(app, tmp_path):
+    reference = submit(app, received_at=NOV)
+    holder_case.complete(app, reference)
+    english, _ = export(app, "2026-11", tmp_path, "--lang", "en")
+    sheet = english["Holder form"]
+    headers = [c.value for c in sheet[1]]
+    assert headers[:6] == [
+        "Reference",
+        "Serious report",
+        "Overseas report",
+        "Initial or follow-up",
+        "Case number",
+        "Source of the report",
+    ]
+    row = holder_cells(sheet, reference)[0]
+    assert row["Serious report"].value == "No" and row["Source of the report"].value == (
+        "Distributor or pharmacy"
+    )
+    assert row["Nationality"].value == "China" and row["Total duration"].value == "3 days"
+    assert row["Action taken with the drug"].value == "Drug withdrawn"
+    assert "normal range: 0–40" in row["Laboratory tests"].value
 
 
 # Demo data.

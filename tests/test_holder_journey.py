@@ -10,13 +10,16 @@ import pytest
 import sqlalchemy as sa
 from lxml import etree
 
+from adr import vocab
 from adr.extensions import db
 from adr.models import Report
 from tests import meddra_fixture
 from tests.conftest import reference_of, send_report, valid_report
+from tests.pdf_tools import MISSING
 from tests.test_coding import post, reaction_named
 from tests.test_e2b import DRG, FR, HISTORY, H, e2b_app
 from tests.test_holder import gaps
+from tests.test_holder_pdf import SECTIONS, pdf_of, squeezed
 from tests.test_review import REVIEWER, signed_in
 
 
@@ -25,7 +28,7 @@ def app(tmp_path, monkeypatch):
     yield from e2b_app(tmp_path, monkeypatch)
 
 
-def test_a_reviewer_completes_a_serious_case_and_sends_it_with_everything(app):
+def test_a_reviewer_completes_a_serious_case_and_sends_it_with_everything(app, tmp_path):
     # The patient's report: the expiry date on the pack, the city it happened in.
     fields = valid_report() | {
         "drugs-0-expiry_date": "2028-02-29",
@@ -95,3 +98,23 @@ def test_a_reviewer_completes_a_serious_case_and_sends_it_with_everything(app):
     strength = f"{kind}/h:ingredient/h:quantity/h:numerator"
     assert document.xpath(f"{DRG}[1]/{strength}/@value", namespaces=H) == ["0.25"]
     assert re.search(r"attachment; filename=", response.headers["Content-Disposition"])
+
+    # The printable case: the holder's form with every section, the values just completed.
+    assert f'href="{path}.pdf"' in page
+    if MISSING:
+        pytest.skip(f"the PDF half: {MISSING}")
+    text = squeezed(pdf_of(client, f"{path}.pdf", tmp_path)[0])
+    for key in SECTIONS:
+        assert squeezed(vocab.HOLDER_FORM[key].zh) in text, key
+    for value in (
+        "嗜酸性粒细胞计数",
+        "皮肤斑贴试验",
+        "阳性",
+        "高血压",
+        "胶囊剂",
+        "0.25g",
+        "2028-02-29",
+        "榆林市",
+        reference,
+    ):
+        assert value in text, value

@@ -24,10 +24,13 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy.engine import Row
 
-from adr import regulatory, vocab
+from adr import meddra, reactions, regulatory, vocab
+from adr.cases.holder import DrugDetails, drug_details, is_overseas
 from adr.cases.view import VIEW_COLUMNS, CurrentView, current_view
 from adr.extensions import db
+from adr.intake.forms import plain_number
 from adr.models import Product
+from adr.reactions import PairFacts, ReactionFacts
 from adr.vocab import Term
 
 MONTH_RE = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
@@ -56,6 +59,10 @@ PHRASES = {
     "confirmed": Term("审核确认", "confirmed"),
     "open": Term("(", " ("),
     "unit": Term("", " "),  # between a number and its unit: `33岁`, `33 years`
+    "normal_range": Term("正常值范围", "normal range"),
+    "started": vocab.HOLDER_FIELDS["disease-start_date"],
+    "ended": vocab.HOLDER_FIELDS["disease-end_date"],
+    "continuing": Term("仍存在", "still present"),
 }
 # A report or drug as the export reads it: a database row, its columns as attributes.
 Record = Any
@@ -64,6 +71,7 @@ SHEETS = (
     Term("药品", "Drugs"),
     Term("汇总", "Summary"),
     Term("不予上报", "Not reported"),
+    Term("持有人报告表", "Holder form"),
 )
 # Headers the sheets share.
 REFERENCE = Term("报告编码", "Reference")
@@ -113,6 +121,7 @@ class Summary:
     follow_ups: int = 0
     overdue: int = 0
     not_reported: int = 0  # reports of invalid cases and duplicate copies, in sheet 不予上报
+    holder_rows: int = 0  # rows of sheet 持有人报告表: a report's reactions and suspect drugs
     outcomes: Counter[str] = field(default_factory=Counter)
     products: Counter[str] = field(default_factory=Counter)
     batches: Counter[str] = field(default_factory=Counter)
@@ -129,6 +138,7 @@ class Writer:
         self.columns = report_columns(self)
         self.drugs_of_report: list[Record] = []  # the drugs of the report being written
         self._labels: dict[int, dict[str, str]] = {}  # each code list's labels, by id
+        self._countries: dict[str, str] | None = None
 
     def term(self, codes: vocab.CodeList, code: str | None) -> str | None:
         labels = self._labels.get(id(codes))
@@ -160,25 +170,31 @@ class Writer:
             label = label.removesuffix("s")  # 1 year, 1 month, 1 day
         return self.with_unit(str(age), label)
 
-    def drug_line(self, drug: Record) -> str:
-        """Return one drug as the form's cell reads it; empty parts left out with their label."""
-        name = (drug.generic_name or "") + (f"[{drug.brand_name}]" if drug.brand_name else "")
+    def dosage(self, drug: Record) -> str | None:
+        """Return 用法用量: the dose, route and frequency, `0.5g 口服 每日3次`."""
         dose = None
         if drug.dose is not None:
             dose = self.with_unit(f"{drug.dose:g}", self.term(vocab.DOSE_UNIT, drug.dose_unit))
-        dates = None
-        if drug.start_date or drug.end_date:
-            end = drug.end_date.isoformat() if drug.end_date else self.words["ongoing"]
-            dates = f"{drug.start_date or ''}{self.words['until']}{end}"
+        parts = [dose, self.term(vocab.ROUTE, drug.route), drug.frequency]
+        return " ".join(part for part in parts if part) or None
+
+    def period(self, drug: Record) -> str | None:
+        """Return the dates a drug was taken: `2026-11-20至2026-11-22`, `2026-11-20至今`."""
+        if not (drug.start_date or drug.end_date):
+            return None
+        end = drug.end_date.isoformat() if drug.end_date else self.words["ongoing"]
+        return f"{drug.start_date or ''}{self.words['until']}{end}"
+
+    def drug_line(self, drug: Record) -> str:
+        """Return one drug as the form's cell reads it; empty parts left out with their label."""
+        name = (drug.generic_name or "") + (f"[{drug.brand_name}]" if drug.brand_name else "")
         parts = [
             name,
             drug.approval_number,
             drug.manufacturer,
             self.with_detail(self.words["batch"], drug.batch_number) if drug.batch_number else None,
-            dose,
-            self.term(vocab.ROUTE, drug.route),
-            drug.frequency,
-            dates,
+            self.dosage(drug),
+            self.period(drug),
             self.with_detail(self.words["reason"], drug.indication) if drug.indication else None,
         ]
         return " ".join(part for part in parts if part)
@@ -255,6 +271,68 @@ class Writer:
             self.joined(vocab.HISTORY, report.patient_history) or None,
             report.patient_history_detail,
         )
+
+    def yes_no(self, flag: bool) -> str:
+        return self.words["yes" if flag else "no"]
+
+    def country(self, code: str | None) -> str | None:
+        """Return a country's name in the workbook's language (the code when Babel lacks it)."""
+        if not code:
+            return None
+        if self._countries is None:
+            self._countries = dict(vocab.countries(self.language))
+        return self._countries.get(code, code)
+
+    def duration(self, details: DrugDetails) -> str | None:
+        """Return 用药时间: `3天`, `3 days`."""
+        if details.duration_value is None:
+            return None
+        unit = self.term(vocab.DURATION_UNIT, details.duration_unit)
+        if self.english and details.duration_value == 1 and unit:
+            unit = unit.removesuffix("s")
+        return self.with_unit(str(details.duration_value), unit)
+
+    def normal_range(self, low: str | None, high: str | None) -> str | None:
+        """Return a normal range as labs print it: `0–40`, `≥3.5`, `≤40`."""
+        if low and high:
+            return f"{low}–{high}"
+        return f"≥{low}" if low else f"≤{high}" if high else None
+
+    def lab_line(self, lab: Record) -> str:
+        """Return one lab result: `谷丙转氨酶 2026-11-21 120 U/L 正常值范围:0–40`."""
+        result = plain_number(lab.result_value) if lab.result_value is not None else lab.result_text
+        normal = self.normal_range(lab.normal_low, lab.normal_high)
+        parts = [
+            lab.test_name,
+            lab.test_date and lab.test_date.isoformat(),
+            " ".join(part for part in (result, lab.unit) if part),
+            self.with_detail(self.words["normal_range"], normal) if normal else None,
+        ]
+        return " ".join(part for part in parts if part)
+
+    def disease_line(self, disease: Record) -> str:
+        """Return one related disease: `高血压 开始日期:2019-03-01 仍存在:是` and its note."""
+        w = self.words
+        continuing = self.term(vocab.CONTINUING, disease.continuing)
+        start, end = disease.start_date, disease.end_date
+        parts = [
+            disease.name,
+            self.with_detail(w["started"], start.isoformat()) if start else None,
+            self.with_detail(w["ended"], end.isoformat()) if end else None,
+            self.with_detail(w["continuing"], continuing) if continuing else None,
+            disease.note,
+        ]
+        return " ".join(part for part in parts if part)
+
+    def coding(self, case: Record, reaction: Record | None, level: str) -> str | None:
+        """Return a reaction's MedDRA LLT (`10037087 皮疹 (27.1)`) or its PT, where coded."""
+        if reaction is None or reaction.llt_code is None:
+            return None
+        hit = case.meddra.get((reaction.meddra_version, reaction.llt_code))
+        if level == "llt":
+            name = f" {hit.llt_name}" if hit else ""
+            return f"{reaction.llt_code}{name} ({reaction.meddra_version})"
+        return f"{hit.pt_code} {hit.pt_name}" if hit else None
 
 
 Column = tuple[Term, Callable[[Record], Any]]
@@ -385,9 +463,245 @@ def not_reported_columns(w: Writer) -> list[Column]:
     ]
 
 
-def reports_in(first_day: date, next_day: date) -> Iterator[tuple[Any, list[Any]]]:
+@dataclass(frozen=True)
+class HolderRow:
+    """One row of sheet 持有人报告表: a report, one of its reactions and one of its suspect drugs.
+
+    `case` is what the holder's form adds to the reports (`holder_cases`); a report naming no
+    reaction or no suspect drug still has a row, those columns empty.
+    """
+
+    report: Record
+    case: Record
+    serious: bool  # 严重报告: the report is serious, or any one of its reactions is
+    reaction: Record | None
+    facts: ReactionFacts | None
+    drug: Record | None
+    details: DrugDetails | None
+    pair: PairFacts | None
+
+
+HolderColumn = tuple[Term, Callable[[HolderRow], Any]]
+
+
+def holder_columns(w: Writer) -> list[HolderColumn]:
+    """Return the columns of sheet 持有人报告表, in the form's order (docs/holder-form.md)."""
+    form, fields, holder = vocab.HOLDER_FORM, vocab.FIELDS, vocab.HOLDER_FIELDS
+
+    def drug(name: str) -> Callable[[HolderRow], Any]:
+        return lambda h: getattr(h.drug, name) if h.drug is not None else None
+
+    def detail(read: Callable[[DrugDetails], Any]) -> Callable[[HolderRow], Any]:
+        return lambda h: read(h.details) if h.details is not None else None
+
+    def fact(read: Callable[[ReactionFacts], Any]) -> Callable[[HolderRow], Any]:
+        return lambda h: read(h.facts) if h.facts is not None else None
+
+    def causality(name: str) -> Callable[[HolderRow], Any]:
+        return lambda h: w.term(vocab.CAUSALITY, getattr(h.pair, name)) if h.pair else None
+
+    return [
+        (REFERENCE, lambda h: h.report.reference),
+        (form["serious_report"], lambda h: w.yes_no(h.serious)),
+        (form["overseas_report"], lambda h: w.yes_no(is_overseas(h.case))),
+        (REPORT_KIND, lambda h: w.report_kind(h.report)),
+        (form["case_number"], lambda h: h.report.first_reference),
+        (
+            form["report_source"],
+            lambda h: w.term(
+                vocab.HOLDER_REPORT_SOURCE,
+                vocab.holder_report_source(h.report.source, h.report.reporter_organization_type),
+            ),
+        ),
+        (form["patient_name"], lambda h: h.report.patient_name),
+        (fields["patient-sex"], lambda h: w.term(vocab.SEX, h.report.patient_sex)),
+        (fields["patient-birth_date"], lambda h: h.report.patient_birth_date),
+        (fields["patient-age"], lambda h: w.age(h.report)),
+        (holder["patient_nationality"], lambda h: w.country(h.case.patient_nationality)),
+        (form["ethnicity"], lambda h: h.report.patient_ethnicity),
+        (holder["patient_height_cm"], lambda h: h.case.patient_height_cm),
+        (fields["patient-weight_kg"], lambda h: h.report.patient_weight_kg),
+        (form["patient_phone"], lambda h: h.report.patient_phone),
+        (fields["patient-pregnant"], lambda h: w.term(vocab.PREGNANT, h.report.patient_pregnant)),
+        (
+            form["diseases"],
+            lambda h: "\n".join(w.disease_line(d) for d in h.case.diseases) or None,
+        ),
+        (fields["drug-approval_number"], drug("approval_number")),
+        (form["brand_name"], drug("brand_name")),
+        (form["generic_name"], drug("generic_name")),
+        (holder["drug-dosage_form"], detail(lambda d: d.dosage_form)),
+        (holder["drug-strength"], detail(lambda d: d.strength)),
+        (form["holder"], drug("manufacturer")),
+        (form["batch_number"], drug("batch_number")),
+        (holder["drug-expiry_date"], detail(lambda d: d.expiry_date)),
+        (form["dosage"], lambda h: w.dosage(h.drug) if h.drug is not None else None),
+        (form["period"], lambda h: w.period(h.drug) if h.drug is not None else None),
+        (holder["drug-duration"], detail(w.duration)),
+        (fields["drug-indication"], drug("indication")),
+        (
+            holder["drug-action_taken"],
+            detail(lambda d: w.term(vocab.ACTION_TAKEN, d.action_taken)),
+        ),
+        (form["reaction_name"], lambda h: h.reaction.reported_term if h.reaction else None),
+        (form["llt"], lambda h: w.coding(h.case, h.reaction, "llt")),
+        (form["pt"], lambda h: w.coding(h.case, h.reaction, "pt")),
+        (form["onset"], fact(lambda f: f.onset_date)),
+        (form["end"], fact(lambda f: f.end_date)),
+        (form["serious"], fact(lambda f: w.yes_no(bool(f.serious)))),
+        (form["criteria"], fact(lambda f: w.joined(vocab.SERIOUSNESS, f.serious) or None)),
+        (form["outcome"], fact(lambda f: w.term(vocab.OUTCOME, f.outcome))),
+        (vocab.STAFF_FIELDS["event-causality"], causality("reporter_causality")),
+        (form["holder_causality"], causality("company_causality")),
+        (fields["event-province"], lambda h: h.report.event_province),
+        (fields["event-city"], lambda h: h.report.event_city),
+        (form["labs"], lambda h: "\n".join(w.lab_line(lab) for lab in h.case.lab_results) or None),
+        (vocab.STAFF_FIELDS["reporter-name"], lambda h: h.report.reporter_name),
+        (
+            vocab.STAFF_FIELDS["reporter-kind"],
+            lambda h: w.term(vocab.REPORTER_KIND, h.report.reporter_kind),
+        ),
+        (vocab.STAFF_FIELDS["reporter-phone"], lambda h: h.report.reporter_phone),
+        (vocab.STAFF_FIELDS["reporter-email"], lambda h: h.report.reporter_email),
+        (vocab.STAFF_FIELDS["reporter-organization"], lambda h: h.report.reporter_organization),
+        (vocab.FIELDS["case-awareness_date"], lambda h: h.report.aware_on),
+    ]
+
+
+def holder_rows(report: Record, drugs: list[Record], case: Record) -> Iterator[HolderRow]:
+    """Yield the rows of a report on sheet 持有人报告表: one per reaction and suspect drug.
+
+    The reactions are the case's, those a later report first named left out; suspect and
+    interacting drugs are the 怀疑用药 (their causality is judged per reaction, G.k.9.i).
+    """
+    upto = case.order.get(report.id, len(case.order))
+    named = [
+        reaction
+        for reaction in reactions.sent(case)
+        if case.order.get(reaction.report_id, 0) <= upto
+    ]
+    facts = [reactions.reaction_facts(reaction, case, report) for reaction in named]
+    serious = bool(report.serious) or any(fact.serious for fact in facts)
+    suspects: list[tuple[Any, DrugDetails | None]] = [
+        (drug, drug_details(case, drug)) for drug in drugs if drug.role in reactions.ASSESSED_ROLES
+    ]
+    judged: list[tuple[Any, ReactionFacts | None]] = list(zip(named, facts, strict=True))
+    for reaction, fact in judged or [(None, None)]:
+        for drug, details in suspects or [(None, None)]:
+            pair = reactions.pair_facts(reaction, drug, case, report) if drug and reaction else None
+            yield HolderRow(report, case, serious, reaction, fact, drug, details, pair)
+
+
+def holder_cases(case_ids: set[int], language: str) -> dict[int, Any]:
+    """Return what the holder's form adds to the reports of each case, read for many at once.
+
+    Plain rows, in a few queries for the whole batch (so the session keeps none of them): the
+    case's own columns, the order of its reports (`order`), its reactions and what is judged of
+    each drug and reaction, related diseases, lab results, each drug's details, and the MedDRA
+    names of its coded reactions (`meddra`).
+    """
+    tables = db.metadata.tables
+    cases_t, reports = tables["safety_case"], tables["report"]
+    reaction_t, judged = tables["reaction"], tables["drug_reaction"]
+    ids = padded(case_ids)
+    found: dict[int, Any] = {}
+    columns = [
+        cases_t.c[name]
+        for name in (
+            "id",
+            "occurrence_country",
+            "patient_nationality",
+            "patient_height_cm",
+            "assessed_serious",
+            "assessed_outcome",
+            "company_causality",
+            "death",
+        )
+    ]
+    for row in db.session.execute(sa.select(*columns).where(cases_t.c.id.in_(ids))):
+        found[row.id] = SimpleNamespace(
+            **row._asdict(),
+            reports=[],
+            order={},
+            reactions=[],
+            diseases=[],
+            lab_results=[],
+            drug_details=[],
+            meddra={},
+        )
+    ordered = sa.select(
+        reports.c.id, reports.c.case_id, reports.c.event_onset_date, reports.c.event_serious
+    ).order_by(
+        reports.c.case_id, reports.c.follow_up_of_id.is_not(None), reports.c.added_at, reports.c.id
+    )
+    for row in db.session.execute(ordered.where(reports.c.case_id.in_(ids))):
+        case = found[row.case_id]
+        case.order[row.id] = len(case.reports)
+        case.reports.append(row)
+    by_id = {}
+    for row in db.session.execute(
+        sa.select(reaction_t)
+        .where(reaction_t.c.case_id.in_(ids))
+        .order_by(reaction_t.c.case_id, reaction_t.c.position, reaction_t.c.id)
+    ):
+        by_id[row.id] = reaction = SimpleNamespace(**row._asdict(), assessments=[])
+        found[row.case_id].reactions.append(reaction)
+    for row in db.session.execute(
+        sa.select(judged)
+        .join(reaction_t, reaction_t.c.id == judged.c.reaction_id)
+        .where(reaction_t.c.case_id.in_(ids))
+        .order_by(judged.c.id)
+    ):
+        by_id[row.reaction_id].assessments.append(row)
+    for table, attribute in (
+        ("case_disease", "diseases"),
+        ("lab_result", "lab_results"),
+        ("case_drug", "drug_details"),
+    ):
+        rows = tables[table]
+        order = [rows.c.position] if "position" in rows.c else []
+        query = sa.select(rows).where(rows.c.case_id.in_(ids)).order_by(*order, rows.c.id)
+        for row in db.session.execute(query):
+            getattr(found[row.case_id], attribute).append(row)
+    add_meddra_names(found, "en" if language.startswith("en") else "zh")
+    return found
+
+
+def padded(ids: set[int]) -> list[int]:
+    """Return the ids, the last repeated up to a batch's size.
+
+    Every batch's `IN (…)` then has as many parameters, so it is one statement the driver
+    prepares once and keeps, not one more kept in its cache a batch (12 MB in 10,000 reports).
+    """
+    ordered = sorted(ids)
+    return ordered + ordered[-1:] * (BATCH_SIZE - len(ordered))
+
+
+def add_meddra_names(cases: dict[int, Any], language: str) -> None:
+    """Give each case the MedDRA names of its coded reactions, by (version, LLT code)."""
+    coded: dict[str, set[int]] = {}
+    for case in cases.values():
+        for reaction in case.reactions:
+            if reaction.llt_code is not None and reaction.meddra_version:
+                coded.setdefault(reaction.meddra_version, set()).add(reaction.llt_code)
+    hits = {
+        (version, hit.llt_code): hit
+        for version, codes in coded.items()
+        for hit in meddra.described(sorted(codes), version, language)
+    }
+    for case in cases.values():
+        case.meddra = {
+            key: hits[key]
+            for key in ((r.meddra_version, r.llt_code) for r in case.reactions)
+            if key in hits
+        }
+
+
+def reports_in(
+    first_day: date, next_day: date, language: str
+) -> Iterator[tuple[Any, list[Any], Any]]:
     """Yield the reports the company first knew of in [first_day, next_day), oldest first,
-    with their drugs, loaded a batch at a time.
+    with their drugs and what the holder's form adds of their case, loaded a batch at a time.
 
     Each row also holds its case's status, reasons, assessment and national number, and the
     reference of the case's first report (`first_reference`). A follow-up comes as the case
@@ -427,11 +741,12 @@ def reports_in(first_day: date, next_day: date) -> Iterator[tuple[Any, list[Any]
         for drug in db.session.execute(batch_drugs):
             drugs_of[drug.report_id].append(drug)
         earlier = earlier_reports([row.case_id for row in batch if row.follow_up_of_id])
+        holder = holder_cases({row.case_id for row in batch}, language)
         for row in batch:
             if row.follow_up_of_id and row.case_id in earlier:
-                yield as_added(row, earlier[row.case_id])
+                yield *as_added(row, earlier[row.case_id]), holder[row.case_id]
             else:
-                yield row, drugs_of[row.id]
+                yield row, drugs_of[row.id], holder[row.case_id]
 
 
 def earlier_reports(case_ids: list[int]) -> dict[int, list[Any]]:
@@ -530,9 +845,19 @@ def end_sheet(sheet: WriteOnlyWorksheet, columns: int, rows: int) -> None:
     sheet.auto_filter.ref = f"A1:{get_column_letter(columns)}{rows + 1}"
 
 
-WIDE = {"怀疑药品", "并用药品", "过程描述及处理情况", "结果", "相关重要信息", "备注", "原因"}
+WIDE = {
+    "怀疑药品",
+    "并用药品",
+    "过程描述及处理情况",
+    "结果",
+    "相关重要信息",
+    "备注",
+    "原因",
+    "相关疾病信息",
+    "相关实验室检查信息",
+}
 # Columns of references such as ADR-202611-7K3QD9 (17 characters) and national numbers.
-REFERENCES = {"报告编码", "原始报告编码", "国家系统报告编号"}
+REFERENCES = {"报告编码", "原始报告编码", "国家系统报告编号", "病例编号"}
 
 
 def width_for(term: Term, header: str) -> int:
@@ -551,18 +876,20 @@ def write_workbook(month: str, target: str | Path | IO[bytes], language: str = "
     first_day, next_day = month_days(month)
     w = Writer("en" if language == "en" else "zh_CN", datetime.now(UTC))
     columns, drug_cols, excluded_cols = w.columns, drug_columns(w), not_reported_columns(w)
+    holder_cols = holder_columns(w)
     workbook = Workbook(write_only=True)
-    reports_sheet, drugs_sheet, summary_sheet, excluded_sheet = (
+    reports_sheet, drugs_sheet, summary_sheet, excluded_sheet, holder_sheet = (
         workbook.create_sheet(term.text(w.language)) for term in SHEETS
     )
     start_sheet(reports_sheet, [term for term, _ in columns], w.language)
     start_sheet(drugs_sheet, [term for term, _ in drug_cols], w.language)
     start_sheet(excluded_sheet, [term for term, _ in excluded_cols], w.language)
+    start_sheet(holder_sheet, [term for term, _ in holder_cols], w.language)
 
     summary = Summary()
     names = db.session.execute(sa.select(Product.id, Product.generic_name))
     catalogue = {product_id: name for product_id, name in names}
-    for report, drugs in reports_in(first_day, next_day):
+    for report, drugs, case in reports_in(first_day, next_day, w.language):
         if report.status in regulatory.NOT_FOR_REGULATOR or report.duplicate_copy:
             excluded = [value(report) for _, value in excluded_cols]
             excluded_sheet.append(row_of(excluded_sheet, excluded))
@@ -572,10 +899,14 @@ def write_workbook(month: str, target: str | Path | IO[bytes], language: str = "
         reports_sheet.append(row_of(reports_sheet, [value(report) for _, value in columns]))
         for drug in drugs:
             drugs_sheet.append(row_of(drugs_sheet, [value(report, drug) for _, value in drug_cols]))
+        for row in holder_rows(report, drugs, case):
+            holder_sheet.append(row_of(holder_sheet, [value(row) for _, value in holder_cols]))
+            summary.holder_rows += 1
         count(summary, report, drugs, w, catalogue)
     end_sheet(reports_sheet, len(columns), summary.reports)
     end_sheet(drugs_sheet, len(drug_cols), summary.drugs)
     end_sheet(excluded_sheet, len(excluded_cols), summary.not_reported)
+    end_sheet(holder_sheet, len(holder_cols), summary.holder_rows)
     write_summary(summary_sheet, summary, w, reporting_unit(current_app.config, w, month))
     workbook.save(target)
     db.session.rollback()  # end the long read

@@ -13,6 +13,7 @@ from adr.review import (  # noqa: E402, F401
     duplicates,
     e2b,
     holder,
+    holder_pdf,
     integrity,
     products,
     queue,
