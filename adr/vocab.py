@@ -108,7 +108,6 @@ OUTCOME: CodeList = {
     "unknown": Term("不详", "Unknown"),
     "sequelae": Term("有后遗症", "Recovered with lasting effects"),
     "death": Term("死亡", "Death"),
-    "area": Term("发生地区", "Where it happened"),
 }
 
 DECHALLENGE: CodeList = {

@@ -90,15 +90,24 @@ def reported_overseas(case: Case, view: Any) -> str | None:
     return next((code for name, code in OVERSEAS_PROVINCES.items() if place.startswith(name)), None)
 
 
-def is_pregnancy(case: Case) -> bool:
-    """Tell whether the case concerns a pregnancy: a report says so (是否妊娠, or 妊娠期 in the
-    relevant history), or staff gave a pregnancy item."""
-    reported = any(
-        report.patient_pregnant == "yes" or "pregnancy" in (report.patient_history or [])
-        for report in case.reports
+PREGNANCY_ITEMS = (
+    "pregnancy_lmp",
+    "gestation_exposure_weeks",
+    "gestation_reaction_weeks",
+    "pregnancy_outcome",
+    "pregnancy_detail",
+)
+
+
+def is_pregnancy(case: Case, view: Any) -> bool:
+    """Tell whether the case tells of a pregnancy, the patient's or a parent's: the reports say
+    so (是否妊娠, or 妊娠期 in the relevant history), or staff gave a pregnancy item."""
+    return (
+        view.patient_pregnant == "yes"
+        or "pregnancy" in (view.patient_history or [])
+        or case.parent_child
+        or any(getattr(case, name) not in (None, "") for name in PREGNANCY_ITEMS)
     )
-    given = case.pregnancy_lmp or case.pregnancy_outcome or case.parent_child
-    return reported or bool(given)
 
 
 def add_reported_disease(session: Session, case: Case, report: Report) -> CaseDisease | None:

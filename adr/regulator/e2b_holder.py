@@ -21,6 +21,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from adr import vocab
+from adr.cases import holder
 from adr.i18n import current_language
 from adr.models import Case, CaseDisease, LabResult, TermCoding
 from adr.regulator.e2b_xml import (
@@ -257,27 +258,9 @@ def add_history(role: Any, case: Case, view: Any, codings: Sequence[TermCoding])
 # Pregnancy: D.CN.6 and H.1.
 
 
-def is_pregnancy(case: Case, view: Any) -> bool:
-    """Tell whether the case tells of a pregnancy (the patient's, or the parent's)."""
-    return (
-        view.patient_pregnant == "yes"
-        or "pregnancy" in (view.patient_history or [])
-        or any(
-            getattr(case, name) not in (None, "")
-            for name in (
-                "pregnancy_lmp",
-                "gestation_exposure_weeks",
-                "gestation_reaction_weeks",
-                "pregnancy_outcome",
-                "pregnancy_detail",
-            )
-        )
-    )
-
-
 def pregnancy_text(case: Case, view: Any) -> str:
     """Return the pregnancy as D.CN.6 and the narrative tell it, in Chinese; "" if none."""
-    if not is_pregnancy(case, view):
+    if not holder.is_pregnancy(case, view):
         return ""
     parts = []
     if "pregnancy" in (view.patient_history or []):

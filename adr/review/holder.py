@@ -433,7 +433,7 @@ def holder_section(
         form=form or holder_form(case),
         overseas=holder.is_overseas(case),
         reported_country=holder.reported_overseas(case, view),
-        pregnancy=holder.is_pregnancy(case),
+        pregnancy=holder.is_pregnancy(case, view),
         drugs=[
             DrugRow(
                 index,
