@@ -146,7 +146,7 @@ def mail_context(report: Report, kind: str, language: str) -> dict[str, Any]:
     due = (
         report.due_at.astimezone(regulatory.CHINA).date().isoformat()
         if report.due_at
-        else vocab.NO_DEADLINE["incomplete"].text(language)
+        else vocab.NO_DEADLINE["periodic" if report.day_zero else "incomplete"].text(language)
     )
     first = (
         db.session.scalar(sa.select(Report.reference).where(Report.id == report.follow_up_of_id))

@@ -558,6 +558,10 @@ IMMEDIATELY = Term("立即", "Immediately")
 NO_DEADLINE: CodeList = {
     "incomplete": Term("暂无时限(最低要素不全)", "No deadline yet (a minimum element missing)"),
     "not_for_regulator": Term("无需上报", "Not for the regulator"),
+    "periodic": Term(
+        "境外非严重：不需单独报告，纳入定期报告",
+        "Overseas, not serious: no individual report, in the periodic report",
+    ),
 }
 MINIMUM_ELEMENT: CodeList = {
     "patient": Term("可识别的患者", "An identifiable patient"),

@@ -274,8 +274,15 @@ def test_rows_are_added_changed_refused_and_removed_with_their_audit(staff):  # 
     text = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Name the test." in text and "in the future" in text and 'value="U/L"' in text
-    assert post(client, f"{path}/labs/{labs[0].id}", {**alt, "result": "1,5"}).status_code == 303
-    assert case_of(staff, reference).lab_results[0].result_value == 1.5
+    # A comma groups thousands, never a decimal point; what is not a number is kept as text.
+    assert post(client, f"{path}/labs/{labs[0].id}", {**alt, "result": "1,500"}).status_code == 303
+    assert case_of(staff, reference).lab_results[0].result_value == 1500
+    for typed in ("1,5", "1e999999999", "<0.5"):
+        assert (
+            post(client, f"{path}/labs/{labs[0].id}", {**alt, "result": typed}).status_code == 303
+        )
+        stored = case_of(staff, reference).lab_results[0]
+        assert (stored.result_value, stored.result_text) == (None, typed)
 
     disease = case_of(staff, reference).diseases[0]
     response = post(
@@ -297,8 +304,16 @@ def test_rows_are_added_changed_refused_and_removed_with_their_audit(staff):  # 
         {"name": "急性支气管炎", "start_date": "2026-11-18", "continuing": "yes"},
     )
     assert case_of(staff, reference).diseases[0].continuing == "yes"
-    assert post(client, f"{path}/diseases/{disease.id}", {"remove": "1"}).status_code == 303
+    response = post(client, f"{path}/diseases/{disease.id}", {"remove": "1"})
+    assert response.status_code == 422 and "Say why it is removed" in response.get_data(
+        as_text=True
+    )
+    assert (
+        post(client, f"{path}/diseases/{disease.id}", {"remove": "1", "reason": "重复"}).status_code
+        == 303
+    )
     assert case_of(staff, reference).diseases == []
+    assert [e.new_value for e in entries(staff, reference, "reason")] == ["重复"]
     removed = entries(staff, reference, "disease removed")
     assert (
         removed[0].old_value.startswith("急性支气管炎; 2026-11-18") and removed[0].new_value is None
@@ -387,6 +402,8 @@ def test_overseas_deadlines(staff, fields, days, investigation):  # noqa: F811
     due = regulatory.end_of_china_day(report.day_zero + timedelta(days=days)) if days else None
     assert report.due_at == due
     assert (case.investigation_due_at is not None) is investigation
+    if days is None:  # said so, not "incomplete"
+        assert "纳入定期报告" in page(client, reference)
 
 
 def test_staff_pages_of_the_holder_form_need_a_signed_in_reviewer(staff, client):  # noqa: F811
@@ -415,3 +432,16 @@ def test_a_report_placing_the_reaction_in_hong_kong_suggests_the_country(staff):
     fields = {"report": reference, "field": "occurrence_country", "value": "HK", "reason": "香港"}
     post(client, f"/staff/reports/{reference}/corrections", fields)
     assert 'id="holder-country-reported"' not in page(client, reference)
+
+
+def test_a_correction_of_the_reported_disease_reaches_its_row(staff):  # noqa: F811
+    reference = submit(staff)
+    client = signed_in(staff, REVIEWER)
+    path = f"/staff/reports/{reference}/corrections"
+    fields = {"report": reference, "field": "patient-disease", "reason": "病历所载"}
+    assert post(client, path, {**fields, "value": "社区获得性肺炎"}).status_code == 303
+    assert [d.name for d in case_of(staff, reference).diseases] == ["社区获得性肺炎"]
+    assert post(client, path, {**fields, "value": ""}).status_code == 303  # emptied: no disease
+    assert case_of(staff, reference).diseases == []
+    assert post(client, path, {**fields, "value": "高血压"}).status_code == 303
+    assert [d.name for d in case_of(staff, reference).diseases] == ["高血压"]

@@ -9,8 +9,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from adr import accounts, vocab
+from adr.models import Report, write_transaction
 from tests import holder_case
 from tests.pdf_tools import MISSING, POPPLER
 from tests.test_review import PASSWORD, RETIRED, REVIEWER, signed_in, submit, trail
@@ -172,7 +174,13 @@ def test_the_download_is_audited_and_named_by_the_case(staff, completed, tmp_pat
     assert [(e.actor, e.field) for e in entries] == [(REVIEWER, None)]
     (tmp_path / "case.pdf").write_bytes(response.data)
     flat = squeezed(poppler("pdftotext", "-layout", str(tmp_path / "case.pdf"), "-"))
-    assert "■跟踪报告" in flat and "复诊未见复发。" in flat  # every report's description
+    # 首次报告 until a report of the case went to the national system (填表说明 一.3).
+    assert "■首次报告" in flat and "复诊未见复发。" in flat  # every report's description
+    with staff.app_context(), write_transaction() as session:
+        first = session.scalar(sa.select(Report).where(Report.reference == completed))
+        first.submitted_to_regulator_on = date(2026, 12, 1)
+    sent, _ = pdf_of(client, f"/staff/reports/{follow_up}.pdf", tmp_path)
+    assert "■跟踪报告" in squeezed(sent)
     assert re.search(rf"首次报告\d{{4}}-\d\d-\d\d{completed}服药第二天", flat)
     assert re.search(rf"跟踪报告\d{{4}}-\d\d-\d\d{follow_up}复诊未见复发", flat)
 

@@ -24,7 +24,7 @@ from wtforms import DateField, Form
 
 from adr import audit, duplicates, products, reactions, regulatory, search, vocab
 from adr.cases import approvals, clock, merges
-from adr.cases.holder import add_reported_disease
+from adr.cases.holder import add_reported_disease, correct_reported_disease
 from adr.intake.forms import (
     CaseForm,
     Choice,
@@ -285,6 +285,8 @@ def carry_out(
     audit.record(session, actor, "reason", report.id, found.name, None, why)
     if found.section == "drugs":
         products.link([where])
+    if found.column == "patient_disease":
+        correct_reported_disease(session, case, report, original)
     if report.duplicate_copy:  # a copy corrected may now add something, or be known earlier
         report.duplicate_copy = merges.is_copy(report, case.reports[: case.reports.index(report)])
         if not report.duplicate_copy:

@@ -124,6 +124,27 @@ def add_reported_disease(session: Session, case: Case, report: Report) -> CaseDi
     return row
 
 
+def correct_reported_disease(
+    session: Session, case: Case, report: Report, original: str | None
+) -> None:
+    """Carry a correction of the report's 原患疾病 to the related disease it became: renamed (its
+    coding, of the old text, removed), removed when the correction empties it, or added when
+    staff had removed it. The correction itself is audited with its reason."""
+    old = (original or "").strip()[:250].casefold()
+    row = next(
+        (r for r in case.diseases if r.report_id == report.id and r.name.casefold() == old), None
+    )
+    if row is None:
+        add_reported_disease(session, case, report)
+        return
+    name = (report.patient_disease or "").strip()[:250]
+    if not regulatory.identifies(name):
+        case.diseases.remove(row)
+        session.delete(row)
+    elif name.casefold() != row.name.casefold():
+        row.name, row.llt_code, row.meddra_version = name, None, None
+
+
 def insert_reported_diseases(connection: Any, case_ids: list[int]) -> int:
     """In bulk, for a migration or demo data: give each case a related disease for each
     原患疾病 its reports give, the first report's first, once (`add_reported_disease` does the

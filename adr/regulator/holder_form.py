@@ -192,7 +192,12 @@ class Printer:
         case, view, label = self.case, self.view, self.label
         facts = [reactions.reaction_facts(r, case, view) for r in reactions.sent(case)]
         serious = case.serious or any(fact.serious for fact in facts)
-        follow_up = len([r for r in case.reports if not r.duplicate_copy]) > 1
+        # 首次报告 is the first the holder submits to the national system (填表说明 一.3): a
+        # report is 跟踪 once an earlier one of the case went, as a date sent or an E2B file.
+        latest = case.reports[-1]
+        follow_up = any(r.submitted_to_regulator_on for r in case.reports[:-1]) or any(
+            s.latest_report_id != latest.id for s in case.submissions if s.kind == "report"
+        )
         boxes = [
             Box(label["serious_report"], serious),
             Box(label["overseas_report"], is_overseas(case)),

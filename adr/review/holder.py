@@ -10,10 +10,12 @@ a correction, with a reason (`adr.cases.corrections`). A refused form gives the 
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from flask import abort, flash, request
@@ -181,16 +183,24 @@ def disease_values(form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str,
     return values, errors
 
 
+# A result read as a number: digits with a point, thousands grouped by commas (150,000) or not.
+# A comma is never a decimal point (Chinese lab sheets group thousands with it); anything else
+# (<0.5, 2+, 1e3, 阳性) is kept as text.
+NUMBER = re.compile(r"-?(\d{1,3}(,\d{3})+|\d{1,12})(\.\d{1,6})?")
+
+
+def lab_number(result: str | None) -> float | None:
+    """Return the result as a number when it is written as one, else None."""
+    text = unicodedata.normalize("NFKC", result or "").strip()
+    return float(text.replace(",", "")) if NUMBER.fullmatch(text) else None
+
+
 def lab_values(form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Read a lab result; its result is a number when it reads as one (7.2, 1,5), else text."""
+    """Read a lab result; its result is a number when it is written as one (7.2, 150,000),
+    else text."""
     errors: dict[str, str] = {}
     result = posted_text(form, "result", 2000, errors)
-    number = None
-    try:
-        parsed = Decimal((result or "").replace(",", "."))
-        number = float(parsed) if parsed.is_finite() and abs(parsed) < 10**12 else None
-    except InvalidOperation:
-        pass
+    number = lab_number(result)
     values = {
         "test_name": posted_text(form, "test_name", 250, errors),
         "test_date": posted_day(form, "test_date", errors),
@@ -286,6 +296,9 @@ def change_row(reference: str, kind: str, row_id: str) -> Response | tuple[str, 
     row_of(report.case, rows, posted_id(row_id))
     remove = "remove" in request.form
     values, errors = ({}, {}) if remove else rows.read(request.form)
+    reason = posted_text(request.form, "reason", 500, errors) if remove else None
+    if remove and not reason and "reason" not in errors:
+        errors["reason"] = _("Say why it is removed: it changes what the case sends.")
     if errors:
         return refused_row(report, f"{kind}-{row_id}", errors)
     changed = False
@@ -295,6 +308,7 @@ def change_row(reference: str, kind: str, row_id: str) -> Response | tuple[str, 
         title = getattr(row, rows.title)
         if remove:
             audit_row(session, case, f"{rows.noun} removed", title, row_text(row), None)
+            audit_row(session, case, "reason", title, None, reason)
             getattr(case, rows.collection).remove(row)
             session.delete(row)
             changed = True

@@ -437,8 +437,8 @@ def due_text(report: Report, language: str) -> str:
     """Return a report's deadline as staff read it: a date, 立即 for a death, or no deadline."""
     if report.case.status in regulatory.NOT_FOR_REGULATOR or report.duplicate_copy:
         return vocab.NO_DEADLINE["not_for_regulator"].text(language)
-    if report.due_at is None:
-        return vocab.NO_DEADLINE["incomplete"].text(language)
+    if report.due_at is None:  # a valid report without one: overseas, not serious
+        return vocab.NO_DEADLINE["periodic" if report.day_zero else "incomplete"].text(language)
     day = f"{report.due_at.astimezone(regulatory.CHINA):%Y-%m-%d}"
     if report.day_zero and regulatory.is_death_clock(report.day_zero, report.due_at):
         return f"{vocab.IMMEDIATELY.text(language)} ({day})"
