@@ -275,7 +275,16 @@ def _countries() -> CodeList:
     zh, en = Locale.parse("zh_Hans_CN").territories, Locale("en").territories
     codes = [c for c in map(str, en) if len(c) == 2 and c.isalpha() and c[0] != "X" and c in zh]
     not_countries = {"EU", "EZ", "UN", "QO", "ZZ"}
-    return {c: Term(str(zh[c]), str(en[c])) for c in sorted(codes) if c not in not_countries}
+    found = {c: Term(str(zh[c]), str(en[c])) for c in sorted(codes) if c not in not_countries}
+    return found | CHINESE_REGIONS
+
+
+# How a document of a holder in the PRC names the regions outside China mainland.
+CHINESE_REGIONS: CodeList = {
+    "HK": Term("中国香港", "Hong Kong, China"),
+    "MO": Term("中国澳门", "Macao, China"),
+    "TW": Term("中国台湾", "Taiwan, China"),
+}
 
 
 COUNTRIES: CodeList = _countries()

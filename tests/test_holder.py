@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from adr import meddra, regulatory
+from adr import cases, meddra, regulatory
 from adr.extensions import db
 from adr.models import CaseDisease, LabResult, Report
 from tests.meddra_fixture import RASH, write_release
@@ -129,8 +129,6 @@ def test_the_dashboard_lists_serious_cases_due_within_3_days_not_ready(staff):  
     with staff.app_context():  # known 13 days ago: due in 2 days
         report = db.session.scalar(sa.select(Report).where(Report.reference == reference))
         report.aware_on = regulatory.china_today() - timedelta(days=13)
-        from adr import cases
-
         cases.derive(report.case.reports, report.case)
         db.session.commit()
     client = signed_in(staff, REVIEWER)
@@ -139,6 +137,12 @@ def test_the_dashboard_lists_serious_cases_due_within_3_days_not_ready(staff):  
     assert f"{reference}</a>" in text and f"{reference}#national-readiness" in text
     general = submit(staff)  # not serious: not counted
     assert general not in client.get("/staff/").get_data(as_text=True)
+    with staff.app_context():  # overdue, still not ready: still listed
+        report = db.session.scalar(sa.select(Report).where(Report.reference == reference))
+        report.aware_on = regulatory.china_today() - timedelta(days=20)
+        cases.derive(report.case.reports, report.case)
+        db.session.commit()
+    assert f"{reference}#national-readiness" in client.get("/staff/").get_data(as_text=True)
 
 
 # The case's own items: saved, audited, refused with what was typed kept.
@@ -445,3 +449,16 @@ def test_a_correction_of_the_reported_disease_reaches_its_row(staff):  # noqa: F
     assert case_of(staff, reference).diseases == []
     assert post(client, path, {**fields, "value": "高血压"}).status_code == 303
     assert [d.name for d in case_of(staff, reference).diseases] == ["高血压"]
+
+
+def test_a_pregnancy_ending_with_an_anomaly_asks_for_the_seriousness(staff):  # noqa: F811
+    reference = submit(staff)
+    client = signed_in(staff, REVIEWER)
+    post(client, f"/staff/reports/{reference}/holder", holder_fields(pregnancy_outcome="ongoing"))
+    assert 'id="holder-anomaly"' not in page(client, reference)
+    outcome = holder_fields(pregnancy_outcome="live_birth_anomaly")
+    post(client, f"/staff/reports/{reference}/holder", outcome)
+    assert 'id="holder-anomaly"' in page(client, reference)
+    with_anomaly = submit(staff, {"event-serious": ["congenital_anomaly"]})
+    post(client, f"/staff/reports/{with_anomaly}/holder", outcome)
+    assert 'id="holder-anomaly"' not in page(client, with_anomaly)

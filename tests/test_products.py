@@ -751,13 +751,14 @@ def test_a_drug_takes_its_product_s_dosage_form_unless_the_report_gives_one(cata
         assert drug.dosage_form == "片剂"
 
 
-def test_a_reported_dosage_form_is_kept_over_the_catalogue(staff_and_catalogue):
+def test_a_public_post_cannot_set_the_dosage_form_the_catalogue_gives(staff_and_catalogue):
     app = staff_and_catalogue
     dress_amoxicillin(app)
-    reference = submit(app, {"drugs-0-dosage_form": "胶囊"})
+    reference = submit(app, {"drugs-0-dosage_form": "<b>注射剂</b>"})  # not on the public form
     with app.app_context():
         drug = db.session.scalar(sa.select(Drug).join(Report).where(Report.reference == reference))
-        assert drug.dosage_form == "胶囊"
+        product = db.session.get(Product, drug.product_id)
+        assert drug.dosage_form == product.dosage_form and drug.dosage_form != "<b>注射剂</b>"
 
 
 def test_an_expiry_date_not_the_register_s_is_shown_to_staff(staff_and_catalogue):

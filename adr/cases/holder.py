@@ -149,7 +149,11 @@ def insert_reported_diseases(connection: Any, case_ids: list[int]) -> int:
     """In bulk, for a migration or demo data: give each case a related disease for each
     原患疾病 its reports give, the first report's first, once (`add_reported_disease` does the
     same for one new report). Return how many were added."""
-    report = Report.__table__.c
+    # The columns named, not the models: migration 0019 runs this on the schema it makes.
+    report = sa.table(
+        "report",
+        *map(sa.column, ("id", "case_id", "patient_disease", "follow_up_of_id", "added_at")),
+    ).c
     query = (
         sa.select(report.id, report.case_id, report.patient_disease)
         .where(report.case_id.in_(case_ids), report.patient_disease.is_not(None))
@@ -166,7 +170,10 @@ def insert_reported_diseases(connection: Any, case_ids: list[int]) -> int:
                 {"case_id": case_id, "report_id": report_id, "position": len(names), "name": name}
             )
     if rows:
-        connection.execute(sa.insert(CaseDisease), rows)
+        disease = sa.table(
+            "case_disease", *map(sa.column, ("case_id", "report_id", "position", "name"))
+        )
+        connection.execute(sa.insert(disease), rows)
     return len(rows)
 
 
@@ -179,7 +186,7 @@ class Gap:
     """A field the national system requires that the case lacks, and where to fill it: an
     anchor of the case page, or "follow-up" (the reports' own data: a follow-up or a correction)."""
 
-    field: str  # a key of vocab.FIELDS or vocab.HOLDER_FIELDS
+    field: str  # a key of vocab.FIELDS, vocab.HOLDER_FIELDS or vocab.HOLDER_FORM
     subject: str  # the drug or reaction it is missing for; "" for the case
     where: str
 
@@ -227,7 +234,7 @@ def national_gaps(case: Case, view: Any) -> list[Gap]:
         for drug in suspects:
             if reactions.pair_facts(reaction, drug, case, view).company_causality is None:
                 name = drug.generic_name or drug.brand_name or ""
-                gaps.append(Gap("company_causality", f"{name} × {term}", "#pairs"))
+                gaps.append(Gap("holder_causality", f"{name} × {term}", "#pairs"))
     if case.death:
         if view.event_death_date is None:
             gaps.append(Gap("event-death_date", "", "follow-up"))

@@ -910,7 +910,7 @@ class ReportForm(FlaskForm):
             claimed_follow_up_of=self.claimed_follow_up_of,
             remarks=self.remarks.data,
             drugs=[
-                Drug(position=position, **_columns(drug, ""))
+                Drug(position=position, **self._drug_columns(drug))
                 for position, drug in enumerate(self.filled_drugs())
             ],
         )
@@ -927,6 +927,14 @@ class ReportForm(FlaskForm):
             report.patient_age_unit = None
         self._store_pregnant(report)
         return report
+
+    def _drug_columns(self, drug: FormField) -> dict[str, Any]:
+        """Return a drug row's columns; the dosage form is staff's (the catalogue fills it for
+        our products), whatever a public post sends."""
+        columns = _columns(drug, "")
+        if self.public:
+            columns.pop("dosage_form", None)
+        return columns
 
     def _store_pregnant(self, report: Report) -> None:
         """Store 是否妊娠 where it applies, at one with the history's 妊娠期 (the 2011 form's

@@ -367,8 +367,8 @@ def lab_sent(result: LabResult) -> LabSent:
         text = None
     elif result.result_value is not None:
         text = clean(f"{number(result.result_value)} {result.unit or ''}".strip())
-    else:
-        text = clean(result.result_text) or None
+    else:  # in words, with its unit when staff gave one: <0.5 mg/L
+        text = clean(f"{result.result_text or ''} {result.unit or ''}".strip()) or None
     low, high = (
         as_number(bound) if unit else None for bound in (result.normal_low, result.normal_high)
     )

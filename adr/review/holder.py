@@ -433,6 +433,8 @@ class HolderSection:
     overseas: bool
     reported_country: str | None  # a report places the reaction outside China mainland
     pregnancy: bool  # a report says the patient was pregnant, or staff began the section
+    # The pregnancy ended with a congenital anomaly the case's seriousness does not count yet.
+    anomaly_not_serious: bool
     drugs: list[DrugRow]
     gaps: list[tuple[str, str]]  # what the national system requires and the case lacks: where
     refused: Refusal | None
@@ -448,6 +450,8 @@ def holder_section(
         overseas=holder.is_overseas(case),
         reported_country=holder.reported_overseas(case, view),
         pregnancy=holder.is_pregnancy(case, view),
+        anomaly_not_serious=case.pregnancy_outcome == "live_birth_anomaly"
+        and "congenital_anomaly" not in reactions.case_criteria(case),
         drugs=[
             DrugRow(
                 index,
@@ -473,5 +477,5 @@ def holder_section(
 
 def gap_label(field: str, language: str) -> str:
     """Return the label of a field the national system requires, as staff read it."""
-    term = vocab.HOLDER_FIELDS.get(field) or vocab.ASSESSED_FIELD.get(field)
+    term = vocab.HOLDER_FIELDS.get(field) or vocab.HOLDER_FORM.get(field)
     return term.text(language) if term else vocab.field_label(field, language)

@@ -174,9 +174,11 @@ def dashboard_counts(now: datetime) -> dict[str, int]:
 
 
 def not_ready_soon(now: datetime, limit: int = 200) -> list[tuple[Report, int, datetime]]:
-    """Return the serious cases due within 3 days that the national system's form would refuse:
-    each case's first report, how many required items it lacks and its deadline, soonest first."""
-    query = report_query(Filters(due_soon=True, serious=True, sort="due"), now).limit(limit)
+    """Return the serious cases due within 3 days, or overdue, that the national system's form
+    would refuse: each case's first report, how many required items it lacks and its deadline,
+    soonest first."""
+    soon = sa.and_(OWING, Report.due_at < now + timedelta(days=3))
+    query = report_query(Filters(serious=True, sort="due"), now).where(soon).limit(limit)
     found: dict[int, tuple[Report, int, datetime]] = {}
     for report in db.session.scalars(query):
         case = report.case
