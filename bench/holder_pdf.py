@@ -17,12 +17,14 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import sqlalchemy as sa
 from flask import render_template
 
 from adr import accounts, create_app
 from adr.extensions import db
-from adr.models import Report
+from adr.models import LabResult, Report, write_transaction
 from adr.regulator import holder_form
 from tests import holder_case
 from tests.conftest import app_config, reference_of, send_report, valid_report
@@ -69,6 +71,11 @@ def main() -> None:
                 started = time.perf_counter()
                 holder_form.render_pdf(html)
                 weasyprint.append(time.perf_counter() - started)
+        long_case(app, reference)
+        started = time.perf_counter()
+        long = client.get(path)
+        assert long.status_code == 200, long.status_code
+        worst = time.perf_counter() - started
         file = folder / "case.pdf"
         file.write_bytes(response.data)
         command = [str(POPPLER["pdfinfo"]), str(file)]
@@ -81,6 +88,27 @@ def main() -> None:
         )
         print(f"of which WeasyPrint alone: median {statistics.median(weasyprint) * 1000:.0f} ms")
         print(f"the file: {len(response.data) / 1024:.0f} KiB, {pages} pages of A4")
+        print(
+            f"a case of {LONG_ROWS} more lab results of {LONG_TEXT} characters of Chinese each: "
+            f"{worst:.1f} s, {len(long.data) / 1024:.0f} KiB"
+        )
+
+
+LONG_ROWS, LONG_TEXT = 20, 2000
+
+
+def long_case(app: Any, reference: str) -> None:
+    """Give the case lab results as long as staff may type them: the layout's worst case."""
+    with app.app_context(), write_transaction() as session:
+        case = session.scalar(sa.select(Report).where(Report.reference == reference)).case
+        for position in range(LONG_ROWS):
+            text = ("复查肝功能示转氨酶升高，停药后逐渐恢复。" * LONG_TEXT)[:LONG_TEXT]
+            session.add(
+                LabResult(
+                    case_id=case.id, position=100 + position, test_name=f"检查{position}",
+                    result_text=text, more_info=text,
+                )
+            )  # fmt: skip
 
 
 if __name__ == "__main__":

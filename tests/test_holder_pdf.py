@@ -60,13 +60,16 @@ def completed(staff, tmp_path):
 
 
 def pdf_of(client, path: str, tmp_path: Path) -> tuple[str, Path]:
-    """Return the PDF at `path` as `pdftotext -layout` reads it, and its file."""
+    """Return the PDF at `path` as `pdftotext -layout` and then `-raw` read it, and its file."""
     response = client.get(path)
     assert response.status_code == 200, response.get_data(as_text=True)[:2000]
     assert response.mimetype == "application/pdf"
     file = tmp_path / "case.pdf"
     file.write_bytes(response.data)
-    return poppler("pdftotext", "-layout", str(file), "-"), file
+    # The page as laid out (a heading is a line of its own), then in drawing order: a table
+    # cell wrapped over two lines reads whole there.
+    layout = poppler("pdftotext", "-layout", str(file), "-")
+    return layout + "\n" + poppler("pdftotext", "-raw", str(file), "-"), file
 
 
 def squeezed(text: str) -> str:
