@@ -39,7 +39,7 @@ class DrugDetails:
     expiry_date: date | None
     duration_value: int | None
     duration_unit: str | None
-    action_taken: str | None
+    action_taken: str  # staff's, else not_changed or unknown (see drug_details)
     own: frozenset[str]
 
 
@@ -49,9 +49,14 @@ def drug_row(case: Case, drug: Drug) -> CaseDrug | None:
     return next((row for row in case.drug_details if row.drug_key == key), None)
 
 
-def drug_details(case: Case, drug: Drug) -> DrugDetails:
+def drug_details(case: Case, drug: Drug, dechallenge: str | None = None) -> DrugDetails:
     """Return the drug's details: staff's where set, else the reports' (`drug`: the current
-    view's); the duration, unless staff gave one, counts the days from its start to its end."""
+    view's); the duration, unless staff gave one, counts the days from its start to its end.
+
+    The action taken is staff's; else, when the reporter said the drug was neither stopped nor
+    reduced (`dechallenge`, the case's 停药或减量后 answer: 未停药或未减量), the dose was not
+    changed; else unknown. Nothing is guessed from the dates (a course may end by itself).
+    """
     row = drug_row(case, drug)
     own = {name for name in DRUG_DETAILS if row is not None and getattr(row, name) is not None}
     values: dict[str, Any] = {
@@ -65,7 +70,10 @@ def drug_details(case: Case, drug: Drug) -> DrugDetails:
         values["duration_unit"] = "d"
     else:
         values["duration_value"] = values["duration_unit"] = None
-    values["action_taken"] = row.action_taken if row is not None else None
+    if "action_taken" in own:
+        values["action_taken"] = row.action_taken  # type: ignore[union-attr]
+    else:
+        values["action_taken"] = "not_changed" if dechallenge == "not_applicable" else "unknown"
     return DrugDetails(**values, own=frozenset(own))
 
 

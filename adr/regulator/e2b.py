@@ -10,10 +10,10 @@ parent, the autopsy, each drug's details, the country) is built by `e2b_holder`;
 sources and readings are in docs/e2b-mapping.md.
 
 Readings made here, where ICH and NMPA leave the choice (mapping.md ⚠):
-- G.k.8 action taken: staff's (the holder's form) where set; else derived per drug as before
-  the form: the reporter says the drug was not stopped or reduced (未停药或未减量) → 4 not
-  changed, whatever end date the drug has; else stopped (an end date) on or after the onset → 1
-  withdrawn; stopped before the onset → 9 not applicable; otherwise 0.
+- G.k.8 action taken: staff's (the holder's form) where set; else 4 not changed when the
+  reporter says the drug was not stopped or reduced (未停药或未减量); otherwise 0 unknown. An end
+  date is not read as "withdrawn" (a course may end by itself); `holder.drug_details` decides,
+  so the PDF and the workbook say the same.
 - G.k.9.i.4 rechallenge: 不明 is omitted (ICH: omit when it is unknown whether a rechallenge
   happened), 未再使用 → 4 no rechallenge.
 - G.k.4.r: one dosage row per distinct mention of the drug (same role and `drug_key`) across
@@ -639,19 +639,6 @@ def narrative(case: Case, view: Any) -> str:
     return text
 
 
-def action_taken(
-    drug: Drug, onset: date | None, dechallenge: str | None, staff: str | None = None
-) -> str:
-    """Return G.k.8: staff's, else as derived (see the module's docstring)."""
-    if staff in e2b_holder.ACTION_CODE:
-        return e2b_holder.ACTION_CODE[staff]
-    if dechallenge == "not_applicable":
-        return "4"
-    if drug.end_date is not None and onset is not None:
-        return "1" if drug.end_date >= onset else "9"
-    return "0"
-
-
 class Dosage(NamedTuple):
     """One G.k.4.r row: a mention of the drug as one report gave it."""
 
@@ -911,7 +898,7 @@ def add_assessment(component: Any, data: CaseData) -> None:
     for reaction in data.reactions:
         add_reaction(role, reaction, reaction_ids[reaction.id], facts[reaction.id], country(case))
     e2b_holder.add_lab_results(role, case.lab_results)  # F.r
-    add_drugs(role, data, reaction_ids, facts)
+    add_drugs(role, data, reaction_ids)
     for drug in data.drugs:  # G.k.1
         ca = causality_assessment(assessment, "20")
         el(ca, "value", type_="CE", code=ROLE[drug.role], codeSystem=ICH_CODES + "13")
@@ -1108,12 +1095,7 @@ def add_reaction(
     )
 
 
-def add_drugs(
-    role: Any,
-    data: CaseData,
-    reaction_ids: dict[int, str],
-    facts: dict[int, reactions.ReactionFacts],
-) -> None:
+def add_drugs(role: Any, data: CaseData, reaction_ids: dict[int, str]) -> None:
     """Add G.k: one substance administration per drug of the current view."""
     case, view = data.case, data.view
     organizer = el(
@@ -1122,7 +1104,7 @@ def add_drugs(
     code(organizer, "4", ICH_CODES + "20", "drugInformation")
     assessed = {id(drug) for drug in reactions.assessed_drugs(view)}
     for drug in data.drugs:
-        details = holder.drug_details(case, drug)
+        details = holder.drug_details(case, drug, view.event_dechallenge)
         sba = el(
             el(organizer, "component", typeCode="COMP"),
             "substanceAdministration",
@@ -1185,8 +1167,6 @@ def add_drugs(
                 sba, "outboundRelationship2", "2", display="additionalInformation", typeCode="REFR"
             )
             el(obs, "value", information, type_="ST")
-        onset = min((f.onset_date for f in facts.values() if f.onset_date), default=None)
-        dechallenge = view.event_dechallenge
         if id(drug) in assessed:
             for reaction in data.reactions:
                 judged = reactions.pair_facts(reaction, drug, case, view)
@@ -1232,8 +1212,7 @@ def add_drugs(
         action = el(
             el(sba, "inboundRelationship", typeCode="CAUS"), "act", classCode="ACT", moodCode="EVN"
         )
-        taken = action_taken(drug, onset, dechallenge, details.action_taken)
-        code(action, taken, ICH_CODES + "15")  # G.k.8
+        code(action, e2b_holder.ACTION_CODE[details.action_taken], ICH_CODES + "15")  # G.k.8
 
 
 def refer(obs: Any, rid: str) -> None:

@@ -292,7 +292,7 @@ class Printer:
 
     def drug(self, drug: Drug) -> list[Item]:
         """Return a drug of 怀疑用药 or 合并用药, its items in the form's order."""
-        details = drug_details(self.case, drug)
+        details = drug_details(self.case, drug, self.view.event_dechallenge)
         name = drug.generic_name
         if drug.role == "interacting":
             name = f"{name or ''} ({self.label['interacting']})"
