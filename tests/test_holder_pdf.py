@@ -305,3 +305,22 @@ def test_the_app_loads_without_weasyprint_until_a_pdf_is_asked_for():
         cwd=Path(__file__).resolve().parents[1],
     )
     assert imported.returncode == 0 and imported.stdout.strip() == "loaded", imported.stderr
+
+
+@needs_pdf
+def test_two_packs_of_one_drug_print_as_two_with_their_batches(staff, tmp_path):
+    second_pack = {
+        "drugs-1-role": "suspect",
+        "drugs-1-approval_number": "国药准字H61020123",
+        "drugs-1-generic_name": "阿莫西林胶囊",
+        "drugs-1-batch_number": "20250101B",
+        "drugs-1-expiry_date": "2027-01-31",
+        "drugs-1-start_date": "2026-11-10",
+        "drugs-1-end_date": "2026-11-19",
+    }
+    reference = submit(staff, {**second_pack, "drugs-0-expiry_date": "2028-02-29"})
+    client = signed_in(staff, REVIEWER)
+    text = squeezed(pdf_of(client, f"/staff/reports/{reference}.pdf", tmp_path)[0])
+    assert "怀疑用药1" in text and "怀疑用药2" in text
+    for value in ("20260315A", "2028-02-29", "20250101B", "2027-01-31", "2026-11-10至2026-11-19"):
+        assert value in text, value

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from adr import reactions, regulatory
+from adr.cases.view import merged
 from adr.models import Case, CaseDisease, CaseDrug, Drug, Report
 
 DRUG_DETAILS = (
@@ -75,6 +76,21 @@ def drug_details(case: Case, drug: Drug, dechallenge: str | None = None) -> Drug
     else:
         values["action_taken"] = "not_changed" if dechallenge == "not_applicable" else "unknown"
     return DrugDetails(**values, own=frozenset(own))
+
+
+def packs(case: Case, drug: Drug) -> list[Drug]:
+    """Return the packs of a drug of the current view: when its mentions across the reports name
+    more than one batch, one drug a batch (each batch's mentions merged, later values winning,
+    as the view merges them); else the view's drug itself. Two packs of one product, each with
+    its batch, expiry and dates, are never printed as one."""
+    key = (drug.role, reactions.drug_key(drug))
+    by_batch: dict[str, Drug] = {}
+    for report in case.reports:
+        for mention in report.drugs:
+            batch = mention.batch_number
+            if batch and (mention.role, reactions.drug_key(mention)) == key:
+                by_batch[batch] = merged(by_batch[batch], mention) if batch in by_batch else mention
+    return list(by_batch.values()) if len(by_batch) > 1 else [drug]
 
 
 def is_overseas(case: Case) -> bool:

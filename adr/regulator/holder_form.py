@@ -21,7 +21,7 @@ from typing import ClassVar
 from flask import current_app
 
 from adr import meddra, reactions, regulatory, vocab
-from adr.cases.holder import drug_details, is_overseas
+from adr.cases.holder import drug_details, is_overseas, packs
 from adr.cases.view import CurrentView, current_view
 from adr.intake.forms import plain_number
 from adr.models import Case, Drug, Reaction
@@ -456,8 +456,9 @@ def form_of(case: Case, language: str, now: datetime) -> HolderForm:
     basics, sources, basics_items = printer.basics()
     past, history = printer.past_and_history()
     pregnancy, parent = printer.pregnancy()
-    suspects = [d for d in view.drugs if d.role in reactions.ASSESSED_ROLES]
-    others = [d for d in view.drugs if d.role not in reactions.ASSESSED_ROLES]
+    drugs = [pack for drug in view.drugs for pack in packs(case, drug)]
+    suspects = [d for d in drugs if d.role in reactions.ASSESSED_ROLES]
+    others = [d for d in drugs if d.role not in reactions.ASSESSED_ROLES]
     return HolderForm(
         language=language,
         labels=printer.label,
