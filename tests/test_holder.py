@@ -41,6 +41,12 @@ def ready(client, reference: str) -> bool:
     return 'id="national-ready"' in page(client, reference)
 
 
+def save(client, reference: str, values: dict[str, object]):
+    """Post the holder form as its page sends it: with the stamp of the items it showed."""
+    shown = re.search(r'name="stamp" value="(\w+)"', page(client, reference))
+    return post(client, f"/staff/reports/{reference}/holder", {**values, "stamp": shown[1]})
+
+
 def holder_fields(**values: object) -> dict[str, object]:
     return {"patient_nationality": "", "autopsy": "", "pregnancy_outcome": "", **values}
 
@@ -112,11 +118,11 @@ def test_a_death_needs_whether_an_autopsy_was_done_and_its_findings(staff):  # n
     reference = submit(staff, {**death, "event-death_date": "2026-11-23"})
     client = signed_in(staff, REVIEWER)
     assert "#holder-case" in gaps(client, reference)
-    post(client, f"/staff/reports/{reference}/holder", holder_fields(autopsy="yes"))
+    save(client, reference, holder_fields(autopsy="yes"))
     assert "#holder-case" in gaps(client, reference)  # the findings
-    post(
+    save(
         client,
-        f"/staff/reports/{reference}/holder",
+        reference,
         holder_fields(autopsy="yes", autopsy_findings="喉头水肿"),
     )
     assert "#holder-case" not in gaps(client, reference)
@@ -164,7 +170,7 @@ def test_the_holder_items_are_saved_and_each_change_audited(staff):  # noqa: F81
         pregnancy_outcome="ongoing",
         pregnancy_detail="孕22周用药",
     )
-    response = post(client, f"/staff/reports/{reference}/holder", values)
+    response = save(client, reference, values)
     assert response.status_code == 303 and response.location.endswith("#holder-case")
     case = case_of(staff, reference)
     assert (case.patient_nationality, case.patient_height_cm) == ("CN", 162.5)
@@ -174,12 +180,12 @@ def test_the_holder_items_are_saved_and_each_change_audited(staff):  # noqa: F81
         (e.field, e.old_value, e.new_value) for e in entries(staff, reference, "holder changed")
     }
     assert ("patient_height_cm", None, "162.5") in changed and len(changed) == 7
-    post(client, f"/staff/reports/{reference}/holder", values)  # again: nothing changes
+    save(client, reference, values)  # again: nothing changes
     assert len(entries(staff, reference, "holder changed")) == 7
     # A parent-child report: the parent described.
-    post(
+    save(
         client,
-        f"/staff/reports/{reference}/holder",
+        reference,
         {
             **values,
             "parent_child": "y",
@@ -213,7 +219,7 @@ def test_a_refused_holder_form_says_why_and_keeps_every_value(staff, field, type
         **holder_fields(patient_height_cm="160", pregnancy_detail="<b>不要</b>"),
         field: typed,
     }
-    response = post(client, f"/staff/reports/{reference}/holder", values)
+    response = save(client, reference, values)
     text = response.get_data(as_text=True)
     assert response.status_code == 422 and message in text
     assert 'value="160"' in text or field == "patient_height_cm"
@@ -454,11 +460,25 @@ def test_a_correction_of_the_reported_disease_reaches_its_row(staff):  # noqa: F
 def test_a_pregnancy_ending_with_an_anomaly_asks_for_the_seriousness(staff):  # noqa: F811
     reference = submit(staff)
     client = signed_in(staff, REVIEWER)
-    post(client, f"/staff/reports/{reference}/holder", holder_fields(pregnancy_outcome="ongoing"))
+    save(client, reference, holder_fields(pregnancy_outcome="ongoing"))
     assert 'id="holder-anomaly"' not in page(client, reference)
     outcome = holder_fields(pregnancy_outcome="live_birth_anomaly")
-    post(client, f"/staff/reports/{reference}/holder", outcome)
+    save(client, reference, outcome)
     assert 'id="holder-anomaly"' in page(client, reference)
     with_anomaly = submit(staff, {"event-serious": ["congenital_anomaly"]})
-    post(client, f"/staff/reports/{with_anomaly}/holder", outcome)
+    save(client, with_anomaly, outcome)
     assert 'id="holder-anomaly"' not in page(client, with_anomaly)
+
+
+def test_a_save_from_a_page_another_reviewer_saved_since_is_refused(staff):  # noqa: F811
+    reference = submit(staff)
+    first, second = signed_in(staff, REVIEWER), signed_in(staff, ADMIN)
+    shown = re.search(r'name="stamp" value="(\w+)"', page(second, reference))[1]
+    findings = holder_fields(autopsy="yes", autopsy_findings="喉头水肿")
+    assert save(first, reference, findings).status_code == 303
+    stale = {**holder_fields(patient_height_cm="160"), "stamp": shown}
+    response = post(second, f"/staff/reports/{reference}/holder", stale)
+    text = response.get_data(as_text=True)
+    assert response.status_code == 409 and 'id="holder-conflict"' in text and 'value="160"' in text
+    case = case_of(staff, reference)
+    assert (case.autopsy_findings, case.patient_height_cm) == ("喉头水肿", None)

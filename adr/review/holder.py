@@ -10,6 +10,8 @@ a correction, with a reason (`adr.cases.corrections`). A refused form gives the 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import unicodedata
 from collections.abc import Callable
@@ -92,6 +94,12 @@ CASE_FIELDS = (
 )
 
 
+def stamp(case: Case) -> str:
+    """Return what the stored items are, in short: a save from a page showing others refused."""
+    values = json.dumps([audit.as_text(getattr(case, name)) for name in CASE_FIELDS])
+    return hashlib.sha256(values.encode()).hexdigest()[:16]
+
+
 def holder_form(case: Case) -> HolderForm:
     """Return the form holding the case's stored values."""
     return HolderForm(formdata=None, obj=case)
@@ -121,6 +129,14 @@ def save_holder(reference: str) -> Response | tuple[str, int]:
     changed = False
     with write_transaction() as session:
         case = cases.lock(session, report.case_id)
+        if request.form.get("stamp") != stamp(case):  # another saved since the page was loaded
+            form.form_errors.append(
+                _(
+                    "Someone else saved these items since you opened the page: what you typed "
+                    "is below, nothing was saved. Check the case and save again."
+                )
+            )
+            return render_case(report, stored_assessment(case), holder=form), 409
         for name in CASE_FIELDS:
             old, new = getattr(case, name), stored(form[name].data)
             if audit_row(session, case, "holder changed", name, old, new):
@@ -430,6 +446,7 @@ class DrugRow:
 @dataclass
 class HolderSection:
     form: HolderForm
+    stamp: str  # the stored items' stamp, sent back with the form
     overseas: bool
     reported_country: str | None  # a report places the reaction outside China mainland
     pregnancy: bool  # a report says the patient was pregnant, or staff began the section
@@ -447,6 +464,7 @@ def holder_section(
     case = report.case
     return HolderSection(
         form=form or holder_form(case),
+        stamp=stamp(case),
         overseas=holder.is_overseas(case),
         reported_country=holder.reported_overseas(case, view),
         pregnancy=holder.is_pregnancy(case, view),
