@@ -208,7 +208,7 @@ def test_the_holder_items_are_saved_and_each_change_audited(staff):  # noqa: F81
         ("pregnancy_lmp", "2099-01-01", "future"),
         ("patient_nationality", "ZZ", "options shown"),
         ("parent_age_years", "3", "from 8 to 80"),
-        ("autopsy_findings", "尸" * 501, "500 characters"),
+        ("autopsy_findings", "尸" * 251, "250 characters"),
     ],
 )
 def test_a_refused_holder_form_says_why_and_keeps_every_value(staff, field, typed, message):  # noqa: F811
@@ -380,7 +380,8 @@ def test_an_overseas_serious_case_is_due_in_15_days_and_the_change_carries_a_rea
     report = case.reports[0]
     assert case.occurrence_country == "HK"
     assert report.due_at == regulatory.end_of_china_day(report.day_zero + timedelta(days=15))
-    assert "an overseas report" in page(client, reference)
+    text = page(client, reference)
+    assert "an overseas report" in text and "<td>Hong Kong, China</td>" in text
     assert [e.new_value for e in entries(staff, reference, "corrected")] == ["HK"]
 
 
@@ -482,3 +483,15 @@ def test_a_save_from_a_page_another_reviewer_saved_since_is_refused(staff):  # n
     assert response.status_code == 409 and 'id="holder-conflict"' in text and 'value="160"' in text
     case = case_of(staff, reference)
     assert (case.autopsy_findings, case.patient_height_cm) == ("喉头水肿", None)
+
+
+def test_an_overseas_country_for_a_reaction_placed_in_the_mainland_is_flagged(staff):  # noqa: F811
+    reference = submit(staff, {"event-province": "陕西省", "event-city": "榆林市"})
+    client = signed_in(staff, REVIEWER)
+    assert 'id="holder-country-disagrees"' not in page(client, reference)
+    fields = {"report": reference, "field": "occurrence_country", "value": "TW", "reason": "误选"}
+    post(client, f"/staff/reports/{reference}/corrections", fields)
+    text = page(client, reference)
+    assert 'id="holder-country-disagrees"' in text and "陕西省 榆林市" in text
+    hong_kong = submit(staff, {"event-province": "中国香港", "event-city": ""})
+    assert '<option value="HK" selected>' in page(client, hong_kong)

@@ -101,17 +101,27 @@ def is_overseas(case: Case) -> bool:
 # A province the public form offers that is outside China mainland: the country it names.
 OVERSEAS_PROVINCES = {
     "香港": "HK", "澳门": "MO", "澳門": "MO", "台湾": "TW", "臺灣": "TW",
-    "hong kong": "HK", "macao": "MO", "macau": "MO", "taiwan": "TW",
+    "hong kong": "HK", "hongkong": "HK", "macao": "MO", "macau": "MO", "taiwan": "TW",
 }  # fmt: skip
+
+
+def named_region(place: str | None) -> str | None:
+    """Return the region outside China mainland a typed place names (中国香港, 九龙 aside)."""
+    text = (place or "").strip().casefold()
+    return next((code for name, code in OVERSEAS_PROVINCES.items() if name in text), None)
 
 
 def reported_overseas(case: Case, view: Any) -> str | None:
     """Return the country a report's place names when it is outside China mainland and staff
     have not set the case's country: 香港 is HK. Staff decide; a deadline moves with it."""
-    place = (view.event_province or "").strip().casefold()
-    if case.occurrence_country is not None:
-        return None
-    return next((code for name, code in OVERSEAS_PROVINCES.items() if place.startswith(name)), None)
+    return None if case.occurrence_country is not None else named_region(view.event_province)
+
+
+def place_disagrees(case: Case, view: Any) -> bool:
+    """Tell whether the case is overseas while its reports place the reaction in China mainland
+    (a province that names no region outside it): a country set by mistake moves deadlines."""
+    province = (view.event_province or "").strip()
+    return is_overseas(case) and bool(province) and named_region(province) is None
 
 
 PREGNANCY_ITEMS = (

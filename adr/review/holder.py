@@ -52,7 +52,7 @@ class HolderForm(FlaskForm):
     patient_nationality = Choice("patient_nationality", vocab.COUNTRIES)
     patient_height_cm = Number("patient_height_cm", Decimal("10"), Decimal("250"))
     autopsy = Choice("autopsy", vocab.CONTINUING)
-    autopsy_findings = LongText("autopsy_findings", 500)
+    autopsy_findings = LongText("autopsy_findings", 250)  # E2B D.9.4.r.2 holds 250
     pregnancy_lmp = Date("pregnancy_lmp")
     gestation_exposure_weeks = WholeNumber(
         label("gestation_exposure_weeks"), validators=[Optional(), WEEKS]
@@ -449,6 +449,8 @@ class HolderSection:
     stamp: str  # the stored items' stamp, sent back with the form
     overseas: bool
     reported_country: str | None  # a report places the reaction outside China mainland
+    place_disagrees: bool  # overseas, while the reports place it in a province of the mainland
+    place: str  # where the reports place the reaction: province and city
     pregnancy: bool  # a report says the patient was pregnant, or staff began the section
     # The pregnancy ended with a congenital anomaly the case's seriousness does not count yet.
     anomaly_not_serious: bool
@@ -467,6 +469,8 @@ def holder_section(
         stamp=stamp(case),
         overseas=holder.is_overseas(case),
         reported_country=holder.reported_overseas(case, view),
+        place_disagrees=holder.place_disagrees(case, view),
+        place=" ".join(part for part in (view.event_province, view.event_city) if part),
         pregnancy=holder.is_pregnancy(case, view),
         anomaly_not_serious=case.pregnancy_outcome == "live_birth_anomaly"
         and "congenital_anomaly" not in reactions.case_criteria(case),

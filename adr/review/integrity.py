@@ -231,7 +231,10 @@ def summary(pending: ApprovalRequest) -> str:
         label = vocab.field_label(payload["field"], language)
         was = payload.get("original")
         moves = moved_text(payload.get("moves", []))
-        change = f"{payload['report']} {label}: {shown(was)} → {shown(payload['value'])}"
+        field = payload["field"]
+        change = (
+            f"{payload['report']} {label}: {shown(was, field)} → {shown(payload['value'], field)}"
+        )
         return f"{kind}: {change}" + (f"; {moves}" if moves else "")
     if pending.kind == "reassessment":
         changes = "; ".join(
@@ -263,6 +266,7 @@ def shown(value: Any, field: str | None = None) -> str:
         "assessed_serious": vocab.SERIOUSNESS,
         "assessed_outcome": vocab.OUTCOME,
         "expectedness": vocab.EXPECTEDNESS,
+        "occurrence_country": vocab.COUNTRIES,
     }.get(field or "")
     if codes is None:
         return "、".join(map(str, value)) if isinstance(value, list) else str(value)
