@@ -108,6 +108,10 @@ def test_a_serious_case_completed_section_by_section_becomes_ready(staff):  # no
         "duration_unit",
         "action_taken",
     }
+    for typed in ("20280229", "2028-W01-1"):  # YYYY-MM-DD only
+        drug = {"drug": "阿莫西林胶囊", "expiry_date": typed}
+        response = post(client, f"/staff/reports/{reference}/holder/drugs/0", drug)
+        assert response.status_code == 422 and "YYYY-MM-DD" in response.get_data(as_text=True)
     # Emptied again, a value is the reports' once more: the gap comes back.
     post(client, f"/staff/reports/{reference}/holder/drugs/0", {"drug": "阿莫西林胶囊"})
     assert gaps(client, reference) == ["#holder-drug-0"]

@@ -664,7 +664,7 @@ def test_the_staff_pages_in_chinese_show_no_english(staff):
     # The E2B section: the standard's and MedDRA's names, and the settings it names.
     allowed |= {"MedDRA", "LLT", "ADR", "SENDER", "RECEIVER", "ID", "MAH"}
     allowed |= {"PT", "SOC", "adr", "import-meddra", "DIR"}  # the reactions section
-    allowed |= {"cm"}  # the holder form: 身高(cm)
+    allowed |= {"cm", "PDF"}  # the holder form: 身高(cm), the case as a PDF
     for path in ("/staff/", "/staff/reports", f"/staff/reports/{reference}", "/staff/reports/new"):
         words = latin_words(client.get(path).get_data(as_text=True))
         assert {w for w in words - allowed if w not in reference} == set(), path

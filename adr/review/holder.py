@@ -15,6 +15,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -42,6 +43,7 @@ from adr.review.coding import Refusal, back_to, chosen_llt, coding_text, posted_
 from adr.review.queries import find_report
 
 WEEKS = NumberRange(0, 45, _l("Enter weeks of pregnancy from 0 to 45."))
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 EXPIRY_YEARS = 10  # an expiry date up to ten years ahead, as the public form allows
 MAX_DURATION = 100_000
 
@@ -377,9 +379,9 @@ def drug_values(form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str, st
         "action_taken": posted_code(form, "action_taken", vocab.ACTION_TAKEN, errors),
     }
     typed = form.get("expiry_date", "").strip()
-    try:
-        values["expiry_date"] = date.fromisoformat(typed) if typed else None
-    except ValueError:
+    with suppress(ValueError):  # YYYY-MM-DD only: fromisoformat also reads 20280229, 2028-W01-1
+        values["expiry_date"] = date.fromisoformat(typed) if ISO_DAY.fullmatch(typed) else None
+    if typed and values["expiry_date"] is None:
         errors["expiry_date"] = _("Write the date as YYYY-MM-DD, e.g. 2026-03-01.")
     latest = regulatory.china_today() + timedelta(days=366 * EXPIRY_YEARS)
     expiry = values["expiry_date"]
