@@ -761,7 +761,7 @@ class CaseDisease(Model):
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("safety_case.id"), index=True)
     report_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report.id"))  # first named in
     position: Mapped[int]
-    name: Mapped[str] = mapped_column(sa.String(250))
+    name: Mapped[str] = mapped_column(sa.String(500))  # as long as a report's 原患疾病
     meddra_version: Mapped[str | None] = mapped_column(sa.String(10))
     llt_code: Mapped[int | None]
     start_date: Mapped[date | None]

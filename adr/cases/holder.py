@@ -146,7 +146,7 @@ def is_pregnancy(case: Case, view: Any) -> bool:
 
 def add_reported_disease(session: Session, case: Case, report: Report) -> CaseDisease | None:
     """Add the report's 原患疾病 to the case's related diseases, unless the case holds it."""
-    name = (report.patient_disease or "").strip()[:250]
+    name = (report.patient_disease or "").strip()
     if not regulatory.identifies(name):
         return None
     if any(row.name.casefold() == name.casefold() for row in case.diseases):
@@ -164,14 +164,14 @@ def correct_reported_disease(
     """Carry a correction of the report's 原患疾病 to the related disease it became: renamed (its
     coding, of the old text, removed), removed when the correction empties it, or added when
     staff had removed it. The correction itself is audited with its reason."""
-    old = (original or "").strip()[:250].casefold()
+    old = (original or "").strip().casefold()
     row = next(
         (r for r in case.diseases if r.report_id == report.id and r.name.casefold() == old), None
     )
     if row is None:
         add_reported_disease(session, case, report)
         return
-    name = (report.patient_disease or "").strip()[:250]
+    name = (report.patient_disease or "").strip()
     if not regulatory.identifies(name):
         case.diseases.remove(row)
         session.delete(row)
@@ -196,7 +196,7 @@ def insert_reported_diseases(connection: Any, case_ids: list[int]) -> int:
     rows: list[dict[str, Any]] = []
     held: dict[int, set[str]] = {}
     for report_id, case_id, text in connection.execute(query).all():
-        name = text.strip()[:250]
+        name = text.strip()
         names = held.setdefault(case_id, set())
         if regulatory.identifies(name) and name.casefold() not in names:
             names.add(name.casefold())

@@ -187,7 +187,7 @@ def date_order(values: dict[str, Any], start: str, end: str, errors: dict[str, s
 def disease_values(form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     errors: dict[str, str] = {}
     values = {
-        "name": posted_text(form, "name", 250, errors),
+        "name": posted_text(form, "name", 500, errors),  # as long as a report's 原患疾病
         "start_date": posted_day(form, "start_date", errors),
         "end_date": posted_day(form, "end_date", errors),
         "continuing": posted_code(form, "continuing", vocab.CONTINUING, errors),

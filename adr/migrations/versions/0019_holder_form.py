@@ -66,7 +66,7 @@ def upgrade():
     sa.Column('case_id', sa.Integer(), nullable=False),
     sa.Column('report_id', sa.Integer(), nullable=True),
     sa.Column('position', sa.Integer(), nullable=False),
-    sa.Column('name', sa.String(length=250), nullable=False),
+    sa.Column('name', sa.String(length=500), nullable=False),
     sa.Column('meddra_version', sa.String(length=10), nullable=True),
     sa.Column('llt_code', sa.Integer(), nullable=True),
     sa.Column('start_date', sa.Date(), nullable=True),
