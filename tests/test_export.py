@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 import csv
+import json
+import os
+import re
 import secrets
 import shutil
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
+from itertools import zip_longest
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from openpyxl import load_workbook
 
-from adr import create_app, regulatory, vocab
+from adr import create_app, reactions, regulatory, vocab
 from adr.cases import merges
 from adr.cases.reports import store_report
 from adr.extensions import db
-from adr.models import Case, CaseDisease, Drug, LabResult, Report, write_transaction
-from adr.regulator.workbook import parse_month
+from adr.models import (
+    Case,
+    CaseDisease,
+    CaseDrug,
+    Drug,
+    DrugReaction,
+    LabResult,
+    Report,
+    write_transaction,
+)
+from adr.regulator.workbook import parse_month, small_page_cache
 from tests import holder_case
 from tests.conftest import (
     COMPANY,
@@ -28,6 +41,7 @@ from tests.conftest import (
     send_report,
     valid_report,
 )
+from tests.meddra_fixture import DEMO_CODES, HYPERTENSION, VERSION
 
 CHECKER = Path(__file__).resolve().parents[2] / "shared" / "tools" / "check-contract.py"
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
@@ -1025,3 +1039,137 @@ def test_demo_data_refuses_a_database_with_real_reports_unless_forced(app, sende
     refused = runner.invoke(args=["demo-data", "--reports", "5"])
     assert refused.exit_code == 1 and "real reports" in refused.output
     assert runner.invoke(args=["demo-data", "--reports", "5", "--force"]).exit_code == 0
+
+
+# The whole workbook, cell by cell (tests/snapshots/workbook-2025-06.jsonl): a month of demo
+# reports whose cases hold every item of the holder's form, in both languages. Written once by the
+# code before the holder sheet was made faster, so that no change to any cell goes unseen. After a
+# change meant to alter cells, write it again (ADR_WRITE_SNAPSHOT=1) and read its diff.
+SNAPSHOT = Path(__file__).parent / "snapshots" / "workbook-2025-06.jsonl"
+REFERENCE = re.compile(r"ADR-\d{6}-[0-9A-Z]{6}")  # drawn at random: numbered in order of use
+
+
+def complete_every_other_case(app) -> None:
+    """Give every other case of the month the holder's items, each case a different share of
+    them, and put text a spreadsheet could misread into each part of a holder row."""
+    with app.app_context(), write_transaction() as session:
+        cases = session.scalars(sa.select(Case).order_by(Case.id)).all()
+        for number, case in enumerate(cases[::2]):
+            report = min(case.reports, key=lambda r: r.id)
+            case.patient_nationality = "CN" if number % 2 else "JP"
+            case.patient_height_cm = 158.5 if number % 2 else None
+            case.occurrence_country = "JP" if number % 3 == 1 else None
+            case.assessed_serious = ["hospitalization"] if number % 4 == 1 else None
+            session.add(
+                CaseDisease(
+                    case_id=case.id,
+                    position=0 if number == 3 else 9,  # the first line of the cell
+                    name="@SUM(A1)" if number == 3 else "高血压",
+                    meddra_version=VERSION,
+                    llt_code=HYPERTENSION,
+                    start_date=date(2015, 6, 1),
+                    end_date=date(2020, 1, 1) if number % 2 else None,
+                    continuing=["yes", "no", "unknown", None][number % 4],
+                    note="注\x01" if number == 5 else None,
+                )
+            )
+            for position, values in enumerate(holder_case.LABS[: number % 3], 1):
+                session.add(LabResult(case_id=case.id, position=position, **values))
+            suspect = next(d for d in report.drugs if d.role == "suspect")
+            session.add(
+                CaseDrug(
+                    case_id=case.id,
+                    drug_key=reactions.drug_key(suspect),
+                    dosage_form="胶囊",
+                    strength="0.25g" if number % 2 else None,
+                    expiry_date=holder_case.EXPIRY,
+                    duration_value=(number % 3) or None,
+                    duration_unit="d" if number % 3 else None,
+                    action_taken=list(vocab.ACTION_TAKEN)[number % len(vocab.ACTION_TAKEN)],
+                )
+            )
+            for index, reaction in enumerate(case.reactions):
+                code = DEMO_CODES.get(reaction.reported_term)
+                if code and number % 3:
+                    reaction.meddra_version, reaction.llt_code = VERSION, code
+                if index == 0 and number % 2:
+                    reaction.end_date, reaction.outcome = date(2025, 6, 28), "recovered"
+                    reaction.serious = ["disability"] if number % 4 == 1 else []
+                if index == 1 and number == 4:
+                    reaction.excluded_reason = "重复"
+                reaction.assessments.append(
+                    DrugReaction(
+                        drug_key=reactions.drug_key(suspect),
+                        company_causality=["certain", None, "possible"][number % 3],
+                    )
+                )
+            if number == 2:
+                report.event_province, report.event_city = "=省", "-市\x02"
+            if number == 4:
+                suspect.manufacturer = "+制药厂"
+            if number == 8:
+                case.reactions[0].reported_term = "=皮疹"
+            if number == 6:
+                case.status, case.invalid_reason = "invalid", "not_human"
+
+
+def snapshot_lines(workbook, language: str) -> list[str]:
+    """Return every sheet of a workbook as JSON lines: its layout, then each row's cells."""
+    references: dict[str, str] = {}
+
+    def numbered(text: str) -> str:
+        return REFERENCE.sub(lambda m: references.setdefault(m[0], f"R{len(references) + 1}"), text)
+
+    def value(cell):
+        if isinstance(cell.value, datetime):
+            return ["date", cell.value.isoformat(), cell.number_format]
+        if isinstance(cell.value, str):
+            text = numbered(cell.value)
+            return ["text", text] if cell.quotePrefix else text
+        return cell.value
+
+    lines = []
+    for sheet in workbook:
+        layout = {
+            "freeze_panes": sheet.freeze_panes,
+            "auto_filter": sheet.auto_filter.ref,
+            "widths": {letter: d.width for letter, d in sorted(sheet.column_dimensions.items())},
+            "bold": [c.coordinate for row in sheet.iter_rows() for c in row if c.font.bold],
+        }
+        lines.append([language, sheet.title, 0, layout])
+        for number, row in enumerate(sheet.iter_rows(), 1):
+            lines.append([language, sheet.title, number, [value(cell) for cell in row]])
+    return [json.dumps(line, ensure_ascii=False) for line in lines]
+
+
+def test_the_whole_workbook_is_cell_for_cell_its_snapshot(app, tmp_path):
+    result = app.test_cli_runner().invoke(
+        args=["demo-data", "--reports", "40", "--month", "2025-06", "--seed", "5"]
+    )
+    assert result.exit_code == 0, result.output
+    holder_case.import_meddra(app, tmp_path)
+    complete_every_other_case(app)
+    found = []
+    for language in ("zh", "en"):
+        workbook, result = export(app, "2025-06", tmp_path, "--lang", language)
+        assert "not reported" in result.output
+        found += snapshot_lines(workbook, language)
+    if os.environ.get("ADR_WRITE_SNAPSHOT"):
+        SNAPSHOT.parent.mkdir(exist_ok=True)
+        SNAPSHOT.write_text("\n".join(found) + "\n", encoding="utf8")
+    expected = SNAPSHOT.read_text(encoding="utf8").splitlines()
+    changed = [(e, f) for e, f in zip_longest(expected, found) if e != f]
+    assert not changed, (
+        f"{len(changed)} lines differ, the first:\n-{changed[0][0]}\n+{changed[0][1]}"
+    )
+
+
+@pytest.mark.sqlite_only
+def test_the_month_is_read_with_a_small_page_cache_then_the_app_s_is_put_back(app):
+    def cache_size():
+        return db.session.execute(sa.text("PRAGMA cache_size")).scalar()
+
+    with app.app_context():
+        with small_page_cache():
+            during = cache_size()
+        assert (during, cache_size()) == (-2000, -32768)

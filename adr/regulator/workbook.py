@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -464,132 +465,189 @@ def not_reported_columns(w: Writer) -> list[Column]:
 
 
 @dataclass(frozen=True)
-class HolderRow:
-    """One row of sheet 持有人报告表: a report, one of its reactions and one of its suspect drugs.
+class HolderReport:
+    """What the rows of one report on sheet 持有人报告表 share, worked out once for all of them.
 
-    `case` is what the holder's form adds to the reports (`holder_cases`); a report naming no
-    reaction or no suspect drug still has a row, those columns empty.
+    `case` is what the holder's form adds to the reports (`holder_cases`); `reactions` are the
+    reactions the report had, with their values; `suspects` its suspect and interacting drugs,
+    with their details.
     """
 
     report: Record
     case: Record
     serious: bool  # 严重报告: the report is serious, or any one of its reactions is
-    reaction: Record | None
-    facts: ReactionFacts | None
-    drug: Record | None
-    details: DrugDetails | None
-    pair: PairFacts | None
+    reactions: list[tuple[Record, ReactionFacts]]
+    suspects: list[tuple[Record, DrugDetails]]
 
 
-HolderColumn = tuple[Term, Callable[[HolderRow], Any]]
-
-
-def holder_columns(w: Writer) -> list[HolderColumn]:
-    """Return the columns of sheet 持有人报告表, in the form's order (docs/holder-form.md)."""
-    form, fields, holder = vocab.HOLDER_FORM, vocab.FIELDS, vocab.HOLDER_FIELDS
-
-    def drug(name: str) -> Callable[[HolderRow], Any]:
-        return lambda h: getattr(h.drug, name) if h.drug is not None else None
-
-    def detail(read: Callable[[DrugDetails], Any]) -> Callable[[HolderRow], Any]:
-        return lambda h: read(h.details) if h.details is not None else None
-
-    def fact(read: Callable[[ReactionFacts], Any]) -> Callable[[HolderRow], Any]:
-        return lambda h: read(h.facts) if h.facts is not None else None
-
-    def causality(name: str) -> Callable[[HolderRow], Any]:
-        return lambda h: w.term(vocab.CAUSALITY, getattr(h.pair, name)) if h.pair else None
-
-    return [
-        (REFERENCE, lambda h: h.report.reference),
-        (form["serious_report"], lambda h: w.yes_no(h.serious)),
-        (form["overseas_report"], lambda h: w.yes_no(is_overseas(h.case))),
-        (REPORT_KIND, lambda h: w.report_kind(h.report)),
-        (form["case_number"], lambda h: h.report.first_reference),
-        (
-            form["report_source"],
-            lambda h: w.term(
-                vocab.HOLDER_REPORT_SOURCE,
-                vocab.holder_report_source(h.report.source, h.report.reporter_organization_type),
-            ),
-        ),
-        (form["patient_name"], lambda h: h.report.patient_name),
-        (fields["patient-sex"], lambda h: w.term(vocab.SEX, h.report.patient_sex)),
-        (fields["patient-birth_date"], lambda h: h.report.patient_birth_date),
-        (fields["patient-age"], lambda h: w.age(h.report)),
-        (holder["patient_nationality"], lambda h: w.country(h.case.patient_nationality)),
-        (form["ethnicity"], lambda h: h.report.patient_ethnicity),
-        (holder["patient_height_cm"], lambda h: h.case.patient_height_cm),
-        (fields["patient-weight_kg"], lambda h: h.report.patient_weight_kg),
-        (form["patient_phone"], lambda h: h.report.patient_phone),
-        (fields["patient-pregnant"], lambda h: w.term(vocab.PREGNANT, h.report.patient_pregnant)),
-        (
-            form["diseases"],
-            lambda h: "\n".join(w.disease_line(d) for d in h.case.diseases) or None,
-        ),
-        (fields["drug-approval_number"], drug("approval_number")),
-        (form["brand_name"], drug("brand_name")),
-        (form["generic_name"], drug("generic_name")),
-        (holder["drug-dosage_form"], detail(lambda d: d.dosage_form)),
-        (holder["drug-strength"], detail(lambda d: d.strength)),
-        (form["holder"], drug("manufacturer")),
-        (form["batch_number"], drug("batch_number")),
-        (holder["drug-expiry_date"], detail(lambda d: d.expiry_date)),
-        (form["dosage"], lambda h: w.dosage(h.drug) if h.drug is not None else None),
-        (form["period"], lambda h: w.period(h.drug) if h.drug is not None else None),
-        (holder["drug-duration"], detail(w.duration)),
-        (fields["drug-indication"], drug("indication")),
-        (
-            holder["drug-action_taken"],
-            detail(lambda d: w.term(vocab.ACTION_TAKEN, d.action_taken)),
-        ),
-        (form["reaction_name"], lambda h: h.reaction.reported_term if h.reaction else None),
-        (form["llt"], lambda h: w.coding(h.case, h.reaction, "llt")),
-        (form["pt"], lambda h: w.coding(h.case, h.reaction, "pt")),
-        (form["onset"], fact(lambda f: f.onset_date)),
-        (form["end"], fact(lambda f: f.end_date)),
-        (form["serious"], fact(lambda f: w.yes_no(bool(f.serious)))),
-        (form["criteria"], fact(lambda f: w.joined(vocab.SERIOUSNESS, f.serious) or None)),
-        (form["outcome"], fact(lambda f: w.term(vocab.OUTCOME, f.outcome))),
-        (vocab.STAFF_FIELDS["event-causality"], causality("reporter_causality")),
-        (form["holder_causality"], causality("company_causality")),
-        (fields["event-province"], lambda h: h.report.event_province),
-        (fields["event-city"], lambda h: h.report.event_city),
-        (form["labs"], lambda h: "\n".join(w.lab_line(lab) for lab in h.case.lab_results) or None),
-        (vocab.STAFF_FIELDS["reporter-name"], lambda h: h.report.reporter_name),
-        (
-            vocab.STAFF_FIELDS["reporter-kind"],
-            lambda h: w.term(vocab.REPORTER_KIND, h.report.reporter_kind),
-        ),
-        (vocab.STAFF_FIELDS["reporter-phone"], lambda h: h.report.reporter_phone),
-        (vocab.STAFF_FIELDS["reporter-email"], lambda h: h.report.reporter_email),
-        (vocab.STAFF_FIELDS["reporter-organization"], lambda h: h.report.reporter_organization),
-        (vocab.FIELDS["case-awareness_date"], lambda h: h.report.aware_on),
-    ]
-
-
-def holder_rows(report: Record, drugs: list[Record], case: Record) -> Iterator[HolderRow]:
-    """Yield the rows of a report on sheet 持有人报告表: one per reaction and suspect drug.
+def holder_report(report: Record, drugs: list[Record], case: Record) -> HolderReport:
+    """Return what a report's rows on sheet 持有人报告表 share.
 
     The reactions are the case's, those a later report first named left out; suspect and
     interacting drugs are the 怀疑用药 (their causality is judged per reaction, G.k.9.i).
     """
     upto = case.order.get(report.id, len(case.order))
-    named = [
-        reaction
+    judged = [
+        (reaction, reactions.reaction_facts(reaction, case, report))
         for reaction in reactions.sent(case)
         if case.order.get(reaction.report_id, 0) <= upto
     ]
-    facts = [reactions.reaction_facts(reaction, case, report) for reaction in named]
-    serious = bool(report.serious) or any(fact.serious for fact in facts)
-    suspects: list[tuple[Any, DrugDetails | None]] = [
+    serious = bool(report.serious) or any(facts.serious for _, facts in judged)
+    suspects = [
         (drug, drug_details(case, drug)) for drug in drugs if drug.role in reactions.ASSESSED_ROLES
     ]
-    judged: list[tuple[Any, ReactionFacts | None]] = list(zip(named, facts, strict=True))
-    for reaction, fact in judged or [(None, None)]:
-        for drug, details in suspects or [(None, None)]:
-            pair = reactions.pair_facts(reaction, drug, case, report) if drug and reaction else None
-            yield HolderRow(report, case, serious, reaction, fact, drug, details, pair)
+    return HolderReport(report, case, serious, judged, suspects)
+
+
+ReportCell = Callable[[HolderReport], Any]
+DrugCell = Callable[[Record, DrugDetails], Any]
+ReactionCell = Callable[[Record, ReactionFacts, Record], Any]  # the reaction, its values, the case
+PairCell = Callable[[PairFacts], Any]
+
+
+@dataclass(frozen=True)
+class HolderColumns:
+    """The columns of sheet 持有人报告表 in the form's order (docs/holder-form.md), in the runs a
+    row is made of: the report and its case, the suspect drug, the reaction, the drug and the
+    reaction judged together, then where it happened and who reported it. Each run is worked
+    out once for what it describes, not once a row."""
+
+    report: list[tuple[Term, ReportCell]]
+    drug: list[tuple[Term, DrugCell]]
+    reaction: list[tuple[Term, ReactionCell]]
+    pair: list[tuple[Term, PairCell]]
+    reporter: list[tuple[Term, ReportCell]]
+
+    def terms(self) -> list[Term]:
+        runs = (self.report, self.drug, self.reaction, self.pair, self.reporter)
+        return [term for run in runs for term, _ in run]
+
+
+def holder_columns(w: Writer) -> HolderColumns:
+    """Return the columns of sheet 持有人报告表, in the form's order (docs/holder-form.md)."""
+    form, fields, holder, staff = (
+        vocab.HOLDER_FORM,
+        vocab.FIELDS,
+        vocab.HOLDER_FIELDS,
+        vocab.STAFF_FIELDS,
+    )
+
+    def causality(name: str) -> PairCell:
+        return lambda pair: w.term(vocab.CAUSALITY, getattr(pair, name))
+
+    return HolderColumns(
+        report=[
+            (REFERENCE, lambda h: h.report.reference),
+            (form["serious_report"], lambda h: w.yes_no(h.serious)),
+            (form["overseas_report"], lambda h: w.yes_no(is_overseas(h.case))),
+            (REPORT_KIND, lambda h: w.report_kind(h.report)),
+            (form["case_number"], lambda h: h.report.first_reference),
+            (
+                form["report_source"],
+                lambda h: w.term(
+                    vocab.HOLDER_REPORT_SOURCE,
+                    vocab.holder_report_source(
+                        h.report.source, h.report.reporter_organization_type
+                    ),
+                ),
+            ),
+            (form["patient_name"], lambda h: h.report.patient_name),
+            (fields["patient-sex"], lambda h: w.term(vocab.SEX, h.report.patient_sex)),
+            (fields["patient-birth_date"], lambda h: h.report.patient_birth_date),
+            (fields["patient-age"], lambda h: w.age(h.report)),
+            (holder["patient_nationality"], lambda h: w.country(h.case.patient_nationality)),
+            (form["ethnicity"], lambda h: h.report.patient_ethnicity),
+            (holder["patient_height_cm"], lambda h: h.case.patient_height_cm),
+            (fields["patient-weight_kg"], lambda h: h.report.patient_weight_kg),
+            (form["patient_phone"], lambda h: h.report.patient_phone),
+            (
+                fields["patient-pregnant"],
+                lambda h: w.term(vocab.PREGNANT, h.report.patient_pregnant),
+            ),
+            (
+                form["diseases"],
+                lambda h: "\n".join(w.disease_line(d) for d in h.case.diseases) or None,
+            ),
+        ],
+        drug=[
+            (fields["drug-approval_number"], lambda d, _: d.approval_number),
+            (form["brand_name"], lambda d, _: d.brand_name),
+            (form["generic_name"], lambda d, _: d.generic_name),
+            (holder["drug-dosage_form"], lambda _, details: details.dosage_form),
+            (holder["drug-strength"], lambda _, details: details.strength),
+            (form["holder"], lambda d, _: d.manufacturer),
+            (form["batch_number"], lambda d, _: d.batch_number),
+            (holder["drug-expiry_date"], lambda _, details: details.expiry_date),
+            (form["dosage"], lambda d, _: w.dosage(d)),
+            (form["period"], lambda d, _: w.period(d)),
+            (holder["drug-duration"], lambda _, details: w.duration(details)),
+            (fields["drug-indication"], lambda d, _: d.indication),
+            (
+                holder["drug-action_taken"],
+                lambda _, details: w.term(vocab.ACTION_TAKEN, details.action_taken),
+            ),
+        ],
+        reaction=[
+            (form["reaction_name"], lambda r, f, case: r.reported_term),
+            (form["llt"], lambda r, f, case: w.coding(case, r, "llt")),
+            (form["pt"], lambda r, f, case: w.coding(case, r, "pt")),
+            (form["onset"], lambda r, f, case: f.onset_date),
+            (form["end"], lambda r, f, case: f.end_date),
+            (form["serious"], lambda r, f, case: w.yes_no(bool(f.serious))),
+            (form["criteria"], lambda r, f, case: w.joined(vocab.SERIOUSNESS, f.serious) or None),
+            (form["outcome"], lambda r, f, case: w.term(vocab.OUTCOME, f.outcome)),
+        ],
+        pair=[
+            (staff["event-causality"], causality("reporter_causality")),
+            (form["holder_causality"], causality("company_causality")),
+        ],
+        reporter=[
+            (fields["event-province"], lambda h: h.report.event_province),
+            (fields["event-city"], lambda h: h.report.event_city),
+            (
+                form["labs"],
+                lambda h: "\n".join(w.lab_line(lab) for lab in h.case.lab_results) or None,
+            ),
+            (staff["reporter-name"], lambda h: h.report.reporter_name),
+            (staff["reporter-kind"], lambda h: w.term(vocab.REPORTER_KIND, h.report.reporter_kind)),
+            (staff["reporter-phone"], lambda h: h.report.reporter_phone),
+            (staff["reporter-email"], lambda h: h.report.reporter_email),
+            (staff["reporter-organization"], lambda h: h.report.reporter_organization),
+            (fields["case-awareness_date"], lambda h: h.report.aware_on),
+        ],
+    )
+
+
+def holder_rows(
+    sheet: WriteOnlyWorksheet, h: HolderReport, columns: HolderColumns
+) -> Iterator[list[Any]]:
+    """Yield a report's rows on sheet 持有人报告表, ready for `append` (as `row_of` makes them):
+    one per reaction and suspect drug.
+
+    A report naming no reaction or no suspect drug still has a row, those columns empty. Each
+    run of a row is worked out and its text checked once, for all the rows that share it.
+    """
+    report, report_formula = checked([cell(h) for _, cell in columns.report])
+    reporter, reporter_formula = checked([cell(h) for _, cell in columns.reporter])
+    shared_formula = report_formula or reporter_formula
+    drugs = [
+        (drug, *checked([cell(drug, details) for _, cell in columns.drug]))
+        for drug, details in h.suspects
+    ] or [(None, [None] * len(columns.drug), False)]
+    named = [
+        (reaction, *checked([cell(reaction, facts, h.case) for _, cell in columns.reaction]))
+        for reaction, facts in h.reactions
+    ] or [(None, [None] * len(columns.reaction), False)]
+    unjudged: tuple[list[Any], bool] = ([None] * len(columns.pair), False)
+    for reaction, reaction_cells, reaction_formula in named:
+        for drug, drug_cells, drug_formula in drugs:
+            pair_cells, pair_formula = unjudged
+            if reaction is not None and drug is not None:
+                pair = reactions.pair_facts(reaction, drug, h.case, h.report)
+                pair_cells, pair_formula = checked([cell(pair) for _, cell in columns.pair])
+            row = [*report, *drug_cells, *reaction_cells, *pair_cells, *reporter]
+            formula = shared_formula or drug_formula or reaction_formula or pair_formula
+            yield text_cells(sheet, row) if formula else row
 
 
 def holder_cases(case_ids: set[int], language: str) -> dict[int, Any]:
@@ -747,6 +805,7 @@ def reports_in(
                 yield *as_added(row, earlier[row.case_id]), holder[row.case_id]
             else:
                 yield row, drugs_of[row.id], holder[row.case_id]
+        del batch, drugs_of, earlier, holder  # before the next batch is read, not after
 
 
 def earlier_reports(case_ids: list[int]) -> dict[int, list[Any]]:
@@ -809,12 +868,16 @@ def month_days(month: str) -> tuple[date, date]:
     return regulatory.china_date(start), regulatory.china_date(end)
 
 
-def row_of(sheet: WriteOnlyWorksheet, values: list[Any]) -> list[Any]:
-    """Return a row for `append`: text that could be read as a formula forced to text cells."""
+def checked(values: list[Any]) -> tuple[list[Any], bool]:
+    """Return the values with what XML cannot hold removed from their text, and whether any of
+    that text could be read as a formula (its row then needs `text_cells`)."""
     if any(_FORBIDDEN.search(v) for v in values if v.__class__ is str):
         values = [clean(v) if isinstance(v, str) else v for v in values]
-    if not any(v.startswith(_TRIGGERS) for v in values if v.__class__ is str):
-        return values
+    return values, any(v.startswith(_TRIGGERS) for v in values if v.__class__ is str)
+
+
+def text_cells(sheet: WriteOnlyWorksheet, values: list[Any]) -> list[Any]:
+    """Return a row as cells whose text is text, a formula-like value kept as typed."""
     cells = []
     for value in values:  # openpyxl reuses a styled cell for the rest of the row: make each one
         cell = WriteOnlyCell(sheet, value)
@@ -823,6 +886,12 @@ def row_of(sheet: WriteOnlyWorksheet, values: list[Any]) -> list[Any]:
             cell.quotePrefix = value.startswith(_TRIGGERS)
         cells.append(cell)
     return cells
+
+
+def row_of(sheet: WriteOnlyWorksheet, values: list[Any]) -> list[Any]:
+    """Return a row for `append`: text that could be read as a formula forced to text cells."""
+    values, formula_like = checked(values)
+    return text_cells(sheet, values) if formula_like else values
 
 
 def start_sheet(sheet: WriteOnlyWorksheet, terms: list[Term], language: str) -> None:
@@ -867,6 +936,26 @@ def width_for(term: Term, header: str) -> int:
     return max(units, least)
 
 
+@contextmanager
+def small_page_cache() -> Iterator[None]:
+    """Keep SQLite's page cache at its default 2 MiB, not the app's 32 MiB, while the month is read.
+
+    The export reads its pages once, in order: a large cache would only hold memory (some 30 MB
+    at 100,000 reports). The setting is the connection's own, so it is put back before the
+    connection serves anything else.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    kept = connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    connection.exec_driver_sql("PRAGMA cache_size=-2000")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size={int(kept)}")
+
+
 def write_workbook(month: str, target: str | Path | IO[bytes], language: str = "zh") -> Summary:
     """Write the workbook of `month` (YYYY-MM, China time) to a path or binary stream.
 
@@ -884,29 +973,32 @@ def write_workbook(month: str, target: str | Path | IO[bytes], language: str = "
     start_sheet(reports_sheet, [term for term, _ in columns], w.language)
     start_sheet(drugs_sheet, [term for term, _ in drug_cols], w.language)
     start_sheet(excluded_sheet, [term for term, _ in excluded_cols], w.language)
-    start_sheet(holder_sheet, [term for term, _ in holder_cols], w.language)
+    start_sheet(holder_sheet, holder_cols.terms(), w.language)
 
     summary = Summary()
-    names = db.session.execute(sa.select(Product.id, Product.generic_name))
-    catalogue = {product_id: name for product_id, name in names}
-    for report, drugs, case in reports_in(first_day, next_day, w.language):
-        if report.status in regulatory.NOT_FOR_REGULATOR or report.duplicate_copy:
-            excluded = [value(report) for _, value in excluded_cols]
-            excluded_sheet.append(row_of(excluded_sheet, excluded))
-            summary.not_reported += 1
-            continue
-        w.drugs_of_report = drugs
-        reports_sheet.append(row_of(reports_sheet, [value(report) for _, value in columns]))
-        for drug in drugs:
-            drugs_sheet.append(row_of(drugs_sheet, [value(report, drug) for _, value in drug_cols]))
-        for row in holder_rows(report, drugs, case):
-            holder_sheet.append(row_of(holder_sheet, [value(row) for _, value in holder_cols]))
-            summary.holder_rows += 1
-        count(summary, report, drugs, w, catalogue)
+    with small_page_cache():
+        names = db.session.execute(sa.select(Product.id, Product.generic_name))
+        catalogue = {product_id: name for product_id, name in names}
+        for report, drugs, case in reports_in(first_day, next_day, w.language):
+            if report.status in regulatory.NOT_FOR_REGULATOR or report.duplicate_copy:
+                excluded = [value(report) for _, value in excluded_cols]
+                excluded_sheet.append(row_of(excluded_sheet, excluded))
+                summary.not_reported += 1
+                continue
+            w.drugs_of_report = drugs
+            reports_sheet.append(row_of(reports_sheet, [value(report) for _, value in columns]))
+            for drug in drugs:
+                drugs_sheet.append(
+                    row_of(drugs_sheet, [value(report, drug) for _, value in drug_cols])
+                )
+            for row in holder_rows(holder_sheet, holder_report(report, drugs, case), holder_cols):
+                holder_sheet.append(row)
+                summary.holder_rows += 1
+            count(summary, report, drugs, w, catalogue)
     end_sheet(reports_sheet, len(columns), summary.reports)
     end_sheet(drugs_sheet, len(drug_cols), summary.drugs)
     end_sheet(excluded_sheet, len(excluded_cols), summary.not_reported)
-    end_sheet(holder_sheet, len(holder_cols), summary.holder_rows)
+    end_sheet(holder_sheet, len(holder_cols.terms()), summary.holder_rows)
     write_summary(summary_sheet, summary, w, reporting_unit(current_app.config, w, month))
     workbook.save(target)
     db.session.rollback()  # end the long read
