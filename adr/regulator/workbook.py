@@ -493,8 +493,10 @@ def holder_report(report: Record, drugs: list[Record], case: Record) -> HolderRe
         if case.order.get(reaction.report_id, 0) <= upto
     ]
     serious = bool(report.serious) or any(facts.serious for _, facts in judged)
-    suspects = [
-        (drug, drug_details(case, drug)) for drug in drugs if drug.role in reactions.ASSESSED_ROLES
+    suspects = [  # the action taken read as the E2B file reads it (`drug_details`)
+        (drug, drug_details(case, drug, report.event_dechallenge))
+        for drug in drugs
+        if drug.role in reactions.ASSESSED_ROLES
     ]
     return HolderReport(report, case, serious, judged, suspects)
 
