@@ -6,6 +6,7 @@ needs the Chinese term whatever language the reporter used.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import NamedTuple
 
 
@@ -290,6 +291,7 @@ CHINESE_REGIONS: CodeList = {
 COUNTRIES: CodeList = _countries()
 
 
+@cache  # every case page lists them
 def countries(language: str) -> list[tuple[str, str]]:
     """Return the countries by code and name in `language`, China first, then by name."""
     names = [(code, term.text(language)) for code, term in COUNTRIES.items()]
@@ -315,18 +317,11 @@ HOLDER_REPORT_SOURCE: CodeList = {
 
 
 def holder_report_source(source: str | None, organization_type: str | None) -> str:
-    """Return the holder form's 报告来源: by source, else by where the reporter works.
+    """Return the holder form's 报告来源: the workbook's 信息来源, the regulator apart.
 
     No source of ours is a 项目 (a patient programme): that box is never ticked.
     """
-    by_source = {
-        "literature": "literature",
-        "study": "study",
-        "regulator": "regulator",
-        "other": "other",
-    }
-    by_workplace = {"hospital": "hospital", "pharmacy": "pharmacy"}
-    return by_source.get(source or "") or by_workplace.get(organization_type or "", "individual")
+    return "regulator" if source == "regulator" else information_source(source, organization_type)
 
 
 # The holder's form as printed (`adr.regulator.holder_form`) and its sheet of the monthly

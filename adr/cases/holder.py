@@ -124,6 +124,14 @@ def place_disagrees(case: Case, view: Any) -> bool:
     return is_overseas(case) and bool(province) and named_region(province) is None
 
 
+PARENT_ITEMS = (  # the parent of a parent-child report (E2B D.10)
+    "parent_initials",
+    "parent_age_years",
+    "parent_sex",
+    "parent_weight_kg",
+    "parent_height_cm",
+    "parent_history",
+)
 PREGNANCY_ITEMS = (
     "pregnancy_lmp",
     "gestation_exposure_weeks",
@@ -144,12 +152,16 @@ def is_pregnancy(case: Case, view: Any) -> bool:
     )
 
 
+def disease_named(text: str | None) -> str | None:
+    """Return the disease a 原患疾病 names, as typed; None for nothing or a placeholder (不详)."""
+    name = (text or "").strip()
+    return name if regulatory.identifies(name) else None
+
+
 def add_reported_disease(session: Session, case: Case, report: Report) -> CaseDisease | None:
     """Add the report's 原患疾病 to the case's related diseases, unless the case holds it."""
-    name = (report.patient_disease or "").strip()
-    if not regulatory.identifies(name):
-        return None
-    if any(row.name.casefold() == name.casefold() for row in case.diseases):
+    name = disease_named(report.patient_disease)
+    if name is None or any(row.name.casefold() == name.casefold() for row in case.diseases):
         return None
     position = max((row.position for row in case.diseases), default=0) + 1
     row = CaseDisease(case_id=case.id, report_id=report.id, position=position, name=name)
@@ -171,8 +183,8 @@ def correct_reported_disease(
     if row is None:
         add_reported_disease(session, case, report)
         return
-    name = (report.patient_disease or "").strip()
-    if not regulatory.identifies(name):
+    name = disease_named(report.patient_disease)
+    if name is None:
         case.diseases.remove(row)
         session.delete(row)
     elif name.casefold() != row.name.casefold():
@@ -196,9 +208,9 @@ def insert_reported_diseases(connection: Any, case_ids: list[int]) -> int:
     rows: list[dict[str, Any]] = []
     held: dict[int, set[str]] = {}
     for report_id, case_id, text in connection.execute(query).all():
-        name = text.strip()
+        name = disease_named(text)
         names = held.setdefault(case_id, set())
-        if regulatory.identifies(name) and name.casefold() not in names:
+        if name is not None and name.casefold() not in names:
             names.add(name.casefold())
             rows.append(
                 {"case_id": case_id, "report_id": report_id, "position": len(names), "name": name}

@@ -131,12 +131,14 @@ STRENGTH_UNITS = {
 # G.k.8, in vocab.ACTION_TAKEN's order.
 ACTION_CODE = dict(zip(vocab.ACTION_TAKEN, ("1", "2", "3", "4", "0", "9"), strict=True))
 # C.1.CN.1 报告来源 (mapping.md §4) by the 信息来源 the monthly workbook gives the report.
-SOURCE_CODE = {
+SOURCE_CODE = {  # vocab.HOLDER_REPORT_SOURCE as NMPA codes it
+    "regulator": "1",
+    "individual": "2",
     "hospital": "3",
     "pharmacy": "4",
-    "individual": "2",
     "literature": "5",
     "study": "6",
+    "project": "7",
     "other": "8",
 }
 
@@ -150,11 +152,8 @@ def zh(key: str) -> str:
 
 
 def report_source(source: str | None, organization_type: str | None) -> str:
-    """Return C.1.CN.1: 1 the regulator, else the workbook's 信息来源 as NMPA codes it (项目 7
-    has no source of ours)."""
-    if source == "regulator":
-        return "1"
-    return SOURCE_CODE[vocab.information_source(source, organization_type)]
+    """Return C.1.CN.1: the holder form's 报告来源 as NMPA codes it."""
+    return SOURCE_CODE[vocab.holder_report_source(source, organization_type)]
 
 
 # Related diseases and history: D.7.1.r, D.7.2.
@@ -464,15 +463,6 @@ def drug_information(strength_text: str | None, duration: str | None) -> str:
 
 # What stops a file.
 
-PARENT_FIELDS = (
-    "parent_initials",
-    "parent_age_years",
-    "parent_sex",
-    "parent_weight_kg",
-    "parent_height_cm",
-    "parent_history",
-)
-
 
 def field(key: str) -> str:
     """Return a holder-form item's label in the page's language."""
@@ -578,7 +568,7 @@ def pregnancy_problems(case: Case, view: Any, onset: date | None) -> list[str]:
 
 
 def parent_problems(case: Case) -> list[str]:
-    given = [name for name in PARENT_FIELDS if getattr(case, name) not in (None, "")]
+    given = [name for name in holder.PARENT_ITEMS if getattr(case, name) not in (None, "")]
     found = []
     age = case.parent_age_years
     if age is not None and not 0 <= age <= 999:  # D.10.2.2a: three digits

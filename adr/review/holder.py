@@ -17,7 +17,7 @@ import unicodedata
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -36,7 +36,17 @@ from adr import audit, cases, reactions, regulatory, vocab
 from adr.auth.views import role_required
 from adr.cases import holder
 from adr.i18n import current_language
-from adr.intake.forms import Choice, Date, LongText, Number, Text, WholeNumber, clean_text, label
+from adr.intake.forms import (
+    Choice,
+    Date,
+    LongText,
+    Number,
+    Text,
+    WholeNumber,
+    clean_text,
+    expiry_limit,
+    label,
+)
 from adr.models import Case, CaseDisease, CaseDrug, LabResult, Report, write_transaction
 from adr.review import bp
 from adr.review.coding import Refusal, back_to, chosen_llt, coding_text, posted_day, posted_id
@@ -44,7 +54,6 @@ from adr.review.queries import find_report
 
 WEEKS = NumberRange(0, 45, _l("Enter weeks of pregnancy from 0 to 45."))
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-EXPIRY_YEARS = 10  # an expiry date up to ten years ahead, as the public form allows
 MAX_DURATION = 100_000
 
 
@@ -81,18 +90,9 @@ CASE_FIELDS = (
     "patient_height_cm",
     "autopsy",
     "autopsy_findings",
-    "pregnancy_lmp",
-    "gestation_exposure_weeks",
-    "gestation_reaction_weeks",
-    "pregnancy_outcome",
-    "pregnancy_detail",
+    *holder.PREGNANCY_ITEMS,
     "parent_child",
-    "parent_initials",
-    "parent_age_years",
-    "parent_sex",
-    "parent_weight_kg",
-    "parent_height_cm",
-    "parent_history",
+    *holder.PARENT_ITEMS,
 )
 
 
@@ -383,9 +383,8 @@ def drug_values(form: MultiDict[str, str]) -> tuple[dict[str, Any], dict[str, st
         values["expiry_date"] = date.fromisoformat(typed) if ISO_DAY.fullmatch(typed) else None
     if typed and values["expiry_date"] is None:
         errors["expiry_date"] = _("Write the date as YYYY-MM-DD, e.g. 2026-03-01.")
-    latest = regulatory.china_today() + timedelta(days=366 * EXPIRY_YEARS)
     expiry = values["expiry_date"]
-    if expiry and not (date(1900, 1, 1) <= expiry <= latest):
+    if expiry and not (date(1900, 1, 1) <= expiry <= expiry_limit()):
         errors["expiry_date"] = _("An expiry date is at most ten years ahead: check the date.")
     duration = form.get("duration_value", "").strip()
     if duration:
