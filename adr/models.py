@@ -130,6 +130,7 @@ class Case(Model):
     submissions: Mapped[list[Submission]] = relationship(
         back_populates="case", order_by="Submission.id"
     )
+    documents: Mapped[list[Document]] = relationship(back_populates="case", order_by="Document.id")
 
     @property
     def first_report(self) -> Report:
@@ -217,6 +218,15 @@ class Report(Model):
     event_causality: Mapped[str | None] = code()
     event_province: Mapped[str | None] = text(50)  # where it happened, for group events
     event_city: Mapped[str | None] = text(50)
+
+    # A literature report's citation (E2B C.4.r.1), entered by staff with source `literature`.
+    literature_authors: Mapped[str | None] = text(500)
+    literature_title: Mapped[str | None] = text(500)
+    literature_journal: Mapped[str | None] = text(200)
+    literature_year: Mapped[int | None]
+    literature_volume: Mapped[str | None] = text(20)
+    literature_pages: Mapped[str | None] = text(30)
+    literature_doi: Mapped[str | None] = text(200)
 
     # Derived by `adr.cases.recompute` from the case as it stood once this report was added.
     serious: Mapped[bool]
@@ -856,3 +866,78 @@ class Submission(Model):
     ack_messages: Mapped[list[str] | None] = mapped_column(sa.JSON)
 
     case: Mapped[Case] = relationship(back_populates="submissions")
+
+
+class Document(Model):
+    """A source document (原始记录): a file kept with a case, or one of its reports, as received.
+
+    A letter's scan, a hospital form, a photo of the pack, an article, or a message of the safety
+    inbox in its raw RFC 822 bytes. The bytes live here, so backups, the audit trail and access
+    control cover them; they are typed by their content, never by their name (`adr.inbox`).
+    A message not yet triaged has a document belonging to no case.
+    """
+
+    __tablename__ = "source_document"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("safety_case.id"), index=True)
+    report_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report.id"), index=True)
+    # upload (by staff) · web (with the public form) · email (an inbox message, raw) ·
+    # attachment (a file of an inbox message)
+    origin: Mapped[str] = mapped_column(sa.String(12))
+    filename: Mapped[str] = mapped_column(sa.String(255))  # safe: no path, no control characters
+    content_type: Mapped[str] = mapped_column(sa.String(100))  # as the content showed it
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
+    description: Mapped[str | None] = text(500)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    added_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_user.id"))
+
+    case: Mapped[Case | None] = relationship(back_populates="documents")
+    report: Mapped[Report | None] = relationship()
+    added_by: Mapped[User | None] = relationship()
+
+
+class InboxMessage(Model):
+    """A message of the safety inbox, stored whole, and how staff triaged it (`adr.inbox`).
+
+    `outcome` None is untriaged; then new_report, follow_up (a report of `report_id` on
+    `case_id`), existing (already in the system: `case_id`), or not_report with a coded reason.
+    """
+
+    __tablename__ = "inbox_message"
+    __table_args__ = (sa.Index("ix_inbox_message_untriaged", "outcome", "received_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str | None] = mapped_column(sa.String(250), unique=True)  # the header
+    sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)  # of the raw bytes
+    document_id: Mapped[int | None] = mapped_column(sa.ForeignKey("source_document.id"))
+    folder: Mapped[str] = mapped_column(sa.String(200))
+    uidvalidity: Mapped[int | None] = mapped_column(sa.BigInteger)
+    uid: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # When it reached the inbox (the server's INTERNALDATE): a report's day 0 if it is one.
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # its Date header
+    sender: Mapped[str] = mapped_column(sa.String(320))
+    subject: Mapped[str] = mapped_column(sa.String(500))
+    size: Mapped[int]
+    # Kept on the server only: larger than ADR_IMAP_MAX_MESSAGE_MB; document_id is None.
+    too_large: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # The case it names, proposed: a reply to one of our mails, or our own mail about a report.
+    proposed_case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("safety_case.id"))
+
+    outcome: Mapped[str | None] = mapped_column(sa.String(12))
+    reason: Mapped[str | None] = code()  # vocab.INBOX_REASON, for not_report
+    reason_text: Mapped[str | None] = text(500)
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("safety_case.id"), index=True)
+    report_id: Mapped[int | None] = mapped_column(sa.ForeignKey("report.id"))
+    triaged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    triaged_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_user.id"))  # None: app
+
+    document: Mapped[Document | None] = relationship()
+    case: Mapped[Case | None] = relationship(foreign_keys=[case_id])
+    proposed_case: Mapped[Case | None] = relationship(foreign_keys=[proposed_case_id])
+    report: Mapped[Report | None] = relationship()
+    triaged_by: Mapped[User | None] = relationship()

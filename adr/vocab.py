@@ -499,6 +499,14 @@ FIELDS: dict[str, Term] = {
     "event-causality": Term("报告人关联性评价", "Your view of the link to the drug"),
     "case-source": Term("信息来源", "Source"),
     "case-awareness_date": Term("首次获知日期", "Date we first knew"),
+    # A literature report's citation (staff, source `literature`; E2B C.4.r.1).
+    "literature-authors": Term("作者", "Authors"),
+    "literature-title": Term("文题", "Title"),
+    "literature-journal": Term("期刊", "Journal"),
+    "literature-year": Term("年份", "Year"),
+    "literature-volume": Term("卷(期)", "Volume (issue)"),
+    "literature-pages": Term("页码", "Pages"),
+    "literature-doi": Term("DOI", "DOI"),
 }
 
 DRUG = Term("药品", "Drug")
@@ -635,6 +643,28 @@ NARANJO_BAND: CodeList = {
 }
 
 PUBLIC_FORM = Term("公开报告表", "Public form")
+# How a message of the safety inbox was triaged (adr.inbox), and why one is not a report.
+INBOX_OUTCOME: CodeList = {
+    "new_report": Term("新报告", "New report"),
+    "follow_up": Term("跟踪报告", "Follow-up"),
+    "existing": Term("已在系统中", "Already in the system"),
+    "not_report": Term("非不良事件报告", "Not an adverse event report"),
+}
+INBOX_REASON: CodeList = {
+    "enquiry": Term("咨询", "Enquiry"),
+    "complaint": Term("投诉(无不良事件)", "Complaint without an adverse event"),
+    "spam": Term("垃圾邮件", "Spam"),
+    "advertisement": Term("广告", "Advertisement"),
+    "out_of_office": Term("自动回复", "Out of office"),
+    "other": Term("其他", "Other"),
+}
+# Where a source document came from.
+DOCUMENT_ORIGIN: CodeList = {
+    "upload": Term("工作人员上传", "Uploaded by staff"),
+    "web": Term("报告人随表提交", "Sent with the web form"),
+    "email": Term("安全邮箱邮件", "Safety inbox message"),
+    "attachment": Term("邮件附件", "Attachment of a message"),
+}
 AUDIT_ACTION: CodeList = {
     "report received": Term("收到报告", "Report received"),
     "case viewed": Term("查看病例", "Case viewed"),
@@ -699,6 +729,12 @@ AUDIT_ACTION: CodeList = {
     "lab result removed": Term("删除实验室检查", "Lab result removed"),
     "lab result coded": Term("实验室检查MedDRA编码", "Lab test coded to MedDRA"),
     "drug details changed": Term("修改药品剂型、规格等信息", "Drug details changed"),
+    # Source documents and the safety inbox (adr.inbox).
+    "document added": Term("添加原始资料", "Source document added"),
+    "document downloaded": Term("下载原始资料", "Source document downloaded"),
+    "message stored": Term("收取邮件", "Inbox message stored"),
+    "message triaged": Term("邮件分拣", "Inbox message triaged"),
+    "message reconciled": Term("邮件自动核对", "Inbox message reconciled automatically"),
 }
 ASSESSED_FIELD: CodeList = {
     "status": Term("处理状态", "Status"),
