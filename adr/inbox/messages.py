@@ -1,0 +1,136 @@
+"""A message of the safety inbox stored once, whole: its raw bytes and the headers staff triage by.
+
+`store` is the one way a message enters the database, for `adr fetch-mail` and the tests alike:
+the raw RFC 822 bytes become a source document (origin `email`) and the triage row is added
+beside it, in the caller's transaction. A message already stored (the same Message-ID, or the
+same bytes) is not stored again. Nothing here trusts the message: a header that cannot be
+decoded is kept as its raw text, and a message that does not parse is still stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from adr import audit
+from adr.models import Document, InboxMessage
+from adr.regulatory import china_date
+
+APP = "fetch-mail"  # the audit trail's actor for what the app does with the inbox by itself
+MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+
+
+def parse(raw: bytes) -> EmailMessage:
+    """Return the message parsed with the modern policy; parsing itself never raises."""
+    message = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def header(message: EmailMessage, name: str) -> str:
+    """Return a header's decoded text on one line, or its raw text when it cannot be decoded."""
+    try:
+        value = message.get(name)
+    except Exception:  # a malformed header of a stranger's message: keep it raw
+        value = next((v for k, v in message.raw_items() if k.lower() == name.lower()), None)
+    return " ".join(str(value or "").split())
+
+
+def message_ids(value: str) -> list[str]:
+    """Return the Message-IDs a header names (Message-ID, In-Reply-To, References), in order."""
+    return MESSAGE_ID.findall(value)
+
+
+@dataclass(frozen=True)
+class Headers:
+    """What triage reads of a message before its body."""
+
+    message_id: str | None
+    sender: str
+    subject: str
+    sent_at: datetime | None
+    in_reply_to: list[str]  # In-Reply-To, then References: the mails it answers
+
+    @classmethod
+    def of(cls, message: EmailMessage) -> Headers:
+        ids = message_ids(header(message, "Message-ID"))
+        answered = message_ids(header(message, "In-Reply-To"))
+        answered += [i for i in message_ids(header(message, "References")) if i not in answered]
+        return cls(
+            message_id=ids[0] if ids and len(ids[0]) <= 250 else None,
+            sender=header(message, "From")[:320],
+            subject=header(message, "Subject")[:500],
+            sent_at=sent_at(header(message, "Date")),
+            in_reply_to=answered,
+        )
+
+
+def sent_at(value: str) -> datetime | None:
+    """Return a Date header as an aware time, or None when it is missing or malformed."""
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def already_stored(session: Session, raw: bytes, message_id: str | None) -> bool:
+    """Return whether this message is in the database: by its Message-ID or its bytes."""
+    same = InboxMessage.sha256 == hashlib.sha256(raw).hexdigest()
+    if message_id:
+        same = sa.or_(same, InboxMessage.message_id == message_id)
+    return session.scalar(sa.select(sa.exists().where(same))) or False
+
+
+def store(
+    session: Session,
+    raw: bytes,
+    *,
+    received_at: datetime,
+    folder: str = "INBOX",
+    uidvalidity: int | None = None,
+    uid: int | None = None,
+) -> InboxMessage | None:
+    """Add a message and its raw bytes to the session; None when it was stored before.
+
+    The caller commits (a unique constraint settles two fetchers racing for one message).
+    """
+    headers = Headers.of(parse(raw))
+    if already_stored(session, raw, headers.message_id):
+        return None
+    now = datetime.now(UTC)
+    document = Document(
+        origin="email",
+        filename=f"message-{china_date(received_at):%Y%m%d}-{uid or 0}.eml",
+        content_type="message/rfc822",
+        size=len(raw),
+        sha256=hashlib.sha256(raw).hexdigest(),
+        data=raw,
+        added_at=now,
+    )
+    message = InboxMessage(
+        message_id=headers.message_id,
+        sha256=document.sha256,
+        document=document,
+        folder=folder,
+        uidvalidity=uidvalidity,
+        uid=uid,
+        received_at=received_at,
+        fetched_at=now,
+        sent_at=headers.sent_at,
+        sender=headers.sender,
+        subject=headers.subject,
+        size=len(raw),
+    )
+    session.add(message)
+    session.flush()
+    audit.record(session, APP, "message stored", field="message", new=message.id)
+    return message
