@@ -374,6 +374,9 @@ def e2b_command(reference: str, output: Path, kind: str, reason: str | None) -> 
     click.echo(
         f"{output}: {submission.kind} version {submission.version}, message {submission.message_id}"
     )
+    with force_locale(str(current_app.config["BABEL_DEFAULT_LOCALE"])):
+        for note in e2b.attachment_notes(report.case):  # an article left out, or none attached
+            click.echo(f"adr: {note}", err=True)
 
 
 def find_case_report(reference: str) -> Report | None:

@@ -106,3 +106,6 @@ MAH_ID = None  # C.1.CN.3 持有人标识, also in C.1.1 (CN-<MAH_ID>-<reference
 E2B_PATIENT_NAME = "initials"  # D.1: "initials" (pinyin initials), "name", or "masked" (MSK)
 E2B_PATIENT_PHONE = False  # D.CN.5, a patient reporter's phone and e-mail (never when masked)
 E2B_UNVERIFIED_REGIONAL = True  # NMPA elements whose placement is a guess (README lists them)
+# The most bytes of articles (C.4.r.2) one file carries, in MB before base64 (which adds a third);
+# an article beyond it is cited without its text. The national gateway's own limit is unknown.
+E2B_MAX_ATTACHMENT_MB = 5

@@ -21,7 +21,7 @@ ASSESSMENT_FIELDS = ["status", "status_reason", "duplicate_of", "assessed_seriou
 STAFF_REPORT_FIELDS = ["case-source", "case-awareness_date", "follow_up_of", "event-name",
                        "event-outcome", "patient-name", "patient-age", "reporter-phone",
                        "drugs-0-role", "drugs-0-generic_name", "drugs-0-dose",
-                       "submission_token"]  # fmt: skip
+                       "submission_token", "literature-year", "literature-doi"]  # fmt: skip
 USER_FIELDS = ["action", "email", "name", "role", "password"]
 numbers = st.integers(min_value=-(10**30), max_value=10**30).map(str)
 parameter = st.one_of(text, numbers)

@@ -134,4 +134,5 @@ def test_every_code_list_and_label_has_both_languages():
                 "mg",
                 "g",
                 "ml",
+                "DOI",  # a literature report's citation: the identifier's name in Chinese too
             )

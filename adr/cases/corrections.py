@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from wtforms import DateField, Form
 
-from adr import audit, duplicates, products, reactions, regulatory, search, vocab
+from adr import audit, duplicates, literature, products, reactions, regulatory, search, vocab
 from adr.cases import approvals, clock, merges
 from adr.cases.holder import add_reported_disease, correct_reported_disease
 from adr.intake.forms import (
@@ -32,6 +32,7 @@ from adr.intake.forms import (
     DrugForm,
     EventForm,
     KnownCode,
+    LiteratureForm,
     LongText,
     PatientForm,
     ReporterForm,
@@ -58,6 +59,7 @@ SECTIONS: dict[str, type[Form]] = {
     "event": EventForm,
     "drugs": DrugForm,
     "case": CaseForm,
+    "literature": LiteratureForm,
     "record": RecordForm,
 }
 CASE_COLUMNS = {"awareness_date": "aware_on", "source": "source"}
@@ -174,6 +176,16 @@ def check(report: Report, found: Target, value: Any) -> None:
             )
         if report.submitted_to_regulator_on and value > report.submitted_to_regulator_on:
             raise CorrectionError("value", _("This date is after the report was sent."))
+    if found.section == "literature":
+        if report.source != "literature":
+            raise CorrectionError(
+                "field",
+                _("A citation belongs to a report from the literature: correct the source first."),
+            )
+        if value is None and found.field in literature.REQUIRED:
+            raise CorrectionError(
+                "value", _("A report from the literature keeps this part of its citation.")
+            )
     if found.column == "submitted_to_regulator_on" and value and value < report.aware_on:
         raise CorrectionError("value", _("This date is before we knew of the report."))
     if found.column == "investigation_reported_on" and value and value < report.aware_on:

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from adr import reactions, regulatory
+from adr import literature, reactions, regulatory
 from adr.cases.view import merged
 from adr.models import Case, CaseDisease, CaseDrug, Drug, Report
 
@@ -244,7 +244,8 @@ def national_gaps(case: Case, view: Any) -> list[Gap]:
     initials, sex and birth date (an age stands in: the form's 年龄); for each suspect drug its
     approval number, generic name, dosage form, holder or manufacturer and start of use; for each
     reaction its onset and outcome, and the holder's causality for each suspect drug; for a death
-    its date, whether an autopsy was done and, when one was, its findings.
+    its date, whether an autopsy was done and, when one was, its findings; for a report from the
+    literature its citation (authors, title, journal, year).
     """
     gaps: list[Gap] = []
     if not regulatory.identifies(view.patient_name):
@@ -281,6 +282,12 @@ def national_gaps(case: Case, view: Any) -> list[Gap]:
             if reactions.pair_facts(reaction, drug, case, view).company_causality is None:
                 name = drug.generic_name or drug.brand_name or ""
                 gaps.append(Gap("holder_causality", f"{name} × {term}", "#pairs"))
+    for report in case.reports:  # a report from the literature: the article it comes from
+        if report.source == "literature" or literature.cites(report):
+            gaps += [
+                Gap(f"literature-{name}", report.reference, "#corrections")
+                for name in literature.missing(report)
+            ]
     if case.death:
         if view.event_death_date is None:
             gaps.append(Gap("event-death_date", "", "follow-up"))

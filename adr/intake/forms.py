@@ -42,7 +42,7 @@ from wtforms.utils import unset_value
 from wtforms.validators import StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget, TextArea
 
-from adr import regulatory, vocab
+from adr import literature, regulatory, vocab
 from adr.cases import merges
 from adr.extensions import db
 from adr.i18n import current_language, lazy_term
@@ -58,7 +58,7 @@ EARLIEST_DATE = date(1900, 1, 1)
 # The page's order: what happened first, who reports it last; fields shown outside their section.
 DRUG_ROW_NAME = re.compile(r"^drugs-\d+-")  # a drug row's field, as vocab names it: drug-
 PAGE_ORDER = (
-    *("case", "reporter-kind", "reporter-organization_type", "reporter-organization"),
+    *("case", "literature", "reporter-kind", "reporter-organization_type", "reporter-organization"),
     *("event", "drugs", "patient", "reporter", "follow_up_of", "remarks"),
     "reporter-consent_privacy",
 )
@@ -1011,10 +1011,58 @@ class CaseForm(Section):
     awareness_date = Date("case-awareness_date")
 
 
+def plausible_year(form: Form, field: Any) -> None:
+    high = regulatory.china_today().year
+    if field.data is not None and not literature.EARLIEST_YEAR <= field.data <= high:
+        raise ValidationError(
+            _l("Enter a year from %(low)s to %(high)s.", low=literature.EARLIEST_YEAR, high=high)
+        )
+
+
+def doi_validator(form: Form, field: Any) -> None:
+    if field.data and not literature.is_doi(field.data):
+        raise ValidationError(
+            _l(
+                "Enter the DOI as printed, for example 10.1000/xyz123 or "
+                "https://doi.org/10.1000/xyz123."
+            )
+        )
+
+
+class LiteratureForm(Section):
+    """The citation of a report from the literature (E2B C.4.r.1)."""
+
+    authors = Text("literature-authors", 500)
+    title = Text("literature-title", 500)
+    journal = Text("literature-journal", 200)
+    year = WholeNumber(label("literature-year"), validators=[plausible_year])
+    volume = Text("literature-volume", 20)
+    pages = Text("literature-pages", 30)
+    # Kept bare: a pasted https://doi.org/… or doi:… loses its prefix.
+    doi = StringField(
+        label("literature-doi"),
+        validators=[MaxLength(200), doi_validator],
+        filters=[clean_text, literature.bare_doi],
+    )
+
+    def typed(self) -> bool:
+        """Tell whether anything was typed in the citation."""
+        return any(str(value).strip() for field in self for value in (field.raw_data or []))
+
+
+CITATION_NEEDED = {
+    "authors": _l("Enter the article's authors as printed, for example Zhang W, Li X."),
+    "title": _l("Enter the article's title."),
+    "journal": _l("Enter the journal's name."),
+    "year": _l("Enter the year the article was published."),
+}
+
+
 class StaffReportForm(ReportForm):
     """A report staff enter from a call, a mail, a letter, a visit or the literature (§6)."""
 
     case = FormField(CaseForm)
+    literature = FormField(LiteratureForm)
     public = False
     complete = False
     trusted_follow_up = True
@@ -1042,6 +1090,7 @@ class StaffReportForm(ReportForm):
                 event.name,
                 _l("Enter the reaction or a suspected drug: without either there is no case."),
             )
+        self._check_citation()
         known, onset = case.awareness_date.data, event.onset_date.data
         if known and not case.awareness_date.errors:
             if onset and known < onset:
@@ -1054,10 +1103,31 @@ class StaffReportForm(ReportForm):
                 )
         return valid and not fields_in_error(self)
 
+    def _check_citation(self) -> None:
+        """A literature report needs its citation; any other refuses one (not kept silently)."""
+        source, cited = self.case.form.source, self.literature.form
+        if source.data == "literature":
+            for name, message in CITATION_NEEDED.items():
+                require(cited[name], message)
+        elif source.data and cited.typed() and not source.errors:
+            source.errors.append(
+                _l(
+                    "A citation belongs to a report from the literature: choose that source, or "
+                    "empty the article's fields."
+                )
+            )
+
     def to_report(self) -> Report:
         report = super().to_report()
         report.source = self.case.form.source.data
         report.aware_on = self.case.form.awareness_date.data
+        if report.source == "literature":
+            for name, field in self.literature.form._fields.items():
+                setattr(report, f"literature_{name}", field.data)
+            reporter = (report.reporter_name, report.reporter_phone, report.reporter_email)
+            if not any(map(regulatory.identifies, reporter)) and report.literature_authors:
+                # GVP: an article's author is its identifiable reporter.
+                report.reporter_name = literature.first_author(report.literature_authors)[:100]
         return report
 
 

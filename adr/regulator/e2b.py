@@ -28,10 +28,15 @@ Readings made here, where ICH and NMPA leave the choice (mapping.md ⚠):
 - Privacy: the patient's phone (D.CN.5), and a patient reporter's phone and e-mail, go only with
   `E2B_PATIENT_PHONE`; `masked` sends no name (MSK), no record number, birth date, hospital,
   ethnicity, e-mail or patient reporter's phone, and the age instead of the birth date.
+- C.4.r: each report's citation once (Vancouver), with its article (the first PDF staff attached
+  to that report) while the articles stay within `E2B_MAX_ATTACHMENT_MB`; C.1.6.1.r.1 names each
+  source document of the case (its description, else its name; its kind and date when `masked`),
+  and C.1.6.1.r.2 is never sent: the documents hold what the file's privacy settings leave out.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 import unicodedata
 import uuid
@@ -49,12 +54,13 @@ from lxml import etree
 from pypinyin import Style, lazy_pinyin
 from sqlalchemy.orm import Session
 
-from adr import audit, cases, reactions, regulatory, vocab
+from adr import audit, cases, literature, reactions, regulatory, vocab
 from adr.cases import holder
 from adr.extensions import db
 from adr.i18n import current_language
 from adr.models import (
     Case,
+    Document,
     Drug,
     MeddraRelease,
     MeddraTerm,
@@ -158,9 +164,12 @@ MAX_LENGTH = {
 NO_PINYIN = re.compile("[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\uac00-\ud7af]")
 NARRATIVE_MAX = 100_000  # H.1
 CUT_NOTE = "……（叙述超过E2B的100000字符上限，以下从略）"
-# Report sources whose E2B needs what the builder does not send yet (C.4 literature, C.5 study)
-# or that are the regulator's own case: entered in the national system by hand.
-HAND_ENTERED_SOURCES = ("literature", "study", "regulator")
+# Report sources whose E2B needs what the builder does not send yet (C.5 study) or that are the
+# regulator's own case: entered in the national system by hand.
+HAND_ENTERED_SOURCES = ("study", "regulator")
+DOCUMENT_TYPE = ICH_CODES + "27"  # C.1.6.1.r and C.4.r: 1 held by the sender, 2 literature
+ARTICLE_TYPE = "application/pdf"
+ARTICLE_ORIGINS = ("upload", "attachment")  # staff's upload, or a file of an inbox message
 
 
 class E2BError(Exception):
@@ -287,6 +296,7 @@ def case_problems(case: Case, kind: str, reason: str | None) -> list[Problem]:
                 Problem(_("The reason is longer than %(n)s characters.", n=REASON_MAX), "#e2b")
             )
     found.extend(source_problems(data.first))
+    found.extend(literature_problems(case))
     if kind != "nullification" and case.status in regulatory.NOT_FOR_REGULATOR:
         found.append(
             Problem(
@@ -312,6 +322,8 @@ def case_problems(case: Case, kind: str, reason: str | None) -> list[Problem]:
         found.append(Problem(_("No suspect or interacting drug."), "follow-up"))
     if not data.reactions:
         found.append(Problem(_("No reaction."), "follow-up"))
+    if not narrative(case, view).strip():  # H.1 is required: a staff entry may have none
+        found.append(Problem(_("No description of the reaction (H.1)."), "follow-up"))
     found.extend(coding_problems(data.reactions))
     found.extend(term_coding_problems(data.case))
     found.extend(version_problems(data))
@@ -341,13 +353,8 @@ def died(case: Case, view: Any) -> bool:
 
 
 def source_problems(first: Report) -> list[Problem]:
-    """Return why a case from the literature, a study or the regulator gets no file yet."""
-    if first.source == "literature":
-        text = _(
-            "The case comes from the literature: its E2B file needs the literature reference "
-            "(C.4), which cannot be sent yet. Enter it in the national system by hand."
-        )
-    elif first.source == "study":
+    """Return why a case from a study or the regulator gets no file."""
+    if first.source == "study":
         text = _(
             "The case comes from a study: its E2B file needs the study's identification (C.5), "
             "which cannot be sent yet. Enter it in the national system by hand."
@@ -360,6 +367,155 @@ def source_problems(first: Report) -> list[Problem]:
     else:
         return []
     return [Problem(text, "#e2b")]
+
+
+def literature_problems(case: Case) -> list[Problem]:
+    """Return what a report from the literature lacks for C.4.r.1: its citation, within ICH's
+    500 characters."""
+    found = []
+    language = current_language()
+    for report in case.reports:
+        if report.source != "literature" and not literature.cites(report):
+            continue
+        missing = literature.missing(report)
+        if missing:
+            parts = "、".join(vocab.field_label(f"literature-{name}", language) for name in missing)
+            text = _(
+                "%(reference)s comes from the literature: its citation (C.4.r.1) lacks %(parts)s.",
+                reference=report.reference,
+                parts=parts,
+            )
+            found.append(Problem(text, "#corrections"))
+        elif len(literature.vancouver(report)) > literature.REFERENCE_MAX:
+            text = _(
+                "The citation of %(reference)s is %(length)s characters; ICH allows %(limit)s "
+                "(C.4.r.1): shorten the authors (the first six, then et al.) or the title.",
+                reference=report.reference,
+                length=len(literature.vancouver(report)),
+                limit=literature.REFERENCE_MAX,
+            )
+            found.append(Problem(text, "#corrections"))
+    return found
+
+
+# Source documents and the literature (C.1.6.1, C.4.r).
+
+
+@dataclass(frozen=True)
+class Citation:
+    """An article the case's reports cite (C.4.r), with the article itself when the file carries
+    it (`article`) or the one left out for its size (`too_large`)."""
+
+    text: str  # C.4.r.1, Vancouver style
+    reports: list[Report]
+    article: Document | None
+    too_large: Document | None
+
+
+def source_documents(case: Case) -> list[Document]:
+    """Return the source documents of the case and of its reports, oldest first; their bytes
+    are not loaded."""
+    report_ids = [report.id for report in case.reports]
+    return list(
+        db.session.scalars(
+            sa.select(Document)
+            .where(sa.or_(Document.case_id == case.id, Document.report_id.in_(report_ids)))
+            .order_by(Document.id)
+        )
+    )
+
+
+def max_attachment_bytes() -> int:
+    """Return how many bytes of articles one file may carry (before base64 adds a third)."""
+    return int(float(current_app.config["E2B_MAX_ATTACHMENT_MB"]) * 1024 * 1024)
+
+
+def citations(case: Case, documents: list[Document]) -> list[Citation]:
+    """Return the articles the case's reports cite, each once, with the article a report of it
+    has attached (its first PDF, uploaded by staff or taken from a message), while the articles
+    fit the limit."""
+    cited: dict[str, list[Report]] = {}
+    for report in case.reports:
+        if literature.cites(report) and not literature.missing(report):
+            cited.setdefault(literature.vancouver(report), []).append(report)
+    room = max_attachment_bytes()
+    found = []
+    for text, reports in cited.items():
+        ids = {report.id for report in reports}
+        article = next(
+            (
+                d
+                for d in documents
+                if d.report_id in ids
+                and d.origin in ARTICLE_ORIGINS
+                and d.content_type == ARTICLE_TYPE
+            ),
+            None,
+        )
+        fits = article is not None and article.size <= room
+        room -= article.size if fits and article else 0
+        found.append(Citation(text, reports, article if fits else None, None if fits else article))
+    return found
+
+
+def document_title(document: Document) -> str:
+    """Return C.1.6.1.r.1 for a document: its description, else its name; when patients are
+    masked, only its kind and date (a name or description may name the patient)."""
+    if masked():
+        kind = vocab.label(vocab.DOCUMENT_ORIGIN, document.origin, "zh")
+        return f"{kind}（{document.content_type}，{regulatory.china_date(document.added_at)}）"
+    return document.description or document.filename
+
+
+def add_documents(event: Any, documents: list[Document], cited: list[Citation]) -> None:
+    """Add C.1.6.1.r, the documents the company holds, then C.4.r, the literature."""
+
+    def reference_to(kind: str, display: str) -> Any:
+        wrapper = el(event, "reference", typeCode="REFR")
+        referred = el(wrapper, "document", classCode="DOC", moodCode="EVN")
+        code(referred, kind, DOCUMENT_TYPE, display)
+        return referred
+
+    for document in documents:
+        held = reference_to("1", "documentsHeldBySender")
+        el(held, "title", document_title(document))  # C.1.6.1.r.1
+    for citation in cited:
+        paper = reference_to("2", "literatureReference")
+        if citation.article is not None:  # C.4.r.2
+            content = base64.b64encode(citation.article.data).decode("ascii")
+            el(paper, "text", content, mediaType=ARTICLE_TYPE, representation="B64")
+        el(paper, "bibliographicDesignationText", citation.text)  # C.4.r.1
+
+
+def attachment_notes(case: Case) -> list[str]:
+    """Return what the case's file leaves out of the literature, and why (shown, not a
+    problem): an article above the size limit, or a citation with no article attached."""
+    if not any(map(literature.cites, case.reports)):
+        return []
+    notes = []
+    limit = float(current_app.config["E2B_MAX_ATTACHMENT_MB"])
+    for citation in citations(case, source_documents(case)):
+        reference = citation.reports[0].reference
+        if citation.too_large is not None:
+            notes.append(
+                _(
+                    "The article of %(reference)s (%(size).1f MB) is beyond what a file carries "
+                    "(%(limit)s MB of articles, setting ADR_E2B_MAX_ATTACHMENT_MB): the file "
+                    "cites it (C.4.r.1) without the text. Send the article by other means.",
+                    reference=reference,
+                    size=citation.too_large.size / 1024 / 1024,
+                    limit=f"{limit:g}",
+                )
+            )
+        elif citation.article is None:
+            notes.append(
+                _(
+                    "No article (PDF) is attached to %(reference)s: the file cites it (C.4.r.1) "
+                    "without the text (C.4.r.2).",
+                    reference=reference,
+                )
+            )
+    return notes
 
 
 def consistency_problems(data: CaseData) -> list[Problem]:
@@ -754,10 +910,12 @@ def build(
     low = el(event, "effectiveTime")
     el(low, "low", value=day(data.first.aware_on))  # C.1.4
     el(event, "availabilityTime", value=day(data.latest.aware_on))  # C.1.5
+    documents = source_documents(case)
+    add_documents(event, documents, citations(case, documents))  # C.1.6.1.r, C.4.r
     assessment_component = el(event, "component", typeCode="COMP")
     add_assessment(assessment_component, data)
     additional = observation(event, "component", "1", "observationEvent", typeCode="COMP")
-    boolean(additional, False)  # C.1.6.1
+    boolean(additional, bool(documents))  # C.1.6.1
     expedited = observation(event, "component", "23", "observationEvent", typeCode="COMP")
     boolean(expedited, case.report_category != "general")  # C.1.7
     add_case_regional(event, data)
@@ -1482,6 +1640,11 @@ LENGTHS = {  # element: (XPath of its values, ICH maximum)
         2000,
     ),
     "H.1": (REQUIRED["H.1"], 100000),
+    "C.1.6.1.r.1": (f"{IE}/h:reference/h:document[h:code/@code='1']/h:title/text()", 2000),
+    "C.4.r.1": (
+        f"{IE}/h:reference/h:document[h:code/@code='2']/h:bibliographicDesignationText/text()",
+        500,
+    ),
     "H.2": (f"{AEA}/h:component1/h:observationEvent[h:code/@code='10']/h:value/text()", 20000),
 }
 CODE_LISTS = {  # element: (XPath of its codes, allowed)
@@ -1501,6 +1664,7 @@ CODE_LISTS = {  # element: (XPath of its codes, allowed)
     ),
     "G.k.8": (f"{DRG}/h:inboundRelationship[@typeCode='CAUS']/h:act/h:code/@code", set("012349")),
     "C.1.3": (REQUIRED["C.1.3"], set("1234")),
+    "C.1.6.1.r/C.4.r": (f"{IE}/h:reference/h:document/h:code/@code", {"1", "2"}),
     "C.1.8.2": (REQUIRED["C.1.8.2"], {"1", "2"}),
     "C.3.1": (REQUIRED["C.3.1"], set("1234567")),
     "C.1.11.1": (
@@ -1578,6 +1742,13 @@ def rule_errors(document: Any) -> list[str]:
         f" | {PR}/h:player1/h:administrativeGenderCode/@nullFlavor"
     ):
         errors.append("D.5 missing")
+    held = values(f"{IE}/h:reference/h:document[h:code/@code='1']/h:title/text()")
+    if values(REQUIRED["C.1.6.1"]) != (["true"] if held else ["false"]):
+        errors.append("C.1.6.1: not true exactly when C.1.6.1.r lists documents")
+    articles = f"{IE}/h:reference/h:document[h:code/@code='2']/h:text"
+    for article in document.xpath(articles, namespaces=NS):
+        if not article.get("mediaType") or article.get("representation") != "B64":
+            errors.append("C.4.r.2: without its media type or not base64")
     if len(values(f"{IE}/h:outboundRelationship/h:priorityNumber[@value='1']/@value")) != 1:
         errors.append("C.2.r.5: not exactly one primary source")
     reaction_ids = values(f"{RX}/h:id/@root")

@@ -1,4 +1,5 @@
-"""E2B(R3) files on the case page: what stops one, generating and downloading, kept files."""
+"""E2B(R3) files on the case page: what stops one, generating and downloading, kept files; the
+citations of a literature case (C.4.r)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from flask import Response, abort, g, request, send_file
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from adr import audit
+from adr import audit, literature, vocab
 from adr.auth.views import role_required
 from adr.extensions import db
+from adr.i18n import current_language
 from adr.models import Case, Report, Submission, write_transaction
 from adr.regulator import e2b
 from adr.review import bp
@@ -28,11 +30,34 @@ def e2b_section(case: Case) -> dict[str, Any]:
     found = getattr(g, "e2b_problems", None)
     return {
         "problems": e2b.problems(case) if found is None else found,
+        "notes": e2b.attachment_notes(case),
         "submissions": list(reversed(case.submissions)),
         "sent": any(submission.kind == "report" for submission in case.submissions),
         "reason_max": e2b.REASON_MAX,
         "error": getattr(g, "e2b_error", None),
     }
+
+
+@bp.app_template_global()
+def literature_section(case: Case) -> list[dict[str, Any]]:
+    """Return the citation of each report from the literature (or citing one), as the case page
+    shows it: its parts labelled, the DOI apart (a link), and the required parts it lacks."""
+    language = current_language()
+    label = lambda name: vocab.field_label(f"literature-{name}", language)  # noqa: E731
+    return [
+        {
+            "reference": report.reference,
+            "rows": [
+                (label(name), value)
+                for name, value in literature.citation(report).items()
+                if name != "doi" and value not in (None, "")
+            ],
+            "doi": report.literature_doi,
+            "missing": [label(name) for name in literature.missing(report)],
+        }
+        for report in case.reports
+        if report.source == "literature" or literature.cites(report)
+    ]
 
 
 def case_page_again(report: Report, found: list[e2b.Problem], status: int = 409) -> tuple[str, int]:

@@ -17,7 +17,7 @@ from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
-from adr import audit, regulatory, vocab
+from adr import audit, literature, regulatory, vocab
 from adr.auth.views import role_required
 from adr.cases import approvals, clock, corrections, merges
 from adr.cases.assessment import Applied, Assessment, apply, four_eyes, problems
@@ -74,6 +74,8 @@ def correction_form(case: Case, form: CorrectionForm | None = None) -> Correctio
         *REPORT_FIELDS,
         *(f"drugs-{index}-{name}" for index in range(rows) for name in DRUG_FIELDS),
     ]
+    if any(r.source == "literature" for r in case.reports):
+        names[2:2] = [f"literature-{name}" for name in literature.FIELDS]
     form.field.choices = [SelectChoice(n, vocab.field_label(n, language)) for n in names]
     return form
 

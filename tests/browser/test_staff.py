@@ -35,3 +35,18 @@ def test_from_sign_in_to_the_months_workbook(desktop, live_server, tmp_path):
     download.value.save_as(path)
     sheet = load_workbook(path)["个例报告"]
     assert [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)] == [reference]
+
+
+def test_the_articles_fields_show_once_the_literature_is_chosen(desktop, live_server):
+    sign_in(desktop, live_server)
+    desktop.goto("/staff/reports/new")
+    article, hint = (
+        desktop.locator("#literature"),
+        desktop.locator("#case-awareness_date-hint span"),
+    )
+    assert article.is_hidden() and hint.is_hidden()
+    desktop.select_option("#case-source", "literature")
+    assert article.is_visible() and hint.is_visible()
+    desktop.fill("#literature-title", "SJS after amoxicillin")
+    desktop.select_option("#case-source", "phone")  # what was typed stays in sight, to be refused
+    assert article.is_visible() and hint.is_hidden()
