@@ -16,8 +16,11 @@ AUTHOR_SEPARATOR = re.compile(r"[,，、;；]|\s+(?:and|et al)\b")
 
 
 def bare_doi(text: Any) -> Any:
-    """Return a DOI without the prefix it may be pasted with (https://doi.org/, doi:)."""
-    return DOI_PREFIX.sub("", text.strip(), count=1) if isinstance(text, str) else text
+    """Return a DOI without the prefix it may be pasted with (https://doi.org/, doi:); None
+    when nothing is left."""
+    if not isinstance(text, str):
+        return text
+    return DOI_PREFIX.sub("", text.strip(), count=1).strip() or None
 
 
 def is_doi(text: str) -> bool:
