@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from adr import literature, regulatory
+from adr import regulatory
+from adr.cases import literature
 from adr.extensions import db
 from adr.models import AuditEntry, Correction, Document, Report, write_transaction
 from adr.regulator import e2b

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from wtforms import DateField, Form
 
-from adr import audit, duplicates, literature, products, reactions, regulatory, search, vocab
-from adr.cases import approvals, clock, merges
+from adr import audit, duplicates, products, reactions, regulatory, search, vocab
+from adr.cases import approvals, clock, literature, merges
 from adr.cases.holder import add_reported_disease, correct_reported_disease
 from adr.intake.forms import (
     CaseForm,

@@ -16,7 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from adr import literature, reactions, regulatory
+from adr import reactions, regulatory
+from adr.cases import literature
 from adr.cases.view import merged
 from adr.models import Case, CaseDisease, CaseDrug, Drug, Report
 

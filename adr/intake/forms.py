@@ -42,8 +42,8 @@ from wtforms.utils import unset_value
 from wtforms.validators import StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget, TextArea
 
-from adr import literature, regulatory, vocab
-from adr.cases import merges
+from adr import regulatory, vocab
+from adr.cases import literature, merges
 from adr.extensions import db
 from adr.i18n import current_language, lazy_term
 from adr.models import Drug, Report

@@ -54,8 +54,8 @@ from lxml import etree
 from pypinyin import Style, lazy_pinyin
 from sqlalchemy.orm import Session
 
-from adr import audit, cases, literature, reactions, regulatory, vocab
-from adr.cases import holder
+from adr import audit, cases, reactions, regulatory, vocab
+from adr.cases import holder, literature
 from adr.extensions import db
 from adr.i18n import current_language
 from adr.models import (

@@ -11,8 +11,9 @@ from flask import Response, abort, g, request, send_file
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from adr import audit, literature, vocab
+from adr import audit, vocab
 from adr.auth.views import role_required
+from adr.cases import literature
 from adr.extensions import db
 from adr.i18n import current_language
 from adr.models import Case, Report, Submission, write_transaction

@@ -17,9 +17,9 @@ from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
-from adr import audit, literature, regulatory, vocab
+from adr import audit, regulatory, vocab
 from adr.auth.views import role_required
-from adr.cases import approvals, clock, corrections, merges
+from adr.cases import approvals, clock, corrections, literature, merges
 from adr.cases.assessment import Applied, Assessment, apply, four_eyes, problems
 from adr.extensions import db
 from adr.i18n import current_language
