@@ -11,6 +11,13 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 WTF_CSRF_TIME_LIMIT = 8 * 3600
 MAX_CONTENT_LENGTH = 1024 * 1024
 MAX_FORM_PARTS = 500  # fields in one post; the report form with 20 full drug rows sends ~340
+# Source documents (adr/inbox/documents.py): the largest file staff may attach, all of a case's
+# files together, and the photos or PDFs the public form takes with a report. A post that
+# carries files may be as large as they are, plus MAX_CONTENT_LENGTH for the rest of the form.
+DOCUMENT_MAX_MB = 20
+CASE_DOCUMENTS_MAX_MB = 100
+PUBLIC_UPLOAD_MAX_MB = 10
+PUBLIC_UPLOAD_COUNT = 3
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = False  # on by itself when PREFERRED_URL_SCHEME is https

@@ -12,8 +12,9 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, Request, Response, abort, current_app, g, request
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
@@ -39,6 +40,7 @@ UNVERSIONED_STATIC = "public, max-age=300"  # an old page's link, or a bookmark
 STATIC_VERSIONS = "adr.static_versions"
 
 log = logging.getLogger("adr.request")
+View = TypeVar("View", bound=Callable[..., Any])
 
 
 def without_controls(value: Any) -> Any:
@@ -121,6 +123,30 @@ def init_app(app: Flask) -> None:
     app.after_request(finish_request)
 
 
+def accepts_files(limit: Callable[[], int]) -> Callable[[View], View]:
+    """Let a view receive files: a multipart post to it may be `limit()` bytes, not
+    MAX_CONTENT_LENGTH (each of its other fields stays within MAX_FORM_MEMORY_SIZE).
+
+    Put it under the route, above the view's other decorators.
+    """
+
+    def mark(view: View) -> View:
+        view.upload_limit = limit  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def upload_limit() -> int | None:
+    """Return how large a post to this request's view may be, when it sends files to one that
+    receives them."""
+    if request.method != "POST" or request.mimetype != "multipart/form-data":
+        return None
+    view = current_app.view_functions.get(request.endpoint or "")
+    limit = getattr(view, "upload_limit", None)
+    return limit() if limit else None
+
+
 def start_request() -> None:
     """Stamp the request; refuse a path with control characters or a form of too many parts."""
     g.started = time.perf_counter()
@@ -128,6 +154,9 @@ def start_request() -> None:
     g.request_id = incoming if REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
     if CONTROLS.search(request.path):
         abort(404)
+    limit = upload_limit()
+    if limit:  # before anything reads the form
+        request.max_content_length = limit
     if request.method == "POST" and form_parts() > current_app.config["MAX_FORM_PARTS"]:
         abort(413)  # before any form is built from it
 

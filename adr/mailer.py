@@ -40,15 +40,17 @@ RECORD_MAX_PAUSE_SECONDS = 2.0  # …up to this, until MAIL_RECORD_RETRY_SECONDS
 # Writing mails.
 
 
-def attach_report_mails(report: Report) -> None:
+def attach_report_mails(report: Report, files: int = 0) -> None:
     """Give a new report its mails, so that they commit with it.
 
-    The safety inbox always gets one; a reporter who used the web form gets an
-    acknowledgement, in the language they used, with a private follow-up link, when they gave
-    an address (one heard of by phone or letter is not mailed unasked).
+    The safety inbox always gets one, saying how many files came with the report (`files`; a
+    mail never carries them); a reporter who used the web form gets an acknowledgement, in the
+    language they used, with a private follow-up link, when they gave an address (one heard of
+    by phone or letter is not mailed unasked).
     """
     config = current_app.config
-    report.mails = [_mail(report, "safety_inbox", config["SAFETY_INBOX"], config["MAIL_LANGUAGE"])]
+    inbox = _mail(report, "safety_inbox", config["SAFETY_INBOX"], config["MAIL_LANGUAGE"], files)
+    report.mails = [inbox]
     report.follow_up_links = []
     if report.reporter_email and report.source == "web":
         acknowledgement = _mail(report, "acknowledgement", [report.reporter_email], report.language)
@@ -56,9 +58,11 @@ def attach_report_mails(report: Report) -> None:
         report.follow_up_links.append(follow_up_links.new_link(acknowledgement.message_id))
 
 
-def _mail(report: Report, kind: str, recipients: list[str], language: str) -> OutboxMail:
+def _mail(
+    report: Report, kind: str, recipients: list[str], language: str, files: int = 0
+) -> OutboxMail:
     with force_locale(language):
-        context = mail_context(report, kind, "en" if language == "en" else "zh_CN")
+        context = mail_context(report, kind, "en" if language == "en" else "zh_CN", files)
         return rendered_mail(kind, recipients, context)
 
 
@@ -128,8 +132,9 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def mail_context(report: Report, kind: str, language: str) -> dict[str, Any]:
-    """Return what the mail templates show; interface text follows the forced locale."""
+def mail_context(report: Report, kind: str, language: str, files: int = 0) -> dict[str, Any]:
+    """Return what the mail templates show (`files`: how many came with the report); interface
+    text follows the forced locale."""
     config = current_app.config
 
     term = partial(vocab.label, language=language)
@@ -231,6 +236,7 @@ def mail_context(report: Report, kind: str, language: str) -> dict[str, Any]:
         "follow_up_url": f"{base}/report/follow-up/{follow_up_links.STAND_IN}",
         "follow_up_days": config["FOLLOW_UP_LINK_DAYS"],
         "company": config["COMPANY_NAME_EN" if language == "en" else "COMPANY_NAME"],
+        "files": files,
     }
 
 

@@ -665,6 +665,13 @@ DOCUMENT_ORIGIN: CodeList = {
     "email": Term("安全邮箱邮件", "Safety inbox message"),
     "attachment": Term("邮件附件", "Attachment of a message"),
 }
+# What a source document is, as its content showed it (its stored content type).
+DOCUMENT_TYPE: CodeList = {
+    "application/pdf": Term("PDF文件", "PDF"),
+    "image/jpeg": Term("JPEG图片", "JPEG picture"),
+    "image/png": Term("PNG图片", "PNG picture"),
+    "message/rfc822": Term("邮件(.eml)", "E-mail message (.eml)"),
+}
 AUDIT_ACTION: CodeList = {
     "report received": Term("收到报告", "Report received"),
     "case viewed": Term("查看病例", "Case viewed"),

@@ -15,9 +15,10 @@ from tests.conftest import ReportSender
 CATALOGUE = Path(__file__).parent.parent / "adr/translations/zh/LC_MESSAGES/messages.po"
 PAGES = ["/", "/report?drugs=2", "/privacy", "/report/submitted/ADR-202611-ABCDEF", "/nowhere"]
 # Words that stay in Latin letters on the Chinese page: the switch to English, units, examples,
-# and the labels a pack prints (LOT, EXP).
+# the labels a pack prints (LOT, EXP), and the files a report may carry (PDF, up to 10 MB).
 LATIN_ON_CHINESE_PAGES = {
     *("English", "kg", "mg", "ml", "IU", "LOT", "EXP", "ZS", "ADR-", "QD", "ABCDEF"),
+    *("PDF", "MB"),
 }
 
 

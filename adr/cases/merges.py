@@ -26,6 +26,7 @@ from adr.cases.view import DRUG_COLUMNS, VIEW_COLUMNS, CurrentView, current_view
 from adr.models import (
     Case,
     CaseMerge,
+    Document,
     DuplicateCandidate,
     Reaction,
     Report,
@@ -87,7 +88,8 @@ def merge(
     approved_by: str | None = None,
     reason: str | None = None,
 ) -> CaseMerge:
-    """Move the duplicate's reports into the original's case and derive its clocks again."""
+    """Move the duplicate's reports, and its source documents, into the original's case and
+    derive its clocks again."""
     original = clock.lock(session, original.id)
     now = datetime.now(UTC)
     moved = list(duplicate.reports)
@@ -122,6 +124,13 @@ def merge(
         audit.record(
             session, actor, "merged", report.id, "case", moved[0].reference, head.reference
         )
+    # Its source documents join the original's; one of the case as a whole goes with its first
+    # report, so that an undo takes it back.
+    session.execute(
+        sa.update(Document)
+        .where(Document.case_id == duplicate.id)
+        .values(case_id=original.id, report_id=sa.func.coalesce(Document.report_id, moved[0].id))
+    )
     audit.record(session, actor, "assessment", moved[0].id, "status", duplicate.status, "duplicate")
     audit.record(session, actor, "assessment", moved[0].id, "duplicate_of", None, head.reference)
     duplicate.status, duplicate.duplicate_of_id = "duplicate", original.id
@@ -194,10 +203,11 @@ def undo(session: Session, merge_id: int, actor: str, reason: str) -> list[clock
     """Put a merge's reports back in their own case, as they were, and derive both clocks;
     return each report's deadline that moved.
 
-    With them go the follow-ups entered since that follow up one of them, and the decisions
-    resting on them (a decision rests on a report: staff re-assess the original if one
-    concerned it, which the request shows). The original's status goes back if the merge
-    reopened it and no one moved it since. Raises Blocked when the merge cannot be undone now.
+    With them go their source documents, the follow-ups entered since that follow up one of
+    them, and the decisions resting on them (a decision rests on a report: staff re-assess the
+    original if one concerned it, which the request shows). The original's status goes back if
+    the merge reopened it and no one moved it since. Raises Blocked when the merge cannot be
+    undone now.
     """
     record = session.get(CaseMerge, merge_id)
     if record is None:
@@ -232,6 +242,11 @@ def undo(session: Session, merge_id: int, actor: str, reason: str) -> list[clock
         audit.record(
             session, actor, "merge undone", report.id, "case", original.first_report.reference, home
         )
+    session.execute(
+        sa.update(Document)
+        .where(Document.report_id.in_([r.id for r in going]))
+        .values(case_id=duplicate.id)
+    )
     for reaction in session.scalars(
         sa.select(Reaction).where(
             Reaction.case_id == original.id, Reaction.report_id.in_([r.id for r in going])

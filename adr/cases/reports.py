@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -10,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from adr import audit, batches, cases, duplicates, mailer, products, reactions, regulatory, search
 from adr.cases import holder
 from adr.extensions import db
+from adr.inbox.documents import Accepted, attach
 from adr.models import Case, Report, write_transaction
 
 STORE_ATTEMPTS = 5
@@ -28,14 +30,22 @@ def reference_for_token(token: str) -> str | None:
     return db.session.scalar(sa.select(Report.reference).where(Report.submission_token == token))
 
 
-def store_report(report: Report, token: str, language: str, actor: str = audit.PUBLIC_FORM) -> str:
-    """Store a new report in its case and return its reference.
+def store_report(
+    report: Report,
+    token: str,
+    language: str,
+    actor: str = audit.PUBLIC_FORM,
+    files: Sequence[Accepted] = (),
+) -> str:
+    """Store a new report in its case, with the files its reporter sent with the public form
+    (`files`, kept as source documents of the report), and return its reference.
 
     A follow-up (`follow_up_of_id` set, by staff or a private link) joins the first report's
     case and reopens it if it was submitted, closed or invalid; any other report opens a case,
     a public claim to follow one up (`claimed_follow_up_of`) included. A token already stored
     returns the first report's reference and stores nothing, whichever request won the race (its
     unique constraint refuses the second insert); a colliding random reference is drawn again.
+    Raises `Refused`, storing nothing, when the files would take the case past its total.
     """
     received_at = datetime.now(UTC)
     report.received_at = report.added_at = received_at
@@ -52,7 +62,7 @@ def store_report(report: Report, token: str, language: str, actor: str = audit.P
     suggestion = products.suggest_expectedness([*(first.case.reports if first else []), report])
     for _attempt in range(STORE_ATTEMPTS):
         reference = report.reference = regulatory.new_reference(received_at)
-        mailer.attach_report_mails(report)  # rendered before the write lock is taken
+        mailer.attach_report_mails(report, len(files))  # rendered before the write lock
         try:
             with write_transaction() as session:
                 case = cases.lock(session, first.case_id) if first else Case(status="received")
@@ -72,6 +82,8 @@ def store_report(report: Report, token: str, language: str, actor: str = audit.P
                         report.claimed_follow_up_of,
                     )
                 duplicates.record(session, report, found)
+                for accepted in files:
+                    attach(case, report, accepted, origin="web", user=None, actor=actor)
                 if first and case.status in REOPENED_BY_FOLLOW_UP:
                     audit.record(
                         session,

@@ -15,13 +15,13 @@ import phonenumbers
 import sqlalchemy as sa
 from babel import support
 from email_validator import EmailNotValidError, validate_email
-from flask import request
+from flask import current_app, request
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.i18n import translations as wtforms_translations
 from markupsafe import Markup
-from werkzeug.datastructures import MultiDict
+from werkzeug.datastructures import FileStorage, MultiDict
 from wtforms import (
     BooleanField,
     DateField,
@@ -31,6 +31,7 @@ from wtforms import (
     FormField,
     HiddenField,
     IntegerField,
+    MultipleFileField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -46,6 +47,7 @@ from adr import regulatory, vocab
 from adr.cases import literature, merges
 from adr.extensions import db
 from adr.i18n import current_language, lazy_term
+from adr.inbox import documents
 from adr.models import Drug, Report
 
 MAX_DRUGS = 20
@@ -59,7 +61,8 @@ EARLIEST_DATE = date(1900, 1, 1)
 DRUG_ROW_NAME = re.compile(r"^drugs-\d+-")  # a drug row's field, as vocab names it: drug-
 PAGE_ORDER = (
     *("case", "literature", "reporter-kind", "reporter-organization_type", "reporter-organization"),
-    *("event", "drugs", "patient", "reporter", "follow_up_of", "remarks"),
+    *("event", "event_files", "drugs", "drug_files", "patient", "reporter", "follow_up_of"),
+    "remarks",
     "reporter-consent_privacy",
 )
 # The link printed on a pack (`adr qr`): each query parameter, and the suspect drug's field.
@@ -448,6 +451,26 @@ def require(field: Any, message: Any) -> None:
         field.errors.append(message)
 
 
+class Files(MultipleFileField):
+    """Photos or PDF files sent with a report, named as the page names them (`drugs-files`).
+
+    A page given back cannot hold the files chosen, so they are read from the request only.
+    """
+
+    errors: Any
+
+    def __init__(self, label: Any, html_name: str, **kwargs: Any) -> None:
+        super().__init__(label, **kwargs)
+        self.name = self.id = self.label.field_id = html_name
+
+    def uploads(self) -> list[FileStorage]:
+        """Return the files chosen in this field of the posted form (an empty input sends none)."""
+        return [upload for upload in request.files.getlist(self.name) if upload.filename]
+
+    def refuse(self, message: Any) -> None:
+        self.errors = [*self.errors, message]  # a tuple until the field is validated
+
+
 # The sections.
 
 
@@ -588,6 +611,9 @@ class ReportForm(FlaskForm):
     drugs = FieldList(FormField(DrugForm), min_entries=1, max_entries=MAX_DRUGS)
     event = FormField(EventForm)
     remarks = LongText("remarks", 2000)
+    # The pack with its batch number, the rash: photos or PDFs, PUBLIC_UPLOAD_COUNT in all.
+    event_files = Files(_l("Photos of the reaction"), "event-files")
+    drug_files = Files(_l("Photos of the medicines"), "drugs-files")
 
     first_report_id: int | None = None
     case_known_since: date | None = None  # the day we first knew of the case followed up
@@ -696,6 +722,43 @@ class ReportForm(FlaskForm):
             token = new_token()
             self.submission_token.data = token
         return token
+
+    def file_fields(self) -> list[Files]:
+        return [self.event_files, self.drug_files]  # in the page's order
+
+    def accepted_files(self) -> list[documents.Accepted]:
+        """Return the photos and PDFs sent with the form, made safe; why one is refused, or
+        that too many were sent, goes at its field."""
+        config = current_app.config
+        sent = [(field, upload) for field in self.file_fields() for upload in field.uploads()]
+        most = config["PUBLIC_UPLOAD_COUNT"]
+        if len(sent) > most:
+            sent[most][0].refuse(
+                _l(
+                    "Send at most %(most)s photos or PDF files with a report: %(count)s were "
+                    "chosen.",
+                    most=most,
+                    count=len(sent),
+                )
+            )
+            return []
+        accepted = []
+        for field, upload in sent:
+            limit = config["PUBLIC_UPLOAD_MAX_MB"] * documents.MB
+            try:
+                data = upload.stream.read(limit + 1)
+                accepted.append(documents.accept(data, upload.filename or "", public=True))
+            except documents.Refused as refused:
+                name = documents.plain_name(upload.filename or "")[: documents.MAX_STEM]
+                field.refuse(_l("“%(name)s”: %(reason)s", name=name, reason=refused))
+        return accepted
+
+    def ask_for_files_again(self) -> None:
+        """Say at each field whose files were sent that they must be chosen again: a form given
+        back cannot hold them."""
+        for field in self.file_fields():
+            if field.uploads() and not field.errors:
+                field.refuse(_l("Choose the files again: a form given back cannot keep them."))
 
     def filled_drugs(self) -> list[DrugForm]:
         return [entry.form for entry in self.drugs if not entry.form.is_blank()]
@@ -1063,6 +1126,9 @@ class StaffReportForm(ReportForm):
 
     case = FormField(CaseForm)
     literature = FormField(LiteratureForm)
+    # Staff add files on the case page, where they can say what each one is.
+    event_files = None  # type: ignore[assignment]
+    drug_files = None  # type: ignore[assignment]
     public = False
     complete = False
     trusted_follow_up = True

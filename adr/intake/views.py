@@ -19,12 +19,15 @@ from flask import (
 from flask_babel import gettext as _
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from adr import follow_up_links, mailer, regulatory
 from adr.cases.reports import reference_for_token, store_report
 from adr.extensions import db, limiter
+from adr.http import accepts_files, upload_limit
 from adr.i18n import current_language
+from adr.inbox import documents
 from adr.intake import bp
 from adr.intake.forms import FollowUpForm, ReportForm, drug_from_pack, expiry_limit
 from adr.intake.pages import blank_form_page, render_form
@@ -74,6 +77,18 @@ def report_rate_limit() -> str:
     return current_app.config["REPORT_RATE_LIMIT"]
 
 
+def report_cost() -> int:
+    """Count a report sent once, and each file sent with it once more."""
+    return 1 + sum(1 for _name, upload in request.files.items(multi=True) if upload.filename)
+
+
+def public_upload_limit() -> int:
+    """Return how large a report form may be: the files it may carry, and the rest of it."""
+    config = current_app.config
+    files = int(config["PUBLIC_UPLOAD_COUNT"]) * int(config["PUBLIC_UPLOAD_MAX_MB"]) * documents.MB
+    return files + int(config["MAX_CONTENT_LENGTH"])
+
+
 @bp.get("/report")
 def report_form() -> str:
     drug_rows = request.args.get("drugs", default=1, type=int)
@@ -82,13 +97,15 @@ def report_form() -> str:
 
 
 @bp.post("/report")
-@limiter.limit(report_rate_limit)
+@accepts_files(public_upload_limit)
+@limiter.limit(report_rate_limit, cost=report_cost)
 def submit_report() -> Response | tuple[str, int]:
     return receive(ReportForm.posted())
 
 
 @bp.route("/report/follow-up/<token>", methods=["GET", "POST"])
-@limiter.limit(report_rate_limit)
+@accepts_files(public_upload_limit)
+@limiter.limit(report_rate_limit, cost=report_cost)
 def follow_up(token: str) -> Response | tuple[str, int]:
     """The form of an acknowledgement's private link: a follow-up to the report it was sent for."""
     link = follow_up_links.find(token)
@@ -131,9 +148,17 @@ def receive(form: ReportForm) -> Response | tuple[str, int]:
     stored = reference_for_token(submission_token)
     if stored:
         return redirect(url_for("intake.submitted", reference=stored), 303)
-    if not form.validate():
+    valid = form.validate()
+    files = form.accepted_files()  # each refused file said at its field, with the form's errors
+    if not valid or any(field.errors for field in form.file_fields()):
         return form_page(form, 422)
-    reference = store_report(form.to_report(), submission_token, current_language())
+    try:
+        reference = store_report(
+            form.to_report(), submission_token, current_language(), files=files
+        )
+    except documents.Refused as refused:  # the case could not keep them all
+        next(field for field in form.file_fields() if field.uploads()).refuse(refused)
+        return form_page(form, 422)
     # What the confirmation says of the acknowledgement comes from the sender's own session:
     # the page answers nothing about a reference someone else holds.
     session["submitted"] = [reference, mailer.acknowledgement_on_its_way(reference)]
@@ -141,7 +166,12 @@ def receive(form: ReportForm) -> Response | tuple[str, int]:
 
 
 def form_page(form: ReportForm, status: int = 200, notice: str | None = None) -> tuple[str, int]:
-    """Render the form on the page it was sent from: the public form, or a follow-up link's."""
+    """Render the form on the page it was sent from: the public form, or a follow-up link's.
+
+    Given back after a post, it asks for the files sent again: a page cannot hold them.
+    """
+    if request.method == "POST":
+        form.ask_for_files_again()
     if request.endpoint != "intake.follow_up":
         return render_form(form, status, notice)
     action = url_for("intake.follow_up", token=(request.view_args or {})["token"])
@@ -182,6 +212,23 @@ def csrf_refused(error: CSRFError) -> tuple[str, int]:
             "Nothing was lost: check it and send it again."
         )
     return form_page(ReportForm.posted(), 400, notice)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(error: RequestEntityTooLarge) -> tuple[str, int]:
+    """Say what is too large: the files sent with a report, or a form's text."""
+    limit = upload_limit()
+    if not (posting_a_report() and limit and (request.content_length or 0) > limit):
+        message = _("What was sent is too large. Shorten the longest texts and try again.")
+        return render_template("error.html", message=message), 413
+    config = current_app.config
+    message = _(
+        "The files are too large to send: at most %(count)s photos or PDF files of %(size)s MB "
+        "each. Go back, choose fewer or smaller files, and send the report again.",
+        count=config["PUBLIC_UPLOAD_COUNT"],
+        size=config["PUBLIC_UPLOAD_MAX_MB"],
+    )
+    return render_template("error.html", message=message), 413
 
 
 @bp.errorhandler(RateLimitExceeded)

@@ -10,6 +10,7 @@ from adr.review import (  # noqa: E402, F401
     batches,
     coding,
     compliance,
+    documents,
     duplicates,
     e2b,
     holder,

@@ -393,6 +393,8 @@
         if (el.checked && el.closest(".option")) {
           values.push(labelText(el.closest(".option")));
         }
+      } else if (el.type === "file") { // the names chosen, not the browser's made-up path
+        Array.prototype.forEach.call(el.files || [], function (file) { values.push(file.name); });
       } else if (el.tagName === "SELECT") {
         if (el.value) values.push(el.options[el.selectedIndex].text);
       } else if (el.value.trim()) {
@@ -547,7 +549,7 @@
     var values = {};
     Array.prototype.forEach.call(form.elements, function (el) {
       if (!el.name || /^(csrf_token|website|add_drug|remove_drug)$/.test(el.name) ||
-        el.type === "submit" || el.type === "button") return;
+        el.type === "submit" || el.type === "button" || el.type === "file") return;
       var name = fieldKey(el);
       if (el.type === "radio" || el.type === "checkbox") {
         values[name] = values[name] || [];
@@ -585,7 +587,7 @@
     while (addDrug && drugRows().length < Math.min(draft.rows, maxDrugs)) addRow();
     Array.prototype.forEach.call(form.elements, function (el) {
       var values = el.name && draft.values[fieldKey(el)];
-      if (!values || el.type === "submit" || el.name === "csrf_token") return;
+      if (!values || el.type === "submit" || el.type === "file" || el.name === "csrf_token") return;
       if (el.type === "radio" || el.type === "checkbox") el.checked = values.indexOf(el.value) >= 0;
       else el.value = values[0];
     });

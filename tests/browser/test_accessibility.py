@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import date
 
 import pytest
@@ -11,6 +12,7 @@ from adr.extensions import db
 from adr.models import Batch, LabResult, Product, Report, write_transaction
 from tests.browser.conftest import send_as_is, sign_in
 from tests.conftest import COMPANY
+from tests.test_documents import photo
 
 ADMIN = "admin@tianning.example"
 
@@ -65,12 +67,19 @@ def test_the_staff_list(page, live_server, axe_check):
 
 
 def test_a_case_page(page, live_server, axe_check):
-    reference = live_server.send_report()
+    pack = (io.BytesIO(photo()), "pack.jpg")  # a source document listed
+    reference = live_server.send_report(**{"drugs-files": [pack]})
     with live_server.app.app_context(), write_transaction() as session:  # the holder's rows too
         report = session.scalar(sa.select(Report).where(Report.reference == reference))
         session.add(LabResult(case_id=report.case_id, position=1, test_name="ALT", result_value=86))
     sign_in(page, live_server)
     page.goto(f"/staff/reports/{reference}")
+    axe_check(page)
+    not_a_pdf = {"name": "scan.pdf", "mimeType": "application/pdf", "buffer": b"PK\x03\x04zip"}
+    page.set_input_files("#document-file", not_a_pdf)
+    with page.expect_navigation():
+        page.locator("#document-form button[type=submit]").click()
+    assert page.locator("#document-file-error").is_visible()  # refused, said at the field
     axe_check(page)
 
 

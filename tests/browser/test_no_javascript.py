@@ -6,6 +6,7 @@ import pytest
 
 from tests.browser.conftest import fill_form
 from tests.conftest import valid_report
+from tests.test_documents import exif_of, kept, photo
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -29,6 +30,8 @@ def test_a_report_sent_without_javascript_is_stored_and_acknowledged(nojs, live_
         nojs.click("button[name=add_drug]")  # the server adds the row, every value kept
     assert nojs.input_value("[name=patient-name]") == "张某某"
     fill_form(nojs, second)
+    pack = {"name": "IMG_0001.jpg", "mimeType": "image/jpeg", "buffer": photo()}
+    nojs.set_input_files("[name=drugs-files]", pack)  # a form without script sends it too
     nojs.click("form[method=post] button.primary")
     nojs.wait_for_url("**/report/submitted/*")
     reference = nojs.text_content("#report-reference").strip()
@@ -43,6 +46,9 @@ def test_a_report_sent_without_javascript_is_stored_and_acknowledged(nojs, live_
         "榆林市",
         "yes",
     )
+    [document] = kept(live_server.app, reference)
+    assert (document.filename, document.origin) == ("IMG_0001.jpg", "web")
+    assert exif_of(document.data) == {}  # the photo of the pack, without its GPS location
     mails = live_server.inbox.wait_for(2)  # the safety inbox's mail and the acknowledgement
     recipients = [address for to, _ in live_server.inbox.received for address in to]
     assert "wangli@example.com" in recipients and len(mails) == 2
