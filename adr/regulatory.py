@@ -127,6 +127,19 @@ def is_overdue(due: datetime | None, sent_on: date | None, now: datetime) -> boo
     return due is not None and sent_on is None and now > due
 
 
+def triage_late_before(now: datetime) -> datetime:
+    """Return the moment before which a message of the safety inbox still untriaged is late:
+    one working day before `now`, counting Monday to Friday in China time (a weekend does not
+    count). Public holidays are not counted: there is no calendar of them here."""
+    local = now.astimezone(CHINA)
+    if local.weekday() >= 5:  # at a weekend, Friday's end
+        local = datetime.combine(local.date() - timedelta(days=local.weekday() - 5), time(), CHINA)
+    before = local - timedelta(days=1)
+    while before.weekday() >= 5:
+        before -= timedelta(days=1)
+    return before.astimezone(UTC)
+
+
 def identifies(text: str | None) -> bool:
     """Tell whether a typed name names someone: not empty, not a placeholder such as 不详 or N/A.
 

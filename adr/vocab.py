@@ -742,6 +742,7 @@ AUDIT_ACTION: CodeList = {
     "message stored": Term("收取邮件", "Inbox message stored"),
     "message triaged": Term("邮件分拣", "Inbox message triaged"),
     "message reconciled": Term("邮件自动核对", "Inbox message reconciled automatically"),
+    "reconciliation downloaded": Term("下载邮箱核对表", "Inbox reconciliation downloaded"),
 }
 ASSESSED_FIELD: CodeList = {
     "status": Term("处理状态", "Status"),

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from adr import audit, batches, cases, duplicates, mailer, products, reactions, regulatory, search
 from adr.cases import holder
@@ -36,6 +37,7 @@ def store_report(
     language: str,
     actor: str = audit.PUBLIC_FORM,
     files: Sequence[Accepted] = (),
+    also: Callable[[Session, Report], None] | None = None,
 ) -> str:
     """Store a new report in its case, with the files its reporter sent with the public form
     (`files`, kept as source documents of the report), and return its reference.
@@ -46,6 +48,7 @@ def store_report(
     returns the first report's reference and stores nothing, whichever request won the race (its
     unique constraint refuses the second insert); a colliding random reference is drawn again.
     Raises `Refused`, storing nothing, when the files would take the case past its total.
+    `also` does more in the same transaction (an inbox message filed); what it raises undoes all.
     """
     received_at = datetime.now(UTC)
     report.received_at = report.added_at = received_at
@@ -100,6 +103,8 @@ def store_report(
                 holder.add_reported_disease(session, case, report)
                 batches.check_batches(session, report)  # counts this report: after its case
                 case.suggested_expectedness = suggestion.code if suggestion else None
+                if also is not None:
+                    also(session, report)
             mailer.wake_sender()
             return reference  # not report.reference: the commit expired it
         except IntegrityError:

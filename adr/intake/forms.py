@@ -1129,6 +1129,7 @@ class StaffReportForm(ReportForm):
     # Staff add files on the case page, where they can say what each one is.
     event_files = None  # type: ignore[assignment]
     drug_files = None  # type: ignore[assignment]
+    inbox_message = HiddenField()  # the safety inbox message it is made from (adr.review.inbox)
     public = False
     complete = False
     trusted_follow_up = True

@@ -15,6 +15,7 @@ from adr.review import (  # noqa: E402, F401
     e2b,
     holder,
     holder_pdf,
+    inbox,
     integrity,
     products,
     queue,

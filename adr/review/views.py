@@ -25,11 +25,12 @@ from adr.cases.reports import reference_for_token, store_report
 from adr.extensions import db, login_manager
 from adr.http import CleanParameters
 from adr.i18n import current_language
+from adr.inbox import triage
 from adr.intake.forms import StaffReportForm, fields_in_error, plain_number
 from adr.intake.pages import render_form
 from adr.models import AuditEntry, Case, OutboxMail, Report, User, write_transaction
 from adr.regulator.workbook import parse_month, previous_month, write_workbook
-from adr.review import bp
+from adr.review import bp, inbox
 from adr.review.coding import Refusal, reaction_section
 from adr.review.duplicates import duplicate_section
 from adr.review.forms import (
@@ -95,6 +96,7 @@ def render_dashboard(month: str | None = None, month_error: str | None = None) -
         now=now,
         month=month or previous_month(now),
         month_error=month_error,
+        inbox=triage.waiting(db.session(), now),
     )
 
 
@@ -172,19 +174,40 @@ def render_queue(bulk: Bulk | None = None, query_string: str | None = None) -> s
 @bp.route("/reports/new", methods=["GET", "POST"])
 @role_required("reviewer", "admin")
 def new_report() -> Response | str | tuple[str, int]:
-    """Enter a report heard by phone, mail, letter, visit or literature, or a follow-up."""
+    """Enter a report heard by phone, mail, letter, visit or literature, or a follow-up; one
+    made from a message of the safety inbox (`inbox`) files the message with it."""
     if request.method == "GET":
         first = request.args.get("follow_up_of", type=regulatory.normalize_reference)
-        return render_form(StaffReportForm.blank(1, first), staff=True)
+        form = StaffReportForm.blank(1, first)
+        message = inbox.named_message(request.args.get("inbox"))  # a message of the safety inbox
+        if message is not None:
+            if message.outcome is not None:
+                return inbox.already_triaged(message)
+            inbox.prefill(form, message)
+        return render_form(form, staff=True, inbox_message=message)
     form = StaffReportForm.posted()
+    message = inbox.named_message(form.inbox_message.data)
     if {"add_drug", "remove_drug"} & request.form.keys():
-        return render_form(form, notice=form.change_drug_rows(request.form), staff=True)
+        notice = form.change_drug_rows(request.form)
+        return render_form(form, notice=notice, staff=True, inbox_message=message)
     token = form.token()
     reference = reference_for_token(token)
     if reference is None:
+        if message is not None and message.outcome is not None:
+            return inbox.already_triaged(message)
         if not form.validate():
-            return render_form(form, 422, staff=True)
-        reference = store_report(form.to_report(), token, current_language(), current_user.email)
+            return render_form(form, 422, staff=True, inbox_message=message)
+        try:
+            reference = store_report(
+                form.to_report(),
+                token,
+                current_language(),
+                current_user.email,
+                also=inbox.filing(message) if message else None,
+            )
+        except triage.AlreadyTriaged:  # by someone else meanwhile: nothing was stored
+            assert message is not None  # only a message's filing refuses
+            return inbox.already_triaged(message)
     return redirect(url_for("review.case", reference=reference), 303)
 
 
