@@ -19,6 +19,7 @@ from adr import regulatory
 from adr.extensions import db
 from adr.inbox import messages, reading
 from adr.models import AuditEntry, InboxMessage, Report, write_transaction
+from tests.test_i18n import LATIN_ON_CHINESE_PAGES, latin_words
 from tests.test_review import REVIEWER, csrf, signed_in, staff, submit  # noqa: F401
 
 NOW = datetime.now(UTC)
@@ -164,6 +165,9 @@ def test_a_scanned_letter_becomes_a_case_from_the_day_it_arrived(staff):  # noqa
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Report)) == 1
     triaged = [a for a in actions(staff) if a[0] == "message triaged"]
     assert len(triaged) == 1 and '"outcome": "new_report"' in triaged[0][3]
+    case_page = client.get(first.location).get_data(as_text=True)
+    assert f"邮件分拣: 安全邮箱邮件</td><td>#{message_id} · 未分拣</td>" in case_page
+    assert f"<td>#{message_id} · 新报告 · {reference}</td>" in case_page
 
     # Decided once: a second form for it, or one opened before, is refused and stores nothing.
     assert client.get(f"/staff/reports/new?inbox={message_id}").status_code == 409
@@ -224,6 +228,16 @@ def test_messages_linked_set_aside_corrected_and_the_month_reconciled(staff):  #
         *("message triaged", "message triaged", "message triaged", "reason", "message triaged"),
     ]
     assert trail[-2][3] == "其实是投诉" and '"reason": "enquiry"' in trail[-3][2]
+
+    shown_in_chinese = LATIN_ON_CHINESE_PAGES | {"KB", "B", "eml", "xlsx"}
+    for path in (
+        "/staff/inbox",
+        f"/staff/inbox/{waiting}",
+        f"/staff/inbox/{enquiry}",
+        "/staff/inbox/reconciliation?month=2026-10",
+    ):
+        words = latin_words(client.get(path).get_data(as_text=True)) - shown_in_chinese
+        assert {w for w in words if w not in reference} == set(), path
 
     page = client.get("/staff/inbox/reconciliation?month=2026-10").get_data(as_text=True)
     assert "请问药品说明书" in page and "网站报告的副本" in page and "十一月的邮件" not in page

@@ -9,6 +9,7 @@ report made from a message stays, and is corrected on its case's page (invalid, 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -96,6 +97,23 @@ def state(message: InboxMessage) -> dict[str, Any]:
         "case": message.case.first_report.reference if message.case else None,
         "report": message.report.reference if message.report else None,
     }
+
+
+def state_text(stored: str, language: str) -> str:
+    """Return a triage as the audit trail keeps it (`state`), as staff read it."""
+    try:
+        kept = json.loads(stored)
+        outcome = vocab.label(vocab.INBOX_OUTCOME, kept["outcome"], language)
+        parts = [
+            f"#{kept['message']}",
+            outcome or _("not triaged"),
+            vocab.label(vocab.INBOX_REASON, kept["reason"], language),
+            kept["reason_text"],
+            kept["report"] or kept["case"],
+        ]
+    except (ValueError, TypeError, KeyError):
+        return stored
+    return " · ".join(str(part) for part in parts if part)
 
 
 def decide(

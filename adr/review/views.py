@@ -587,6 +587,8 @@ def staff_helpers() -> dict[str, Any]:
             return ""
         if value in ("True", "False"):
             return vocab.YES_NO["yes" if value == "True" else "no"].text(language)
+        if field == "message" and value.startswith("{"):  # an inbox message's triage
+            return triage.state_text(value, language)
         if field in ("due_at", "investigation_due_at"):  # a moment in UTC: shown in China time
             return f"{datetime.fromisoformat(value).astimezone(regulatory.CHINA):%Y-%m-%d %H:%M}"
         if codes is None:

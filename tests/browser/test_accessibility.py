@@ -13,6 +13,7 @@ from adr.models import Batch, LabResult, Product, Report, write_transaction
 from tests.browser.conftest import send_as_is, sign_in
 from tests.conftest import COMPANY
 from tests.test_documents import photo
+from tests.test_inbox_triage import LETTER, mail, store
 
 ADMIN = "admin@tianning.example"
 
@@ -122,3 +123,18 @@ def test_the_safety_intelligence_pages(page, live_server, axe_check):
     page.goto(f"/staff/reports/{reference}")
     assert page.locator("#batch-check").get_attribute("data-result") == "unknown"
     assert page.locator("#duplicate-candidates article").count() >= 1
+
+
+def test_the_safety_inbox_pages(page, live_server, axe_check):
+    """The inbox, a message with its decisions and attachment, the form it opens, the month."""
+    raw = mail("患者用药后皮疹", "附件为报告表。", files=((LETTER, "application/pdf", "表.pdf"),))
+    message_id = store(live_server.app, raw)
+    sign_in(page, live_server)
+    for path in (
+        "/staff/inbox",
+        f"/staff/inbox/{message_id}",
+        f"/staff/reports/new?inbox={message_id}",
+        "/staff/inbox/reconciliation",
+    ):
+        page.goto(path)
+        axe_check(page)
