@@ -213,6 +213,7 @@ def test_messages_linked_set_aside_corrected_and_the_month_reconciled(staff):  #
 
     assert decide(enquiry, decision="not_report", reason="other").status_code == 422
     assert decide(enquiry, decision="not_report", reason="enquiry").status_code == 303
+    assert decide(enquiry, decision="not_report", reason="enquiry").status_code == 303  # twice
     assert decide(enquiry, decision="not_report", reason="spam").status_code == 409
     assert decide(copy, decision="existing", case="ADR-202601-000000").status_code == 422
     assert decide(copy, decision="existing", case=reference.lower()).status_code == 303
@@ -228,6 +229,7 @@ def test_messages_linked_set_aside_corrected_and_the_month_reconciled(staff):  #
         *("message triaged", "message triaged", "message triaged", "reason", "message triaged"),
     ]
     assert trail[-2][3] == "其实是投诉" and '"reason": "enquiry"' in trail[-3][2]
+    assert len([a for a in trail if a[0] == "message triaged"]) == 4  # the double click: once
 
     shown_in_chinese = LATIN_ON_CHINESE_PAGES | {"KB", "B", "eml", "xlsx"}
     for path in (

@@ -127,8 +127,12 @@ def decide(
     reason: str | None = None,
     reason_text: str | None = None,
 ) -> None:
-    """Record a decision on an untriaged message, audited; refuse a second one."""
+    """Record a decision on an untriaged message, audited; refuse another one on a triaged
+    message (the same one again by the same person, a double click, changes nothing)."""
     if message.outcome is not None:
+        made = (message.outcome, message.case_id, message.reason, message.triaged_by_id)
+        if made == (outcome, case.id if case else None, reason, user.id):
+            return
         raise AlreadyTriaged(already_triaged(message))
     before = state(message)
     message.outcome, message.case, message.report = outcome, case, report
