@@ -772,9 +772,7 @@ ASSESSED_FIELD: CodeList = {
     "merge": Term("病例合并", "Merge"),
     "lapsed_due_at": Term("判为无效前已逾期的时限", "Deadline passed before found invalid"),
     "assigned_to": Term("负责人", "Assigned to"),
-    # The safety inbox (adr.inbox): a message's triage, a source document.
-    "message": Term("安全邮箱邮件", "Inbox message"),
-    "document": Term("原始资料", "Source document"),
+    "message": Term("安全邮箱邮件", "Inbox message"),  # its triage (adr.inbox.triage)
 }
 # Steps that wait for a second person under four-eyes (adr.cases.approvals).
 APPROVAL_KIND: CodeList = {

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import codecs
 import re
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import errors
 from email.message import EmailMessage, Message
 from html.parser import HTMLParser
 
+from adr.inbox.documents import plain_name
 from adr.inbox.messages import parse
 
 MAX_TEXT = 50_000  # characters shown on the page; the download holds the rest
@@ -31,7 +31,6 @@ BROKEN = (
     errors.StartBoundaryNotFoundDefect,
     errors.MultipartInvariantViolationDefect,
 )
-UNSAFE_IN_NAMES = re.compile(r'[<>:"|?*]')
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -74,18 +73,23 @@ def read(raw: bytes) -> Reading:
     return Reading(True, text[:MAX_TEXT], len(text) > MAX_TEXT, attachments)
 
 
-def attachment(raw: bytes, number: int) -> tuple[Attachment, bytes] | None:
-    """Return the message's attachment `number` and its bytes, or None when there is none."""
+def files(raw: bytes) -> list[tuple[Attachment, bytes]]:
+    """Return the message's attachments with their bytes; none when it cannot be read."""
     try:
         message = parse(raw)
         body = message.get_body(preferencelist=("plain", "html"))
-        for index, (filename, part) in enumerate(attached(message, body), 1):
-            if index == number:
-                data = payload(part)
-                return Attachment(number, filename, part.get_content_type(), len(data)), data
+        found = []
+        for number, (filename, part) in enumerate(attached(message, body), 1):
+            data = payload(part)
+            found.append((Attachment(number, filename, part.get_content_type(), len(data)), data))
     except Exception:  # as `read`: a message that breaks the parser has no attachment to give
-        return None
-    return None
+        return []
+    return found
+
+
+def attachment(raw: bytes, number: int) -> tuple[Attachment, bytes] | None:
+    """Return the message's attachment `number` and its bytes, or None when there is none."""
+    return next((found for found in files(raw) if found[0].number == number), None)
 
 
 def attachment_count(raw: bytes) -> int | None:
@@ -140,10 +144,7 @@ def payload(part: Message) -> bytes:
 
 def safe_filename(name: str, fallback: str = "attachment") -> str:
     """Return a filename without a path, control or format characters, at most 255 long."""
-    name = unicodedata.normalize("NFC", name)
-    name = "".join(c for c in name if unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co"))
-    name = re.split(r"[/\\]", name)[-1]
-    name = UNSAFE_IN_NAMES.sub("_", name).strip(" .")
+    name = plain_name(name).strip(" .")
     if not name:
         return fallback
     stem, dot, extension = name.rpartition(".")

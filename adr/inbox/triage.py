@@ -19,6 +19,7 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session, selectinload
 
 from adr import audit, regulatory, vocab
+from adr.inbox import documents
 from adr.inbox.reading import Reading
 from adr.models import Case, InboxMessage, Report, User
 
@@ -212,9 +213,16 @@ def reopen(session: Session, message_id: int, user: User, why: str) -> None:
     audit.record(session, user.email, "reason", report_id, "message", None, why)
 
 
-def file_report(session: Session, message_id: int, report: Report, user: User) -> InboxMessage:
-    """Record that a report stored in this transaction was made from the message, and file the
-    message's raw document with the report's case; refuse a message triaged meanwhile."""
+def file_report(
+    session: Session,
+    message_id: int,
+    report: Report,
+    user: User,
+    files: list[documents.Accepted],
+) -> list[tuple[str, str]]:
+    """Record that a report stored in this transaction was made from the message, and keep the
+    message (its raw document) and its `files` with the report; refuse a message triaged
+    meanwhile. Return the files the case could not keep (its total reached), with why."""
     message = locked(session, message_id)
     outcome = "follow_up" if report.follow_up_of_id else "new_report"
     decide(session, message, user, outcome, case=report.case, report=report)
@@ -222,9 +230,19 @@ def file_report(session: Session, message_id: int, report: Report, user: User) -
     if document is not None:
         document.case, document.report = report.case, report
         audit.record(
-            session, user.email, "document added", report.id, "document", None, document.filename
+            session,
+            user.email,
+            "document added",
+            report.id,
+            new=f"#{document.id} {document.filename}",
         )
-    return message
+    refused = []
+    for accepted in files:
+        try:
+            documents.attach(report.case, report, accepted, origin="attachment", user=user)
+        except documents.Refused as why:
+            refused.append((accepted.filename, str(why)))
+    return refused
 
 
 def quoted(message: InboxMessage, reading: Reading, limit: int) -> str:

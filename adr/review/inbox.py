@@ -2,15 +2,15 @@
 and the month's reconciliation (page and workbook).
 
 A new report or a follow-up is made through the staff form (`/staff/reports/new?inbox=ID`),
-which files the message in the transaction that stores the report (`filing`); the other
+which files the message in the transaction that stores the report (`Filing`); the other
 decisions post here. Nothing of a message is ever shown as HTML (`adr.inbox.reading`).
 """
 
 from __future__ import annotations
 
-import io
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -26,11 +26,12 @@ from adr import audit, regulatory
 from adr.auth.views import role_required
 from adr.extensions import db
 from adr.i18n import current_language
-from adr.inbox import reading, reconciliation, triage
+from adr.inbox import documents, reading, reconciliation, triage
 from adr.intake.forms import MaxLength, StaffReportForm
 from adr.models import Document, InboxMessage, Report, User, write_transaction
 from adr.review import bp
 from adr.review.coding import posted_id
+from adr.review.documents import download_headers
 from adr.review.queries import MAX_PAGE, utcnow
 
 PAGE_SIZE = 50
@@ -149,9 +150,7 @@ def inbox_raw(message_id: str) -> Response:
             current_user.email,
             "document downloaded",
             document.report_id,
-            "document",
-            None,
-            document.id,
+            new=f"#{document.id} {document.filename}",
         )
     return download(document.data, document.filename, "message/rfc822")
 
@@ -179,11 +178,7 @@ def inbox_attachment(message_id: str, number: str) -> Response:
 
 def download(data: bytes, filename: str, mimetype: str) -> Response:
     """Return bytes as a download the browser never opens in the page."""
-    response = send_file(
-        io.BytesIO(data), mimetype=mimetype, as_attachment=True, download_name=filename
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return Response(data, content_type=mimetype, headers=download_headers(filename))
 
 
 # Reports made from a message: the staff form (adr.review.views.new_report) calls these.
@@ -212,14 +207,50 @@ def already_triaged(message: InboxMessage) -> tuple[str, int]:
     return render_message(message, triage.already_triaged(message), 409)
 
 
-def filing(message: InboxMessage) -> Callable[[Session, Report], None]:
-    """Return what files the message with the report, in the report's transaction."""
-    user: User = current_user._get_current_object()
+@dataclass
+class Filing:
+    """A message made a report: its attachments made safe before the report's transaction
+    (`kept`, or `refused` with why), then filed with the report in it (`file`)."""
 
-    def file(session: Session, report: Report) -> None:
-        triage.file_report(session, message.id, report, user)
+    message_id: int
+    user: User
+    kept: list[documents.Accepted]
+    refused: list[tuple[str, str]]
+    beyond_case: list[tuple[str, str]] = field(default_factory=list)  # the case's total reached
 
-    return file
+    @classmethod
+    def of(cls, message: InboxMessage) -> Filing:
+        raw = message.document.data if message.document else b""
+        kept, refused = [], []
+        for attachment, data in reading.files(raw) if reading.read(raw).readable else []:
+            try:
+                kept.append(documents.accept(data, attachment.filename))
+            except documents.Refused as why:
+                refused.append((attachment.filename, str(why)))
+        return cls(message.id, current_user._get_current_object(), kept, refused)
+
+    def file(self, session: Session, report: Report) -> None:
+        self.beyond_case = triage.file_report(
+            session, self.message_id, report, self.user, self.kept
+        )
+
+    def say(self) -> None:
+        """Flash what was kept with the case, and what stays only inside the message."""
+        flash(
+            _(
+                "The message is kept with the case, with %(count)s of its attachments.",
+                count=len(self.kept) - len(self.beyond_case),
+            )
+        )
+        for filename, why in [*self.refused, *self.beyond_case]:
+            flash(
+                _(
+                    "Attachment %(filename)s was not kept with the case (%(why)s): it stays "
+                    "inside the message file.",
+                    filename=filename,
+                    why=why,
+                )
+            )
 
 
 # The month's reconciliation.
@@ -270,15 +301,6 @@ def current_month() -> str:
     return f"{utcnow().astimezone(regulatory.CHINA):%Y-%m}"
 
 
-def file_size(size: int) -> str:
-    """Return a size as people read it: bytes, KB or MB."""
-    if size < 1024:
-        return f"{size} B"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.0f} KB"
-    return f"{size / 1024 / 1024:.1f} MB"
-
-
 @bp.app_context_processor
 def inbox_helpers() -> dict[str, Any]:
     def untriaged_count() -> int:
@@ -296,7 +318,7 @@ def inbox_helpers() -> dict[str, Any]:
         return _("%(days)s days %(hours)s hours", days=hours // 24, hours=hours % 24)
 
     return {
-        "file_size": file_size,
+        "file_size": documents.size_text,
         "untriaged_count": untriaged_count,
         "waiting_for": waiting_for,
     }

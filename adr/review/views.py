@@ -197,17 +197,20 @@ def new_report() -> Response | str | tuple[str, int]:
             return inbox.already_triaged(message)
         if not form.validate():
             return render_form(form, 422, staff=True, inbox_message=message)
+        filing = inbox.Filing.of(message) if message else None
         try:
             reference = store_report(
                 form.to_report(),
                 token,
                 current_language(),
                 current_user.email,
-                also=inbox.filing(message) if message else None,
+                also=filing.file if filing else None,
             )
         except triage.AlreadyTriaged:  # by someone else meanwhile: nothing was stored
             assert message is not None  # only a message's filing refuses
             return inbox.already_triaged(message)
+        if filing:
+            filing.say()
     return redirect(url_for("review.case", reference=reference), 303)
 
 
