@@ -286,14 +286,14 @@ def test_the_case_opens_with_its_summary_then_triage_then_the_rest(team):
     assert "立即" in summary and "未分配" in summary and "批号" in summary and "E2B" in summary
     order = [page.index(f'id="{anchor}"') for anchor in (
         "summary", "assessment", "case-reports", "current", "corrections", "holder", "reactions",
-        "e2b",
+        "e2b", "documents",
         "mails-section", "audit-section",
     )]  # fmt: skip
     assert order == sorted(order)
     links = re.findall(
         r'<a href="#([\w-]+)">', page.split('class="sections"')[1].split("</nav>")[0]
     )
-    assert len(links) == 9 and all(f'id="{anchor}"' in page for anchor in links)
+    assert len(links) == 10 and all(f'id="{anchor}"' in page for anchor in links)
     assert 'src="/static/staff.js?v=' in page
 
 
