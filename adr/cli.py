@@ -452,6 +452,7 @@ def fetch_mail(loop: bool) -> None:
     echo_fetched(fetched, quiet=False)
     if failure:
         click.echo(f"fetch-mail: {failure}", err=True)
+    if failure or fetched.failed:
         sys.exit(1)
 
 
@@ -478,6 +479,8 @@ def echo_fetched(fetched: fetch.Fetched, quiet: bool) -> None:
     }
     for message_id in fetched.stored:
         click.echo(f"stored: message {message_id}{notes.get(message_id, '')}")
+    for failed in fetched.failed:
+        click.echo(f"not stored, left in the mailbox to try again: {failed}", err=True)
     if not fetched.keyword_kept:
         click.echo(
             f"warning: the server keeps no {fetch.KEYWORD} keyword in this folder; "

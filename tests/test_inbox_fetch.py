@@ -186,7 +186,8 @@ def eight_bit_header_mail() -> bytes:
 
 
 MALFORMED = (
-    b"From: nobody\r\nSubject: =?utf-8?B?not base64 at all?=\r\nDate: the day before yesterday\r\n"
+    b"From: =?utf-8?B?5peg5ZCNAOawjw==?= <nobody>\r\n"  # a NUL inside: 无名\x00氏
+    b"Subject: =?utf-8?B?not base64 at all?=\r\nDate: the day before yesterday\r\n"
     b'Content-Type: multipart/mixed; boundary="never-closed"\r\n'
     b"a header line without a colon\r\n\r\n"
     b"--never-closed\r\nContent-Type: text/plain; charset=no-such-charset\r\n"
@@ -276,7 +277,8 @@ def test_every_message_is_stored_once_whole_then_flagged_and_nothing_is_deleted(
     assert rows[uids["gb18030"]].sender == "绥德县医院药剂科 <yjk@suide-hospital.example>"
     assert rows[uids["eight bit"]].subject == "药品不良反应报告"
     assert rows[uids["eight bit"]].sender == "李医生 <li@clinic.example>"
-    assert rows[uids["malformed"]].sender == "nobody" and rows[uids["malformed"]].sent_at is None
+    assert rows[uids["malformed"]].sender == "无名 氏 <nobody>"
+    assert rows[uids["malformed"]].sent_at is None
     assert rows[uids["no message-id"]].message_id is None
 
     after = mailbox.state()

@@ -39,7 +39,7 @@ from imapclient.exceptions import IMAPClientError
 from adr.extensions import db
 from adr.inbox.messages import Headers, already_stored, parse_header, store
 from adr.inbox.reconcile import reconcile
-from adr.mailer import without_addresses
+from adr.mailer import is_unreachable, without_addresses
 from adr.models import InboxMessage, write_transaction
 
 KEYWORD = "$AdrStored"
@@ -133,6 +133,7 @@ class Fetched:
     too_large: list[int] = field(default_factory=list)
     reconciled: list[int] = field(default_factory=list)
     proposed: list[int] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # refused by the database: left unflagged
     flagged_only: int = 0  # stored before (a crash before the flag, a copy): only flagged
     keyword_kept: bool = True  # False: the server keeps no $AdrStored here; only \Seen is set
 
@@ -196,12 +197,35 @@ def fetch_mail(
             for uid in batch:
                 if stop is not None and stop.is_set():
                     return fetched
-                if uid in heads and take(
+                if uid in heads and stored(
                     client, settings, place | {"uid": uid}, heads[uid], fetched
                 ):
                     with talking("flagging a stored message"):
                         client.add_flags([uid], flags, silent=True)
     return fetched
+
+
+def stored(
+    client: IMAPClient,
+    settings: Settings,
+    place: dict[str, Any],
+    head: dict[bytes, Any],
+    fetched: Fetched,
+) -> bool:
+    """Take one message; True once it is in the database, to be flagged.
+
+    A message the database refuses is left unflagged on the server, said in `fetched.failed`,
+    and tried again next time, without holding up the messages after it; a database that
+    cannot be reached ends the pass.
+    """
+    try:
+        return take(client, settings, place, head, fetched)
+    except sa.exc.DBAPIError as error:
+        db.session.rollback()
+        if is_unreachable(error):
+            raise
+        fetched.failed.append(f"UID {place['uid']}: {str(error).splitlines()[0]}")
+        return False
 
 
 def take(

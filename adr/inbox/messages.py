@@ -31,6 +31,7 @@ from adr.regulatory import china_date
 APP = "fetch-mail"  # the audit trail's actor for what the app does with the inbox by itself
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 EIGHT_BIT = re.compile("[\udc80-\udcff]")  # a raw byte above 127, as the parser keeps it
+CONTROL = re.compile("[\x00-\x1f\x7f]")  # PostgreSQL refuses NUL in text
 
 
 def parse(raw: bytes) -> EmailMessage:
@@ -48,15 +49,17 @@ def parse_header(raw: bytes) -> EmailMessage:
 
 
 def header(message: EmailMessage, name: str) -> str:
-    """Return a header's decoded text on one line, or its raw text when it cannot be decoded."""
+    """Return a header's decoded text on one line, without control characters, or its raw text
+    when it cannot be decoded."""
     raw = next((v for k, v in message.raw_items() if k.lower() == name.lower()), None)
     if raw is not None and EIGHT_BIT.search(raw):
-        return " ".join(eight_bit(raw).split())
-    try:
-        value = message.get(name)
-    except Exception:  # a malformed header of a stranger's message: keep it raw
-        value = raw
-    return " ".join(str(value or "").split())
+        value: object = eight_bit(raw)
+    else:
+        try:
+            value = message.get(name)
+        except Exception:  # a malformed header of a stranger's message: keep it raw
+            value = raw
+    return " ".join(CONTROL.sub(" ", str(value or "")).split())
 
 
 def eight_bit(raw: str) -> str:
