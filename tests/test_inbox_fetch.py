@@ -38,6 +38,7 @@ from tests.conftest import app_config, reference_of, send_report, valid_report
 from tests.imap import MISSING, PASSWORD, USER, Dovecot
 from tests.smtp import SMTPServer, free_port
 from tests.test_batches import catalogued
+from tests.test_review import REVIEWER, signed_in
 
 pytestmark = pytest.mark.skipif(MISSING is not None, reason=f"the IMAP tests: {MISSING}")
 
@@ -415,6 +416,11 @@ def test_the_apps_own_mails_are_reconciled_and_a_reply_to_an_acknowledgement_is_
         "stranger": (None, None, None, None),
     }
     assert rows["notification"].triaged_at is not None
+    # On the triage page: what waits, with the case proposed; the app's own mails are done.
+    page = signed_in(app, REVIEWER).get("/staff/inbox").get_data(as_text=True)
+    assert "3 封邮件待分拣，最早一封收到于 2026-11-22 09:02" in page
+    assert page.count(f"是否为 {reference} 的跟踪报告？") == 2
+    assert "请问这个药孕妇能用吗" not in page and "咨询" in page  # subjects only, never bodies
     with app.app_context():
         reconciled = db.session.execute(
             sa.select(AuditEntry.actor, AuditEntry.report_id, AuditEntry.new_value).where(
