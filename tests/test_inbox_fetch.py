@@ -368,7 +368,7 @@ def test_the_apps_own_mails_are_reconciled_and_a_reply_to_an_acknowledgement_is_
         with app.app_context():
             assert len(mailer.deliver_pending_mail().sent) == 3
             kinds = {m.message_id: m.kind for m in db.session.scalars(sa.select(OutboxMail))}
-            case_id = db.session.scalar(sa.select(Report.case_id))
+            report_id, case_id = db.session.execute(sa.select(Report.id, Report.case_id)).one()
         sent = {kinds[re.search(rb"Message-ID: (<[^>]+>)", raw).group(1).decode()]: raw
                 for raw in smtp.inbox.raw}  # fmt: skip
     finally:
@@ -416,6 +416,7 @@ def test_the_apps_own_mails_are_reconciled_and_a_reply_to_an_acknowledgement_is_
         "stranger": (None, None, None, None),
     }
     assert rows["notification"].triaged_at is not None
+    assert rows["notification"].report_id == report_id and rows["batch alert"].report_id is None
     # On the triage page: what waits, with the case proposed; the app's own mails are done.
     page = signed_in(app, REVIEWER).get("/staff/inbox").get_data(as_text=True)
     assert "3 封邮件待分拣，最早一封收到于 2026-11-22 09:02" in page
@@ -427,7 +428,6 @@ def test_the_apps_own_mails_are_reconciled_and_a_reply_to_an_acknowledgement_is_
                 AuditEntry.action == "message reconciled"
             )
         ).all()
-        report_id = db.session.scalar(sa.select(Report.id))
     assert sorted(reconciled, key=str) == sorted(
         [
             ("fetch-mail", report_id, str(rows["notification"].id)),

@@ -2,7 +2,7 @@
 
 A message whose Message-ID is one the outbox gave a mail to the safety inbox (a web report's
 notification, a batch alert) is the app's own mail: it is reconciled as it is stored, outcome
-`existing`, with its report's case (a batch alert is about several cases: no case), by nobody
+`existing`, with its report and case (a batch alert is about several cases: none), by nobody
 (`triaged_by` None). Only that Message-ID proves it: it is made at random when the mail is
 written, and only the inbox's readers ever see it. Everything weaker only proposes a case, for
 staff to decide on the triage page: a message answering one of our mails about a report (its
@@ -49,6 +49,7 @@ def reconcile(session: Session, message: InboxMessage, head: EmailMessage) -> st
     if ours is not None and ours.kind in INBOX_KINDS:
         message.outcome = "existing"
         message.case_id = case_of(session, ours.report_id)
+        message.report_id = ours.report_id  # as staff's "already in the system" links it
         message.triaged_at = datetime.now(UTC)
         message.triaged_by_id = None
         session.flush()
