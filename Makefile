@@ -2,7 +2,8 @@
 # `make check` is the quick loop: lint, then on SQLite the tests the changes can affect.
 # Each sets itself up first: a virtual environment in .venv and the compiled catalogues.
 # The browser tests (tests/browser) and `make screenshots` drive Debian's chromium through
-# Playwright; without it the tests are skipped and pytest's summary says so.
+# Playwright; without it the tests are skipped and pytest's summary says so. The inbox tests
+# start Debian's Dovecot (dovecot-imapd) the same way, and are skipped without it.
 
 PYTHON ?= python3
 VENV := .venv

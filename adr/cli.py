@@ -30,6 +30,7 @@ from adr import (
     regulatory,
 )
 from adr.extensions import db
+from adr.inbox import fetch
 from adr.intake.forms import BATCH_RE, PACK_FIELDS, normalize_batch
 from adr.models import Report, write_transaction
 from adr.regulator import acknowledgements, e2b
@@ -43,6 +44,7 @@ def register(app: Flask) -> None:
     """Add the project's commands to the app's CLI."""
     for command in (
         send_mail,
+        fetch_mail,
         export,
         demo_data,
         create_user,
@@ -430,6 +432,94 @@ def run_sender_loop(retry_failed: bool) -> None:
         for mail in delivery.sent + delivery.retrying + delivery.failed:
             click.echo(f"mail {mail.id} ({mail.kind}): {mail.status} {mail.last_error or ''}")
         stop.wait(current_app.config["MAIL_POLL_SECONDS"])
+
+
+@click.command("fetch-mail")
+@with_appcontext
+@click.option("--loop", is_flag=True, help="Keep running, looking every ADR_IMAP_POLL_SECONDS.")
+def fetch_mail(loop: bool) -> None:
+    """Store the safety inbox's new messages (IMAP): once now, or keep running with --loop."""
+    try:
+        settings = fetch.Settings.of(current_app.config)
+    except fetch.SettingsError as refused:
+        click.echo(f"fetch-mail: {refused}", err=True)
+        sys.exit(1)
+    if loop:
+        run_fetch_loop(settings)
+        return
+    fetched = fetch.Fetched()
+    failure = fetch_pass(settings, fetched)
+    echo_fetched(fetched, quiet=False)
+    if failure:
+        click.echo(f"fetch-mail: {failure}", err=True)
+    if failure or fetched.failed:
+        sys.exit(1)
+
+
+def fetch_pass(
+    settings: fetch.Settings, fetched: fetch.Fetched, stop: threading.Event | None = None
+) -> str | None:
+    """Read the inbox once; return what went wrong, if anything (the server or the database)."""
+    try:
+        fetch.fetch_mail(settings, fetched, stop)
+    except fetch.FetchError as error:
+        return str(error)
+    except sa.exc.DBAPIError as error:
+        db.session.rollback()
+        return f"the database: {str(error).splitlines()[0]}"
+    return None
+
+
+def echo_fetched(fetched: fetch.Fetched, quiet: bool) -> None:
+    """Say what a pass stored: each message by its id (never a sender or a subject)."""
+    notes = {
+        **dict.fromkeys(fetched.proposed, " (a reply about a case: proposed for triage)"),
+        **dict.fromkeys(fetched.reconciled, " (the app's own mail: reconciled)"),
+        **dict.fromkeys(fetched.too_large, " (too large: its header only; it stays on the server)"),
+    }
+    for message_id in fetched.stored:
+        click.echo(f"stored: message {message_id}{notes.get(message_id, '')}")
+    for failed in fetched.failed:
+        click.echo(f"not stored, left in the mailbox to try again: {failed}", err=True)
+    if not fetched.keyword_kept:
+        click.echo(
+            f"warning: the server keeps no {fetch.KEYWORD} keyword in this folder; "
+            "each pass reads every message's header again",
+            err=True,
+        )
+    if fetched.stored or fetched.flagged_only or not quiet:
+        click.echo(
+            f"{len(fetched.stored)} stored ({len(fetched.too_large)} too large to download, "
+            f"{len(fetched.reconciled)} reconciled), {fetched.flagged_only} stored before"
+        )
+
+
+def run_fetch_loop(settings: fetch.Settings) -> None:
+    """Read the inbox every poll until SIGTERM or Ctrl-C; after a failure wait twice as long
+    each time, up to IMAP_RETRY_MAX_SECONDS."""
+    stop = threading.Event()
+
+    def stop_on(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, stop_on)
+    signal.signal(signal.SIGINT, stop_on)
+    config = current_app.config
+    click.echo("fetching mail; stop with Ctrl-C")
+    failures = 0
+    while not stop.is_set():
+        fetched = fetch.Fetched()
+        error = fetch_pass(settings, fetched, stop)
+        echo_fetched(fetched, quiet=True)
+        wait = float(config["IMAP_POLL_SECONDS"])
+        if error:
+            failures += 1
+            wait = min(wait * 2 ** min(failures - 1, 30), float(config["IMAP_RETRY_MAX_SECONDS"]))
+            click.echo(f"fetch-mail: {error}; trying again in {wait:g} s", err=True)
+        else:
+            failures = 0
+        stop.wait(wait)
+    click.echo("stopped")
 
 
 @click.command()

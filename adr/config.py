@@ -90,6 +90,19 @@ MAIL_RECORD_RETRY_SECONDS = 30  # how long to keep trying to mark a mail sent wh
 BASE_URL = "http://127.0.0.1:5000"  # the public address, for links in mails and QR codes
 FOLLOW_UP_LINK_DAYS = 180  # how long the private follow-up link of an acknowledgement works
 
+# The safety inbox, read over IMAP by `adr fetch-mail` (adr/inbox/fetch.py).
+IMAP_HOST = None
+IMAP_PORT = None  # 993 for ssl, 143 for starttls and none
+IMAP_USER = None
+IMAP_PASSWORD = None
+IMAP_FOLDER = "INBOX"
+IMAP_SECURITY = "ssl"  # IMAPS; or starttls; or none, refused unless the host is this machine
+IMAP_CA_FILE = None  # certificates to trust instead of the system's (a company's own CA)
+IMAP_TIMEOUT = 60  # seconds for each network operation
+IMAP_MAX_MESSAGE_MB = 40  # a larger message stays in the mailbox; its header is stored
+IMAP_POLL_SECONDS = 60  # how often `adr fetch-mail --loop` looks
+IMAP_RETRY_MAX_SECONDS = 1800  # after failures it waits twice as long each time, up to this
+
 # The holder's clock gives a new non-serious reaction 30 days (NMPA 2018 No. 66, GVP 2021); a
 # company whose SOP follows Order 81 Art. 20 sets 15.
 NEW_REACTION_DAYS = 30

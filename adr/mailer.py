@@ -35,6 +35,9 @@ ADDRESS = re.compile(r"[^\s<>@;,]+@[^\s<>@;,]+")
 EXTENSION = "adr_mail_sender"
 RECORD_FIRST_PAUSE_SECONDS = 0.1  # doubled between tries to record an outcome…
 RECORD_MAX_PAUSE_SECONDS = 2.0  # …up to this, until MAIL_RECORD_RETRY_SECONDS have passed
+# What a mail is and which report it is about, for the inbox to recognise our mails (adr.inbox).
+KIND_HEADER = "X-ADR-Kind"
+REFERENCE_HEADER = "X-ADR-Reference"
 
 
 # Writing mails.
@@ -284,10 +287,11 @@ def deliver_pending_mail(
     smtp = SMTPSession()
     try:
         for mail_id in _candidates(now, ignore_backoff, retry_failed):
-            outbox_mail = _claim(mail_id, now, ignore_backoff, retry_failed)
-            if outbox_mail is None:
+            claimed = _claim(mail_id, now, ignore_backoff, retry_failed)
+            if claimed is None:
                 continue  # another sender has it
-            _record(outbox_mail, smtp.send(outbox_mail), delivery)
+            outbox_mail, reference = claimed
+            _record(outbox_mail, smtp.send(outbox_mail, reference), delivery)
     finally:
         smtp.close()
     return delivery
@@ -312,8 +316,9 @@ def _candidates(now: datetime, ignore_backoff: bool, retry_failed: bool) -> list
 
 def _claim(
     mail_id: int, now: datetime, ignore_backoff: bool, retry_failed: bool
-) -> OutboxMail | None:
-    """Take one row for this sender, atomically; None when another sender took it first."""
+) -> tuple[OutboxMail, str | None] | None:
+    """Take one row for this sender, atomically, and read its report's reference; None when
+    another sender took it first."""
     claimed_at = datetime.now(UTC)
     with write_transaction() as session:
         claim = (
@@ -325,10 +330,14 @@ def _claim(
         if cast(sa.CursorResult[Any], session.execute(claim)).rowcount != 1:
             return None
     outbox_mail = db.session.get(OutboxMail, mail_id, populate_existing=True)
+    reference = None
     if outbox_mail is not None:
+        if outbox_mail.report_id is not None:
+            query = sa.select(Report.reference).where(Report.id == outbox_mail.report_id)
+            reference = db.session.scalar(query)
         db.session.expunge(outbox_mail)  # keep what was read once the transaction ends
     db.session.rollback()
-    return outbox_mail
+    return None if outbox_mail is None else (outbox_mail, reference)
 
 
 class SMTPSession:
@@ -337,16 +346,18 @@ class SMTPSession:
     def __init__(self) -> None:
         self.connection: TimeoutConnection | None = None
 
-    def send(self, outbox_mail: OutboxMail) -> Exception | None:
-        """Send one mail; return the error, if any."""
+    def send(self, outbox_mail: OutboxMail, reference: str | None = None) -> Exception | None:
+        """Send one mail (about the report of `reference`, if any); return the error, if any."""
+        named = {REFERENCE_HEADER: reference} if reference else {}
         message = Message(
             subject=outbox_mail.subject,
             recipients=list(outbox_mail.recipients),
             body=follow_up_links.with_token(outbox_mail.body_text, outbox_mail.message_id),
             html=follow_up_links.with_token(outbox_mail.body_html, outbox_mail.message_id),
             sender=current_app.config["MAIL_DEFAULT_SENDER"],
+            extra_headers={KIND_HEADER: outbox_mail.kind} | named,
         )
-        message.msgId = outbox_mail.message_id
+        message.msgId = outbox_mail.message_id  # the inbox knows our mails by it (adr.inbox)
         try:
             if self.connection is None:
                 self.connection = TimeoutConnection(current_app.extensions["mail"]).__enter__()

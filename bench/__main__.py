@@ -6,6 +6,7 @@ from bench import (
     e2b,
     export,
     holder_pdf,
+    inbox_storage,
     intake,
     journey,
     listing,
@@ -32,3 +33,4 @@ if __name__ == "__main__":
     holder_pdf.main()
     triage.main()
     journey.main()
+    inbox_storage.main()

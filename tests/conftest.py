@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 from adr import create_app, http
 from adr.extensions import db
-from tests import pdf_tools
+from tests import imap, pdf_tools
 from tests.browser.live import CHROMIUM, MISSING
 from tests.postgres import Cluster, server_binaries
 
@@ -95,14 +95,16 @@ def pytest_report_header(config):
         if pdf_tools.MISSING
         else "PDF: WeasyPrint with Pango; read back with poppler-utils"
     )
+    mail = f"IMAP: none, SKIPPED ({imap.MISSING})" if imap.MISSING else f"IMAP: {imap.DOVECOT}"
     if "postgresql" in engines_to_run(config):
-        return [f"engines: SQLite and PostgreSQL ({server_binaries()})", browser, pdf]
+        return [f"engines: SQLite and PostgreSQL ({server_binaries()})", browser, pdf, mail]
     if config.getoption("--engine"):
-        return ["engines: SQLite only (--engine sqlite)", browser, pdf]
+        return ["engines: SQLite only (--engine sqlite)", browser, pdf, mail]
     return [
         "engines: SQLite only; SKIPPED every PostgreSQL run: initdb and pg_ctl were not found",
         browser,
         pdf,
+        mail,
     ]
 
 
@@ -138,6 +140,8 @@ def pytest_terminal_summary(terminalreporter, config):
             f"SKIPPED: the PDF tests ({pdf_tools.MISSING})",
             yellow=True,
         )
+    if imap.MISSING:
+        terminalreporter.write_line(f"SKIPPED: the IMAP tests ({imap.MISSING})", yellow=True)
     write_costs(terminalreporter, config)
 
 

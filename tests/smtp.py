@@ -23,6 +23,7 @@ class Inbox:
 
     def __init__(self) -> None:
         self.received: list[tuple[list[str], EmailMessage]] = []
+        self.raw: list[bytes] = []  # each message's bytes as they arrived
         self.data_reply: str | None = None
         self.on_message: Callable[[], object] | None = None  # called before the 250 reply
         self.arrived = threading.Condition()
@@ -33,6 +34,7 @@ class Inbox:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.arrived:
             self.received.append((list(envelope.rcpt_tos), message))
+            self.raw.append(envelope.original_content or envelope.content)
             self.arrived.notify_all()
         if self.on_message:
             self.on_message()

@@ -3,8 +3,11 @@
 `store` is the one way a message enters the database, for `adr fetch-mail` and the tests alike:
 the raw RFC 822 bytes become a source document (origin `email`) and the triage row is added
 beside it, in the caller's transaction. A message already stored (the same Message-ID, or the
-same bytes) is not stored again. Nothing here trusts the message: a header that cannot be
-decoded is kept as its raw text, and a message that does not parse is still stored.
+same bytes) is not stored again. A message too large to download keeps only its header here
+(`too_large`): staff read it in the mailbox, where it stays. Nothing here trusts the message: a
+header that cannot be decoded is kept as its raw text, one written in raw 8-bit bytes (as some
+Chinese mail clients send them) is read as UTF-8 or GB18030, and a message that does not parse
+is still stored.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
 
 import sqlalchemy as sa
@@ -26,6 +30,8 @@ from adr.regulatory import china_date
 
 APP = "fetch-mail"  # the audit trail's actor for what the app does with the inbox by itself
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+EIGHT_BIT = re.compile("[\udc80-\udcff]")  # a raw byte above 127, as the parser keeps it
+CONTROL = re.compile("[\x00-\x1f\x7f]")  # PostgreSQL refuses NUL in text
 
 
 def parse(raw: bytes) -> EmailMessage:
@@ -35,13 +41,36 @@ def parse(raw: bytes) -> EmailMessage:
     return message
 
 
+def parse_header(raw: bytes) -> EmailMessage:
+    """Return a message's header parsed (the body is not read: cheap for a large message)."""
+    message = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
 def header(message: EmailMessage, name: str) -> str:
-    """Return a header's decoded text on one line, or its raw text when it cannot be decoded."""
-    try:
-        value = message.get(name)
-    except Exception:  # a malformed header of a stranger's message: keep it raw
-        value = next((v for k, v in message.raw_items() if k.lower() == name.lower()), None)
-    return " ".join(str(value or "").split())
+    """Return a header's decoded text on one line, without control characters, or its raw text
+    when it cannot be decoded."""
+    raw = next((v for k, v in message.raw_items() if k.lower() == name.lower()), None)
+    if raw is not None and EIGHT_BIT.search(raw):
+        value: object = eight_bit(raw)
+    else:
+        try:
+            value = message.get(name)
+        except Exception:  # a malformed header of a stranger's message: keep it raw
+            value = raw
+    return " ".join(CONTROL.sub(" ", str(value or "")).split())
+
+
+def eight_bit(raw: str) -> str:
+    """Return a header sent as raw 8-bit bytes, not encoded words: UTF-8, else GB18030."""
+    data = raw.encode("utf-8", "surrogateescape")
+    for charset in ("utf-8", "gb18030"):
+        try:
+            return data.decode(charset)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("utf-8", "replace")
 
 
 def message_ids(value: str) -> list[str]:
@@ -98,27 +127,33 @@ def store(
     folder: str = "INBOX",
     uidvalidity: int | None = None,
     uid: int | None = None,
+    too_large: int | None = None,
 ) -> InboxMessage | None:
     """Add a message and its raw bytes to the session; None when it was stored before.
 
-    The caller commits (a unique constraint settles two fetchers racing for one message).
+    `too_large`: the size of a message left on the server, of which `raw` is the header only
+    (then no document, and the header's hash stands for the bytes never downloaded). The
+    caller commits (a unique constraint settles two fetchers racing for one message).
     """
-    headers = Headers.of(parse(raw))
+    headers = Headers.of(parse_header(raw))
     if already_stored(session, raw, headers.message_id):
         return None
     now = datetime.now(UTC)
-    document = Document(
-        origin="email",
-        filename=f"message-{china_date(received_at):%Y%m%d}-{uid or 0}.eml",
-        content_type="message/rfc822",
-        size=len(raw),
-        sha256=hashlib.sha256(raw).hexdigest(),
-        data=raw,
-        added_at=now,
-    )
+    sha256 = hashlib.sha256(raw).hexdigest()
+    document = None
+    if too_large is None:
+        document = Document(
+            origin="email",
+            filename=f"message-{china_date(received_at):%Y%m%d}-{uid or 0}.eml",
+            content_type="message/rfc822",
+            size=len(raw),
+            sha256=sha256,
+            data=raw,
+            added_at=now,
+        )
     message = InboxMessage(
         message_id=headers.message_id,
-        sha256=document.sha256,
+        sha256=sha256,
         document=document,
         folder=folder,
         uidvalidity=uidvalidity,
@@ -128,7 +163,8 @@ def store(
         sent_at=headers.sent_at,
         sender=headers.sender,
         subject=headers.subject,
-        size=len(raw),
+        size=len(raw) if too_large is None else too_large,
+        too_large=too_large is not None,
     )
     session.add(message)
     session.flush()
