@@ -925,6 +925,7 @@ class InboxMessage(Model):
     size: Mapped[int]
     # Kept on the server only: larger than ADR_IMAP_MAX_MESSAGE_MB; document_id is None.
     too_large: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    attachments: Mapped[int | None]  # how many files it carries; None: not readable, not here
     # The case it names, proposed: a reply to one of our mails, or our own mail about a report.
     proposed_case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("safety_case.id"))
 

@@ -16,7 +16,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email import message_from_bytes, policy
+from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from adr import audit
+from adr.inbox import reading
 from adr.models import Document, InboxMessage
 from adr.regulatory import china_date
 
@@ -32,13 +33,6 @@ APP = "fetch-mail"  # the audit trail's actor for what the app does with the inb
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 EIGHT_BIT = re.compile("[\udc80-\udcff]")  # a raw byte above 127, as the parser keeps it
 CONTROL = re.compile("[\x00-\x1f\x7f]")  # PostgreSQL refuses NUL in text
-
-
-def parse(raw: bytes) -> EmailMessage:
-    """Return the message parsed with the modern policy; parsing itself never raises."""
-    message = message_from_bytes(raw, policy=policy.default)
-    assert isinstance(message, EmailMessage)
-    return message
 
 
 def parse_header(raw: bytes) -> EmailMessage:
@@ -165,6 +159,7 @@ def store(
         subject=headers.subject,
         size=len(raw) if too_large is None else too_large,
         too_large=too_large is not None,
+        attachments=None if document is None else reading.attachment_count(raw),
     )
     session.add(message)
     session.flush()

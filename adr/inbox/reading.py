@@ -13,12 +13,11 @@ import codecs
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email import errors
+from email import errors, message_from_bytes, policy
 from email.message import EmailMessage, Message
 from html.parser import HTMLParser
 
 from adr.inbox.documents import plain_name
-from adr.inbox.messages import parse
 
 MAX_TEXT = 50_000  # characters shown on the page; the download holds the rest
 MAX_HTML = 2_000_000  # characters of HTML turned into text, at most
@@ -52,6 +51,13 @@ class Reading:
     text: str = ""
     truncated: bool = False
     attachments: list[Attachment] = field(default_factory=list)
+
+
+def parse(raw: bytes) -> EmailMessage:
+    """Return the message parsed with the modern policy; parsing itself never raises."""
+    message = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
 
 
 def read(raw: bytes) -> Reading:

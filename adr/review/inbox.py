@@ -12,7 +12,6 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,7 +27,7 @@ from adr.extensions import db
 from adr.i18n import current_language
 from adr.inbox import documents, reading, reconciliation, triage
 from adr.intake.forms import MaxLength, StaffReportForm
-from adr.models import Document, InboxMessage, Report, User, write_transaction
+from adr.models import InboxMessage, Report, User, write_transaction
 from adr.review import bp
 from adr.review.coding import posted_id
 from adr.review.documents import download_headers
@@ -52,27 +51,12 @@ def inbox() -> str:
     return render_template(
         "review/inbox.html",
         messages=messages,
-        attachments={m.id: attachments_in(m) for m in messages},
         waiting=triage.waiting(db.session(), now),
         late_before=regulatory.triage_late_before(now),
         page=number,
         page_size=PAGE_SIZE,
         month=f"{now.astimezone(regulatory.CHINA):%Y-%m}",
     )
-
-
-def attachments_in(message: InboxMessage) -> int | None:
-    """Return how many attachments a message carries; None when it cannot be read or is not here."""
-    if message.document_id is None:
-        return None
-    return attachment_count(message.document_id, message.sha256)
-
-
-@lru_cache(maxsize=4096)
-def attachment_count(document_id: int, sha256: str) -> int | None:
-    """Count a stored message's attachments once a process (`sha256` names the bytes)."""
-    data = db.session.scalar(sa.select(Document.data).where(Document.id == document_id))
-    return reading.attachment_count(data) if data is not None else None
 
 
 def find_message(text: str | None) -> InboxMessage:

@@ -58,6 +58,7 @@ def upgrade():
     sa.Column('subject', sa.String(length=500), nullable=False),
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('too_large', sa.Boolean(), server_default=sa.false(), nullable=False),
+    sa.Column('attachments', sa.Integer(), nullable=True),
     sa.Column('proposed_case_id', sa.Integer(), nullable=True),
     sa.Column('outcome', sa.String(length=12), nullable=True),
     sa.Column('reason', sa.String(length=24), nullable=True),
