@@ -10,8 +10,7 @@ message, against the messages' own bytes; the time a message fetched; and the in
 query (the untriaged messages, oldest first, 50 of them, and their count) with every message
 untriaged (an old mailbox read the first time) and with 50 left (a mailbox kept up to date).
 When the app has `/staff/inbox`, the page itself is timed too, as a signed-in reviewer: its
-first load in the process (which reads the 50 messages listed to count their attachments) and
-then the median of 20.
+first load, then the median of 20.
 
 Run: `make bench` (or `.venv/bin/python -m bench.inbox_storage --messages 10000
 [--engine sqlite|postgresql|both]`); without Dovecot it says it skipped.
@@ -155,14 +154,6 @@ def untriaged_query() -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def cold_page_cache() -> None:
-    """Empty the page's per-process cache of attachment counts (keyed by document id and hash,
-    so the same messages on the next engine would find it warm)."""
-    from adr.review import inbox
-
-    inbox.attachment_count.cache_clear()
-
-
 def page(client) -> float:
     started = time.perf_counter()
     assert client.get("/staff/inbox").status_code == 200
@@ -170,7 +161,7 @@ def page(client) -> float:
 
 
 def timings(measure, repeat: int = 20) -> str:
-    """Time `measure` `repeat` times: the first (a cold process) apart, then the median."""
+    """Time `measure` `repeat` times more after a first, which is given apart."""
     first, *values = [measure() for _ in range(repeat + 1)]
     return f"first {first:.1f} ms, then median {statistics.median(values):.1f} ms"
 
@@ -206,7 +197,6 @@ def run(engine: str, server: Dovecot, count: int, appended: int) -> None:
             print(f"untriaged query, {count:,} untriaged    {timings(untriaged_query)}")
             client = None
             if any(rule.rule == "/staff/inbox" for rule in app.url_map.iter_rules()):
-                cold_page_cache()
                 client = app.test_client()
                 token = hidden_inputs(client.get("/login").get_data(as_text=True))["csrf_token"]
                 client.post(
@@ -226,7 +216,6 @@ def run(engine: str, server: Dovecot, count: int, appended: int) -> None:
                     c.execute(sa.text("VACUUM ANALYZE inbox_message"))
             print(f"untriaged query, 50 untriaged       {timings(untriaged_query)}")
             if client is not None:
-                cold_page_cache()
                 print(f"/staff/inbox, 50 untriaged          {timings(lambda: page(client))}")
             db.engine.dispose()
 
