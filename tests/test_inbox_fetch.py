@@ -324,6 +324,31 @@ def test_a_crash_between_the_commit_and_the_flag_stores_nothing_twice(fetcher, m
         assert {b"\\Seen", KEYWORD} <= set(state[b"FLAGS"])
 
 
+def test_a_strange_date_or_a_reused_message_id_loses_no_message(fetcher, mailbox):
+    reused = "<scan-1@copier.example>"  # a scanner that numbers its mails from 1 again
+    for minute, raw in enumerate([
+        mail("日期异常", "正文").replace(
+            b"Date: Fri, 20 Nov 2026 09:15:00 +0800", b"Date: Mon, 1 Jan 2026 00:00:00 +9" + b"9" * 19
+        ),
+        mail("扫描件", "第一份扫描件", message_id=reused),
+        mail("扫描件", "第一份扫描件", message_id=reused, Received="by relay.example"),
+        mail("患者死亡报告", "另一份报告", sender="赵医生 <zhao@example.org>", message_id=reused),
+    ]):  # fmt: skip
+        mailbox.append(raw, datetime(2026, 11, 22, 9, minute, tzinfo=CHINA))
+
+    result = fetch_mail(fetcher)
+
+    assert result.exit_code == 0, result.output
+    assert "3 stored (0 too large to download, 0 reconciled), 1 stored before" in result.output
+    rows = stored(fetcher)
+    assert [(row.subject, row.message_id) for row in rows] == [
+        ("日期异常", rows[0].message_id),
+        ("扫描件", reused),  # delivered twice: the same message, stored once
+        ("患者死亡报告", None),  # another message under the same id: stored, its bytes name it
+    ]
+    assert rows[0].sent_at is None
+
+
 @pytest.mark.postgresql_only
 def test_two_fetchers_racing_for_one_message_store_it_once(fetcher, mailbox):
     raw = mail("同时收取", "正文")

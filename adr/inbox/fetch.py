@@ -37,10 +37,10 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
 from adr.extensions import db
-from adr.inbox.messages import Headers, already_stored, parse_header, store
+from adr.inbox.messages import Headers, already_stored, parse_header, same_message, store
 from adr.inbox.reconcile import reconcile
 from adr.mailer import is_unreachable, without_addresses
-from adr.models import InboxMessage, write_transaction
+from adr.models import write_transaction
 
 KEYWORD = "$AdrStored"
 FLAGS = [b"\\Seen", KEYWORD.encode()]
@@ -220,12 +220,17 @@ def stored(
     """
     try:
         return take(client, settings, place, head, fetched)
+    except FetchError:
+        raise
     except sa.exc.DBAPIError as error:
         db.session.rollback()
         if is_unreachable(error):
             raise
         fetched.failed.append(f"UID {place['uid']}: {str(error).splitlines()[0]}")
-        return False
+    except Exception as error:  # a stranger's message the app cannot take: the next one can be
+        db.session.rollback()
+        fetched.failed.append(f"UID {place['uid']}: {type(error).__name__}")
+    return False
 
 
 def take(
@@ -242,10 +247,7 @@ def take(
     if received_at.tzinfo is None:  # a server that gave no offset: read as UTC
         received_at = received_at.replace(tzinfo=UTC)
     parsed = parse_header(header)
-    message_id = Headers.of(parsed).message_id
-    known = message_id is not None and db.session.scalar(
-        sa.select(sa.exists().where(InboxMessage.message_id == message_id))
-    )
+    known = same_message(db.session(), Headers.of(parsed))
     db.session.rollback()  # end the read: no transaction stays open while the server talks
     if known:
         fetched.flagged_only += 1
@@ -280,7 +282,7 @@ def keep(
             done = reconcile(session, message, parsed) if message else None
             message_id = message.id if message else None
     except sa.exc.IntegrityError:
-        stored = already_stored(db.session(), raw, Headers.of(parsed).message_id)
+        stored = already_stored(db.session(), raw, Headers.of(parsed))
         db.session.rollback()
         if not stored:
             raise

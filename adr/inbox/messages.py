@@ -100,17 +100,38 @@ def sent_at(value: str) -> datetime | None:
     """Return a Date header as an aware time, or None when it is missing or malformed."""
     try:
         moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except Exception:  # a stranger's header: TypeError, ValueError, OverflowError (+99999999999)
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def already_stored(session: Session, raw: bytes, message_id: str | None) -> bool:
-    """Return whether this message is in the database: by its Message-ID or its bytes."""
-    same = InboxMessage.sha256 == hashlib.sha256(raw).hexdigest()
-    if message_id:
-        same = sa.or_(same, InboxMessage.message_id == message_id)
-    return session.scalar(sa.select(sa.exists().where(same))) or False
+def already_stored(session: Session, raw: bytes, headers: Headers) -> bool:
+    """Return whether this message is in the database: the same bytes, or the same message.
+
+    The same message delivered twice (copied to two addresses, say) differs only in its
+    transport headers; a different message reusing a Message-ID (a careless device, a forger)
+    is a message of its own, stored as one.
+    """
+    if session.scalar(sa.select(sa.exists().where(InboxMessage.sha256 == sha256_of(raw)))):
+        return True
+    return same_message(session, headers)
+
+
+def same_message(session: Session, headers: Headers) -> bool:
+    """Return whether a stored message has this Message-ID, sender, subject and date."""
+    if headers.message_id is None:
+        return False
+    same = sa.exists().where(
+        InboxMessage.message_id == headers.message_id,
+        InboxMessage.sender == headers.sender,
+        InboxMessage.subject == headers.subject,
+        InboxMessage.sent_at.is_not_distinct_from(headers.sent_at),
+    )
+    return session.scalar(sa.select(same)) or False
+
+
+def sha256_of(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
 
 
 def store(
@@ -130,10 +151,13 @@ def store(
     caller commits (a unique constraint settles two fetchers racing for one message).
     """
     headers = Headers.of(parse_header(raw))
-    if already_stored(session, raw, headers.message_id):
+    if already_stored(session, raw, headers):
         return None
+    reused = headers.message_id is not None and session.scalar(
+        sa.select(sa.exists().where(InboxMessage.message_id == headers.message_id))
+    )
     now = datetime.now(UTC)
-    sha256 = hashlib.sha256(raw).hexdigest()
+    sha256 = sha256_of(raw)
     document = None
     if too_large is None:
         document = Document(
@@ -146,7 +170,7 @@ def store(
             added_at=now,
         )
     message = InboxMessage(
-        message_id=headers.message_id,
+        message_id=None if reused else headers.message_id,  # its bytes keep the header
         sha256=sha256,
         document=document,
         folder=folder,

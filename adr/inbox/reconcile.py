@@ -45,7 +45,8 @@ def reconcile(session: Session, message: InboxMessage, head: EmailMessage) -> st
     Runs in the transaction that stores the message; returns "reconciled", "proposed" or None.
     """
     headers = Headers.of(head)
-    ours = our_mail(session, headers.message_id) if headers.message_id else None
+    # The message's own Message-ID: None when an earlier, different message had it first.
+    ours = our_mail(session, message.message_id) if message.message_id else None
     if ours is not None and ours.kind in INBOX_KINDS:
         message.outcome = "existing"
         message.case_id = case_of(session, ours.report_id)
