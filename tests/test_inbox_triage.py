@@ -17,10 +17,12 @@ from openpyxl import load_workbook
 from PIL import Image
 
 from adr import regulatory
+from adr.cases import merges
 from adr.extensions import db
 from adr.inbox import messages, reading
-from adr.models import AuditEntry, Document, InboxMessage, Report, write_transaction
+from adr.models import AuditEntry, CaseMerge, Document, InboxMessage, Report, write_transaction
 from tests.test_documents import EXECUTABLE, pdf, photo
+from tests.test_export import case_id_of, merge
 from tests.test_i18n import LATIN_ON_CHINESE_PAGES, latin_words
 from tests.test_review import REVIEWER, csrf, signed_in, staff, submit  # noqa: F401
 
@@ -205,6 +207,33 @@ def test_a_reply_to_an_acknowledgement_is_proposed_as_a_follow_up(staff):  # noq
     message = loaded(staff, message_id)
     assert message.outcome == "follow_up" and message.case_id == case_id
     assert message.report.follow_up_of_id is not None
+
+
+def test_the_messages_of_a_case_merged_as_a_duplicate_follow_its_reports(staff):  # noqa: F811
+    original, duplicate = submit(staff), submit(staff)
+    client = signed_in(staff, REVIEWER)
+    linked = store(staff, mail("网站报告的副本", "同网站报告"))
+    reply = store(
+        staff, mail("Re: 您的报告已收到", "已痊愈"), proposed_case_id=case_id_of(staff, duplicate)
+    )
+    data = {"csrf_token": csrf(client), "decision": "existing", "case": duplicate}
+    assert client.post(f"/staff/inbox/{linked}", data=data).status_code == 303
+    merge(staff, duplicate, original)
+    assert loaded(staff, linked).case_id == loaded(staff, reply).proposed_case_id
+    assert loaded(staff, reply).proposed_case_id == case_id_of(staff, original)
+    month = f"{NOW.astimezone(regulatory.CHINA):%Y-%m}"
+    shown = {
+        "/staff/inbox": original,  # the reply, proposed for the original now
+        f"/staff/inbox/{reply}": original,
+        f"/staff/inbox/{linked}": duplicate,  # the report it was linked to, in its new case
+        f"/staff/inbox/reconciliation?month={month}": original,
+    }
+    for path, reference in shown.items():
+        page = client.get(path)
+        assert page.status_code == 200 and reference in page.get_data(as_text=True), path
+    with staff.app_context(), write_transaction() as session:
+        merges.undo(session, session.scalar(sa.select(CaseMerge.id)), "test", "不是重复")
+    assert loaded(staff, linked).case_id == case_id_of(staff, duplicate)  # back with its report
 
 
 def test_messages_linked_set_aside_corrected_and_the_month_reconciled(staff):  # noqa: F811

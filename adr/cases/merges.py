@@ -28,6 +28,7 @@ from adr.models import (
     CaseMerge,
     Document,
     DuplicateCandidate,
+    InboxMessage,
     Reaction,
     Report,
     Submission,
@@ -131,6 +132,11 @@ def merge(
         .where(Document.case_id == duplicate.id)
         .values(case_id=original.id, report_id=sa.func.coalesce(Document.report_id, moved[0].id))
     )
+    # The inbox's messages it became, or that were proposed for it, name the original now.
+    for column in (InboxMessage.case_id, InboxMessage.proposed_case_id):
+        session.execute(
+            sa.update(InboxMessage).where(column == duplicate.id).values({column: original.id})
+        )
     audit.record(session, actor, "assessment", moved[0].id, "status", duplicate.status, "duplicate")
     audit.record(session, actor, "assessment", moved[0].id, "duplicate_of", None, head.reference)
     duplicate.status, duplicate.duplicate_of_id = "duplicate", original.id
@@ -245,6 +251,11 @@ def undo(session: Session, merge_id: int, actor: str, reason: str) -> list[clock
     session.execute(
         sa.update(Document)
         .where(Document.report_id.in_([r.id for r in going]))
+        .values(case_id=duplicate.id)
+    )
+    session.execute(
+        sa.update(InboxMessage)
+        .where(InboxMessage.report_id.in_([r.id for r in going]))
         .values(case_id=duplicate.id)
     )
     for reaction in session.scalars(
