@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import smtplib
 import threading
 import time
@@ -110,7 +111,10 @@ def rendered_mail(kind: str, recipients: list[str], context: dict[str, Any]) -> 
         subject=one_line(str(context["subject"])),
         body_text=render_template(f"mail/{kind}.txt", **context),
         body_html=render_template(f"mail/{kind}.html", **context),
-        message_id=make_msgid("adr", domain=current_app.config["MAIL_MESSAGE_ID_DOMAIN"]),
+        # Unguessable: the inbox trusts it as the proof a returning mail is ours (adr.inbox).
+        message_id=make_msgid(
+            f"adr.{secrets.token_hex(12)}", domain=current_app.config["MAIL_MESSAGE_ID_DOMAIN"]
+        ),
         created_at=now,
         next_attempt_at=now,
     )

@@ -327,9 +327,7 @@ def test_a_crash_between_the_commit_and_the_flag_stores_nothing_twice(fetcher, m
 def test_a_strange_date_or_a_reused_message_id_loses_no_message(fetcher, mailbox):
     reused = "<scan-1@copier.example>"  # a scanner that numbers its mails from 1 again
     for minute, raw in enumerate([
-        mail("日期异常", "正文").replace(
-            b"Date: Fri, 20 Nov 2026 09:15:00 +0800", b"Date: Mon, 1 Jan 2026 00:00:00 +9" + b"9" * 19
-        ),
+        mail("日期异常", "正文").replace(b"09:15:00 +0800", b"09:15:00 +" + b"9" * 20),
         mail("扫描件", "第一份扫描件", message_id=reused),
         mail("扫描件", "第一份扫描件", message_id=reused, Received="by relay.example"),
         mail("患者死亡报告", "另一份报告", sender="赵医生 <zhao@example.org>", message_id=reused),
@@ -499,9 +497,10 @@ def test_settings_typed_as_numbers_stay_text_and_only_this_machine_may_go_unencr
     assert (settings.password, settings.port, settings.max_bytes) == ("123456", 993, 40 * MB)
     assert "123456" not in repr(settings)
     assert fetch.Settings.of(config | {"IMAP_SECURITY": "starttls"}).port == 143
-    for host in ("127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost", "LOCALHOST."):
+    for host in ("127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost", "LOCALHOST"):
         assert fetch.Settings.of(config | {"IMAP_HOST": host, "IMAP_SECURITY": "none"})
-    for host in ("10.0.0.1", "::ffff:8.8.8.8", "localhost.tianning.com.cn", "127.0.0.1.nip.io"):
+    for host in ("10.0.0.1", "::ffff:8.8.8.8", "localhost.tianning.com.cn", "127.0.0.1.nip.io",
+                 "localhost.", "localhost.localdomain"):  # fmt: skip  # names DNS answers
         with pytest.raises(fetch.SettingsError, match="refused unless"):
             fetch.Settings.of(config | {"IMAP_HOST": host, "IMAP_SECURITY": "none"})
 

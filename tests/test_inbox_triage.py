@@ -194,7 +194,9 @@ def test_a_reply_to_an_acknowledgement_is_proposed_as_a_follow_up(staff):  # noq
     first = submit(staff)
     with staff.app_context():
         case_id = db.session.scalar(sa.select(Report.case_id).where(Report.reference == first))
-    raw = mail("Re: 您的报告已收到", "患者皮疹已痊愈。", In_Reply_To="<ack@tianning.example>")
+    token = "GMpz" + "x" * 39  # the acknowledgement's private link, quoted in the reply
+    quoted = f"患者皮疹已痊愈。\n> 补充信息:https://adr.example/report/follow-up/{token}\n"
+    raw = mail("Re: 您的报告已收到", quoted, In_Reply_To="<ack@tianning.example>")
     message_id = store(staff, raw, proposed_case_id=case_id)
     client = signed_in(staff, REVIEWER)
     page = client.get(f"/staff/inbox/{message_id}").get_data(as_text=True)
@@ -202,6 +204,8 @@ def test_a_reply_to_an_acknowledgement_is_proposed_as_a_follow_up(staff):  # noq
 
     form = client.get(f"/staff/reports/new?follow_up_of={first}&inbox={message_id}")
     typed = form_values(form.get_data(as_text=True)) | {"follow_up_of": first}
+    assert token not in typed["event-description"]
+    assert "/report/follow-up/…" in typed["event-description"]
     response = client.post("/staff/reports/new", data=typed)
     assert response.status_code == 303, response.get_data(as_text=True)[:2000]
     message = loaded(staff, message_id)

@@ -46,7 +46,6 @@ KEYWORD = "$AdrStored"
 FLAGS = [b"\\Seen", KEYWORD.encode()]
 HEADERS_AT_ONCE = 50  # messages whose headers one FETCH reads
 SECURITY = ("ssl", "starttls", "none")
-LOOPBACK_NAMES = ("localhost", "localhost.localdomain")
 
 
 class SettingsError(ValueError):
@@ -65,8 +64,9 @@ def setting_text(value: object) -> str:
 
 
 def is_loopback(host: str) -> bool:
-    """Tell whether a host is this machine: 127.0.0.0/8, ::1 or localhost (never resolved)."""
-    if host.lower().rstrip(".") in LOOPBACK_NAMES:
+    """Tell whether a host is this machine: 127.0.0.0/8, ::1 or `localhost` (never resolved:
+    `localhost.` or `localhost.localdomain` go to DNS, which may answer anything)."""
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback

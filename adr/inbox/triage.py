@@ -10,6 +10,7 @@ report made from a message stays, and is corrected on its case's page (invalid, 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,8 @@ from adr.inbox.reading import Reading
 from adr.models import Case, InboxMessage, Report, User
 
 MAX_REASON = 500  # InboxMessage.reason_text
+# The private link of an acknowledgement a reply quotes: whoever holds it may add to the case.
+FOLLOW_UP_LINK = re.compile(r"(/report/follow-up/)[A-Za-z0-9_-]+")
 
 
 class Refused(Exception):
@@ -254,6 +257,7 @@ def quoted(message: InboxMessage, reading: Reading, limit: int) -> str:
         sender=message.sender or "—",
         subject=message.subject or "—",
     )
-    body = "\n".join(f"> {line}" if line else ">" for line in reading.text.split("\n"))
-    text = f"{head}\n{body}" if reading.text else head
+    text = FOLLOW_UP_LINK.sub(r"\1…", reading.text)  # a quoted acknowledgement's private link
+    body = "\n".join(f"> {line}" if line else ">" for line in text.split("\n"))
+    text = f"{head}\n{body}" if text else head
     return text if len(text) <= limit else text[: limit - 1] + "…"
