@@ -54,6 +54,15 @@ def photo(orientation: int = 6) -> bytes:
     return out.getvalue()
 
 
+def scan_bomb() -> bytes:
+    """Return a progressive JPEG whose last scan is repeated: cheap to send, slow to decode."""
+    out = io.BytesIO()
+    Image.new("L", (64, 64), 128).save(out, "JPEG", progressive=True)
+    data = out.getvalue()
+    scan, end = data.rindex(b"\xff\xda"), data.rindex(b"\xff\xd9")
+    return data[:end] + data[scan:end] * 300 + data[end:]
+
+
 def pdf() -> bytes:
     out = io.BytesIO()
     Image.new("L", (60, 80), 255).save(out, "PDF")
@@ -96,6 +105,10 @@ def zipped() -> bytes:
 
 
 HTML = b"<!doctype html><html><body><script>fetch('/staff/users')</script>%PDF-1.4</body></html>"
+POLYGLOT = (  # a PDF to us, a web page to a browser that guesses
+    b"%PDF-1.4\n<HTML><SCRIPT>fetch('/staff/users')</script>\n1 0 obj\n<<>>\nendobj\n"
+    b"startxref\n0\n%%EOF\n"
+)
 EXECUTABLE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + b"\x00" * 100
 
 
@@ -224,6 +237,8 @@ def test_files_are_typed_by_their_content_and_pictures_lose_their_metadata(docs_
             "a PDF's start without its end": (b"%PDF-1.7\n1 0 obj\n<<>>\n" + b"x" * 100, "a.pdf"),
             "a damaged JPEG": (b"\xff\xd8\xff\xe0" + b"\x00" * 200, "broken.jpg"),
             "a pixel bomb": (png(1, 1, declared=(100_000, 100_000)), "bomb.png"),
+            "a scan bomb": (scan_bomb(), "scans.jpg"),
+            "a PDF that is a web page too": (POLYGLOT, "report.pdf"),
             "pixels above our limit": (png(1, 1, declared=(8000, 8000)), "large.png"),
             "an empty file": (b"", "empty.jpg"),
             "an e-mail from the public": (eml(), "mail.eml"),
@@ -238,6 +253,12 @@ def test_files_are_typed_by_their_content_and_pictures_lose_their_metadata(docs_
         )
         assert reasons["a pixel bomb"] == "图片太大，无法打开：请发送较小的照片。"
         assert "8000 × 8000" in reasons["pixels above our limit"]
+        web_page = reasons["a PDF that is a web page too"]
+        assert web_page == "此文件开头像PDF文件，但含有网页代码，无法保存。"
+        assert (
+            reasons["a scan bomb"]
+            == "图片分成的扫描层过多，无法打开：请重新保存后发送，或发送另一张。"
+        )
         with pytest.raises(documents.Refused, match="不是PDF文件"):
             documents.accept(HTML, "report.pdf")  # staff get their own list
 

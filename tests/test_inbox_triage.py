@@ -428,3 +428,19 @@ def test_a_message_is_late_after_one_working_day():
     assert late_before(7, 10) == "Fri 04 10"  # Monday: the weekend does not count
     assert late_before(12, 15) == "Fri 11 00"  # Saturday: Friday counts whole, no more
     assert late_before(13, 9) == "Fri 11 00"
+
+
+@pytest.mark.sqlite_only
+def test_a_message_of_many_parts_is_only_downloaded_and_a_wrong_byte_hides_nothing():
+    head = "From: a@b.example\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+    part = "--b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment\r\n\r\nx\r\n"
+    many = (head + "".join([part] * 2000) + "--b--\r\n").encode()
+    assert reading.read(many) == reading.Reading(readable=False)
+    assert reading.files(many) == [] and reading.attachment_count(many) is None
+
+    raw = mail("皮疹", "", files=((LETTER, "application/pdf", "报告表.pdf"),))
+    text = "患者出现皮疹".encode() + b"\xff" + "已停药".encode()  # one byte neither UTF-8 nor GB
+    raw = raw.replace(b"7bit\n\n\n", b"8bit\n\n" + text + b"\n", 1)
+    shown = reading.read(raw)
+    assert shown.readable and shown.text == "患者出现皮疹\ufffd已停药"
+    assert [(a.filename, data) for a, data in reading.files(raw)] == [("报告表.pdf", LETTER)]

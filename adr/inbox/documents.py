@@ -4,8 +4,9 @@
 JPEG or PNG picture, or (not from the public) an e-mail message, and refuses anything else with
 a message for the person who sent it. A picture is decoded and encoded again, upright, without
 its EXIF (GPS location, camera, time) or any other metadata; one declaring more pixels than
-`MAX_PIXELS` is refused before it is decoded. `attach` keeps an accepted file with a case (and
-one of its reports) in the caller's write transaction, audited.
+`MAX_PIXELS`, or a JPEG of more than `MAX_SCANS` scans, is refused before it is decoded; a
+PDF that is also a web page is refused. `attach` keeps an accepted file with a case (and one of
+its reports) in the caller's write transaction, audited.
 """
 
 from __future__ import annotations
@@ -38,6 +39,13 @@ MAX_PIXELS = 50_000_000
 # Pillow only warns between its own limit and twice that: refuse those too, in every process
 # that may open an image (a warning would let the picture be decoded).
 warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+# A progressive JPEG is drawn in scans, each decoded over the whole picture: a camera's has about
+# ten. One scan repeated thousands of times would keep a worker decoding for minutes (a "scan
+# bomb"). A scan starts with the marker FF DA, never found inside scan data (an FF there is
+# followed by 00 or a restart marker): counting them in the bytes counts the scans, and at worst
+# a few bytes of metadata too.
+MAX_SCANS = 100
+SCAN_START = b"\xff\xda"
 
 EXTENSIONS = {
     "application/pdf": ".pdf",
@@ -50,6 +58,16 @@ IMAGE_TYPES = {"JPEG": "image/jpeg", "MPO": "image/jpeg", "PNG": "image/png"}
 JPEG_START, PNG_START = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"
 PDF_HEADER = re.compile(rb"%PDF-[12]\.\d")
 PDF_TAIL = 2048  # readers look for startxref and %%EOF this near the end
+# A "PDF" that is also a web page, for a browser that guesses a file's type from its first bytes:
+# the tags browsers sniff HTML by (WHATWG MIME Sniffing) in its first KB, where a real PDF holds
+# its header and first objects. Tags of one or two letters are left out: <b> or <a > may be a
+# PDF's hex string, and compressed bytes would match them by chance.
+PDF_HEAD = 4096
+HTML_TAG = re.compile(
+    rb"<(!doctype\s+html|html|head|body|script|iframe|style|title|svg|img|meta|object|embed"
+    rb"|div|table|font)[\s>/]",
+    re.IGNORECASE,
+)
 MESSAGE_HEAD = 256 * 1024  # where an e-mail message's header must lie
 HEADER_LINE = re.compile(rb"(From |[A-Za-z0-9-]+:)")  # an mbox "From " line, or a header field
 UNSAFE_IN_NAMES = re.compile(r'[<>:"|?*\s]+')  # and path separators, taken apart first
@@ -99,6 +117,8 @@ def accept(data: bytes, filename: str, *, public: bool = False) -> Accepted:
     elif PDF_HEADER.match(data):
         if not is_pdf(data):
             raise Refused(_l("The file starts as a PDF but is not a whole one: it cannot be kept."))
+        if HTML_TAG.search(data[:PDF_HEAD]):
+            raise Refused(_l("The file starts as a PDF but holds a web page: it cannot be kept."))
         content_type = "application/pdf"
     elif not public and is_message(data):
         content_type = "message/rfc822"
@@ -117,6 +137,13 @@ def accept(data: bytes, filename: str, *, public: bool = False) -> Accepted:
 def clean_image(data: bytes) -> tuple[str, bytes]:
     """Return a picture's type and the picture decoded and encoded again: upright, in its own
     format, with its colour profile and scale, without EXIF, comments or other metadata."""
+    if data.startswith(JPEG_START) and data.count(SCAN_START) > MAX_SCANS:
+        raise Refused(
+            _l(
+                "The picture is stored in too many passes to open: "
+                "save it again or send another one."
+            )
+        )
     try:
         with Image.open(io.BytesIO(data), formats=["JPEG", "PNG"]) as image:
             if image.width * image.height > MAX_PIXELS:

@@ -2,9 +2,10 @@
 
 The text/plain part is preferred; a mail in HTML only is turned into text (scripts, styles and
 the head dropped, block elements kept as lines, images never fetched). Bodies are decoded from
-the charset they declare, else UTF-8, else GB18030 (which reads GB2312 and GBK too). A message
-whose structure or text cannot be read is `readable=False`: staff download it whole instead.
-Nothing here raises on a stranger's message.
+the charset they declare, else UTF-8, else GB18030 (which reads GB2312 and GBK too), else the
+declared charset with a replacement character for each byte it cannot read. A message whose
+structure cannot be read, or of too many parts, is `readable=False` and has no attachment: staff
+download it whole instead. Nothing here raises on a stranger's message.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ BROKEN = (
     errors.StartBoundaryNotFoundDefect,
     errors.MultipartInvariantViolationDefect,
 )
+# A message of thousands of parts takes seconds to parse, and its page parses it at each view: one
+# with more lines that may start a part (a boundary "--…" or a Content-Type header; a part
+# usually has both) than this, about 500 parts, is not parsed but downloaded.
+MAX_PART_LINES = 1000
+PART_LINE = re.compile(rb"^(?:--|content-type:)", re.IGNORECASE | re.MULTILINE)
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -60,16 +66,25 @@ def parse(raw: bytes) -> EmailMessage:
     return message
 
 
+def structure(raw: bytes) -> EmailMessage | None:
+    """Return the message parsed; None when it has too many parts to parse, or parts that
+    cannot be told apart."""
+    if len(PART_LINE.findall(raw)) > MAX_PART_LINES:
+        return None
+    message = parse(raw)
+    if any(isinstance(d, BROKEN) for part in message.walk() for d in part.defects):
+        return None
+    return message
+
+
 def read(raw: bytes) -> Reading:
     """Return the message's text and its attachments; `readable` False when it cannot be shown."""
     try:
-        message = parse(raw)
-        if any(isinstance(d, BROKEN) for part in message.walk() for d in part.defects):
+        message = structure(raw)
+        if message is None:
             return Reading(readable=False)
         body = message.get_body(preferencelist=("plain", "html"))
         text = body_text(body) if body is not None else ""
-        if text is None:
-            return Reading(readable=False)
         attachments = [
             Attachment(number, filename, part.get_content_type(), len(payload(part)))
             for number, (filename, part) in enumerate(attached(message, body), 1)
@@ -82,7 +97,9 @@ def read(raw: bytes) -> Reading:
 def files(raw: bytes) -> list[tuple[Attachment, bytes]]:
     """Return the message's attachments with their bytes; none when it cannot be read."""
     try:
-        message = parse(raw)
+        message = structure(raw)
+        if message is None:
+            return []
         body = message.get_body(preferencelist=("plain", "html"))
         found = []
         for number, (filename, part) in enumerate(attached(message, body), 1):
@@ -159,18 +176,17 @@ def safe_filename(name: str, fallback: str = "attachment") -> str:
     return f"{stem[: 254 - len(extension)]}.{extension}"
 
 
-def body_text(part: Message) -> str | None:
-    """Return the body part as text (HTML rendered as text); None when it cannot be decoded."""
+def body_text(part: Message) -> str:
+    """Return the body part as text (HTML rendered as text)."""
     text = decode(payload(part), part.get_content_charset())
-    if text is None:
-        return None
     if part.get_content_subtype() == "html":
         text = html_to_text(text[:MAX_HTML])
     return tidy(text)
 
 
-def decode(data: bytes, declared: str | None) -> str | None:
-    """Return the bytes decoded by the declared charset, else UTF-8, else GB18030; or None."""
+def decode(data: bytes, declared: str | None) -> str:
+    """Return the bytes decoded by the declared charset, else UTF-8, else GB18030; else (a wrong
+    label, a character cut) by the declared charset or UTF-8, each byte it cannot read replaced."""
     candidates = []
     if declared:
         declared = declared.strip().lower()
@@ -181,7 +197,10 @@ def decode(data: bytes, declared: str | None) -> str | None:
             return data.decode(charset)
         except (LookupError, UnicodeDecodeError, ValueError):
             continue
-    return None
+    try:
+        return data.decode(candidates[0] if candidates else "utf-8", errors="replace")
+    except (LookupError, ValueError):  # no such charset, or not one of text
+        return data.decode("utf-8", errors="replace")
 
 
 def tidy(text: str) -> str:

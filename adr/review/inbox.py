@@ -206,7 +206,7 @@ class Filing:
     def of(cls, message: InboxMessage) -> Filing:
         raw = message.document.data if message.document else b""
         kept, refused = [], []
-        for attachment, data in reading.files(raw) if reading.read(raw).readable else []:
+        for attachment, data in reading.files(raw):  # whatever becomes of its text
             try:
                 kept.append(documents.accept(data, attachment.filename))
             except documents.Refused as why:
