@@ -190,6 +190,25 @@ def test_a_scanned_letter_becomes_a_case_from_the_day_it_arrived(staff):  # noqa
     assert "安全邮箱 (" not in client.get("/staff/").get_data(as_text=True)
 
 
+def test_an_awareness_date_other_than_the_arrival_is_shown_wherever_the_message_is(staff):  # noqa: F811
+    arrived = NOW - timedelta(days=2)
+    message_id = store(staff, mail("电话随访记录", "患者皮疹"), arrived)
+    client = signed_in(staff, REVIEWER)
+    form = client.get(f"/staff/reports/new?inbox={message_id}").get_data(as_text=True)
+    later = regulatory.china_date(arrived) + timedelta(days=1)  # when the minimum was met, say
+    typed = form_values(form) | {
+        "event-name": "皮疹", "drugs-0-generic_name": "阿莫西林胶囊",
+        "case-awareness_date": later.isoformat(),
+    }  # fmt: skip
+    assert client.post("/staff/reports/new", data=typed).status_code == 303
+    month = f"{arrived.astimezone(regulatory.CHINA):%Y-%m}"
+    page = client.get(f"/staff/inbox/reconciliation?month={month}").get_data(as_text=True)
+    assert f"{later.isoformat()} (与邮件到达日期不同)" in page
+    triaged = next(a for a in actions(staff) if a[0] == "message triaged")
+    assert f'"aware_on": "{later.isoformat()}"' in triaged[3]
+    assert f'"received_on": "{regulatory.china_date(arrived).isoformat()}"' in triaged[3]
+
+
 def test_a_reply_to_an_acknowledgement_is_proposed_as_a_follow_up(staff):  # noqa: F811
     first = submit(staff)
     with staff.app_context():

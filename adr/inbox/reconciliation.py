@@ -31,7 +31,10 @@ COLUMNS = (
     Term("分拣人", "Triaged by"),
     Term("分拣时间（北京时间）", "Triaged (China time)"),
     Term("邮件编号", "Message number"),
+    # Day 0 of the report it became: the day it arrived, unless staff entered another day.
+    Term("报告的首次获知日期", "The report's awareness date"),
 )
+NOT_ARRIVAL = Term("与邮件到达日期不同", "not the day the message arrived")
 SHEET = Term("安全邮箱核对", "Safety inbox reconciliation")
 SUMMARY = Term("小结", "Summary")
 SUMMARY_ROWS = (
@@ -98,7 +101,19 @@ def row(message: InboxMessage, language: str) -> list[Any]:
         by,
         china(message.triaged_at),
         message.id,
+        awareness(message, language),
     ]
+
+
+def awareness(message: InboxMessage, language: str) -> str:
+    """Return the awareness date of the report a message became, saying when it is not the day
+    the message arrived (the day 0 the message itself gives)."""
+    if message.report is None or message.outcome not in ("new_report", "follow_up"):
+        return ""
+    aware_on = message.report.aware_on
+    if aware_on == regulatory.china_date(message.received_at):
+        return aware_on.isoformat()
+    return f"{aware_on.isoformat()} ({NOT_ARRIVAL.text(language)})"
 
 
 def write_sheet(found: Month, target: str | Path | IO[bytes], language: str) -> None:

@@ -100,6 +100,9 @@ def state(message: InboxMessage) -> dict[str, Any]:
         "reason_text": message.reason_text,
         "case": message.case.first_report.reference if message.case else None,
         "report": message.report.reference if message.report else None,
+        # Day 0: the day it arrived, and the report's awareness date if staff entered another.
+        "received_on": regulatory.china_date(message.received_at).isoformat(),
+        "aware_on": message.report.aware_on.isoformat() if message.report else None,
     }
 
 
@@ -115,6 +118,14 @@ def state_text(stored: str, language: str) -> str:
             kept["reason_text"],
             kept["report"] or kept["case"],
         ]
+        if kept.get("aware_on") and kept["aware_on"] != kept.get("received_on"):
+            parts.append(
+                _(
+                    "awareness date %(aware_on)s, not the day it arrived (%(received_on)s)",
+                    aware_on=kept["aware_on"],
+                    received_on=kept["received_on"],
+                )
+            )
     except (ValueError, TypeError, KeyError):
         return stored
     return " · ".join(str(part) for part in parts if part)
