@@ -214,9 +214,9 @@ def stored(
 ) -> bool:
     """Take one message; True once it is in the database, to be flagged.
 
-    A message the database refuses is left unflagged on the server, said in `fetched.failed`,
-    and tried again next time, without holding up the messages after it; a database that
-    cannot be reached ends the pass.
+    A message the database refuses, or that the app cannot take, is left unflagged on the
+    server, said in `fetched.failed`, and tried again next time, without holding up the
+    messages after it; a server or a database that cannot be reached ends the pass.
     """
     try:
         return take(client, settings, place, head, fetched)
