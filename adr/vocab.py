@@ -643,6 +643,7 @@ NARANJO_BAND: CodeList = {
 }
 
 PUBLIC_FORM = Term("公开报告表", "Public form")
+INBOX_READER = Term("安全邮箱收取程序", "The safety inbox reader")  # `adr fetch-mail` in the trail
 # How a message of the safety inbox was triaged (adr.inbox), and why one is not a report.
 INBOX_OUTCOME: CodeList = {
     "new_report": Term("新报告", "New report"),

@@ -291,6 +291,10 @@ def test_messages_linked_set_aside_corrected_and_the_month_reconciled(staff):  #
     ]
     assert trail[-2][3] == "其实是投诉" and '"reason": "enquiry"' in trail[-3][2]
     assert len([a for a in trail if a[0] == "message triaged"]) == 4  # the double click: once
+    history = client.get(f"/staff/inbox/{enquiry}").get_data(as_text=True)
+    history = history.split('id="message-history"')[1]
+    assert history.count("<tr><td>") == 5  # stored, set aside, reopened, why, set aside again
+    assert "其实是投诉" in history and "投诉(无不良事件)" in history and "收取邮件" in history
 
     shown_in_chinese = LATIN_ON_CHINESE_PAGES | {"KB", "B", "eml", "xlsx"}
     for path in (

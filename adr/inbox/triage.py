@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 from adr import audit, regulatory, vocab
 from adr.inbox import documents
 from adr.inbox.reading import Reading
-from adr.models import Case, InboxMessage, Report, User
+from adr.models import AuditEntry, Case, InboxMessage, Report, User
 
 MAX_REASON = 500  # InboxMessage.reason_text
 # The private link of an acknowledgement a reply quotes: whoever holds it may add to the case.
@@ -104,6 +104,27 @@ def state(message: InboxMessage) -> dict[str, Any]:
         "received_on": regulatory.china_date(message.received_at).isoformat(),
         "aware_on": message.report.aware_on.isoformat() if message.report else None,
     }
+
+
+def history(session: Session, message_id: int) -> list[AuditEntry]:
+    """Return the audit trail's entries about a message, oldest first: stored, reconciled,
+    triaged and reopened (with the reason that follows), its downloads.
+
+    A message set aside or linked belongs to no report: its entries are found by the message
+    they name (`state` and the download entries begin with its number)."""
+    own = AuditEntry.field == "message"
+    named = sa.or_(
+        AuditEntry.new_value == str(message_id),
+        AuditEntry.new_value.startswith(f'{{"message": {message_id},'),
+        AuditEntry.new_value.startswith(f"{message_id}/"),
+        AuditEntry.new_value.startswith(f"{message_id} "),
+    )
+    found = list(session.scalars(sa.select(AuditEntry).where(own, named).order_by(AuditEntry.id)))
+    reopened = [e.id + 1 for e in found if e.action == "message triaged"]
+    reasons = sa.select(AuditEntry).where(
+        own, AuditEntry.action == "reason", AuditEntry.id.in_(reopened)
+    )
+    return sorted([*found, *session.scalars(reasons)], key=lambda entry: entry.id)
 
 
 def state_text(stored: str, language: str) -> str:

@@ -89,6 +89,7 @@ def render_message(
         refused=refused,
         decision=decision,
         typed=request.form if request.method == "POST" else {},
+        entries=triage.history(db.session(), message.id),
     ), status
 
 
@@ -134,7 +135,9 @@ def inbox_raw(message_id: str) -> Response:
             current_user.email,
             "document downloaded",
             document.report_id,
-            new=f"#{document.id} {document.filename}",
+            "message",
+            None,
+            f"{message.id} {document.filename}",
         )
     return download(document.data, document.filename, "message/rfc822")
 

@@ -25,7 +25,7 @@ from adr.cases.reports import reference_for_token, store_report
 from adr.extensions import db, login_manager
 from adr.http import CleanParameters
 from adr.i18n import current_language
-from adr.inbox import triage
+from adr.inbox import messages, triage
 from adr.intake.forms import StaffReportForm, fields_in_error, plain_number
 from adr.intake.pages import render_form
 from adr.models import AuditEntry, Case, OutboxMail, Report, User, write_transaction
@@ -614,7 +614,8 @@ def staff_helpers() -> dict[str, Any]:
         }[section]
 
     def actor(name: str) -> str:
-        return vocab.PUBLIC_FORM.text(current_language()) if name == audit.PUBLIC_FORM else name
+        named = {audit.PUBLIC_FORM: vocab.PUBLIC_FORM, messages.APP: vocab.INBOX_READER}
+        return named[name].text(current_language()) if name in named else name
 
     return {
         "audit_value": audit_value,
