@@ -740,6 +740,9 @@ AUDIT_ACTION: CodeList = {
     # Source documents and the safety inbox (adr.inbox).
     "document added": Term("添加原始资料", "Source document added"),
     "document downloaded": Term("下载原始资料", "Source document downloaded"),
+    "document taken back": Term(
+        "撤销关联，邮件原件移出病例", "Link undone: the message taken off the case"
+    ),
     "message stored": Term("收取邮件", "Inbox message stored"),
     "message triaged": Term("邮件分拣", "Inbox message triaged"),
     "message reconciled": Term("邮件自动核对", "Inbox message reconciled automatically"),

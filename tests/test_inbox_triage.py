@@ -278,7 +278,9 @@ def test_messages_linked_set_aside_corrected_and_the_month_reconciled(staff):  #
     assert decide(enquiry, decision="not_report", reason="spam").status_code == 409
     assert decide(copy, decision="existing", case="ADR-202601-000000").status_code == 422
     assert decide(copy, decision="existing", case=reference.lower()).status_code == 303
-    assert loaded(staff, copy).case_id is not None and loaded(staff, copy).outcome == "existing"
+    linked = loaded(staff, copy)
+    assert linked.case_id is not None and linked.outcome == "existing"
+    assert linked.document.report_id == linked.report_id  # the message kept with the case
 
     # A correction needs a reason, and is audited: old → new, then why.
     assert decide(enquiry, decision="reopen", why=" ").status_code == 422
@@ -323,6 +325,10 @@ def test_messages_linked_set_aside_corrected_and_the_month_reconciled(staff):  #
     assert ("reconciliation downloaded", "2026-10", None, None) in actions(staff)
 
     assert decide(waiting, decision="not_report", reason="spam").status_code == 303
+    assert decide(copy, decision="reopen", why="不是这份报告").status_code == 303
+    assert loaded(staff, copy).document.case_id is None  # the link undone, the message too
+    assert ("document taken back", None, None, f"#{linked.document_id}") in actions(staff)
+    assert decide(copy, decision="existing", case=reference).status_code == 303
     page = client.get("/staff/inbox/reconciliation?month=2026-10").get_data(as_text=True)
     assert "本月核对完毕" in page
 

@@ -207,7 +207,19 @@ def link_to_case(session: Session, message_id: int, user: User, typed: str) -> R
         )
     message = locked(session, message_id)
     decide(session, message, user, "existing", case=report.case, report=report)
+    keep_with(session, message, report, user)
     return report
+
+
+def keep_with(session: Session, message: InboxMessage, report: Report, user: User) -> None:
+    """Keep the message (its raw bytes) as a source document of the report, audited once."""
+    document = message.document
+    if document is None or document.report_id == report.id:
+        return
+    document.case, document.report = report.case, report
+    audit.record(
+        session, user.email, "document added", report.id, new=f"#{document.id} {document.filename}"
+    )
 
 
 def set_aside(session: Session, message_id: int, user: User, reason: str, reason_text: str) -> None:
@@ -237,6 +249,11 @@ def reopen(session: Session, message_id: int, user: User, why: str) -> None:
             )
         )
     before = state(message)
+    document = message.document
+    if document is not None and message.outcome == "existing" and document.report_id:
+        taken_from = document.report_id  # the link undone: the message leaves the case too
+        document.case = document.report = None
+        audit.record(session, user.email, "document taken back", taken_from, new=f"#{document.id}")
     message.outcome = message.reason = message.reason_text = None
     message.case = message.report = None
     message.triaged_at = message.triaged_by_id = None
@@ -261,16 +278,7 @@ def file_report(
     message = locked(session, message_id)
     outcome = "follow_up" if report.follow_up_of_id else "new_report"
     decide(session, message, user, outcome, case=report.case, report=report)
-    document = message.document
-    if document is not None:
-        document.case, document.report = report.case, report
-        audit.record(
-            session,
-            user.email,
-            "document added",
-            report.id,
-            new=f"#{document.id} {document.filename}",
-        )
+    keep_with(session, message, report, user)
     refused = []
     for accepted in files:
         try:
