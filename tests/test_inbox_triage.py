@@ -473,3 +473,13 @@ def test_a_message_of_many_parts_is_only_downloaded_and_a_wrong_byte_hides_nothi
     shown = reading.read(raw)
     assert shown.readable and shown.text == "患者出现皮疹\ufffd已停药"
     assert [(a.filename, data) for a, data in reading.files(raw)] == [("报告表.pdf", LETTER)]
+
+
+def test_a_header_keeps_no_control_or_direction_character():
+    raw = (
+        "From: =?utf-8?b?5byg5LiJ4oCuZ3BqLmV4ZQ==?= <a@example.com>\r\n"  # 张三 RLO gpj.exe
+        "Subject: =?utf-8?b?5oql5ZGKAOS4gA==?=\r\n\r\n正文"  # 报告 NUL 一
+    ).encode()
+    headers = messages.Headers.of(messages.parse_header(raw))
+    assert headers.sender == '"张三 gpj.exe" <a@example.com>'  # the override gone
+    assert headers.subject == "报告 一"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
@@ -30,9 +31,9 @@ from adr.models import Document, InboxMessage
 from adr.regulatory import china_date
 
 APP = "fetch-mail"  # the audit trail's actor for what the app does with the inbox by itself
+HIDDEN = ("Cc", "Cf", "Cs")  # controls, format characters (bidi overrides), stray surrogates
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 EIGHT_BIT = re.compile("[\udc80-\udcff]")  # a raw byte above 127, as the parser keeps it
-CONTROL = re.compile("[\x00-\x1f\x7f]")  # PostgreSQL refuses NUL in text
 
 
 def parse_header(raw: bytes) -> EmailMessage:
@@ -43,7 +44,8 @@ def parse_header(raw: bytes) -> EmailMessage:
 
 
 def header(message: EmailMessage, name: str) -> str:
-    """Return a header's decoded text on one line, without control characters, or its raw text
+    """Return a header's decoded text on one line, without control or invisible characters (a
+    NUL PostgreSQL refuses, a right-to-left override that disguises a name), or its raw text
     when it cannot be decoded."""
     raw = next((v for k, v in message.raw_items() if k.lower() == name.lower()), None)
     if raw is not None and EIGHT_BIT.search(raw):
@@ -53,7 +55,8 @@ def header(message: EmailMessage, name: str) -> str:
             value = message.get(name)
         except Exception:  # a malformed header of a stranger's message: keep it raw
             value = raw
-    return " ".join(CONTROL.sub(" ", str(value or "")).split())
+    text = "".join(" " if unicodedata.category(c) in HIDDEN else c for c in str(value or ""))
+    return " ".join(text.split())
 
 
 def eight_bit(raw: str) -> str:
