@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from email import policy
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -38,6 +38,8 @@ from tests.conftest import app_config, reference_of, send_report, valid_report
 from tests.imap import MISSING, PASSWORD, USER, Dovecot
 from tests.smtp import SMTPServer, free_port
 from tests.test_batches import catalogued
+from tests.test_documents import pdf
+from tests.test_inbox_triage import form_values
 from tests.test_review import REVIEWER, signed_in
 
 pytestmark = pytest.mark.skipif(MISSING is not None, reason=f"the IMAP tests: {MISSING}")
@@ -416,6 +418,11 @@ def test_the_apps_own_mails_are_reconciled_and_a_reply_to_an_acknowledgement_is_
             X_ADR_Reference=reference,
         ),
         "stranger": mail("咨询", "请问这个药孕妇能用吗?"),
+        "letter": mail(  # a hospital's scanned report form
+            "不良反应报告表",
+            "见附件扫描件。",
+            attachments=[("报告表.pdf", pdf(), "application/pdf")],
+        ),
     }
     uids = {
         name: mailbox.append(raw, datetime(2026, 11, 22, 9, minute, tzinfo=CHINA))
@@ -425,7 +432,7 @@ def test_the_apps_own_mails_are_reconciled_and_a_reply_to_an_acknowledgement_is_
     result = fetch_mail(app)
 
     assert result.exit_code == 0, result.output
-    assert "5 stored (0 too large to download, 2 reconciled)" in result.output
+    assert "6 stored (0 too large to download, 2 reconciled)" in result.output
     rows = {name: row for row in stored(app) for name, uid in uids.items() if row.uid == uid}
     triaged = {
         name: (row.outcome, row.case_id, row.triaged_by_id, row.proposed_case_id)
@@ -437,12 +444,14 @@ def test_the_apps_own_mails_are_reconciled_and_a_reply_to_an_acknowledgement_is_
         "reply": (None, None, None, case_id),
         "forged": (None, None, None, case_id),  # proposed, never reconciled on a header
         "stranger": (None, None, None, None),
+        "letter": (None, None, None, None),
     }
     assert rows["notification"].triaged_at is not None
     assert rows["notification"].report_id == report_id and rows["batch alert"].report_id is None
     # On the triage page: what waits, with the case proposed; the app's own mails are done.
-    page = signed_in(app, REVIEWER).get("/staff/inbox").get_data(as_text=True)
-    assert "3 封邮件待分拣，最早一封收到于 2026-11-22 09:02" in page
+    client = signed_in(app, REVIEWER)
+    page = client.get("/staff/inbox").get_data(as_text=True)
+    assert "4 封邮件待分拣，最早一封收到于 2026-11-22 09:02" in page
     assert page.count(f"是否为 {reference} 的跟踪报告？") == 2
     assert "请问这个药孕妇能用吗" not in page and "咨询" in page  # subjects only, never bodies
     with app.app_context():
@@ -458,6 +467,23 @@ def test_the_apps_own_mails_are_reconciled_and_a_reply_to_an_acknowledgement_is_
         ],
         key=str,
     )
+    # The letter becomes a case through the staff form, from the day it reached the inbox.
+    form = client.get(f"/staff/reports/new?inbox={rows['letter'].id}").get_data(as_text=True)
+    typed = form_values(form) | {"event-name": "皮疹", "drugs-0-generic_name": "阿莫西林胶囊"}
+    made = client.post("/staff/reports/new", data=typed)
+    assert made.status_code == 303, made.get_data(as_text=True)[:2000]
+    with app.app_context():
+        new = db.session.scalar(
+            sa.select(Report).where(Report.reference == made.location.rsplit("/", 1)[1])
+        )
+        assert (new.source, new.aware_on) == ("email", date(2026, 11, 22))
+        kept = {(d.origin, d.filename) for d in new.case.documents}
+        assert ("attachment", "报告表.pdf") in kept and (
+            "email",
+            rows["letter"].document.filename,
+        ) in kept
+    month = client.get("/staff/inbox/reconciliation?month=2026-11").get_data(as_text=True)
+    assert "本月尚未核对完毕" in month and month.count("<tr class=") == 6
 
 
 def test_a_wrong_password_or_an_unreachable_server_is_an_error_without_a_traceback(
