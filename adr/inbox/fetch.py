@@ -21,6 +21,7 @@ run and found stored by its bytes. Nothing is deleted or expunged: the folder is
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import ssl
@@ -247,7 +248,7 @@ def take(
     if received_at.tzinfo is None:  # a server that gave no offset: read as UTC
         received_at = received_at.replace(tzinfo=UTC)
     parsed = parse_header(header)
-    known = same_message(db.session(), Headers.of(parsed))
+    known = same_message(db.session(), Headers.of(parsed)) is True
     db.session.rollback()  # end the read: no transaction stays open while the server talks
     if known:
         fetched.flagged_only += 1
@@ -282,7 +283,7 @@ def keep(
             done = reconcile(session, message, parsed) if message else None
             message_id = message.id if message else None
     except sa.exc.IntegrityError:
-        stored = already_stored(db.session(), raw, Headers.of(parsed))
+        stored = already_stored(db.session(), hashlib.sha256(raw).hexdigest(), Headers.of(parsed))
         db.session.rollback()
         if not stored:
             raise

@@ -108,33 +108,31 @@ def sent_at(value: str) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def already_stored(session: Session, raw: bytes, headers: Headers) -> bool:
-    """Return whether this message is in the database: the same bytes, or the same message.
+def already_stored(session: Session, sha256: str, headers: Headers) -> bool:
+    """Return whether this message is in the database: the same bytes, or the same message."""
+    if session.scalar(sa.select(sa.exists().where(InboxMessage.sha256 == sha256))):
+        return True
+    return same_message(session, headers) is True
+
+
+def same_message(session: Session, headers: Headers) -> bool | None:
+    """Return whether the stored message holding this Message-ID is this one (the same sender,
+    subject and date); None when no message holds it.
 
     The same message delivered twice (copied to two addresses, say) differs only in its
     transport headers; a different message reusing a Message-ID (a careless device, a forger)
     is a message of its own, stored as one.
     """
-    if session.scalar(sa.select(sa.exists().where(InboxMessage.sha256 == sha256_of(raw)))):
-        return True
-    return same_message(session, headers)
-
-
-def same_message(session: Session, headers: Headers) -> bool:
-    """Return whether a stored message has this Message-ID, sender, subject and date."""
     if headers.message_id is None:
-        return False
-    same = sa.exists().where(
-        InboxMessage.message_id == headers.message_id,
-        InboxMessage.sender == headers.sender,
-        InboxMessage.subject == headers.subject,
-        InboxMessage.sent_at.is_not_distinct_from(headers.sent_at),
-    )
-    return session.scalar(sa.select(same)) or False
-
-
-def sha256_of(raw: bytes) -> str:
-    return hashlib.sha256(raw).hexdigest()
+        return None
+    holder = session.execute(
+        sa.select(InboxMessage.sender, InboxMessage.subject, InboxMessage.sent_at).where(
+            InboxMessage.message_id == headers.message_id
+        )
+    ).first()
+    if holder is None:
+        return None
+    return tuple(holder) == (headers.sender, headers.subject, headers.sent_at)
 
 
 def store(
@@ -154,13 +152,13 @@ def store(
     caller commits (a unique constraint settles two fetchers racing for one message).
     """
     headers = Headers.of(parse_header(raw))
-    if already_stored(session, raw, headers):
+    sha256 = hashlib.sha256(raw).hexdigest()
+    if session.scalar(sa.select(sa.exists().where(InboxMessage.sha256 == sha256))):
         return None
-    reused = headers.message_id is not None and session.scalar(
-        sa.select(sa.exists().where(InboxMessage.message_id == headers.message_id))
-    )
+    same = same_message(session, headers)
+    if same:
+        return None
     now = datetime.now(UTC)
-    sha256 = sha256_of(raw)
     document = None
     if too_large is None:
         document = Document(
@@ -173,7 +171,7 @@ def store(
             added_at=now,
         )
     message = InboxMessage(
-        message_id=None if reused else headers.message_id,  # its bytes keep the header
+        message_id=None if same is False else headers.message_id,  # its bytes keep it
         sha256=sha256,
         document=document,
         folder=folder,

@@ -77,18 +77,23 @@ def structure(raw: bytes) -> EmailMessage | None:
     return message
 
 
+def opened(raw: bytes) -> tuple[EmailMessage, Message | None] | None:
+    """Return the message parsed and its body (text, else HTML); None when it cannot be read."""
+    message = structure(raw)
+    if message is None:
+        return None
+    return message, message.get_body(preferencelist=("plain", "html"))
+
+
 def read(raw: bytes) -> Reading:
     """Return the message's text and its attachments; `readable` False when it cannot be shown."""
     try:
-        message = structure(raw)
-        if message is None:
+        found = opened(raw)
+        if found is None:
             return Reading(readable=False)
-        body = message.get_body(preferencelist=("plain", "html"))
+        message, body = found
         text = body_text(body) if body is not None else ""
-        attachments = [
-            Attachment(number, filename, part.get_content_type(), len(payload(part)))
-            for number, (filename, part) in enumerate(attached(message, body), 1)
-        ]
+        attachments = [attachment for attachment, _ in decoded(message, body)]
     except Exception:  # a stranger's message: whatever it breaks, it is downloaded instead
         return Reading(readable=False)
     return Reading(True, text[:MAX_TEXT], len(text) > MAX_TEXT, attachments)
@@ -97,17 +102,10 @@ def read(raw: bytes) -> Reading:
 def files(raw: bytes) -> list[tuple[Attachment, bytes]]:
     """Return the message's attachments with their bytes; none when it cannot be read."""
     try:
-        message = structure(raw)
-        if message is None:
-            return []
-        body = message.get_body(preferencelist=("plain", "html"))
-        found = []
-        for number, (filename, part) in enumerate(attached(message, body), 1):
-            data = payload(part)
-            found.append((Attachment(number, filename, part.get_content_type(), len(data)), data))
+        found = opened(raw)
+        return [] if found is None else decoded(*found)
     except Exception:  # as `read`: a message that breaks the parser has no attachment to give
         return []
-    return found
 
 
 def attachment(raw: bytes, number: int) -> tuple[Attachment, bytes] | None:
@@ -116,9 +114,22 @@ def attachment(raw: bytes, number: int) -> tuple[Attachment, bytes] | None:
 
 
 def attachment_count(raw: bytes) -> int | None:
-    """Return how many attachments the message carries; None when it cannot be read."""
-    reading = read(raw)
-    return len(reading.attachments) if reading.readable else None
+    """Return how many attachments the message carries, without decoding them; None when it
+    cannot be read."""
+    try:
+        found = opened(raw)
+        return None if found is None else sum(1 for _ in attached(*found))
+    except Exception:  # as `read`
+        return None
+
+
+def decoded(message: EmailMessage, body: Message | None) -> list[tuple[Attachment, bytes]]:
+    """Return each file of the message with its decoded bytes, numbered from 1."""
+    found = []
+    for number, (filename, part) in enumerate(attached(message, body), 1):
+        data = payload(part)
+        found.append((Attachment(number, filename, part.get_content_type(), len(data)), data))
+    return found
 
 
 def attached(message: EmailMessage, body: Message | None) -> Iterator[tuple[str, Message]]:

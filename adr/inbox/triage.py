@@ -80,12 +80,7 @@ def is_late(message: InboxMessage, now: datetime) -> bool:
 
 def locked(session: Session, message_id: int) -> InboxMessage:
     """Return the message, its row locked for the decision (SQLite's write lock is held)."""
-    message = session.scalar(
-        sa.select(InboxMessage)
-        .where(InboxMessage.id == message_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    message = session.get(InboxMessage, message_id, with_for_update=True, populate_existing=True)
     if message is None:
         raise LookupError(f"no inbox message {message_id}")
     return message

@@ -155,13 +155,13 @@ def download_document(document_id: int) -> Response:
             report_id,
             new=f"#{document_id} {name}",
         )
-    return Response(data, content_type=content_type, headers=download_headers(name))
+    return download(data, name, content_type)
 
 
-def download_headers(filename: str) -> dict[str, str]:
-    """Return the headers that make a response a download the browser never opens itself."""
+def download(data: bytes, filename: str, content_type: str) -> Response:
+    """Return bytes as a download the browser never opens in the page."""
     fallback = "".join(c if c.isascii() and (c.isalnum() or c in "._- ") else "_" for c in filename)
-    return {
+    headers = {
         # The name in ASCII for old clients, and whole (RFC 5987) for the rest.
         "Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''"
         + quote(filename, safe=""),
@@ -169,6 +169,7 @@ def download_headers(filename: str) -> dict[str, str]:
         "Content-Security-Policy": "default-src 'none'; sandbox",
         "Cache-Control": "no-store",
     }
+    return Response(data, content_type=content_type, headers=headers)
 
 
 @bp.errorhandler(RequestEntityTooLarge)

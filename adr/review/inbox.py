@@ -30,7 +30,7 @@ from adr.intake.forms import MaxLength, StaffReportForm
 from adr.models import InboxMessage, Report, User, write_transaction
 from adr.review import bp
 from adr.review.coding import posted_id
-from adr.review.documents import download_headers
+from adr.review.documents import download
 from adr.review.queries import MAX_PAGE, utcnow
 
 PAGE_SIZE = 50
@@ -55,7 +55,7 @@ def inbox() -> str:
         late_before=regulatory.triage_late_before(now),
         page=number,
         page_size=PAGE_SIZE,
-        month=f"{now.astimezone(regulatory.CHINA):%Y-%m}",
+        month=current_month(),
     )
 
 
@@ -161,11 +161,6 @@ def inbox_attachment(message_id: str, number: str) -> Response:
             f"{message.id}/{attachment.number} {attachment.filename}",
         )
     return download(data, attachment.filename, "application/octet-stream")
-
-
-def download(data: bytes, filename: str, mimetype: str) -> Response:
-    """Return bytes as a download the browser never opens in the page."""
-    return Response(data, content_type=mimetype, headers=download_headers(filename))
 
 
 # Reports made from a message: the staff form (adr.review.views.new_report) calls these.
