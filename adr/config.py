@@ -110,10 +110,18 @@ NEW_REACTION_DAYS = 30
 # a correction that moves a deadline wait for a second member of staff (`adr.cases.approvals`).
 FOUR_EYES = True
 
-# Batch clusters: the safety inbox is alerted when this many cases name one batch of a product
-# within this many days (the days the company knew of them), and again each time it doubles.
+# Batch clusters (批号聚集, a quality signal, not a group event): the safety inbox is alerted
+# when this many cases name one batch of a product within this many days (the days the company
+# knew of them), and again each time it doubles.
 BATCH_ALERT_COUNT = 3
 BATCH_ALERT_DAYS = 90
+# Signals (adr.signals): a new signal is to be validated or refuted within this many days.
+SIGNAL_VALIDATION_DAYS = 30
+# Group adverse events (群体不良事件): this many cases of one product in one area within this many
+# days (the days the company knew of them) open one; so do this many deaths in those days.
+GROUP_EVENT_CASES = 3
+GROUP_EVENT_DAYS = 7
+GROUP_EVENT_DEATHS = 2
 # Duplicate candidates: the evidence (points, see adr/duplicates.py) an earlier case needs to be
 # proposed on a new case's page.
 DUPLICATE_THRESHOLD = 7.0

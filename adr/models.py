@@ -404,6 +404,11 @@ class Product(Model):
     strengths: Mapped[list[str]] = mapped_column(sa.JSON, default=list, server_default="[]")
     # The adverse reactions the label lists, one term each: what a reaction is expected against.
     listed_reactions: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    # Those terms coded to MedDRA, kept beside the text: term → PT code (a term not coded is
+    # absent). A serious reaction whose PT is not among them is a signal trigger (adr.signals).
+    listed_pt_codes: Mapped[dict[str, int]] = mapped_column(
+        sa.JSON, default=dict, server_default="{}"
+    )
 
     batches: Mapped[list[Batch]] = relationship(
         back_populates="product", order_by="Batch.manufactured_on"
@@ -942,3 +947,221 @@ class InboxMessage(Model):
     proposed_case: Mapped[Case | None] = relationship(foreign_keys=[proposed_case_id])
     report: Mapped[Report | None] = relationship()
     triaged_by: Mapped[User | None] = relationship()
+
+
+# Signals, group events and periodic reports (adr.signals, adr.regulator.periodic).
+
+
+class SignalRun(Model):
+    """One run of signal detection (`adr signals run`): a period, and what it counted."""
+
+    __tablename__ = "signal_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    period: Mapped[str] = mapped_column(sa.String(7))  # 2026-Q3 or 2026-11
+    period_start: Mapped[date]
+    period_end: Mapped[date]  # the last day: cumulative figures count up to it
+    meddra_version: Mapped[str | None] = mapped_column(sa.String(10))  # PTs as of this version
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: still running
+    run_by: Mapped[str] = mapped_column(sa.String(254))  # a staff e-mail, or "command"
+    cases: Mapped[int] = mapped_column(default=0)  # valid cases counted, cumulatively
+    pairs: Mapped[int] = mapped_column(default=0)  # product × PT figures stored
+    raised: Mapped[int] = mapped_column(default=0)  # signals opened or joined by this run
+
+
+class SignalFigure(Model):
+    """One product × PT of a run: its 2×2 table and what each test said of it.
+
+    a: cases of the product with the PT; b: of the product without it; c: of the company's other
+    products with the PT; d: of the others without it (cumulative up to the period's end).
+    """
+
+    __tablename__ = "signal_figure"
+    __table_args__ = (sa.UniqueConstraint("run_id", "product_id", "pt_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(sa.ForeignKey("signal_run.id", ondelete="CASCADE"))
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("product.id"), index=True)
+    pt_code: Mapped[int]
+    soc_code: Mapped[int | None]  # the PT's primary SOC
+    a: Mapped[int]
+    b: Mapped[int]
+    c: Mapped[int]
+    d: Mapped[int]
+    prr: Mapped[float | None] = mapped_column(sa.Float)
+    chi2: Mapped[float | None] = mapped_column(sa.Float)
+    ror: Mapped[float | None] = mapped_column(sa.Float)
+    ror_lower: Mapped[float | None] = mapped_column(sa.Float)  # 95 % confidence interval
+    ror_upper: Mapped[float | None] = mapped_column(sa.Float)
+    ic: Mapped[float | None] = mapped_column(sa.Float)
+    ic025: Mapped[float | None] = mapped_column(sa.Float)  # lower 95 % credibility bound
+    period_count: Mapped[int] = mapped_column(default=0)  # cases known in the period
+    baseline: Mapped[float | None] = mapped_column(sa.Float)  # mean of the 4 periods before
+    poisson_p: Mapped[float | None] = mapped_column(sa.Float)
+    # The triggers that fired (vocab.SIGNAL_TRIGGER): prr, ror, ic, trend, fatal, unlisted, dme.
+    triggers: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+
+
+class Signal(Model):
+    """A signal of a product × PT, from detection to decision (the signal tracking log).
+
+    new (awaiting validation) → validated | refuted → prioritised → evaluated → closed;
+    each step keeps its date, person and rationale here and as a `SignalStep`.
+    """
+
+    __tablename__ = "safety_signal"
+    __table_args__ = (sa.Index("ix_safety_signal_pair", "product_id", "pt_code", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("product.id"))
+    pt_code: Mapped[int]
+    soc_code: Mapped[int | None]
+    meddra_version: Mapped[str | None] = mapped_column(sa.String(10))  # of the PT when detected
+    status: Mapped[str] = mapped_column(sa.String(12), default="new", index=True)
+    triggers: Mapped[list[str]] = mapped_column(sa.JSON, default=list)  # every one seen so far
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    detected_by_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("signal_run.id"))
+    latest_figure_id: Mapped[int | None] = mapped_column(sa.ForeignKey("signal_figure.id"))
+    validation_due_on: Mapped[date]
+    validated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # validated or refuted
+    validated_by: Mapped[str | None] = mapped_column(sa.String(254))
+    validation_rationale: Mapped[str | None] = text(2000)
+    priority: Mapped[str | None] = code()  # vocab.SIGNAL_PRIORITY
+    prioritised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    prioritised_by: Mapped[str | None] = mapped_column(sa.String(254))
+    priority_rationale: Mapped[str | None] = text(2000)
+    evaluation_due_on: Mapped[date | None]
+    evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    evaluated_by: Mapped[str | None] = mapped_column(sa.String(254))
+    conclusion: Mapped[str | None] = code()  # vocab.SIGNAL_CONCLUSION
+    assessment: Mapped[str | None] = text(5000)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(sa.String(254))
+
+    product: Mapped[Product] = relationship()
+    latest_figure: Mapped[SignalFigure | None] = relationship(foreign_keys=[latest_figure_id])
+    cases: Mapped[list[SignalCase]] = relationship(order_by="SignalCase.id")
+    steps: Mapped[list[SignalStep]] = relationship(order_by="SignalStep.id")
+    actions: Mapped[list[SignalAction]] = relationship(order_by="SignalAction.id")
+
+
+class SignalCase(Model):
+    """A case behind a signal, and the trigger that brought it."""
+
+    __tablename__ = "signal_case"
+    __table_args__ = (sa.UniqueConstraint("signal_id", "case_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signal_id: Mapped[int] = mapped_column(sa.ForeignKey("safety_signal.id"))
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("safety_case.id"), index=True)
+    trigger: Mapped[str] = mapped_column(sa.String(12))  # vocab.SIGNAL_TRIGGER
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    case: Mapped[Case] = relationship()
+
+
+class SignalStep(Model):
+    """A line of a signal's tracking log: what was done, when, by whom and why."""
+
+    __tablename__ = "signal_step"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signal_id: Mapped[int] = mapped_column(sa.ForeignKey("safety_signal.id"), index=True)
+    step: Mapped[str] = mapped_column(sa.String(16))  # vocab.SIGNAL_STEP
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    by: Mapped[str] = mapped_column(sa.String(254))  # a staff e-mail, or "command"
+    rationale: Mapped[str | None] = text(5000)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)  # figures, cases, the action
+
+
+class SignalAction(Model):
+    """An action taken on a signal (a label change, a letter to health professionals …)."""
+
+    __tablename__ = "signal_action"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    signal_id: Mapped[int] = mapped_column(sa.ForeignKey("safety_signal.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))  # vocab.SIGNAL_ACTION
+    description: Mapped[str] = mapped_column(sa.String(2000))
+    due_on: Mapped[date | None]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(sa.String(254))
+    completed_on: Mapped[date | None]
+    completed_by: Mapped[str | None] = mapped_column(sa.String(254))
+    completion_note: Mapped[str | None] = text(2000)
+
+
+class DesignatedMedicalEvent(Model):
+    """A PT the company always looks at, however few its cases (admins keep the list)."""
+
+    __tablename__ = "designated_medical_event"
+
+    pt_code: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    added_by: Mapped[str] = mapped_column(sa.String(254))
+
+
+class GroupEvent(Model):
+    """A group adverse event (药品群体不良事件, Order 81 Art. 27–28): several cases of one
+    product in one area within days, or deaths together. Reported at once; investigated
+    within 7 days of the day the company knew (`known_on`)."""
+
+    __tablename__ = "group_event"
+    __table_args__ = (sa.Index("ix_group_event_open", "closed_at", "investigation_due_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("product.id"), index=True)
+    province: Mapped[str | None] = text(50)  # None: the cases did not say where
+    city: Mapped[str | None] = text(50)
+    kind: Mapped[str] = mapped_column(sa.String(10))  # vocab.GROUP_EVENT_KIND: cluster, deaths
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    known_on: Mapped[date]  # the China date the company knew the event: day 0
+    investigation_due_on: Mapped[date]
+    outbox_mail_id: Mapped[int | None] = mapped_column(sa.ForeignKey("outbox_mail.id"))
+    # The immediate report to the provincial authority, as staff record it.
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reported_how: Mapped[str | None] = text(100)  # phone, fax, the national system …
+    reported_to: Mapped[str | None] = text(200)
+    reported_by: Mapped[str | None] = mapped_column(sa.String(254))
+    investigation_done_on: Mapped[date | None]
+    investigation_findings: Mapped[str | None] = text(5000)
+    actions_taken: Mapped[str | None] = text(5000)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(sa.String(254))
+    close_note: Mapped[str | None] = text(2000)
+
+    product: Mapped[Product] = relationship()
+    cases: Mapped[list[GroupEventCase]] = relationship(order_by="GroupEventCase.id")
+
+
+class GroupEventCase(Model):
+    """A case of a group event."""
+
+    __tablename__ = "group_event_case"
+    __table_args__ = (sa.UniqueConstraint("group_event_id", "case_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_event_id: Mapped[int] = mapped_column(sa.ForeignKey("group_event.id"))
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("safety_case.id"), index=True)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    case: Mapped[Case] = relationship()
+
+
+class ProductExposure(Model):
+    """How much of a product reached patients in a period, as staff typed it: the reporting
+    rates' denominator in periodic reports."""
+
+    __tablename__ = "product_exposure"
+    __table_args__ = (sa.UniqueConstraint("product_id", "period_start", "unit"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("product.id"))
+    period_start: Mapped[date]
+    period_end: Mapped[date]
+    unit: Mapped[str] = mapped_column(sa.String(12))  # vocab.EXPOSURE_UNIT: packs, patient_days
+    amount: Mapped[int] = mapped_column(sa.BigInteger)
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    entered_by: Mapped[str] = mapped_column(sa.String(254))
+    note: Mapped[str | None] = text(500)

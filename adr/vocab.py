@@ -673,6 +673,63 @@ DOCUMENT_TYPE: CodeList = {
     "image/png": Term("PNG图片", "PNG picture"),
     "message/rfc822": Term("邮件(.eml)", "E-mail message (.eml)"),
 }
+# Signals (adr.signals): what raised one, where it stands, and what was decided.
+SIGNAL_TRIGGER: CodeList = {
+    "prr": Term("比例报告比(PRR)", "Proportional reporting ratio (PRR)"),
+    "ror": Term("报告比值比(ROR)", "Reporting odds ratio (ROR)"),
+    "ic": Term("信息成分(IC)", "Information component (IC)"),
+    "trend": Term("报告数异常增加", "Increase over the previous periods"),
+    "fatal": Term("死亡病例", "Fatal case"),
+    "unlisted": Term("严重且说明书未载明", "Serious and not listed"),
+    "dme": Term("重点关注医学事件", "Designated medical event"),
+}
+SIGNAL_STATUS: CodeList = {
+    "new": Term("待确认", "Awaiting validation"),
+    "validated": Term("已确认", "Validated"),
+    "refuted": Term("已排除", "Refuted"),
+    "prioritised": Term("已定优先级", "Prioritised"),
+    "evaluated": Term("已评价", "Evaluated"),
+    "closed": Term("已关闭", "Closed"),
+}
+SIGNAL_STEP: CodeList = {
+    "detected": Term("检出", "Detected"),
+    "cases_added": Term("新增病例", "Cases added"),
+    "validated": Term("确认", "Validated"),
+    "refuted": Term("排除", "Refuted"),
+    "prioritised": Term("确定优先级", "Prioritised"),
+    "evaluated": Term("评价", "Evaluated"),
+    "action_added": Term("制定措施", "Action planned"),
+    "action_done": Term("措施完成", "Action completed"),
+    "closed": Term("关闭", "Closed"),
+    "reopened": Term("重新打开", "Reopened"),
+}
+SIGNAL_PRIORITY: CodeList = {
+    "high": Term("高", "High"),
+    "medium": Term("中", "Medium"),
+    "low": Term("低", "Low"),
+}
+SIGNAL_CONCLUSION: CodeList = {
+    "confirmed": Term("确认为风险", "Confirmed risk"),
+    "refuted": Term("不构成风险", "Refuted"),
+    "more_data": Term("需要更多数据", "Needs more data"),
+}
+SIGNAL_ACTION: CodeList = {
+    "label_change": Term("修订说明书", "Label change"),
+    "dhpc": Term("致医务人员的函", "Letter to health professionals"),
+    "communication": Term("风险沟通", "Risk communication"),
+    "study": Term("开展研究", "Study"),
+    "other": Term("其他", "Other"),
+}
+# Group adverse events (adr.signals.group_events).
+GROUP_EVENT_KIND: CodeList = {
+    "cluster": Term("同一地区短期内多例", "Several cases in one area within days"),
+    "deaths": Term("死亡病例聚集", "Deaths together"),
+}
+# Exposure staff type for periodic reports (adr.regulator.periodic).
+EXPOSURE_UNIT: CodeList = {
+    "packs": Term("销售量(盒)", "Packs sold"),
+    "patient_days": Term("患者用药天数", "Patient-days"),
+}
 AUDIT_ACTION: CodeList = {
     "report received": Term("收到报告", "Report received"),
     "case viewed": Term("查看病例", "Case viewed"),
@@ -747,6 +804,18 @@ AUDIT_ACTION: CodeList = {
     "message triaged": Term("邮件分拣", "Inbox message triaged"),
     "message reconciled": Term("邮件自动核对", "Inbox message reconciled automatically"),
     "reconciliation downloaded": Term("下载邮箱核对表", "Inbox reconciliation downloaded"),
+    # Signals, group events and periodic reports (adr.signals, adr.regulator.periodic).
+    "signals run": Term("信号检测", "Signal detection run"),
+    "signal step": Term("信号管理步骤", "Signal step recorded"),
+    "signal log downloaded": Term("下载信号跟踪记录", "Signal tracking log downloaded"),
+    "designated events changed": Term("修改重点关注事件清单", "Designated medical events changed"),
+    "listed reactions coded": Term("说明书不良反应MedDRA编码", "Listed reactions coded"),
+    "group event opened": Term("发现群体不良事件", "Group adverse event opened"),
+    "group event changed": Term("群体不良事件处理记录", "Group adverse event recorded"),
+    "group event downloaded": Term("下载群体不良事件基本信息表", "Group event form downloaded"),
+    "exposure entered": Term("录入销售量/暴露量", "Exposure entered"),
+    "periodic downloaded": Term("下载定期报告汇总表", "Periodic tabulations downloaded"),
+    "meddra recoded": Term("MedDRA版本升级重新编码", "Recoded to a newer MedDRA version"),
 }
 ASSESSED_FIELD: CodeList = {
     "status": Term("处理状态", "Status"),
@@ -777,6 +846,9 @@ ASSESSED_FIELD: CodeList = {
     "lapsed_due_at": Term("判为无效前已逾期的时限", "Deadline passed before found invalid"),
     "assigned_to": Term("负责人", "Assigned to"),
     "message": Term("安全邮箱邮件", "Inbox message"),  # its triage (adr.inbox.triage)
+    "signal": Term("信号", "Signal"),
+    "group_event": Term("群体不良事件", "Group adverse event"),
+    "meddra_version": Term("MedDRA版本", "MedDRA version"),
 }
 # Steps that wait for a second person under four-eyes (adr.cases.approvals).
 APPROVAL_KIND: CodeList = {

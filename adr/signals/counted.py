@@ -1,0 +1,103 @@
+"""The cases that count for signals and periodic tabulations, and what each names.
+
+A case counts when it is valid and neither invalid nor a duplicate (its reports were merged into
+the original, which counts them). It is dated by the day the company first knew of it (its
+earliest report's `aware_on`), names the catalogue's products among its suspected and
+interacting drugs, and the PTs of its coded reactions (those set aside as not reactions left
+out) as of the newest MedDRA version: a reaction coded in an older version whose LLT is not in
+the newest keeps the PT of its own version until a coder recodes it (`/staff/coding/upgrade`).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+
+from adr.models import Case, Drug, MeddraTerm, Reaction, Report
+
+ASSESSED_ROLES = ("suspect", "interacting")  # the drugs a reaction is counted against
+
+
+def counted_cases() -> sa.Subquery:
+    """Return (case_id, aware_on, serious, death) of every case that counts."""
+    return (
+        sa.select(
+            Case.id.label("case_id"),
+            sa.func.min(Report.aware_on).label("aware_on"),
+            Case.serious.label("serious"),
+            Case.death.label("death"),
+        )
+        .join(Report, Report.case_id == Case.id)
+        .where(
+            Case.valid_case.is_(True),
+            Case.status.not_in(("invalid", "duplicate")),
+            Case.duplicate_of_id.is_(None),
+        )
+        .group_by(Case.id, Case.serious, Case.death)
+        .subquery("counted_case")
+    )
+
+
+def case_products() -> sa.Subquery:
+    """Return the distinct (case_id, product_id): the catalogue's products a case suspects."""
+    return (
+        sa.select(Report.case_id.label("case_id"), Drug.product_id.label("product_id"))
+        .join(Drug, Drug.report_id == Report.id)
+        .where(Drug.product_id.is_not(None), Drug.role.in_(ASSESSED_ROLES))
+        .distinct()
+        .subquery("case_product")
+    )
+
+
+def case_pts(version: str | None) -> sa.Subquery:
+    """Return the distinct (case_id, pt_code, soc_code) of the cases' coded reactions.
+
+    The PT and its primary SOC are the `version`'s (the newest), or the reaction's own version's
+    where its LLT is not in `version`.
+    """
+    newest_llt, own_llt = aliased(MeddraTerm), aliased(MeddraTerm)
+    newest_pt, own_pt = aliased(MeddraTerm), aliased(MeddraTerm)
+    pt_code = sa.func.coalesce(newest_llt.pt_code, own_llt.pt_code)
+    return (
+        sa.select(
+            Reaction.case_id.label("case_id"),
+            pt_code.label("pt_code"),
+            sa.func.coalesce(newest_pt.soc_code, own_pt.soc_code).label("soc_code"),
+        )
+        .outerjoin(
+            newest_llt,
+            sa.and_(
+                newest_llt.version == sa.literal(version or ""),
+                newest_llt.level == "llt",
+                newest_llt.code == Reaction.llt_code,
+            ),
+        )
+        .outerjoin(
+            own_llt,
+            sa.and_(
+                own_llt.version == Reaction.meddra_version,
+                own_llt.level == "llt",
+                own_llt.code == Reaction.llt_code,
+            ),
+        )
+        .outerjoin(
+            newest_pt,
+            sa.and_(
+                newest_pt.version == sa.literal(version or ""),
+                newest_pt.level == "pt",
+                newest_pt.code == pt_code,
+            ),
+        )
+        .outerjoin(
+            own_pt,
+            sa.and_(
+                own_pt.version == Reaction.meddra_version,
+                own_pt.level == "pt",
+                own_pt.code == pt_code,
+            ),
+        )
+        .where(Reaction.llt_code.is_not(None), Reaction.excluded_reason.is_(None))
+        .where(pt_code.is_not(None))
+        .distinct()
+        .subquery("case_pt")
+    )
