@@ -19,5 +19,6 @@ from adr.review import (  # noqa: E402, F401
     integrity,
     products,
     queue,
+    signals,
     views,
 )

@@ -55,6 +55,7 @@ from adr.review.queries import (
     utcnow,
 )
 from adr.review.queue import Bulk, account_id, assignable, staff_for_filters, workloads
+from adr.signals import log as signal_log
 
 
 @bp.before_request
@@ -97,6 +98,7 @@ def render_dashboard(month: str | None = None, month_error: str | None = None) -
         month=month or previous_month(now),
         month_error=month_error,
         inbox=triage.waiting(db.session(), now),
+        signals=signal_log.due(db.session(), regulatory.china_today(now)),
     )
 
 
