@@ -15,6 +15,7 @@ from bench import (
     meddra,
     pages,
     review,
+    signal_pages,
     triage,
 )
 
@@ -34,3 +35,4 @@ if __name__ == "__main__":
     triage.main()
     journey.main()
     inbox_storage.main()
+    signal_pages.main()
