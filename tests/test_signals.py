@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import openpyxl
@@ -38,6 +39,7 @@ from tests.conftest import (
 )
 from tests.holder_case import import_meddra
 from tests.meddra_fixture import ANAPHYLACTIC_SHOCK, RASH, VERSION
+from tests.test_i18n import LATIN_ON_CHINESE_PAGES, latin_words
 from tests.test_review import PASSWORD, REVIEWER, signed_in
 
 TODAY = regulatory.china_today()
@@ -353,12 +355,24 @@ def test_a_step_refused_keeps_its_values_and_a_stale_form_is_refused(world, staf
     assert post(staff, signal_id, "close", rationale="结束").status_code == 422  # action open
 
 
-def test_signal_pages_are_for_signed_in_staff_only(world):
+def test_signal_pages_are_for_signed_in_staff_only_and_forms_need_their_token(world, staff):
     anonymous = world.test_client()
     for path in ("/staff/signals", "/staff/signals/1", "/staff/signals/log.xlsx"):
         response = anonymous.get(path)
         assert response.status_code == 302 and "/login" in response.location
     response = anonymous.post("/staff/signals/1", data={"step": "validate", "rationale": "x"})
     assert response.status_code in (302, 400)
-    with world.app_context():
-        assert db.session.get(Signal, 1).status != "validated"
+    without_token = staff.post(
+        f"/staff/signals/{world.config['shock']}",
+        data={"step": "validate", "rationale": "x", "seen": "999"},
+    )
+    assert without_token.status_code == 400
+    assert status_of(world, world.config["shock"]) == "new"
+
+
+def test_chinese_signal_pages_carry_only_the_terms_a_pv_officer_reads_in_latin(world, staff):
+    allowed = LATIN_ON_CHINESE_PAGES | {"MedDRA", "PT", "SOC", "PRR", "ROR", "IC", "IC025", "CI"}
+    allowed |= {"xlsx", REVIEWER.split("@")[0]}
+    for path in ("/staff/signals", f"/staff/signals/{world.config['late']}", "/staff/"):
+        shown = re.sub(r"ADR-\d{6}-[0-9A-Z]{6}", "", page(staff, path))
+        assert latin_words(shown) <= allowed, path

@@ -192,4 +192,7 @@ def signal_helpers() -> dict[str, Any]:
     def term_name(names: dict[tuple[str, int], str], level: str, code: int | None) -> str:
         return log.term_text(names, level, code)
 
-    return {"term_name": term_name, "signal_open": log.OPEN}
+    return {
+        "term_name": term_name,
+        "step_person": lambda by: log.person(by, current_language()),
+    }

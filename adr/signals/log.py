@@ -579,6 +579,13 @@ STEP_COLUMNS = (
 SIGNALS_SHEET = Term("信号跟踪记录", "Signal tracking log")
 STEPS_SHEET = Term("处理步骤", "Steps")
 CHUNK = 500
+COMMAND = "command"  # detection's steps are by the command (`adr signals run`), not a person
+COMMAND_NAME = Term("信号检测(系统)", "Signal detection (the app)")
+
+
+def person(by: str, language: str) -> str:
+    """Return who took a step: a staff e-mail, or detection named in `language`."""
+    return COMMAND_NAME.text(language) if by == COMMAND else by
 
 
 def china_day(moment: datetime | None) -> date | None:
@@ -673,7 +680,7 @@ def write_log(session: Session, target: str | Path | IO[bytes], language: str) -
         values = [
             step.signal_id,
             china_moment(step.at),
-            step.by,
+            person(step.by, language),
             vocab.label(vocab.SIGNAL_STEP, step.step, language) or step.step,
             step.rationale,
         ]
