@@ -209,6 +209,10 @@ def test_the_signal_page_shows_the_2x2_table_figures_and_cases(world, staff):
     assert "产品数量少" in shown  # the small portfolio's limit, said plainly
     assert f'/staff/reports/{world.config["first"]}"' in shown and "死亡病例" in shown
     assert 'name="step" value="validate"' in shown and 'name="step" value="close"' not in shown
+    english = page(staff, f"/staff/signals/{world.config['late']}?lang=en")
+    assert "This product" in english and "Other PTs" in english and "Rash" in english
+    assert "small portfolio" in english
+    page(staff, "/staff/signals?lang=zh_CN")
     assert staff.get("/staff/signals/999999").status_code == 404
     assert staff.get("/staff/signals/abc").status_code == 404
 
