@@ -126,6 +126,8 @@ def test_cases_in_three_cities_do_not_and_a_case_without_area_counts_for_every_a
     page = client.get("/staff/group-events/1").get_data(as_text=True)
     [arealess] = [row for row in table_rows(page, "group-event-cases") if row[0] == nowhere]
     assert arealess[2] == "地区不详，计入各地区"
+    english = client.get("/staff/group-events/1?lang=en").get_data(as_text=True)
+    assert "Area not known: counted for every area" in english and "Several cases in one" in english
 
 
 def test_two_deaths_within_a_week_open_a_deaths_event_wherever_they_happened(app):
