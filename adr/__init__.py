@@ -50,6 +50,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         raise ValueError("STAFF_TOTP must be optional or required")
     if min(int(app.config["BATCH_ALERT_COUNT"]), int(app.config["BATCH_ALERT_DAYS"])) < 1:
         raise ValueError("BATCH_ALERT_COUNT and BATCH_ALERT_DAYS must be at least 1")
+    if min(int(app.config[f"GROUP_EVENT_{name}"]) for name in ("CASES", "DAYS", "DEATHS")) < 1:
+        raise ValueError(
+            "GROUP_EVENT_CASES, GROUP_EVENT_DAYS and GROUP_EVENT_DEATHS must be at least 1"
+        )
     if not 1 <= int(app.config["NEW_REACTION_DAYS"]) <= 30:
         raise ValueError("NEW_REACTION_DAYS must be a number of days from 1 to 30 (15 or 30)")
 

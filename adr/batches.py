@@ -1,4 +1,6 @@
-"""Batch clusters (Order 81 Art. 27, 群体不良事件): one batch of a product hurting several people.
+"""Batch clusters (批号聚集): one batch of a product named by several cases, a quality signal (a
+defect, a counterfeit). Not a group adverse event (药品群体不良事件, Order 81 Art. 27–28), which
+`adr.signals.group_events` opens from one product's cases in one area within days.
 
 A case counts for a batch when one of its reports names the batch on a suspect drug matched to
 the company's product, and the company knew of that report (its `aware_on`, day 0's date)

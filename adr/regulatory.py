@@ -25,6 +25,7 @@ _READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
 # gave it 15, which a company's SOP may keep).
 DAYS_TO_REPORT = {"death": 1, "serious": 15, "new": 30, "new_serious": 15, "general": 30}
 DEATH_INVESTIGATION_DAYS = 15  # Order 81 Art. 22: the manufacturer investigates every death
+GROUP_EVENT_INVESTIGATION_DAYS = 7  # Order 81 Art. 28: a group event investigated within 7 days
 NOT_FOR_REGULATOR = ("invalid", "duplicate")  # cases without a deadline
 # Cases still owing the regulator a report.
 OPEN_STATUSES = tuple(s for s in STATUS if s not in ("closed", *NOT_FOR_REGULATOR))
@@ -116,6 +117,12 @@ def is_death_clock(day_zero: date, due: datetime) -> bool:
 def investigation_due_at(day_zero: date) -> datetime:
     """Return when the investigation report of a death is due: 15 days after day 0."""
     return end_of_china_day(day_zero + timedelta(days=DEATH_INVESTIGATION_DAYS))
+
+
+def group_event_investigation_due(known_on: date) -> date:
+    """Return the day a group adverse event's investigation is due: 7 days after day 0
+    (Order 81 Art. 28)."""
+    return known_on + timedelta(days=GROUP_EVENT_INVESTIGATION_DAYS)
 
 
 def is_overdue(due: datetime | None, sent_on: date | None, now: datetime) -> bool:

@@ -21,6 +21,7 @@ from adr import audit, regulatory
 from adr.cases.decisions import DECIDED, DecisionLike, case_wide, in_force, sent_at
 from adr.cases.view import current_view
 from adr.models import Case, Decision, Report
+from adr.signals import group_events
 
 
 @dataclass(frozen=True)
@@ -227,12 +228,16 @@ def recompute(session: Session, case: Case, actor: str, received: Report | None 
         return
     first = case.reports[0]
     new_case = received is first
+    became_fatal = False
     for target, name, old, new in derive(case.reports, case):
         if isinstance(target, Report):
             if name in AUDITED_REPORT_FIELDS and target is not received:
                 audit.record_change(session, actor, "deadline", target.id, name, old, new)
         elif name in AUDITED_CASE_FIELDS and not new_case:
             audit.record_change(session, actor, "deadline", first.id, name, old, new)
+        became_fatal |= target is case and name == "death" and bool(new)
+    if became_fatal and received is None:  # a stored report is checked by `store_report`
+        group_events.check_case(session, case.id, actor, first.id)
 
 
 def lock(session: Session, case_id: int) -> Case:

@@ -14,6 +14,7 @@ from adr.cases import holder
 from adr.extensions import db
 from adr.inbox.documents import Accepted, attach
 from adr.models import Case, Report, write_transaction
+from adr.signals import group_events
 
 STORE_ATTEMPTS = 5
 # New information must be assessed again: a follow-up reopens a case in these statuses.
@@ -102,6 +103,7 @@ def store_report(
                 reactions.add_reported(session, case, report)
                 holder.add_reported_disease(session, case, report)
                 batches.check_batches(session, report)  # counts this report: after its case
+                group_events.check_case(session, case.id, actor, report.id)
                 case.suggested_expectedness = suggestion.code if suggestion else None
                 if also is not None:
                     also(session, report)

@@ -13,6 +13,7 @@ from adr.review import (  # noqa: E402, F401
     documents,
     duplicates,
     e2b,
+    group_events,
     holder,
     holder_pdf,
     inbox,

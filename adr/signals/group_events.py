@@ -1,0 +1,577 @@
+"""Group adverse events (药品群体不良事件, Order 81 Art. 27–28, 63): several people hurt by one
+product in one place within days, or deaths together. Not the batch alert (`adr.batches`,
+批号聚集), a quality signal about one batch over months.
+
+A case counts when it names the product (one approval number: a catalogue product) as a
+suspected or interacting drug and is neither invalid nor a duplicate; it need not be valid yet
+(a hospital's first call about several patients rarely names each one, and the immediate report
+does not wait for that). It is dated by the day the company first knew of it (its earliest
+report's `aware_on`) and placed by its latest report that says where it happened (province and
+city); a case that says nowhere counts for every area.
+
+`GROUP_EVENT_CASES` cases of a product within `GROUP_EVENT_DAYS` days (last day − first day <
+that many days) in one area open a `cluster` event; `GROUP_EVENT_DEATHS` fatal cases of it
+within those days, wherever they happened, open a `deaths` event. A case joins the open events
+of its product it belongs to instead (a cluster event of its area, a deaths event if fatal), so
+one cluster makes one event. Checked when a report is stored and when a case becomes fatal
+(`adr.cases.clock.recompute`), in that transaction, with the product's row locked: two reports
+stored at once count one after the other. Opening one mails the safety inbox through the
+outbox, without names or phone numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import IO, Any
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from openpyxl import Workbook
+from sqlalchemy.orm import Session
+
+from adr import audit, mailer, regulatory, vocab
+from adr.models import Case, GroupEvent, GroupEventCase, Product, Report
+from adr.signals.counted import case_products
+
+Area = tuple[str | None, str | None]  # province, city; None: not said
+NOWHERE: Area = (None, None)
+
+
+class Refused(ValueError):
+    """A change to a group event that cannot be made; the message says why."""
+
+
+def settings() -> tuple[int, int, int]:
+    """Return the cases, the window in days and the deaths that make a group event."""
+    config = current_app.config
+    return (
+        int(config["GROUP_EVENT_CASES"]),
+        int(config["GROUP_EVENT_DAYS"]),
+        int(config["GROUP_EVENT_DEATHS"]),
+    )
+
+
+@dataclass(frozen=True)
+class Counted:
+    """A case that counts for a product: the day the company knew it, whether fatal, where."""
+
+    case_id: int
+    known_on: date
+    death: bool
+    area: Area
+
+
+def counts_for(case_area: Area, area: Area) -> bool:
+    """Tell whether a case placed at `case_area` counts for `area` (what it does not say, it
+    counts for: a case without a city counts for every city of its province)."""
+    return all(mine is None or mine == theirs for mine, theirs in zip(case_area, area, strict=True))
+
+
+def first_cluster(
+    cases: Iterable[Counted], day: date, threshold: int, days: int
+) -> tuple[date, list[Counted]] | None:
+    """Return the day `threshold` cases within `days` days were first known around `day`,
+    and every case of such a window; None if no window holding `day` has that many."""
+    cases = sorted(cases, key=lambda c: (c.known_on, c.case_id))
+    reached: date | None = None
+    members: dict[int, Counted] = {}
+    for offset in range(days):
+        start = day - timedelta(days=days - 1 - offset)
+        inside = [c for c in cases if start <= c.known_on < start + timedelta(days=days)]
+        if len(inside) >= threshold:
+            on = inside[threshold - 1].known_on
+            reached = on if reached is None else min(reached, on)
+            members.update((c.case_id, c) for c in inside)
+    if reached is None:
+        return None
+    return reached, sorted(members.values(), key=lambda c: (c.known_on, c.case_id))
+
+
+def common_area(cases: Iterable[Counted]) -> Area:
+    """Return the province and the city every case that says one agrees on (else None)."""
+    cases = list(cases)
+    found: list[str | None] = []
+    for index in range(2):
+        said = {c.area[index] for c in cases if c.area[index] is not None}
+        found.append(said.pop() if len(said) == 1 else None)
+    return found[0], found[1]
+
+
+def place(value: str | None) -> str | None:
+    """Return a province or city as compared: trimmed, None if empty."""
+    return " ".join(value.split()) or None if value else None
+
+
+def case_areas(session: Session, case_ids: list[int]) -> dict[int, Area]:
+    """Return where each case happened: its latest report that says so."""
+    areas: dict[int, Area] = {}
+    for start in range(0, len(case_ids), 500):
+        rows = session.execute(
+            sa.select(Report.case_id, Report.event_province, Report.event_city)
+            .where(
+                Report.case_id.in_(case_ids[start : start + 500]),
+                sa.or_(Report.event_province.is_not(None), Report.event_city.is_not(None)),
+            )
+            .order_by(Report.added_at, Report.id)
+        )
+        for case_id, province, city in rows:
+            area = (place(province), place(city))
+            if area != NOWHERE:
+                areas[case_id] = area
+    return areas
+
+
+def counted_cases(
+    session: Session, product_id: int, since: date, until: date, case_id: int | None = None
+) -> list[Counted]:
+    """Return the cases of a product that count, first known from `since` to `until`."""
+    products = case_products()
+    known_on = sa.func.min(Report.aware_on)
+    named = sa.select(products.c.case_id).where(products.c.product_id == product_id)
+    if case_id is not None:
+        named = named.where(products.c.case_id == case_id)
+    else:  # the window's reports, by the aware_on index, before the product's drugs
+        recent = sa.select(Report.case_id).where(Report.aware_on.between(since, until))
+        named = named.where(products.c.case_id.in_(recent))
+    rows = session.execute(
+        sa.select(Case.id, known_on, Case.death)
+        .join(Report, Report.case_id == Case.id)
+        .where(
+            Case.id.in_(named),
+            Case.status.not_in(regulatory.NOT_FOR_REGULATOR),
+            Case.duplicate_of_id.is_(None),
+        )
+        .group_by(Case.id, Case.death)
+        .having(known_on.between(since, until))
+    ).all()
+    areas = case_areas(session, [row[0] for row in rows])
+    return [Counted(id_, on, death, areas.get(id_, NOWHERE)) for id_, on, death in rows]
+
+
+def belongs(event: GroupEvent, case: Counted) -> bool:
+    """Tell whether a case joins an open event: a deaths event if fatal, a cluster of its area."""
+    if event.kind == "deaths":
+        return case.death
+    return counts_for(case.area, (event.province, event.city))
+
+
+def check_case(session: Session, case_id: int, actor: str, report_id: int | None) -> None:
+    """Join the case to its products' open group events, or open those it makes.
+
+    Runs in the write transaction that stored a report of the case or made it fatal, after its
+    case is derived. The products' rows are locked first (FOR NO KEY UPDATE, as the batch alert
+    does: the drugs' foreign keys hold key-share locks), so two cases of one product are
+    counted one after the other and never open two events.
+    """
+    products = case_products()
+    product_ids = sorted(
+        session.scalars(sa.select(products.c.product_id).where(products.c.case_id == case_id))
+    )
+    if not product_ids:
+        return
+    session.execute(
+        sa.select(Product.id).where(Product.id.in_(product_ids)).with_for_update(key_share=True)
+    ).all()
+    threshold, days, deaths = settings()
+    for product_id in product_ids:
+        found = counted_cases(session, product_id, date.min, date.max, case_id)
+        if not found:
+            return  # invalid or a duplicate: it counts for no product
+        me = found[0]
+        window = counted_cases(
+            session,
+            product_id,
+            me.known_on - timedelta(days=days - 1),
+            me.known_on + timedelta(days=days - 1),
+        )
+        check_product(session, product_id, me, window, (threshold, days, deaths), actor, report_id)
+
+
+def check_product(
+    session: Session,
+    product_id: int,
+    me: Counted,
+    window: list[Counted],
+    limits: tuple[int, int, int],
+    actor: str,
+    report_id: int | None,
+) -> None:
+    """Join `me` to the product's open events it belongs to, or open those the window makes."""
+    threshold, days, deaths = limits
+    open_events = session.scalars(
+        sa.select(GroupEvent)
+        .where(GroupEvent.product_id == product_id, GroupEvent.closed_at.is_(None))
+        .order_by(GroupEvent.id)
+    ).all()
+    joined = {event.kind for event in open_events if belongs(event, me)}
+    for event in open_events:
+        if belongs(event, me):
+            join(session, event, me.case_id, actor, report_id)
+    opened: list[set[int]] = []
+    if me.death and "deaths" not in joined:
+        found = first_cluster([c for c in window if c.death], me.known_on, deaths, days)
+        if found:
+            known_on, members = found
+            event = open_event(
+                session, product_id, "deaths", common_area(members), known_on, members
+            )
+            audit_opened(session, actor, report_id, event)
+            opened.append({c.case_id for c in members})
+    if "cluster" in joined:
+        return
+    areas = {c.area for c in window if counts_for(me.area, c.area)} | {me.area}
+    for area in sorted(areas, key=lambda a: (a.count(None), a[0] or "", a[1] or "")):
+        members = [c for c in window if counts_for(c.area, area)]
+        found = first_cluster(members, me.known_on, threshold, days)
+        if found is None:
+            continue
+        known_on, members = found
+        ids = {c.case_id for c in members}
+        if any(ids <= earlier for earlier in opened):
+            continue  # the same cases as an event just opened
+        event = open_event(session, product_id, "cluster", area, known_on, members)
+        audit_opened(session, actor, report_id, event)
+        opened.append(ids)
+
+
+def join(
+    session: Session, event: GroupEvent, case_id: int, actor: str, report_id: int | None
+) -> None:
+    """Add a case to an open event (once), audited."""
+    if any(member.case_id == case_id for member in event.cases):
+        return
+    session.add(GroupEventCase(group_event_id=event.id, case_id=case_id, added_at=now()))
+    reference = first_reference(session, case_id)
+    audit.record(
+        session, actor, "group event changed", report_id, "group_event", None,
+        f"{event.id}: {reference}",
+    )  # fmt: skip
+
+
+def open_event(
+    session: Session, product_id: int, kind: str, area: Area, known_on: date, members: list[Counted]
+) -> GroupEvent:
+    """Store a new group event with its cases and queue its mail to the safety inbox."""
+    opened_at = now()
+    event = GroupEvent(
+        product_id=product_id,
+        province=area[0],
+        city=area[1],
+        kind=kind,
+        opened_at=opened_at,
+        known_on=known_on,
+        investigation_due_on=regulatory.group_event_investigation_due(known_on),
+        cases=[GroupEventCase(case_id=c.case_id, added_at=opened_at) for c in members],
+    )
+    session.add(event)
+    session.flush()
+    mail = event_mail(session, event)
+    session.add(mail)
+    session.flush()
+    event.outbox_mail_id = mail.id
+    return event
+
+
+def audit_opened(session: Session, actor: str, report_id: int | None, event: GroupEvent) -> None:
+    """Audit an event just opened: its id, kind, cases and day 0."""
+    summary = f"{event.id}: {event.kind}, {len(event.cases)}, {event.known_on}"
+    audit.record(session, actor, "group event opened", report_id, "group_event", None, summary)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def first_reference(session: Session, case_id: int) -> str:
+    case = session.get(Case, case_id)
+    assert case is not None
+    return case.first_report.reference
+
+
+# What staff and the mail see of an event.
+
+
+@dataclass(frozen=True)
+class EventCase:
+    """A case of a group event, as its page, mail and form show it (no names, no phones)."""
+
+    case: Case
+    reference: str
+    known_on: date
+    area: Area
+    batches: list[str]
+    onset: date | None
+    first_dose: date | None
+    reactions: list[str]
+    places: list[str]  # the hospital or unit where it happened, as reported
+
+    @property
+    def counts(self) -> bool:
+        return self.case.status not in regulatory.NOT_FOR_REGULATOR
+
+
+def event_cases(event: GroupEvent) -> list[EventCase]:
+    """Return the event's cases, with what each says of the product, earliest known first."""
+    found = []
+    for member in event.cases:
+        case = member.case
+        reports = case.reports
+        drugs = [d for r in reports for d in r.drugs if d.product_id == event.product_id]
+        area = next(
+            (
+                (place(r.event_province), place(r.event_city))
+                for r in sorted(reports, key=lambda r: (r.added_at, r.id), reverse=True)
+                if place(r.event_province) or place(r.event_city)
+            ),
+            NOWHERE,
+        )
+        onsets = [r.event_onset_date for r in reports if r.event_onset_date]
+        starts = [d.start_date for d in drugs if d.start_date]
+        found.append(
+            EventCase(
+                case=case,
+                reference=case.first_report.reference,
+                known_on=min(r.aware_on for r in reports),
+                area=area,
+                batches=sorted({d.batch_number for d in drugs if d.batch_number}),
+                onset=min(onsets, default=None),
+                first_dose=min(starts, default=None),
+                reactions=unique(r.event_name for r in reports),
+                places=unique(
+                    value
+                    for r in reports
+                    for value in (r.patient_hospital, r.reporter_organization)
+                ),
+            )
+        )
+    return sorted(found, key=lambda c: (c.known_on, c.reference))
+
+
+def unique(values: Iterable[str | None]) -> list[str]:
+    """Return the non-empty values once each, in order."""
+    return list(dict.fromkeys(v.strip() for v in values if v and v.strip()))
+
+
+def area_text(area: Area, kind: str = "cluster") -> str:
+    """Return an area as staff read it; a cluster without one counts for every area."""
+    if area != NOWHERE:
+        return " ".join(part for part in area if part)
+    if kind == "deaths":
+        return _("Any area (deaths in several areas or areas not known)")
+    return _("Area not known: counted for every area")
+
+
+def event_url(event: GroupEvent) -> str:
+    return f"{current_app.config['BASE_URL'].rstrip('/')}/staff/group-events/{event.id}"
+
+
+def event_mail(session: Session, event: GroupEvent) -> Any:
+    """Return the safety inbox's mail for a group event just opened."""
+    from adr.batches import product_name
+
+    config = current_app.config
+    language = config["MAIL_LANGUAGE"]
+    with force_locale(language):
+        members = event_cases(event)
+        area = area_text((event.province, event.city), event.kind)
+        context: dict[str, Any] = {
+            "subject": _(
+                "Group adverse event: %(product)s, %(count)s cases, %(area)s",
+                product=event.product.generic_name,
+                count=len(members),
+                area=area,
+            ),
+            "event": event,
+            "kind": vocab.GROUP_EVENT_KIND[event.kind].text(language),
+            "product": product_name(event.product),
+            "area": area,
+            "members": members,
+            "serious": sum(c.case.serious for c in members),
+            "deaths": sum(c.case.death for c in members),
+            "colon": ": " if language == "en" else "：",
+            "url": event_url(event),
+        }
+        return mailer.rendered_mail("group_event", config["SAFETY_INBOX"], context)
+
+
+# What staff record: the immediate report, the investigation, the actions, the closing.
+
+
+def open_events(session: Session) -> list[GroupEvent]:
+    """Return the events not closed, the investigation due first."""
+    return list(
+        session.scalars(
+            sa.select(GroupEvent)
+            .where(GroupEvent.closed_at.is_(None))
+            .order_by(GroupEvent.investigation_due_on, GroupEvent.id)
+        )
+    )
+
+
+def locked(session: Session, event_id: int) -> GroupEvent:
+    """Return the event with its row locked for the change."""
+    event = session.scalar(
+        sa.select(GroupEvent)
+        .where(GroupEvent.id == event_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if event is None:
+        raise LookupError(event_id)
+    return event
+
+
+def change(session: Session, event: GroupEvent, actor: str, name: str, value: object) -> None:
+    """Set one field of an event, audited when it changes."""
+    old = getattr(event, name)
+    if audit.record_change(
+        session, actor, "group event changed", None, "group_event",
+        f"{event.id} {name}: {old}" if old is not None else None, f"{event.id} {name}: {value}",
+    ):  # fmt: skip
+        setattr(event, name, value)
+
+
+def refuse_if_closed(event: GroupEvent) -> None:
+    if event.closed_at is not None:
+        raise Refused(_("This group event is closed: nothing more can be recorded on it."))
+
+
+def record_report(
+    session: Session, event: GroupEvent, actor: str, at: datetime, how: str, to: str
+) -> None:
+    """Record the immediate report to the provincial authority: when, how, to whom."""
+    refuse_if_closed(event)
+    if at > now():
+        raise Refused(_("The time of the report cannot be in the future."))
+    if at.date() < event.opened_at.date() - timedelta(days=366):
+        raise Refused(_("The time of the report is long before the event: check the year."))
+    if not how or not to:
+        raise Refused(_("Say how the report was made and to whom."))
+    change(session, event, actor, "reported_at", at)
+    change(session, event, actor, "reported_how", how)
+    change(session, event, actor, "reported_to", to)
+    change(session, event, actor, "reported_by", actor)
+
+
+def record_investigation(
+    session: Session, event: GroupEvent, actor: str, done_on: date, findings: str
+) -> None:
+    """Record the investigation's completion: the day and what it found."""
+    refuse_if_closed(event)
+    if done_on > regulatory.china_today():
+        raise Refused(_("The investigation cannot be completed on a day still to come."))
+    if done_on < event.known_on:
+        raise Refused(_("The investigation cannot be completed before the event was known."))
+    if not findings:
+        raise Refused(_("Write what the investigation found."))
+    change(session, event, actor, "investigation_done_on", done_on)
+    change(session, event, actor, "investigation_findings", findings)
+
+
+def record_actions(session: Session, event: GroupEvent, actor: str, actions: str) -> None:
+    """Record the actions taken (they replace what was written before, audited)."""
+    refuse_if_closed(event)
+    if not actions:
+        raise Refused(_("Write the actions taken."))
+    change(session, event, actor, "actions_taken", actions)
+
+
+def close(session: Session, event: GroupEvent, actor: str, note: str) -> None:
+    """Close the event, once reported and investigated, with a note."""
+    refuse_if_closed(event)
+    if event.reported_at is None or event.investigation_done_on is None:
+        raise Refused(_("Record the report to the authority and the investigation before closing."))
+    if not note:
+        raise Refused(_("Say why the event is closed."))
+    change(session, event, actor, "close_note", note)
+    change(session, event, actor, "closed_by", actor)
+    change(session, event, actor, "closed_at", now())
+
+
+# The national form: 药品群体不良事件基本信息表.
+
+
+def write_form(event: GroupEvent, target: IO[bytes]) -> None:
+    """Write the event's 基本信息表 as a workbook: what the cases say filled in, the rest blank
+    for staff to complete."""
+    from adr.regulator.workbook import row_of
+
+    members = [c for c in event_cases(event) if c.counts]
+    product = event.product
+    batches = sorted({b for c in members for b in c.batches})
+    onsets = [c.onset for c in members if c.onset]
+    doses = [c.first_dose for c in members if c.first_dose]
+    process = "\n".join(
+        part
+        for part in (
+            event.investigation_findings and f"调查结果：{event.investigation_findings}",
+            event.actions_taken and f"处理情况：{event.actions_taken}",
+        )
+        if part
+    )
+    items: list[tuple[str, Any]] = [
+        ("事件编号", event.id),
+        ("事件类型", vocab.GROUP_EVENT_KIND[event.kind].zh),
+        ("获知日期", event.known_on),
+        ("调查完成时限", event.investigation_due_on),
+        ("发生地区", area_in_chinese(event)),
+        ("使用单位/发生单位", "；".join(unique(p for c in members for p in c.places))),
+        ("用药人数", None),
+        ("发生不良事件人数", len(members)),
+        ("严重不良事件人数", sum(c.case.serious for c in members)),
+        ("死亡人数", sum(c.case.death for c in members)),
+        ("首例用药日期", min(doses, default=None)),
+        ("首例发生不良事件日期", min(onsets, default=None)),
+        ("怀疑药品：通用名称", product.generic_name),
+        ("怀疑药品：商品名称", product.brand_name),
+        ("怀疑药品：批准文号", product.approval_number),
+        ("怀疑药品：生产厂家", product.manufacturer),
+        ("怀疑药品：规格", "、".join(product.strengths or [])),
+        ("怀疑药品：批号", "、".join(batches)),
+        ("怀疑药品：剂型", product.dosage_form),
+        ("不良事件表现", "；".join(unique(r for c in members for r in c.reactions))),
+        ("群体不良事件过程描述及处理情况", process or None),
+        ("报告单位意见", None),
+        ("报告人及联系方式", None),
+    ]
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("基本信息表")
+    sheet.column_dimensions["A"].width = 32
+    sheet.column_dimensions["B"].width = 80
+    sheet.append(row_of(sheet, ["药品群体不良事件基本信息表", None]))
+    for label, value in items:
+        sheet.append(row_of(sheet, [label, value]))
+    cases = workbook.create_sheet("病例")
+    for letter, width in zip("ABCDEFGH", (18, 12, 20, 16, 12, 12, 30, 10), strict=True):
+        cases.column_dimensions[letter].width = width
+    cases.append(
+        ["报告编号", "获知日期", "发生地区", "批号", "用药开始日期", "发生日期", "不良事件", "转归"]
+    )
+    for c in members:
+        outcome = "死亡" if c.case.death else "严重" if c.case.serious else "一般"
+        cases.append(
+            row_of(
+                cases,
+                [
+                    c.reference,
+                    c.known_on,
+                    " ".join(p for p in c.area if p) or "地区不详",
+                    "、".join(c.batches),
+                    c.first_dose,
+                    c.onset,
+                    "；".join(c.reactions),
+                    outcome,
+                ],
+            )
+        )
+    workbook.save(target)
+
+
+def area_in_chinese(event: GroupEvent) -> str:
+    if event.province or event.city:
+        return " ".join(part for part in (event.province, event.city) if part)
+    return "不限地区（死亡病例聚集）" if event.kind == "deaths" else "地区不详，计入各地区"

@@ -1,0 +1,257 @@
+"""Group adverse events: several cases of one product in one city within a week, or two deaths,
+open an event the safety inbox hears of at once; staff report, investigate and close it."""
+
+from __future__ import annotations
+
+import io
+import threading
+from datetime import date, timedelta
+
+import openpyxl
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from adr import mailer, regulatory
+from adr.extensions import db
+from adr.models import AuditEntry, GroupEvent, Report
+from tests.conftest import hidden_inputs
+from tests.smtp import SMTPServer, body
+from tests.test_batches import DEATH, catalogued, submit, table_rows
+from tests.test_mailer import PERSONAL, make_app
+from tests.test_review import REVIEWER, assess, signed_in
+
+TODAY = regulatory.china_today()
+YULIN = {"event-province": "陕西省", "event-city": "榆林市"}
+XIAN = {"event-province": "陕西省", "event-city": "西安市"}
+YANAN = {"event-province": "陕西省", "event-city": "延安市"}
+PRODUCT = "阿莫西林胶囊 [天宁] 国药准字H61020123"
+
+
+@pytest.fixture
+def smtp():
+    server = SMTPServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch, smtp):
+    return catalogued(make_app(tmp_path, monkeypatch, smtp.port))  # mails in Chinese
+
+
+def events(app) -> list[tuple[str, str | None, str | None, date, int]]:
+    with app.app_context():
+        return [
+            (e.kind, e.province, e.city, e.known_on, len(e.cases))
+            for e in db.session.scalars(sa.select(GroupEvent).order_by(GroupEvent.id))
+        ]
+
+
+def trail(app, action: str) -> list[tuple[str, str | None]]:
+    with app.app_context():
+        query = sa.select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)
+        return [(e.actor, e.new_value) for e in db.session.scalars(query)]
+
+
+def delivered(app, smtp) -> list:
+    with app.app_context():
+        mailer.deliver_pending_mail()
+    return smtp.inbox.messages
+
+
+def phone_call(client, aware_on: date, **fields) -> str:
+    """Enter a report heard of by phone on `aware_on` through the staff form."""
+    page = client.get("/staff/reports/new").get_data(as_text=True)
+    typed = {
+        "case-source": "phone",
+        "case-awareness_date": aware_on.isoformat(),
+        "reporter-kind": "physician",
+        "reporter-name": "张某某",
+        "patient-name": "王丽",
+        "patient-sex": "female",
+        "patient-age": "45",
+        "drugs-0-role": "suspect",
+        "drugs-0-generic_name": "阿莫西林胶囊",
+        "drugs-0-batch_number": "20260401B",
+        "event-name": "皮疹",
+        "event-onset_date": (aware_on - timedelta(days=1)).isoformat(),
+    }
+    response = client.post("/staff/reports/new", data={**hidden_inputs(page), **typed, **fields})
+    assert response.status_code == 303, response.get_data(as_text=True)[:2000]
+    return response.location.rsplit("/", 1)[1]
+
+
+def test_three_cases_in_one_city_open_one_event_mailed_at_once_and_the_fourth_joins(app, smtp):
+    references = [submit(app, **YULIN), submit(app, **YULIN)]
+    assert events(app) == []
+    references.append(submit(app, **YULIN))
+    due = TODAY + timedelta(days=7)
+    assert events(app) == [("cluster", "陕西省", "榆林市", TODAY, 3)]
+    group_mails = [m for m in delivered(app, smtp) if "群体不良事件" in m["Subject"]]
+    [mail] = group_mails
+    assert "阿莫西林胶囊" in mail["Subject"] and "榆林市" in mail["Subject"]
+    for part in (body(mail, "plain"), body(mail, "html")):
+        assert all(reference in part for reference in references)
+        assert "国药准字H61020123" in part and str(due) in part
+        assert "https://adr.tianning.example/staff/group-events/1" in part
+        assert not any(personal in part for personal in PERSONAL)
+    assert [actor for actor, _new in trail(app, "group event opened")] == ["public form"]
+    # The batch alert the same three cases raised is a batch cluster, never a group event.
+    [batch_mail] = [m for m in smtp.inbox.messages if m["Subject"].startswith("批号聚集")]
+    assert all("群体" not in part for part in (batch_mail["Subject"], body(batch_mail, "plain")))
+    client = signed_in(app, REVIEWER)
+    page = client.get("/staff/").get_data(as_text=True)
+    [row] = table_rows(page, "group-events")
+    assert row[1:6] == [PRODUCT, "陕西省 榆林市", "同一地区短期内多例", str(TODAY), str(due)]
+    batch_section = page[page.index('id="batch-clusters"') :]
+    assert "批号聚集" in batch_section and "群体" not in batch_section
+    submit(app, **YULIN)
+    assert events(app) == [("cluster", "陕西省", "榆林市", TODAY, 4)]
+    assert len([m for m in delivered(app, smtp) if "群体不良事件" in m["Subject"]]) == 1
+
+
+def test_cases_in_three_cities_do_not_and_a_case_without_area_counts_for_every_area(app):
+    for area in (YULIN, XIAN, YANAN):
+        submit(app, **area)
+    assert events(app) == []
+    nowhere = submit(app)
+    assert events(app) == []  # two in each city
+    submit(app, **YULIN)
+    assert events(app) == [("cluster", "陕西省", "榆林市", TODAY, 3)]
+    client = signed_in(app, REVIEWER)
+    [row] = table_rows(client.get("/staff/group-events").get_data(as_text=True), "group-events")
+    assert row[1:3] == [PRODUCT, "陕西省 榆林市"] and row[6:] == ["3", "未结束"]
+    page = client.get("/staff/group-events/1").get_data(as_text=True)
+    [arealess] = [row for row in table_rows(page, "group-event-cases") if row[0] == nowhere]
+    assert arealess[2] == "地区不详，计入各地区"
+    english = client.get("/staff/group-events/1?lang=en").get_data(as_text=True)
+    assert "Area not known: counted for every area" in english and "Several cases in one" in english
+
+
+def test_two_deaths_within_a_week_open_a_deaths_event_wherever_they_happened(app):
+    client = signed_in(app, REVIEWER)
+    submit(app, **DEATH, **YULIN)
+    second = phone_call(client, TODAY - timedelta(days=6), **XIAN)
+    assert events(app) == []
+    # The second becomes fatal through the assessment: the event opens then.
+    assert assess(client, second, status="in_review", assessed_outcome="death").status_code == 303
+    assert events(app) == [("deaths", "陕西省", None, TODAY, 2)]
+    assert [actor for actor, _new in trail(app, "group event opened")] == [REVIEWER]
+    submit(app, **DEATH, **YANAN)
+    assert events(app) == [("deaths", "陕西省", None, TODAY, 3)]
+
+
+def test_cases_spread_over_more_than_a_week_do_not_count_together(app):
+    client = signed_in(app, REVIEWER)
+    phone_call(client, TODAY - timedelta(days=7), **YULIN)
+    phone_call(client, TODAY - timedelta(days=1), **YULIN)
+    submit(app, **YULIN)
+    assert events(app) == []  # 8 days from the first to the last
+    phone_call(client, TODAY - timedelta(days=2), **YULIN)  # three from the 7th day back on
+    assert events(app) == [("cluster", "陕西省", "榆林市", TODAY - timedelta(days=1), 4)]
+
+
+@pytest.mark.parametrize(
+    "marking",
+    [
+        {"status": "duplicate"},
+        {"status": "invalid", "invalid_reason": "other", "status_reason": "测试提交"},
+    ],
+)
+def test_invalid_and_duplicate_cases_do_not_count(app, marking):
+    first, second = submit(app, **YULIN), submit(app, **YULIN)
+    client = signed_in(app, REVIEWER)
+    fields = marking | ({"duplicate_of": first} if marking["status"] == "duplicate" else {})
+    assert assess(client, second, **fields).status_code == 303
+    submit(app, **YULIN)
+    assert events(app) == []
+    submit(app, **YULIN)
+    assert events(app) == [("cluster", "陕西省", "榆林市", TODAY, 3)]
+
+
+def test_staff_report_investigate_and_close_an_event_and_download_its_form(app):
+    references = [submit(app, **YULIN, **({"event-serious": ["hospitalization"]} if i else {}))
+                  for i in range(3)]  # fmt: skip
+    client = signed_in(app, REVIEWER)
+    url = "/staff/group-events/1"
+
+    def post(step: str, **fields):
+        token = hidden_inputs(client.get(url).get_data(as_text=True))["csrf_token"]
+        return client.post(url, data={"csrf_token": token, "step": step, **fields})
+
+    assert client.post(url, data={"step": "close", "close_note": "x"}).status_code == 400  # CSRF
+    refused = post("close", close_note="已处理")
+    assert refused.status_code == 422 and "已处理" in refused.get_data(as_text=True)
+    future = f"{TODAY + timedelta(days=2)}T09:30"
+    refused = post(
+        "report", reported_at=future, reported_how="电话", reported_to="陕西省药品不良反应监测中心"
+    )
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "陕西省药品不良反应监测中心" in page and future in page
+    assert post("report", reported_at="yesterday", reported_how="电话").status_code == 422
+    assert post("report", reported_at=f"{TODAY}T00:05", reported_how="电话",
+                reported_to="陕西省药品不良反应监测中心").status_code == 303  # fmt: skip
+    assert post("investigation", investigation_done_on=str(TODAY + timedelta(days=1)),
+                findings="同批次").status_code == 422  # fmt: skip
+    assert post("investigation", investigation_done_on=str(TODAY),
+                findings="=HYPERLINK(\"x\") 同一医院同日输注").status_code == 303  # fmt: skip
+    assert post("actions", actions_taken="暂停该批次发货").status_code == 303
+    with client.get(f"{url}.xlsx") as sheet:
+        assert sheet.status_code == 200
+        book = openpyxl.load_workbook(io.BytesIO(sheet.data))
+    items = {row[0]: row[1] for row in book["基本信息表"].iter_rows(min_row=2, values_only=True)}
+    assert (
+        items["发生地区"] == "陕西省 榆林市"
+        and items["使用单位/发生单位"] == "绥德县医院；榆林市天宁大药房"
+    )
+    assert (items["发生不良事件人数"], items["严重不良事件人数"], items["死亡人数"]) == (3, 2, 0)
+    assert (
+        items["怀疑药品：批准文号"] == "国药准字H61020123"
+        and items["怀疑药品：批号"] == "20260315A"
+    )
+    assert items["用药人数"] is None and items["报告人及联系方式"] is None
+    assert items["群体不良事件过程描述及处理情况"].startswith("调查结果：=HYPERLINK")
+    cells = [c for row in book["基本信息表"].iter_rows() for c in row]
+    assert not any(c.data_type == "f" for c in cells)
+    assert sorted(row[0] for row in book["病例"].iter_rows(min_row=2, values_only=True)) == sorted(
+        references
+    )
+    assert trail(app, "group event downloaded") == [(REVIEWER, "1")]
+    assert post("close", close_note="调查完毕").status_code == 303
+    changed = [new for _actor, new in trail(app, "group event changed")]
+    assert [new.split(":")[0] for new in changed] == [
+        f"1 {name}"
+        for name in (
+            "reported_at", "reported_how", "reported_to", "reported_by",
+            "investigation_done_on", "investigation_findings", "actions_taken",
+            "close_note", "closed_by", "closed_at",
+        )
+    ]  # fmt: skip
+    assert table_rows(client.get("/staff/").get_data(as_text=True), "group-events") == []
+    assert post("actions", actions_taken="再次").status_code == 422  # closed
+    for bad in ("/staff/group-events/99", "/staff/group-events/x", "/staff/group-events/1x.xlsx"):
+        assert client.get(bad).status_code == 404
+
+
+@pytest.mark.postgresql_only
+def test_two_reports_arriving_together_open_one_event(app):
+    submit(app, **YULIN)
+    submit(app, **YULIN)
+    both_flushed = threading.Barrier(2, timeout=10)
+
+    def wait_for_the_other(session, _context):
+        if any(isinstance(row, Report) for row in session.new):
+            both_flushed.wait()
+
+    sa.event.listen(Session, "after_flush", wait_for_the_other)
+    try:
+        threads = [threading.Thread(target=lambda: submit(app, **YULIN)) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sa.event.remove(Session, "after_flush", wait_for_the_other)
+    assert events(app) == [("cluster", "陕西省", "榆林市", TODAY, 4)]
