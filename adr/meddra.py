@@ -487,32 +487,26 @@ class OutdatedCoding:
 
 def outdated_codings(version: str, limit: int) -> tuple[list[OutdatedCoding], int]:
     """Return the first `limit` codings of a version older than `version`, by case, and how
-    many there are in all."""
-    queries = [
-        sa.select(sa.literal("reaction"), Reaction.id, Reaction.case_id, Reaction.reported_term)
-        .add_columns(Reaction.meddra_version, Reaction.llt_code)
-        .where(Reaction.excluded_reason.is_(None)),
-        sa.select(TermCoding.kind, TermCoding.id, TermCoding.case_id, TermCoding.text).add_columns(
-            TermCoding.meddra_version, TermCoding.llt_code
-        ),
-        sa.select(
-            sa.literal("diseases"), CaseDisease.id, CaseDisease.case_id, CaseDisease.name
-        ).add_columns(CaseDisease.meddra_version, CaseDisease.llt_code),
-        sa.select(
-            sa.literal("labs"), LabResult.id, LabResult.case_id, LabResult.test_name
-        ).add_columns(LabResult.meddra_version, LabResult.llt_code),
+    many there are in all (reactions set aside as not reactions left out)."""
+    sources: list[tuple[Any, Any, Any, Any]] = [
+        (sa.literal("reaction"), Reaction, Reaction.reported_term, Reaction.excluded_reason),
+        (TermCoding.kind, TermCoding, TermCoding.text, None),
+        (sa.literal("diseases"), CaseDisease, CaseDisease.name, None),
+        (sa.literal("labs"), LabResult, LabResult.test_name, None),
     ]
     found: list[OutdatedCoding] = []
     total = 0
-    for query in queries:
-        version_column, code_column = query.selected_columns[4], query.selected_columns[5]
-        query = query.where(
-            version_column.is_not(None), version_column != version, code_column.is_not(None)
+    for kind, model, text, excluded in sources:
+        query = sa.select(
+            kind, model.id, model.case_id, text, model.meddra_version, model.llt_code
+        ).where(
+            model.meddra_version.is_not(None),
+            model.meddra_version != version,
+            model.llt_code.is_not(None),
+            excluded.is_(None) if excluded is not None else sa.true(),
         )
         total += db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
-        rows = db.session.execute(
-            query.order_by(query.selected_columns[2], query.selected_columns[1]).limit(limit)
-        )
+        rows = db.session.execute(query.order_by(model.case_id, model.id).limit(limit))
         found += [OutdatedCoding(*row) for row in rows]
     found.sort(key=lambda coding: (coding.case_id, coding.kind, coding.row_id))
     return found[:limit], total

@@ -16,6 +16,7 @@ from adr.models import (
     CaseDisease,
     DesignatedMedicalEvent,
     LabResult,
+    Product,
     Reaction,
     Report,
     TermCoding,
@@ -29,15 +30,20 @@ from tests.test_coding import coded, english, post  # noqa: F401 - a fixture
 from tests.test_review import ADMIN, REVIEWER, signed_in, staff, submit  # noqa: F401
 
 SKIN_RASH, ITCHING, LFT_ABNORMAL, SHORTNESS = 84000001, 84000003, 84000006, 84000008
-DYSPNOEA = 83000015
+DYSPNOEA, NAUSEA, VOMITING = 83000015, 83000004, 83000005
 NEW = "28.0"
 
 
 def newer_release(folder, language: str = "en", version: str = NEW):
-    """Write MedDRA 28.0: Itching no longer current, Shortness of breath gone, Rash renamed."""
-    pts = dict(meddra_fixture.PTS)
+    """Write MedDRA 28.0: Itching no longer current, Shortness of breath gone, Rash renamed,
+    Nausea no longer a PT (its LLTs moved to Vomiting)."""
+    pts = {code: term for code, term in meddra_fixture.PTS.items() if code != NAUSEA}
     pts[RASH] = ("Skin eruption", "皮肤疹", pts[RASH][2])
-    llts = {code: term for code, term in meddra_fixture.LLTS.items() if code != SHORTNESS}
+    llts = {
+        code: (*term[:2], VOMITING if term[2] == NAUSEA else term[2], term[3])
+        for code, term in meddra_fixture.LLTS.items()
+        if code != SHORTNESS
+    }
     llts[ITCHING] = (*llts[ITCHING][:3], False)
     llts[RASH] = ("Skin eruption", "皮肤疹", RASH, True)
     return write_release(folder, language, version, pts, llts)
@@ -121,11 +127,22 @@ def upgraded(coded, tmp_path):  # noqa: F811 - the fixture imported above
     first, second = submit(coded), submit(coded)
     with coded.app_context():
         ids = code_case(first), code_case(second, itch_only=True)
+        db.session.add(
+            Product(
+                generic_name="板蓝根颗粒",
+                approval_number="国药准字Z61021234",
+                manufacturer="天宁",
+                listed_reactions=["恶心", "Skin eruption", "瘙痒"],
+                listed_pt_codes={"恶心": NAUSEA},
+            )
+        )
+        db.session.commit()
     result = coded.test_cli_runner().invoke(
         args=["import-meddra", str(newer_release(tmp_path / "28"))]
     )
     assert result.exit_code == 0, result.output
     assert "4 coded terms recoded to 28.0 in 1 case" in result.output
+    assert "1 listed reactions of the catalogue coded automatically" in result.output
     return coded, (first, second), ids
 
 
@@ -156,6 +173,10 @@ def test_a_newer_release_recodes_the_current_llts_and_audits_each_case_once(upgr
         found = db.session.scalars(sa.select(pts.c.pt_code).where(pts.c.case_id == case_a))
         assert set(found) == {RASH, PRURITUS}
 
+        # The renamed PT's new name codes the listed term; Nausea's code waits for staff.
+        codes = db.session.scalar(sa.select(Product.listed_pt_codes))
+        assert codes == {"恶心": NAUSEA, "Skin eruption": RASH}
+
         # Chinese names of the same version, then an older version: nothing recoded again.
         meddra.import_release(newer_release(tmp_path / "28zh", "zh"), "test")
         meddra.import_release(write_release(tmp_path / "26", "en", "26.1"), "test")
@@ -182,6 +203,8 @@ def test_the_coder_recodes_what_is_left_on_the_upgrade_page(upgraded):
     )
     assert "“气短”" in text and str(SHORTNESS) in text
     assert "Skin rash" not in text and "头痛" not in text and "肝功能" not in text
+    listed = text.split('id="listed"')[1]
+    assert "板蓝根颗粒" in listed and "<td>恶心</td><td>83000004</td>" in listed
     with app.app_context():
         itch = db.session.scalar(
             sa.select(Reaction).where(Reaction.case_id == case_a, Reaction.llt_code == ITCHING)

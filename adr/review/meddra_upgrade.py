@@ -219,13 +219,7 @@ def recode_outdated() -> Response | tuple[str, int]:
     with write_transaction() as session:
         case = cases.lock(session, row.case_id)
         row = session.get(model, row_id) or abort(404)
-        text = {
-            "reaction": lambda: f"meddra: {row.reported_term}",
-            "indication": lambda: f"{row.kind}: {row.text}",
-            "history": lambda: f"{row.kind}: {row.text}",
-            "diseases": lambda: f"meddra: {row.name}",
-            "labs": lambda: f"meddra: {row.test_name}",
-        }[kind]()
+        text = f"{row.kind}: {row.text}" if isinstance(row, TermCoding) else f"meddra: {title(row)}"
         changed = audit.record_change(
             session,
             current_user.email,
@@ -240,6 +234,13 @@ def recode_outdated() -> Response | tuple[str, int]:
             row.coded_by, row.coded_at = current_user.email, datetime.now(UTC)
     flash(_("Saved.") if changed else _("Nothing changed."))
     return redirect(url_for("review.coding_upgrade") + "#outdated", 303)
+
+
+def title(row: Reaction | CaseDisease | LabResult) -> str:
+    """Return what names a coded row in the audit trail, as the case page's forms do."""
+    if isinstance(row, Reaction):
+        return row.reported_term
+    return row.name if isinstance(row, CaseDisease) else row.test_name
 
 
 # The designated medical events.
