@@ -155,6 +155,7 @@ def import_release(
         raise ReleaseError(
             f"MedDRA {version} was being imported at the same time: run it again"
         ) from error
+    result.recoded = recode(version, actor)
     return result
 
 
@@ -229,8 +230,6 @@ def store(terms: dict[str, dict[int, dict[str, Any]]], result: ImportResult, act
         audit.record(
             session, actor, "meddra imported", None, "meddra", None, f"{version} {language}"
         )
-        if result.added:
-            result.recoded = recode(session, version, actor)
         result.listed_coded = code_listed_reactions(session)
 
 
@@ -407,6 +406,7 @@ def describe(llt_code: int, version: str, language: str) -> Hit | None:
 
 # The tables holding a case's terms coded to an LLT of a version.
 CODINGS: tuple[Any, ...] = (Reaction, TermCoding, CaseDisease, LabResult)
+RECODE_BATCH = 500  # cases recoded in one transaction
 # A case's first report, as `Case.reports` orders them.
 FIRST_REPORT_ORDER = (Report.follow_up_of_id.is_not(None), Report.added_at, Report.id)
 
@@ -430,33 +430,73 @@ def older_versions(session: Session, version: str) -> list[str]:
     )
 
 
-def recode(session: Session, version: str, actor: str) -> dict[int, int]:
+def recode(version: str, actor: str) -> dict[int, int]:
     """Move to `version`, when it is the newest imported, every coding of an older version
     whose LLT is current in it; audit one entry per case. Return the terms moved, by case.
 
     A coding whose LLT is not current in `version` (or absent) keeps its own version, for a
-    coder (`outdated_codings`). It runs in the import's transaction: all or nothing.
+    coder (`outdated_codings`). Cases are recoded `RECODE_BATCH` at a time, each batch in its
+    own transaction, so that intake and staff are not held for long; after a crash the next
+    import of the version (again, or its other language) finishes the job.
     """
-    older = older_versions(session, version)
-    if newest_in(session) != version or not older:
-        return {}
+    older = older_versions(db.session(), version)
+    moved: dict[int, int] = {}
+    after = 0  # the batches go up the case ids
+    while older:
+        with write_transaction() as session:
+            if newest_in(session) != version:
+                break
+            batch = recode_batch(session, version, older, after, actor)
+        if not batch:
+            break
+        moved |= batch
+        after = max(batch)
+    return moved
+
+
+def recode_batch(
+    session: Session, version: str, older: list[str], after: int, actor: str
+) -> dict[int, int]:
+    """Recode the next cases above case id `after` (as far as `RECODE_BATCH` rows of each
+    table reach); return their terms moved."""
     current = sa.select(MeddraTerm.code).where(
         MeddraTerm.version == version, MeddraTerm.level == "llt", MeddraTerm.current.is_(True)
     )
+    movable = {
+        model: (
+            model.meddra_version.in_(older),
+            model.llt_code.in_(current),
+            model.case_id > after,
+        )
+        for model in CODINGS
+    }
+    # The next cases with a coding to move, as far as every table's first rows reach.
+    found: set[int] = set()
+    last = None
+    for model, where in movable.items():
+        ids = session.scalars(
+            sa.select(model.case_id).where(*where).order_by(model.case_id).limit(RECODE_BATCH)
+        ).all()
+        found.update(ids)
+        if len(ids) == RECODE_BATCH:
+            last = min(last or ids[-1], ids[-1])
+    case_ids = sorted(case_id for case_id in found if last is None or case_id <= last)
+    if not case_ids:
+        return {}
     moved: dict[int, int] = {}
     was: dict[int, set[str]] = {}
-    for model in CODINGS:
-        movable = (model.meddra_version.in_(older), model.llt_code.in_(current))
+    for model, where in movable.items():
+        chosen = (*where, model.case_id <= case_ids[-1])
         counted = (
             sa.select(model.case_id, model.meddra_version, sa.func.count())
-            .where(*movable)
+            .where(*chosen)
             .group_by(model.case_id, model.meddra_version)
         )
         for case_id, old, count in session.execute(counted):
             moved[case_id] = moved.get(case_id, 0) + count
             was.setdefault(case_id, set()).add(old)
         session.execute(
-            sa.update(model).where(*movable).values(meddra_version=version),
+            sa.update(model).where(*chosen).values(meddra_version=version),
             execution_options={"synchronize_session": False},
         )
     for case_id in sorted(moved):

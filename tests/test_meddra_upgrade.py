@@ -185,6 +185,37 @@ def test_a_newer_release_recodes_the_current_llts_and_audits_each_case_once(upgr
         assert versions_of(Reaction, case_b) == {ITCHING: "27.1"}
 
 
+def test_a_recoding_cut_short_is_finished_by_the_next_import(coded, tmp_path, monkeypatch):  # noqa: F811
+    first, second = submit(coded), submit(coded)
+    batches = []
+
+    def crash_on_the_second(*args):
+        if batches:
+            raise OSError("the machine stopped")
+        batches.append(recode_batch(*args))
+        return batches[-1]
+
+    recode_batch = meddra.recode_batch
+    monkeypatch.setattr(meddra, "RECODE_BATCH", 1)
+    monkeypatch.setattr(meddra, "recode_batch", crash_on_the_second)
+    release = newer_release(tmp_path / "28")
+    with coded.app_context():
+        case_ids = code_case(first), code_case(second)
+        with pytest.raises(OSError):
+            meddra.import_release(release, "test")
+        assert meddra.current_version() == NEW  # the release itself is in
+        assert [entry.report_id for entry in recoded_entries()] == [first_report_id(first)]
+        assert versions_of(LabResult, case_ids[1]) == {LFT_ABNORMAL: "27.1"}
+        monkeypatch.setattr(meddra, "recode_batch", recode_batch)
+        result = meddra.import_release(release, "test")  # again: the rest is recoded
+        assert not result.added and list(result.recoded) == [case_ids[1]]
+        assert [entry.report_id for entry in recoded_entries()] == [
+            first_report_id(first),
+            first_report_id(second),
+        ]
+        assert versions_of(LabResult, case_ids[1]) == {LFT_ABNORMAL: NEW}
+
+
 def test_the_coder_recodes_what_is_left_on_the_upgrade_page(upgraded):
     app, (first, second), (case_a, _case_b) = upgraded
     client = signed_in(app, REVIEWER)
