@@ -243,6 +243,13 @@ def test_the_coder_recodes_what_is_left_on_the_upgrade_page(upgraded):
         history = db.session.scalar(sa.select(TermCoding).where(TermCoding.kind == "history"))
         itch_id, history_id = itch.id, history.id
 
+    searched = client.get(
+        f"/staff/coding/upgrade?for=upgrade-reaction-{itch_id}&meddra_q=pruri%3Cs%3E"
+    ).get_data(as_text=True)
+    assert "pruri&lt;s&gt;" in searched and "pruri<s>" not in searched
+    searched = client.get(f"/staff/coding/upgrade?for=upgrade-reaction-{itch_id}&meddra_q=prur")
+    row = searched.get_data(as_text=True).split(f'id="upgrade-reaction-{itch_id}"')[1]
+    assert f'name="chosen_llt" value="{PRURITUS}"' in row.split("</article>")[0]
     refused = post(
         client, "/staff/coding/upgrade", {"kind": "reaction", "row": itch_id, "llt_code": ITCHING}
     )
