@@ -44,7 +44,7 @@ from adr.review.coding import (
 )
 
 SHOWN = 200  # codings listed at once; the rest once these are recoded
-# The model, the audit action and the audit field's prefix of each kind of coding.
+# Each kind of coding: its table, and the audit action the case page records it with.
 KINDS: dict[str, tuple[Any, str]] = {
     "reaction": (Reaction, "reaction coded"),
     "indication": (TermCoding, "term coded"),
@@ -174,9 +174,9 @@ def upgrade_page(refused: tuple[str, MultiDict[str, str], str] | None = None) ->
             coding.text,
             False,
         )
-        if asked and row.anchor == wanted:
-            row.query = asked
-        row.searched = row.query == asked or index < AUTO_SUGGESTED
+        asked_here = bool(asked) and row.anchor == wanted
+        row.query = asked if asked_here else coding.text
+        row.searched = asked_here or index < AUTO_SUGGESTED
         if row.searched:
             row.suggestions = meddra.search(row.query, language, SUGGESTIONS, version)
         if refused and refused[0] == row.anchor:
