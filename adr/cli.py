@@ -343,6 +343,15 @@ def import_meddra(folder: Path, version: str | None, language: str | None) -> No
         f"MedDRA {result.version} ({result.language}) {how}: {counts}, "
         f"in {time.perf_counter() - started:.1f} s"
     )
+    if result.recoded:
+        cases = len(result.recoded)
+        click.echo(
+            f"{sum(result.recoded.values())} coded terms recoded to {result.version} in {cases} "
+            f"case{'s' if cases > 1 else ''}; those whose LLT is no longer current wait for a "
+            "coder at /staff/coding/upgrade"
+        )
+    if result.listed_coded:
+        click.echo(f"{result.listed_coded} listed reactions of the catalogue coded automatically")
 
 
 @click.command("e2b")

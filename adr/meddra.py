@@ -18,11 +18,22 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from adr import audit
 from adr.extensions import db
-from adr.models import MeddraRelease, MeddraTerm, write_transaction
+from adr.models import (
+    AuditEntry,
+    CaseDisease,
+    LabResult,
+    MeddraRelease,
+    MeddraTerm,
+    Product,
+    Reaction,
+    Report,
+    TermCoding,
+    write_transaction,
+)
 
 LANGUAGES = {"english": "en", "chinese": "zh"}  # as meddra_release.asc names them
 TERM_FILES = {
@@ -54,6 +65,8 @@ class ImportResult:
     language: str
     counts: dict[str, int] = field(default_factory=dict)  # terms read, by level
     added: bool = True  # False: the version was there in another language, or this one again
+    recoded: dict[int, int] = field(default_factory=dict)  # terms recoded to it, by case id
+    listed_coded: int = 0  # the catalogue's listed reactions it coded automatically
 
 
 def records(path: Path) -> Iterator[list[str]]:
@@ -142,6 +155,7 @@ def import_release(
         raise ReleaseError(
             f"MedDRA {version} was being imported at the same time: run it again"
         ) from error
+    result.recoded = recode(version, actor)
     return result
 
 
@@ -216,6 +230,7 @@ def store(terms: dict[str, dict[int, dict[str, Any]]], result: ImportResult, act
         audit.record(
             session, actor, "meddra imported", None, "meddra", None, f"{version} {language}"
         )
+        result.listed_coded = code_listed_reactions(session)
 
 
 def version_key(version: str) -> tuple[int, ...]:
@@ -385,3 +400,235 @@ def describe(llt_code: int, version: str, language: str) -> Hit | None:
     """Return an LLT of `version`, current or not, with its PT and primary SOC."""
     row = db.session.execute(hits_query(version, language).where(LLT.code == llt_code)).first()
     return to_hit(row) if row else None
+
+
+# Upgrading to a newer version: codings move to it where their LLT is still current there.
+
+# The tables holding a case's terms coded to an LLT of a version.
+CODINGS: tuple[Any, ...] = (Reaction, TermCoding, CaseDisease, LabResult)
+RECODE_BATCH = 500  # cases recoded in one transaction
+# A case's first report, as `Case.reports` orders them.
+FIRST_REPORT_ORDER = (Report.follow_up_of_id.is_not(None), Report.added_at, Report.id)
+
+
+def newest_in(session: Session) -> str | None:
+    """Return the newest imported version as `session` sees it (inside an import, too)."""
+    found = session.scalars(sa.select(MeddraRelease.version).distinct())
+    return max(found, key=version_key, default=None)
+
+
+def older_versions(session: Session, version: str) -> list[str]:
+    """Return the versions of codings older than `version`."""
+    found = {
+        held
+        for model in CODINGS
+        for held in session.scalars(sa.select(model.meddra_version).distinct())
+        if held and VERSION_RE.match(held)
+    }
+    return sorted(
+        (held for held in found if version_key(held) < version_key(version)), key=version_key
+    )
+
+
+def recode(version: str, actor: str) -> dict[int, int]:
+    """Move to `version`, when it is the newest imported, every coding of an older version
+    whose LLT is current in it; audit one entry per case. Return the terms moved, by case.
+
+    A coding whose LLT is not current in `version` (or absent) keeps its own version, for a
+    coder (`outdated_codings`). Cases are recoded `RECODE_BATCH` at a time, each batch in its
+    own transaction, so that intake and staff are not held for long; after a crash the next
+    import of the version (again, or its other language) finishes the job.
+    """
+    older = older_versions(db.session(), version)
+    moved: dict[int, int] = {}
+    after = 0  # the batches go up the case ids
+    while older:
+        with write_transaction() as session:
+            if newest_in(session) != version:
+                break
+            batch = recode_batch(session, version, older, after, actor)
+        if not batch:
+            break
+        moved |= batch
+        after = max(batch)
+    return moved
+
+
+def recode_batch(
+    session: Session, version: str, older: list[str], after: int, actor: str
+) -> dict[int, int]:
+    """Recode the next cases above case id `after` (as far as `RECODE_BATCH` rows of each
+    table reach); return their terms moved."""
+    current = sa.select(MeddraTerm.code).where(
+        MeddraTerm.version == version, MeddraTerm.level == "llt", MeddraTerm.current.is_(True)
+    )
+    movable = {
+        model: (
+            model.meddra_version.in_(older),
+            model.llt_code.in_(current),
+            model.case_id > after,
+        )
+        for model in CODINGS
+    }
+    # The next cases with a coding to move, as far as every table's first rows reach.
+    found: set[int] = set()
+    last = None
+    for model, where in movable.items():
+        ids = session.scalars(
+            sa.select(model.case_id).where(*where).order_by(model.case_id).limit(RECODE_BATCH)
+        ).all()
+        found.update(ids)
+        if len(ids) == RECODE_BATCH:
+            last = min(last or ids[-1], ids[-1])
+    case_ids = sorted(case_id for case_id in found if last is None or case_id <= last)
+    if not case_ids:
+        return {}
+    moved: dict[int, int] = {}
+    was: dict[int, set[str]] = {}
+    for model, where in movable.items():
+        chosen = (*where, model.case_id <= case_ids[-1])
+        counted = (
+            sa.select(model.case_id, model.meddra_version, sa.func.count())
+            .where(*chosen)
+            .group_by(model.case_id, model.meddra_version)
+        )
+        for case_id, old, count in session.execute(counted):
+            moved[case_id] = moved.get(case_id, 0) + count
+            was.setdefault(case_id, set()).add(old)
+        session.execute(
+            sa.update(model).where(*chosen).values(meddra_version=version),
+            execution_options={"synchronize_session": False},
+        )
+    for case_id in sorted(moved):
+        first = session.scalar(
+            sa.select(Report.id)
+            .where(Report.case_id == case_id)
+            .order_by(*FIRST_REPORT_ORDER)
+            .limit(1)
+        )
+        old = ", ".join(sorted(was[case_id], key=version_key))
+        count = moved[case_id]
+        new = f"{version} ({count} term{'s' if count > 1 else ''} recoded)"
+        audit.record(session, actor, "meddra recoded", first, "meddra_version", old, new)
+    return moved
+
+
+@dataclass(frozen=True)
+class OutdatedCoding:
+    """A case's term still coded to an older version: its LLT is not current in the newest."""
+
+    kind: str  # reaction, indication, history, diseases, labs
+    row_id: int
+    case_id: int
+    text: str  # the term as reported
+    version: str
+    llt_code: int
+
+
+def outdated_codings(version: str, limit: int) -> tuple[list[OutdatedCoding], int]:
+    """Return the first `limit` codings of a version older than `version`, by case, and how
+    many there are in all (reactions set aside as not reactions left out)."""
+    sources: list[tuple[Any, Any, Any, Any]] = [
+        (sa.literal("reaction"), Reaction, Reaction.reported_term, Reaction.excluded_reason),
+        (TermCoding.kind, TermCoding, TermCoding.text, None),
+        (sa.literal("diseases"), CaseDisease, CaseDisease.name, None),
+        (sa.literal("labs"), LabResult, LabResult.test_name, None),
+    ]
+    found: list[OutdatedCoding] = []
+    total = 0
+    for kind, model, text, excluded in sources:
+        query = sa.select(
+            kind, model.id, model.case_id, text, model.meddra_version, model.llt_code
+        ).where(
+            model.meddra_version.is_not(None),
+            model.meddra_version != version,
+            model.llt_code.is_not(None),
+            excluded.is_(None) if excluded is not None else sa.true(),
+        )
+        total += db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
+        rows = db.session.execute(query.order_by(model.case_id, model.id).limit(limit))
+        found += [OutdatedCoding(*row) for row in rows]
+    found.sort(key=lambda coding: (coding.case_id, coding.kind, coding.row_id))
+    return found[:limit], total
+
+
+# The catalogue's listed reactions (Product.listed_reactions) coded to PTs of the newest version.
+
+AUTOMATIC = "automatic coding"  # the audit trail's actor of codes given by an exact name
+LISTED_ACTION = "listed reactions coded"
+
+
+def listed_field(product_id: int, term: str) -> str:
+    """Return the audit trail's field of a product's listed term."""
+    return f"#{product_id} {term}"[:60]
+
+
+def shown_pt(pt_code: int | None, version: str | None) -> str | None:
+    """Return a PT as the audit trail keeps it: 10037087 Pruritus (28.0)."""
+    if not pt_code or not version:
+        return None
+    name = db.session.scalar(
+        sa.select(sa.func.coalesce(MeddraTerm.name_en, MeddraTerm.name_zh)).where(
+            MeddraTerm.version == version, MeddraTerm.level == "pt", MeddraTerm.code == pt_code
+        )
+    )
+    return f"{pt_code} {name or ''} ({version})".replace("  ", " ")
+
+
+def exact_pt(term: str, version: str) -> int | None:
+    """Return the PT of the current LLTs named exactly `term` in English or Chinese, when
+    they share one PT."""
+    key = " ".join(term.split()).casefold()
+    codes = names(version).by_name.get(key, [])
+    pts = {hit.pt_code for hit in described(codes, version, "en")}
+    return pts.pop() if len(pts) == 1 else None
+
+
+def listed_coders(session: Session, product_id: int) -> dict[str, str]:
+    """Return who last coded each listed term of a product (AUTOMATIC or a staff e-mail),
+    by its audit field."""
+    prefix = f"#{product_id} "
+    rows = session.execute(
+        sa.select(AuditEntry.field, AuditEntry.actor)
+        .where(
+            AuditEntry.report_id.is_(None),
+            AuditEntry.action == LISTED_ACTION,
+            AuditEntry.field.startswith(prefix, autoescape=True),
+        )
+        .order_by(AuditEntry.id)
+    )
+    return {str(field_): actor for field_, actor in rows}
+
+
+def code_listed_reactions(session: Session, product: Product | None = None) -> int:
+    """Code automatically the listed reactions of `product` (None: every product) named
+    exactly as a current LLT of the newest version, and drop the codes of terms no longer
+    listed; a term staff coded or uncoded is left as they chose. Return the terms coded.
+
+    Call it in the write transaction of the change (a product saved, a release imported).
+    """
+    newest = newest_in(session)
+    chosen = [product] if product else session.scalars(sa.select(Product)).all()
+    coded = 0
+    for item in chosen:
+        codes = dict(item.listed_pt_codes or {})
+        listed = item.listed_reactions or []
+        coders = listed_coders(session, item.id)
+        for term in [term for term in codes if term not in listed]:
+            old = shown_pt(codes.pop(term), newest)
+            field_ = listed_field(item.id, term)
+            audit.record(session, AUTOMATIC, LISTED_ACTION, None, field_, old, None)
+        for term in listed if newest else ():
+            field_ = listed_field(item.id, term)
+            if coders.get(field_, AUTOMATIC) != AUTOMATIC:
+                continue  # staff chose
+            pt = exact_pt(term, str(newest))
+            if pt is None or codes.get(term) == pt:
+                continue
+            old = shown_pt(codes.get(term), newest)
+            codes[term] = pt
+            audit.record(session, AUTOMATIC, LISTED_ACTION, None, field_, old, shown_pt(pt, newest))
+            coded += 1
+        if codes != (item.listed_pt_codes or {}):
+            item.listed_pt_codes = codes
+    return coded

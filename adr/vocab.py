@@ -849,6 +849,7 @@ ASSESSED_FIELD: CodeList = {
     "signal": Term("信号", "Signal"),
     "group_event": Term("群体不良事件", "Group adverse event"),
     "meddra_version": Term("MedDRA版本", "MedDRA version"),
+    "designated_event": Term("重点关注医学事件", "Designated medical event"),
 }
 # Steps that wait for a second person under four-eyes (adr.cases.approvals).
 APPROVAL_KIND: CodeList = {

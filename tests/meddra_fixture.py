@@ -57,9 +57,19 @@ NOT_CURRENT = 84000004
 DEMO_CODES = {zh: code for code, (_en, zh, _pt, current) in LLTS.items() if current}
 
 
-def write_release(folder: Path, language: str = "en", version: str = VERSION) -> Path:
-    """Write the release's MedAscii files in `language` (en, zh) into `folder`; return it."""
+def write_release(
+    folder: Path,
+    language: str = "en",
+    version: str = VERSION,
+    pts: dict[int, tuple[str, str, int]] | None = None,
+    llts: dict[int, tuple[str, str, int, bool]] | None = None,
+) -> Path:
+    """Write the release's MedAscii files in `language` (en, zh) into `folder`; return it.
+
+    `pts` and `llts` replace the terms above (a later version's changes).
+    """
     folder.mkdir(parents=True, exist_ok=True)
+    pts, llts = pts or PTS, llts or LLTS
     name = 0 if language == "en" else 1
 
     def write(file: str, lines: list[list[object]]) -> None:
@@ -84,12 +94,12 @@ def write_release(folder: Path, language: str = "en", version: str = VERSION) ->
     write(
         "hlt.asc", [[hlt(code), names[name] + " (HLT)", *[""] * 7] for code, names in SOCS.items()]
     )
-    write("pt.asc", [[code, term[name], "", term[2], *[""] * 7] for code, term in PTS.items()])
+    write("pt.asc", [[code, term[name], "", term[2], *[""] * 7] for code, term in pts.items()])
     write(
         "llt.asc",
         [
             [code, term[name], term[2], "", "", "", "", "", "", "Y" if term[3] else "N", ""]
-            for code, term in LLTS.items()
+            for code, term in llts.items()
         ],
     )
     write(
@@ -109,10 +119,10 @@ def write_release(folder: Path, language: str = "en", version: str = VERSION) ->
                 soc,
                 "Y",
             ]
-            for code, (en, zh, soc) in PTS.items()
+            for code, (en, zh, soc) in pts.items()
         ],
     )
-    write("hlt_pt.asc", [[hlt(term[2]), code] for code, term in PTS.items()])
+    write("hlt_pt.asc", [[hlt(term[2]), code] for code, term in pts.items()])
     write("hlgt_hlt.asc", [[hlgt(code), hlt(code)] for code in SOCS])
     write("soc_hlgt.asc", [[code, hlgt(code)] for code in SOCS])
     return folder

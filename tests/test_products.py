@@ -8,14 +8,16 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from adr import products
+from adr import meddra, products
 from adr.extensions import db
-from adr.models import Batch, Drug, Product, Report
+from adr.models import AuditEntry, Batch, Drug, Product, Report
 from adr.products import edit_distance, reaction_terms, same_maker
 from tests.conftest import COMPANY
+from tests.meddra_fixture import NOT_CURRENT, PRURITUS, RASH
+from tests.test_coding import coded
 from tests.test_review import ADMIN, REVIEWER, case_of, csrf, signed_in, staff, submit, trail
 
-__all__ = ["staff"]  # a fixture
+__all__ = ["coded", "staff"]  # fixtures
 
 AMOXICILLIN = {
     "generic_name": "阿莫西林胶囊",
@@ -784,3 +786,87 @@ def test_an_expiry_date_not_the_register_s_is_shown_to_staff(staff_and_catalogue
     section = batch_section(client, unknown)
     assert "报告的包装有效期：2028-03-15" in section  # beside the registered batches close to it
     assert section.index("2028-03-15") < section.index("20260315A")
+
+
+# The listed reactions coded to MedDRA PTs, beside their text.
+
+
+def listed_codes(app) -> dict[str, int]:
+    with app.app_context():
+        return db.session.scalar(sa.select(Product.listed_pt_codes))
+
+
+def test_listed_reactions_are_coded_to_pts_automatically_and_by_staff(coded):
+    admin = signed_in(coded, ADMIN)
+    admin.get("/staff/?lang=en")
+    listed = "皮疹\nItching\n胃部<不适>"
+    assert admin.post("/staff/products", data=product_form(admin, listed_reactions=listed))
+    with coded.app_context():
+        product_id = db.session.scalar(sa.select(Product.id))
+    path = f"/staff/products/{product_id}"
+    assert listed_codes(coded) == {"皮疹": RASH, "Itching": PRURITUS}  # their exact names
+    page = admin.get(path).get_data(as_text=True)
+    row = page.split('data-term="0"')[1].split("</tr>")[0]
+    assert "Rash" in row and str(RASH) in row and "coded automatically, check it" in row
+    assert "not coded" in page.split('data-term="2"')[1].split("</tr>")[0]
+    assert "胃部&lt;不适&gt;" in page and "胃部<不适>" not in page
+
+    coding = f"{path}/listed-coding"
+    refused = admin.post(
+        coding, data={"term": "胃部<不适>", "llt_code": "<i>1</i>", "csrf_token": csrf(admin)}
+    )
+    text = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and "is not a MedDRA code" in text
+    assert 'value="&lt;i&gt;1&lt;/i&gt;"' in text and "<i>1</i>" not in text
+    refused = admin.post(
+        coding, data={"term": "胃部<不适>", "llt_code": NOT_CURRENT, "csrf_token": csrf(admin)}
+    )
+    assert refused.status_code == 422 and "no longer current" in refused.get_data(as_text=True)
+    gone = admin.post(coding, data={"term": "头晕", "llt_code": RASH, "csrf_token": csrf(admin)})
+    assert gone.status_code == 303  # not listed: nothing stored
+    assert (
+        admin.post(
+            "/staff/products/999999/listed-coding", data={"csrf_token": csrf(admin)}
+        ).status_code
+        == 404
+    )
+
+    feeling_sick = 84000005  # an LLT: its PT (Nausea, 83000004) is kept
+    done = admin.post(
+        coding, data={"term": "胃部<不适>", "chosen_llt": feeling_sick, "csrf_token": csrf(admin)}
+    )
+    assert done.status_code == 303
+    admin.post(coding, data={"term": "皮疹", "uncode": "1", "csrf_token": csrf(admin)})
+    admin.post(coding, data={"term": "Itching", "llt_code": PRURITUS, "csrf_token": csrf(admin)})
+    assert listed_codes(coded) == {"胃部<不适>": 83000004, "Itching": PRURITUS}
+    row = admin.get(path).get_data(as_text=True).split('data-term="1"')[1].split("</tr>")[0]
+    assert "coded automatically" not in row  # confirmed by staff
+
+    # Saved again without Itching: its code goes; 皮疹, uncoded by staff, is not coded again.
+    saved = admin.post(path, data=product_form(admin, listed_reactions="皮疹\n胃部<不适>"))
+    assert saved.status_code == 303
+    assert listed_codes(coded) == {"胃部<不适>": 83000004}
+    with coded.app_context():
+        audited = db.session.execute(
+            sa.select(
+                AuditEntry.actor, AuditEntry.field, AuditEntry.old_value, AuditEntry.new_value
+            )
+            .where(AuditEntry.action == "listed reactions coded")
+            .order_by(AuditEntry.id)
+        ).all()
+    auto, p = meddra.AUTOMATIC, f"#{product_id}"
+    assert audited == [
+        (auto, f"{p} 皮疹", None, f"{RASH} Rash (27.1)"),
+        (auto, f"{p} Itching", None, f"{PRURITUS} Pruritus (27.1)"),
+        (ADMIN, f"{p} 胃部<不适>", None, "83000004 Nausea (27.1)"),
+        (ADMIN, f"{p} 皮疹", f"{RASH} Rash (27.1)", None),
+        (ADMIN, f"{p} Itching", f"{PRURITUS} Pruritus (27.1)", f"{PRURITUS} Pruritus (27.1)"),
+        (auto, f"{p} Itching", f"{PRURITUS} Pruritus (27.1)", None),
+    ]
+    reviewer = signed_in(coded, REVIEWER)
+    assert (
+        reviewer.post(
+            coding, data={"term": "皮疹", "llt_code": RASH, "csrf_token": csrf(reviewer)}
+        ).status_code
+        == 403
+    )

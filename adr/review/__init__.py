@@ -18,6 +18,7 @@ from adr.review import (  # noqa: E402, F401
     holder_pdf,
     inbox,
     integrity,
+    meddra_upgrade,
     products,
     queue,
     signals,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,12 +17,13 @@ from werkzeug.wrappers import Response
 from wtforms import StringField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
-from adr import audit, batch_register, products
+from adr import audit, batch_register, meddra, products
 from adr.auth.views import role_required
 from adr.extensions import db
 from adr.intake.forms import clean_text, fields_in_error
-from adr.models import Batch, Product, write_transaction
+from adr.models import Batch, MeddraTerm, Product, write_transaction
 from adr.review import bp
+from adr.review.coding import AUTO_SUGGESTED, SUGGESTIONS, chosen_llt, meddra_language
 
 BATCHES_SHOWN = 500
 PRODUCT_FIELDS = (
@@ -164,6 +166,7 @@ def add_product() -> Response | tuple[str, int]:
             field=product.approval_number,
             new={name: getattr(product, name) for name in (*PRODUCT_FIELDS, *LIST_FIELDS)},
         )
+        meddra.code_listed_reactions(session, product)
         matched = products.relink(product.id)
     products.forget_suggestions()
     flash(_("The product is added; %(count)s reported drugs matched again.", count=matched))
@@ -198,6 +201,7 @@ def product(product_id: int) -> Response | str | tuple[str, int]:
                 value,
             )
             setattr(product, name, value)
+        changed |= bool(meddra.code_listed_reactions(session, product))
         matched = products.relink(product.id) if changed else 0
     products.forget_suggestions()
     if changed:
@@ -207,7 +211,9 @@ def product(product_id: int) -> Response | str | tuple[str, int]:
     return redirect(url_for("review.product", product_id=product.id), 303)
 
 
-def product_page(product: Product, form: ProductForm) -> str:
+def product_page(
+    product: Product, form: ProductForm, refused: tuple[str, str, str] | None = None
+) -> str:
     batches = db.session.scalars(
         sa.select(Batch)
         .where(Batch.product_id == product.id)
@@ -224,6 +230,9 @@ def product_page(product: Product, form: ProductForm) -> str:
         errors=fields_in_error(form),
         batches=batches,
         batch_count=count,
+        listed=listed_rows(product, refused),
+        meddra_version=meddra.current_version(),
+        meddra_language=meddra_language(),
     )
 
 
@@ -273,3 +282,106 @@ def upload_batches() -> Response | tuple[str, int]:
         upload.file.errors.append(str(error))
         return catalogue_page(upload=upload), 422
     return catalogue_page(imported=result), 422 if result.refused else 200
+
+
+# The listed reactions coded to PTs of the newest MedDRA version, beside their text.
+
+
+@dataclass
+class ListedTerm:
+    """A listed reaction as the product page shows it, with its coding form."""
+
+    index: int
+    term: str
+    pt_code: int | None
+    pt: MeddraTerm | None  # in the newest version; None: not coded, or not a PT there
+    automatic: bool  # coded by its exact name, not by staff: to check
+    query: str
+    suggestions: list[meddra.Hit] = field(default_factory=list)
+    searched: bool = False
+    typed: str = ""
+    error: str | None = None
+
+    @property
+    def anchor(self) -> str:
+        return f"listed-{self.index}"
+
+
+def listed_rows(product: Product, refused: tuple[str, str, str] | None) -> list[ListedTerm]:
+    """Return the product's listed reactions with their PTs, suggestions and any refusal."""
+    version = meddra.current_version()
+    language = meddra_language()
+    codes = product.listed_pt_codes or {}
+    coders = meddra.listed_coders(db.session(), product.id)
+    wanted = request.args.get("for", "")[:40]
+    asked = " ".join(request.args.get("meddra_q", "").split())[:100]
+    rows, automatic_searches = [], 0
+    for index, term in enumerate(product.listed_reactions or []):
+        code = codes.get(term)
+        field_ = meddra.listed_field(product.id, term)
+        row = ListedTerm(
+            index,
+            term,
+            code,
+            db.session.get(MeddraTerm, (version, "pt", code)) if code and version else None,
+            bool(code) and coders.get(field_) == meddra.AUTOMATIC,
+            asked if asked and wanted == f"listed-{index}" else term,
+        )
+        row.searched = bool(version) and (
+            row.query != term or (not code and automatic_searches < AUTO_SUGGESTED)
+        )
+        if row.searched:
+            automatic_searches += row.query == term
+            row.suggestions = meddra.search(row.query, language, SUGGESTIONS, version)
+        if refused and refused[0] == row.anchor:
+            row.typed, row.error = refused[1], refused[2]
+        rows.append(row)
+    return rows
+
+
+@bp.post("/products/<int:product_id>/listed-coding")
+@role_required("admin")
+def code_listed(product_id: int) -> Response | tuple[str, int]:
+    """Code a listed reaction to the PT of a current LLT of the newest version, or uncode it."""
+    found = db.session.get(Product, product_id) if product_id < 2**31 else None
+    product = found or abort(404)
+    term = request.form.get("term", "")
+    if term not in (product.listed_reactions or []):
+        flash(_("This reaction is no longer listed: the list changed since the page was loaded."))
+        return redirect(url_for("review.product", product_id=product.id) + "#listed-coding", 303)
+    index = product.listed_reactions.index(term)
+    hit = None
+    if "uncode" not in request.form:
+        hit, problem = chosen_llt(request.form)
+        if problem or hit is None:
+            form = ProductForm(formdata=None, obj=product)
+            form.aliases.data = "\n".join(product.aliases or [])
+            form.strengths.data = "\n".join(product.strengths or [])
+            form.listed_reactions.data = "\n".join(product.listed_reactions or [])
+            typed = request.form.get("llt_code", "")[:20]
+            return product_page(product, form, (f"listed-{index}", typed, problem or "")), 422
+    with write_transaction() as session:
+        product = session.get(Product, product_id, with_for_update=True) or abort(404)
+        codes = dict(product.listed_pt_codes or {})
+        field_ = meddra.listed_field(product.id, term)
+        automatic = meddra.listed_coders(session, product.id).get(field_) == meddra.AUTOMATIC
+        version = meddra.current_version()
+        old, new = codes.get(term), hit.pt_code if hit else None
+        changed = old != new or (automatic and new is not None)  # staff confirm an automatic one
+        if changed:
+            audit.record(
+                session,
+                current_user.email,
+                meddra.LISTED_ACTION,
+                None,
+                field_,
+                meddra.shown_pt(old, version),
+                meddra.shown_pt(new, version),
+            )
+            if new is None:
+                codes.pop(term, None)
+            else:
+                codes[term] = new
+            product.listed_pt_codes = codes
+    flash(_("Saved.") if changed else _("Nothing changed."))
+    return redirect(url_for("review.product", product_id=product.id) + f"#listed-{index}", 303)
