@@ -15,6 +15,7 @@ from bench import (
     meddra,
     pages,
     review,
+    signals,
     triage,
 )
 
@@ -34,3 +35,4 @@ if __name__ == "__main__":
     triage.main()
     journey.main()
     inbox_storage.main()
+    signals.main()

@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -163,11 +164,12 @@ def run(period: Period, actor: str) -> RunResult:
     if db.session().in_transaction():
         db.session.commit()  # count what is committed now, not an older snapshot's
     version = meddra.current_version()
-    pairs, universe = tally(period, version)
-    qualitative_triggers(pairs, period, version)
-    stored = [pair for pair in pairs.values() if pair.period_count or pair.triggers]
-    raised = [pair for pair in stored if pair.triggers]
-    link_cases(raised, period, version)
+    with known_cases(period, version) as known:
+        pairs, universe = tally(known, period)
+        qualitative_triggers(known, pairs, period)
+        stored = [pair for pair in pairs.values() if pair.period_count or pair.triggers]
+        raised = [pair for pair in stored if pair.triggers]
+        link_cases(known, raised, period)
     with write_transaction() as session:
         signal_run = SignalRun(
             period=period.name,
@@ -197,13 +199,96 @@ def run(period: Period, actor: str) -> RunResult:
     return result
 
 
-def tally(period: Period, version: str | None) -> tuple[dict[tuple[int, int], Pair], int]:
-    """Return the pairs worth a look (a ≥ 3, or a case in the period) with their figures."""
-    _, case_product, case_pt = known_cases(period, version)
-    universe = (
-        sa.select(case_product.c.case_id).intersect(sa.select(case_pt.c.case_id)).cte("universe")
+@dataclass(frozen=True)
+class Known:
+    """The cases known by the period's end, their products and their PTs, as temporary tables;
+    the universe is the cases with both."""
+
+    case: sa.Table
+    case_product: sa.Table
+    case_pt: sa.Table
+    universe: sa.Table
+
+
+@contextmanager
+def known_cases(period: Period, version: str | None) -> Iterator[Known]:
+    """Write the cases that count up to the period's end into indexed temporary tables, for
+    the run's queries to join (the counted subqueries, joined to each other as they are, make
+    the engines loop over every case for every case); drop them after."""
+    metadata = sa.MetaData()
+
+    def temporary(name: str, *columns: sa.Column[Any]) -> sa.Table:
+        return sa.Table(name, metadata, *columns, prefixes=["TEMPORARY"])
+
+    known = Known(
+        temporary(
+            "signal_known_case",
+            sa.Column("case_id", sa.Integer, primary_key=True),
+            sa.Column("aware_on", sa.Date),
+            sa.Column("serious", sa.Boolean),
+            sa.Column("death", sa.Boolean),
+        ),
+        temporary(
+            "signal_known_product",
+            sa.Column("case_id", sa.Integer, index=True),
+            sa.Column("product_id", sa.Integer),
+            sa.Column("aware_on", sa.Date),
+        ),
+        temporary(
+            "signal_known_pt",
+            sa.Column("case_id", sa.Integer, index=True),
+            sa.Column("pt_code", sa.Integer),
+            sa.Column("soc_code", sa.Integer),
+        ),
+        temporary("signal_universe", sa.Column("case_id", sa.Integer, primary_key=True)),
     )
-    in_universe = sa.select(universe.c.case_id)
+    connection = db.session.connection()
+    metadata.drop_all(connection)  # checkfirst: what a run that crashed on this connection left
+    metadata.create_all(connection)
+    try:
+        counted, products, pts = counted_cases(), case_products(), case_pts(version)
+        columns = ["case_id", "aware_on", "serious", "death"]
+        connection.execute(
+            known.case.insert().from_select(
+                columns,
+                sa.select(*(counted.c[name] for name in columns)).where(
+                    counted.c.aware_on <= period.end
+                ),
+            )
+        )
+        case = known.case
+        connection.execute(
+            known.case_product.insert().from_select(
+                ["case_id", "product_id", "aware_on"],
+                sa.select(products.c.case_id, products.c.product_id, case.c.aware_on).join(
+                    case, case.c.case_id == products.c.case_id
+                ),
+            )
+        )
+        connection.execute(
+            known.case_pt.insert().from_select(
+                ["case_id", "pt_code", "soc_code"],
+                sa.select(pts.c.case_id, pts.c.pt_code, pts.c.soc_code).join(
+                    case, case.c.case_id == pts.c.case_id
+                ),
+            )
+        )
+        connection.execute(
+            known.universe.insert().from_select(
+                ["case_id"],
+                sa.select(known.case_product.c.case_id).intersect(
+                    sa.select(known.case_pt.c.case_id)
+                ),
+            )
+        )
+        yield known
+    finally:
+        metadata.drop_all(connection)
+
+
+def tally(known: Known, period: Period) -> tuple[dict[tuple[int, int], Pair], int]:
+    """Return the pairs worth a look (a ≥ 3, or a case in the period) with their figures."""
+    case_product, case_pt, universe = known.case_product, known.case_pt, known.universe
     in_period = sa.case((case_product.c.aware_on >= period.start, 1), else_=0)
     in_history = sa.case(
         (
@@ -217,7 +302,6 @@ def tally(period: Period, version: str | None) -> tuple[dict[tuple[int, int], Pa
     )
     pair_rows = (
         sa.select(
-            sa.literal("pair").label("kind"),
             case_product.c.product_id,
             case_pt.c.pt_code,
             sa.func.max(case_pt.c.soc_code).label("soc_code"),
@@ -229,37 +313,22 @@ def tally(period: Period, version: str | None) -> tuple[dict[tuple[int, int], Pa
         .group_by(case_product.c.product_id, case_pt.c.pt_code)
         .having(sa.or_(sa.func.count() >= statistics.MIN_CASES, sa.func.sum(in_period) > 0))
     )
-    nothing = sa.cast(sa.null(), sa.Integer)
-    product_rows = (
-        sa.select(
-            sa.literal("product"),
-            case_product.c.product_id,
-            nothing,
-            nothing,
-            sa.func.count(),
-            nothing,
-            nothing,
-        )
-        .where(case_product.c.case_id.in_(in_universe))
-        .group_by(case_product.c.product_id)
+    found = db.session.execute(pair_rows).all()
+    per_product: dict[int, int] = dict(
+        db.session.execute(
+            sa.select(case_product.c.product_id, sa.func.count())
+            .join(universe, universe.c.case_id == case_product.c.case_id)
+            .group_by(case_product.c.product_id)
+        ).all()
     )
-    pt_rows = (
-        sa.select(
-            sa.literal("pt"), nothing, case_pt.c.pt_code, nothing, sa.func.count(), nothing, nothing
-        )
-        .where(case_pt.c.case_id.in_(in_universe))
-        .group_by(case_pt.c.pt_code)
+    per_pt: dict[int, int] = dict(
+        db.session.execute(
+            sa.select(case_pt.c.pt_code, sa.func.count())
+            .join(universe, universe.c.case_id == case_pt.c.case_id)
+            .group_by(case_pt.c.pt_code)
+        ).all()
     )
-    all_rows = sa.select(
-        sa.literal("all"), nothing, nothing, nothing, sa.func.count(), nothing, nothing
-    ).select_from(universe)
-    # One statement, so that the engines work out the cases, products and PTs once (a CTE
-    # named more than once is materialised by SQLite ≥ 3.35 and PostgreSQL ≥ 12).
-    rows = db.session.execute(sa.union_all(pair_rows, product_rows, pt_rows, all_rows)).all()
-    per_product = {row[1]: row[4] for row in rows if row[0] == "product"}
-    per_pt = {row[2]: row[4] for row in rows if row[0] == "pt"}
-    total = next((row[4] for row in rows if row[0] == "all"), 0)
-    found = [row for row in rows if row[0] == "pair"]
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(universe)) or 0
     a = np.array([row.total for row in found], dtype=np.int64)
     product_total = np.array([per_product.get(row.product_id, 0) for row in found], dtype=np.int64)
     pt_total = np.array([per_pt.get(row.pt_code, 0) for row in found], dtype=np.int64)
@@ -310,33 +379,9 @@ def tally(period: Period, version: str | None) -> tuple[dict[tuple[int, int], Pa
     return pairs, int(total)
 
 
-def known_cases(period: Period, version: str | None) -> tuple[Any, Any, Any]:
-    """Return the CTEs of the cases known by the period's end, their products and their PTs."""
-    counted = counted_cases()
-    known = (
-        sa.select(counted.c.case_id, counted.c.aware_on, counted.c.serious, counted.c.death)
-        .where(counted.c.aware_on <= period.end)
-        .cte("known_case")
-    )
-    products, pts = case_products(), case_pts(version)
-    case_product = (
-        sa.select(products.c.case_id, products.c.product_id, known.c.aware_on)
-        .join(known, known.c.case_id == products.c.case_id)
-        .cte("known_case_product")
-    )
-    case_pt = (
-        sa.select(pts.c.case_id, pts.c.pt_code, pts.c.soc_code)
-        .join(known, known.c.case_id == pts.c.case_id)
-        .cte("known_case_pt")
-    )
-    return known, case_product, case_pt
-
-
-def qualitative_triggers(
-    pairs: dict[tuple[int, int], Pair], period: Period, version: str | None
-) -> None:
+def qualitative_triggers(known: Known, pairs: dict[tuple[int, int], Pair], period: Period) -> None:
     """Add the fatal, unlisted and designated-event triggers of the period's cases to `pairs`."""
-    known, case_product, case_pt = known_cases(period, version)
+    case, case_product, case_pt = known.case, known.case_product, known.case_pt
     designated = set(db.session.scalars(sa.select(DesignatedMedicalEvent.pt_code)))
     listed = {
         product_id: set((codes or {}).values())
@@ -347,16 +392,16 @@ def qualitative_triggers(
             case_product.c.case_id,
             case_product.c.product_id,
             case_pt.c.pt_code,
-            known.c.serious,
-            known.c.death,
+            case.c.serious,
+            case.c.death,
         )
         .join(case_pt, case_pt.c.case_id == case_product.c.case_id)
-        .join(known, known.c.case_id == case_product.c.case_id)
-        .where(known.c.aware_on >= period.start)
+        .join(case, case.c.case_id == case_product.c.case_id)
+        .where(case.c.aware_on >= period.start)
         .where(
             sa.or_(
-                known.c.death.is_(True),
-                known.c.serious.is_(True),
+                case.c.death.is_(True),
+                case.c.serious.is_(True),
                 case_pt.c.pt_code.in_(designated) if designated else sa.false(),
             )
         )
@@ -379,13 +424,13 @@ def qualitative_triggers(
             pair.cases.setdefault(case_id, own[0])
 
 
-def link_cases(raised: Sequence[Pair], period: Period, version: str | None) -> None:
+def link_cases(known: Known, raised: Sequence[Pair], period: Period) -> None:
     """Find the cases behind each raised pair: all its cases for a disproportion, the period's
     for a trend (those of a qualitative trigger are already found)."""
     wanted = [pair for pair in raised if set(pair.triggers) & set(QUANTITATIVE)]
     if not wanted:
         return
-    _, case_product, case_pt = known_cases(period, version)
+    case_product, case_pt = known.case_product, known.case_pt
     by_key = {pair.key: pair for pair in wanted}
     for chunk in chunks(list(by_key), CHUNK):
         rows = db.session.execute(
