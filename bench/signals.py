@@ -121,6 +121,7 @@ def fill(folder: str, count: int) -> list[int]:
         db.session.add_all(catalogue)
         db.session.commit()
         products = [product.id for product in catalogue]
+        db.session.close()  # no reader holding an old snapshot: SQLite's log can be checkpointed
         corpus = Corpus(products, period.start, period.end)
         started = time.perf_counter()
         for first in range(0, count, CHUNK):
