@@ -73,8 +73,8 @@ def test_published_worked_examples():
     """χ²: Smith, Morrow & Ross (eds), *Field Trials of Health Interventions* (3rd ed., OUP 2015,
     open access), ch. 21 "Methods of analysis", p. 372: 90 of 300 against 135 of 300,
     E(a) = 225 · 300 / 600 = 112.50, V(a) = 35.215, χ² = (|90 − 112.5| − 0.5)² / 35.215 = 13.74:
-    the continuity-corrected statistic with the
-    Mantel-Haenszel variance, which is Pearson's Yates-corrected χ² times (N − 1)/N.
+    the continuity-corrected statistic with the Mantel-Haenszel variance, which is Pearson's
+    Yates-corrected χ² times (N − 1)/N.
 
     IC025: WHO-UMC's shrinkage (+0.5) and gamma credibility interval (Norén, Hopstadius & Bate
     2013, as the `pvda` R package documents it) cannot put IC025 above 0 with fewer than three
