@@ -36,6 +36,7 @@ from adr.models import Report, write_transaction
 from adr.regulator import acknowledgements, e2b
 from adr.regulator import listing as line_listing
 from adr.regulator.workbook import default_path, parse_month, write_workbook
+from adr.signals import detection
 
 MAX_PROBLEMS_SHOWN = 20
 
@@ -60,6 +61,7 @@ def register(app: Flask) -> None:
         import_meddra,
         e2b_command,
         import_ack,
+        signals_group,
     ):
         app.cli.add_command(command)
 
@@ -396,6 +398,30 @@ def find_case_report(reference: str) -> Report | None:
     return (
         normalized and db.session.scalar(sa.select(Report).where(Report.reference == normalized))
     ) or None
+
+
+@click.group("signals")
+def signals_group() -> None:
+    """Signal detection."""
+
+
+@signals_group.command("run")
+@click.option("--period", help="YYYY-QN or YYYY-MM (China dates); the last complete month.")
+@with_appcontext
+def signals_run(period: str | None) -> None:
+    """Detect the period's signals; print how many were raised (opened or joined)."""
+    try:
+        chosen = detection.parse_period(period) if period else detection.last_complete_month()
+    except ValueError as error:
+        click.echo(f"adr: {error}", err=True)
+        sys.exit(2)
+    started = time.perf_counter()
+    result = detection.run(chosen, "command")
+    click.echo(f"signals raised: {result.raised}")
+    click.echo(
+        f"{chosen.name}: {result.opened} opened, {result.joined} joined; {result.cases} cases, "
+        f"{result.pairs} product × PT figures stored, in {time.perf_counter() - started:.1f} s"
+    )
 
 
 @click.command("send-mail")

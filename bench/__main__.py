@@ -16,6 +16,7 @@ from bench import (
     pages,
     review,
     signal_pages,
+    signals,
     triage,
 )
 
@@ -36,3 +37,4 @@ if __name__ == "__main__":
     journey.main()
     inbox_storage.main()
     signal_pages.main()
+    signals.main()

@@ -50,10 +50,12 @@ def case_products() -> sa.Subquery:
 
 
 def case_pts(version: str | None) -> sa.Subquery:
-    """Return the distinct (case_id, pt_code, soc_code) of the cases' coded reactions.
+    """Return the distinct (case_id, pt_code), and the soc_code, of the cases' coded reactions.
 
     The PT and its primary SOC are the `version`'s (the newest), or the reaction's own version's
-    where its LLT is not in `version`.
+    where its LLT is not in `version`. One row per case and PT, even where two reactions of a
+    case reach the PT through versions that give it different primary SOCs (the highest code is
+    kept), so that counting rows counts cases.
     """
     newest_llt, own_llt = aliased(MeddraTerm), aliased(MeddraTerm)
     newest_pt, own_pt = aliased(MeddraTerm), aliased(MeddraTerm)
@@ -62,7 +64,7 @@ def case_pts(version: str | None) -> sa.Subquery:
         sa.select(
             Reaction.case_id.label("case_id"),
             pt_code.label("pt_code"),
-            sa.func.coalesce(newest_pt.soc_code, own_pt.soc_code).label("soc_code"),
+            sa.func.max(sa.func.coalesce(newest_pt.soc_code, own_pt.soc_code)).label("soc_code"),
         )
         .outerjoin(
             newest_llt,
@@ -98,6 +100,6 @@ def case_pts(version: str | None) -> sa.Subquery:
         )
         .where(Reaction.llt_code.is_not(None), Reaction.excluded_reason.is_(None))
         .where(pt_code.is_not(None))
-        .distinct()
+        .group_by(Reaction.case_id, pt_code)
         .subquery("case_pt")
     )
