@@ -24,7 +24,7 @@ from adr.models import (
     SignalStep,
 )
 from adr.signals import detection, statistics
-from tests.conftest import COMPANY
+from tests.conftest import COMPANY, hidden_inputs
 from tests.meddra_fixture import ANAPHYLACTIC_SHOCK, PRURITUS, RASH, VERSION, write_release
 from tests.signal_cases import Planted, insert_cases
 from tests.test_coding import post, reaction_named
@@ -349,3 +349,46 @@ def test_an_empty_database_runs_the_last_complete_month_and_raises_nothing(app):
     first, second = result.output.splitlines()
     assert first == "signals raised: 0"
     assert second.startswith(f"{detection.last_complete_month().name}: 0 opened, 0 joined; 0 cases")
+
+
+def test_detected_signals_are_listed_shown_with_their_table_and_validated_by_a_reviewer(
+    app,
+    tmp_path,
+    staff,  # noqa: F811 - the fixture
+):
+    """The issue's story: a planted disproportion and a burst detected, listed with product
+    and PT, shown with their 2×2 tables; a reviewer validates one and its log names them."""
+    a, b = planted(app, tmp_path)
+    with app.app_context():
+        assert detection.run(period(2), "command").raised == 2
+        rash, burst = signal_of(a, RASH).id, signal_of(b, DIZZINESS).id
+    reviewer = signed_in(staff, REVIEWER)
+    listed = reviewer.get("/staff/signals").get_data(as_text=True)
+    for shown in (
+        "阿莫西林胶囊",
+        "国药准字H61020123",
+        "Rash",
+        str(RASH),
+        "板蓝根颗粒",
+        "Dizziness",
+    ):
+        assert shown in listed, shown
+    page = reviewer.get(f"/staff/signals/{rash}").get_data(as_text=True)
+    for cell in ("a = 9", "b = 40", "c = 2", "d = 100", ">49<", ">102<", ">151<", "9.37"):
+        assert cell in page, cell
+    page = reviewer.get(f"/staff/signals/{burst}").get_data(as_text=True)
+    assert "a = 11" in page and "c = 0" in page  # 4 before the burst, 7 in it
+    token = hidden_inputs(page)
+    response = reviewer.post(
+        f"/staff/signals/{burst}",
+        data={
+            "csrf_token": token["csrf_token"],
+            "seen": token["seen"],
+            "step": "validate",
+            "rationale": "七例头晕集中于一个月",
+        },
+    )
+    assert response.status_code == 303
+    log = reviewer.get(f"/staff/signals/{burst}").get_data(as_text=True)
+    log = log[log.index('id="tracking-log"') :]
+    assert ">检出<" in log and ">确认<" in log and REVIEWER in log and "七例头晕" in log

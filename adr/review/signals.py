@@ -25,16 +25,17 @@ from adr.review import bp
 from adr.review.coding import posted_id
 from adr.review.inbox import XLSX
 from adr.review.queries import MAX_PAGE
-from adr.signals import log
+from adr.signals import log, statistics
 
 PAGE_SIZE = 50
 SORTS = ("new", "due")
 # The thresholds the detection applies, as its page states them beside each figure.
+ENOUGH = f"a ≥ {statistics.MIN_CASES}"
 THRESHOLDS = {
-    "prr": "PRR ≥ 2, χ² ≥ 4, a ≥ 3",
-    "ror": "ROR 95% CI > 1",
-    "ic": "IC025 > 0",
-    "trend": "p < 0.01, ≥ 3",
+    "prr": f"PRR ≥ {statistics.PRR_MIN:g}, χ² ≥ {statistics.CHI2_MIN:g}, {ENOUGH}",
+    "ror": f"ROR 95% CI > 1, {ENOUGH}",
+    "ic": f"IC025 > 0, {ENOUGH}",
+    "trend": f"p < {statistics.TREND_P:g}, ≥ {statistics.MIN_CASES}",
 }
 
 
