@@ -17,6 +17,7 @@ from adr.review import (  # noqa: E402, F401
     holder_pdf,
     inbox,
     integrity,
+    periodic,
     products,
     queue,
     views,
