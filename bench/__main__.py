@@ -14,6 +14,7 @@ from bench import (
     mail,
     meddra,
     pages,
+    periodic,
     review,
     triage,
 )
@@ -34,3 +35,4 @@ if __name__ == "__main__":
     triage.main()
     journey.main()
     inbox_storage.main()
+    periodic.main()
