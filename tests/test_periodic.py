@@ -328,6 +328,7 @@ def test_the_page_shows_the_tabulations_and_the_charts_with_their_tables(world):
 
 
 def test_staff_download_the_workbook_and_the_annual_report_audited(world):
+    assert world.test_client().get("/staff/periodic.xlsx").status_code in (302, 303)  # login
     client = login(world)
     client.get("/staff/?lang=en")
     response = client.get(
@@ -376,6 +377,8 @@ def test_exposure_is_entered_audited_refused_when_wrong_and_gives_rates(world):
         product_id = str(periodic.find_product(A).id)
     good = {"product": product_id, "unit": "packs", "from": "2026-01-01", "to": "2026-03-31",
             "amount": "20,000", "note": "ERP"}  # fmt: skip
+    no_token = {f"exposure-{name}": value for name, value in good.items()}
+    assert client.post("/staff/periodic/exposure", data=no_token).status_code == 400
     assert exposure_post(client, **good).status_code == 303
     for changed, why in [
         ({"from": "2026-03-01", "to": "2026-04-30"}, "must not overlap"),

@@ -338,17 +338,23 @@ def tabulate(product: Product, interval: Interval, language: str = "zh") -> Tabu
     streamed = stream(
         sa.select(cases.c.case_id, cases.c.aware_on, cases.c.serious).order_by(cases.c.case_id)
     )
-    for case_id, aware_on, serious in streamed:
-        within = interval.first <= aware_on <= interval.end
-        result.cases.add(within, serious)
-        coded = pts_of.take(case_id)
-        for _, soc_code, pt_code in coded:
-            by_pt.setdefault((soc_code, pt_code), Counts()).add(within, serious)
-        if uncoded_of.take(case_id) or not coded:
-            result.uncoded.add(within, serious)
-        reports = first_of.take(case_id)
-        source = source_of(reports[0].source, reports[0].reporter_kind) if reports else "other"
-        result.by_source[source].add(within, serious)
+    try:
+        for case_id, aware_on, serious in streamed:
+            within = interval.first <= aware_on <= interval.end
+            result.cases.add(within, serious)
+            coded = pts_of.take(case_id)
+            for _, soc_code, pt_code in coded:
+                by_pt.setdefault((soc_code, pt_code), Counts()).add(within, serious)
+            if uncoded_of.take(case_id) or not coded:
+                result.uncoded.add(within, serious)
+            first_report = first_of.take(case_id)
+            source = "other"
+            if first_report:
+                source = source_of(first_report[0].source, first_report[0].reporter_kind)
+            result.by_source[source].add(within, serious)
+    finally:
+        for rows in (streamed, pts_of, uncoded_of, first_of):
+            rows.close()
     result.socs = soc_blocks(by_pt, language)
     for block in result.socs:
         result.reactions += block.subtotal
@@ -361,9 +367,9 @@ def tabulate(product: Product, interval: Interval, language: str = "zh") -> Tabu
     return result
 
 
-def stream(query: sa.Select[Any]) -> Iterator[Any]:
-    """Yield a query's rows a batch at a time (a server-side cursor on PostgreSQL)."""
-    yield from db.session.execute(query.execution_options(yield_per=BATCH_SIZE))
+def stream(query: sa.Select[Any]) -> sa.Result[*tuple[Any, ...]]:
+    """Return a query's rows, fetched a batch at a time (a server-side cursor on PostgreSQL)."""
+    return db.session.execute(query.execution_options(yield_per=BATCH_SIZE))
 
 
 class Follower:
@@ -372,7 +378,11 @@ class Follower:
 
     def __init__(self, query: sa.Select[Any]) -> None:
         self.rows = stream(query)
-        self.next: Any = next(self.rows, None)
+        self.walk = iter(self.rows)
+        self.next: Any = next(self.walk, None)
+
+    def close(self) -> None:
+        self.rows.close()  # its cursor, with rows left of cases after the last one asked for
 
     def take(self, case_id: int) -> list[Any]:
         """Return the rows of `case_id`, skipping those of cases before it."""
@@ -380,7 +390,7 @@ class Follower:
         while self.next is not None and self.next[0] <= case_id:
             if self.next[0] == case_id:
                 found.append(self.next)
-            self.next = next(self.rows, None)
+            self.next = next(self.walk, None)
         return found
 
 
