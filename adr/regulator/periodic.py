@@ -430,13 +430,13 @@ def left_out(product_id: int, dlp: date) -> int:
     return db.session.scalar(query) or 0
 
 
+REPORT_ORDER = (Report.follow_up_of_id.is_not(None), Report.added_at, Report.id)  # Case.reports
+
+
 def first_reports() -> sa.Subquery:
     """Return (case_id, report_id, reference, source, reporter_kind) of each case's first
     report, in the case's order of reports (`Case.reports`)."""
-    order = sa.func.row_number().over(
-        partition_by=Report.case_id,
-        order_by=(Report.follow_up_of_id.is_not(None), Report.added_at, Report.id),
-    )
+    order = sa.func.row_number().over(partition_by=Report.case_id, order_by=REPORT_ORDER)
     numbered = sa.select(
         Report.case_id,
         Report.reference,
@@ -449,32 +449,38 @@ def first_reports() -> sa.Subquery:
 
 def deaths(cases: sa.Subquery, pts: sa.Subquery, interval: Interval, language: str) -> list[Death]:
     """Return the fatal cases known in the interval: reference, date known and PTs."""
-    first = first_reports()
-    rows = db.session.execute(
-        sa.select(cases.c.case_id, first.c.reference, cases.c.aware_on)
-        .join(first, first.c.case_id == cases.c.case_id)
-        .where(
-            cases.c.death.is_(True),
-            cases.c.aware_on >= interval.first,
-            cases.c.aware_on <= interval.end,
-        )
-        .order_by(cases.c.aware_on, first.c.reference)
-    ).all()
+    fatal = sa.select(cases.c.case_id).where(
+        cases.c.death.is_(True),
+        cases.c.aware_on >= interval.first,
+        cases.c.aware_on <= interval.end,
+    )
+    known_on = dict(
+        db.session.execute(
+            sa.select(cases.c.case_id, cases.c.aware_on).where(cases.c.case_id.in_(fatal))
+        ).all()
+    )
+    reference_of: dict[int, str] = {}
+    for case_id, reference in db.session.execute(
+        sa.select(Report.case_id, Report.reference)
+        .where(Report.case_id.in_(fatal))
+        .order_by(Report.case_id, *REPORT_ORDER)
+    ):
+        reference_of.setdefault(case_id, reference)  # the first report, as `Case.reports`
     pts_of: dict[int, list[int]] = {}
-    ids = [row.case_id for row in rows]
     for case_id, pt_code in db.session.execute(
-        sa.select(pts.c.case_id, pts.c.pt_code).where(pts.c.case_id.in_(ids))
+        sa.select(pts.c.case_id, pts.c.pt_code).where(pts.c.case_id.in_(fatal))
     ):
         pts_of.setdefault(case_id, []).append(pt_code)
     names = term_names({code for codes in pts_of.values() for code in codes}, "pt", language)
-    return [
+    found = [
         Death(
-            row.reference,
-            row.aware_on,
-            sorted(f"{code} {names.get(code, '')}".strip() for code in pts_of.get(row.case_id, [])),
+            reference_of[case_id],
+            day,
+            sorted(f"{code} {names.get(code, '')}".strip() for code in pts_of.get(case_id, [])),
         )
-        for row in rows
+        for case_id, day in known_on.items()
     ]
+    return sorted(found, key=lambda death: (death.aware_on, death.reference))
 
 
 def exposure(product_id: int, interval: Interval) -> tuple[list[ExposureLine], list[ExposureRate]]:

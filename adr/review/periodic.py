@@ -28,6 +28,7 @@ from adr.review.queries import utcnow
 FIELDS = ("product", "from", "to", "dlp")
 EXPOSURE_FIELDS = ("product", "unit", "from", "to", "amount", "note")
 FIRST_YEAR = 2000
+PAGE_PT_LINES = 500  # more PT lines than this: the page shows the SOCs, the workbook every PT
 
 
 def chosen_year() -> tuple[int, str | None]:
@@ -95,6 +96,9 @@ def render_page(
         steps=vocab.SIGNAL_STEP,
         statuses=vocab.SIGNAL_STATUS,
         not_coded=periodic.NOT_CODED,
+        show_pts=tabulation is None
+        or sum(len(block.lines) for block in tabulation.socs) <= PAGE_PT_LINES,
+        page_pt_lines=PAGE_PT_LINES,
     )
     refused = problems or year_problem or exposure_problems
     return page, 400 if refused else 200
@@ -253,7 +257,7 @@ def on_time_chart() -> Response:
     ]
     axes.bar(month_labels(measured.months), [0] * len(measured.months))
     if shown:
-        axes.bar([label for label, _rate in shown], [rate for _label, rate in shown])
+        axes.bar([label for label, _rate in shown], [rate for _label, rate in shown], color="C0")
     axes.set_ylim(0, 100)
     axes.set_title(_("On-time rate by month due, %(year)s", year=year))
     axes.set_xlabel(_("Month"))
