@@ -42,7 +42,14 @@ from adr.models import (
     SignalStep,
 )
 from adr.regulator import compliance, listing
-from adr.regulator.workbook import BATCH_SIZE, end_sheet, heading, row_of, start_sheet
+from adr.regulator.workbook import (
+    BATCH_SIZE,
+    end_sheet,
+    heading,
+    row_of,
+    small_page_cache,
+    start_sheet,
+)
 from adr.signals.counted import case_products, case_pts, counted_cases
 from adr.vocab import Term
 
@@ -299,19 +306,37 @@ NOT_CODED = Term("未编码", "Not coded")
 
 
 def tabulate(product: Product, interval: Interval, language: str = "zh") -> Tabulation:
-    """Count a product's cases for its periodic report (see the module's docstring).
+    """Count a product's cases for its periodic report (see the module's docstring)."""
+    language = "en" if language.startswith("en") else "zh"
+    version = meddra.current_version()
+    result = Tabulation(product, interval, version)
+    cases, pts = product_cases(product.id, interval.dlp), case_pts(version)
+    with small_page_cache():  # read once, in order: a large cache would only hold memory
+        by_pt = count_cases(result, cases, pts)
+    result.socs = soc_blocks(by_pt, language)
+    for block in result.socs:
+        result.reactions += block.subtotal
+    result.reactions += result.uncoded
+    result.left_out = left_out(product.id, interval.dlp)
+    result.deaths = deaths(cases, pts, interval, language)
+    result.exposure, result.rates = exposure(product.id, interval)
+    result.signals = signals(product.id, interval, language)
+    db.session.rollback()  # end the long read
+    return result
+
+
+def count_cases(
+    result: Tabulation, cases: sa.Subquery, pts: sa.Subquery
+) -> dict[tuple[int | None, int], Counts]:
+    """Count the cases in total, by source and uncoded into `result`; return the counts by
+    (SOC, PT).
 
     The product's cases, their PTs, their uncoded reactions and their first reports are read as
     four streams ordered by case and walked together (`Follower`), so memory holds one case at
     a time and the counters (one per PT), however many cases the product has.
     """
-    language = "en" if language.startswith("en") else "zh"
-    version = meddra.current_version()
-    result = Tabulation(product, interval, version)
-    cases = product_cases(product.id, interval.dlp)
-    named = case_products()
-    theirs = sa.select(named.c.case_id).where(named.c.product_id == product.id)
-    pts = case_pts(version)
+    interval, named = result.interval, case_products()
+    theirs = sa.select(named.c.case_id).where(named.c.product_id == result.product.id)
     first = first_reports()
     pts_of = Follower(
         sa.select(pts.c.case_id, pts.c.soc_code, pts.c.pt_code)
@@ -355,16 +380,7 @@ def tabulate(product: Product, interval: Interval, language: str = "zh") -> Tabu
     finally:
         for rows in (streamed, pts_of, uncoded_of, first_of):
             rows.close()
-    result.socs = soc_blocks(by_pt, language)
-    for block in result.socs:
-        result.reactions += block.subtotal
-    result.reactions += result.uncoded
-    result.left_out = left_out(product.id, interval.dlp)
-    result.deaths = deaths(cases, pts, interval, language)
-    result.exposure, result.rates = exposure(product.id, interval)
-    result.signals = signals(product.id, interval, language)
-    db.session.rollback()  # end the long read
-    return result
+    return by_pt
 
 
 def stream(query: sa.Select[Any]) -> sa.Result[*tuple[Any, ...]]:

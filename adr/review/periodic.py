@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import io
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
 import sqlalchemy as sa
 from flask import Response, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 from werkzeug.wrappers import Response as Sent
 
 from adr import audit, vocab
@@ -24,6 +21,9 @@ from adr.regulator import periodic
 from adr.review import bp
 from adr.review.compliance import XLSX, spooled
 from adr.review.queries import utcnow
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 FIELDS = ("product", "from", "to", "dlp")
 EXPOSURE_FIELDS = ("product", "unit", "from", "to", "amount", "note")
@@ -201,9 +201,19 @@ def exposure_message(reason: str) -> str:
 # Charts: matplotlib draws SVG on the server; text stays text (the browser's CJK fonts draw it).
 
 
+def new_figure(width: float, height: float) -> Figure:
+    """Return an empty figure. matplotlib is imported here, when a chart is drawn, so that
+    web workers and commands that draw none do not carry it (some 27 MB)."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height))
+
+
 def svg_of(figure: Figure) -> Response:
     """Return a figure as an SVG response: every text XML-escaped by matplotlib, no script."""
     out = io.StringIO()
+    import matplotlib
+
     with (
         matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "adr"}),
         warnings.catch_warnings(),
@@ -228,13 +238,15 @@ def cases_chart() -> Response:
     """Draw the cases first known each month of a year, one line per product."""
     year, _problem = chosen_year()
     months, series = periodic.cases_per_month(year)
-    figure = Figure(figsize=(8, 4))
+    figure = new_figure(8, 4)
     axes = figure.add_subplot()
     for label, counts in series.items():
         axes.plot(month_labels(months), counts, marker="o", label=label)
     axes.set_title(_("Cases per month by product, %(year)s", year=year))
     axes.set_xlabel(_("Month"))
     axes.set_ylabel(_("Cases"))
+    from matplotlib.ticker import MaxNLocator
+
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     if series:
         axes.legend(fontsize="small")
@@ -248,7 +260,7 @@ def on_time_chart() -> Response:
     year, _problem = chosen_year()
     measured = periodic.compliance.measure(f"{year:04d}-01", f"{year:04d}-12", utcnow())
     rates = [measured.figures(month).rate for month in measured.months]
-    figure = Figure(figsize=(8, 3.5))
+    figure = new_figure(8, 3.5)
     axes = figure.add_subplot()
     shown = [
         (label, rate * 100)
