@@ -53,15 +53,7 @@ from adr.regulator.workbook import (
 from adr.signals.counted import case_products, case_pts, counted_cases
 from adr.vocab import Term
 
-# Where a case came from (E2C(R2) 6.3), from its first report: the source decides for
-# literature and post-marketing studies; otherwise the reporter's kind.
-SOURCES: vocab.CodeList = {
-    "health_professional": Term("医务人员", "Health professionals"),
-    "consumer": Term("消费者(患者及亲友)", "Consumers (patients and relatives)"),
-    "literature": Term("文献报道", "Literature"),
-    "study": Term("上市后研究", "Post-marketing studies"),
-    "other": Term("其他", "Other"),
-}
+SOURCES = vocab.PERIODIC_SOURCE  # from the first report: see `source_of`
 CONSUMERS = frozenset({"patient", "relative"})
 # Reporting rates: cases per this many units of exposure.
 RATE_PER = {"packs": 10_000, "patient_days": 1_000}
@@ -1054,14 +1046,9 @@ def write_annual(report: Annual, target: str | Path | IO[bytes], language: str =
 # Charts' figures.
 
 
-def months_of(first: date, last: date) -> list[str]:
-    """Return the months (YYYY-MM) from `first`'s to `last`'s."""
-    return compliance.months_between(f"{first:%Y-%m}", f"{last:%Y-%m}")
-
-
 def cases_per_month(year: int) -> tuple[list[str], dict[str, list[int]]]:
     """Return the year's months and, by product name, the counted cases first known in each."""
-    months = months_of(date(year, 1, 1), date(year, 12, 31))
+    months = [f"{year:04d}-{month:02d}" for month in range(1, 13)]
     series: dict[str, list[int]] = {}
     for product in db.session.scalars(sa.select(Product)):
         cases = counted_of(product.id)
