@@ -268,6 +268,7 @@ def test_a_data_lock_point_ends_the_interval_and_the_cumulative_counts(world):
     [
         (["--product", "不存在的药", "--from", "2026-01-01", "--to", "2026-06-30"], "no product"),
         (["--product", "999999", "--from", "2026-01-01", "--to", "2026-06-30"], "no product"),
+        (["--product", "9" * 30, "--from", "2026-01-01", "--to", "2026-06-30"], "no product"),
         (["--product", A, "--from", "2026-06-30", "--to", "2026-01-01"], "after it ends"),
         (["--product", A, "--from", "yesterday", "--to", "2026-01-01"], "not a date"),
         (
@@ -386,6 +387,7 @@ def test_exposure_is_entered_audited_refused_when_wrong_and_gives_rates(world):
         ({"from": "2026-04-01", "to": "2026-04-30", "amount": "-5"}, "greater than zero"),
         ({"from": "2026-04-01", "to": "2026-04-30", "amount": "9" * 12}, "hundred million"),
         ({"unit": "tons"}, "packs sold or patient-days"),
+        ({"product": "9" * 30}, "a product of the catalogue"),
     ]:
         refused = exposure_post(client, **(good | changed))
         html = refused.get_data(as_text=True)

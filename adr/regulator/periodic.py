@@ -118,7 +118,7 @@ def find_product(typed: str) -> Product:
     Raises LookupError when none is found: only catalogue products have counted cases.
     """
     typed = typed.strip()
-    if typed.isdigit():
+    if is_id(typed):
         found = db.session.get(Product, int(typed))
         if found is None:
             raise LookupError(f"no product of id {typed} in the catalogue")
@@ -127,6 +127,11 @@ def find_product(typed: str) -> Product:
     if choice.product is None:
         raise LookupError(f"{typed!r} is not a product of the catalogue")
     return choice.product
+
+
+def is_id(typed: str) -> bool:
+    """Tell whether text is a row id: digits only, few enough for a database integer."""
+    return typed.isascii() and typed.isdigit() and len(typed) <= 9
 
 
 @dataclass
@@ -592,7 +597,11 @@ def add_exposure(session: Session, typed: dict[str, str], actor: str) -> Product
     dates in the wrong order, a period over five years, an amount not a positive whole number
     or over a hundred million a day, or a period overlapping one of the same product and unit.
     """
-    product = session.get(Product, int(typed["product"])) if typed["product"].isdigit() else None
+    # The product's row locked (PostgreSQL; SQLite's write transaction is one at a time): two
+    # entries of one product wait for each other, so the overlap check below holds.
+    product = None
+    if is_id(typed["product"]):
+        product = session.get(Product, int(typed["product"]), with_for_update=True)
     if product is None:
         raise ExposureRefused("product", "product")
     if typed["unit"] not in vocab.EXPOSURE_UNIT:
