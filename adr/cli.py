@@ -35,6 +35,7 @@ from adr.intake.forms import BATCH_RE, PACK_FIELDS, normalize_batch
 from adr.models import Report, write_transaction
 from adr.regulator import acknowledgements, e2b
 from adr.regulator import listing as line_listing
+from adr.regulator import periodic as periodic_reports
 from adr.regulator.workbook import default_path, parse_month, write_workbook
 from adr.signals import detection
 
@@ -58,6 +59,7 @@ def register(app: Flask) -> None:
         qr,
         import_batches,
         listing,
+        periodic,
         import_meddra,
         e2b_command,
         import_ack,
@@ -243,6 +245,42 @@ def listing(product: str, first: str, last: str, output: Path | None, lang: str)
     click.echo(
         f"{path}: {tally.cases} cases of {choice.label()}, "
         f"{tally.excluded} duplicate or invalid left out"
+    )
+
+
+@click.command()
+@click.option(
+    "--product", required=True, help="Approval number, generic or brand name, or the product's id."
+)
+@click.option("--from", "first", required=True, help="First day of the interval, YYYY-MM-DD.")
+@click.option("--to", "last", required=True, help="Last day of the interval, YYYY-MM-DD.")
+@click.option("--dlp", help="Data lock point, YYYY-MM-DD (the last day by default).")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where to write."
+)
+@click.option(
+    "--lang", "--language", type=click.Choice(["zh", "en"]), default="zh", show_default=True
+)
+@with_appcontext
+def periodic(
+    product: str, first: str, last: str, dlp: str | None, output: Path | None, lang: str
+) -> None:
+    """Write a product's periodic report tabulations (PSUR/PBRER, ICH E2C(R2)) as a workbook."""
+    try:
+        interval = periodic_reports.parse_interval(first, last, dlp)
+        chosen = periodic_reports.find_product(product)
+    except (ValueError, LookupError) as error:
+        click.echo(f"adr: {error}", err=True)
+        sys.exit(2)
+    exports = Path(current_app.instance_path) / "exports"
+    path = output or exports / periodic_reports.file_name(chosen, interval)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.touch(mode=0o600)  # health data: for its owner only, whatever the umask
+    tabulation = periodic_reports.tabulate(chosen, interval, lang)
+    listed = periodic_reports.write_periodic(tabulation, path, lang)
+    click.echo(
+        f"{path}: {tabulation.cases.cumulative} cases of {chosen.generic_name} "
+        f"{chosen.approval_number} up to {interval.dlp}, {listed} in the interval"
     )
 
 

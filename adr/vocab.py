@@ -730,6 +730,14 @@ EXPOSURE_UNIT: CodeList = {
     "packs": Term("销售量(盒)", "Packs sold"),
     "patient_days": Term("患者用药天数", "Patient-days"),
 }
+# Where a case came from, for the periodic tabulations by source (ICH E2C(R2) 6.3).
+PERIODIC_SOURCE: CodeList = {
+    "health_professional": Term("医务人员", "Health professionals"),
+    "consumer": Term("消费者(患者及亲友)", "Consumers (patients and relatives)"),
+    "literature": Term("文献报道", "Literature"),
+    "study": Term("上市后研究", "Post-marketing studies"),
+    "other": Term("其他", "Other"),
+}
 AUDIT_ACTION: CodeList = {
     "report received": Term("收到报告", "Report received"),
     "case viewed": Term("查看病例", "Case viewed"),

@@ -13,7 +13,9 @@ from bench import (
     load,
     mail,
     meddra,
+    meddra_upgrade,
     pages,
+    periodic,
     review,
     signal_pages,
     signals,
@@ -38,3 +40,5 @@ if __name__ == "__main__":
     inbox_storage.main()
     signal_pages.main()
     signals.main()
+    periodic.main()
+    meddra_upgrade.main()

@@ -167,7 +167,8 @@ def test_the_workbook_has_the_spec_sheets_and_headers(app, tmp_path):
     assert workbook.sheetnames == ["个例报告", "药品", "汇总", "不予上报", "持有人报告表"]
     reports = workbook["个例报告"]
     headers = [c.value for c in reports[1]]
-    assert len(headers) == 42
+    assert len(headers) == 44  # the national form's 42, then the coded PT and SOC
+    assert headers[42:] == ["MedDRA首选语(PT)", "MedDRA系统器官分类(SOC)"]
     assert headers[:7] == [
         "报告编码",
         "首次/跟踪报告",
@@ -177,7 +178,7 @@ def test_the_workbook_has_the_spec_sheets_and_headers(app, tmp_path):
         "报告时限",
         "是否逾期",
     ]
-    assert headers[-5:] == [
+    assert headers[-7:-2] == [
         "报告单位关联性评价",
         "处理状态",
         "上报日期",
@@ -186,7 +187,7 @@ def test_the_workbook_has_the_spec_sheets_and_headers(app, tmp_path):
     ]
     assert [c.value for c in workbook["药品"][1]][:3] == ["报告编码", "药品类别", "批准文号"]
     assert reports.freeze_panes == "A2" and workbook["药品"].freeze_panes == "A2"
-    assert reports.auto_filter.ref == "A1:AP2"
+    assert reports.auto_filter.ref == "A1:AR2"
     assert all(c.font.bold for c in reports[1])
     assert reports.column_dimensions["AA"].width >= 40  # 怀疑药品
     assert "1 reports, 2 drug rows, 0 not reported" in result.output
@@ -901,9 +902,9 @@ def test_the_holder_sheet_has_a_row_per_reaction_in_the_forms_columns(app, tmp_p
     assert itch["MedDRA首选语(PT)"].value == "83000002 瘙痒"
     assert itch["持有人关联性评价"].value is None and itch["结束日期"].value is None
     assert itch["失效日期/有效期至"].value.date() == holder_case.EXPIRY
-    # The 2011 form's sheet is as it was: one row, its 42 columns.
+    # The 2011 form's sheet is as it was: one row, its 42 columns, then the coded PT and SOC.
     assert [r["报告编码"] for r in rows(workbook["个例报告"])] == [reference]
-    assert len([c.value for c in workbook["个例报告"][1]]) == 42
+    assert len([c.value for c in workbook["个例报告"][1]]) == 44
 
 
 def test_the_holder_sheet_rows_follow_the_reactions_and_suspects_a_report_had(app, tmp_path):

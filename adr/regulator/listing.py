@@ -21,7 +21,7 @@ from openpyxl import Workbook
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy.orm import Session, selectinload
 
-from adr import cases, regulatory, vocab
+from adr import cases, meddra, regulatory, vocab
 from adr.extensions import db
 from adr.models import Case, CaseMerge, Drug, Product, Report
 from adr.products import approval_key, name_key
@@ -163,6 +163,11 @@ COLUMNS = [
     Term("批号", "Batch"),
     Term("处理状态", "Status"),
     Term("跟踪报告编码", "Follow-up references"),
+    # Where coded, each reaction's line: its LLT (as coded, with its version), and its PT and
+    # primary SOC as of the newest MedDRA version (the reaction's own where its LLT left it).
+    Term("MedDRA低位语(LLT)", "MedDRA LLT"),
+    Term("MedDRA首选语(PT)", "MedDRA PT"),
+    Term("MedDRA系统器官分类(SOC)", "MedDRA SOC"),
 ]
 
 
@@ -185,6 +190,7 @@ class ListingWriter:
         self.choice = choice
         self.language = language
         self.words = Writer(language, datetime.now(UTC))  # the export's labels and age
+        self.coding: dict[tuple[str | None, int | None], meddra.Hit] = {}  # of the batch
 
     def term(self, codes: vocab.CodeList, code: str | None) -> str | None:
         return self.words.term(codes, code)
@@ -228,7 +234,32 @@ class ListingWriter:
             separator.join(dict.fromkeys(batches)) or None,
             self.term(vocab.STATUS, case.status),
             separator.join(report.reference for report in case.reports[1:]) or None,
+            *self.meddra_cells(case),
         ]
+
+    def meddra_cells(self, case: Case) -> list[str | None]:
+        """Return the LLT, PT and SOC cells: one line per coded reaction, code then name."""
+        hits = [
+            (reaction, self.coding.get((reaction.meddra_version, reaction.llt_code)))
+            for reaction in case.reactions
+            if reaction.llt_code is not None and reaction.excluded_reason is None
+        ]
+        llts = [
+            f"{r.llt_code} {hit.llt_name if hit else ''} ({r.meddra_version})" for r, hit in hits
+        ]
+        pts = [f"{hit.pt_code} {hit.pt_name}" for _, hit in hits if hit]
+        socs = [f"{hit.soc_code} {hit.soc_name}" for _, hit in hits if hit and hit.soc_code]
+        return ["\n".join(dict.fromkeys(cells)) or None for cells in (llts, pts, socs)]
+
+    def learn_coding(self, batch: list[Case]) -> None:
+        """Read the MedDRA terms of a batch's coded reactions (see `coded_terms`)."""
+        coded: set[tuple[str | None, int | None]] = {
+            (reaction.meddra_version, reaction.llt_code)
+            for case in batch
+            for reaction in case.reactions
+            if reaction.llt_code is not None
+        }
+        self.coding = coded_terms(coded, "en" if self.language == "en" else "zh")
 
     def count(self, case: Case, reaction: str | None, criteria: list[str], tally: Tally) -> None:
         tally.cases += 1
@@ -238,6 +269,39 @@ class ListingWriter:
             tally.reactions.setdefault(term, [0, 0])[0 if case.serious else 1] += 1
         for criterion in criteria:
             tally.criteria[self.term(vocab.SERIOUSNESS, criterion) or criterion] += 1
+
+
+def coded_terms(
+    coded: set[tuple[str | None, int | None]], language: str
+) -> dict[tuple[str | None, int | None], meddra.Hit]:
+    """Return each (version, LLT code)'s LLT as coded, with the PT and primary SOC of the newest
+    version where the LLT is in it (else of its own version), as `adr.signals.counted` counts."""
+    newest = meddra.current_version()
+    found: dict[tuple[str | None, int | None], meddra.Hit] = {}
+    if newest is None or not coded:
+        return found
+    as_of_newest = {
+        hit.llt_code: hit
+        for hit in meddra.described(sorted({code for _, code in coded if code}), newest, language)
+    }
+    by_version: dict[str, set[int]] = {}
+    for version, code in coded:
+        if version and code:
+            by_version.setdefault(version, set()).add(code)
+    for version, codes in by_version.items():
+        for own in meddra.described(sorted(codes), version, language):
+            hit = as_of_newest.get(own.llt_code, own)
+            found[(version, own.llt_code)] = meddra.Hit(
+                version,
+                own.llt_code,
+                own.llt_name,
+                hit.pt_code,
+                hit.pt_name,
+                hit.soc_code,
+                hit.soc_name,
+                own.current,
+            )
+    return found
 
 
 def reaction_terms(reaction: str | None) -> list[str]:
@@ -263,29 +327,42 @@ def in_period(choice: ProductChoice, first: date, last: date) -> sa.Subquery:
     )
 
 
-def listed_cases(choice: ProductChoice, first: date, last: date) -> Iterator[tuple[Case, date]]:
-    """Yield the period's cases of the product with their day 0, a batch at a time.
-
-    Each batch of cases is loaded with its reports and their drugs, then let go: the reads
-    have a session of their own, emptied after each batch, so memory stays flat.
-    """
+def listed_query(choice: ProductChoice, first: date, last: date) -> sa.Select[Any]:
+    """Return (case id, day 0) of the period's cases of the product, duplicates and invalid
+    cases left out, oldest first."""
     period = in_period(choice, first, last)
-    query = (
+    return (
         sa.select(period.c.case_id, period.c.day_zero)
         .join(Case, Case.id == period.c.case_id)
         .where(Case.status.not_in(regulatory.NOT_FOR_REGULATOR))
         .order_by(period.c.day_zero, period.c.case_id)
-        .execution_options(yield_per=BATCH_SIZE)
     )
+
+
+def cases_of(
+    query: sa.Select[Any], writer: ListingWriter | None = None
+) -> Iterator[tuple[Case, date]]:
+    """Yield the cases a query of (case id, date) names, with the date, a batch at a time.
+
+    Each batch of cases is loaded with its reports and their drugs and its reactions (whose
+    MedDRA terms `writer` learns), then let go: the reads have a session of their own, emptied
+    after each batch, so memory stays flat.
+    """
     with Session(db.engine) as reading:
-        for batch in reading.execute(query).partitions():
+        streamed = reading.execute(query.execution_options(yield_per=BATCH_SIZE))
+        for batch in streamed.partitions():
             day_zero_of = {case_id: day_zero for case_id, day_zero in batch}
             loaded = reading.scalars(
                 sa.select(Case)
                 .where(Case.id.in_(list(day_zero_of)))
-                .options(selectinload(Case.reports).selectinload(Report.drugs))
+                .options(
+                    selectinload(Case.reports).selectinload(Report.drugs),
+                    selectinload(Case.reactions),
+                )
             )
             by_id = {case.id: case for case in loaded}
+            if writer is not None:
+                writer.learn_coding(list(by_id.values()))
             for case_id, day_zero in day_zero_of.items():
                 yield by_id[case_id], day_zero
             reading.expunge_all()
@@ -363,7 +440,7 @@ def write_listing(
     listing_sheet, summary_sheet = (workbook.create_sheet(t.text(language)) for t in SHEETS)
     start_sheet(listing_sheet, COLUMNS, language)
     tally = Tally(excluded=excluded_count(choice, first, last))
-    for case, day_zero in listed_cases(choice, first, last):
+    for case, day_zero in cases_of(listed_query(choice, first, last), writer):
         listing_sheet.append(row_of(listing_sheet, writer.row(case, day_zero, tally)))
     end_sheet(listing_sheet, len(COLUMNS), tally.cases)
     write_summary(summary_sheet, tally, choice, f"{first} – {last}", language)

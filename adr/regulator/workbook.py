@@ -431,6 +431,27 @@ def report_columns(w: Writer) -> list[Column]:
     ]
 
 
+# After the 42 columns of the national form (spec/export.md allows trailing columns): each coded
+# reaction's PT and primary SOC, one a line, in the version it was coded in (as the sheet
+# 持有人报告表 and the E2B file give them); empty where nothing is coded.
+MEDDRA_COLUMNS = [
+    Term("MedDRA首选语(PT)", "MedDRA PT"),
+    Term("MedDRA系统器官分类(SOC)", "MedDRA SOC"),
+]
+
+
+def pt_and_soc(h: HolderReport) -> list[str | None]:
+    """Return the PT and SOC cells of a report: its coded reactions' terms, each once."""
+    hits = [
+        h.case.meddra.get((reaction.meddra_version, reaction.llt_code))
+        for reaction, _facts in h.reactions
+        if reaction.llt_code is not None
+    ]
+    pts = dict.fromkeys(f"{hit.pt_code} {hit.pt_name}" for hit in hits if hit)
+    socs = dict.fromkeys(f"{hit.soc_code} {hit.soc_name}" for hit in hits if hit and hit.soc_code)
+    return ["\n".join(pts) or None, "\n".join(socs) or None]
+
+
 def drug_columns(w: Writer) -> list[tuple[Term, Callable[[Record, Record], Any]]]:
     """Return the 14 columns of sheet 药品."""
     fields = vocab.FIELDS
@@ -972,7 +993,7 @@ def write_workbook(month: str, target: str | Path | IO[bytes], language: str = "
     reports_sheet, drugs_sheet, summary_sheet, excluded_sheet, holder_sheet = (
         workbook.create_sheet(term.text(w.language)) for term in SHEETS
     )
-    start_sheet(reports_sheet, [term for term, _ in columns], w.language)
+    start_sheet(reports_sheet, [term for term, _ in columns] + MEDDRA_COLUMNS, w.language)
     start_sheet(drugs_sheet, [term for term, _ in drug_cols], w.language)
     start_sheet(excluded_sheet, [term for term, _ in excluded_cols], w.language)
     start_sheet(holder_sheet, holder_cols.terms(), w.language)
@@ -988,16 +1009,18 @@ def write_workbook(month: str, target: str | Path | IO[bytes], language: str = "
                 summary.not_reported += 1
                 continue
             w.drugs_of_report = drugs
-            reports_sheet.append(row_of(reports_sheet, [value(report) for _, value in columns]))
+            holder = holder_report(report, drugs, case)
+            cells = [value(report) for _, value in columns] + pt_and_soc(holder)
+            reports_sheet.append(row_of(reports_sheet, cells))
             for drug in drugs:
                 drugs_sheet.append(
                     row_of(drugs_sheet, [value(report, drug) for _, value in drug_cols])
                 )
-            for row in holder_rows(holder_sheet, holder_report(report, drugs, case), holder_cols):
+            for row in holder_rows(holder_sheet, holder, holder_cols):
                 holder_sheet.append(row)
                 summary.holder_rows += 1
             count(summary, report, drugs, w, catalogue)
-    end_sheet(reports_sheet, len(columns), summary.reports)
+    end_sheet(reports_sheet, len(columns) + len(MEDDRA_COLUMNS), summary.reports)
     end_sheet(drugs_sheet, len(drug_cols), summary.drugs)
     end_sheet(excluded_sheet, len(excluded_cols), summary.not_reported)
     end_sheet(holder_sheet, len(holder_cols.terms()), summary.holder_rows)

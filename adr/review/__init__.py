@@ -19,6 +19,7 @@ from adr.review import (  # noqa: E402, F401
     inbox,
     integrity,
     meddra_upgrade,
+    periodic,
     products,
     queue,
     signals,

@@ -115,6 +115,7 @@ def test_the_safety_intelligence_pages(page, live_server, axe_check):
         "/staff/batches",
         "/staff/compliance",
         "/staff/listing",
+        "/staff/periodic?product=1&from=2026-01-01&to=2026-12-31",
         "/staff/products",
         "/staff/products/1",
     ):
