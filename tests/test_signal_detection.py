@@ -19,6 +19,7 @@ from adr.models import (
     DesignatedMedicalEvent,
     Product,
     Reaction,
+    Report,
     Signal,
     SignalCase,
     SignalFigure,
@@ -362,9 +363,10 @@ def test_fatal_unlisted_and_designated_cases_entered_by_staff_raise_from_the_com
     code(client, serious, "瘙痒", PRURITUS)  # serious and not listed
     code(client, shock, "过敏性休克", ANAPHYLACTIC_SHOCK)  # designated, not serious
 
-    this_month = f"{regulatory.china_today():%Y-%m}"
+    with app.app_context(), db.engine.begin() as connection:  # known last month: a run of
+        connection.execute(sa.update(Report).values(aware_on=month(1)))  # an ended period
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["signals", "run", "--period", this_month])
+    result = runner.invoke(args=["signals", "run", "--period", f"{month(1):%Y-%m}"])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == "signals raised: 3"
     with app.app_context():
@@ -377,7 +379,7 @@ def test_fatal_unlisted_and_designated_cases_entered_by_staff_raise_from_the_com
         PRURITUS: (["unlisted"], ["unlisted"]),
         ANAPHYLACTIC_SHOCK: (["dme"], ["dme"]),
     }
-    again = runner.invoke(args=["signals", "run", "--period", this_month])
+    again = runner.invoke(args=["signals", "run", "--period", f"{month(1):%Y-%m}"])
     assert again.output.splitlines()[0] == "signals raised: 0"
 
 

@@ -227,7 +227,7 @@ def known_cases(period: Period, version: str | None) -> Iterator[Known]:
     the engines loop over every case for every case); drop them after."""
     metadata = sa.MetaData()
 
-    def temporary(name: str, *columns: sa.Column[Any]) -> sa.Table:
+    def temporary(name: str, *columns: sa.Column[Any] | sa.Index) -> sa.Table:
         return sa.Table(name, metadata, *columns, prefixes=["TEMPORARY"])
 
     known = Known(
