@@ -388,41 +388,47 @@ def next_due() -> sa.ColumnElement[Any]:
     )
 
 
+def conditions(filters: Filters, day_: date) -> list[sa.ColumnElement[bool]]:
+    """Return the conditions of the signals the filters select."""
+    chosen = [Signal.status == filters.status if filters.status else Signal.status.in_(OPEN)]
+    if filters.product_id is not None:
+        chosen.append(Signal.product_id == filters.product_id)
+    if filters.overdue:
+        chosen.append(overdue(day_))
+    return chosen
+
+
 def listed(filters: Filters, day_: date) -> sa.Select[Any]:
     """Return the query of the signals the filters select, in their order."""
-    query = sa.select(Signal).join(Signal.product)
-    if filters.status:
-        query = query.where(Signal.status == filters.status)
-    else:
-        query = query.where(Signal.status.in_(OPEN))
-    if filters.product_id is not None:
-        query = query.where(Signal.product_id == filters.product_id)
-    if filters.overdue:
-        query = query.where(overdue(day_))
+    query = sa.select(Signal).join(Signal.product).where(*conditions(filters, day_))
     if filters.sort == "due":
         due = next_due()
         return query.order_by(due.is_(None), due, Signal.id)
     return query.order_by(Signal.detected_at.desc(), Signal.id.desc())
 
 
-def case_count() -> sa.ScalarSelect[int]:
-    query = sa.select(sa.func.count()).where(SignalCase.signal_id == Signal.id)
-    return query.scalar_subquery()
-
-
 def page_of(
     session: Session, filters: Filters, day_: date, limit: int, offset: int
 ) -> tuple[list[tuple[Signal, int]], int]:
-    """Return a page of signals, each with its count of cases, and how many there are in all."""
-    query = listed(filters, day_)
-    total = session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
-    rows = session.execute(
-        query.add_columns(case_count())
-        .options(sa.orm.contains_eager(Signal.product))
-        .limit(limit)
-        .offset(offset)
+    """Return a page of signals, each with its count of cases, and how many there are in all
+    (counted without the product's join, and the page's cases counted for its signals only)."""
+    total = session.scalar(
+        sa.select(sa.func.count()).select_from(Signal).where(*conditions(filters, day_))
     )
-    return [(signal, count) for signal, count in rows], total or 0
+    query = listed(filters, day_).options(sa.orm.contains_eager(Signal.product))
+    signals = list(session.scalars(query.limit(limit).offset(offset)))
+    counts: dict[int, int] = (
+        dict(
+            session.execute(
+                sa.select(SignalCase.signal_id, sa.func.count())
+                .where(SignalCase.signal_id.in_([signal.id for signal in signals]))
+                .group_by(SignalCase.signal_id)
+            ).all()
+        )
+        if signals
+        else {}
+    )
+    return [(signal, counts.get(signal.id, 0)) for signal in signals], total or 0
 
 
 def latest_run(session: Session) -> SignalRun | None:
