@@ -450,6 +450,11 @@ def signals_run(period: str | None) -> None:
     """Detect the period's signals; print how many were raised (opened or joined)."""
     try:
         chosen = detection.parse_period(period) if period else detection.last_complete_month()
+        if chosen.end >= regulatory.china_today():
+            raise ValueError(
+                f"the period {chosen.name} has not ended; detection runs a complete period "
+                f"(the last complete month is {detection.last_complete_month().name})"
+            )
     except ValueError as error:
         click.echo(f"adr: {error}", err=True)
         sys.exit(2)

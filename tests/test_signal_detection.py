@@ -15,8 +15,11 @@ from adr import meddra, regulatory
 from adr.extensions import db
 from adr.models import (
     AuditEntry,
+    Case,
     DesignatedMedicalEvent,
     Product,
+    Reaction,
+    Report,
     Signal,
     SignalCase,
     SignalFigure,
@@ -276,6 +279,53 @@ def test_an_open_signal_is_joined_and_a_refuted_pair_is_raised_again_only_on_new
         assert again.steps[0].detail["previous_signal"] == refuted.id
 
 
+def test_a_case_coded_late_or_made_fatal_later_is_raised_by_the_next_run(app, tmp_path):
+    """Qualitative triggers come from every case not linked yet to a signal of its pair, known
+    in the period or before it; a reaction staff set not serious raises no unlisted trigger."""
+    with app.app_context():
+        meddra.import_release(write_release(tmp_path / "en", "en"), "test")
+        a = product("阿莫西林胶囊", "国药准字H61020123", {"瘙痒": PRURITUS})
+        db.session.add(a)
+        db.session.commit()
+        with db.engine.begin() as connection:
+            late, later, not_serious = insert_cases(
+                connection,
+                [
+                    Planted(month(3), [a.id], [], serious=True, death=True),  # not coded yet
+                    Planted(month(3), [a.id], [PRURITUS]),  # listed, not serious yet
+                    Planted(month(3), [a.id], [HEADACHE], serious=True),
+                ],
+                VERSION,
+            )
+            connection.execute(
+                sa.insert(Reaction).values(
+                    case_id=late, position=1, reported_term="皮疹", language="chi"
+                )
+            )
+            connection.execute(
+                sa.update(Reaction).where(Reaction.case_id == not_serious).values(serious=[])
+            )
+        assert detection.run(period(3), "command").raised == 0
+        with db.engine.begin() as connection:  # coded, and a follow-up tells of a death
+            connection.execute(
+                sa.update(Reaction)
+                .where(Reaction.case_id == late)
+                .values(meddra_version=VERSION, llt_code=RASH)
+            )
+            connection.execute(
+                sa.update(Case).where(Case.id == later).values(serious=True, death=True)
+            )
+        assert detection.run(period(1), "command").opened == 2
+        assert [(c.case_id, c.trigger) for c in signal_of(a.id, RASH).cases] == [(late, "fatal")]
+        assert signal_of(a.id, PRURITUS).triggers == ["fatal"]  # listed: not unlisted
+        assert signal_of(a.id, HEADACHE) is None
+        signal_of(a.id, RASH).status = "refuted"
+        db.session.commit()
+        before = counts()
+        assert detection.run(period(0), "command").raised == 0  # linked to a decided signal
+        assert counts() == before
+
+
 def code(client, reference: str, term: str, llt: int) -> None:
     reaction = reaction_named(client.application, reference, term)
     response = post(
@@ -313,9 +363,10 @@ def test_fatal_unlisted_and_designated_cases_entered_by_staff_raise_from_the_com
     code(client, serious, "瘙痒", PRURITUS)  # serious and not listed
     code(client, shock, "过敏性休克", ANAPHYLACTIC_SHOCK)  # designated, not serious
 
-    this_month = f"{regulatory.china_today():%Y-%m}"
+    with app.app_context(), db.engine.begin() as connection:  # known last month: a run of
+        connection.execute(sa.update(Report).values(aware_on=month(1)))  # an ended period
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["signals", "run", "--period", this_month])
+    result = runner.invoke(args=["signals", "run", "--period", f"{month(1):%Y-%m}"])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == "signals raised: 3"
     with app.app_context():
@@ -328,13 +379,17 @@ def test_fatal_unlisted_and_designated_cases_entered_by_staff_raise_from_the_com
         PRURITUS: (["unlisted"], ["unlisted"]),
         ANAPHYLACTIC_SHOCK: (["dme"], ["dme"]),
     }
-    again = runner.invoke(args=["signals", "run", "--period", this_month])
+    again = runner.invoke(args=["signals", "run", "--period", f"{month(1):%Y-%m}"])
     assert again.output.splitlines()[0] == "signals raised: 0"
 
 
 @pytest.mark.parametrize(
     ("given", "said"),
-    [("2026-13", "not a period: '2026-13'"), ("2999-Q1", "the period 2999-Q1 has not begun")],
+    [
+        ("2026-13", "not a period: '2026-13'"),
+        ("2999-Q1", "the period 2999-Q1 has not begun"),
+        (f"{month(0):%Y-%m}", f"the period {month(0):%Y-%m} has not ended"),
+    ],
 )
 def test_a_malformed_period_exits_2_saying_how_to_write_it(app, given, said):
     result = app.test_cli_runner().invoke(args=["signals", "run", "--period", given])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import openpyxl
 import pytest
@@ -29,6 +29,7 @@ from adr.models import (
     SignalStep,
     write_transaction,
 )
+from adr.vocab import SIGNAL_TRIGGER, label
 from tests.conftest import (
     COMPANY,
     ReportSender,
@@ -252,7 +253,7 @@ def test_the_workflow_from_validation_to_closing_is_logged_with_dates_and_people
     book = openpyxl.load_workbook(io.BytesIO(response.data))
     response.close()
     staff.get("/staff/signals?lang=zh_CN")
-    signals, steps = book.worksheets
+    signals, steps, cases = book.worksheets
     header = [cell.value for cell in signals[1]]
     assert header[:5] == ["Signal", "Product", "Approval number", "PT name", "PT code"]
     values = next(r for r in signals.iter_rows(values_only=True) if r[0] == signal_id)
@@ -262,6 +263,8 @@ def test_the_workflow_from_validation_to_closing_is_logged_with_dates_and_people
     assert isinstance(row["Validated or refuted on"], datetime)  # an Excel date
     assert row["Validation rationale"].startswith("=1+1")  # text, never a formula
     assert "completed" in row["Actions"] and row["Status"] == "Closed"
+    assert row["Validation outcome"] == "Validated"
+    assert row["Validation and reopening history"].endswith(f"Closed ({REVIEWER})")
     lines = [r for r in steps.iter_rows(min_row=2, values_only=True) if r[0] == signal_id]
     assert [line[3] for line in lines] == [
         "Detected",
@@ -274,6 +277,19 @@ def test_the_workflow_from_validation_to_closing_is_logged_with_dates_and_people
     ]
     assert all(isinstance(line[1], datetime) for line in lines)
     assert [line[2] for line in lines[1:]] == [REVIEWER] * 6
+    detail = {line[3]: line[5] for line in lines}
+    assert f"evaluation due: {TODAY + timedelta(days=60)}" in detail["Validated"]
+    assert detail["Prioritised"] == f"priority: High; evaluation due: {TODAY + timedelta(30)}"
+    assert detail["Evaluated"] == "conclusion: Confirmed risk"
+    assert detail["Action planned"].startswith("kind: ") and due in detail["Action planned"]
+    assert f"completed on: {TODAY}" in detail["Action completed"]
+    behind = [r for r in cases.iter_rows(min_row=2, values_only=True) if r[0] == signal_id]
+    known = datetime.combine(TODAY, time())
+    assert behind == [
+        (signal_id, world.config[ref], label(SIGNAL_TRIGGER, trigger, "en"), known, "No", "No")
+        for ref, trigger in (("first", "prr"), ("second", "fatal"))
+    ]
+    assert "李某" not in str(list(cases.values))
     with world.app_context():
         entries = db.session.scalars(
             sa.select(AuditEntry).where(AuditEntry.action == "signal step").order_by(AuditEntry.id)
@@ -307,6 +323,36 @@ def test_a_refuted_signal_is_closed_and_reopened_with_a_reason(world, staff):
         assert signal.validation_due_on == TODAY + timedelta(days=30)
     log = page(staff, f"/staff/signals/{signal_id}")
     assert ">排除<" in log and ">重新打开<" in log and "新增三例" in log
+    assert 'id="signal-decision"' not in log  # awaiting validation anew
+
+
+def test_a_refuted_then_closed_signal_shows_refuted_and_a_newer_signal_blocks_reopening(
+    world, staff
+):
+    signal_id = add_signal(world, "复方丹参片", 83000005)
+    done(post(staff, signal_id, "refute", rationale="与原发病相关"))
+    done(post(staff, signal_id, "close", rationale="已排除"))
+    shown = page(staff, f"/staff/signals/{signal_id}?lang=en")
+    page(staff, "/staff/signals?lang=zh_CN")
+    assert '<dt>Refuted</dt><dd id="signal-decision">' in shown
+    assert "<dt>Validated</dt>" not in shown
+    newer = add_signal(world, "复方丹参片", 83000005)  # detection raised the pair anew
+    response = post(staff, signal_id, "reopen", rationale="新增三例")
+    assert response.status_code == 422 and f"#{newer}" in response.get_data(as_text=True)
+    assert "新增三例" in response.get_data(as_text=True) and status_of(world, signal_id) == "closed"
+
+
+def test_a_validated_signal_is_due_for_evaluation_and_overdue_once_past(world, staff):
+    signal_id = add_signal(world, "复方丹参片", 83000006)
+    done(post(staff, signal_id, "validate", rationale="时间关联明确"))
+    with world.app_context(), write_transaction() as session:
+        signal = session.get(Signal, signal_id)
+        assert signal.evaluation_due_on == TODAY + timedelta(days=60)  # medium, until prioritised
+        signal.evaluation_due_on = TODAY - timedelta(days=1)  # sixty days later
+    board = page(staff, "/staff/")
+    tile = board[board.index('id="signals-overdue-tile"') :][:400]
+    assert "评价1" in tile.replace(" ", "") or "evaluation 1" in tile, tile
+    assert f'href="/staff/signals/{signal_id}"' in page(staff, "/staff/signals?overdue=1")
 
 
 @pytest.mark.parametrize(

@@ -121,6 +121,7 @@ def render_signal(
     return render_template(
         "review/signal.html",
         signal=signal,
+        decided=log.decision(signal),
         names=names,
         pt_name=log.term_text(names, "pt", signal.pt_code),
         figure=figure,

@@ -6,6 +6,8 @@ earliest report's `aware_on`), names the catalogue's products among its suspecte
 interacting drugs, and the PTs of its coded reactions (those set aside as not reactions left
 out) as of the newest MedDRA version: a reaction coded in an older version whose LLT is not in
 the newest keeps the PT of its own version until a coder recodes it (`/staff/coding/upgrade`).
+A PT's seriousness is its reactions' own where staff set it (`Reaction.serious`: a list of
+criteria, empty for a reaction that is not serious), else the case's.
 """
 
 from __future__ import annotations
@@ -49,8 +51,20 @@ def case_products() -> sa.Subquery:
     )
 
 
+def own_seriousness() -> sa.ColumnElement[int]:
+    """A reaction's own seriousness: 2 serious, 0 not serious, 1 the case's (not set)."""
+    text = sa.cast(Reaction.serious, sa.Text)
+    return sa.case(
+        (sa.or_(Reaction.serious.is_(None), text == "null"), 1),
+        (text == "[]", 0),
+        else_=2,
+    )
+
+
 def case_pts(version: str | None) -> sa.Subquery:
-    """Return the distinct (case_id, pt_code), and the soc_code, of the cases' coded reactions.
+    """Return the distinct (case_id, pt_code), the soc_code and the seriousness of the cases'
+    coded reactions: `serious` is 2 when a reaction of the PT is serious by its own criteria, 1
+    when one leaves it to the case's, 0 when every one was set not serious.
 
     The PT and its primary SOC are the `version`'s (the newest), or the reaction's own version's
     where its LLT is not in `version`. One row per case and PT, even where two reactions of a
@@ -65,6 +79,7 @@ def case_pts(version: str | None) -> sa.Subquery:
             Reaction.case_id.label("case_id"),
             pt_code.label("pt_code"),
             sa.func.max(sa.func.coalesce(newest_pt.soc_code, own_pt.soc_code)).label("soc_code"),
+            sa.func.max(own_seriousness()).label("serious"),
         )
         .outerjoin(
             newest_llt,

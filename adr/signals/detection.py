@@ -8,13 +8,17 @@ dates, cases dated by the day the company first knew):
   one catalogue product and have at least one coded reaction (a case nothing is coded in says
   nothing of any PT);
 - the period's count against the four periods of the same length before it;
-- qualitative triggers from the cases known in the period: a fatal case (each of its product ×
-  PT), a serious case whose PT is not among the product's coded listed reactions (a product
-  whose listed reactions are not coded yet cannot call any PT listed, so its serious cases all
-  raise one), and a PT of the designated medical events.
+- qualitative triggers from every case known by the period's end that is not yet behind a
+  signal of the product × PT (open or decided), so that a case coded late, or made fatal or
+  serious by a follow-up, is raised by the next run: a fatal case (each of its product × PT), a
+  serious reaction whose PT is not among the product's coded listed reactions (the reaction's
+  own seriousness where staff set it, else the case's; a product whose listed reactions are not
+  coded yet cannot call any PT listed, so its serious cases all raise one), and a PT of the
+  designated medical events.
 
-All counting is SQL aggregates (one statement for the tables, one for the period's serious,
-fatal or designated cases, one for the cases behind the pairs raised): nothing walks every case.
+All counting is SQL aggregates (one statement for the tables, one anti-join for the cases with a
+qualitative trigger not linked yet, one for the cases behind the pairs raised): nothing walks
+every case.
 
 A run stores its figures for every pair with a case in the period or a trigger (a pair whose
 last case is older, and raises nothing, is left out: the table grows with each period's
@@ -23,7 +27,7 @@ that pair (its new cases linked, new triggers added). A pair decided before (its
 refuted, or closed whatever the conclusion) is raised again only on news: a qualitative trigger
 from a case not linked to that signal, a quantitative trigger that signal never had, or one it
 had that was not firing in a run of a period after the one it was decided on (it fell below its
-threshold and crossed it anew). Running an old period again is never news.
+threshold and crossed it anew). Running an old period again raises only cases not linked yet.
 A second run of a period adds nothing: no signal, case link or step twice.
 """
 
@@ -166,8 +170,9 @@ def run(period: Period, actor: str) -> RunResult:
         db.session.commit()  # count what is committed now, not an older snapshot's
     version = meddra.current_version()
     with known_cases(period, version) as known:
+        pending_cases(known)
         pairs, universe = tally(known, period)
-        qualitative_triggers(known, pairs, period)
+        qualitative_triggers(known, pairs)
         stored = [pair for pair in pairs.values() if pair.period_count or pair.triggers]
         raised = [pair for pair in stored if pair.triggers]
         link_cases(known, raised, period)
@@ -211,6 +216,8 @@ class Known:
     case_product: sa.Table
     case_pt: sa.Table
     universe: sa.Table
+    listed: sa.Table  # the products' coded listed reactions
+    pending: sa.Table  # case × product × PT with a qualitative trigger, not behind a signal
 
 
 @contextmanager
@@ -220,7 +227,7 @@ def known_cases(period: Period, version: str | None) -> Iterator[Known]:
     the engines loop over every case for every case); drop them after."""
     metadata = sa.MetaData()
 
-    def temporary(name: str, *columns: sa.Column[Any]) -> sa.Table:
+    def temporary(name: str, *columns: sa.Column[Any] | sa.Index) -> sa.Table:
         return sa.Table(name, metadata, *columns, prefixes=["TEMPORARY"])
 
     known = Known(
@@ -242,8 +249,24 @@ def known_cases(period: Period, version: str | None) -> Iterator[Known]:
             sa.Column("case_id", sa.Integer, index=True),
             sa.Column("pt_code", sa.Integer),
             sa.Column("soc_code", sa.Integer),
+            sa.Column("serious", sa.Integer),  # counted.case_pts' 2, 1 (the case's) or 0
         ),
         temporary("signal_universe", sa.Column("case_id", sa.Integer, primary_key=True)),
+        temporary(
+            "signal_listed",
+            sa.Column("product_id", sa.Integer, primary_key=True),
+            sa.Column("pt_code", sa.Integer, primary_key=True),
+        ),
+        temporary(
+            "signal_pending",
+            sa.Column("case_id", sa.Integer),
+            sa.Column("product_id", sa.Integer),
+            sa.Column("pt_code", sa.Integer),
+            sa.Column("fatal", sa.Boolean),
+            sa.Column("dme", sa.Boolean),
+            sa.Column("unlisted", sa.Boolean),
+            sa.Index("signal_pending_pair", "product_id", "pt_code"),
+        ),
     )
     connection = db.session.connection()
     metadata.drop_all(connection)  # checkfirst: what a run that crashed on this connection left
@@ -270,8 +293,8 @@ def known_cases(period: Period, version: str | None) -> Iterator[Known]:
         )
         connection.execute(
             known.case_pt.insert().from_select(
-                ["case_id", "pt_code", "soc_code"],
-                sa.select(pts.c.case_id, pts.c.pt_code, pts.c.soc_code).join(
+                ["case_id", "pt_code", "soc_code", "serious"],
+                sa.select(pts.c.case_id, pts.c.pt_code, pts.c.soc_code, pts.c.serious).join(
                     case, case.c.case_id == pts.c.case_id
                 ),
             )
@@ -314,7 +337,15 @@ def tally(known: Known, period: Period) -> tuple[dict[tuple[int, int], Pair], in
         )
         .join(case_pt, case_pt.c.case_id == case_product.c.case_id)
         .group_by(case_product.c.product_id, case_pt.c.pt_code)
-        .having(sa.or_(sa.func.count() >= statistics.MIN_CASES, sa.func.sum(in_period) > 0))
+        .having(
+            sa.or_(
+                sa.func.count() >= statistics.MIN_CASES,
+                sa.func.sum(in_period) > 0,
+                sa.tuple_(case_product.c.product_id, case_pt.c.pt_code).in_(
+                    sa.select(known.pending.c.product_id, known.pending.c.pt_code)
+                ),
+            )
+        )
     )
     found = db.session.execute(pair_rows).all()
     per_product: dict[int, int] = dict(
@@ -382,49 +413,81 @@ def tally(known: Known, period: Period) -> tuple[dict[tuple[int, int], Pair], in
     return pairs, int(total)
 
 
-def qualitative_triggers(known: Known, pairs: dict[tuple[int, int], Pair], period: Period) -> None:
-    """Add the fatal, unlisted and designated-event triggers of the period's cases to `pairs`."""
-    case, case_product, case_pt = known.case, known.case_product, known.case_pt
-    designated = set(db.session.scalars(sa.select(DesignatedMedicalEvent.pt_code)))
-    listed = {
-        product_id: set((codes or {}).values())
-        for product_id, codes in db.session.execute(sa.select(Product.id, Product.listed_pt_codes))
-    }
-    rows = db.session.execute(
-        sa.select(
-            case_product.c.case_id,
-            case_product.c.product_id,
-            case_pt.c.pt_code,
-            case.c.serious,
-            case.c.death,
-        )
-        .join(case_pt, case_pt.c.case_id == case_product.c.case_id)
-        .join(case, case.c.case_id == case_product.c.case_id)
-        .where(case.c.aware_on >= period.start)
-        .where(
-            sa.or_(
-                case.c.death.is_(True),
-                case.c.serious.is_(True),
-                case_pt.c.pt_code.in_(designated) if designated else sa.false(),
+def pending_cases(known: Known) -> None:
+    """Write into `known.pending` each case × product × PT with a qualitative trigger (fatal, a
+    designated medical event, a serious reaction not listed) that is not linked to any signal of
+    that product × PT yet: an anti-join, whatever the day the case was known."""
+    connection = db.session.connection()
+    listed = [
+        {"product_id": product_id, "pt_code": int(code)}
+        for product_id, codes in connection.execute(sa.select(Product.id, Product.listed_pt_codes))
+        for code in set((codes or {}).values())
+        if code
+    ]
+    if listed:
+        connection.execute(known.listed.insert(), listed)
+    case, case_product, case_pt, listed_pt = (
+        known.case,
+        known.case_product,
+        known.case_pt,
+        known.listed,
+    )
+    fatal = case.c.death.is_(True)
+    dme = case_pt.c.pt_code.in_(sa.select(DesignatedMedicalEvent.pt_code))
+    serious = sa.or_(
+        case_pt.c.serious == 2, sa.and_(case_pt.c.serious == 1, case.c.serious.is_(True))
+    )
+    unlisted = sa.and_(
+        serious,
+        ~sa.exists().where(
+            listed_pt.c.product_id == case_product.c.product_id,
+            listed_pt.c.pt_code == case_pt.c.pt_code,
+        ),
+    )
+    linked = sa.exists().where(
+        SignalCase.case_id == case_product.c.case_id,
+        Signal.id == SignalCase.signal_id,
+        Signal.product_id == case_product.c.product_id,
+        Signal.pt_code == case_pt.c.pt_code,
+    )
+    connection.execute(
+        known.pending.insert().from_select(
+            ["case_id", "product_id", "pt_code", "fatal", "dme", "unlisted"],
+            sa.select(
+                case_product.c.case_id,
+                case_product.c.product_id,
+                case_pt.c.pt_code,
+                fatal,
+                dme,
+                unlisted,
             )
+            .join(case_pt, case_pt.c.case_id == case_product.c.case_id)
+            .join(case, case.c.case_id == case_product.c.case_id)
+            .where(sa.or_(fatal, dme, unlisted), ~linked),
         )
     )
-    for case_id, product_id, pt_code, serious, death in rows:
-        pair = pairs.get((product_id, pt_code))
-        if pair is None:  # a case in the period makes every pair it names one of `pairs`
-            continue
-        own = []
-        if death:
-            own.append("fatal")
-        if pt_code in designated:
-            own.append("dme")
-        if serious and pt_code not in listed.get(product_id, set()):
-            own.append("unlisted")
+
+
+def qualitative_triggers(known: Known, pairs: dict[tuple[int, int], Pair]) -> None:
+    """Add the triggers of the cases not linked yet (`known.pending`) to their pairs."""
+    pending = known.pending
+    rows = db.session.execute(
+        sa.select(
+            pending.c.case_id,
+            pending.c.product_id,
+            pending.c.pt_code,
+            pending.c.fatal,
+            pending.c.dme,
+            pending.c.unlisted,
+        ).order_by(pending.c.case_id)
+    )
+    for case_id, product_id, pt_code, *fired in rows:
+        pair = pairs[(product_id, pt_code)]  # tally keeps every pair with a pending case
+        own = [name for name, on in zip(("fatal", "dme", "unlisted"), fired, strict=True) if on]
         for trigger in own:
             if trigger not in pair.triggers:
                 pair.triggers.append(trigger)
-        if own:
-            pair.cases.setdefault(case_id, own[0])
+        pair.cases.setdefault(case_id, own[0])
 
 
 def link_cases(known: Known, raised: Sequence[Pair], period: Period) -> None:

@@ -5,8 +5,11 @@ new → validated | refuted; validated → prioritised → evaluated (a validate
 evaluated at once; an evaluated one evaluated again when more data came); actions on an
 evaluated signal; closed once evaluated with every action completed, or once refuted. A closed
 or refuted signal may be reopened with a reason: back to evaluated if it was evaluated, else
-to new with a fresh validation due date. Each step is one write transaction: the signal's row
-locked, a `SignalStep` line and an audit entry (field "signal", old → new status).
+to new with a fresh validation due date (refused when detection has opened a newer signal of the
+same product × PT since: that one carries the pair on). A signal validated is due for
+evaluation in the medium priority's days until prioritising sets its own. Each step is one write
+transaction: the signal's row locked, a `SignalStep` line and an audit entry (field "signal",
+old → new status).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ MAX_RATIONALE = 2000  # Signal.validation_rationale, priority_rationale, SignalA
 MAX_ASSESSMENT = 5000  # Signal.assessment
 # Days from prioritisation to the evaluation's due date, unless staff set another date.
 EVALUATION_DAYS = {"high": 30, "medium": 60, "low": 90}
+DEFAULT_PRIORITY = "medium"  # a validated signal's evaluation is due in its days until prioritised
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 OPEN = ("new", "validated", "prioritised", "evaluated")  # refuted and closed are not
 # The statuses each step may be taken from.
@@ -228,7 +232,11 @@ def decide(session: Session, signal: Signal, posted: Posted, status: str) -> Non
     signal.status = status
     signal.validated_at, signal.validated_by = now(), posted.actor
     signal.validation_rationale = rationale
-    record(session, signal, posted, status, "new", rationale)
+    detail = None
+    if status == "validated":  # due for evaluation even if never prioritised
+        signal.evaluation_due_on = today() + timedelta(days=EVALUATION_DAYS[DEFAULT_PRIORITY])
+        detail = {"evaluation_due_on": signal.evaluation_due_on.isoformat()}
+    record(session, signal, posted, status, "new", rationale, detail)
 
 
 def prioritise(session: Session, signal: Signal, posted: Posted) -> None:
@@ -302,6 +310,21 @@ def close(session: Session, signal: Signal, posted: Posted) -> None:
 def reopen(session: Session, signal: Signal, posted: Posted) -> None:
     """Reopen a closed or refuted signal: to evaluated if it was evaluated, else to new."""
     reason = required(posted, "rationale")
+    newer = session.scalar(
+        sa.select(sa.func.min(Signal.id)).where(
+            Signal.product_id == signal.product_id,
+            Signal.pt_code == signal.pt_code,
+            Signal.id > signal.id,
+        )
+    )
+    if newer is not None:
+        raise Refused(
+            _(
+                "Detection has opened signal #%(newer)s of the same product and PT since this "
+                "one was decided: take the pair up there, not here.",
+                newer=newer,
+            )
+        )
     old = signal.status
     signal.closed_at = signal.closed_by = None
     detail: dict[str, Any] = {}
@@ -310,6 +333,7 @@ def reopen(session: Session, signal: Signal, posted: Posted) -> None:
     else:
         signal.status = "new"
         signal.validated_at = signal.validated_by = signal.validation_rationale = None
+        signal.evaluation_due_on = None
         days = int(current_app.config["SIGNAL_VALIDATION_DAYS"])
         signal.validation_due_on = today() + timedelta(days=days)
         detail["validation_due_on"] = signal.validation_due_on.isoformat()
@@ -364,41 +388,47 @@ def next_due() -> sa.ColumnElement[Any]:
     )
 
 
+def conditions(filters: Filters, day_: date) -> list[sa.ColumnElement[bool]]:
+    """Return the conditions of the signals the filters select."""
+    chosen = [Signal.status == filters.status if filters.status else Signal.status.in_(OPEN)]
+    if filters.product_id is not None:
+        chosen.append(Signal.product_id == filters.product_id)
+    if filters.overdue:
+        chosen.append(overdue(day_))
+    return chosen
+
+
 def listed(filters: Filters, day_: date) -> sa.Select[Any]:
     """Return the query of the signals the filters select, in their order."""
-    query = sa.select(Signal).join(Signal.product)
-    if filters.status:
-        query = query.where(Signal.status == filters.status)
-    else:
-        query = query.where(Signal.status.in_(OPEN))
-    if filters.product_id is not None:
-        query = query.where(Signal.product_id == filters.product_id)
-    if filters.overdue:
-        query = query.where(overdue(day_))
+    query = sa.select(Signal).join(Signal.product).where(*conditions(filters, day_))
     if filters.sort == "due":
         due = next_due()
         return query.order_by(due.is_(None), due, Signal.id)
     return query.order_by(Signal.detected_at.desc(), Signal.id.desc())
 
 
-def case_count() -> sa.ScalarSelect[int]:
-    query = sa.select(sa.func.count()).where(SignalCase.signal_id == Signal.id)
-    return query.scalar_subquery()
-
-
 def page_of(
     session: Session, filters: Filters, day_: date, limit: int, offset: int
 ) -> tuple[list[tuple[Signal, int]], int]:
-    """Return a page of signals, each with its count of cases, and how many there are in all."""
-    query = listed(filters, day_)
-    total = session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
-    rows = session.execute(
-        query.add_columns(case_count())
-        .options(sa.orm.contains_eager(Signal.product))
-        .limit(limit)
-        .offset(offset)
+    """Return a page of signals, each with its count of cases, and how many there are in all
+    (counted without the product's join, and the page's cases counted for its signals only)."""
+    total = session.scalar(
+        sa.select(sa.func.count()).select_from(Signal).where(*conditions(filters, day_))
     )
-    return [(signal, count) for signal, count in rows], total or 0
+    query = listed(filters, day_).options(sa.orm.contains_eager(Signal.product))
+    signals = list(session.scalars(query.limit(limit).offset(offset)))
+    counts: dict[int, int] = (
+        dict(
+            session.execute(
+                sa.select(SignalCase.signal_id, sa.func.count())
+                .where(SignalCase.signal_id.in_([signal.id for signal in signals]))
+                .group_by(SignalCase.signal_id)
+            ).all()
+        )
+        if signals
+        else {}
+    )
+    return [(signal, counts.get(signal.id, 0)) for signal in signals], total or 0
 
 
 def latest_run(session: Session) -> SignalRun | None:
@@ -542,7 +572,16 @@ def cases_behind(session: Session, signal_id: int) -> list[CaseBehind]:
     return [CaseBehind(*row) for row in session.execute(query)]
 
 
-# The signal tracking log for an inspector: one row a signal, and every step.
+def decision(signal: Signal) -> SignalStep | None:
+    """Return the validation in force, from the steps: the latest validated or refuted step, or
+    None while the signal awaits validation (new, or reopened to new)."""
+    if signal.validated_at is None:
+        return None
+    decided = [line for line in signal.steps if line.step in ("validated", "refuted")]
+    return decided[-1] if decided else None
+
+
+# The signal tracking log for an inspector: a row a signal, every step, the cases behind each.
 
 SIGNAL_COLUMNS = (
     Term("信号编号", "Signal"),
@@ -554,6 +593,7 @@ SIGNAL_COLUMNS = (
     Term("触发条件", "Triggers"),
     Term("检出日期", "Detected on"),
     Term("确认期限", "Validation due"),
+    Term("确认结果", "Validation outcome"),
     Term("确认/排除日期", "Validated or refuted on"),
     Term("确认/排除人", "Validated or refuted by"),
     Term("确认/排除理由", "Validation rationale"),
@@ -568,6 +608,7 @@ SIGNAL_COLUMNS = (
     Term("关闭日期", "Closed on"),
     Term("关闭人", "Closed by"),
     Term("状态", "Status"),
+    Term("确认及重新打开记录", "Validation and reopening history"),
 )
 STEP_COLUMNS = (
     Term("信号编号", "Signal"),
@@ -575,9 +616,20 @@ STEP_COLUMNS = (
     Term("人员", "Person"),
     Term("步骤", "Step"),
     Term("理由", "Rationale"),
+    Term("详情", "Detail"),
+)
+CASE_COLUMNS = (
+    Term("信号编号", "Signal"),
+    Term("病例报告编号", "Case reference"),
+    Term("触发条件", "Trigger"),
+    Term("获知日期", "Day known"),
+    Term("严重", "Serious"),
+    Term("死亡", "Fatal"),
 )
 SIGNALS_SHEET = Term("信号跟踪记录", "Signal tracking log")
 STEPS_SHEET = Term("处理步骤", "Steps")
+CASES_SHEET = Term("信号病例", "Cases behind the signals")
+HISTORY_STEPS = ("validated", "refuted", "reopened", "closed")
 CHUNK = 500
 COMMAND = "command"  # detection's steps are by the command (`adr signals run`), not a person
 COMMAND_NAME = Term("信号检测(系统)", "Signal detection (the app)")
@@ -617,6 +669,12 @@ def signal_row(signal: Signal, names: dict[tuple[str, int], str], language: str)
         return vocab.label(codes, code, language)
 
     soc = term_text(names, "soc", signal.soc_code)
+    decided = decision(signal)
+    history = [
+        f"{china_day(line.at)} {label(vocab.SIGNAL_STEP, line.step)} ({person(line.by, language)})"
+        for line in signal.steps
+        if line.step in HISTORY_STEPS
+    ]
     return [
         signal.id,
         signal.product.generic_name,
@@ -627,6 +685,7 @@ def signal_row(signal: Signal, names: dict[tuple[str, int], str], language: str)
         "、".join(label(vocab.SIGNAL_TRIGGER, t) or t for t in signal.triggers),
         china_day(signal.detected_at),
         signal.validation_due_on,
+        label(vocab.SIGNAL_STEP, decided.step) if decided else "",
         china_day(signal.validated_at),
         signal.validated_by,
         signal.validation_rationale,
@@ -641,7 +700,73 @@ def signal_row(signal: Signal, names: dict[tuple[str, int], str], language: str)
         china_day(signal.closed_at),
         signal.closed_by,
         label(vocab.SIGNAL_STATUS, signal.status),
+        "\n".join(history),
     ]
+
+
+WORDS = {
+    "period": Term("期间", "period"),
+    "period_count": Term("本期病例", "cases in the period"),
+    "triggers": Term("触发条件", "triggers"),
+    "cases": Term("病例", "cases"),
+    "cases_added": Term("新增病例", "cases added"),
+    "new_triggers": Term("新触发条件", "new triggers"),
+    "raised_anew_by": Term("再次检出依据", "raised anew by"),
+    "previous_signal": Term("前一信号", "previous signal"),
+    "priority": Term("优先级", "priority"),
+    "evaluation_due_on": Term("评价期限", "evaluation due"),
+    "validation_due_on": Term("确认期限", "validation due"),
+    "conclusion": Term("结论", "conclusion"),
+    "kind": Term("措施类型", "kind"),
+    "due_on": Term("期限", "due"),
+    "completed_on": Term("完成日期", "completed on"),
+}
+
+
+def detail_text(detail: dict[str, Any] | None, language: str) -> str:
+    """Return a step's detail in words: a detection's 2×2 table, figures and triggers; the
+    priority and due date; an evaluation's conclusion; an action's kind and dates."""
+    if not detail:
+        return ""
+
+    def number(name: str) -> str:
+        value = detail.get(name)
+        return f"{value:.2f}" if isinstance(value, int | float) else "—"
+
+    def words(name: str) -> str:
+        return WORDS[name].text(language)
+
+    def triggers(name: str) -> str:
+        return "、".join(vocab.label(vocab.SIGNAL_TRIGGER, t, language) or t for t in detail[name])
+
+    parts = []
+    if "a" in detail:
+        parts.append(f"a={detail['a']}, b={detail['b']}, c={detail['c']}, d={detail['d']}")
+        parts.append(
+            f"PRR {number('prr')}, χ² {number('chi2')}, ROR {number('ror')} "
+            f"(95% CI {number('ror_lower')}–{number('ror_upper')}), IC {number('ic')}, "
+            f"IC025 {number('ic025')}"
+        )
+    for name in WORDS:
+        if name not in detail or detail[name] in (None, []):
+            continue
+        value = detail[name]
+        if name in ("triggers", "new_triggers", "raised_anew_by"):
+            value = triggers(name)
+        elif name == "priority":
+            value = vocab.label(vocab.SIGNAL_PRIORITY, value, language)
+        elif name == "conclusion":
+            value = vocab.label(vocab.SIGNAL_CONCLUSION, value, language)
+        elif name == "kind":
+            value = vocab.label(vocab.SIGNAL_ACTION, value, language)
+        elif name == "previous_signal":
+            value = f"#{value}"
+        parts.append(f"{words(name)}: {value}")
+    return "; ".join(parts)
+
+
+def yes_no(value: bool | None, language: str) -> str:
+    return (Term("是", "Yes") if value else Term("否", "No")).text(language)
 
 
 def write_log(session: Session, target: str | Path | IO[bytes], language: str) -> None:
@@ -658,7 +783,11 @@ def write_log(session: Session, target: str | Path | IO[bytes], language: str) -
                 .where(Signal.id > last)
                 .order_by(Signal.id)
                 .limit(CHUNK)
-                .options(selectinload(Signal.product), selectinload(Signal.actions))
+                .options(
+                    selectinload(Signal.product),
+                    selectinload(Signal.actions),
+                    selectinload(Signal.steps),
+                )
             )
         )
         if not chunk:
@@ -683,8 +812,46 @@ def write_log(session: Session, target: str | Path | IO[bytes], language: str) -
             person(step.by, language),
             vocab.label(vocab.SIGNAL_STEP, step.step, language) or step.step,
             step.rationale,
+            detail_text(step.detail, language),
         ]
         steps_sheet.append(row_of(steps_sheet, values))
         count += 1
     end_sheet(steps_sheet, len(STEP_COLUMNS), count)
+    write_cases(session, workbook.create_sheet(CASES_SHEET.text(language)), language)
     workbook.save(target)
+
+
+def write_cases(session: Session, sheet: Any, language: str) -> None:
+    """Write the cases behind each signal: reference, trigger, day known, serious, fatal."""
+    start_sheet(sheet, list(CASE_COLUMNS), language)
+    other = aliased(Report)
+    first_id = sa.select(sa.func.min(other.id)).where(other.case_id == Case.id)
+    aware_on = sa.select(sa.func.min(other.aware_on)).where(other.case_id == Case.id)
+    query = (
+        sa.select(
+            SignalCase.signal_id,
+            Report.reference,
+            SignalCase.trigger,
+            aware_on.scalar_subquery(),
+            Case.serious,
+            Case.death,
+        )
+        .select_from(SignalCase)
+        .join(Case, Case.id == SignalCase.case_id)
+        .join(Report, Report.id == first_id.scalar_subquery())
+        .order_by(SignalCase.signal_id, SignalCase.id)
+        .execution_options(yield_per=CHUNK)
+    )
+    count = 0
+    for signal_id, reference, trigger, known_on, serious, death in session.execute(query):
+        values = [
+            signal_id,
+            reference,
+            vocab.label(vocab.SIGNAL_TRIGGER, trigger, language) or trigger,
+            known_on,
+            yes_no(serious, language),
+            yes_no(death, language),
+        ]
+        sheet.append(row_of(sheet, values))
+        count += 1
+    end_sheet(sheet, len(CASE_COLUMNS), count)
