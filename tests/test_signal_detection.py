@@ -326,6 +326,21 @@ def test_a_case_coded_late_or_made_fatal_later_is_raised_by_the_next_run(app, tm
         assert counts() == before
 
 
+def test_cases_known_before_detection_began_do_not_come_back_as_a_backlog(app, tmp_path):
+    """The first run screens its period's cases, not every past one; a run of an earlier period
+    moves that start back."""
+    with app.app_context():
+        meddra.import_release(write_release(tmp_path / "en", "en"), "test")
+        a = product("阿莫西林胶囊", "国药准字H61020123")
+        db.session.add(a)
+        db.session.commit()
+        with db.engine.begin() as connection:
+            insert_cases(connection, [Planted(month(8), [a.id], [RASH], True, True)], VERSION)
+        assert detection.run(period(2), "command").raised == 0
+        assert detection.run(period(8), "command").opened == 1
+        assert signal_of(a.id, RASH).triggers == ["fatal", "unlisted"]
+
+
 def code(client, reference: str, term: str, llt: int) -> None:
     reaction = reaction_named(client.application, reference, term)
     response = post(

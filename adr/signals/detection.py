@@ -169,8 +169,10 @@ def run(period: Period, actor: str) -> RunResult:
     if db.session().in_transaction():
         db.session.commit()  # count what is committed now, not an older snapshot's
     version = meddra.current_version()
+    first = db.session.scalar(sa.select(sa.func.min(SignalRun.period_start)))
+    since = min(first, period.start) if first else period.start
     with known_cases(period, version) as known:
-        pending_cases(known)
+        pending_cases(known, since)
         pairs, universe = tally(known, period)
         qualitative_triggers(known, pairs)
         stored = [pair for pair in pairs.values() if pair.period_count or pair.triggers]
@@ -413,10 +415,12 @@ def tally(known: Known, period: Period) -> tuple[dict[tuple[int, int], Pair], in
     return pairs, int(total)
 
 
-def pending_cases(known: Known) -> None:
+def pending_cases(known: Known, since: date) -> None:
     """Write into `known.pending` each case × product × PT with a qualitative trigger (fatal, a
     designated medical event, a serious reaction not listed) that is not linked to any signal of
-    that product × PT yet: an anti-join, whatever the day the case was known."""
+    that product × PT yet: an anti-join over the cases known `since` the first run's period (a
+    case coded late or made fatal by a follow-up is raised by the next run; the cases known before
+    detection began were handled one by one, and do not all come back at its first run)."""
     connection = db.session.connection()
     listed = [
         {"product_id": product_id, "pt_code": int(code)}
@@ -463,7 +467,7 @@ def pending_cases(known: Known) -> None:
             )
             .join(case_pt, case_pt.c.case_id == case_product.c.case_id)
             .join(case, case.c.case_id == case_product.c.case_id)
-            .where(sa.or_(fatal, dme, unlisted), ~linked),
+            .where(case_product.c.aware_on >= since, sa.or_(fatal, dme, unlisted), ~linked),
         )
     )
 
