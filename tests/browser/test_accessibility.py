@@ -14,6 +14,7 @@ from tests.browser.conftest import send_as_is, sign_in
 from tests.conftest import COMPANY
 from tests.test_documents import photo
 from tests.test_inbox_triage import LETTER, mail, store
+from tests.test_signals import add_signal
 
 ADMIN = "admin@tianning.example"
 
@@ -138,4 +139,35 @@ def test_the_safety_inbox_pages(page, live_server, axe_check):
         "/staff/inbox/reconciliation",
     ):
         page.goto(path)
+        axe_check(page)
+
+
+def test_the_signal_and_group_event_pages(page, live_server, axe_check):
+    """Signals, a signal with its 2×2 table and forms, group events and one event, the MedDRA
+    upgrade's and the designated events' pages, and the dashboard listing them."""
+    with live_server.app.app_context():
+        db.session.add(
+            Product(
+                generic_name="阿莫西林胶囊",
+                approval_number="国药准字H61020123",
+                manufacturer=COMPANY,
+                listed_reactions=["皮疹"],
+            )
+        )
+        db.session.commit()
+    place = {"event-province": "陕西省", "event-city": "榆林市"}
+    references = [live_server.send_report(**place) for _ in range(3)]  # a group event
+    live_server.app.config.update(first=references[0], second=references[1])
+    signal_id = add_signal(live_server.app, "阿莫西林胶囊", 83000001)
+    sign_in(page, live_server)
+    axe_check(page)  # the dashboard, with the signal and the group event
+    for path in (
+        "/staff/signals",
+        f"/staff/signals/{signal_id}",
+        "/staff/group-events",
+        "/staff/group-events/1",
+        "/staff/coding/upgrade",
+        "/staff/coding/designated-events",
+    ):
+        assert page.goto(path).ok, path
         axe_check(page)
