@@ -247,7 +247,9 @@ def open_of(session: Session, product_id: int) -> list[Open]:
     by_id = {item.event.id: item for item in found}
     if by_id:
         rows = session.execute(
-            sa.select(GroupEventCase.group_event_id, GroupEventCase.case_id, sa.func.min(Report.aware_on))
+            sa.select(
+                GroupEventCase.group_event_id, GroupEventCase.case_id, sa.func.min(Report.aware_on)
+            )
             .join(Report, Report.case_id == GroupEventCase.case_id)
             .where(GroupEventCase.group_event_id.in_(by_id))
             .group_by(GroupEventCase.group_event_id, GroupEventCase.case_id)
@@ -361,9 +363,7 @@ def stored_area(area: Area, members: list[Counted]) -> Area:
     return province, city
 
 
-def join(
-    session: Session, item: Open, case: Counted, actor: str, report_id: int | None
-) -> None:
+def join(session: Session, item: Open, case: Counted, actor: str, report_id: int | None) -> None:
     """Add a case to an open event, audited, and tell the safety inbox (a short mail)."""
     event = item.event
     session.add(GroupEventCase(group_event_id=event.id, case_id=case.case_id, added_at=now()))
@@ -670,6 +670,34 @@ def close(session: Session, event: GroupEvent, actor: str, note: str) -> None:
     change(session, event, actor, "closed_at", now())
 
 
+def dismiss(session: Session, event: GroupEvent, actor: str, rationale: str) -> None:
+    """Close the event as not a group event (cases that only looked alike), with why: no
+    investigation is recorded then, so the record never claims one. Refused once the
+    investigation is recorded: the event is then closed with its findings."""
+    refuse_if_closed(event)
+    if event.investigation_done_on is not None:
+        raise Refused(_("The investigation is recorded: close the event with its findings."))
+    if not rationale:
+        raise Refused(_("Say why this is not a group event."))
+    audit.record(
+        session, actor, "group event changed", None, "group_event", None,
+        f"{event.id} dismissed: not a group event",
+    )  # fmt: skip
+    change(session, event, actor, "close_note", rationale)
+    change(session, event, actor, "closed_by", actor)
+    change(session, event, actor, "closed_at", now())
+
+
+def dismissed(event: GroupEvent) -> bool:
+    """Tell whether the event was closed as not a group event (closed, never investigated)."""
+    return event.closed_at is not None and event.investigation_done_on is None
+
+
+def joined_after(event: GroupEvent) -> int:
+    """Return how many cases joined the event after it opened."""
+    return sum(member.added_at > event.opened_at for member in event.cases)
+
+
 # The national form: 药品群体不良事件基本信息表.
 
 
@@ -715,6 +743,7 @@ def write_form(event: GroupEvent, target: IO[bytes]) -> None:
         ("群体不良事件过程描述及处理情况", process or None),
         ("报告单位意见", None),
         ("报告人及联系方式", None),
+        ("事件状态", state_in_chinese(event)),
     ]
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("基本信息表")
@@ -753,3 +782,9 @@ def area_in_chinese(event: GroupEvent) -> str:
     if event.province or event.city:
         return " ".join(part for part in (event.province, event.city) if part)
     return "不限地区（死亡病例聚集）" if event.kind == "deaths" else "地区不详，计入各地区"
+
+
+def state_in_chinese(event: GroupEvent) -> str:
+    if dismissed(event):
+        return f"已排除，非群体不良事件：{event.close_note}"
+    return "已结束" if event.closed_at else "处理中"
