@@ -261,7 +261,7 @@ def relink(product_id: int, actor: str) -> int:
     Those are the drugs linked to `product_id` and the unlinked ones that name its approval
     number, one of its names (Chinese, English, brand, alias) or one of its registered
     batches; the suggested expectedness of their cases is derived again, and each case a drug
-    now links to a product is checked for group events (`actor` audits what opens). Call it
+    links to a product anew is checked for group events (`actor` audits what opens). Call it
     inside the write transaction of the change.
     """
     product = db.session.get(Product, product_id)
@@ -291,9 +291,12 @@ def relink(product_id: int, actor: str) -> int:
     ).all()
     catalogue = Catalogue.load()
     changed = 0
+    newly_linked = set()
     for drug in candidates:
         matched = catalogue.match(drug)
         changed += matched != drug.product_id
+        if matched is not None and matched != drug.product_id:
+            newly_linked.add(drug.report_id)
         drug.product_id = matched
     db.session.flush()
     report_ids = {drug.report_id for drug in candidates}
@@ -302,9 +305,7 @@ def relink(product_id: int, actor: str) -> int:
     for case in db.session.scalars(loaded.options(selectinload(Case.reports, Report.drugs))):
         suggestion = suggest_expectedness(case.reports)
         case.suggested_expectedness = suggestion.code if suggestion else None
-    linked = sa.select(Report.case_id).where(
-        Report.id.in_({d.report_id for d in candidates if d.product_id is not None})
-    )
+    linked = sa.select(Report.case_id).where(Report.id.in_(newly_linked))
     for case_id in sorted(set(db.session.scalars(linked))):  # each may make a group event now
         group_events.check_case(db.session(), case_id, actor, None)
     return changed

@@ -12,9 +12,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from adr import mailer, regulatory
+from adr import mailer, products, regulatory
 from adr.extensions import db
-from adr.models import AuditEntry, GroupEvent, Report
+from adr.models import AuditEntry, GroupEvent, Product, Report, write_transaction
 from adr.signals import group_events
 from tests.conftest import hidden_inputs
 from tests.smtp import SMTPServer, body
@@ -349,3 +349,18 @@ def test_a_corrected_city_makes_the_case_count(app):
                         reason="来电更正地点")  # fmt: skip
     assert corrected.status_code == 303
     assert events(app) == [("cluster", "陕西省", "榆林市", TODAY, 3)]
+
+
+def test_cases_the_catalogue_links_later_are_counted_then(tmp_path, monkeypatch, smtp):
+    app = make_app(tmp_path, monkeypatch, smtp.port)
+    for _ in range(3):
+        submit(app, **YULIN)
+    with app.app_context(), write_transaction():
+        product = Product(
+            generic_name="阿莫西林胶囊", approval_number="国药准字H61020123", manufacturer="天宁"
+        )
+        db.session.add(product)
+        db.session.flush()
+        assert products.relink(product.id, "admin@tianning.example") == 3
+    assert events(app) == [("cluster", "陕西省", "榆林市", TODAY, 3)]
+    assert [actor for actor, _new in trail(app, "group event opened")] == ["admin@tianning.example"]

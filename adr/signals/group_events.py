@@ -7,16 +7,20 @@ suspected or interacting drug and is neither invalid nor a duplicate; it need no
 (a hospital's first call about several patients rarely names each one, and the immediate report
 does not wait for that). It is dated by the day the company first knew of it (its earliest
 report's `aware_on`) and placed by its latest report that says where it happened (province and
-city); a case that says nowhere counts for every area.
+city), compared normalised (`province_key`, `city_key`: 陕西 = 陕西省 = "Shaanxi", 榆林 = 榆林市);
+a case that says nowhere counts for every area, towards one new cluster only.
 
 `GROUP_EVENT_CASES` cases of a product within `GROUP_EVENT_DAYS` days (last day − first day <
-that many days) in one area open a `cluster` event; `GROUP_EVENT_DEATHS` fatal cases of it
-within those days, wherever they happened, open a `deaths` event. A case joins the open events
-of its product it belongs to instead (a cluster event of its area, a deaths event if fatal), so
-one cluster makes one event. Checked when a report is stored and when a case becomes fatal
-(`adr.cases.clock.recompute`), in that transaction, with the product's row locked: two reports
-stored at once count one after the other. Opening one mails the safety inbox through the
-outbox, without names or phone numbers.
+that many days) in one area, one of them placed there, open a `cluster` event;
+`GROUP_EVENT_DEATHS` fatal cases of it within those days, wherever they happened, open a
+`deaths` event. A case joins the open events of its product it belongs to instead (a cluster
+event of its area, a deaths event if fatal) while their window holds it, so one cluster makes
+one event; no event opens for cases one open event holds already. Checked when a report is
+stored, when a case becomes fatal (`adr.cases.clock.recompute`), when a correction changes its
+area, awareness date or a drug, and when the catalogue links its drug (`adr.products.relink`),
+in that transaction, with the product's row locked: two reports stored at once count one after
+the other. Opening one, or a case joining, mails the safety inbox through the outbox, without
+names or phone numbers.
 """
 
 from __future__ import annotations
