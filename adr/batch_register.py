@@ -322,7 +322,7 @@ def import_register(content: bytes, actor: str, source: str) -> ImportResult:
             f"unchanged {result.unchanged}, refused {len(result.refused)}",
         )
         for product_id in sorted(given_batches):  # a reported drug may be one by its batch now
-            products.relink(product_id)
+            products.relink(product_id, actor)
     return result
 
 

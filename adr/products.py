@@ -26,6 +26,7 @@ from sqlalchemy.orm import selectinload
 
 from adr.extensions import db
 from adr.models import Batch, Case, Drug, Product, Report
+from adr.signals import group_events
 
 logger = logging.getLogger(__name__)
 APPROVAL_PREFIX = "国药准字"
@@ -254,13 +255,14 @@ def forget_suggestions() -> None:
     current_app.extensions.pop(SUGGESTIONS, None)
 
 
-def relink(product_id: int) -> int:
+def relink(product_id: int, actor: str) -> int:
     """Match again the stored drugs a catalogue change may concern; return how many changed.
 
     Those are the drugs linked to `product_id` and the unlinked ones that name its approval
     number, one of its names (Chinese, English, brand, alias) or one of its registered
-    batches; the suggested expectedness of their cases is derived again. Call it inside the
-    write transaction of the change.
+    batches; the suggested expectedness of their cases is derived again, and each case a drug
+    links to a product anew is checked for group events (`actor` audits what opens). Call it
+    inside the write transaction of the change.
     """
     product = db.session.get(Product, product_id)
     # Spaces, half- and full-width, go in SQL; full-width letters only in `name_key`.
@@ -289,9 +291,12 @@ def relink(product_id: int) -> int:
     ).all()
     catalogue = Catalogue.load()
     changed = 0
+    newly_linked = set()
     for drug in candidates:
         matched = catalogue.match(drug)
         changed += matched != drug.product_id
+        if matched is not None and matched != drug.product_id:
+            newly_linked.add(drug.report_id)
         drug.product_id = matched
     db.session.flush()
     report_ids = {drug.report_id for drug in candidates}
@@ -300,6 +305,9 @@ def relink(product_id: int) -> int:
     for case in db.session.scalars(loaded.options(selectinload(Case.reports, Report.drugs))):
         suggestion = suggest_expectedness(case.reports)
         case.suggested_expectedness = suggestion.code if suggestion else None
+    linked = sa.select(Report.case_id).where(Report.id.in_(newly_linked))
+    for case_id in sorted(set(db.session.scalars(linked))):  # each may make a group event now
+        group_events.check_case(db.session(), case_id, actor, None)
     return changed
 
 

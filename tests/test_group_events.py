@@ -12,12 +12,14 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from adr import mailer, regulatory
+from adr import mailer, products, regulatory
 from adr.extensions import db
-from adr.models import AuditEntry, GroupEvent, Report
+from adr.models import AuditEntry, GroupEvent, Product, Report, write_transaction
+from adr.signals import group_events
 from tests.conftest import hidden_inputs
 from tests.smtp import SMTPServer, body
 from tests.test_batches import DEATH, catalogued, submit, table_rows
+from tests.test_integrity import correct
 from tests.test_mailer import PERSONAL, make_app
 from tests.test_review import REVIEWER, assess, signed_in
 
@@ -26,6 +28,7 @@ YULIN = {"event-province": "陕西省", "event-city": "榆林市"}
 XIAN = {"event-province": "陕西省", "event-city": "西安市"}
 YANAN = {"event-province": "陕西省", "event-city": "延安市"}
 PRODUCT = "阿莫西林胶囊 [天宁] 国药准字H61020123"
+NOT_REPORTED = "未记录向监管部门的报告：应立即报告"
 
 
 @pytest.fixture
@@ -105,11 +108,16 @@ def test_three_cases_in_one_city_open_one_event_mailed_at_once_and_the_fourth_jo
     page = client.get("/staff/").get_data(as_text=True)
     [row] = table_rows(page, "group-events")
     assert row[1:6] == [PRODUCT, "陕西省 榆林市", "同一地区短期内多例", str(TODAY), str(due)]
+    assert row[6:] == [NOT_REPORTED, "3"]
     batch_section = page[page.index('id="batch-clusters"') :]
     assert "批号聚集" in batch_section and "群体" not in batch_section
-    submit(app, **YULIN)
+    fourth = submit(app, **YULIN)
     assert events(app) == [("cluster", "陕西省", "榆林市", TODAY, 4)]
-    assert len([m for m in delivered(app, smtp) if "群体不良事件" in m["Subject"]]) == 1
+    [_opened, joined] = [m for m in delivered(app, smtp) if "群体不良事件" in m["Subject"]]
+    assert joined["Subject"] == "群体不良事件 #1：新增 1 例，现共 4 例（阿莫西林胶囊）"
+    assert fourth in body(joined, "plain") and not any(p in body(joined, "html") for p in PERSONAL)
+    [row] = table_rows(client.get("/staff/").get_data(as_text=True), "group-events")
+    assert row[7] == "4 (开启后加入 1 例)"
 
 
 def test_cases_in_three_cities_do_not_and_a_case_without_area_counts_for_every_area(app):
@@ -122,7 +130,7 @@ def test_cases_in_three_cities_do_not_and_a_case_without_area_counts_for_every_a
     assert events(app) == [("cluster", "陕西省", "榆林市", TODAY, 3)]
     client = signed_in(app, REVIEWER)
     [row] = table_rows(client.get("/staff/group-events").get_data(as_text=True), "group-events")
-    assert row[1:3] == [PRODUCT, "陕西省 榆林市"] and row[6:] == ["3", "未结束"]
+    assert row[1:3] == [PRODUCT, "陕西省 榆林市"] and row[6:] == ["3", "未结束", NOT_REPORTED]
     page = client.get("/staff/group-events/1").get_data(as_text=True)
     [arealess] = [row for row in table_rows(page, "group-event-cases") if row[0] == nowhere]
     assert arealess[2] == "地区不详，计入各地区"
@@ -255,3 +263,104 @@ def test_two_reports_arriving_together_open_one_event(app):
     finally:
         sa.event.remove(Session, "after_flush", wait_for_the_other)
     assert events(app) == [("cluster", "陕西省", "榆林市", TODAY, 4)]
+
+
+def group_mails(app, smtp) -> list:
+    return [m for m in delivered(app, smtp) if "群体不良事件" in m["Subject"]]
+
+
+def test_areas_are_compared_however_they_are_spelled():
+    for spelling in ("陕西", " 陕西省 ", "Shaanxi", "shaanxi province", "ＳＨＡＡＮＸＩ"):
+        assert group_events.province_key(spelling) == "陕西省", spelling
+    for spelling in ("广西", "广西壮族自治区", "Guangxi"):
+        assert group_events.province_key(spelling) == "广西壮族自治区"
+    assert group_events.province_key("新疆") == "新疆维吾尔自治区"
+    assert group_events.province_key("Hong Kong SAR") == "香港特别行政区"
+    assert group_events.city_key("榆林市") == group_events.city_key(" 榆林 ") == "榆林"
+    assert group_events.city_key("Yulin") != group_events.city_key("榆林")  # no city table
+
+
+def test_one_city_spelled_three_ways_opens_one_event_named_as_the_list_and_first_case_say(app):
+    submit(app, **{"event-province": "陕西", "event-city": "榆林市"})
+    submit(app, **{"event-province": "Shaanxi", "event-city": "榆林"})
+    submit(app, **{"event-province": "陕西省", "event-city": " 榆林 "})
+    assert events(app) == [("cluster", "陕西省", "榆林市", TODAY, 3)]
+
+
+def test_an_open_event_takes_no_case_beyond_its_window(app, smtp):
+    client = signed_in(app, REVIEWER)
+    for _ in range(3):
+        phone_call(client, TODAY - timedelta(days=60), **YULIN)
+    for _ in range(3):
+        submit(app, **YULIN)
+    assert [e[3:] for e in events(app)] == [(TODAY - timedelta(days=60), 3), (TODAY, 3)]
+    assert len(group_mails(app, smtp)) == 2  # two openings, nothing joined
+
+
+def test_cases_without_area_complete_one_cluster_only_and_the_subject_cuts_what_was_typed(
+    app, smtp
+):
+    submit(app)
+    submit(app)
+    long_city = "很长的城市名称" * 7
+    submit(app, **{"event-province": "<b>某地</b>", "event-city": long_city})
+    for i in range(3):
+        submit(app, **{"event-province": f"某省{i}", "event-city": f"某市{i}"})
+    submit(app, **{"event-province": "陕西省"})  # a province only: no case placed in a city
+    assert events(app) == [("cluster", "<b>某地</b>", long_city, TODAY, 3)]
+    [mail] = group_mails(app, smtp)
+    assert mail["Subject"].endswith("“<b>某地</b>” 很长的城市名称很长的城市名称很长的城市…")
+
+
+def test_three_deaths_in_one_city_make_one_event_which_staff_may_dismiss(app, smtp):
+    for batch in ("B1", "B2", "B3"):
+        submit(app, **DEATH, **YULIN, **{"drugs-0-batch_number": batch})
+    assert events(app) == [("deaths", "陕西省", "榆林市", TODAY, 3)]
+    opening, joined = group_mails(app, smtp)  # one opening; the third joins
+    assert opening["Subject"].startswith("药品群体不良事件：阿莫西林胶囊，2 例")
+    assert joined["Subject"].startswith("群体不良事件 #1：新增 1 例，现共 3 例")
+    client = signed_in(app, REVIEWER)
+    url = "/staff/group-events/1"
+    token = hidden_inputs(client.get(url).get_data(as_text=True))["csrf_token"]
+    refused = client.post(url, data={"csrf_token": token, "step": "dismiss", "dismiss_note": " "})
+    assert refused.status_code == 422 and 'id="dismiss_note"' in refused.get_data(as_text=True)
+    note = "三例为不同医院的独立过敏，非同一事件"
+    dismissed = client.post(
+        url, data={"csrf_token": token, "step": "dismiss", "dismiss_note": note}
+    )
+    assert dismissed.status_code == 303
+    assert note in client.get(url).get_data(as_text=True)
+    [row] = table_rows(client.get("/staff/group-events").get_data(as_text=True), "group-events")
+    assert row[7:] == ["已排除：非群体不良事件", "—"]
+    assert (REVIEWER, "1 dismissed: not a group event") in trail(app, "group event changed")
+    with client.get(f"{url}.xlsx") as sheet:
+        book = openpyxl.load_workbook(io.BytesIO(sheet.data))
+    items = {row[0]: row[1] for row in book["基本信息表"].iter_rows(min_row=2, values_only=True)}
+    assert items["事件状态"] == f"已排除，非群体不良事件：{note}"
+
+
+def test_a_corrected_city_makes_the_case_count(app):
+    submit(app, **YULIN)
+    submit(app, **YULIN)
+    xian = submit(app, **XIAN)
+    assert events(app) == []
+    client = signed_in(app, REVIEWER)
+    corrected = correct(client, xian, report=xian, field="event-city", value="榆林市",
+                        reason="来电更正地点")  # fmt: skip
+    assert corrected.status_code == 303
+    assert events(app) == [("cluster", "陕西省", "榆林市", TODAY, 3)]
+
+
+def test_cases_the_catalogue_links_later_are_counted_then(tmp_path, monkeypatch, smtp):
+    app = make_app(tmp_path, monkeypatch, smtp.port)
+    for _ in range(3):
+        submit(app, **YULIN)
+    with app.app_context(), write_transaction():
+        product = Product(
+            generic_name="阿莫西林胶囊", approval_number="国药准字H61020123", manufacturer="天宁"
+        )
+        db.session.add(product)
+        db.session.flush()
+        assert products.relink(product.id, "admin@tianning.example") == 3
+    assert events(app) == [("cluster", "陕西省", "榆林市", TODAY, 3)]
+    assert [actor for actor, _new in trail(app, "group event opened")] == ["admin@tianning.example"]

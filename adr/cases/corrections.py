@@ -41,6 +41,7 @@ from adr.intake.forms import (
     phone_e164,
 )
 from adr.models import Case, Correction, DuplicateKey, Report, SearchGram, write_transaction
+from adr.signals import group_events
 
 
 class RecordForm(Section):
@@ -66,6 +67,8 @@ CASE_COLUMNS = {"awareness_date": "aware_on", "source": "source"}
 ON_THE_CASE = ("national_case_number", "investigation_reported_on", "occurrence_country")
 # What a column's correction also sets.
 DERIVED = {"reporter_phone": "reporter_phone_e164", "patient_phone": "patient_phone_e164"}
+# What decides whether a case makes or joins a group event, beside its drugs.
+GROUP_EVENT_COLUMNS = ("event_province", "event_city", "aware_on")
 # What decides a report's deadline, or says it was met: a change here waits for approval.
 CLOCK_COLUMNS = ("aware_on", "day_zero", "due_at", "lapsed_due_at", "submitted_to_regulator_on")
 
@@ -307,6 +310,8 @@ def carry_out(
     session.flush()
     reindex(session, report)
     clock.recompute(session, case, actor)
+    if found.column in GROUP_EVENT_COLUMNS or found.section == "drugs":
+        group_events.check_case(session, case.id, actor, report.id)  # it may count now
     return before != legal_dates(), clock.moves(deadlines, clock.deadlines([case]))
 
 

@@ -36,13 +36,21 @@ def group_event_list() -> str:
     number = request.args.get("page", 1, type=int)
     if not 1 <= number <= 10_000:
         abort(404)
+    later = sa.case((GroupEventCase.added_at > GroupEvent.opened_at, 1), else_=0)
     counts = (
-        sa.select(GroupEventCase.group_event_id, sa.func.count().label("cases"))
+        sa.select(
+            GroupEventCase.group_event_id,
+            sa.func.count().label("cases"),
+            sa.func.sum(later).label("joined"),
+        )
+        .join(GroupEvent, GroupEvent.id == GroupEventCase.group_event_id)
         .group_by(GroupEventCase.group_event_id)
         .subquery()
     )
     rows = db.session.execute(
-        sa.select(GroupEvent, sa.func.coalesce(counts.c.cases, 0))
+        sa.select(
+            GroupEvent, sa.func.coalesce(counts.c.cases, 0), sa.func.coalesce(counts.c.joined, 0)
+        )
         .outerjoin(counts, counts.c.group_event_id == GroupEvent.id)
         .order_by(
             GroupEvent.closed_at.is_not(None), GroupEvent.known_on.desc(), GroupEvent.id.desc()
@@ -119,7 +127,8 @@ def posted_time(name: str) -> datetime:
 @bp.post("/group-events/<event_id>")
 @role_required("reviewer", "admin")
 def group_event_record(event_id: str) -> Response | tuple[str, int]:
-    """Record one step on an event: the report, the investigation, the actions or the closing."""
+    """Record one step on an event: the report, the investigation, the actions, the closing,
+    or its dismissal as not a group event."""
     event = find_event(event_id)
     step = request.form.get("step", "")
     actor = current_user.email
@@ -139,6 +148,9 @@ def group_event_record(event_id: str) -> Response | tuple[str, int]:
             s, e, actor, posted_text("actions_taken", 5000)
         ),
         "close": lambda s, e: group_events.close(s, e, actor, posted_text("close_note", 2000)),
+        "dismiss": lambda s, e: group_events.dismiss(
+            s, e, actor, posted_text("dismiss_note", 2000)
+        ),
     }
     if step not in steps:
         abort(400)
@@ -181,5 +193,7 @@ def group_event_helpers() -> dict[str, Any]:
             (event.province, event.city), event.kind
         ),
         "group_product_name": product_name,
+        "group_event_dismissed": group_events.dismissed,
+        "group_event_joined_after": group_events.joined_after,
         "today_china": regulatory.china_today,
     }

@@ -167,7 +167,7 @@ def add_product() -> Response | tuple[str, int]:
             new={name: getattr(product, name) for name in (*PRODUCT_FIELDS, *LIST_FIELDS)},
         )
         meddra.code_listed_reactions(session, product)
-        matched = products.relink(product.id)
+        matched = products.relink(product.id, current_user.email)
     products.forget_suggestions()
     flash(_("The product is added; %(count)s reported drugs matched again.", count=matched))
     return redirect(url_for("review.product", product_id=product.id), 303)
@@ -202,7 +202,7 @@ def product(product_id: int) -> Response | str | tuple[str, int]:
             )
             setattr(product, name, value)
         changed |= bool(meddra.code_listed_reactions(session, product))
-        matched = products.relink(product.id) if changed else 0
+        matched = products.relink(product.id, current_user.email) if changed else 0
     products.forget_suggestions()
     if changed:
         flash(_("Saved; %(count)s reported drugs matched again.", count=matched))

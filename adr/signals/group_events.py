@@ -7,20 +7,25 @@ suspected or interacting drug and is neither invalid nor a duplicate; it need no
 (a hospital's first call about several patients rarely names each one, and the immediate report
 does not wait for that). It is dated by the day the company first knew of it (its earliest
 report's `aware_on`) and placed by its latest report that says where it happened (province and
-city); a case that says nowhere counts for every area.
+city), compared normalised (`province_key`, `city_key`: 陕西 = 陕西省 = "Shaanxi", 榆林 = 榆林市);
+a case that says nowhere counts for every area, towards one new cluster only.
 
 `GROUP_EVENT_CASES` cases of a product within `GROUP_EVENT_DAYS` days (last day − first day <
-that many days) in one area open a `cluster` event; `GROUP_EVENT_DEATHS` fatal cases of it
-within those days, wherever they happened, open a `deaths` event. A case joins the open events
-of its product it belongs to instead (a cluster event of its area, a deaths event if fatal), so
-one cluster makes one event. Checked when a report is stored and when a case becomes fatal
-(`adr.cases.clock.recompute`), in that transaction, with the product's row locked: two reports
-stored at once count one after the other. Opening one mails the safety inbox through the
-outbox, without names or phone numbers.
+that many days) in one area, one of them placed there, open a `cluster` event;
+`GROUP_EVENT_DEATHS` fatal cases of it within those days, wherever they happened, open a
+`deaths` event. A case joins the open events of its product it belongs to instead (a cluster
+event of its area, a deaths event if fatal) while their window holds it, so one cluster makes
+one event; no event opens for cases one open event holds already. Checked when a report is
+stored, when a case becomes fatal (`adr.cases.clock.recompute`), when a correction changes its
+area, awareness date or a drug, and when the catalogue links its drug (`adr.products.relink`),
+in that transaction, with the product's row locked: two reports stored at once count one after
+the other. Opening one, or a case joining, mails the safety inbox through the outbox, without
+names or phone numbers.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -57,12 +62,14 @@ def settings() -> tuple[int, int, int]:
 
 @dataclass(frozen=True)
 class Counted:
-    """A case that counts for a product: the day the company knew it, whether fatal, where."""
+    """A case that counts for a product: the day the company knew it, whether fatal, where
+    (`area` as compared, `typed` as its report gives it)."""
 
     case_id: int
     known_on: date
     death: bool
     area: Area
+    typed: Area = NOWHERE
 
 
 def counts_for(case_area: Area, area: Area) -> bool:
@@ -102,12 +109,70 @@ def common_area(cases: Iterable[Counted]) -> Area:
 
 
 def place(value: str | None) -> str | None:
-    """Return a province or city as compared: trimmed, None if empty."""
+    """Return a province or city as typed: trimmed, None if empty."""
     return " ".join(value.split()) or None if value else None
 
 
+def folded(value: str) -> str:
+    """Return text as compared: NFKC (full-width to half-width), casefolded, without spaces."""
+    return "".join(unicodedata.normalize("NFKC", value).casefold().split())
+
+
+PROVINCE_SUFFIXES = ("特别行政区", "自治区", "省", "市")
+ENGLISH_SUFFIXES = ("province", "municipality", "autonomousregion", "sar", "sheng", "shi")
+ETHNIC = ("壮族", "回族", "维吾尔")
+
+
+def province_names() -> dict[str, str]:
+    """Return every spelling of a province known (folded) → its Chinese name in the list."""
+    names: dict[str, str] = {}
+    for term in vocab.PROVINCES:
+        short = term.zh
+        for suffix in PROVINCE_SUFFIXES:
+            short = short.removesuffix(suffix)
+        spellings = {term.zh, short, *(short.removesuffix(e) for e in ETHNIC)}
+        spellings |= {short.removesuffix(e) + s for e in ETHNIC for s in PROVINCE_SUFFIXES}
+        spellings |= {part.strip(" ()") for part in term.en.split("(")}
+        names.update((folded(spelling), term.zh) for spelling in spellings if spelling)
+    return names
+
+
+PROVINCE_NAMES = province_names()
+
+
+def province_key(value: str | None) -> str | None:
+    """Return a province as compared: the list's Chinese name for any spelling of one it
+    knows (陕西, 陕西省, "Shaanxi", "shaanxi province", 广西, 广西壮族自治区), else folded."""
+    if not (value and value.strip()):
+        return None
+    key = folded(value)
+    for suffix in ("", *ENGLISH_SUFFIXES):
+        if key.endswith(suffix) and key.removesuffix(suffix) in PROVINCE_NAMES:
+            return PROVINCE_NAMES[key.removesuffix(suffix)] if suffix else PROVINCE_NAMES[key]
+    return key
+
+
+CITY_SUFFIXES = ("自治州", "地区", "市", "盟", "县", "区")
+
+
+def city_key(value: str | None) -> str | None:
+    """Return a city as compared: folded, without a trailing 市, 地区, 盟, 自治州, 县 or 区
+    (榆林市 = 榆林; but 榆林 ≠ "Yulin": that needs a table of cities, which the app has not)."""
+    if not (value and value.strip()):
+        return None
+    key = folded(value)
+    for suffix in CITY_SUFFIXES:
+        if key.endswith(suffix) and len(key) > len(suffix):
+            return key.removesuffix(suffix)
+    return key
+
+
+def area_key(province: str | None, city: str | None) -> Area:
+    return province_key(province), city_key(city)
+
+
 def case_areas(session: Session, case_ids: list[int]) -> dict[int, Area]:
-    """Return where each case happened: its latest report that says so."""
+    """Return where each case happened, as typed: its latest report that says so."""
     areas: dict[int, Area] = {}
     for start in range(0, len(case_ids), 500):
         rows = session.execute(
@@ -149,14 +214,53 @@ def counted_cases(
         .having(known_on.between(since, until))
     ).all()
     areas = case_areas(session, [row[0] for row in rows])
-    return [Counted(id_, on, death, areas.get(id_, NOWHERE)) for id_, on, death in rows]
+    return [
+        Counted(id_, on, death, area_key(*areas.get(id_, NOWHERE)), areas.get(id_, NOWHERE))
+        for id_, on, death in rows
+    ]
 
 
-def belongs(event: GroupEvent, case: Counted) -> bool:
-    """Tell whether a case joins an open event: a deaths event if fatal, a cluster of its area."""
-    if event.kind == "deaths":
-        return case.death
-    return counts_for(case.area, (event.province, event.city))
+@dataclass
+class Open:
+    """An open event of a product with its members: case id → the day the company knew it."""
+
+    event: GroupEvent
+    members: dict[int, date]
+
+    def belongs(self, case: Counted, days: int) -> bool:
+        """Tell whether a case joins the event: a deaths event if fatal, a cluster of its
+        area; and known within `days` days of the members (the event's window still holds it)."""
+        if self.event.kind == "deaths":
+            if not case.death:
+                return False
+        elif not counts_for(case.area, area_key(self.event.province, self.event.city)):
+            return False
+        known = self.members.values()
+        reach = timedelta(days=days - 1)
+        return not known or min(known) - reach <= case.known_on <= max(known) + reach
+
+
+def open_of(session: Session, product_id: int) -> list[Open]:
+    """Return the product's open events with their members' days."""
+    events = session.scalars(
+        sa.select(GroupEvent)
+        .where(GroupEvent.product_id == product_id, GroupEvent.closed_at.is_(None))
+        .order_by(GroupEvent.id)
+    ).all()
+    found = [Open(event, {}) for event in events]
+    by_id = {item.event.id: item for item in found}
+    if by_id:
+        rows = session.execute(
+            sa.select(
+                GroupEventCase.group_event_id, GroupEventCase.case_id, sa.func.min(Report.aware_on)
+            )
+            .join(Report, Report.case_id == GroupEventCase.case_id)
+            .where(GroupEventCase.group_event_id.in_(by_id))
+            .group_by(GroupEventCase.group_event_id, GroupEventCase.case_id)
+        )
+        for event_id, case_id, known_on in rows:
+            by_id[event_id].members[case_id] = known_on
+    return found
 
 
 def check_case(session: Session, case_id: int, actor: str, report_id: int | None) -> None:
@@ -200,56 +304,80 @@ def check_product(
     actor: str,
     report_id: int | None,
 ) -> None:
-    """Join `me` to the product's open events it belongs to, or open those the window makes."""
+    """Join `me` to the product's open events it belongs to, or open those the window makes.
+
+    No event opens whose cases all belong to one open event already (three deaths in one city
+    make a deaths event, not a cluster as well). A case that names no area, or a province
+    only, counts for every area it may be in, but towards one new cluster only: once in an
+    open event it no longer counts elsewhere. A cluster needs a case placed in its area.
+    """
     threshold, days, deaths = limits
-    open_events = session.scalars(
-        sa.select(GroupEvent)
-        .where(GroupEvent.product_id == product_id, GroupEvent.closed_at.is_(None))
-        .order_by(GroupEvent.id)
-    ).all()
-    joined = {event.kind for event in open_events if belongs(event, me)}
-    for event in open_events:
-        if belongs(event, me):
-            join(session, event, me.case_id, actor, report_id)
-    opened: list[set[int]] = []
+    events = open_of(session, product_id)
+    joined = set()
+    for item in events:
+        if item.belongs(me, days):
+            joined.add(item.event.kind)
+            if me.case_id not in item.members:
+                join(session, item, me, actor, report_id)
+    groups = [set(item.members) for item in events]
     if me.death and "deaths" not in joined:
         found = first_cluster([c for c in window if c.death], me.known_on, deaths, days)
-        if found:
+        if found and not any({c.case_id for c in found[1]} <= group for group in groups):
             known_on, members = found
-            event = open_event(
-                session, product_id, "deaths", common_area(members), known_on, members
-            )
+            area = stored_area(common_area(members), members)
+            event = open_event(session, product_id, "deaths", area, known_on, members)
             audit_opened(session, actor, report_id, event)
-            opened.append({c.case_id for c in members})
+            groups.append({c.case_id for c in members})
     if "cluster" in joined:
         return
     areas = {c.area for c in window if counts_for(me.area, c.area)} | {me.area}
     for area in sorted(areas, key=lambda a: (a.count(None), a[0] or "", a[1] or "")):
-        members = [c for c in window if counts_for(c.area, area)]
+        taken = set().union(*groups)
+        members = [
+            c
+            for c in window
+            if counts_for(c.area, area) and (c.area == area or c.case_id not in taken)
+        ]
+        if not any(c.area == area for c in members):
+            continue  # no case placed there
         found = first_cluster(members, me.known_on, threshold, days)
         if found is None:
             continue
         known_on, members = found
         ids = {c.case_id for c in members}
-        if any(ids <= earlier for earlier in opened):
-            continue  # the same cases as an event just opened
-        event = open_event(session, product_id, "cluster", area, known_on, members)
+        if any(ids <= group for group in groups):
+            continue  # the same cases as an open event
+        event = open_event(
+            session, product_id, "cluster", stored_area(area, members), known_on, members
+        )
         audit_opened(session, actor, report_id, event)
-        opened.append(ids)
+        groups.append(ids)
 
 
-def join(
-    session: Session, event: GroupEvent, case_id: int, actor: str, report_id: int | None
-) -> None:
-    """Add a case to an open event (once), audited."""
-    if any(member.case_id == case_id for member in event.cases):
-        return
-    session.add(GroupEventCase(group_event_id=event.id, case_id=case_id, added_at=now()))
-    reference = first_reference(session, case_id)
+def stored_area(area: Area, members: list[Counted]) -> Area:
+    """Return an area as an event keeps it: the list's Chinese name of a province it knows,
+    else the province and the city as the first case placed there typed them."""
+    placed = [c.typed for c in members if c.area != NOWHERE and counts_for(area, c.area)]
+    province = area[0] if area[0] in PROVINCE_NAMES.values() else None
+    if area[0] is not None and province is None:
+        province = next((p for p, _city in placed if province_key(p) == area[0]), area[0])
+    city = None
+    if area[1] is not None:
+        city = next((c for _p, c in placed if city_key(c) == area[1]), area[1])
+    return province, city
+
+
+def join(session: Session, item: Open, case: Counted, actor: str, report_id: int | None) -> None:
+    """Add a case to an open event, audited, and tell the safety inbox (a short mail)."""
+    event = item.event
+    session.add(GroupEventCase(group_event_id=event.id, case_id=case.case_id, added_at=now()))
+    item.members[case.case_id] = case.known_on
+    reference = first_reference(session, case.case_id)
     audit.record(
         session, actor, "group event changed", report_id, "group_event", None,
         f"{event.id}: {reference}",
     )  # fmt: skip
+    session.add(joined_mail(event, reference, len(item.members)))
 
 
 def open_event(
@@ -369,6 +497,31 @@ def event_url(event: GroupEvent) -> str:
     return f"{current_app.config['BASE_URL'].rstrip('/')}/staff/group-events/{event.id}"
 
 
+SUBJECT_LIMIT = 250  # OutboxMail.subject
+CITY_IN_SUBJECT = 20
+
+
+def subject_area(event: GroupEvent) -> str:
+    """Return the area as a mail subject names it: a province from the list as such, any other
+    text the public typed cut short and quoted."""
+
+    def cut(value: str) -> str:
+        return value if len(value) <= CITY_IN_SUBJECT else value[: CITY_IN_SUBJECT - 1] + "…"
+
+    province, city = place(event.province), place(event.city)
+    if province and province not in PROVINCE_NAMES.values():
+        province = f"“{cut(province)}”"
+    if province or city:
+        return " ".join(part for part in (province, city and cut(city)) if part)
+    return area_text(NOWHERE, event.kind)
+
+
+def fitted(subject: str) -> str:
+    """Return a subject on one line within the outbox's limit."""
+    subject = mailer.one_line(subject)
+    return subject if len(subject) <= SUBJECT_LIMIT else subject[: SUBJECT_LIMIT - 1] + "…"
+
+
 def event_mail(session: Session, event: GroupEvent) -> Any:
     """Return the safety inbox's mail for a group event just opened."""
     from adr.batches import product_name
@@ -379,11 +532,13 @@ def event_mail(session: Session, event: GroupEvent) -> Any:
         members = event_cases(event)
         area = area_text((event.province, event.city), event.kind)
         context: dict[str, Any] = {
-            "subject": _(
-                "Group adverse event: %(product)s, %(count)s cases, %(area)s",
-                product=event.product.generic_name,
-                count=len(members),
-                area=area,
+            "subject": fitted(
+                _(
+                    "Group adverse event: %(product)s, %(count)s cases, %(area)s",
+                    product=event.product.generic_name,
+                    count=len(members),
+                    area=subject_area(event),
+                )
             ),
             "event": event,
             "kind": vocab.GROUP_EVENT_KIND[event.kind].text(language),
@@ -396,6 +551,33 @@ def event_mail(session: Session, event: GroupEvent) -> Any:
             "url": event_url(event),
         }
         return mailer.rendered_mail("group_event", config["SAFETY_INBOX"], context)
+
+
+def joined_mail(event: GroupEvent, reference: str, count: int) -> Any:
+    """Return the safety inbox's short mail for a case joining an open event: the event, the
+    case's reference, the count now (no names, no phones)."""
+    from adr.batches import product_name
+
+    config = current_app.config
+    language = config["MAIL_LANGUAGE"]
+    with force_locale(language):
+        context: dict[str, Any] = {
+            "subject": fitted(
+                _(
+                    "Group adverse event #%(id)s: one more case, %(count)s now (%(product)s)",
+                    id=event.id,
+                    count=count,
+                    product=event.product.generic_name,
+                )
+            ),
+            "event": event,
+            "product": product_name(event.product),
+            "reference": reference,
+            "count": count,
+            "colon": ": " if language == "en" else "：",
+            "url": event_url(event),
+        }
+        return mailer.rendered_mail("group_event_joined", config["SAFETY_INBOX"], context)
 
 
 # What staff record: the immediate report, the investigation, the actions, the closing.
@@ -492,6 +674,34 @@ def close(session: Session, event: GroupEvent, actor: str, note: str) -> None:
     change(session, event, actor, "closed_at", now())
 
 
+def dismiss(session: Session, event: GroupEvent, actor: str, rationale: str) -> None:
+    """Close the event as not a group event (cases that only looked alike), with why: no
+    investigation is recorded then, so the record never claims one. Refused once the
+    investigation is recorded: the event is then closed with its findings."""
+    refuse_if_closed(event)
+    if event.investigation_done_on is not None:
+        raise Refused(_("The investigation is recorded: close the event with its findings."))
+    if not rationale:
+        raise Refused(_("Say why this is not a group event."))
+    audit.record(
+        session, actor, "group event changed", None, "group_event", None,
+        f"{event.id} dismissed: not a group event",
+    )  # fmt: skip
+    change(session, event, actor, "close_note", rationale)
+    change(session, event, actor, "closed_by", actor)
+    change(session, event, actor, "closed_at", now())
+
+
+def dismissed(event: GroupEvent) -> bool:
+    """Tell whether the event was closed as not a group event (closed, never investigated)."""
+    return event.closed_at is not None and event.investigation_done_on is None
+
+
+def joined_after(event: GroupEvent) -> int:
+    """Return how many cases joined the event after it opened."""
+    return sum(member.added_at > event.opened_at for member in event.cases)
+
+
 # The national form: 药品群体不良事件基本信息表.
 
 
@@ -537,6 +747,7 @@ def write_form(event: GroupEvent, target: IO[bytes]) -> None:
         ("群体不良事件过程描述及处理情况", process or None),
         ("报告单位意见", None),
         ("报告人及联系方式", None),
+        ("事件状态", state_in_chinese(event)),
     ]
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("基本信息表")
@@ -575,3 +786,9 @@ def area_in_chinese(event: GroupEvent) -> str:
     if event.province or event.city:
         return " ".join(part for part in (event.province, event.city) if part)
     return "不限地区（死亡病例聚集）" if event.kind == "deaths" else "地区不详，计入各地区"
+
+
+def state_in_chinese(event: GroupEvent) -> str:
+    if dismissed(event):
+        return f"已排除，非群体不良事件：{event.close_note}"
+    return "已结束" if event.closed_at else "处理中"
