@@ -549,14 +549,15 @@ class CaseBehind:
     death: bool
 
 
-def cases_behind(session: Session, signal_id: int) -> list[CaseBehind]:
-    """Return the signal's cases: each first report's reference, the trigger, the day the
-    company first knew, seriousness and death."""
+def behind_query() -> sa.Select[int, str, str, date, bool, bool]:
+    """Return each signal's cases in order: the signal, its case's first report's reference, the
+    trigger, the day the company first knew, seriousness and death."""
     other = aliased(Report)
     first_id = sa.select(sa.func.min(other.id)).where(other.case_id == Case.id)
     aware_on = sa.select(sa.func.min(other.aware_on)).where(other.case_id == Case.id)
-    query = (
+    return (
         sa.select(
+            SignalCase.signal_id,
             Report.reference,
             SignalCase.trigger,
             aware_on.scalar_subquery(),
@@ -566,10 +567,14 @@ def cases_behind(session: Session, signal_id: int) -> list[CaseBehind]:
         .select_from(SignalCase)
         .join(Case, Case.id == SignalCase.case_id)
         .join(Report, Report.id == first_id.scalar_subquery())
-        .where(SignalCase.signal_id == signal_id)
-        .order_by(SignalCase.id)
+        .order_by(SignalCase.signal_id, SignalCase.id)
     )
-    return [CaseBehind(*row) for row in session.execute(query)]
+
+
+def cases_behind(session: Session, signal_id: int) -> list[CaseBehind]:
+    """Return the signal's cases, as its page lists them."""
+    query = behind_query().where(SignalCase.signal_id == signal_id)
+    return [CaseBehind(*row[1:]) for row in session.execute(query)]
 
 
 def decision(signal: Signal) -> SignalStep | None:
@@ -824,24 +829,7 @@ def write_log(session: Session, target: str | Path | IO[bytes], language: str) -
 def write_cases(session: Session, sheet: Any, language: str) -> None:
     """Write the cases behind each signal: reference, trigger, day known, serious, fatal."""
     start_sheet(sheet, list(CASE_COLUMNS), language)
-    other = aliased(Report)
-    first_id = sa.select(sa.func.min(other.id)).where(other.case_id == Case.id)
-    aware_on = sa.select(sa.func.min(other.aware_on)).where(other.case_id == Case.id)
-    query = (
-        sa.select(
-            SignalCase.signal_id,
-            Report.reference,
-            SignalCase.trigger,
-            aware_on.scalar_subquery(),
-            Case.serious,
-            Case.death,
-        )
-        .select_from(SignalCase)
-        .join(Case, Case.id == SignalCase.case_id)
-        .join(Report, Report.id == first_id.scalar_subquery())
-        .order_by(SignalCase.signal_id, SignalCase.id)
-        .execution_options(yield_per=CHUNK)
-    )
+    query = behind_query().execution_options(yield_per=CHUNK)
     count = 0
     for signal_id, reference, trigger, known_on, serious, death in session.execute(query):
         values = [
