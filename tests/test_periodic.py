@@ -202,9 +202,10 @@ def other_products(a: Product) -> None:
     old = add_case(c, date(2025, 5, 1), serious=True, death=True, llts=(RASH,))
     first = old.reports[0]
     first.event_outcome = None
+    received = datetime(2026, 3, 1, 2, tzinfo=UTC)
     follow_up = Report(
         reference="ADR-202603-F00001", submission_token="token-follow-up",
-        received_at=datetime(2026, 3, 1, 2, tzinfo=UTC), added_at=datetime(2026, 3, 1, 2, tzinfo=UTC),
+        received_at=received, added_at=received,
         language="zh", case=old, follow_up_of=first, source="phone", aware_on=date(2026, 3, 1),
         reporter_kind="physician", event_name="皮疹", event_outcome="death", serious=True,
         report_category="serious", day_zero=date(2026, 3, 1), valid_case=True, completeness=100,
