@@ -471,10 +471,32 @@ def test_exposure_is_entered_audited_refused_when_wrong_and_gives_rates(world):
     page = client.get(
         "/staff/periodic", query_string={"product": A, "from": INTERVAL[0], "to": INTERVAL[1]}
     )
-    assert "only part of the interval" in page.get_data(as_text=True)
+    html = page.get_data(as_text=True)
+    assert "only part of the interval" in html and ">ERP</td><td>" + REVIEWER in html
+    query = {"product": A, "from": INTERVAL[0], "to": INTERVAL[1]}
     with world.app_context():
-        db.session.execute(sa.delete(ProductExposure))
-        db.session.commit()
+        entry = db.session.scalars(sa.select(ProductExposure)).one().id
+    token = hidden_inputs(html)["csrf_token"]
+    url = f"/staff/periodic/exposure/{entry}"
+    typed = {"action": "correct", "amount": "30,000", "csrf_token": token}
+    no_reason = client.post(url, query_string=query, data=typed)
+    assert no_reason.status_code == 400 and 'value="30,000"' in no_reason.get_data(as_text=True)
+    assert "Give the reason" in no_reason.get_data(as_text=True)
+    corrected = client.post(url, query_string=query, data=typed | {"reason": "ERP re-run"})
+    assert corrected.status_code == 303
+    assert client.post(url, data={"action": "remove", "reason": "wrong product",
+                                  "csrf_token": token}).status_code == 303  # fmt: skip
+    with world.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ProductExposure)) == 0
+        trail = db.session.execute(
+            sa.select(AuditEntry.old_value, AuditEntry.new_value)
+            .where(AuditEntry.action == "exposure corrected")
+            .order_by(AuditEntry.id)
+        ).all()
+    assert trail[0][0].endswith(": 20000 (ERP)") and trail[0][1].endswith(
+        ": 30000 (ERP): ERP re-run"
+    )
+    assert trail[1] == (trail[0][1].removesuffix(": ERP re-run"), "removed: wrong product")
 
 
 def test_the_monthly_workbook_and_the_listing_gain_pt_and_soc(world, tmp_path):

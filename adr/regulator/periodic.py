@@ -28,7 +28,7 @@ from openpyxl import Workbook
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy.orm import Session
 
-from adr import meddra, regulatory, vocab
+from adr import audit, meddra, regulatory, vocab
 from adr.extensions import db
 from adr.models import (
     Case,
@@ -218,6 +218,9 @@ class ExposureLine:
     amount: int
     cases: int
     used: bool  # inside the interval: counted in its rate
+    id: int = 0
+    note: str | None = None
+    entered_by: str = ""
 
     @property
     def rate(self) -> float | None:
@@ -558,7 +561,17 @@ def exposure(product_id: int, interval: Interval) -> tuple[list[ExposureLine], l
         )
         used = row.period_start >= interval.first and row.period_end <= interval.end
         lines.append(
-            ExposureLine(row.unit, row.period_start, row.period_end, row.amount, known or 0, used)
+            ExposureLine(
+                row.unit,
+                row.period_start,
+                row.period_end,
+                row.amount,
+                known or 0,
+                used,
+                row.id,
+                row.note,
+                row.entered_by,
+            )
         )
     rates = []
     for unit in vocab.EXPOSURE_UNIT:
@@ -642,6 +655,46 @@ class ExposureRefused(ValueError):
         self.field, self.reason = field, reason
 
 
+def parse_amount(typed: str, days: int) -> int:
+    """Return an amount of exposure over `days` days; raise ExposureRefused unless it is a
+    positive whole number (thousands separators allowed) of at most MAX_PER_DAY a day."""
+    text = re.sub(r"[\s,，]", "", typed)
+    if not text.isascii() or not text.isdigit() or int(text) <= 0:
+        raise ExposureRefused("amount", "amount")
+    if int(text) > MAX_PER_DAY * days:
+        raise ExposureRefused("amount", "absurd")
+    return int(text)
+
+
+def exposure_text(row: ProductExposure) -> str:
+    """Return an exposure row as the audit trail keeps it."""
+    text = f"{row.product_id} {row.unit} {row.period_start}..{row.period_end}: {row.amount}"
+    return f"{text} ({row.note})" if row.note else text
+
+
+def correct_exposure(session: Session, exposure_id: int, typed: dict[str, str], actor: str) -> None:
+    """Correct an exposure row's amount (`typed["action"]` "correct") or remove it ("remove")
+    with a reason, in the caller's transaction, audited ("exposure corrected": the old values
+    and the new, with the reason); raise ExposureRefused for an unknown row, no reason, or an
+    amount `parse_amount` refuses."""
+    row = session.get(ProductExposure, exposure_id, with_for_update=True)
+    if row is None or typed.get("action") not in ("correct", "remove"):
+        raise ExposureRefused("correction", "gone")
+    reason = typed.get("reason", "").strip()
+    if not reason:
+        raise ExposureRefused("correction", "reason")
+    old = exposure_text(row)
+    if typed["action"] == "remove":
+        session.delete(row)
+        new = f"removed: {reason}"
+    else:
+        days = (row.period_end - row.period_start).days + 1
+        row.amount = parse_amount(typed.get("amount", ""), days)
+        new = f"{exposure_text(row)}: {reason}"
+    audit.record(session, actor, "exposure corrected", old=old, new=new)
+    session.flush()
+
+
 def add_exposure(session: Session, typed: dict[str, str], actor: str) -> ProductExposure:
     """Add the exposure staff typed (product, unit, from, to, amount, note) in the caller's
     transaction; raise ExposureRefused for an unknown product or unit, malformed dates or
@@ -666,12 +719,7 @@ def add_exposure(session: Session, typed: dict[str, str], actor: str) -> Product
     days = (end - start).days + 1
     if days > MAX_EXPOSURE_DAYS:
         raise ExposureRefused("period", "long")
-    amount_text = re.sub(r"[\s,，]", "", typed["amount"])
-    if not amount_text.isascii() or not amount_text.isdigit() or int(amount_text) <= 0:
-        raise ExposureRefused("amount", "amount")
-    amount = int(amount_text)
-    if amount > MAX_PER_DAY * days:
-        raise ExposureRefused("amount", "absurd")
+    amount = parse_amount(typed["amount"], days)
     overlapping = sa.select(ProductExposure.id).where(
         ProductExposure.product_id == product.id,
         ProductExposure.unit == typed["unit"],
@@ -735,6 +783,8 @@ EXPOSURE_COLUMNS = [
     Term("期间内获知病例数(限报告期间)", "Cases known in the period (within the interval)"),
     Term("报告率", "Reporting rate"),
     Term("计入本期报告率", "Used for the interval's rate"),
+    Term("备注", "Note"),
+    Term("录入人", "Entered by"),
 ]
 SIGNAL_COLUMNS = [
     Term("信号编号", "Signal"),
@@ -877,17 +927,18 @@ def write_exposure(sheet: WriteOnlyWorksheet, tabulation: Tabulation, language: 
     start_sheet(sheet, EXPOSURE_COLUMNS, language)
     yes_no = vocab.YES_NO
     for line in tabulation.exposure:
-        sheet.append(
-            [
-                vocab.EXPOSURE_UNIT[line.unit].text(language),
-                line.start,
-                line.end,
-                line.amount,
-                line.cases,
-                rate_text(line.rate, line.unit, language),
-                yes_no["yes" if line.used else "no"].text(language),
-            ]
-        )
+        row = [
+            vocab.EXPOSURE_UNIT[line.unit].text(language),
+            line.start,
+            line.end,
+            line.amount,
+            line.cases,
+            rate_text(line.rate, line.unit, language),
+            yes_no["yes" if line.used else "no"].text(language),
+            line.note,
+            line.entered_by,
+        ]
+        sheet.append(row_of(sheet, row))  # the note as typed: never a formula
     end_sheet(sheet, len(EXPOSURE_COLUMNS), len(tabulation.exposure))
     sheet.append([])
     words = {key: term.text(language) for key, term in WORDS.items()}

@@ -73,6 +73,7 @@ def chosen_interval() -> tuple[dict[str, str], dict[str, str], Any]:
 def render_page(
     exposure_typed: dict[str, str] | None = None,
     exposure_problems: dict[str, str] | None = None,
+    correction: dict[str, Any] | None = None,
 ) -> tuple[str, int]:
     """Render the periodic reports page, 400 when anything asked for is refused."""
     typed, problems, tabulation = chosen_interval()
@@ -93,6 +94,7 @@ def render_page(
         on_time=on_time,
         exposure=exposure_typed or {"unit": "packs"},
         exposure_problems=exposure_problems or {},
+        correction=correction or {},
         language=current_language(),
         sources=periodic.SOURCES,
         units=vocab.EXPOSURE_UNIT,
@@ -104,7 +106,7 @@ def render_page(
         or sum(len(block.lines) for block in tabulation.socs) <= PAGE_PT_LINES,
         page_pt_lines=PAGE_PT_LINES,
     )
-    refused = problems or year_problem or exposure_problems
+    refused = problems or year_problem or exposure_problems or correction
     return page, 400 if refused else 200
 
 
@@ -185,6 +187,23 @@ def exposure_entry() -> Sent | tuple[str, int]:
     return redirect(url_for("review.periodic_page", **kept), 303)
 
 
+@bp.post("/periodic/exposure/<int:exposure_id>")
+@role_required("reviewer", "admin")
+def exposure_correction(exposure_id: int) -> Sent | tuple[str, int]:
+    """Correct an exposure entry's amount or remove it, with a reason (audited)."""
+    typed = {name: request.form.get(name, "").strip()[:500] for name in ("action", "amount")}
+    typed["reason"] = request.form.get("reason", "").strip()[:500]
+    try:
+        with write_transaction() as session:
+            periodic.correct_exposure(session, exposure_id, typed, current_user.email)
+    except periodic.ExposureRefused as refused:
+        problem = exposure_message(refused.reason)
+        return render_page(correction=typed | {"id": exposure_id, "problem": problem})
+    flash(_("Exposure removed.") if typed["action"] == "remove" else _("Exposure corrected."))
+    kept: dict[str, Any] = request.args.to_dict()
+    return redirect(url_for("review.periodic_page", **kept), 303)
+
+
 def exposure_message(reason: str) -> str:
     """Return what a refused exposure entry is told, in the page's language."""
     return {
@@ -199,6 +218,8 @@ def exposure_message(reason: str) -> str:
             "Exposure in this unit is already recorded for part of this period; "
             "periods of one unit must not overlap."
         ),
+        "gone": _("That exposure entry no longer exists."),
+        "reason": _("Give the reason for the correction or removal."),
     }[reason]
 
 
