@@ -1070,27 +1070,41 @@ ANNUAL_FIGURES = (
 )
 
 
-def by_product_and_day(first: date, last: date) -> sa.Select[Any]:
-    """Return (product_id, aware_on, cases, serious, deaths, new) of the counted cases known
-    from `first` to `last`, by catalogue product and day: one grouping of the counted cases for
-    every product (the page's chart, the annual report)."""
+@dataclass(frozen=True)
+class KnownCase:
+    """A counted case first known in a range of days, and the catalogue products it names."""
+
+    aware_on: date
+    serious: bool
+    death: bool
+    new: bool  # unexpected: new or new and serious (Case.report_category)
+    products: tuple[int, ...]
+
+
+def cases_known(first: date, last: date) -> list[KnownCase]:
+    """Return the counted cases first known from `first` to `last` that name a catalogue
+    product: one grouping of the counted cases for every product (the page's chart and the
+    annual report), and their products a semi-join (`IN`) rather than a join of two grouped
+    subqueries, which SQLite would join row by row (see `counted_of`)."""
     counted, named = counted_cases(), case_products()
     new = Case.report_category.in_(("new", "new_serious"))
-    return (
-        sa.select(
-            named.c.product_id,
-            counted.c.aware_on,
-            sa.func.count(),
-            sa.func.sum(sa.case((counted.c.serious.is_(True), 1), else_=0)),
-            sa.func.sum(sa.case((counted.c.death.is_(True), 1), else_=0)),
-            sa.func.sum(sa.case((new, 1), else_=0)),
-        )
-        .select_from(counted)
-        .join(named, named.c.case_id == counted.c.case_id)
+    known = (
+        sa.select(counted.c.case_id, counted.c.aware_on, counted.c.serious, counted.c.death, new)
         .join(Case, Case.id == counted.c.case_id)
         .where(counted.c.aware_on >= first, counted.c.aware_on <= last)
-        .group_by(named.c.product_id, counted.c.aware_on)
-    )
+    ).subquery("known")
+    products: dict[int, list[int]] = {}
+    for case_id, product_id in db.session.execute(
+        sa.select(named.c.case_id, named.c.product_id).where(
+            named.c.case_id.in_(sa.select(known.c.case_id))
+        )
+    ):
+        products.setdefault(case_id, []).append(product_id)
+    return [
+        KnownCase(aware_on, bool(serious), bool(death), bool(is_new), tuple(products[case_id]))
+        for case_id, aware_on, serious, death, is_new in db.session.execute(sa.select(known))
+        if case_id in products
+    ]
 
 
 def annual(year: int, now: datetime) -> Annual:
@@ -1101,29 +1115,20 @@ def annual(year: int, now: datetime) -> Annual:
     start, end = china_midnight(first), china_midnight(last + timedelta(days=1))
     products = db.session.scalars(sa.select(Product).order_by(Product.generic_name, Product.id))
     lines = {product.id: AnnualLine(product) for product in products}
-    for product_id, _day, *figures in db.session.execute(by_product_and_day(first, last)):
-        line = lines[product_id]
-        line.reports += figures[0]
-        line.serious += int(figures[1] or 0)
-        line.deaths += int(figures[2] or 0)
-        line.new += int(figures[3] or 0)
-    counted, named = counted_cases(), case_products()
-    new = Case.report_category.in_(("new", "new_serious"))
-    distinct = db.session.execute(
-        sa.select(
-            sa.func.count(),
-            sa.func.sum(sa.case((counted.c.serious.is_(True), 1), else_=0)),
-            sa.func.sum(sa.case((counted.c.death.is_(True), 1), else_=0)),
-            sa.func.sum(sa.case((new, 1), else_=0)),
-        )
-        .join(Case, Case.id == counted.c.case_id)
-        .where(
-            counted.c.aware_on >= first,
-            counted.c.aware_on <= last,
-            counted.c.case_id.in_(sa.select(named.c.case_id)),
-        )
-    ).one()
-    totals = dict(zip(("reports", "serious", "deaths", "new"), distinct, strict=True))
+    known = cases_known(first, last)
+    for case in known:
+        for product_id in case.products:
+            line = lines[product_id]
+            line.reports += 1
+            line.serious += case.serious
+            line.deaths += case.death
+            line.new += case.new
+    totals = {  # each case once, however many of the company's products it names
+        "reports": len(known),
+        "serious": sum(case.serious for case in known),
+        "deaths": sum(case.death for case in known),
+        "new": sum(case.new for case in known),
+    }
     for column, name in (
         (Signal.detected_at, "signals_opened"),
         (Signal.closed_at, "signals_closed"),
@@ -1141,9 +1146,7 @@ def annual(year: int, now: datetime) -> Annual:
     ):
         lines[product_id].group_events = number
     measured = compliance.measure(f"{year:04d}-01", f"{year:04d}-12", now)
-    report = Annual(year, list(lines.values()), measured)
-    report.totals = {name: int(number or 0) for name, number in totals.items()}
-    return report
+    return Annual(year, list(lines.values()), measured, totals)
 
 
 ANNUAL_SHEETS = (Term("年度报告", "Annual report"), Term("按时报告率", "On-time rate"))
@@ -1230,8 +1233,7 @@ def cases_per_month(year: int) -> tuple[list[str], dict[str, list[int]]]:
         for product in db.session.scalars(sa.select(Product))
     }
     series: dict[str, list[int]] = {}
-    for product_id, day, count, *_figures in db.session.execute(
-        by_product_and_day(date(year, 1, 1), date(year, 12, 31))
-    ):
-        series.setdefault(names[product_id], [0] * 12)[day.month - 1] += count
+    for case in cases_known(date(year, 1, 1), date(year, 12, 31)):
+        for product_id in case.products:
+            series.setdefault(names[product_id], [0] * 12)[case.aware_on.month - 1] += 1
     return months, dict(sorted(series.items()))
