@@ -811,12 +811,15 @@ WORDS = {
     "counted": Term(
         "计数对象为有效病例(不含无效和重复病例),按公司首次获知日期归期,产品为怀疑或相互作用药品;"
         "PT及其主SOC按最新MedDRA版本。每个PT计其病例数;SOC小计和合计为各PT行之和(按不良反应计),"
-        "病例数另列。含未编码不良反应的病例计入“未编码”行。",
+        "病例数另列。PT行的严重性按不良反应:病例中到达该PT的任一不良反应为严重即计为严重(审核人员标为非严重的"
+        "不良反应不计),病例数行按病例的严重性。含未编码不良反应(或编码在各版本中均未找到)的病例计入“未编码”行。",
         "Valid cases (invalid and duplicate cases left out), dated by the day the company first "
         "knew, naming the product as a suspected or interacting drug; PTs and their primary SOC "
         "as of the newest MedDRA version. Each PT counts its cases; a SOC's subtotal and the "
         "total sum the PT lines (reactions), the number of cases is given beside. A case with a "
-        "reaction not coded yet counts on the line 'Not coded'.",
+        "reaction not coded yet (or coded to an LLT found in no version) counts on the line 'Not "
+        "coded'. A PT line is serious where any reaction of the case reaching the PT is (one staff "
+        "set not serious is not); the cases line keeps the case's seriousness.",
     ),
     "sources": Term(
         "报告来源按首次报告:信息来源为文献报道或上市后研究者归入该项;其余按报告人:医生、药师、护士、"
