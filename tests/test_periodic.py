@@ -551,12 +551,17 @@ def test_follow_ups_seriousness_per_reaction_ongoing_signals_and_lost_codes(worl
         db.session.add(
             ProductExposure(product_id=product.id, period_start=date(2026, 1, 1),
                             period_end=date(2026, 12, 31), unit="packs", amount=1000,
-                            entered_at=NOW, entered_by=REVIEWER)
+                            entered_at=NOW, entered_by=REVIEWER, note="=1+1")
         )  # fmt: skip
         db.session.commit()
         tabulation = periodic.tabulate(product, periodic.parse_interval(*INTERVAL, "2026-03-01"))
         (line,) = tabulation.exposure
         assert (line.cases, line.used, line.rate, tabulation.rates) == (1, False, None, [])
+        out = io.BytesIO()
+        periodic.write_periodic(tabulation, out)
+        row = load_workbook(out)["暴露量与报告率"][2]
+        assert (row[5].value, row[7].value, row[7].data_type, row[8].value) == (
+            None, "=1+1", "s", REVIEWER)  # fmt: skip
         db.session.execute(sa.delete(ProductExposure))
         db.session.commit()
 
