@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -275,9 +276,15 @@ def periodic(
     exports = Path(current_app.instance_path) / "exports"
     path = output or exports / periodic_reports.file_name(chosen, interval)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path.touch(mode=0o600)  # health data: for its owner only, whatever the umask
-    tabulation = periodic_reports.tabulate(chosen, interval, lang)
-    listed = periodic_reports.write_periodic(tabulation, path, lang)
+    # Written beside and renamed when whole: a failure leaves no empty or partial workbook.
+    partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+    partial.touch(mode=0o600)  # health data: for its owner only, whatever the umask
+    try:
+        tabulation = periodic_reports.tabulate(chosen, interval, lang)
+        listed = periodic_reports.write_periodic(tabulation, partial, lang)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
     click.echo(
         f"{path}: {tabulation.cases.cumulative} cases of {chosen.generic_name} "
         f"{chosen.approval_number} up to {interval.dlp}, {listed} in the interval"

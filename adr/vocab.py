@@ -824,6 +824,7 @@ AUDIT_ACTION: CodeList = {
     "exposure entered": Term("录入销售量/暴露量", "Exposure entered"),
     "periodic downloaded": Term("下载定期报告汇总表", "Periodic tabulations downloaded"),
     "meddra recoded": Term("MedDRA版本升级重新编码", "Recoded to a newer MedDRA version"),
+    "exposure corrected": Term("更正或删除销售量/暴露量", "Exposure corrected or removed"),
 }
 ASSESSED_FIELD: CodeList = {
     "status": Term("处理状态", "Status"),

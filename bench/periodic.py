@@ -6,7 +6,9 @@ twenty left uncoded), the cases' dates spread over 2021-01 … 2026-10, and ever
 linked to one catalogue product, so that all the cases that count are that product's. Then
 `adr periodic` runs as its own process over the last twelve months (the interval) with the
 data lock point at its end: wall time and peak RSS (`wait4`), to show memory stays flat as
-cases grow. The tabulations alone (the counting queries, no workbook) are timed in process.
+cases grow. The tabulations alone (the counting queries, no workbook) are timed in process, and
+so are the year's figures of the page's cases chart and the annual report, which read every
+catalogue product's (19 more products, without cases, stand beside the one).
 Run: `.venv/bin/python -m bench.periodic` (sizes in demo reports: `--sizes 31000 62000 125000`).
 """
 
@@ -16,6 +18,7 @@ import argparse
 import os
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -31,6 +34,7 @@ from tests.conftest import COMPANY, app_config
 INTERVAL = ("2025-11-01", "2026-10-31")
 FIRST_DAY, DAYS = "2021-01-01", 2130  # to 2026-10-31
 CODED_LLTS = (50_025_000, 55_000)  # bench.meddra's LLT codes beyond the PTs' own
+OTHER_PRODUCTS = 19  # catalogue products besides the one every case names
 
 
 def prepare(folder: str) -> None:
@@ -44,6 +48,15 @@ def prepare(folder: str) -> None:
             manufacturer=COMPANY,
         )
         db.session.add(product)
+        others = [  # the page's chart and the annual report read every product's figures
+            Product(
+                generic_name=f"产品{number}",
+                approval_number=f"国药准字H610991{number:02d}",
+                manufacturer=COMPANY,
+            )
+            for number in range(1, OTHER_PRODUCTS + 1)
+        ]
+        db.session.add_all(others)
         db.session.flush()
         db.session.execute(
             sa.update(Drug).where(Drug.role == "suspect").values(product_id=product.id)
@@ -67,8 +80,9 @@ def prepare(folder: str) -> None:
         db.engine.dispose()
 
 
-def tabulate_in_process(folder: str) -> tuple[float, int, int]:
-    """Time the tabulations alone; return seconds, counted cases and PT lines."""
+def tabulate_in_process(folder: str) -> tuple[float, int, int, float]:
+    """Time the tabulations alone, then the year's figures by product (the page's cases chart
+    and the annual report); return seconds, counted cases, PT lines and seconds."""
     app = create_app(app_config(Path(folder), TESTING=False, LOG_LEVEL="WARNING"))
     with app.app_context():
         product = periodic.find_product("H61099001")
@@ -76,8 +90,12 @@ def tabulate_in_process(folder: str) -> tuple[float, int, int]:
         result = periodic.tabulate(product, periodic.parse_interval(*INTERVAL))
         elapsed = time.perf_counter() - started
         lines = sum(len(block.lines) for block in result.socs)
+        started = time.perf_counter()
+        periodic.cases_per_month(2026)
+        periodic.annual(2026, datetime(2026, 11, 1, tzinfo=UTC))
+        yearly = time.perf_counter() - started
         db.engine.dispose()
-    return elapsed, result.cases.cumulative, lines
+    return elapsed, result.cases.cumulative, lines, yearly
 
 
 def main() -> None:
@@ -86,7 +104,7 @@ def main() -> None:
     args = parser.parse_args()
     print("== periodic ==")
     print(f"load average before: {os.getloadavg()[0]:.1f}")
-    print("reports  cases  PT lines  tabulate s  periodic s  peak RSS MB  output")
+    print("reports  cases  PT lines  tabulate s  chart+annual s  periodic s  peak RSS MB  output")
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as folder:
             env = os.environ | {"ADR_INSTANCE_PATH": folder, "ADR_MAIL_BACKGROUND": "false"}
@@ -95,13 +113,14 @@ def main() -> None:
             write_release(Path(folder, "meddra"), "en")
             run([ADR, "import-meddra", str(Path(folder, "meddra"))], env)
             prepare(folder)
-            tabulated, cases, lines = tabulate_in_process(folder)
+            tabulated, cases, lines, yearly = tabulate_in_process(folder)
             path = Path(folder) / "periodic.xlsx"
             command = [ADR, "periodic", "--product", "H61099001", "--from", INTERVAL[0]]
             command += ["--to", INTERVAL[1], "-o", str(path)]
             elapsed, rss, output = run(command, env)
             print(
-                f"{size:>7}  {cases:>6}  {lines:>8}  {tabulated:>10.1f}  {elapsed:>10.1f}"
+                f"{size:>7}  {cases:>6}  {lines:>8}  {tabulated:>10.1f}  {yearly:>14.1f}"
+                f"  {elapsed:>10.1f}"
                 f"  {rss:>11}  {output.split(': ', 1)[1]}"
             )
 

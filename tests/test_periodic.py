@@ -54,6 +54,8 @@ def add_case(
     category: str | None = None,
     due: tuple[datetime, date | None] | None = None,
     duplicate_of: Case | None = None,
+    also: Product | None = None,
+    not_serious: tuple[int, ...] = (),
 ) -> Case:
     """Add a case of one report naming `product`, with reactions coded to `llts` (None: not
     coded)."""
@@ -79,6 +81,7 @@ def add_case(
         aware_on=aware_on,
         reporter_kind=kind,
         event_name="皮疹",
+        event_outcome="death" if death else None,
         serious=serious,
         report_category=category,
         day_zero=aware_on,
@@ -90,6 +93,10 @@ def add_case(
     report.drugs.append(
         Drug(position=0, role=role, generic_name=product.generic_name, product=product)
     )
+    if also:
+        report.drugs.append(
+            Drug(position=1, role="suspect", generic_name=also.generic_name, product=also)
+        )
     db.session.add(report)
     db.session.flush()
     for position, llt in enumerate(llts):
@@ -102,6 +109,7 @@ def add_case(
                 language="zho",
                 meddra_version="27.1" if llt else None,
                 llt_code=llt,
+                serious=[] if llt in not_serious else None,  # []: staff set it not serious
             )
         )
     return case
@@ -168,9 +176,54 @@ def world(request, engine, tmp_path_factory):
                     investigation_due_on=date(2026, 4, 13),
                 )
             )
+            other_products(a)
             db.session.commit()
             app.config["PERIODIC_DEATH"] = died.reports[0].reference
         yield app
+
+
+C, D = "国药准字H61020789", "国药准字H61020790"
+D_NAME = "_$1$\x07布洛芬"  # mathtext, a hidden legend label, a character XML forbids
+NOT_FOUND_LLT = 89999999  # in no MedDRA version
+
+
+def other_products(a: Product) -> None:
+    """Product C's cases for the reviewer's findings, one also naming D; two signals."""
+    c = Product(generic_name="对乙酰氨基酚片", approval_number=C, manufacturer=COMPANY)
+    d = Product(generic_name=D_NAME, approval_number=D, manufacturer=COMPANY)
+    db.session.add_all([c, d])
+    db.session.flush()
+    # serious, but staff set its rash not serious; it names D too
+    add_case(c, date(2026, 2, 10), serious=True, llts=(RASH, PRURITUS), not_serious=(RASH,),
+             also=d)  # fmt: skip
+    add_case(c, date(2026, 3, 5), llts=(NOT_FOUND_LLT, RASH))
+    add_case(c, date(2026, 8, 1), llts=(RASH,))  # after the interval
+    # known in 2025; the death is learnt from a follow-up received in the interval
+    old = add_case(c, date(2025, 5, 1), serious=True, death=True, llts=(RASH,))
+    first = old.reports[0]
+    first.event_outcome = None
+    received = datetime(2026, 3, 1, 2, tzinfo=UTC)
+    follow_up = Report(
+        reference="ADR-202603-F00001", submission_token="token-follow-up",
+        received_at=received, added_at=received,
+        language="zh", case=old, follow_up_of=first, source="phone", aware_on=date(2026, 3, 1),
+        reporter_kind="physician", event_name="皮疹", event_outcome="death", serious=True,
+        report_category="serious", day_zero=date(2026, 3, 1), valid_case=True, completeness=100,
+    )  # fmt: skip
+    db.session.add(follow_up)
+    at = datetime(2025, 10, 1, 2, tzinfo=UTC)
+    ongoing = Signal(product_id=c.id, pt_code=RASH, soc_code=SKIN, status="closed",
+                     detected_at=at, validation_due_on=date(2025, 10, 31))  # fmt: skip
+    refuted = Signal(product_id=c.id, pt_code=PRURITUS, soc_code=SKIN, status="refuted",
+                     detected_at=at, validation_due_on=date(2025, 10, 31))  # fmt: skip
+    db.session.add_all([ongoing, refuted])
+    db.session.flush()
+    for signal, step, day in [
+        (ongoing, "validated", datetime(2025, 10, 5, tzinfo=UTC)),
+        (ongoing, "closed", datetime(2026, 8, 1, tzinfo=UTC)),  # after the DLP
+        (refuted, "refuted", datetime(2025, 11, 1, tzinfo=UTC)),
+    ]:
+        db.session.add(SignalStep(signal_id=signal.id, step=step, at=day, by="x"))
 
 
 def table(sheet) -> list[tuple]:
@@ -240,16 +293,19 @@ def test_the_psur_workbook_counts_by_soc_and_pt_source_and_lists_deaths(world, t
 
     deaths = table(book["死亡病例"])
     assert deaths[1:] == [
-        (world.config["PERIODIC_DEATH"], datetime(2026, 4, 5), f"{ANAPHYLACTIC_SHOCK} 过敏性休克")
-    ]
+        (world.config["PERIODIC_DEATH"], datetime(2026, 4, 5), f"{ANAPHYLACTIC_SHOCK} 过敏性休克",
+         "否")
+    ]  # fmt: skip
     listed = table(book["病例列表"])
-    assert listed[0][-3:] == ("MedDRA低位语(LLT)", "MedDRA首选语(PT)", "MedDRA系统器官分类(SOC)")
+    assert listed[0][-4:] == ("MedDRA低位语(LLT)", "MedDRA首选语(PT)", "MedDRA系统器官分类(SOC)",
+                              "本期收到随访")  # fmt: skip
+    assert listed[0][1] == "第0天"
     assert len(listed) == 6
     first = listed[1]
-    assert first[-3] == f"{SKIN_RASH} 皮肤皮疹 (27.1)\n{PRURITUS} 瘙痒 (27.1)"
-    assert (
-        first[-2] == f"{RASH} 皮疹\n{PRURITUS} 瘙痒" and first[-1] == f"{SKIN} 皮肤及皮下组织类疾病"
-    )
+    assert first[-4] == f"{SKIN_RASH} 皮肤皮疹 (27.1)\n{PRURITUS} 瘙痒 (27.1)"
+    assert first[-3] == f"{RASH} 皮疹\n{PRURITUS} 瘙痒"  # one line per reaction, aligned
+    assert first[-2] == f"{SKIN} 皮肤及皮下组织类疾病\n{SKIN} 皮肤及皮下组织类疾病"
+    assert first[-1] == "否"
     signals = table(book["本期信号"])
     assert signals[1][1:5] == ("皮疹", RASH, "已确认", datetime(2026, 3, 1))
 
@@ -355,8 +411,12 @@ def test_staff_download_the_workbook_and_the_annual_report_audited(world):
     # reports, serious, deaths, new, signals opened, closed, group events
     assert by_number[A] == (6, 3, 1, 1, 1, 0, 1)  # the case after the DLP is of the year too
     assert by_number[B] == (1, 0, 0, 0, 0, 0, 0)
+    assert by_number[C][:4] == (3, 1, 0, 0) and by_number[D][:4] == (1, 1, 0, 0)
+    total = next(row for row in rows if row[0] == "Total")
+    assert total[2:4] == (10, 4)  # the case naming C and D counted once
     on_time = {row[0]: row for row in table(annual_book["On-time rate"])}
-    assert on_time["Total"][1:4] == (2, 1, 1) and on_time["Total"][6] == "50.0%"
+    assert on_time["Total"][1:5] == (2, 1, 1, 0) and on_time["Total"][7] == 0.5
+    assert annual_book["On-time rate"]["H2"].number_format == "0.0%"
     with world.app_context():
         downloads = db.session.scalars(
             sa.select(AuditEntry.new_value).where(AuditEntry.action == "periodic downloaded")
@@ -411,10 +471,32 @@ def test_exposure_is_entered_audited_refused_when_wrong_and_gives_rates(world):
     page = client.get(
         "/staff/periodic", query_string={"product": A, "from": INTERVAL[0], "to": INTERVAL[1]}
     )
-    assert "only part of the interval" in page.get_data(as_text=True)
+    html = page.get_data(as_text=True)
+    assert "only part of the interval" in html and ">ERP</td><td>" + REVIEWER in html
+    query = {"product": A, "from": INTERVAL[0], "to": INTERVAL[1]}
     with world.app_context():
-        db.session.execute(sa.delete(ProductExposure))
-        db.session.commit()
+        entry = db.session.scalars(sa.select(ProductExposure)).one().id
+    token = hidden_inputs(html)["csrf_token"]
+    url = f"/staff/periodic/exposure/{entry}"
+    typed = {"action": "correct", "amount": "30,000", "csrf_token": token}
+    no_reason = client.post(url, query_string=query, data=typed)
+    assert no_reason.status_code == 400 and 'value="30,000"' in no_reason.get_data(as_text=True)
+    assert "Give the reason" in no_reason.get_data(as_text=True)
+    corrected = client.post(url, query_string=query, data=typed | {"reason": "ERP re-run"})
+    assert corrected.status_code == 303
+    assert client.post(url, data={"action": "remove", "reason": "wrong product",
+                                  "csrf_token": token}).status_code == 303  # fmt: skip
+    with world.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ProductExposure)) == 0
+        trail = db.session.execute(
+            sa.select(AuditEntry.old_value, AuditEntry.new_value)
+            .where(AuditEntry.action == "exposure corrected")
+            .order_by(AuditEntry.id)
+        ).all()
+    assert trail[0][0].endswith(": 20000 (ERP)") and trail[0][1].endswith(
+        ": 30000 (ERP): ERP re-run"
+    )
+    assert trail[1] == (trail[0][1].removesuffix(": ERP re-run"), "removed: wrong product")
 
 
 def test_the_monthly_workbook_and_the_listing_gain_pt_and_soc(world, tmp_path):
@@ -443,3 +525,64 @@ def test_the_monthly_workbook_and_the_listing_gain_pt_and_soc(world, tmp_path):
     listed = table(load_workbook(out)["病例列表"])
     assert listed[0][-1] == "MedDRA系统器官分类(SOC)"
     assert any(row[-2] == f"{RASH} 皮疹\n{PRURITUS} 瘙痒" for row in listed[1:])
+
+
+def test_follow_ups_seriousness_per_reaction_ongoing_signals_and_lost_codes(world, tmp_path):
+    path = tmp_path / "c.xlsx"
+    args = ["periodic", "--product", C, "--from", INTERVAL[0], "--to", INTERVAL[1], "-o", path]
+    assert world.test_cli_runner().invoke(args=[str(arg) for arg in args]).exit_code == 0
+    book = load_workbook(path)
+    counts = counts_by_pt(table(book["汇总表(按SOC和PT)"]))
+    # interval serious, non-serious, total; cumulative serious, non-serious, total
+    assert counts[RASH] == (0, 2, 2, 1, 2, 3)  # set not serious in the serious case
+    assert counts[PRURITUS] == (1, 0, 1, 1, 0, 1)
+    assert counts["uncoded"] == (0, 1, 1, 0, 1, 1)  # an LLT found in no version
+    assert counts["病例数"] == (1, 1, 2, 2, 1, 3)  # the case keeps its seriousness
+    (death,) = table(book["死亡病例"])[1:]
+    assert death[1:] == (datetime(2025, 5, 1), f"{RASH} 皮疹", "是")  # learnt from a follow-up
+    listed = table(book["病例列表"])
+    assert [row[-1] for row in listed[1:]] == ["是", "否", "否"]  # known in 2025, followed up
+    assert listed[1][1] == datetime(2025, 5, 1)  # day 0
+    assert listed[3][-3] == f"—\n{RASH} 皮疹"  # PT cell aligned with the LLT cell
+    (signal,) = table(book["本期信号"])[1:]
+    assert signal[1:4] == ("皮疹", RASH, "已确认")  # ongoing; validated at the DLP, closed since
+    with world.app_context():
+        product = periodic.find_product(C)
+        db.session.add(
+            ProductExposure(product_id=product.id, period_start=date(2026, 1, 1),
+                            period_end=date(2026, 12, 31), unit="packs", amount=1000,
+                            entered_at=NOW, entered_by=REVIEWER, note="=1+1")
+        )  # fmt: skip
+        db.session.commit()
+        tabulation = periodic.tabulate(product, periodic.parse_interval(*INTERVAL, "2026-03-01"))
+        (line,) = tabulation.exposure
+        assert (line.cases, line.used, line.rate, tabulation.rates) == (1, False, None, [])
+        out = io.BytesIO()
+        periodic.write_periodic(tabulation, out)
+        row = load_workbook(out)["暴露量与报告率"][2]
+        assert (row[5].value, row[7].value, row[7].data_type, row[8].value) == (
+            None, "=1+1", "s", REVIEWER)  # fmt: skip
+        db.session.execute(sa.delete(ProductExposure))
+        db.session.commit()
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "dlp"),
+    [("2026-01-01", "2026-06-30", "2026-07-01"), ("0001-01-01", "9999-12-31", "")],
+)
+def test_a_dlp_after_the_interval_or_far_years_are_refused(world, tmp_path, first, last, dlp):
+    client = login(world)
+    query = {"product": A, "from": first, "to": last, "dlp": dlp}
+    for url in ("/staff/periodic", "/staff/periodic.xlsx"):
+        assert client.get(url, query_string=query).status_code == 400
+    args = ["periodic", "--product", A, "--from", first, "--to", last, "-o", str(tmp_path / "x")]
+    result = world.test_cli_runner().invoke(args=args + (["--dlp", dlp] if dlp else []))
+    assert result.exit_code == 2 and not list(tmp_path.glob("*x*")), result.output
+
+
+def test_charts_keep_odd_product_names_and_mark_months_owing_nothing(world):
+    client = login(world)
+    cases = client.get("/staff/periodic/cases.svg?year=2026").get_data(as_text=True)
+    assert "$1$布洛芬" in cases and "\x07" not in cases  # as text, in the legend
+    on_time = client.get("/staff/periodic/on-time.svg?year=2026").get_data(as_text=True)
+    assert on_time.count("—") >= 10  # only February and April owed reports

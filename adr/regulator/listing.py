@@ -238,7 +238,8 @@ class ListingWriter:
         ]
 
     def meddra_cells(self, case: Case) -> list[str | None]:
-        """Return the LLT, PT and SOC cells: one line per coded reaction, code then name."""
+        """Return the LLT, PT and SOC cells: one line per coded reaction, code then name, the
+        three cells' lines aligned (a term repeated, "—" where the code is not found)."""
         hits = [
             (reaction, self.coding.get((reaction.meddra_version, reaction.llt_code)))
             for reaction in case.reactions
@@ -247,9 +248,11 @@ class ListingWriter:
         llts = [
             f"{r.llt_code} {hit.llt_name if hit else ''} ({r.meddra_version})" for r, hit in hits
         ]
-        pts = [f"{hit.pt_code} {hit.pt_name}" for _, hit in hits if hit]
-        socs = [f"{hit.soc_code} {hit.soc_name}" for _, hit in hits if hit and hit.soc_code]
-        return ["\n".join(dict.fromkeys(cells)) or None for cells in (llts, pts, socs)]
+        pts = [f"{hit.pt_code} {hit.pt_name}" if hit else "—" for _, hit in hits]
+        socs = [
+            f"{hit.soc_code} {hit.soc_name}" if hit and hit.soc_code else "—" for _, hit in hits
+        ]
+        return ["\n".join(cells) or None for cells in (llts, pts, socs)]
 
     def learn_coding(self, batch: list[Case]) -> None:
         """Read the MedDRA terms of a batch's coded reactions (see `coded_terms`)."""

@@ -28,7 +28,7 @@ from openpyxl import Workbook
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy.orm import Session
 
-from adr import meddra, regulatory, vocab
+from adr import audit, meddra, regulatory, vocab
 from adr.extensions import db
 from adr.models import (
     Case,
@@ -59,6 +59,7 @@ CONSUMERS = frozenset({"patient", "relative"})
 RATE_PER = {"packs": 10_000, "patient_days": 1_000}
 MAX_PER_DAY = 10**8  # more packs or patient-days than this a day is a typing mistake
 MAX_EXPOSURE_DAYS = 366 * 5
+FIRST_YEAR, LAST_YEAR = 1900, 2100  # an interval's years: far from the calendar's limits
 
 
 def source_of(source: str | None, reporter_kind: str | None) -> str:
@@ -99,8 +100,8 @@ class Interval:
 def parse_interval(first: str, last: str, dlp: str | None = None) -> Interval:
     """Return the interval of two dates (YYYY-MM-DD) and a DLP (the last day by default).
 
-    Raises ValueError saying what is wrong: a malformed date, a start after the end, or a DLP
-    before the start.
+    Raises ValueError saying what is wrong: a malformed date, a start after the end, a DLP
+    before the start or after the end, or a year outside FIRST_YEAR..LAST_YEAR.
     """
     first_day, last_day = listing.parse_period(first, last)
     lock = last_day
@@ -108,6 +109,11 @@ def parse_interval(first: str, last: str, dlp: str | None = None) -> Interval:
         lock = listing.parse_period(dlp, dlp)[0]
         if lock < first_day:
             raise ValueError(f"the data lock point ({lock}) is before the interval ({first_day})")
+        if lock > last_day:
+            raise ValueError(f"the data lock point ({lock}) is after the interval ({last_day})")
+    for day in (first_day, last_day):
+        if not FIRST_YEAR <= day.year <= LAST_YEAR:
+            raise ValueError(f"{day} is not a year from {FIRST_YEAR} to {LAST_YEAR}")
     return Interval(first_day, last_day, lock)
 
 
@@ -199,6 +205,7 @@ class Death:
     reference: str
     aware_on: date
     pts: list[str]
+    follow_up: bool  # the death learnt from a follow-up
 
 
 @dataclass(frozen=True)
@@ -211,10 +218,16 @@ class ExposureLine:
     amount: int
     cases: int
     used: bool  # inside the interval: counted in its rate
+    id: int = 0
+    note: str | None = None
+    entered_by: str = ""
 
     @property
     def rate(self) -> float | None:
-        return self.cases / self.amount * RATE_PER[self.unit] if self.amount else None
+        """Return the period's rate, None unless it is used (its amount spans days outside)."""
+        if not self.used or not self.amount:
+            return None
+        return self.cases / self.amount * RATE_PER[self.unit]
 
 
 @dataclass(frozen=True)
@@ -336,7 +349,7 @@ def count_cases(
     theirs = sa.select(named.c.case_id).where(named.c.product_id == result.product.id)
     first = first_reports()
     pts_of = Follower(
-        sa.select(pts.c.case_id, pts.c.soc_code, pts.c.pt_code)
+        sa.select(pts.c.case_id, pts.c.soc_code, pts.c.pt_code, pts.c.serious)
         .where(pts.c.case_id.in_(theirs))
         .order_by(pts.c.case_id)
     )
@@ -344,7 +357,7 @@ def count_cases(
         sa.select(Reaction.case_id)
         .where(
             Reaction.case_id.in_(theirs),
-            Reaction.llt_code.is_(None),
+            sa.or_(Reaction.llt_code.is_(None), ~code_found(result.meddra_version)),
             Reaction.excluded_reason.is_(None),
         )
         .distinct()
@@ -365,8 +378,8 @@ def count_cases(
             within = interval.first <= aware_on <= interval.end
             result.cases.add(within, serious)
             coded = pts_of.take(case_id)
-            for _, soc_code, pt_code in coded:
-                by_pt.setdefault((soc_code, pt_code), Counts()).add(within, serious)
+            for _, soc_code, pt_code, pt_serious in coded:
+                by_pt.setdefault((soc_code, pt_code), Counts()).add(within, bool(pt_serious))
             if uncoded_of.take(case_id) or not coded:
                 result.uncoded.add(within, serious)
             first_report = first_of.take(case_id)
@@ -378,6 +391,23 @@ def count_cases(
         for rows in (streamed, pts_of, uncoded_of, first_of):
             rows.close()
     return by_pt
+
+
+def code_found(version: str | None) -> sa.ColumnElement[bool]:
+    """Tell whether a reaction's LLT is in the newest version or its own (else its PT is
+    unknown: `case_pts` leaves it out, and it counts as not coded)."""
+    return (
+        sa.select(MeddraTerm.code)
+        .where(
+            MeddraTerm.level == "llt",
+            MeddraTerm.code == Reaction.llt_code,
+            sa.or_(
+                MeddraTerm.version == (version or ""),
+                MeddraTerm.version == Reaction.meddra_version,
+            ),
+        )
+        .exists()
+    )
 
 
 def stream(query: sa.Select[Any]) -> sa.Result[*tuple[Any, ...]]:
@@ -460,25 +490,31 @@ def first_reports() -> sa.Subquery:
     return sa.select(numbered).where(numbered.c.position == 1).subquery("first_report")
 
 
+def says_death(outcome: str | None, criteria: list[str] | None) -> bool:
+    return outcome == "death" or "death" in (criteria or [])
+
+
 def deaths(cases: sa.Subquery, pts: sa.Subquery, interval: Interval, language: str) -> list[Death]:
-    """Return the fatal cases known in the interval: reference, date known and PTs."""
-    fatal = sa.select(cases.c.case_id).where(
-        cases.c.death.is_(True),
-        cases.c.aware_on >= interval.first,
-        cases.c.aware_on <= interval.end,
+    """Return the fatal cases with a report (first or follow-up) received in the interval:
+    reference, date first known, PTs, and whether the death was learnt from a follow-up (the
+    first report does not say the patient died)."""
+    received = sa.select(Report.case_id).where(
+        Report.aware_on >= interval.first, Report.aware_on <= interval.end
     )
+    fatal = sa.select(cases.c.case_id).where(cases.c.death.is_(True), cases.c.case_id.in_(received))
     known_on = dict(
         db.session.execute(
             sa.select(cases.c.case_id, cases.c.aware_on).where(cases.c.case_id.in_(fatal))
         ).all()
     )
-    reference_of: dict[int, str] = {}
-    for case_id, reference in db.session.execute(
-        sa.select(Report.case_id, Report.reference)
+    first_of: dict[int, tuple[str, bool]] = {}
+    for case_id, reference, outcome, criteria in db.session.execute(
+        sa.select(Report.case_id, Report.reference, Report.event_outcome, Report.event_serious)
         .where(Report.case_id.in_(fatal))
         .order_by(Report.case_id, *REPORT_ORDER)
     ):
-        reference_of.setdefault(case_id, reference)  # the first report, as `Case.reports`
+        # the first report, as `Case.reports`
+        first_of.setdefault(case_id, (reference, not says_death(outcome, criteria)))
     pts_of: dict[int, list[int]] = {}
     for case_id, pt_code in db.session.execute(
         sa.select(pts.c.case_id, pts.c.pt_code).where(pts.c.case_id.in_(fatal))
@@ -487,9 +523,10 @@ def deaths(cases: sa.Subquery, pts: sa.Subquery, interval: Interval, language: s
     names = term_names({code for codes in pts_of.values() for code in codes}, "pt", language)
     found = [
         Death(
-            reference_of[case_id],
+            first_of[case_id][0],
             day,
             sorted(f"{code} {names.get(code, '')}".strip() for code in pts_of.get(case_id, [])),
+            first_of[case_id][1],
         )
         for case_id, day in known_on.items()
     ]
@@ -500,8 +537,9 @@ def exposure(product_id: int, interval: Interval) -> tuple[list[ExposureLine], l
     """Return the exposure periods touching the interval, and each unit's reporting rate.
 
     A period counts in the rate when it lies wholly inside the interval; its cases are those
-    known within it. A period reaching outside the interval is listed but not used (its amount
-    cannot be split fairly), so the rate says how much of the interval it covers.
+    known within it, and within the interval up to the DLP. A period reaching outside the
+    interval is listed but not used, and has no rate (its amount cannot be split fairly), so
+    the rate says how much of the interval it covers.
     """
     rows = db.session.scalars(
         sa.select(ProductExposure)
@@ -515,14 +553,25 @@ def exposure(product_id: int, interval: Interval) -> tuple[list[ExposureLine], l
     cases = counted_of(product_id)
     lines = []
     for row in rows:
-        known = db.session.scalar(
+        known = db.session.scalar(  # only what the interval and the DLP let in
             sa.select(sa.func.count()).where(
-                cases.c.aware_on >= row.period_start, cases.c.aware_on <= row.period_end
+                cases.c.aware_on >= max(row.period_start, interval.first),
+                cases.c.aware_on <= min(row.period_end, interval.end),
             )
         )
         used = row.period_start >= interval.first and row.period_end <= interval.end
         lines.append(
-            ExposureLine(row.unit, row.period_start, row.period_end, row.amount, known or 0, used)
+            ExposureLine(
+                row.unit,
+                row.period_start,
+                row.period_end,
+                row.amount,
+                known or 0,
+                used,
+                row.id,
+                row.note,
+                row.entered_by,
+            )
         )
     rates = []
     for unit in vocab.EXPOSURE_UNIT:
@@ -545,36 +594,51 @@ def china_midnight(day: date) -> datetime:
     return datetime.combine(day, time(), regulatory.CHINA).astimezone(UTC)
 
 
+def status_after(steps: list[SignalStep]) -> str:
+    """Return a signal's status after its steps (oldest first), as the tracking log moves it:
+    a reopened signal goes back to evaluated if it was evaluated, else to new."""
+    status, evaluated = "new", False
+    for step in steps:
+        if step.step in vocab.SIGNAL_STATUS:
+            status = step.step
+            evaluated = evaluated or step.step == "evaluated"
+        elif step.step == "reopened":
+            status = "evaluated" if evaluated else "new"
+    return status
+
+
 def signals(product_id: int, interval: Interval, language: str) -> list[SignalLine]:
-    """Return the product's signals detected in the interval or with a step taken in it."""
-    start, end = china_midnight(interval.first), china_midnight(interval.end + timedelta(days=1))
-    stepped = sa.select(SignalStep.signal_id).where(SignalStep.at >= start, SignalStep.at < end)
+    """Return the product's signals of the interval: detected by its end (the DLP at the
+    latest) and not closed or refuted before its start, with their status at the DLP (from
+    the tracking log's steps up to then, not today's)."""
+    start = china_midnight(interval.first)
+    end = china_midnight(interval.end + timedelta(days=1))
     found = db.session.scalars(
         sa.select(Signal)
-        .where(
-            Signal.product_id == product_id,
-            sa.or_(
-                sa.and_(Signal.detected_at >= start, Signal.detected_at < end),
-                Signal.id.in_(stepped),
-            ),
-        )
+        .where(Signal.product_id == product_id, Signal.detected_at < end)
         .order_by(Signal.detected_at, Signal.id)
     ).all()
+    steps: dict[int, list[SignalStep]] = {}
+    for step in db.session.scalars(
+        sa.select(SignalStep)
+        .where(SignalStep.signal_id.in_([signal.id for signal in found]), SignalStep.at < end)
+        .order_by(SignalStep.at, SignalStep.id)
+    ):
+        steps.setdefault(step.signal_id, []).append(step)
     names = term_names({signal.pt_code for signal in found}, "pt", language)
     lines = []
     for signal in found:
-        last = db.session.scalars(
-            sa.select(SignalStep)
-            .where(SignalStep.signal_id == signal.id, SignalStep.at < end)
-            .order_by(SignalStep.at.desc(), SignalStep.id.desc())
-            .limit(1)
-        ).first()
+        taken = steps.get(signal.id, [])
+        before = [step for step in taken if step.at < start]
+        if status_after(before) in ("closed", "refuted"):
+            continue
+        last = taken[-1] if taken else None
         lines.append(
             SignalLine(
                 signal.id,
                 signal.pt_code,
                 names.get(signal.pt_code, ""),
-                signal.status,
+                status_after(taken),
                 regulatory.china_date(signal.detected_at),
                 last.step if last else None,
                 regulatory.china_date(last.at) if last else None,
@@ -589,6 +653,46 @@ class ExposureRefused(ValueError):
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"{field}: {reason}")
         self.field, self.reason = field, reason
+
+
+def parse_amount(typed: str, days: int) -> int:
+    """Return an amount of exposure over `days` days; raise ExposureRefused unless it is a
+    positive whole number (thousands separators allowed) of at most MAX_PER_DAY a day."""
+    text = re.sub(r"[\s,，]", "", typed)
+    if not text.isascii() or not text.isdigit() or int(text) <= 0:
+        raise ExposureRefused("amount", "amount")
+    if int(text) > MAX_PER_DAY * days:
+        raise ExposureRefused("amount", "absurd")
+    return int(text)
+
+
+def exposure_text(row: ProductExposure) -> str:
+    """Return an exposure row as the audit trail keeps it."""
+    text = f"{row.product_id} {row.unit} {row.period_start}..{row.period_end}: {row.amount}"
+    return f"{text} ({row.note})" if row.note else text
+
+
+def correct_exposure(session: Session, exposure_id: int, typed: dict[str, str], actor: str) -> None:
+    """Correct an exposure row's amount (`typed["action"]` "correct") or remove it ("remove")
+    with a reason, in the caller's transaction, audited ("exposure corrected": the old values
+    and the new, with the reason); raise ExposureRefused for an unknown row, no reason, or an
+    amount `parse_amount` refuses."""
+    row = session.get(ProductExposure, exposure_id, with_for_update=True)
+    if row is None or typed.get("action") not in ("correct", "remove"):
+        raise ExposureRefused("correction", "gone")
+    reason = typed.get("reason", "").strip()
+    if not reason:
+        raise ExposureRefused("correction", "reason")
+    old = exposure_text(row)
+    if typed["action"] == "remove":
+        session.delete(row)
+        new = f"removed: {reason}"
+    else:
+        days = (row.period_end - row.period_start).days + 1
+        row.amount = parse_amount(typed.get("amount", ""), days)
+        new = f"{exposure_text(row)}: {reason}"
+    audit.record(session, actor, "exposure corrected", old=old, new=new)
+    session.flush()
 
 
 def add_exposure(session: Session, typed: dict[str, str], actor: str) -> ProductExposure:
@@ -615,12 +719,7 @@ def add_exposure(session: Session, typed: dict[str, str], actor: str) -> Product
     days = (end - start).days + 1
     if days > MAX_EXPOSURE_DAYS:
         raise ExposureRefused("period", "long")
-    amount_text = re.sub(r"[\s,，]", "", typed["amount"])
-    if not amount_text.isascii() or not amount_text.isdigit() or int(amount_text) <= 0:
-        raise ExposureRefused("amount", "amount")
-    amount = int(amount_text)
-    if amount > MAX_PER_DAY * days:
-        raise ExposureRefused("amount", "absurd")
+    amount = parse_amount(typed["amount"], days)
     overlapping = sa.select(ProductExposure.id).where(
         ProductExposure.product_id == product.id,
         ProductExposure.unit == typed["unit"],
@@ -674,15 +773,18 @@ DEATH_COLUMNS = [
     Term("病例编码(首次报告)", "Case reference (first report)"),
     Term("首次获知日期", "Date first known"),
     Term("首选语(PT)", "Preferred terms (PT)"),
+    Term("死亡由随访获知", "Death learnt from a follow-up"),
 ]
 EXPOSURE_COLUMNS = [
     Term("暴露量单位", "Unit"),
     Term("期间起", "Period from"),
     Term("期间止", "Period to"),
     Term("暴露量", "Amount"),
-    Term("期间内获知病例数", "Cases known in the period"),
+    Term("期间内获知病例数(限报告期间)", "Cases known in the period (within the interval)"),
     Term("报告率", "Reporting rate"),
     Term("计入本期报告率", "Used for the interval's rate"),
+    Term("备注", "Note"),
+    Term("录入人", "Entered by"),
 ]
 SIGNAL_COLUMNS = [
     Term("信号编号", "Signal"),
@@ -709,12 +811,15 @@ WORDS = {
     "counted": Term(
         "计数对象为有效病例(不含无效和重复病例),按公司首次获知日期归期,产品为怀疑或相互作用药品;"
         "PT及其主SOC按最新MedDRA版本。每个PT计其病例数;SOC小计和合计为各PT行之和(按不良反应计),"
-        "病例数另列。含未编码不良反应的病例计入“未编码”行。",
+        "病例数另列。PT行的严重性按不良反应:病例中到达该PT的任一不良反应为严重即计为严重(审核人员标为非严重的"
+        "不良反应不计),病例数行按病例的严重性。含未编码不良反应(或编码在各版本中均未找到)的病例计入“未编码”行。",
         "Valid cases (invalid and duplicate cases left out), dated by the day the company first "
         "knew, naming the product as a suspected or interacting drug; PTs and their primary SOC "
         "as of the newest MedDRA version. Each PT counts its cases; a SOC's subtotal and the "
         "total sum the PT lines (reactions), the number of cases is given beside. A case with a "
-        "reaction not coded yet counts on the line 'Not coded'.",
+        "reaction not coded yet (or coded to an LLT found in no version) counts on the line 'Not "
+        "coded'. A PT line is serious where any reaction of the case reaching the PT is (one staff "
+        "set not serious is not); the cases line keeps the case's seriousness.",
     ),
     "sources": Term(
         "报告来源按首次报告:信息来源为文献报道或上市后研究者归入该项;其余按报告人:医生、药师、护士、"
@@ -815,7 +920,9 @@ def write_sources(sheet: WriteOnlyWorksheet, tabulation: Tabulation, language: s
 def write_deaths(sheet: WriteOnlyWorksheet, tabulation: Tabulation, language: str) -> None:
     start_sheet(sheet, DEATH_COLUMNS, language)
     for death in tabulation.deaths:
-        sheet.append(row_of(sheet, [death.reference, death.aware_on, "\n".join(death.pts)]))
+        learnt = vocab.YES_NO["yes" if death.follow_up else "no"].text(language)
+        row = [death.reference, death.aware_on, "\n".join(death.pts), learnt]
+        sheet.append(row_of(sheet, row))
     end_sheet(sheet, len(DEATH_COLUMNS), len(tabulation.deaths))
 
 
@@ -823,17 +930,18 @@ def write_exposure(sheet: WriteOnlyWorksheet, tabulation: Tabulation, language: 
     start_sheet(sheet, EXPOSURE_COLUMNS, language)
     yes_no = vocab.YES_NO
     for line in tabulation.exposure:
-        sheet.append(
-            [
-                vocab.EXPOSURE_UNIT[line.unit].text(language),
-                line.start,
-                line.end,
-                line.amount,
-                line.cases,
-                rate_text(line.rate, line.unit, language),
-                yes_no["yes" if line.used else "no"].text(language),
-            ]
-        )
+        row = [
+            vocab.EXPOSURE_UNIT[line.unit].text(language),
+            line.start,
+            line.end,
+            line.amount,
+            line.cases,
+            rate_text(line.rate, line.unit, language),
+            yes_no["yes" if line.used else "no"].text(language),
+            line.note,
+            line.entered_by,
+        ]
+        sheet.append(row_of(sheet, row))  # the note as typed: never a formula
     end_sheet(sheet, len(EXPOSURE_COLUMNS), len(tabulation.exposure))
     sheet.append([])
     words = {key: term.text(language) for key, term in WORDS.items()}
@@ -857,25 +965,46 @@ def write_exposure(sheet: WriteOnlyWorksheet, tabulation: Tabulation, language: 
 
 
 def periodic_cases(tabulation: Tabulation) -> sa.Select[Any]:
-    """Return (case id, date known) of the product's cases known in the interval, oldest first."""
-    cases = product_cases(tabulation.product.id, tabulation.interval.dlp)
+    """Return (case id, day 0) of the product's cases known in the interval or with a follow-up
+    received in it (known by the DLP), oldest first; day 0 is the earliest of its reports'."""
+    interval = tabulation.interval
+    cases = product_cases(tabulation.product.id, interval.dlp)
+    followed = sa.select(Report.case_id).where(
+        Report.aware_on >= interval.first, Report.aware_on <= interval.end
+    )
+    day_zero = (
+        sa.select(sa.func.min(Report.day_zero))
+        .where(Report.case_id == cases.c.case_id)
+        .scalar_subquery()
+    )
     return (
-        sa.select(cases.c.case_id, cases.c.aware_on)
-        .where(cases.c.aware_on >= tabulation.interval.first)
-        .where(cases.c.aware_on <= tabulation.interval.end)
+        sa.select(cases.c.case_id, sa.func.coalesce(day_zero, cases.c.aware_on))
+        .where(
+            sa.or_(
+                sa.and_(cases.c.aware_on >= interval.first, cases.c.aware_on <= interval.end),
+                cases.c.case_id.in_(followed),
+            )
+        )
         .order_by(cases.c.aware_on, cases.c.case_id)
     )
 
 
+FOLLOW_UP_COLUMN = Term("本期收到随访", "Follow-up received in the interval")
+
+
 def write_listing(sheet: WriteOnlyWorksheet, tabulation: Tabulation, language: str) -> int:
-    """Write the line listing (`adr.regulator.listing`) of the interval's counted cases."""
+    """Write the line listing (`adr.regulator.listing`) of the interval's counted cases, and
+    of earlier ones with a follow-up received in it (flagged in a last column)."""
     choice = listing.ProductChoice(tabulation.product.approval_number, tabulation.product)
     writer = listing.ListingWriter(choice, language)
-    start_sheet(sheet, listing.COLUMNS, language)
+    start_sheet(sheet, [*listing.COLUMNS, FOLLOW_UP_COLUMN], language)
     tally = listing.Tally()
-    for case, known_on in listing.cases_of(periodic_cases(tabulation), writer):
-        sheet.append(row_of(sheet, writer.row(case, known_on, tally)))
-    end_sheet(sheet, len(listing.COLUMNS), tally.cases)
+    first, end = tabulation.interval.first, tabulation.interval.end
+    for case, day_zero in listing.cases_of(periodic_cases(tabulation), writer):
+        followed = any(first <= report.aware_on <= end for report in case.reports[1:])
+        flag = vocab.YES_NO["yes" if followed else "no"].text(language)
+        sheet.append(row_of(sheet, [*writer.row(case, day_zero, tally), flag]))
+    end_sheet(sheet, len(listing.COLUMNS) + 1, tally.cases)
     return tally.cases
 
 
@@ -925,7 +1054,11 @@ class Annual:
     lines: list[AnnualLine]
     on_time: compliance.Compliance
 
+    totals: dict[str, int] = field(default_factory=dict)  # distinct cases: see `annual`
+
     def total(self, name: str) -> int:
+        if name in self.totals:
+            return self.totals[name]
         return sum(getattr(line, name) for line in self.lines)
 
 
@@ -940,27 +1073,65 @@ ANNUAL_FIGURES = (
 )
 
 
+@dataclass(frozen=True)
+class KnownCase:
+    """A counted case first known in a range of days, and the catalogue products it names."""
+
+    aware_on: date
+    serious: bool
+    death: bool
+    new: bool  # unexpected: new or new and serious (Case.report_category)
+    products: tuple[int, ...]
+
+
+def cases_known(first: date, last: date) -> list[KnownCase]:
+    """Return the counted cases first known from `first` to `last` that name a catalogue
+    product: one grouping of the counted cases for every product (the page's chart and the
+    annual report), and their products a semi-join (`IN`) rather than a join of two grouped
+    subqueries, which SQLite would join row by row (see `counted_of`)."""
+    counted, named = counted_cases(), case_products()
+    new = Case.report_category.in_(("new", "new_serious"))
+    known = (
+        sa.select(counted.c.case_id, counted.c.aware_on, counted.c.serious, counted.c.death, new)
+        .join(Case, Case.id == counted.c.case_id)
+        .where(counted.c.aware_on >= first, counted.c.aware_on <= last)
+    ).subquery("known")
+    products: dict[int, list[int]] = {}
+    for case_id, product_id in db.session.execute(
+        sa.select(named.c.case_id, named.c.product_id).where(
+            named.c.case_id.in_(sa.select(known.c.case_id))
+        )
+    ):
+        products.setdefault(case_id, []).append(product_id)
+    return [
+        KnownCase(aware_on, bool(serious), bool(death), bool(is_new), tuple(products[case_id]))
+        for case_id, aware_on, serious, death, is_new in db.session.execute(sa.select(known))
+        if case_id in products
+    ]
+
+
 def annual(year: int, now: datetime) -> Annual:
     """Count a year's figures by product from the counted cases, signals and group events,
-    and the on-time rate by month as `adr.regulator.compliance` measures it."""
+    and the on-time rate by month as `adr.regulator.compliance` measures it. The totals of
+    cases count each case once, however many of the company's products it names."""
     first, last = date(year, 1, 1), date(year, 12, 31)
     start, end = china_midnight(first), china_midnight(last + timedelta(days=1))
     products = db.session.scalars(sa.select(Product).order_by(Product.generic_name, Product.id))
     lines = {product.id: AnnualLine(product) for product in products}
-    new = Case.report_category.in_(("new", "new_serious"))
-    for product_id, line in lines.items():
-        cases = counted_of(product_id)
-        figures = db.session.execute(
-            sa.select(
-                sa.func.count(),
-                sa.func.sum(sa.case((cases.c.serious.is_(True), 1), else_=0)),
-                sa.func.sum(sa.case((cases.c.death.is_(True), 1), else_=0)),
-                sa.func.sum(sa.case((new, 1), else_=0)),
-            )
-            .join(Case, Case.id == cases.c.case_id)
-            .where(cases.c.aware_on >= first, cases.c.aware_on <= last)
-        ).one()
-        line.reports, line.serious, line.deaths, line.new = (int(n or 0) for n in figures)
+    known = cases_known(first, last)
+    for case in known:
+        for product_id in case.products:
+            line = lines[product_id]
+            line.reports += 1
+            line.serious += case.serious
+            line.deaths += case.death
+            line.new += case.new
+    totals = {  # each case once, however many of the company's products it names
+        "reports": len(known),
+        "serious": sum(case.serious for case in known),
+        "deaths": sum(case.death for case in known),
+        "new": sum(case.new for case in known),
+    }
     for column, name in (
         (Signal.detected_at, "signals_opened"),
         (Signal.closed_at, "signals_closed"),
@@ -978,7 +1149,7 @@ def annual(year: int, now: datetime) -> Annual:
     ):
         lines[product_id].group_events = number
     measured = compliance.measure(f"{year:04d}-01", f"{year:04d}-12", now)
-    return Annual(year, list(lines.values()), measured)
+    return Annual(year, list(lines.values()), measured, totals)
 
 
 ANNUAL_SHEETS = (Term("年度报告", "Annual report"), Term("按时报告率", "On-time rate"))
@@ -999,23 +1170,24 @@ ON_TIME_COLUMNS = [
     Term("按时", "On time"),
     Term("逾期报告", "Late"),
     Term("逾期未报", "Open past due"),
+    Term("未到期", "Not yet due"),
     Term("逾期后判为无效", "Invalid after the deadline"),
     Term("按时报告率", "On-time rate"),
 ]
 ANNUAL_NOTES = Term(
-    "报告数为当年首次获知的有效病例(不含无效和重复病例),一个病例涉及多个本公司产品时分别计入;"
-    "新的为新的或新的严重病例;按时报告率同“报告时限合规”页:按报告时限所在月份,"
-    "按时上报数/(按时+逾期上报+逾期未报+逾期后判为无效)。",
+    "报告数为当年首次获知的有效病例(不含无效和重复病例),一个病例涉及多个本公司产品时分别计入,"
+    "合计行每个病例只计一次;死亡为其中患者死亡的病例(含随访获知的死亡,按病例首次获知日期归年);"
+    "新的为新的或新的严重病例;应报告数与按时报告率同“报告时限合规”页:按报告时限所在月份,"
+    "应报告数含未到期的报告,按时报告率为按时上报数/(按时+逾期上报+逾期未报+逾期后判为无效)。",
     "Reports are the valid cases first known in the year (invalid and duplicate cases left "
-    "out); a case naming several of the company's products counts under each. New: cases "
-    "new or new and serious. The on-time rate is the compliance page's: by the month of the "
-    "deadline, on time / (on time + late + open past due + invalid after the deadline).",
+    "out); a case naming several of the company's products counts under each, once in the "
+    "total. Deaths: those of these cases whose patient died (a death learnt from a follow-up "
+    "included, in the year the case was first known). New: cases new or new and serious. "
+    "Reports due and the on-time rate are the compliance page's: by the month of the "
+    "deadline, reports due include those not yet due; the rate is on time / (on time + late + "
+    "open past due + invalid after the deadline).",
 )
 TOTAL = Term("合计", "Total")
-
-
-def percent(rate: float | None) -> str | None:
-    return None if rate is None else f"{rate:.1%}"
 
 
 def write_annual(report: Annual, target: str | Path | IO[bytes], language: str = "zh") -> None:
@@ -1043,8 +1215,9 @@ def write_annual(report: Annual, target: str | Path | IO[bytes], language: str =
                 figures.on_time,
                 figures.late,
                 figures.open_past_due,
+                figures.not_yet_due,
                 figures.closed_invalid,
-                percent(figures.rate),
+                compliance.rate_cell(on_time, figures.rate),
             ]
         )
     end_sheet(on_time, len(ON_TIME_COLUMNS), len(report.on_time.months) + 1)
@@ -1058,18 +1231,12 @@ def write_annual(report: Annual, target: str | Path | IO[bytes], language: str =
 def cases_per_month(year: int) -> tuple[list[str], dict[str, list[int]]]:
     """Return the year's months and, by product name, the counted cases first known in each."""
     months = [f"{year:04d}-{month:02d}" for month in range(1, 13)]
+    names = {
+        product.id: f"{product.generic_name} {product.approval_number}"
+        for product in db.session.scalars(sa.select(Product))
+    }
     series: dict[str, list[int]] = {}
-    for product in db.session.scalars(sa.select(Product)):
-        cases = counted_of(product.id)
-        rows = db.session.execute(
-            sa.select(cases.c.aware_on, sa.func.count())
-            .where(cases.c.aware_on >= date(year, 1, 1), cases.c.aware_on <= date(year, 12, 31))
-            .group_by(cases.c.aware_on)
-        ).all()
-        if rows:
-            counts = series.setdefault(
-                f"{product.generic_name} {product.approval_number}", [0] * 12
-            )
-            for day, count in rows:
-                counts[day.month - 1] += count
+    for case in cases_known(date(year, 1, 1), date(year, 12, 31)):
+        for product_id in case.products:
+            series.setdefault(names[product_id], [0] * 12)[case.aware_on.month - 1] += 1
     return months, dict(sorted(series.items()))

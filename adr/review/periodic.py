@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -54,8 +55,11 @@ def chosen_interval() -> tuple[dict[str, str], dict[str, str], Any]:
         interval = periodic.parse_interval(typed["from"], typed["to"], typed["dlp"] or None)
     except ValueError:
         problems["interval"] = _(
-            "Enter the interval as two dates written like 2026-01-01, the first not after the "
-            "last, and a data lock point (optional) not before the first."
+            "Enter the interval as two dates of the years %(first)s to %(last)s written like "
+            "2026-01-01, the first not after the last, and a data lock point (optional) within "
+            "the interval.",
+            first=periodic.FIRST_YEAR,
+            last=periodic.LAST_YEAR,
         )
     try:
         product = periodic.find_product(typed["product"])
@@ -69,6 +73,7 @@ def chosen_interval() -> tuple[dict[str, str], dict[str, str], Any]:
 def render_page(
     exposure_typed: dict[str, str] | None = None,
     exposure_problems: dict[str, str] | None = None,
+    correction: dict[str, Any] | None = None,
 ) -> tuple[str, int]:
     """Render the periodic reports page, 400 when anything asked for is refused."""
     typed, problems, tabulation = chosen_interval()
@@ -89,6 +94,7 @@ def render_page(
         on_time=on_time,
         exposure=exposure_typed or {"unit": "packs"},
         exposure_problems=exposure_problems or {},
+        correction=correction or {},
         language=current_language(),
         sources=periodic.SOURCES,
         units=vocab.EXPOSURE_UNIT,
@@ -100,7 +106,7 @@ def render_page(
         or sum(len(block.lines) for block in tabulation.socs) <= PAGE_PT_LINES,
         page_pt_lines=PAGE_PT_LINES,
     )
-    refused = problems or year_problem or exposure_problems
+    refused = problems or year_problem or exposure_problems or correction
     return page, 400 if refused else 200
 
 
@@ -181,6 +187,23 @@ def exposure_entry() -> Sent | tuple[str, int]:
     return redirect(url_for("review.periodic_page", **kept), 303)
 
 
+@bp.post("/periodic/exposure/<int:exposure_id>")
+@role_required("reviewer", "admin")
+def exposure_correction(exposure_id: int) -> Sent | tuple[str, int]:
+    """Correct an exposure entry's amount or remove it, with a reason (audited)."""
+    typed = {name: request.form.get(name, "").strip()[:500] for name in ("action", "amount")}
+    typed["reason"] = request.form.get("reason", "").strip()[:500]
+    try:
+        with write_transaction() as session:
+            periodic.correct_exposure(session, exposure_id, typed, current_user.email)
+    except periodic.ExposureRefused as refused:
+        problem = exposure_message(refused.reason)
+        return render_page(correction=typed | {"id": exposure_id, "problem": problem})
+    flash(_("Exposure removed.") if typed["action"] == "remove" else _("Exposure corrected."))
+    kept: dict[str, Any] = request.args.to_dict()
+    return redirect(url_for("review.periodic_page", **kept), 303)
+
+
 def exposure_message(reason: str) -> str:
     """Return what a refused exposure entry is told, in the page's language."""
     return {
@@ -195,6 +218,8 @@ def exposure_message(reason: str) -> str:
             "Exposure in this unit is already recorded for part of this period; "
             "periods of one unit must not overlap."
         ),
+        "gone": _("That exposure entry no longer exists."),
+        "reason": _("Give the reason for the correction or removal."),
     }[reason]
 
 
@@ -215,7 +240,9 @@ def svg_of(figure: Figure) -> Response:
     import matplotlib
 
     with (
-        matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "adr"}),
+        matplotlib.rc_context(
+            {"svg.fonttype": "none", "svg.hashsalt": "adr", "text.parse_math": False}
+        ),
         warnings.catch_warnings(),
     ):
         # The server's fonts lack CJK glyphs; only the layout estimate uses them.
@@ -226,6 +253,16 @@ def svg_of(figure: Figure) -> Response:
     response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def chart_label(name: str) -> str:
+    """Return a product's name fit for a chart's legend: characters XML forbids dropped, and a
+    leading underscore (which matplotlib's legend would hide) kept behind a space."""
+    name = XML_FORBIDDEN.sub("", name)
+    return f" {name}" if name.startswith("_") else name
 
 
 def month_labels(months: list[str]) -> list[str]:
@@ -241,7 +278,7 @@ def cases_chart() -> Response:
     figure = new_figure(8, 4)
     axes = figure.add_subplot()
     for label, counts in series.items():
-        axes.plot(month_labels(months), counts, marker="o", label=label)
+        axes.plot(month_labels(months), counts, marker="o", label=chart_label(label))
     axes.set_title(_("Cases per month by product, %(year)s", year=year))
     axes.set_xlabel(_("Month"))
     axes.set_ylabel(_("Cases"))
@@ -270,6 +307,9 @@ def on_time_chart() -> Response:
     axes.bar(month_labels(measured.months), [0] * len(measured.months))
     if shown:
         axes.bar([label for label, _rate in shown], [rate for _label, rate in shown], color="C0")
+    for position, rate in enumerate(rates):
+        if rate is None:  # nothing owed: no bar, unlike a month at 0 %
+            axes.text(position, 2, "—", ha="center", va="bottom")
     axes.set_ylim(0, 100)
     axes.set_title(_("On-time rate by month due, %(year)s", year=year))
     axes.set_xlabel(_("Month"))

@@ -51,20 +51,21 @@ def case_products() -> sa.Subquery:
     )
 
 
-def own_seriousness() -> sa.ColumnElement[int]:
-    """A reaction's own seriousness: 2 serious, 0 not serious, 1 the case's (not set)."""
-    text = sa.cast(Reaction.serious, sa.Text)
+def reaction_serious() -> sa.ColumnElement[bool]:
+    """Tell whether a reaction is serious: its own criteria where staff set them (`[]`: not
+    serious), else its case's seriousness (as `adr.reactions.reaction_facts`, except that a case
+    serious only by death counts every reaction serious). Needs `Case` joined."""
+    own = sa.cast(Reaction.serious, sa.Text)
     return sa.case(
-        (sa.or_(Reaction.serious.is_(None), text == "null"), 1),
-        (text == "[]", 0),
-        else_=2,
+        (sa.or_(Reaction.serious.is_(None), own == "null"), Case.serious.is_(True)),
+        else_=own != "[]",
     )
 
 
 def case_pts(version: str | None) -> sa.Subquery:
-    """Return the distinct (case_id, pt_code), the soc_code and the seriousness of the cases'
-    coded reactions: `serious` is 2 when a reaction of the PT is serious by its own criteria, 1
-    when one leaves it to the case's, 0 when every one was set not serious.
+    """Return the distinct (case_id, pt_code), the soc_code and whether the PT is serious in
+    the case (any of its reactions reaching the PT is: `reaction_serious`), of the cases' coded
+    reactions.
 
     The PT and its primary SOC are the `version`'s (the newest), or the reaction's own version's
     where its LLT is not in `version`. One row per case and PT, even where two reactions of a
@@ -79,8 +80,9 @@ def case_pts(version: str | None) -> sa.Subquery:
             Reaction.case_id.label("case_id"),
             pt_code.label("pt_code"),
             sa.func.max(sa.func.coalesce(newest_pt.soc_code, own_pt.soc_code)).label("soc_code"),
-            sa.func.max(own_seriousness()).label("serious"),
+            sa.func.max(sa.case((reaction_serious(), 1), else_=0)).label("serious"),
         )
+        .join(Case, Case.id == Reaction.case_id)
         .outerjoin(
             newest_llt,
             sa.and_(

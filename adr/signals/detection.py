@@ -251,7 +251,7 @@ def known_cases(period: Period, version: str | None) -> Iterator[Known]:
             sa.Column("case_id", sa.Integer, index=True),
             sa.Column("pt_code", sa.Integer),
             sa.Column("soc_code", sa.Integer),
-            sa.Column("serious", sa.Integer),  # counted.case_pts' 2, 1 (the case's) or 0
+            sa.Column("serious", sa.Integer),  # counted.case_pts': 1 when the PT is serious
         ),
         temporary("signal_universe", sa.Column("case_id", sa.Integer, primary_key=True)),
         temporary(
@@ -438,9 +438,7 @@ def pending_cases(known: Known, since: date) -> None:
     )
     fatal = case.c.death.is_(True)
     dme = case_pt.c.pt_code.in_(sa.select(DesignatedMedicalEvent.pt_code))
-    serious = sa.or_(
-        case_pt.c.serious == 2, sa.and_(case_pt.c.serious == 1, case.c.serious.is_(True))
-    )
+    serious = case_pt.c.serious == 1
     unlisted = sa.and_(
         serious,
         ~sa.exists().where(
