@@ -39,8 +39,8 @@ from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
 from adr import audit, mailer, regulatory, vocab
-from adr.models import Case, GroupEvent, GroupEventCase, Product, Report
-from adr.signals.counted import case_products
+from adr.models import Case, Drug, GroupEvent, GroupEventCase, Product, Report
+from adr.signals.counted import ASSESSED_ROLES
 
 Area = tuple[str | None, str | None]  # province, city; None: not said
 NOWHERE: Area = (None, None)
@@ -174,11 +174,11 @@ def area_key(province: str | None, city: str | None) -> Area:
 def case_areas(session: Session, case_ids: list[int]) -> dict[int, Area]:
     """Return where each case happened, as typed: its latest report that says so."""
     areas: dict[int, Area] = {}
-    for start in range(0, len(case_ids), 500):
+    for chunk in chunked(case_ids):
         rows = session.execute(
             sa.select(Report.case_id, Report.event_province, Report.event_city)
             .where(
-                Report.case_id.in_(case_ids[start : start + 500]),
+                Report.case_id.in_(chunk),
                 sa.or_(Report.event_province.is_not(None), Report.event_city.is_not(None)),
             )
             .order_by(Report.added_at, Report.id)
@@ -193,31 +193,53 @@ def case_areas(session: Session, case_ids: list[int]) -> dict[int, Area]:
 def counted_cases(
     session: Session, product_id: int, since: date, until: date, case_id: int | None = None
 ) -> list[Counted]:
-    """Return the cases of a product that count, first known from `since` to `until`."""
-    products = case_products()
-    known_on = sa.func.min(Report.aware_on)
-    named = sa.select(products.c.case_id).where(products.c.product_id == product_id)
+    """Return the cases of a product that count, first known from `since` to `until`.
+
+    Three small steps, each by an index and a list of ids (the cases with a report known in the
+    window, those of them suspecting the product, their first day known), rather than one
+    statement of nested subqueries: a planner misled by stale statistics (a table just filled)
+    looped over every report for every report in it.
+    """
     if case_id is not None:
-        named = named.where(products.c.case_id == case_id)
-    else:  # the window's reports, by the aware_on index, before the product's drugs
-        recent = sa.select(Report.case_id).where(Report.aware_on.between(since, until))
-        named = named.where(products.c.case_id.in_(recent))
-    rows = session.execute(
-        sa.select(Case.id, known_on, Case.death)
-        .join(Report, Report.case_id == Case.id)
-        .where(
-            Case.id.in_(named),
-            Case.status.not_in(regulatory.NOT_FOR_REGULATOR),
-            Case.duplicate_of_id.is_(None),
+        candidates = [case_id]
+    else:
+        in_window = sa.select(Report.case_id).where(Report.aware_on.between(since, until))
+        candidates = list(session.scalars(in_window.distinct()))
+    named: list[int] = []
+    for chunk in chunked(candidates):
+        named += session.scalars(
+            sa.select(Report.case_id)
+            .join(Drug, Drug.report_id == Report.id)
+            .where(
+                Report.case_id.in_(chunk),
+                Drug.product_id == product_id,
+                Drug.role.in_(ASSESSED_ROLES),
+            )
+            .distinct()
         )
-        .group_by(Case.id, Case.death)
-        .having(known_on.between(since, until))
-    ).all()
+    known_on = sa.func.min(Report.aware_on)
+    rows: list[Any] = []
+    for chunk in chunked(named):
+        rows += session.execute(
+            sa.select(Case.id, known_on, Case.death)
+            .join(Report, Report.case_id == Case.id)
+            .where(
+                Case.id.in_(chunk),
+                Case.status.not_in(regulatory.NOT_FOR_REGULATOR),
+                Case.duplicate_of_id.is_(None),
+            )
+            .group_by(Case.id, Case.death)
+            .having(known_on.between(since, until))
+        ).all()
     areas = case_areas(session, [row[0] for row in rows])
     return [
         Counted(id_, on, death, area_key(*areas.get(id_, NOWHERE)), areas.get(id_, NOWHERE))
         for id_, on, death in rows
     ]
+
+
+def chunked(ids: list[int], size: int = 500) -> Iterable[list[int]]:
+    return (ids[start : start + size] for start in range(0, len(ids), size))
 
 
 @dataclass
@@ -271,10 +293,17 @@ def check_case(session: Session, case_id: int, actor: str, report_id: int | None
     does: the drugs' foreign keys hold key-share locks), so two cases of one product are
     counted one after the other and never open two events.
     """
-    products = case_products()
-    product_ids = sorted(
-        session.scalars(sa.select(products.c.product_id).where(products.c.case_id == case_id))
+    named = session.scalars(
+        sa.select(Drug.product_id)
+        .join(Report, Report.id == Drug.report_id)
+        .where(
+            Report.case_id == case_id,
+            Drug.product_id.is_not(None),
+            Drug.role.in_(ASSESSED_ROLES),
+        )
+        .distinct()
     )
+    product_ids = sorted(product_id for product_id in named if product_id is not None)
     if not product_ids:
         return
     session.execute(
