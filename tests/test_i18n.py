@@ -18,7 +18,7 @@ PAGES = ["/", "/report?drugs=2", "/privacy", "/report/submitted/ADR-202611-ABCDE
 # the labels a pack prints (LOT, EXP), and the files a report may carry (PDF, up to 10 MB).
 LATIN_ON_CHINESE_PAGES = {
     *("English", "kg", "mg", "ml", "IU", "LOT", "EXP", "ZS", "ADR-", "QD", "ABCDEF"),
-    *("PDF", "MB"),
+    *("PDF", "MB", "MedDRA"),  # MedDRA: every staff page names it in the menu
 }
 
 

@@ -30,13 +30,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import stats
 
 MIN_CASES = 3  # a ≥ 3 for every test (Evans criteria), and k ≥ 3 for the trend
 PRR_MIN, CHI2_MIN = 2.0, 4.0
 TREND_P = 0.01
 HISTORY_PERIODS = 4
-Z95 = float(stats.norm.ppf(0.975))  # 1.959964…
 
 Floats = NDArray[np.float64]
 
@@ -72,6 +70,9 @@ def _floats(values: ArrayLike) -> Floats:
 
 def disproportion(a: ArrayLike, b: ArrayLike, c: ArrayLike, d: ArrayLike) -> Disproportion:
     """Return PRR with χ², ROR with its 95 % CI, and IC with IC025, of each table (a, b, c, d)."""
+    from scipy import stats  # here, not at the top: 0.4 s every web worker and command would pay
+
+    z95 = stats.norm.ppf(0.975)  # 1.959964…
     a, b, c, d = _floats(a), _floats(b), _floats(c), _floats(d)
     n = a + b + c + d
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -83,7 +84,7 @@ def disproportion(a: ArrayLike, b: ArrayLike, c: ArrayLike, d: ArrayLike) -> Dis
         # The ROR and its interval need every cell: with one at zero all three are undefined.
         cells = (a > 0) & (b > 0) & (c > 0) & (d > 0)
         ror = np.where(cells, (a * d) / (b * c), np.nan)
-        spread = Z95 * np.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
+        spread = z95 * np.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
         ror_lower = np.exp(np.log(ror) - spread)
         ror_upper = np.exp(np.log(ror) + spread)
         expected = (a + b) * (a + c) / n
@@ -109,6 +110,8 @@ def disproportion(a: ArrayLike, b: ArrayLike, c: ArrayLike, d: ArrayLike) -> Dis
 
 def trend(count: ArrayLike, history: ArrayLike) -> Trend:
     """Return the excess of each period's count over its previous periods' (summed) count."""
+    from scipy import stats  # as in `disproportion`
+
     k, baseline = _floats(count), _floats(history) / HISTORY_PERIODS
     poisson_p = stats.poisson.sf(k - 1, baseline)  # P(X ≥ k); 0 when μ = 0 and k ≥ 1
     return Trend(baseline, poisson_p, (k >= MIN_CASES) & (poisson_p < TREND_P))
