@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from adr import mailer, products, regulatory
+from adr import mailer, products, regulatory, vocab
 from adr.extensions import db
 from adr.models import AuditEntry, GroupEvent, Product, Report, write_transaction
 from adr.signals import group_events
@@ -223,9 +223,11 @@ def test_staff_report_investigate_and_close_an_event_and_download_its_form(app):
     assert items["群体不良事件过程描述及处理情况"].startswith("调查结果：=HYPERLINK")
     cells = [c for row in book["基本信息表"].iter_rows() for c in row]
     assert not any(c.data_type == "f" for c in cells)
-    assert sorted(row[0] for row in book["病例"].iter_rows(min_row=2, values_only=True)) == sorted(
-        references
-    )
+    header, *rows = book["病例"].iter_rows(values_only=True)
+    assert sorted(row[0] for row in rows) == sorted(references)
+    assert header[-2:] == ("转归", "严重性")  # the reaction's outcome, not its seriousness
+    outcomes = {term.zh for term in vocab.OUTCOME.values()}
+    assert {row[-2] for row in rows} <= outcomes and {row[-1] for row in rows} <= {"严重", "一般"}
     assert trail(app, "group event downloaded") == [(REVIEWER, "1")]
     assert post("close", close_note="调查完毕").status_code == 303
     changed = [new for _actor, new in trail(app, "group event changed")]

@@ -285,6 +285,12 @@ def test_the_coder_recodes_what_is_left_on_the_upgrade_page(upgraded):
         {"kind": "reaction", "row": itch_id, "chosen_llt": PRURITUS},
     )
     assert done.status_code == 303
+    again = post(  # a second coder's page, opened before: the first coder's choice stays
+        client,
+        "/staff/coding/upgrade",
+        {"kind": "reaction", "row": itch_id, "chosen_llt": DYSPNOEA},
+    )
+    assert again.status_code == 303
     post(
         client,
         "/staff/coding/upgrade",

@@ -219,6 +219,14 @@ def recode_outdated() -> Response | tuple[str, int]:
     with write_transaction() as session:
         case = cases.lock(session, row.case_id)
         row = session.get(model, row_id) or abort(404)
+        if row.meddra_version == hit.version:  # recoded meanwhile (another coder), or never old
+            flash(
+                _(
+                    "This coding is already in MedDRA %(version)s: nothing changed.",
+                    version=hit.version,
+                )
+            )
+            return redirect(url_for("review.coding_upgrade") + "#outdated", 303)
         text = f"{row.kind}: {row.text}" if isinstance(row, TermCoding) else f"meddra: {title(row)}"
         changed = audit.record_change(
             session,

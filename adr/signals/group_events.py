@@ -465,6 +465,7 @@ class EventCase:
     first_dose: date | None
     reactions: list[str]
     places: list[str]  # the hospital or unit where it happened, as reported
+    outcome: str | None  # vocab.OUTCOME: staff's assessment, else the latest report's
 
     @property
     def counts(self) -> bool:
@@ -503,6 +504,8 @@ def event_cases(event: GroupEvent) -> list[EventCase]:
                     for r in reports
                     for value in (r.patient_hospital, r.reporter_organization)
                 ),
+                outcome=case.assessed_outcome
+                or next((r.event_outcome for r in reversed(reports) if r.event_outcome), None),
             )
         )
     return sorted(found, key=lambda c: (c.known_on, c.reference))
@@ -786,13 +789,17 @@ def write_form(event: GroupEvent, target: IO[bytes]) -> None:
     for label, value in items:
         sheet.append(row_of(sheet, [label, value]))
     cases = workbook.create_sheet("病例")
-    for letter, width in zip("ABCDEFGH", (18, 12, 20, 16, 12, 12, 30, 10), strict=True):
+    widths = (18, 12, 20, 16, 12, 12, 30, 10, 10)
+    for letter, width in zip("ABCDEFGHI", widths, strict=True):
         cases.column_dimensions[letter].width = width
     cases.append(
-        ["报告编号", "获知日期", "发生地区", "批号", "用药开始日期", "发生日期", "不良事件", "转归"]
+        [
+            *("报告编号", "获知日期", "发生地区", "批号", "用药开始日期", "发生日期"),
+            *("不良事件", "转归", "严重性"),
+        ]
     )
     for c in members:
-        outcome = "死亡" if c.case.death else "严重" if c.case.serious else "一般"
+        seriousness = "死亡" if c.case.death else "严重" if c.case.serious else "一般"
         cases.append(
             row_of(
                 cases,
@@ -804,7 +811,8 @@ def write_form(event: GroupEvent, target: IO[bytes]) -> None:
                     c.first_dose,
                     c.onset,
                     "；".join(c.reactions),
-                    outcome,
+                    vocab.label(vocab.OUTCOME, c.outcome, "zh") if c.outcome else "不详",
+                    seriousness,
                 ],
             )
         )
