@@ -9,12 +9,12 @@ dates, cases dated by the day the company first knew):
   nothing of any PT);
 - the period's count against the four periods of the same length before it;
 - qualitative triggers from every case known by the period's end (and since the first run's
-  period began) that is not yet behind a signal of the product × PT (open or decided), so that a case coded late, or made fatal or
-  serious by a follow-up, is raised by the next run: a fatal case (each of its product × PT), a
-  serious reaction whose PT is not among the product's coded listed reactions (the reaction's
-  own seriousness where staff set it, else the case's; a product whose listed reactions are not
-  coded yet cannot call any PT listed, so its serious cases all raise one), and a PT of the
-  designated medical events.
+  period began) that is not yet behind a signal of the product × PT (open or decided), so that
+  a case coded late, or made fatal or serious by a follow-up, is raised by the next run: a
+  fatal case (each of its product × PT), a serious reaction whose PT is not among the
+  product's coded listed reactions (the reaction's own seriousness where staff set it, else the
+  case's; a product whose listed reactions are not coded yet cannot call any PT listed, so its
+  serious cases all raise one), and a PT of the designated medical events.
 
 All counting is SQL aggregates (one statement for the tables, one anti-join for the cases with a
 qualitative trigger not linked yet, one for the cases behind the pairs raised): nothing walks
