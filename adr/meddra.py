@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -383,6 +383,23 @@ def described(codes: list[int], version: str, language: str) -> list[Hit]:
         for row in db.session.execute(hits_query(version, language).where(LLT.code.in_(codes)))
     }
     return [found[code] for code in codes if code in found]
+
+
+def term_names(codes: Iterable[int], level: str, language: str) -> dict[int, str]:
+    """Return the names of PTs or SOCs (`level`) in `language` (the other where it has none),
+    each from the newest version that holds it; a code no version holds is left out."""
+    names: dict[int, tuple[tuple[int, ...], str]] = {}
+    rows = db.session.execute(
+        sa.select(
+            MeddraTerm.code, MeddraTerm.version, MeddraTerm.name_zh, MeddraTerm.name_en
+        ).where(MeddraTerm.level == level, MeddraTerm.code.in_(sorted(set(codes))))
+    )
+    for code, version, zh, en in rows:
+        name = (en or zh) if language.startswith("en") else (zh or en)
+        key = version_key(version)
+        if name and (code not in names or key > names[code][0]):
+            names[code] = (key, name)
+    return {code: name for code, (_, name) in names.items()}
 
 
 def held_names(text: str) -> set[str]:

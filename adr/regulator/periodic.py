@@ -296,22 +296,6 @@ def product_cases(product_id: int, dlp: date) -> sa.Subquery:
     return sa.select(cases).where(cases.c.aware_on <= dlp).subquery("known_case")
 
 
-def term_names(codes: set[int], level: str, language: str) -> dict[int, str]:
-    """Return the names of PTs or SOCs, from the newest version that holds each."""
-    names: dict[int, tuple[tuple[int, ...], str]] = {}
-    rows = db.session.execute(
-        sa.select(
-            MeddraTerm.code, MeddraTerm.version, MeddraTerm.name_zh, MeddraTerm.name_en
-        ).where(MeddraTerm.level == level, MeddraTerm.code.in_(sorted(codes)))
-    )
-    for code, version, zh, en in rows:
-        name = (en or zh) if language == "en" else (zh or en)
-        key = meddra.version_key(version)
-        if code not in names or key > names[code][0]:
-            names[code] = (key, name or "")
-    return {code: name for code, (_, name) in names.items()}
-
-
 NOT_CODED = Term("未编码", "Not coded")
 
 
@@ -440,8 +424,8 @@ class Follower:
 def soc_blocks(by_pt: dict[tuple[int | None, int], Counts], language: str) -> list[SocBlock]:
     """Return the PT lines grouped by primary SOC with subtotals: SOCs by name, PTs by
     cumulative count (most first), then name."""
-    pt_names = term_names({pt for _, pt in by_pt}, "pt", language)
-    soc_names = term_names({soc for soc, _ in by_pt if soc is not None}, "soc", language)
+    pt_names = meddra.term_names({pt for _, pt in by_pt}, "pt", language)
+    soc_names = meddra.term_names({soc for soc, _ in by_pt if soc is not None}, "soc", language)
     socs: dict[int | None, SocBlock] = {}
     for (soc_code, pt_code), counts in by_pt.items():
         block = socs.setdefault(soc_code, SocBlock(soc_code, soc_names.get(soc_code or 0, "")))
@@ -520,7 +504,7 @@ def deaths(cases: sa.Subquery, pts: sa.Subquery, interval: Interval, language: s
         sa.select(pts.c.case_id, pts.c.pt_code).where(pts.c.case_id.in_(fatal))
     ):
         pts_of.setdefault(case_id, []).append(pt_code)
-    names = term_names({code for codes in pts_of.values() for code in codes}, "pt", language)
+    names = meddra.term_names({code for codes in pts_of.values() for code in codes}, "pt", language)
     found = [
         Death(
             first_of[case_id][0],
@@ -625,7 +609,7 @@ def signals(product_id: int, interval: Interval, language: str) -> list[SignalLi
         .order_by(SignalStep.at, SignalStep.id)
     ):
         steps.setdefault(step.signal_id, []).append(step)
-    names = term_names({signal.pt_code for signal in found}, "pt", language)
+    names = meddra.term_names({signal.pt_code for signal in found}, "pt", language)
     lines = []
     for signal in found:
         taken = steps.get(signal.id, [])

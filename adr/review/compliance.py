@@ -30,6 +30,12 @@ def spooled() -> Any:
     return tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
 
 
+def send_workbook(spool: Any, name: str) -> Response:
+    """Send the workbook written into `spool` (from `spooled`) as an attachment; it closes it."""
+    spool.seek(0)
+    return send_file(spool, mimetype=XLSX, as_attachment=True, download_name=name)
+
+
 def chosen_months() -> tuple[str, str, str | None]:
     """Return the first and last month asked for (the last 12 by default), and any problem."""
     default_first, default_last = compliance.last_months(utcnow())
@@ -86,10 +92,7 @@ def compliance_workbook() -> Response | tuple[str, int]:
         ), 400
     spool = spooled()
     compliance.write_workbook(compliance.measure(first, last, utcnow()), spool, current_language())
-    spool.seek(0)
-    return send_file(
-        spool, mimetype=XLSX, as_attachment=True, download_name=f"compliance-{first}-{last}.xlsx"
-    )
+    return send_workbook(spool, f"compliance-{first}-{last}.xlsx")
 
 
 def render_listing_form(problems: dict[str, str] | None = None) -> str:
@@ -131,7 +134,6 @@ def listing_workbook() -> Response | tuple[str, int]:
         return render_listing_form(problems), 400
     spool = spooled()
     tally = listing.write_listing(choice, first, last, spool, current_language())
-    spool.seek(0)
     with write_transaction() as session:
         audit.record(
             session,
@@ -139,9 +141,4 @@ def listing_workbook() -> Response | tuple[str, int]:
             "listing downloaded",
             new=f"{choice.label()} {first}..{last}: {tally.cases} cases",
         )
-    return send_file(
-        spool,
-        mimetype=XLSX,
-        as_attachment=True,
-        download_name=listing.file_name(choice, first, last),
-    )
+    return send_workbook(spool, listing.file_name(choice, first, last))

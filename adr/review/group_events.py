@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import Session
@@ -22,10 +21,10 @@ from adr.extensions import db
 from adr.models import GroupEvent, GroupEventCase, write_transaction
 from adr.review import bp
 from adr.review.coding import posted_id
+from adr.review.compliance import send_workbook, spooled
 from adr.signals import group_events
 from adr.signals.group_events import Refused
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PAGE_SIZE = 100
 
 
@@ -168,17 +167,14 @@ def group_event_record(event_id: str) -> Response | tuple[str, int]:
 def group_event_form(event_id: str) -> Response:
     """Download the event's 药品群体不良事件基本信息表, audited."""
     event = find_event(event_id)
-    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - send_file closes it
+    spool = spooled()
     group_events.write_form(event, spool)
-    spool.seek(0)
     with write_transaction() as session:
         audit.record(
             session, current_user.email, "group event downloaded", None, "group_event", None,
             str(event.id),
         )  # fmt: skip
-    return send_file(
-        spool, mimetype=XLSX, as_attachment=True, download_name=f"ADR-group-event-{event.id}.xlsx"
-    )
+    return send_workbook(spool, f"ADR-group-event-{event.id}.xlsx")
 
 
 @bp.app_context_processor

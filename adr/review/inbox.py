@@ -8,14 +8,13 @@ decisions post here. Nothing of a message is ever shown as HTML (`adr.inbox.read
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import Session
@@ -30,11 +29,11 @@ from adr.intake.forms import MaxLength, StaffReportForm
 from adr.models import InboxMessage, Report, User, write_transaction
 from adr.review import bp
 from adr.review.coding import posted_id
+from adr.review.compliance import send_workbook, spooled
 from adr.review.documents import download
 from adr.review.queries import MAX_PAGE, utcnow
 
 PAGE_SIZE = 50
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.get("/inbox")
@@ -269,14 +268,11 @@ def inbox_reconciliation_sheet() -> Response:
         found = reconciliation.month_of(db.session(), month)
     except ValueError:
         abort(400)
-    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - send_file closes it
+    spool = spooled()
     reconciliation.write_sheet(found, spool, current_language())
-    spool.seek(0)
     with write_transaction() as session:
         audit.record(session, current_user.email, "reconciliation downloaded", field=month)
-    return send_file(
-        spool, mimetype=XLSX, as_attachment=True, download_name=f"ADR-inbox-{month}.xlsx"
-    )
+    return send_workbook(spool, f"ADR-inbox-{month}.xlsx")
 
 
 def current_month() -> str:

@@ -8,7 +8,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from flask import Response, flash, redirect, render_template, request, send_file, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response as Sent
@@ -20,7 +20,7 @@ from adr.i18n import current_language
 from adr.models import Product, write_transaction
 from adr.regulator import periodic
 from adr.review import bp
-from adr.review.compliance import XLSX, spooled
+from adr.review.compliance import send_workbook, spooled
 from adr.review.queries import utcnow
 
 if TYPE_CHECKING:
@@ -119,14 +119,13 @@ def periodic_page() -> tuple[str, int]:
 
 @bp.get("/periodic.xlsx")
 @role_required("reviewer", "admin")
-def periodic_workbook() -> Response | tuple[str, int]:
+def periodic_workbook() -> Sent | tuple[str, int]:
     """Send the tabulation workbook of a product's interval."""
     _typed, _problems, tabulation = chosen_interval()
     if tabulation is None:
         return render_page()[0], 400
     spool = spooled()
     listed = periodic.write_periodic(tabulation, spool, current_language())
-    spool.seek(0)
     product, interval = tabulation.product, tabulation.interval
     with write_transaction() as session:
         audit.record(
@@ -136,31 +135,23 @@ def periodic_workbook() -> Response | tuple[str, int]:
             new=f"{product.approval_number} {interval.first}..{interval.end} DLP {interval.dlp}: "
             f"{tabulation.cases.cumulative} cases, {listed} in the interval",
         )
-    return send_file(
-        spool,
-        mimetype=XLSX,
-        as_attachment=True,
-        download_name=periodic.file_name(product, interval),
-    )
+    return send_workbook(spool, periodic.file_name(product, interval))
 
 
 @bp.get("/periodic/annual.xlsx")
 @role_required("reviewer", "admin")
-def annual_workbook() -> Response | tuple[str, int]:
+def annual_workbook() -> Sent | tuple[str, int]:
     """Send the annual report's figures of a year."""
     year, problem = chosen_year()
     if problem:
         return render_page()
     spool = spooled()
     periodic.write_annual(periodic.annual(year, utcnow()), spool, current_language())
-    spool.seek(0)
     with write_transaction() as session:
         audit.record(
             session, current_user.email, "periodic downloaded", new=f"annual report {year}"
         )
-    return send_file(
-        spool, mimetype=XLSX, as_attachment=True, download_name=f"annual-report-{year}.xlsx"
-    )
+    return send_workbook(spool, f"annual-report-{year}.xlsx")
 
 
 @bp.post("/periodic/exposure")

@@ -7,23 +7,22 @@ counts cases.
 
 from __future__ import annotations
 
-import tempfile
 from typing import Any
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from adr import audit, meddra, regulatory, vocab
+from adr import audit, regulatory, vocab
 from adr.auth.views import role_required
 from adr.extensions import db
 from adr.i18n import current_language
 from adr.models import Product, Signal, SignalRun, write_transaction
 from adr.review import bp
 from adr.review.coding import posted_id
-from adr.review.inbox import XLSX
+from adr.review.compliance import send_workbook, spooled
 from adr.review.queries import MAX_PAGE
 from adr.signals import log, statistics
 
@@ -71,8 +70,7 @@ def signals() -> str:
             Product.generic_name, Product.id
         )
     ).all()
-    version = meddra.current_version()
-    names = log.term_names(session, [s for s, _count in rows], version, current_language())
+    names = log.term_names([s for s, _count in rows], current_language())
     return render_template(
         "review/signals.html",
         rows=rows,
@@ -114,8 +112,7 @@ def render_signal(
 ) -> tuple[str, int]:
     """Render a signal's page; `refused` says why the `step` posted was not taken."""
     session = db.session()
-    version = meddra.current_version()
-    names = log.term_names(session, [signal], version, current_language())
+    names = log.term_names([signal], current_language())
     figure = signal.latest_figure
     run = session.get(SignalRun, figure.run_id) if figure else None
     return render_template(
@@ -178,15 +175,11 @@ STEP_NAMES = {
 @role_required("reviewer", "admin")
 def signal_log() -> Response:
     """Download the signal tracking log as a workbook, audited."""
-    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - send_file closes it
+    spool = spooled()
     log.write_log(db.session(), spool, current_language())
-    spool.seek(0)
     with write_transaction() as session:
         audit.record(session, current_user.email, "signal log downloaded", field="signal")
-    today = regulatory.china_today()
-    return send_file(
-        spool, mimetype=XLSX, as_attachment=True, download_name=f"ADR-signal-log-{today}.xlsx"
-    )
+    return send_workbook(spool, f"ADR-signal-log-{regulatory.china_today()}.xlsx")
 
 
 @bp.app_context_processor

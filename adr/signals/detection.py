@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -59,7 +59,7 @@ from adr.models import (
     write_transaction,
 )
 from adr.signals import statistics
-from adr.signals.counted import case_products, case_pts, counted_cases
+from adr.signals.counted import case_products, case_pts, chunks, counted_cases
 
 PERIOD_RE = re.compile(r"(\d{4})-(?:Q(\d)|(\d{2}))")
 QUANTITATIVE = ("prr", "ror", "ic", "trend")
@@ -737,8 +737,3 @@ def runs_since(
         key: [fired.get((run_id, key), set()) for run_id in run_ids]
         for key, run_ids in between.items()
     }
-
-
-def chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
-    for first in range(0, len(items), size):
-        yield items[first : first + size]

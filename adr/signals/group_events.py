@@ -36,11 +36,11 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from openpyxl import Workbook
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from adr import audit, mailer, regulatory, vocab
 from adr.models import Case, Drug, GroupEvent, GroupEventCase, Product, Report
-from adr.signals.counted import ASSESSED_ROLES
+from adr.signals.counted import ASSESSED_ROLES, chunks
 
 Area = tuple[str | None, str | None]  # province, city; None: not said
 NOWHERE: Area = (None, None)
@@ -174,7 +174,7 @@ def area_key(province: str | None, city: str | None) -> Area:
 def case_areas(session: Session, case_ids: list[int]) -> dict[int, Area]:
     """Return where each case happened, as typed: its latest report that says so."""
     areas: dict[int, Area] = {}
-    for chunk in chunked(case_ids):
+    for chunk in chunks(case_ids):
         rows = session.execute(
             sa.select(Report.case_id, Report.event_province, Report.event_city)
             .where(
@@ -190,7 +190,7 @@ def case_areas(session: Session, case_ids: list[int]) -> dict[int, Area]:
     return areas
 
 
-def counted_cases(
+def cases_of_product(
     session: Session, product_id: int, since: date, until: date, case_id: int | None = None
 ) -> list[Counted]:
     """Return the cases of a product that count, first known from `since` to `until`.
@@ -206,7 +206,7 @@ def counted_cases(
         in_window = sa.select(Report.case_id).where(Report.aware_on.between(since, until))
         candidates = list(session.scalars(in_window.distinct()))
     named: list[int] = []
-    for chunk in chunked(candidates):
+    for chunk in chunks(candidates):
         named += session.scalars(
             sa.select(Report.case_id)
             .join(Drug, Drug.report_id == Report.id)
@@ -219,7 +219,7 @@ def counted_cases(
         )
     known_on = sa.func.min(Report.aware_on)
     rows: list[Any] = []
-    for chunk in chunked(named):
+    for chunk in chunks(named):
         rows += session.execute(
             sa.select(Case.id, known_on, Case.death)
             .join(Report, Report.case_id == Case.id)
@@ -236,10 +236,6 @@ def counted_cases(
         Counted(id_, on, death, area_key(*areas.get(id_, NOWHERE)), areas.get(id_, NOWHERE))
         for id_, on, death in rows
     ]
-
-
-def chunked(ids: list[int], size: int = 500) -> Iterable[list[int]]:
-    return (ids[start : start + size] for start in range(0, len(ids), size))
 
 
 @dataclass
@@ -311,11 +307,11 @@ def check_case(session: Session, case_id: int, actor: str, report_id: int | None
     ).all()
     threshold, days, deaths = settings()
     for product_id in product_ids:
-        found = counted_cases(session, product_id, date.min, date.max, case_id)
+        found = cases_of_product(session, product_id, date.min, date.max, case_id)
         if not found:
             return  # invalid or a duplicate: it counts for no product
         me = found[0]
-        window = counted_cases(
+        window = cases_of_product(
             session,
             product_id,
             me.known_on - timedelta(days=days - 1),
@@ -622,6 +618,7 @@ def open_events(session: Session) -> list[GroupEvent]:
             sa.select(GroupEvent)
             .where(GroupEvent.closed_at.is_(None))
             .order_by(GroupEvent.investigation_due_on, GroupEvent.id)
+            .options(selectinload(GroupEvent.product), selectinload(GroupEvent.cases))
         )
     )
 

@@ -27,12 +27,10 @@ from flask_babel import gettext as _
 from openpyxl import Workbook
 from sqlalchemy.orm import Session, aliased, selectinload
 
-from adr import audit, regulatory, vocab
+from adr import audit, meddra, regulatory, vocab
 from adr.i18n import current_language
-from adr.meddra import current_version
 from adr.models import (
     Case,
-    MeddraTerm,
     Report,
     Signal,
     SignalAction,
@@ -442,44 +440,14 @@ def latest_run(session: Session) -> SignalRun | None:
     return session.scalar(query)
 
 
-def term_names(
-    session: Session, signals: list[Signal], version: str | None, language: str
-) -> dict[tuple[str, int], str]:
-    """Return the names of the signals' PTs and SOCs, by (level, code): the newest version's,
-    else the version the signal was detected in; a code no version names is left out."""
-    wanted = {("pt", s.pt_code) for s in signals} | {
-        ("soc", s.soc_code) for s in signals if s.soc_code is not None
+def term_names(signals: list[Signal], language: str) -> dict[tuple[str, int], str]:
+    """Return the names of the signals' PTs and SOCs, by (level, code), each from the newest
+    version that holds it; a code no version names is left out (shown as its bare code)."""
+    pts = meddra.term_names((s.pt_code for s in signals), "pt", language)
+    socs = meddra.term_names((s.soc_code for s in signals if s.soc_code), "soc", language)
+    return {("pt", code): name for code, name in pts.items()} | {
+        ("soc", code): name for code, name in socs.items()
     }
-    names: dict[tuple[str, int], str] = {}
-    by_version: dict[str, set[tuple[str, int]]] = {}
-    if version:
-        by_version[version] = wanted
-    for signal in signals:
-        if signal.meddra_version and signal.meddra_version != version:
-            own = {("pt", signal.pt_code)}
-            if signal.soc_code is not None:
-                own.add(("soc", signal.soc_code))
-            by_version.setdefault(signal.meddra_version, set()).update(own)
-    for release in [version, *sorted(set(by_version) - {version})]:
-        if not release:
-            continue
-        missing = {key for key in by_version[release] if key not in names}
-        if not missing:
-            continue
-        first, second = (
-            (MeddraTerm.name_zh, MeddraTerm.name_en)
-            if language.startswith("zh")
-            else (MeddraTerm.name_en, MeddraTerm.name_zh)
-        )
-        query = sa.select(MeddraTerm.level, MeddraTerm.code, first, second).where(
-            MeddraTerm.version == release,
-            MeddraTerm.level.in_(("pt", "soc")),
-            MeddraTerm.code.in_({code for _level, code in missing}),
-        )
-        for level, code, name, other in session.execute(query):
-            if (level, code) in missing and (name or other):
-                names[(level, code)] = str(name or other)
-    return names
 
 
 @dataclass(frozen=True)
@@ -779,7 +747,6 @@ def write_log(session: Session, target: str | Path | IO[bytes], language: str) -
     workbook = Workbook(write_only=True)
     signals_sheet = workbook.create_sheet(SIGNALS_SHEET.text(language))
     start_sheet(signals_sheet, list(SIGNAL_COLUMNS), language)
-    version = current_version()
     rows, last = 0, 0
     while True:
         chunk = list(
@@ -797,7 +764,7 @@ def write_log(session: Session, target: str | Path | IO[bytes], language: str) -
         )
         if not chunk:
             break
-        names = term_names(session, chunk, version, language)
+        names = term_names(chunk, language)
         for signal in chunk:
             signals_sheet.append(row_of(signals_sheet, signal_row(signal, names, language)))
         rows, last = rows + len(chunk), chunk[-1].id
