@@ -7,7 +7,9 @@ index is printed beside the database's.
 Run: `make bench` (or `.venv/bin/python -m bench.review --reports 1000000 [--engine postgresql]`;
 `--folder DIR` keeps a SQLite database there and reuses it on the next run;
 `--engine postgresql --from-sqlite DIR` copies that SQLite database's rows into the cluster
-instead of generating reports, much faster at a million).
+instead of generating reports, much faster at a million; `--url URL` times an existing
+database, upgraded first, and generates reports only if it has none).
+The signal list needs a detection run: when no run is stored, the last complete month's runs once.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import sqlalchemy as sa
 
 from adr import accounts, create_app, regulatory, search
 from adr.extensions import db
-from adr.models import Drug, Report
+from adr.models import Drug, Report, SignalRun
 from adr.review.queries import Filters, report_query
 from bench.load import database
 from tests.conftest import app_config, hidden_inputs
@@ -153,6 +155,7 @@ def main() -> None:
     parser.add_argument(
         "--from-sqlite", metavar="FOLDER", help="with postgresql: copy this SQLite database"
     )
+    parser.add_argument("--url", help="an existing database to time (upgraded first)")
     parser.add_argument(
         "--before", action="store_true", help="also time the LIKE scan the index replaced"
     )
@@ -161,6 +164,9 @@ def main() -> None:
         parser.error("--from-sqlite needs --engine postgresql")
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.folder or scratch
+        if args.url:
+            run(args, folder, args.url)
+            return
         with database(args.engine, Path(folder)) as where:
             run(args, folder, where.uri)
 
@@ -173,8 +179,8 @@ def run(args: argparse.Namespace, folder: str, uri: str) -> None:
     }
     months = months_back(MONTHS)
     print(f"== review ({args.engine}) ==")
-    if args.engine == "postgresql" or not Path(folder, "adr.sqlite3").exists():
-        subprocess.run([ADR, "db", "upgrade"], env=env, check=True, capture_output=True)  # noqa: S603
+    subprocess.run([ADR, "db", "upgrade"], env=env, check=True, capture_output=True)  # noqa: S603
+    if not has_row(uri, Report):
         started = time.perf_counter()
         if args.from_sqlite:
             copy_from_sqlite(args.from_sqlite, uri)
@@ -202,7 +208,12 @@ def run(args: argparse.Namespace, folder: str, uri: str) -> None:
             sa.select(Drug.batch_number).where(Drug.batch_number.is_not(None)).limit(1)
         )
         searches = search_terms()
+        deep = min(100, db.session.scalar(sa.select(sa.func.count(Report.id))) // 50 or 1)
         print(database_size(args.engine, folder))
+    if not has_row(uri, SignalRun):
+        started = time.perf_counter()
+        subprocess.run([ADR, "signals", "run"], env=env, check=True, capture_output=True)  # noqa: S603
+        print(f"adr signals run (last complete month) in {time.perf_counter() - started:.0f} s")
     client = app.test_client()
     token = hidden_inputs(client.get("/login").get_data(as_text=True))["csrf_token"]
     client.post(
@@ -213,10 +224,16 @@ def run(args: argparse.Namespace, folder: str, uri: str) -> None:
         "list, unfiltered": "/staff/reports",
         "list, month + serious": f"/staff/reports?month={months[1]}&serious=1",
         "list, batch number": f"/staff/reports?batch={batch}",
-        "list, page 100": "/staff/reports?page=100",
+        f"list, page {deep}": f"/staff/reports?page={deep}",
         "case page": f"/staff/reports/{reference}",
         "dashboard": "/staff/",
         "compliance, 12 months": "/staff/compliance",
+        "batches, 90 days": "/staff/batches",
+        "batches, all time": "/staff/batches?period=all",
+        "signals": "/staff/signals",
+        "group events": "/staff/group-events",
+        "line listing form": "/staff/listing",
+        "periodic reports": "/staff/periodic",
     }
     pages |= {
         f"search {name}": f"/staff/reports?q={quote(term)}" for name, term in searches.items()
@@ -236,6 +253,15 @@ def run(args: argparse.Namespace, folder: str, uri: str) -> None:
             for term in ("皮疹", "王", "无此反应"):
                 median, p95 = timed_scan(term, max(args.repeat // 8, 3))
                 print(f"{'LIKE scan ' + term + ' (query)':<32} {median:>10.1f} {p95:>8.1f}")
+
+
+def has_row(uri: str, model: type[Report] | type[SignalRun]) -> bool:
+    engine = sa.create_engine(uri)
+    try:
+        with engine.connect() as connection:
+            return connection.scalar(sa.select(model.id).limit(1)) is not None
+    finally:
+        engine.dispose()
 
 
 def timed_scan(term: str, repeat: int) -> tuple[float, float]:
