@@ -138,6 +138,20 @@ def report_query(filters: Filters, now: datetime, me: int | None = None) -> sa.S
     return query.order_by(*SORTS.get(filters.sort, search.NEWEST_FIRST))
 
 
+def due_first(query: sa.Select[Any], rows: int) -> sa.Select[Any]:
+    """Narrow `query`, ordered by due date, to the reports that can fill its first `rows`.
+
+    Sorting the whole list by the order's expression would read every report; instead the
+    reports that owe come soonest first from the deadline index, the others newest first from
+    the received index, `rows` of each, and only those are sorted.
+    """
+    plain = query.order_by(None).with_only_columns(Report.id)
+    owing = plain.where(OWES).order_by(Report.due_at, *search.NEWEST_FIRST).limit(rows)
+    rest = plain.where(sa.not_(OWES)).order_by(*search.NEWEST_FIRST).limit(rows)
+    first = sa.union_all(*(sa.select(part.subquery().c.id) for part in (owing, rest)))
+    return query.where(Report.id.in_(first))
+
+
 def find_report(reference: str) -> Report:
     """Return the report of a reference as typed or linked, or answer 404."""
     normalized = regulatory.normalize_reference(reference)
