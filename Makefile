@@ -1,6 +1,7 @@
 # `make run` serves the app, `make test` runs the checks, `make bench` prints the figures.
 # `make check` is the quick loop: lint, then on SQLite the tests the changes can affect.
-# Each sets itself up first: a virtual environment in .venv and the compiled catalogues.
+# Each sets itself up first: a virtual environment in .venv from the lock requirements-dev.txt
+# (exact versions with their hashes; `make lock` compiles it again) and the compiled catalogues.
 # The browser tests (tests/browser) and `make screenshots` drive Debian's chromium through
 # Playwright; without it the tests are skipped and pytest's summary says so. The inbox tests
 # start Debian's Dovecot (dovecot-imapd) the same way, and are skipped without it.
@@ -14,15 +15,30 @@ INSTALLED := $(VENV)/.installed
 CATALOGUES := $(wildcard adr/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGUES:.po=.mo)
 
-.PHONY: setup run test check lint bench screenshots translations clean
+.PHONY: setup lock run test check lint bench screenshots translations clean
 
 setup: $(INSTALLED) $(COMPILED)
 
-$(INSTALLED): pyproject.toml
+# Exactly the locked versions, each checked against its hashes; pip-sync then takes out what the
+# lock no longer names (the project too, installed again last, with the locked setuptools).
+$(INSTALLED): pyproject.toml requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "make: Python 3.11 or newer is needed, found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
+	$(BIN)/pip-sync --quiet requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
+
+# The locks, compiled from pyproject.toml on Linux with Python 3.11 (CI's and production's):
+# requirements.txt, the app's dependencies (what production installs), and requirements-dev.txt,
+# the same pins with the dev extras. Pins that still fit are kept; `make lock UPGRADE=1` takes
+# the newest versions that fit instead.
+COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes \
+	--allow-unsafe --strip-extras --all-build-deps --no-emit-index-url --no-emit-find-links \
+	--no-emit-trusted-host $(if $(UPGRADE),--upgrade)
+lock: $(INSTALLED)
+	$(COMPILE) --output-file requirements.txt pyproject.toml
+	$(COMPILE) --extra dev --constraint requirements.txt --output-file requirements-dev.txt pyproject.toml
 
 %.mo: %.po $(INSTALLED)
 	$(BIN)/pybabel compile --statistics -i $< -o $@

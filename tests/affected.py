@@ -44,6 +44,7 @@ OTHER_FILES = {
     ],
     "babel.cfg": ["adr.i18n"],
     "gunicorn.conf.py": ["tests/test_deployment.py"],
+    "requirements*.txt": ["tests/test_lock.py"],
     "pyproject.toml": [EVERYTHING],
     "Makefile": [EVERYTHING],
     "tests/conftest.py": [EVERYTHING],

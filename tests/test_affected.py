@@ -39,6 +39,7 @@ def test_other_files_map_to_the_tests_that_read_them():
     assert "tests/browser" in affected_tests(["adr/static/form.js"])
     migrations = affected_tests(["adr/migrations/versions/0015_meddra_reactions_e2b.py"])
     assert {"tests/test_migration_reactions.py", "tests/test_app.py"} <= set(migrations)
+    assert affected_tests(["requirements.txt"]) == ["tests/test_lock.py"]
     assert affected_tests(["README.md", "docs/benchmarks.md"]) == []
 
 
