@@ -14,3 +14,11 @@ forwarded_allow_ips = "127.0.0.1"
 # The app is served at its own root (APPLICATION_ROOT): no request says where it is mounted, so a
 # SCRIPT_NAME header is dropped, not trusted (a wrong one made gunicorn answer 500).
 forwarder_headers = ""
+
+# Threads in each worker (gthread): a report's request mostly waits for the database's write lock
+# and its fsync, and a sync worker does nothing else meanwhile. Four threads gave about twice the
+# reports per second at less CPU each (docs/benchmarks.md, "Intake throughput (intake)"). A request
+# that hangs no longer gets its worker killed after --timeout; the worker's other threads go on.
+# `--worker-class sync --threads 1` on the command line brings back sync workers.
+worker_class = "gthread"
+threads = 4

@@ -1,9 +1,9 @@
 """The mail outbox: enqueue inside the caller's transaction; deliver later, once, with retries.
 
-A report and its mails commit together. Delivery claims one row at a time with a
-conditional UPDATE, so two senders (the background thread, `adr send-mail`, other
-processes) never send a row twice; a claim left by a sender that died mid-send is
-released after `MAIL_CLAIM_TIMEOUT_SECONDS` and retried with the same Message-ID.
+A report and its mails commit together. Delivery claims a batch of rows with a conditional
+UPDATE, so two senders (the background thread, `adr send-mail`, other processes) never send
+a row twice; a claim left by a sender that died mid-send is released after
+`MAIL_CLAIM_TIMEOUT_SECONDS` and retried with the same Message-ID.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import make_msgid
 from functools import partial
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, current_app, render_template
@@ -283,21 +283,35 @@ class TimeoutConnection(Connection):
 
 
 def deliver_pending_mail(
-    *, ignore_backoff: bool = False, retry_failed: bool = False, now: datetime | None = None
+    *,
+    ignore_backoff: bool = False,
+    retry_failed: bool = False,
+    now: datetime | None = None,
+    smtp: SMTPSession | None = None,
 ) -> Delivery:
-    """Try each mail that is due (or every undelivered one) once; return what happened."""
-    now = now or datetime.now(UTC)
+    """Try each mail that is due (or every undelivered one) once; return what happened.
+
+    Mails go a batch at a time: claimed in one write transaction, sent over one SMTP
+    connection (`smtp`, kept by the caller across passes, or one for this pass), their
+    outcomes written in another. A mail queued during the pass is taken too.
+    """
     delivery = Delivery()
-    smtp = SMTPSession()
+    session = smtp or SMTPSession()
+    session.check_on_first_send()
+    after = 0  # each mail is tried once a pass: a batch takes ids above the last one's
     try:
-        for mail_id in _candidates(now, ignore_backoff, retry_failed):
-            claimed = _claim(mail_id, now, ignore_backoff, retry_failed)
-            if claimed is None:
-                continue  # another sender has it
-            outbox_mail, reference = claimed
-            _record(outbox_mail, smtp.send(outbox_mail, reference), delivery)
+        while True:
+            moment = now or datetime.now(UTC)
+            ids = _candidates(moment, ignore_backoff, retry_failed, after)
+            if not ids:
+                break
+            after = ids[-1]
+            batch = _claim(ids, moment, ignore_backoff, retry_failed)
+            tried = [(mail, session.send(mail, reference)) for mail, reference in batch]
+            _record(tried, delivery)
     finally:
-        smtp.close()
+        if smtp is None:
+            session.close()
     return delivery
 
 
@@ -311,44 +325,60 @@ def _claimable(now: datetime, ignore_backoff: bool, retry_failed: bool) -> sa.Co
     return sa.or_(waiting, abandoned)
 
 
-def _candidates(now: datetime, ignore_backoff: bool, retry_failed: bool) -> list[int]:
-    query = sa.select(OutboxMail.id).where(_claimable(now, ignore_backoff, retry_failed))
-    ids = list(db.session.scalars(query.order_by(OutboxMail.id)))
-    db.session.rollback()  # end the read, so claims open their own write transactions
+def _candidates(now: datetime, ignore_backoff: bool, retry_failed: bool, after: int) -> list[int]:
+    """Return the ids of the next batch of claimable mails above `after`."""
+    query = (
+        sa.select(OutboxMail.id)
+        .where(_claimable(now, ignore_backoff, retry_failed), OutboxMail.id > after)
+        .order_by(OutboxMail.id)
+        .limit(current_app.config["MAIL_BATCH_SIZE"])
+    )
+    ids = list(db.session.scalars(query))
+    db.session.rollback()  # end the read, so the claim opens its own write transaction
     return ids
 
 
 def _claim(
-    mail_id: int, now: datetime, ignore_backoff: bool, retry_failed: bool
-) -> tuple[OutboxMail, str | None] | None:
-    """Take one row for this sender, atomically, and read its report's reference; None when
-    another sender took it first."""
+    ids: list[int], now: datetime, ignore_backoff: bool, retry_failed: bool
+) -> list[tuple[OutboxMail, str | None]]:
+    """Take for this sender, atomically, those of these rows still claimable (another sender
+    may have taken some first); return them with their report's reference."""
     claimed_at = datetime.now(UTC)
     with write_transaction() as session:
         claim = (
             sa.update(OutboxMail)
-            .where(OutboxMail.id == mail_id, _claimable(now, ignore_backoff, retry_failed))
+            .where(OutboxMail.id.in_(ids), _claimable(now, ignore_backoff, retry_failed))
             .values(status="sending", claimed_at=claimed_at, attempts=OutboxMail.attempts + 1)
+            .returning(OutboxMail.id)
             .execution_options(synchronize_session=False)
         )
-        if cast(sa.CursorResult[Any], session.execute(claim)).rowcount != 1:
-            return None
-    outbox_mail = db.session.get(OutboxMail, mail_id, populate_existing=True)
-    reference = None
-    if outbox_mail is not None:
-        if outbox_mail.report_id is not None:
-            query = sa.select(Report.reference).where(Report.id == outbox_mail.report_id)
-            reference = db.session.scalar(query)
-        db.session.expunge(outbox_mail)  # keep what was read once the transaction ends
-    db.session.rollback()
-    return None if outbox_mail is None else (outbox_mail, reference)
+        claimed = list(session.scalars(claim))
+        if not claimed:
+            return []
+        query = (
+            sa.select(OutboxMail, Report.reference)
+            .outerjoin(Report, Report.id == OutboxMail.report_id)
+            .where(OutboxMail.id.in_(claimed))
+            .order_by(OutboxMail.id)
+            .execution_options(populate_existing=True)
+        )
+        batch = [(row.OutboxMail, row.reference) for row in session.execute(query)]
+        for outbox_mail, _reference in batch:
+            session.expunge(outbox_mail)  # keep what was read once the transaction ends
+    return batch
 
 
 class SMTPSession:
-    """One SMTP connection for a pass: opened when first needed, dropped after any error."""
+    """One SMTP connection, opened when first needed, dropped after any error; a background
+    sender keeps it from pass to pass, checked once a pass before it carries a mail."""
 
     def __init__(self) -> None:
         self.connection: TimeoutConnection | None = None
+        self.unchecked = False
+
+    def check_on_first_send(self) -> None:
+        """Check a kept connection (NOOP) before the next mail: the server may have dropped it."""
+        self.unchecked = self.connection is not None
 
     def send(self, outbox_mail: OutboxMail, reference: str | None = None) -> Exception | None:
         """Send one mail (about the report of `reference`, if any); return the error, if any."""
@@ -362,6 +392,12 @@ class SMTPSession:
             extra_headers={KIND_HEADER: outbox_mail.kind} | named,
         )
         message.msgId = outbox_mail.message_id  # the inbox knows our mails by it (adr.inbox)
+        if self.unchecked and self.connection is not None and self.connection.host is not None:
+            self.unchecked = False
+            try:
+                self.connection.host.noop()
+            except (smtplib.SMTPException, OSError):
+                self.close()  # gone while idle: a fresh one below, nothing sent on the old
         try:
             if self.connection is None:
                 self.connection = TimeoutConnection(current_app.extensions["mail"]).__enter__()
@@ -414,73 +450,88 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, config["MAIL_RETRY_MAX_SECONDS"]))
 
 
-def _record(outbox_mail: OutboxMail, error: Exception | None, delivery: Delivery) -> None:
+def _record(tried: list[tuple[OutboxMail, Exception | None]], delivery: Delivery) -> None:
+    """Write what became of a batch of mails, in one write transaction."""
     now = datetime.now(UTC)
-    values: dict[str, Any] = {"claimed_at": None}
-    if error is None:
-        values |= {"status": "sent", "sent_at": now, "last_error": None}
-    else:
-        window = timedelta(hours=current_app.config["MAIL_RETRY_WINDOW_HOURS"])
-        gave_up = now - outbox_mail.created_at > window
-        values["last_error"] = describe(error)
-        if is_permanent(error) or gave_up:
-            values["status"] = "failed"
+    window = timedelta(hours=current_app.config["MAIL_RETRY_WINDOW_HOURS"])
+    outcomes: list[tuple[OutboxMail, dict[str, Any]]] = []
+    for outbox_mail, error in tried:
+        values: dict[str, Any] = {"claimed_at": None}
+        if error is None:
+            values |= {"status": "sent", "sent_at": now, "last_error": None}
         else:
-            values |= {
-                "status": "pending",
-                "next_attempt_at": now + retry_delay(outbox_mail.attempts),
-            }
-        log.warning(
-            "mail %s to the %s: %s",
-            outbox_mail.id,
-            outbox_mail.kind,
-            without_addresses(values["last_error"]),
-        )
+            values["last_error"] = describe(error)
+            if is_permanent(error) or now - outbox_mail.created_at > window:
+                values["status"] = "failed"
+            else:
+                values |= {
+                    "status": "pending",
+                    "next_attempt_at": now + retry_delay(outbox_mail.attempts),
+                }
+            log.warning(
+                "mail %s to the %s: %s",
+                outbox_mail.id,
+                outbox_mail.kind,
+                without_addresses(values["last_error"]),
+            )
+        outcomes.append((outbox_mail, values))
+    if not outcomes:
+        return
     try:
-        _write_outcome(outbox_mail, values)
+        _write_outcomes(outcomes)
     except DBAPIError:
         log.exception(
-            "mail %s to the %s: could not record that it was %s; its claim will be released",
-            outbox_mail.id,
-            outbox_mail.kind,
-            values["status"],
+            "mails %s: could not record what became of them; their claims will be released",
+            ", ".join(str(outbox_mail.id) for outbox_mail, _values in outcomes),
         )
-        delivery.unrecorded.append(outbox_mail)
+        delivery.unrecorded += [outbox_mail for outbox_mail, _values in outcomes]
         return
-    for name, value in values.items():
-        setattr(outbox_mail, name, value)
-    outcomes = {"sent": delivery.sent, "failed": delivery.failed, "pending": delivery.retrying}
-    outcomes[values["status"]].append(outbox_mail)
+    lists = {"sent": delivery.sent, "failed": delivery.failed, "pending": delivery.retrying}
+    for outbox_mail, values in outcomes:
+        for name, value in values.items():
+            setattr(outbox_mail, name, value)
+        lists[values["status"]].append(outbox_mail)
 
 
-def _write_outcome(outbox_mail: OutboxMail, values: dict[str, Any]) -> None:
-    """Write what became of a mail, trying again while the database is briefly unreachable.
+def _write_outcomes(outcomes: list[tuple[OutboxMail, dict[str, Any]]]) -> None:
+    """Write what became of a batch, trying again while the database is briefly unreachable.
 
-    The server has the mail by now: giving up leaves the row claimed, and it is sent again
-    once the claim times out. A restarting database is usually back within seconds.
+    The server has the sent mails by now: giving up leaves their rows claimed, and they are
+    sent again once the claim times out. A restarting database is usually back within seconds.
     """
+    sent = [(mail, values) for mail, values in outcomes if values["status"] == "sent"]
+    others = [(mail, values) for mail, values in outcomes if values["status"] != "sent"]
     deadline = time.monotonic() + current_app.config["MAIL_RECORD_RETRY_SECONDS"]
     pause = RECORD_FIRST_PAUSE_SECONDS
     while True:
         try:
             with write_transaction() as session:
-                session.execute(
-                    sa.update(OutboxMail)
-                    .where(
-                        OutboxMail.id == outbox_mail.id,
-                        OutboxMail.claimed_at == outbox_mail.claimed_at,
-                    )
-                    .values(**values)
-                    .execution_options(synchronize_session=False)
-                )
+                if sent:  # the same values for every mail sent
+                    sent_mails = [outbox_mail for outbox_mail, _values in sent]
+                    session.execute(_still_claimed(sent_mails).values(**sent[0][1]))
+                for outbox_mail, values in others:
+                    session.execute(_still_claimed([outbox_mail]).values(**values))
             return
         except DBAPIError as error:
             db.session.rollback()  # the BEGIN may have failed before write_transaction's own
             if not is_unreachable(error) or time.monotonic() + pause > deadline:
                 raise
-            log.warning("mail %s: the database is unreachable; trying again", outbox_mail.id)
+            log.warning("mails: the database is unreachable; trying again to record them")
             time.sleep(pause)
             pause = min(pause * 2, RECORD_MAX_PAUSE_SECONDS)
+
+
+def _still_claimed(mails: list[OutboxMail]) -> sa.Update:
+    """Return an UPDATE of these rows while they hold the claim they were sent under (a batch's
+    rows share it)."""
+    return (
+        sa.update(OutboxMail)
+        .where(
+            OutboxMail.id.in_([mail.id for mail in mails]),
+            OutboxMail.claimed_at == mails[0].claimed_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def is_unreachable(error: DBAPIError) -> bool:
@@ -492,7 +543,8 @@ def is_unreachable(error: DBAPIError) -> bool:
 
 
 class BackgroundSender:
-    """One thread per web process that delivers due mail, woken at once by a new report."""
+    """One thread per web process that delivers due mail, woken by a new report: at once, or
+    within MAIL_PASS_SECONDS of its previous pass."""
 
     def __init__(self, app: Flask) -> None:
         self.app = app
@@ -508,14 +560,23 @@ class BackgroundSender:
                 self.thread.start()
 
     def run(self) -> None:
+        config = self.app.config
+        smtp = SMTPSession()  # kept while mail keeps coming; dropped after a quiet poll
         while not self.stopping.is_set():
+            self.wake_up.clear()  # a report committed from now on wakes the next pass
+            started = time.monotonic()
             try:
                 with self.app.app_context():
-                    deliver_pending_mail()
+                    deliver_pending_mail(smtp=smtp)
             except Exception:
                 log.exception("mail delivery pass failed; trying again later")
-            self.wake_up.wait(self.app.config["MAIL_POLL_SECONDS"])
-            self.wake_up.clear()
+                smtp.close()
+            if not self.wake_up.wait(config["MAIL_POLL_SECONDS"]):
+                smtp.close()
+            # Under load, one pass every MAIL_PASS_SECONDS takes the mails of many reports;
+            # the first report after a quiet spell is mailed at once.
+            self.stopping.wait(max(0.0, started + config["MAIL_PASS_SECONDS"] - time.monotonic()))
+        smtp.close()
 
     def stop(self) -> None:
         """Finish the pass under way, then end the thread."""

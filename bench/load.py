@@ -1,6 +1,7 @@
 """Load and faults: 16 browsers send reports to gunicorn while a worker, mail and the DB fail.
 
-The app runs under gunicorn (2 sync workers) on SQLite, then on a durable PostgreSQL cluster.
+The app runs under gunicorn (2 workers, gunicorn.conf.py's threads) on SQLite, then on a durable
+PostgreSQL cluster.
 Each client opens the form, then posts a report, and retries a failed post with the same
 submission token, as a browser's second click would. A third of the way in, one worker is
 killed and the mail server stops; two thirds in, the mail server comes back and PostgreSQL
@@ -17,6 +18,7 @@ import os
 import random
 import re
 import resource
+import runpy
 import signal
 import statistics
 import subprocess
@@ -40,6 +42,7 @@ from tests.postgres import Cluster, server_binaries
 from tests.smtp import free_port
 
 BIN = Path(sys.executable).parent
+CONFIG = Path(__file__).parents[1] / "gunicorn.conf.py"
 HOST = "127.0.0.1"
 REFERENCE = re.compile(r"/report/submitted/(ADR-\d{6}-[0-9A-Z]{6})$")
 HIDDEN = re.compile(r"<input[^>]*type=\"hidden\"[^>]*>")
@@ -82,16 +85,17 @@ class MailServer:
 
 
 class Gunicorn:
-    """The app under gunicorn's sync workers on 127.0.0.1."""
+    """The app under gunicorn on 127.0.0.1, with gunicorn.conf.py (its threads unless given)."""
 
     def __init__(
-        self, env: dict[str, str], workers: int, threads: int, log: Path, app: str
+        self, env: dict[str, str], workers: int, threads: int | None, log: Path, app: str
     ) -> None:
         self.port = free_port()
         self.log = log
+        per_worker = ["--threads", str(threads)] if threads else []
         with open(log, "w") as output:
             self.process = subprocess.Popen(  # noqa: S603 - our own venv's gunicorn
-                [str(BIN / "gunicorn"), "-w", str(workers), "--threads", str(threads),
+                [str(BIN / "gunicorn"), "--config", str(CONFIG), "-w", str(workers), *per_worker,
                  "-b", f"{HOST}:{self.port}", "--log-level", "warning", app],
                 env=env, stdout=output, stderr=subprocess.STDOUT,
             )  # fmt: skip
@@ -535,8 +539,9 @@ def own_cpu_seconds() -> float:
 
 def run_engine(engine: str, args: argparse.Namespace) -> None:
     """Run the load and the faults against one engine, then check and print the figures."""
+    threads = args.threads or runpy.run_path(str(CONFIG))["threads"]
     print(
-        f"== load and faults: {engine}, {args.workers} workers × {args.threads} threads, "
+        f"== load and faults: {engine}, {args.workers} workers × {threads} threads, "
         f"{args.clients} clients, "
         f"{args.seconds:.0f} s ==",
         flush=True,
@@ -587,7 +592,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1, help="above 1: gthread workers")
+    parser.add_argument(
+        "--threads", type=int, help="threads per worker (default: gunicorn.conf.py's; 1: sync)"
+    )
     parser.add_argument("--ceiling-seconds", type=float, default=10)
     parser.add_argument(
         "--app", default="adr:create_app()", help="what gunicorn serves, to measure a variant"

@@ -1,9 +1,13 @@
-"""Intake: CPU per `GET /report` and per `POST /report`, and where it goes (cProfile).
+"""Intake: CPU per `GET /report`, per `POST /report` and per report's mails, and where it goes.
 
-Run: `.venv/bin/python -m bench.profile_intake --requests 300 [--top 25]`.
+Run: `.venv/bin/python -m bench.profile_intake --requests 300 [--top 25] [--profile mail]`.
 The app runs in-process through Flask's test client on a SQLite file with real CSRF
-tokens; each round opens the form, then posts the tests' realistic report. CPU is counted
-around the app's WSGI call, so the test client's own work is left out.
+tokens; each round opens the form, then posts the tests' realistic report (every other one
+without an e-mail address, as in bench/load.py). CPU is counted around the app's WSGI call,
+so the test client's own work is left out. Then the same reports are sent again and their
+mails delivered to aiosmtpd (a process of its own) by passes of 1 and of 10 reports' mails,
+as the background sender does when reports come one by one and under load, one SMTP
+connection kept across passes; CPU is counted around each pass.
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from adr import create_app
+from adr import create_app, mailer
 from adr.extensions import db
+from bench.load import HOST, MailServer
 from tests.conftest import hidden_inputs, valid_report
+from tests.smtp import free_port
 
 
 class CPUMeter:
@@ -45,28 +51,62 @@ class CPUMeter:
 
 def rounds(client, meter: CPUMeter, count: int) -> tuple[float, float]:
     """Open the form and post a report `count` times; return the app's CPU ms per GET and POST."""
-    report = valid_report()
     meter.seconds.clear()
-    for _ in range(count):
-        page = client.get("/report").get_data(as_text=True)
-        response = client.post("/report", data={**hidden_inputs(page), **report})
-        assert response.status_code == 303, response.status_code
+    for number in range(count):
+        post(client, number)
     return meter.seconds["GET"] * 1000 / count, meter.seconds["POST"] * 1000 / count
+
+
+def post(client, number: int) -> None:
+    """Open the form and send the tests' report; every other one without an e-mail address."""
+    report = valid_report() | ({"reporter-email": ""} if number % 2 else {})
+    page = client.get("/report").get_data(as_text=True)
+    response = client.post("/report", data={**hidden_inputs(page), **report})
+    assert response.status_code == 303, response.status_code
+
+
+def mail_rounds(
+    app, client, count: int, per_pass: int, profile: cProfile.Profile | None = None
+) -> float:
+    """Post `count` reports, delivering their mails every `per_pass` reports; return the CPU
+    ms of delivery per report."""
+    seconds = 0.0
+    smtp = mailer.SMTPSession()
+    for number in range(count):
+        post(client, number)
+        if (number + 1) % per_pass:
+            continue
+        with app.app_context():
+            started = time.process_time()
+            if profile:
+                profile.enable()
+            delivery = mailer.deliver_pending_mail(smtp=smtp)
+            if profile:
+                profile.disable()
+            seconds += time.process_time() - started
+        assert not (delivery.retrying or delivery.failed or delivery.unrecorded)
+    smtp.close()
+    return seconds * 1000 / count
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--top", type=int, default=0, help="print the top N functions (cumtime)")
+    parser.add_argument("--profile", choices=["requests", "mail"], default="requests")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         os.environ["ADR_INSTANCE_PATH"] = folder
+        server = MailServer(free_port(), Path(folder) / "received.txt")
+        server.start()
         config = {
             "TESTING": False,
             "SECRET_KEY": "the benchmark's secret key, long enough for production",
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(folder) / 'adr.sqlite3'}",
             "RATELIMIT_ENABLED": False,
             "MAIL_BACKGROUND": False,
+            "MAIL_SERVER": HOST,
+            "MAIL_PORT": server.port,
             "LOG_LEVEL": "WARNING",
         }
         app = create_app(config)
@@ -79,10 +119,22 @@ def main() -> None:
         get_ms, post_ms = rounds(client, meter, args.requests)
         print(f"GET /report   {get_ms:6.2f} ms CPU per request (in the app, test client aside)")
         print(f"POST /report  {post_ms:6.2f} ms CPU per request (in the app, test client aside)")
+        with app.app_context():
+            mailer.deliver_pending_mail()  # the mails so far: not counted
+        for per_pass in (1, 10):
+            mail_ms = mail_rounds(app, client, args.requests, per_pass)
+            print(f"mail delivery {mail_ms:6.2f} ms CPU per report (passes of {per_pass} reports)")
+        server.stop()
         if args.top:
-            meter.profile = cProfile.Profile()
-            rounds(client, meter, args.requests)
-            stats = pstats.Stats(meter.profile).sort_stats("cumulative")
+            profile = cProfile.Profile()
+            if args.profile == "requests":
+                meter.profile = profile
+                rounds(client, meter, args.requests)
+            else:
+                server.start()
+                mail_rounds(app, client, args.requests, 10, profile)
+                server.stop()
+            stats = pstats.Stats(profile).sort_stats("cumulative")
             stats.print_stats(args.top)
 
 

@@ -19,22 +19,29 @@ def free_port() -> int:
 
 
 class Inbox:
-    """An aiosmtpd handler that keeps each message, or answers DATA with `data_reply`."""
+    """An aiosmtpd handler that keeps each message, or answers DATA with `data_reply` (or with
+    `refused[address]` for a message to that address)."""
 
     def __init__(self) -> None:
         self.received: list[tuple[list[str], EmailMessage]] = []
         self.raw: list[bytes] = []  # each message's bytes as they arrived
+        self.peers: list[tuple[str, int]] = []  # the connection each message came over
         self.data_reply: str | None = None
+        self.refused: dict[str, str] = {}
         self.on_message: Callable[[], object] | None = None  # called before the 250 reply
         self.arrived = threading.Condition()
 
     async def handle_DATA(self, server, session, envelope):
         if self.data_reply:
             return self.data_reply
+        for address in envelope.rcpt_tos:
+            if address in self.refused:
+                return self.refused[address]
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.arrived:
             self.received.append((list(envelope.rcpt_tos), message))
             self.raw.append(envelope.original_content or envelope.content)
+            self.peers.append(session.peer)
             self.arrived.notify_all()
         if self.on_message:
             self.on_message()

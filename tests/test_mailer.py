@@ -277,6 +277,38 @@ def test_a_permanent_refusal_fails_the_mail_with_the_reply_kept(mail_app, smtp):
     assert len(deliver(mail_app, retry_failed=True).sent) == 1  # an operator's --retry-failed
 
 
+def test_a_mail_refused_for_good_in_a_batch_fails_alone_and_the_others_go(
+    tmp_path, monkeypatch, smtp
+):
+    app = make_app(tmp_path, monkeypatch, smtp.port, MAIL_BATCH_SIZE=3)
+    submit(app)
+    bounced = submit(app, {"reporter-email": "nobody@example.com"})
+    submit(app, {"reporter-email": ""})  # five mails: batches of three and two
+    smtp.inbox.refused["nobody@example.com"] = "550 5.1.1 No such mailbox"
+    delivery = deliver(app)
+    [failed] = delivery.failed
+    assert (failed.kind, failed.status, failed.attempts) == ("acknowledgement", "failed", 1)
+    assert bounced in failed.subject and not delivery.retrying and not delivery.unrecorded
+    assert len(delivery.sent) == 4 and len(smtp.inbox.messages) == 4
+    assert {(m.status, m.attempts, m.claimed_at) for m in outbox(app) if m.id != failed.id} == {
+        ("sent", 1, None)
+    }
+    assert deliver(app, ignore_backoff=True).sent == []
+
+
+def test_a_kept_connection_the_server_dropped_is_checked_and_opened_again(mail_app, smtp):
+    smtp_session = mailer.SMTPSession()  # a background sender keeps one from pass to pass
+    submit(mail_app, {"reporter-email": ""})
+    assert len(deliver(mail_app, smtp=smtp_session).sent) == 1
+    smtp.stop()  # the server restarts while the connection is idle
+    smtp.start()
+    submit(mail_app, {"reporter-email": ""})
+    assert len(deliver(mail_app, smtp=smtp_session).sent) == 1  # not a retry 30 s later
+    smtp_session.close()
+    first, second = smtp.inbox.peers
+    assert first != second
+
+
 def test_a_mail_still_failing_after_the_retry_window_is_failed(mail_app):
     submit(mail_app, {"reporter-email": ""})
     with mail_app.app_context():
@@ -450,17 +482,18 @@ def test_a_mail_sent_while_the_database_blips_is_marked_sent_once_it_is_back(
 
 
 @pytest.mark.sqlite_only
-def test_a_mail_that_cannot_be_marked_does_not_stop_the_others_being_sent_and_marked(
+def test_a_batch_that_cannot_be_marked_does_not_stop_the_next_being_sent_and_marked(
     tmp_path, monkeypatch, smtp, outage
 ):
-    # The first mark gives up after one try (1.5 s busy timeout, 0.2 s to retry); the lock
-    # is free again at 2 s, while the second mail's claim is still waiting for it.
+    # One mail a batch. The first mark gives up after one try (1.5 s busy timeout, 0.2 s to
+    # retry); the lock is free again at 2 s, while the second batch's claim is still waiting.
     app = make_app(
         tmp_path,
         monkeypatch,
         smtp.port,
         SQLITE_BUSY_TIMEOUT_MS=1500,
         MAIL_RECORD_RETRY_SECONDS=0.2,
+        MAIL_BATCH_SIZE=1,
     )
     submit(app)
     smtp.inbox.on_message = once(outage(seconds=2))
@@ -477,6 +510,12 @@ def test_the_background_sender_delivers_within_seconds(tmp_path, monkeypatch, sm
     reference = submit(app)
     messages = smtp.inbox.wait_for(2, seconds=10)
     assert len(messages) == 2 and all(reference in m["Subject"] for m in messages)
+    # The next report comes within MAIL_PASS_SECONDS of that pass: its mails follow, long
+    # before the 30 s poll, over the connection the sender kept.
+    following = submit(app)
+    messages = smtp.inbox.wait_for(4, seconds=10)
+    assert len(messages) == 4 and all(following in m["Subject"] for m in messages[2:])
+    assert len(set(smtp.inbox.peers)) == 1
 
 
 def test_retry_delays_double_up_to_the_cap(mail_app):
