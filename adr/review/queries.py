@@ -71,11 +71,13 @@ class Filters:
 OWES = sa.and_(Report.due_at.is_not(None), OWING)
 WORKFLOW = ("received", "in_review", "assessed", "submitted", "closed", "invalid", "duplicate")
 BY_DUE = (sa.case((OWES, 0), else_=1), sa.case((OWES, Report.due_at)), *search.NEWEST_FIRST)
-CASE_STATUS = sa.select(Case.status).where(Case.id == Report.case_id).scalar_subquery()
 SORTS: dict[str, tuple[sa.ColumnElement[Any], ...]] = {
     "due": BY_DUE,
     "received": search.NEWEST_FIRST,
-    "status": (sa.case({s: rank for rank, s in enumerate(WORKFLOW)}, value=CASE_STATUS), *BY_DUE),
+    "status": (
+        sa.case({s: rank for rank, s in enumerate(WORKFLOW)}, value=Report.case_status),
+        *BY_DUE,
+    ),
 }
 
 
@@ -84,20 +86,22 @@ def report_query(filters: Filters, now: datetime, me: int | None = None) -> sa.S
     results and no order: newest first). `me` is the account "assigned to me" means."""
     query = sa.select(Report)
     if filters.open:
-        query = query.where(case_is(Case.status.in_(regulatory.OPEN_STATUSES)))
+        query = query.where(Report.case_status.in_(regulatory.OPEN_STATUSES))
     if filters.assigned == "none":
         query = query.where(case_is(Case.assigned_to_id.is_(None)))
     elif filters.assigned:
         assignee = me if filters.assigned == "me" else int(filters.assigned)
         query = query.where(case_among(Case.assigned_to_id == assignee))
     if filters.status:
-        query = query.where(case_among(Case.status == filters.status))
+        query = query.where(Report.case_status == filters.status)
     if filters.source:
         query = query.where(Report.source == filters.source)
-    if filters.serious or filters.deaths:
-        wanted = [Case.serious.is_(True)] if filters.serious else []
-        wanted += [Case.death.is_(True)] if filters.deaths else []
-        query = query.where(case_is(*wanted, *([] if filters.status else [ANSWERABLE])))
+    if filters.serious:
+        query = query.where(Report.case_serious == sa.true())
+    if filters.deaths:
+        query = query.where(Report.case_death == sa.true())
+    if (filters.serious or filters.deaths) and not filters.status:
+        query = query.where(Report.case_status.not_in(regulatory.NOT_FOR_REGULATOR))
     if filters.mail_failed:
         failed = sa.select(OutboxMail.report_id).where(OutboxMail.status == "failed")
         query = query.where(Report.id.in_(failed))
