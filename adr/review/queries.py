@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import abort
+from flask_sqlalchemy.pagination import SelectPagination
 
 from adr import cases, mailer, regulatory, search
 from adr.cases import holder
@@ -140,6 +141,41 @@ def report_query(filters: Filters, now: datetime, me: int | None = None) -> sa.S
         query = search.matching(query, filters.q.strip())
         return query.order_by(None).order_by(*SORTS[filters.sort]) if filters.sort else query
     return query.order_by(*SORTS.get(filters.sort, search.NEWEST_FIRST))
+
+
+class QueuePagination(SelectPagination):
+    """A page of the list; in the due order (`BY_DUE`), read off two indexes instead of sorting
+    every report: those owing the regulator by deadline (`ix_report_unsent_due`), then the
+    rest newest first (`ix_report_received_at`)."""
+
+    def _query_items(self) -> list[Any]:
+        query: sa.Select[Any] = self._query_args["select"]
+        if not self._query_args["due_order"]:
+            return super()._query_items()
+        session, offset, size = self._query_args["session"], self._query_offset, self.per_page
+        owing = query.where(OWES).order_by(None).order_by(Report.due_at, *search.NEWEST_FIRST)
+        rest = query.where(sa.not_(OWES)).order_by(None).order_by(*search.NEWEST_FIRST)
+        before = search.count_up_to(owing, offset) if offset else 0  # on the earlier pages
+        items = []
+        if before == offset:
+            items = list(session.scalars(owing.offset(offset).limit(size)))
+        if len(items) < size:
+            more = rest.offset(offset - before).limit(size - len(items))
+            items += session.scalars(more)
+        return items
+
+
+def paginate(query: sa.Select[Any], filters: Filters, number: int) -> QueuePagination:
+    """Return the list's page `number` of the reports `report_query` selects for `filters`."""
+    return QueuePagination(
+        select=query,
+        session=db.session(),
+        due_order=filters.sort == "due" and not filters.q,
+        page=number,
+        per_page=PAGE_SIZE,
+        max_per_page=PAGE_SIZE,
+        count=not filters.q,
+    )  # a page past the last one is a 404
 
 
 def find_report(reference: str) -> Report:

@@ -51,6 +51,7 @@ from adr.review.queries import (
     find_report,
     mail_trouble,
     not_ready_soon,
+    paginate,
     report_query,
     utcnow,
 )
@@ -144,16 +145,8 @@ def render_queue(bulk: Bulk | None = None, query_string: str | None = None) -> s
     if not 1 <= number <= MAX_PAGE:
         abort(404)
     query = report_query(filters, now, current_user.id)
-    page = db.paginate(
-        query.options(
-            selectinload(Report.drugs),
-            selectinload(Report.case).selectinload(Case.assigned_to),
-        ),
-        page=number,
-        per_page=PAGE_SIZE,
-        max_per_page=PAGE_SIZE,
-        count=not filters.q,
-    )  # a page past the last one is a 404
+    loaded = selectinload(Report.case).selectinload(Case.assigned_to)
+    page = paginate(query.options(selectinload(Report.drugs), loaded), filters, number)
     more_than = None
     if filters.q:  # a search counts to this page's end, at least to COUNT_LIMIT, and one more
         counted_to = max(search.COUNT_LIMIT, number * PAGE_SIZE)
