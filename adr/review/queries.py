@@ -123,22 +123,25 @@ def report_query(filters: Filters, now: datetime, me: int | None = None) -> sa.S
         )
     if filters.incomplete:
         query = query.where(case_among(Case.valid_case.is_(False), ANSWERABLE))
+    since: datetime | None = None
+    until: datetime | None = None
     if filters.received_today:
-        start = datetime.combine(regulatory.china_today(now), time(), regulatory.CHINA)
-        query = query.where(Report.received_at >= start)
+        since = datetime.combine(regulatory.china_today(now), time(), regulatory.CHINA)
+        query = query.where(Report.received_at >= since)
     if filters.month:
         try:
-            start, end = parse_month(filters.month)
+            start, until = parse_month(filters.month)
         except ValueError:
-            start, end = now, now  # a malformed month selects nothing
-        query = query.where(Report.received_at >= start, Report.received_at < end)
+            start, until = now, now  # a malformed month selects nothing
+        since = max(since, start) if since else start
+        query = query.where(Report.received_at >= start, Report.received_at < until)
     if filters.batch:
         batch = filters.batch.strip().upper()
         query = query.where(
             Report.id.in_(sa.select(Drug.report_id).where(Drug.batch_number == batch))
         )
     if filters.q:
-        query = search.matching(query, filters.q.strip())
+        query = search.matching(query, filters.q.strip(), since, until)
         return query.order_by(None).order_by(*SORTS[filters.sort]) if filters.sort else query
     return query.order_by(*SORTS.get(filters.sort, search.NEWEST_FIRST))
 
