@@ -197,7 +197,7 @@ def make_demo_data(count: int, month: str, seed: int | None = None) -> DemoResul
             report_rows = [
                 row
                 | {"case_id": case_id}
-                | {copy: case[name] for name, copy in CASE_COPIES.items()}
+                | {copy: case.get(name) for name, copy in CASE_COPIES.items()}
                 for case_id, (case, row, _) in zip(case_ids, made, strict=True)
             ]
             session.execute(sa.insert(db.metadata.tables["report"]), report_rows)

@@ -55,10 +55,20 @@ class Case(Model):
     """
 
     __tablename__ = "safety_case"
-    __table_args__ = (sa.Index("ix_safety_case_valid_status", "valid_case", "status"),)
+    __table_args__ = (
+        sa.Index("ix_safety_case_valid_status", "valid_case", "status"),
+        # Open cases by assignee counted from the index alone (the dashboard's workloads).
+        sa.Index("ix_safety_case_status_assignee", "status", "assigned_to_id"),
+        # Death investigations not reported yet, by deadline (the dashboard's count).
+        sa.Index(
+            "ix_safety_case_investigation_pending",
+            "investigation_reported_on",
+            "investigation_due_at",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    status: Mapped[str] = mapped_column(sa.String(12), default="received", index=True)
+    status: Mapped[str] = mapped_column(sa.String(12), default="received")
     invalid_reason: Mapped[str | None] = code()  # vocab.INVALID_REASON, when invalid
     status_reason: Mapped[str | None] = text(500)  # why it is invalid, in words
     invalid_since: Mapped[datetime | None] = mapped_column(UTCDateTime)  # marked invalid then
@@ -158,6 +168,13 @@ class Report(Model):
         sa.Index("ix_report_case_serious", "case_serious", "received_at", "case_status"),
         sa.Index("ix_report_case_death", "case_death", "received_at", "case_status"),
         sa.Index("ix_report_case_status", "case_status", "received_at"),
+        # Each assignee's nearest deadline, read off the index (the dashboard's workloads).
+        sa.Index(
+            "ix_report_case_assignee_due",
+            "case_assigned_to_id",
+            "submitted_to_regulator_on",
+            "due_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -233,12 +250,13 @@ class Report(Model):
     literature_pages: Mapped[str | None] = text(30)
     literature_doi: Mapped[str | None] = text(200)
 
-    # The case's status, seriousness and death as they stand now, copied onto each of its
+    # The case's status, seriousness, death and assignee as they stand now, copied onto each of its
     # reports in the flush that changes them (`copy_case_values`): the dashboard's counts and
     # the list's filters read them off the report's indexes, not report by report off its case.
     case_status: Mapped[str] = mapped_column(sa.String(12), server_default="received")
     case_serious: Mapped[bool] = mapped_column(server_default=sa.false())
     case_death: Mapped[bool] = mapped_column(server_default=sa.false())
+    case_assigned_to_id: Mapped[int | None]
 
     # Derived by `adr.cases.recompute` from the case as it stood once this report was added.
     serious: Mapped[bool]
@@ -280,7 +298,12 @@ class Report(Model):
 
 
 # A case's values copied onto each of its reports, by the report's column (`Report.case_status`).
-CASE_COPIES = {"status": "case_status", "serious": "case_serious", "death": "case_death"}
+CASE_COPIES = {
+    "status": "case_status",
+    "serious": "case_serious",
+    "death": "case_death",
+    "assigned_to_id": "case_assigned_to_id",
+}
 
 
 def copy_case_values(connection: sa.Connection, case_ids: Iterable[int]) -> None:

@@ -1,4 +1,4 @@
-"""Each report's copy of its case's status, seriousness and death (`Report.case_status`, …)
+"""Each report's copy of its case's status, seriousness, death and assignee (`CASE_COPIES`)
 follows the case through every path that changes it, and the dashboard and the list count
 from the copies what the case join counted."""
 
@@ -10,9 +10,10 @@ import sqlalchemy as sa
 
 from adr import regulatory
 from adr.extensions import db
-from adr.models import Case, CaseMerge, Report
+from adr.models import CASE_COPIES, Case, CaseMerge, Report, User
 from adr.regulator.workbook import parse_month
 from adr.review.queries import dashboard_counts, utcnow
+from adr.review.queue import workloads
 from tests.conftest import ReportSender, hidden_inputs, reference_of, valid_report
 from tests.test_integrity import (
     DEATH,
@@ -32,12 +33,16 @@ from tests.test_queue import SERIOUS, bulk
 def drifted(app) -> list[tuple[object, ...]]:
     """Return the reports whose copies differ from their case, with both."""
     with app.app_context():
-        copies = (Report.case_status, Report.case_serious, Report.case_death)
-        held = (Case.status, Case.serious, Case.death)
+        copies = [getattr(Report, copy) for copy in CASE_COPIES.values()]
+        held = [getattr(Case, name) for name in CASE_COPIES]
         query = (
             sa.select(Report.reference, *copies, *held)
             .join(Case, Case.id == Report.case_id)
-            .where(sa.tuple_(*copies) != sa.tuple_(*held))
+            .where(
+                sa.or_(
+                    *(copy.is_distinct_from(case) for copy, case in zip(copies, held, strict=True))
+                )
+            )
         )
         return [tuple(row) for row in db.session.execute(query)]
 
@@ -75,6 +80,17 @@ def test_the_copies_follow_the_case_through_every_path_that_changes_it(one_perso
     check("a serious follow-up")
     assert assess(client, rash, status="in_review").status_code == 303
     check("status changed")
+    with app.app_context():
+        me = db.session.scalar(sa.select(User.id))
+    assert (
+        bulk(client, bulk_action="assign", assignee=str(me), selected=[follow_up]).status_code
+        == 303
+    )
+    check("assigned in bulk")
+    with app.app_context():
+        rows = {row.user.id if row.user else None: row for row in workloads()}
+        owed = [r.due_at for r in db.session.scalars(sa.select(Report)) if r.case_assigned_to_id]
+        assert (rows[me].open_cases, rows[me].nearest_due) == (1, min(filter(None, owed)))
     assert assess(client, death, status="duplicate", duplicate_of=rash).status_code == 303
     check("marked duplicate: merged into its original, which becomes fatal")
     with app.app_context():
@@ -104,7 +120,10 @@ def test_the_copies_follow_the_case_through_every_path_that_changes_it(one_perso
         fatal = set(db.session.scalars(sa.select(Report.reference).where(Report.case_death)))
     assert statuses[death] == "invalid" and statuses[rash] == statuses[follow_up] == "closed"
     assert fatal == {public, claim}
-    assert len(steps) == 10
+    with app.app_context():  # closed: nothing open left to the reviewer
+        rows = {row.user.id if row.user else None: row for row in workloads()}
+        assert (rows[me].open_cases, rows[me].nearest_due) == (0, None)
+    assert len(steps) == 11
 
 
 def test_demo_data_copies_each_case_s_values_follow_ups_linked_included(app):

@@ -15,7 +15,7 @@ from tests.test_migration_source_documents import CITATION
 app = test_migration_cases.app  # a fixture: an app on an empty database, no schema yet
 pytestmark = test_migration_cases.pytestmark  # the test makes the schema
 
-COPIES = ("case_status", "case_serious", "case_death")
+COPIES = ("case_status", "case_serious", "case_death", "case_assigned_to_id")
 
 
 def snapshot() -> dict[str, list[tuple[object, ...]]]:
@@ -31,11 +31,12 @@ def snapshot() -> dict[str, list[tuple[object, ...]]]:
 def copies_and_cases() -> list[tuple[tuple[object, ...], tuple[object, ...]]]:
     """Each report's copies and its case's values, booleans as booleans on both engines."""
     query = sa.text(
-        "SELECT r.case_status, r.case_serious, r.case_death, c.status, c.serious, c.death"
+        "SELECT r.case_status, r.case_serious, r.case_death, r.case_assigned_to_id,"
+        " c.status, c.serious, c.death, c.assigned_to_id"
         " FROM report AS r JOIN safety_case AS c ON c.id = r.case_id ORDER BY r.id"
     )
     rows = db.session.execute(query)
-    return [((a, bool(b), bool(c)), (d, bool(e), bool(f))) for a, b, c, d, e, f in rows]
+    return [((a, bool(b), bool(c), d), (e, bool(f), bool(g), h)) for a, b, c, d, e, f, g, h in rows]
 
 
 def test_the_upgrade_copies_each_case_s_values_onto_its_reports_and_keeps_every_row(app):
@@ -46,8 +47,8 @@ def test_the_upgrade_copies_each_case_s_values_onto_its_reports_and_keeps_every_
         closed_fatal = db.session.execute(sa.text("SELECT min(id) FROM safety_case")).scalar_one()
         db.session.execute(
             sa.text(
-                "UPDATE safety_case SET status = 'closed', serious = :yes, death = :yes"
-                " WHERE id = :id"
+                "UPDATE safety_case SET status = 'closed', serious = :yes, death = :yes,"
+                " assigned_to_id = (SELECT min(id) FROM staff_user) WHERE id = :id"
             ),
             {"yes": True, "id": closed_fatal},
         )
@@ -60,7 +61,8 @@ def test_the_upgrade_copies_each_case_s_values_onto_its_reports_and_keeps_every_
         pairs = copies_and_cases()
         assert len(pairs) == len(before["report"])
         assert all(copy == case for copy, case in pairs)
-        assert {("closed", True, True), ("received", False, False)} <= {c for c, _ in pairs}
+        assert ("received", False, False, None) in {copy for copy, _ in pairs}
+        assert {copy[:3] for copy, _ in pairs} >= {("closed", True, True)}
     verify_chain(app)
     downgrade(app, "0021")
     with app.app_context():

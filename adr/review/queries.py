@@ -9,24 +9,16 @@ from typing import Any
 import sqlalchemy as sa
 from flask import abort
 from flask_sqlalchemy.pagination import SelectPagination
+from sqlalchemy.orm import selectinload
 
 from adr import cases, mailer, regulatory, search
 from adr.cases import holder
 from adr.extensions import db
-from adr.models import ApprovalRequest, Case, Drug, OutboxMail, Report
+from adr.models import ApprovalRequest, Case, Drug, OutboxMail, Reaction, Report
 from adr.regulator.workbook import parse_month
 
 PAGE_SIZE = 50
 MAX_PAGE = 1_000_000  # beyond any list; larger numbers overflow the engines' OFFSET
-
-
-def case_is(*conditions: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
-    """Select reports whose case meets the conditions, looked up report by report.
-
-    For conditions many cases meet, once the report's own (indexed) filters have narrowed
-    the rows: the date range of a month, the deadline index.
-    """
-    return sa.exists().where(Case.id == Report.case_id, *conditions)
 
 
 def case_among(*conditions: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
@@ -89,10 +81,10 @@ def report_query(filters: Filters, now: datetime, me: int | None = None) -> sa.S
     if filters.open:
         query = query.where(Report.case_status.in_(regulatory.OPEN_STATUSES))
     if filters.assigned == "none":
-        query = query.where(case_is(Case.assigned_to_id.is_(None)))
+        query = query.where(Report.case_assigned_to_id.is_(None))
     elif filters.assigned:
         assignee = me if filters.assigned == "me" else int(filters.assigned)
-        query = query.where(case_among(Case.assigned_to_id == assignee))
+        query = query.where(Report.case_assigned_to_id == assignee)
     if filters.status:
         query = query.where(Report.case_status == filters.status)
     if filters.source:
@@ -221,7 +213,17 @@ def not_ready_soon(now: datetime, limit: int = 200) -> list[tuple[Report, int, d
     would refuse: each case's first report, how many required items it lacks and its deadline,
     soonest first."""
     soon = sa.and_(OWING, Report.due_at < now + timedelta(days=3))
-    query = report_query(Filters(serious=True, sort="due"), now).where(soon).limit(limit)
+    # All owe the regulator, so the due order is by deadline: read off the deadline index.
+    by_due = (Report.due_at, *search.NEWEST_FIRST)
+    query = report_query(Filters(serious=True), now).where(soon).order_by(None).order_by(*by_due)
+    query = query.limit(limit)
+    query = query.options(  # what the national form's check reads, for all the cases at once
+        selectinload(Report.case).options(
+            selectinload(Case.reports).selectinload(Report.drugs),
+            selectinload(Case.drug_details),
+            selectinload(Case.reactions).selectinload(Reaction.assessments),
+        )
+    )
     found: dict[int, tuple[Report, int, datetime]] = {}
     for report in db.session.scalars(query):
         case = report.case
