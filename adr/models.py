@@ -307,19 +307,16 @@ CASE_COPIES = {
 
 
 def copy_case_values(connection: sa.Connection, case_ids: Iterable[int]) -> None:
-    """Copy the cases' status, seriousness and death onto all their reports, as stored now."""
-    reports = Report.__table__
+    """Copy the cases' values (`CASE_COPIES`) onto all their reports, as stored now."""
+    reports = db.metadata.tables["report"]
+    of_case = {
+        copy: sa.select(getattr(Case, name)).where(Case.id == reports.c.case_id).scalar_subquery()
+        for name, copy in CASE_COPIES.items()
+    }
     ids = sorted(set(case_ids))
     for start in range(0, len(ids), 500):
-        of_case = {
-            copy: sa.select(getattr(Case, name)).where(Case.id == reports.c.case_id)
-            for name, copy in CASE_COPIES.items()
-        }
-        connection.execute(
-            sa.update(reports)
-            .where(reports.c.case_id.in_(ids[start : start + 500]))
-            .values({copy: query.scalar_subquery() for copy, query in of_case.items()})
-        )
+        chunk = ids[start : start + 500]
+        connection.execute(sa.update(reports).where(reports.c.case_id.in_(chunk)).values(of_case))
 
 
 @sa.event.listens_for(Session, "after_flush")
