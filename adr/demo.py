@@ -14,7 +14,15 @@ from sqlalchemy.orm import selectinload
 from adr import cases, duplicates, reactions, regulatory, search, vocab
 from adr.cases import holder
 from adr.extensions import db
-from adr.models import Batch, Case, Product, Report, write_transaction
+from adr.models import (
+    CASE_COPIES,
+    Batch,
+    Case,
+    Product,
+    Report,
+    copy_case_values,
+    write_transaction,
+)
 from adr.regulator.workbook import parse_month
 
 TOKEN_PREFIX = "demo-"
@@ -187,8 +195,10 @@ def make_demo_data(count: int, month: str, seed: int | None = None) -> DemoResul
         with write_transaction() as session:
             case_ids = _insert_cases(session, [case for case, _, _ in made])
             report_rows = [
-                row | {"case_id": case_id}
-                for case_id, (_, row, _) in zip(case_ids, made, strict=True)
+                row
+                | {"case_id": case_id}
+                | {copy: case.get(name) for name, copy in CASE_COPIES.items()}
+                for case_id, (case, row, _) in zip(case_ids, made, strict=True)
             ]
             session.execute(sa.insert(db.metadata.tables["report"]), report_rows)
             inserted = sa.select(Report.reference, Report.id).where(
@@ -353,6 +363,8 @@ def _link_follow_ups(rng: random.Random, ids: list[int]) -> None:
         loaded = joined.options(selectinload(Case.reports).selectinload(Report.drugs))
         for case in session.scalars(loaded):
             cases.derive(case.reports, case)
+        session.flush()
+        copy_case_values(connection, [move["new"] for move in moves])  # moved without the ORM
 
 
 def _report(

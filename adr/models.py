@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -55,10 +55,20 @@ class Case(Model):
     """
 
     __tablename__ = "safety_case"
-    __table_args__ = (sa.Index("ix_safety_case_valid_status", "valid_case", "status"),)
+    __table_args__ = (
+        sa.Index("ix_safety_case_valid_status", "valid_case", "status"),
+        # Open cases by assignee counted from the index alone (the dashboard's workloads).
+        sa.Index("ix_safety_case_status_assignee", "status", "assigned_to_id"),
+        # Death investigations not reported yet, by deadline (the dashboard's count).
+        sa.Index(
+            "ix_safety_case_investigation_pending",
+            "investigation_reported_on",
+            "investigation_due_at",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    status: Mapped[str] = mapped_column(sa.String(12), default="received", index=True)
+    status: Mapped[str] = mapped_column(sa.String(12), default="received")
     invalid_reason: Mapped[str | None] = code()  # vocab.INVALID_REASON, when invalid
     status_reason: Mapped[str | None] = text(500)  # why it is invalid, in words
     invalid_since: Mapped[datetime | None] = mapped_column(UTCDateTime)  # marked invalid then
@@ -153,6 +163,18 @@ class Report(Model):
             "day_zero",
             "submitted_to_regulator_on",
         ),
+        # The case's values copied onto the report, with the receipt time: the month's serious
+        # and death counts from the index alone, and the list filtered by status newest first.
+        sa.Index("ix_report_case_serious", "case_serious", "received_at", "case_status"),
+        sa.Index("ix_report_case_death", "case_death", "received_at", "case_status"),
+        sa.Index("ix_report_case_status", "case_status", "received_at"),
+        # Each assignee's nearest deadline, read off the index (the dashboard's workloads).
+        sa.Index(
+            "ix_report_case_assignee_due",
+            "case_assigned_to_id",
+            "submitted_to_regulator_on",
+            "due_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -228,6 +250,14 @@ class Report(Model):
     literature_pages: Mapped[str | None] = text(30)
     literature_doi: Mapped[str | None] = text(200)
 
+    # The case's status, seriousness, death and assignee as they stand now, copied onto each of its
+    # reports in the flush that changes them (`copy_case_values`): the dashboard's counts and
+    # the list's filters read them off the report's indexes, not report by report off its case.
+    case_status: Mapped[str] = mapped_column(sa.String(12), server_default="received")
+    case_serious: Mapped[bool] = mapped_column(server_default=sa.false())
+    case_death: Mapped[bool] = mapped_column(server_default=sa.false())
+    case_assigned_to_id: Mapped[int | None]
+
     # Derived by `adr.cases.recompute` from the case as it stood once this report was added.
     serious: Mapped[bool]
     report_category: Mapped[str] = mapped_column(sa.String(12))
@@ -265,6 +295,60 @@ class Report(Model):
         order_by="Report.received_at",
         foreign_keys=[follow_up_of_id],
     )
+
+
+# A case's values copied onto each of its reports, by the report's column (`Report.case_status`).
+CASE_COPIES = {
+    "status": "case_status",
+    "serious": "case_serious",
+    "death": "case_death",
+    "assigned_to_id": "case_assigned_to_id",
+}
+
+
+def copy_case_values(connection: sa.Connection, case_ids: Iterable[int]) -> None:
+    """Copy the cases' values (`CASE_COPIES`) onto all their reports, as stored now."""
+    reports = db.metadata.tables["report"]
+    of_case = {
+        copy: sa.select(getattr(Case, name)).where(Case.id == reports.c.case_id).scalar_subquery()
+        for name, copy in CASE_COPIES.items()
+    }
+    ids = sorted(set(case_ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        connection.execute(sa.update(reports).where(reports.c.case_id.in_(chunk)).values(of_case))
+
+
+@sa.event.listens_for(Session, "after_flush")
+def copy_after_flush(session: Session, flush_context: Any) -> None:
+    """Copy the values of the cases the flush changed, or added or moved reports to, onto their
+    reports, in the flush's transaction; the copies in memory are read again when next used."""
+    touched: set[int] = set()
+    for thing in [*session.new, *session.dirty]:
+        state = sa.inspect(thing)
+        is_new = thing in session.new
+        if isinstance(thing, Case):
+            if is_new or any(state.attrs[name].history.has_changes() for name in CASE_COPIES):
+                touched.add(thing.id)
+        elif isinstance(thing, Report):
+            moved = (
+                state.attrs.case_id.history.has_changes() or state.attrs.case.history.has_changes()
+            )
+            if is_new or moved:
+                touched.add(thing.case_id)
+    if not touched:
+        return
+    copy_case_values(session.connection(), touched)
+    stale = session.info.setdefault("stale_case_copies", set())
+    stale.update(touched)
+
+
+@sa.event.listens_for(Session, "after_flush_postexec")
+def expire_case_copies(session: Session, flush_context: Any) -> None:
+    stale = session.info.pop("stale_case_copies", set())
+    for thing in list(session.identity_map.values()):
+        if isinstance(thing, Report) and thing.case_id in stale:
+            session.expire(thing, list(CASE_COPIES.values()))
 
 
 class Decision(Model):

@@ -105,12 +105,19 @@ def postings(gram: str) -> int:
     return db.session.scalar(sa.select(sa.func.count()).select_from(some.subquery())) or 0
 
 
-def matching(query: sa.Select[Any], text: str) -> sa.Select[Any]:
+def matching(
+    query: sa.Select[Any],
+    text: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> sa.Select[Any]:
     """Narrow a select of reports to those the search text finds, newest first.
 
     A reference finds its report; other text, a patient or reporter name, a reaction or a
     drug's generic or brand name holding it (ASCII letters in any case; `%`, `_` and `\\`
     are ignored), and the reports naming it as a batch number (exactly, once upper-cased).
+    `since` and `until` repeat the receipt times `query` is narrowed to (a month): the index
+    is then read for those times only.
     """
     reference = regulatory.normalize_reference(text)
     if reference:
@@ -152,6 +159,10 @@ def matching(query: sa.Select[Any], text: str) -> sa.Select[Any]:
     if batch_named:  # a batch named by a common term: its matches fill a page soon enough
         return query.where(sa.or_(Report.id.in_(batch), substring(term))).order_by(*NEWEST_FIRST)
     # Read the rarest gram's reports in the index's order, newest first, until a page is full.
+    if since:
+        candidates.append(leading.received_key >= received_key(since))
+    if until:
+        candidates.append(leading.received_key < received_key(until))
     query = query.join(leading, leading.report_id == Report.id).where(*candidates)
     return query.order_by(leading.received_key.desc(), leading.report_id.desc())
 

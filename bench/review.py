@@ -8,7 +8,8 @@ Run: `make bench` (or `.venv/bin/python -m bench.review --reports 1000000 [--eng
 `--folder DIR` keeps a SQLite database there and reuses it on the next run;
 `--engine postgresql --from-sqlite DIR` copies that SQLite database's rows into the cluster
 instead of generating reports, much faster at a million; `--url URL` times an existing
-database, upgraded first, and generates reports only if it has none).
+database, upgraded first, and generates reports only if it has none; `--pages list search`
+times only the pages whose names start so).
 The signal list needs a detection run: when no run is stored, the last complete month's runs once.
 """
 
@@ -159,6 +160,9 @@ def main() -> None:
     parser.add_argument(
         "--before", action="store_true", help="also time the LIKE scan the index replaced"
     )
+    parser.add_argument(
+        "--pages", nargs="+", metavar="START", help="time only the pages whose names start so"
+    )
     args = parser.parse_args()
     if args.from_sqlite and args.engine != "postgresql":
         parser.error("--from-sqlite needs --engine postgresql")
@@ -244,6 +248,8 @@ def run(args: argparse.Namespace, folder: str, uri: str) -> None:
         "search 王 + month": f"/staff/reports?q={quote('王')}&month={months[1]}",
         "search reference": f"/staff/reports?q={reference}",
     }
+    if args.pages:
+        pages = {name: path for name, path in pages.items() if name.startswith(tuple(args.pages))}
     print(f"{'page':<32} {'median ms':>10} {'p95 ms':>8}")
     for name, path in pages.items():
         median, p95 = timed(client, path, args.repeat)

@@ -8,24 +8,17 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import abort
+from flask_sqlalchemy.pagination import SelectPagination
+from sqlalchemy.orm import selectinload
 
 from adr import cases, mailer, regulatory, search
 from adr.cases import holder
 from adr.extensions import db
-from adr.models import ApprovalRequest, Case, Drug, OutboxMail, Report
+from adr.models import ApprovalRequest, Case, Drug, OutboxMail, Reaction, Report
 from adr.regulator.workbook import parse_month
 
 PAGE_SIZE = 50
 MAX_PAGE = 1_000_000  # beyond any list; larger numbers overflow the engines' OFFSET
-
-
-def case_is(*conditions: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
-    """Select reports whose case meets the conditions, looked up report by report.
-
-    For conditions many cases meet, once the report's own (indexed) filters have narrowed
-    the rows: the date range of a month, the deadline index.
-    """
-    return sa.exists().where(Case.id == Report.case_id, *conditions)
 
 
 def case_among(*conditions: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
@@ -71,11 +64,13 @@ class Filters:
 OWES = sa.and_(Report.due_at.is_not(None), OWING)
 WORKFLOW = ("received", "in_review", "assessed", "submitted", "closed", "invalid", "duplicate")
 BY_DUE = (sa.case((OWES, 0), else_=1), sa.case((OWES, Report.due_at)), *search.NEWEST_FIRST)
-CASE_STATUS = sa.select(Case.status).where(Case.id == Report.case_id).scalar_subquery()
 SORTS: dict[str, tuple[sa.ColumnElement[Any], ...]] = {
     "due": BY_DUE,
     "received": search.NEWEST_FIRST,
-    "status": (sa.case({s: rank for rank, s in enumerate(WORKFLOW)}, value=CASE_STATUS), *BY_DUE),
+    "status": (
+        sa.case({s: rank for rank, s in enumerate(WORKFLOW)}, value=Report.case_status),
+        *BY_DUE,
+    ),
 }
 
 
@@ -84,20 +79,22 @@ def report_query(filters: Filters, now: datetime, me: int | None = None) -> sa.S
     results and no order: newest first). `me` is the account "assigned to me" means."""
     query = sa.select(Report)
     if filters.open:
-        query = query.where(case_is(Case.status.in_(regulatory.OPEN_STATUSES)))
+        query = query.where(Report.case_status.in_(regulatory.OPEN_STATUSES))
     if filters.assigned == "none":
-        query = query.where(case_is(Case.assigned_to_id.is_(None)))
+        query = query.where(Report.case_assigned_to_id.is_(None))
     elif filters.assigned:
         assignee = me if filters.assigned == "me" else int(filters.assigned)
-        query = query.where(case_among(Case.assigned_to_id == assignee))
+        query = query.where(Report.case_assigned_to_id == assignee)
     if filters.status:
-        query = query.where(case_among(Case.status == filters.status))
+        query = query.where(Report.case_status == filters.status)
     if filters.source:
         query = query.where(Report.source == filters.source)
-    if filters.serious or filters.deaths:
-        wanted = [Case.serious.is_(True)] if filters.serious else []
-        wanted += [Case.death.is_(True)] if filters.deaths else []
-        query = query.where(case_is(*wanted, *([] if filters.status else [ANSWERABLE])))
+    if filters.serious:
+        query = query.where(Report.case_serious == sa.true())
+    if filters.deaths:
+        query = query.where(Report.case_death == sa.true())
+    if (filters.serious or filters.deaths) and not filters.status:
+        query = query.where(Report.case_status.not_in(regulatory.NOT_FOR_REGULATOR))
     if filters.mail_failed:
         failed = sa.select(OutboxMail.report_id).where(OutboxMail.status == "failed")
         query = query.where(Report.id.in_(failed))
@@ -118,38 +115,62 @@ def report_query(filters: Filters, now: datetime, me: int | None = None) -> sa.S
         )
     if filters.incomplete:
         query = query.where(case_among(Case.valid_case.is_(False), ANSWERABLE))
+    since: datetime | None = None
+    until: datetime | None = None
     if filters.received_today:
-        start = datetime.combine(regulatory.china_today(now), time(), regulatory.CHINA)
-        query = query.where(Report.received_at >= start)
+        since = datetime.combine(regulatory.china_today(now), time(), regulatory.CHINA)
+        query = query.where(Report.received_at >= since)
     if filters.month:
         try:
-            start, end = parse_month(filters.month)
+            start, until = parse_month(filters.month)
         except ValueError:
-            start, end = now, now  # a malformed month selects nothing
-        query = query.where(Report.received_at >= start, Report.received_at < end)
+            start, until = now, now  # a malformed month selects nothing
+        since = max(since, start) if since else start
+        query = query.where(Report.received_at >= start, Report.received_at < until)
     if filters.batch:
         batch = filters.batch.strip().upper()
         query = query.where(
             Report.id.in_(sa.select(Drug.report_id).where(Drug.batch_number == batch))
         )
     if filters.q:
-        query = search.matching(query, filters.q.strip())
+        query = search.matching(query, filters.q.strip(), since, until)
         return query.order_by(None).order_by(*SORTS[filters.sort]) if filters.sort else query
     return query.order_by(*SORTS.get(filters.sort, search.NEWEST_FIRST))
 
 
-def due_first(query: sa.Select[Any], rows: int) -> sa.Select[Any]:
-    """Narrow `query`, ordered by due date, to the reports that can fill its first `rows`.
+class QueuePagination(SelectPagination):
+    """A page of the list; in the due order (`BY_DUE`), read off two indexes instead of sorting
+    every report: those owing the regulator by deadline (`ix_report_unsent_due`), then the
+    rest newest first (`ix_report_received_at`)."""
 
-    Sorting the whole list by the order's expression would read every report; instead the
-    reports that owe come soonest first from the deadline index, the others newest first from
-    the received index, `rows` of each, and only those are sorted.
-    """
-    plain = query.order_by(None).with_only_columns(Report.id)
-    owing = plain.where(OWES).order_by(Report.due_at, *search.NEWEST_FIRST).limit(rows)
-    rest = plain.where(sa.not_(OWES)).order_by(*search.NEWEST_FIRST).limit(rows)
-    first = sa.union_all(*(sa.select(part.subquery().c.id) for part in (owing, rest)))
-    return query.where(Report.id.in_(first))
+    def _query_items(self) -> list[Any]:
+        query: sa.Select[Any] = self._query_args["select"]
+        if not self._query_args["due_order"]:
+            return super()._query_items()
+        session, offset, size = self._query_args["session"], self._query_offset, self.per_page
+        owing = query.where(OWES).order_by(None).order_by(Report.due_at, *search.NEWEST_FIRST)
+        rest = query.where(sa.not_(OWES)).order_by(None).order_by(*search.NEWEST_FIRST)
+        before = search.count_up_to(owing, offset) if offset else 0  # on the earlier pages
+        items = []
+        if before == offset:
+            items = list(session.scalars(owing.offset(offset).limit(size)))
+        if len(items) < size:
+            more = rest.offset(offset - before).limit(size - len(items))
+            items += session.scalars(more)
+        return items
+
+
+def paginate(query: sa.Select[Any], filters: Filters, number: int) -> QueuePagination:
+    """Return the list's page `number` of the reports `report_query` selects for `filters`."""
+    return QueuePagination(
+        select=query,
+        session=db.session(),
+        due_order=filters.sort == "due" and not filters.q,
+        page=number,
+        per_page=PAGE_SIZE,
+        max_per_page=PAGE_SIZE,
+        count=not filters.q,
+    )  # a page past the last one is a 404
 
 
 def find_report(reference: str) -> Report:
@@ -192,7 +213,17 @@ def not_ready_soon(now: datetime, limit: int = 200) -> list[tuple[Report, int, d
     would refuse: each case's first report, how many required items it lacks and its deadline,
     soonest first."""
     soon = sa.and_(OWING, Report.due_at < now + timedelta(days=3))
-    query = report_query(Filters(serious=True, sort="due"), now).where(soon).limit(limit)
+    # All owe the regulator, so the due order is by deadline: read off the deadline index.
+    by_due = (Report.due_at, *search.NEWEST_FIRST)
+    query = report_query(Filters(serious=True), now).where(soon).order_by(None).order_by(*by_due)
+    query = query.limit(limit)
+    query = query.options(  # what the national form's check reads, for all the cases at once
+        selectinload(Report.case).options(
+            selectinload(Case.reports).selectinload(Report.drugs),
+            selectinload(Case.drug_details),
+            selectinload(Case.reactions).selectinload(Reaction.assessments),
+        )
+    )
     found: dict[int, tuple[Report, int, datetime]] = {}
     for report in db.session.scalars(query):
         case = report.case

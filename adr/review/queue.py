@@ -271,16 +271,16 @@ def workloads() -> list[Workload]:
             .group_by(Case.assigned_to_id)
         ).all()
     )
-    nearest = dict(
-        db.session.execute(
-            sa.select(Case.assigned_to_id, sa.func.min(Report.due_at))
-            .join(Report, Report.case_id == Case.id)
-            .where(open_case, OWES)
-            .group_by(Case.assigned_to_id)
-        ).all()
-    )
-    rows = [
-        Workload(user, counts.get(user.id, 0), nearest.get(user.id)) for user in staff_for_filters()
-    ]
-    rows.append(Workload(None, counts.get(None, 0), nearest.get(None)))
+
+    def nearest(user: User | None) -> datetime | None:
+        """Return the soonest deadline of the open cases assigned to `user` (None: nobody)."""
+        assignee = Report.case_assigned_to_id
+        mine = assignee.is_(None) if user is None else assignee == user.id
+        query = sa.select(Report.due_at).where(
+            mine, OWES, Report.case_status.in_(regulatory.OPEN_STATUSES)
+        )
+        return db.session.scalar(query.order_by(Report.due_at).limit(1))
+
+    rows = [Workload(user, counts.get(user.id, 0), nearest(user)) for user in staff_for_filters()]
+    rows.append(Workload(None, counts.get(None, 0), nearest(None)))
     return rows

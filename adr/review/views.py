@@ -48,10 +48,10 @@ from adr.review.queries import (
     SORTS,
     Filters,
     dashboard_counts,
-    due_first,
     find_report,
     mail_trouble,
     not_ready_soon,
+    paginate,
     report_query,
     utcnow,
 )
@@ -145,21 +145,8 @@ def render_queue(bulk: Bulk | None = None, query_string: str | None = None) -> s
     if not 1 <= number <= MAX_PAGE:
         abort(404)
     query = report_query(filters, now, current_user.id)
-    by_due = filters.sort == "due" and not filters.q
-    page = db.paginate(
-        (due_first(query, number * PAGE_SIZE) if by_due else query).options(
-            selectinload(Report.drugs),
-            selectinload(Report.case).selectinload(Case.assigned_to),
-        ),
-        page=number,
-        per_page=PAGE_SIZE,
-        max_per_page=PAGE_SIZE,
-        count=not (filters.q or by_due),
-    )  # a page past the last one is a 404
-    if by_due:
-        page.total = db.session.scalar(
-            sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
-        )
+    loaded = selectinload(Report.case).selectinload(Case.assigned_to)
+    page = paginate(query.options(selectinload(Report.drugs), loaded), filters, number)
     more_than = None
     if filters.q:  # a search counts to this page's end, at least to COUNT_LIMIT, and one more
         counted_to = max(search.COUNT_LIMIT, number * PAGE_SIZE)
