@@ -6,7 +6,7 @@ case; two case indexes count open cases by assignee and pending death investigat
 are filled from the cases in one statement; from then on every flush that changes a case or
 moves a report writes them (`adr.models.copy_case_values`).
 
-Revision ID: 0022_report_case_copies
+Revision ID: 0022
 Revises: 0021
 Create Date: 2026-12-05
 
