@@ -445,6 +445,57 @@ class BatchAlert(Model):
     outbox_mail_id: Mapped[int | None] = mapped_column(sa.ForeignKey("outbox_mail.id"))
 
 
+class BatchCase(Model):
+    """A case that counts for a batch of a product, copied in the transaction of what it copies.
+
+    One row per case naming the batch on a suspect drug of the product, when the case is neither
+    duplicate nor invalid (`adr.batch_tally` keeps it, the batch table and the dashboard count it).
+    """
+
+    __tablename__ = "batch_case"
+    __table_args__ = (sa.Index("ix_batch_case_known_on", "known_on"),)
+
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("product.id"), primary_key=True)
+    batch_number: Mapped[str] = mapped_column(sa.String(35), primary_key=True)
+    case_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("safety_case.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    known_on: Mapped[date]  # the last day the company knew of a report of the case naming it
+    serious: Mapped[bool]
+    death: Mapped[bool]
+
+
+class BatchTally(Model):
+    """A batch's cases, serious cases, deaths and last day known: ever, and in the window."""
+
+    __tablename__ = "batch_tally"
+    __table_args__ = (
+        sa.Index("ix_batch_tally_ranked", "cases", "last_known_on", "batch_number"),
+        sa.Index("ix_batch_tally_window", "window_cases", "window_last_known_on", "batch_number"),
+    )
+
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("product.id"), primary_key=True)
+    batch_number: Mapped[str] = mapped_column(sa.String(35), primary_key=True)
+    cases: Mapped[int]
+    serious: Mapped[int]
+    deaths: Mapped[int]
+    last_known_on: Mapped[date]
+    # The same since `BatchWindow.since`; a batch with no case in the window counts 0.
+    window_cases: Mapped[int]
+    window_serious: Mapped[int]
+    window_deaths: Mapped[int]
+    window_last_known_on: Mapped[date | None]
+
+
+class BatchWindow(Model):
+    """The first day of the window `BatchTally` counts in (one row; None: not counted yet)."""
+
+    __tablename__ = "batch_window"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    since: Mapped[date | None]
+
+
 class OutboxMail(Model):
     """A mail waiting to go out, or its delivery record: delivery reads and updates these rows."""
 

@@ -1,0 +1,189 @@
+"""The batch tally: the cases each batch of a product counts, kept in the writer's transaction.
+
+`BatchCase` holds one row per case that counts for a batch (see `adr.batches`), `BatchTally` a
+batch's counts, ever and within the alert window, so that the batch table and the dashboard
+rank batches by an index instead of joining every drug. A flush that adds, changes or deletes
+what they copy (a drug's role, product or batch, a report's case or day known, a case's status,
+seriousness or death) recounts the cases it touched before its transaction commits, whatever
+the path: the public form, staff entry, triage, follow-ups, corrections, relinks, merges and
+markings all flush through the ORM. The window moves with the days: the first reader of a new
+day (or of changed settings) recounts the batches whose cases entered or left it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from itertools import chain
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from adr import regulatory
+from adr.models import BatchCase, BatchTally, BatchWindow, Case, Drug, Report
+
+COPIED = {Case: ("status", "serious", "death"), Report: ("case_id", "aware_on")}
+COPIED_DRUG = ("role", "product_id", "batch_number", "report_id")
+Pairs = list[tuple[int, str]] | sa.Select[Any]
+
+cases_t, tally_t, window_t = BatchCase.__table__, BatchTally.__table__, BatchWindow.__table__
+
+
+def case_rows(case_ids: sa.ColumnElement[bool] | None) -> sa.Select[Any]:
+    """Return the `BatchCase` rows of the cases chosen (all: None), from the reports' drugs."""
+    query = (
+        sa.select(
+            Drug.product_id,
+            Drug.batch_number,
+            Report.case_id,
+            sa.func.max(Report.aware_on),
+            Case.serious,
+            Case.death,
+        )
+        .join(Drug, Drug.report_id == Report.id)
+        .join(Case, Case.id == Report.case_id)
+        .where(
+            Drug.role == "suspect",
+            Drug.product_id.is_not(None),
+            Drug.batch_number.is_not(None),
+            Case.status.not_in(regulatory.NOT_FOR_REGULATOR),
+        )
+        .group_by(Drug.product_id, Drug.batch_number, Report.case_id, Case.serious, Case.death)
+    )
+    return query if case_ids is None else query.where(case_ids)
+
+
+def tally_rows(since: date | None, pairs: Pairs | None) -> sa.Select[Any]:
+    """Return the `BatchTally` rows of the batches chosen (all: None), counted from `BatchCase`."""
+    c = cases_t.c
+    in_window = c.known_on >= since if since else sa.false()
+
+    def count(*conditions: Any) -> Any:
+        return sa.func.coalesce(sa.func.sum(sa.case((sa.and_(*conditions), 1), else_=0)), 0)
+
+    query = sa.select(
+        c.product_id,
+        c.batch_number,
+        sa.func.count(),
+        count(c.serious),
+        count(c.death),
+        sa.func.max(c.known_on),
+        count(in_window),
+        count(in_window, c.serious),
+        count(in_window, c.death),
+        sa.func.max(sa.case((in_window, c.known_on))),
+    ).group_by(c.product_id, c.batch_number)
+    return query if pairs is None else query.where(chosen(c, pairs))
+
+
+def chosen(columns: Any, pairs: Pairs) -> sa.ColumnElement[bool]:
+    pair = sa.tuple_(columns.product_id, columns.batch_number)
+    return pair.in_(pairs) if isinstance(pairs, list) else pair.in_(pairs)
+
+
+def recount(connection: sa.Connection, pairs: Pairs, since: date | None) -> None:
+    """Count the batches chosen again from `BatchCase` (one with no case left goes)."""
+    if isinstance(pairs, list) and not pairs:
+        return
+    if not isinstance(pairs, list):  # rows the delete would take from under the subquery
+        pairs = [tuple(row) for row in connection.execute(pairs)]  # type: ignore[misc]
+    for start in range(0, len(pairs), 500):
+        some = pairs[start : start + 500]
+        connection.execute(sa.delete(tally_t).where(chosen(tally_t.c, some)))
+        connection.execute(sa.insert(tally_t).from_select(list(tally_t.c), tally_rows(since, some)))
+
+
+def stored_since(connection: sa.Connection) -> date | None:
+    return connection.scalar(sa.select(window_t.c.since))
+
+
+def recount_cases(connection: sa.Connection, case_ids: Iterable[int]) -> None:
+    """Copy the cases' rows again and recount the batches they named before or name now."""
+    ids = sorted(set(case_ids))
+    for start in range(0, len(ids), 500):
+        some = ids[start : start + 500]
+        named = sa.select(cases_t.c.product_id, cases_t.c.batch_number).where(
+            cases_t.c.case_id.in_(some)
+        )
+        before = {tuple(row) for row in connection.execute(named)}
+        connection.execute(sa.delete(cases_t).where(cases_t.c.case_id.in_(some)))
+        connection.execute(
+            sa.insert(cases_t).from_select(list(cases_t.c), case_rows(Report.case_id.in_(some)))
+        )
+        after = {tuple(row) for row in connection.execute(named)}
+        recount(connection, sorted(before | after), stored_since(connection))  # type: ignore[arg-type]
+
+
+def rebuild(connection: sa.Connection) -> None:
+    """Copy every case and count every batch again (the migration's backfill, the demo data)."""
+    connection.execute(sa.delete(tally_t))
+    connection.execute(sa.delete(cases_t))
+    connection.execute(sa.insert(cases_t).from_select(list(cases_t.c), case_rows(None)))
+    connection.execute(
+        sa.insert(tally_t).from_select(list(tally_t.c), tally_rows(stored_since(connection), None))
+    )
+
+
+def move_window(connection: sa.Connection, since: date) -> None:
+    """Count the window from `since`: recount the batches whose cases entered or left it."""
+    before = stored_since(connection)
+    if before == since:
+        return
+    known_on = cases_t.c.known_on
+    if before is None:
+        moved = sa.or_(known_on >= since, chosen(cases_t.c, window_pairs()))
+    else:
+        moved = sa.and_(known_on >= min(before, since), known_on < max(before, since))
+    pairs = sa.select(cases_t.c.product_id, cases_t.c.batch_number).where(moved).distinct()
+    connection.execute(sa.delete(window_t))
+    connection.execute(sa.insert(window_t).values(id=1, since=since))
+    recount(connection, pairs, since)
+
+
+def window_pairs() -> sa.Select[Any]:
+    return sa.select(tally_t.c.product_id, tally_t.c.batch_number).where(
+        tally_t.c.window_cases > 0
+    )
+
+
+def touched_cases(session: Session) -> set[int]:
+    """Return the cases whose batch rows the flush under way may change."""
+    case_ids: set[int] = set()
+    report_ids: set[int] = set()
+    created = set(chain(session.new, session.deleted))
+    for obj in chain(created, session.dirty):
+        state = sa.inspect(obj)
+        if isinstance(obj, Drug):
+            if obj in created or changed(state, COPIED_DRUG):
+                report_ids.add(obj.report_id)
+                report_ids.update(state.attrs.report_id.history.deleted or ())
+        elif isinstance(obj, Report | Case) and (
+            obj in created or changed(state, COPIED[type(obj)])
+        ):
+            if isinstance(obj, Case):
+                case_ids.add(obj.id)
+            else:
+                case_ids.add(obj.case_id)
+                case_ids.update(state.attrs.case_id.history.deleted or ())
+    report_ids.discard(None)  # type: ignore[arg-type]
+    if report_ids:
+        case_ids.update(
+            session.connection().scalars(
+                sa.select(Report.case_id).where(Report.id.in_(sorted(report_ids)))
+            )
+        )
+    case_ids.discard(None)  # type: ignore[arg-type]
+    return case_ids
+
+
+def changed(state: Any, names: Iterable[str]) -> bool:
+    return any(state.attrs[name].history.has_changes() for name in names)
+
+
+@sa.event.listens_for(Session, "after_flush")
+def keep_tally(session: Session, _context: Any) -> None:
+    """Recount, in the flush's transaction, the batches of every case the flush touched."""
+    case_ids = touched_cases(session)
+    if case_ids:
+        recount_cases(session.connection(), case_ids)

@@ -1,0 +1,86 @@
+"""The batch tally: each case that counts for a batch of a product (batch_case), each batch's
+counts ever and in the alert window (batch_tally), and the window's first day (batch_window).
+
+Filled from the reports' suspect drugs by two INSERT ... SELECT; the window is counted by the
+first page that reads it (batch_window starts empty).
+
+Revision ID: 0023
+Revises: 0021
+Create Date: 2026-12-05
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '0023'
+down_revision = '0021'
+branch_labels = None
+depends_on = None
+
+FILL_CASES = """
+INSERT INTO batch_case (product_id, batch_number, case_id, known_on, serious, death)
+SELECT drug.product_id, drug.batch_number, report.case_id, max(report.aware_on),
+       safety_case.serious, safety_case.death
+FROM report
+JOIN drug ON drug.report_id = report.id
+JOIN safety_case ON safety_case.id = report.case_id
+WHERE drug.role = 'suspect' AND drug.product_id IS NOT NULL AND drug.batch_number IS NOT NULL
+  AND safety_case.status NOT IN ('invalid', 'duplicate')
+GROUP BY drug.product_id, drug.batch_number, report.case_id, safety_case.serious,
+         safety_case.death
+"""
+FILL_TALLY = """
+INSERT INTO batch_tally (product_id, batch_number, cases, serious, deaths, last_known_on,
+                         window_cases, window_serious, window_deaths, window_last_known_on)
+SELECT product_id, batch_number, count(*), sum(CASE WHEN serious THEN 1 ELSE 0 END),
+       sum(CASE WHEN death THEN 1 ELSE 0 END), max(known_on), 0, 0, 0, NULL
+FROM batch_case
+GROUP BY product_id, batch_number
+"""
+
+
+def upgrade():
+    op.create_table('batch_case',
+    sa.Column('product_id', sa.Integer(), nullable=False),
+    sa.Column('batch_number', sa.String(length=35), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('known_on', sa.Date(), nullable=False),
+    sa.Column('serious', sa.Boolean(), nullable=False),
+    sa.Column('death', sa.Boolean(), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['safety_case.id'], name=op.f('fk_batch_case_case_id_safety_case'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['product_id'], ['product.id'], name=op.f('fk_batch_case_product_id_product')),
+    sa.PrimaryKeyConstraint('product_id', 'batch_number', 'case_id', name=op.f('pk_batch_case'))
+    )
+    op.create_table('batch_tally',
+    sa.Column('product_id', sa.Integer(), nullable=False),
+    sa.Column('batch_number', sa.String(length=35), nullable=False),
+    sa.Column('cases', sa.Integer(), nullable=False),
+    sa.Column('serious', sa.Integer(), nullable=False),
+    sa.Column('deaths', sa.Integer(), nullable=False),
+    sa.Column('last_known_on', sa.Date(), nullable=False),
+    sa.Column('window_cases', sa.Integer(), nullable=False),
+    sa.Column('window_serious', sa.Integer(), nullable=False),
+    sa.Column('window_deaths', sa.Integer(), nullable=False),
+    sa.Column('window_last_known_on', sa.Date(), nullable=True),
+    sa.ForeignKeyConstraint(['product_id'], ['product.id'], name=op.f('fk_batch_tally_product_id_product')),
+    sa.PrimaryKeyConstraint('product_id', 'batch_number', name=op.f('pk_batch_tally'))
+    )
+    op.create_table('batch_window',
+    sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('since', sa.Date(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_batch_window'))
+    )
+    op.execute(FILL_CASES)
+    op.execute(FILL_TALLY)
+    op.create_index('ix_batch_case_case_id', 'batch_case', ['case_id'], unique=False)
+    op.create_index('ix_batch_case_known_on', 'batch_case', ['known_on'], unique=False)
+    op.create_index('ix_batch_tally_ranked', 'batch_tally', ['cases', 'last_known_on', 'batch_number'], unique=False)
+    op.create_index('ix_batch_tally_window', 'batch_tally', ['window_cases', 'window_last_known_on', 'batch_number'], unique=False)
+
+
+def downgrade():
+    op.drop_table('batch_window')
+    op.drop_table('batch_tally')
+    op.drop_table('batch_case')
