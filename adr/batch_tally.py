@@ -15,22 +15,24 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 from itertools import chain
-from typing import Any
+from typing import Any, TypeAlias
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from adr import regulatory
-from adr.models import BatchCase, BatchTally, BatchWindow, Case, Drug, Report
+from adr.models import BatchCase, BatchTally, BatchWindow, Case, Drug, Product, Report
 
 COPIED = {Case: ("status", "serious", "death"), Report: ("case_id", "aware_on")}
 COPIED_DRUG = ("role", "product_id", "batch_number", "report_id")
-Pairs = list[tuple[int, str]] | sa.Select[Any]
+Pairs: TypeAlias = "list[tuple[int, str]] | sa.Select[*tuple[Any, ...]]"
 
-cases_t, tally_t, window_t = BatchCase.__table__, BatchTally.__table__, BatchWindow.__table__
+cases_t: sa.Table = BatchCase.__table__  # type: ignore[assignment]
+tally_t: sa.Table = BatchTally.__table__  # type: ignore[assignment]
+window_t: sa.Table = BatchWindow.__table__  # type: ignore[assignment]
 
 
-def case_rows(case_ids: sa.ColumnElement[bool] | None) -> sa.Select[Any]:
+def case_rows(case_ids: sa.ColumnElement[bool] | None) -> sa.Select[*tuple[Any, ...]]:
     """Return the `BatchCase` rows of the cases chosen (all: None), from the reports' drugs."""
     query = (
         sa.select(
@@ -54,7 +56,7 @@ def case_rows(case_ids: sa.ColumnElement[bool] | None) -> sa.Select[Any]:
     return query if case_ids is None else query.where(case_ids)
 
 
-def tally_rows(since: date | None, pairs: Pairs | None) -> sa.Select[Any]:
+def tally_rows(since: date | None, pairs: Pairs | None) -> sa.Select[*tuple[Any, ...]]:
     """Return the `BatchTally` rows of the batches chosen (all: None), counted from `BatchCase`."""
     c = cases_t.c
     in_window = c.known_on >= since if since else sa.false()
@@ -78,8 +80,7 @@ def tally_rows(since: date | None, pairs: Pairs | None) -> sa.Select[Any]:
 
 
 def chosen(columns: Any, pairs: Pairs) -> sa.ColumnElement[bool]:
-    pair = sa.tuple_(columns.product_id, columns.batch_number)
-    return pair.in_(pairs) if isinstance(pairs, list) else pair.in_(pairs)
+    return sa.tuple_(columns.product_id, columns.batch_number).in_(pairs)
 
 
 def recount(connection: sa.Connection, pairs: Pairs, since: date | None) -> None:
@@ -87,7 +88,7 @@ def recount(connection: sa.Connection, pairs: Pairs, since: date | None) -> None
     if isinstance(pairs, list) and not pairs:
         return
     if not isinstance(pairs, list):  # rows the delete would take from under the subquery
-        pairs = [tuple(row) for row in connection.execute(pairs)]  # type: ignore[misc]
+        pairs = [tuple(row) for row in connection.execute(pairs)]
     for start in range(0, len(pairs), 500):
         some = pairs[start : start + 500]
         connection.execute(sa.delete(tally_t).where(chosen(tally_t.c, some)))
@@ -103,6 +104,9 @@ def recount_cases(connection: sa.Connection, case_ids: Iterable[int]) -> None:
     ids = sorted(set(case_ids))
     for start in range(0, len(ids), 500):
         some = ids[start : start + 500]
+        named_now = case_rows(Report.case_id.in_(some)).with_only_columns(Drug.product_id)
+        named_before = sa.select(cases_t.c.product_id).where(cases_t.c.case_id.in_(some))
+        lock_products(connection, named_before.union(named_now))
         named = sa.select(cases_t.c.product_id, cases_t.c.batch_number).where(
             cases_t.c.case_id.in_(some)
         )
@@ -112,7 +116,7 @@ def recount_cases(connection: sa.Connection, case_ids: Iterable[int]) -> None:
             sa.insert(cases_t).from_select(list(cases_t.c), case_rows(Report.case_id.in_(some)))
         )
         after = {tuple(row) for row in connection.execute(named)}
-        recount(connection, sorted(before | after), stored_since(connection))  # type: ignore[arg-type]
+        recount(connection, sorted(before | after), stored_since(connection))
 
 
 def rebuild(connection: sa.Connection) -> None:
@@ -126,7 +130,13 @@ def rebuild(connection: sa.Connection) -> None:
 
 
 def move_window(connection: sa.Connection, since: date) -> None:
-    """Count the window from `since`: recount the batches whose cases entered or left it."""
+    """Count the window from `since`: recount the batches whose cases entered or left it.
+
+    The window's row is locked first, then every product: a reader that waited finds the
+    window moved, and a report being stored counts its batches before or after, never during.
+    """
+    connection.execute(sa.select(window_t.c.since).with_for_update()).all()
+    lock_products(connection)
     before = stored_since(connection)
     if before == since:
         return
@@ -136,15 +146,30 @@ def move_window(connection: sa.Connection, since: date) -> None:
     else:
         moved = sa.and_(known_on >= min(before, since), known_on < max(before, since))
     pairs = sa.select(cases_t.c.product_id, cases_t.c.batch_number).where(moved).distinct()
-    connection.execute(sa.delete(window_t))
-    connection.execute(sa.insert(window_t).values(id=1, since=since))
+    if not connection.execute(sa.update(window_t).values(since=since)).rowcount:
+        connection.execute(sa.insert(window_t).values(id=1, since=since))
     recount(connection, pairs, since)
 
 
-def window_pairs() -> sa.Select[Any]:
-    return sa.select(tally_t.c.product_id, tally_t.c.batch_number).where(
-        tally_t.c.window_cases > 0
-    )
+def window_pairs() -> sa.Select[*tuple[Any, ...]]:
+    return sa.select(tally_t.c.product_id, tally_t.c.batch_number).where(tally_t.c.window_cases > 0)
+
+
+def lock_products(
+    connection: sa.Connection,
+    product_ids: sa.Select[*tuple[Any, ...]] | sa.CompoundSelect[*tuple[Any, ...]] | None = None,
+) -> None:
+    """Lock the products' rows, in id order, before their batches are counted again.
+
+    On PostgreSQL two writers counting one batch would each delete its row and insert their
+    own; the second waits here instead, and counts once the first committed. FOR NO KEY
+    UPDATE, as `adr.batches.check_batches` does: the drugs' foreign keys hold key-share locks.
+    SQLite's BEGIN IMMEDIATE serialises writers already.
+    """
+    query = sa.select(Product.id).order_by(Product.id).with_for_update(key_share=True)
+    if product_ids is not None:
+        query = query.where(Product.id.in_(product_ids))
+    connection.execute(query).all()
 
 
 def touched_cases(session: Session) -> set[int]:
@@ -166,14 +191,14 @@ def touched_cases(session: Session) -> set[int]:
             else:
                 case_ids.add(obj.case_id)
                 case_ids.update(state.attrs.case_id.history.deleted or ())
-    report_ids.discard(None)  # type: ignore[arg-type]
+    report_ids.discard(None)
     if report_ids:
         case_ids.update(
             session.connection().scalars(
                 sa.select(Report.case_id).where(Report.id.in_(sorted(report_ids)))
             )
         )
-    case_ids.discard(None)  # type: ignore[arg-type]
+    case_ids.discard(None)
     return case_ids
 
 

@@ -260,7 +260,7 @@ def batch_rows(
     limit: int,
     offset: int = 0,
     at_least: int = 1,
-    among: sa.Select[tuple[str]] | None = None,
+    among: sa.Select[Any] | None = None,
 ) -> list[BatchRow]:
     """Return the batches with the most cases since `since` (or ever, `all_time`), most first.
 
@@ -272,7 +272,12 @@ def batch_rows(
     ranked_by = (
         (tally.cases, tally.serious, tally.deaths, tally.last_known_on)
         if all_time
-        else (tally.window_cases, tally.window_serious, tally.window_deaths, tally.window_last_known_on)
+        else (
+            tally.window_cases,
+            tally.window_serious,
+            tally.window_deaths,
+            tally.window_last_known_on,
+        )
     )
     cases, serious, deaths, last_known_on = ranked_by
     query = (
@@ -306,20 +311,23 @@ def batch_rows(
         .order_by(BatchAlert.level)
     ):
         levels.setdefault((alert.product_id, alert.batch_number), []).append(alert.level)
-    return [
-        BatchRow(
-            product=products[counted.product_id],
-            batch_number=counted.batch_number,
-            in_window=counted.window_cases,
-            all_time=counted.cases,
-            serious=row_serious,
-            deaths=row_deaths,
-            last_known_on=row_last,
-            registered=registered.get(pair),
-            alert_levels=levels.get(pair, []),
+    rows = []
+    for (counted, row_serious, row_deaths, row_last), pair in zip(ranked, pairs, strict=True):
+        assert row_last is not None  # a batch ranked has a case in the period
+        rows.append(
+            BatchRow(
+                product=products[counted.product_id],
+                batch_number=counted.batch_number,
+                in_window=counted.window_cases,
+                all_time=counted.cases,
+                serious=row_serious,
+                deaths=row_deaths,
+                last_known_on=row_last,
+                registered=registered.get(pair),
+                alert_levels=levels.get(pair, []),
+            )
         )
-        for (counted, row_serious, row_deaths, row_last), pair in zip(ranked, pairs, strict=True)
-    ]
+    return rows
 
 
 @dataclass(frozen=True)

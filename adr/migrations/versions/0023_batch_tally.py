@@ -2,7 +2,7 @@
 counts ever and in the alert window (batch_tally), and the window's first day (batch_window).
 
 Filled from the reports' suspect drugs by two INSERT ... SELECT; the window is counted by the
-first page that reads it (batch_window starts empty).
+first page that reads it (batch_window's one row starts with no day).
 
 Revision ID: 0023
 Revises: 0021
@@ -72,6 +72,7 @@ def upgrade():
     sa.Column('since', sa.Date(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_batch_window'))
     )
+    op.execute("INSERT INTO batch_window (id, since) VALUES (1, NULL)")
     op.execute(FILL_CASES)
     op.execute(FILL_TALLY)
     op.create_index('ix_batch_case_case_id', 'batch_case', ['case_id'], unique=False)
