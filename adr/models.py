@@ -430,6 +430,19 @@ class Batch(Model):
     product: Mapped[Product] = relationship(back_populates="batches")
 
 
+class BatchVariant(Model):
+    """A registered batch number with up to two characters left out: what finds the batches a
+    mistyped number is one or two edits from (`adr.products.nearest_batches`)."""
+
+    __tablename__ = "batch_variant"
+
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("product.id"), primary_key=True)
+    variant: Mapped[str] = mapped_column(sa.String(35), primary_key=True)
+    batch_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("batch.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 class BatchAlert(Model):
     """An alert mailed when the reports naming one batch of a product reached `level`."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from adr import batch_tally
+from adr import batch_tally, products
 from adr.extensions import db
 from tests import test_migration_cases
 from tests.test_migration_cases import fill_0008, upgrade
@@ -15,7 +15,7 @@ app = test_migration_cases.app  # a fixture: an app on an empty database, no sch
 pytestmark = test_migration_cases.pytestmark  # the test makes the schema
 
 PREVIOUS = "0021"  # the revision 0023 follows
-NEW_TABLES = {"batch_case", "batch_tally", "batch_window"}
+NEW_TABLES = {"batch_case", "batch_tally", "batch_window", "batch_variant"}
 
 
 def snapshot() -> dict[str, list[tuple[object, ...]]]:
@@ -54,6 +54,12 @@ def test_the_upgrade_keeps_every_row_and_fills_the_tally_from_the_drugs(app):
             sa.text("UPDATE drug SET product_id = 1 WHERE role = 'suspect' AND id <> 3")
         )
         db.session.execute(sa.text("UPDATE drug SET batch_number = '20261001B' WHERE id = 5"))
+        db.session.execute(
+            sa.text(
+                "INSERT INTO batch (id, product_id, batch_number) VALUES (1, 1, '20261001B'),"
+                " (2, 1, 'A1'), (3, 1, '20260315A')"
+            )
+        )
         db.session.commit()
         before = snapshot()
     upgrade(app, "0023")
@@ -64,6 +70,13 @@ def test_the_upgrade_keeps_every_row_and_fills_the_tally_from_the_drugs(app):
         assert stored == joined and named >= 3
         batches = db.session.execute(sa.text("SELECT count(*) FROM batch_tally")).scalar_one()
         assert batches == 2
+        variants = db.session.execute(sa.text("SELECT batch_id, variant FROM batch_variant"))
+        numbers = {1: "20261001B", 2: "A1", 3: "20260315A"}
+        assert sorted(variants) == sorted(
+            (id_, variant)
+            for id_, number in numbers.items()
+            for variant in products.deletions(number)
+        )
     downgrade(app, PREVIOUS)
     with app.app_context():
         assert snapshot() == before

@@ -1,5 +1,7 @@
 """The batch tally: each case that counts for a batch of a product (batch_case), each batch's
-counts ever and in the alert window (batch_tally), and the window's first day (batch_window).
+counts ever and in the alert window (batch_tally), and the window's first day (batch_window);
+and the register's batch numbers with up to two characters left out (batch_variant), which find
+the batches a mistyped number may have meant.
 
 Filled from the reports' suspect drugs by two INSERT ... SELECT; the window is counted by the
 first page that reads it (batch_window's one row starts with no day).
@@ -41,6 +43,22 @@ GROUP BY product_id, batch_number
 """
 
 
+FILL_VARIANTS = """
+WITH RECURSIVE positions(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM positions WHERE i < 35)
+INSERT INTO batch_variant (product_id, variant, batch_id)
+SELECT product_id, batch_number, id FROM batch
+UNION
+SELECT product_id, substr(batch_number, 1, first.i - 1) || substr(batch_number, first.i + 1), id
+FROM batch JOIN positions AS first ON first.i <= length(batch_number)
+UNION
+SELECT product_id, substr(batch_number, 1, first.i - 1)
+       || substr(batch_number, first.i + 1, second.i - first.i - 1)
+       || substr(batch_number, second.i + 1), id
+FROM batch JOIN positions AS first ON first.i <= length(batch_number)
+JOIN positions AS second ON second.i > first.i AND second.i <= length(batch_number)
+"""
+
+
 def upgrade():
     op.create_table('batch_case',
     sa.Column('product_id', sa.Integer(), nullable=False),
@@ -72,6 +90,16 @@ def upgrade():
     sa.Column('since', sa.Date(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_batch_window'))
     )
+    op.create_table('batch_variant',
+    sa.Column('product_id', sa.Integer(), nullable=False),
+    sa.Column('variant', sa.String(length=35), nullable=False),
+    sa.Column('batch_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['batch_id'], ['batch.id'], name=op.f('fk_batch_variant_batch_id_batch'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['product_id'], ['product.id'], name=op.f('fk_batch_variant_product_id_product')),
+    sa.PrimaryKeyConstraint('product_id', 'variant', 'batch_id', name=op.f('pk_batch_variant'))
+    )
+    op.execute(FILL_VARIANTS)
+    op.create_index('ix_batch_variant_batch_id', 'batch_variant', ['batch_id'], unique=False)
     op.execute("INSERT INTO batch_window (id, since) VALUES (1, NULL)")
     op.execute(FILL_CASES)
     op.execute(FILL_TALLY)
@@ -82,6 +110,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_table('batch_variant')
     op.drop_table('batch_window')
     op.drop_table('batch_tally')
     op.drop_table('batch_case')
