@@ -471,7 +471,7 @@ def variant_rows(batch_ids: sa.ColumnElement[bool] | None = None) -> sa.Compound
     One statement for the register's backfill and for batches imported: each number, then
     with one character left out, then two.
     """
-    positions = sa.union_all(
+    positions: sa.CompoundSelect[Any] = sa.union_all(
         *(sa.select(sa.literal_column(str(i)).label("i")) for i in range(1, 36))
     )
     first, second = positions.subquery("first"), positions.subquery("second")
