@@ -172,10 +172,13 @@ def lock_products(
     connection.execute(query).all()
 
 
-def touched_cases(session: Session) -> set[int]:
-    """Return the cases whose batch rows the flush under way may change."""
-    case_ids: set[int] = set()
-    report_ids: set[int] = set()
+PENDING = "batch_tally_pending"  # session.info: the cases and reports flushed since the last commit
+
+
+@sa.event.listens_for(Session, "after_flush")
+def note_touched(session: Session, _context: Any) -> None:
+    """Note the cases (or the reports of the drugs) whose batch rows the flush may change."""
+    case_ids, report_ids = session.info.setdefault(PENDING, (set(), set()))
     created = set(chain(session.new, session.deleted))
     for obj in chain(created, session.dirty):
         state = sa.inspect(obj)
@@ -191,24 +194,34 @@ def touched_cases(session: Session) -> set[int]:
             else:
                 case_ids.add(obj.case_id)
                 case_ids.update(state.attrs.case_id.history.deleted or ())
-    report_ids.discard(None)
-    if report_ids:
-        case_ids.update(
-            session.connection().scalars(
-                sa.select(Report.case_id).where(Report.id.in_(sorted(report_ids)))
-            )
-        )
-    case_ids.discard(None)
-    return case_ids
+    if not (case_ids or report_ids):
+        del session.info[PENDING]
 
 
 def changed(state: Any, names: Iterable[str]) -> bool:
     return any(state.attrs[name].history.has_changes() for name in names)
 
 
-@sa.event.listens_for(Session, "after_flush")
-def keep_tally(session: Session, _context: Any) -> None:
-    """Recount, in the flush's transaction, the batches of every case the flush touched."""
-    case_ids = touched_cases(session)
+@sa.event.listens_for(Session, "before_commit")
+def keep_tally(session: Session) -> None:
+    """Recount, in the transaction about to commit, the batches of every case it touched.
+
+    Once per transaction, not per flush: the last changes are flushed first.
+    """
+    if PENDING not in session.info:
+        return
+    session.flush()
+    case_ids, report_ids = session.info.pop(PENDING)
+    connection = session.connection()
+    report_ids.discard(None)
+    if report_ids:
+        by_report = sa.select(Report.case_id).where(Report.id.in_(sorted(report_ids)))
+        case_ids.update(connection.scalars(by_report))
+    case_ids.discard(None)
     if case_ids:
-        recount_cases(session.connection(), case_ids)
+        recount_cases(connection, case_ids)
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def forget_touched(session: Session) -> None:
+    session.info.pop(PENDING, None)

@@ -241,8 +241,7 @@ def test_two_reports_arriving_together_do_not_both_miss_the_threshold(alerting, 
         if any(isinstance(row, Report) for row in session.new):
             both_flushed.wait()
 
-    # Before the batch tally's listener, which locks the product (adr.batch_tally).
-    sa.event.listen(Session, "after_flush", wait_for_the_other, insert=True)
+    sa.event.listen(Session, "after_flush", wait_for_the_other)
     try:
         references: list[str] = []
         threads = [
