@@ -56,10 +56,10 @@ def case_rows(case_ids: sa.ColumnElement[bool] | None) -> sa.Select[*tuple[Any, 
     return query if case_ids is None else query.where(case_ids)
 
 
-def tally_rows(since: date | None, pairs: Pairs | None) -> sa.Select[*tuple[Any, ...]]:
+def tally_rows(since: date | Any | None, pairs: Pairs | Any | None) -> sa.Select[*tuple[Any, ...]]:
     """Return the `BatchTally` rows of the batches chosen (all: None), counted from `BatchCase`."""
     c = cases_t.c
-    in_window = c.known_on >= since if since else sa.false()
+    in_window = c.known_on >= since if since is not None else sa.false()
 
     def count(*conditions: Any) -> Any:
         return sa.func.coalesce(sa.func.sum(sa.case((sa.and_(*conditions), 1), else_=0)), 0)
@@ -79,44 +79,66 @@ def tally_rows(since: date | None, pairs: Pairs | None) -> sa.Select[*tuple[Any,
     return query if pairs is None else query.where(chosen(c, pairs))
 
 
-def chosen(columns: Any, pairs: Pairs) -> sa.ColumnElement[bool]:
+def chosen(columns: Any, pairs: Pairs | Any) -> sa.ColumnElement[bool]:
     return sa.tuple_(columns.product_id, columns.batch_number).in_(pairs)
+
+
+CASE_IDS: Any = sa.bindparam("case_ids", expanding=True)
+PAIRS: Any = sa.bindparam("pairs", expanding=True)
+# The statements of a stored report's transaction, built once.
+NAMED = sa.select(cases_t.c.product_id, cases_t.c.batch_number).where(
+    cases_t.c.case_id.in_(CASE_IDS)
+)
+LOCK_NAMED = (
+    sa.select(Product.id)
+    .where(
+        Product.id.in_(
+            sa.union(
+                sa.select(cases_t.c.product_id).where(cases_t.c.case_id.in_(CASE_IDS)),
+                case_rows(Report.case_id.in_(CASE_IDS)).with_only_columns(Drug.product_id),
+            )
+        )
+    )
+    .order_by(Product.id)
+    .with_for_update(key_share=True)
+)
+DROP_CASES = sa.delete(cases_t).where(cases_t.c.case_id.in_(CASE_IDS))
+COPY_CASES = sa.insert(cases_t).from_select(
+    list(cases_t.c), case_rows(Report.case_id.in_(CASE_IDS))
+)
+DROP_COUNTS = sa.delete(tally_t).where(chosen(tally_t.c, PAIRS))
+COUNT = sa.insert(tally_t).from_select(
+    list(tally_t.c), tally_rows(sa.bindparam("since", type_=sa.Date), PAIRS)
+)
+STORED_SINCE = sa.select(window_t.c.since)
 
 
 def recount(connection: sa.Connection, pairs: Pairs, since: date | None) -> None:
     """Count the batches chosen again from `BatchCase` (one with no case left goes)."""
-    if isinstance(pairs, list) and not pairs:
-        return
     if not isinstance(pairs, list):  # rows the delete would take from under the subquery
         pairs = [tuple(row) for row in connection.execute(pairs)]
     for start in range(0, len(pairs), 500):
         some = pairs[start : start + 500]
-        connection.execute(sa.delete(tally_t).where(chosen(tally_t.c, some)))
-        connection.execute(sa.insert(tally_t).from_select(list(tally_t.c), tally_rows(since, some)))
+        connection.execute(DROP_COUNTS, {"pairs": some})
+        connection.execute(COUNT, {"pairs": some, "since": since})
 
 
 def stored_since(connection: sa.Connection) -> date | None:
-    return connection.scalar(sa.select(window_t.c.since))
+    return connection.scalar(STORED_SINCE)
 
 
 def recount_cases(connection: sa.Connection, case_ids: Iterable[int]) -> None:
     """Copy the cases' rows again and recount the batches they named before or name now."""
     ids = sorted(set(case_ids))
     for start in range(0, len(ids), 500):
-        some = ids[start : start + 500]
-        named_now = case_rows(Report.case_id.in_(some)).with_only_columns(Drug.product_id)
-        named_before = sa.select(cases_t.c.product_id).where(cases_t.c.case_id.in_(some))
-        lock_products(connection, named_before.union(named_now))
-        named = sa.select(cases_t.c.product_id, cases_t.c.batch_number).where(
-            cases_t.c.case_id.in_(some)
-        )
-        before = {tuple(row) for row in connection.execute(named)}
-        connection.execute(sa.delete(cases_t).where(cases_t.c.case_id.in_(some)))
-        connection.execute(
-            sa.insert(cases_t).from_select(list(cases_t.c), case_rows(Report.case_id.in_(some)))
-        )
-        after = {tuple(row) for row in connection.execute(named)}
-        recount(connection, sorted(before | after), stored_since(connection))
+        chosen_cases = {"case_ids": ids[start : start + 500]}
+        connection.execute(LOCK_NAMED, chosen_cases).all()
+        before = {tuple(row) for row in connection.execute(NAMED, chosen_cases)}
+        connection.execute(DROP_CASES, chosen_cases)
+        connection.execute(COPY_CASES, chosen_cases)
+        after = {tuple(row) for row in connection.execute(NAMED, chosen_cases)}
+        if before or after:
+            recount(connection, sorted(before | after), stored_since(connection))
 
 
 def rebuild(connection: sa.Connection) -> None:

@@ -429,31 +429,42 @@ def nearest_batches(product_id: int, typed: str) -> list[Batch]:
     this differ from measuring them all: a batch sharing four characters, three or more edits
     away, beyond those neighbours, would not be offered.
     """
-    close = sa.select(BatchVariant.batch_id).where(
-        BatchVariant.product_id == product_id, BatchVariant.variant.in_(deletions(typed))
+    close = (
+        sa.select(Batch.id, Batch.batch_number)
+        .join(BatchVariant, BatchVariant.batch_id == Batch.id)
+        .where(BatchVariant.product_id == product_id, BatchVariant.variant.in_(deletions(typed)))
     )
-    candidates = set(db.session.scalars(close))
-    if len(typed) >= 4:
+    scored = scores(typed, db.session.execute(close.distinct()))
+    within_two = sum(score[0] <= 2 for score in scored.values())
+    if within_two < NEAREST_SHOWN and len(typed) >= 4:  # else none sharing a prefix comes first
         same_start = Batch.batch_number.startswith(typed[:4], autoescape=True)
         for side, order in (
             (Batch.batch_number < typed, sa.desc),
             (Batch.batch_number > typed, sa.asc),
         ):
             nearby = (
-                sa.select(Batch.id)
+                sa.select(Batch.id, Batch.batch_number)
                 .where(Batch.product_id == product_id, same_start, side)
                 .order_by(order(Batch.batch_number))
                 .limit(PREFIX_NEIGHBOURS)
             )
-            candidates.update(db.session.scalars(nearby))
-    batches = db.session.scalars(sa.select(Batch).where(Batch.id.in_(candidates))).all()
-    scored = []
-    for batch in batches:
-        distance = edit_distance(typed, batch.batch_number)
-        prefix = len(common_prefix(typed, batch.batch_number))
+            scored |= scores(typed, db.session.execute(nearby))
+    nearest = sorted(scored.values())[:NEAREST_SHOWN]
+    chosen = [batch_id for *_, batch_id in nearest]
+    batches = {b.id: b for b in db.session.scalars(sa.select(Batch).where(Batch.id.in_(chosen)))}
+    return [batches[batch_id] for batch_id in chosen]
+
+
+def scores(typed: str, batches: Iterable[Any]) -> dict[int, tuple[int, int, str, int]]:
+    """Return the (id, number) batches one or two edits away, or sharing four characters or more,
+    each with what orders them: the edits, the longer prefix, the number."""
+    scored = {}
+    for batch_id, number in batches:
+        distance = edit_distance(typed, number)
+        prefix = len(common_prefix(typed, number))
         if distance <= 2 or prefix >= 4:
-            scored.append((distance, -prefix, batch.batch_number, batch))
-    return [batch for *_, batch in sorted(scored, key=lambda item: item[:3])[:NEAREST_SHOWN]]
+            scored[batch_id] = (distance, -prefix, number, batch_id)
+    return scored
 
 
 def deletions(text: str, most: int = 2) -> set[str]:
