@@ -2,12 +2,14 @@
 
 `BatchCase` holds one row per case that counts for a batch (see `adr.batches`), `BatchTally` a
 batch's counts, ever and within the alert window, so that the batch table and the dashboard
-rank batches by an index instead of joining every drug. A flush that adds, changes or deletes
-what they copy (a drug's role, product or batch, a report's case or day known, a case's status,
-seriousness or death) recounts the cases it touched before its transaction commits, whatever
+rank batches by an index instead of joining every drug. A transaction that adds, changes or
+deletes what they copy (a drug's role, product or batch, a report's case or day known, a case's
+status, seriousness or death) recounts the cases it touched just before it commits, whatever
 the path: the public form, staff entry, triage, follow-ups, corrections, relinks, merges and
-markings all flush through the ORM. The window moves with the days: the first reader of a new
-day (or of changed settings) recounts the batches whose cases entered or left it.
+markings all change them through the ORM, whose flushes note the cases. The window moves with
+the days: the first reader of a new day (or of changed settings) recounts the batches whose
+cases entered or left it. A bulk statement that goes round the ORM must call `recount_cases`
+(or `rebuild`) itself, as the demo data does.
 """
 
 from __future__ import annotations
