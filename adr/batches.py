@@ -28,9 +28,20 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
-from adr import mailer, regulatory
+from adr import batch_tally, mailer, regulatory
 from adr.extensions import db
-from adr.models import Batch, BatchAlert, Case, Drug, OutboxMail, Product, Report
+from adr.models import (
+    Batch,
+    BatchAlert,
+    BatchTally,
+    BatchWindow,
+    Case,
+    Drug,
+    OutboxMail,
+    Product,
+    Report,
+    write_transaction,
+)
 
 DASHBOARD_CLUSTERS = 10  # batches the dashboard lists; the batch table has them all
 # A suspect drug of one of the company's products, with a batch, in a case that counts.
@@ -236,34 +247,11 @@ class BatchRow:
     alert_levels: list[int]
 
 
-def batch_counts(since: date | None, among: list[str] | None = None) -> sa.Select[*tuple[Any, ...]]:
-    """Return cases, serious cases, deaths and the last day known per batch, since a day.
-
-    `among`, batch numbers, narrows the count to them (found by the drugs' batch index).
-    """
-    query = (
-        sa.select(
-            Drug.product_id,
-            Drug.batch_number,
-            sa.func.count(sa.distinct(Report.case_id)).label("cases"),
-            sa.func.count(sa.distinct(sa.case((Case.serious, Report.case_id)))).label("serious"),
-            sa.func.count(sa.distinct(sa.case((Case.death, Report.case_id)))).label("deaths"),
-            sa.func.max(Report.aware_on).label("last_known_on"),
-        )
-        .select_from(Report)
-        .join(Drug, Drug.report_id == Report.id)
-        .join(Case, Case.id == Report.case_id)
-        .where(*NAMED_BATCH)
-        .group_by(Drug.product_id, Drug.batch_number)
-    )
-    if among is not None:
-        query = query.where(Drug.batch_number.in_(among))
-    if since is None or among is not None:
-        return query.where(*known_since(since)) if since else query
-    # Drugs of the window's reports, found by the received-time index: otherwise SQLite
-    # reads every drug of every product through the product index, however short the window.
-    window = sa.select(Report.id).where(known_since(since)[0])
-    return query.where(*known_since(since), Drug.report_id.in_(window))
+def count_window(since: date) -> None:
+    """Make the tally count the window from `since`, once a day (or when the settings change)."""
+    if db.session.scalar(sa.select(BatchWindow.since)) != since:
+        with write_transaction() as session:
+            batch_tally.move_window(session.connection(), since)
 
 
 def batch_rows(
@@ -272,31 +260,40 @@ def batch_rows(
     limit: int,
     offset: int = 0,
     at_least: int = 1,
-    among: list[str] | None = None,
+    among: sa.Select[Any] | None = None,
 ) -> list[BatchRow]:
     """Return the batches with the most cases since `since` (or ever, `all_time`), most first.
 
-    `among`, batch numbers, narrows the count to them. The other period's count is counted
-    for the rows returned only.
+    Counted from the tally (`adr.batch_tally`) by its index. `among`, batch numbers, narrows
+    the table to them.
     """
-    counts = batch_counts(None if all_time else since, among)
-    if at_least > 1:
-        counts = counts.having(sa.func.count(sa.distinct(Report.case_id)) >= at_least)
-    ranked = db.session.execute(
-        counts.order_by(sa.desc("cases"), sa.desc("last_known_on"), Drug.batch_number)
+    count_window(since)
+    tally = BatchTally
+    ranked_by = (
+        (tally.cases, tally.serious, tally.deaths, tally.last_known_on)
+        if all_time
+        else (
+            tally.window_cases,
+            tally.window_serious,
+            tally.window_deaths,
+            tally.window_last_known_on,
+        )
+    )
+    cases, serious, deaths, last_known_on = ranked_by
+    query = (
+        sa.select(tally, serious, deaths, last_known_on)
+        .where(cases >= max(at_least, 1))
+        .order_by(cases.desc(), last_known_on.desc(), tally.batch_number, tally.product_id)
         .limit(limit)
         .offset(offset)
-    ).all()
+    )
+    if among is not None:
+        query = query.where(tally.batch_number.in_(among))
+    ranked = db.session.execute(query).all()
     if not ranked:
         return []
-    pairs = [(row.product_id, row.batch_number) for row in ranked]
+    pairs = [(row.BatchTally.product_id, row.BatchTally.batch_number) for row in ranked]
     batch_numbers = sorted({batch for _product, batch in pairs})
-    other = {
-        (row.product_id, row.batch_number): row.cases
-        for row in db.session.execute(
-            batch_counts(since if all_time else None).where(Drug.batch_number.in_(batch_numbers))
-        )
-    }
     products = {
         p.id: p
         for p in db.session.scalars(
@@ -315,18 +312,17 @@ def batch_rows(
     ):
         levels.setdefault((alert.product_id, alert.batch_number), []).append(alert.level)
     rows = []
-    for row in ranked:
-        pair = (row.product_id, row.batch_number)
-        counted, compared = row.cases, other.get(pair, 0)
+    for (counted, row_serious, row_deaths, row_last), pair in zip(ranked, pairs, strict=True):
+        assert row_last is not None  # a batch ranked has a case in the period
         rows.append(
             BatchRow(
-                product=products[row.product_id],
-                batch_number=row.batch_number,
-                in_window=compared if all_time else counted,
-                all_time=counted if all_time else compared,
-                serious=row.serious,
-                deaths=row.deaths,
-                last_known_on=row.last_known_on,
+                product=products[counted.product_id],
+                batch_number=counted.batch_number,
+                in_window=counted.window_cases,
+                all_time=counted.cases,
+                serious=row_serious,
+                deaths=row_deaths,
+                last_known_on=row_last,
                 registered=registered.get(pair),
                 alert_levels=levels.get(pair, []),
             )
@@ -348,14 +344,13 @@ class Clusters:
 def batches_above_threshold(limit: int = DASHBOARD_CLUSTERS) -> Clusters:
     """Return up to `limit` batches at or above the threshold within the window, most first.
 
-    Only batches an alert was ever mailed for are counted: a batch reaches the threshold
-    through a stored report, which mails the alert (grouping every batch of the window took
-    0.6 s at a million reports; the batch table does that). A batch that is above the
+    Only batches an alert was ever mailed for are listed: a batch reaches the threshold
+    through a stored report, which mails the alert. A batch that is above the
     threshold only because the threshold was lowered, or a duplicate mark lifted, shows here
     once its next report arrives.
     """
     threshold, days = alert_settings()
     since = window_start(days)
-    alerted = list(db.session.scalars(sa.select(BatchAlert.batch_number).distinct()))
-    rows = batch_rows(since, False, limit + 1, at_least=threshold, among=alerted) if alerted else []
+    alerted = sa.select(BatchAlert.batch_number)
+    rows = batch_rows(since, False, limit + 1, at_least=threshold, among=alerted)
     return Clusters(rows[:limit], len(rows) > limit, threshold, days, since)

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from adr import cases, duplicates, reactions, regulatory, search, vocab
+from adr import batch_tally, cases, duplicates, reactions, regulatory, search, vocab
 from adr.cases import holder
 from adr.extensions import db
 from adr.models import (
@@ -213,6 +213,7 @@ def make_demo_data(count: int, month: str, seed: int | None = None) -> DemoResul
                 for drug in drugs
             ]
             session.execute(sa.insert(db.metadata.tables["drug"]), drug_rows)
+            batch_tally.recount_cases(session.connection(), case_ids)
             _insert_duplicate_keys(session, chunk_ids, report_rows)
             gram_rows = [
                 gram
@@ -358,6 +359,8 @@ def _link_follow_ups(rng: random.Random, ids: list[int]) -> None:
             .values(duplicate_of_id=sa.bindparam("new")),
             moves,
         )
+        moved = [case_id for move in moves for case_id in (move["old"], move["new"])]
+        batch_tally.recount_cases(connection, moved)  # before the old cases go
         connection.execute(sa.delete(Case).where(Case.id.in_([move["old"] for move in moves])))
         joined = sa.select(Case).where(Case.id.in_({move["new"] for move in moves}))
         loaded = joined.options(selectinload(Case.reports).selectinload(Report.drugs))

@@ -514,6 +514,19 @@ class Batch(Model):
     product: Mapped[Product] = relationship(back_populates="batches")
 
 
+class BatchVariant(Model):
+    """A registered batch number with up to two characters left out: what finds the batches a
+    mistyped number is one or two edits from (`adr.products.nearest_batches`)."""
+
+    __tablename__ = "batch_variant"
+
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("product.id"), primary_key=True)
+    variant: Mapped[str] = mapped_column(sa.String(35), primary_key=True)
+    batch_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("batch.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 class BatchAlert(Model):
     """An alert mailed when the reports naming one batch of a product reached `level`."""
 
@@ -527,6 +540,57 @@ class BatchAlert(Model):
     level: Mapped[int]  # the threshold, then twice it, and so on
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     outbox_mail_id: Mapped[int | None] = mapped_column(sa.ForeignKey("outbox_mail.id"))
+
+
+class BatchCase(Model):
+    """A case that counts for a batch of a product, copied in the transaction of what it copies.
+
+    One row per case naming the batch on a suspect drug of the product, when the case is neither
+    duplicate nor invalid (`adr.batch_tally` keeps it, the batch table and the dashboard count it).
+    """
+
+    __tablename__ = "batch_case"
+    __table_args__ = (sa.Index("ix_batch_case_known_on", "known_on"),)
+
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("product.id"), primary_key=True)
+    batch_number: Mapped[str] = mapped_column(sa.String(35), primary_key=True)
+    case_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("safety_case.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    known_on: Mapped[date]  # the last day the company knew of a report of the case naming it
+    serious: Mapped[bool]
+    death: Mapped[bool]
+
+
+class BatchTally(Model):
+    """A batch's cases, serious cases, deaths and last day known: ever, and in the window."""
+
+    __tablename__ = "batch_tally"
+    __table_args__ = (
+        sa.Index("ix_batch_tally_ranked", "cases", "last_known_on", "batch_number"),
+        sa.Index("ix_batch_tally_window", "window_cases", "window_last_known_on", "batch_number"),
+    )
+
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("product.id"), primary_key=True)
+    batch_number: Mapped[str] = mapped_column(sa.String(35), primary_key=True)
+    cases: Mapped[int]
+    serious: Mapped[int]
+    deaths: Mapped[int]
+    last_known_on: Mapped[date]
+    # The same since `BatchWindow.since`; a batch with no case in the window counts 0.
+    window_cases: Mapped[int]
+    window_serious: Mapped[int]
+    window_deaths: Mapped[int]
+    window_last_known_on: Mapped[date | None]
+
+
+class BatchWindow(Model):
+    """The first day of the window `BatchTally` counts in (one row; None: not counted yet)."""
+
+    __tablename__ = "batch_window"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    since: Mapped[date | None]
 
 
 class OutboxMail(Model):

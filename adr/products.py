@@ -22,10 +22,10 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from adr.extensions import db
-from adr.models import Batch, Case, Drug, Product, Report
+from adr.models import Batch, BatchVariant, Case, Drug, Product, Report
 from adr.signals import group_events
 
 logger = logging.getLogger(__name__)
@@ -315,6 +315,7 @@ def relink(product_id: int, actor: str) -> int:
 
 KNOWN, UNKNOWN, NOT_OURS = "known", "unknown", "not-ours"
 NEAREST_SHOWN = 5
+PREFIX_NEIGHBOURS = 50  # registered batches read on each side of a typed number
 
 
 @dataclass(frozen=True)
@@ -421,16 +422,102 @@ def nearest_batches(product_id: int, typed: str) -> list[Batch]:
     """Return the product's registered batches a mistyped `typed` may have meant, nearest first.
 
     Those one or two edits away (a swapped pair counts as one), or sharing its first four
-    characters or more.
+    characters or more. Found by index, not by measuring every batch: those within two edits
+    share a variant with `typed` (each with up to two characters left out, `BatchVariant`);
+    those sharing a prefix are the `PREFIX_NEIGHBOURS` on each side of `typed` in the
+    register's order. Only when fewer than `NEAREST_SHOWN` batches lie within two edits can
+    this differ from measuring them all: a batch sharing four characters, three or more edits
+    away, beyond those neighbours, would not be offered.
     """
-    batches = db.session.scalars(sa.select(Batch).where(Batch.product_id == product_id)).all()
-    scored = []
-    for batch in batches:
-        distance = edit_distance(typed, batch.batch_number)
-        prefix = len(common_prefix(typed, batch.batch_number))
+    close = (
+        sa.select(Batch.id, Batch.batch_number)
+        .join(BatchVariant, BatchVariant.batch_id == Batch.id)
+        .where(BatchVariant.product_id == product_id, BatchVariant.variant.in_(deletions(typed)))
+    )
+    scored = scores(typed, db.session.execute(close.distinct()))
+    within_two = sum(score[0] <= 2 for score in scored.values())
+    if within_two < NEAREST_SHOWN and len(typed) >= 4:  # else none sharing a prefix comes first
+        same_start = Batch.batch_number.startswith(typed[:4], autoescape=True)
+        for side, order in (
+            (Batch.batch_number < typed, sa.desc),
+            (Batch.batch_number > typed, sa.asc),
+        ):
+            nearby = (
+                sa.select(Batch.id, Batch.batch_number)
+                .where(Batch.product_id == product_id, same_start, side)
+                .order_by(order(Batch.batch_number))
+                .limit(PREFIX_NEIGHBOURS)
+            )
+            scored |= scores(typed, db.session.execute(nearby))
+    nearest = sorted(scored.values())[:NEAREST_SHOWN]
+    chosen = [batch_id for *_, batch_id in nearest]
+    batches = {b.id: b for b in db.session.scalars(sa.select(Batch).where(Batch.id.in_(chosen)))}
+    return [batches[batch_id] for batch_id in chosen]
+
+
+def scores(typed: str, batches: Iterable[Any]) -> dict[int, tuple[int, int, str, int]]:
+    """Return the (id, number) batches one or two edits away, or sharing four characters or more,
+    each with what orders them: the edits, the longer prefix, the number."""
+    scored = {}
+    for batch_id, number in batches:
+        distance = edit_distance(typed, number)
+        prefix = len(common_prefix(typed, number))
         if distance <= 2 or prefix >= 4:
-            scored.append((distance, -prefix, batch.batch_number, batch))
-    return [batch for *_, batch in sorted(scored, key=lambda item: item[:3])[:NEAREST_SHOWN]]
+            scored[batch_id] = (distance, -prefix, number, batch_id)
+    return scored
+
+
+def deletions(text: str, most: int = 2) -> set[str]:
+    """Return `text` with up to `most` of its characters left out, each way once."""
+    found, last = {text}, {text}
+    for _ in range(most):
+        last = {word[:i] + word[i + 1 :] for word in last for i in range(len(word))}
+        found |= last
+    return found
+
+
+def variant_rows(batch_ids: sa.ColumnElement[bool] | None = None) -> sa.CompoundSelect[Any]:
+    """Return the `BatchVariant` rows of the batches chosen (all: None), in SQL.
+
+    One statement for the register's backfill and for batches imported: each number, then
+    with one character left out, then two.
+    """
+    positions: sa.CompoundSelect[Any] = sa.union_all(
+        *(sa.select(sa.literal_column(str(i)).label("i")) for i in range(1, 36))
+    )
+    first, second = positions.subquery("first"), positions.subquery("second")
+    number = Batch.batch_number
+    whole = sa.select(Batch.product_id, number, Batch.id)
+    one = sa.select(
+        Batch.product_id,
+        sa.func.substr(number, 1, first.c.i - 1).concat(sa.func.substr(number, first.c.i + 1)),
+        Batch.id,
+    ).join(first, first.c.i <= sa.func.length(number))
+    two = (
+        sa.select(
+            Batch.product_id,
+            sa.func.substr(number, 1, first.c.i - 1)
+            .concat(sa.func.substr(number, first.c.i + 1, second.c.i - first.c.i - 1))
+            .concat(sa.func.substr(number, second.c.i + 1)),
+            Batch.id,
+        )
+        .join(first, first.c.i <= sa.func.length(number))
+        .join(second, sa.and_(second.c.i > first.c.i, second.c.i <= sa.func.length(number)))
+    )
+    if batch_ids is not None:
+        whole, one, two = (query.where(batch_ids) for query in (whole, one, two))
+    return sa.union(whole, one, two)
+
+
+@sa.event.listens_for(Session, "after_flush")
+def index_new_batches(session: Session, _context: Any) -> None:
+    """Give the batches the flush registered their variants, in the same transaction."""
+    new = [obj.id for obj in session.new if isinstance(obj, Batch)]
+    for start in range(0, len(new), 500):
+        rows = variant_rows(Batch.id.in_(new[start : start + 500]))
+        session.connection().execute(
+            sa.insert(BatchVariant).from_select(["product_id", "variant", "batch_id"], rows)
+        )
 
 
 def common_prefix(a: str, b: str) -> str:

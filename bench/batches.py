@@ -20,7 +20,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from adr import accounts, create_app, demo
+from adr import accounts, batch_tally, create_app, demo
 from adr.batches import alert_settings, cases_naming, window_start
 from adr.extensions import db
 from adr.models import Batch, Drug, Product
@@ -44,6 +44,7 @@ def match_demo_products() -> None:
     db.session.execute(
         sa.update(Drug).where(Drug.role == "suspect").values(product_id=products.scalar_subquery())
     )
+    batch_tally.rebuild(db.session.connection())  # the UPDATE went round the ORM's flush
     batches = db.session.execute(
         sa.select(Drug.product_id, Drug.batch_number)
         .where(Drug.product_id.is_not(None), Drug.batch_number.is_not(None))

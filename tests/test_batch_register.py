@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import random
 import zipfile
 from datetime import date, datetime
 
@@ -10,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import Workbook
 
-from adr import batch_register
+from adr import batch_register, products
 from adr.extensions import db
 from adr.models import Batch, Product
 from tests.conftest import COMPANY
@@ -337,3 +338,42 @@ def test_a_table_of_shared_strings_too_big_to_read_is_refused(catalogue, tmp_pat
         strings = "".join(f"<si><t>{number:x}</t></si>" for number in range(1000))
         archive.writestr("xl/sharedStrings.xml", f'<sst xmlns="{MAIN}">{strings}</sst>')
     assert "too big to be a batch register" in refusal(catalogue, tmp_path, content.getvalue())
+
+
+def scanned(product_id: int, typed: str) -> list[str]:
+    """The batches a typed number may have meant, measuring every batch (the index's oracle)."""
+    scored = []
+    for number in db.session.scalars(
+        sa.select(Batch.batch_number).where(Batch.product_id == product_id)
+    ):
+        distance = products.edit_distance(typed, number)
+        prefix = len(products.common_prefix(typed, number))
+        if distance <= 2 or prefix >= 4:
+            scored.append((distance, -prefix, number))
+    return [number for *_, number in sorted(scored)[: products.NEAREST_SHOWN]]
+
+
+def test_the_nearest_batches_found_by_index_are_those_measuring_every_batch_finds(catalogue):
+    months = [f"2026{month:02d}" for month in range(1, 9)]
+    numbers = [f"{month}{n:02d}{line}" for month in months for n in range(1, 36) for line in "AB"]
+    rows = [["国药准字H61020123", "", number, "2026-01-01", "2028-01-01"] for number in numbers]
+    rng = random.Random(26)
+    typed = ["20260540B", "20261299A", "30260315A", "2026031A", "202603155A", "Q0260315A", "2027"]
+    for number in rng.sample(numbers, 24):  # one or two typing slips
+        for _slip in range(rng.choice((1, 2))):
+            at = rng.randrange(len(number) - 1)
+            number = rng.choice(
+                (
+                    number[:at] + number[at + 1 :],
+                    number[:at] + rng.choice("0123456789AB") + number[at:],
+                    number[:at] + rng.choice("0123456789AB") + number[at + 1 :],
+                    number[:at] + number[at + 1] + number[at] + number[at + 2 :],
+                )
+            )
+        typed.append(number)
+    with catalogue.app_context():
+        batch_register.import_register(csv_file(rows), "test", "register.csv")
+        product_id = db.session.scalar(sa.select(Product.id))
+        for number in typed:
+            found = [batch.batch_number for batch in products.nearest_batches(product_id, number)]
+            assert found == scanned(product_id, number), number
