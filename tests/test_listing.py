@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+import os
+from datetime import date, timedelta
+from itertools import zip_longest
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -11,8 +14,9 @@ from openpyxl import load_workbook
 
 from adr import accounts, regulatory
 from adr.extensions import db
-from adr.models import AuditEntry, Product
+from adr.models import AuditEntry, Case, Drug, Product, Report, write_transaction
 from adr.regulator.listing import COLUMNS
+from tests import holder_case
 from tests.conftest import (
     COMPANY,
     hidden_inputs,
@@ -21,6 +25,7 @@ from tests.conftest import (
     valid_report,
 )
 from tests.test_cases import enter, entered
+from tests.test_export import change, change_case, complete_every_other_case, merge, snapshot_lines
 
 PASSWORD = "correct horse battery"
 REVIEWER = "reviewer@tianning.example"
@@ -288,3 +293,77 @@ def test_the_listing_is_for_staff(client):
         response = client.get(path)
         response.close()
         assert response.status_code == 302
+
+
+# Both listings of a varied month, cell by cell (tests/snapshots/listing-2025-06.jsonl), as the
+# code before the listing read rows instead of ORM objects (issue 26) wrote them. After a change
+# meant to alter cells, write it again (ADR_WRITE_SNAPSHOT=1) and read its diff.
+SNAPSHOT = Path(__file__).parent / "snapshots" / "listing-2025-06.jsonl"
+OUTSIDE = "复方感冒灵颗粒"  # a suspect drug of no catalogue product, matched as typed
+
+
+def vary_the_month(app, tmp_path) -> None:
+    """Fill June 2025 with demo cases, then make them as varied as a listing meets: coded and
+    uncoded reactions, invalid cases, duplicates merged into their originals (their reports
+    correcting the original's values), several suspect drugs, text a spreadsheet misreads."""
+    result = app.test_cli_runner().invoke(
+        args=["demo-data", "--reports", "60", "--month", "2025-06", "--seed", "5"]
+    )
+    assert result.exit_code == 0, result.output
+    holder_case.import_meddra(app, tmp_path)
+    complete_every_other_case(app)
+    with app.app_context():
+        product_id = db.session.scalar(
+            sa.select(Product.id).where(Product.approval_number == "国药准字H61020123")
+        )
+        firsts = db.session.scalars(
+            sa.select(Report.reference)
+            .join(Case, Case.id == Report.case_id)
+            .where(Case.status.not_in(regulatory.NOT_FOR_REGULATOR))
+            .order_by(Report.id)
+        ).all()
+        db.session.execute(
+            sa.update(Drug).where(Drug.role == "suspect").values(product_id=product_id)
+        )
+        db.session.commit()
+    for original, duplicate in zip(firsts[0:12:3], firsts[1:12:3], strict=True):
+        merge(app, duplicate, original)
+    change(app, firsts[1], event_name=f"{FORMULA}、皮疹\x01；瘙痒", patient_sex="female")
+    change(app, firsts[4], patient_age=None, patient_birth_date=date(1990, 2, 1))
+    change(app, firsts[7], event_outcome="death", event_serious=["death"], patient_age=1)
+    change_case(app, firsts[0], company_causality="possible", expectedness="listed")
+    change_case(app, firsts[3], suggested_expectedness="new", assessed_outcome="sequelae")
+    change_case(app, firsts[6], serious=True, death=True, assessed_serious=["death"])
+    change_case(app, firsts[12], status="duplicate")
+    change_case(app, firsts[13], status="invalid", invalid_reason="not_adverse_event")
+    with app.app_context(), write_transaction() as session:
+        for number, reference in enumerate(firsts[14:30]):
+            report = session.scalar(sa.select(Report).where(Report.reference == reference))
+            batch = ["=B2", "20250601", None, "@1\x02"][number % 4]
+            report.drugs.append(
+                Drug(
+                    position=len(report.drugs),
+                    role="suspect",
+                    generic_name="阿莫西林胶囊" if number % 2 else OUTSIDE,
+                    batch_number=batch,
+                    product_id=product_id if number % 2 else None,
+                )
+            )
+
+
+def test_both_listings_are_cell_for_cell_their_snapshot(app, tmp_path):
+    vary_the_month(app, tmp_path)
+    found = []
+    for language in ("zh", "en"):
+        for product in ("H61020123", OUTSIDE):
+            args = ("--product", product, "--from", "2025-06-01", "--to", "2025-06-30")
+            book, output = listing(app, tmp_path, *args, "--lang", language)
+            counts = output.split(": ", 1)[1].strip()  # after the file's path
+            found += snapshot_lines(book, f"{language} {product}: {counts}")
+    if os.environ.get("ADR_WRITE_SNAPSHOT"):
+        SNAPSHOT.write_text("\n".join(found) + "\n", encoding="utf8")
+    expected = SNAPSHOT.read_text(encoding="utf8").splitlines()
+    changed = [(e, f) for e, f in zip_longest(expected, found) if e != f]
+    assert not changed, (
+        f"{len(changed)} lines differ, the first:\n-{changed[0][0]}\n+{changed[0][1]}"
+    )

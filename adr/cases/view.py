@@ -24,8 +24,8 @@ def is_empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value is False
 
 
-REPORTER_COLUMNS = tuple(column for column in VIEW_COLUMNS if column.startswith("reporter_"))
-NAME_COLUMNS = ("patient_name", "event_name")  # a placeholder here never hides a real value
+REPORTER_COLUMNS = frozenset(column for column in VIEW_COLUMNS if column.startswith("reporter_"))
+NAME_COLUMNS = frozenset(("patient_name", "event_name"))  # a placeholder never hides a value
 DRUG_COLUMNS = tuple(c.key for c in Drug.__table__.columns if c.key not in ("id", "report_id"))
 
 
@@ -44,22 +44,26 @@ class CurrentView:
         raise AttributeError(name)
 
 
-def current_view(reports: Sequence[Report]) -> CurrentView:
+def current_view(reports: Sequence[Any], columns: Sequence[str] = VIEW_COLUMNS) -> CurrentView:
     """Return the case as its reports, oldest first, tell it now: later values win.
 
     The reporter is taken whole from the latest report that identifies one, so one person's
     name never sits beside another's phone; a placeholder (不详) never hides a name given
     before; drugs add up, a later mention of the same drug in the same role adding to the
-    earlier one (its values win where it gives one).
+    earlier one (its values win where it gives one). `columns` (of `VIEW_COLUMNS`) are those
+    worked out, for a reader that needs a few: the reports may then be plain rows holding
+    those and `drugs`.
     """
     values: dict[str, Any] = {}
     sources: dict[str, Report] = {}
     drugs: dict[tuple[str, str], tuple[Drug, Report]] = {}
+    reporter_asked = not REPORTER_COLUMNS.isdisjoint(columns)
     for report in reports:
-        reporter_given = regulatory.identifies(getattr(report, "reporter_name", None)) or any(
-            getattr(report, column, None) for column in ("reporter_phone", "reporter_email")
+        reporter_given = reporter_asked and (
+            regulatory.identifies(getattr(report, "reporter_name", None))
+            or any(getattr(report, column, None) for column in ("reporter_phone", "reporter_email"))
         )
-        for column in VIEW_COLUMNS:
+        for column in columns:
             value = getattr(report, column, None)
             if column in REPORTER_COLUMNS:
                 if reporter_given:

@@ -14,16 +14,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import IO, Any
 
 import sqlalchemy as sa
 from openpyxl import Workbook
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-from sqlalchemy.orm import Session, selectinload
 
-from adr import cases, meddra, regulatory, vocab
+from adr import meddra, regulatory, vocab
+from adr.cases.view import current_view
 from adr.extensions import db
-from adr.models import Case, CaseMerge, Drug, Product, Report
+from adr.models import Case, CaseMerge, Drug, Product, Reaction, Report
 from adr.products import approval_key, name_key
 from adr.regulator.workbook import (
     BATCH_SIZE,
@@ -31,7 +32,9 @@ from adr.regulator.workbook import (
     clean,
     end_sheet,
     heading,
+    padded,
     row_of,
+    small_page_cache,
     start_sheet,
 )
 from adr.vocab import Term
@@ -79,7 +82,7 @@ class ProductChoice:
             sa.func.lower(Drug.brand_name) == folded,
         )
 
-    def matches(self, drug: Drug) -> bool:
+    def matches(self, drug: Any) -> bool:
         """Tell whether a drug of a case's current view is this product (as `condition`)."""
         if self.product is not None:
             return drug.product_id == self.product.id
@@ -183,6 +186,21 @@ class Tally:
     criteria: Counter[str] = field(default_factory=Counter)
 
 
+# A case as the listing reads it (`cases_of`): plain rows, their columns as attributes.
+ListedCase = Any
+# The fields of the case as its reports tell it now (`current_view`) that the listing shows.
+VIEWED = (
+    "patient_sex",
+    "patient_birth_date",
+    "patient_age",
+    "patient_age_unit",
+    "event_name",
+    "event_onset_date",
+    "event_outcome",
+    "event_causality",
+)
+
+
 class ListingWriter:
     """Turns a case into its line of the listing, in one language."""
 
@@ -195,7 +213,7 @@ class ListingWriter:
     def term(self, codes: vocab.CodeList, code: str | None) -> str | None:
         return self.words.term(codes, code)
 
-    def criteria(self, case: Case) -> list[str]:
+    def criteria(self, case: ListedCase) -> list[str]:
         """Return the seriousness criteria reported in any report or confirmed by staff."""
         if not case.serious:
             return []
@@ -205,9 +223,9 @@ class ListingWriter:
             chosen.append("death")
         return list(dict.fromkeys(chosen))
 
-    def row(self, case: Case, day_zero: date, tally: Tally) -> list[Any]:
+    def row(self, case: ListedCase, day_zero: date, tally: Tally) -> list[Any]:
         """Return a case's line and count it."""
-        view = cases.current_view(case.reports)
+        view = current_view(case.reports, VIEWED)
         criteria = self.criteria(case)
         company = case.company_causality
         causality = company or view.event_causality
@@ -237,7 +255,7 @@ class ListingWriter:
             *self.meddra_cells(case),
         ]
 
-    def meddra_cells(self, case: Case) -> list[str | None]:
+    def meddra_cells(self, case: ListedCase) -> list[str | None]:
         """Return the LLT, PT and SOC cells: one line per coded reaction, code then name, the
         three cells' lines aligned (a term repeated, "—" where the code is not found)."""
         hits = [
@@ -254,7 +272,7 @@ class ListingWriter:
         ]
         return ["\n".join(cells) or None for cells in (llts, pts, socs)]
 
-    def learn_coding(self, batch: list[Case]) -> None:
+    def learn_coding(self, batch: list[ListedCase]) -> None:
         """Read the MedDRA terms of a batch's coded reactions (see `coded_terms`)."""
         coded: set[tuple[str | None, int | None]] = {
             (reaction.meddra_version, reaction.llt_code)
@@ -264,7 +282,9 @@ class ListingWriter:
         }
         self.coding = coded_terms(coded, "en" if self.language == "en" else "zh")
 
-    def count(self, case: Case, reaction: str | None, criteria: list[str], tally: Tally) -> None:
+    def count(
+        self, case: ListedCase, reaction: str | None, criteria: list[str], tally: Tally
+    ) -> None:
         tally.cases += 1
         tally.serious += case.serious
         tally.deaths += case.death
@@ -344,31 +364,99 @@ def listed_query(choice: ProductChoice, first: date, last: date) -> sa.Select[An
 
 def cases_of(
     query: sa.Select[Any], writer: ListingWriter | None = None
-) -> Iterator[tuple[Case, date]]:
+) -> Iterator[tuple[ListedCase, date]]:
     """Yield the cases a query of (case id, date) names, with the date, a batch at a time.
 
-    Each batch of cases is loaded with its reports and their drugs and its reactions (whose
-    MedDRA terms `writer` learns), then let go: the reads have a session of their own, emptied
-    after each batch, so memory stays flat.
+    Each batch of cases is read as plain rows (`listed_cases`: no ORM objects, so the session
+    keeps none of them and memory stays flat), its reactions' MedDRA terms learnt by `writer`.
     """
-    with Session(db.engine) as reading:
-        streamed = reading.execute(query.execution_options(yield_per=BATCH_SIZE))
-        for batch in streamed.partitions():
-            day_zero_of = {case_id: day_zero for case_id, day_zero in batch}
-            loaded = reading.scalars(
-                sa.select(Case)
-                .where(Case.id.in_(list(day_zero_of)))
-                .options(
-                    selectinload(Case.reports).selectinload(Report.drugs),
-                    selectinload(Case.reactions),
-                )
-            )
-            by_id = {case.id: case for case in loaded}
-            if writer is not None:
-                writer.learn_coding(list(by_id.values()))
-            for case_id, day_zero in day_zero_of.items():
-                yield by_id[case_id], day_zero
-            reading.expunge_all()
+    streamed = db.session.execute(query.execution_options(yield_per=BATCH_SIZE))
+    for batch in streamed.partitions():
+        day_zero_of = {case_id: day_zero for case_id, day_zero in batch}
+        found = listed_cases(set(day_zero_of))
+        if writer is not None:
+            writer.learn_coding(list(found.values()))
+        for case_id, day_zero in day_zero_of.items():
+            yield found[case_id], day_zero
+        del batch, day_zero_of, found  # before the next batch is read, not after
+
+
+CASE_COLUMNS = (
+    "id",
+    "status",
+    "serious",
+    "death",
+    "assessed_serious",
+    "assessed_outcome",
+    "expectedness",
+    "suggested_expectedness",
+    "company_causality",
+)
+REPORT_COLUMNS = ("id", "case_id", "reference", "aware_on", "event_serious", *VIEWED)
+_IDS = sa.bindparam("ids", expanding=True)  # a batch's case ids
+
+
+def _batch_queries() -> tuple[sa.Select[Any], ...]:
+    """Return the queries of a batch's cases, reports, drugs and reactions, by `_IDS`, each list
+    in the ORM relationships' order."""
+    cases_t, reports, drugs, reaction_t = (
+        Case.__table__,
+        Report.__table__,
+        Drug.__table__,
+        Reaction.__table__,
+    )
+    return (
+        sa.select(*(cases_t.c[name] for name in CASE_COLUMNS)).where(cases_t.c.id.in_(_IDS)),
+        sa.select(*(reports.c[name] for name in REPORT_COLUMNS))
+        .where(reports.c.case_id.in_(_IDS))
+        .order_by(
+            reports.c.case_id,
+            reports.c.follow_up_of_id.is_not(None),
+            reports.c.added_at,
+            reports.c.id,
+        ),
+        sa.select(drugs)  # every column: a drug named again is merged (`current_view`)
+        .join(reports, reports.c.id == drugs.c.report_id)
+        .where(reports.c.case_id.in_(_IDS))
+        .order_by(drugs.c.report_id, drugs.c.position, drugs.c.id),
+        sa.select(
+            reaction_t.c.case_id,
+            reaction_t.c.meddra_version,
+            reaction_t.c.llt_code,
+            reaction_t.c.excluded_reason,
+        )
+        .where(reaction_t.c.case_id.in_(_IDS))
+        .order_by(reaction_t.c.case_id, reaction_t.c.position, reaction_t.c.id),
+    )
+
+
+BATCH_QUERIES = _batch_queries()
+
+
+def listed_cases(case_ids: set[int]) -> dict[int, ListedCase]:
+    """Return the cases as the listing reads them, by id, in four queries for the batch.
+
+    Each holds its `CASE_COLUMNS`, its reports in the case's order (each its `REPORT_COLUMNS`
+    and its `drugs`) and its reactions (`reactions`: how each is coded).
+    """
+    cases_query, reports_query, drugs_query, reactions_query = BATCH_QUERIES
+    ids = {"ids": padded(case_ids)}
+    found = {
+        row[0]: SimpleNamespace(
+            **dict(zip(CASE_COLUMNS, row, strict=True)), reports=[], reactions=[]
+        )
+        for row in db.session.execute(cases_query, ids).all()
+    }
+    of_report: dict[int, Any] = {}
+    for row in db.session.execute(reports_query, ids).all():
+        report = SimpleNamespace(**dict(zip(REPORT_COLUMNS, row, strict=True)), drugs=[])
+        of_report[report.id] = report
+        found[report.case_id].reports.append(report)
+    for drug in db.session.execute(drugs_query, ids).all():
+        of_report[drug.report_id].drugs.append(drug)
+    for reaction in db.session.execute(reactions_query, ids).all():
+        found[reaction.case_id].reactions.append(reaction)
+    return found
 
 
 def excluded_count(choice: ProductChoice, first: date, last: date) -> int:
@@ -443,8 +531,9 @@ def write_listing(
     listing_sheet, summary_sheet = (workbook.create_sheet(t.text(language)) for t in SHEETS)
     start_sheet(listing_sheet, COLUMNS, language)
     tally = Tally(excluded=excluded_count(choice, first, last))
-    for case, day_zero in cases_of(listed_query(choice, first, last), writer):
-        listing_sheet.append(row_of(listing_sheet, writer.row(case, day_zero, tally)))
+    with small_page_cache():
+        for case, day_zero in cases_of(listed_query(choice, first, last), writer):
+            listing_sheet.append(row_of(listing_sheet, writer.row(case, day_zero, tally)))
     end_sheet(listing_sheet, len(COLUMNS), tally.cases)
     write_summary(summary_sheet, tally, choice, f"{first} – {last}", language)
     workbook.save(target)

@@ -40,6 +40,8 @@ BATCH_SIZE = 1000
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 # Text starting with these could be read as a formula or an error value by a spreadsheet.
 _TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "#")
+# One of them at the start of a text of texts joined by NUL (`checked`).
+_TRIGGERED = re.compile(f"(?:^|\x00)[{re.escape(''.join(_TRIGGERS))}]")
 
 PHRASES = {
     "initial": vocab.REPORT_KIND["initial"],
@@ -895,9 +897,14 @@ def month_days(month: str) -> tuple[date, date]:
 def checked(values: list[Any]) -> tuple[list[Any], bool]:
     """Return the values with what XML cannot hold removed from their text, and whether any of
     that text could be read as a formula (its row then needs `text_cells`)."""
-    if any(_FORBIDDEN.search(v) for v in values if v.__class__ is str):
+    texts = [v for v in values if v.__class__ is str]
+    if not texts:
+        return values, False
+    if _FORBIDDEN.search("".join(texts)):  # one search a row, not one a cell
         values = [clean(v) if isinstance(v, str) else v for v in values]
-    return values, any(v.startswith(_TRIGGERS) for v in values if v.__class__ is str)
+        texts = [clean(text) for text in texts]
+    # NUL, removed by `clean`, parts the texts: one search for a trigger at the start of any.
+    return values, _TRIGGERED.search("\x00".join(texts)) is not None
 
 
 def text_cells(sheet: WriteOnlyWorksheet, values: list[Any]) -> list[Any]:
