@@ -183,11 +183,11 @@ def measure(first: str, last: str, now: datetime) -> Compliance:
             counted,
         )
         .where(ComplianceTally.due_at >= start, ComplianceTally.due_at < end)
-        .group_by(
+        .group_by(  # the unique key's order: read off its index
             ComplianceTally.due_at,
-            ComplianceTally.day_zero,
             ComplianceTally.report_category,
             ComplianceTally.outcome,
+            ComplianceTally.day_zero,
         )
         .having(counted != 0)
     )
