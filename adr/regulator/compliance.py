@@ -88,7 +88,14 @@ class Figures:
         setattr(self, outcome, getattr(self, outcome) + count)
 
     def __add__(self, other: Figures) -> Figures:
-        return Figures(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+        return Figures(
+            self.due + other.due,
+            self.on_time + other.on_time,
+            self.late + other.late,
+            self.open_past_due + other.open_past_due,
+            self.not_yet_due + other.not_yet_due,
+            self.closed_invalid + other.closed_invalid,
+        )
 
     @property
     def rate(self) -> float | None:
