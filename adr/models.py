@@ -822,6 +822,29 @@ class SearchGram(Model):
     report_id: Mapped[int] = mapped_column(sa.ForeignKey("report.id"), primary_key=True)
 
 
+class ComplianceTally(Model):
+    """How many reports are due at a deadline, by day 0, category and how they stand.
+
+    Kept by the database itself: triggers on `report` (migration 0024) add a report to its row
+    and take it from the old one whenever its deadline, day 0, category or date sent changes,
+    in the transaction that changes it, whatever the path. `outcome` is `on_time` or `late` for
+    a report sent (the date sent against the China date of the deadline) and `open` for one
+    unsent, judged against the time of asking (`adr.regulator.compliance.measure`). A row's
+    `reports` can be 0, or, for the rare report with a deadline and no day 0 (which no unique
+    key matches), -1: the figures are the sums.
+    """
+
+    __tablename__ = "compliance_tally"
+    __table_args__ = (sa.UniqueConstraint("due_at", "report_category", "outcome", "day_zero"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    report_category: Mapped[str] = mapped_column(sa.String(12))
+    outcome: Mapped[str] = mapped_column(sa.String(8))
+    day_zero: Mapped[date | None]
+    reports: Mapped[int]
+
+
 # MedDRA, as the company's licence delivers it (adr.meddra), and the case's coded terms.
 
 

@@ -1,4 +1,5 @@
-"""Compliance with the deadlines: a hand-built month on the page and in the workbook."""
+"""Compliance with the deadlines: a hand-built month on the page and in the workbook, and the
+tally the figures are read from checked against the reports themselves."""
 
 from __future__ import annotations
 
@@ -7,11 +8,16 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from adr import accounts, regulatory
+from adr.extensions import db
+from adr.models import ComplianceTally, Report
 from adr.regulator import compliance
-from tests.conftest import hidden_inputs
+from adr.regulator.workbook import parse_month
+from tests import test_integrity
+from tests.conftest import hidden_inputs, reference_of, send_report, valid_report
 from tests.test_cases import enter, entered
 from tests.test_review import stored
 
@@ -233,3 +239,116 @@ def test_sending_is_judged_by_the_china_date_of_the_deadline():
     assert compliance.clock_of("serious", date(2026, 3, 1), death) == "death"
     assert compliance.clock_of("new", date(2026, 3, 1), due) == "serious_new"
     assert compliance.clock_of("general", date(2026, 3, 1), due) == "other"
+
+
+def counted_from_reports(first: str, last: str, now: datetime) -> compliance.Compliance:
+    """Count as the page did before the tally: every report due in the range, grouped."""
+    months = compliance.months_between(first, last)
+    start, end = parse_month(months[0])[0], parse_month(months[-1])[1]
+    result = compliance.Compliance(months, now)
+    groups = (
+        sa.select(
+            Report.due_at,
+            Report.day_zero,
+            Report.report_category,
+            Report.submitted_to_regulator_on,
+            sa.func.count(),
+        )
+        .where(Report.due_at >= start, Report.due_at < end)
+        .group_by(
+            Report.due_at, Report.day_zero, Report.report_category, Report.submitted_to_regulator_on
+        )
+    )
+    for due, day_zero, category, sent_on, count in db.session.execute(groups):
+        key = (
+            f"{due.astimezone(regulatory.CHINA):%Y-%m}",
+            compliance.clock_of(category, day_zero, due),
+        )
+        outcome = compliance.timeliness(due, sent_on, now)
+        result.cells.setdefault(key, compliance.Figures()).add(outcome, count)
+        if outcome in ("late", "open_past_due"):
+            result.late_due.add(due)
+    lapsed = sa.select(Report.lapsed_due_at, Report.day_zero, Report.report_category).where(
+        Report.lapsed_due_at >= start, Report.lapsed_due_at < end
+    )
+    for due, day_zero, category in db.session.execute(lapsed):
+        key = (
+            f"{due.astimezone(regulatory.CHINA):%Y-%m}",
+            compliance.clock_of(category, day_zero, due),
+        )
+        result.cells.setdefault(key, compliance.Figures()).add("closed_invalid", 1)
+        result.lapsed_due.add(due)
+    return result
+
+
+def tally_matches_reports() -> None:
+    """Assert that the tally's sums are the reports' own count, key by key."""
+    now = datetime.now(UTC)
+    tallied: dict[tuple[object, ...], int] = {}
+    for due, category, outcome, day_zero, count in db.session.execute(
+        sa.select(
+            ComplianceTally.due_at,
+            ComplianceTally.report_category,
+            ComplianceTally.outcome,
+            ComplianceTally.day_zero,
+            ComplianceTally.reports,
+        )
+    ):
+        key = (due, category, outcome, day_zero)
+        tallied[key] = tallied.get(key, 0) + count
+    reports: dict[tuple[object, ...], int] = {}
+    rows = sa.select(
+        Report.due_at, Report.report_category, Report.submitted_to_regulator_on, Report.day_zero
+    ).where(Report.due_at.is_not(None))
+    for due, category, sent_on, day_zero in db.session.execute(rows):
+        outcome = "open" if sent_on is None else compliance.timeliness(due, sent_on, now)
+        key = (due, category, outcome, day_zero)
+        reports[key] = reports.get(key, 0) + 1
+    assert {key: count for key, count in tallied.items() if count} == reports
+
+
+def assert_the_tally_holds(app) -> None:
+    """The tally is the reports' own count, and the figures and late list are the old ones."""
+    now = datetime.now(UTC)
+    with app.app_context():
+        tally_matches_reports()
+        dues = db.session.execute(
+            sa.select(sa.func.min(Report.due_at), sa.func.max(Report.due_at))
+        ).one()
+        first, last = (f"{moment.astimezone(regulatory.CHINA):%Y-%m}" for moment in dues)
+        fast, slow = compliance.measure(first, last, now), counted_from_reports(first, last, now)
+        assert fast.cells == slow.cells and fast.cells
+        assert (fast.late_due, fast.lapsed_due) == (slow.late_due, slow.lapsed_due)
+        assert list(compliance.late_reports(fast)) == list(compliance.late_reports(slow))
+
+
+def test_the_tally_follows_every_change_to_a_report_s_deadline(app, staff, month):
+    """Sent, corrected, found invalid late, merged and unmerged, followed up, sent from the
+    public form: after each, the tally is the reports' own count."""
+    assert_the_tally_holds(app)
+    correct = test_integrity.correct
+    first, other = month["serious on time"], month["other open"]
+    later = due_day(11).isoformat()
+    response = correct(staff, first, report=first, field="submitted_to_regulator_on",
+                       value=later, reason="核对国家系统记录")  # fmt: skip
+    assert response.status_code == 303  # on time to late
+    earlier = (due_day(14) - timedelta(days=30)).isoformat()
+    response = correct(staff, other, report=other, field="case-awareness_date",
+                       value=earlier, reason="来电记录显示更早获知")  # fmt: skip
+    assert response.status_code == 303  # a day 0 and a deadline moved
+    assert_the_tally_holds(app)
+    invalid = test_integrity.assess(
+        staff, other, status="invalid", invalid_reason="not_our_product"
+    )
+    assert invalid.status_code == 303  # found invalid after its deadline
+    (merge,) = test_integrity.merge_ids(app)
+    undone = test_integrity.undo_merge(staff, month["serious on time"], merge)
+    assert undone.status_code == 303  # the copy owes again
+    web = send_report(app, valid_report())
+    assert web.status_code == 303  # from the public form; then a follow-up makes it serious
+    again = {"follow_up_of": reference_of(web), "event-serious": ["hospitalization"]}
+    assert send_report(app, valid_report() | again).status_code == 303
+    with app.app_context():
+        assert db.session.scalar(sa.select(Report.lapsed_due_at).where(
+            Report.reference == month["other open"])) is not None  # fmt: skip
+    assert_the_tally_holds(app)

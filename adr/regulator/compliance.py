@@ -26,7 +26,7 @@ from openpyxl.styles import Font
 
 from adr import regulatory, vocab
 from adr.extensions import db
-from adr.models import Case, Report
+from adr.models import Case, ComplianceTally, Report
 from adr.regulator.workbook import end_sheet, parse_month, row_of, start_sheet
 from adr.vocab import Term
 
@@ -88,7 +88,14 @@ class Figures:
         setattr(self, outcome, getattr(self, outcome) + count)
 
     def __add__(self, other: Figures) -> Figures:
-        return Figures(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+        return Figures(
+            self.due + other.due,
+            self.on_time + other.on_time,
+            self.late + other.late,
+            self.open_past_due + other.open_past_due,
+            self.not_yet_due + other.not_yet_due,
+            self.closed_invalid + other.closed_invalid,
+        )
 
     @property
     def rate(self) -> float | None:
@@ -165,32 +172,37 @@ def last_months(now: datetime, count: int = 12) -> tuple[str, str]:
 def measure(first: str, last: str, now: datetime) -> Compliance:
     """Count the reports due in each month from `first` to `last` by clock and timeliness.
 
-    One grouped query over the due-date range: the groups are few (a due moment, a day 0, a
-    category, a sending date), and the rules of `clock_of` and `timeliness` judge each group.
+    Read from the tally the database keeps (`ComplianceTally`): one row a deadline, day 0,
+    category and outcome, so a year is a few thousand rows however many reports it holds. An
+    unsent report is open past due or not yet due by `now`; the rules of `clock_of` judge each
+    row. The reports found invalid after their deadline are counted from their own index.
     """
     months = months_between(first, last)
     start, end = parse_month(months[0])[0], parse_month(months[-1])[1]
     result = Compliance(months, now)
+    counted = sa.func.sum(ComplianceTally.reports)
     groups = (
         sa.select(
-            Report.due_at,
-            Report.day_zero,
-            Report.report_category,
-            Report.submitted_to_regulator_on,
-            sa.func.count(),
+            ComplianceTally.due_at,
+            ComplianceTally.day_zero,
+            ComplianceTally.report_category,
+            ComplianceTally.outcome,
+            counted,
         )
-        .where(Report.due_at >= start, Report.due_at < end)
-        .group_by(
-            Report.due_at, Report.day_zero, Report.report_category, Report.submitted_to_regulator_on
+        .where(ComplianceTally.due_at >= start, ComplianceTally.due_at < end)
+        .group_by(  # the unique key's order: read off its index
+            ComplianceTally.due_at,
+            ComplianceTally.report_category,
+            ComplianceTally.outcome,
+            ComplianceTally.day_zero,
         )
+        .having(counted != 0)
     )
-    rows = cast(
-        Iterable[tuple[datetime, date | None, str, date | None, int]], db.session.execute(groups)
-    )
-    for due, day_zero, category, sent_on, count in rows:  # due: never None in the range
+    rows = cast(Iterable[tuple[datetime, date | None, str, str, int]], db.session.execute(groups))
+    for due, day_zero, category, stands, count in rows:
         month = f"{due.astimezone(regulatory.CHINA):%Y-%m}"
         key = (month, clock_of(category, day_zero, due))
-        outcome = timeliness(due, sent_on, now)
+        outcome = stands if stands != "open" else timeliness(due, None, now)
         result.cells.setdefault(key, Figures()).add(outcome, count)
         if outcome in ("late", "open_past_due"):
             result.late_due.add(due)
