@@ -30,6 +30,15 @@ def chunks(items: list[T], size: int = 500) -> Iterator[list[T]]:
         yield items[first : first + size]
 
 
+def case_counts() -> sa.ColumnElement[bool]:
+    """Tell whether a case counts: valid, neither invalid nor a duplicate. Needs `Case`."""
+    return sa.and_(
+        Case.valid_case.is_(True),
+        Case.status.not_in(("invalid", "duplicate")),
+        Case.duplicate_of_id.is_(None),
+    )
+
+
 def counted_cases() -> sa.Subquery:
     """Return (case_id, aware_on, serious, death) of every case that counts."""
     return (
@@ -40,11 +49,7 @@ def counted_cases() -> sa.Subquery:
             Case.death.label("death"),
         )
         .join(Report, Report.case_id == Case.id)
-        .where(
-            Case.valid_case.is_(True),
-            Case.status.not_in(("invalid", "duplicate")),
-            Case.duplicate_of_id.is_(None),
-        )
+        .where(case_counts())
         .group_by(Case.id, Case.serious, Case.death)
         .subquery("counted_case")
     )
