@@ -293,11 +293,16 @@ def counted_of(product_id: int) -> sa.Subquery:
     """Return (case_id, aware_on, serious, death) of the product's counted cases.
 
     The product's cases are a semi-join (`IN`), not a join: SQLite would join the two grouped
-    subqueries row by row (50 s at 27,000 cases), while it builds the `IN` list once.
+    subqueries row by row (50 s at 27,000 cases), while it builds the `IN` list once; and only
+    they are grouped, not every case of the database.
     """
-    counted, named = counted_cases(), case_products()
-    theirs = sa.select(named.c.case_id).where(named.c.product_id == product_id)
-    return sa.select(counted).where(counted.c.case_id.in_(theirs)).subquery("product_case")
+    return sa.select(counted_cases(product_case_ids(product_id))).subquery("product_case")
+
+
+def product_case_ids(product_id: int) -> sa.Select[tuple[int]]:
+    """Return the ids of the cases naming the product (`case_products`), counted or not."""
+    named = case_products()
+    return sa.select(named.c.case_id).where(named.c.product_id == product_id)
 
 
 def product_cases(product_id: int, dlp: date) -> sa.Subquery:
@@ -339,8 +344,7 @@ def count_cases(
     four streams ordered by case and walked together (`Follower`), so memory holds one case at
     a time and the counters (one per PT), however many cases the product has.
     """
-    interval, named = result.interval, case_products()
-    theirs = sa.select(named.c.case_id).where(named.c.product_id == result.product.id)
+    interval, theirs = result.interval, product_case_ids(result.product.id)
     first = first_reports()
     pts_of = Follower(
         sa.select(pts.c.case_id, pts.c.soc_code, pts.c.pt_code, pts.c.serious)
@@ -449,9 +453,11 @@ def soc_blocks(by_pt: dict[tuple[int | None, int], Counts], language: str) -> li
 def left_out(product_id: int, dlp: date) -> int:
     """Return how many cases of the product known by the DLP do not count (invalid,
     duplicate, or lacking a minimum element)."""
-    products, counted = case_products(), counted_cases()
+    products, theirs = case_products(), product_case_ids(product_id)
+    counted = counted_cases(theirs)
     known = (
         sa.select(Report.case_id)
+        .where(Report.case_id.in_(theirs))
         .group_by(Report.case_id)
         .having(sa.func.min(Report.aware_on) <= dlp)
     )

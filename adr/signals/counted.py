@@ -39,9 +39,10 @@ def case_counts() -> sa.ColumnElement[bool]:
     )
 
 
-def counted_cases() -> sa.Subquery:
-    """Return (case_id, aware_on, serious, death) of every case that counts."""
-    return (
+def counted_cases(among: sa.Select[tuple[int]] | None = None) -> sa.Subquery:
+    """Return (case_id, aware_on, serious, death) of every case that counts, or of those
+    `among` a selection of case ids (grouping only those)."""
+    query = (
         sa.select(
             Case.id.label("case_id"),
             sa.func.min(Report.aware_on).label("aware_on"),
@@ -51,8 +52,10 @@ def counted_cases() -> sa.Subquery:
         .join(Report, Report.case_id == Case.id)
         .where(case_counts())
         .group_by(Case.id, Case.serious, Case.death)
-        .subquery("counted_case")
     )
+    if among is not None:
+        query = query.where(Case.id.in_(among))
+    return query.subquery("counted_case")
 
 
 def case_products() -> sa.Subquery:
