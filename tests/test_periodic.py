@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from adr import accounts, meddra
+from adr.cases import merges
 from adr.extensions import db
 from adr.models import (
     AuditEntry,
@@ -24,6 +25,7 @@ from adr.models import (
     Report,
     Signal,
     SignalStep,
+    write_transaction,
 )
 from adr.regulator import listing, periodic
 from tests.conftest import COMPANY, app_on_new_database, hidden_inputs
@@ -608,7 +610,7 @@ def known_per_month(year: int) -> dict[tuple[int, int], int]:
     return counts
 
 
-def staff_entry(client, generic_name: str, aware_on: date) -> None:
+def staff_entry(client, generic_name: str, aware_on: date) -> str:
     """Enter a report heard of by phone, as staff type it (the product linked by its name)."""
     page = client.get("/staff/reports/new").get_data(as_text=True)
     fields = {
@@ -626,6 +628,7 @@ def staff_entry(client, generic_name: str, aware_on: date) -> None:
     }
     response = client.post("/staff/reports/new", data={**hidden_inputs(page), **fields})
     assert response.status_code == 303, response.get_data(as_text=True)[:2000]
+    return response.location.rsplit("/", 1)[1]
 
 
 def compute_now(client, year: str):
@@ -659,7 +662,7 @@ def test_the_page_reads_stored_figures_says_their_age_and_recomputes(world):
         rf"Figures as of 20\d\d-\d\d-\d\d \d\d:\d\d \(China time\), computed by {REVIEWER}", page
     )
     assert 'id="figures-current"' in page and "No cases in this year." in page
-    staff_entry(client, "氯雷他定片", date(2024, 3, 5))
+    march = staff_entry(client, "氯雷他定片", date(2024, 3, 5))
     page = client.get("/staff/periodic?year=2024").get_data(as_text=True)
     assert re.search(r'id="figures-stale">Reports added since: 1 \(the latest at ', page)
     assert "No cases in this year." in page  # stored: the new case is not counted yet
@@ -680,3 +683,21 @@ def test_the_page_reads_stored_figures_says_their_age_and_recomputes(world):
             sa.select(AuditEntry.actor).where(AuditEntry.action == "periodic figures computed")
         ).all()
     assert computed.count(REVIEWER) >= 2 and "command" in computed
+    # merges (a case's first-known day moves to its original's, into another year) count alike
+    may = staff_entry(client, "氯雷他定片", date(2024, 5, 10))
+    december = staff_entry(client, "氯雷他定片", date(2023, 12, 20))
+    with world.app_context():
+        assert periodic.count_per_month(2024) == {(e_id, 3): 1, (e_id, 5): 1}
+        with write_transaction() as session:
+            case_of = {
+                report.reference: report.case
+                for report in session.scalars(
+                    sa.select(Report).where(Report.reference.in_([march, may, december]))
+                )
+            }
+            merges.merge(session, case_of[may], case_of[march], REVIEWER)
+            merges.merge(session, case_of[march], case_of[december], REVIEWER)
+        for year in (2023, 2024):
+            assert periodic.count_per_month(year) == known_per_month(year)
+        assert periodic.count_per_month(2023) == {(e_id, 12): 1}
+        assert periodic.count_per_month(2024) == {}

@@ -1263,7 +1263,7 @@ def count_per_month(year: int) -> dict[tuple[int, int], int]:
         .group_by(Drug.product_id, month)
     )
     rows = db.session.execute(query)
-    return {(product, int(number)): cases for product, number, cases in rows if product}
+    return {(product, int(number)): total for product, number, total in rows if product}
 
 
 def months_of(year: int) -> list[str]:
