@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from urllib.parse import urlencode
@@ -249,12 +249,10 @@ def listing(product: str, first: str, last: str, output: Path | None, lang: str)
     )
 
 
-@click.command()
-@click.option(
-    "--product", required=True, help="Approval number, generic or brand name, or the product's id."
-)
-@click.option("--from", "first", required=True, help="First day of the interval, YYYY-MM-DD.")
-@click.option("--to", "last", required=True, help="Last day of the interval, YYYY-MM-DD.")
+@click.group(invoke_without_command=True)
+@click.option("--product", help="Approval number, generic or brand name, or the product's id.")
+@click.option("--from", "first", help="First day of the interval, YYYY-MM-DD.")
+@click.option("--to", "last", help="Last day of the interval, YYYY-MM-DD.")
 @click.option("--dlp", help="Data lock point, YYYY-MM-DD (the last day by default).")
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Where to write."
@@ -262,11 +260,24 @@ def listing(product: str, first: str, last: str, output: Path | None, lang: str)
 @click.option(
     "--lang", "--language", type=click.Choice(["zh", "en"]), default="zh", show_default=True
 )
+@click.pass_context
 @with_appcontext
 def periodic(
-    product: str, first: str, last: str, dlp: str | None, output: Path | None, lang: str
+    context: click.Context,
+    product: str | None,
+    first: str | None,
+    last: str | None,
+    dlp: str | None,
+    output: Path | None,
+    lang: str,
 ) -> None:
-    """Write a product's periodic report tabulations (PSUR/PBRER, ICH E2C(R2)) as a workbook."""
+    """Write a product's periodic report tabulations (PSUR/PBRER, ICH E2C(R2)) as a workbook
+    (--product, --from and --to), or compute the year's figures (`adr periodic figures`)."""
+    if context.invoked_subcommand:
+        return
+    if product is None or first is None or last is None:
+        named = (("--product", product), ("--from", first), ("--to", last))
+        raise click.UsageError(f"Missing option '{next(n for n, v in named if v is None)}'.")
     try:
         interval = periodic_reports.parse_interval(first, last, dlp)
         chosen = periodic_reports.find_product(product)
@@ -289,6 +300,23 @@ def periodic(
         f"{path}: {tabulation.cases.cumulative} cases of {chosen.generic_name} "
         f"{chosen.approval_number} up to {interval.dlp}, {listed} in the interval"
     )
+
+
+@periodic.command("figures")
+@click.option(
+    "--year", type=click.IntRange(periodic_reports.FIRST_YEAR, periodic_reports.LAST_YEAR),
+    help="The year; by default this year (China dates) and, in January, last year too.",
+)  # fmt: skip
+@with_appcontext
+def periodic_figures(year: int | None) -> None:
+    """Count a year's cases per month by product for the periodic page and store them."""
+    today = regulatory.china_today()
+    last_month = today.replace(day=1) - timedelta(days=1)  # the last complete month's year
+    for chosen in [year] if year else sorted({last_month.year, today.year}):
+        started = time.perf_counter()
+        cases = periodic_reports.compute_figures(chosen, "command")
+        took = time.perf_counter() - started
+        click.echo(f"periodic figures {chosen}: {cases} cases by product and month in {took:.1f} s")
 
 
 @click.command("demo-data")

@@ -1336,3 +1336,30 @@ class ProductExposure(Model):
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     entered_by: Mapped[str] = mapped_column(sa.String(254))
     note: Mapped[str | None] = text(500)
+
+
+class PeriodicFigures(Model):
+    """A year's cases per month by product, as last computed (`adr periodic figures`, or staff
+    on /staff/periodic): the periodic page and its chart read these instead of counting half a
+    million cases on every request. Reports added after `newest_report_id` arrived since."""
+
+    __tablename__ = "periodic_figures"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    computed_by: Mapped[str] = mapped_column(sa.String(254))  # a staff e-mail, or "command"
+    newest_report_id: Mapped[int | None]  # the newest report when computed (None: none yet)
+
+
+class PeriodicMonth(Model):
+    """One product's counted cases first known in one month of a year's stored figures (months
+    without a case are not stored)."""
+
+    __tablename__ = "periodic_month"
+
+    year: Mapped[int] = mapped_column(
+        sa.ForeignKey("periodic_figures.year", ondelete="CASCADE"), primary_key=True
+    )
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("product.id"), primary_key=True)
+    month: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # 1 to 12
+    cases: Mapped[int]

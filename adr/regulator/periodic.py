@@ -26,20 +26,24 @@ from typing import IO, Any
 import sqlalchemy as sa
 from openpyxl import Workbook
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from adr import audit, meddra, regulatory, vocab
 from adr.extensions import db
 from adr.models import (
     Case,
+    Drug,
     GroupEvent,
     MeddraTerm,
+    PeriodicFigures,
+    PeriodicMonth,
     Product,
     ProductExposure,
     Reaction,
     Report,
     Signal,
     SignalStep,
+    write_transaction,
 )
 from adr.regulator import compliance, listing
 from adr.regulator.workbook import (
@@ -50,7 +54,13 @@ from adr.regulator.workbook import (
     small_page_cache,
     start_sheet,
 )
-from adr.signals.counted import case_products, case_pts, counted_cases
+from adr.signals.counted import (
+    ASSESSED_ROLES,
+    case_counts,
+    case_products,
+    case_pts,
+    counted_cases,
+)
 from adr.vocab import Term
 
 SOURCES = vocab.PERIODIC_SOURCE  # from the first report: see `source_of`
@@ -283,11 +293,16 @@ def counted_of(product_id: int) -> sa.Subquery:
     """Return (case_id, aware_on, serious, death) of the product's counted cases.
 
     The product's cases are a semi-join (`IN`), not a join: SQLite would join the two grouped
-    subqueries row by row (50 s at 27,000 cases), while it builds the `IN` list once.
+    subqueries row by row (50 s at 27,000 cases), while it builds the `IN` list once; and only
+    they are grouped, not every case of the database.
     """
-    counted, named = counted_cases(), case_products()
-    theirs = sa.select(named.c.case_id).where(named.c.product_id == product_id)
-    return sa.select(counted).where(counted.c.case_id.in_(theirs)).subquery("product_case")
+    return sa.select(counted_cases(product_case_ids(product_id))).subquery("product_case")
+
+
+def product_case_ids(product_id: int) -> sa.Select[tuple[int]]:
+    """Return the ids of the cases naming the product (`case_products`), counted or not."""
+    named = case_products()
+    return sa.select(named.c.case_id).where(named.c.product_id == product_id)
 
 
 def product_cases(product_id: int, dlp: date) -> sa.Subquery:
@@ -329,8 +344,7 @@ def count_cases(
     four streams ordered by case and walked together (`Follower`), so memory holds one case at
     a time and the counters (one per PT), however many cases the product has.
     """
-    interval, named = result.interval, case_products()
-    theirs = sa.select(named.c.case_id).where(named.c.product_id == result.product.id)
+    interval, theirs = result.interval, product_case_ids(result.product.id)
     first = first_reports()
     pts_of = Follower(
         sa.select(pts.c.case_id, pts.c.soc_code, pts.c.pt_code, pts.c.serious)
@@ -439,9 +453,11 @@ def soc_blocks(by_pt: dict[tuple[int | None, int], Counts], language: str) -> li
 def left_out(product_id: int, dlp: date) -> int:
     """Return how many cases of the product known by the DLP do not count (invalid,
     duplicate, or lacking a minimum element)."""
-    products, counted = case_products(), counted_cases()
+    products, theirs = case_products(), product_case_ids(product_id)
+    counted = counted_cases(theirs)
     known = (
         sa.select(Report.case_id)
+        .where(Report.case_id.in_(theirs))
         .group_by(Report.case_id)
         .having(sa.func.min(Report.aware_on) <= dlp)
     )
@@ -1209,18 +1225,127 @@ def write_annual(report: Annual, target: str | Path | IO[bytes], language: str =
     db.session.rollback()
 
 
-# Charts' figures.
+# Charts' figures: the counted cases first known each month of a year, by product. Counting a
+# year takes seconds at a million reports (half a million cases), so the page and its chart read
+# the figures as last stored (`compute_figures`: `adr periodic figures`, or staff's "Recompute
+# now"), saying when they were computed and how many reports were added since.
 
 
-def cases_per_month(year: int) -> tuple[list[str], dict[str, list[int]]]:
-    """Return the year's months and, by product name, the counted cases first known in each."""
-    months = [f"{year:04d}-{month:02d}" for month in range(1, 13)]
+def year_cases(first: date, last: date) -> sa.Subquery:
+    """Return (case_id, aware_on) of the counted cases first known from `first` to `last`.
+
+    The cases of `counted_cases` whose `aware_on` is in the range, found from the reports known
+    in it (their index) less the cases with a report known before it, so that no other case of
+    the database is grouped."""
+    earlier = aliased(Report)
+    known_before = sa.exists().where(earlier.case_id == Report.case_id, earlier.aware_on < first)
+    return (
+        sa.select(Report.case_id.label("case_id"), sa.func.min(Report.aware_on).label("aware_on"))
+        .join(Case, Case.id == Report.case_id)
+        .where(Report.aware_on >= first, Report.aware_on <= last, case_counts(), ~known_before)
+        .group_by(Report.case_id)
+        .subquery("year_case")
+    )
+
+
+def count_per_month(year: int) -> dict[tuple[int, int], int]:
+    """Return, by (product id, month), the counted cases first known in each month of a year
+    that name the product as `case_products` does (suspected or interacting, in any of their
+    reports): one grouping in SQL, each case once per product."""
+    cases = year_cases(date(year, 1, 1), date(year, 12, 31))
+    month = sa.extract("month", cases.c.aware_on)
+    query = (
+        sa.select(Drug.product_id, month, sa.func.count(sa.distinct(cases.c.case_id)))
+        .select_from(cases)
+        .join(Report, Report.case_id == cases.c.case_id)
+        .join(Drug, Drug.report_id == Report.id)
+        .where(Drug.product_id.is_not(None), Drug.role.in_(ASSESSED_ROLES))
+        .group_by(Drug.product_id, month)
+    )
+    rows = db.session.execute(query)
+    return {(product, int(number)): total for product, number, total in rows if product}
+
+
+def months_of(year: int) -> list[str]:
+    return [f"{year:04d}-{month:02d}" for month in range(1, 13)]
+
+
+def series_of(counts: dict[tuple[int, int], int]) -> dict[str, list[int]]:
+    """Return the figures by product label (generic name and approval number), in label order."""
     names = {
         product.id: f"{product.generic_name} {product.approval_number}"
         for product in db.session.scalars(sa.select(Product))
     }
     series: dict[str, list[int]] = {}
-    for case in cases_known(date(year, 1, 1), date(year, 12, 31)):
-        for product_id in case.products:
-            series.setdefault(names[product_id], [0] * 12)[case.aware_on.month - 1] += 1
-    return months, dict(sorted(series.items()))
+    for (product_id, month), cases in counts.items():
+        series.setdefault(names[product_id], [0] * 12)[month - 1] += cases
+    return dict(sorted(series.items()))
+
+
+def cases_per_month(year: int) -> tuple[list[str], dict[str, list[int]]]:
+    """Return the year's months and, by product label, the counted cases first known in each,
+    counted now."""
+    return months_of(year), series_of(count_per_month(year))
+
+
+@dataclass(frozen=True)
+class StoredFigures:
+    """A year's cases per month by product as last computed, and what arrived since."""
+
+    months: list[str]
+    series: dict[str, list[int]]
+    computed_at: datetime
+    computed_by: str
+    added_since: int  # reports added after the figures were computed
+    latest_added_at: datetime | None  # when the newest of them was added
+
+
+def stored_figures(year: int) -> StoredFigures | None:
+    """Return the year's stored figures, None when they were never computed."""
+    stored = db.session.get(PeriodicFigures, year)
+    if stored is None:
+        return None
+    rows = db.session.execute(
+        sa.select(PeriodicMonth.product_id, PeriodicMonth.month, PeriodicMonth.cases).where(
+            PeriodicMonth.year == year
+        )
+    )
+    since = Report.id > (stored.newest_report_id or 0)
+    added = db.session.scalar(sa.select(sa.func.count(Report.id)).where(since)) or 0
+    latest = db.session.scalar(
+        sa.select(Report.added_at).where(since).order_by(Report.id.desc()).limit(1)
+    )
+    return StoredFigures(
+        months_of(year),
+        series_of({(product, month): cases for product, month, cases in rows}),
+        stored.computed_at,
+        stored.computed_by,
+        added,
+        latest,
+    )
+
+
+def compute_figures(year: int, actor: str) -> int:
+    """Count a year's cases per month by product and store them in place of the last ones
+    (audited: "periodic figures computed"); return the cases counted (a case naming two
+    products counts under each). The counting reads before the write transaction opens, so
+    that intake does not wait for it; reports added from the moment it began are "since"."""
+    started = datetime.now(UTC)
+    newest = db.session.scalar(sa.select(sa.func.max(Report.id)))
+    counts = count_per_month(year)
+    total = sum(counts.values())
+    with write_transaction() as session:
+        # First: the audit chain's lock makes two computations of a year store one by one.
+        audit.record(
+            session, actor, "periodic figures computed", new=f"{year}: {total} cases by product"
+        )
+        session.execute(sa.delete(PeriodicMonth).where(PeriodicMonth.year == year))
+        session.execute(sa.delete(PeriodicFigures).where(PeriodicFigures.year == year))
+        session.add(PeriodicFigures(year=year, computed_at=started, computed_by=actor,
+                                    newest_report_id=newest))  # fmt: skip
+        session.flush()
+        session.add_all(
+            PeriodicMonth(year=year, product_id=product, month=month, cases=cases)
+            for (product, month), cases in counts.items()
+        )
+    return total

@@ -34,8 +34,13 @@ PAGE_PT_LINES = 500  # more PT lines than this: the page shows the SOCs, the wor
 
 def chosen_year() -> tuple[int, str | None]:
     """Return the year asked for (this year by default), and any problem with it."""
+    return chosen_year_of(request.args.get("year", ""))
+
+
+def chosen_year_of(typed: str) -> tuple[int, str | None]:
+    """Return a typed year (this year when empty), and any problem with it."""
     this_year = utcnow().year
-    typed = request.args.get("year", "").strip()[:10]
+    typed = typed.strip()[:10]
     if not typed:
         return this_year, None
     if typed.isdigit() and FIRST_YEAR <= int(typed) <= this_year + 1:
@@ -78,7 +83,7 @@ def render_page(
     """Render the periodic reports page, 400 when anything asked for is refused."""
     typed, problems, tabulation = chosen_interval()
     year, year_problem = chosen_year()
-    months, series = periodic.cases_per_month(year)
+    figures = periodic.stored_figures(year)
     on_time = periodic.compliance.measure(f"{year:04d}-01", f"{year:04d}-12", utcnow())
     products = db.session.scalars(sa.select(Product).order_by(Product.generic_name)).all()
     page = render_template(
@@ -89,8 +94,8 @@ def render_page(
         tabulation=tabulation,
         year=year,
         year_problem=year_problem,
-        months=months,
-        series=series,
+        months=periodic.months_of(year),
+        stored=figures,
         on_time=on_time,
         exposure=exposure_typed or {"unit": "packs"},
         exposure_problems=exposure_problems or {},
@@ -195,6 +200,19 @@ def exposure_correction(exposure_id: int) -> Sent | tuple[str, int]:
     return redirect(url_for("review.periodic_page", **kept), 303)
 
 
+@bp.post("/periodic/figures")
+@role_required("reviewer", "admin")
+def compute_figures() -> Sent | tuple[str, int]:
+    """Count a year's cases per month by product now and store them (audited)."""
+    year, problem = chosen_year_of(request.form.get("year", ""))
+    if problem:
+        return render_page()[0], 400
+    cases = periodic.compute_figures(year, current_user.email)
+    flash(_("The cases per month of %(year)s are computed: %(cases)s.", year=year, cases=cases))
+    kept: dict[str, Any] = request.args.to_dict() | {"year": year}
+    return redirect(url_for("review.periodic_page", **kept) + "#annual-title", 303)
+
+
 def exposure_message(reason: str) -> str:
     """Return what a refused exposure entry is told, in the page's language."""
     return {
@@ -263,9 +281,10 @@ def month_labels(months: list[str]) -> list[str]:
 @bp.get("/periodic/cases.svg")
 @role_required("reviewer", "admin")
 def cases_chart() -> Response:
-    """Draw the cases first known each month of a year, one line per product."""
+    """Draw the cases first known each month of a year, one line per product (as stored)."""
     year, _problem = chosen_year()
-    months, series = periodic.cases_per_month(year)
+    stored = periodic.stored_figures(year)
+    months, series = periodic.months_of(year), stored.series if stored else {}
     figure = new_figure(8, 4)
     axes = figure.add_subplot()
     for label, counts in series.items():

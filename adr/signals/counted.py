@@ -30,9 +30,19 @@ def chunks(items: list[T], size: int = 500) -> Iterator[list[T]]:
         yield items[first : first + size]
 
 
-def counted_cases() -> sa.Subquery:
-    """Return (case_id, aware_on, serious, death) of every case that counts."""
-    return (
+def case_counts() -> sa.ColumnElement[bool]:
+    """Tell whether a case counts: valid, neither invalid nor a duplicate. Needs `Case`."""
+    return sa.and_(
+        Case.valid_case.is_(True),
+        Case.status.not_in(("invalid", "duplicate")),
+        Case.duplicate_of_id.is_(None),
+    )
+
+
+def counted_cases(among: sa.Select[tuple[int]] | None = None) -> sa.Subquery:
+    """Return (case_id, aware_on, serious, death) of every case that counts, or of those
+    `among` a selection of case ids (grouping only those)."""
+    query = (
         sa.select(
             Case.id.label("case_id"),
             sa.func.min(Report.aware_on).label("aware_on"),
@@ -40,14 +50,12 @@ def counted_cases() -> sa.Subquery:
             Case.death.label("death"),
         )
         .join(Report, Report.case_id == Case.id)
-        .where(
-            Case.valid_case.is_(True),
-            Case.status.not_in(("invalid", "duplicate")),
-            Case.duplicate_of_id.is_(None),
-        )
+        .where(case_counts())
         .group_by(Case.id, Case.serious, Case.death)
-        .subquery("counted_case")
     )
+    if among is not None:
+        query = query.where(Case.id.in_(among))
+    return query.subquery("counted_case")
 
 
 def case_products() -> sa.Subquery:
