@@ -395,8 +395,10 @@ def add_open_cases(connection: sa.Connection, deltas: dict[int, int]) -> None:
 
 
 def count_open_cases(session: Session) -> None:
-    """Add the open cases the pending flush adds, removes or moves between assignees."""
-    deltas: dict[int, int] = {}
+    """Note the open cases the pending flush adds, removes or moves between assignees; they are
+    added to the counters just before the transaction commits (`add_counted_open_cases`), so
+    that the counter rows stay locked for the commit only, not for the rest of an intake."""
+    deltas: dict[int, int] = session.info.setdefault("open_case_deltas", {})
 
     def before(case: Case, name: str) -> Any:
         """Return the value as stored before this flush (both are loaded when they change)."""
@@ -414,7 +416,17 @@ def count_open_cases(session: Session) -> None:
         if case not in session.deleted and case.status in regulatory.OPEN_STATUSES:
             key = case.assigned_to_id or 0
             deltas[key] = deltas.get(key, 0) + 1
-    add_open_cases(session.connection(), deltas)
+
+
+@sa.event.listens_for(Session, "before_commit")
+def add_counted_open_cases(session: Session) -> None:
+    session.flush()  # the commit's own flush comes after this hook
+    add_open_cases(session.connection(), session.info.pop("open_case_deltas", {}))
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def forget_counted_open_cases(session: Session) -> None:
+    session.info.pop("open_case_deltas", None)
 
 
 class Decision(Model):
