@@ -21,6 +21,7 @@ from adr.models import (
     Product,
     Report,
     copy_case_values,
+    recount_open_cases,
     write_transaction,
 )
 from adr.regulator.workbook import parse_month
@@ -225,6 +226,8 @@ def make_demo_data(count: int, month: str, seed: int | None = None) -> DemoResul
         result.reports += len(made)
         result.drugs += len(drug_rows)
     _link_follow_ups(rng, ids)
+    with write_transaction() as session:  # the cases were written without the ORM
+        recount_open_cases(session.connection())
     done: set[int] = set()
     for first in range(0, len(ids), CHUNK):  # once follow-ups joined their cases
         with write_transaction() as session:

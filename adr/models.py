@@ -10,8 +10,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from adr import regulatory
 from adr.extensions import Base, db
 
 if TYPE_CHECKING:
@@ -68,7 +71,8 @@ class Case(Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    status: Mapped[str] = mapped_column(sa.String(12), default="received")
+    # The old status and assignee are loaded when they change: `count_open_cases` needs them.
+    status: Mapped[str] = mapped_column(sa.String(12), default="received", active_history=True)
     invalid_reason: Mapped[str | None] = code()  # vocab.INVALID_REASON, when invalid
     status_reason: Mapped[str | None] = text(500)  # why it is invalid, in words
     invalid_since: Mapped[datetime | None] = mapped_column(UTCDateTime)  # marked invalid then
@@ -87,7 +91,9 @@ class Case(Model):
     national_case_number: Mapped[str | None] = text(50)
     investigation_reported_on: Mapped[date | None]  # the death investigation's report
     # The member of staff working the case; None: unassigned (the queue's "unassigned").
-    assigned_to_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_user.id"), index=True)
+    assigned_to_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("staff_user.id"), index=True, active_history=True
+    )
 
     # The holder's form (上市许可持有人药品不良反应报告表) beyond the reports' fields, as staff
     # complete it (`adr.cases.holder`). Countries are ISO 3166 codes; None: not known.
@@ -336,6 +342,7 @@ def copy_after_flush(session: Session, flush_context: Any) -> None:
             )
             if is_new or moved:
                 touched.add(thing.case_id)
+    count_open_cases(session)
     if not touched:
         return
     copy_case_values(session.connection(), touched)
@@ -349,6 +356,77 @@ def expire_case_copies(session: Session, flush_context: Any) -> None:
     for thing in list(session.identity_map.values()):
         if isinstance(thing, Report) and thing.case_id in stale:
             session.expire(thing, list(CASE_COPIES.values()))
+
+
+class OpenCaseCount(Model):
+    """How many open cases (`regulatory.OPEN_STATUSES`) each member of staff holds, the
+    unassigned under 0: kept by `count_open_cases` in the flush that adds a case or changes its
+    status or assignee, so that the dashboard's workloads read a few rows, not every open case."""
+
+    __tablename__ = "open_case_count"
+
+    assignee_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)  # 0: nobody
+    cases: Mapped[int]
+
+
+def recount_open_cases(connection: sa.Connection) -> None:
+    """Count every assignee's open cases again from the cases (after writes without the ORM)."""
+    assignee = sa.func.coalesce(Case.assigned_to_id, 0)
+    counted = (
+        sa.select(assignee, sa.func.count())
+        .where(Case.status.in_(regulatory.OPEN_STATUSES))
+        .group_by(assignee)
+    )
+    connection.execute(sa.delete(OpenCaseCount))
+    connection.execute(sa.insert(OpenCaseCount).from_select(["assignee_id", "cases"], counted))
+
+
+def add_open_cases(connection: sa.Connection, deltas: dict[int, int]) -> None:
+    """Add each assignee's change (`deltas`, the unassigned under 0) to their open cases."""
+    rows = [{"assignee_id": key, "cases": n} for key, n in sorted(deltas.items()) if n]
+    if not rows:
+        return
+    on_postgresql = connection.dialect.name == "postgresql"
+    insert = (postgresql_insert if on_postgresql else sqlite_insert)(OpenCaseCount)
+    adding = {"cases": OpenCaseCount.cases + insert.excluded.cases}  # under the row's lock
+    connection.execute(
+        insert.on_conflict_do_update(index_elements=["assignee_id"], set_=adding), rows
+    )
+
+
+def count_open_cases(session: Session) -> None:
+    """Note the open cases the pending flush adds, removes or moves between assignees; they are
+    added to the counters just before the transaction commits (`add_counted_open_cases`), so
+    that the counter rows stay locked for the commit only, not for the rest of an intake."""
+    deltas: dict[int, int] = session.info.setdefault("open_case_deltas", {})
+
+    def before(case: Case, name: str) -> Any:
+        """Return the value as stored before this flush (both are loaded when they change)."""
+        history = sa.inspect(case).attrs[name].history
+        if history.deleted or history.unchanged:
+            return [*history.deleted, *history.unchanged][0]
+        return None if history.added else getattr(case, name)  # None before, or not changed
+
+    for case in [*session.new, *session.dirty, *session.deleted]:
+        if not isinstance(case, Case):
+            continue
+        if case not in session.new and before(case, "status") in regulatory.OPEN_STATUSES:
+            key = before(case, "assigned_to_id") or 0
+            deltas[key] = deltas.get(key, 0) - 1
+        if case not in session.deleted and case.status in regulatory.OPEN_STATUSES:
+            key = case.assigned_to_id or 0
+            deltas[key] = deltas.get(key, 0) + 1
+
+
+@sa.event.listens_for(Session, "before_commit")
+def add_counted_open_cases(session: Session) -> None:
+    session.flush()  # the commit's own flush comes after this hook
+    add_open_cases(session.connection(), session.info.pop("open_case_deltas", {}))
+
+
+@sa.event.listens_for(Session, "after_rollback")
+def forget_counted_open_cases(session: Session) -> None:
+    session.info.pop("open_case_deltas", None)
 
 
 class Decision(Model):
@@ -441,6 +519,9 @@ class Drug(Model):
     """A drug the patient took: suspected, concomitant or interacting."""
 
     __tablename__ = "drug"
+    # A batch's reports listed and counted from the index alone (the list's batch filter, the
+    # search for a batch number).
+    __table_args__ = (sa.Index("ix_drug_batch_report", "batch_number", "report_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int] = mapped_column(
@@ -452,7 +533,7 @@ class Drug(Model):
     brand_name: Mapped[str | None] = text(200)
     generic_name: Mapped[str | None] = text(200)
     manufacturer: Mapped[str | None] = text(200)
-    batch_number: Mapped[str | None] = mapped_column(sa.String(35), index=True)
+    batch_number: Mapped[str | None] = mapped_column(sa.String(35))
     expiry_date: Mapped[date | None]  # 失效日期/有效期至, printed beside the batch
     dosage_form: Mapped[str | None] = text(60)  # 剂型: 片剂, 颗粒剂
     strength: Mapped[str | None] = text(60)  # 规格: 0.25g, 每袋装10g

@@ -1,6 +1,7 @@
 """Each report's copy of its case's status, seriousness, death and assignee (`CASE_COPIES`)
 follows the case through every path that changes it, and the dashboard and the list count
-from the copies what the case join counted."""
+from the copies what the case join counted; so do the open cases counted by assignee
+(`OpenCaseCount`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sqlalchemy as sa
 
 from adr import regulatory
 from adr.extensions import db
-from adr.models import CASE_COPIES, Case, CaseMerge, Report, User
+from adr.models import CASE_COPIES, Case, CaseMerge, OpenCaseCount, Report, User
 from adr.regulator.workbook import parse_month
 from adr.review.queries import dashboard_counts, utcnow
 from adr.review.queue import workloads
@@ -59,6 +60,17 @@ def counted_by_case(now: datetime) -> dict[str, int]:
     }
 
 
+def open_cases_drift() -> tuple[dict[int | None, int], dict[int | None, int]]:
+    """Return the open cases by assignee as counted now from the cases, and as kept."""
+    open_case = Case.status.in_(regulatory.OPEN_STATUSES)
+    counted = sa.select(Case.assigned_to_id, sa.func.count()).where(open_case)
+    kept = db.session.execute(sa.select(OpenCaseCount.assignee_id, OpenCaseCount.cases))
+    return (
+        dict(db.session.execute(counted.group_by(Case.assigned_to_id)).all()),
+        {assignee or None: cases for assignee, cases in kept if cases},
+    )
+
+
 def test_the_copies_follow_the_case_through_every_path_that_changes_it(one_person):  # noqa: F811
     app = one_person
     client = signed_in(app)
@@ -71,6 +83,8 @@ def test_the_copies_follow_the_case_through_every_path_that_changes_it(one_perso
             now = utcnow()
             counts = dashboard_counts(now)
             assert {k: counts[k] for k in ("serious", "deaths")} == counted_by_case(now), step
+            counted, kept = open_cases_drift()
+            assert counted == kept, step
 
     public = reference_of(ReportSender(app.test_client()).send(valid_report()))
     rash = heard(client, days_ago(6))
@@ -91,6 +105,10 @@ def test_the_copies_follow_the_case_through_every_path_that_changes_it(one_perso
         rows = {row.user.id if row.user else None: row for row in workloads()}
         owed = [r.due_at for r in db.session.scalars(sa.select(Report)) if r.case_assigned_to_id]
         assert (rows[me].open_cases, rows[me].nearest_due) == (1, min(filter(None, owed)))
+    token = hidden_inputs(case_page(client, death))["csrf_token"]
+    mine = {"csrf_token": token, "assignee": str(me)}
+    assert client.post(f"/staff/reports/{death}/assign", data=mine).status_code == 303
+    check("assigned on the case page")
     assert assess(client, death, status="duplicate", duplicate_of=rash).status_code == 303
     check("marked duplicate: merged into its original, which becomes fatal")
     with app.app_context():
@@ -115,15 +133,17 @@ def test_the_copies_follow_the_case_through_every_path_that_changes_it(one_perso
     check("sent")
     assert bulk(client, bulk_action="close", selected=[follow_up]).status_code == 303
     check("closed in bulk")
+    assert assess(client, follow_up, status="in_review").status_code == 303
+    check("reopened")
     with app.app_context():
         statuses = dict(db.session.execute(sa.select(Report.reference, Report.case_status)).all())
         fatal = set(db.session.scalars(sa.select(Report.reference).where(Report.case_death)))
-    assert statuses[death] == "invalid" and statuses[rash] == statuses[follow_up] == "closed"
+    assert statuses[death] == "invalid" and statuses[rash] == statuses[follow_up] == "in_review"
     assert fatal == {public, claim}
-    with app.app_context():  # closed: nothing open left to the reviewer
+    with app.app_context():  # reopened, its reports all sent: open, nothing owed
         rows = {row.user.id if row.user else None: row for row in workloads()}
-        assert (rows[me].open_cases, rows[me].nearest_due) == (0, None)
-    assert len(steps) == 11
+        assert (rows[me].open_cases, rows[me].nearest_due) == (1, None)
+    assert len(steps) == 13
 
 
 def test_demo_data_copies_each_case_s_values_follow_ups_linked_included(app):
@@ -135,3 +155,11 @@ def test_demo_data_copies_each_case_s_values_follow_ups_linked_included(app):
         now = utcnow()
         counts = dashboard_counts(now)
         assert {k: counts[k] for k in ("serious", "deaths")} == counted_by_case(now)
+        counted, kept = open_cases_drift()
+        assert counted == kept and sum(kept.values())
+        open_case = sa.select(Case).where(Case.status.in_(regulatory.OPEN_STATUSES)).limit(1)
+        db.session.scalar(open_case).status = "closed"
+        db.session.flush()
+        db.session.rollback()  # a write given up: what it counted goes with it
+        db.session.commit()
+        assert open_cases_drift() == (counted, kept)

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from adr import cases, meddra, regulatory
 from adr.extensions import db
 from adr.models import CaseDisease, LabResult, Report
+from adr.review.queries import not_ready_soon, utcnow
 from tests.meddra_fixture import RASH, write_release
 from tests.test_coding import english, entries, page, post, reaction_named
 from tests.test_review import ADMIN, REVIEWER, signed_in, staff, submit  # noqa: F401
@@ -153,6 +154,17 @@ def test_the_dashboard_lists_serious_cases_due_within_3_days_not_ready(staff):  
         cases.derive(report.case.reports, report.case)
         db.session.commit()
     assert f"{reference}#national-readiness" in client.get("/staff/").get_data(as_text=True)
+    later = [submit(staff, SERIOUS), submit(staff, SERIOUS)]  # due later: in 2 days
+    with staff.app_context():
+        for known in later:
+            report = db.session.scalar(sa.select(Report).where(Report.reference == known))
+            report.aware_on = regulatory.china_today() - timedelta(days=13)
+            cases.derive(report.case.reports, report.case)
+        db.session.commit()
+        now = utcnow()  # the soonest listed (the same deadline: newest first), the rest more
+        found = not_ready_soon(now, shown=2)
+        assert [first.reference for first, _, _ in found.cases] == [reference, later[1]]
+        assert found.more and not not_ready_soon(now, shown=3).more
 
 
 # The case's own items: saved, audited, refused with what was typed kept.

@@ -208,29 +208,52 @@ def dashboard_counts(now: datetime) -> dict[str, int]:
     return counts
 
 
-def not_ready_soon(now: datetime, limit: int = 200) -> list[tuple[Report, int, datetime]]:
+NOT_READY_SHOWN = 20  # the dashboard lists the soonest; the rest are said to be more
+
+
+@dataclass(frozen=True)
+class NotReady:
+    """The serious cases due soon that the national form would refuse: each case's first
+    report, how many required items it lacks and its deadline, soonest first; `more`: other
+    cases are not ready too, beyond those listed."""
+
+    cases: list[tuple[Report, int, datetime]]
+    more: bool
+
+
+def not_ready_soon(now: datetime, shown: int = NOT_READY_SHOWN, limit: int = 200) -> NotReady:
     """Return the serious cases due within 3 days, or overdue, that the national system's form
-    would refuse: each case's first report, how many required items it lacks and its deadline,
-    soonest first."""
+    would refuse (`NotReady`): the `shown` soonest, checked in the deadline order of their
+    reports, a few cases at a time, up to `limit` reports."""
     soon = sa.and_(OWING, Report.due_at < now + timedelta(days=3))
     # All owe the regulator, so the due order is by deadline: read off the deadline index.
     by_due = (Report.due_at, *search.NEWEST_FIRST)
     query = report_query(Filters(serious=True), now).where(soon).order_by(None).order_by(*by_due)
-    query = query.limit(limit)
-    query = query.options(  # what the national form's check reads, for all the cases at once
+    query = query.options(  # what the national form's check reads, for a few cases at once
         selectinload(Report.case).options(
             selectinload(Case.reports).selectinload(Report.drugs),
             selectinload(Case.drug_details),
             selectinload(Case.reactions).selectinload(Reaction.assessments),
         )
     )
-    found: dict[int, tuple[Report, int, datetime]] = {}
-    for report in db.session.scalars(query):
-        case = report.case
-        if case.id not in found and report.due_at:
+    checked: set[int] = set()
+    listed: list[tuple[Report, int, datetime]] = []
+    step = shown + 5  # most serious cases due soon lack something: one read is usually enough
+    for offset in range(0, limit, step):
+        reports = list(db.session.scalars(query.offset(offset).limit(min(step, limit - offset))))
+        for report in reports:
+            case = report.case
+            if case.id in checked or not report.due_at:
+                continue
+            checked.add(case.id)
             gaps = holder.national_gaps(case, cases.current_view(case.reports))
-            found[case.id] = (case.first_report, len(gaps), report.due_at)
-    return [item for item in found.values() if item[1]]
+            if gaps and len(listed) == shown:
+                return NotReady(listed, more=True)
+            if gaps:
+                listed.append((case.first_report, len(gaps), report.due_at))
+        if len(reports) < step:
+            break
+    return NotReady(listed, more=False)
 
 
 @dataclass(frozen=True)

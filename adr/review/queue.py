@@ -25,7 +25,7 @@ from adr import audit, regulatory
 from adr.auth.views import role_required
 from adr.cases.assessment import Applied, Assessment, apply, problems, unsent
 from adr.extensions import db
-from adr.models import Case, Report, SavedFilter, User, write_transaction
+from adr.models import Case, OpenCaseCount, Report, SavedFilter, User, write_transaction
 from adr.review import bp
 from adr.review.integrity import flash_applied
 from adr.review.queries import OWES, find_report
@@ -44,7 +44,7 @@ def assignable(current: User | None = None) -> list[User]:
 
 def staff_for_filters() -> list[User]:
     """Return the active staff, and the deactivated ones still holding open cases."""
-    holding = sa.select(Case.assigned_to_id).where(Case.status.in_(regulatory.OPEN_STATUSES))
+    holding = sa.select(OpenCaseCount.assignee_id).where(OpenCaseCount.cases > 0)
     query = sa.select(User).where(sa.or_(User.active, User.id.in_(holding)))
     return list(db.session.scalars(query.order_by(User.active.desc(), User.name)))
 
@@ -263,14 +263,8 @@ class Workload:
 
 def workloads() -> list[Workload]:
     """Return each active reviewer's open cases and nearest deadline, the unassigned last."""
-    open_case = Case.status.in_(regulatory.OPEN_STATUSES)
-    counts = dict(
-        db.session.execute(
-            sa.select(Case.assigned_to_id, sa.func.count())
-            .where(open_case)
-            .group_by(Case.assigned_to_id)
-        ).all()
-    )
+    counted = db.session.execute(sa.select(OpenCaseCount.assignee_id, OpenCaseCount.cases))
+    counts = {assignee or None: cases for assignee, cases in counted}  # 0: nobody
 
     def nearest(user: User | None) -> datetime | None:
         """Return the soonest deadline of the open cases assigned to `user` (None: nobody)."""
