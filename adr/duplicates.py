@@ -579,8 +579,9 @@ def find_candidates(report: Report, at_least: float | None = None) -> list[Found
         return []
     best: dict[int, Comparison] = {}
     new = profile(report)
-    for case_id, other in earlier_profiles(db.session.connection().execute(*query)):
-        comparison = compare(new, other)
+    alike: dict[int, Comparison] = {}  # by profile: a case's reports often tell the same
+    for case_id, other in earlier_profiles(db.session.connection().execute(*query).all()):
+        comparison = alike.get(id(other)) or alike.setdefault(id(other), compare(new, other))
         if case_id not in best or comparison.score > best[case_id].score:
             best[case_id] = comparison
     limit = threshold() if at_least is None else at_least

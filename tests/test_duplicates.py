@@ -168,8 +168,8 @@ def test_kept_profiles_and_the_newest_of_each_key_score_as_every_report_read_afr
     duplicates.retrieval_statement.cache_clear()
     with app.test_request_context():
         month = f"{TODAY.replace(day=1) - timedelta(days=1):%Y-%m}"
-        demo.make_demo_data(400, month, seed=3)
-        planted = plant(seed=5, per_kind=3)
+        demo.make_demo_data(250, month, seed=3)
+        planted = plant(seed=5, per_kind=2)
 
         def both_ways() -> None:
             for item in planted:
