@@ -335,19 +335,24 @@ def compare_batches(a: Profile, b: Profile) -> str:
     return NEARLY if near else DIFFERS
 
 
+POINTS = {
+    name: {AGREES: agrees, NEARLY: nearly, DIFFERS: differs}
+    for name, (agrees, nearly, differs) in WEIGHTS.items()
+}
+
+
 @dataclass
 class Comparison:
     """How two records compare, field by field, and the evidence that adds up to."""
 
     verdicts: dict[str, str]
+    score: float = field(init=False)
 
-    @property
-    def score(self) -> float:
+    def __post_init__(self) -> None:
         total = 0.0
         for name, verdict in self.verdicts.items():
-            agrees, nearly, differs = WEIGHTS[name]
-            total += {AGREES: agrees, NEARLY: nearly, DIFFERS: differs}.get(verdict, 0.0)
-        return round(total, 2)
+            total += POINTS[name].get(verdict, 0.0)
+        self.score = round(total, 2)
 
     @property
     def matched(self) -> list[str]:
@@ -425,9 +430,8 @@ def key_rows(report_id: int, values: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 @dataclass
 class Earlier:
-    """An earlier report as the matcher reads it: its case, patient, event and suspect drugs."""
+    """An earlier report as the matcher reads it: its patient, event and suspect drugs."""
 
-    case_id: int
     patient_name: str | None
     patient_sex: str | None
     patient_birth_date: date | None
@@ -449,24 +453,38 @@ class SuspectDrug(NamedTuple):
     batch_number: str | None
 
 
-EARLIER_COLUMNS = [
-    Report.id,
-    *(getattr(Report, name) for name in Earlier.__annotations__ if name != "drugs"),
-]
+EARLIER_FIELDS = [name for name in Earlier.__annotations__ if name != "drugs"]
+EARLIER_COLUMNS = [Report.id, Report.case_id, *(getattr(Report, name) for name in EARLIER_FIELDS)]
 DRUG_COLUMNS = [getattr(Drug, name) for name in SuspectDrug._fields]
+PROFILES_KEPT = 4096  # earlier reports' profiles, by their values: 13 retrievals' worth
 
 
-def earlier_reports(rows: Iterable[sa.Row[Any]]) -> list[Earlier]:
-    """Return the earlier reports in the rows of `retrieval`, one row per suspect drug."""
-    loaded: dict[int, Earlier] = {}
+def earlier_profiles(rows: Iterable[Sequence[Any]]) -> list[tuple[int, Profile]]:
+    """Return the case and profile of each earlier report in the rows of `retrieval`, one row
+    per suspect drug."""
+    loaded: dict[int, tuple[int, tuple[Any, ...], list[SuspectDrug]]] = {}
     width = len(EARLIER_COLUMNS)
     for row in rows:
         report = loaded.get(row[0])
         if report is None:
-            report = loaded[row[0]] = Earlier(*row[1:width])
+            report = loaded[row[0]] = (row[1], tuple(row[2:width]), [])
         if row[width] is not None:  # a report without a suspect drug has one row of nulls
-            report.drugs.append(SuspectDrug(*row[width:]))
-    return list(loaded.values())
+            report[2].append(SuspectDrug(*row[width:]))
+    return [
+        (case_id, stored_profile(values, tuple(drugs)))
+        for case_id, values, drugs in loaded.values()
+    ]
+
+
+@lru_cache(maxsize=PROFILES_KEPT)
+def stored_profile(values: tuple[Any, ...], drugs: tuple[SuspectDrug, ...]) -> Profile:
+    """Return the profile of an earlier report from its stored values, made once.
+
+    Every new report of a batch reads the batch's newest reports again (up to
+    `RETRIEVED_AT_MOST`). Kept by the values themselves, a profile cannot be stale: a report
+    corrected since reads with other values, and gets a profile of its own.
+    """
+    return profile(Earlier(**dict(zip(EARLIER_FIELDS, values, strict=True)), drugs=list(drugs)))
 
 
 @lru_cache(maxsize=16)
@@ -498,7 +516,15 @@ def retrieval_statement(batch: bool, birth: bool, keys: bool, window: bool) -> s
         if window:
             shared = shared.where(DuplicateKey.onset.between(start, end))
         queries.append(shared)
-    ids = sa.union(*queries).subquery()
+    # The newest of the union are among the newest of each part: each part keeps only those.
+    newest_of_each = [
+        sa.select(part.c[0])
+        for part in (
+            query.order_by(query.selected_columns[0].desc()).limit(RETRIEVED_AT_MOST).subquery()
+            for query in queries
+        )
+    ]
+    ids = sa.union(*newest_of_each).subquery()
     newest = (
         sa.select(ids.c[0].label("id"))
         .order_by(ids.c[0].desc())
@@ -553,14 +579,16 @@ def find_candidates(report: Report, at_least: float | None = None) -> list[Found
         return []
     best: dict[int, Comparison] = {}
     new = profile(report)
-    for other in earlier_reports(db.session.connection().execute(*query)):
-        comparison = compare(new, other)
-        if other.case_id not in best or comparison.score > best[other.case_id].score:
-            best[other.case_id] = comparison
+    alike: dict[int, Comparison] = {}  # by profile: a case's reports often tell the same
+    for case_id, other in earlier_profiles(db.session.connection().execute(*query).all()):
+        comparison = alike.get(id(other)) or alike.setdefault(id(other), compare(new, other))
+        if case_id not in best or comparison.score > best[case_id].score:
+            best[case_id] = comparison
     limit = threshold() if at_least is None else at_least
-    kept = [Found(case_id, c) for case_id, c in best.items() if c.score >= limit]
-    kept.sort(key=lambda found: (-found.comparison.score, -found.case_id))
-    return kept[:PROPOSED_AT_MOST]
+    kept = sorted(
+        ((c.score, case_id) for case_id, c in best.items() if c.score >= limit), reverse=True
+    )
+    return [Found(case_id, best[case_id]) for _score, case_id in kept[:PROPOSED_AT_MOST]]
 
 
 def record(session: Session, report: Report, found: Iterable[Found]) -> None:
@@ -588,18 +616,19 @@ def record(session: Session, report: Report, found: Iterable[Found]) -> None:
         )
     )
     known = {frozenset(pair) for pair in session.execute(paired)}
-    for candidate in found:
-        if frozenset((report.case_id, candidate.case_id)) in known:
-            continue
-        session.add(
-            DuplicateCandidate(
-                case_id=report.case_id,
-                candidate_case_id=candidate.case_id,
-                score=candidate.comparison.score,
-                matched=candidate.comparison.matched,
-                found_at=candidate.found_at,
-            )
-        )
+    rows = [
+        {
+            "case_id": report.case_id,
+            "candidate_case_id": candidate.case_id,
+            "score": candidate.comparison.score,
+            "matched": candidate.comparison.matched,
+            "found_at": candidate.found_at,
+        }
+        for candidate in found
+        if frozenset((report.case_id, candidate.case_id)) not in known
+    ]
+    if rows:
+        session.execute(sa.insert(DuplicateCandidate), rows)
 
 
 def candidates_of(case_id: int) -> list[DuplicateCandidate]:

@@ -8,10 +8,12 @@ from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from adr import demo, duplicates, regulatory
+from adr.cases import corrections
 from adr.extensions import db
-from adr.models import AuditEntry, Case, DuplicateCandidate, DuplicateKey, Report
+from adr.models import AuditEntry, Case, Drug, DuplicateCandidate, DuplicateKey, Report
 from bench.duplicates import measure, plant
 from tests.conftest import hidden_inputs
 from tests.test_cases import enter as enter_by_staff
@@ -111,6 +113,83 @@ def test_precision_and_recall_on_a_planted_corpus_meet_the_targets(app):
     assert len(planted) >= 200 and sum(p.duplicate for p in planted) >= 100
     assert quality.recall >= 0.9, quality
     assert quality.precision >= 0.8, quality
+
+
+def scored_afresh(report: Report, at_least: float) -> list[tuple[int, float, dict[str, str]]]:
+    """Score a new report as the matcher did before it kept profiles: every report sharing a
+    blocking key read, the newest kept, each profiled from the report as loaded."""
+    _statement, params = duplicates.retrieval(report)
+    window = (params["start"], params["end"]) if "start" in params else None
+    ids: set[int] = set()
+    if "batches" in params:
+        same_batch = sa.select(Drug.report_id).join(Report, Report.id == Drug.report_id)
+        same_batch = same_batch.where(Drug.batch_number.in_(params["batches"]))
+        if window:
+            onset = Report.event_onset_date
+            same_batch = same_batch.where(sa.or_(onset.between(*window), onset.is_(None)))
+        ids |= set(db.session.scalars(same_batch))
+    if "birth" in params:
+        ids |= set(
+            db.session.scalars(
+                sa.select(Report.id).where(Report.patient_birth_date == params["birth"])
+            )
+        )
+    if "keys" in params:
+        shared = sa.select(DuplicateKey.report_id).where(DuplicateKey.key.in_(params["keys"]))
+        if window:
+            shared = shared.where(DuplicateKey.onset.between(*window))
+        ids |= set(db.session.scalars(shared))
+    newest = sorted(ids, reverse=True)[: duplicates.RETRIEVED_AT_MOST]
+    earlier = db.session.scalars(
+        sa.select(Report)
+        .join(Case, Case.id == Report.case_id)
+        .where(Report.id.in_(newest), Case.status != "duplicate")
+        .options(selectinload(Report.drugs))
+    )
+    best: dict[int, duplicates.Comparison] = {}
+    for other in earlier:
+        comparison = duplicates.compare(report, other)
+        if other.case_id not in best or comparison.score > best[other.case_id].score:
+            best[other.case_id] = comparison
+    kept = sorted(
+        ((case_id, c) for case_id, c in best.items() if c.score >= at_least),
+        key=lambda item: (-item[1].score, -item[0]),
+    )
+    return [(case_id, c.score, c.verdicts) for case_id, c in kept[: duplicates.PROPOSED_AT_MOST]]
+
+
+def test_kept_profiles_and_the_newest_of_each_key_score_as_every_report_read_afresh(
+    app, monkeypatch
+):
+    """The matcher keeps earlier reports' profiles by their values and reads only the newest
+    of each blocking key; what it proposes is what scoring every report afresh proposes,
+    after a correction too (a few earlier reports kept, so that the limit bites)."""
+    monkeypatch.setattr(duplicates, "RETRIEVED_AT_MOST", 4)
+    duplicates.retrieval_statement.cache_clear()
+    with app.test_request_context():
+        month = f"{TODAY.replace(day=1) - timedelta(days=1):%Y-%m}"
+        demo.make_demo_data(250, month, seed=3)
+        planted = plant(seed=5, per_kind=2)
+
+        def both_ways() -> None:
+            for item in planted:
+                for at_least in (app.config["DUPLICATE_THRESHOLD"], -100.0):
+                    found = duplicates.find_candidates(item.report, at_least)
+                    fast = [(f.case_id, f.comparison.score, f.comparison.verdicts) for f in found]
+                    assert fast == scored_afresh(item.report, at_least)
+                db.session.rollback()
+
+        both_ways()
+        originals = db.session.scalars(
+            sa.select(Report).where(Report.case_id.in_({i.original_case_id for i in planted}))
+        ).all()
+        for number, original in enumerate(originals[:6]):
+            field, value = [("patient-name", "赵六"), ("event-name", "头痛"),
+                            ("patient-sex", "female")][number % 3]  # fmt: skip
+            if getattr(original, field.replace("-", "_")) != value:
+                corrections.correct(original, field, [value], "回访更正", "staff@example.com")
+        both_ways()
+    duplicates.retrieval_statement.cache_clear()
 
 
 # The matcher as reports arrive, and the case page.
@@ -349,7 +428,7 @@ def test_sex_and_age_find_the_reports_naming_nobody_and_a_named_one_by_its_name(
             query = duplicates.retrieval(report)
             assert query is not None
             rows = db.session.connection().execute(*query)
-            return {earlier.case_id for earlier in duplicates.earlier_reports(rows)}
+            return {case_id for case_id, _ in duplicates.earlier_profiles(rows)}
 
         nobody_case, other_case = stored(app, nobody).case_id, stored(app, other).case_id
         assert found("王小明") == {nobody_case}  # 李芳 is found by the name, not by sex and age
