@@ -393,7 +393,7 @@ CASE_COLUMNS = (
     "company_causality",
 )
 REPORT_COLUMNS = ("id", "case_id", "reference", "aware_on", "event_serious", *VIEWED)
-_IDS = sa.bindparam("ids", expanding=True)  # a batch's case ids
+_IDS: sa.BindParameter[list[int]] = sa.bindparam("ids", expanding=True)  # a batch's case ids
 
 
 def _batch_queries() -> tuple[sa.Select[Any], ...]:
