@@ -14,8 +14,8 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from adr import regulatory
 from adr.extensions import Base, db
+from adr.vocab import OPEN_STATUSES
 
 if TYPE_CHECKING:
     Model = Base
@@ -359,7 +359,7 @@ def expire_case_copies(session: Session, flush_context: Any) -> None:
 
 
 class OpenCaseCount(Model):
-    """How many open cases (`regulatory.OPEN_STATUSES`) each member of staff holds, the
+    """How many open cases (`OPEN_STATUSES`) each member of staff holds, the
     unassigned under 0: kept by `count_open_cases` in the flush that adds a case or changes its
     status or assignee, so that the dashboard's workloads read a few rows, not every open case."""
 
@@ -374,7 +374,7 @@ def recount_open_cases(connection: sa.Connection) -> None:
     assignee = sa.func.coalesce(Case.assigned_to_id, 0)
     counted = (
         sa.select(assignee, sa.func.count())
-        .where(Case.status.in_(regulatory.OPEN_STATUSES))
+        .where(Case.status.in_(OPEN_STATUSES))
         .group_by(assignee)
     )
     connection.execute(sa.delete(OpenCaseCount))
@@ -410,10 +410,10 @@ def count_open_cases(session: Session) -> None:
     for case in [*session.new, *session.dirty, *session.deleted]:
         if not isinstance(case, Case):
             continue
-        if case not in session.new and before(case, "status") in regulatory.OPEN_STATUSES:
+        if case not in session.new and before(case, "status") in OPEN_STATUSES:
             key = before(case, "assigned_to_id") or 0
             deltas[key] = deltas.get(key, 0) - 1
-        if case not in session.deleted and case.status in regulatory.OPEN_STATUSES:
+        if case not in session.deleted and case.status in OPEN_STATUSES:
             key = case.assigned_to_id or 0
             deltas[key] = deltas.get(key, 0) + 1
 

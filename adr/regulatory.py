@@ -11,7 +11,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from adr.vocab import HEALTH_PROFESSIONALS, STATUS
+from adr import vocab
+from adr.vocab import HEALTH_PROFESSIONALS
 
 CHINA = ZoneInfo("Asia/Shanghai")
 
@@ -26,9 +27,10 @@ _READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
 DAYS_TO_REPORT = {"death": 1, "serious": 15, "new": 30, "new_serious": 15, "general": 30}
 DEATH_INVESTIGATION_DAYS = 15  # Order 81 Art. 22: the manufacturer investigates every death
 GROUP_EVENT_INVESTIGATION_DAYS = 7  # Order 81 Art. 28: a group event investigated within 7 days
-NOT_FOR_REGULATOR = ("invalid", "duplicate")  # cases without a deadline
-# Cases still owing the regulator a report.
-OPEN_STATUSES = tuple(s for s in STATUS if s not in ("closed", *NOT_FOR_REGULATOR))
+# The case statuses without a deadline, and those still owing the regulator a report: kept beside
+# STATUS in vocab, which the models read them from.
+NOT_FOR_REGULATOR = vocab.NOT_FOR_REGULATOR
+OPEN_STATUSES = vocab.OPEN_STATUSES
 # Words people type where a name would go when they will not or cannot give one.
 PLACEHOLDERS = frozenset([
     "不详", "未知", "匿名", "无", "某某", "某", "患者", "病人", "本人", "无名", "无名氏", "保密",

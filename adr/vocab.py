@@ -182,6 +182,9 @@ STATUS: CodeList = {
     "invalid": Term("无效", "Invalid"),
     "duplicate": Term("重复", "Duplicate"),
 }
+NOT_FOR_REGULATOR = ("invalid", "duplicate")  # cases without a deadline
+# Cases still owing the regulator a report.
+OPEN_STATUSES = tuple(s for s in STATUS if s not in ("closed", *NOT_FOR_REGULATOR))
 
 REPORT_KIND: CodeList = {
     "initial": Term("首次报告", "Initial report"),

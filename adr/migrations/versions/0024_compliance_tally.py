@@ -75,9 +75,13 @@ def create_triggers() -> None:
             f" IF TG_OP <> 'DELETE' THEN {upsert('NEW', 1, dialect)}; END IF;"
             ' RETURN NULL;'
             ' END $$',
-            'CREATE TRIGGER report_tally AFTER INSERT OR DELETE ON report'
-            ' FOR EACH ROW EXECUTE FUNCTION report_tally()',
-            f'CREATE TRIGGER report_tally_update AFTER UPDATE OF {watched} ON report'
+            # Deferred to the commit: a row of the tally is shared by the reports of a day and
+            # category, and its lock is then held for the commit only, not for the rest of each
+            # report's transaction (two intakes would wait for each other from their insert on).
+            'CREATE CONSTRAINT TRIGGER report_tally AFTER INSERT OR DELETE ON report'
+            ' DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION report_tally()',
+            f'CREATE CONSTRAINT TRIGGER report_tally_update AFTER UPDATE OF {watched} ON report'
+            ' DEFERRABLE INITIALLY DEFERRED'
             f' FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION report_tally()',
         ]
     for statement in statements:
