@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from adr import regulatory
-from adr.models import BatchCase, BatchTally, BatchWindow, Case, Drug, Product, Report
+from adr.models import BatchCase, BatchTally, BatchWindow, Case, Drug, Product, Report, chunks
 
 COPIED = {Case: ("status", "serious", "death"), Report: ("case_id", "aware_on")}
 COPIED_DRUG = ("role", "product_id", "batch_number", "report_id")
@@ -119,8 +119,7 @@ def recount(connection: sa.Connection, pairs: Pairs, since: date | None) -> None
     """Count the batches chosen again from `BatchCase` (one with no case left goes)."""
     if not isinstance(pairs, list):  # rows the delete would take from under the subquery
         pairs = [tuple(row) for row in connection.execute(pairs)]
-    for start in range(0, len(pairs), 500):
-        some = pairs[start : start + 500]
+    for some in chunks(pairs):
         connection.execute(DROP_COUNTS, {"pairs": some})
         connection.execute(COUNT, {"pairs": some, "since": since})
 
@@ -131,9 +130,8 @@ def stored_since(connection: sa.Connection) -> date | None:
 
 def recount_cases(connection: sa.Connection, case_ids: Iterable[int]) -> None:
     """Copy the cases' rows again and recount the batches they named before or name now."""
-    ids = sorted(set(case_ids))
-    for start in range(0, len(ids), 500):
-        chosen_cases = {"case_ids": ids[start : start + 500]}
+    for chunk in chunks(sorted(set(case_ids))):
+        chosen_cases = {"case_ids": chunk}
         connection.execute(LOCK_NAMED, chosen_cases).all()
         before = {tuple(row) for row in connection.execute(NAMED, chosen_cases)}
         connection.execute(DROP_CASES, chosen_cases)
@@ -179,21 +177,17 @@ def window_pairs() -> sa.Select[*tuple[Any, ...]]:
     return sa.select(tally_t.c.product_id, tally_t.c.batch_number).where(tally_t.c.window_cases > 0)
 
 
-def lock_products(
-    connection: sa.Connection,
-    product_ids: sa.Select[*tuple[Any, ...]] | sa.CompoundSelect[*tuple[Any, ...]] | None = None,
-) -> None:
-    """Lock the products' rows, in id order, before their batches are counted again.
+def lock_products(connection: sa.Connection) -> None:
+    """Lock every product's row, in id order, before their batches are counted again.
 
     On PostgreSQL two writers counting one batch would each delete its row and insert their
     own; the second waits here instead, and counts once the first committed. FOR NO KEY
     UPDATE, as `adr.batches.check_batches` does: the drugs' foreign keys hold key-share locks.
     SQLite's BEGIN IMMEDIATE serialises writers already.
     """
-    query = sa.select(Product.id).order_by(Product.id).with_for_update(key_share=True)
-    if product_ids is not None:
-        query = query.where(Product.id.in_(product_ids))
-    connection.execute(query).all()
+    connection.execute(
+        sa.select(Product.id).order_by(Product.id).with_for_update(key_share=True)
+    ).all()
 
 
 PENDING = "batch_tally_pending"  # session.info: the cases and reports flushed since the last commit

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -16,6 +16,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from adr.extensions import Base, db
 from adr.vocab import OPEN_STATUSES
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     Model = Base
@@ -312,6 +314,12 @@ CASE_COPIES = {
 }
 
 
+def chunks(items: list[T], size: int = 500) -> Iterator[list[T]]:
+    """Yield the items `size` at a time: ids for an IN clause of bounded length."""
+    for first in range(0, len(items), size):
+        yield items[first : first + size]
+
+
 def copy_case_values(connection: sa.Connection, case_ids: Iterable[int]) -> None:
     """Copy the cases' values (`CASE_COPIES`) onto all their reports, as stored now."""
     reports = db.metadata.tables["report"]
@@ -319,9 +327,7 @@ def copy_case_values(connection: sa.Connection, case_ids: Iterable[int]) -> None
         copy: sa.select(getattr(Case, name)).where(Case.id == reports.c.case_id).scalar_subquery()
         for name, copy in CASE_COPIES.items()
     }
-    ids = sorted(set(case_ids))
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    for chunk in chunks(sorted(set(case_ids))):
         connection.execute(sa.update(reports).where(reports.c.case_id.in_(chunk)).values(of_case))
 
 
@@ -352,7 +358,9 @@ def copy_after_flush(session: Session, flush_context: Any) -> None:
 
 @sa.event.listens_for(Session, "after_flush_postexec")
 def expire_case_copies(session: Session, flush_context: Any) -> None:
-    stale = session.info.pop("stale_case_copies", set())
+    stale = session.info.pop("stale_case_copies", None)
+    if not stale:
+        return
     for thing in list(session.identity_map.values()):
         if isinstance(thing, Report) and thing.case_id in stale:
             session.expire(thing, list(CASE_COPIES.values()))

@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
 from adr.extensions import db
-from adr.models import Batch, BatchVariant, Case, Drug, Product, Report
+from adr.models import Batch, BatchVariant, Case, Drug, Product, Report, chunks
 from adr.signals import group_events
 
 logger = logging.getLogger(__name__)
@@ -513,8 +513,8 @@ def variant_rows(batch_ids: sa.ColumnElement[bool] | None = None) -> sa.Compound
 def index_new_batches(session: Session, _context: Any) -> None:
     """Give the batches the flush registered their variants, in the same transaction."""
     new = [obj.id for obj in session.new if isinstance(obj, Batch)]
-    for start in range(0, len(new), 500):
-        rows = variant_rows(Batch.id.in_(new[start : start + 500]))
+    for chunk in chunks(new):
+        rows = variant_rows(Batch.id.in_(chunk))
         session.connection().execute(
             sa.insert(BatchVariant).from_select(["product_id", "variant", "batch_id"], rows)
         )

@@ -12,22 +12,12 @@ criteria, empty for a reaction that is not serious), else the case's.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TypeVar
-
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from adr.models import Case, Drug, MeddraTerm, Reaction, Report
 
 ASSESSED_ROLES = ("suspect", "interacting")  # the drugs a reaction is counted against
-T = TypeVar("T")
-
-
-def chunks(items: list[T], size: int = 500) -> Iterator[list[T]]:
-    """Yield the items `size` at a time: ids for an IN clause of bounded length."""
-    for first in range(0, len(items), size):
-        yield items[first : first + size]
 
 
 def case_counts() -> sa.ColumnElement[bool]:

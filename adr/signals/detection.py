@@ -56,10 +56,11 @@ from adr.models import (
     SignalFigure,
     SignalRun,
     SignalStep,
+    chunks,
     write_transaction,
 )
 from adr.signals import statistics
-from adr.signals.counted import case_products, case_pts, chunks, counted_cases
+from adr.signals.counted import case_products, case_pts, counted_cases
 
 PERIOD_RE = re.compile(r"(\d{4})-(?:Q(\d)|(\d{2}))")
 QUANTITATIVE = ("prr", "ror", "ic", "trend")

@@ -39,8 +39,8 @@ from openpyxl import Workbook
 from sqlalchemy.orm import Session, selectinload
 
 from adr import audit, mailer, regulatory, vocab
-from adr.models import Case, Drug, GroupEvent, GroupEventCase, Product, Report
-from adr.signals.counted import ASSESSED_ROLES, chunks
+from adr.models import Case, Drug, GroupEvent, GroupEventCase, Product, Report, chunks
+from adr.signals.counted import ASSESSED_ROLES
 
 Area = tuple[str | None, str | None]  # province, city; None: not said
 NOWHERE: Area = (None, None)
