@@ -117,6 +117,7 @@ def log_out(user: User) -> None:
 
 def alert_on_repeated_failures(session: Session, address: str) -> None:
     """Past the threshold of failed logins in the window, alert the account's holder once."""
+    audit.append_pending(session)  # the failure just recorded counts
     config = current_app.config
     minutes = config["LOGIN_ALERT_WINDOW_MINUTES"]
     recent = (

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from adr.models import AuditEntry
 
@@ -27,6 +27,7 @@ PUBLIC_FORM = "public form"
 GENESIS = "0" * 64
 CHAIN_LOCK = 0x41445241  # "ADRA": the advisory lock that serialises appends on PostgreSQL
 CHECKPOINT_FILE = "audit-checkpoints.jsonl"
+PENDING = "audit_pending"  # session.info: the entries recorded since the last commit
 
 
 def chain_key() -> bytes:
@@ -72,23 +73,47 @@ def record(
     old: object = None,
     new: object = None,
 ) -> AuditEntry:
-    """Append one entry; call it inside the write transaction of the change it records."""
-    lock_chain(session)
-    last = session.scalar(sa.select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
+    """Add one entry to the trail; call it inside the write transaction of the change it records.
+
+    The entry joins the chain when the transaction commits (`append_pending`), so that the chain
+    is held for the commit only, not for the rest of a report's intake; it is stamped then.
+    """
     entry = AuditEntry(
-        at=datetime.now(UTC),
         actor=actor,
         action=action,
         report_id=report_id,
         field=field,
         old_value=as_text(old),
         new_value=as_text(new),
-        prev_hash=last or GENESIS,
     )
-    entry.hash = entry_hash(entry, chain_key())
-    session.add(entry)
-    session.flush()  # the next entry of this transaction chains to this one
+    session.info.setdefault(PENDING, []).append(entry)
+    session.flush()  # the change recorded is stored (and numbered) before what comes next
     return entry
+
+
+@sa.event.listens_for(Session, "before_commit")
+def append_pending(session: Session) -> None:
+    """Chain and store the transaction's entries, in the order they were recorded.
+
+    The commit calls it; so does code that reads the trail in the transaction that writes it.
+    """
+    entries = session.info.pop(PENDING, None)
+    if not entries:
+        return
+    lock_chain(session)
+    last = session.scalar(sa.select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
+    key, at = chain_key(), datetime.now(UTC)
+    for entry in entries:
+        entry.at, entry.prev_hash = at, last or GENESIS
+        entry.hash = last = entry_hash(entry, key)
+    session.add_all(entries)
+    session.flush()
+
+
+@sa.event.listens_for(Session, "after_transaction_end")
+def forget_pending(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # rolled back or closed: what it recorded never happened
+        session.info.pop(PENDING, None)
 
 
 def record_change(

@@ -23,7 +23,17 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from adr import regulatory
-from adr.models import BatchCase, BatchTally, BatchWindow, Case, Drug, Product, Report, chunks
+from adr.models import (
+    NO_VALUE,
+    BatchCase,
+    BatchTally,
+    BatchWindow,
+    Case,
+    Drug,
+    Product,
+    Report,
+    chunks,
+)
 
 COPIED = {Case: ("status", "serious", "death"), Report: ("case_id", "aware_on")}
 COPIED_DRUG = ("role", "product_id", "batch_number", "report_id")
@@ -132,11 +142,13 @@ def recount_cases(connection: sa.Connection, case_ids: Iterable[int]) -> None:
     """Copy the cases' rows again and recount the batches they named before or name now."""
     for chunk in chunks(sorted(set(case_ids))):
         chosen_cases = {"case_ids": chunk}
-        connection.execute(LOCK_NAMED, chosen_cases).all()
+        if connection.dialect.name == "postgresql":  # SQLite's writers are serialised already
+            connection.execute(LOCK_NAMED, chosen_cases).all()
         before = {tuple(row) for row in connection.execute(NAMED, chosen_cases)}
-        connection.execute(DROP_CASES, chosen_cases)
-        connection.execute(COPY_CASES, chosen_cases)
-        after = {tuple(row) for row in connection.execute(NAMED, chosen_cases)}
+        if before:
+            connection.execute(DROP_CASES, chosen_cases)
+        copied = connection.execute(COPY_CASES, chosen_cases).rowcount
+        after = {tuple(row) for row in connection.execute(NAMED, chosen_cases)} if copied else set()
         if before or after:
             recount(connection, sorted(before | after), stored_since(connection))
 
@@ -202,7 +214,11 @@ def note_touched(session: Session, _context: Any) -> None:
         state = sa.inspect(obj)
         if isinstance(obj, Drug):
             if obj in created or changed(state, COPIED_DRUG):
-                report_ids.add(obj.report_id)
+                report = state.attrs.report.loaded_value  # its case at hand, or to be read
+                if report in (None, NO_VALUE):
+                    report_ids.add(obj.report_id)
+                else:
+                    case_ids.add(report.case_id)
                 report_ids.update(state.attrs.report_id.history.deleted or ())
         elif isinstance(obj, Report | Case) and (
             obj in created or changed(state, COPIED[type(obj)])
@@ -220,11 +236,12 @@ def changed(state: Any, names: Iterable[str]) -> bool:
     return any(state.attrs[name].history.has_changes() for name in names)
 
 
-@sa.event.listens_for(Session, "before_commit")
+@sa.event.listens_for(Session, "before_commit", insert=True)
 def keep_tally(session: Session) -> None:
     """Recount, in the transaction about to commit, the batches of every case it touched.
 
-    Once per transaction, not per flush: the last changes are flushed first.
+    Once per transaction, not per flush: the last changes are flushed first. Before the audit
+    trail's entries are chained (`audit.append_pending`), which locks the chain to the commit.
     """
     if PENDING not in session.info:
         return

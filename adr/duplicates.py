@@ -594,28 +594,12 @@ def find_candidates(report: Report, at_least: float | None = None) -> list[Found
 def record(session: Session, report: Report, found: Iterable[Found]) -> None:
     """Store a new report's name keys and, for a new case, its candidates (in its transaction).
 
-    A pair already judged, or already proposed, in either direction, is not proposed again.
+    The case is new, so no pair of it is stored, judged or proposed, in either direction.
     """
+    connection = session.connection()
     rows = key_rows(report.id, {name: getattr(report, name) for name in KEYED_COLUMNS})
     if rows:
-        session.execute(sa.insert(DuplicateKey), rows)
-    found = [f for f in found if f.case_id != report.case_id]
-    if not found:
-        return
-    others = [f.case_id for f in found]
-    paired = sa.select(DuplicateCandidate.case_id, DuplicateCandidate.candidate_case_id).where(
-        sa.or_(
-            sa.and_(
-                DuplicateCandidate.case_id == report.case_id,
-                DuplicateCandidate.candidate_case_id.in_(others),
-            ),
-            sa.and_(
-                DuplicateCandidate.candidate_case_id == report.case_id,
-                DuplicateCandidate.case_id.in_(others),
-            ),
-        )
-    )
-    known = {frozenset(pair) for pair in session.execute(paired)}
+        connection.execute(sa.insert(DuplicateKey), rows)
     rows = [
         {
             "case_id": report.case_id,
@@ -625,10 +609,10 @@ def record(session: Session, report: Report, found: Iterable[Found]) -> None:
             "found_at": candidate.found_at,
         }
         for candidate in found
-        if frozenset((report.case_id, candidate.case_id)) not in known
+        if candidate.case_id != report.case_id
     ]
     if rows:
-        session.execute(sa.insert(DuplicateCandidate), rows)
+        connection.execute(sa.insert(DuplicateCandidate), rows)
 
 
 def candidates_of(case_id: int) -> list[DuplicateCandidate]:

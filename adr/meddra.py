@@ -605,6 +605,7 @@ def listed_coders(session: Session, product_id: int) -> dict[str, str]:
     """Return who last coded each listed term of a product (AUTOMATIC or a staff e-mail),
     by its audit field."""
     prefix = f"#{product_id} "
+    audit.append_pending(session)  # a choice made in this transaction counts
     rows = session.execute(
         sa.select(AuditEntry.field, AuditEntry.actor)
         .where(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -12,12 +14,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import LoaderCallableStatus, Mapped, Session, mapped_column, relationship
 
 from adr.extensions import Base, db
 from adr.vocab import OPEN_STATUSES
 
 T = TypeVar("T")
+NO_VALUE = LoaderCallableStatus.NO_VALUE  # an attribute not loaded
 
 if TYPE_CHECKING:
     Model = Base
@@ -331,22 +334,42 @@ def copy_case_values(connection: sa.Connection, case_ids: Iterable[int]) -> None
         connection.execute(sa.update(reports).where(reports.c.case_id.in_(chunk)).values(of_case))
 
 
+@sa.event.listens_for(Session, "before_flush")
+def copy_onto_new_reports(session: Session, flush_context: Any, instances: Any) -> None:
+    """Give each new report whose case is at hand its case's values as the flush stores them,
+    so that its insert holds the copies (a new case's unset values take their defaults)."""
+    for report in session.new:
+        case = sa.inspect(report).attrs.case.loaded_value if isinstance(report, Report) else None
+        if case in (None, NO_VALUE):
+            continue
+        for name, copy in CASE_COPIES.items():
+            value, default = getattr(case, name), Case.__table__.c[name].default
+            if value is None and case in session.new and default is not None:
+                value = default.arg  # a scalar: the insert gives it
+            setattr(report, copy, value)
+
+
 @sa.event.listens_for(Session, "after_flush")
 def copy_after_flush(session: Session, flush_context: Any) -> None:
-    """Copy the values of the cases the flush changed, or added or moved reports to, onto their
-    reports, in the flush's transaction; the copies in memory are read again when next used."""
+    """Copy the values of the cases the flush changed, or moved reports to (or added reports to
+    without their case at hand), onto their reports, in the flush's transaction; the copies in
+    memory are read again when next used."""
     touched: set[int] = set()
     for thing in [*session.new, *session.dirty]:
         state = sa.inspect(thing)
         is_new = thing in session.new
         if isinstance(thing, Case):
-            if is_new or any(state.attrs[name].history.has_changes() for name in CASE_COPIES):
+            if not is_new and any(state.attrs[name].history.has_changes() for name in CASE_COPIES):
                 touched.add(thing.id)
         elif isinstance(thing, Report):
-            moved = (
-                state.attrs.case_id.history.has_changes() or state.attrs.case.history.has_changes()
-            )
-            if is_new or moved:
+            if is_new:
+                copied = state.attrs.case.loaded_value not in (None, NO_VALUE)
+            else:
+                copied = not (
+                    state.attrs.case_id.history.has_changes()
+                    or state.attrs.case.history.has_changes()
+                )
+            if not copied:
                 touched.add(thing.case_id)
     count_open_cases(session)
     if not touched:
@@ -426,7 +449,7 @@ def count_open_cases(session: Session) -> None:
             deltas[key] = deltas.get(key, 0) + 1
 
 
-@sa.event.listens_for(Session, "before_commit")
+@sa.event.listens_for(Session, "before_commit", insert=True)  # before the audit chain's lock
 def add_counted_open_cases(session: Session) -> None:
     session.flush()  # the commit's own flush comes after this hook
     add_open_cases(session.connection(), session.info.pop("open_case_deltas", {}))
@@ -812,13 +835,37 @@ def write_transaction() -> Iterator[Session]:
     session = db.session()
     if session.in_transaction():
         session.commit()  # ends the read transaction; the write needs its own BEGIN
-    session.connection(execution_options={"begin": "IMMEDIATE"})
+    with one_writer_of_this_process(session.get_bind()):
+        session.connection(execution_options={"begin": "IMMEDIATE"})
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+# SQLite's waiting writers poll for its one write lock, sleeping up to 100 ms between tries, so
+# under load the lock lies free while they sleep. A process's threads queue on a lock of their
+# own instead, each woken as soon as the one before commits; processes still meet at SQLite's.
+SQLITE_WRITERS: weakref.WeakKeyDictionary[Any, tuple[threading.Lock, float]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@contextmanager
+def one_writer_of_this_process(engine: Any) -> Iterator[None]:
+    """Hold the engine's writer lock (SQLite), waiting at most its busy timeout for it."""
+    if engine not in SQLITE_WRITERS:
+        yield
+        return
+    lock, seconds = SQLITE_WRITERS[engine]
+    acquired = lock.acquire(timeout=seconds)  # past it, SQLite's own wait decides
     try:
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        yield
+    finally:
+        if acquired:
+            lock.release()
 
 
 def create_private_file(path: str | None) -> None:
@@ -831,6 +878,7 @@ def create_private_file(path: str | None) -> None:
 
 def configure_sqlite(engine: sa.Engine, busy_timeout_ms: int) -> None:
     """Set SQLite's pragmas and let `write_transaction` choose the BEGIN it emits."""
+    SQLITE_WRITERS[engine] = (threading.Lock(), busy_timeout_ms / 1000)
 
     @sa.event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, connection_record: Any) -> None:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from adr import create_app
 from adr.extensions import db
-from adr.models import Report
+from adr.models import Report, write_transaction
 from tests.conftest import ReportSender, app_config, reference_of, valid_report
 
 
@@ -141,6 +141,47 @@ def test_concurrent_submissions_each_store_their_report(app):
     assert statuses == [303] * 8
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Report)) == 8
+
+
+@pytest.mark.sqlite_only
+def test_a_process_s_writers_queue_on_its_own_lock_before_sqlite_s(app):
+    """A second writer of the process begins once the first commits, woken by the process's
+    lock, not by SQLite's wait (which polls, sleeping up to 100 ms between tries)."""
+    seen: list[str] = []
+    holding, release = threading.Event(), threading.Event()
+
+    def write(hold: bool) -> None:
+        with app.app_context(), write_transaction() as session:
+            session.execute(sa.text("SELECT 1"))
+            if hold:
+                holding.set()
+                release.wait(30)
+
+    def began(connection, cursor, statement, *_args) -> None:
+        if statement == "BEGIN IMMEDIATE":  # noted before SQLite may make it wait
+            seen.append(f"begin {threading.current_thread().name}")
+
+    def committed(connection) -> None:
+        seen.append(f"commit {threading.current_thread().name}")
+
+    with app.app_context():
+        engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", began)
+    sa.event.listen(engine, "commit", committed)
+    first = threading.Thread(target=write, args=(True,), name="first")
+    second = threading.Thread(target=write, args=(False,), name="second")
+    try:
+        first.start()
+        assert holding.wait(30)
+        second.start()
+        second.join(0.5)  # time to reach its BEGIN, were it not held back
+        release.set()
+        first.join()
+        second.join()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", began)
+        sa.event.remove(engine, "commit", committed)
+    assert seen == ["begin first", "commit first", "begin second", "commit second"]
 
 
 @pytest.mark.parametrize("method", ["put", "delete"])

@@ -44,6 +44,49 @@ def test_concurrent_writers_keep_one_unbroken_chain(app, runner):
         assert len(set(parents)) == 120  # no two entries share a parent
 
 
+def test_entries_join_the_chain_at_commit_in_their_order_and_a_rollback_keeps_none(app, runner):
+    with app.app_context():
+        with pytest.raises(RuntimeError), write_transaction() as session:
+            audit.record(session, "reviewer@tianning.example", "case viewed", field="undone")
+            raise RuntimeError
+        with write_transaction() as session:
+            for number in range(3):
+                audit.record(session, "reviewer@tianning.example", "case viewed", field=str(number))
+            assert not db.session.scalar(sa.select(sa.func.count()).select_from(AuditEntry))
+        fields = db.session.scalars(sa.select(AuditEntry.field).order_by(AuditEntry.id)).all()
+        assert fields == ["0", "1", "2"]
+    assert verify(runner).exit_code == 0
+
+
+@pytest.mark.postgresql_only
+def test_a_transaction_still_working_does_not_hold_the_chain(app, runner):
+    """A report's transaction records its entry early and goes on working; another writer's
+    entry meanwhile is not kept waiting for it (the chain is locked from the commit on), and the
+    first one's entry follows it in the chain."""
+    recorded, other_committed = threading.Event(), threading.Event()
+
+    def first() -> None:
+        with app.app_context(), write_transaction() as session:
+            audit.record(session, "first@tianning.example", "case viewed")
+            recorded.set()
+            other_committed.wait(30)
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        assert recorded.wait(30)
+        with app.app_context(), write_transaction() as session:
+            session.execute(sa.text("SET LOCAL lock_timeout = '5s'"))  # waiting would fail
+            audit.record(session, "second@tianning.example", "case viewed")
+    finally:
+        other_committed.set()
+        thread.join()
+    with app.app_context():
+        actors = db.session.scalars(sa.select(AuditEntry.actor).order_by(AuditEntry.id)).all()
+        assert actors == ["second@tianning.example", "first@tianning.example"]
+    assert verify(runner).exit_code == 0
+
+
 def test_an_edit_with_recomputed_hashes_is_found_without_the_key(app, runner):
     """Someone with write access to the database, but not the key, rewrites a row and the chain."""
     append(app, 5)

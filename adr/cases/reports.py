@@ -69,9 +69,18 @@ def store_report(
         mailer.attach_report_mails(report, len(files))  # rendered before the write lock
         try:
             with write_transaction() as session:
-                case = cases.lock(session, first.case_id) if first else Case(status="received")
+                # What a new case or report holds starts empty rather than queried after the flush.
+                case = (
+                    cases.lock(session, first.case_id)
+                    if first
+                    else Case(status="received", reactions=[], diseases=[])
+                )
+                report.decisions = []
                 report.case = case  # with its drugs and mails: all or nothing
+                case.suggested_expectedness = suggestion.code if suggestion else None
                 session.add(report)
+                if not first:  # a new case is inserted with its clock: nothing moved to audit
+                    cases.recompute(session, case, actor, received=report)
                 session.flush()
                 search.index_report(session, report)
                 audit.record(session, actor, "report received", report.id)
@@ -99,12 +108,12 @@ def store_report(
                         "in_review",
                     )
                     case.status = "in_review"
-                cases.recompute(session, case, actor, received=report)
+                if first:
+                    cases.recompute(session, case, actor, received=report)
                 reactions.add_reported(session, case, report)
                 holder.add_reported_disease(session, case, report)
                 batches.check_batches(session, report)  # counts this report: after its case
                 group_events.check_case(session, case.id, actor, report.id)
-                case.suggested_expectedness = suggestion.code if suggestion else None
                 if also is not None:
                     also(session, report)
             mailer.wake_sender()
