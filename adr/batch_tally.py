@@ -115,8 +115,10 @@ LOCK_NAMED = (
     .with_for_update(key_share=True)
 )
 DROP_CASES = sa.delete(cases_t).where(cases_t.c.case_id.in_(CASE_IDS))
-COPY_CASES = sa.insert(cases_t).from_select(
-    list(cases_t.c), case_rows(Report.case_id.in_(CASE_IDS))
+COPY_CASES = (
+    sa.insert(cases_t)
+    .from_select(list(cases_t.c), case_rows(Report.case_id.in_(CASE_IDS)))
+    .returning(cases_t.c.product_id, cases_t.c.batch_number)
 )
 DROP_COUNTS = sa.delete(tally_t).where(chosen(tally_t.c, PAIRS))
 COUNT = sa.insert(tally_t).from_select(
@@ -147,8 +149,7 @@ def recount_cases(connection: sa.Connection, case_ids: Iterable[int]) -> None:
         before = {tuple(row) for row in connection.execute(NAMED, chosen_cases)}
         if before:
             connection.execute(DROP_CASES, chosen_cases)
-        copied = connection.execute(COPY_CASES, chosen_cases).rowcount
-        after = {tuple(row) for row in connection.execute(NAMED, chosen_cases)} if copied else set()
+        after = {tuple(row) for row in connection.execute(COPY_CASES, chosen_cases)}
         if before or after:
             recount(connection, sorted(before | after), stored_since(connection))
 

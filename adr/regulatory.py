@@ -54,7 +54,8 @@ def china_today(now: datetime | None = None) -> date:
 def new_reference(received_at: datetime) -> str:
     """Return a fresh random reference `ADR-YYYYMM-XXXXXX` for a report received then."""
     month = received_at.astimezone(CHINA).strftime("%Y%m")
-    suffix = "".join(secrets.choice(CROCKFORD) for _ in range(6))
+    number = secrets.randbits(30)  # six characters of five bits each, drawn at once
+    suffix = "".join(CROCKFORD[number >> shift & 31] for shift in range(25, -1, -5))
     return f"ADR-{month}-{suffix}"
 
 
