@@ -21,6 +21,7 @@ ROWS = [
     ["=1+1", "a formula", "="],  # openpyxl makes the first a formula
     ["#N/A", True, False, datetime(2026, 10, 3, 8, 30), float("nan"), float("inf")],
     ["x" * 40_000],  # cut to what a cell holds
+    ["a\rb", "c\r\nd", "tab\there", "&amp; as typed", "<b>x</b>", "]]>", "😀 \u2028 \x85", "\t"],
     [],
     [None, None],
     ["after the empty rows", date(2026, 1, 1)],
@@ -56,9 +57,14 @@ def test_plain_rows_are_openpyxls_bytes():
     assert sheets_of(plain=True) == sheets_of(plain=False)
 
 
-def test_a_character_openpyxl_refuses_is_refused_as_before():
+@pytest.mark.parametrize(
+    ("text", "refused"),
+    [("bell \x07", IllegalCharacterError), ("not a character \ufffe", ValueError)],
+)
+def test_a_character_openpyxl_refuses_is_refused_as_before(text, refused):
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("one")
     plain_rows(sheet)
-    with pytest.raises(IllegalCharacterError):
-        sheet.append(["bell \x07"])
+    with pytest.raises(refused):
+        sheet.append(["fine", date(2026, 1, 1)])
+        sheet.append(["before", text])

@@ -3,10 +3,11 @@ the cost.
 
 openpyxl turns every value into a cell object, gives a date a style of its own, and writes each
 cell through four nested lxml contexts: three quarters of the export's time. A row of text,
-numbers and dates is written here as one lxml element holding the same XML (the same elements,
-attributes and style id, checked byte for byte in tests/test_workbook_rows.py); any other row
-(cells already styled, a formula, an error value, a boolean, an empty text, a character openpyxl
-refuses, no value at all) goes through openpyxl itself, unchanged.
+numbers and dates is written here as one lxml element parsed from its text, holding the same
+XML (the same elements, attributes and style id, checked byte for byte in
+tests/test_workbook_rows.py); any other row (cells already styled, a formula, an error value, a
+boolean, an empty text, a character openpyxl refuses, no value at all) goes through openpyxl
+itself, unchanged.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-from lxml.etree import Element, SubElement, _Element
+from lxml.etree import XMLSyntaxError, _Element, fromstring
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.utils import get_column_letter
@@ -24,8 +25,15 @@ from openpyxl.utils.datetime import to_excel
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 TEXT_LIMIT = 32767  # openpyxl cuts a text to what a cell holds
-PRESERVE = {"{http://www.w3.org/XML/1998/namespace}space": "preserve"}
+PRESERVE = ' xml:space="preserve"'
 letter = lru_cache(maxsize=None)(get_column_letter)
+
+
+def escaped(text: str) -> str:
+    """Return text as XML element content that parses back to it (a bare CR would become LF)."""
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+    )
 
 
 class PlainRows:
@@ -52,8 +60,12 @@ class PlainRows:
             xf.write(row)
 
     def element(self, values: list[Any], row_index: int) -> _Element | None:
-        """Return the row's element, or None when openpyxl must write it."""
-        row = Element("row", {"r": str(row_index)})
+        """Return the row's element, or None when openpyxl must write it.
+
+        The row is written as XML text and parsed (one call into lxml, not three a cell): the
+        text escaped so that it parses back to itself, a carriage return included.
+        """
+        parts = [f'<row r="{row_index}">']
         for column, value in enumerate(values, 1):
             kind = value.__class__
             if value is None:
@@ -67,19 +79,28 @@ class PlainRows:
                     or ILLEGAL_CHARACTERS_RE.search(text)
                 ):
                     return None
-                cell = SubElement(row, "c", {"r": f"{letter(column)}{row_index}", "t": "inlineStr"})
-                inline = SubElement(cell, "is")
-                SubElement(inline, "t", PRESERVE if text != text.strip() else {}).text = text
+                space = PRESERVE if text != text.strip() else ""
+                parts.append(
+                    f'<c r="{letter(column)}{row_index}" t="inlineStr"><is><t{space}>'
+                    f"{escaped(text)}</t></is></c>"
+                )
             elif kind is int or (kind is float and math.isfinite(value)):
-                cell = SubElement(row, "c", {"r": f"{letter(column)}{row_index}", "t": "n"})
-                SubElement(cell, "v").text = f"{value:.16g}"  # as openpyxl's safe_string
+                # as openpyxl's safe_string
+                parts.append(f'<c r="{letter(column)}{row_index}" t="n"><v>{value:.16g}</v></c>')
             elif kind is date and not self.sheet.parent.iso_dates:
-                attributes = {"r": f"{letter(column)}{row_index}", "s": self.style_of(value)}
-                cell = SubElement(row, "c", attributes | {"t": "n"})
-                SubElement(cell, "v").text = f"{to_excel(value, self.epoch):.16g}"
+                style, number = self.style_of(value), to_excel(value, self.epoch)
+                parts.append(
+                    f'<c r="{letter(column)}{row_index}" s="{style}" t="n"><v>{number:.16g}</v></c>'
+                )
             else:
                 return None
-        return row if len(row) else None  # a row of no cells: openpyxl's own tags
+        if len(parts) == 1:
+            return None  # a row of no cells: openpyxl's own tags
+        parts.append("</row>")
+        try:
+            return fromstring("".join(parts))
+        except XMLSyntaxError:  # a character XML cannot hold: openpyxl refuses it as before
+            return None
 
     def style_of(self, day: date) -> str:
         """Return the style id of a date cell, made by openpyxl when the first date is written
