@@ -47,6 +47,9 @@ def sheets_of(plain: bool) -> dict[str, bytes]:
         quoted.data_type, quoted.quotePrefix = "s", True
         sheet.append([quoted, "beside a styled cell", date(2026, 2, 2)])
         sheet.append(ROWS[0])
+        sheet.append(tuple(ROWS[1]))
+        sheet.append(value for value in ROWS[0])
+        sheet.append(value for value in ROWS[3])  # a formula: to openpyxl, whole
     stream = BytesIO()
     workbook.save(stream)
     with zipfile.ZipFile(stream) as files:

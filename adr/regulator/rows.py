@@ -52,7 +52,8 @@ class PlainRows:
         self.sheet._values_to_row = lambda values, row_index: values
         self.sheet._writer.write_row = self.write_row
 
-    def write_row(self, xf: Any, values: list[Any], row_index: int) -> None:
+    def write_row(self, xf: Any, values: Any, row_index: int) -> None:
+        values = values if values.__class__ is list else list(values)  # a generator read once
         row = None if row_index in self.sheet.row_dimensions else self.element(values, row_index)
         if row is None:
             self.write_cells(xf, self.to_cells(values, row_index), row_index)
