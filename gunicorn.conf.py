@@ -22,3 +22,9 @@ forwarder_headers = ""
 # `--worker-class sync --threads 1` on the command line brings back sync workers.
 worker_class = "gthread"
 threads = 4
+
+
+def post_worker_init(worker: object) -> None:
+    """Load pypinyin's dictionaries (0.3 s) as the worker starts, not in its first report's
+    request: the app imports them only where a name is spelled (`adr.duplicates`)."""
+    import pypinyin  # noqa: F401

@@ -23,7 +23,6 @@ from typing import Any, NamedTuple, Protocol
 
 import sqlalchemy as sa
 from flask import current_app
-from pypinyin import Style, pinyin
 from sqlalchemy.orm import Session, selectinload
 
 from adr import audit, cases, regulatory
@@ -106,6 +105,8 @@ def initials_of(name: str) -> frozenset[str]:
     if chinese:
         if ANONYMOUS in chinese[1:]:
             return frozenset()  # 张某某: only the surname is known
+        from pypinyin import Style, pinyin  # loaded when first needed: 0.3 s of start-up
+
         readings = pinyin("".join(chinese), style=Style.FIRST_LETTER, heteronym=True)
         letters = [sorted({r[0].lower() for r in options if r})[:2] for options in readings]
         combos = itertools.islice(itertools.product(*letters), NAME_KEYS_AT_MOST)
@@ -121,6 +122,8 @@ def spelled(name: str) -> str:
     """Return a folded name as letters: a Chinese name in pinyin, without spaces."""
     chinese = [char for char in name if is_chinese(char)]
     if chinese:
+        from pypinyin import Style, pinyin  # loaded when first needed: 0.3 s of start-up
+
         return "".join(r[0] for r in pinyin("".join(chinese), style=Style.NORMAL))
     return name.replace(" ", "")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from adr import regulatory, vocab
@@ -57,18 +58,18 @@ def current_view(reports: Sequence[Any], columns: Sequence[str] = VIEW_COLUMNS) 
     values: dict[str, Any] = {}
     sources: dict[str, Report] = {}
     drugs: dict[tuple[str, str], tuple[Drug, Report]] = {}
-    reporter_asked = not REPORTER_COLUMNS.isdisjoint(columns)
+    reporter_asked, plan = plan_of(tuple(columns))
     for report in reports:
         reporter_given = reporter_asked and (
             regulatory.identifies(getattr(report, "reporter_name", None))
             or any(getattr(report, column, None) for column in ("reporter_phone", "reporter_email"))
         )
-        for column in columns:
+        for column, kind in plan:
             value = getattr(report, column, None)
-            if column in REPORTER_COLUMNS:
+            if kind is REPORTER:
                 if reporter_given:
                     values[column], sources[column] = value, report
-            elif column in NAME_COLUMNS and not regulatory.identifies(value):
+            elif kind is NAME and not regulatory.identifies(value):
                 continue
             elif not is_empty(value):
                 values[column], sources[column] = value, report
@@ -77,13 +78,29 @@ def current_view(reports: Sequence[Any], columns: Sequence[str] = VIEW_COLUMNS) 
             if key in drugs:  # a new batch named again: the dose and dates given before stay
                 drug = merged(drugs[key][0], drug)
             drugs[key] = (drug, report)
-    for column in REPORTER_COLUMNS:
+    for column in REPORTER_COLUMNS if reporter_asked else ():
         if is_empty(values.get(column)):
             values.pop(column, None)
             sources.pop(column, None)
     return CurrentView(
         values, sources, [drug for drug, _ in drugs.values()], [rep for _, rep in drugs.values()]
     )
+
+
+REPORTER, NAME, OTHER = "reporter", "name", "other"
+
+
+@lru_cache(maxsize=16)
+def plan_of(columns: tuple[str, ...]) -> tuple[bool, tuple[tuple[str, str], ...]]:
+    """Return whether any of the columns is the reporter's, and each column with its kind."""
+    plan = tuple(
+        (
+            column,
+            REPORTER if column in REPORTER_COLUMNS else NAME if column in NAME_COLUMNS else OTHER,
+        )
+        for column in columns
+    )
+    return not REPORTER_COLUMNS.isdisjoint(columns), plan
 
 
 def merged(earlier: Drug, later: Drug) -> Drug:

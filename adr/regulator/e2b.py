@@ -51,7 +51,6 @@ from flask import current_app, has_request_context
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from lxml import etree
-from pypinyin import Style, lazy_pinyin
 from sqlalchemy.orm import Session
 
 from adr import audit, cases, reactions, regulatory, vocab
@@ -743,6 +742,8 @@ def patient_initials(name: str) -> str:
         return name
     chinese = "".join(c for c in name if "\u3400" <= c <= "\u9fff" and c != "某")  # 张某某: Z
     if chinese:
+        from pypinyin import Style, lazy_pinyin  # loaded when first needed: 0.3 s of start-up
+
         return "".join(lazy_pinyin(chinese, style=Style.FIRST_LETTER)).upper()
     if NO_PINYIN.search(name):
         return name[:1]

@@ -208,10 +208,8 @@ class ListingWriter:
         self.choice = choice
         self.language = language
         self.words = Writer(language, datetime.now(UTC))  # the export's labels and age
+        self.term = self.words.term
         self.coding: dict[tuple[str | None, int | None], meddra.Hit] = {}  # of the batch
-
-    def term(self, codes: vocab.CodeList, code: str | None) -> str | None:
-        return self.words.term(codes, code)
 
     def criteria(self, case: ListedCase) -> list[str]:
         """Return the seriousness criteria reported in any report or confirmed by staff."""
@@ -226,26 +224,27 @@ class ListingWriter:
     def row(self, case: ListedCase, day_zero: date, tally: Tally) -> list[Any]:
         """Return a case's line and count it."""
         view = current_view(case.reports, VIEWED)
+        viewed = view.values.get  # as `view.event_name`, without `CurrentView.__getattr__`
         criteria = self.criteria(case)
         company = case.company_causality
-        causality = company or view.event_causality
+        causality = company or viewed("event_causality")
         listedness = self.term(vocab.EXPECTEDNESS, case.expectedness)
         suggested = self.term(vocab.EXPECTEDNESS, case.suggested_expectedness)
         if listedness is None and suggested:
             listedness = f"{suggested} ({SUGGESTED.text(self.language)})"
         batches = [d.batch_number for d in view.drugs if self.choice.matches(d) and d.batch_number]
         separator = self.words.words["list"]
-        self.count(case, view.event_name, criteria, tally)
+        self.count(case, viewed("event_name"), criteria, tally)
         return [
             case.reports[0].reference,
             day_zero,
             CHINA.text(self.language),
             self.words.age(view),
-            self.term(vocab.SEX, view.patient_sex),
-            view.event_name,
+            self.term(vocab.SEX, viewed("patient_sex")),
+            viewed("event_name"),
             YES_NO["yes" if case.serious else "no"].text(self.language),
             separator.join(self.term(vocab.SERIOUSNESS, c) or c for c in criteria) or None,
-            self.term(vocab.OUTCOME, case.assessed_outcome or view.event_outcome),
+            self.term(vocab.OUTCOME, case.assessed_outcome or viewed("event_outcome")),
             self.term(vocab.CAUSALITY, causality),
             (COMPANY if company else REPORTER).text(self.language) if causality else None,
             listedness,
@@ -393,6 +392,17 @@ CASE_COLUMNS = (
     "company_causality",
 )
 REPORT_COLUMNS = ("id", "case_id", "reference", "aware_on", "event_serious", *VIEWED)
+# What the listing reads of a drug (`ProductChoice.matches`, the batch) and what tells a drug
+# named again (`current_view` merges it: the columns not read are None in both mentions).
+DRUG_COLUMNS = (
+    "report_id",
+    "role",
+    "generic_name",
+    "brand_name",
+    "approval_number",
+    "product_id",
+    "batch_number",
+)
 _IDS: sa.BindParameter[list[int]] = sa.bindparam("ids", expanding=True)  # a batch's case ids
 
 
@@ -415,7 +425,7 @@ def _batch_queries() -> tuple[sa.Select[Any], ...]:
             reports.c.added_at,
             reports.c.id,
         ),
-        sa.select(drugs)  # every column: a drug named again is merged (`current_view`)
+        sa.select(*(drugs.c[name] for name in DRUG_COLUMNS))
         .join(reports, reports.c.id == drugs.c.report_id)
         .where(reports.c.case_id.in_(_IDS))
         .order_by(drugs.c.report_id, drugs.c.position, drugs.c.id),

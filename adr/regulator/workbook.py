@@ -32,6 +32,7 @@ from adr.extensions import db
 from adr.intake.forms import plain_number
 from adr.models import Product
 from adr.reactions import PairFacts, ReactionFacts
+from adr.regulator.rows import plain_rows
 from adr.vocab import Term
 
 MONTH_RE = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
@@ -938,6 +939,7 @@ def start_sheet(sheet: WriteOnlyWorksheet, terms: list[Term], language: str) -> 
         cell.font = bold
         header_cells.append(cell)
     sheet.append(header_cells)
+    plain_rows(sheet)
 
 
 def end_sheet(sheet: WriteOnlyWorksheet, columns: int, rows: int) -> None:
