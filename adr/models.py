@@ -848,7 +848,7 @@ def write_transaction() -> Iterator[Session]:
 # SQLite's waiting writers poll for its one write lock, sleeping up to 100 ms between tries, so
 # under load the lock lies free while they sleep. A process's threads queue on a lock of their
 # own instead, each woken as soon as the one before commits; processes still meet at SQLite's.
-SQLITE_WRITERS: weakref.WeakKeyDictionary[Any, tuple[threading.Lock, float]] = (
+SQLITE_WRITERS: weakref.WeakKeyDictionary[Any, tuple[threading.RLock, float]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -878,7 +878,7 @@ def create_private_file(path: str | None) -> None:
 
 def configure_sqlite(engine: sa.Engine, busy_timeout_ms: int) -> None:
     """Set SQLite's pragmas and let `write_transaction` choose the BEGIN it emits."""
-    SQLITE_WRITERS[engine] = (threading.Lock(), busy_timeout_ms / 1000)
+    SQLITE_WRITERS[engine] = (threading.RLock(), busy_timeout_ms / 1000)  # a block may nest
 
     @sa.event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
