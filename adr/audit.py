@@ -19,15 +19,15 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
-from adr.models import AuditEntry
+from adr.models import AuditEntry, transaction_notes
 
 PUBLIC_FORM = "public form"
 GENESIS = "0" * 64
 CHAIN_LOCK = 0x41445241  # "ADRA": the advisory lock that serialises appends on PostgreSQL
 CHECKPOINT_FILE = "audit-checkpoints.jsonl"
-PENDING = "audit_pending"  # session.info: the entries recorded since the last commit
+PENDING = "audit_entries"  # transaction_notes: the entries recorded, not yet chained
 
 
 def chain_key() -> bytes:
@@ -86,7 +86,7 @@ def record(
         old_value=as_text(old),
         new_value=as_text(new),
     )
-    session.info.setdefault(PENDING, []).append(entry)
+    transaction_notes(session).setdefault(PENDING, []).append(entry)
     session.flush()  # the change recorded is stored (and numbered) before what comes next
     return entry
 
@@ -97,7 +97,7 @@ def append_pending(session: Session) -> None:
 
     The commit calls it; so does code that reads the trail in the transaction that writes it.
     """
-    entries = session.info.pop(PENDING, None)
+    entries = transaction_notes(session).pop(PENDING, None)
     if not entries:
         return
     lock_chain(session)
@@ -108,12 +108,6 @@ def append_pending(session: Session) -> None:
         entry.hash = last = entry_hash(entry, key)
     session.add_all(entries)
     session.flush()
-
-
-@sa.event.listens_for(Session, "after_transaction_end")
-def forget_pending(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:  # rolled back or closed: what it recorded never happened
-        session.info.pop(PENDING, None)
 
 
 def record_change(

@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 
 from adr import regulatory
 from adr.models import (
-    NO_VALUE,
     BatchCase,
     BatchTally,
     BatchWindow,
@@ -32,7 +31,9 @@ from adr.models import (
     Drug,
     Product,
     Report,
+    at_hand,
     chunks,
+    transaction_notes,
 )
 
 COPIED = {Case: ("status", "serious", "death"), Report: ("case_id", "aware_on")}
@@ -203,20 +204,21 @@ def lock_products(connection: sa.Connection) -> None:
     ).all()
 
 
-PENDING = "batch_tally_pending"  # session.info: the cases and reports flushed since the last commit
+PENDING = "batch_tally"  # transaction_notes: the cases and reports flushed since the last commit
 
 
 @sa.event.listens_for(Session, "after_flush")
 def note_touched(session: Session, _context: Any) -> None:
     """Note the cases (or the reports of the drugs) whose batch rows the flush may change."""
-    case_ids, report_ids = session.info.setdefault(PENDING, (set(), set()))
+    notes = transaction_notes(session)
+    case_ids, report_ids = notes.setdefault(PENDING, (set(), set()))
     created = set(chain(session.new, session.deleted))
     for obj in chain(created, session.dirty):
         state = sa.inspect(obj)
         if isinstance(obj, Drug):
             if obj in created or changed(state, COPIED_DRUG):
-                report = state.attrs.report.loaded_value  # its case at hand, or to be read
-                if report in (None, NO_VALUE):
+                report = at_hand(obj, "report")  # its case at hand, or to be read
+                if report is None:
                     report_ids.add(obj.report_id)
                 else:
                     case_ids.add(report.case_id)
@@ -230,7 +232,7 @@ def note_touched(session: Session, _context: Any) -> None:
                 case_ids.add(obj.case_id)
                 case_ids.update(state.attrs.case_id.history.deleted or ())
     if not (case_ids or report_ids):
-        del session.info[PENDING]
+        del notes[PENDING]
 
 
 def changed(state: Any, names: Iterable[str]) -> bool:
@@ -244,10 +246,11 @@ def keep_tally(session: Session) -> None:
     Once per transaction, not per flush: the last changes are flushed first. Before the audit
     trail's entries are chained (`audit.append_pending`), which locks the chain to the commit.
     """
-    if PENDING not in session.info:
+    notes = transaction_notes(session)
+    if PENDING not in notes:
         return
     session.flush()
-    case_ids, report_ids = session.info.pop(PENDING)
+    case_ids, report_ids = notes.pop(PENDING)
     connection = session.connection()
     report_ids.discard(None)
     if report_ids:
@@ -256,8 +259,3 @@ def keep_tally(session: Session) -> None:
     case_ids.discard(None)
     if case_ids:
         recount_cases(connection, case_ids)
-
-
-@sa.event.listens_for(Session, "after_rollback")
-def forget_touched(session: Session) -> None:
-    session.info.pop(PENDING, None)

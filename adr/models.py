@@ -323,6 +323,24 @@ def chunks(items: list[T], size: int = 500) -> Iterator[list[T]]:
         yield items[first : first + size]
 
 
+def at_hand(thing: Any, relationship: str) -> Any:
+    """Return the object a relationship holds when it is loaded already, else None (no query)."""
+    value = sa.inspect(thing).attrs[relationship].loaded_value
+    return None if value is NO_VALUE else value
+
+
+def transaction_notes(session: Session) -> dict[str, Any]:
+    """Return what the session's transaction noted for its commit's hooks (open cases counted,
+    cases of the batch tally, audit entries); a transaction ended without them forgets them."""
+    return session.info.setdefault("transaction_notes", {})
+
+
+@sa.event.listens_for(Session, "after_transaction_end")
+def forget_transaction_notes(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # committed (its hooks took their notes), rolled back, closed
+        session.info.pop("transaction_notes", None)
+
+
 def copy_case_values(connection: sa.Connection, case_ids: Iterable[int]) -> None:
     """Copy the cases' values (`CASE_COPIES`) onto all their reports, as stored now."""
     reports = db.metadata.tables["report"]
@@ -339,8 +357,8 @@ def copy_onto_new_reports(session: Session, flush_context: Any, instances: Any) 
     """Give each new report whose case is at hand its case's values as the flush stores them,
     so that its insert holds the copies (a new case's unset values take their defaults)."""
     for report in session.new:
-        case = sa.inspect(report).attrs.case.loaded_value if isinstance(report, Report) else None
-        if case in (None, NO_VALUE):
+        case = at_hand(report, "case") if isinstance(report, Report) else None
+        if case is None:
             continue
         for name, copy in CASE_COPIES.items():
             value, default = getattr(case, name), Case.__table__.c[name].default
@@ -363,7 +381,7 @@ def copy_after_flush(session: Session, flush_context: Any) -> None:
                 touched.add(thing.id)
         elif isinstance(thing, Report):
             if is_new:
-                copied = state.attrs.case.loaded_value not in (None, NO_VALUE)
+                copied = at_hand(thing, "case") is not None
             else:
                 copied = not (
                     state.attrs.case_id.history.has_changes()
@@ -371,7 +389,6 @@ def copy_after_flush(session: Session, flush_context: Any) -> None:
                 )
             if not copied:
                 touched.add(thing.case_id)
-    count_open_cases(session)
     if not touched:
         return
     copy_case_values(session.connection(), touched)
@@ -425,11 +442,12 @@ def add_open_cases(connection: sa.Connection, deltas: dict[int, int]) -> None:
     )
 
 
-def count_open_cases(session: Session) -> None:
+@sa.event.listens_for(Session, "after_flush")
+def count_open_cases(session: Session, flush_context: Any) -> None:
     """Note the open cases the pending flush adds, removes or moves between assignees; they are
     added to the counters just before the transaction commits (`add_counted_open_cases`), so
     that the counter rows stay locked for the commit only, not for the rest of an intake."""
-    deltas: dict[int, int] = session.info.setdefault("open_case_deltas", {})
+    deltas: dict[int, int] = transaction_notes(session).setdefault("open_case_deltas", {})
 
     def before(case: Case, name: str) -> Any:
         """Return the value as stored before this flush (both are loaded when they change)."""
@@ -452,12 +470,7 @@ def count_open_cases(session: Session) -> None:
 @sa.event.listens_for(Session, "before_commit", insert=True)  # before the audit chain's lock
 def add_counted_open_cases(session: Session) -> None:
     session.flush()  # the commit's own flush comes after this hook
-    add_open_cases(session.connection(), session.info.pop("open_case_deltas", {}))
-
-
-@sa.event.listens_for(Session, "after_rollback")
-def forget_counted_open_cases(session: Session) -> None:
-    session.info.pop("open_case_deltas", None)
+    add_open_cases(session.connection(), transaction_notes(session).pop("open_case_deltas", {}))
 
 
 class Decision(Model):
