@@ -19,12 +19,16 @@ COMPILED := $(CATALOGUES:.po=.mo)
 
 setup: $(INSTALLED) $(COMPILED)
 
-# Exactly the locked versions, each checked against its hashes; pip-sync then takes out what the
-# lock no longer names (the project too, installed again last, with the locked setuptools).
+# Exactly the locked versions, each checked against its hashes. The lock names every dependency,
+# so pip resolves nothing (--no-deps): an older pip, as venv brings, otherwise takes a package that
+# is asked for with extras (weasyprint's fonttools[woff]) as unpinned once a newer release is out.
+# pip check then proves the lock complete; pip-sync takes out what the lock no longer names (the
+# project too, installed again last, with the locked setuptools).
 $(INSTALLED): pyproject.toml requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "make: Python 3.11 or newer is needed, found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements-dev.txt
+	$(BIN)/python -m pip check
 	$(BIN)/pip-sync --quiet requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $@
