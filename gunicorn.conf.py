@@ -15,13 +15,13 @@ forwarded_allow_ips = "127.0.0.1"
 # SCRIPT_NAME header is dropped, not trusted (a wrong one made gunicorn answer 500).
 forwarder_headers = ""
 
-# Threads in each worker (gthread): a report's request mostly waits for the database's write lock
-# and its fsync, and a sync worker does nothing else meanwhile. Four threads gave about twice the
-# reports per second at less CPU each (docs/benchmarks.md, "Intake throughput (intake)"). A request
-# that hangs no longer gets its worker killed after --timeout; the worker's other threads go on.
-# `--worker-class sync --threads 1` on the command line brings back sync workers.
-worker_class = "gthread"
-threads = 4
+# One request at a time in each worker (sync), as gunicorn advises behind a buffering proxy: nginx
+# reads the request before gunicorn sees it. With four threads a worker (gthread) the threads
+# handed the GIL to each other at every statement, and a report's write lock was held twice as
+# long: two sync workers, with mail delivered by `adr send-mail --loop`, took 78 reports a second
+# where two workers of four threads took 45 (docs/benchmarks.md, "The intake: sync workers and
+# one sender"). A request that hangs gets its worker killed after --timeout again.
+worker_class = "sync"
 
 
 def post_worker_init(worker: object) -> None:

@@ -530,7 +530,10 @@ def send_mail(loop: bool, retry_failed: bool) -> None:
 
 
 def run_sender_loop(retry_failed: bool) -> None:
-    """Deliver due mail until SIGTERM or Ctrl-C; failed mails too, once, with --retry-failed."""
+    """Deliver due mail until SIGTERM or Ctrl-C, as a web process's sender does (the sender of a
+    deployment with MAIL_BACKGROUND off): one SMTP connection while mail keeps coming, a pass
+    every MAIL_PASS_SECONDS then, every MAIL_POLL_SECONDS when none came; a pass that fails (the
+    database restarting) is tried again at the next. Failed mails too, once, with --retry-failed."""
     stop = threading.Event()
 
     def stop_on(signum: int, frame: FrameType | None) -> None:
@@ -538,13 +541,29 @@ def run_sender_loop(retry_failed: bool) -> None:
 
     signal.signal(signal.SIGTERM, stop_on)
     signal.signal(signal.SIGINT, stop_on)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    smtp = mailer.SMTPSession()
     click.echo("delivering mail; stop with Ctrl-C")
     while not stop.is_set():
-        delivery = mailer.deliver_pending_mail(retry_failed=retry_failed)
+        started = time.monotonic()
+        try:
+            with app.app_context():  # a session of its own each pass
+                delivery = mailer.deliver_pending_mail(retry_failed=retry_failed, smtp=smtp)
+        except Exception:  # the loop outlives a pass
+            app.logger.exception("mail delivery pass failed; trying again later")
+            smtp.close()
+            stop.wait(app.config["MAIL_POLL_SECONDS"])
+            continue
         retry_failed = False
-        for mail in delivery.sent + delivery.retrying + delivery.failed:
+        tried = delivery.sent + delivery.retrying + delivery.failed
+        for mail in tried:
             click.echo(f"mail {mail.id} ({mail.kind}): {mail.status} {mail.last_error or ''}")
-        stop.wait(current_app.config["MAIL_POLL_SECONDS"])
+        if not tried:
+            smtp.close()
+        wait = app.config["MAIL_PASS_SECONDS" if tried else "MAIL_POLL_SECONDS"]
+        stop.wait(max(0.0, started + wait - time.monotonic()))
+    smtp.close()
+    click.echo("stopped")
 
 
 @click.command("fetch-mail")

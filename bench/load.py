@@ -1,6 +1,7 @@
 """Load and faults: 16 browsers send reports to gunicorn while a worker, mail and the DB fail.
 
-The app runs under gunicorn (2 workers, gunicorn.conf.py's threads) on SQLite, then on a durable
+The app runs as production does (README, "Production"): gunicorn with gunicorn.conf.py (2 sync
+workers) and one `adr send-mail --loop` delivering the mail, on SQLite, then on a durable
 PostgreSQL cluster.
 Each client opens the form, then posts a report, and retries a failed post with the same
 submission token, as a browser's second click would. A third of the way in, one worker is
@@ -53,6 +54,7 @@ PROBLEM = re.compile(
     r"\[ERROR\]|(ERROR|WARNING) in|^\w[\w.]*(Error|Exception)\b|^mail \d+ to the|delivery pass"
 )
 TIMESTAMP = re.compile(r"^\[[^]]*\] (\[\d+\] )?")
+SENDERS = {"process": "adr send-mail --loop", "thread": "a thread in each worker"}
 POST_ATTEMPTS = 6
 RETRY_BASE_SECONDS = 0.25
 
@@ -84,15 +86,35 @@ class MailServer:
             self.process = None
 
 
+class Sender:
+    """`adr send-mail --loop` in a process of its own, the web workers' own threads off."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        with open(log, "w") as output:
+            self.process = subprocess.Popen(  # noqa: S603 - our own venv's adr
+                [str(BIN / "adr"), "send-mail", "--loop"],
+                env=env, stdout=output, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
+        return sum(int(n) for n in fields[11:13]) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(30)
+
+
 class Gunicorn:
-    """The app under gunicorn on 127.0.0.1, with gunicorn.conf.py (its threads unless given)."""
+    """The app under gunicorn on 127.0.0.1, with gunicorn.conf.py (N > 1 threads: gthread)."""
 
     def __init__(
         self, env: dict[str, str], workers: int, threads: int | None, log: Path, app: str
     ) -> None:
         self.port = free_port()
         self.log = log
-        per_worker = ["--threads", str(threads)] if threads else []
+        per_worker = ["--worker-class", "gthread", "--threads", str(threads)] if threads else []
         with open(log, "w") as output:
             self.process = subprocess.Popen(  # noqa: S603 - our own venv's gunicorn
                 [str(BIN / "gunicorn"), "--config", str(CONFIG), "-w", str(workers), *per_worker,
@@ -519,11 +541,11 @@ def check_delivery(db: Database, record: Record, faults: Faults, log: Path, app_
             print(f"        {line[:140]}")
 
 
-def app_log(log: Path) -> None:
+def app_log(log: Path, name: str = "app log") -> None:
     """Summarise what gunicorn and the app wrote: each kind of error once, with its count."""
     lines = log.read_text(errors="replace").splitlines()
     retries = sum(1 for line in lines if MAIL_RETRY.search(line))
-    print(f"app log               {len(lines)} lines, {retries} failed mail attempts")
+    print(f"{name:<21} {len(lines)} lines, {retries} failed mail attempts")
     kinds = Counter(
         re.sub(r"\d+", "N", TIMESTAMP.sub("", line))[:150] for line in lines if PROBLEM.search(line)
     )
@@ -539,10 +561,12 @@ def own_cpu_seconds() -> float:
 
 def run_engine(engine: str, args: argparse.Namespace) -> None:
     """Run the load and the faults against one engine, then check and print the figures."""
-    threads = args.threads or runpy.run_path(str(CONFIG))["threads"]
+    kind = runpy.run_path(str(CONFIG))["worker_class"]
+    if args.threads:
+        kind = f"gthread × {args.threads} threads"
     print(
-        f"== load and faults: {engine}, {args.workers} workers × {threads} threads, "
-        f"{args.clients} clients, "
+        f"== load and faults: {engine}, {args.workers} {kind} workers, "
+        f"{args.clients} clients, mail sent by {SENDERS[args.mail_sender]}, "
         f"{args.seconds:.0f} s ==",
         flush=True,
     )
@@ -552,28 +576,38 @@ def run_engine(engine: str, args: argparse.Namespace) -> None:
         log.touch()
         mail = MailServer(free_port(), log)
         env = app_env(folder, db.uri, mail.port)
+        if args.mail_sender == "process":
+            env["ADR_MAIL_BACKGROUND"] = "false"
         upgrade = [str(BIN / "adr"), "db", "upgrade"]
         subprocess.run(upgrade, env=env, check=True, capture_output=True)  # noqa: S603
         server: Gunicorn | None = None
+        sender: Sender | None = None
         try:
             mail.start()
             server = Gunicorn(env, args.workers, args.threads, folder / "gunicorn.log", args.app)
             server.wait_until_ready(args.workers)
+            if args.mail_sender == "process":
+                sender = Sender(env, folder / "sender.log")
             faults = Faults()
             injector = threading.Thread(
                 target=inject_faults, args=(args.seconds, server, mail, db, faults)
             )
-            cpu = server.cpu_seconds(), own_cpu_seconds()
+
+            def app_cpu() -> float:
+                return server.cpu_seconds() + (sender.cpu_seconds() if sender else 0)
+
+            cpu = app_cpu(), own_cpu_seconds()
             injector.start()
             record = run_clients(server.port, args.clients, args.seconds, open_and_submit)
             injector.join()
             report(record, faults, args.seconds)
-            used = server.cpu_seconds() - cpu[0], own_cpu_seconds() - cpu[1]
+            used = app_cpu() - cpu[0], own_cpu_seconds() - cpu[1]
             available = (os.cpu_count() or 1) * args.seconds
             acknowledged = sum(1 for s in record.submissions if s.reference) or 1
+            app = "gunicorn and sender" if sender else "gunicorn"
             print(
-                f"CPU during the load   gunicorn {used[0]:.1f} s, clients {used[1]:.1f} s "
-                f"(of {available:.0f} s on {os.cpu_count()} cores); gunicorn "
+                f"CPU during the load   {app} {used[0]:.1f} s, clients {used[1]:.1f} s "
+                f"(of {available:.0f} s on {os.cpu_count()} cores); {app} "
                 f"{used[0] / acknowledged * 1000:.0f} ms per report (form, post and its mails)"
             )
             check_delivery(db, record, faults, log, server.log)
@@ -584,6 +618,9 @@ def run_engine(engine: str, args: argparse.Namespace) -> None:
             if server is not None:
                 server.stop()
                 app_log(server.log)
+            if sender is not None:
+                sender.stop()
+                app_log(sender.log, "sender's log")
             mail.stop()
 
 
@@ -593,9 +630,15 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
-        "--threads", type=int, help="threads per worker (default: gunicorn.conf.py's; 1: sync)"
+        "--threads", type=int, help="gthread workers with this many threads (default: sync)"
     )
     parser.add_argument("--ceiling-seconds", type=float, default=10)
+    parser.add_argument(
+        "--mail-sender",
+        choices=SENDERS,
+        default="process",
+        help="who delivers: `adr send-mail --loop` (MAIL_BACKGROUND off), or a thread a worker",
+    )
     parser.add_argument(
         "--app", default="adr:create_app()", help="what gunicorn serves, to measure a variant"
     )

@@ -110,13 +110,13 @@ def test_gunicorn_serves_the_form_and_stores_reports_sent_at_once(gunicorn):
         assert list(browsers.map(lambda _: send_report(port), range(4))) == [303] * 4
 
 
-def test_gunicorn_conf_gives_each_worker_threads():
-    """A report's request mostly waits for the database: a worker serves others meanwhile."""
+def test_gunicorn_conf_runs_sync_workers():
+    """One request a worker: threads sharing a worker's GIL held the write lock twice as long."""
     config = Config()
     for name, value in runpy.run_path(str(ROOT / "gunicorn.conf.py")).items():
         if name in config.settings:
             config.set(name, value)
-    assert (config.worker_class_str, config.threads) == ("gthread", 4)
+    assert (config.worker_class_str, config.threads) == ("sync", 1)
 
 
 def test_a_script_name_header_neither_breaks_nor_moves_the_form(gunicorn):
@@ -143,8 +143,7 @@ def test_two_workers_share_one_rate_limit_through_redis(gunicorn, redis_uri):
 def test_a_worker_timeout_logs_neither_a_follow_up_token_nor_a_search(tmp_path):
     """gunicorn quotes the URI of a request its worker was killed in: gunicorn.conf.py cuts it.
 
-    A sync worker is killed when a request outlasts --timeout (a gthread worker, the file's
-    default, is not: its other threads go on answering).
+    A sync worker, the file's, is killed when a request outlasts --timeout.
     """
     (tmp_path / "hanging.py").write_text(
         "import time\n\ndef app(environ, start_response):\n    time.sleep(60)\n"
@@ -152,8 +151,7 @@ def test_a_worker_timeout_logs_neither_a_follow_up_token_nor_a_search(tmp_path):
     port = free_port()
     server = subprocess.Popen(
         [BIN / "gunicorn", "--config", ROOT / "gunicorn.conf.py", "--workers", "1",
-         "--worker-class", "sync", "--threads", "1", "--timeout", "1",
-         "--bind", f"127.0.0.1:{port}", "hanging:app"],
+         "--timeout", "1", "--bind", f"127.0.0.1:{port}", "hanging:app"],
         cwd=tmp_path, env=os.environ | {"PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path}"},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import sqlite3
 import threading
 import time
@@ -546,6 +548,43 @@ def test_send_mail_exits_1_when_a_mail_fails_and_retries_failed_on_request(mail_
     assert "0 sent" in runner.invoke(args=["send-mail"]).output
     result = runner.invoke(args=["send-mail", "--retry-failed"])
     assert result.exit_code == 0 and "1 sent" in result.output
+
+
+def test_the_sender_loop_delivers_what_comes_outlives_a_failed_pass_and_stops_on_sigterm(
+    tmp_path, monkeypatch, smtp, caplog
+):
+    """`adr send-mail --loop`, the sender of a deployment whose web workers send nothing."""
+    app = make_app(tmp_path, monkeypatch, smtp.port, MAIL_POLL_SECONDS=0.05, MAIL_PASS_SECONDS=0)
+    submit(app, {"reporter-email": ""})  # one mail, to the safety inbox
+    passes: list[dict] = []
+    deliver_pending_mail = mailer.deliver_pending_mail
+
+    def a_pass(**options) -> mailer.Delivery:
+        passes.append(options)
+        if len(passes) == 2:
+            submit(app, {"reporter-email": ""})  # a report while it runs
+            raise sa.exc.OperationalError("SELECT", {}, Exception("the server restarts"))
+        delivery = deliver_pending_mail(**options)
+        if len(smtp.inbox.messages) == 2 or len(passes) > 100:
+            os.kill(os.getpid(), signal.SIGTERM)  # as systemd stops the service
+        return delivery
+
+    handlers = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    monkeypatch.setattr("adr.cli.mailer.deliver_pending_mail", a_pass)
+    try:
+        result = app.test_cli_runner().invoke(args=["send-mail", "--loop", "--retry-failed"])
+    finally:
+        signal.signal(signal.SIGTERM, handlers[0])
+        signal.signal(signal.SIGINT, handlers[1])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "stopped"
+    assert [line.split(":")[0] for line in result.output.splitlines()[1:-1]] == [
+        "mail 1 (safety_inbox)",
+        "mail 2 (safety_inbox)",
+    ]
+    assert len(smtp.inbox.messages) == 2
+    assert [p["retry_failed"] for p in passes[:3]] == [True, False, False]  # once, as asked
+    assert "mail delivery pass failed; trying again later" in caplog.text
 
 
 def test_a_follow_up_names_the_first_report_in_the_safety_mail(mail_app, smtp):
