@@ -459,12 +459,28 @@ class SuspectDrug(NamedTuple):
 EARLIER_FIELDS = [name for name in Earlier.__annotations__ if name != "drugs"]
 EARLIER_COLUMNS = [Report.id, Report.case_id, *(getattr(Report, name) for name in EARLIER_FIELDS)]
 DRUG_COLUMNS = [getattr(Drug, name) for name in SuspectDrug._fields]
+# The earlier reports read by the ids `retrieval` found. Joined to its subquery instead, they
+# made PostgreSQL hash every report and case for the newest 300: 11 of its 15 ms a report.
+EARLIER_ROWS = (
+    sa.select(*EARLIER_COLUMNS, *DRUG_COLUMNS)
+    .select_from(Report)
+    .join(Case, Case.id == Report.case_id)
+    .outerjoin(Drug, sa.and_(Drug.report_id == Report.id, Drug.role == "suspect"))
+    .where(Report.id.in_(sa.bindparam("ids", expanding=True)), Case.status != "duplicate")
+    .order_by(Report.id.desc())
+)
 PROFILES_KEPT = 4096  # earlier reports' profiles, by their values: 13 retrievals' worth
 
 
+def earlier_rows(query: tuple[sa.Select[Any], dict[str, Any]]) -> Sequence[sa.Row[Any]]:
+    """Return the rows of the earlier reports `retrieval` finds, one per suspect drug."""
+    connection = db.session.connection()
+    ids = connection.execute(*query).scalars().all()
+    return connection.execute(EARLIER_ROWS, {"ids": ids}).all() if ids else []
+
+
 def earlier_profiles(rows: Iterable[Sequence[Any]]) -> list[tuple[int, Profile]]:
-    """Return the case and profile of each earlier report in the rows of `retrieval`, one row
-    per suspect drug."""
+    """Return the case and profile of each earlier report in `earlier_rows`."""
     loaded: dict[int, tuple[int, tuple[Any, ...], list[SuspectDrug]]] = {}
     width = len(EARLIER_COLUMNS)
     for row in rows:
@@ -496,16 +512,15 @@ def retrieval_statement(batch: bool, birth: bool, keys: bool, window: bool) -> s
     start, end = sa.bindparam("start", type_=sa.Date), sa.bindparam("end", type_=sa.Date)
     queries: list[sa.Select[Any]] = []
     if batch:
-        same_batch = (
-            sa.select(Drug.report_id)
-            .join(Report, Report.id == Drug.report_id)
-            .where(Drug.batch_number.in_(sa.bindparam("batches", expanding=True)))
+        same_batch = sa.select(Drug.report_id).where(
+            Drug.batch_number.in_(sa.bindparam("batches", expanding=True))
         )
-        if window:
+        if window:  # an onset within it, or none: each drug's report looked up by its key, as
+            # the batch's newest are read, whatever the planner's statistics say (joined, a
+            # new database's stale ones had PostgreSQL scan every report for each drug)
+            onset = sa.select(Report.event_onset_date).where(Report.id == Drug.report_id)
             same_batch = same_batch.where(
-                sa.or_(
-                    Report.event_onset_date.between(start, end), Report.event_onset_date.is_(None)
-                )
+                sa.func.coalesce(onset.scalar_subquery(), start).between(start, end)
             )
         queries.append(same_batch)
     if birth:
@@ -528,23 +543,12 @@ def retrieval_statement(batch: bool, birth: bool, keys: bool, window: bool) -> s
         )
     ]
     ids = sa.union(*newest_of_each).subquery()
-    newest = (
-        sa.select(ids.c[0].label("id"))
-        .order_by(ids.c[0].desc())
-        .limit(RETRIEVED_AT_MOST)
-        .subquery()
-    )
-    return (
-        sa.select(*EARLIER_COLUMNS, *DRUG_COLUMNS)
-        .join_from(newest, Report, Report.id == newest.c.id)
-        .join(Case, Case.id == Report.case_id)
-        .outerjoin(Drug, sa.and_(Drug.report_id == Report.id, Drug.role == "suspect"))
-        .where(Case.status != "duplicate")
-    )
+    return sa.select(ids.c[0]).order_by(ids.c[0].desc()).limit(RETRIEVED_AT_MOST)
 
 
 def retrieval(report: Report) -> tuple[sa.Select[Any], dict[str, Any]] | None:
-    """Return the query for the earlier reports sharing a blocking key (the newest), if any.
+    """Return the query for the ids of the earlier reports sharing a blocking key (the newest
+    `RETRIEVED_AT_MOST`), if any.
 
     A suspect batch or the birth date, through their indexes; the name's initials, or sex and
     age within a year, with an onset within a week, through `duplicate_key`.
@@ -583,7 +587,7 @@ def find_candidates(report: Report, at_least: float | None = None) -> list[Found
     best: dict[int, Comparison] = {}
     new = profile(report)
     alike: dict[int, Comparison] = {}  # by profile: a case's reports often tell the same
-    for case_id, other in earlier_profiles(db.session.connection().execute(*query).all()):
+    for case_id, other in earlier_profiles(earlier_rows(query)):
         comparison = alike.get(id(other)) or alike.setdefault(id(other), compare(new, other))
         if case_id not in best or comparison.score > best[case_id].score:
             best[case_id] = comparison

@@ -427,7 +427,7 @@ def test_sex_and_age_find_the_reports_naming_nobody_and_a_named_one_by_its_name(
             )
             query = duplicates.retrieval(report)
             assert query is not None
-            rows = db.session.connection().execute(*query)
+            rows = duplicates.earlier_rows(query)
             return {case_id for case_id, _ in duplicates.earlier_profiles(rows)}
 
         nobody_case, other_case = stored(app, nobody).case_id, stored(app, other).case_id
