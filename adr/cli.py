@@ -546,12 +546,8 @@ def run_sender_loop(retry_failed: bool) -> None:
     click.echo("delivering mail; stop with Ctrl-C")
     while not stop.is_set():
         started = time.monotonic()
-        try:
-            with app.app_context():  # a session of its own each pass
-                delivery = mailer.deliver_pending_mail(retry_failed=retry_failed, smtp=smtp)
-        except Exception:  # the loop outlives a pass
-            app.logger.exception("mail delivery pass failed; trying again later")
-            smtp.close()
+        delivery = mailer.delivery_pass(app, smtp, retry_failed)
+        if delivery is None:
             stop.wait(app.config["MAIL_POLL_SECONDS"])
             continue
         retry_failed = False

@@ -542,6 +542,19 @@ def is_unreachable(error: DBAPIError) -> bool:
 # The background sender of a web process.
 
 
+def delivery_pass(app: Flask, smtp: SMTPSession, retry_failed: bool = False) -> Delivery | None:
+    """Deliver due mail once, in an app context of its own, for a sender that keeps running
+    (the background thread, `adr send-mail --loop`); a pass that fails (the database restarting)
+    is logged and its connection dropped, and None says so."""
+    try:
+        with app.app_context():
+            return deliver_pending_mail(retry_failed=retry_failed, smtp=smtp)
+    except Exception:
+        log.exception("mail delivery pass failed; trying again later")
+        smtp.close()
+        return None
+
+
 class BackgroundSender:
     """One thread per web process that delivers due mail, woken by a new report: at once, or
     within MAIL_PASS_SECONDS of its previous pass."""
@@ -565,12 +578,7 @@ class BackgroundSender:
         while not self.stopping.is_set():
             self.wake_up.clear()  # a report committed from now on wakes the next pass
             started = time.monotonic()
-            try:
-                with self.app.app_context():
-                    deliver_pending_mail(smtp=smtp)
-            except Exception:
-                log.exception("mail delivery pass failed; trying again later")
-                smtp.close()
+            delivery_pass(self.app, smtp)
             if not self.wake_up.wait(config["MAIL_POLL_SECONDS"]):
                 smtp.close()
             # Under load, one pass every MAIL_PASS_SECONDS takes the mails of many reports;

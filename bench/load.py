@@ -98,8 +98,7 @@ class Sender:
             )  # fmt: skip
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
-        return sum(int(n) for n in fields[11:13]) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.process.pid)
 
     def stop(self) -> None:
         self.process.terminate()
@@ -137,12 +136,17 @@ class Gunicorn:
 
     def cpu_seconds(self) -> float:
         """Return the CPU time of the master, its live workers and the workers it reaped."""
-        ticks = 0
-        for pid in [self.process.pid, *self.worker_pids()]:
+        seconds = cpu_seconds(self.process.pid, reaped=True)
+        for pid in self.worker_pids():
             with suppress(FileNotFoundError):  # a worker that just ended
-                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-                ticks += sum(int(n) for n in fields[11 : 15 if pid == self.process.pid else 13])
-        return ticks / os.sysconf("SC_CLK_TCK")
+                seconds += cpu_seconds(pid)
+        return seconds
+
+
+def cpu_seconds(pid: int, reaped: bool = False) -> float:
+    """Return a process's CPU time from /proc, with its reaped children's if asked."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return sum(int(n) for n in fields[11 : 15 if reaped else 13]) / os.sysconf("SC_CLK_TCK")
 
     def kill_worker(self) -> int:
         """SIGKILL one worker, as the kernel's OOM killer would; the master starts another."""
