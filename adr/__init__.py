@@ -100,6 +100,8 @@ def register_extensions(app: Flask) -> None:
         if db.engine.dialect.name == "sqlite":
             models.configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
             models.create_private_file(db.engine.url.database)
+        elif db.engine.dialect.name == "postgresql":
+            models.configure_postgresql(db.engine)
     migrate.init_app(
         app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True
     )

@@ -3,8 +3,9 @@
 from pathlib import Path
 
 SQLALCHEMY_DATABASE_URI = "sqlite:///adr.sqlite3"  # relative to the instance folder
-# hide_parameters: an error message never carries the values of a report.
-SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+# hide_parameters: an error message never carries the values of a report. (A pooled
+# PostgreSQL connection is checked before use without pool_pre_ping: models.configure_postgresql.)
+SQLALCHEMY_ENGINE_OPTIONS = {"hide_parameters": True}
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 # A long form filled on a phone can outlive Flask-WTF's default hour.

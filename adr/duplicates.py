@@ -618,8 +618,8 @@ def record(session: Session, report: Report, found: Iterable[Found]) -> None:
         for candidate in found
         if candidate.case_id != report.case_id
     ]
-    if rows:
-        connection.execute(sa.insert(DuplicateCandidate), rows)
+    if rows:  # one statement of up to PROPOSED_AT_MOST rows, not a statement a row
+        connection.execute(sa.insert(DuplicateCandidate).values(rows))
 
 
 def candidates_of(case_id: int) -> list[DuplicateCandidate]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import threading
 import weakref
 from collections.abc import Iterable, Iterator
@@ -843,13 +844,18 @@ def write_transaction() -> Iterator[Session]:
     """Run the block in one write transaction and commit it.
 
     On SQLite the transaction opens with BEGIN IMMEDIATE, so that two writers wait
-    for each other (busy timeout) instead of one failing with "database is locked".
+    for each other (busy timeout) instead of one failing with "database is locked": a read
+    transaction open before is committed first. PostgreSQL's writers lock rows, not the
+    database, so there the block carries on the transaction open, if any: no COMMIT and BEGIN
+    in between, and what was read stays loaded.
     """
     session = db.session()
-    if session.in_transaction():
+    engine = session.get_bind()
+    if session.in_transaction() and engine in SQLITE_WRITERS:
         session.commit()  # ends the read transaction; the write needs its own BEGIN
-    with one_writer_of_this_process(session.get_bind()):
-        session.connection(execution_options={"begin": "IMMEDIATE"})
+    with one_writer_of_this_process(engine):
+        if not session.in_transaction():
+            session.connection(execution_options={"begin": "IMMEDIATE"})
         try:
             yield session
             session.commit()
@@ -908,6 +914,25 @@ def configure_sqlite(engine: sa.Engine, busy_timeout_ms: int) -> None:
     def on_begin(connection: sa.Connection) -> None:
         immediate = connection.get_execution_options().get("begin") == "IMMEDIATE"
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def configure_postgresql(engine: sa.Engine) -> None:
+    """Replace a pooled connection that the server closed while it lay idle, before its use.
+
+    A restart, `pg_terminate_backend` or an idle timeout ends a connection with a message and
+    a close, which leave its socket readable; an idle connection in good order has nothing to
+    read. A poll of the socket does pool_pre_ping's work without its round trip (a SELECT 1
+    at every checkout). The pool tries again with a new connection.
+    """
+
+    @sa.event.listens_for(engine, "checkout")
+    def replace_closed(dbapi_connection: Any, connection_record: Any, proxy: Any) -> None:
+        if dbapi_connection.closed:
+            raise sa.exc.DisconnectionError("the connection is closed")
+        poll = select.poll()
+        poll.register(dbapi_connection.fileno(), select.POLLIN)
+        if poll.poll(0):
+            raise sa.exc.DisconnectionError("the server ended the connection while it was idle")
 
 
 # Duplicate candidates (adr.duplicates).

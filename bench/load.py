@@ -142,12 +142,6 @@ class Gunicorn:
                 seconds += cpu_seconds(pid)
         return seconds
 
-
-def cpu_seconds(pid: int, reaped: bool = False) -> float:
-    """Return a process's CPU time from /proc, with its reaped children's if asked."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return sum(int(n) for n in fields[11 : 15 if reaped else 13]) / os.sysconf("SC_CLK_TCK")
-
     def kill_worker(self) -> int:
         """SIGKILL one worker, as the kernel's OOM killer would; the master starts another."""
         pid = self.worker_pids()[0]
@@ -162,6 +156,12 @@ def cpu_seconds(pid: int, reaped: bool = False) -> float:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def cpu_seconds(pid: int, reaped: bool = False) -> float:
+    """Return a process's CPU time from /proc, with its reaped children's if asked."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return sum(int(n) for n in fields[11 : 15 if reaped else 13]) / os.sysconf("SC_CLK_TCK")
 
 
 def request(port: int, method: str, path: str) -> tuple[int, bytes]:
@@ -366,6 +366,7 @@ class Faults:
     events: list[str] = field(default_factory=list)
     outage: tuple[float, float] | None = None
     killed: int | None = None
+    done: bool = False  # every fault injected: figures from a run without them would mislead
 
 
 def inject_faults(
@@ -394,6 +395,7 @@ def inject_faults(
         faults.outage = (down, now())
         faults.events.append(f"{down:5.1f} s  PostgreSQL stopped (fast), up again at {now():.1f} s")
     faults.events.append(f"{now():5.1f} s  workers now {server.worker_pids()}")
+    faults.done = True
 
 
 # The figures.
@@ -604,6 +606,8 @@ def run_engine(engine: str, args: argparse.Namespace) -> None:
             injector.start()
             record = run_clients(server.port, args.clients, args.seconds, open_and_submit)
             injector.join()
+            if not faults.done:
+                raise RuntimeError("the faults were not all injected (the traceback above)")
             report(record, faults, args.seconds)
             used = app_cpu() - cpu[0], own_cpu_seconds() - cpu[1]
             available = (os.cpu_count() or 1) * args.seconds

@@ -1,13 +1,15 @@
 """Intake: CPU per `GET /report`, per `POST /report` and per report's mails, and where it goes.
 
-Run: `.venv/bin/python -m bench.profile_intake --requests 300 [--top 25] [--profile mail]`.
-The app runs in-process through Flask's test client on a SQLite file with real CSRF
-tokens; each round opens the form, then posts the tests' realistic report (every other one
-without an e-mail address, as in bench/load.py). CPU is counted around the app's WSGI call,
-so the test client's own work is left out. Then the same reports are sent again and their
-mails delivered to aiosmtpd (a process of its own) by passes of 1 and of 10 reports' mails,
-as the background sender does when reports come one by one and under load, one SMTP
-connection kept across passes; CPU is counted around each pass.
+Run: `.venv/bin/python -m bench.profile_intake --requests 300 [--engine postgresql] [--top 25]
+[--profile mail]`.
+The app runs in-process through Flask's test client, with real CSRF tokens, on a SQLite file or
+a durable PostgreSQL cluster of its own, whose processes' CPU per report is printed too; each
+round opens the form, then posts the tests' realistic report (every other one without an e-mail
+address, as in bench/load.py). CPU is counted around the app's WSGI call, so the test client's
+own work is left out. Then the same reports are sent again and their mails delivered to
+aiosmtpd (a process of its own) by passes of 1 and of 10 reports' mails, as the background
+sender does when reports come one by one and under load, one SMTP connection kept across
+passes; CPU is counted around each pass.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from typing import Any
 
 from adr import create_app, mailer
 from adr.extensions import db
-from bench.load import HOST, MailServer
+from bench.load import HOST, MailServer, cpu_seconds
 from tests.conftest import hidden_inputs, valid_report
+from tests.postgres import Cluster
 from tests.smtp import free_port
 
 
@@ -89,20 +92,51 @@ def mail_rounds(
     return seconds * 1000 / count
 
 
+class DatabaseCPU:
+    """The CPU time of a PostgreSQL cluster's processes: the postmaster, its children and the
+    children it reaped. Nothing for SQLite, which runs in the app's process."""
+
+    def __init__(self, cluster: Cluster | None) -> None:
+        self.cluster = cluster
+
+    def seconds(self) -> float:
+        if self.cluster is None:
+            return 0.0
+        postmaster = int((self.cluster.data / "postmaster.pid").read_text().split()[0])
+        children = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
+        return cpu_seconds(postmaster, reaped=True) + sum(cpu_seconds(int(pid)) for pid in children)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--top", type=int, default=0, help="print the top N functions (cumtime)")
     parser.add_argument("--profile", choices=["requests", "mail"], default="requests")
+    parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
+    cluster = Cluster(durable=True) if args.engine == "postgresql" else None
+    try:
+        profile_intake(args, cluster)
+    finally:
+        if cluster:
+            cluster.destroy()
+
+
+def profile_intake(args: argparse.Namespace, cluster: Cluster | None) -> None:
+    """Measure the form, the post and the mails on the engine given, then profile if asked."""
     with tempfile.TemporaryDirectory() as folder:
         os.environ["ADR_INSTANCE_PATH"] = folder
         server = MailServer(free_port(), Path(folder) / "received.txt")
         server.start()
+        uri = (
+            cluster.create_database("adr_profile")
+            if cluster
+            else f"sqlite:///{Path(folder) / 'adr.sqlite3'}"
+        )
         config = {
             "TESTING": False,
             "SECRET_KEY": "the benchmark's secret key, long enough for production",
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(folder) / 'adr.sqlite3'}",
+            "SQLALCHEMY_DATABASE_URI": uri,
             "RATELIMIT_ENABLED": False,
             "MAIL_BACKGROUND": False,
             "MAIL_SERVER": HOST,
@@ -116,9 +150,14 @@ def main() -> None:
         app.wsgi_app = meter  # type: ignore[method-assign]
         client = app.test_client()
         rounds(client, meter, 20)  # warm up: imports, template compilation, caches
+        database_cpu = DatabaseCPU(cluster)
+        before = database_cpu.seconds()
         get_ms, post_ms = rounds(client, meter, args.requests)
+        database_ms = (database_cpu.seconds() - before) * 1000 / args.requests
         print(f"GET /report   {get_ms:6.2f} ms CPU per request (in the app, test client aside)")
         print(f"POST /report  {post_ms:6.2f} ms CPU per request (in the app, test client aside)")
+        if cluster:
+            print(f"PostgreSQL    {database_ms:6.2f} ms CPU per form and post (its processes)")
         with app.app_context():
             mailer.deliver_pending_mail()  # the mails so far: not counted
         for per_pass in (1, 10):
@@ -126,7 +165,7 @@ def main() -> None:
             print(f"mail delivery {mail_ms:6.2f} ms CPU per report (passes of {per_pass} reports)")
         server.stop()
         if args.top:
-            profile = cProfile.Profile()
+            profile = cProfile.Profile(time.process_time)  # CPU, as the figures above
             if args.profile == "requests":
                 meter.profile = profile
                 rounds(client, meter, args.requests)

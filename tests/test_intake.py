@@ -626,6 +626,27 @@ def test_the_rate_limit_gives_the_form_back(app, tmp_path):
     assert "王丽" in sender.send({"reporter-name": "王丽"}).get_data(as_text=True)
 
 
+def test_a_connection_ended_while_idle_in_the_pool_is_replaced_without_a_ping(
+    client, engine, database, monkeypatch
+):
+    """The server ends the pool's idle connections (a restart, an idle timeout): the next report
+    is stored all the same, and no round trip (pool_pre_ping's SELECT 1) checks a connection
+    before its use: on PostgreSQL a poll of its socket does (models.configure_postgresql)."""
+    from tests.test_mailer import refuse_postgresql_connections
+
+    sender = ReportSender(client)
+    assert sender.send(valid_report()).status_code == 303  # the pool keeps its connection
+    with client.application.app_context():
+        dialect = db.engine.dialect
+    pings: list[object] = []
+    monkeypatch.setattr(dialect, "do_ping", pings.append)
+    if engine == "postgresql":
+        refuse_postgresql_connections(database, refuse=False)()
+    assert sender.send(valid_report()).status_code == 303
+    assert report_count(client.application) == 2
+    assert pings == []
+
+
 def test_a_report_sent_while_the_database_is_down_comes_back_whole(
     tmp_path, monkeypatch, engine, database
 ):

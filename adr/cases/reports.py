@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -27,6 +28,13 @@ def preview(report: Report, earlier: list[Report], case: Case) -> None:
         setattr(report, name, value)
 
 
+class Stored(NamedTuple):
+    """A report stored: its reference, and whether its reporter is mailed it (queued or sent)."""
+
+    reference: str
+    acknowledged: bool
+
+
 def reference_for_token(token: str) -> str | None:
     """Return the reference of the report stored with this submission token, if any."""
     return db.session.scalar(sa.select(Report.reference).where(Report.submission_token == token))
@@ -39,9 +47,10 @@ def store_report(
     actor: str = audit.PUBLIC_FORM,
     files: Sequence[Accepted] = (),
     also: Callable[[Session, Report], None] | None = None,
-) -> str:
+) -> Stored:
     """Store a new report in its case, with the files its reporter sent with the public form
-    (`files`, kept as source documents of the report), and return its reference.
+    (`files`, kept as source documents of the report); return its reference, and whether an
+    acknowledgement was queued with it (no query after the commit: a round trip the less).
 
     A follow-up (`follow_up_of_id` set, by staff or a private link) joins the first report's
     case and reopens it if it was submitted, closed or invalid; any other report opens a case,
@@ -67,6 +76,7 @@ def store_report(
     for _attempt in range(STORE_ATTEMPTS):
         reference = report.reference = regulatory.new_reference(received_at)
         mailer.attach_report_mails(report, len(files))  # rendered before the write lock
+        acknowledged = any(mail.kind == "acknowledgement" for mail in report.mails)
         try:
             with write_transaction() as session:
                 # What a new case or report holds starts empty rather than queried after the flush.
@@ -117,10 +127,10 @@ def store_report(
                 if also is not None:
                     also(session, report)
             mailer.wake_sender()
-            return reference  # not report.reference: the commit expired it
+            return Stored(reference, acknowledged)  # not report.reference: the commit expired it
         except IntegrityError:
             # The token won by a concurrent request or stored before, or a reference collision.
             stored = reference_for_token(token)
             if stored:
-                return stored
+                return Stored(stored, mailer.acknowledgement_on_its_way(stored))
     raise RuntimeError(f"could not store a report in {STORE_ATTEMPTS} attempts")

@@ -22,7 +22,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from adr import follow_up_links, mailer, regulatory
+from adr import follow_up_links, regulatory
 from adr.cases.reports import reference_for_token, store_report
 from adr.extensions import db, limiter
 from adr.http import accepts_files, upload_limit
@@ -153,16 +153,14 @@ def receive(form: ReportForm) -> Response | tuple[str, int]:
     if not valid or any(field.errors for field in form.file_fields()):
         return form_page(form, 422)
     try:
-        reference = store_report(
-            form.to_report(), submission_token, current_language(), files=files
-        )
+        stored = store_report(form.to_report(), submission_token, current_language(), files=files)
     except documents.Refused as refused:  # the case could not keep them all
         next(field for field in form.file_fields() if field.uploads()).refuse(refused)
         return form_page(form, 422)
     # What the confirmation says of the acknowledgement comes from the sender's own session:
     # the page answers nothing about a reference someone else holds.
-    session["submitted"] = [reference, mailer.acknowledgement_on_its_way(reference)]
-    return redirect(url_for("intake.submitted", reference=reference), 303)
+    session["submitted"] = list(stored)
+    return redirect(url_for("intake.submitted", reference=stored.reference), 303)
 
 
 def form_page(form: ReportForm, status: int = 200, notice: str | None = None) -> tuple[str, int]:

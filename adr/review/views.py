@@ -200,7 +200,7 @@ def new_report() -> Response | str | tuple[str, int]:
                 current_language(),
                 current_user.email,
                 also=filing.file if filing else None,
-            )
+            ).reference
         except triage.AlreadyTriaged:  # by someone else meanwhile: nothing was stored
             assert message is not None  # only a message's filing refuses
             return inbox.already_triaged(message)
