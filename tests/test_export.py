@@ -86,7 +86,9 @@ def store_staff_report(app, source: str, received_at: datetime, **fields) -> str
             drugs=[Drug(position=0, role="suspect", generic_name="阿莫西林胶囊")],
             **values,
         )
-        reference = store_report(report, secrets.token_urlsafe(24), "zh_CN", "staff@example.com")
+        reference = store_report(
+            report, secrets.token_urlsafe(24), "zh_CN", "staff@example.com"
+        ).reference
     redate(app, reference, received_at)
     return reference
 

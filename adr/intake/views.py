@@ -145,9 +145,9 @@ def receive(form: ReportForm) -> Response | tuple[str, int]:
     if {"add_drug", "remove_drug"} & request.form.keys():
         return form_page(form, notice=form.change_drug_rows(request.form))
     submission_token = form.token()
-    stored = reference_for_token(submission_token)
-    if stored:
-        return redirect(url_for("intake.submitted", reference=stored), 303)
+    sent_before = reference_for_token(submission_token)
+    if sent_before:  # a second click, or the form sent again: the first report's page
+        return redirect(url_for("intake.submitted", reference=sent_before), 303)
     valid = form.validate()
     files = form.accepted_files()  # each refused file said at its field, with the form's errors
     if not valid or any(field.errors for field in form.file_fields()):
