@@ -844,18 +844,13 @@ def write_transaction() -> Iterator[Session]:
     """Run the block in one write transaction and commit it.
 
     On SQLite the transaction opens with BEGIN IMMEDIATE, so that two writers wait
-    for each other (busy timeout) instead of one failing with "database is locked": a read
-    transaction open before is committed first. PostgreSQL's writers lock rows, not the
-    database, so there the block carries on the transaction open, if any: no COMMIT and BEGIN
-    in between, and what was read stays loaded.
+    for each other (busy timeout) instead of one failing with "database is locked".
     """
     session = db.session()
-    engine = session.get_bind()
-    if session.in_transaction() and engine in SQLITE_WRITERS:
+    if session.in_transaction():
         session.commit()  # ends the read transaction; the write needs its own BEGIN
-    with one_writer_of_this_process(engine):
-        if not session.in_transaction():
-            session.connection(execution_options={"begin": "IMMEDIATE"})
+    with one_writer_of_this_process(session.get_bind()):
+        session.connection(execution_options={"begin": "IMMEDIATE"})
         try:
             yield session
             session.commit()
