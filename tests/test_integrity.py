@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from adr import accounts, cases, regulatory
+from adr.cases import corrections
 from adr.extensions import db
 from adr.models import ApprovalRequest, AuditEntry, Case, CaseMerge, DuplicateCandidate, Report
 from tests.conftest import (
@@ -702,6 +703,33 @@ def test_a_wrong_date_sent_and_other_fields_are_corrected(one_person):
         400, 404,
     )  # fmt: skip
     assert client.post(f"/staff/merges/{huge}/undo", data={}).status_code in (400, 404)
+
+
+def test_a_correction_overtaken_by_another_comes_back_as_typed_with_409(one_person, monkeypatch):
+    """Two reviewers correct the same field at once: the first is made, the second is refused
+    with the page as it now stands and the value it asked for, not lost to a 500."""
+    client = signed_in(one_person)
+    reference = heard(client, days_ago(30))
+    checked = corrections.check
+
+    def overtaken(*args: object) -> None:  # the first reviewer saves while the second's waits
+        monkeypatch.setattr(corrections, "check", checked)
+        with one_person.app_context():  # a session of its own, as another request's
+            report = db.session.scalar(sa.select(Report).where(Report.reference == reference))
+            corrections.correct(report, "patient-age", ["70"], "核对病历", REVIEWER)
+        checked(*args)
+
+    monkeypatch.setattr(corrections, "check", overtaken)
+    refused = correct(
+        client, reference, report=reference, field="patient-age", value="71", reason="电话核实"
+    )
+    assert refused.status_code == 409
+    page = refused.get_data(as_text=True)
+    assert "申请更正后，该字段已被改动。" in page  # said at the value
+    assert 'value="71"' in page and 'value="电话核实"' in page
+    report = stored(one_person, reference)
+    assert report.patient_age == 70
+    assert [correction.value for correction in report.corrections] == [70]  # the first only
 
 
 def test_the_investigation_date_and_the_national_number_change_only_by_correction(four_eyes):

@@ -162,6 +162,10 @@ def correct(reference: str) -> Response | tuple[str, int]:
     except corrections.CorrectionError as error:
         form[error.field].errors.append(str(error))
         return refused()
+    except approvals.Stale as stale:  # another correction came first: the form comes back
+        db.session.rollback()  # the page shows the report as it stands now
+        form.value.errors.append(str(stale))
+        return refused()[0], 409
     if outcome.awaiting:
         flash(_("The correction moves a deadline: it awaits a second person's approval."))
     else:
