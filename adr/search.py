@@ -62,12 +62,9 @@ def index_rows(
     return [(gram, key, report_id) for gram in found]
 
 
-INSERT_GRAMS = "INSERT INTO search_gram (gram, received_key, report_id) VALUES (?, ?, ?)"
+INSERT_GRAMS = "INSERT INTO search_gram (gram, received_key, report_id)"
 # PostgreSQL takes a report's forty rows as three arrays, in one statement, not forty.
-INSERT_GRAM_ARRAYS = (
-    "INSERT INTO search_gram (gram, received_key, report_id)"
-    " SELECT * FROM unnest(%s::varchar[], %s::bigint[], %s::integer[])"
-)
+GRAM_ARRAYS = " SELECT * FROM unnest(%s::varchar[], %s::bigint[], %s::integer[])"
 
 
 def insert_rows(connection: sa.Connection, rows: list[tuple[str, int, int]]) -> None:
@@ -77,9 +74,9 @@ def insert_rows(connection: sa.Connection, rows: list[tuple[str, int, int]]) -> 
         return
     if connection.dialect.name == "postgresql":
         grams, keys, report_ids = (list(column) for column in zip(*rows, strict=True))
-        connection.exec_driver_sql(INSERT_GRAM_ARRAYS, (grams, keys, report_ids))
+        connection.exec_driver_sql(INSERT_GRAMS + GRAM_ARRAYS, (grams, keys, report_ids))
     else:
-        connection.exec_driver_sql(INSERT_GRAMS, rows)
+        connection.exec_driver_sql(INSERT_GRAMS + " VALUES (?, ?, ?)", rows)
 
 
 def index_report(session: Session, report: Report) -> None:

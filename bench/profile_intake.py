@@ -92,19 +92,12 @@ def mail_rounds(
     return seconds * 1000 / count
 
 
-class DatabaseCPU:
-    """The CPU time of a PostgreSQL cluster's processes: the postmaster, its children and the
-    children it reaped. Nothing for SQLite, which runs in the app's process."""
-
-    def __init__(self, cluster: Cluster | None) -> None:
-        self.cluster = cluster
-
-    def seconds(self) -> float:
-        if self.cluster is None:
-            return 0.0
-        postmaster = int((self.cluster.data / "postmaster.pid").read_text().split()[0])
-        children = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
-        return cpu_seconds(postmaster, reaped=True) + sum(cpu_seconds(int(pid)) for pid in children)
+def cluster_cpu_seconds(cluster: Cluster) -> float:
+    """Return the CPU time of a PostgreSQL cluster's processes: the postmaster, its children and
+    the children it reaped."""
+    postmaster = int((cluster.data / "postmaster.pid").read_text().split()[0])
+    children = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
+    return cpu_seconds(postmaster, reaped=True) + sum(cpu_seconds(int(pid)) for pid in children)
 
 
 def main() -> None:
@@ -150,13 +143,12 @@ def profile_intake(args: argparse.Namespace, cluster: Cluster | None) -> None:
         app.wsgi_app = meter  # type: ignore[method-assign]
         client = app.test_client()
         rounds(client, meter, 20)  # warm up: imports, template compilation, caches
-        database_cpu = DatabaseCPU(cluster)
-        before = database_cpu.seconds()
+        before = cluster_cpu_seconds(cluster) if cluster else 0.0
         get_ms, post_ms = rounds(client, meter, args.requests)
-        database_ms = (database_cpu.seconds() - before) * 1000 / args.requests
         print(f"GET /report   {get_ms:6.2f} ms CPU per request (in the app, test client aside)")
         print(f"POST /report  {post_ms:6.2f} ms CPU per request (in the app, test client aside)")
         if cluster:
+            database_ms = (cluster_cpu_seconds(cluster) - before) * 1000 / args.requests
             print(f"PostgreSQL    {database_ms:6.2f} ms CPU per form and post (its processes)")
         with app.app_context():
             mailer.deliver_pending_mail()  # the mails so far: not counted

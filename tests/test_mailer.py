@@ -431,9 +431,9 @@ def hold_sqlite_write_lock(uri: str) -> Callable[[], None]:
     return release
 
 
-def refuse_postgresql_connections(uri: str, refuse: bool = True) -> Callable[[], None]:
-    """End the database's connections and refuse new ones, as a restart does; return the undo.
-    With `refuse` False, new connections are let in at once, as after an idle timeout."""
+def refuse_postgresql_connections(uri: str) -> Callable[[], None]:
+    """End the database's connections and refuse new ones, as a restart does; return the undo
+    (called at once: the connections ended, as by an idle timeout)."""
     url = sa.make_url(uri)
     admin = sa.create_engine(
         url.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT"
@@ -445,8 +445,6 @@ def refuse_postgresql_connections(uri: str, refuse: bool = True) -> Callable[[],
         {"name": url.database},
     )
     assert all(ended.scalars())
-    if not refuse:
-        connection.exec_driver_sql(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS true')
 
     def reopen() -> None:
         connection.exec_driver_sql(f'ALTER DATABASE "{url.database}" ALLOW_CONNECTIONS true')
