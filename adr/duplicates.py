@@ -459,24 +459,38 @@ class SuspectDrug(NamedTuple):
 EARLIER_FIELDS = [name for name in Earlier.__annotations__ if name != "drugs"]
 EARLIER_COLUMNS = [Report.id, Report.case_id, *(getattr(Report, name) for name in EARLIER_FIELDS)]
 DRUG_COLUMNS = [getattr(Drug, name) for name in SuspectDrug._fields]
-# The earlier reports read by the ids `retrieval` found. Joined to its subquery instead, they
-# made PostgreSQL hash every report and case for the newest 300: 11 of its 15 ms a report.
-EARLIER_ROWS = (
-    sa.select(*EARLIER_COLUMNS, *DRUG_COLUMNS)
-    .select_from(Report)
-    .join(Case, Case.id == Report.case_id)
-    .outerjoin(Drug, sa.and_(Drug.report_id == Report.id, Drug.role == "suspect"))
-    .where(Report.id.in_(sa.bindparam("ids", expanding=True)), Case.status != "duplicate")
-    .order_by(Report.id.desc())
-)
 PROFILES_KEPT = 4096  # earlier reports' profiles, by their values: 13 retrievals' worth
 
 
+@lru_cache(maxsize=32)
+def earlier_statement(ids: sa.Select[Any], dialect: str) -> sa.Select[Any]:
+    """Return the statement that reads the earlier reports `ids` finds, one row per suspect
+    drug, in the same round trip, made once for each shape of `retrieval_statement`.
+
+    PostgreSQL gets the ids as an array, so that it looks each report up by its key: as a
+    join or `IN`, it may merge the ids with a scan of every report from the newest down.
+    Cases marked duplicates are left to `find_candidates`: joined here, the cases cost more
+    than the reports.
+    """
+    if dialect == "postgresql":
+        newest = Report.id == sa.any_(sa.func.array(ids.scalar_subquery()))
+    else:
+        newest = Report.id.in_(ids)
+    return (
+        sa.select(*EARLIER_COLUMNS, *DRUG_COLUMNS)
+        .select_from(Report)
+        .outerjoin(Drug, sa.and_(Drug.report_id == Report.id, Drug.role == "suspect"))
+        .where(newest)
+        .order_by(Report.id.desc())
+    )
+
+
 def earlier_rows(query: tuple[sa.Select[Any], dict[str, Any]]) -> Sequence[sa.Row[Any]]:
-    """Return the rows of the earlier reports `retrieval` finds, one per suspect drug."""
+    """Return the rows of the earlier reports `retrieval` finds, one per suspect drug, those
+    of cases marked duplicates included."""
     connection = db.session.connection()
-    ids = connection.execute(*query).scalars().all()
-    return connection.execute(EARLIER_ROWS, {"ids": ids}).all() if ids else []
+    ids, params = query
+    return connection.execute(earlier_statement(ids, connection.dialect.name), params).all()
 
 
 def earlier_profiles(rows: Iterable[Sequence[Any]]) -> list[tuple[int, Profile]]:
@@ -517,11 +531,11 @@ def retrieval_statement(batch: bool, birth: bool, keys: bool, window: bool) -> s
         )
         if window:  # an onset within it, or none: each drug's report looked up by its key, as
             # the batch's newest are read, whatever the planner's statistics say (joined, a
-            # new database's stale ones had PostgreSQL scan every report for each drug)
-            onset = sa.select(Report.event_onset_date).where(Report.id == Drug.report_id)
-            same_batch = same_batch.where(
-                sa.func.coalesce(onset.scalar_subquery(), start).between(start, end)
-            )
+            # new database's stale ones had PostgreSQL scan every report for each drug), and
+            # once (a subquery for the onset, compared by BETWEEN, is looked up at each end)
+            onset = sa.func.coalesce(Report.event_onset_date, start).between(start, end)
+            within = sa.select(onset).where(Report.id == Drug.report_id).scalar_subquery()
+            same_batch = same_batch.where(within)
         queries.append(same_batch)
     if birth:
         queries.append(
@@ -592,10 +606,17 @@ def find_candidates(report: Report, at_least: float | None = None) -> list[Found
         if case_id not in best or comparison.score > best[case_id].score:
             best[case_id] = comparison
     limit = threshold() if at_least is None else at_least
-    kept = sorted(
-        ((c.score, case_id) for case_id, c in best.items() if c.score >= limit), reverse=True
-    )
-    return [Found(case_id, best[case_id]) for _score, case_id in kept[:PROPOSED_AT_MOST]]
+    ranked = sorted(((c.score, case_id) for case_id, c in best.items() if c.score >= limit))
+    kept: list[int] = []
+    while ranked and len(kept) < PROPOSED_AT_MOST:  # the best ten, less cases marked duplicates
+        ids = [ranked.pop()[1] for _ in range(min(PROPOSED_AT_MOST, len(ranked)))]
+        marked = set(
+            db.session.scalars(
+                sa.select(Case.id).where(Case.id.in_(ids), Case.status == "duplicate")
+            )
+        )
+        kept += [case_id for case_id in ids if case_id not in marked]
+    return [Found(case_id, best[case_id]) for case_id in kept[:PROPOSED_AT_MOST]]
 
 
 def record(session: Session, report: Report, found: Iterable[Found]) -> None:
@@ -618,8 +639,8 @@ def record(session: Session, report: Report, found: Iterable[Found]) -> None:
         for candidate in found
         if candidate.case_id != report.case_id
     ]
-    if rows:  # one statement of up to PROPOSED_AT_MOST rows, not a statement a row
-        connection.execute(sa.insert(DuplicateCandidate).values(rows))
+    if rows:  # psycopg's executemany: one round trip, and one statement parsed once
+        connection.execute(sa.insert(DuplicateCandidate), rows)
 
 
 def candidates_of(case_id: int) -> list[DuplicateCandidate]:

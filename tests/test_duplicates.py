@@ -267,6 +267,25 @@ def test_a_phone_report_gets_the_earlier_web_report_proposed_side_by_side(app):
         assert {"name", "sex", "product", "batch", "onset", "reaction"} <= set(pair.matched)
 
 
+def test_a_case_marked_a_duplicate_that_kept_its_reports_is_never_proposed(app):
+    """A ring of duplicates the merge migration left for staff (0016) keeps its reports in a
+    case marked a duplicate: they are read with the others, and only their case is dropped."""
+    marked = submit(app, web_report_of_a_patient())
+    kept = submit(app, web_report_of_a_patient() | {"patient-name": "WXM"})
+    with app.app_context():
+        case = db.session.get(Case, stored(app, marked).case_id)
+        case.status = "duplicate"
+        db.session.commit()
+        db.session.execute(sa.delete(DuplicateCandidate))
+        db.session.commit()
+    later = submit(app, web_report_of_a_patient())
+    with app.app_context():
+        pairs = db.session.execute(
+            sa.select(DuplicateCandidate.case_id, DuplicateCandidate.candidate_case_id)
+        ).all()
+        assert pairs == [(stored(app, later).case_id, stored(app, kept).case_id)]
+
+
 def decide(client, reference: str, other: str, decision: str):
     page = client.get(f"/staff/reports/{reference}").get_data(as_text=True)
     token = hidden_inputs(page)["csrf_token"]
