@@ -4,12 +4,12 @@ Run: `.venv/bin/python -m bench.profile_intake --requests 300 [--engine postgres
 [--profile mail]`.
 The app runs in-process through Flask's test client, with real CSRF tokens, on a SQLite file or
 a durable PostgreSQL cluster of its own, whose processes' CPU per report is printed too; each
-round opens the form, then posts the tests' realistic report (every other one without an e-mail
-address, as in bench/load.py). CPU is counted around the app's WSGI call, so the test client's
-own work is left out. Then the same reports are sent again and their mails delivered to
-aiosmtpd (a process of its own) by passes of 1 and of 10 reports' mails, as the background
-sender does when reports come one by one and under load, one SMTP connection kept across
-passes; CPU is counted around each pass.
+round opens the form, then posts the tests' realistic report varied as bench/load.py varies it
+(the patient's age and reaction; every other one without an e-mail address), all of one batch.
+CPU is counted around the app's WSGI call, so the test client's own work is left out. Then the
+same reports are sent again and their mails delivered to aiosmtpd (a process of its own) by
+passes of 1 and of 10 reports' mails, as the background sender does when reports come one by
+one and under load, one SMTP connection kept across passes; CPU is counted around each pass.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import argparse
 import cProfile
 import os
 import pstats
+import random
 import tempfile
 import time
 from collections import Counter
@@ -26,8 +27,8 @@ from typing import Any
 
 from adr import create_app, mailer
 from adr.extensions import db
-from bench.load import HOST, MailServer, cpu_seconds
-from tests.conftest import hidden_inputs, valid_report
+from bench.load import HOST, MailServer, cpu_seconds, varied_report
+from tests.conftest import hidden_inputs
 from tests.postgres import Cluster
 from tests.smtp import free_port
 
@@ -61,10 +62,9 @@ def rounds(client, meter: CPUMeter, count: int) -> tuple[float, float]:
 
 
 def post(client, number: int) -> None:
-    """Open the form and send the tests' report; every other one without an e-mail address."""
-    report = valid_report() | ({"reporter-email": ""} if number % 2 else {})
+    """Open the form and send the tests' report, varied as bench/load.py sends it."""
     page = client.get("/report").get_data(as_text=True)
-    response = client.post("/report", data={**hidden_inputs(page), **report})
+    response = client.post("/report", data={**hidden_inputs(page), **varied_report(number)})
     assert response.status_code == 303, response.status_code
 
 
@@ -107,6 +107,7 @@ def main() -> None:
     parser.add_argument("--profile", choices=["requests", "mail"], default="requests")
     parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
+    random.seed(1)  # the same varied reports in every run
     cluster = Cluster(durable=True) if args.engine == "postgresql" else None
     try:
         profile_intake(args, cluster)
