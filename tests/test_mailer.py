@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import re
 import signal
@@ -124,6 +126,31 @@ def test_the_safety_inbox_gets_the_case_essentials_and_no_personal_data(mail_app
         for personal in PERSONAL:
             assert personal not in part
     assert not any(p in str(v) for p in PERSONAL for _, v in message.items())
+
+
+def test_a_mail_goes_on_the_wire_as_smtp_wants_it(mail_app, smtp):
+    """CRLF line ends, no line past RFC 5322's 998 characters, a long Chinese subject folded
+    and decoded whole, the Message-ID on its own header line, the parts under a boundary that
+    the text does not hold."""
+    death = {"event-outcome": "death", "event-death_cause": "过敏性休克",
+             "event-death_date": "2026-11-22", "event-serious": ["hospitalization"]}  # fmt: skip
+    submit(mail_app, death)
+    deliver(mail_app)
+    mails = {mail.message_id: mail for mail in outbox(mail_app)}
+    assert len(smtp.inbox.raw) == len(mails) == 2
+    for raw in smtp.inbox.raw:
+        lines = raw.split(b"\r\n")
+        assert b"\n" not in b"".join(lines) and max(map(len, lines)) <= 998
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        mail = mails[message["Message-ID"]]
+        assert f"Message-ID: {mail.message_id}".encode() in lines
+        assert message["Subject"] == mail.subject
+        [alternative] = message.iter_parts()
+        boundary = b"--" + alternative.get_boundary().encode()
+        assert lines.count(boundary) == 2 and lines.count(boundary + b"--") == 1
+        if message["X-ADR-Kind"] == "safety_inbox":  # 【死亡】【严重】…: folded, as encoded words
+            subject = next(i for i, line in enumerate(lines) if line.startswith(b"Subject: "))
+            assert lines[subject + 1].startswith(b" =?utf-8?")
 
 
 def test_a_death_is_marked_in_the_subject_and_the_body(mail_app, smtp):
