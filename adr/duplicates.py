@@ -469,8 +469,8 @@ def earlier_statement(ids: sa.Select[Any], dialect: str) -> sa.Select[Any]:
 
     PostgreSQL gets the ids as an array, so that it looks each report up by its key: as a
     join or `IN`, it may merge the ids with a scan of every report from the newest down.
-    Cases marked duplicates are left to `find_candidates`: joined here, the cases cost more
-    than the reports.
+    Reports of cases marked duplicates are left out by the status copied onto each report:
+    joined instead, the cases cost more than the reports.
     """
     if dialect == "postgresql":
         newest = Report.id == sa.any_(sa.func.array(ids.scalar_subquery()))
@@ -480,14 +480,13 @@ def earlier_statement(ids: sa.Select[Any], dialect: str) -> sa.Select[Any]:
         sa.select(*EARLIER_COLUMNS, *DRUG_COLUMNS)
         .select_from(Report)
         .outerjoin(Drug, sa.and_(Drug.report_id == Report.id, Drug.role == "suspect"))
-        .where(newest)
+        .where(newest, Report.case_status != "duplicate")
         .order_by(Report.id.desc())
     )
 
 
 def earlier_rows(query: tuple[sa.Select[Any], dict[str, Any]]) -> Sequence[sa.Row[Any]]:
-    """Return the rows of the earlier reports `retrieval` finds, one per suspect drug, those
-    of cases marked duplicates included."""
+    """Return the rows of the earlier reports `retrieval` finds, one per suspect drug."""
     connection = db.session.connection()
     ids, params = query
     return connection.execute(earlier_statement(ids, connection.dialect.name), params).all()
@@ -606,17 +605,10 @@ def find_candidates(report: Report, at_least: float | None = None) -> list[Found
         if case_id not in best or comparison.score > best[case_id].score:
             best[case_id] = comparison
     limit = threshold() if at_least is None else at_least
-    ranked = sorted(((c.score, case_id) for case_id, c in best.items() if c.score >= limit))
-    kept: list[int] = []
-    while ranked and len(kept) < PROPOSED_AT_MOST:  # the best ten, less cases marked duplicates
-        ids = [ranked.pop()[1] for _ in range(min(PROPOSED_AT_MOST, len(ranked)))]
-        marked = set(
-            db.session.scalars(
-                sa.select(Case.id).where(Case.id.in_(ids), Case.status == "duplicate")
-            )
-        )
-        kept += [case_id for case_id in ids if case_id not in marked]
-    return [Found(case_id, best[case_id]) for case_id in kept[:PROPOSED_AT_MOST]]
+    kept = sorted(
+        ((c.score, case_id) for case_id, c in best.items() if c.score >= limit), reverse=True
+    )
+    return [Found(case_id, best[case_id]) for _score, case_id in kept[:PROPOSED_AT_MOST]]
 
 
 def record(session: Session, report: Report, found: Iterable[Found]) -> None:

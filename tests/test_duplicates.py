@@ -269,7 +269,7 @@ def test_a_phone_report_gets_the_earlier_web_report_proposed_side_by_side(app):
 
 def test_a_case_marked_a_duplicate_that_kept_its_reports_is_never_proposed(app):
     """A ring of duplicates the merge migration left for staff (0016) keeps its reports in a
-    case marked a duplicate: they are read with the others, and only their case is dropped."""
+    case marked a duplicate: the status copied onto them keeps them out of the search."""
     marked = submit(app, web_report_of_a_patient())
     kept = submit(app, web_report_of_a_patient() | {"patient-name": "WXM"})
     with app.app_context():
