@@ -371,10 +371,11 @@ def _claim(
 
 # How a mail goes on the wire: the email package's compat32 policy, with SMTP's CRLF line ends.
 # Flask-Mail puts policy.SMTP on the finished message instead, which parses every header again
-# through the header registry as it is written out: most of the sender's CPU. The parts and the
-# headers are the same either way (UTF-8 in base64; the subject and names RFC 2047-encoded,
-# folded by Flask-Mail). Lines are folded only past RFC 5322's limit of 998 characters: at 78,
-# compat32 would move a Message-ID, which has no space to fold at, to a line of its own.
+# through the header registry as it is written out: most of the sender's CPU. The parts are the
+# same either way (UTF-8 text, 8bit, as Flask-Mail registers the charset), and so are the
+# headers: Flask-Mail writes a non-ASCII subject or name as RFC 2047 words folded at 76; the
+# others are folded only past RFC 5322's limit of 998 characters (at 78, compat32 would move a
+# Message-ID, which has no space to fold at, to a line of its own).
 WIRE_POLICY = policy.compat32.clone(linesep="\r\n", max_line_length=998)
 
 
@@ -382,8 +383,8 @@ class WireMessage(Message):
     """A Flask-Mail message written out by `WIRE_POLICY`, its boundaries drawn at random.
 
     Left unset, each boundary is checked against the text by a regular expression compiled
-    for it. Ours cannot occur in the text: the parts are base64 (Flask-Mail's UTF-8 MIMEText),
-    whose lines never begin with "--".
+    for it. Ours are 128 random bits drawn at each sending, which no text written before it
+    can hold: keep them unpredictable.
     """
 
     def _message(self) -> Any:
@@ -432,6 +433,8 @@ class SMTPSession:
         except (smtplib.SMTPException, OSError, BadHeaderError) as error:
             self.close()
             return error
+        except UnicodeError as error:  # an address Flask-Mail cannot write (王丽@…): none sent
+            return error
         return None
 
     def close(self) -> None:
@@ -442,7 +445,7 @@ class SMTPSession:
 
 def is_permanent(error: Exception) -> bool:
     """Tell whether the server refused for good (5xx), rather than for now."""
-    if isinstance(error, BadHeaderError):
+    if isinstance(error, BadHeaderError | UnicodeError):
         return True
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         return all(code >= 500 for code, _reply in error.recipients.values())

@@ -325,6 +325,31 @@ def test_a_mail_refused_for_good_in_a_batch_fails_alone_and_the_others_go(
     assert deliver(app, ignore_backoff=True).sent == []
 
 
+def test_an_address_smtp_cannot_carry_fails_its_mail_alone_and_the_pass_goes_on(
+    tmp_path, monkeypatch, smtp
+):
+    """A mailbox name in Chinese (王丽@…) needs SMTPUTF8, which Flask-Mail cannot write: that mail
+    fails for good, named in the outbox, and the rest of its batch is sent and recorded once."""
+    app = make_app(tmp_path, monkeypatch, smtp.port, MAIL_BATCH_SIZE=3)
+    unsendable = submit(app)
+    submit(app, {"reporter-email": ""})  # three mails: one batch
+    with app.app_context():  # stored before the form refused such addresses
+        db.session.execute(
+            sa.update(OutboxMail)
+            .where(OutboxMail.kind == "acknowledgement")
+            .values(recipients=["王丽@example.com"])
+        )
+        db.session.commit()
+    delivery = deliver(app)
+    [failed] = delivery.failed
+    assert failed.kind == "acknowledgement" and unsendable in failed.subject
+    assert failed.last_error.startswith("UnicodeEncodeError") and "王丽" not in failed.last_error
+    assert len(delivery.sent) == 2 and len(smtp.inbox.messages) == 2
+    assert not delivery.retrying and not delivery.unrecorded
+    assert {(m.status, m.claimed_at) for m in outbox(app) if m.id != failed.id} == {("sent", None)}
+    assert deliver(app, ignore_backoff=True).sent == []  # never retried on its own
+
+
 def test_a_kept_connection_the_server_dropped_is_checked_and_opened_again(mail_app, smtp):
     smtp_session = mailer.SMTPSession()  # a background sender keeps one from pass to pass
     submit(mail_app, {"reporter-email": ""})
