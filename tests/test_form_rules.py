@@ -155,6 +155,14 @@ def test_reporter_rules(sender, changes, field):
     refused(sender, changes, field)
 
 
+def test_an_address_in_chinese_before_the_at_is_refused_with_why(sender):
+    """Mail to 王丽@… needs SMTPUTF8, which the mailer cannot write; a Chinese domain is fine."""
+    refused(sender, {"reporter-email": "王丽@example.com"}, "reporter-email")
+    html = sender.send(valid_report() | {"reporter-email": "王丽@example.com"}).get_data(True)
+    assert "wangli@example.com" in html  # the message's example: the typed value is 王丽@…
+    accepted(sender, {"reporter-email": "wangli@例子.中国"})
+
+
 def test_privacy_consent_is_required(sender):
     refused(sender, {}, "reporter-consent_privacy", drop=("reporter-consent_privacy",))
 

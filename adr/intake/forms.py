@@ -87,6 +87,10 @@ RULES = {
     "date_boxes_year": _l("Give the year with four digits, for example 1964."),
     "date_boxes_no_such_day": _l("There is no such day: check the year, month and day."),
     "email": _l("Enter an e-mail address such as name@example.com."),
+    "email_latin": _l(
+        "We can only write to an address with Latin letters or digits before the @, "
+        "such as wangli@example.com: give another address, or a phone number."
+    ),
     "phone": _l(
         "Enter a phone number we can call, such as 139 1234 5678 or 0912-5647197; "
         "add + and the country code for a number outside China."
@@ -376,9 +380,11 @@ def email_validator(form: Form, field: Any) -> None:
     if not field.data:
         return
     try:
-        validate_email(field.data, check_deliverability=False)
+        address = validate_email(field.data, check_deliverability=False)
     except EmailNotValidError:
         raise ValidationError(RULES["email"]) from None
+    if not address.local_part.isascii():  # 王丽@…: SMTPUTF8, which our mail cannot carry
+        raise ValidationError(RULES["email_latin"])
 
 
 def phone_validator(form: Form, field: Any) -> None:
