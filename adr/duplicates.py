@@ -379,6 +379,20 @@ def compare(a: PatientEvent | Profile, b: PatientEvent | Profile) -> Comparison:
     )
 
 
+CEILING = sum(agrees for agrees, _nearly, _differs in WEIGHTS.values())  # every field agreeing
+
+
+def out_of_reach(a: Profile, b: Profile, limit: float) -> bool:
+    """Tell whether two profiles score below `limit` whatever their other fields say, because
+    the patients' sex or age differ: the cheapest fields to compare, and the most telling."""
+    ceiling = CEILING
+    for name, verdict in (("sex", compare_sexes(a, b)), ("age", compare_ages(a, b))):
+        if verdict == DIFFERS:
+            agrees, _nearly, differs = WEIGHTS[name]
+            ceiling += differs - agrees
+    return ceiling < limit
+
+
 # The database.
 
 
@@ -494,14 +508,14 @@ def earlier_rows(query: tuple[sa.Select[Any], dict[str, Any]]) -> Sequence[sa.Ro
 
 def earlier_profiles(rows: Iterable[Sequence[Any]]) -> list[tuple[int, Profile]]:
     """Return the case and profile of each earlier report in `earlier_rows`."""
-    loaded: dict[int, tuple[int, tuple[Any, ...], list[SuspectDrug]]] = {}
+    loaded: dict[int, tuple[int, tuple[Any, ...], list[tuple[Any, ...]]]] = {}
     width = len(EARLIER_COLUMNS)
     for row in rows:
         report = loaded.get(row[0])
         if report is None:
             report = loaded[row[0]] = (row[1], tuple(row[2:width]), [])
         if row[width] is not None:  # a report without a suspect drug has one row of nulls
-            report[2].append(SuspectDrug(*row[width:]))
+            report[2].append(tuple(row[width:]))
     return [
         (case_id, stored_profile(values, tuple(drugs)))
         for case_id, values, drugs in loaded.values()
@@ -509,14 +523,15 @@ def earlier_profiles(rows: Iterable[Sequence[Any]]) -> list[tuple[int, Profile]]
 
 
 @lru_cache(maxsize=PROFILES_KEPT)
-def stored_profile(values: tuple[Any, ...], drugs: tuple[SuspectDrug, ...]) -> Profile:
+def stored_profile(values: tuple[Any, ...], drugs: tuple[tuple[Any, ...], ...]) -> Profile:
     """Return the profile of an earlier report from its stored values, made once.
 
     Every new report of a batch reads the batch's newest reports again (up to
     `RETRIEVED_AT_MOST`). Kept by the values themselves, a profile cannot be stale: a report
     corrected since reads with other values, and gets a profile of its own.
     """
-    return profile(Earlier(**dict(zip(EARLIER_FIELDS, values, strict=True)), drugs=list(drugs)))
+    suspect = [SuspectDrug(*drug) for drug in drugs]
+    return profile(Earlier(**dict(zip(EARLIER_FIELDS, values, strict=True)), drugs=suspect))
 
 
 @lru_cache(maxsize=16)
@@ -599,12 +614,14 @@ def find_candidates(report: Report, at_least: float | None = None) -> list[Found
         return []
     best: dict[int, Comparison] = {}
     new = profile(report)
+    limit = threshold() if at_least is None else at_least
     alike: dict[int, Comparison] = {}  # by profile: a case's reports often tell the same
     for case_id, other in earlier_profiles(earlier_rows(query)):
+        if out_of_reach(new, other, limit):
+            continue
         comparison = alike.get(id(other)) or alike.setdefault(id(other), compare(new, other))
         if case_id not in best or comparison.score > best[case_id].score:
             best[case_id] = comparison
-    limit = threshold() if at_least is None else at_least
     kept = sorted(
         ((c.score, case_id) for case_id, c in best.items() if c.score >= limit), reverse=True
     )
