@@ -476,34 +476,9 @@ DRUG_COLUMNS = [getattr(Drug, name) for name in SuspectDrug._fields]
 PROFILES_KEPT = 4096  # earlier reports' profiles, by their values: 13 retrievals' worth
 
 
-@lru_cache(maxsize=32)
-def earlier_statement(ids: sa.Select[Any], dialect: str) -> sa.Select[Any]:
-    """Return the statement that reads the earlier reports `ids` finds, one row per suspect
-    drug, in the same round trip, made once for each shape of `retrieval_statement`.
-
-    PostgreSQL gets the ids as an array, so that it looks each report up by its key: as a
-    join or `IN`, it may merge the ids with a scan of every report from the newest down.
-    Reports of cases marked duplicates are left out by the status copied onto each report:
-    joined instead, the cases cost more than the reports.
-    """
-    if dialect == "postgresql":
-        newest = Report.id == sa.any_(sa.func.array(ids.scalar_subquery()))
-    else:
-        newest = Report.id.in_(ids)
-    return (
-        sa.select(*EARLIER_COLUMNS, *DRUG_COLUMNS)
-        .select_from(Report)
-        .outerjoin(Drug, sa.and_(Drug.report_id == Report.id, Drug.role == "suspect"))
-        .where(newest, Report.case_status != "duplicate")
-        .order_by(Report.id.desc())
-    )
-
-
 def earlier_rows(query: tuple[sa.Select[Any], dict[str, Any]]) -> Sequence[sa.Row[Any]]:
     """Return the rows of the earlier reports `retrieval` finds, one per suspect drug."""
-    connection = db.session.connection()
-    ids, params = query
-    return connection.execute(earlier_statement(ids, connection.dialect.name), params).all()
+    return db.session.connection().execute(*query).all()
 
 
 def earlier_profiles(rows: Iterable[Sequence[Any]]) -> list[tuple[int, Profile]]:
@@ -534,9 +509,18 @@ def stored_profile(values: tuple[Any, ...], drugs: tuple[tuple[Any, ...], ...]) 
     return profile(Earlier(**dict(zip(EARLIER_FIELDS, values, strict=True)), drugs=suspect))
 
 
-@lru_cache(maxsize=16)
-def retrieval_statement(batch: bool, birth: bool, keys: bool, window: bool) -> sa.Select[Any]:
-    """Return the statement `retrieval` fills in, for the keys a report has: built once."""
+@lru_cache(maxsize=32)
+def retrieval_statement(
+    batch: bool, birth: bool, keys: bool, window: bool, dialect: str
+) -> sa.Select[Any]:
+    """Return the statement `retrieval` fills in, for the keys a report has: built once.
+
+    It reads the earlier reports one row per suspect drug, their ids found by a subquery in the
+    same round trip. PostgreSQL gets the ids as an array, so that it looks each report up by
+    its key: as a join or `IN`, it may merge the ids with a scan of every report from the
+    newest down. Reports of cases marked duplicates are left out by the status copied onto
+    each report: joined instead, the cases cost more than the reports.
+    """
     start, end = sa.bindparam("start", type_=sa.Date), sa.bindparam("end", type_=sa.Date)
     queries: list[sa.Select[Any]] = []
     if batch:
@@ -570,12 +554,23 @@ def retrieval_statement(batch: bool, birth: bool, keys: bool, window: bool) -> s
             for query in queries
         )
     ]
-    ids = sa.union(*newest_of_each).subquery()
-    return sa.select(ids.c[0]).order_by(ids.c[0].desc()).limit(RETRIEVED_AT_MOST)
+    union = sa.union(*newest_of_each).subquery()
+    ids = sa.select(union.c[0]).order_by(union.c[0].desc()).limit(RETRIEVED_AT_MOST)
+    if dialect == "postgresql":
+        newest = Report.id == sa.any_(sa.func.array(ids.scalar_subquery()))
+    else:
+        newest = Report.id.in_(ids)
+    return (
+        sa.select(*EARLIER_COLUMNS, *DRUG_COLUMNS)
+        .select_from(Report)
+        .outerjoin(Drug, sa.and_(Drug.report_id == Report.id, Drug.role == "suspect"))
+        .where(newest, Report.case_status != "duplicate")
+        .order_by(Report.id.desc())
+    )
 
 
 def retrieval(report: Report) -> tuple[sa.Select[Any], dict[str, Any]] | None:
-    """Return the query for the ids of the earlier reports sharing a blocking key (the newest
+    """Return the query for the earlier reports sharing a blocking key (the newest
     `RETRIEVED_AT_MOST`), if any.
 
     A suspect batch or the birth date, through their indexes; the name's initials, or sex and
@@ -600,7 +595,8 @@ def retrieval(report: Report) -> tuple[sa.Select[Any], dict[str, Any]] | None:
         params["keys"] = sorted(keys)
     if not {"batches", "birth", "keys"} & params.keys():
         return None
-    shape = (bool(batches), "birth" in params, bool(keys), onset is not None)
+    dialect = db.engine.dialect.name
+    shape = (bool(batches), "birth" in params, bool(keys), onset is not None, dialect)
     return retrieval_statement(*shape), params
 
 

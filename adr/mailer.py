@@ -444,7 +444,8 @@ class SMTPSession:
 
 
 def is_permanent(error: Exception) -> bool:
-    """Tell whether the server refused for good (5xx), rather than for now."""
+    """Tell whether the mail is refused for good (a 5xx, or an address or header it cannot
+    carry), rather than for now."""
     if isinstance(error, BadHeaderError | UnicodeError):
         return True
     if isinstance(error, smtplib.SMTPRecipientsRefused):
