@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -543,6 +544,7 @@ def run_sender_loop(retry_failed: bool) -> None:
     signal.signal(signal.SIGINT, stop_on)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     smtp = mailer.SMTPSession()
+    gc.freeze()  # what is loaded lives as long as the process: no collection scans it again
     click.echo("delivering mail; stop with Ctrl-C")
     while not stop.is_set():
         started = time.monotonic()

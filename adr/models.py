@@ -1078,6 +1078,8 @@ class Reaction(Model):
     # so that a later report naming it does not add it again, but neither shown nor sent.
     excluded_reason: Mapped[str | None] = text(200)
 
+    # Its report, set as a new report's rows are made: all inserted by one flush.
+    report: Mapped[Report | None] = relationship()
     assessments: Mapped[list[DrugReaction]] = relationship(
         back_populates="reaction", cascade="all, delete-orphan", order_by="DrugReaction.id"
     )
@@ -1124,6 +1126,8 @@ class CaseDisease(Model):
     end_date: Mapped[date | None]
     continuing: Mapped[str | None] = code()  # still present when reported: yes, no, unknown
     note: Mapped[str | None] = text(200)
+
+    report: Mapped[Report | None] = relationship()  # as Reaction.report
 
 
 class LabResult(Model):

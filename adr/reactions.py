@@ -17,7 +17,6 @@ from itertools import groupby
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from adr import products, regulatory, vocab
 from adr.models import Case, Drug, DrugReaction, Reaction, Report
@@ -65,13 +64,12 @@ def new_terms(known: Iterable[str], event_name: str | None) -> list[str]:
     return terms
 
 
-def add_reported(session: Session, case: Case, report: Report) -> list[Reaction]:
+def add_reported(case: Case, report: Report) -> list[Reaction]:
     """Add to `case` a reaction for each term `report` names that the case does not hold yet."""
     held = list(case.reactions)
     added = [
         Reaction(
-            case_id=case.id,
-            report_id=report.id,
+            report=report,
             position=len(held) + number,
             reported_term=term,
             language=language_of(term),
@@ -80,8 +78,7 @@ def add_reported(session: Session, case: Case, report: Report) -> list[Reaction]
             new_terms((reaction.reported_term for reaction in held), report.event_name), 1
         )
     ]
-    session.add_all(added)
-    case.reactions.extend(added)
+    case.reactions.extend(added)  # inserted with the case (a new report's: with the report too)
     return added
 
 

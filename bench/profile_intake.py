@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import os
 import pstats
 import random
@@ -140,6 +141,7 @@ def profile_intake(args: argparse.Namespace, cluster: Cluster | None) -> None:
         app = create_app(config)
         with app.app_context():
             db.create_all()
+        gc.freeze()  # as a gunicorn worker does once the app is loaded (gunicorn.conf.py)
         meter = CPUMeter(app.wsgi_app)
         app.wsgi_app = meter  # type: ignore[method-assign]
         client = app.test_client()

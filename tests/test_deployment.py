@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import http.client
 import os
 import runpy
@@ -117,6 +118,16 @@ def test_gunicorn_conf_runs_sync_workers():
         if name in config.settings:
             config.set(name, value)
     assert (config.worker_class_str, config.threads) == ("sync", 1)
+
+
+def test_a_worker_sets_what_it_loaded_apart_from_the_garbage_collector():
+    """Each full collection scanned the app's objects again: 150 ms a pause."""
+    post_worker_init = runpy.run_path(str(ROOT / "gunicorn.conf.py"))["post_worker_init"]
+    try:
+        post_worker_init(None)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
 
 
 def test_a_script_name_header_neither_breaks_nor_moves_the_form(gunicorn):

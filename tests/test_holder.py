@@ -262,8 +262,9 @@ def test_the_reported_disease_is_the_first_row_and_a_follow_up_adds_a_new_one_on
         {**follow_up, "follow_up_of": reference},
     )
     assert response.status_code == 303, response.get_data(as_text=True)[:500]
-    names = [d.name for d in case_of(staff, reference).diseases]
-    assert names == ["急性支气管炎", "高血压"]
+    case = case_of(staff, reference)
+    assert [d.name for d in case.diseases] == ["急性支气管炎", "高血压"]
+    assert [d.report_id for d in case.diseases] == [report.id for report in case.reports]
     none = submit(staff, {"patient-disease": "不详"})
     assert case_of(staff, none).diseases == []
 

@@ -28,7 +28,8 @@ def test_each_term_reported_becomes_a_reaction_once(app):
             (2, "瘙痒", "chi"),
             (3, "头痛", "chi"),
         ]
-        assert case.reactions[2].report_id == case.reports[1].id
+        first_id, follow_up_id = (report.id for report in case.reports[:2])
+        assert [r.report_id for r in case.reactions] == [first_id, first_id, follow_up_id]
 
 
 def test_a_reaction_and_a_pair_take_the_case_values_until_staff_set_their_own(app):

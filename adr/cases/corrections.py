@@ -305,8 +305,8 @@ def carry_out(
     if report.duplicate_copy:  # a copy corrected may now add something, or be known earlier
         report.duplicate_copy = merges.is_copy(report, case.reports[: case.reports.index(report)])
         if not report.duplicate_copy:
-            reactions.add_reported(session, case, report)
-            add_reported_disease(session, case, report)
+            reactions.add_reported(case, report)
+            add_reported_disease(case, report)
     session.flush()
     reindex(session, report)
     clock.recompute(session, case, actor)

@@ -159,15 +159,14 @@ def disease_named(text: str | None) -> str | None:
     return name if regulatory.identifies(name) else None
 
 
-def add_reported_disease(session: Session, case: Case, report: Report) -> CaseDisease | None:
+def add_reported_disease(case: Case, report: Report) -> CaseDisease | None:
     """Add the report's 原患疾病 to the case's related diseases, unless the case holds it."""
     name = disease_named(report.patient_disease)
     if name is None or any(row.name.casefold() == name.casefold() for row in case.diseases):
         return None
     position = max((row.position for row in case.diseases), default=0) + 1
-    row = CaseDisease(case_id=case.id, report_id=report.id, position=position, name=name)
-    session.add(row)
-    case.diseases.append(row)
+    row = CaseDisease(report=report, position=position, name=name)
+    case.diseases.append(row)  # inserted with the case, as `reactions.add_reported` does
     return row
 
 
@@ -182,7 +181,7 @@ def correct_reported_disease(
         (r for r in case.diseases if r.report_id == report.id and r.name.casefold() == old), None
     )
     if row is None:
-        add_reported_disease(session, case, report)
+        add_reported_disease(case, report)
         return
     name = disease_named(report.patient_disease)
     if name is None:

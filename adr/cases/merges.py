@@ -151,8 +151,8 @@ def merge(
         original.status = "in_review"
     for report in moved:
         if not report.duplicate_copy:
-            reactions.add_reported(session, original, report)
-            holder.add_reported_disease(session, original, report)
+            reactions.add_reported(original, report)
+            holder.add_reported_disease(original, report)
     clock.recompute(session, original, actor)
     return record
 

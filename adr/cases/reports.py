@@ -91,6 +91,9 @@ def store_report(
                 session.add(report)
                 if not first:  # a new case is inserted with its clock: nothing moved to audit
                     cases.recompute(session, case, actor, received=report)
+                # The terms and the disease it names, inserted with it (the clock reads neither).
+                reactions.add_reported(case, report)
+                holder.add_reported_disease(case, report)
                 session.flush()
                 search.index_report(session, report)
                 audit.record(session, actor, "report received", report.id)
@@ -120,8 +123,6 @@ def store_report(
                     case.status = "in_review"
                 if first:
                     cases.recompute(session, case, actor, received=report)
-                reactions.add_reported(session, case, report)
-                holder.add_reported_disease(session, case, report)
                 batches.check_batches(session, report)  # counts this report: after its case
                 group_events.check_case(session, case.id, actor, report.id)
                 if also is not None:
