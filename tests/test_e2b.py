@@ -1214,9 +1214,9 @@ def test_round_trip_every_file_read_back_matches_the_database(app):
             case_of(several).diseases[-1].note = HOSTILE[:200]
     with app.app_context():
         for case in db.session.scalars(sa.select(Case).order_by(Case.id)):
-            with write_transaction() as session:  # 原患疾病 as related diseases, as 0019 made them
+            with write_transaction():  # 原患疾病 as related diseases, as 0019 made them
                 for report in case.reports:
-                    holder.add_reported_disease(session, case, report)
+                    holder.add_reported_disease(case, report)
             code_reactions(case)
             with write_transaction() as session:
                 case.company_causality = case.company_causality or "possible"
