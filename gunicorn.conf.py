@@ -34,4 +34,5 @@ def post_worker_init(worker: object) -> None:
 
     import pypinyin  # noqa: F401
 
+    gc.collect()  # no garbage of the start is frozen with it
     gc.freeze()

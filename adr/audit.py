@@ -106,8 +106,11 @@ def append_pending(session: Session) -> None:
         entry.at, entry.prev_hash = at, last or GENESIS
         entry.hash = last = entry_hash(entry, key)
     # Inserted as rows, in the order recorded (their ids follow it): no unit of work to sort.
-    columns = [column.key for column in AuditEntry.__table__.columns if column.key != "id"]
-    rows = [{name: getattr(entry, name) for name in columns} for entry in entries]
+    # Each row holds the values set, so a column left unset would take its default.
+    columns = [column.key for column in AuditEntry.__table__.columns]
+    rows = [
+        {name: getattr(entry, name) for name in columns if name in vars(entry)} for entry in entries
+    ]
     session.connection().execute(sa.insert(AuditEntry), rows)
 
 

@@ -544,7 +544,8 @@ def run_sender_loop(retry_failed: bool) -> None:
     signal.signal(signal.SIGINT, stop_on)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     smtp = mailer.SMTPSession()
-    gc.freeze()  # what is loaded lives as long as the process: no collection scans it again
+    gc.collect()  # then freeze what is loaded: it lives as long as the process, and no
+    gc.freeze()  # collection scans it again (gunicorn.conf.py's workers do the same)
     click.echo("delivering mail; stop with Ctrl-C")
     while not stop.is_set():
         started = time.monotonic()
