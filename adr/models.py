@@ -1078,7 +1078,7 @@ class Reaction(Model):
     # so that a later report naming it does not add it again, but neither shown nor sent.
     excluded_reason: Mapped[str | None] = text(200)
 
-    # Its report, set as a new report's rows are made: all inserted by one flush.
+    # Its report, set as the report's rows are made, so that they are flushed with it.
     report: Mapped[Report | None] = relationship()
     assessments: Mapped[list[DrugReaction]] = relationship(
         back_populates="reaction", cascade="all, delete-orphan", order_by="DrugReaction.id"

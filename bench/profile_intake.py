@@ -141,7 +141,8 @@ def profile_intake(args: argparse.Namespace, cluster: Cluster | None) -> None:
         app = create_app(config)
         with app.app_context():
             db.create_all()
-        gc.freeze()  # as a gunicorn worker does once the app is loaded (gunicorn.conf.py)
+        gc.collect()  # then freeze, as a gunicorn worker does once the app is loaded
+        gc.freeze()
         meter = CPUMeter(app.wsgi_app)
         app.wsgi_app = meter  # type: ignore[method-assign]
         client = app.test_client()
