@@ -613,8 +613,11 @@ def test_the_sender_loop_delivers_what_comes_outlives_a_failed_pass_and_stops_on
     submit(app, {"reporter-email": ""})  # one mail, to the safety inbox
     passes: list[dict] = []
     deliver_pending_mail = mailer.deliver_pending_mail
+    loop = threading.current_thread()  # the CLI runner runs the loop in this thread
 
     def a_pass(**options) -> mailer.Delivery:
+        if threading.current_thread() is not loop:  # another app's sender left running
+            return deliver_pending_mail(**options)
         passes.append(options)
         if len(passes) == 2:
             submit(app, {"reporter-email": ""})  # a report while it runs
