@@ -36,6 +36,7 @@ def test_settings_come_from_instance_config_then_adr_variables(tmp_path, monkeyp
     monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
     monkeypatch.setenv("ADR_SAFETY_INBOX", '["safety@example.com", "qa@example.com"]')
     monkeypatch.setenv("ADR_RATELIMIT_ENABLED", "false")
+    monkeypatch.setenv("ADR_MAIL_BACKGROUND", "false")  # no sender thread outlives the test
     monkeypatch.setenv("ADR_SQLALCHEMY_DATABASE_URI", f"sqlite:///{tmp_path / 'env.sqlite3'}")
     app = create_app()
     assert app.config["COMPANY_ADDRESS"] == "instance address"
