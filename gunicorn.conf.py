@@ -26,13 +26,10 @@ worker_class = "sync"
 
 def post_worker_init(worker: object) -> None:
     """Load pypinyin's dictionaries (0.3 s) as the worker starts, not in its first report's
-    request: the app imports them only where a name is spelled (`adr.duplicates`). Then set what
-    the worker has loaded apart from the garbage collector: it lives as long as the worker, and
-    each full collection scanned its 200,000 objects again, 150 ms a pause (collections took
-    1.2 ms of CPU a report, 0.6 ms since; docs/benchmarks.md, "intake7")."""
-    import gc
-
+    request: the app imports them only where a name is spelled (`adr.duplicates`); then freeze
+    what the worker has loaded (`adr.freeze_loaded`)."""
     import pypinyin  # noqa: F401
 
-    gc.collect()  # no garbage of the start is frozen with it
-    gc.freeze()
+    from adr import freeze_loaded
+
+    freeze_loaded()

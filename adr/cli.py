@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import signal
 import sys
@@ -27,6 +26,7 @@ from adr import (
     batch_register,
     create_app,
     demo,
+    freeze_loaded,
     mailer,
     meddra,
     regulatory,
@@ -544,8 +544,7 @@ def run_sender_loop(retry_failed: bool) -> None:
     signal.signal(signal.SIGINT, stop_on)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     smtp = mailer.SMTPSession()
-    gc.collect()  # then freeze what is loaded: it lives as long as the process, and no
-    gc.freeze()  # collection scans it again (gunicorn.conf.py's workers do the same)
+    freeze_loaded()  # as gunicorn.conf.py's workers do
     click.echo("delivering mail; stop with Ctrl-C")
     while not stop.is_set():
         started = time.monotonic()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import gc
 import os
 import pstats
 import random
@@ -26,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from adr import create_app, mailer
+from adr import create_app, freeze_loaded, mailer
 from adr.extensions import db
 from bench.load import HOST, MailServer, cpu_seconds, varied_report
 from tests.conftest import hidden_inputs
@@ -141,8 +140,7 @@ def profile_intake(args: argparse.Namespace, cluster: Cluster | None) -> None:
         app = create_app(config)
         with app.app_context():
             db.create_all()
-        gc.collect()  # then freeze, as a gunicorn worker does once the app is loaded
-        gc.freeze()
+        freeze_loaded()  # as a gunicorn worker does once the app is loaded
         meter = CPUMeter(app.wsgi_app)
         app.wsgi_app = meter  # type: ignore[method-assign]
         client = app.test_client()
