@@ -245,6 +245,8 @@ def keep_tally(session: Session) -> None:
 
     Once per transaction, not per flush: the last changes are flushed first. Before the audit
     trail's entries are chained (`audit.append_pending`), which locks the chain to the commit.
+    The batch alert calls it before the commit too, to count a stored report's case
+    (`adr.batches.check_batches`); the commit then recounts only what changed since.
     """
     notes = transaction_notes(session)
     if PENDING not in notes:

@@ -18,7 +18,7 @@ unique, says it was sent, in the report's own transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -35,7 +35,6 @@ from adr.models import (
     BatchAlert,
     BatchTally,
     BatchWindow,
-    Case,
     Drug,
     OutboxMail,
     Product,
@@ -44,13 +43,6 @@ from adr.models import (
 )
 
 DASHBOARD_CLUSTERS = 10  # batches the dashboard lists; the batch table has them all
-# A suspect drug of one of the company's products, with a batch, in a case that counts.
-NAMED_BATCH = (
-    Drug.role == "suspect",
-    Drug.product_id.is_not(None),
-    Drug.batch_number.is_not(None),
-    Case.status.not_in(regulatory.NOT_FOR_REGULATOR),
-)
 
 
 def alert_settings() -> tuple[int, int]:
@@ -62,16 +54,6 @@ def alert_settings() -> tuple[int, int]:
 def window_start(days: int, today: date | None = None) -> date:
     """Return the first day of a window of `days` China days ending today."""
     return (today or regulatory.china_today()) - timedelta(days=days - 1)
-
-
-def known_since(since: date) -> list[sa.ColumnElement[bool]]:
-    """Select reports the company knew of on or after `since`.
-
-    A report is received on or after the day the company knew of it, so the received time,
-    indexed, narrows the rows before `aware_on` decides.
-    """
-    start = datetime.combine(since, time(), regulatory.CHINA).astimezone(UTC)
-    return [Report.received_at >= start, Report.aware_on >= since]
 
 
 def alert_level(count: int, threshold: int) -> int | None:
@@ -115,16 +97,20 @@ class Cluster:
 
 
 def cases_naming(product_id: int, batch_number: str, since: date) -> list[BatchCase]:
-    """Return the cases that count for one batch in the window, each once."""
+    """Return the cases that count for one batch in the window, each once, by the report that
+    named it first there: from the batch's copied cases (`adr.batch_tally`), by its key."""
+    copied = batch_tally.cases_t.c
     rows = db.session.execute(
-        sa.select(Report.case_id, Report.reference, Report.aware_on, Case.serious, Case.death)
+        sa.select(Report.case_id, Report.reference, Report.aware_on, copied.serious, copied.death)
+        .select_from(batch_tally.cases_t)
+        .join(Report, Report.case_id == copied.case_id)
         .join(Drug, Drug.report_id == Report.id)
-        .join(Case, Case.id == Report.case_id)
         .where(
-            *NAMED_BATCH,
+            *batch_key(copied, product_id, batch_number, since),
+            Drug.role == "suspect",
             Drug.product_id == product_id,
             Drug.batch_number == batch_number,
-            *known_since(since),
+            Report.aware_on >= since,
         )
         .order_by(Report.aware_on, Report.id)
     )
@@ -132,6 +118,16 @@ def cases_naming(product_id: int, batch_number: str, since: date) -> list[BatchC
     for case_id, reference, aware_on, serious, death in rows:
         first.setdefault(case_id, BatchCase(reference, aware_on, serious, death))
     return list(first.values())
+
+
+def batch_key(copied: Any, product_id: int, batch_number: str, since: date) -> list[Any]:
+    """Select a batch's copied cases known in the window (a case is copied with the last day the
+    company knew of a report of it naming the batch)."""
+    return [
+        copied.product_id == product_id,
+        copied.batch_number == batch_number,
+        copied.known_on >= since,
+    ]
 
 
 def check_batches(session: Session, report: Report) -> None:
@@ -160,9 +156,13 @@ def check_batches(session: Session, report: Report) -> None:
     ).all()
     threshold, days = alert_settings()
     since = window_start(days)
+    batch_tally.keep_tally(session)  # this report's case copied among the batches' cases
+    copied = batch_tally.cases_t.c
     for product_id, batch_number in named:
-        cases = cases_naming(product_id, batch_number, since)
-        level = alert_level(len(cases), threshold)
+        count = session.scalar(  # counted by its key: the cases are read for a level's mail
+            sa.select(sa.func.count()).where(*batch_key(copied, product_id, batch_number, since))
+        )
+        level = alert_level(count or 0, threshold)
         if level is None or session.scalar(
             sa.select(BatchAlert.id).where(
                 BatchAlert.product_id == product_id,
@@ -178,6 +178,7 @@ def check_batches(session: Session, report: Report) -> None:
                 Batch.product_id == product_id, Batch.batch_number == batch_number
             )
         )
+        cases = cases_naming(product_id, batch_number, since)
         cluster = Cluster(product, batch_number, registered, since, days, cases)
         mail = alert_mail(cluster, level, threshold)
         session.add(mail)

@@ -2,7 +2,9 @@
 
 The app runs as production does (README, "Production"): gunicorn with gunicorn.conf.py (2 sync
 workers) and one `adr send-mail --loop` delivering the mail, on SQLite, then on a durable
-PostgreSQL cluster.
+PostgreSQL cluster; the catalogue holds the company's product the reports name, with its batch,
+so each report is linked to it and counted by the batch alert and the group-event check (every
+report of the run names that batch, without a place: a product's scare in one week).
 Each client opens the form, then posts a report, and retries a failed post with the same
 submission token, as a browser's second click would. A third of the way in, one worker is
 killed and the mail server stops; two thirds in, the mail server comes back and PostgreSQL
@@ -31,14 +33,18 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import date
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
+from flask import Flask
 
+from adr import create_app
+from adr.models import Batch, Product, write_transaction
 from bench.mail import SERVER
-from tests.conftest import hidden_inputs, valid_report
+from tests.conftest import COMPANY, hidden_inputs, valid_report
 from tests.postgres import Cluster, server_binaries
 from tests.smtp import free_port
 
@@ -219,6 +225,26 @@ def app_env(folder: Path, uri: str, mail_port: int) -> dict[str, str]:
         # A worker killed mid-send leaves its claim behind; release it within the run.
         "ADR_MAIL_CLAIM_TIMEOUT_SECONDS": "20",
     }
+
+
+def register_product(app: Flask) -> None:
+    """Put the product the reports name in the catalogue, with their batch, as a company's
+    catalogue holds its own products (staff add them at /staff/products)."""
+    with app.app_context(), write_transaction() as session:
+        product = Product(
+            generic_name="阿莫西林胶囊",
+            brand_name="天宁",
+            approval_number="国药准字H61020123",
+            manufacturer=COMPANY,
+            batches=[
+                Batch(
+                    batch_number="20260315A",  # valid_report()'s " 20260315a ", as stored
+                    manufactured_on=date(2026, 3, 15),
+                    expires_on=date(2028, 2, 29),
+                )
+            ],
+        )
+        session.add(product)
 
 
 # The clients.
@@ -473,8 +499,11 @@ def read_database(uri: str) -> Stored:
             )
     finally:
         engine.dispose()
-    # One mail to the safety inbox per report, one acknowledgement per reporter address.
-    return Stored(references, statuses, mails, len(references) + (with_address or 0))
+    # One mail to the safety inbox per report, one acknowledgement per reporter address, and the
+    # batch alerts and group-event mails the reports made (those as the outbox holds them).
+    per_report = ("safety_inbox", "acknowledgement")
+    signals = sum(kind not in per_report for _number, kind, _tries in mails.values())
+    return Stored(references, statuses, mails, len(references) + (with_address or 0) + signals)
 
 
 def ceiling(port: int, clients: int, seconds: float, path: str) -> float:
@@ -586,6 +615,8 @@ def run_engine(engine: str, args: argparse.Namespace) -> None:
             env["ADR_MAIL_BACKGROUND"] = "false"
         upgrade = [str(BIN / "adr"), "db", "upgrade"]
         subprocess.run(upgrade, env=env, check=True, capture_output=True)  # noqa: S603
+        os.environ["ADR_INSTANCE_PATH"] = str(folder)
+        register_product(create_app({"SQLALCHEMY_DATABASE_URI": db.uri, "MAIL_BACKGROUND": False}))
         server: Gunicorn | None = None
         sender: Sender | None = None
         try:

@@ -5,7 +5,8 @@ Run: `.venv/bin/python -m bench.profile_intake --requests 300 [--engine postgres
 The app runs in-process through Flask's test client, with real CSRF tokens, on a SQLite file or
 a durable PostgreSQL cluster of its own, whose processes' CPU per report is printed too; each
 round opens the form, then posts the tests' realistic report varied as bench/load.py varies it
-(the patient's age and reaction; every other one without an e-mail address), all of one batch.
+(the patient's age and reaction; every other one without an e-mail address), all of one batch
+of the product bench/load.py puts in the catalogue.
 CPU is counted around the app's WSGI call, so the test client's own work is left out. Then the
 same reports are sent again and their mails delivered to aiosmtpd (a process of its own) by
 passes of 1 and of 10 reports' mails, as the background sender does when reports come one by
@@ -27,7 +28,7 @@ from typing import Any
 
 from adr import create_app, freeze_loaded, mailer
 from adr.extensions import db
-from bench.load import HOST, MailServer, cpu_seconds, varied_report
+from bench.load import HOST, MailServer, cpu_seconds, register_product, varied_report
 from tests.conftest import hidden_inputs
 from tests.postgres import Cluster
 from tests.smtp import free_port
@@ -140,6 +141,7 @@ def profile_intake(args: argparse.Namespace, cluster: Cluster | None) -> None:
         app = create_app(config)
         with app.app_context():
             db.create_all()
+        register_product(app)
         freeze_loaded()  # as a gunicorn worker does once the app is loaded
         meter = CPUMeter(app.wsgi_app)
         app.wsgi_app = meter  # type: ignore[method-assign]

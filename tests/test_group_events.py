@@ -299,6 +299,31 @@ def test_an_open_event_takes_no_case_beyond_its_window(app, smtp):
     assert len(group_mails(app, smtp)) == 2  # two openings, nothing joined
 
 
+def test_a_case_joining_an_open_cluster_reads_only_itself(app, smtp, monkeypatch):
+    """A product's scare: each case that joins the open cluster is read alone, not with the
+    scare's every case (which made storing a report slower with each one)."""
+    for _ in range(3):
+        submit(app, **YULIN)
+    read: list[tuple[date, date]] = []
+    cases_of_product = group_events.cases_of_product
+
+    def spied(session, product_id, since, until, case_id=None):
+        read.append((since, until))
+        return cases_of_product(session, product_id, since, until, case_id)
+
+    monkeypatch.setattr(group_events, "cases_of_product", spied)
+    for _ in range(2):
+        submit(app, **YULIN)
+    assert read == [(date.min, date.max)] * 2  # each case itself; no window
+    assert events(app) == [("cluster", "陕西省", "榆林市", TODAY, 5)]
+    submit(app, **XIAN)  # another city: the window is read, and makes no cluster there
+    assert read[2:] == [
+        (date.min, date.max),
+        (TODAY - timedelta(days=6), TODAY + timedelta(days=6)),
+    ]
+    assert events(app) == [("cluster", "陕西省", "榆林市", TODAY, 5)]
+
+
 def test_cases_without_area_complete_one_cluster_only_and_the_subject_cuts_what_was_typed(
     app, smtp
 ):

@@ -240,45 +240,65 @@ def cases_of_product(
 
 @dataclass
 class Open:
-    """An open event of a product with its members: case id → the day the company knew it."""
+    """An open event of a product, as it stands for the case checked (`me`): whether the case is
+    a member, and whether the event's window holds it (a member known within `days` days of
+    it, on either side; an event without members holds any)."""
 
     event: GroupEvent
-    members: dict[int, date]
+    has_me: bool
+    holds: bool
 
-    def belongs(self, case: Counted, days: int) -> bool:
+    def belongs(self, case: Counted) -> bool:
         """Tell whether a case joins the event: a deaths event if fatal, a cluster of its
-        area; and known within `days` days of the members (the event's window still holds it)."""
+        area; and the event's window still holds it."""
         if self.event.kind == "deaths":
             if not case.death:
                 return False
         elif not counts_for(case.area, area_key(self.event.province, self.event.city)):
             return False
-        known = self.members.values()
-        reach = timedelta(days=days - 1)
-        return not known or min(known) - reach <= case.known_on <= max(known) + reach
+        return self.holds
 
 
-def open_of(session: Session, product_id: int) -> list[Open]:
-    """Return the product's open events with their members' days."""
-    events = session.scalars(
-        sa.select(GroupEvent)
+def open_of(session: Session, product_id: int, me: Counted, days: int) -> list[Open]:
+    """Return the product's open events as they stand for `me`, in one statement.
+
+    What an event's window asks of its members (the earliest known no later than `days` − 1
+    days after `me`, the latest no earlier than as many before) is asked as EXISTS: the first
+    member found answers, however many cases a product's scare has put in the event. A case is
+    known on its earliest report's day, so a member is known by a day when one of its reports
+    is, and known on or after a day when none of them is before it.
+    """
+    reach = timedelta(days=days - 1)
+    member = sa.select(GroupEventCase.case_id).where(GroupEventCase.group_event_id == GroupEvent.id)
+    reported = sa.select(Report.id).where(Report.case_id == GroupEventCase.case_id)
+    known_by_end = member.where(sa.exists(reported.where(Report.aware_on <= me.known_on + reach)))
+    known_from_start = member.where(
+        ~sa.exists(reported.where(Report.aware_on < me.known_on - reach))
+    )
+    holds = sa.or_(
+        ~sa.exists(member), sa.and_(sa.exists(known_by_end), sa.exists(known_from_start))
+    )
+    has_me = sa.exists(member.where(GroupEventCase.case_id == me.case_id))
+    rows = session.execute(
+        sa.select(GroupEvent, has_me, holds)
         .where(GroupEvent.product_id == product_id, GroupEvent.closed_at.is_(None))
         .order_by(GroupEvent.id)
-    ).all()
-    found = [Open(event, {}) for event in events]
-    by_id = {item.event.id: item for item in found}
-    if by_id:
+    )
+    return [Open(event, bool(mine), bool(held)) for event, mine, held in rows]
+
+
+def member_sets(session: Session, events: list[Open]) -> list[set[int]]:
+    """Return the cases of each event, as the window's new events are compared with them."""
+    members: dict[int, set[int]] = {item.event.id: set() for item in events}
+    if members:
         rows = session.execute(
-            sa.select(
-                GroupEventCase.group_event_id, GroupEventCase.case_id, sa.func.min(Report.aware_on)
+            sa.select(GroupEventCase.group_event_id, GroupEventCase.case_id).where(
+                GroupEventCase.group_event_id.in_(members)
             )
-            .join(Report, Report.case_id == GroupEventCase.case_id)
-            .where(GroupEventCase.group_event_id.in_(by_id))
-            .group_by(GroupEventCase.group_event_id, GroupEventCase.case_id)
         )
-        for event_id, case_id, known_on in rows:
-            by_id[event_id].members[case_id] = known_on
-    return found
+        for event_id, case_id in rows:
+            members[event_id].add(case_id)
+    return list(members.values())
 
 
 def check_case(session: Session, case_id: int, actor: str, report_id: int | None) -> None:
@@ -305,31 +325,25 @@ def check_case(session: Session, case_id: int, actor: str, report_id: int | None
     session.execute(
         sa.select(Product.id).where(Product.id.in_(product_ids)).with_for_update(key_share=True)
     ).all()
-    threshold, days, deaths = settings()
+    limits = settings()
     for product_id in product_ids:
         found = cases_of_product(session, product_id, date.min, date.max, case_id)
         if not found:
             return  # invalid or a duplicate: it counts for no product
-        me = found[0]
-        window = cases_of_product(
-            session,
-            product_id,
-            me.known_on - timedelta(days=days - 1),
-            me.known_on + timedelta(days=days - 1),
-        )
-        check_product(session, product_id, me, window, (threshold, days, deaths), actor, report_id)
+        check_product(session, product_id, found[0], limits, actor, report_id)
 
 
 def check_product(
     session: Session,
     product_id: int,
     me: Counted,
-    window: list[Counted],
     limits: tuple[int, int, int],
     actor: str,
     report_id: int | None,
 ) -> None:
-    """Join `me` to the product's open events it belongs to, or open those the window makes.
+    """Join `me` to the product's open events it belongs to, or open those the cases known
+    within `days` days of it make (the window, read only when an event may open: a case that
+    joins the open cluster of a scare does not read the scare's every case).
 
     No event opens whose cases all belong to one open event already (three deaths in one city
     make a deaths event, not a cluster as well). A case that names no area, or a province
@@ -337,14 +351,18 @@ def check_product(
     open event it no longer counts elsewhere. A cluster needs a case placed in its area.
     """
     threshold, days, deaths = limits
-    events = open_of(session, product_id)
+    events = open_of(session, product_id, me, days)
     joined = set()
     for item in events:
-        if item.belongs(me, days):
+        if item.belongs(me):
             joined.add(item.event.kind)
-            if me.case_id not in item.members:
-                join(session, item, me, actor, report_id)
-    groups = [set(item.members) for item in events]
+            if not item.has_me:
+                join(session, item.event, me, actor, report_id)
+    if "cluster" in joined and (not me.death or "deaths" in joined):
+        return
+    reach = timedelta(days=days - 1)
+    window = cases_of_product(session, product_id, me.known_on - reach, me.known_on + reach)
+    groups = member_sets(session, events)
     if me.death and "deaths" not in joined:
         found = first_cluster([c for c in window if c.death], me.known_on, deaths, days)
         if found and not any({c.case_id for c in found[1]} <= group for group in groups):
@@ -392,17 +410,20 @@ def stored_area(area: Area, members: list[Counted]) -> Area:
     return province, city
 
 
-def join(session: Session, item: Open, case: Counted, actor: str, report_id: int | None) -> None:
+def join(
+    session: Session, event: GroupEvent, case: Counted, actor: str, report_id: int | None
+) -> None:
     """Add a case to an open event, audited, and tell the safety inbox (a short mail)."""
-    event = item.event
     session.add(GroupEventCase(group_event_id=event.id, case_id=case.case_id, added_at=now()))
-    item.members[case.case_id] = case.known_on
+    count = session.scalar(  # the case just added flushed first
+        sa.select(sa.func.count()).where(GroupEventCase.group_event_id == event.id)
+    )
     reference = first_reference(session, case.case_id)
     audit.record(
         session, actor, "group event changed", report_id, "group_event", None,
         f"{event.id}: {reference}",
     )  # fmt: skip
-    session.add(joined_mail(event, reference, len(item.members)))
+    session.add(joined_mail(event, reference, count or 0))
 
 
 def open_event(
