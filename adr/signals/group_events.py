@@ -26,7 +26,7 @@ names or phone numbers.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import IO, Any
@@ -190,9 +190,16 @@ def case_areas(session: Session, case_ids: list[int]) -> dict[int, Area]:
     return areas
 
 
-def cases_of_product(
-    session: Session, product_id: int, since: date, until: date, case_id: int | None = None
-) -> list[Counted]:
+KNOWN_ON = sa.func.min(Report.aware_on)  # a case is known from its earliest report's day
+COUNTED = (  # the cases that count, with the day known and whether fatal
+    sa.select(Case.id, KNOWN_ON, Case.death)
+    .join(Report, Report.case_id == Case.id)
+    .where(Case.status.not_in(regulatory.NOT_FOR_REGULATOR), Case.duplicate_of_id.is_(None))
+    .group_by(Case.id, Case.death)
+)
+
+
+def cases_of_product(session: Session, product_id: int, since: date, until: date) -> list[Counted]:
     """Return the cases of a product that count, first known from `since` to `until`.
 
     Three small steps, each by an index and a list of ids (the cases with a report known in the
@@ -200,11 +207,8 @@ def cases_of_product(
     statement of nested subqueries: a planner misled by stale statistics (a table just filled)
     looped over every report for every report in it.
     """
-    if case_id is not None:
-        candidates = [case_id]
-    else:
-        in_window = sa.select(Report.case_id).where(Report.aware_on.between(since, until))
-        candidates = list(session.scalars(in_window.distinct()))
+    in_window = sa.select(Report.case_id).where(Report.aware_on.between(since, until))
+    candidates = list(session.scalars(in_window.distinct()))
     named: list[int] = []
     for chunk in chunks(candidates):
         named += session.scalars(
@@ -217,20 +221,16 @@ def cases_of_product(
             )
             .distinct()
         )
-    known_on = sa.func.min(Report.aware_on)
     rows: list[Any] = []
     for chunk in chunks(named):
         rows += session.execute(
-            sa.select(Case.id, known_on, Case.death)
-            .join(Report, Report.case_id == Case.id)
-            .where(
-                Case.id.in_(chunk),
-                Case.status.not_in(regulatory.NOT_FOR_REGULATOR),
-                Case.duplicate_of_id.is_(None),
-            )
-            .group_by(Case.id, Case.death)
-            .having(known_on.between(since, until))
+            COUNTED.where(Case.id.in_(chunk)).having(KNOWN_ON.between(since, until))
         ).all()
+    return placed(session, rows)
+
+
+def placed(session: Session, rows: Sequence[Any]) -> list[Counted]:
+    """Return counted cases (id, day known, fatal) with where each happened."""
     areas = case_areas(session, [row[0] for row in rows])
     return [
         Counted(id_, on, death, area_key(*areas.get(id_, NOWHERE)), areas.get(id_, NOWHERE))
@@ -325,12 +325,11 @@ def check_case(session: Session, case_id: int, actor: str, report_id: int | None
     session.execute(
         sa.select(Product.id).where(Product.id.in_(product_ids)).with_for_update(key_share=True)
     ).all()
-    limits = settings()
+    found = placed(session, session.execute(COUNTED.where(Case.id == case_id)).all())
+    if not found or found[0].known_on is None:
+        return  # invalid or a duplicate: it counts for no product
     for product_id in product_ids:
-        found = cases_of_product(session, product_id, date.min, date.max, case_id)
-        if not found:
-            return  # invalid or a duplicate: it counts for no product
-        check_product(session, product_id, found[0], limits, actor, report_id)
+        check_product(session, product_id, found[0], settings(), actor, report_id)
 
 
 def check_product(
