@@ -243,9 +243,9 @@ def changed(state: Any, names: Iterable[str]) -> bool:
 def keep_tally(session: Session) -> None:
     """Recount, in the transaction about to commit, the batches of every case it touched.
 
-    Once per transaction, not per flush: the last changes are flushed first. Before the audit
+    At the commit, not at each flush: the last changes are flushed first. Before the audit
     trail's entries are chained (`audit.append_pending`), which locks the chain to the commit.
-    The batch alert calls it before the commit too, to count a stored report's case
+    The batch alert calls it earlier as well, to count a stored report's case
     (`adr.batches.check_batches`); the commit then recounts only what changed since.
     """
     notes = transaction_notes(session)

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from adr import mailer, products, regulatory, vocab
+from adr.cases import merges
 from adr.extensions import db
 from adr.models import AuditEntry, GroupEvent, Product, Report, write_transaction
 from adr.signals import group_events
@@ -319,6 +320,32 @@ def test_a_case_joining_an_open_cluster_reads_only_itself(app, smtp, monkeypatch
     submit(app, **XIAN)  # another city: the window is read, and makes no cluster there
     assert read == [(TODAY - timedelta(days=6), TODAY + timedelta(days=6))]
     assert events(app) == [("cluster", "陕西省", "榆林市", TODAY, 5)]
+
+
+def test_a_case_merged_away_counts_for_no_window_and_no_count(app, smtp):
+    """A duplicate merged into its original keeps its place in the event, without reports: it
+    is known on no day, so it neither widens the event's window nor adds to its count."""
+
+    def merge(duplicate: str, original: str) -> None:
+        with app.app_context(), write_transaction() as session:
+            case_of = {
+                reference: session.scalar(sa.select(Report).where(Report.reference == reference))
+                for reference in (duplicate, original)
+            }
+            merges.merge(session, case_of[duplicate].case, case_of[original].case, REVIEWER)
+
+    client = signed_in(app, REVIEWER)
+    weeks_ago = [phone_call(client, TODAY - timedelta(days=20), **YULIN) for _ in range(3)]
+    merge(weeks_ago[2], weeks_ago[0])
+    today = [submit(app, **YULIN) for _ in range(3)]  # the old event's window is over
+    assert events(app) == [
+        ("cluster", "陕西省", "榆林市", TODAY - timedelta(days=20), 3),  # the merged one kept
+        ("cluster", "陕西省", "榆林市", TODAY, 3),
+    ]
+    merge(today[2], today[0])
+    submit(app, **YULIN)
+    joined = group_mails(app, smtp)[-1]
+    assert joined["Subject"].startswith("群体不良事件 #2：新增 1 例，现共 3 例")
 
 
 def test_cases_without_area_complete_one_cluster_only_and_the_subject_cuts_what_was_typed(

@@ -259,6 +259,11 @@ class Open:
         return self.holds
 
 
+# A member's reports. A case merged into another keeps its place in the events, without
+# reports: it is known on no day, and counts for no window.
+REPORTED = sa.select(Report.id).where(Report.case_id == GroupEventCase.case_id)
+
+
 def open_of(session: Session, product_id: int, me: Counted, days: int) -> list[Open]:
     """Return the product's open events as they stand for `me`, in one statement.
 
@@ -270,13 +275,13 @@ def open_of(session: Session, product_id: int, me: Counted, days: int) -> list[O
     """
     reach = timedelta(days=days - 1)
     member = sa.select(GroupEventCase.case_id).where(GroupEventCase.group_event_id == GroupEvent.id)
-    reported = sa.select(Report.id).where(Report.case_id == GroupEventCase.case_id)
-    known_by_end = member.where(sa.exists(reported.where(Report.aware_on <= me.known_on + reach)))
+    known_by_end = member.where(sa.exists(REPORTED.where(Report.aware_on <= me.known_on + reach)))
     known_from_start = member.where(
-        ~sa.exists(reported.where(Report.aware_on < me.known_on - reach))
+        sa.exists(REPORTED), ~sa.exists(REPORTED.where(Report.aware_on < me.known_on - reach))
     )
     holds = sa.or_(
-        ~sa.exists(member), sa.and_(sa.exists(known_by_end), sa.exists(known_from_start))
+        ~sa.exists(member.where(sa.exists(REPORTED))),
+        sa.and_(sa.exists(known_by_end), sa.exists(known_from_start)),
     )
     has_me = sa.exists(member.where(GroupEventCase.case_id == me.case_id))
     rows = session.execute(
@@ -326,7 +331,7 @@ def check_case(session: Session, case_id: int, actor: str, report_id: int | None
         sa.select(Product.id).where(Product.id.in_(product_ids)).with_for_update(key_share=True)
     ).all()
     found = placed(session, session.execute(COUNTED.where(Case.id == case_id)).all())
-    if not found or found[0].known_on is None:
+    if not found:
         return  # invalid or a duplicate: it counts for no product
     for product_id in product_ids:
         check_product(session, product_id, found[0], settings(), actor, report_id)
@@ -414,8 +419,11 @@ def join(
 ) -> None:
     """Add a case to an open event, audited, and tell the safety inbox (a short mail)."""
     session.add(GroupEventCase(group_event_id=event.id, case_id=case.case_id, added_at=now()))
-    count = session.scalar(  # the case just added flushed first
-        sa.select(sa.func.count()).where(GroupEventCase.group_event_id == event.id)
+    session.flush()
+    count = session.scalar(  # its cases with reports, this one included
+        sa.select(sa.func.count()).where(
+            GroupEventCase.group_event_id == event.id, sa.exists(REPORTED)
+        )
     )
     reference = first_reference(session, case.case_id)
     audit.record(
