@@ -333,8 +333,9 @@ def check_case(session: Session, case_id: int, actor: str, report_id: int | None
     found = placed(session, session.execute(COUNTED.where(Case.id == case_id)).all())
     if not found:
         return  # invalid or a duplicate: it counts for no product
+    limits = settings()
     for product_id in product_ids:
-        check_product(session, product_id, found[0], settings(), actor, report_id)
+        check_product(session, product_id, found[0], limits, actor, report_id)
 
 
 def check_product(
