@@ -42,6 +42,7 @@ import sqlalchemy as sa
 from flask import Flask
 
 from adr import create_app
+from adr.extensions import db as app_db  # `db` is the run's database below
 from adr.models import Batch, Product, write_transaction
 from bench.mail import SERVER
 from tests.conftest import COMPANY, hidden_inputs, valid_report
@@ -245,6 +246,8 @@ def register_product(app: Flask) -> None:
             ],
         )
         session.add(product)
+    with app.app_context():
+        app_db.engine.dispose()  # no connection of the bench's kept open through the run
 
 
 # The clients.
