@@ -106,7 +106,7 @@ def cases_naming(product_id: int, batch_number: str, since: date) -> list[BatchC
         .join(Report, Report.case_id == copied.case_id)
         .join(Drug, Drug.report_id == Report.id)
         .where(
-            *batch_key(copied, product_id, batch_number, since),
+            *batch_key(product_id, batch_number, since),
             Drug.role == "suspect",
             Drug.product_id == product_id,
             Drug.batch_number == batch_number,
@@ -120,9 +120,10 @@ def cases_naming(product_id: int, batch_number: str, since: date) -> list[BatchC
     return list(first.values())
 
 
-def batch_key(copied: Any, product_id: int, batch_number: str, since: date) -> list[Any]:
+def batch_key(product_id: int, batch_number: str, since: date) -> list[Any]:
     """Select a batch's copied cases known in the window (a case is copied with the last day the
     company knew of a report of it naming the batch)."""
+    copied = batch_tally.cases_t.c
     return [
         copied.product_id == product_id,
         copied.batch_number == batch_number,
@@ -157,10 +158,9 @@ def check_batches(session: Session, report: Report) -> None:
     threshold, days = alert_settings()
     since = window_start(days)
     batch_tally.keep_tally(session)  # this report's case copied among the batches' cases
-    copied = batch_tally.cases_t.c
     for product_id, batch_number in named:
         count = session.scalar(  # counted by its key: the cases are read for a level's mail
-            sa.select(sa.func.count()).where(*batch_key(copied, product_id, batch_number, since))
+            sa.select(sa.func.count()).where(*batch_key(product_id, batch_number, since))
         )
         level = alert_level(count or 0, threshold)
         if level is None or session.scalar(

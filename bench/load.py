@@ -33,7 +33,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import date
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
@@ -43,9 +42,9 @@ from flask import Flask
 
 from adr import create_app
 from adr.extensions import db as app_db  # `db` is the run's database below
-from adr.models import Batch, Product, write_transaction
+from adr.models import write_transaction
 from bench.mail import SERVER
-from tests.conftest import COMPANY, hidden_inputs, valid_report
+from tests.conftest import amoxicillin, hidden_inputs, valid_report
 from tests.postgres import Cluster, server_binaries
 from tests.smtp import free_port
 
@@ -231,22 +230,9 @@ def app_env(folder: Path, uri: str, mail_port: int) -> dict[str, str]:
 def register_product(app: Flask) -> None:
     """Put the product the reports name in the catalogue, with their batch, as a company's
     catalogue holds its own products (staff add them at /staff/products)."""
-    with app.app_context(), write_transaction() as session:
-        product = Product(
-            generic_name="阿莫西林胶囊",
-            brand_name="天宁",
-            approval_number="国药准字H61020123",
-            manufacturer=COMPANY,
-            batches=[
-                Batch(
-                    batch_number="20260315A",  # valid_report()'s " 20260315a ", as stored
-                    manufactured_on=date(2026, 3, 15),
-                    expires_on=date(2028, 2, 29),
-                )
-            ],
-        )
-        session.add(product)
     with app.app_context():
+        with write_transaction() as session:
+            session.add(amoxicillin())
         app_db.engine.dispose()  # no connection of the bench's kept open through the run
 
 

@@ -19,6 +19,7 @@ import re
 import shutil
 import threading
 import time
+from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -28,6 +29,7 @@ import sqlalchemy as sa
 
 from adr import create_app, http
 from adr.extensions import db
+from adr.models import Batch, Product
 from tests import imap, pdf_tools
 from tests.browser.live import CHROMIUM, MISSING
 from tests.postgres import Cluster, server_binaries
@@ -327,6 +329,24 @@ def hidden_inputs(html: str) -> dict[str, str]:
     for tag in re.findall(r"<input\b[^>]*>", html):  # only the inputs: pages are long
         parser.feed(tag)
     return parser.values
+
+
+BATCH = "20260315A"  # valid_report()'s " 20260315a ", as stored
+
+
+def amoxicillin(registered: bool = True) -> Product:
+    """Return the company's amoxicillin as the catalogue holds it, the product valid_report()
+    names, with its batch in the register if asked: to add to a session."""
+    product = Product(
+        generic_name="阿莫西林胶囊",
+        brand_name="天宁",
+        approval_number="国药准字H61020123",
+        manufacturer=COMPANY,
+    )
+    if registered:
+        made, expires = date(2026, 3, 15), date(2028, 2, 29)
+        product.batches = [Batch(batch_number=BATCH, manufactured_on=made, expires_on=expires)]
+    return product
 
 
 def valid_report() -> dict[str, object]:

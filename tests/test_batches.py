@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 from adr import accounts, regulatory
 from adr.batches import alert_level
 from adr.extensions import db
-from adr.models import Batch, BatchAlert, Product, Report
+from adr.models import BatchAlert, Product, Report
 from tests.conftest import (
-    COMPANY,
+    BATCH,
+    amoxicillin,
     hidden_inputs,
     reference_of,
     send_report,
@@ -26,7 +27,6 @@ from tests.test_mailer import PERSONAL, make_app
 from tests.test_review import PASSWORD, REVIEWER, assess, signed_in
 
 TODAY = regulatory.china_today()
-BATCH = "20260315A"  # valid_report()'s " 20260315a ", as stored
 DEATH = {
     "event-outcome": "death",
     "event-death_cause": "过敏性休克",
@@ -46,21 +46,7 @@ def smtp():
 def catalogued(app, registered: bool = True):
     """Put the company's amoxicillin in the catalogue, its batch in the register if asked."""
     with app.app_context():
-        product = Product(
-            generic_name="阿莫西林胶囊",
-            brand_name="天宁",
-            approval_number="国药准字H61020123",
-            manufacturer=COMPANY,
-        )
-        db.session.add(product)
-        if registered:
-            product.batches.append(
-                Batch(
-                    batch_number=BATCH,
-                    manufactured_on=date(2026, 3, 15),
-                    expires_on=date(2028, 2, 29),
-                )
-            )
+        db.session.add(amoxicillin(registered))
         accounts.create_user(REVIEWER, "审核员", "reviewer", PASSWORD, "test")
         db.session.commit()
     return app
