@@ -20,6 +20,8 @@ from itertools import chain
 from typing import Any, TypeAlias
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from adr import regulatory
@@ -128,6 +130,31 @@ COUNT = sa.insert(tally_t).from_select(
 STORED_SINCE = sa.select(window_t.c.since)
 
 
+def adding(insert: Any, greatest: Any) -> Any:
+    """Return `insert` (PostgreSQL's or SQLite's) of the tally rows of the chosen cases' copies,
+    added to the batches' rows already counted: cases that had no copy, so counted nowhere."""
+    new = tally_rows(STORED_SINCE.scalar_subquery(), None).where(cases_t.c.case_id.in_(CASE_IDS))
+    insert = insert(tally_t).from_select(list(tally_t.c), new)
+    old, more = tally_t.c, insert.excluded
+
+    def later(name: str) -> Any:  # the later day, either NULL (SQLite's max() would be NULL)
+        a, b = old[name], more[name]
+        return greatest(sa.func.coalesce(a, b), sa.func.coalesce(b, a))
+
+    counts = ("cases", "serious", "deaths", "window_cases", "window_serious", "window_deaths")
+    added = {name: old[name] + more[name] for name in counts}
+    return insert.on_conflict_do_update(
+        index_elements=[old.product_id, old.batch_number],
+        set_=added | {name: later(name) for name in ("last_known_on", "window_last_known_on")},
+    )
+
+
+ADD_COUNTS = {
+    "postgresql": adding(postgresql_insert, sa.func.greatest),
+    "sqlite": adding(sqlite_insert, sa.func.max),
+}
+
+
 def recount(connection: sa.Connection, pairs: Pairs, since: date | None) -> None:
     """Count the batches chosen again from `BatchCase` (one with no case left goes)."""
     if not isinstance(pairs, list):  # rows the delete would take from under the subquery
@@ -151,7 +178,9 @@ def recount_cases(connection: sa.Connection, case_ids: Iterable[int]) -> None:
         if before:
             connection.execute(DROP_CASES, chosen_cases)
         after = {tuple(row) for row in connection.execute(COPY_CASES, chosen_cases)}
-        if before or after:
+        if not before and after:  # new to the tally (a new case): its counts are added
+            connection.execute(ADD_COUNTS[connection.dialect.name], chosen_cases)
+        elif before or after:
             recount(connection, sorted(before | after), stored_since(connection))
 
 

@@ -39,6 +39,7 @@ from adr.models import (
     OutboxMail,
     Product,
     Report,
+    lock_products,
     write_transaction,
 )
 
@@ -149,12 +150,7 @@ def check_batches(session: Session, report: Report) -> None:
     )
     if not named:
         return
-    # FOR NO KEY UPDATE: the report's drugs already hold a key-share lock on their product
-    # (their foreign key), which FOR UPDATE would wait for, each report for the other's.
-    product_ids = sorted({product_id for product_id, _batch in named})
-    session.execute(
-        sa.select(Product.id).where(Product.id.in_(product_ids)).with_for_update(key_share=True)
-    ).all()
+    lock_products(session, (product_id for product_id, _batch in named))
     threshold, days = alert_settings()
     since = window_start(days)
     batch_tally.keep_tally(session)  # this report's case copied among the batches' cases

@@ -340,6 +340,26 @@ def transaction_notes(session: Session) -> dict[str, Any]:
 def forget_transaction_notes(session: Session, transaction: Any) -> None:
     if transaction.parent is None:  # committed (its hooks took their notes), rolled back, closed
         session.info.pop("transaction_notes", None)
+    elif transaction.nested:  # a savepoint rolled back frees the locks taken since: lock again
+        transaction_notes(session).pop(LOCKED_PRODUCTS, None)
+
+
+LOCKED_PRODUCTS = "locked_products"  # transaction_notes: the products whose rows it locked
+
+
+def lock_products(session: Session, product_ids: Iterable[int]) -> None:
+    """Lock the products' rows until the transaction ends, in id order, once a transaction.
+
+    So two writers counting one product's cases (the batch alert, the group events) count one
+    after the other. FOR NO KEY UPDATE: a report's drugs hold a key-share lock on their product
+    (their foreign key), which FOR UPDATE would wait for, each report for the other's.
+    """
+    held = transaction_notes(session).setdefault(LOCKED_PRODUCTS, set())
+    wanted = sorted(set(product_ids) - held)
+    if wanted:
+        locking = sa.select(Product.id).where(Product.id.in_(wanted))
+        session.execute(locking.with_for_update(key_share=True)).all()
+        held.update(wanted)
 
 
 def copy_case_values(connection: sa.Connection, case_ids: Iterable[int]) -> None:

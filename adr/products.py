@@ -176,6 +176,7 @@ def link(drugs: Iterable[Drug]) -> None:
         before = catalogue.products.get(drug.product_id) if drug.product_id else None
         drug.product_id = catalogue.match(drug)
         product = catalogue.products.get(drug.product_id) if drug.product_id else None
+        drug.product = product  # held: the report's checks and mails get it without a query
         filled = before is not None and drug.dosage_form == before.dosage_form
         if product is not None and (not drug.dosage_form or filled):
             drug.dosage_form = product.dosage_form

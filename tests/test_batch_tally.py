@@ -81,6 +81,20 @@ def assert_no_drift(app) -> None:
         ]
 
 
+def test_a_new_case_adds_its_counts_and_its_day_to_the_batch_counted_already(alerting):  # noqa: F811
+    """A new case's counts are added to its batch's, not counted again: the later day is kept,
+    in and out of the window, whichever order the cases came in."""
+    client = signed_in(alerting, REVIEWER)
+    batch = "20250101C"
+    for days_ago in (200, 10, 100, 300, 5):  # out of the window first: no day in it yet
+        phone_call(client, TODAY - timedelta(days=days_ago), batch=batch)
+        assert_no_drift(alerting)
+    with alerting.app_context():
+        since = batches.window_start(batches.alert_settings()[1])
+        (row,) = [r for r in batches.batch_rows(since, True, 1000) if r.batch_number == batch]
+        assert (row.all_time, row.in_window, row.last_known_on) == (5, 2, TODAY - timedelta(5))
+
+
 def test_the_tally_follows_every_path_that_changes_what_it_counts(alerting):  # noqa: F811
     client = signed_in(alerting, REVIEWER)
     first, second, third = submit(alerting), submit(alerting), submit(alerting, **DEATH)

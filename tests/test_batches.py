@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from adr import accounts, regulatory
 from adr.batches import alert_level
 from adr.extensions import db
-from adr.models import BatchAlert, Product, Report
+from adr.models import BatchAlert, Product, Report, lock_products, write_transaction
 from tests.conftest import (
     BATCH,
     amoxicillin,
@@ -242,6 +242,33 @@ def test_two_reports_arriving_together_do_not_both_miss_the_threshold(alerting, 
     assert len(references) == 2
     assert alerts(alerting) == [(BATCH, 3)]
     assert len(alert_mails(alerting, smtp)) == 1
+
+
+def test_a_transaction_locks_a_product_once_and_again_after_its_savepoint_rolled_back(alerting):
+    """The batch alert and the group events both lock the products they count; the second asks
+    nothing more. A savepoint rolled back frees the locks taken within it: asked again after it,
+    the lock is taken again."""
+    with alerting.app_context():
+        product_id = db.session.scalar(sa.select(Product.id))
+        locks: list[str] = []
+
+        def spy(_conn, _cursor, statement, *_args) -> None:
+            if statement.startswith("SELECT product.id \nFROM product"):
+                locks.append(statement)
+
+        sa.event.listen(db.engine, "before_cursor_execute", spy)
+        try:
+            with write_transaction() as session:
+                lock_products(session, [product_id])
+                lock_products(session, [product_id])
+                assert len(locks) == 1
+                session.begin_nested().rollback()
+                lock_products(session, [product_id])
+                assert len(locks) == 2
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", spy)
+        if db.engine.dialect.name == "postgresql":
+            assert all("FOR NO KEY UPDATE" in statement for statement in locks)
 
 
 # The batch table and the dashboard.

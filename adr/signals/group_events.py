@@ -39,7 +39,15 @@ from openpyxl import Workbook
 from sqlalchemy.orm import Session, selectinload
 
 from adr import audit, mailer, regulatory, vocab
-from adr.models import Case, Drug, GroupEvent, GroupEventCase, Product, Report, chunks
+from adr.models import (
+    Case,
+    Drug,
+    GroupEvent,
+    GroupEventCase,
+    Report,
+    chunks,
+    lock_products,
+)
 from adr.signals.counted import ASSESSED_ROLES
 
 Area = tuple[str | None, str | None]  # province, city; None: not said
@@ -310,9 +318,9 @@ def check_case(session: Session, case_id: int, actor: str, report_id: int | None
     """Join the case to its products' open group events, or open those it makes.
 
     Runs in the write transaction that stored a report of the case or made it fatal, after its
-    case is derived. The products' rows are locked first (FOR NO KEY UPDATE, as the batch alert
-    does: the drugs' foreign keys hold key-share locks), so two cases of one product are
-    counted one after the other and never open two events.
+    case is derived. The products' rows are locked first (`lock_products`, as the batch alert
+    does), so two cases of one product are counted one after the other and never open two
+    events.
     """
     named = session.scalars(
         sa.select(Drug.product_id)
@@ -327,9 +335,7 @@ def check_case(session: Session, case_id: int, actor: str, report_id: int | None
     product_ids = sorted(product_id for product_id in named if product_id is not None)
     if not product_ids:
         return
-    session.execute(
-        sa.select(Product.id).where(Product.id.in_(product_ids)).with_for_update(key_share=True)
-    ).all()
+    lock_products(session, product_ids)  # held already if the batch alert counted them
     found = placed(session, session.execute(COUNTED.where(Case.id == case_id)).all())
     if not found:
         return  # invalid or a duplicate: it counts for no product
