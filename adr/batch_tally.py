@@ -7,10 +7,10 @@ deletes what they copy (a drug's role, product or batch, a report's case or day 
 status, seriousness or death) recounts the cases it touched just before it commits, whatever
 the path: the public form, staff entry, triage, follow-ups, corrections, relinks, merges and
 markings all change them through the ORM, whose flushes note the cases. A case new to the
-tally adds its counts to its batches' instead (a new report's case: no batch counted again). The window moves with
-the days: the first reader of a new day (or of changed settings) recounts the batches whose
-cases entered or left it. A bulk statement that goes round the ORM must call `recount_cases`
-(or `rebuild`) itself, as the demo data does.
+tally adds its counts to its batches' instead (a new report's case: no batch counted again).
+The window moves with the days: the first reader of a new day (or of changed settings)
+recounts the batches whose cases entered or left it. A bulk statement that goes round the ORM
+must call `recount_cases` (or `rebuild`) itself, as the demo data does.
 """
 
 from __future__ import annotations
