@@ -348,16 +348,18 @@ LOCKED_PRODUCTS = "locked_products"  # transaction_notes: the products whose row
 
 
 def lock_products(session: Session, product_ids: Iterable[int]) -> None:
-    """Lock the products' rows until the transaction ends, in id order, once a transaction.
+    """Lock the products' rows until the transaction ends, each once a transaction, in id order.
 
     So two writers counting one product's cases (the batch alert, the group events) count one
-    after the other. FOR NO KEY UPDATE: a report's drugs hold a key-share lock on their product
-    (their foreign key), which FOR UPDATE would wait for, each report for the other's.
+    after the other. In id order, as `batch_tally` locks them: an IN list alone is locked in the
+    table's order, which editing a product changes, and two writers could each hold a product
+    the other waits for. FOR NO KEY UPDATE: a report's drugs hold a key-share lock on their
+    product (their foreign key), which FOR UPDATE would wait for, each report for the other's.
     """
     held = transaction_notes(session).setdefault(LOCKED_PRODUCTS, set())
     wanted = sorted(set(product_ids) - held)
     if wanted:
-        locking = sa.select(Product.id).where(Product.id.in_(wanted))
+        locking = sa.select(Product.id).where(Product.id.in_(wanted)).order_by(Product.id)
         session.execute(locking.with_for_update(key_share=True)).all()
         held.update(wanted)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import date, timedelta
 from html.parser import HTMLParser
 
@@ -10,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from adr import accounts, regulatory
+from adr import accounts, batch_tally, regulatory
 from adr.batches import alert_level
 from adr.extensions import db
 from adr.models import BatchAlert, Product, Report, lock_products, write_transaction
@@ -269,6 +270,56 @@ def test_a_transaction_locks_a_product_once_and_again_after_its_savepoint_rolled
             sa.event.remove(db.engine, "before_cursor_execute", spy)
         if db.engine.dialect.name == "postgresql":
             assert all("FOR NO KEY UPDATE" in statement for statement in locks)
+
+
+@pytest.mark.postgresql_only
+def test_products_are_locked_in_id_order_whatever_the_tables_order(alerting):
+    """A report naming two products waits for the lower one without holding the higher, so the
+    day's first reader, locking every product in id order to move the window, never deadlocks
+    with it. Editing product 1 moves its row after product 2 in the table."""
+    with alerting.app_context():
+        with write_transaction() as session:
+            session.add(
+                Product(
+                    generic_name="布洛芬", approval_number="国药准字H00000002", manufacturer="天宁"
+                )
+            )
+        with write_transaction() as session:
+            ids = sorted(session.scalars(sa.select(Product.id)))
+            session.execute(sa.update(Product).where(Product.id == ids[0]).values(brand_name="新"))
+        waiting = sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+
+        def wait_for(writers: int) -> None:
+            with db.engine.connect() as connection:
+                while connection.execute(waiting).scalar_one() < writers:
+                    time.sleep(0.02)
+
+        errors: list[Exception] = []
+
+        def writer(work) -> threading.Thread:
+            def run() -> None:
+                with alerting.app_context():
+                    try:
+                        with write_transaction() as session:
+                            work(session)
+                    except sa.exc.DBAPIError as error:
+                        errors.append(error)
+
+            thread = threading.Thread(target=run)
+            thread.start()
+            return thread
+
+        storing = db.engine.connect()  # a report of product 1 being stored
+        storing.execute(sa.select(Product.id).where(Product.id == ids[0]).with_for_update()).all()
+        threads = [writer(lambda s: batch_tally.move_window(s.connection(), TODAY))]
+        wait_for(1)
+        threads.append(writer(lambda s: lock_products(s, ids)))  # a report naming both
+        wait_for(2)
+        storing.commit()
+        storing.close()
+        for thread in threads:
+            thread.join(10)
+        assert errors == []
 
 
 # The batch table and the dashboard.
