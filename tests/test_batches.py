@@ -272,26 +272,39 @@ def test_a_transaction_locks_a_product_once_and_again_after_its_savepoint_rolled
             assert all("FOR NO KEY UPDATE" in statement for statement in locks)
 
 
+TWO_PRODUCTS = {  # amoxicillin (product 1) without its batch, then ibuprofen with one
+    "drugs-0-batch_number": "",
+    "drugs-1-role": "suspect",
+    "drugs-1-generic_name": "布洛芬缓释胶囊",
+    "drugs-1-approval_number": "国药准字H20000001",
+    "drugs-1-manufacturer": "天宁",
+    "drugs-1-batch_number": "20260501A",
+}
+
+
 @pytest.mark.postgresql_only
-def test_products_are_locked_in_id_order_whatever_the_tables_order(alerting):
+@pytest.mark.parametrize("report", ["locking both", "stored"])
+def test_products_are_locked_in_id_order_whatever_the_tables_order(alerting, report):
     """A report naming two products waits for the lower one without holding the higher, so the
     day's first reader, locking every product in id order to move the window, never deadlocks
-    with it. Editing product 1 moves its row after product 2 in the table."""
+    with it: the products' rows locked by one IN list in id order (editing product 1 moved its
+    row after product 2 in the table), and a stored report's locked at once, before the batch
+    alert locks the one with a batch and the group events the other."""
     with alerting.app_context():
         with write_transaction() as session:
-            session.add(
-                Product(
-                    generic_name="布洛芬", approval_number="国药准字H00000002", manufacturer="天宁"
-                )
-            )
+            ibuprofen = {"generic_name": "布洛芬缓释胶囊", "approval_number": "国药准字H20000001"}
+            session.add(Product(**ibuprofen, manufacturer="天宁"))
         with write_transaction() as session:
             ids = sorted(session.scalars(sa.select(Product.id)))
             session.execute(sa.update(Product).where(Product.id == ids[0]).values(brand_name="新"))
         waiting = sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
 
         def wait_for(writers: int) -> None:
+            deadline = time.monotonic() + 10
             with db.engine.connect() as connection:
                 while connection.execute(waiting).scalar_one() < writers:
+                    connection.rollback()  # the statistics are read once a transaction
+                    assert time.monotonic() < deadline, f"{writers} writers never waited"
                     time.sleep(0.02)
 
         errors: list[Exception] = []
@@ -309,17 +322,27 @@ def test_products_are_locked_in_id_order_whatever_the_tables_order(alerting):
             thread.start()
             return thread
 
-        storing = db.engine.connect()  # a report of product 1 being stored
-        storing.execute(sa.select(Product.id).where(Product.id == ids[0]).with_for_update()).all()
+        storing = db.engine.connect()  # another report of product 1 being counted
+        first = sa.select(Product.id).where(Product.id == ids[0])
+        storing.execute(first.with_for_update(key_share=True)).all()
         threads = [writer(lambda s: batch_tally.move_window(s.connection(), TODAY))]
         wait_for(1)
-        threads.append(writer(lambda s: lock_products(s, ids)))  # a report naming both
+        if report == "stored":
+            stored: list[str] = []
+            threads.append(
+                threading.Thread(target=lambda: stored.append(submit(alerting, **TWO_PRODUCTS)))
+            )
+            threads[-1].start()
+        else:
+            threads.append(writer(lambda s: lock_products(s, ids)))
         wait_for(2)
         storing.commit()
         storing.close()
         for thread in threads:
             thread.join(10)
         assert errors == []
+        if report == "stored":
+            assert len(stored) == 1
 
 
 # The batch table and the dashboard.

@@ -14,7 +14,7 @@ from adr import audit, batches, cases, duplicates, mailer, products, reactions, 
 from adr.cases import holder
 from adr.extensions import db
 from adr.inbox.documents import Accepted, attach
-from adr.models import Case, Report, write_transaction
+from adr.models import Case, Report, lock_products, write_transaction
 from adr.signals import group_events
 
 STORE_ATTEMPTS = 5
@@ -123,6 +123,11 @@ def store_report(
                     case.status = "in_review"
                 if first:
                     cases.recompute(session, case, actor, received=report)
+                # Its products locked at once, in id order, before any is counted: locked one
+                # check at a time, a higher one held could wait for a lower (the window's move).
+                lock_products(
+                    session, (drug.product_id for drug in report.drugs if drug.product_id)
+                )
                 batches.check_batches(session, report)  # counts this report: after its case
                 group_events.check_case(session, case.id, actor, report.id)
                 if also is not None:
