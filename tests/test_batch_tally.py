@@ -10,17 +10,22 @@ import sqlalchemy as sa
 
 from adr import batches, products, regulatory
 from adr.extensions import db
-from adr.models import BatchAlert, Case, Drug, Product, Report, write_transaction
-from tests.test_batches import BATCH, DEATH, TODAY, alerting, phone_call, smtp, submit  # noqa: F401
+from adr.models import BatchAlert, Case, Drug, Report, write_transaction
+from tests.test_batches import (  # noqa: F401
+    BATCH,
+    DEATH,
+    TODAY,
+    alerting,
+    ibuprofen,
+    ibuprofen_drug,
+    phone_call,
+    smtp,
+    submit,
+)
 from tests.test_integrity import correct
 from tests.test_review import REVIEWER, assess, signed_in
 
-IBUPROFEN = {
-    "drugs-0-generic_name": "布洛芬缓释胶囊",
-    "drugs-0-brand_name": "",
-    "drugs-0-approval_number": "国药准字H20000001",
-    "drugs-0-batch_number": "20260501A",
-}
+IBUPROFEN = ibuprofen_drug(0)
 
 
 def joined(since: date | None) -> list[tuple[Any, ...]]:
@@ -121,9 +126,7 @@ def test_the_tally_follows_every_path_that_changes_what_it_counts(alerting):  # 
     for _ in range(2):
         submit(alerting, **IBUPROFEN)  # not in the catalogue yet
     with alerting.app_context(), write_transaction():
-        product = Product(
-            generic_name="布洛芬缓释胶囊", approval_number="国药准字H20000001", manufacturer="天宁"
-        )
+        product = ibuprofen()
         db.session.add(product)
         db.session.flush()
         assert products.relink(product.id, "admin@tianning.example") == 2

@@ -272,13 +272,29 @@ def test_a_transaction_locks_a_product_once_and_again_after_its_savepoint_rolled
             assert all("FOR NO KEY UPDATE" in statement for statement in locks)
 
 
+def ibuprofen() -> Product:
+    """Return a second product of the company's, its maker as staff typed it: to add."""
+    return Product(
+        generic_name="布洛芬缓释胶囊", approval_number="国药准字H20000001", manufacturer="天宁"
+    )
+
+
+def ibuprofen_drug(row: int) -> dict[str, str]:
+    """Return the form's fields of ibuprofen of batch 20260501A in drug row `row`."""
+    fields = {
+        "generic_name": "布洛芬缓释胶囊",
+        "brand_name": "",
+        "approval_number": "国药准字H20000001",
+        "batch_number": "20260501A",
+    }
+    return {f"drugs-{row}-{name}": value for name, value in fields.items()}
+
+
 TWO_PRODUCTS = {  # amoxicillin (product 1) without its batch, then ibuprofen with one
     "drugs-0-batch_number": "",
     "drugs-1-role": "suspect",
-    "drugs-1-generic_name": "布洛芬缓释胶囊",
-    "drugs-1-approval_number": "国药准字H20000001",
     "drugs-1-manufacturer": "天宁",
-    "drugs-1-batch_number": "20260501A",
+    **ibuprofen_drug(1),
 }
 
 
@@ -292,8 +308,7 @@ def test_products_are_locked_in_id_order_whatever_the_tables_order(alerting, rep
     alert locks the one with a batch and the group events the other."""
     with alerting.app_context():
         with write_transaction() as session:
-            ibuprofen = {"generic_name": "布洛芬缓释胶囊", "approval_number": "国药准字H20000001"}
-            session.add(Product(**ibuprofen, manufacturer="天宁"))
+            session.add(ibuprofen())
         with write_transaction() as session:
             ids = sorted(session.scalars(sa.select(Product.id)))
             session.execute(sa.update(Product).where(Product.id == ids[0]).values(brand_name="新"))

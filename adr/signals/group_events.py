@@ -335,7 +335,7 @@ def check_case(session: Session, case_id: int, actor: str, report_id: int | None
     product_ids = sorted(product_id for product_id in named if product_id is not None)
     if not product_ids:
         return
-    lock_products(session, product_ids)  # held already if the batch alert counted them
+    lock_products(session, product_ids)  # held already when a stored report is counted
     found = placed(session, session.execute(COUNTED.where(Case.id == case_id)).all())
     if not found:
         return  # invalid or a duplicate: it counts for no product
