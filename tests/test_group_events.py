@@ -121,6 +121,86 @@ def test_three_cases_in_one_city_open_one_event_mailed_at_once_and_the_fourth_jo
     assert row[7] == "4 (开启后加入 1 例)"
 
 
+def joined_mails(app, smtp, ignore_backoff: bool = False) -> list[tuple[str, str]]:
+    """Deliver what waits; return each notice of joins received so far: subject, text."""
+    with app.app_context():
+        mailer.deliver_pending_mail(ignore_backoff=ignore_backoff)
+    return [
+        (m["Subject"], body(m, "plain"))
+        for m in smtp.inbox.messages
+        if m["Subject"].startswith("群体不良事件 #")
+    ]
+
+
+def test_cases_joining_while_the_last_notice_waits_are_added_to_it_until_a_sender_tries_it(
+    app, smtp
+):
+    for _ in range(3):
+        submit(app, **YULIN)
+    assert joined_mails(app, smtp) == []  # the opening mail only
+    fourth, fifth = submit(app, **YULIN), submit(app, **YULIN)  # no sender pass between them
+    [(subject, text)] = joined_mails(app, smtp)
+    assert subject == "群体不良事件 #1：新增 2 例，现共 5 例（阿莫西林胶囊）"
+    assert text.startswith("2 例病例加入了未结束的群体不良事件")
+    assert fourth in text and fifth in text and text.index(fourth) < text.index(fifth)
+    sixth = submit(app, **YULIN)  # the last notice went out: a new one
+    subject, text = joined_mails(app, smtp)[-1]
+    assert subject == "群体不良事件 #1：新增 1 例，现共 6 例（阿莫西林胶囊）"
+    assert sixth in text and fifth not in text
+    smtp.stop()  # a notice a sender tried is never changed: its Message-ID may have gone out
+    seventh = submit(app, **YULIN)
+    with app.app_context():
+        assert mailer.deliver_pending_mail().retrying
+    eighth = submit(app, **YULIN)
+    smtp.start()
+    tried, new = joined_mails(app, smtp, ignore_backoff=True)[-2:]
+    assert tried[0].endswith("新增 1 例，现共 7 例（阿莫西林胶囊）") and seventh in tried[1]
+    assert new[0].endswith("新增 1 例，现共 8 例（阿莫西林胶囊）") and eighth in new[1]
+    assert seventh not in new[1]
+    assert [value for _actor, value in trail(app, "group event changed")] == [
+        f"1: {reference}" for reference in (fourth, fifth, sixth, seventh, eighth)
+    ]
+
+
+@pytest.mark.postgresql_only  # SQLite lets no sender write while a report is stored
+def test_a_notice_a_sender_sends_while_a_case_joins_stays_as_sent_and_the_case_gets_another(
+    app, smtp, monkeypatch
+):
+    for _ in range(3):
+        submit(app, **YULIN)
+    joined_mails(app, smtp)
+    fourth = submit(app, **YULIN)  # its notice waits
+    render = group_events.joined_mail
+
+    def sent_meanwhile(event, references, count):
+        if len(references) > 1:  # the waiting notice is read: a sender takes it now
+            sender = threading.Thread(target=lambda: joined_mails(app, smtp))
+            sender.start()
+            sender.join()
+        return render(event, references, count)
+
+    monkeypatch.setattr(group_events, "joined_mail", sent_meanwhile)
+    fifth = submit(app, **YULIN)
+    first, second = joined_mails(app, smtp)
+    assert first[0].endswith("新增 1 例，现共 4 例（阿莫西林胶囊）") and fourth in first[1]
+    assert second[0].endswith("新增 1 例，现共 5 例（阿莫西林胶囊）") and fifth in second[1]
+    assert fourth not in second[1]
+
+
+def test_a_notice_of_joins_lists_so_many_cases_and_the_next_join_starts_another(
+    app, smtp, monkeypatch
+):
+    monkeypatch.setattr(group_events, "JOINS_A_NOTICE", 2)
+    for _ in range(3):
+        submit(app, **YULIN)
+    joined = [submit(app, **YULIN) for _ in range(3)]
+    first, second = joined_mails(app, smtp)
+    assert first[0].endswith("新增 2 例，现共 5 例（阿莫西林胶囊）")
+    assert second[0].endswith("新增 1 例，现共 6 例（阿莫西林胶囊）")
+    assert all(r in first[1] for r in joined[:2]) and joined[2] not in first[1]
+    assert joined[2] in second[1]
+
+
 def test_cases_in_three_cities_do_not_and_a_case_without_area_counts_for_every_area(app):
     for area in (YULIN, XIAN, YANAN):
         submit(app, **area)
