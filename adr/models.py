@@ -1486,8 +1486,6 @@ class GroupEvent(Model):
     known_on: Mapped[date]  # the China date the company knew the event: day 0
     investigation_due_on: Mapped[date]
     outbox_mail_id: Mapped[int | None] = mapped_column(sa.ForeignKey("outbox_mail.id"))
-    # The last notice of cases joining it: while no sender has tried it, later joins are added.
-    join_mail_id: Mapped[int | None] = mapped_column(sa.ForeignKey("outbox_mail.id"))
     # The immediate report to the provincial authority, as staff record it.
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reported_how: Mapped[str | None] = text(100)  # phone, fax, the national system …

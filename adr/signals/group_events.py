@@ -33,7 +33,7 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import force_locale, ngettext
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from openpyxl import Workbook
 from sqlalchemy.orm import Session, selectinload
@@ -44,7 +44,6 @@ from adr.models import (
     Drug,
     GroupEvent,
     GroupEventCase,
-    OutboxMail,
     Report,
     chunks,
     lock_products,
@@ -271,14 +270,6 @@ class Open:
 # A member's reports. A case merged into another keeps its place in the events, without
 # reports: it is known on no day, and counts for no window.
 REPORTED = sa.select(Report.id).where(Report.case_id == GroupEventCase.case_id)
-FIRST_REFERENCE = (  # a member's reference: its case's first report's (Case.reports' order)
-    sa.select(Report.reference)
-    .where(Report.case_id == GroupEventCase.case_id)
-    .order_by(Report.follow_up_of_id.is_not(None), Report.added_at, Report.id)
-    .limit(1)
-    .scalar_subquery()
-)
-JOINS_A_NOTICE = 100  # cases a notice of joins lists at most: the next starts a new one
 
 
 def open_of(session: Session, product_id: int, me: Counted, days: int) -> list[Open]:
@@ -433,54 +424,20 @@ def stored_area(area: Area, members: list[Counted]) -> Area:
 def join(
     session: Session, event: GroupEvent, case: Counted, actor: str, report_id: int | None
 ) -> None:
-    """Add a case to an open event, audited, and tell the safety inbox in a short mail: the
-    event's last notice of joins while no sender has tried it, else a new one. A product's scare
-    then makes a notice a sender's pass, each listing the cases that joined since the last."""
-    added_at = now()
-    session.add(GroupEventCase(group_event_id=event.id, case_id=case.case_id, added_at=added_at))
+    """Add a case to an open event, audited, and tell the safety inbox (a short mail)."""
+    session.add(GroupEventCase(group_event_id=event.id, case_id=case.case_id, added_at=now()))
     session.flush()
     count = session.scalar(  # its cases with reports, this one included
         sa.select(sa.func.count()).where(
             GroupEventCase.group_event_id == event.id, sa.exists(REPORTED)
         )
     )
-    untried = sa.and_(
-        OutboxMail.id == event.join_mail_id,
-        OutboxMail.status == "pending",
-        OutboxMail.attempts == 0,
-    )
-    since = sa.select(OutboxMail.created_at).where(untried).scalar_subquery()
-    references = list(  # this case first; the notice's, newest first, if it waits
-        session.scalars(
-            sa.select(FIRST_REFERENCE)
-            .where(
-                GroupEventCase.group_event_id == event.id,
-                GroupEventCase.added_at >= sa.func.coalesce(since, added_at),
-            )
-            .order_by(GroupEventCase.id.desc())
-            .limit(JOINS_A_NOTICE + 1)
-        )
-    )
+    reference = first_reference(session, case.case_id)
     audit.record(
         session, actor, "group event changed", report_id, "group_event", None,
-        f"{event.id}: {references[0]}",
+        f"{event.id}: {reference}",
     )  # fmt: skip
-    if 1 < len(references) <= JOINS_A_NOTICE:
-        notice = joined_mail(event, references[::-1], count or 0)
-        rewritten = session.scalar(
-            sa.update(OutboxMail)
-            .where(untried)
-            .values(subject=notice.subject, body_text=notice.body_text, body_html=notice.body_html)
-            .returning(OutboxMail.id)
-            .execution_options(synchronize_session=False)
-        )
-        if rewritten is not None:  # else a sender took it meanwhile
-            return
-    notice = joined_mail(event, references[:1], count or 0)
-    notice.created_at = notice.next_attempt_at = added_at  # the cases it lists joined from then
-    session.add(notice)
-    session.flush()
-    event.join_mail_id = notice.id
+    session.add(joined_mail(event, reference, count or 0))
 
 
 def open_event(
@@ -515,6 +472,12 @@ def audit_opened(session: Session, actor: str, report_id: int | None, event: Gro
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def first_reference(session: Session, case_id: int) -> str:
+    case = session.get(Case, case_id)
+    assert case is not None
+    return case.first_report.reference
 
 
 # What staff and the mail see of an event.
@@ -653,9 +616,9 @@ def event_mail(session: Session, event: GroupEvent) -> Any:
         return mailer.rendered_mail("group_event", config["SAFETY_INBOX"], context)
 
 
-def joined_mail(event: GroupEvent, references: list[str], count: int) -> Any:
-    """Return the safety inbox's short mail for cases joining an open event: the event, the
-    cases' references in the order they joined, the count now (no names, no phones)."""
+def joined_mail(event: GroupEvent, reference: str, count: int) -> Any:
+    """Return the safety inbox's short mail for a case joining an open event: the event, the
+    case's reference, the count now (no names, no phones)."""
     from adr.batches import product_name
 
     config = current_app.config
@@ -663,10 +626,8 @@ def joined_mail(event: GroupEvent, references: list[str], count: int) -> Any:
     with force_locale(language):
         context: dict[str, Any] = {
             "subject": fitted(
-                ngettext(
-                    "Group adverse event #%(id)s: %(num)s more case, %(count)s now (%(product)s)",
-                    "Group adverse event #%(id)s: %(num)s more cases, %(count)s now (%(product)s)",
-                    len(references),
+                _(
+                    "Group adverse event #%(id)s: one more case, %(count)s now (%(product)s)",
                     id=event.id,
                     count=count,
                     product=event.product.generic_name,
@@ -674,7 +635,7 @@ def joined_mail(event: GroupEvent, references: list[str], count: int) -> Any:
             ),
             "event": event,
             "product": product_name(event.product),
-            "references": references,
+            "reference": reference,
             "count": count,
             "colon": ": " if language == "en" else "：",
             "url": event_url(event),
