@@ -296,6 +296,9 @@ def deliver_pending_mail(
     connection (`smtp`, kept by the caller across passes, or one for this pass), their
     outcomes written in another. A mail queued during the pass is taken too.
     """
+    from adr.signals.group_events import queue_join_notices  # which imports this module
+
+    queue_join_notices()  # the cases that joined group events since the last pass, in one mail
     delivery = Delivery()
     session = smtp or SMTPSession()
     session.check_on_first_send()

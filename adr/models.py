@@ -1486,6 +1486,9 @@ class GroupEvent(Model):
     known_on: Mapped[date]  # the China date the company knew the event: day 0
     investigation_due_on: Mapped[date]
     outbox_mail_id: Mapped[int | None] = mapped_column(sa.ForeignKey("outbox_mail.id"))
+    # Its last member (GroupEventCase.id) the safety inbox was told of: the opening mail's, then
+    # the notices of joins the sender queues (`adr.signals.group_events.queue_join_notices`).
+    mailed_through: Mapped[int | None]
     # The immediate report to the provincial authority, as staff record it.
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reported_how: Mapped[str | None] = text(100)  # phone, fax, the national system …
@@ -1506,7 +1509,10 @@ class GroupEventCase(Model):
     """A case of a group event."""
 
     __tablename__ = "group_event_case"
-    __table_args__ = (sa.UniqueConstraint("group_event_id", "case_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("group_event_id", "case_id"),
+        sa.Index("ix_group_event_case_joined", "group_event_id", "id"),  # the joins not mailed
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     group_event_id: Mapped[int] = mapped_column(sa.ForeignKey("group_event.id"))

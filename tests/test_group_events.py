@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from datetime import date, timedelta
 
 import openpyxl
@@ -119,6 +120,90 @@ def test_three_cases_in_one_city_open_one_event_mailed_at_once_and_the_fourth_jo
     assert fourth in body(joined, "plain") and not any(p in body(joined, "html") for p in PERSONAL)
     [row] = table_rows(client.get("/staff/").get_data(as_text=True), "group-events")
     assert row[7] == "4 (开启后加入 1 例)"
+
+
+def joined_mails(app, smtp, ignore_backoff: bool = False) -> list[tuple[str, str]]:
+    """Run a sender's pass; return each notice of joins received so far: subject, text."""
+    with app.app_context():
+        mailer.deliver_pending_mail(ignore_backoff=ignore_backoff)
+    return [
+        (m["Subject"], body(m, "plain"))
+        for m in smtp.inbox.messages
+        if m["Subject"].startswith("群体不良事件 #")
+    ]
+
+
+def test_the_cases_that_join_between_two_sender_passes_make_one_notice(app, smtp):
+    for _ in range(3):
+        submit(app, **YULIN)
+    assert joined_mails(app, smtp) == []  # the opening mail only
+    fourth, fifth = submit(app, **YULIN), submit(app, **YULIN)  # no sender pass between them
+    [(subject, text)] = joined_mails(app, smtp)
+    assert subject == "群体不良事件 #1：新增 2 例，现共 5 例（阿莫西林胶囊）"
+    assert text.startswith("2 例病例加入了未结束的群体不良事件")
+    assert fourth in text and fifth in text and text.index(fourth) < text.index(fifth)
+    assert not any(personal in text for personal in PERSONAL)
+    assert joined_mails(app, smtp)[1:] == []  # a pass with no join: no notice
+    sixth = submit(app, **YULIN)
+    subject, text = joined_mails(app, smtp)[-1]
+    assert subject == "群体不良事件 #1：新增 1 例，现共 6 例（阿莫西林胶囊）"
+    assert sixth in text and fifth not in text
+    smtp.stop()  # a notice queued is mailed as it was, however long the server is away
+    seventh = submit(app, **YULIN)
+    with app.app_context():
+        assert mailer.deliver_pending_mail().retrying
+    eighth = submit(app, **YULIN)
+    smtp.start()
+    tried, new = joined_mails(app, smtp, ignore_backoff=True)[-2:]
+    assert tried[0].endswith("新增 1 例，现共 7 例（阿莫西林胶囊）") and seventh in tried[1]
+    assert new[0].endswith("新增 1 例，现共 8 例（阿莫西林胶囊）") and eighth in new[1]
+    assert seventh not in new[1]
+    assert [value for _actor, value in trail(app, "group event changed")] == [
+        f"1: {reference}" for reference in (fourth, fifth, sixth, seventh, eighth)
+    ]
+
+
+def test_more_cases_than_a_notice_lists_make_more_notices_in_the_same_pass(app, smtp, monkeypatch):
+    monkeypatch.setattr(group_events, "JOINS_A_NOTICE", 2)
+    for _ in range(3):
+        submit(app, **YULIN)
+    joined = [submit(app, **YULIN) for _ in range(3)]
+    first, second = joined_mails(app, smtp)
+    assert first[0].endswith("新增 2 例，现共 6 例（阿莫西林胶囊）")
+    assert second[0].endswith("新增 1 例，现共 6 例（阿莫西林胶囊）")
+    assert all(r in first[1] for r in joined[:2]) and joined[2] not in first[1]
+    assert joined[2] in second[1]
+
+
+@pytest.mark.postgresql_only  # SQLite has one writer: two senders never queue at once
+def test_two_senders_queue_one_notice(app, smtp, monkeypatch):
+    for _ in range(3):
+        submit(app, **YULIN)
+    joined_mails(app, smtp)
+    fourth = submit(app, **YULIN)
+    render = group_events.joined_mail
+    other = threading.Thread(target=lambda: joined_mails(app, smtp))
+
+    def while_another_sender_starts(event, references, count):
+        if not other.is_alive() and not other.ident:  # the first sender, its event locked
+            other.start()
+            with app.app_context():  # the other sender waits for the event's lock (or ends)
+                while other.is_alive() and not waiting_for_a_lock():
+                    time.sleep(0.02)
+        return render(event, references, count)
+
+    monkeypatch.setattr(group_events, "joined_mail", while_another_sender_starts)
+    joined_mails(app, smtp)
+    other.join(10)
+    [(_subject, text)] = joined_mails(app, smtp)
+    assert fourth in text
+
+
+def waiting_for_a_lock() -> bool:
+    query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+    waiting = db.session.execute(sa.text(query)).scalar_one()
+    db.session.rollback()  # a fresh snapshot at each look
+    return waiting > 0
 
 
 def test_cases_in_three_cities_do_not_and_a_case_without_area_counts_for_every_area(app):

@@ -33,12 +33,13 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 from flask import current_app
-from flask_babel import force_locale
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from openpyxl import Workbook
 from sqlalchemy.orm import Session, selectinload
 
 from adr import audit, mailer, regulatory, vocab
+from adr.extensions import db
 from adr.models import (
     Case,
     Drug,
@@ -47,6 +48,7 @@ from adr.models import (
     Report,
     chunks,
     lock_products,
+    write_transaction,
 )
 from adr.signals.counted import ASSESSED_ROLES
 
@@ -270,6 +272,14 @@ class Open:
 # A member's reports. A case merged into another keeps its place in the events, without
 # reports: it is known on no day, and counts for no window.
 REPORTED = sa.select(Report.id).where(Report.case_id == GroupEventCase.case_id)
+FIRST_REFERENCE = (  # a member's reference: its case's first report's (Case.reports' order)
+    sa.select(Report.reference)
+    .where(Report.case_id == GroupEventCase.case_id)
+    .order_by(Report.follow_up_of_id.is_not(None), Report.added_at, Report.id)
+    .limit(1)
+    .scalar_subquery()
+)
+JOINS_A_NOTICE = 100  # the cases a notice of joins lists at most: more make more notices
 
 
 def open_of(session: Session, product_id: int, me: Counted, days: int) -> list[Open]:
@@ -424,20 +434,15 @@ def stored_area(area: Area, members: list[Counted]) -> Area:
 def join(
     session: Session, event: GroupEvent, case: Counted, actor: str, report_id: int | None
 ) -> None:
-    """Add a case to an open event, audited, and tell the safety inbox (a short mail)."""
+    """Add a case to an open event, audited; the sender's next pass tells the safety inbox
+    (`queue_join_notices`)."""
     session.add(GroupEventCase(group_event_id=event.id, case_id=case.case_id, added_at=now()))
     session.flush()
-    count = session.scalar(  # its cases with reports, this one included
-        sa.select(sa.func.count()).where(
-            GroupEventCase.group_event_id == event.id, sa.exists(REPORTED)
-        )
-    )
     reference = first_reference(session, case.case_id)
     audit.record(
         session, actor, "group event changed", report_id, "group_event", None,
         f"{event.id}: {reference}",
     )  # fmt: skip
-    session.add(joined_mail(event, reference, count or 0))
 
 
 def open_event(
@@ -461,7 +466,49 @@ def open_event(
     session.add(mail)
     session.flush()
     event.outbox_mail_id = mail.id
+    event.mailed_through = max(member.id for member in event.cases)
     return event
+
+
+def queue_join_notices() -> None:
+    """Queue the safety inbox's notice of the cases that joined each event since it was last
+    mailed, in the order they joined, with the count now (more than `JOINS_A_NOTICE` cases
+    make more notices). Each sender's pass runs it first, so a product's scare makes a notice
+    a pass, not a mail a case.
+
+    A product's cases join its events one transaction after another (`check_case` holds the
+    product's lock), so an event's members are committed in the order of their ids: none is
+    left behind below the last one mailed. The events are locked, so two senders queue a
+    notice once.
+    """
+    unmailed = sa.exists(
+        sa.select(GroupEventCase.id).where(
+            GroupEventCase.group_event_id == GroupEvent.id,
+            GroupEventCase.id > sa.func.coalesce(GroupEvent.mailed_through, 0),
+        )
+    )
+    if not db.session.scalar(sa.select(sa.exists(sa.select(GroupEvent.id).where(unmailed)))):
+        db.session.rollback()  # end the read: nothing to write, no write lock taken
+        return
+    with write_transaction() as session:
+        query = sa.select(GroupEvent).where(unmailed).order_by(GroupEvent.id).with_for_update()
+        for event in session.scalars(query).all():
+            joined = session.execute(
+                sa.select(GroupEventCase.id, FIRST_REFERENCE)
+                .where(
+                    GroupEventCase.group_event_id == event.id,
+                    GroupEventCase.id > sa.func.coalesce(event.mailed_through, 0),
+                )
+                .order_by(GroupEventCase.id)
+            ).all()
+            count = session.scalar(  # its cases with reports
+                sa.select(sa.func.count()).where(
+                    GroupEventCase.group_event_id == event.id, sa.exists(REPORTED)
+                )
+            )
+            for part in chunks([reference for _id, reference in joined], JOINS_A_NOTICE):
+                session.add(joined_mail(event, part, count or 0))
+            event.mailed_through = joined[-1].id
 
 
 def audit_opened(session: Session, actor: str, report_id: int | None, event: GroupEvent) -> None:
@@ -616,9 +663,9 @@ def event_mail(session: Session, event: GroupEvent) -> Any:
         return mailer.rendered_mail("group_event", config["SAFETY_INBOX"], context)
 
 
-def joined_mail(event: GroupEvent, reference: str, count: int) -> Any:
-    """Return the safety inbox's short mail for a case joining an open event: the event, the
-    case's reference, the count now (no names, no phones)."""
+def joined_mail(event: GroupEvent, references: list[str], count: int) -> Any:
+    """Return the safety inbox's short mail for cases that joined an open event: the event, the
+    cases' references in the order they joined, the count now (no names, no phones)."""
     from adr.batches import product_name
 
     config = current_app.config
@@ -626,8 +673,10 @@ def joined_mail(event: GroupEvent, reference: str, count: int) -> Any:
     with force_locale(language):
         context: dict[str, Any] = {
             "subject": fitted(
-                _(
-                    "Group adverse event #%(id)s: one more case, %(count)s now (%(product)s)",
+                ngettext(
+                    "Group adverse event #%(id)s: %(num)s more case, %(count)s now (%(product)s)",
+                    "Group adverse event #%(id)s: %(num)s more cases, %(count)s now (%(product)s)",
+                    len(references),
                     id=event.id,
                     count=count,
                     product=event.product.generic_name,
@@ -635,7 +684,7 @@ def joined_mail(event: GroupEvent, reference: str, count: int) -> Any:
             ),
             "event": event,
             "product": product_name(event.product),
-            "reference": reference,
+            "references": references,
             "count": count,
             "colon": ": " if language == "en" else "：",
             "url": event_url(event),
