@@ -175,6 +175,24 @@ def test_more_cases_than_a_notice_lists_make_more_notices_in_the_same_pass(app, 
     assert joined[2] in second[1]
 
 
+def test_a_notice_that_cannot_be_queued_holds_back_no_other_mail(app, smtp, monkeypatch):
+    for _ in range(3):
+        submit(app, **YULIN)
+    joined_mails(app, smtp)
+    render = group_events.joined_mail
+
+    def broken(*args):
+        raise RuntimeError("a template that does not render")
+
+    monkeypatch.setattr(group_events, "joined_mail", broken)
+    fourth = submit(app, **YULIN)
+    assert joined_mails(app, smtp) == []
+    assert any(fourth in m["Subject"] for m in smtp.inbox.messages)  # its own mails went out
+    monkeypatch.setattr(group_events, "joined_mail", render)
+    [(_subject, text)] = joined_mails(app, smtp)  # the next pass
+    assert fourth in text
+
+
 @pytest.mark.postgresql_only  # SQLite has one writer: two senders never queue at once
 def test_two_senders_queue_one_notice(app, smtp, monkeypatch):
     for _ in range(3):
