@@ -293,18 +293,14 @@ def deliver_pending_mail(
     """Try each mail that is due (or every undelivered one) once; return what happened.
 
     First the notices of the cases that joined group events since the last pass are queued
-    (`adr.signals.group_events.queue_join_notices`); should that fail, the pass goes on.
+    (`adr.signals.group_events.queue_join_notices`).
     Mails go a batch at a time: claimed in one write transaction, sent over one SMTP
     connection (`smtp`, kept by the caller across passes, or one for this pass), their
     outcomes written in another. A mail queued during the pass is taken too.
     """
     from adr.signals.group_events import queue_join_notices  # which imports this module
 
-    try:
-        queue_join_notices()
-    except Exception:  # the mails queued already go out all the same
-        db.session.rollback()
-        log.exception("notices of cases joining group events not queued; trying next pass")
+    queue_join_notices()
     delivery = Delivery()
     session = smtp or SMTPSession()
     session.check_on_first_send()

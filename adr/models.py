@@ -1518,6 +1518,9 @@ class GroupEventCase(Model):
     group_event_id: Mapped[int] = mapped_column(sa.ForeignKey("group_event.id"))
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("safety_case.id"), index=True)
     added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The case's first report's, as it joined after the opening: what its notice names, even
+    # once the case is merged into another before the sender's pass.
+    reference: Mapped[str | None] = mapped_column(sa.String(17))
 
     case: Mapped[Case] = relationship()
 

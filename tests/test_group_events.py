@@ -193,6 +193,51 @@ def test_a_notice_that_cannot_be_queued_holds_back_no_other_mail(app, smtp, monk
     assert fourth in text
 
 
+def test_a_notice_names_a_case_merged_away_since_it_joined(app, smtp):
+    founders = [submit(app, **YULIN) for _ in range(3)]
+    joined_mails(app, smtp)
+    fourth = submit(app, **YULIN)
+    merge(app, fourth, founders[0])  # before the sender's pass
+    [(subject, text)] = joined_mails(app, smtp)
+    assert subject.endswith("新增 1 例，现共 3 例（阿莫西林胶囊）") and fourth in text
+
+
+def test_an_event_opened_without_a_marker_mails_only_the_cases_that_joined_after(app, smtp):
+    """An event opened by code older than migration 0027, while it ran: its opening mail named
+    its first cases."""
+    for _ in range(3):
+        submit(app, **YULIN)
+    joined_mails(app, smtp)
+    with app.app_context():
+        db.session.execute(sa.update(GroupEvent).values(mailed_through=None))
+        db.session.commit()
+    assert joined_mails(app, smtp) == []
+    fourth = submit(app, **YULIN)
+    [(subject, text)] = joined_mails(app, smtp)
+    assert subject.endswith("新增 1 例，现共 4 例（阿莫西林胶囊）") and fourth in text
+
+
+def test_an_event_whose_notice_fails_holds_back_no_other_event_s(app, smtp, monkeypatch):
+    for _ in range(3):
+        submit(app, **YULIN)
+        submit(app, **XIAN)
+    joined_mails(app, smtp)
+    render = group_events.joined_mail
+
+    def broken_for_yulin(event, references, count):
+        if event.city == "榆林市":
+            raise RuntimeError("a template that does not render")
+        return render(event, references, count)
+
+    monkeypatch.setattr(group_events, "joined_mail", broken_for_yulin)
+    in_yulin, in_xian = submit(app, **YULIN), submit(app, **XIAN)
+    [(_subject, text)] = joined_mails(app, smtp)
+    assert in_xian in text
+    monkeypatch.setattr(group_events, "joined_mail", render)
+    [(_subject, text)] = joined_mails(app, smtp)[1:]  # the next pass
+    assert in_yulin in text
+
+
 @pytest.mark.postgresql_only  # SQLite has one writer: two senders never queue at once
 def test_two_senders_queue_one_notice(app, smtp, monkeypatch):
     for _ in range(3):
@@ -215,6 +260,37 @@ def test_two_senders_queue_one_notice(app, smtp, monkeypatch):
     other.join(10)
     [(_subject, text)] = joined_mails(app, smtp)
     assert fourth in text
+
+
+@pytest.mark.postgresql_only
+def test_a_sender_s_pass_does_not_wait_for_a_case_joining_meanwhile(app, smtp):
+    """The pass locks the event FOR NO KEY UPDATE: a case joining holds the event's key only
+    (its foreign key's KEY SHARE). Locked FOR UPDATE, the pass waited for every report joining
+    the event, and could deadlock with one joining two events in the other order."""
+    for _ in range(3):
+        submit(app, **YULIN)
+    joined_mails(app, smtp)
+    fourth = submit(app, **YULIN)  # joined, not mailed yet
+    outsider = submit(app, **YANAN)
+    with app.app_context():
+        case = db.session.scalar(sa.select(Report.case_id).where(Report.reference == outsider))
+        db.session.rollback()
+        with db.engine.connect() as joining:  # a report's transaction, joining as `join` does
+            joining.execute(
+                sa.text(
+                    "INSERT INTO group_event_case (group_event_id, case_id, added_at, reference)"
+                    " VALUES (1, :case, now(), :reference)"
+                ),
+                {"case": case, "reference": outsider},
+            )
+            sender = threading.Thread(target=lambda: joined_mails(app, smtp))
+            sender.start()
+            sender.join(10)
+            assert not sender.is_alive()
+            joining.commit()
+    [(_subject, text)] = joined_mails(app, smtp)[:1]
+    assert fourth in text and outsider not in text
+    assert outsider in joined_mails(app, smtp)[1][1]  # the next pass
 
 
 def waiting_for_a_lock() -> bool:
@@ -425,27 +501,28 @@ def test_a_case_joining_an_open_cluster_reads_only_itself(app, smtp, monkeypatch
     assert events(app) == [("cluster", "陕西省", "榆林市", TODAY, 5)]
 
 
+def merge(app, duplicate: str, original: str) -> None:
+    """Merge the case of one report into the case of another, as a reviewer does."""
+    with app.app_context(), write_transaction() as session:
+        case_of = {
+            reference: session.scalar(sa.select(Report).where(Report.reference == reference))
+            for reference in (duplicate, original)
+        }
+        merges.merge(session, case_of[duplicate].case, case_of[original].case, REVIEWER)
+
+
 def test_a_case_merged_away_counts_for_no_window_and_no_count(app, smtp):
     """A duplicate merged into its original keeps its place in the event, without reports: it
     is known on no day, so it neither widens the event's window nor adds to its count."""
-
-    def merge(duplicate: str, original: str) -> None:
-        with app.app_context(), write_transaction() as session:
-            case_of = {
-                reference: session.scalar(sa.select(Report).where(Report.reference == reference))
-                for reference in (duplicate, original)
-            }
-            merges.merge(session, case_of[duplicate].case, case_of[original].case, REVIEWER)
-
     client = signed_in(app, REVIEWER)
     weeks_ago = [phone_call(client, TODAY - timedelta(days=20), **YULIN) for _ in range(3)]
-    merge(weeks_ago[2], weeks_ago[0])
+    merge(app, weeks_ago[2], weeks_ago[0])
     today = [submit(app, **YULIN) for _ in range(3)]  # the old event's window is over
     assert events(app) == [
         ("cluster", "陕西省", "榆林市", TODAY - timedelta(days=20), 3),  # the merged one kept
         ("cluster", "陕西省", "榆林市", TODAY, 3),
     ]
-    merge(today[2], today[0])
+    merge(app, today[2], today[0])
     submit(app, **YULIN)
     joined = group_mails(app, smtp)[-1]
     assert joined["Subject"].startswith("群体不良事件 #2：新增 1 例，现共 3 例")

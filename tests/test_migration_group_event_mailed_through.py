@@ -1,6 +1,6 @@
 """Migration 0027: each group event keeps the last member it mailed (`mailed_through`), from its
-last member already there, so the sender's first pass mails no join twice; every row kept, and
-down and up again."""
+last member already there, so the sender's first pass mails no join twice, and each member its
+reference; every row kept, and down and up again."""
 
 from __future__ import annotations
 
@@ -39,6 +39,10 @@ def mailed_through() -> list[object] | None:
     }:
         return None
     return list(db.session.scalars(sa.text("SELECT mailed_through FROM group_event ORDER BY id")))
+
+
+def member_columns() -> set[str]:
+    return {c["name"] for c in sa.inspect(db.engine).get_columns("group_event_case")}
 
 
 def member_indexes() -> set[str]:
@@ -87,11 +91,13 @@ def test_the_upgrade_counts_every_member_there_as_mailed_and_keeps_every_row(app
         assert snapshot() == before
         assert mailed_through() == [last_member, None]
         assert "ix_group_event_case_joined" in member_indexes()
+        assert "reference" in member_columns()
     verify_chain(app)
     downgrade(app, "0026")
     with app.app_context():
         assert snapshot() == before
         assert mailed_through() is None and "ix_group_event_case_joined" not in member_indexes()
+        assert "reference" not in member_columns()
     upgrade(app)  # and up again: the sender's pass finds no join to mail
     with app.app_context():
         assert snapshot() == before

@@ -25,6 +25,7 @@ names or phone numbers.
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ from adr.signals.counted import ASSESSED_ROLES
 
 Area = tuple[str | None, str | None]  # province, city; None: not said
 NOWHERE: Area = (None, None)
+log = logging.getLogger(__name__)
 
 
 class Refused(ValueError):
@@ -280,6 +282,15 @@ FIRST_REFERENCE = (  # a member's reference: its case's first report's (Case.rep
     .scalar_subquery()
 )
 JOINS_A_NOTICE = 100  # the cases a notice of joins lists at most: more make more notices
+# A member not mailed yet: after the event's marker, or, where an event has none (opened by
+# code older than the marker), any that joined after the opening (whose mail named the others).
+NOT_MAILED = sa.case(
+    (GroupEvent.mailed_through.is_(None), GroupEventCase.added_at > GroupEvent.opened_at),
+    else_=GroupEventCase.id > GroupEvent.mailed_through,
+)
+UNMAILED = sa.exists(  # an event with members not mailed yet
+    sa.select(GroupEventCase.id).where(GroupEventCase.group_event_id == GroupEvent.id, NOT_MAILED)
+)
 
 
 def open_of(session: Session, product_id: int, me: Counted, days: int) -> list[Open]:
@@ -436,9 +447,13 @@ def join(
 ) -> None:
     """Add a case to an open event, audited; the sender's next pass tells the safety inbox
     (`queue_join_notices`)."""
-    session.add(GroupEventCase(group_event_id=event.id, case_id=case.case_id, added_at=now()))
-    session.flush()
     reference = first_reference(session, case.case_id)
+    session.add(
+        GroupEventCase(
+            group_event_id=event.id, case_id=case.case_id, added_at=now(), reference=reference
+        )
+    )
+    session.flush()
     audit.record(
         session, actor, "group event changed", report_id, "group_event", None,
         f"{event.id}: {reference}",
@@ -474,41 +489,50 @@ def queue_join_notices() -> None:
     """Queue the safety inbox's notice of the cases that joined each event since it was last
     mailed, in the order they joined, with the count now (more than `JOINS_A_NOTICE` cases
     make more notices). Each sender's pass runs it first, so a product's scare makes a notice
-    a pass, not a mail a case.
+    a pass, not a mail a case. An event whose notice cannot be queued is logged and tried
+    again at the next pass; the others' are queued all the same.
 
     A product's cases join its events one transaction after another (`check_case` holds the
     product's lock), so an event's members are committed in the order of their ids: none is
-    left behind below the last one mailed. The events are locked, so two senders queue a
-    notice once.
+    left behind below the last one mailed.
     """
-    unmailed = sa.exists(
-        sa.select(GroupEventCase.id).where(
-            GroupEventCase.group_event_id == GroupEvent.id,
-            GroupEventCase.id > sa.func.coalesce(GroupEvent.mailed_through, 0),
-        )
-    )
-    if not db.session.scalar(sa.select(sa.exists(sa.select(GroupEvent.id).where(unmailed)))):
-        db.session.rollback()  # end the read: nothing to write, no write lock taken
-        return
+    events = list(db.session.scalars(sa.select(GroupEvent.id).where(UNMAILED)))
+    db.session.rollback()  # end the read: no write lock taken when nothing joined
+    for event_id in sorted(events):
+        try:
+            queue_join_notice(event_id)
+        except Exception:
+            log.exception("group event %s: the notice of cases that joined not queued", event_id)
+
+
+def queue_join_notice(event_id: int) -> None:
+    """Queue the notices of one event's cases that joined since it was last mailed. The event's
+    row is locked (FOR NO KEY UPDATE: a case joining only reads its key), so two senders queue
+    them once."""
     with write_transaction() as session:
-        query = sa.select(GroupEvent).where(unmailed).order_by(GroupEvent.id).with_for_update()
-        for event in session.scalars(query).all():
-            joined = session.execute(
-                sa.select(GroupEventCase.id, FIRST_REFERENCE)
-                .where(
-                    GroupEventCase.group_event_id == event.id,
-                    GroupEventCase.id > sa.func.coalesce(event.mailed_through, 0),
-                )
-                .order_by(GroupEventCase.id)
-            ).all()
-            count = session.scalar(  # its cases with reports
-                sa.select(sa.func.count()).where(
-                    GroupEventCase.group_event_id == event.id, sa.exists(REPORTED)
-                )
+        event = session.scalar(
+            sa.select(GroupEvent)
+            .where(GroupEvent.id == event_id, UNMAILED)
+            .with_for_update(key_share=True)
+        )
+        if event is None:
+            return  # another sender queued them
+        joined = session.execute(
+            sa.select(
+                GroupEventCase.id, sa.func.coalesce(GroupEventCase.reference, FIRST_REFERENCE)
             )
-            for part in chunks([reference for _id, reference in joined], JOINS_A_NOTICE):
-                session.add(joined_mail(event, part, count or 0))
-            event.mailed_through = joined[-1].id
+            .join(GroupEvent, GroupEvent.id == GroupEventCase.group_event_id)
+            .where(GroupEvent.id == event.id, NOT_MAILED)
+            .order_by(GroupEventCase.id)
+        ).all()
+        count = session.scalar(  # its cases with reports
+            sa.select(sa.func.count()).where(
+                GroupEventCase.group_event_id == event.id, sa.exists(REPORTED)
+            )
+        )
+        for part in chunks([reference for _id, reference in joined], JOINS_A_NOTICE):
+            session.add(joined_mail(event, part, count or 0))
+        event.mailed_through = joined[-1].id
 
 
 def audit_opened(session: Session, actor: str, report_id: int | None, event: GroupEvent) -> None:
