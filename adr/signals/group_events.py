@@ -19,8 +19,9 @@ one event; no event opens for cases one open event holds already. Checked when a
 stored, when a case becomes fatal (`adr.cases.clock.recompute`), when a correction changes its
 area, awareness date or a drug, and when the catalogue links its drug (`adr.products.relink`),
 in that transaction, with the product's row locked: two reports stored at once count one after
-the other. Opening one, or a case joining, mails the safety inbox through the outbox, without
-names or phone numbers.
+the other. Opening one mails the safety inbox through the outbox at once; the cases joining
+are told by the sender, one notice an event a pass (`queue_join_notices`); never a name or a
+phone number.
 """
 
 from __future__ import annotations
