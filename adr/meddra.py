@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, aliased
 from adr import audit
 from adr.extensions import db
 from adr.models import (
+    FIRST_REPORT_ORDER,
     AuditEntry,
     CaseDisease,
     LabResult,
@@ -424,8 +425,6 @@ def describe(llt_code: int, version: str, language: str) -> Hit | None:
 # The tables holding a case's terms coded to an LLT of a version.
 CODINGS: tuple[Any, ...] = (Reaction, TermCoding, CaseDisease, LabResult)
 RECODE_BATCH = 500  # cases recoded in one transaction
-# A case's first report, as `Case.reports` orders them.
-FIRST_REPORT_ORDER = (Report.follow_up_of_id.is_not(None), Report.added_at, Report.id)
 
 
 def newest_in(session: Session) -> str | None:

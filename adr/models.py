@@ -135,7 +135,7 @@ class Case(Model):
     # The first report first, then as each joined the case (a merged duplicate's when merged).
     reports: Mapped[list[Report]] = relationship(
         back_populates="case",
-        order_by=lambda: (Report.follow_up_of_id.is_not(None), Report.added_at, Report.id),
+        order_by=lambda: FIRST_REPORT_ORDER,
     )
     duplicate_of: Mapped[Case | None] = relationship(remote_side=[id])
     assigned_to: Mapped[User | None] = relationship()
@@ -427,6 +427,14 @@ def expire_case_copies(session: Session, flush_context: Any) -> None:
     for thing in list(session.identity_map.values()):
         if isinstance(thing, Report) and thing.case_id in stale:
             session.expire(thing, list(CASE_COPIES.values()))
+
+
+# A case's reports in `Case.reports`' order: the first report first, then the follow-ups as added.
+FIRST_REPORT_ORDER: tuple[Any, ...] = (
+    Report.follow_up_of_id.is_not(None),
+    Report.added_at,
+    Report.id,
+)
 
 
 class OpenCaseCount(Model):

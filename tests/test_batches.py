@@ -298,6 +298,14 @@ TWO_PRODUCTS = {  # amoxicillin (product 1) without its batch, then ibuprofen wi
 }
 
 
+def lock_waiters() -> int:
+    """Return how many PostgreSQL backends wait for a lock now (read afresh: the statistics are
+    read once a transaction)."""
+    with db.engine.connect() as connection:
+        query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        return connection.execute(sa.text(query)).scalar_one()
+
+
 @pytest.mark.postgresql_only
 @pytest.mark.parametrize("report", ["locking both", "stored"])
 def test_products_are_locked_in_id_order_whatever_the_tables_order(alerting, report):
@@ -312,15 +320,12 @@ def test_products_are_locked_in_id_order_whatever_the_tables_order(alerting, rep
         with write_transaction() as session:
             ids = sorted(session.scalars(sa.select(Product.id)))
             session.execute(sa.update(Product).where(Product.id == ids[0]).values(brand_name="新"))
-        waiting = sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
 
         def wait_for(writers: int) -> None:
             deadline = time.monotonic() + 10
-            with db.engine.connect() as connection:
-                while connection.execute(waiting).scalar_one() < writers:
-                    connection.rollback()  # the statistics are read once a transaction
-                    assert time.monotonic() < deadline, f"{writers} writers never waited"
-                    time.sleep(0.02)
+            while lock_waiters() < writers:
+                assert time.monotonic() < deadline, f"{writers} writers never waited"
+                time.sleep(0.02)
 
         errors: list[Exception] = []
 

@@ -20,7 +20,7 @@ from adr.models import AuditEntry, GroupEvent, Product, Report, write_transactio
 from adr.signals import group_events
 from tests.conftest import hidden_inputs
 from tests.smtp import SMTPServer, body
-from tests.test_batches import DEATH, catalogued, submit, table_rows
+from tests.test_batches import DEATH, catalogued, lock_waiters, submit, table_rows
 from tests.test_integrity import correct
 from tests.test_mailer import PERSONAL, make_app
 from tests.test_review import REVIEWER, assess, signed_in
@@ -60,9 +60,9 @@ def trail(app, action: str) -> list[tuple[str, str | None]]:
         return [(e.actor, e.new_value) for e in db.session.scalars(query)]
 
 
-def delivered(app, smtp) -> list:
+def delivered(app, smtp, ignore_backoff: bool = False) -> list:
     with app.app_context():
-        mailer.deliver_pending_mail()
+        mailer.deliver_pending_mail(ignore_backoff=ignore_backoff)
     return smtp.inbox.messages
 
 
@@ -124,18 +124,22 @@ def test_three_cases_in_one_city_open_one_event_mailed_at_once_and_the_fourth_jo
 
 def joined_mails(app, smtp, ignore_backoff: bool = False) -> list[tuple[str, str]]:
     """Run a sender's pass; return each notice of joins received so far: subject, text."""
-    with app.app_context():
-        mailer.deliver_pending_mail(ignore_backoff=ignore_backoff)
     return [
         (m["Subject"], body(m, "plain"))
-        for m in smtp.inbox.messages
+        for m in delivered(app, smtp, ignore_backoff)
         if m["Subject"].startswith("群体不良事件 #")
     ]
 
 
+def opened_in_yulin(app, smtp) -> list[str]:
+    """Open a cluster event with three cases in 榆林, its opening mailed; return them."""
+    founders = [submit(app, **YULIN) for _ in range(3)]
+    joined_mails(app, smtp)
+    return founders
+
+
 def test_the_cases_that_join_between_two_sender_passes_make_one_notice(app, smtp):
-    for _ in range(3):
-        submit(app, **YULIN)
+    opened_in_yulin(app, smtp)
     assert joined_mails(app, smtp) == []  # the opening mail only
     fourth, fifth = submit(app, **YULIN), submit(app, **YULIN)  # no sender pass between them
     [(subject, text)] = joined_mails(app, smtp)
@@ -176,9 +180,7 @@ def test_more_cases_than_a_notice_lists_make_more_notices_in_the_same_pass(app, 
 
 
 def test_a_notice_that_cannot_be_queued_holds_back_no_other_mail(app, smtp, monkeypatch):
-    for _ in range(3):
-        submit(app, **YULIN)
-    joined_mails(app, smtp)
+    opened_in_yulin(app, smtp)
     render = group_events.joined_mail
 
     def broken(*args):
@@ -194,8 +196,7 @@ def test_a_notice_that_cannot_be_queued_holds_back_no_other_mail(app, smtp, monk
 
 
 def test_a_notice_names_a_case_merged_away_since_it_joined(app, smtp):
-    founders = [submit(app, **YULIN) for _ in range(3)]
-    joined_mails(app, smtp)
+    founders = opened_in_yulin(app, smtp)
     fourth = submit(app, **YULIN)
     merge(app, fourth, founders[0])  # before the sender's pass
     [(subject, text)] = joined_mails(app, smtp)
@@ -205,9 +206,7 @@ def test_a_notice_names_a_case_merged_away_since_it_joined(app, smtp):
 def test_an_event_opened_without_a_marker_mails_only_the_cases_that_joined_after(app, smtp):
     """An event opened by code older than migration 0027, while it ran: its opening mail named
     its first cases."""
-    for _ in range(3):
-        submit(app, **YULIN)
-    joined_mails(app, smtp)
+    opened_in_yulin(app, smtp)
     with app.app_context():
         db.session.execute(sa.update(GroupEvent).values(mailed_through=None))
         db.session.commit()
@@ -240,9 +239,7 @@ def test_an_event_whose_notice_fails_holds_back_no_other_event_s(app, smtp, monk
 
 @pytest.mark.postgresql_only  # SQLite has one writer: two senders never queue at once
 def test_two_senders_queue_one_notice(app, smtp, monkeypatch):
-    for _ in range(3):
-        submit(app, **YULIN)
-    joined_mails(app, smtp)
+    opened_in_yulin(app, smtp)
     fourth = submit(app, **YULIN)
     render = group_events.joined_mail
     other = threading.Thread(target=lambda: joined_mails(app, smtp))
@@ -251,7 +248,7 @@ def test_two_senders_queue_one_notice(app, smtp, monkeypatch):
         if not other.is_alive() and not other.ident:  # the first sender, its event locked
             other.start()
             with app.app_context():  # the other sender waits for the event's lock (or ends)
-                while other.is_alive() and not waiting_for_a_lock():
+                while other.is_alive() and not lock_waiters():
                     time.sleep(0.02)
         return render(event, references, count)
 
@@ -267,9 +264,7 @@ def test_a_sender_s_pass_does_not_wait_for_a_case_joining_meanwhile(app, smtp):
     """The pass locks the event FOR NO KEY UPDATE: a case joining holds the event's key only
     (its foreign key's KEY SHARE). Locked FOR UPDATE, the pass waited for every report joining
     the event, and could deadlock with one joining two events in the other order."""
-    for _ in range(3):
-        submit(app, **YULIN)
-    joined_mails(app, smtp)
+    opened_in_yulin(app, smtp)
     fourth = submit(app, **YULIN)  # joined, not mailed yet
     outsider = submit(app, **YANAN)
     with app.app_context():
@@ -291,13 +286,6 @@ def test_a_sender_s_pass_does_not_wait_for_a_case_joining_meanwhile(app, smtp):
     [(_subject, text)] = joined_mails(app, smtp)[:1]
     assert fourth in text and outsider not in text
     assert outsider in joined_mails(app, smtp)[1][1]  # the next pass
-
-
-def waiting_for_a_lock() -> bool:
-    query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-    waiting = db.session.execute(sa.text(query)).scalar_one()
-    db.session.rollback()  # a fresh snapshot at each look
-    return waiting > 0
 
 
 def test_cases_in_three_cities_do_not_and_a_case_without_area_counts_for_every_area(app):

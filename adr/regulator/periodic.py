@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, aliased
 from adr import audit, meddra, regulatory, vocab
 from adr.extensions import db
 from adr.models import (
+    FIRST_REPORT_ORDER,
     Case,
     Drug,
     GroupEvent,
@@ -473,13 +474,10 @@ def left_out(product_id: int, dlp: date) -> int:
     return db.session.scalar(query) or 0
 
 
-REPORT_ORDER = (Report.follow_up_of_id.is_not(None), Report.added_at, Report.id)  # Case.reports
-
-
 def first_reports() -> sa.Subquery:
     """Return (case_id, report_id, reference, source, reporter_kind) of each case's first
     report, in the case's order of reports (`Case.reports`)."""
-    order = sa.func.row_number().over(partition_by=Report.case_id, order_by=REPORT_ORDER)
+    order = sa.func.row_number().over(partition_by=Report.case_id, order_by=FIRST_REPORT_ORDER)
     numbered = sa.select(
         Report.case_id,
         Report.reference,
@@ -511,7 +509,7 @@ def deaths(cases: sa.Subquery, pts: sa.Subquery, interval: Interval, language: s
     for case_id, reference, outcome, criteria in db.session.execute(
         sa.select(Report.case_id, Report.reference, Report.event_outcome, Report.event_serious)
         .where(Report.case_id.in_(fatal))
-        .order_by(Report.case_id, *REPORT_ORDER)
+        .order_by(Report.case_id, *FIRST_REPORT_ORDER)
     ):
         # the first report, as `Case.reports`
         first_of.setdefault(case_id, (reference, not says_death(outcome, criteria)))

@@ -23,6 +23,7 @@ from adr import audit, cases, meddra
 from adr.auth.views import role_required
 from adr.extensions import db
 from adr.models import (
+    FIRST_REPORT_ORDER,
     CaseDisease,
     DesignatedMedicalEvent,
     LabResult,
@@ -124,7 +125,7 @@ def first_references(case_ids: set[int]) -> dict[int, str]:
     rows = db.session.execute(
         sa.select(Report.case_id, Report.reference)
         .where(Report.case_id.in_(case_ids))
-        .order_by(Report.case_id, *meddra.FIRST_REPORT_ORDER)
+        .order_by(Report.case_id, *FIRST_REPORT_ORDER)
     )
     found: dict[int, str] = {}
     for case_id, reference in rows:

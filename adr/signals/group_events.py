@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session, selectinload
 from adr import audit, mailer, regulatory, vocab
 from adr.extensions import db
 from adr.models import (
+    FIRST_REPORT_ORDER,
     Case,
     Drug,
     GroupEvent,
@@ -275,10 +276,10 @@ class Open:
 # A member's reports. A case merged into another keeps its place in the events, without
 # reports: it is known on no day, and counts for no window.
 REPORTED = sa.select(Report.id).where(Report.case_id == GroupEventCase.case_id)
-FIRST_REFERENCE = (  # a member's reference: its case's first report's (Case.reports' order)
+FIRST_REFERENCE = (  # a member's reference: its case's first report's
     sa.select(Report.reference)
     .where(Report.case_id == GroupEventCase.case_id)
-    .order_by(Report.follow_up_of_id.is_not(None), Report.added_at, Report.id)
+    .order_by(*FIRST_REPORT_ORDER)
     .limit(1)
     .scalar_subquery()
 )
@@ -454,7 +455,6 @@ def join(
             group_event_id=event.id, case_id=case.case_id, added_at=now(), reference=reference
         )
     )
-    session.flush()
     audit.record(
         session, actor, "group event changed", report_id, "group_event", None,
         f"{event.id}: {reference}",
@@ -497,9 +497,11 @@ def queue_join_notices() -> None:
     product's lock), so an event's members are committed in the order of their ids: none is
     left behind below the last one mailed.
     """
-    events = list(db.session.scalars(sa.select(GroupEvent.id).where(UNMAILED)))
+    events = list(
+        db.session.scalars(sa.select(GroupEvent.id).where(UNMAILED).order_by(GroupEvent.id))
+    )
     db.session.rollback()  # end the read: no write lock taken when nothing joined
-    for event_id in sorted(events):
+    for event_id in events:
         try:
             queue_join_notice(event_id)
         except Exception:
