@@ -5,6 +5,9 @@ workers) and one `adr send-mail --loop` delivering the mail, on SQLite, then on 
 PostgreSQL cluster; the catalogue holds the company's product the reports name, with its batch,
 so each report is linked to it and counted by the batch alert and the group-event check (every
 report of the run names that batch, without a place: a product's scare in one week).
+`--history N` starts from N demo reports of the last three months and the demo's catalogue,
+its tables analysed on PostgreSQL, as a deployment that has been running; `--uncatalogued`
+from an empty catalogue, as the runs before intake8 did (docs/benchmarks.md).
 Each client opens the form, then posts a report, and retries a failed post with the same
 submission token, as a browser's second click would. A third of the way in, one worker is
 killed and the mail server stops; two thirds in, the mail server comes back and PostgreSQL
@@ -33,6 +36,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
@@ -40,7 +44,7 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 from flask import Flask
 
-from adr import create_app
+from adr import create_app, demo, regulatory
 from adr.extensions import db as app_db  # `db` is the run's database below
 from adr.models import write_transaction
 from bench.mail import SERVER
@@ -234,6 +238,26 @@ def register_product(app: Flask) -> None:
         with write_transaction() as session:
             session.add(amoxicillin())
         app_db.engine.dispose()  # no connection of the bench's kept open through the run
+
+
+def store_history(app: Flask, reports: int, engine: str) -> None:
+    """Store `reports` demo reports received over the three months before this one, the demo's
+    catalogue with them (the reports' product and batch among it), and analyse the tables on
+    PostgreSQL: the database of a deployment that has been running, whose tables autovacuum
+    has analysed. A run from an empty database runs its whole minute on plans made without
+    statistics, as autovacuum first visits a new database a minute after it starts."""
+    today = datetime.now(regulatory.CHINA)
+    months = [divmod(today.year * 12 + today.month - 1 - back, 12) for back in (3, 2, 1)]
+    started = time.perf_counter()
+    with app.app_context():
+        for number, (year, month) in enumerate(months):
+            demo.make_demo_data(reports // len(months), f"{year}-{month + 1:02d}", seed=number)
+        if engine == "postgresql":
+            with app_db.engine.begin() as connection:
+                connection.exec_driver_sql("ANALYZE")
+        app_db.engine.dispose()
+    took = time.perf_counter() - started
+    print(f"history               {reports} demo reports stored in {took:.0f} s", flush=True)
 
 
 # The clients.
@@ -476,7 +500,9 @@ def read_database(uri: str) -> Stored:
     engine = sa.create_engine(uri)
     try:
         with engine.connect() as connection:
-            references = set(connection.scalars(sa.text("SELECT reference FROM report")))
+            # The run's reports, not a stored history's (demo reports, with tokens of their own).
+            sent = f"FROM report WHERE submission_token NOT LIKE '{demo.TOKEN_PREFIX}%'"
+            references = set(connection.scalars(sa.text(f"SELECT reference {sent}")))
             by_status = sa.text("SELECT status, count(*) FROM outbox_mail GROUP BY status")
             statuses: Counter[str] = Counter(dict(connection.execute(by_status).all()))
             rows = connection.execute(
@@ -484,7 +510,7 @@ def read_database(uri: str) -> Stored:
             )
             mails = {message_id: (number, kind, tries) for message_id, number, kind, tries in rows}
             with_address = connection.scalar(
-                sa.text("SELECT count(*) FROM report WHERE coalesce(reporter_email, '') <> ''")
+                sa.text(f"SELECT count(*) {sent} AND coalesce(reporter_email, '') <> ''")
             )
     finally:
         engine.dispose()
@@ -591,6 +617,8 @@ def run_engine(engine: str, args: argparse.Namespace) -> None:
     print(
         f"== load and faults: {engine}, {args.workers} {kind} workers, "
         f"{args.clients} clients, mail sent by {SENDERS[args.mail_sender]}, "
+        f"{'an empty catalogue' if args.uncatalogued else 'the product catalogued'}, "
+        f"{args.history} reports stored before, "
         f"{args.seconds:.0f} s ==",
         flush=True,
     )
@@ -605,7 +633,11 @@ def run_engine(engine: str, args: argparse.Namespace) -> None:
         upgrade = [str(BIN / "adr"), "db", "upgrade"]
         subprocess.run(upgrade, env=env, check=True, capture_output=True)  # noqa: S603
         os.environ["ADR_INSTANCE_PATH"] = str(folder)
-        register_product(create_app({"SQLALCHEMY_DATABASE_URI": db.uri, "MAIL_BACKGROUND": False}))
+        setup = create_app({"SQLALCHEMY_DATABASE_URI": db.uri, "MAIL_BACKGROUND": False})
+        if args.history:
+            store_history(setup, args.history, engine)
+        elif not args.uncatalogued:
+            register_product(setup)
         server: Gunicorn | None = None
         sender: Sender | None = None
         try:
@@ -671,7 +703,22 @@ def main() -> None:
         "--app", default="adr:create_app()", help="what gunicorn serves, to measure a variant"
     )
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument(
+        "--uncatalogued",
+        action="store_true",
+        help="start from an empty catalogue, as the runs before intake8 did: no report is "
+        "linked to a product, so no batch alert or group event counts it",
+    )
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        help="start from this many demo reports of the last three months, the demo's catalogue "
+        "and, on PostgreSQL, analysed tables: a deployment that has been running",
+    )
     args = parser.parse_args()
+    if args.history and args.uncatalogued:
+        parser.error("--history brings the demo's catalogue: not with --uncatalogued")
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
     for engine in engines:
         if engine == "postgresql" and server_binaries() is None:
