@@ -169,13 +169,24 @@ def stored_since(connection: sa.Connection) -> date | None:
     return connection.scalar(STORED_SINCE)
 
 
-def recount_cases(connection: sa.Connection, case_ids: Iterable[int]) -> None:
-    """Copy the cases' rows again and recount the batches they named before or name now."""
+def recount_cases(
+    connection: sa.Connection, case_ids: Iterable[int], uncopied: Iterable[int] = ()
+) -> None:
+    """Copy the cases' rows again and recount the batches they named before or name now.
+
+    `uncopied`: cases known to have no copy yet (inserted in this transaction, not yet
+    counted), whose copies are not read.
+    """
+    uncopied = set(uncopied)
     for chunk in chunks(sorted(set(case_ids))):
         chosen_cases = {"case_ids": chunk}
         if connection.dialect.name == "postgresql":  # SQLite's writers are serialised already
             connection.execute(LOCK_NAMED, chosen_cases).all()
-        before = {tuple(row) for row in connection.execute(NAMED, chosen_cases)}
+        before = (
+            set()
+            if uncopied.issuperset(chunk)
+            else {tuple(row) for row in connection.execute(NAMED, chosen_cases)}
+        )
         if before:
             connection.execute(DROP_CASES, chosen_cases)
         after = {tuple(row) for row in connection.execute(COPY_CASES, chosen_cases)}
@@ -234,14 +245,16 @@ def lock_products(connection: sa.Connection) -> None:
     ).all()
 
 
-PENDING = "batch_tally"  # transaction_notes: the cases and reports flushed since the last commit
+# transaction_notes: the cases and reports flushed since the last count, and the cases among them
+# inserted since (none of their rows is copied yet)
+PENDING = "batch_tally"
 
 
 @sa.event.listens_for(Session, "after_flush")
 def note_touched(session: Session, _context: Any) -> None:
     """Note the cases (or the reports of the drugs) whose batch rows the flush may change."""
     notes = transaction_notes(session)
-    case_ids, report_ids = notes.setdefault(PENDING, (set(), set()))
+    case_ids, report_ids, inserted = notes.setdefault(PENDING, (set(), set(), set()))
     created = set(chain(session.new, session.deleted))
     for obj in chain(created, session.dirty):
         state = sa.inspect(obj)
@@ -258,6 +271,8 @@ def note_touched(session: Session, _context: Any) -> None:
         ):
             if isinstance(obj, Case):
                 case_ids.add(obj.id)
+                if obj in session.new:
+                    inserted.add(obj.id)
             else:
                 case_ids.add(obj.case_id)
                 case_ids.update(state.attrs.case_id.history.deleted or ())
@@ -282,7 +297,7 @@ def keep_tally(session: Session) -> None:
     if PENDING not in notes:
         return
     session.flush()
-    case_ids, report_ids = notes.pop(PENDING)
+    case_ids, report_ids, inserted = notes.pop(PENDING)
     connection = session.connection()
     report_ids.discard(None)
     if report_ids:
@@ -290,4 +305,4 @@ def keep_tally(session: Session) -> None:
         case_ids.update(connection.scalars(by_report))
     case_ids.discard(None)
     if case_ids:
-        recount_cases(connection, case_ids)
+        recount_cases(connection, case_ids, uncopied=inserted)

@@ -142,15 +142,40 @@ def one_line(text: str) -> str:
 
 def mail_context(report: Report, kind: str, language: str, files: int = 0) -> dict[str, Any]:
     """Return what the mail templates show (`files`: how many came with the report); interface
-    text follows the forced locale."""
+    text follows the forced locale. The acknowledgement shows the reference and what comes
+    next; the safety inbox's mail the report's facts as well (`inbox_context`)."""
     config = current_app.config
+    base = config["BASE_URL"].rstrip("/")
+    colon = ": " if language == "en" else "："
+    context = {
+        "language": language,
+        "colon": colon,
+        "reference": report.reference,
+        "serious": report.serious,
+        "follow_up_url": f"{base}/report/follow-up/{follow_up_links.STAND_IN}",
+        "follow_up_days": config["FOLLOW_UP_LINK_DAYS"],
+        "company": config["COMPANY_NAME_EN" if language == "en" else "COMPANY_NAME"],
+    }
+    if kind != "safety_inbox":
+        return context | {
+            "subject": _("We have received your report %(reference)s", reference=report.reference)
+        }
+    return (
+        context
+        | inbox_context(report, language, colon, files)
+        | {"case_url": f"{base}/staff/reports/{report.reference}"}
+    )
 
+
+def inbox_context(report: Report, language: str, colon: str, files: int) -> dict[str, Any]:
+    """Return what the safety inbox's mail shows besides: its subject's markers, the report's
+    facts, the batch check."""
+    config = current_app.config
     term = partial(vocab.label, language=language)
 
     def label(name: str) -> str:
         return vocab.field_label(name, language)
 
-    colon = ": " if language == "en" else "："
     death = report.event_outcome == "death" or bool(
         report.day_zero
         and report.due_at
@@ -214,36 +239,21 @@ def mail_context(report: Report, kind: str, language: str, files: int = 0) -> di
         ):
             facts.append((label(name), getattr(report, name.replace("-", "_"))))
     # The batch check, from the drugs' products that `products.link` set before this mail.
-    batch_check = None
-    if kind == "safety_inbox":
-        batch_check = products.check_batches(report.drugs, report.event_onset_date)
-    unregistered = batch_check and any(d.batch_number and not d.batch for d in batch_check.drugs)
+    batch_check = products.check_batches(report.drugs, report.event_onset_date)
+    unregistered = any(d.batch_number and not d.batch for d in batch_check.drugs)
     markers = ([_("[Death]")] if death else []) + ([_("[Serious]")] if report.serious else [])
     markers += [_("[Unknown batch]")] if unregistered else []
-    if kind == "safety_inbox":
-        subject = _(
+    return {
+        "subject": _(
             "%(markers)s ADR report %(reference)s, due %(due)s",
             markers="".join(markers),
             reference=report.reference,
             due=due,
-        )
-    else:
-        subject = _("We have received your report %(reference)s", reference=report.reference)
-    base = config["BASE_URL"].rstrip("/")
-    return {
-        "subject": subject,
-        "language": language,
-        "colon": colon,
-        "reference": report.reference,
+        ),
         "facts": [(name, value.strip()) for name, value in facts if value and value.strip()],
         "death": death,
         "pregnant": report.patient_pregnant == "yes",
         "batch_check": batch_check,
-        "serious": report.serious,
-        "case_url": f"{base}/staff/reports/{report.reference}",
-        "follow_up_url": f"{base}/report/follow-up/{follow_up_links.STAND_IN}",
-        "follow_up_days": config["FOLLOW_UP_LINK_DAYS"],
-        "company": config["COMPANY_NAME_EN" if language == "en" else "COMPANY_NAME"],
         "files": files,
     }
 
@@ -381,7 +391,20 @@ def _claim(
 # headers: Flask-Mail writes a non-ASCII subject or name as RFC 2047 words folded at 76; the
 # others are folded only past RFC 5322's limit of 998 characters (at 78, compat32 would move a
 # Message-ID, which has no space to fold at, to a line of its own).
-WIRE_POLICY = policy.compat32.clone(linesep="\r\n", max_line_length=998)
+class WirePolicy(policy.Compat32):
+    """compat32 that writes a header of one ASCII line within the limit as it stands: what its
+    Header encoder makes of one too, at a third of a mail's writing."""
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        if isinstance(value, str):
+            line = f"{name}: {value}"
+            fits = self.max_line_length is None or len(line) <= self.max_line_length
+            if fits and line.isascii() and "\r" not in line and "\n" not in line:
+                return f"{line}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+WIRE_POLICY = WirePolicy(linesep="\r\n", max_line_length=998)
 
 
 class WireMessage(Message):

@@ -137,7 +137,7 @@ class Case(Model):
         back_populates="case",
         order_by=lambda: FIRST_REPORT_ORDER,
     )
-    duplicate_of: Mapped[Case | None] = relationship(remote_side=[id])
+    duplicate_of: Mapped[Case | None] = relationship(remote_side=[id], viewonly=True)
     assigned_to: Mapped[User | None] = relationship()
     notes: Mapped[list[CaseNote]] = relationship(order_by="CaseNote.id")
     reactions: Mapped[list[Reaction]] = relationship(order_by="(Reaction.position, Reaction.id)")
@@ -298,15 +298,7 @@ class Report(Model):
         back_populates="report", order_by="OutboxMail.id"
     )
     follow_up_links: Mapped[list[FollowUpLink]] = relationship(back_populates="report")
-    follow_up_of: Mapped[Report | None] = relationship(
-        remote_side=[id], back_populates="follow_ups", foreign_keys=[follow_up_of_id]
-    )
     case: Mapped[Case] = relationship(back_populates="reports")
-    follow_ups: Mapped[list[Report]] = relationship(
-        back_populates="follow_up_of",
-        order_by="Report.received_at",
-        foreign_keys=[follow_up_of_id],
-    )
 
 
 # A case's values copied onto each of its reports, by the report's column (`Report.case_status`).
@@ -623,7 +615,7 @@ class Drug(Model):
     indication: Mapped[str | None] = text(200)
 
     report: Mapped[Report] = relationship(back_populates="drugs")
-    product: Mapped[Product | None] = relationship()
+    product: Mapped[Product | None] = relationship(viewonly=True)
 
 
 class Product(Model):

@@ -272,6 +272,44 @@ def test_a_transaction_locks_a_product_once_and_again_after_its_savepoint_rolled
             assert all("FOR NO KEY UPDATE" in statement for statement in locks)
 
 
+# What a stored report's transaction might read again: its catalogued product (reloaded once
+# the write begins), its case's batch copies, its case's products.
+READ_AGAIN = (
+    "FROM product WHERE product.id = ",
+    "SELECT batch_case.product_id, batch_case.batch_number FROM batch_case WHERE",
+    "SELECT DISTINCT drug.product_id FROM drug",
+)
+
+
+def test_a_new_case_is_counted_from_what_its_report_holds(alerting):
+    """A report that opens a case reads neither its product again (its drug keeps the
+    catalogue's, held without a persisted relationship), nor its case's products or batch copies,
+    which are its own drugs and none yet. A follow-up's case may hold more: it reads them."""
+    with alerting.app_context():
+        engine = db.engine
+    seen: list[str] = []
+
+    def spy(_conn, _cursor, statement, *_args) -> None:
+        seen.append(" ".join(statement.split()))
+
+    def read_again() -> set[str]:
+        return {part for part in READ_AGAIN for statement in seen if part in statement}
+
+    sa.event.listen(engine, "before_cursor_execute", spy)
+    try:
+        first = submit(alerting)
+        assert read_again() == set()
+        seen.clear()
+        submit(alerting, follow_up_of=first)
+        assert read_again() == set(READ_AGAIN[1:])
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", spy)
+    assert alerts(alerting) == []
+    submit(alerting)
+    submit(alerting)
+    assert alerts(alerting) == [(BATCH, 3)]  # counted all the same
+
+
 def ibuprofen() -> Product:
     """Return a second product of the company's, its maker as staff typed it: to add."""
     return Product(

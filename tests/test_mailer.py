@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import email.header
 import email.policy
 import gc
 import os
@@ -654,3 +655,25 @@ def test_a_follow_up_names_the_first_report_in_the_safety_mail(mail_app, smtp):
     texts = [body(m, "plain") for m in smtp.inbox.messages]
     assert any("报告：首次报告" in text for text in texts)
     assert any(f"报告：跟踪报告 {first}" in text for text in texts)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("Message-ID", "<179658270257.24534.4561087485747908479.adr.d7ad9a97@tianning.com.cn>"),
+        ("X-ADR-Kind", "safety_inbox"),
+        ("To", "a@example.com, b@example.com"),
+        ("Subject", "  spaces  inside   and around  "),
+        ("Subject", "=?utf-8?b?5aSp5a6B?="),
+        ("X", "x" * 995),  # the line at the limit
+        ("X", "x" * 996),  # past it
+        ("Subject", "word " * 300),
+        ("Subject", "two\r\n lines"),
+        ("Subject", "天宁 ADR report"),
+        ("From", email.header.Header("天宁", "utf-8")),
+    ],
+)
+def test_the_wire_writes_each_header_as_compat32_does(name, value):
+    """The shortcut for a header of one ASCII line changes no byte of what compat32 writes."""
+    compat32 = email.policy.compat32.clone(linesep="\r\n", max_line_length=998)
+    assert mailer.WIRE_POLICY.fold_binary(name, value) == compat32.fold_binary(name, value)

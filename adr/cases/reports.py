@@ -129,7 +129,9 @@ def store_report(
                     session, (drug.product_id for drug in report.drugs if drug.product_id)
                 )
                 batches.check_batches(session, report)  # counts this report: after its case
-                group_events.check_case(session, case.id, actor, report.id)
+                # A new case's drugs are its one report's, at hand.
+                drugs = None if first else report.drugs
+                group_events.check_case(session, case.id, actor, report.id, drugs)
                 if also is not None:
                     also(session, report)
             mailer.wake_sender()

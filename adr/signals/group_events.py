@@ -337,24 +337,32 @@ def member_sets(session: Session, events: list[Open]) -> list[set[int]]:
     return list(members.values())
 
 
-def check_case(session: Session, case_id: int, actor: str, report_id: int | None) -> None:
+def check_case(
+    session: Session,
+    case_id: int,
+    actor: str,
+    report_id: int | None,
+    drugs: Iterable[Drug] | None = None,
+) -> None:
     """Join the case to its products' open group events, or open those it makes.
 
     Runs in the write transaction that stored a report of the case or made it fatal, after its
     case is derived. The products' rows are locked first (`lock_products`, as the batch alert
     does), so two cases of one product are counted one after the other and never open two
-    events.
+    events. `drugs`: every drug of the case, where the caller holds them (a new case's one
+    report's); read otherwise.
     """
-    named = session.scalars(
-        sa.select(Drug.product_id)
-        .join(Report, Report.id == Drug.report_id)
-        .where(
-            Report.case_id == case_id,
-            Drug.product_id.is_not(None),
-            Drug.role.in_(ASSESSED_ROLES),
+    if drugs is None:
+        named = set(
+            session.scalars(
+                sa.select(Drug.product_id)
+                .join(Report, Report.id == Drug.report_id)
+                .where(Report.case_id == case_id, Drug.role.in_(ASSESSED_ROLES))
+                .distinct()
+            )
         )
-        .distinct()
-    )
+    else:
+        named = {drug.product_id for drug in drugs if drug.role in ASSESSED_ROLES}
     product_ids = sorted(product_id for product_id in named if product_id is not None)
     if not product_ids:
         return
