@@ -399,7 +399,7 @@ class WirePolicy(policy.Compat32):
         if isinstance(value, str):
             line = f"{name}: {value}"
             fits = self.max_line_length is None or len(line) <= self.max_line_length
-            if fits and line.isascii() and "\r" not in line and "\n" not in line:
+            if fits and line.isascii() and value.splitlines() in ([], [value]):
                 return f"{line}{self.linesep}".encode("ascii")
         return super().fold_binary(name, value)
 

@@ -669,6 +669,7 @@ def test_a_follow_up_names_the_first_report_in_the_safety_mail(mail_app, smtp):
         ("X", "x" * 996),  # past it
         ("Subject", "word " * 300),
         ("Subject", "two\r\n lines"),
+        ("Subject", "a form\x0cfeed, which splits a line too"),
         ("Subject", "天宁 ADR report"),
         ("From", email.header.Header("天宁", "utf-8")),
     ],

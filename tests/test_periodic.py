@@ -70,7 +70,7 @@ def add_case(
         death=death,
         report_category=category,
         valid_case=True,
-        duplicate_of=duplicate_of,
+        duplicate_of_id=duplicate_of.id if duplicate_of else None,
     )
     report = Report(
         reference=f"ADR-202601-T{number:05d}",
@@ -93,11 +93,11 @@ def add_case(
         completeness=100,
     )
     report.drugs.append(
-        Drug(position=0, role=role, generic_name=product.generic_name, product=product)
+        Drug(position=0, role=role, generic_name=product.generic_name, product_id=product.id)
     )
     if also:
         report.drugs.append(
-            Drug(position=1, role="suspect", generic_name=also.generic_name, product=also)
+            Drug(position=1, role="suspect", generic_name=also.generic_name, product_id=also.id)
         )
     db.session.add(report)
     db.session.flush()
@@ -208,7 +208,8 @@ def other_products(a: Product) -> None:
     follow_up = Report(
         reference="ADR-202603-F00001", submission_token="token-follow-up",
         received_at=received, added_at=received,
-        language="zh", case=old, follow_up_of=first, source="phone", aware_on=date(2026, 3, 1),
+        language="zh", case=old, follow_up_of_id=first.id, source="phone",
+        aware_on=date(2026, 3, 1),
         reporter_kind="physician", event_name="皮疹", event_outcome="death", serious=True,
         report_category="serious", day_zero=date(2026, 3, 1), valid_case=True, completeness=100,
     )  # fmt: skip
