@@ -357,7 +357,11 @@ def check_case(
             session.scalars(
                 sa.select(Drug.product_id)
                 .join(Report, Report.id == Drug.report_id)
-                .where(Report.case_id == case_id, Drug.role.in_(ASSESSED_ROLES))
+                .where(
+                    Report.case_id == case_id,
+                    Drug.product_id.is_not(None),
+                    Drug.role.in_(ASSESSED_ROLES),
+                )
                 .distinct()
             )
         )
