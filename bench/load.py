@@ -36,7 +36,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
@@ -44,9 +44,10 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 from flask import Flask
 
-from adr import create_app, demo, regulatory
+from adr import create_app, demo
 from adr.extensions import db as app_db  # `db` is the run's database below
 from adr.models import write_transaction
+from adr.regulator import compliance
 from bench.mail import SERVER
 from tests.conftest import amoxicillin, hidden_inputs, valid_report
 from tests.postgres import Cluster, server_binaries
@@ -246,12 +247,12 @@ def store_history(app: Flask, reports: int, engine: str) -> None:
     PostgreSQL: the database of a deployment that has been running, whose tables autovacuum
     has analysed. A run from an empty database runs its whole minute on plans made without
     statistics, as autovacuum first visits a new database a minute after it starts."""
-    today = datetime.now(regulatory.CHINA)
-    months = [divmod(today.year * 12 + today.month - 1 - back, 12) for back in (3, 2, 1)]
+    first, this_month = compliance.last_months(datetime.now(UTC), 4)
+    months = compliance.months_between(first, this_month)[:-1]
     started = time.perf_counter()
     with app.app_context():
-        for number, (year, month) in enumerate(months):
-            demo.make_demo_data(reports // len(months), f"{year}-{month + 1:02d}", seed=number)
+        for number, month in enumerate(months):
+            demo.make_demo_data(reports // len(months), month, seed=number)
         if engine == "postgresql":
             with app_db.engine.begin() as connection:
                 connection.exec_driver_sql("ANALYZE")
