@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
+import stat
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -183,6 +188,133 @@ def test_a_process_s_writers_queue_on_its_own_lock_before_sqlite_s(app):
         sa.event.remove(engine, "before_cursor_execute", began)
         sa.event.remove(engine, "commit", committed)
     assert seen == ["begin first", "commit first", "begin second", "commit second"]
+
+
+# Another process that writes to the test's database: it holds a write transaction until it
+# reads a line, then commits.
+HOLDER = """
+import sys
+import sqlalchemy as sa
+from adr import create_app
+from adr.models import write_transaction
+app = create_app({"SQLALCHEMY_DATABASE_URI": sys.argv[1], "SECRET_KEY": "k" * 32})
+with app.app_context(), write_transaction() as session:
+    session.execute(sa.text("SELECT 1"))
+    print("holding", flush=True)
+    sys.stdin.readline()
+print("committed", flush=True)
+"""
+
+
+class Writer(threading.Thread):
+    """A write transaction of the test's process, in a thread, noting when it begins."""
+
+    def __init__(self, app) -> None:
+        super().__init__(daemon=True)  # one held back for good ends with the test run
+        self.app = app
+        self.began = threading.Event()
+        self.committed = threading.Event()
+
+    def run(self) -> None:
+        with self.app.app_context():
+            engine = db.engine
+            sa.event.listen(engine, "before_cursor_execute", self.note)
+            try:
+                with write_transaction() as session:
+                    session.execute(sa.text("SELECT 1"))
+                self.committed.set()
+            finally:
+                sa.event.remove(engine, "before_cursor_execute", self.note)
+
+    def note(self, connection, cursor, statement, *_args) -> None:
+        if statement == "BEGIN IMMEDIATE":  # noted before SQLite may make it wait
+            self.began.set()
+
+
+@pytest.fixture
+def holder(app, tmp_path):
+    """Start another process holding the database's write transaction."""
+    with app.app_context():
+        uri = db.engine.url.render_as_string(hide_password=False)
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLDER, uri],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "ADR_INSTANCE_PATH": str(tmp_path)},
+    ) as process:  # fmt: skip
+        try:
+            assert process.stdout.readline() == "holding\n"
+            yield process
+        finally:
+            process.kill()
+
+
+def writer_lock(app) -> str:
+    with app.app_context():
+        return f"{db.engine.url.database}-writer"
+
+
+@pytest.mark.sqlite_only
+def test_processes_queue_on_a_file_lock_before_sqlite_s(app, holder):
+    """A writer of another process begins once the holder commits, woken by the file lock
+    beside the database, not by SQLite's wait. Only its owner may read the file."""
+    writer = Writer(app)
+    writer.start()
+    assert not writer.began.wait(0.5)  # time to reach its BEGIN, were it not held back
+    holder.stdin.write("commit\n")
+    holder.stdin.flush()
+    assert holder.stdout.readline() == "committed\n"
+    writer.join(30)
+    assert writer.began.is_set() and writer.committed.is_set()
+    assert stat.S_IMODE(os.stat(writer_lock(app)).st_mode) == 0o600
+
+
+@pytest.mark.sqlite_only
+def test_a_writer_killed_in_its_transaction_holds_no_one_up(app, holder):
+    writer = Writer(app)
+    writer.start()
+    holder.kill()  # as the OOM killer or gunicorn's timeout would
+    writer.join(30)
+    assert writer.committed.is_set()
+
+
+@pytest.mark.sqlite_only
+def test_a_writer_waits_for_the_file_lock_no_longer_than_the_busy_timeout(tmp_path, monkeypatch):
+    """Past it, SQLite's own wait decides: here its lock is free, and the write goes ahead."""
+    monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
+    app = create_app(app_config(tmp_path, SQLITE_BUSY_TIMEOUT_MS=200))
+    stuck = os.open(writer_lock(app), os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(stuck, fcntl.LOCK_EX)
+        writer = Writer(app)
+        writer.start()
+        writer.join(30)
+        assert writer.committed.is_set()
+    finally:
+        os.close(stuck)
+        with app.app_context():
+            db.engine.dispose()
+
+
+def file_lock_is_free(path: str) -> bool:
+    probe = os.open(path, os.O_RDWR)
+    try:
+        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(probe)
+
+
+@pytest.mark.sqlite_only
+def test_the_file_lock_is_held_until_the_outermost_write_ends(app):
+    path = writer_lock(app)
+    with app.app_context():
+        with write_transaction():
+            with write_transaction():
+                assert not file_lock_is_free(path)
+            assert not file_lock_is_free(path)
+        assert file_lock_is_free(path)
 
 
 @pytest.mark.parametrize("method", ["put", "delete"])
