@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import os
 import select
+import sqlite3
 import threading
 import time
 import weakref
@@ -893,10 +894,7 @@ SQLITE_WRITERS: weakref.WeakKeyDictionary[Any, SQLiteWriters] = weakref.WeakKeyD
 
 
 class SQLiteWriters:
-    """The queue of one SQLite database's writers, in front of SQLite's own lock.
-
-    A writer waits at most the busy timeout for each lock; past it, SQLite's own wait decides.
-    """
+    """The queue of one SQLite database's writers, in front of SQLite's own lock."""
 
     def __init__(self, database: str | None, seconds: float) -> None:
         self.threads = threading.RLock()  # a block may nest
@@ -949,11 +947,18 @@ def lock_file(descriptor: int, deadline: float) -> bool:
 
 @contextmanager
 def one_writer(engine: Any) -> Iterator[None]:
-    """Hold the engine's place in its writers' queue (SQLite), if it has one."""
+    """Hold the engine's place in its writers' queue (SQLite), if it has one.
+
+    A writer still waiting at the busy timeout gives up as SQLite would, "database is locked":
+    a writer holding the queue's lock that long holds SQLite's too.
+    """
     writers = SQLITE_WRITERS.get(engine)
-    if writers is None or not writers.acquire():
+    if writers is None:
         yield
         return
+    if not writers.acquire():
+        locked = sqlite3.OperationalError("database is locked")
+        raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, locked)
     try:
         yield
     finally:
