@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import select
-import sqlite3
 import threading
-import time
 import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -874,7 +871,7 @@ def write_transaction() -> Iterator[Session]:
     session = db.session()
     if session.in_transaction():
         session.commit()  # ends the read transaction; the write needs its own BEGIN
-    with one_writer(session.get_bind()):
+    with one_writer_of_this_process(session.get_bind()):
         session.connection(execution_options={"begin": "IMMEDIATE"})
         try:
             yield session
@@ -885,84 +882,26 @@ def write_transaction() -> Iterator[Session]:
 
 
 # SQLite's waiting writers poll for its one write lock, sleeping up to 100 ms between tries, so
-# under load the lock lies free while they sleep, and a writer that came late may take it first.
-# Writers queue on locks of our own instead: a process's threads on a thread lock, then the
-# processes (gunicorn's workers, the sender, a command) on a file lock beside the database
-# (`adr.sqlite3-writer`), which the kernel lets go if its holder dies. Under load a pair's p95
-# fell from about 1.5 times its median to 1.25 (docs/benchmarks.md, "intake12").
-SQLITE_WRITERS: weakref.WeakKeyDictionary[Any, SQLiteWriters] = weakref.WeakKeyDictionary()
-
-
-class SQLiteWriters:
-    """The queue of one SQLite database's writers, in front of SQLite's own lock."""
-
-    def __init__(self, database: str | None, seconds: float) -> None:
-        self.threads = threading.RLock()  # a block may nest
-        self.seconds = seconds
-        memory = not database or database == ":memory:" or database.startswith("file:")
-        self.path = None if memory else f"{database}-writer"
-        self.depth = 0  # the thread lock's nesting: the outermost block takes the file lock
-        self.held: int | None = None  # the file's descriptor, open while its lock is held
-
-    def acquire(self) -> bool:
-        deadline = time.monotonic() + self.seconds
-        if not self.threads.acquire(timeout=self.seconds):
-            return False
-        self.depth += 1
-        if self.depth > 1 or self.path is None:
-            return True
-        try:
-            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError:  # a read-only folder: SQLite's wait alone
-            return True
-        if not lock_file(descriptor, deadline):
-            os.close(descriptor)
-            self.release()
-            return False
-        self.held = descriptor
-        return True
-
-    def release(self) -> None:
-        self.depth -= 1
-        if self.depth == 0 and self.held is not None:
-            os.close(self.held)  # which lets its lock go
-            self.held = None
-        self.threads.release()
-
-
-def lock_file(descriptor: int, deadline: float) -> bool:
-    """Lock the open file by the deadline, trying again at most a millisecond after it is let
-    go (a process killed holding it lets it go too)."""
-    pause = 0.0001
-    while True:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(pause)
-            pause = min(2 * pause, 0.001)
+# under load the lock lies free while they sleep. A process's threads queue on a lock of their
+# own instead, each woken as soon as the one before commits; processes still meet at SQLite's.
+SQLITE_WRITERS: weakref.WeakKeyDictionary[Any, tuple[threading.RLock, float]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @contextmanager
-def one_writer(engine: Any) -> Iterator[None]:
-    """Hold the engine's place in its writers' queue (SQLite), if it has one.
-
-    A writer still waiting at the busy timeout gives up as SQLite would, "database is locked":
-    a writer holding the queue's lock that long holds SQLite's too.
-    """
-    writers = SQLITE_WRITERS.get(engine)
-    if writers is None:
+def one_writer_of_this_process(engine: Any) -> Iterator[None]:
+    """Hold the engine's writer lock (SQLite), waiting at most its busy timeout for it."""
+    if engine not in SQLITE_WRITERS:
         yield
         return
-    if not writers.acquire():
-        locked = sqlite3.OperationalError("database is locked")
-        raise sa.exc.OperationalError("BEGIN IMMEDIATE", None, locked)
+    lock, seconds = SQLITE_WRITERS[engine]
+    acquired = lock.acquire(timeout=seconds)  # past it, SQLite's own wait decides
     try:
         yield
     finally:
-        writers.release()
+        if acquired:
+            lock.release()
 
 
 def create_private_file(path: str | None) -> None:
@@ -975,7 +914,7 @@ def create_private_file(path: str | None) -> None:
 
 def configure_sqlite(engine: sa.Engine, busy_timeout_ms: int) -> None:
     """Set SQLite's pragmas and let `write_transaction` choose the BEGIN it emits."""
-    SQLITE_WRITERS[engine] = SQLiteWriters(engine.url.database, busy_timeout_ms / 1000)
+    SQLITE_WRITERS[engine] = (threading.RLock(), busy_timeout_ms / 1000)  # a block may nest
 
     @sa.event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
