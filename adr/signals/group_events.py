@@ -337,6 +337,19 @@ def member_sets(session: Session, events: list[Open]) -> list[set[int]]:
     return list(members.values())
 
 
+# The products a case's reports name in a role that is assessed.
+CASE_PRODUCTS = (
+    sa.select(Drug.product_id)
+    .join(Report, Report.id == Drug.report_id)
+    .where(
+        Report.case_id == sa.bindparam("case_id"),
+        Drug.product_id.is_not(None),
+        Drug.role.in_(ASSESSED_ROLES),
+    )
+    .distinct()
+)
+
+
 def check_case(
     session: Session,
     case_id: int,
@@ -353,18 +366,7 @@ def check_case(
     report's); read otherwise.
     """
     if drugs is None:
-        named = set(
-            session.scalars(
-                sa.select(Drug.product_id)
-                .join(Report, Report.id == Drug.report_id)
-                .where(
-                    Report.case_id == case_id,
-                    Drug.product_id.is_not(None),
-                    Drug.role.in_(ASSESSED_ROLES),
-                )
-                .distinct()
-            )
-        )
+        named = set(session.scalars(CASE_PRODUCTS, {"case_id": case_id}))
     else:
         named = {drug.product_id for drug in drugs if drug.role in ASSESSED_ROLES}
     product_ids = sorted(product_id for product_id in named if product_id is not None)
