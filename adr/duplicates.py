@@ -419,6 +419,8 @@ KEYED_COLUMNS = (
     "event_onset_date",
 )
 SEX_CODES = {"male": "m", "female": "f"}
+OTHER_SEX = {"male": "female", "female": "male"}
+AGE_GAP = 1.5 + 0.01  # `compare_ages`' nearly, and a margin for the SQL's arithmetic
 
 
 def age_keys(values: Mapping[str, Any], spread: int = 0, named: bool = False) -> set[str]:
@@ -509,9 +511,35 @@ def stored_profile(values: tuple[Any, ...], drugs: tuple[tuple[Any, ...], ...]) 
     return profile(Earlier(**dict(zip(EARLIER_FIELDS, values, strict=True)), drugs=suspect))
 
 
-@lru_cache(maxsize=32)
+def beyond_reach(name: str, limit: float) -> bool:
+    """Tell whether a pair whose `name` field differs scores below `limit`, all else agreeing."""
+    agrees, _nearly, differs = WEIGHTS[name]
+    return CEILING + differs - agrees < limit
+
+
+def age_at_onset(dialect: str) -> sa.ColumnElement[Any]:
+    """An earlier report's age in years as `age_in_years` reads it, in SQL."""
+    birth, onset = Report.patient_birth_date, Report.event_onset_date
+    days = (
+        onset - birth
+        if dialect == "postgresql"
+        else sa.func.julianday(onset) - sa.func.julianday(birth)
+    )
+    return sa.case(
+        (sa.and_(birth.is_not(None), onset.is_not(None)), days / 365.25), else_=age_given()
+    )
+
+
+def age_given() -> sa.ColumnElement[Any]:
+    """An earlier report's age in years from the age and unit typed, in SQL (NULL if none)."""
+    unit = Report.patient_age_unit
+    per_year = sa.case((unit == "month", 12.0), (unit == "day", 365.0), else_=1.0)
+    return Report.patient_age / per_year
+
+
+@lru_cache(maxsize=64)
 def retrieval_statement(
-    batch: bool, birth: bool, keys: bool, window: bool, dialect: str
+    batch: bool, birth: bool, keys: bool, window: bool, dialect: str, sex: bool, age: str | None
 ) -> sa.Select[Any]:
     """Return the statement `retrieval` fills in, for the keys a report has: built once.
 
@@ -519,9 +547,13 @@ def retrieval_statement(
     same round trip. PostgreSQL gets the ids as an array, so that it looks each report up by
     its key: as a join or `IN`, it may merge the ids with a scan of every report from the
     newest down. Reports of cases marked duplicates are left out by the status copied onto
-    each report: joined instead, the cases cost more than the reports.
+    each report: joined instead, the cases cost more than the reports. So are, among the
+    newest, the reports `out_of_reach` would pass over (`sex`: of the other sex; `age`: of
+    another birth date or age, as `compare_ages` reads them): in a scare, most of a batch's
+    newest reports are other patients', and the matcher need not read them.
     """
     start, end = sa.bindparam("start", type_=sa.Date), sa.bindparam("end", type_=sa.Date)
+    born = sa.bindparam("birth", type_=sa.Date)
     queries: list[sa.Select[Any]] = []
     if batch:
         same_batch = sa.select(Drug.report_id).where(
@@ -536,9 +568,7 @@ def retrieval_statement(
             same_batch = same_batch.where(within)
         queries.append(same_batch)
     if birth:
-        queries.append(
-            sa.select(Report.id).where(Report.patient_birth_date == sa.bindparam("birth"))
-        )
+        queries.append(sa.select(Report.id).where(Report.patient_birth_date == born))
     if keys:
         shared = sa.select(DuplicateKey.report_id).where(
             DuplicateKey.key.in_(sa.bindparam("keys", expanding=True))
@@ -560,18 +590,38 @@ def retrieval_statement(
         newest = Report.id == sa.any_(sa.func.array(ids.scalar_subquery()))
     else:
         newest = Report.id.in_(ids)
+    reachable = [Report.case_status != "duplicate"]
+    if sex:
+        reachable.append(sa.func.coalesce(Report.patient_sex, "") != sa.bindparam("other_sex"))
+    if age:  # as `compare_ages` reads them: the birth dates where both have one, else the
+        # ages where both have one (a little wider here: the matcher has the last word)
+        years = sa.bindparam("years", type_=sa.Float)
+
+        def near(age: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+            return sa.or_(age.is_(None), sa.func.abs(age - years) <= AGE_GAP)
+
+        if not birth:
+            reachable.append(near(age_at_onset(dialect)))
+        else:
+            unborn: sa.ColumnElement[bool] = Report.patient_birth_date.is_(None)
+            if age == "birth and age":
+                unborn = sa.and_(unborn, near(age_given()))
+            reachable.append(sa.or_(Report.patient_birth_date == born, unborn))
     return (
         sa.select(*EARLIER_COLUMNS, *DRUG_COLUMNS)
         .select_from(Report)
         .outerjoin(Drug, sa.and_(Drug.report_id == Report.id, Drug.role == "suspect"))
-        .where(newest, Report.case_status != "duplicate")
+        .where(newest, *reachable)
         .order_by(Report.id.desc())
     )
 
 
-def retrieval(report: Report) -> tuple[sa.Select[Any], dict[str, Any]] | None:
+def retrieval(
+    report: Report, limit: float | None = None
+) -> tuple[sa.Select[Any], dict[str, Any]] | None:
     """Return the query for the earlier reports sharing a blocking key (the newest
-    `RETRIEVED_AT_MOST`), if any.
+    `RETRIEVED_AT_MOST`), if any, but those that score below `limit` (the threshold) whatever
+    else they agree on.
 
     A suspect batch or the birth date, through their indexes; the name's initials, or sex and
     age within a year, with an onset within a week, through `duplicate_key`.
@@ -595,9 +645,22 @@ def retrieval(report: Report) -> tuple[sa.Select[Any], dict[str, Any]] | None:
         params["keys"] = sorted(keys)
     if not {"batches", "birth", "keys"} & params.keys():
         return None
+    limit = threshold() if limit is None else limit
+    other_sex = OTHER_SEX.get(report.patient_sex or "") if beyond_reach("sex", limit) else None
+    if other_sex:
+        params["other_sex"] = other_sex
+    age = None
+    if beyond_reach("age", limit):
+        years = age_in_years(report)
+        if years is not None:
+            params["years"] = years
+        if "birth" in params:
+            age = "birth" if years is None else "birth and age"
+        elif years is not None:
+            age = "age"
     dialect = db.engine.dialect.name
     shape = (bool(batches), "birth" in params, bool(keys), onset is not None, dialect)
-    return retrieval_statement(*shape), params
+    return retrieval_statement(*shape, bool(other_sex), age), params
 
 
 def find_candidates(report: Report, at_least: float | None = None) -> list[Found]:
@@ -605,12 +668,12 @@ def find_candidates(report: Report, at_least: float | None = None) -> list[Found
 
     Cases already marked duplicates are left out: their originals are proposed instead.
     """
-    query = retrieval(report)
+    limit = threshold() if at_least is None else at_least
+    query = retrieval(report, limit)
     if query is None:
         return []
     best: dict[int, Comparison] = {}
     new = profile(report)
-    limit = threshold() if at_least is None else at_least
     alike: dict[int, Comparison] = {}  # by profile: a case's reports often tell the same
     for case_id, other in earlier_profiles(earlier_rows(query)):
         if out_of_reach(new, other, limit):

@@ -430,6 +430,67 @@ def test_every_report_stored_gets_its_blocking_keys(app):
     assert {"nwxm", "pm46"} <= keys
 
 
+def test_the_read_leaves_out_the_patients_no_score_could_reach(app):
+    """Among the newest reports sharing a key, those of the other sex, or of another birth date
+    or age as `compare_ages` reads them, score below the threshold whatever else agrees: the
+    read leaves them out (in a scare, most of a batch's newest), and keeps them at a threshold
+    they could reach. Ages are compared in SQL from the birth date at onset, or the age typed
+    in its unit."""
+    earlier = {  # one batch, one onset; the new report: a man born 1980-05-02, 46.6 at onset
+        "same": {},
+        "other sex": {"patient-sex": "female"},
+        "sex not known": {"patient-sex": "unknown"},
+        "other birth date": {"patient-birth_date": "1981-05-02"},
+        "age 46": {"patient-birth_date": "", "patient-age": "46"},
+        "age 49": {"patient-birth_date": "", "patient-age": "49"},
+        "560 months": {"patient-birth_date": "", "patient-age": "560", "patient-age_unit": "month"},
+        "no age": {"patient-birth_date": "", "patient-age": ""},
+    }
+    cases = {
+        name: stored(app, submit(app, web_report_of_a_patient() | fields)).case_id
+        for name, fields in earlier.items()
+    }
+    onset = TODAY - timedelta(days=6)
+    born, aged = (
+        Report(
+            patient_sex="male",
+            event_onset_date=onset,
+            drugs=[Drug(role="suspect", batch_number="20261101B")],
+            **fields,
+        )
+        for fields in (
+            {"patient_birth_date": date(1980, 5, 2)},
+            {"patient_age": 46, "patient_age_unit": "year"},
+        )
+    )
+    with app.app_context():
+
+        def read(report: Report, limit: float) -> set[str]:
+            rows = duplicates.earlier_rows(duplicates.retrieval(report, limit))
+            ids = {case_id for case_id, _ in duplicates.earlier_profiles(rows)}
+            return {name for name, case_id in cases.items() if case_id in ids}
+
+        threshold = app.config["DUPLICATE_THRESHOLD"]
+        assert read(born, threshold) == {"same", "sex not known", "age 46", "560 months", "no age"}
+        assert read(aged, threshold) == {  # 45.6 at onset from that birth date
+            "same", "sex not known", "other birth date", "age 46", "560 months", "no age"
+        }  # fmt: skip
+        assert read(born, -100.0) == read(aged, -100.0) == set(earlier)
+        reports = db.session.scalars(
+            sa.select(Report)
+            .where(Report.case_id.in_(cases.values()))
+            .options(selectinload(Report.drugs))
+        )
+        profiles = {report.case_id: duplicates.profile(report) for report in reports}
+        for new in (born, aged):  # what the read leaves out is what the matcher passes over
+            passed_over = {
+                name
+                for name, case_id in cases.items()
+                if duplicates.out_of_reach(duplicates.profile(new), profiles[case_id], threshold)
+            }
+            assert passed_over == set(earlier) - read(new, threshold)
+
+
 def test_sex_and_age_find_the_reports_naming_nobody_and_a_named_one_by_its_name(app):
     unnamed = {"patient-birth_date": "", "drugs-0-batch_number": ""}  # no batch or birth date
     nobody = submit(app, web_report_of_a_patient() | unnamed | {"patient-name": "不详"})

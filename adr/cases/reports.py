@@ -129,9 +129,10 @@ def store_report(
                     session, (drug.product_id for drug in report.drugs if drug.product_id)
                 )
                 batches.check_batches(session, report)  # counts this report: after its case
-                # A new case's drugs are its one report's, at hand.
-                drugs = None if first else report.drugs
-                group_events.check_case(session, case.id, actor, report.id, drugs)
+                # A new case is its one report, at hand.
+                group_events.check_case(
+                    session, case.id, actor, report.id, None if first else report
+                )
                 if also is not None:
                     also(session, report)
             mailer.wake_sender()

@@ -243,6 +243,16 @@ def cases_of_product(session: Session, product_id: int, since: date, until: date
     return placed(session, rows)
 
 
+def counted_as_new(report: Report) -> list[Counted]:
+    """Return a new case as `COUNTED` and `placed` read it, from its one report: it counts
+    unless invalid, known on the report's day, placed where the report says."""
+    case = report.case
+    if case.status in regulatory.NOT_FOR_REGULATOR or case.duplicate_of_id is not None:
+        return []
+    typed = (place(report.event_province), place(report.event_city))
+    return [Counted(case.id, report.aware_on, case.death, area_key(*typed), typed)]
+
+
 def placed(session: Session, rows: Sequence[Any]) -> list[Counted]:
     """Return counted cases (id, day known, fatal) with where each happened."""
     areas = case_areas(session, [row[0] for row in rows])
@@ -355,25 +365,28 @@ def check_case(
     case_id: int,
     actor: str,
     report_id: int | None,
-    drugs: Iterable[Drug] | None = None,
+    new: Report | None = None,
 ) -> None:
     """Join the case to its products' open group events, or open those it makes.
 
     Runs in the write transaction that stored a report of the case or made it fatal, after its
     case is derived. The products' rows are locked first (`lock_products`, as the batch alert
     does), so two cases of one product are counted one after the other and never open two
-    events. `drugs`: every drug of the case, where the caller holds them (a new case's one
-    report's); read otherwise.
+    events. `new`: a new case's one report, flushed, where the caller holds it: its drugs, day
+    known and place are the case's; the case's are read otherwise.
     """
-    if drugs is None:
+    if new is None:
         named = set(session.scalars(CASE_PRODUCTS, {"case_id": case_id}))
     else:
-        named = {drug.product_id for drug in drugs if drug.role in ASSESSED_ROLES}
+        named = {drug.product_id for drug in new.drugs if drug.role in ASSESSED_ROLES}
     product_ids = sorted(product_id for product_id in named if product_id is not None)
     if not product_ids:
         return
     lock_products(session, product_ids)  # held already when a stored report is counted
-    found = placed(session, session.execute(COUNTED.where(Case.id == case_id)).all())
+    if new is None:
+        found = placed(session, session.execute(COUNTED.where(Case.id == case_id)).all())
+    else:
+        found = counted_as_new(new)
     if not found:
         return  # invalid or a duplicate: it counts for no product
     limits = settings()
