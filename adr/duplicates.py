@@ -223,6 +223,9 @@ def reaction_text(record: PatientEvent) -> str | None:
 # The other fields.
 
 
+PER_YEAR = {"year": 1, "month": 12, "day": 365}  # an age's unit, and how many make a year
+
+
 def age_in_years(record: PatientEvent) -> float | None:
     """Return the patient's age at onset, in years, from the birth date or the age given."""
     birth, onset = record.patient_birth_date, record.event_onset_date
@@ -230,8 +233,7 @@ def age_in_years(record: PatientEvent) -> float | None:
         return (onset - birth).days / 365.25
     if record.patient_age is None:
         return None
-    per_year = {"year": 1, "month": 12, "day": 365}.get(record.patient_age_unit or "year", 1)
-    return record.patient_age / per_year
+    return record.patient_age / PER_YEAR.get(record.patient_age_unit or "year", 1)
 
 
 def suspects(record: PatientEvent) -> list[DrugLike]:
@@ -532,9 +534,8 @@ def age_at_onset(dialect: str) -> sa.ColumnElement[Any]:
 
 def age_given() -> sa.ColumnElement[Any]:
     """An earlier report's age in years from the age and unit typed, in SQL (NULL if none)."""
-    unit = Report.patient_age_unit
-    per_year = sa.case((unit == "month", 12.0), (unit == "day", 365.0), else_=1.0)
-    return Report.patient_age / per_year
+    per_year = {unit: float(n) for unit, n in PER_YEAR.items()}
+    return Report.patient_age / sa.case(per_year, value=Report.patient_age_unit, else_=1.0)
 
 
 @lru_cache(maxsize=64)
