@@ -618,6 +618,13 @@ def own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def machine_cpu_seconds() -> tuple[float, float]:
+    """Return the machine's CPU time, busy and idle, summed over its cores (/proc/stat)."""
+    ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    idle = ticks[3] + ticks[4]  # idle, and waiting for the disk
+    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK"), idle / os.sysconf("SC_CLK_TCK")
+
+
 def run_engine(engine: str, args: argparse.Namespace) -> None:
     """Run the load and the faults against one engine, then check and print the figures."""
     kind = runpy.run_path(str(CONFIG))["worker_class"]
@@ -660,24 +667,36 @@ def run_engine(engine: str, args: argparse.Namespace) -> None:
                 target=inject_faults, args=(args.seconds, server, mail, db, faults)
             )
 
-            def app_cpu() -> float:
-                return server.cpu_seconds() + (sender.cpu_seconds() if sender else 0)
+            def cpu() -> list[float]:
+                """gunicorn, the sender, this process (the clients), the machine and its idle."""
+                sending = sender.cpu_seconds() if sender else 0
+                return [server.cpu_seconds(), sending, own_cpu_seconds(), *machine_cpu_seconds()]
 
-            cpu = app_cpu(), own_cpu_seconds()
+            before = cpu()
             injector.start()
             record = run_clients(server.port, args.clients, args.seconds, open_and_submit)
             injector.join()
             if not faults.done:
                 raise RuntimeError("the faults were not all injected (the traceback above)")
             report(record, faults, args.seconds)
-            used = app_cpu() - cpu[0], own_cpu_seconds() - cpu[1]
+            web, sending, clients, machine, idle = (
+                b - a for b, a in zip(cpu(), before, strict=True)
+            )
             available = (os.cpu_count() or 1) * args.seconds
             acknowledged = sum(1 for s in record.submissions if s.reference) or 1
             app = "gunicorn and sender" if sender else "gunicorn"
+            each = (
+                f": {web / acknowledged * 1000:.0f} ms gunicorn, "
+                f"{sending / acknowledged * 1000:.0f} ms sender"
+                if sender
+                else ""
+            )
             print(
-                f"CPU during the load   {app} {used[0]:.1f} s, clients {used[1]:.1f} s "
+                f"CPU during the load   {app} {web + sending:.1f} s, clients {clients:.1f} s "
                 f"(of {available:.0f} s on {os.cpu_count()} cores); {app} "
-                f"{used[0] / acknowledged * 1000:.0f} ms per report (form, post and its mails)"
+                f"{(web + sending) / acknowledged * 1000:.0f} ms per report (form, post and its "
+                f"mails{each}); the rest of the machine (mail and database servers, the system) "
+                f"{machine - web - sending - clients:.1f} s, idle {idle:.1f} s"
             )
             check_delivery(db, record, faults, log, server.log)
             for path in ("/healthz", "/report"):
