@@ -32,10 +32,29 @@ PHONE: dict[str, Any] = {  # WeChat's browser on an iPhone, in Chinese
 DESKTOP: dict[str, Any] = {"viewport": {"width": 1280, "height": 800}, "locale": "en-GB"}
 
 
+def whole(app: Flask) -> Any:
+    """Return `app` answering each request with its body read whole and its file closed.
+
+    Werkzeug's server leaves a response's file open when the browser drops the connection (a
+    favicon cut short by the next page): its ResourceWarning, raised when the file is
+    collected, failed whichever test was running.
+    """
+
+    def answer(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        body = app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+    return answer
+
+
 @contextmanager
 def serving(app: Flask) -> Iterator[str]:
     """Serve `app` on a free port of 127.0.0.1 from a thread; yield its URL."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, whole(app), threaded=True)
     url = f"http://127.0.0.1:{server.server_port}"
     app.config["BASE_URL"] = url  # links in mails point here
     # Polled for shutdown every 50 ms, not Werkzeug's 500: each browser test ends sooner.
