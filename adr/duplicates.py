@@ -224,6 +224,7 @@ def reaction_text(record: PatientEvent) -> str | None:
 
 
 PER_YEAR = {"year": 1, "month": 12, "day": 365}  # an age's unit, and how many make a year
+AGES_NEARLY = 1.5  # years apart, for ages that nearly agree: an age in years rounds down
 
 
 def age_in_years(record: PatientEvent) -> float | None:
@@ -298,7 +299,7 @@ def compare_ages(a: Profile, b: Profile) -> str:
         return AGREES if a.birth_date == b.birth_date else DIFFERS
     if a.age is None or b.age is None:
         return UNKNOWN
-    return NEARLY if abs(a.age - b.age) <= 1.5 else DIFFERS  # an age in years rounds down
+    return NEARLY if abs(a.age - b.age) <= AGES_NEARLY else DIFFERS
 
 
 def compare_sexes(a: Profile, b: Profile) -> str:
@@ -422,7 +423,7 @@ KEYED_COLUMNS = (
 )
 SEX_CODES = {"male": "m", "female": "f"}
 OTHER_SEX = {"male": "female", "female": "male"}
-AGE_GAP = 1.5 + 0.01  # `compare_ages`' nearly, and a margin for the SQL's arithmetic
+AGE_GAP = AGES_NEARLY + 0.01  # and a margin for the SQL's arithmetic
 
 
 def age_keys(values: Mapping[str, Any], spread: int = 0, named: bool = False) -> set[str]:

@@ -349,9 +349,11 @@ def lock_products(session: Session, product_ids: Iterable[int]) -> None:
     product (their foreign key), which FOR UPDATE would wait for, each report for the other's.
     SQLite's BEGIN IMMEDIATE serialises writers already: nothing is asked there.
     """
+    if session.get_bind().dialect.name != "postgresql":
+        return
     held = transaction_notes(session).setdefault(LOCKED_PRODUCTS, set())
     wanted = sorted(set(product_ids) - held)
-    if wanted and session.get_bind().dialect.name == "postgresql":
+    if wanted:
         locking = sa.select(Product.id).where(Product.id.in_(wanted)).order_by(Product.id)
         session.execute(locking.with_for_update(key_share=True)).all()
         held.update(wanted)
