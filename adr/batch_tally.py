@@ -280,6 +280,15 @@ def note_touched(session: Session, _context: Any) -> None:
         del notes[PENDING]
 
 
+def note_inserted_case(session: Session, case_id: int) -> None:
+    """Note a new case inserted with its report without the flush (`models.insert_new`)."""
+    case_ids, _report_ids, inserted = transaction_notes(session).setdefault(
+        PENDING, (set(), set(), set())
+    )
+    case_ids.add(case_id)
+    inserted.add(case_id)
+
+
 def changed(state: Any, names: Iterable[str]) -> bool:
     return any(state.attrs[name].history.has_changes() for name in names)
 

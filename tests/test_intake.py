@@ -12,14 +12,28 @@ import sqlalchemy as sa
 from flask import request
 
 from adr import create_app, regulatory
+from adr.cases import reports
 from adr.extensions import db
 from adr.intake import pages
 from adr.intake.forms import ReportForm
 from adr.intake.pages import blank_form_page, render_form
-from adr.models import AuditEntry, Drug, Report
+from adr.models import (
+    AuditEntry,
+    BatchCase,
+    BatchTally,
+    Case,
+    CaseDisease,
+    Drug,
+    FollowUpLink,
+    OpenCaseCount,
+    OutboxMail,
+    Reaction,
+    Report,
+)
 from tests.conftest import (
     COMPANY,
     ReportSender,
+    amoxicillin,
     app_config,
     hidden_inputs,
     reference_of,
@@ -127,6 +141,73 @@ def test_a_full_chinese_report_is_stored_field_by_field(app, sender):
     assert report.completeness == 100
     assert report.aware_on == report.day_zero == regulatory.china_date(report.received_at)
     assert report.due_at == regulatory.due_at(report.day_zero, "general", death=False)
+
+
+# What a new case's rows hold when the ORM's flush inserts them: the intake inserts them by
+# Core (`insert_new_case`), and must store what the flush stored, defaults and copies included.
+ROWS_OF_A_CASE = {
+    Case: Case.id,
+    Report: Report.case_id,
+    Drug: Report.case_id,
+    Reaction: Reaction.case_id,
+    CaseDisease: CaseDisease.case_id,
+    OutboxMail: Report.case_id,
+    FollowUpLink: Report.case_id,
+    BatchCase: BatchCase.case_id,
+}
+DRAWN = {"reference", "submission_token", "message_id", "token_hash"}  # random each report
+
+
+def rows_of_case(reference: str) -> dict[str, list[dict[str, object]]]:
+    """Return the rows a case holds in each table, its ids and random values left out."""
+    case_id = db.session.scalar(sa.select(Report.case_id).where(Report.reference == reference))
+    held = {}
+    for model, key in ROWS_OF_A_CASE.items():
+        columns = model.__table__.columns  # and which are SQL's NULL: JSON's null reads as None
+        nulls = [column.is_(None).label(f"{column.name} is NULL") for column in columns]
+        query = sa.select(*columns, *nulls).where(key == case_id)
+        if key.class_ is Report and model is not Report:
+            query = query.join(Report, Report.id == model.__table__.c.report_id)
+        rows = [dict(row._mapping) for row in db.session.execute(query)]
+        held[model.__tablename__] = [
+            {
+                name: type(value).__name__
+                if name in DRAWN or isinstance(value, datetime)
+                else value.replace(reference, "REF")
+                if isinstance(value, str)
+                else value
+                for name, value in row.items()
+                if not (name == "id" or name.endswith("case_id") or name == "report_id")
+            }
+            for row in rows
+        ]
+    return held
+
+
+def test_a_new_case_stores_what_the_orm_s_flush_stored(app, sender, monkeypatch):
+    with app.app_context():
+        db.session.add(amoxicillin())
+        db.session.commit()
+    fields = valid_report() | {"event-serious": ["hospitalization"]}
+    by_core = reference_of(sender.send(fields))
+
+    def flushed(session, case, report):  # the unit of work, as before `insert_new_case`
+        session.add(report)
+        session.flush()
+
+    monkeypatch.setattr(reports, "insert_new_case", flushed)
+    by_flush = reference_of(ReportSender(app.test_client()).send(fields))
+    with app.app_context():
+        core, flush = rows_of_case(by_core), rows_of_case(by_flush)
+        assert core == flush
+        assert [len(rows) for rows in core.values()] == [1, 1, 2, 2, 1, 2, 1, 1]
+        assert core["safety_case"][0]["status"] == "received"
+        assert core["report"][0]["case_status"] == "received"
+        assert core["report"][0]["case_serious"] is True
+        counts = db.session.execute(sa.select(OpenCaseCount.assignee_id, OpenCaseCount.cases))
+        assert counts.all() == [(0, 2)]
+        tallied = db.session.scalar(sa.select(BatchTally.cases))
+        assert tallied == 2
 
 
 def test_the_confirmation_shows_the_reference_and_no_personal_data(client, sender):

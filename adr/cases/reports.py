@@ -4,17 +4,38 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from itertools import chain
 from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
-from adr import audit, batches, cases, duplicates, mailer, products, reactions, regulatory, search
+from adr import (
+    audit,
+    batch_tally,
+    batches,
+    cases,
+    duplicates,
+    mailer,
+    products,
+    reactions,
+    regulatory,
+    search,
+)
 from adr.cases import holder
 from adr.extensions import db
 from adr.inbox.documents import Accepted, attach
-from adr.models import Case, Report, lock_products, write_transaction
+from adr.models import (
+    CASE_COPIES,
+    Case,
+    Report,
+    count_open_case,
+    insert_new,
+    lock_products,
+    open_case_deltas,
+    write_transaction,
+)
 from adr.signals import group_events
 
 STORE_ATTEMPTS = 5
@@ -38,6 +59,37 @@ class Stored(NamedTuple):
 def reference_for_token(token: str) -> str | None:
     """Return the reference of the report stored with this submission token, if any."""
     return db.session.scalar(sa.select(Report.reference).where(Report.submission_token == token))
+
+
+def insert_new_case(session: Session, case: Case, report: Report) -> None:
+    """Insert a new case with its one report and the rows they hold (drugs, reactions, disease,
+    mails, follow-up link) by Core, then hold them in the session as loaded, with what the
+    flush's hooks would note for them: the unit of work cost an intake more than its inserts.
+    """
+    connection = session.connection()
+    insert_new(connection, [case])
+    for name, copy in CASE_COPIES.items():  # as `copy_onto_new_reports`, the defaults taken
+        setattr(report, copy, getattr(case, name))
+    report.case_id = case.id
+    insert_new(connection, [report])
+    for reaction in case.reactions:
+        reaction.case_id, reaction.report_id = case.id, report.id
+    for disease in case.diseases:
+        disease.case_id, disease.report_id = case.id, report.id
+    for drug in report.drugs:
+        drug.report_id = report.id
+    for mail in report.mails:
+        mail.report_id = report.id
+    for link in report.follow_up_links:
+        link.report_id = report.id
+    held = (report.drugs, case.reactions, case.diseases, report.mails, report.follow_up_links)
+    for rows in held:
+        insert_new(connection, rows)
+    for thing in (case, report, *chain.from_iterable(held)):
+        make_transient_to_detached(thing)
+    session.add(case)  # and with it all it holds
+    count_open_case(open_case_deltas(session), case)
+    batch_tally.note_inserted_case(session, case.id)
 
 
 def store_report(
@@ -77,6 +129,7 @@ def store_report(
         reference = report.reference = regulatory.new_reference(received_at)
         mailer.attach_report_mails(report, len(files))  # rendered before the write lock
         acknowledged = any(mail.kind == "acknowledgement" for mail in report.mails)
+        inserted = False
         try:
             with write_transaction() as session:
                 # What a new case or report holds starts empty rather than queried after the flush.
@@ -88,13 +141,18 @@ def store_report(
                 report.decisions = []
                 report.case = case  # with its drugs and mails: all or nothing
                 case.suggested_expectedness = suggestion.code if suggestion else None
-                session.add(report)
-                if not first:  # a new case is inserted with its clock: nothing moved to audit
+                if first:
+                    session.add(report)
+                else:  # a new case is inserted with its clock: nothing moved to audit
                     cases.recompute(session, case, actor, received=report)
                 # The terms and the disease it names, inserted with it (the clock reads neither).
                 reactions.add_reported(case, report)
                 holder.add_reported_disease(case, report)
-                session.flush()
+                if first:
+                    session.flush()
+                else:
+                    insert_new_case(session, case, report)
+                    inserted = True
                 search.index_report(session, report)
                 audit.record(session, actor, "report received", report.id)
                 if report.claimed_follow_up_of:
@@ -142,4 +200,6 @@ def store_report(
             stored = reference_for_token(token)
             if stored:
                 return Stored(stored, mailer.acknowledgement_on_its_way(stored))
+            if inserted:  # not the report's own insert: its rows, rolled back, cannot be sent again
+                raise
     raise RuntimeError(f"could not store a report in {STORE_ATTEMPTS} attempts")

@@ -477,8 +477,8 @@ def join(
     """Add a case to an open event, audited; the sender's next pass tells the safety inbox
     (`queue_join_notices`)."""
     reference = first_reference(session, case.case_id)
-    session.add(
-        GroupEventCase(
+    session.connection().execute(  # by Core: no object for the audit entry's flush to insert
+        sa.insert(GroupEventCase).values(
             group_event_id=event.id, case_id=case.case_id, added_at=now(), reference=reference
         )
     )
