@@ -1,7 +1,7 @@
 """Intake: CPU per `GET /report`, per `POST /report` and per report's mails, and where it goes.
 
 Run: `.venv/bin/python -m bench.profile_intake --requests 300 [--engine postgresql] [--top 25]
-[--profile mail]`.
+[--profile mail] [--history 30000] [--against-flush]`.
 The app runs in-process through Flask's test client, with real CSRF tokens, on a SQLite file or
 a durable PostgreSQL cluster of its own, whose processes' CPU per report is printed too; each
 round opens the form, then posts the tests' realistic report varied as bench/load.py varies it
@@ -11,6 +11,11 @@ CPU is counted around the app's WSGI call, so the test client's own work is left
 same reports are sent again and their mails delivered to aiosmtpd (a process of its own) by
 passes of 1 and of 10 reports' mails, as the background sender does when reports come one by
 one and under load, one SMTP connection kept across passes; CPU is counted around each pass.
+`--history N` stores N demo reports first, as bench/load.py does. `--against-flush` then
+alternates blocks of 25 forms and posts between the intake as it is, which inserts a new case
+by Core (`adr.cases.reports.insert_new_case`), and the ORM's unit of work that did it before,
+and prints the CPU of a form and post for each: the two are compared in one process, as the
+machine's speed drifts between runs.
 """
 
 from __future__ import annotations
@@ -25,10 +30,15 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
+
+from sqlalchemy.orm import Session
 
 from adr import create_app, freeze_loaded, mailer
+from adr.cases import reports
 from adr.extensions import db
-from bench.load import HOST, MailServer, cpu_seconds, register_product, varied_report
+from adr.models import Case, Report
+from bench.load import HOST, MailServer, cpu_seconds, register_product, store_history, varied_report
 from tests.conftest import hidden_inputs
 from tests.postgres import Cluster
 from tests.smtp import free_port
@@ -93,6 +103,29 @@ def mail_rounds(
     return seconds * 1000 / count
 
 
+def flushed(session: Session, case: Case, report: Report) -> None:
+    """Store a new case as the intake did before `insert_new_case`: by the ORM's flush."""
+    session.add(report)
+    session.flush()
+
+
+def against_flush(client, meter: CPUMeter, count: int, block: int = 25) -> None:
+    """Alternate blocks of pairs between the Core insert and the flush; print each one's CPU."""
+    variants = {
+        "Core insert (as it is)": reports.insert_new_case,
+        "the ORM's flush (before)": flushed,
+    }
+    spent = dict.fromkeys(variants, 0.0)
+    blocks = count // block
+    for number in range(blocks):
+        for name, insert in list(variants.items())[:: 1 if number % 2 else -1]:
+            with patch.object(reports, "insert_new_case", insert):
+                get_ms, post_ms = rounds(client, meter, block)
+            spent[name] += get_ms + post_ms
+    for name, ms in spent.items():
+        print(f"{name:26} {ms / blocks:6.2f} ms CPU per form and post ({blocks} blocks of {block})")
+
+
 def cluster_cpu_seconds(cluster: Cluster) -> float:
     """Return the CPU time of a PostgreSQL cluster's processes: the postmaster, its children and
     the children it reaped."""
@@ -107,6 +140,8 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=0, help="print the top N functions (cumtime)")
     parser.add_argument("--profile", choices=["requests", "mail"], default="requests")
     parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--history", type=int, default=0, help="demo reports stored first")
+    parser.add_argument("--against-flush", action="store_true", help="compare the case insert")
     args = parser.parse_args()
     random.seed(1)  # the same varied reports in every run
     cluster = Cluster(durable=True) if args.engine == "postgresql" else None
@@ -141,7 +176,10 @@ def profile_intake(args: argparse.Namespace, cluster: Cluster | None) -> None:
         app = create_app(config)
         with app.app_context():
             db.create_all()
-        register_product(app)
+        if args.history:
+            store_history(app, args.history, args.engine)
+        else:
+            register_product(app)
         freeze_loaded()  # as a gunicorn worker does once the app is loaded
         meter = CPUMeter(app.wsgi_app)
         app.wsgi_app = meter  # type: ignore[method-assign]
@@ -160,6 +198,8 @@ def profile_intake(args: argparse.Namespace, cluster: Cluster | None) -> None:
             mail_ms = mail_rounds(app, client, args.requests, per_pass)
             print(f"mail delivery {mail_ms:6.2f} ms CPU per report (passes of {per_pass} reports)")
         server.stop()
+        if args.against_flush:
+            against_flush(client, meter, args.requests)
         if args.top:
             profile = cProfile.Profile(time.process_time)  # CPU, as the figures above
             if args.profile == "requests":
