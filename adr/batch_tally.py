@@ -253,8 +253,7 @@ PENDING = "batch_tally"
 @sa.event.listens_for(Session, "after_flush")
 def note_touched(session: Session, _context: Any) -> None:
     """Note the cases (or the reports of the drugs) whose batch rows the flush may change."""
-    notes = transaction_notes(session)
-    case_ids, report_ids, inserted = notes.setdefault(PENDING, (set(), set(), set()))
+    case_ids, report_ids, inserted = pending(session)
     created = set(chain(session.new, session.deleted))
     for obj in chain(created, session.dirty):
         state = sa.inspect(obj)
@@ -277,14 +276,17 @@ def note_touched(session: Session, _context: Any) -> None:
                 case_ids.add(obj.case_id)
                 case_ids.update(state.attrs.case_id.history.deleted or ())
     if not (case_ids or report_ids):
-        del notes[PENDING]
+        del transaction_notes(session)[PENDING]
+
+
+def pending(session: Session) -> tuple[set[int], set[int], set[int]]:
+    """Return what the transaction noted since the last count: cases, reports, new cases."""
+    return transaction_notes(session).setdefault(PENDING, (set(), set(), set()))
 
 
 def note_inserted_case(session: Session, case_id: int) -> None:
     """Note a new case inserted with its report without the flush (`models.insert_new`)."""
-    case_ids, _report_ids, inserted = transaction_notes(session).setdefault(
-        PENDING, (set(), set(), set())
-    )
+    case_ids, _report_ids, inserted = pending(session)
     case_ids.add(case_id)
     inserted.add(case_id)
 

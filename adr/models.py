@@ -937,18 +937,17 @@ def inserted_row(thing: Model, columns: list[tuple[str, sa.Column[Any]]]) -> dic
     row: dict[str, Any] = {}
     for key, column in columns:
         value = thing.__dict__.get(key)
-        if value is None:
-            if key in thing.__dict__ and column.type.should_evaluate_none:
-                row[column.key] = None
-                continue
+        json_null = key in thing.__dict__ and column.type.should_evaluate_none
+        if value is None and not json_null:
             if column.default is not None:
                 default = column.default
                 value = default.arg(None) if default.is_callable else default.arg  # type: ignore[attr-defined]
             elif column.primary_key or column.server_default is not None:
                 continue  # the id drawn, or the server's default
             setattr(thing, key, value)
-        if value is not None or not column.type.should_evaluate_none:
-            row[column.key] = value
+            if value is None and column.type.should_evaluate_none:
+                continue  # SQL's NULL: left out, as JSON's null would go in
+        row[column.key] = value
     return row
 
 

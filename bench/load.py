@@ -621,8 +621,8 @@ def own_cpu_seconds() -> float:
 def machine_cpu_seconds() -> tuple[float, float]:
     """Return the machine's CPU time, busy and idle, summed over its cores (/proc/stat)."""
     ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
-    idle = ticks[3] + ticks[4]  # idle, and waiting for the disk
-    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK"), idle / os.sysconf("SC_CLK_TCK")
+    idle, tick = ticks[3] + ticks[4], os.sysconf("SC_CLK_TCK")  # idle, or waiting for the disk
+    return (sum(ticks) - idle) / tick, idle / tick
 
 
 def run_engine(engine: str, args: argparse.Namespace) -> None:
