@@ -55,13 +55,19 @@ def entry_hash(entry: AuditEntry, key: bytes) -> str:
     return hmac.new(key, encoded, hashlib.sha256).hexdigest()
 
 
+# Built once: an intake runs them at every commit.
+LOCK_CHAIN = sa.select(sa.func.pg_advisory_xact_lock(CHAIN_LOCK))
+LAST_HASH = sa.select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
+APPEND = sa.insert(AuditEntry)
+
+
 def lock_chain(session: Session) -> None:
     """Hold the chain until the transaction ends, so that two appends never share a parent.
 
     SQLite's BEGIN IMMEDIATE (see `write_transaction`) already holds the one write lock.
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.select(sa.func.pg_advisory_xact_lock(CHAIN_LOCK)))
+        session.execute(LOCK_CHAIN)
 
 
 def record(
@@ -100,7 +106,7 @@ def append_pending(session: Session) -> None:
     if not entries:
         return
     lock_chain(session)
-    last = session.scalar(sa.select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
+    last = session.scalar(LAST_HASH)
     key, at = chain_key(), datetime.now(UTC)
     for entry in entries:
         entry.at, entry.prev_hash = at, last or GENESIS
@@ -111,7 +117,7 @@ def append_pending(session: Session) -> None:
     rows = [
         {name: getattr(entry, name) for name in columns if name in vars(entry)} for entry in entries
     ]
-    session.connection().execute(sa.insert(AuditEntry), rows)
+    session.connection().execute(APPEND, rows)
 
 
 def record_change(

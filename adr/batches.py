@@ -42,6 +42,7 @@ from adr.models import (
     lock_products,
     write_transaction,
 )
+from adr.products import REGISTERED_BATCH
 
 DASHBOARD_CLUSTERS = 10  # batches the dashboard lists; the batch table has them all
 
@@ -97,39 +98,47 @@ class Cluster:
         return sum(case.death for case in self.cases)
 
 
+# A batch's copied cases known in the window (a case is copied with the last day the company
+# knew of a report of it naming the batch), by its key: the statements below, built once, take
+# the batch's product_id, batch_number and the window's first day, since.
+_COPIED = batch_tally.cases_t.c
+IN_WINDOW = (
+    _COPIED.product_id == sa.bindparam("product_id"),
+    _COPIED.batch_number == sa.bindparam("batch_number"),
+    _COPIED.known_on >= sa.bindparam("since"),
+)
+COUNTED = sa.select(sa.func.count()).where(*IN_WINDOW)
+NAMING = (  # each case's reports in the window that name the batch, the first first
+    sa.select(Report.case_id, Report.reference, Report.aware_on, _COPIED.serious, _COPIED.death)
+    .select_from(batch_tally.cases_t)
+    .join(Report, Report.case_id == _COPIED.case_id)
+    .join(Drug, Drug.report_id == Report.id)
+    .where(
+        *IN_WINDOW,
+        Drug.role == "suspect",
+        Drug.product_id == sa.bindparam("product_id"),
+        Drug.batch_number == sa.bindparam("batch_number"),
+        Report.aware_on >= sa.bindparam("since"),
+    )
+    .order_by(Report.aware_on, Report.id)
+)
+ALERTED = sa.select(BatchAlert.id).where(
+    BatchAlert.product_id == sa.bindparam("product_id"),
+    BatchAlert.batch_number == sa.bindparam("batch_number"),
+    BatchAlert.level == sa.bindparam("level"),
+)
+
+
 def cases_naming(product_id: int, batch_number: str, since: date) -> list[BatchCase]:
     """Return the cases that count for one batch in the window, each once, by the report that
     named it first there: from the batch's copied cases (`adr.batch_tally`), by its key."""
-    copied = batch_tally.cases_t.c
     rows = db.session.execute(
-        sa.select(Report.case_id, Report.reference, Report.aware_on, copied.serious, copied.death)
-        .select_from(batch_tally.cases_t)
-        .join(Report, Report.case_id == copied.case_id)
-        .join(Drug, Drug.report_id == Report.id)
-        .where(
-            *batch_key(product_id, batch_number, since),
-            Drug.role == "suspect",
-            Drug.product_id == product_id,
-            Drug.batch_number == batch_number,
-            Report.aware_on >= since,
-        )
-        .order_by(Report.aware_on, Report.id)
+        NAMING, {"product_id": product_id, "batch_number": batch_number, "since": since}
     )
     first: dict[int, BatchCase] = {}
     for case_id, reference, aware_on, serious, death in rows:
         first.setdefault(case_id, BatchCase(reference, aware_on, serious, death))
     return list(first.values())
-
-
-def batch_key(product_id: int, batch_number: str, since: date) -> list[Any]:
-    """Select a batch's copied cases known in the window (a case is copied with the last day the
-    company knew of a report of it naming the batch)."""
-    copied = batch_tally.cases_t.c
-    return [
-        copied.product_id == product_id,
-        copied.batch_number == batch_number,
-        copied.known_on >= since,
-    ]
 
 
 def check_batches(session: Session, report: Report) -> None:
@@ -155,25 +164,14 @@ def check_batches(session: Session, report: Report) -> None:
     since = window_start(days)
     batch_tally.keep_tally(session)  # this report's case copied among the batches' cases
     for product_id, batch_number in named:
-        count = session.scalar(  # counted by its key: the cases are read for a level's mail
-            sa.select(sa.func.count()).where(*batch_key(product_id, batch_number, since))
-        )
-        level = alert_level(count or 0, threshold)
-        if level is None or session.scalar(
-            sa.select(BatchAlert.id).where(
-                BatchAlert.product_id == product_id,
-                BatchAlert.batch_number == batch_number,
-                BatchAlert.level == level,
-            )
-        ):
+        key = {"product_id": product_id, "batch_number": batch_number, "since": since}
+        # Counted by its key: the cases are read for a level's mail only.
+        level = alert_level(session.scalar(COUNTED, key) or 0, threshold)
+        if level is None or session.scalar(ALERTED, key | {"level": level}):
             continue
         product = session.get(Product, product_id)
         assert product is not None  # the drug's foreign key, locked above
-        registered = session.scalar(
-            sa.select(Batch).where(
-                Batch.product_id == product_id, Batch.batch_number == batch_number
-            )
-        )
+        registered = session.scalar(REGISTERED_BATCH, key)
         cases = cases_naming(product_id, batch_number, since)
         cluster = Cluster(product, batch_number, registered, since, days, cases)
         mail = alert_mail(cluster, level, threshold)

@@ -689,6 +689,9 @@ def find_candidates(report: Report, at_least: float | None = None) -> list[Found
     return [Found(case_id, best[case_id]) for _score, case_id in kept[:PROPOSED_AT_MOST]]
 
 
+ADD_KEYS, ADD_CANDIDATES = sa.insert(DuplicateKey), sa.insert(DuplicateCandidate)
+
+
 def record(session: Session, report: Report, found: Iterable[Found]) -> None:
     """Store a new report's name keys and, for a new case, its candidates (in its transaction).
 
@@ -697,7 +700,7 @@ def record(session: Session, report: Report, found: Iterable[Found]) -> None:
     connection = session.connection()
     rows = key_rows(report.id, {name: getattr(report, name) for name in KEYED_COLUMNS})
     if rows:
-        connection.execute(sa.insert(DuplicateKey), rows)
+        connection.execute(ADD_KEYS, rows)
     rows = [
         {
             "case_id": report.case_id,
@@ -710,7 +713,7 @@ def record(session: Session, report: Report, found: Iterable[Found]) -> None:
         if candidate.case_id != report.case_id
     ]
     if rows:  # psycopg's executemany: one round trip, and one statement parsed once
-        connection.execute(sa.insert(DuplicateCandidate), rows)
+        connection.execute(ADD_CANDIDATES, rows)
 
 
 def candidates_of(case_id: int) -> list[DuplicateCandidate]:

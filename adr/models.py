@@ -459,14 +459,16 @@ def recount_open_cases(connection: sa.Connection) -> None:
 def add_open_cases(connection: sa.Connection, deltas: dict[int, int]) -> None:
     """Add each assignee's change (`deltas`, the unassigned under 0) to their open cases."""
     rows = [{"assignee_id": key, "cases": n} for key, n in sorted(deltas.items()) if n]
-    if not rows:
-        return
-    on_postgresql = connection.dialect.name == "postgresql"
-    insert = (postgresql_insert if on_postgresql else sqlite_insert)(OpenCaseCount)
+    if rows:
+        connection.execute(adding_open_cases(connection.dialect.name), rows)
+
+
+@cache
+def adding_open_cases(dialect: str) -> sa.Executable:
+    """Return the statement that adds to an assignee's open cases, or counts their first."""
+    insert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(OpenCaseCount)
     adding = {"cases": OpenCaseCount.cases + insert.excluded.cases}  # under the row's lock
-    connection.execute(
-        insert.on_conflict_do_update(index_elements=["assignee_id"], set_=adding), rows
-    )
+    return insert.on_conflict_do_update(index_elements=["assignee_id"], set_=adding)
 
 
 @sa.event.listens_for(Session, "after_flush")

@@ -90,6 +90,9 @@ def same_maker(typed: str | None, known: Iterable[str]) -> bool:
     return False
 
 
+PRODUCTS = sa.select(Product).order_by(Product.id)
+
+
 @dataclass(frozen=True)
 class Catalogue:
     """The products, keyed as drugs are matched to them."""
@@ -101,7 +104,7 @@ class Catalogue:
 
     @classmethod
     def load(cls) -> Catalogue:
-        products = {p.id: p for p in db.session.scalars(sa.select(Product).order_by(Product.id))}
+        products = {p.id: p for p in db.session.scalars(PRODUCTS)}
         by_name: dict[str, list[int]] = {}
         by_other_name: dict[str, list[int]] = {}
         for product in products.values():
@@ -381,6 +384,12 @@ class BatchCheck:
         return UNKNOWN if UNKNOWN in results else KNOWN if KNOWN in results else NOT_OURS
 
 
+REGISTERED_BATCH = sa.select(Batch).where(
+    Batch.product_id == sa.bindparam("product_id"),
+    Batch.batch_number == sa.bindparam("batch_number"),
+)
+
+
 def check_batches(drugs: Iterable[Drug], onset: date | None) -> BatchCheck:
     """Check each suspect drug of ours against the batch register."""
     checked = []
@@ -391,9 +400,8 @@ def check_batches(drugs: Iterable[Drug], onset: date | None) -> BatchCheck:
         if product is None:
             continue
         typed = compact(drug.batch_number)
-        batch = typed and db.session.scalar(
-            sa.select(Batch).where(Batch.product_id == product.id, Batch.batch_number == typed)
-        )
+        key = {"product_id": product.id, "batch_number": typed}
+        batch = typed and db.session.scalar(REGISTERED_BATCH, key)
         nearest = nearest_batches(product.id, typed) if typed and not batch else []
         typed_name = None
         if recognised_by_batch(drug, product):

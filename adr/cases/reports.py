@@ -56,9 +56,12 @@ class Stored(NamedTuple):
     acknowledged: bool
 
 
+BY_TOKEN = sa.select(Report.reference).where(Report.submission_token == sa.bindparam("token"))
+
+
 def reference_for_token(token: str) -> str | None:
     """Return the reference of the report stored with this submission token, if any."""
-    return db.session.scalar(sa.select(Report.reference).where(Report.submission_token == token))
+    return db.session.scalar(BY_TOKEN, {"token": token})
 
 
 def insert_new_case(session: Session, case: Case, report: Report) -> None:

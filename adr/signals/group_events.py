@@ -293,6 +293,7 @@ FIRST_REFERENCE = (  # a member's reference: its case's first report's
     .limit(1)
     .scalar_subquery()
 )
+ADD_MEMBER = sa.insert(GroupEventCase)
 JOINS_A_NOTICE = 100  # the cases a notice of joins lists at most: more make more notices
 # A member not mailed yet: after the event's marker, or, where an event has none (opened by
 # code older than the marker), any that joined after the opening (whose mail named the others).
@@ -302,6 +303,26 @@ NOT_MAILED = sa.case(
 )
 UNMAILED = sa.exists(  # an event with members not mailed yet
     sa.select(GroupEventCase.id).where(GroupEventCase.group_event_id == GroupEvent.id, NOT_MAILED)
+)
+
+
+# A product's open events as they stand for a case (`open_of`), built once.
+_MEMBER = sa.select(GroupEventCase.case_id).where(GroupEventCase.group_event_id == GroupEvent.id)
+_KNOWN_BY_END = _MEMBER.where(sa.exists(REPORTED.where(Report.aware_on <= sa.bindparam("end"))))
+_KNOWN_FROM_START = _MEMBER.where(
+    sa.exists(REPORTED), ~sa.exists(REPORTED.where(Report.aware_on < sa.bindparam("start")))
+)
+OPEN_EVENTS = (
+    sa.select(
+        GroupEvent,
+        sa.exists(_MEMBER.where(GroupEventCase.case_id == sa.bindparam("case_id"))),  # has me
+        sa.or_(  # holds me
+            ~sa.exists(_MEMBER.where(sa.exists(REPORTED))),
+            sa.and_(sa.exists(_KNOWN_BY_END), sa.exists(_KNOWN_FROM_START)),
+        ),
+    )
+    .where(GroupEvent.product_id == sa.bindparam("product_id"), GroupEvent.closed_at.is_(None))
+    .order_by(GroupEvent.id)
 )
 
 
@@ -315,20 +336,14 @@ def open_of(session: Session, product_id: int, me: Counted, days: int) -> list[O
     is, and known on or after a day when none of them is before it.
     """
     reach = timedelta(days=days - 1)
-    member = sa.select(GroupEventCase.case_id).where(GroupEventCase.group_event_id == GroupEvent.id)
-    known_by_end = member.where(sa.exists(REPORTED.where(Report.aware_on <= me.known_on + reach)))
-    known_from_start = member.where(
-        sa.exists(REPORTED), ~sa.exists(REPORTED.where(Report.aware_on < me.known_on - reach))
-    )
-    holds = sa.or_(
-        ~sa.exists(member.where(sa.exists(REPORTED))),
-        sa.and_(sa.exists(known_by_end), sa.exists(known_from_start)),
-    )
-    has_me = sa.exists(member.where(GroupEventCase.case_id == me.case_id))
     rows = session.execute(
-        sa.select(GroupEvent, has_me, holds)
-        .where(GroupEvent.product_id == product_id, GroupEvent.closed_at.is_(None))
-        .order_by(GroupEvent.id)
+        OPEN_EVENTS,
+        {
+            "product_id": product_id,
+            "case_id": me.case_id,
+            "start": me.known_on - reach,
+            "end": me.known_on + reach,
+        },
     )
     return [Open(event, bool(mine), bool(held)) for event, mine, held in rows]
 
@@ -478,9 +493,13 @@ def join(
     (`queue_join_notices`)."""
     reference = first_reference(session, case.case_id)
     session.connection().execute(  # by Core: no object for the audit entry's flush to insert
-        sa.insert(GroupEventCase).values(
-            group_event_id=event.id, case_id=case.case_id, added_at=now(), reference=reference
-        )
+        ADD_MEMBER,
+        {
+            "group_event_id": event.id,
+            "case_id": case.case_id,
+            "added_at": now(),
+            "reference": reference,
+        },
     )
     audit.record(
         session, actor, "group event changed", report_id, "group_event", None,
