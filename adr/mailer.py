@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.utils import make_msgid
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 import sqlalchemy as sa
@@ -331,25 +331,71 @@ def deliver_pending_mail(
     return delivery
 
 
-def _claimable(now: datetime, ignore_backoff: bool, retry_failed: bool) -> sa.ColumnElement[bool]:
+@cache
+def claimable(ignore_backoff: bool, retry_failed: bool) -> sa.ColumnElement[bool]:
+    """Return which mails a pass may take: due ones (at `now`, bound), and those whose claim
+    was taken before `stale` and never released."""
     statuses = ["pending", "failed"] if retry_failed else ["pending"]
     waiting: sa.ColumnElement[bool] = OutboxMail.status.in_(statuses)
     if not ignore_backoff:
-        waiting = sa.and_(waiting, OutboxMail.next_attempt_at <= now)
-    stale = now - timedelta(seconds=current_app.config["MAIL_CLAIM_TIMEOUT_SECONDS"])
-    abandoned = sa.and_(OutboxMail.status == "sending", OutboxMail.claimed_at < stale)
-    return sa.or_(waiting, abandoned)
+        waiting = sa.and_(waiting, OutboxMail.next_attempt_at <= sa.bindparam("now"))
+    stale = OutboxMail.claimed_at < sa.bindparam("stale")
+    return sa.or_(waiting, sa.and_(OutboxMail.status == "sending", stale))
+
+
+def moments(now: datetime) -> dict[str, datetime]:
+    """Return the values `claimable` takes at `now`."""
+    timeout = timedelta(seconds=current_app.config["MAIL_CLAIM_TIMEOUT_SECONDS"])
+    return {"now": now, "stale": now - timeout}
+
+
+# The sender's statements, built once (`claimable`'s two choices make four of the first two).
+IDS: sa.BindParameter[list[int]] = sa.bindparam("ids", expanding=True)
+
+
+@cache
+def candidates(ignore_backoff: bool, retry_failed: bool) -> sa.Select[int]:
+    """Return the statement of a batch of claimable mails' ids above `after`, `size` at most."""
+    return (
+        sa.select(OutboxMail.id)
+        .where(claimable(ignore_backoff, retry_failed), OutboxMail.id > sa.bindparam("after"))
+        .order_by(OutboxMail.id)
+        .limit(sa.bindparam("size"))
+    )
+
+
+@cache
+def claiming(ignore_backoff: bool, retry_failed: bool) -> sa.Update:
+    """Return the statement that claims those of the mails `ids` still claimable."""
+    return (
+        sa.update(OutboxMail)
+        .where(OutboxMail.id.in_(IDS), claimable(ignore_backoff, retry_failed))
+        .values(
+            status="sending", claimed_at=sa.bindparam("claimed"), attempts=OutboxMail.attempts + 1
+        )
+        .returning(OutboxMail.id)
+    )
+
+
+CLAIMED = (  # the mails claimed, with their report's reference
+    sa.select(OutboxMail, Report.reference)
+    .outerjoin(Report, Report.id == OutboxMail.report_id)
+    .where(OutboxMail.id.in_(IDS))
+    .order_by(OutboxMail.id)
+    .execution_options(populate_existing=True)
+)
+# Rows still holding the claim they were sent under (a batch's rows share it); the values
+# given with it are what the UPDATE sets.
+STILL_CLAIMED = sa.update(OutboxMail).where(
+    OutboxMail.id.in_(IDS), OutboxMail.claimed_at == sa.bindparam("claimed")
+)
 
 
 def _candidates(now: datetime, ignore_backoff: bool, retry_failed: bool, after: int) -> list[int]:
     """Return the ids of the next batch of claimable mails above `after`."""
-    query = (
-        sa.select(OutboxMail.id)
-        .where(_claimable(now, ignore_backoff, retry_failed), OutboxMail.id > after)
-        .order_by(OutboxMail.id)
-        .limit(current_app.config["MAIL_BATCH_SIZE"])
-    )
-    ids = list(db.session.scalars(query))
+    size = current_app.config["MAIL_BATCH_SIZE"]
+    query = candidates(ignore_backoff, retry_failed)
+    ids = list(db.session.scalars(query, moments(now) | {"after": after, "size": size}))
     db.session.rollback()  # end the read, so the claim opens its own write transaction
     return ids
 
@@ -361,24 +407,14 @@ def _claim(
     may have taken some first); return them with their report's reference."""
     claimed_at = datetime.now(UTC)
     with write_transaction() as session:
-        claim = (
-            sa.update(OutboxMail)
-            .where(OutboxMail.id.in_(ids), _claimable(now, ignore_backoff, retry_failed))
-            .values(status="sending", claimed_at=claimed_at, attempts=OutboxMail.attempts + 1)
-            .returning(OutboxMail.id)
-            .execution_options(synchronize_session=False)
+        claim = claiming(ignore_backoff, retry_failed)
+        claimed = list(
+            session.connection().scalars(claim, moments(now) | {"ids": ids, "claimed": claimed_at})
         )
-        claimed = list(session.scalars(claim))
         if not claimed:
             return []
-        query = (
-            sa.select(OutboxMail, Report.reference)
-            .outerjoin(Report, Report.id == OutboxMail.report_id)
-            .where(OutboxMail.id.in_(claimed))
-            .order_by(OutboxMail.id)
-            .execution_options(populate_existing=True)
-        )
-        batch = [(row.OutboxMail, row.reference) for row in session.execute(query)]
+        rows = session.execute(CLAIMED, {"ids": claimed})
+        batch = [(row.OutboxMail, row.reference) for row in rows]
         for outbox_mail, _reference in batch:
             session.expunge(outbox_mail)  # keep what was read once the transaction ends
     return batch
@@ -566,11 +602,12 @@ def _write_outcomes(outcomes: list[tuple[OutboxMail, dict[str, Any]]]) -> None:
     while True:
         try:
             with write_transaction() as session:
+                connection = session.connection()
                 if sent:  # the same values for every mail sent
                     sent_mails = [outbox_mail for outbox_mail, _values in sent]
-                    session.execute(_still_claimed(sent_mails).values(**sent[0][1]))
+                    connection.execute(STILL_CLAIMED, still_claimed(sent_mails) | sent[0][1])
                 for outbox_mail, values in others:
-                    session.execute(_still_claimed([outbox_mail]).values(**values))
+                    connection.execute(STILL_CLAIMED, still_claimed([outbox_mail]) | values)
             return
         except DBAPIError as error:
             db.session.rollback()  # the BEGIN may have failed before write_transaction's own
@@ -581,17 +618,9 @@ def _write_outcomes(outcomes: list[tuple[OutboxMail, dict[str, Any]]]) -> None:
             pause = min(pause * 2, RECORD_MAX_PAUSE_SECONDS)
 
 
-def _still_claimed(mails: list[OutboxMail]) -> sa.Update:
-    """Return an UPDATE of these rows while they hold the claim they were sent under (a batch's
-    rows share it)."""
-    return (
-        sa.update(OutboxMail)
-        .where(
-            OutboxMail.id.in_([mail.id for mail in mails]),
-            OutboxMail.claimed_at == mails[0].claimed_at,
-        )
-        .execution_options(synchronize_session=False)
-    )
+def still_claimed(mails: list[OutboxMail]) -> dict[str, Any]:
+    """Return the values `STILL_CLAIMED` takes for these rows (a batch's)."""
+    return {"ids": [mail.id for mail in mails], "claimed": mails[0].claimed_at}
 
 
 def is_unreachable(error: DBAPIError) -> bool:

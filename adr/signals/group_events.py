@@ -532,6 +532,26 @@ def open_event(
     return event
 
 
+# The sender's statements, built once: the events with joins not mailed, one of them locked,
+# its members not mailed in the order they joined, and its members with reports.
+WITH_JOINS_UNMAILED = sa.select(GroupEvent.id).where(UNMAILED).order_by(GroupEvent.id)
+_EVENT_ID: sa.BindParameter[int] = sa.bindparam("event_id")
+UNMAILED_EVENT = (
+    sa.select(GroupEvent)
+    .where(GroupEvent.id == _EVENT_ID, UNMAILED)
+    .with_for_update(key_share=True)
+)
+JOINED_UNMAILED = (
+    sa.select(GroupEventCase.id, sa.func.coalesce(GroupEventCase.reference, FIRST_REFERENCE))
+    .join(GroupEvent, GroupEvent.id == GroupEventCase.group_event_id)
+    .where(GroupEvent.id == _EVENT_ID, NOT_MAILED)
+    .order_by(GroupEventCase.id)
+)
+REPORTED_MEMBERS = sa.select(sa.func.count()).where(
+    GroupEventCase.group_event_id == _EVENT_ID, sa.exists(REPORTED)
+)
+
+
 def queue_join_notices() -> None:
     """Queue the safety inbox's notice of the cases that joined each event since it was last
     mailed, in the order they joined, with the count now (more than `JOINS_A_NOTICE` cases
@@ -543,9 +563,7 @@ def queue_join_notices() -> None:
     product's lock), so an event's members are committed in the order of their ids: none is
     left behind below the last one mailed.
     """
-    events = list(
-        db.session.scalars(sa.select(GroupEvent.id).where(UNMAILED).order_by(GroupEvent.id))
-    )
+    events = list(db.session.scalars(WITH_JOINS_UNMAILED))
     db.session.rollback()  # end the read: no write lock taken when nothing joined
     for event_id in events:
         try:
@@ -559,26 +577,11 @@ def queue_join_notice(event_id: int) -> None:
     row is locked (FOR NO KEY UPDATE: a case joining only reads its key), so two senders queue
     them once."""
     with write_transaction() as session:
-        event = session.scalar(
-            sa.select(GroupEvent)
-            .where(GroupEvent.id == event_id, UNMAILED)
-            .with_for_update(key_share=True)
-        )
+        event = session.scalar(UNMAILED_EVENT, {"event_id": event_id})
         if event is None:
             return  # another sender queued them
-        joined = session.execute(
-            sa.select(
-                GroupEventCase.id, sa.func.coalesce(GroupEventCase.reference, FIRST_REFERENCE)
-            )
-            .join(GroupEvent, GroupEvent.id == GroupEventCase.group_event_id)
-            .where(GroupEvent.id == event.id, NOT_MAILED)
-            .order_by(GroupEventCase.id)
-        ).all()
-        count = session.scalar(  # its cases with reports
-            sa.select(sa.func.count()).where(
-                GroupEventCase.group_event_id == event.id, sa.exists(REPORTED)
-            )
-        )
+        joined = session.execute(JOINED_UNMAILED, {"event_id": event_id}).all()
+        count = session.scalar(REPORTED_MEMBERS, {"event_id": event_id})
         for part in chunks([reference for _id, reference in joined], JOINS_A_NOTICE):
             session.add(joined_mail(event, part, count or 0))
         event.mailed_through = joined[-1].id
