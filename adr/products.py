@@ -90,21 +90,32 @@ def same_maker(typed: str | None, known: Iterable[str]) -> bool:
     return False
 
 
-PRODUCTS = sa.select(Product).order_by(Product.id)
+# What matching reads of each product: its names and maker, not its label's lists (a row, not
+# an object, for each of a catalogue of hundreds, at every report).
+LISTED = sa.select(
+    Product.id,
+    Product.generic_name,
+    Product.english_name,
+    Product.brand_name,
+    Product.aliases,
+    Product.approval_number,
+    Product.manufacturer,
+    Product.dosage_form,
+).order_by(Product.id)
 
 
 @dataclass(frozen=True)
 class Catalogue:
     """The products, keyed as drugs are matched to them."""
 
-    products: dict[int, Product]
+    products: dict[int, sa.Row[*tuple[Any, ...]]]  # as `LISTED` reads them
     by_approval: dict[str, int]
     by_name: dict[str, list[int]]  # Chinese and English generic names: every product so named
     by_other_name: dict[str, list[int]]  # brand names and aliases
 
     @classmethod
     def load(cls) -> Catalogue:
-        products = {p.id: p for p in db.session.scalars(PRODUCTS)}
+        products = {p.id: p for p in db.session.execute(LISTED)}
         by_name: dict[str, list[int]] = {}
         by_other_name: dict[str, list[int]] = {}
         for product in products.values():
@@ -178,8 +189,10 @@ def link(drugs: Iterable[Drug]) -> None:
     for drug in drugs:
         before = catalogue.products.get(drug.product_id) if drug.product_id else None
         drug.product_id = catalogue.match(drug)
-        product = catalogue.products.get(drug.product_id) if drug.product_id else None
-        drug.product = product  # held: the report's checks and mails get it without a query
+        # Held: the report's checks and mails get it without another query.
+        drug.product = product = (
+            db.session.get(Product, drug.product_id) if drug.product_id else None
+        )
         filled = before is not None and drug.dosage_form == before.dosage_form
         if product is not None and (not drug.dosage_form or filled):
             drug.dosage_form = product.dosage_form
