@@ -349,7 +349,8 @@ def moments(now: datetime) -> dict[str, datetime]:
     return {"now": now, "stale": now - timeout}
 
 
-# The sender's statements, built once (`claimable`'s two choices make four of the first two).
+# The sender's statements, built once (`claimable`'s two choices make four of each of the
+# first two).
 IDS: sa.BindParameter[list[int]] = sa.bindparam("ids", expanding=True)
 
 
