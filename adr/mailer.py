@@ -331,10 +331,9 @@ def deliver_pending_mail(
     return delivery
 
 
-@cache
 def claimable(ignore_backoff: bool, retry_failed: bool) -> sa.ColumnElement[bool]:
     """Return which mails a pass may take: due ones (at `now`, bound), and those whose claim
-    was taken before `stale` and never released."""
+    was taken before `stale` and never released (built once, in the statements below)."""
     statuses = ["pending", "failed"] if retry_failed else ["pending"]
     waiting: sa.ColumnElement[bool] = OutboxMail.status.in_(statuses)
     if not ignore_backoff:
