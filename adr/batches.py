@@ -42,7 +42,7 @@ from adr.models import (
     lock_products,
     write_transaction,
 )
-from adr.products import REGISTERED_BATCH
+from adr.products import REGISTERED_BATCH, RegisteredBatch
 
 DASHBOARD_CLUSTERS = 10  # batches the dashboard lists; the batch table has them all
 
@@ -84,7 +84,7 @@ class Cluster:
 
     product: Product
     batch_number: str
-    registered: Batch | None
+    registered: RegisteredBatch | None
     since: date
     days: int
     cases: list[BatchCase]
@@ -171,7 +171,7 @@ def check_batches(session: Session, report: Report) -> None:
             continue
         product = session.get(Product, product_id)
         assert product is not None  # the drug's foreign key, locked above
-        registered = session.scalar(REGISTERED_BATCH, key)
+        registered = session.connection().execute(REGISTERED_BATCH, key).first()
         cases = cases_naming(product_id, batch_number, since)
         cluster = Cluster(product, batch_number, registered, since, days, cases)
         mail = alert_mail(cluster, level, threshold)

@@ -6,12 +6,12 @@ import os
 import select
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from functools import cache
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from functools import cache, partial
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -355,9 +355,14 @@ def lock_products(session: Session, product_ids: Iterable[int]) -> None:
     held = transaction_notes(session).setdefault(LOCKED_PRODUCTS, set())
     wanted = sorted(set(product_ids) - held)
     if wanted:
-        locking = sa.select(Product.id).where(Product.id.in_(wanted)).order_by(Product.id)
-        session.execute(locking.with_for_update(key_share=True)).all()
+        session.connection().execute(locking_products(), {"ids": wanted}).all()
         held.update(wanted)
+
+
+@cache
+def locking_products() -> sa.Select[int]:
+    chosen = Product.id.in_(sa.bindparam("ids", expanding=True))
+    return sa.select(Product.id).where(chosen).order_by(Product.id).with_for_update(key_share=True)
 
 
 def copy_case_values(connection: sa.Connection, case_ids: Iterable[int]) -> None:
@@ -898,14 +903,42 @@ def write_transaction() -> Iterator[Session]:
             raise
 
 
+class Inserted(NamedTuple):
+    """How a column of a new object goes into its insert (`inserted_row`)."""
+
+    key: str  # the model's name for it
+    column: str
+    default: Callable[[], Any] | None  # the value None takes, if the column has a default
+    drawn: bool  # None leaves it to the database: the id drawn, or the server's default
+    json: bool  # a JSON column: None set is JSON's null, and never set is SQL's NULL
+
+
 @cache
-def inserting(model: type[Model]) -> tuple[sa.Executable, list[tuple[str, sa.Column[Any]]]]:
-    """Return the statement that inserts rows of `model` and gives their ids, and its columns
-    with the model's names for them."""
+def inserting(model: type[Model]) -> tuple[sa.Executable, list[Inserted]]:
+    """Return the statement that inserts rows of `model` and gives their ids, and its columns."""
     mapper = sa.inspect(model)
     table = cast(sa.Table, mapper.local_table)
-    columns = [(mapper.get_property_by_column(column).key, column) for column in table.columns]
+    columns = [
+        Inserted(
+            mapper.get_property_by_column(column).key,
+            column.key,
+            default_of(column),
+            column.default is None and (column.primary_key or column.server_default is not None),
+            column.type.should_evaluate_none,
+        )
+        for column in table.columns
+    ]
     return sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), columns
+
+
+def default_of(column: sa.Column[Any]) -> Callable[[], Any] | None:
+    default: Any = column.default
+    if default is None:
+        return None
+    if default.is_callable:
+        return partial(default.arg, None)  # SQLAlchemy's wrapper takes the execution context
+    value = default.arg
+    return lambda: value
 
 
 def insert_new(connection: sa.Connection, things: Sequence[Model]) -> None:
@@ -924,32 +957,33 @@ def insert_new(connection: sa.Connection, things: Sequence[Model]) -> None:
         row = inserted_row(thing, columns)
         alike.setdefault(tuple(row), []).append((thing, row))
     for rows in alike.values():
-        ids = connection.execute(statement, [row for _thing, row in rows]).scalars().all()
+        # One row alone is one plain execute: a list would take the batched inserts' path.
+        sent = rows[0][1] if len(rows) == 1 else [row for _thing, row in rows]
+        ids = [row[0] for row in connection.execute(statement, sent)]
         for (thing, _row), id_ in zip(rows, ids, strict=True):
             thing.id = id_  # type: ignore[attr-defined]
 
 
-def inserted_row(thing: Model, columns: list[tuple[str, sa.Column[Any]]]) -> dict[str, Any]:
+def inserted_row(thing: Model, columns: list[Inserted]) -> dict[str, Any]:
     """Return the row the flush would insert for a new object, and give the object the values
     the insert takes, so that none is left to load once the object is persistent.
 
     As the flush: None, or no value, takes the column's default, and NULL without one; a JSON
     column set to None holds JSON's null, and one never set SQL's NULL (it is left out).
+    The object is transient and no column has attribute events: its values are written to its
+    `__dict__`, which `make_transient_to_detached` then holds as loaded.
     """
+    values = thing.__dict__
     row: dict[str, Any] = {}
-    for key, column in columns:
-        value = thing.__dict__.get(key)
-        json_null = key in thing.__dict__ and column.type.should_evaluate_none
-        if value is None and not json_null:
-            if column.default is not None:
-                default = column.default
-                value = default.arg(None) if default.is_callable else default.arg  # type: ignore[attr-defined]
-            elif column.primary_key or column.server_default is not None:
+    for key, column, default, drawn, json in columns:
+        value = values.get(key)
+        if value is None and not (json and key in values):
+            if drawn:
                 continue  # the id drawn, or the server's default
-            setattr(thing, key, value)
-            if value is None and column.type.should_evaluate_none:
+            value = values[key] = default() if default else None
+            if value is None and json:
                 continue  # SQL's NULL: left out, as JSON's null would go in
-        row[column.key] = value
+        row[column] = value
     return row
 
 

@@ -17,7 +17,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeAlias
 
 import sqlalchemy as sa
 from flask import current_app
@@ -335,13 +335,17 @@ NEAREST_SHOWN = 5
 PREFIX_NEIGHBOURS = 50  # registered batches read on each side of a typed number
 
 
+# A registered batch as the checks and the mails read it (`REGISTERED_BATCH`).
+RegisteredBatch: TypeAlias = "sa.Row[int, str, date | None, date | None]"
+
+
 @dataclass(frozen=True)
 class DrugBatch:
     """One suspect drug of ours and what the register says of its batch."""
 
     product: Product
     batch_number: str | None  # as reported
-    batch: Batch | None  # the register's, when it holds it
+    batch: RegisteredBatch | None  # the register's, when it holds it
     onset: date | None
     started_on: date | None
     nearest: list[Batch] = field(default_factory=list)  # when unknown: what may have been meant
@@ -397,7 +401,9 @@ class BatchCheck:
         return UNKNOWN if UNKNOWN in results else KNOWN if KNOWN in results else NOT_OURS
 
 
-REGISTERED_BATCH = sa.select(Batch).where(
+REGISTERED_BATCH = sa.select(
+    Batch.id, Batch.batch_number, Batch.manufactured_on, Batch.expires_on
+).where(
     Batch.product_id == sa.bindparam("product_id"),
     Batch.batch_number == sa.bindparam("batch_number"),
 )
@@ -414,7 +420,7 @@ def check_batches(drugs: Iterable[Drug], onset: date | None) -> BatchCheck:
             continue
         typed = compact(drug.batch_number)
         key = {"product_id": product.id, "batch_number": typed}
-        batch = typed and db.session.scalar(REGISTERED_BATCH, key)
+        batch = typed and db.session.connection().execute(REGISTERED_BATCH, key).first()
         nearest = nearest_batches(product.id, typed) if typed and not batch else []
         typed_name = None
         if recognised_by_batch(drug, product):
