@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -35,8 +36,13 @@ def chain_key() -> bytes:
     configured = current_app.config.get("AUDIT_KEY")
     if configured:
         return str(configured).encode()
-    secret = str(current_app.config["SECRET_KEY"]).encode()
-    return hmac.new(secret, b"adr audit chain", hashlib.sha256).digest()
+    return derived_key(str(current_app.config["SECRET_KEY"]))
+
+
+@cache
+def derived_key(secret: str) -> bytes:
+    """Return the key derived from a secret key, computed once: every write chains entries."""
+    return hmac.new(secret.encode(), b"adr audit chain", hashlib.sha256).digest()
 
 
 def entry_hash(entry: AuditEntry, key: bytes) -> str:
