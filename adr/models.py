@@ -361,6 +361,7 @@ def lock_products(session: Session, product_ids: Iterable[int]) -> None:
 
 @cache
 def locking_products() -> sa.Select[int]:
+    """Return `lock_products`' statement, built once: the ids are bound (`ids`)."""
     chosen = Product.id.in_(sa.bindparam("ids", expanding=True))
     return sa.select(Product.id).where(chosen).order_by(Product.id).with_for_update(key_share=True)
 
@@ -932,6 +933,7 @@ def inserting(model: type[Model]) -> tuple[sa.Executable, list[Inserted]]:
 
 
 def default_of(column: sa.Column[Any]) -> Callable[[], Any] | None:
+    """Return what gives the column's default, called with nothing, if it has one."""
     default: Any = column.default
     if default is None:
         return None
