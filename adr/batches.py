@@ -42,7 +42,7 @@ from adr.models import (
     lock_products,
     write_transaction,
 )
-from adr.products import REGISTERED_BATCH, RegisteredBatch
+from adr.products import RegisteredBatch, registered_batch
 
 DASHBOARD_CLUSTERS = 10  # batches the dashboard lists; the batch table has them all
 
@@ -171,7 +171,7 @@ def check_batches(session: Session, report: Report) -> None:
             continue
         product = session.get(Product, product_id)
         assert product is not None  # the drug's foreign key, locked above
-        registered = session.connection().execute(REGISTERED_BATCH, key).first()
+        registered = registered_batch(session, product_id, batch_number)
         cases = cases_naming(product_id, batch_number, since)
         cluster = Cluster(product, batch_number, registered, since, days, cases)
         mail = alert_mail(cluster, level, threshold)

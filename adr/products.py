@@ -335,7 +335,7 @@ NEAREST_SHOWN = 5
 PREFIX_NEIGHBOURS = 50  # registered batches read on each side of a typed number
 
 
-# A registered batch as the checks and the mails read it (`REGISTERED_BATCH`).
+# A registered batch as the checks and the mails read it (`registered_batch`).
 RegisteredBatch: TypeAlias = "sa.Row[int, str, date | None, date | None]"
 
 
@@ -409,6 +409,14 @@ REGISTERED_BATCH = sa.select(
 )
 
 
+def registered_batch(
+    session: Session, product_id: int, batch_number: str
+) -> RegisteredBatch | None:
+    """Return the register's batch of a product by its number as registered (`compact`)."""
+    key = {"product_id": product_id, "batch_number": batch_number}
+    return session.connection().execute(REGISTERED_BATCH, key).first()
+
+
 def check_batches(drugs: Iterable[Drug], onset: date | None) -> BatchCheck:
     """Check each suspect drug of ours against the batch register."""
     checked = []
@@ -419,8 +427,7 @@ def check_batches(drugs: Iterable[Drug], onset: date | None) -> BatchCheck:
         if product is None:
             continue
         typed = compact(drug.batch_number)
-        key = {"product_id": product.id, "batch_number": typed}
-        batch = typed and db.session.connection().execute(REGISTERED_BATCH, key).first()
+        batch = typed and registered_batch(db.session(), product.id, typed)
         nearest = nearest_batches(product.id, typed) if typed and not batch else []
         typed_name = None
         if recognised_by_batch(drug, product):
