@@ -68,9 +68,9 @@ PROBLEM = re.compile(
 TIMESTAMP = re.compile(r"^\[[^]]*\] (\[\d+\] )?")
 POST_ATTEMPTS = 6
 RETRY_BASE_SECONDS = 0.25
-# The sender runs at README's adr-mail.service niceness. The bench's clients and mail server
-# stand in for browsers and the company's mail server, which a deployment has elsewhere: here
-# they share the two cores, so they give way to the app too.
+# The sender runs at README's adr-mail.service niceness; the bench's mail server, which stands
+# in for the company's on another machine, gives way to the app too. The clients do not: gunicorn
+# waits for a client to close its side of the connection before it takes the next request.
 NICE = 10
 NICED = [shutil.which("nice") or "/usr/bin/nice", "-n", str(NICE)]
 SENDERS = {"process": f"adr send-mail --loop (nice {NICE})", "thread": "a thread in each worker"}
@@ -389,7 +389,6 @@ def run_clients(
     deadline = origin + seconds
 
     def loop(client: int) -> None:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)  # this thread (Linux)
         browser = Browser(port, record, origin)
         number = client
         while time.perf_counter() < deadline:
@@ -642,7 +641,7 @@ def run_engine(engine: str, args: argparse.Namespace) -> None:
         f"{args.clients} clients, mail sent by {SENDERS[args.mail_sender]}, "
         f"{'an empty catalogue' if args.uncatalogued else 'the product catalogued'}, "
         f"{args.history} reports stored before, "
-        f"clients and mail server at nice {NICE}, "
+        f"the mail server at nice {NICE}, "
         f"{args.seconds:.0f} s ==",
         flush=True,
     )
