@@ -67,7 +67,11 @@ class SMTPServer:
         self.controller: Controller | None = None
 
     def start(self) -> None:
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        # A fixed greeting name: by default aiosmtpd asks socket.getfqdn() at each connection,
+        # a DNS lookup on a machine whose hosts file lacks its own name.
+        self.controller = Controller(
+            self.inbox, hostname="127.0.0.1", port=self.port, server_hostname="mail.test"
+        )
         self.controller.start()
 
     def stop(self) -> None:
