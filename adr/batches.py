@@ -163,11 +163,12 @@ def check_batches(session: Session, report: Report) -> None:
     threshold, days = alert_settings()
     since = window_start(days)
     batch_tally.keep_tally(session)  # this report's case copied among the batches' cases
+    connection = session.connection()  # not the ORM's execution: Core wrote what these read
     for product_id, batch_number in named:
         key = {"product_id": product_id, "batch_number": batch_number, "since": since}
         # Counted by its key: the cases are read for a level's mail only.
-        level = alert_level(session.scalar(COUNTED, key) or 0, threshold)
-        if level is None or session.scalar(ALERTED, key | {"level": level}):
+        level = alert_level(connection.scalar(COUNTED, key) or 0, threshold)
+        if level is None or connection.scalar(ALERTED, key | {"level": level}):
             continue
         product = session.get(Product, product_id)
         assert product is not None  # the drug's foreign key, locked above
