@@ -216,7 +216,10 @@ def database(engine: str, folder: Path) -> Iterator[Database]:
             cluster.stop("fast")
             cluster.start()
 
-        yield Database(engine, cluster.create_database("adr_load"), restart)
+        cluster.create_database("adr_load")
+        # Through the server's Unix socket, as README's production connects on one host.
+        uri = f"postgresql+psycopg://postgres@/adr_load?host={cluster.folder}&port={cluster.port}"
+        yield Database(engine, uri, restart)
     finally:
         cluster.destroy()
 
