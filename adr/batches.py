@@ -163,7 +163,9 @@ def check_batches(session: Session, report: Report) -> None:
     threshold, days = alert_settings()
     since = window_start(days)
     batch_tally.keep_tally(session)  # this report's case copied among the batches' cases
-    connection = session.connection()  # not the ORM's execution: Core wrote what these read
+    # On the connection, without the ORM's execution and autoflush: the cases are counted from
+    # Core's copies, and a batch's alert is looked for before any of its own is added below.
+    connection = session.connection()
     for product_id, batch_number in named:
         key = {"product_id": product_id, "batch_number": batch_number, "since": since}
         # Counted by its key: the cases are read for a level's mail only.
