@@ -218,8 +218,7 @@ def database(engine: str, folder: Path) -> Iterator[Database]:
 
         cluster.create_database("adr_load")
         # Through the server's Unix socket, as README's production connects on one host.
-        uri = f"postgresql+psycopg://postgres@/adr_load?host={cluster.folder}&port={cluster.port}"
-        yield Database(engine, uri, restart)
+        yield Database(engine, cluster.url("adr_load", socket=True), restart)
     finally:
         cluster.destroy()
 

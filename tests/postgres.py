@@ -73,7 +73,10 @@ class Cluster:
     def stop(self, mode: str = "fast") -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
 
-    def url(self, database: str = "postgres") -> str:
+    def url(self, database: str = "postgres", socket: bool = False) -> str:
+        """Return a database's URL: over TCP, or through the server's Unix socket."""
+        if socket:
+            return f"postgresql+psycopg://postgres@/{database}?host={self.folder}&port={self.port}"
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
     def execute(self, *statements: str) -> None:

@@ -87,7 +87,7 @@ def live_server(database, tmp_path, monkeypatch) -> Iterator[LiveServer]:
     smtp = SMTPServer()
     smtp.start()
     monkeypatch.setenv("ADR_INSTANCE_PATH", str(tmp_path))
-    mail = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port, "MAIL_TIMEOUT": 10}
+    mail = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port}
     # Flask-Mail would suppress sending under TESTING; the web process delivers, as deployed.
     mail |= {"MAIL_SUPPRESS_SEND": False, "MAIL_BACKGROUND": True}
     app = create_app(app_config(tmp_path, **mail))
