@@ -463,18 +463,28 @@ class WireMessage(Message):
 
 class SMTPSession:
     """One SMTP connection, opened when first needed, dropped after any error; a background
-    sender keeps it from pass to pass, checked once a pass before it carries a mail."""
+    sender keeps it from pass to pass, checked once a pass before it carries a mail.
+
+    A server that cannot be reached (refused, silent past MAIL_TIMEOUT, refusing the login) is
+    tried once a pass: the pass's later mails get its error without a connection each, or a
+    timeout each while it hangs (`unreachable`), and are retried as any failed attempt is.
+    """
 
     def __init__(self) -> None:
         self.connection: TimeoutConnection | None = None
         self.unchecked = False
+        self.unreachable: Exception | None = None
 
     def check_on_first_send(self) -> None:
-        """Check a kept connection (NOOP) before the next mail: the server may have dropped it."""
+        """Start a pass: check a kept connection (NOOP) before the next mail, as the server may
+        have dropped it, and try a server the last pass could not reach again."""
         self.unchecked = self.connection is not None
+        self.unreachable = None
 
     def send(self, outbox_mail: OutboxMail, reference: str | None = None) -> Exception | None:
         """Send one mail (about the report of `reference`, if any); return the error, if any."""
+        if self.unreachable is not None:
+            return self.unreachable
         named = {REFERENCE_HEADER: reference} if reference else {}
         message = WireMessage(
             subject=outbox_mail.subject,
@@ -491,9 +501,13 @@ class SMTPSession:
                 self.connection.host.noop()
             except (smtplib.SMTPException, OSError):
                 self.close()  # gone while idle: a fresh one below, nothing sent on the old
-        try:
-            if self.connection is None:
+        if self.connection is None:
+            try:
                 self.connection = TimeoutConnection(current_app.extensions["mail"]).__enter__()
+            except (smtplib.SMTPException, OSError) as error:
+                self.unreachable = error
+                return error
+        try:
             self.connection.send(message)
         except (smtplib.SMTPException, OSError, BadHeaderError) as error:
             self.close()
@@ -595,19 +609,17 @@ def _write_outcomes(outcomes: list[tuple[OutboxMail, dict[str, Any]]]) -> None:
     The server has the sent mails by now: giving up leaves their rows claimed, and they are
     sent again once the claim times out. A restarting database is usually back within seconds.
     """
-    sent = [(mail, values) for mail, values in outcomes if values["status"] == "sent"]
-    others = [(mail, values) for mail, values in outcomes if values["status"] != "sent"]
+    alike: dict[tuple[tuple[str, Any], ...], list[OutboxMail]] = {}
+    for outbox_mail, values in outcomes:  # as the mails sent, those of a server not reached
+        alike.setdefault(tuple(sorted(values.items())), []).append(outbox_mail)  # share theirs
     deadline = time.monotonic() + current_app.config["MAIL_RECORD_RETRY_SECONDS"]
     pause = RECORD_FIRST_PAUSE_SECONDS
     while True:
         try:
             with write_transaction() as session:
                 connection = session.connection()
-                if sent:  # the same values for every mail sent
-                    sent_mails = [outbox_mail for outbox_mail, _values in sent]
-                    connection.execute(STILL_CLAIMED, still_claimed(sent_mails) | sent[0][1])
-                for outbox_mail, values in others:
-                    connection.execute(STILL_CLAIMED, still_claimed([outbox_mail]) | values)
+                for values, mails in alike.items():
+                    connection.execute(STILL_CLAIMED, still_claimed(mails) | dict(values))
             return
         except DBAPIError as error:
             db.session.rollback()  # the BEGIN may have failed before write_transaction's own

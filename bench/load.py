@@ -49,7 +49,7 @@ from adr import create_app, demo
 from adr.extensions import db as app_db  # `db` is the run's database below
 from adr.models import write_transaction
 from adr.regulator import compliance
-from bench.mail import SERVER
+from bench.smtp_sink import COMMAND as SINK
 from tests.conftest import amoxicillin, hidden_inputs, valid_report
 from tests.postgres import Cluster, server_binaries
 from tests.smtp import free_port
@@ -80,16 +80,17 @@ SENDERS = {"process": f"adr send-mail --loop (nice {NICE})", "thread": "a thread
 
 
 class MailServer:
-    """aiosmtpd in a process of its own, appending each Message-ID it receives to `log`."""
+    """`bench.smtp_sink` in a process of its own, appending each Message-ID it receives to `log`."""
 
     def __init__(self, port: int, log: Path) -> None:
         self.port = port
         self.log = log
         self.process: subprocess.Popen[str] | None = None
+        self.spent = 0.0  # the CPU seconds of the processes stopped
 
     def start(self) -> None:
         self.process = subprocess.Popen(  # noqa: S603 - our own script
-            [*NICED, sys.executable, "-c", SERVER, str(self.port), str(self.log)],
+            [*NICED, *SINK, str(self.port), str(self.log)],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -98,9 +99,14 @@ class MailServer:
 
     def stop(self) -> None:
         if self.process is not None:
+            self.spent += cpu_seconds(self.process.pid)
             self.process.terminate()
             self.process.wait(10)
             self.process = None
+
+    def cpu_seconds(self) -> float:
+        """Return the CPU time of the server's processes, the stopped ones included."""
+        return self.spent + (cpu_seconds(self.process.pid) if self.process else 0.0)
 
 
 class Sender:
@@ -677,9 +683,11 @@ def run_engine(engine: str, args: argparse.Namespace) -> None:
             )
 
             def cpu() -> list[float]:
-                """gunicorn, the sender, this process (the clients), the machine and its idle."""
+                """gunicorn, the sender, this process (the clients), the mail server, the machine
+                and its idle."""
                 sending = sender.cpu_seconds() if sender else 0
-                return [server.cpu_seconds(), sending, own_cpu_seconds(), *machine_cpu_seconds()]
+                own = [server.cpu_seconds(), sending, own_cpu_seconds(), mail.cpu_seconds()]
+                return [*own, *machine_cpu_seconds()]
 
             before = cpu()
             injector.start()
@@ -688,9 +696,10 @@ def run_engine(engine: str, args: argparse.Namespace) -> None:
             if not faults.done:
                 raise RuntimeError("the faults were not all injected (the traceback above)")
             report(record, faults, args.seconds)
-            web, sending, clients, machine, idle = (
+            web, sending, clients, mailing, machine, idle = (
                 b - a for b, a in zip(cpu(), before, strict=True)
             )
+            rest = machine - web - sending - clients - mailing
             available = (os.cpu_count() or 1) * args.seconds
             acknowledged = sum(1 for s in record.submissions if s.reference) or 1
             app = "gunicorn and sender" if sender else "gunicorn"
@@ -704,8 +713,8 @@ def run_engine(engine: str, args: argparse.Namespace) -> None:
                 f"CPU during the load   {app} {web + sending:.1f} s, clients {clients:.1f} s "
                 f"(of {available:.0f} s on {os.cpu_count()} cores); {app} "
                 f"{(web + sending) / acknowledged * 1000:.0f} ms per report (form, post and its "
-                f"mails{each}); the rest of the machine (mail and database servers, the system) "
-                f"{machine - web - sending - clients:.1f} s, idle {idle:.1f} s"
+                f"mails{each}); the mail server {mailing:.1f} s; the rest of the machine (the "
+                f"database server, the system) {rest:.1f} s, idle {idle:.1f} s"
             )
             check_delivery(db, record, faults, log, server.log)
             for path in ("/healthz", "/report"):

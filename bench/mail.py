@@ -1,6 +1,6 @@
 """Mail: 1,000 reports queued while the mail server is down, then the outbox drained.
 
-The SMTP server (aiosmtpd) runs in a process of its own and writes down the
+The SMTP server (`bench.smtp_sink`) runs in a process of its own and writes down the
 Message-ID of each mail it receives, so duplicates can be counted.
 Run: `make bench` (or `.venv/bin/python -m bench.mail --reports 1000`).
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -21,26 +20,9 @@ import sqlalchemy as sa
 from adr import create_app, mailer
 from adr.extensions import db
 from adr.models import OutboxMail, Report
+from bench.smtp_sink import COMMAND as SINK
 from tests.conftest import ReportSender, app_config, valid_report
 from tests.smtp import free_port
-
-SERVER = """
-import sys, time
-from aiosmtpd.controller import Controller
-
-class Recorder:
-    async def handle_DATA(self, server, session, envelope):
-        for line in envelope.content.splitlines():
-            if line.lower().startswith(b"message-id:"):
-                log.write(line.split(b":", 1)[1].strip().decode() + "\\n")
-                log.flush()
-        return "250 OK"
-
-log = open(sys.argv[2], "a")
-Controller(Recorder(), hostname="127.0.0.1", port=int(sys.argv[1])).start()
-print("ready", flush=True)
-time.sleep(3600)
-"""
 
 
 def received_ids(log: Path, expected: int, seconds: float = 30) -> list[str]:
@@ -90,7 +72,9 @@ def main() -> None:
         log = Path(folder) / "received.txt"
         log.touch()
         server = subprocess.Popen(  # noqa: S603 - our own script
-            [sys.executable, "-c", SERVER, str(port), str(log)], stdout=subprocess.PIPE, text=True
+            [*SINK, str(port), str(log)],
+            stdout=subprocess.PIPE,
+            text=True,
         )
         try:
             assert server.stdout is not None and server.stdout.readline().strip() == "ready"

@@ -8,8 +8,8 @@ round opens the form, then posts the tests' realistic report varied as bench/loa
 (the patient's age and reaction; every other one without an e-mail address), all of one batch
 of the product bench/load.py puts in the catalogue.
 CPU is counted around the app's WSGI call, so the test client's own work is left out. Then the
-same reports are sent again and their mails delivered to aiosmtpd (a process of its own) by
-passes of 1 and of 10 reports' mails, as the background sender does when reports come one by
+same reports are sent again and their mails delivered to bench/smtp_sink.py (a process of its
+own) by passes of 1 and of 10 reports' mails, as the background sender does when reports come one by
 one and under load, one SMTP connection kept across passes; CPU is counted around each pass.
 `--history N` stores N demo reports first, as bench/load.py does. `--against-flush` then
 alternates blocks of 25 forms and posts between the intake as it is, which inserts a new case

@@ -385,14 +385,21 @@ def hanging():
     server.close()
 
 
-def test_an_attempt_on_a_hanging_server_times_out(tmp_path, monkeypatch, hanging):
-    app = make_app(tmp_path, monkeypatch, hanging.port, MAIL_TIMEOUT=1)
+def test_a_hanging_server_times_out_once_a_pass_not_once_a_mail(tmp_path, monkeypatch, hanging):
+    app = make_app(tmp_path, monkeypatch, hanging.port, MAIL_TIMEOUT=1, MAIL_BATCH_SIZE=3)
     submit(app)
+    submit(app)  # four mails: a batch of three, then one
     started = time.monotonic()
     delivery = deliver(app, ignore_backoff=True)
-    assert time.monotonic() - started < 2 * 1 + 1.5  # two mails, one second each
-    assert len(delivery.retrying) == 2
-    assert all(m.last_error.endswith("timed out") for m in outbox(app))
+    assert time.monotonic() - started < 1 + 1.5  # one timeout, not four
+    assert len(hanging.connections) == 1
+    assert len(delivery.retrying) == 4 and not delivery.sent
+    assert all(
+        (m.status, m.attempts) == ("pending", 1) and m.last_error.endswith("timed out")
+        for m in outbox(app)
+    )
+    deliver(app, ignore_backoff=True)  # the next pass tries the server again
+    assert len(hanging.connections) == 2
 
 
 def test_a_hanging_server_never_blocks_the_web_request(tmp_path, monkeypatch, hanging):
