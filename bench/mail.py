@@ -64,10 +64,15 @@ def main() -> None:
         with app.app_context():
             stored = db.session.scalar(sa.select(sa.func.count()).select_from(Report))
             queued = db.session.scalar(sa.select(sa.func.count()).select_from(OutboxMail))
+            started = time.process_time()
             down = mailer.deliver_pending_mail(ignore_backoff=True)
+            down_cpu = time.process_time() - started
         print(f"reports stored        {stored} of {args.reports}")
         print(f"mails queued          {queued} (one per report, one per reporter address)")
-        print(f"server down: sent {len(down.sent)}, to retry {len(down.retrying)}")
+        print(
+            f"server down: sent {len(down.sent)}, to retry {len(down.retrying)} "
+            f"({down_cpu * 1000 / queued:.2f} ms of CPU a mail)"
+        )
 
         log = Path(folder) / "received.txt"
         log.touch()
