@@ -609,17 +609,19 @@ def _write_outcomes(outcomes: list[tuple[OutboxMail, dict[str, Any]]]) -> None:
     The server has the sent mails by now: giving up leaves their rows claimed, and they are
     sent again once the claim times out. A restarting database is usually back within seconds.
     """
+    # One UPDATE for each set of values: the mails sent share theirs, and so do the mails that
+    # met a server that could not be reached.
     alike: dict[tuple[tuple[str, Any], ...], list[OutboxMail]] = {}
-    for outbox_mail, values in outcomes:  # as the mails sent, those of a server not reached
-        alike.setdefault(tuple(sorted(values.items())), []).append(outbox_mail)  # share theirs
+    for outbox_mail, values in outcomes:
+        alike.setdefault(tuple(sorted(values.items())), []).append(outbox_mail)
     deadline = time.monotonic() + current_app.config["MAIL_RECORD_RETRY_SECONDS"]
     pause = RECORD_FIRST_PAUSE_SECONDS
     while True:
         try:
             with write_transaction() as session:
                 connection = session.connection()
-                for values, mails in alike.items():
-                    connection.execute(STILL_CLAIMED, still_claimed(mails) | dict(values))
+                for shared, mails in alike.items():
+                    connection.execute(STILL_CLAIMED, still_claimed(mails) | dict(shared))
             return
         except DBAPIError as error:
             db.session.rollback()  # the BEGIN may have failed before write_transaction's own
