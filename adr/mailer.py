@@ -125,7 +125,7 @@ def render_mail(template: str, context: dict[str, Any]) -> str:
     """Render a mail's template with its context alone.
 
     Not Flask's `render_template`: its context processors serve the web pages (the signed-in
-    user, the staff menu's helpers), which no mail shows, and cost a mail 30% more to render.
+    user, the staff menu's helpers), which no mail shows, and took 30% of a mail's rendering.
     """
     return current_app.jinja_env.get_template(template).render(context)
 
