@@ -322,7 +322,7 @@ def deliver_pending_mail(
     queue_join_notices()
     delivery = Delivery()
     session = smtp or SMTPSession()
-    session.check_on_first_send()
+    session.start_pass()
     after = 0  # each mail is tried once a pass: a batch takes ids above the last one's
     try:
         while True:
@@ -484,7 +484,7 @@ class SMTPSession:
         self.unchecked = False
         self.unreachable: Exception | None = None
 
-    def check_on_first_send(self) -> None:
+    def start_pass(self) -> None:
         """Start a pass: check a kept connection (NOOP) before the next mail, as the server may
         have dropped it, and try a server the last pass could not reach again."""
         self.unchecked = self.connection is not None

@@ -1,7 +1,7 @@
 """Mail: 1,000 reports queued while the mail server is down, then the outbox drained.
 
-The SMTP server (`bench.smtp_sink`) runs in a process of its own and writes down the
-Message-ID of each mail it receives, so duplicates can be counted.
+The SMTP server (`bench.smtp_sink`, started as bench/load.py starts it) runs in a process of
+its own and writes down the Message-ID of each mail it receives, so duplicates can be counted.
 Run: `make bench` (or `.venv/bin/python -m bench.mail --reports 1000`).
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import tempfile
 import time
 from collections import Counter
@@ -20,19 +19,9 @@ import sqlalchemy as sa
 from adr import create_app, mailer
 from adr.extensions import db
 from adr.models import OutboxMail, Report
-from bench.smtp_sink import COMMAND as SINK
+from bench.load import MailServer, received_ids
 from tests.conftest import ReportSender, app_config, valid_report
 from tests.smtp import free_port
-
-
-def received_ids(log: Path, expected: int, seconds: float = 30) -> list[str]:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        ids = log.read_text().split()
-        if len(ids) >= expected:
-            break
-        time.sleep(0.1)
-    return ids
 
 
 def main() -> None:
@@ -76,21 +65,16 @@ def main() -> None:
 
         log = Path(folder) / "received.txt"
         log.touch()
-        server = subprocess.Popen(  # noqa: S603 - our own script
-            [*SINK, str(port), str(log)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        server = MailServer(port, log)
+        server.start()
         try:
-            assert server.stdout is not None and server.stdout.readline().strip() == "ready"
             started = time.perf_counter()
             with app.app_context():
                 delivery = mailer.deliver_pending_mail(ignore_backoff=True)
             drain = time.perf_counter() - started
-            received = received_ids(log, queued)
+            received = received_ids(log, queued, seconds=30)
         finally:
-            server.terminate()
-            server.wait()
+            server.stop()
         duplicates = sum(count - 1 for count in Counter(received).values())
         delivered = len(set(received))
         print(f"mails delivered       {delivered} of {queued} ({len(delivery.sent)} marked sent)")
