@@ -332,12 +332,27 @@ def deliver_pending_mail(
                 break
             after = ids[-1]
             batch = _claim(ids, moment, ignore_backoff, retry_failed)
-            tried = [(mail, session.send(mail, reference)) for mail, reference in batch]
-            _record(tried, delivery)
+            tried: list[tuple[OutboxMail, Exception | None]] = []
+            for mail, reference in batch:
+                if tried and claim_running_out(mail):
+                    break
+                tried.append((mail, session.send(mail, reference)))
+            untried = [mail for mail, _reference in batch[len(tried) :]]
+            if untried:  # given back, to be claimed again in this pass
+                after = tried[-1][0].id
+            _record(tried, delivery, untried)
     finally:
         if smtp is None:
             session.close()
     return delivery
+
+
+def claim_running_out(mail: OutboxMail) -> bool:
+    """Tell whether a batch's claim has run half its timeout: past it, another sender would
+    take the batch's mails, those already sent too. A slow server (each reply up to
+    MAIL_TIMEOUT) can hold a batch that long; the mails not yet tried are given back instead."""
+    half = timedelta(seconds=current_app.config["MAIL_CLAIM_TIMEOUT_SECONDS"] / 2)
+    return mail.claimed_at is not None and datetime.now(UTC) - mail.claimed_at > half
 
 
 def claimable(ignore_backoff: bool, retry_failed: bool) -> sa.ColumnElement[bool]:
@@ -397,6 +412,9 @@ CLAIMED = (  # the mails claimed, with their report's reference
 # given with it are what the UPDATE sets.
 STILL_CLAIMED = sa.update(OutboxMail).where(
     OutboxMail.id.in_(IDS), OutboxMail.claimed_at == sa.bindparam("claimed")
+)
+GIVEN_BACK = STILL_CLAIMED.values(  # a claimed mail not tried: as it was before the claim
+    status="pending", claimed_at=None, attempts=OutboxMail.attempts - 1
 )
 
 
@@ -491,9 +509,38 @@ class SMTPSession:
         self.unreachable = None
 
     def send(self, outbox_mail: OutboxMail, reference: str | None = None) -> Exception | None:
-        """Send one mail (about the report of `reference`, if any); return the error, if any."""
+        """Send one mail (about the report of `reference`, if any); return the error, if any.
+
+        Whatever the error, the batch's other outcomes are still written, and this mail is tried
+        again as any failed attempt is: none is left claimed, to be sent again unrecorded.
+        """
         if self.unreachable is not None:
             return self.unreachable
+        try:
+            message = self.message(outbox_mail, reference)
+            if self.unchecked and self.connection is not None and self.connection.host is not None:
+                self.unchecked = False
+                try:
+                    self.connection.host.noop()
+                except (smtplib.SMTPException, OSError):
+                    self.close()  # gone while idle: a fresh one below, nothing sent on the old
+            if self.connection is None:
+                try:
+                    self.connection = TimeoutConnection(current_app.extensions["mail"]).__enter__()
+                except Exception as error:  # refused, silent, the login refused or unwritable
+                    self.unreachable = error
+                    return error
+            self.connection.send(message)
+        except UnicodeError as error:  # an address Flask-Mail cannot write (王丽@…): none sent
+            return error
+        except Exception as error:  # refused, dropped, or a mail this code cannot write
+            self.close()
+            return error
+        return None
+
+    @staticmethod
+    def message(outbox_mail: OutboxMail, reference: str | None) -> WireMessage:
+        """Return the stored mail as it goes on the wire, with our headers."""
         named = {REFERENCE_HEADER: reference} if reference else {}
         message = WireMessage(
             subject=outbox_mail.subject,
@@ -504,26 +551,7 @@ class SMTPSession:
             extra_headers={KIND_HEADER: outbox_mail.kind} | named,
         )
         message.msgId = outbox_mail.message_id  # the inbox knows our mails by it (adr.inbox)
-        if self.unchecked and self.connection is not None and self.connection.host is not None:
-            self.unchecked = False
-            try:
-                self.connection.host.noop()
-            except (smtplib.SMTPException, OSError):
-                self.close()  # gone while idle: a fresh one below, nothing sent on the old
-        if self.connection is None:
-            try:
-                self.connection = TimeoutConnection(current_app.extensions["mail"]).__enter__()
-            except (smtplib.SMTPException, OSError) as error:
-                self.unreachable = error
-                return error
-        try:
-            self.connection.send(message)
-        except (smtplib.SMTPException, OSError, BadHeaderError) as error:
-            self.close()
-            return error
-        except UnicodeError as error:  # an address Flask-Mail cannot write (王丽@…): none sent
-            return error
-        return None
+        return message
 
     def close(self) -> None:
         if self.connection is not None:
@@ -569,8 +597,13 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, config["MAIL_RETRY_MAX_SECONDS"]))
 
 
-def _record(tried: list[tuple[OutboxMail, Exception | None]], delivery: Delivery) -> None:
-    """Write what became of a batch of mails, in one write transaction."""
+def _record(
+    tried: list[tuple[OutboxMail, Exception | None]],
+    delivery: Delivery,
+    untried: list[OutboxMail],
+) -> None:
+    """Write what became of a batch of mails, and give back those `untried` (their claim
+    released, its attempt taken back), in one write transaction."""
     now = datetime.now(UTC)
     window = timedelta(hours=current_app.config["MAIL_RETRY_WINDOW_HOURS"])
     outcomes: list[tuple[OutboxMail, dict[str, Any]]] = []
@@ -597,7 +630,7 @@ def _record(tried: list[tuple[OutboxMail, Exception | None]], delivery: Delivery
     if not outcomes:
         return
     try:
-        _write_outcomes(outcomes)
+        _write_outcomes(outcomes, untried)
     except DBAPIError:
         log.exception(
             "mails %s: could not record what became of them; their claims will be released",
@@ -612,7 +645,9 @@ def _record(tried: list[tuple[OutboxMail, Exception | None]], delivery: Delivery
         lists[values["status"]].append(outbox_mail)
 
 
-def _write_outcomes(outcomes: list[tuple[OutboxMail, dict[str, Any]]]) -> None:
+def _write_outcomes(
+    outcomes: list[tuple[OutboxMail, dict[str, Any]]], untried: list[OutboxMail]
+) -> None:
     """Write what became of a batch, trying again while the database is briefly unreachable.
 
     The server has the sent mails by now: giving up leaves their rows claimed, and they are
@@ -631,6 +666,8 @@ def _write_outcomes(outcomes: list[tuple[OutboxMail, dict[str, Any]]]) -> None:
                 connection = session.connection()
                 for shared, mails in alike.items():
                     connection.execute(STILL_CLAIMED, still_claimed(mails) | dict(shared))
+                if untried:
+                    connection.execute(GIVEN_BACK, still_claimed(untried))
             return
         except DBAPIError as error:
             db.session.rollback()  # the BEGIN may have failed before write_transaction's own

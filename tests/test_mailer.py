@@ -453,6 +453,46 @@ def test_a_claim_left_by_a_crashed_sender_is_released_and_sent_with_the_same_mes
     assert (mail.status, mail.attempts) == ("sent", 2)
 
 
+def test_a_slow_server_never_holds_a_batch_past_half_its_claim(tmp_path, monkeypatch, smtp):
+    """Past its claim's timeout, another sender takes a batch's mails, those sent too: a batch
+    on a slow server gives back what it has not tried by half of it, and claims it again."""
+    settings = {"MAIL_BATCH_SIZE": 4, "MAIL_CLAIM_TIMEOUT_SECONDS": 2}
+    app = make_app(tmp_path, monkeypatch, smtp.port, **settings)
+    submit(app)
+    submit(app)  # four mails: one batch
+    smtp.inbox.on_message = lambda: time.sleep(0.6)  # 2.4 s for the four
+    first: list[mailer.Delivery] = []
+    sender = threading.Thread(target=lambda: first.append(deliver(app)))
+    sender.start()
+    time.sleep(2.1)  # the batch's first claim has run out; its sender is still at work
+    second = deliver(app)
+    sender.join()
+    ids = [m["Message-ID"] for m in smtp.inbox.messages]
+    assert len(ids) == 4 and len(set(ids)) == 4
+    assert len(first[0].sent) == 4 and second.sent == []
+    assert {(m.status, m.attempts, m.claimed_at) for m in outbox(app)} == {("sent", 1, None)}
+
+
+def test_a_mail_the_sender_cannot_write_fails_alone_and_its_batch_is_recorded(mail_app, smtp):
+    """An error nobody foresaw (here Flask-Mail's assertion on a row stored without
+    recipients) is the mail's: the mails of its batch already sent are recorded, not left
+    claimed to be sent again when the claim runs out."""
+    submit(mail_app)
+    submit(mail_app, {"reporter-email": ""})  # three mails: one batch
+    with mail_app.app_context():
+        db.session.execute(sa.update(OutboxMail).where(OutboxMail.id == 2).values(recipients=[]))
+        db.session.commit()
+    delivery = deliver(mail_app)
+    [retrying] = delivery.retrying
+    assert retrying.id == 2 and retrying.last_error.startswith("AssertionError")
+    assert len(delivery.sent) == 2 and len(smtp.inbox.messages) == 2
+    assert [(m.status, m.attempts, m.claimed_at is None) for m in outbox(mail_app)] == [
+        ("sent", 1, True),
+        ("pending", 1, True),
+        ("sent", 1, True),
+    ]
+
+
 # When the database blips between the send and the mark.
 
 
