@@ -117,7 +117,6 @@ def log_out(user: User) -> None:
 
 def alert_on_repeated_failures(session: Session, address: str) -> None:
     """Past the threshold of failed logins in the window, alert the account's holder once."""
-    audit.append_pending(session)  # the failure just recorded counts
     config = current_app.config
     minutes = config["LOGIN_ALERT_WINDOW_MINUTES"]
     recent = (
@@ -128,7 +127,9 @@ def alert_on_repeated_failures(session: Session, address: str) -> None:
             AuditEntry.at >= datetime.now(UTC) - timedelta(minutes=minutes),
         )
     )
-    failures = session.scalar(recent.where(AuditEntry.action == "login failed")) or 0
+    recorded = [entry.action for entry in audit.pending(session) if entry.actor == address]
+    failures = recorded.count("login failed")  # the failure just recorded counts
+    failures += session.scalar(recent.where(AuditEntry.action == "login failed")) or 0
     if failures < config["LOGIN_ALERT_THRESHOLD"]:
         return
     if session.scalar(recent.where(AuditEntry.action == "login alert")):

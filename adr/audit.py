@@ -103,11 +103,18 @@ def record(
     session.flush()  # the change recorded is stored (and numbered) before what comes next
 
 
+def pending(session: Session) -> list[AuditEntry]:
+    """Return the entries the transaction recorded, not yet chained: code that reads the trail
+    in the transaction that writes it counts them from here."""
+    return transaction_notes(session).get(PENDING, [])
+
+
 @sa.event.listens_for(Session, "before_commit")
 def append_pending(session: Session) -> None:
     """Chain and store the transaction's entries, in the order they were recorded.
 
-    The commit calls it; so does code that reads the trail in the transaction that writes it.
+    At the commit only, after the other hooks (the batch tally's product locks): the chain is
+    the last lock a transaction takes, so no two transactions wait for each other through it.
     """
     entries = transaction_notes(session).pop(PENDING, None)
     if not entries:

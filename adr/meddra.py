@@ -604,7 +604,6 @@ def listed_coders(session: Session, product_id: int) -> dict[str, str]:
     """Return who last coded each listed term of a product (AUTOMATIC or a staff e-mail),
     by its audit field."""
     prefix = f"#{product_id} "
-    audit.append_pending(session)  # a choice made in this transaction counts
     rows = session.execute(
         sa.select(AuditEntry.field, AuditEntry.actor)
         .where(
@@ -614,7 +613,12 @@ def listed_coders(session: Session, product_id: int) -> dict[str, str]:
         )
         .order_by(AuditEntry.id)
     )
-    return {str(field_): actor for field_, actor in rows}
+    coders = {str(field_): actor for field_, actor in rows}
+    for entry in audit.pending(session):  # a choice made in this transaction counts
+        listed = entry.report_id is None and entry.action == LISTED_ACTION
+        if listed and entry.field and entry.field.startswith(prefix):
+            coders[entry.field] = entry.actor
+    return coders
 
 
 def code_listed_reactions(session: Session, product: Product | None = None) -> int:
