@@ -359,6 +359,32 @@ def lock_products(session: Session, product_ids: Iterable[int]) -> None:
         held.update(wanted)
 
 
+def lock_case_products(session: Session, case_id: int) -> None:
+    """Lock at once every product an existing case's counts may lock (`lock_products`): its
+    reports' drugs' and its batch rows' (the batch tally's copy, as counted before).
+
+    A transaction that counts an existing case (a follow-up, a correction) takes them first:
+    locked as a report's alone, the counts would then lock the case's others one check at a
+    time, and could wait for a lower product while holding a higher one, which a report naming
+    both waits for.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        named = session.connection().scalars(products_of_case(), {"case_id": case_id})
+        lock_products(session, list(named))
+
+
+@cache
+def products_of_case() -> sa.CompoundSelect:
+    """Return `lock_case_products`' read of a case's products, built once (`case_id`)."""
+    case_id: sa.BindParameter[int] = sa.bindparam("case_id")
+    drugs = (
+        sa.select(Drug.product_id)
+        .join(Report, Report.id == Drug.report_id)
+        .where(Report.case_id == case_id, Drug.product_id.is_not(None))
+    )
+    return sa.union(drugs, sa.select(BatchCase.product_id).where(BatchCase.case_id == case_id))
+
+
 @cache
 def locking_products() -> sa.Select[int]:
     """Return `lock_products`' statement, built once: the ids are bound (`ids`)."""

@@ -348,6 +348,14 @@ def lock_waiters() -> int:
         return connection.execute(sa.text(query)).scalar_one()
 
 
+def wait_for(writers: int) -> None:
+    """Wait until `writers` PostgreSQL backends wait for a lock."""
+    deadline = time.monotonic() + 10
+    while lock_waiters() < writers:
+        assert time.monotonic() < deadline, f"{writers} writers never waited"
+        time.sleep(0.02)
+
+
 @pytest.mark.postgresql_only
 @pytest.mark.parametrize("report", ["locking both", "stored"])
 def test_products_are_locked_in_id_order_whatever_the_tables_order(alerting, report):
@@ -362,12 +370,6 @@ def test_products_are_locked_in_id_order_whatever_the_tables_order(alerting, rep
         with write_transaction() as session:
             ids = sorted(session.scalars(sa.select(Product.id)))
             session.execute(sa.update(Product).where(Product.id == ids[0]).values(brand_name="新"))
-
-        def wait_for(writers: int) -> None:
-            deadline = time.monotonic() + 10
-            while lock_waiters() < writers:
-                assert time.monotonic() < deadline, f"{writers} writers never waited"
-                time.sleep(0.02)
 
         errors: list[Exception] = []
 
@@ -405,6 +407,52 @@ def test_products_are_locked_in_id_order_whatever_the_tables_order(alerting, rep
         assert errors == []
         if report == "stored":
             assert len(stored) == 1
+
+
+@pytest.mark.postgresql_only
+def test_a_follow_up_locks_its_case_s_products_with_its_own(alerting):
+    """A follow-up naming product 2, of a case whose first report named product 1, locks both
+    at once: locked as its own report's alone, it would hold 2, then wait for 1 to count its
+    case, while a new report naming both held 1 and waited for 2. PostgreSQL would end that
+    deadlock by refusing one of the two reporters."""
+    with alerting.app_context():
+        with write_transaction() as session:
+            session.add(ibuprofen())
+        engine = db.engine
+    first = submit(alerting)  # product 1 with its batch
+    locked, go_on = threading.Event(), threading.Event()
+
+    def pause_the_follow_up(conn, cursor, statement, *args) -> None:
+        follow_up = threading.current_thread().name == "follow-up"
+        if follow_up and "FOR NO KEY UPDATE" in statement and not locked.is_set():
+            locked.set()  # its first products locked
+            go_on.wait(10)
+
+    stored: dict[str, str] = {}
+
+    def store(name: str, **fields: str) -> threading.Thread:
+        thread = threading.Thread(
+            name=name, target=lambda: stored.setdefault(name, submit(alerting, **fields))
+        )
+        thread.start()
+        return thread
+
+    sa.event.listen(engine, "after_cursor_execute", pause_the_follow_up)
+    try:
+        follow_up = store(
+            "follow-up", follow_up_of=first, **{"drugs-0-manufacturer": "天宁"}, **ibuprofen_drug(0)
+        )
+        assert locked.wait(10)
+        new = store("new", **TWO_PRODUCTS, **{"patient-name": "李四", "patient-sex": "male"})
+        with alerting.app_context():
+            wait_for(1)  # the new report waits for a product the follow-up holds
+        go_on.set()
+        follow_up.join(20)
+        new.join(20)
+    finally:
+        go_on.set()
+        sa.event.remove(engine, "after_cursor_execute", pause_the_follow_up)
+    assert set(stored) == {"follow-up", "new"}
 
 
 # The batch table and the dashboard.

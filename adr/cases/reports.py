@@ -32,6 +32,7 @@ from adr.models import (
     Report,
     count_open_case,
     insert_new,
+    lock_case_products,
     lock_products,
     open_case_deltas,
     write_transaction,
@@ -187,9 +188,13 @@ def store_report(
                     cases.recompute(session, case, actor, received=report)
                 # Its products locked at once, in id order, before any is counted: locked one
                 # check at a time, a higher one held could wait for a lower (the window's move).
-                lock_products(
-                    session, (drug.product_id for drug in report.drugs if drug.product_id)
-                )
+                # A follow-up's counts count its case: the products of the case's reports too.
+                if first:
+                    lock_case_products(session, case.id)
+                else:
+                    lock_products(
+                        session, (drug.product_id for drug in report.drugs if drug.product_id)
+                    )
                 batches.check_batches(session, report)  # counts this report: after its case
                 # A new case is its one report, at hand.
                 group_events.check_case(

@@ -50,6 +50,7 @@ from adr.models import (
     GroupEventCase,
     Report,
     chunks,
+    lock_case_products,
     lock_products,
     write_transaction,
 )
@@ -390,7 +391,8 @@ def check_case(
     events. `new`: a new case's one report, flushed, where the caller holds it: its drugs, day
     known and place are the case's; the case's are read otherwise.
     """
-    if new is None:
+    if new is None:  # every product the case's counts may lock, at once, before any is counted
+        lock_case_products(session, case_id)
         named = set(session.scalars(CASE_PRODUCTS, {"case_id": case_id}))
     else:
         named = {drug.product_id for drug in new.drugs if drug.role in ASSESSED_ROLES}
