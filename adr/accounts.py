@@ -115,8 +115,21 @@ def log_out(user: User) -> None:
         audit.record(session, user.email, "logout")
 
 
+# The advisory lock (with the address's hash) that counts one address's failures one at a time.
+FAILURES_LOCK = 0x41445246  # "ADRF"
+
+
 def alert_on_repeated_failures(session: Session, address: str) -> None:
-    """Past the threshold of failed logins in the window, alert the account's holder once."""
+    """Past the threshold of failed logins in the window, alert the account's holder once.
+
+    On PostgreSQL two failures of one address at once are counted one after the other: the
+    second sees the first and its alert (SQLite's BEGIN IMMEDIATE serialises writers already).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        hashed = sa.func.hashtext(address)
+        session.connection().execute(
+            sa.select(sa.func.pg_advisory_xact_lock(FAILURES_LOCK, hashed))
+        )
     config = current_app.config
     minutes = config["LOGIN_ALERT_WINDOW_MINUTES"]
     recent = (

@@ -205,6 +205,45 @@ def test_many_failed_logins_for_an_account_alert_its_holder_once(staff):
         assert list(actions).count("login alert") == 1
 
 
+@pytest.mark.postgresql_only
+def test_two_failed_logins_at_once_are_counted_one_after_the_other(staff):
+    """The second failure at the threshold sees the first, committed meanwhile: counted side by
+    side, each would see itself alone and neither alert (or, past it, both)."""
+    import threading
+    import time
+
+    from adr import audit
+    from adr.models import write_transaction
+    from tests.test_batches import lock_waiters
+
+    staff.config["LOGIN_ALERT_THRESHOLD"] = 2
+    counted, second_done = threading.Event(), threading.Event()
+
+    def fail(then=lambda: None) -> None:
+        with staff.app_context(), write_transaction() as session:
+            audit.record(session, REVIEWER, "login failed")
+            accounts.alert_on_repeated_failures(session, REVIEWER)
+            then()
+
+    def hold_until_the_second_waits_or_ends() -> None:
+        counted.set()
+        deadline = time.monotonic() + 10
+        while not (second_done.is_set() or lock_waiters()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    first = threading.Thread(target=fail, args=(hold_until_the_second_waits_or_ends,))
+    first.start()
+    assert counted.wait(20)
+    fail()  # the second: waits for the first to commit
+    second_done.set()
+    first.join(20)
+    with staff.app_context():
+        actions = db.session.scalars(
+            sa.select(AuditEntry.action).where(AuditEntry.actor == REVIEWER)
+        )
+        assert sorted(actions) == ["login alert", "login failed", "login failed"]
+
+
 def test_logout_ends_the_session(staff):
     client = signed_in(staff, REVIEWER)
     assert client.post("/logout", data={"csrf_token": csrf(client)}).status_code == 302
