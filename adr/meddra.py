@@ -629,7 +629,13 @@ def code_listed_reactions(session: Session, product: Product | None = None) -> i
     Call it in the write transaction of the change (a product saved, a release imported).
     """
     newest = newest_in(session)
-    chosen = [product] if product else session.scalars(sa.select(Product)).all()
+    every = (  # locked in id order, as a report's counts lock them, and read as locked
+        sa.select(Product)
+        .order_by(Product.id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    chosen = [product] if product else session.scalars(every).all()
     coded = 0
     for item in chosen:
         codes = dict(item.listed_pt_codes or {})

@@ -424,7 +424,8 @@ def test_a_follow_up_locks_its_case_s_products_with_its_own(alerting):
 
     def pause_the_follow_up(conn, cursor, statement, *args) -> None:
         follow_up = threading.current_thread().name == "follow-up"
-        if follow_up and "FOR NO KEY UPDATE" in statement and not locked.is_set():
+        products = "FROM product" in statement and "FOR NO KEY UPDATE" in statement
+        if follow_up and products and not locked.is_set():
             locked.set()  # its first products locked
             go_on.wait(10)
 

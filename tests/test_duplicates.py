@@ -90,6 +90,33 @@ def test_the_same_case_told_again_scores_above_the_threshold_and_near_misses_bel
         assert duplicates.compare(record(), near_miss).score < threshold
 
 
+@pytest.mark.postgresql_only
+def test_a_report_proposing_a_case_is_stored_while_a_writer_holds_the_case(app):
+    """A writer of a case (a follow-up, an assessment) holds its row FOR NO KEY UPDATE: a new
+    report naming the case as its duplicate candidate (its foreign key a key-share lock) is
+    not kept waiting, so it never waits there while holding its products, which that writer
+    may want next."""
+    import threading
+
+    from adr.cases import clock
+    from adr.models import write_transaction
+
+    first = submit(app)
+    stored: list[str] = []
+    with app.app_context(), write_transaction() as session:
+        case_id = session.scalar(sa.select(Report.case_id).where(Report.reference == first))
+        clock.lock(session, case_id)
+        second = threading.Thread(target=lambda: stored.append(submit(app)))
+        second.start()
+        second.join(10)  # stored meanwhile
+        held = second.is_alive()
+    second.join(10)
+    assert not held and len(stored) == 1
+    with app.app_context():
+        pairs = db.session.scalars(sa.select(DuplicateCandidate.candidate_case_id)).all()
+        assert pairs == [case_id]
+
+
 def test_chinese_reactions_compare_by_characters_and_their_pairs():
     same = duplicates.dice(
         duplicates.reaction_grams("皮疹、瘙痒"), duplicates.reaction_grams("瘙痒,皮疹")

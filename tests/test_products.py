@@ -146,6 +146,44 @@ def test_an_admin_adds_and_edits_a_product_audited(staff):
     ]
 
 
+@pytest.mark.postgresql_only
+def test_a_product_saved_waits_for_a_report_holding_any_product_before_it_writes(staff):
+    """A save updates its product's row, then counts again each case it links, whose other
+    products a report being stored may hold while it waits for the saved one: the save takes
+    every product's row first, in id order, as the report does."""
+    import threading
+
+    from tests.test_batches import wait_for
+
+    admin = signed_in(staff, ADMIN)
+    for number in ("国药准字Z61021234", "国药准字H20000001"):
+        added = admin.post("/staff/products", data=product_form(admin, approval_number=number))
+        assert added.status_code == 303
+    with staff.app_context():
+        first, second = db.session.scalars(sa.select(Product.id).order_by(Product.id))
+        storing = db.engine.connect()  # a report of the first product being stored
+        held = sa.select(Product.id).where(Product.id == first).with_for_update(key_share=True)
+        storing.execute(held).all()
+        saved: list[int] = []
+        form = product_form(admin, approval_number="国药准字H20000001", listed_reactions="头痛")
+        save = threading.Thread(
+            target=lambda: saved.append(
+                admin.post(f"/staff/products/{second}", data=form).status_code
+            )
+        )
+        save.start()
+        try:
+            wait_for(1)  # the save waits for the first product, holding nothing
+            storing.execute(sa.text("SET LOCAL lock_timeout = '5s'"))
+            other = sa.select(Product.id).where(Product.id == second)
+            storing.execute(other.with_for_update(key_share=True)).all()  # would wait
+        finally:
+            storing.commit()
+            storing.close()
+            save.join(20)
+    assert saved == [303]
+
+
 def test_bad_input_is_kept_with_a_message_and_everything_is_escaped(staff):
     admin = signed_in(staff, ADMIN)
     admin.post("/staff/products", data=product_form(admin, brand_name="<b>天宁</b>"))

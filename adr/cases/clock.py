@@ -244,12 +244,15 @@ def lock(session: Session, case_id: int) -> Case:
     """Return the case with its row locked until the transaction ends, fresh from the database.
 
     Two follow-ups of one case then never derive the clock without each other (on SQLite,
-    BEGIN IMMEDIATE already serialises writers).
+    BEGIN IMMEDIATE already serialises writers). FOR NO KEY UPDATE: a row that names the case
+    (a duplicate candidate, a group event's member) holds a key-share lock on it, which FOR
+    UPDATE would wait for, so a report proposing the case while holding its products could
+    wait for a writer of the case waiting for those products.
     """
     case = session.scalar(
         sa.select(Case)
         .where(Case.id == case_id)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     )
     if case is None:

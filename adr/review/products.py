@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 from wtforms import StringField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
-from adr import audit, batch_register, meddra, products
+from adr import audit, batch_register, batch_tally, meddra, products
 from adr.auth.views import role_required
 from adr.extensions import db
 from adr.intake.forms import clean_text, fields_in_error
@@ -157,6 +157,7 @@ def add_product() -> Response | tuple[str, int]:
     for name in PRODUCT_FIELDS:
         setattr(product, name, form[name].data)
     with write_transaction() as session:
+        batch_tally.lock_products(session.connection())  # see `product`
         session.add(product)
         session.flush()
         audit.record(
@@ -188,6 +189,10 @@ def product(product_id: int) -> Response | str | tuple[str, int]:
     if not valid(form, product):
         return product_page(product, form), 422
     with write_transaction() as session:
+        # Every product locked first, in id order, as the window's move does: the save updates
+        # this product's row, then counts each case it links again, whose other products a
+        # report being stored may hold while it waits for this one.
+        batch_tally.lock_products(session.connection())
         changed = False
         typed = {name: form[name].data for name in PRODUCT_FIELDS} | form.lists()
         for name, value in typed.items():
