@@ -456,6 +456,35 @@ def test_a_follow_up_locks_its_case_s_products_with_its_own(alerting):
     assert set(stored) == {"follow-up", "new"}
 
 
+@pytest.mark.postgresql_only
+def test_a_report_undone_to_end_a_deadlock_is_stored_once_more(alerting):
+    """A staff action holding product 2 that then waits for product 1, held by a report
+    waiting for 2: PostgreSQL ends the cycle by undoing the report, which is stored again once
+    the action commits, instead of coming back to its reporter to be sent again."""
+    with alerting.app_context():
+        with write_transaction() as session:
+            session.add(ibuprofen())
+        ids = sorted(db.session.scalars(sa.select(Product.id)))
+        db.session.rollback()
+        action = db.engine.connect()
+        action.execute(sa.text("SET LOCAL deadlock_timeout = '10s'"))  # the report sees it
+        chosen = sa.select(Product.id).with_for_update(key_share=True)
+        action.execute(chosen.where(Product.id == ids[1])).all()
+        stored: list[str] = []
+        report = threading.Thread(target=lambda: stored.append(submit(alerting, **TWO_PRODUCTS)))
+        report.start()
+        try:
+            wait_for(1)  # the report holds product 1 and waits for 2
+            action.execute(chosen.where(Product.id == ids[0])).all()  # once the report is undone
+        finally:
+            action.commit()
+            action.close()
+            report.join(20)
+    assert len(stored) == 1
+    with alerting.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Report)) == 1
+
+
 # The batch table and the dashboard.
 
 

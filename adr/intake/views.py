@@ -23,7 +23,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from adr import follow_up_links, regulatory
-from adr.cases.reports import reference_for_token, store_report
+from adr.cases.reports import Stored, reference_for_token, store_report
 from adr.extensions import db, limiter
 from adr.http import accepts_files, upload_limit
 from adr.i18n import current_language
@@ -153,7 +153,7 @@ def receive(form: ReportForm) -> Response | tuple[str, int]:
     if not valid or any(field.errors for field in form.file_fields()):
         return form_page(form, 422)
     try:
-        stored = store_report(form.to_report(), submission_token, current_language(), files=files)
+        stored = store(form, submission_token, files)
     except documents.Refused as refused:  # the case could not keep them all
         next(field for field in form.file_fields() if field.uploads()).refuse(refused)
         return form_page(form, 422)
@@ -161,6 +161,22 @@ def receive(form: ReportForm) -> Response | tuple[str, int]:
     # the page answers nothing about a reference someone else holds.
     session["submitted"] = list(stored)
     return redirect(url_for("intake.submitted", reference=stored.reference), 303)
+
+
+LOCK_CYCLES = {"40P01", "40001"}  # PostgreSQL's deadlock_detected, serialization_failure
+
+
+def store(form: ReportForm, token: str, files: list[documents.Accepted]) -> Stored:
+    """Store the posted report; once more if PostgreSQL undid it to end a lock cycle with
+    another writer (a staff action on its case or products), rather than give it back."""
+    try:
+        return store_report(form.to_report(), token, current_language(), files=files)
+    except sa.exc.OperationalError as error:
+        if getattr(error.orig, "sqlstate", None) not in LOCK_CYCLES:
+            raise
+        current_app.logger.warning("report stored again: %s", type(error.orig).__name__)
+    db.session.rollback()
+    return store_report(form.to_report(), token, current_language(), files=files)
 
 
 def form_page(form: ReportForm, status: int = 200, notice: str | None = None) -> tuple[str, int]:
