@@ -621,6 +621,14 @@ def listed_coders(session: Session, product_id: int) -> dict[str, str]:
     return coders
 
 
+EVERY_PRODUCT = (  # locked in id order, as a report's counts lock them, and read as locked
+    sa.select(Product)
+    .order_by(Product.id)
+    .with_for_update(key_share=True)
+    .execution_options(populate_existing=True)
+)
+
+
 def code_listed_reactions(session: Session, product: Product | None = None) -> int:
     """Code automatically the listed reactions of `product` (None: every product) named
     exactly as a current LLT of the newest version, and drop the codes of terms no longer
@@ -629,13 +637,7 @@ def code_listed_reactions(session: Session, product: Product | None = None) -> i
     Call it in the write transaction of the change (a product saved, a release imported).
     """
     newest = newest_in(session)
-    every = (  # locked in id order, as a report's counts lock them, and read as locked
-        sa.select(Product)
-        .order_by(Product.id)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
-    )
-    chosen = [product] if product else session.scalars(every).all()
+    chosen = [product] if product else session.scalars(EVERY_PRODUCT).all()
     coded = 0
     for item in chosen:
         codes = dict(item.listed_pt_codes or {})

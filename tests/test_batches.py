@@ -467,7 +467,7 @@ def test_a_report_undone_to_end_a_deadlock_is_stored_once_more(alerting):
         ids = sorted(db.session.scalars(sa.select(Product.id)))
         db.session.rollback()
         action = db.engine.connect()
-        action.execute(sa.text("SET LOCAL deadlock_timeout = '10s'"))  # the report sees it
+        action.execute(sa.text("SET LOCAL deadlock_timeout = '10s'"))  # the report finds the cycle
         chosen = sa.select(Product.id).with_for_update(key_share=True)
         action.execute(chosen.where(Product.id == ids[1])).all()
         stored: list[str] = []

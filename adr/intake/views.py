@@ -174,7 +174,7 @@ def store(form: ReportForm, token: str, files: list[documents.Accepted]) -> Stor
     except sa.exc.OperationalError as error:
         if getattr(error.orig, "sqlstate", None) not in LOCK_CYCLES:
             raise
-        current_app.logger.warning("report stored again: %s", type(error.orig).__name__)
+        current_app.logger.warning("storing the report again after %s", type(error.orig).__name__)
     db.session.rollback()
     return store_report(form.to_report(), token, current_language(), files=files)
 
