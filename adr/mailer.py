@@ -488,6 +488,21 @@ class WireMessage(Message):
         return message
 
 
+def wire_message(outbox_mail: OutboxMail, reference: str | None) -> WireMessage:
+    """Return a stored mail (about the report of `reference`, if any) as it goes on the wire."""
+    named = {REFERENCE_HEADER: reference} if reference else {}
+    message = WireMessage(
+        subject=outbox_mail.subject,
+        recipients=list(outbox_mail.recipients),
+        body=follow_up_links.with_token(outbox_mail.body_text, outbox_mail.message_id),
+        html=follow_up_links.with_token(outbox_mail.body_html, outbox_mail.message_id),
+        sender=current_app.config["MAIL_DEFAULT_SENDER"],
+        extra_headers={KIND_HEADER: outbox_mail.kind} | named,
+    )
+    message.msgId = outbox_mail.message_id  # the inbox knows our mails by it (adr.inbox)
+    return message
+
+
 class SMTPSession:
     """One SMTP connection, opened when first needed, dropped after any error; a background
     sender keeps it from pass to pass, checked once a pass before it carries a mail.
@@ -517,13 +532,8 @@ class SMTPSession:
         if self.unreachable is not None:
             return self.unreachable
         try:
-            message = self.message(outbox_mail, reference)
-            if self.unchecked and self.connection is not None and self.connection.host is not None:
-                self.unchecked = False
-                try:
-                    self.connection.host.noop()
-                except (smtplib.SMTPException, OSError):
-                    self.close()  # gone while idle: a fresh one below, nothing sent on the old
+            message = wire_message(outbox_mail, reference)
+            self.check_kept()
             if self.connection is None:
                 try:
                     self.connection = TimeoutConnection(current_app.extensions["mail"]).__enter__()
@@ -538,20 +548,15 @@ class SMTPSession:
             return error
         return None
 
-    @staticmethod
-    def message(outbox_mail: OutboxMail, reference: str | None) -> WireMessage:
-        """Return the stored mail as it goes on the wire, with our headers."""
-        named = {REFERENCE_HEADER: reference} if reference else {}
-        message = WireMessage(
-            subject=outbox_mail.subject,
-            recipients=list(outbox_mail.recipients),
-            body=follow_up_links.with_token(outbox_mail.body_text, outbox_mail.message_id),
-            html=follow_up_links.with_token(outbox_mail.body_html, outbox_mail.message_id),
-            sender=current_app.config["MAIL_DEFAULT_SENDER"],
-            extra_headers={KIND_HEADER: outbox_mail.kind} | named,
-        )
-        message.msgId = outbox_mail.message_id  # the inbox knows our mails by it (adr.inbox)
-        return message
+    def check_kept(self) -> None:
+        """NOOP a kept connection before the pass's first mail: one the server closed while idle
+        is dropped, and a fresh one opened, nothing sent on the old."""
+        if self.unchecked and self.connection is not None and self.connection.host is not None:
+            self.unchecked = False
+            try:
+                self.connection.host.noop()
+            except (smtplib.SMTPException, OSError):
+                self.close()
 
     def close(self) -> None:
         if self.connection is not None:
