@@ -8,6 +8,7 @@ from bench import (
     holder_pdf,
     inbox_storage,
     intake,
+    join_notices,
     journey,
     listing,
     load,
@@ -40,5 +41,6 @@ if __name__ == "__main__":
     inbox_storage.main()
     signal_pages.main()
     signals.main()
+    join_notices.main()
     periodic.main()
     meddra_upgrade.main()

@@ -298,12 +298,25 @@ ADD_MEMBER = sa.insert(GroupEventCase)
 JOINS_A_NOTICE = 100  # the cases a notice of joins lists at most: more make more notices
 # A member not mailed yet: after the event's marker, or, where an event has none (opened by
 # code older than the marker), any that joined after the opening (whose mail named the others).
-NOT_MAILED = sa.case(
-    (GroupEvent.mailed_through.is_(None), GroupEventCase.added_at > GroupEvent.opened_at),
-    else_=GroupEventCase.id > GroupEvent.mailed_through,
+# The marker bounds the joins' index (`ix_group_event_case_joined`): a sender's pass reads the
+# members that joined since, not every member a scare has put in the event.
+NOT_MAILED = sa.and_(
+    GroupEventCase.id > sa.func.coalesce(GroupEvent.mailed_through, 0),
+    sa.or_(GroupEvent.mailed_through.is_not(None), GroupEventCase.added_at > GroupEvent.opened_at),
 )
-UNMAILED = sa.exists(  # an event with members not mailed yet
-    sa.select(GroupEventCase.id).where(GroupEventCase.group_event_id == GroupEvent.id, NOT_MAILED)
+# An event with members not mailed yet: its last member is past its marker (one probe of the
+# joins' index an event), or, without a marker, one joined after the opening.
+LAST_JOINED = (
+    sa.select(sa.func.max(GroupEventCase.id))
+    .where(GroupEventCase.group_event_id == GroupEvent.id)
+    .scalar_subquery()
+)
+JOINED_SINCE_OPENING = sa.exists().where(
+    GroupEventCase.group_event_id == GroupEvent.id, GroupEventCase.added_at > GroupEvent.opened_at
+)
+UNMAILED = sa.case(
+    (GroupEvent.mailed_through.is_(None), JOINED_SINCE_OPENING),
+    else_=GroupEvent.mailed_through < LAST_JOINED,
 )
 
 
