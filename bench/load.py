@@ -13,6 +13,8 @@ submission token, as a browser's second click would. A third of the way in, one 
 killed and the mail server stops; two thirds in, the mail server comes back and PostgreSQL
 restarts. Afterwards the outbox drains and the database, the clients' receipts and the mail
 server's log are compared; then the ceilings of `GET /healthz` and `GET /report` are measured.
+`--statements N` counts PostgreSQL's statements over the run (pg_stat_statements, from after
+the history) and prints what they took for each report, the N longest one by one.
 Run: `make bench` (or `.venv/bin/python -m bench.load --seconds 60 --engine both`).
 """
 
@@ -210,12 +212,13 @@ class Database:
 
 
 @contextmanager
-def database(engine: str, folder: Path) -> Iterator[Database]:
-    """Yield an empty database on `engine`; a PostgreSQL cluster is destroyed afterwards."""
+def database(engine: str, folder: Path, statements: bool = False) -> Iterator[Database]:
+    """Yield an empty database on `engine`; a PostgreSQL cluster is destroyed afterwards, and
+    counts its statements (pg_stat_statements) if asked."""
     if engine == "sqlite":
         yield Database(engine, f"sqlite:///{folder / 'adr.sqlite3'}")
         return
-    cluster = Cluster(durable=True)
+    cluster = Cluster(durable=True, settings=STATEMENTS_LIBRARY if statements else None)
     try:
 
         def restart() -> None:
@@ -244,6 +247,45 @@ def app_env(folder: Path, uri: str, mail_port: int) -> dict[str, str]:
         # A worker killed mid-send leaves its claim behind; release it within the run.
         "ADR_MAIL_CLAIM_TIMEOUT_SECONDS": "20",
     }
+
+
+# What each statement cost PostgreSQL during the run (--statements).
+STATEMENTS_LIBRARY = {"shared_preload_libraries": "'pg_stat_statements'"}
+ALL_STATEMENTS = sa.text("SELECT sum(calls), sum(total_exec_time) FROM pg_stat_statements")
+LONGEST_STATEMENTS = sa.text(
+    "SELECT calls, total_exec_time, shared_blks_hit, shared_blks_read, query"
+    " FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT :top"
+)
+
+
+def count_statements(app: Flask) -> None:
+    """Count PostgreSQL's statements from now on: the run's, not the history's."""
+    with app.app_context():
+        with app_db.engine.begin() as connection:
+            connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            connection.exec_driver_sql("SELECT pg_stat_statements_reset()")
+        app_db.engine.dispose()
+
+
+def print_statements(app: Flask, reports: int, top: int) -> None:
+    """Print what PostgreSQL's statements took during the run for each report acknowledged,
+    the `top` longest one by one. Their time is wall time: waits for a lock or a core count."""
+    with app.app_context():
+        with app_db.engine.connect() as connection:
+            calls, took = connection.execute(ALL_STATEMENTS).one()
+            longest = connection.execute(LONGEST_STATEMENTS, {"top": top}).all()
+        app_db.engine.dispose()
+    print(
+        f"statements            {calls / reports:.1f} a report, {took / reports:.2f} ms a report; "
+        f"the {top} longest (calls a report, µs a call, buffers hit and read a call):"
+    )
+    for calls, took, hit, read, query in longest:
+        text = " ".join(query.split())
+        text = text if len(text) <= 100 else f"{text[:66]} … {text[-30:]}"  # FOR UPDATE, LIMIT
+        print(
+            f"  {calls / reports:5.2f} {took / calls * 1000:7.0f} µs "
+            f"{hit / calls:7.1f} {read / calls:5.1f}  {text}"
+        )
 
 
 def register_product(app: Flask) -> None:
@@ -653,7 +695,8 @@ def run_engine(engine: str, args: argparse.Namespace) -> None:
         f"{args.seconds:.0f} s ==",
         flush=True,
     )
-    with tempfile.TemporaryDirectory() as name, database(engine, Path(name)) as db:
+    statements = bool(args.statements) and engine == "postgresql"
+    with tempfile.TemporaryDirectory() as name, database(engine, Path(name), statements) as db:
         folder = Path(name)
         log = folder / "received.txt"
         log.touch()
@@ -669,6 +712,8 @@ def run_engine(engine: str, args: argparse.Namespace) -> None:
             store_history(setup, args.history, engine)
         elif not args.uncatalogued:
             register_product(setup)
+        if statements:
+            count_statements(setup)
         server: Gunicorn | None = None
         sender: Sender | None = None
         try:
@@ -716,6 +761,8 @@ def run_engine(engine: str, args: argparse.Namespace) -> None:
                 f"mails{each}); the mail server {mailing:.1f} s; the rest of the machine (the "
                 f"database server, the system) {rest:.1f} s, idle {idle:.1f} s"
             )
+            if statements:  # before the checks' own queries
+                print_statements(setup, acknowledged, args.statements)
             check_delivery(db, record, faults, log, server.log)
             for path in ("/healthz", "/report"):
                 rate = ceiling(server.port, args.clients, args.ceiling_seconds, path)
@@ -761,6 +808,14 @@ def main() -> None:
         default=0,
         help="start from this many demo reports of the last three months, the demo's catalogue "
         "and, on PostgreSQL, analysed tables: a deployment that has been running",
+    )
+    parser.add_argument(
+        "--statements",
+        type=int,
+        default=0,
+        metavar="N",
+        help="on PostgreSQL, count the run's statements (pg_stat_statements) and print what "
+        "they took for each report, the N longest one by one",
     )
     args = parser.parse_args()
     if args.history and args.uncatalogued:

@@ -34,7 +34,7 @@ def memory() -> str | None:
 class Cluster:
     """A PostgreSQL server of our own on 127.0.0.1, owned by `postgres` when we are root."""
 
-    def __init__(self, durable: bool = False) -> None:
+    def __init__(self, durable: bool = False, settings: dict[str, str] | None = None) -> None:
         binaries = server_binaries()
         if binaries is None:
             raise RuntimeError("PostgreSQL's initdb and pg_ctl were not found")
@@ -49,16 +49,17 @@ class Cluster:
             shutil.chown(self.folder, "postgres", "postgres")
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                   "--no-instructions", "--locale=C.UTF-8")  # fmt: skip
-        settings = {
+        chosen: dict[str, object] = {
             "listen_addresses": "'127.0.0.1'",
             "port": self.port,
             "unix_socket_directories": f"'{self.folder}'",
             "max_connections": 200,
         }
         if not durable:  # the tests want speed; a crash test wants the real thing
-            settings |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+            chosen |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+        chosen |= settings or {}  # a benchmark's own (pg_stat_statements)
         with open(self.data / "postgresql.conf", "a") as conf:
-            conf.writelines(f"{name} = {value}\n" for name, value in settings.items())
+            conf.writelines(f"{name} = {value}\n" for name, value in chosen.items())
         self.start()
 
     def _run(self, program: str, *args: str) -> None:
