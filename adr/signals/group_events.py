@@ -298,7 +298,7 @@ ADD_MEMBER = sa.insert(GroupEventCase)
 JOINS_A_NOTICE = 100  # the cases a notice of joins lists at most: more make more notices
 # A member not mailed yet: after the event's marker, or, where an event has none (opened by
 # code older than the marker), any that joined after the opening (whose mail named the others).
-# The marker bounds the joins' index (`ix_group_event_case_joined`): a sender's pass reads the
+# The marker bounds the members' ids, which an index reads from: a sender's pass reads the
 # members that joined since, not every member a scare has put in the event.
 NOT_MAILED = sa.and_(
     GroupEventCase.id > sa.func.coalesce(GroupEvent.mailed_through, 0),
