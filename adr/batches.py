@@ -108,6 +108,11 @@ IN_WINDOW = (
     _COPIED.known_on >= sa.bindparam("since"),
 )
 COUNTED = sa.select(sa.func.count()).where(*IN_WINDOW)
+_TALLIED = batch_tally.tally_t.c
+TALLIED = sa.select(_TALLIED.window_cases).where(  # the same, kept by the tally
+    _TALLIED.product_id == sa.bindparam("product_id"),
+    _TALLIED.batch_number == sa.bindparam("batch_number"),
+)
 NAMING = (  # each case's reports in the window that name the batch, the first first
     sa.select(Report.case_id, Report.reference, Report.aware_on, _COPIED.serious, _COPIED.death)
     .select_from(batch_tally.cases_t)
@@ -166,10 +171,14 @@ def check_batches(session: Session, report: Report) -> None:
     # On the connection, without the ORM's execution and autoflush: the cases are counted from
     # Core's copies, and a batch's alert is looked for before any of its own is added below.
     connection = session.connection()
+    # The tally counts the window from the day it was last moved to (by the day's first reader
+    # of the batch table or the dashboard): one row, where a scare's cases would be counted one
+    # by one. Counted by their copies' key until the window is moved to today.
+    counted = TALLIED if batch_tally.stored_since(connection) == since else COUNTED
     for product_id, batch_number in named:
         key = {"product_id": product_id, "batch_number": batch_number, "since": since}
-        # Counted by its key: the cases are read for a level's mail only.
-        level = alert_level(connection.scalar(COUNTED, key) or 0, threshold)
+        # The cases are read for a level's mail only.
+        level = alert_level(connection.scalar(counted, key) or 0, threshold)
         if level is None or connection.scalar(ALERTED, key | {"level": level}):
             continue
         product = session.get(Product, product_id)
