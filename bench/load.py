@@ -47,7 +47,7 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 from flask import Flask
 
-from adr import create_app, demo
+from adr import batches, create_app, demo
 from adr.extensions import db as app_db  # `db` is the run's database below
 from adr.models import write_transaction
 from adr.regulator import compliance
@@ -300,9 +300,10 @@ def register_product(app: Flask) -> None:
 
 def store_history(app: Flask, reports: int, engine: str) -> None:
     """Store `reports` demo reports received over the three months before this one, the demo's
-    catalogue with them (the reports' product and batch among it), and analyse the tables on
-    PostgreSQL: the database of a deployment that has been running, whose tables autovacuum
-    has analysed. A run from an empty database runs its whole minute on plans made without
+    catalogue with them (the reports' product and batch among it), count the batch tally's
+    window from today, and analyse the tables on PostgreSQL: the database of a deployment that
+    has been running, whose staff read the batch table daily and whose tables autovacuum has
+    analysed. A run from an empty database runs its whole minute on plans made without
     statistics, as autovacuum first visits a new database a minute after it starts."""
     first, this_month = compliance.last_months(datetime.now(UTC), 4)
     months = compliance.months_between(first, this_month)[:-1]
@@ -311,6 +312,8 @@ def store_history(app: Flask, reports: int, engine: str) -> None:
     with app.app_context():
         for number, month in enumerate(months):
             demo.make_demo_data(per_month, month, seed=number)
+        # Staff have opened the batch table today: the batch tally counts today's window.
+        batches.count_window(batches.window_start(batches.alert_settings()[1]))
         if engine == "postgresql":
             with app_db.engine.begin() as connection:
                 connection.exec_driver_sql("ANALYZE")
