@@ -169,7 +169,8 @@ def check_batches(session: Session, report: Report) -> None:
     since = window_start(days)
     batch_tally.keep_tally(session)  # this report's case copied among the batches' cases
     # On the connection, without the ORM's execution and autoflush: the cases are counted from
-    # Core's copies, and a batch's alert is looked for before any of its own is added below.
+    # Core's rows (the tally's, or the cases' copies), and a batch's alert is looked for before
+    # any of its own is added below.
     connection = session.connection()
     # The tally counts the window from the day it was last moved to (by the day's first reader
     # of the batch table or the dashboard): one row, where a scare's cases would be counted one
