@@ -12,7 +12,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from adr import audit, mailer, totp, vocab
 from adr.extensions import db
-from adr.models import AuditEntry, User, write_transaction
+from adr.models import AuditEntry, User, advisory_lock, write_transaction
 
 ROLES = tuple(vocab.ROLE)  # reviewer, admin
 MIN_PASSWORD_LENGTH = 12
@@ -117,6 +117,9 @@ def log_out(user: User) -> None:
 
 # The advisory lock (with the address's hash) that counts one address's failures one at a time.
 FAILURES_LOCK = 0x41445246  # "ADRF"
+LOCK_FAILURES = sa.select(
+    sa.func.pg_advisory_xact_lock(FAILURES_LOCK, sa.func.hashtext(sa.bindparam("address")))
+)
 
 
 def alert_on_repeated_failures(session: Session, address: str) -> None:
@@ -125,11 +128,7 @@ def alert_on_repeated_failures(session: Session, address: str) -> None:
     On PostgreSQL two failures of one address at once are counted one after the other: the
     second sees the first and its alert (SQLite's BEGIN IMMEDIATE serialises writers already).
     """
-    if session.get_bind().dialect.name == "postgresql":
-        hashed = sa.func.hashtext(address)
-        session.connection().execute(
-            sa.select(sa.func.pg_advisory_xact_lock(FAILURES_LOCK, hashed))
-        )
+    advisory_lock(session, LOCK_FAILURES, {"address": address})
     config = current_app.config
     minutes = config["LOGIN_ALERT_WINDOW_MINUTES"]
     recent = (

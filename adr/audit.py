@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from adr.models import AuditEntry, transaction_notes
+from adr.models import AuditEntry, advisory_lock, transaction_notes
 
 PUBLIC_FORM = "public form"
 GENESIS = "0" * 64
@@ -69,12 +69,8 @@ APPEND = sa.insert(AuditEntry)
 
 
 def lock_chain(session: Session) -> None:
-    """Hold the chain until the transaction ends, so that two appends never share a parent.
-
-    SQLite's BEGIN IMMEDIATE (see `write_transaction`) already holds the one write lock.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.connection().execute(LOCK_CHAIN)
+    """Hold the chain until the transaction ends, so that two appends never share a parent."""
+    advisory_lock(session, LOCK_CHAIN)
 
 
 def record(

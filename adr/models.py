@@ -340,6 +340,16 @@ def forget_transaction_notes(session: Session, transaction: Any) -> None:
 LOCKED_PRODUCTS = "locked_products"  # transaction_notes: the products whose rows it locked
 
 
+def advisory_lock(
+    session: Session, lock: sa.Select[Any], params: dict[str, Any] | None = None
+) -> None:
+    """Hold a PostgreSQL advisory lock until the transaction ends (`lock`: its
+    `pg_advisory_xact_lock` statement, built once). SQLite's BEGIN IMMEDIATE (see
+    `write_transaction`) serialises writers already: nothing is asked there."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection().execute(lock, params)
+
+
 def lock_products(session: Session, product_ids: Iterable[int]) -> None:
     """Lock the products' rows until the transaction ends, each once a transaction, in id order.
 

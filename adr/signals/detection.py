@@ -56,6 +56,7 @@ from adr.models import (
     SignalFigure,
     SignalRun,
     SignalStep,
+    advisory_lock,
     chunks,
     write_transaction,
 )
@@ -70,6 +71,7 @@ CASE_TRIGGER_ORDER = ("fatal", "dme", "unlisted", "trend", "prr", "ror", "ic")
 DECIDED = ("refuted", "closed")
 CHUNK = 500  # pairs per IN list
 RUN_LOCK = 0x41445253  # "ADRS": two runs at once open or join signals one after the other
+LOCK_RUN = sa.select(sa.func.pg_advisory_xact_lock(RUN_LOCK))
 
 
 @dataclass(frozen=True)
@@ -180,8 +182,7 @@ def run(period: Period, actor: str) -> RunResult:
         raised = [pair for pair in stored if pair.triggers]
         link_cases(known, raised, period)
     with write_transaction() as session:
-        if session.get_bind().dialect.name == "postgresql":  # SQLite's BEGIN IMMEDIATE does this
-            session.execute(sa.select(sa.func.pg_advisory_xact_lock(RUN_LOCK)))
+        advisory_lock(session, LOCK_RUN)
         signal_run = SignalRun(
             period=period.name,
             period_start=period.start,

@@ -311,11 +311,11 @@ LAST_JOINED = (
     .where(GroupEventCase.group_event_id == GroupEvent.id)
     .scalar_subquery()
 )
-JOINED_SINCE_OPENING = sa.exists().where(
-    GroupEventCase.group_event_id == GroupEvent.id, GroupEventCase.added_at > GroupEvent.opened_at
-)
 UNMAILED = sa.case(
-    (GroupEvent.mailed_through.is_(None), JOINED_SINCE_OPENING),
+    (
+        GroupEvent.mailed_through.is_(None),
+        sa.exists().where(GroupEventCase.group_event_id == GroupEvent.id, NOT_MAILED),
+    ),
     else_=GroupEvent.mailed_through < LAST_JOINED,
 )
 
